@@ -1,0 +1,203 @@
+"""Authenticators: turn a request about to be sent into one the service accepts.
+
+Three schemes, one small protocol: AK/SK signing (as the SDK signs), a given token, and an IAM
+password token fetched per project, cached, refreshed before it expires and once after a 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import aiohttp
+
+from . import signer
+from .credentials import AkSk, Credentials, IamPassword, Token, mask
+from .errors import ApiError, TransportError
+from .parsing import parse_error_body, short_text
+
+__all__ = [
+    "AkSkAuth",
+    "Authenticator",
+    "IamPasswordAuth",
+    "OutgoingRequest",
+    "TokenAuth",
+    "authenticator_for",
+]
+
+#: Refresh an IAM token this long before the service says it expires.
+TOKEN_REFRESH_MARGIN_S = 15 * 60
+
+
+@dataclass(slots=True)
+class OutgoingRequest:
+    """A request ready to be authorised: the path is already percent-encoded, the body already bytes."""
+
+    method: str
+    host: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes
+    project_id: str = field(default="")
+
+
+class Authenticator(Protocol):
+    name: str
+
+    async def authorize(self, request: OutgoingRequest, session: aiohttp.ClientSession) -> dict[str, str]:
+        """Return the headers to send for *request*."""
+        ...
+
+    def invalidate(self, project_id: str) -> bool:
+        """Forget cached credentials after a 401; True when fetching new ones may help."""
+        ...
+
+
+class AkSkAuth:
+    """``SDK-HMAC-SHA256`` signing with ``X-Project-Id`` and, for temporary keys, ``X-Security-Token``."""
+
+    name = "aksk"
+
+    def __init__(self, credentials: AkSk, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._credentials = credentials
+        self._now = now
+
+    def __repr__(self) -> str:
+        return f"AkSkAuth(ak={mask(self._credentials.ak)!r})"
+
+    async def authorize(self, request: OutgoingRequest, session: aiohttp.ClientSession) -> dict[str, str]:
+        headers = dict(request.headers)
+        if request.project_id:
+            headers["X-Project-Id"] = request.project_id
+        if self._credentials.security_token:
+            headers["X-Security-Token"] = self._credentials.security_token
+        return signer.sign(
+            method=request.method, host=request.host, path=request.path, query=request.query,
+            headers=headers, body=request.body, ak=self._credentials.ak, sk=self._credentials.sk,
+            now=self._now(),
+        )
+
+    def invalidate(self, project_id: str) -> bool:
+        return False
+
+
+class TokenAuth:
+    """A token given by the user, sent as ``X-Auth-Token`` unchanged."""
+
+    name = "token"
+
+    def __init__(self, credentials: Token) -> None:
+        self._token = credentials.token
+
+    def __repr__(self) -> str:
+        return "TokenAuth(<token>)"
+
+    async def authorize(self, request: OutgoingRequest, session: aiohttp.ClientSession) -> dict[str, str]:
+        return {**request.headers, "X-Auth-Token": self._token}
+
+    def invalidate(self, project_id: str) -> bool:
+        return False
+
+
+@dataclass(slots=True)
+class _CachedToken:
+    value: str = field(repr=False)
+    refresh_at: float
+
+
+class IamPasswordAuth:
+    """IAM password token per project, from ``POST {iam}/v3/auth/tokens`` (``X-Subject-Token``)."""
+
+    name = "password"
+
+    def __init__(self, credentials: IamPassword, *, clock: Callable[[], float] = time.time,
+                 timeout: float = 30.0, verify_tls: bool = True) -> None:
+        self._credentials = credentials
+        self._clock = clock
+        self._timeout = timeout
+        self._ssl = None if verify_tls else False
+        self._tokens: dict[str, _CachedToken] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        #: How many tokens were fetched (for tests and the run summary).
+        self.fetches = 0
+
+    def __repr__(self) -> str:
+        return f"IamPasswordAuth(user={self._credentials.user!r}, projects={sorted(self._tokens)!r})"
+
+    async def authorize(self, request: OutgoingRequest, session: aiohttp.ClientSession) -> dict[str, str]:
+        token = await self._token_for(request.project_id, session)
+        return {**request.headers, "X-Auth-Token": token}
+
+    def invalidate(self, project_id: str) -> bool:
+        return self._tokens.pop(project_id, None) is not None
+
+    async def _token_for(self, project_id: str, session: aiohttp.ClientSession) -> str:
+        cached = self._tokens.get(project_id)
+        if cached and self._clock() < cached.refresh_at:
+            return cached.value
+        lock = self._locks.setdefault(project_id, asyncio.Lock())
+        async with lock:
+            cached = self._tokens.get(project_id)
+            if cached and self._clock() < cached.refresh_at:
+                return cached.value
+            cached = await self._fetch(project_id, session)
+            self._tokens[project_id] = cached
+            return cached.value
+
+    async def _fetch(self, project_id: str, session: aiohttp.ClientSession) -> _CachedToken:
+        c = self._credentials
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {"user": {"name": c.user, "password": c.password, "domain": {"name": c.domain}}},
+                },
+                "scope": {"project": {"id": project_id}},
+            }
+        }
+        url = f"{c.iam_endpoint}/v3/auth/tokens"
+        try:
+            async with session.post(
+                url, data=json.dumps(body), headers={"Content-Type": "application/json;charset=UTF-8"},
+                timeout=aiohttp.ClientTimeout(total=self._timeout), allow_redirects=False, ssl=self._ssl,
+            ) as resp:
+                text = await resp.text(errors="replace")
+                request_id = resp.headers.get("X-Request-Id", "")
+                if resp.status >= 300:
+                    code, msg = parse_error_body(resp.status, text)
+                    raise ApiError(resp.status, code, f"IAM token request failed: {msg}", request_id=request_id)
+                token = resp.headers.get("X-Subject-Token", "")
+                if not token:
+                    raise ApiError(resp.status, "iam_no_token",
+                                   "IAM answered without an X-Subject-Token header", request_id=request_id)
+        except TimeoutError:
+            raise TransportError("timeout", f"IAM token request to {c.iam_endpoint} timed out") from None
+        except aiohttp.ClientError as exc:
+            raise TransportError("connection", f"IAM token request failed: {short_text(str(exc))}") from None
+        self.fetches += 1
+        return _CachedToken(token, self._refresh_at(text))
+
+    def _refresh_at(self, text: str) -> float:
+        now = self._clock()
+        try:
+            expires = json.loads(text)["token"]["expires_at"]
+            expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+        except (ValueError, KeyError, TypeError, AttributeError):
+            expires_at = now + 3600.0  # no usable expiry: assume an hour, a 401 refreshes it anyway
+        margin = min(TOKEN_REFRESH_MARGIN_S, max(0.0, expires_at - now) / 2)
+        return expires_at - margin
+
+
+def authenticator_for(credentials: Credentials, *, timeout: float = 30.0, verify_tls: bool = True) -> Authenticator:
+    """The authenticator that uses *credentials*."""
+    if isinstance(credentials, AkSk):
+        return AkSkAuth(credentials)
+    if isinstance(credentials, Token):
+        return TokenAuth(credentials)
+    return IamPasswordAuth(credentials, timeout=timeout, verify_tls=verify_tls)

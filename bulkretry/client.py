@@ -1,0 +1,224 @@
+"""The OMS v2 client: one call at a time, authenticated, typed results, no printing and no retry policy.
+
+Retrying what is retryable is the engine's job; the client only classifies (``ApiError.retryable``,
+``TransportError.retryable``) and refreshes an IAM token once after a 401.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from yarl import URL
+
+from . import __version__
+from .auth import Authenticator, OutgoingRequest
+from .errors import ApiError, TransportError
+from .parsing import parse_error_body, short_text
+
+__all__ = ["OmsClient", "Response", "encode_segment", "endpoint_for_region"]
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"bulkretry/{__version__}"
+JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
+#: The largest response body read; anything longer is a broken or hostile server.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+#: The list API's largest page.
+MAX_PAGE_SIZE = 100
+
+
+def endpoint_for_region(region: str) -> str:
+    return f"https://oms.{region}.myhuaweicloud.com"
+
+
+def encode_segment(value: str) -> str:
+    """Percent-encode *value* as one path segment: nothing in it can reach another segment or the query.
+
+    ``/ ? # %`` and control characters are encoded as the SDK does; a segment that is exactly ``.`` or
+    ``..`` has its dots encoded too, so no client or proxy can fold it into the path.
+    """
+    encoded = quote(value, safe="")
+    if encoded in (".", ".."):
+        encoded = encoded.replace(".", "%2E")
+    return encoded
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful (2xx) answer."""
+
+    status: int
+    request_id: str
+    latency_ms: float
+    body: Any
+
+
+class OmsClient:
+    """Async OMS v2 client over one shared :class:`aiohttp.ClientSession` (one pool, keep-alive).
+
+    *endpoint* wins over *region*; a call may name its own region when no endpoint was given.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        auth: Authenticator,
+        *,
+        endpoint: str | None = None,
+        region: str | None = None,
+        timeout: float = 30.0,
+        verify_tls: bool = True,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._session = session
+        self._auth = auth
+        self._endpoint = endpoint.rstrip("/") if endpoint else None
+        self._region = region
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._ssl = None if verify_tls else False
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"OmsClient(endpoint={self._endpoint!r}, region={self._region!r}, auth={self._auth!r})"
+
+    def endpoint(self, region: str | None = None) -> str:
+        if self._endpoint:
+            return self._endpoint
+        region = region or self._region
+        if not region:
+            raise ValueError("no endpoint: give --endpoint, --region, or a region column")
+        return endpoint_for_region(region)
+
+    # -- the three calls ---------------------------------------------------------------------------
+
+    async def retry_task_group(self, project_id: str, group_id: str, body: Mapping[str, Any], *,
+                               region: str | None = None) -> Response:
+        """``PUT /v2/{project_id}/taskgroups/{group_id}/retry`` with *body* as JSON."""
+        return await self.request("PUT", project_id, ("taskgroups", group_id, "retry"),
+                                  json_body=dict(body), region=region)
+
+    async def show_task_group(self, project_id: str, group_id: str, *, region: str | None = None) -> dict:
+        """``GET /v2/{project_id}/taskgroups/{group_id}``: the group as a dict."""
+        resp = await self.request("GET", project_id, ("taskgroups", group_id), region=region)
+        return self._expect_object(resp)
+
+    async def list_task_groups(self, project_id: str, *, status: int | None = None,
+                               page_size: int = MAX_PAGE_SIZE, region: str | None = None,
+                               ) -> AsyncIterator[dict]:
+        """Every group (of *status*, if given), page by page through ``GET /v2/{project_id}/taskgroups``."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        offset = 0
+        while True:
+            query = [("limit", str(page_size)), ("offset", str(offset))]
+            if status is not None:
+                query.append(("status", str(status)))
+            resp = await self.request("GET", project_id, ("taskgroups",), query=query, region=region)
+            page = self._expect_object(resp).get("taskgroups") or []
+            if not isinstance(page, list):
+                raise ApiError(resp.status, "invalid_response", "'taskgroups' is not a list",
+                               request_id=resp.request_id)
+            for group in page:
+                yield group
+            offset += len(page)
+            if len(page) < page_size:
+                return
+
+    # -- the one place a request goes out ----------------------------------------------------------
+
+    async def request(self, method: str, project_id: str, segments: tuple[str, ...], *,
+                      query: list[tuple[str, str]] | None = None, json_body: Any = None,
+                      region: str | None = None) -> Response:
+        """Send one request under ``/v2/{project_id}/``; raise :class:`ApiError` or :class:`TransportError`."""
+        base = urlsplit(self.endpoint(region))
+        path = "/v2/" + "/".join(encode_segment(s) for s in (project_id, *segments))
+        headers = {"User-Agent": USER_AGENT}
+        body = b""
+        if json_body is not None:
+            body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            headers["Content-Type"] = JSON_CONTENT_TYPE
+        outgoing = OutgoingRequest(method, base.netloc, path, list(query or ()), headers, body, project_id)
+        query_string = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in outgoing.query)
+        url = URL(f"{base.scheme}://{base.netloc}{path}" + (f"?{query_string}" if query_string else ""),
+                  encoded=True)
+        try:
+            return await self._send(url, outgoing)
+        except ApiError as exc:
+            if exc.status == 401 and self._auth.invalidate(project_id):
+                log.info("401 for project %s: fetching a new token and trying once more", project_id)
+                return await self._send(url, outgoing)
+            raise
+
+    async def _send(self, url: URL, outgoing: OutgoingRequest) -> Response:
+        started = self._clock()
+
+        def elapsed_ms() -> float:
+            return round((self._clock() - started) * 1000.0, 1)
+
+        headers = await self._auth.authorize(outgoing, self._session)
+        try:
+            async with self._session.request(
+                outgoing.method, url, headers=headers, data=outgoing.body or None,
+                timeout=self._timeout, allow_redirects=False, ssl=self._ssl,
+            ) as resp:
+                raw = await _read_capped(resp.content, MAX_BODY_BYTES)
+                status, request_id = resp.status, resp.headers.get("X-Request-Id", "")
+                location = resp.headers.get("Location", "")
+        except TimeoutError:
+            raise TransportError("timeout", f"no answer within {self._timeout.total:g} s",
+                                 latency_ms=elapsed_ms()) from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"),
+                                 latency_ms=elapsed_ms()) from None
+        except aiohttp.ClientError as exc:
+            raise TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"),
+                                 latency_ms=elapsed_ms()) from None
+        except ValueError as exc:  # a header or URL that cannot be sent (e.g. a control character)
+            raise TransportError("invalid_request", short_text(str(exc)), retryable=False,
+                                 latency_ms=elapsed_ms()) from None
+        latency = elapsed_ms()
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiError(status, "invalid_response", f"response body over {MAX_BODY_BYTES} bytes",
+                           request_id=request_id, latency_ms=latency)
+        text = raw.decode("utf-8", errors="replace")
+        if 300 <= status < 400:
+            target = urlsplit(location).netloc or "the same host"
+            raise ApiError(status, str(status), f"redirect to {target} not followed",
+                           request_id=request_id, latency_ms=latency)
+        if status >= 400 or status < 200:
+            code, msg = parse_error_body(status, text)
+            raise ApiError(status, code, msg, request_id=request_id, latency_ms=latency)
+        try:
+            body = json.loads(text) if text.strip() else None
+        except ValueError:
+            body = text
+        return Response(status, request_id, latency, body)
+
+    @staticmethod
+    def _expect_object(resp: Response) -> dict:
+        if not isinstance(resp.body, dict):
+            raise ApiError(resp.status, "invalid_response", "expected a JSON object from the service",
+                           request_id=resp.request_id, latency_ms=resp.latency_ms)
+        return resp.body
+
+
+async def _read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body, or its first ``limit + 1`` bytes when it is longer (the caller refuses those)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await stream.read(min(65536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

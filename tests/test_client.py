@@ -1,0 +1,255 @@
+"""The OMS client over real sockets: signing accepted by the SDK's signer, tokens, errors, transport faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import unquote
+
+import aiohttp
+import pytest
+import requests
+from aiohttp import web
+from huaweicloudsdkcore.exceptions.exception_handler import DefaultExceptionHandler
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
+
+from bulkretry.auth import AkSkAuth, TokenAuth
+from bulkretry.client import OmsClient
+from bulkretry.credentials import AkSk, Token
+from bulkretry.errors import ApiError, TransportError
+from bulkretry.parsing import parse_error_body
+
+from .servers import sdk_expected_authorization, serve
+
+AK, SK = "HPUAEXAMPLEAK0000001", "sk-example-0123456789abcdef"
+ODD_IDS = ["2c11d99a-9596-4bc6-a6ad-2336455b149c", "a/b", "..", ".", "x?y#z", "50%", "%2F", "任务组 1",
+           "tab\there", "~tilde+plus&amp=eq;semi"]
+
+
+def _segments(request: web.Request) -> list[str]:
+    return [unquote(s) for s in request.raw_path.split("?", 1)[0].split("/")]
+
+
+@pytest.fixture
+async def session():
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def test_signed_calls_are_accepted_by_the_sdk_signer(session: aiohttp.ClientSession) -> None:
+    """Every signed retry/show/list call verifies under the official signer, and ids stay in their segment."""
+    seen: list[tuple[list[str], bool, dict]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        body = await request.read()
+        expected = sdk_expected_authorization(request, body, AK, SK)
+        seen.append((_segments(request), expected == request.headers["Authorization"],
+                     json.loads(body) if body else None))
+        return web.json_response({"taskgroups": [], "count": 0} if request.method == "GET" else {})
+
+    async with serve(handler) as url:
+        client = OmsClient(session, AkSkAuth(AkSk(AK, SK)), endpoint=url)
+        for group_id in ODD_IDS:
+            await client.retry_task_group("proj-1", group_id, {"src_ak": "源AK", "migrate_failed_object": True})
+        await client.show_task_group("proj-1", "g-1")
+        _ = [g async for g in client.list_task_groups("proj-1", status=5, page_size=7)]
+
+    assert all(ok for _, ok, _ in seen), [s for s, ok, _ in seen if not ok]
+    retries = [s for s in seen if s[0][-1] == "retry"]
+    assert [s[0] for s in retries] == [["", "v2", "proj-1", "taskgroups", g, "retry"] for g in ODD_IDS]
+    assert retries[0][2] == {"src_ak": "源AK", "migrate_failed_object": True}
+    assert seen[-1][0] == ["", "v2", "proj-1", "taskgroups"]
+
+
+async def test_signed_request_headers(session: aiohttp.ClientSession) -> None:
+    """AK/SK calls carry X-Sdk-Date, X-Project-Id and, for temporary keys, X-Security-Token."""
+    got: dict[str, str] = {}
+
+    async def handler(request: web.Request) -> web.Response:
+        got.update(request.headers)
+        got["verified"] = str(sdk_expected_authorization(request, await request.read(), AK, SK)
+                              == request.headers["Authorization"])
+        return web.json_response({})
+
+    async with serve(handler) as url:
+        client = OmsClient(session, AkSkAuth(AkSk(AK, SK, "temp-token-xyz")), endpoint=url)
+        await client.retry_task_group("p1", "g1", {})
+    assert got["X-Project-Id"] == "p1"
+    assert got["X-Security-Token"] == "temp-token-xyz"
+    assert "x-security-token" in got["Authorization"]
+    assert len(got["X-Sdk-Date"]) == 16 and got["X-Sdk-Date"].endswith("Z")
+    assert got["verified"] == "True"
+
+
+async def test_token_is_sent_as_x_auth_token(session: aiohttp.ClientSession) -> None:
+    """A given token goes out unchanged as X-Auth-Token and nothing is signed."""
+    got: dict[str, str] = {}
+
+    async def handler(request: web.Request) -> web.Response:
+        got.update(request.headers)
+        return web.json_response({}, headers={"X-Request-Id": "req-123"})
+
+    async with serve(handler) as url:
+        resp = await OmsClient(session, TokenAuth(Token("tok-abc")), endpoint=url).retry_task_group("p", "g", {})
+    assert got["X-Auth-Token"] == "tok-abc"
+    assert "Authorization" not in got
+    assert resp.status == 200 and resp.request_id == "req-123" and resp.latency_ms >= 0
+
+
+def _sdk_parse(status: int, text: str) -> tuple[str, str, type]:
+    response = requests.models.Response()
+    response.status_code = status
+    response._content = text.encode()
+    response.headers["X-Request-Id"] = "r"
+    try:
+        DefaultExceptionHandler().handle_exception(None, response)
+    except (ClientRequestException, ServerResponseException) as exc:
+        return exc.error_code, exc.error_msg, type(exc)
+    raise AssertionError("SDK did not raise")
+
+
+ERROR_BODIES = [
+    (400, '{"error_code": "OMS.1015", "error_msg": "status does not allow retry"}'),
+    (403, '{"errorCode": "OMS.0060", "errorMsg": "region not supported"}'),
+    (404, '{"code": "OMS.1009", "message": "task group not found"}'),
+    (503, '{"error": {"code": "APIGW.0202", "message": "backend unavailable"}}'),
+    (401, '{"error": {"code": 401, "message": "The username or password is wrong.", "title": "Unauthorized"}}'),
+    (429, '{"error_code": "APIGW.0308", "error_msg": "The throttling threshold has been reached"}'),
+    (500, '{"unrelated": true}'),
+    (502, "<html><body>502 Bad Gateway</body></html>"),
+    (400, "[1, 2]"),
+    (500, ""),
+]
+
+
+@pytest.mark.parametrize(("status", "text"), ERROR_BODIES)
+def test_error_bodies_parse_like_the_sdk(status: int, text: str) -> None:
+    """Every error spelling yields the SDK's own (error_code, error_msg)."""
+    code, msg, _ = _sdk_parse(status, text)
+    assert parse_error_body(status, text) == (str(code), msg)
+
+
+@pytest.mark.parametrize(("status", "text"), ERROR_BODIES)
+async def test_error_responses_become_typed_errors(session: aiohttp.ClientSession, status: int, text: str) -> None:
+    """The client raises ApiError with status, code, message, request id and the right retryability."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status, text=text, headers={"X-Request-Id": "rid-9"})
+
+    async with serve(handler) as url:
+        with pytest.raises(ApiError) as info:
+            await OmsClient(session, TokenAuth(Token("t")), endpoint=url).retry_task_group("p", "g", {})
+    err = info.value
+    assert (err.status, err.error_code, err.error_msg) == (status, *parse_error_body(status, text))
+    assert err.request_id == "rid-9"
+    assert err.retryable == (status == 429 or status >= 500)
+
+
+def test_gateway_pages_are_kept_short() -> None:
+    """A long non-JSON page becomes one short line."""
+    page = "<html>\n" + "x" * 5000 + "\n</html>"
+    code, msg = parse_error_body(502, page)
+    assert code == "502" and len(msg) <= 300 and "\n" not in msg and msg.endswith("…")
+
+
+async def test_timeout_is_a_retryable_transport_error(session: aiohttp.ClientSession) -> None:
+    """No answer within --timeout is TransportError('timeout'), retryable."""
+
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.json_response({})
+
+    async with serve(handler) as url:
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url, timeout=0.2)
+        with pytest.raises(TransportError) as info:
+            await client.retry_task_group("p", "g", {})
+    assert info.value.code == "timeout" and info.value.retryable
+
+
+async def test_dropped_connection_is_a_retryable_transport_error(session: aiohttp.ClientSession) -> None:
+    """A server that drops the connection mid-request gives TransportError('connection')."""
+
+    async def handler(request: web.Request) -> web.Response:
+        request.transport.close()
+        await asyncio.sleep(0.1)
+        return web.json_response({})
+
+    async with serve(handler) as url:
+        with pytest.raises(TransportError) as info:
+            await OmsClient(session, TokenAuth(Token("t")), endpoint=url).retry_task_group("p", "g", {})
+    assert info.value.code == "connection" and info.value.retryable
+
+
+async def test_refused_connection_is_a_transport_error(session: aiohttp.ClientSession) -> None:
+    """Nothing listening is TransportError('connection')."""
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async with serve(handler) as url:
+        pass  # the port is free again once the server stops
+    with pytest.raises(TransportError) as info:
+        await OmsClient(session, TokenAuth(Token("t")), endpoint=url).retry_task_group("p", "g", {})
+    assert info.value.code == "connection"
+
+
+async def test_redirects_are_never_followed(session: aiohttp.ClientSession) -> None:
+    """A 3xx to another host is a final error, and the other host receives nothing (no credentials leak)."""
+    elsewhere: list[str] = []
+
+    async def other(request: web.Request) -> web.Response:
+        elsewhere.append(request.headers.get("X-Auth-Token", ""))
+        return web.json_response({})
+
+    async with serve(other) as other_url:
+
+        async def handler(request: web.Request) -> web.Response:
+            raise web.HTTPFound(other_url + "/steal")
+
+        async with serve(handler) as url:
+            with pytest.raises(ApiError) as info:
+                await OmsClient(session, TokenAuth(Token("t")), endpoint=url).retry_task_group("p", "g", {})
+    assert info.value.status == 302 and not info.value.retryable
+    assert "not followed" in info.value.error_msg
+    assert elsewhere == []
+
+
+async def test_huge_bodies_are_refused(session: aiohttp.ClientSession) -> None:
+    """A body over the limit is an invalid_response error, not a memory blow-up."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=500, body=b"x" * (9 * 1024 * 1024))
+
+    async with serve(handler) as url:
+        with pytest.raises(ApiError) as info:
+            await OmsClient(session, TokenAuth(Token("t")), endpoint=url).show_task_group("p", "g")
+    assert info.value.error_code == "invalid_response"
+
+
+async def test_list_follows_every_page(session: aiohttp.ClientSession) -> None:
+    """list_task_groups walks offset/limit until a short page, passing the status filter."""
+    groups = [{"group_id": f"g{i}", "status": 5} for i in range(23)]
+    queries: list[dict] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        q = dict(request.query)
+        queries.append(q)
+        offset, limit = int(q["offset"]), int(q["limit"])
+        return web.json_response({"taskgroups": groups[offset:offset + limit], "count": len(groups)})
+
+    async with serve(handler) as url:
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
+        got = [g async for g in client.list_task_groups("p", status=5, page_size=10)]
+    assert got == groups
+    assert [q["offset"] for q in queries] == ["0", "10", "20"]
+    assert all(q["status"] == "5" and q["limit"] == "10" for q in queries)
+
+
+def test_endpoint_comes_from_region_unless_given() -> None:
+    """--endpoint wins; otherwise https://oms.{region}.myhuaweicloud.com, per call if needed."""
+    client = OmsClient(None, TokenAuth(Token("t")), region="cn-north-4")  # type: ignore[arg-type]
+    assert client.endpoint() == "https://oms.cn-north-4.myhuaweicloud.com"
+    assert client.endpoint("ap-southeast-1") == "https://oms.ap-southeast-1.myhuaweicloud.com"
+    pinned = OmsClient(None, TokenAuth(Token("t")), endpoint="http://x:1/", region="r")  # type: ignore[arg-type]
+    assert pinned.endpoint("other") == "http://x:1"
+    with pytest.raises(ValueError, match="--region"):
+        OmsClient(None, TokenAuth(Token("t"))).endpoint()  # type: ignore[arg-type]
