@@ -1,0 +1,115 @@
+"""IAM password tokens: fetched per project, cached, refreshed before expiry and once after a 401."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bulkretry.auth import IamPasswordAuth
+from bulkretry.client import OmsClient
+from bulkretry.credentials import IamPassword
+from bulkretry.errors import ApiError
+
+from .servers import serve
+
+NOW = 1_800_000_000.0
+
+
+class FakeIam:
+    """An IAM + OMS pair that issues numbered tokens valid for `ttl` seconds of its own clock."""
+
+    def __init__(self, ttl: float = 3600.0) -> None:
+        self.ttl = ttl
+        self.now = NOW
+        self.issued: list[tuple[str, str]] = []  # (token, project)
+        self.revoked: set[str] = set()
+        self.bodies: list[dict] = []
+        self.seen_tokens: list[str] = []
+
+    async def handler(self, request: web.Request) -> web.Response:
+        if request.path == "/v3/auth/tokens":
+            body = await request.json()
+            self.bodies.append(body)
+            if body["auth"]["identity"]["password"]["user"]["password"] != "right":
+                return web.json_response({"error": {"code": 401, "message": "The username or password is wrong."}},
+                                         status=401)
+            token = f"token-{len(self.issued) + 1}"
+            project = body["auth"]["scope"]["project"]["id"]
+            self.issued.append((token, project))
+            expires = datetime.fromtimestamp(self.now + self.ttl, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            return web.json_response({"token": {"expires_at": expires}}, status=201,
+                                     headers={"X-Subject-Token": token})
+        token = request.headers.get("X-Auth-Token", "")
+        self.seen_tokens.append(token)
+        if token in self.revoked or token not in {t for t, _ in self.issued}:
+            return web.json_response({"error_code": "APIGW.0301", "error_msg": "token invalid"}, status=401)
+        return web.json_response({})
+
+
+@pytest.fixture
+async def iam():
+    fake = FakeIam()
+    async with serve(fake.handler) as url, aiohttp.ClientSession() as session:
+        fake.url, fake.session = url, session  # type: ignore[attr-defined]
+        yield fake
+
+
+def _client(iam: FakeIam, password: str = "right") -> tuple[OmsClient, IamPasswordAuth]:
+    auth = IamPasswordAuth(IamPassword(iam.url, "alice", "corp", password), clock=lambda: iam.now)  # type: ignore[attr-defined]
+    return OmsClient(iam.session, auth, endpoint=iam.url), auth  # type: ignore[attr-defined]
+
+
+async def test_token_is_fetched_once_per_project_and_cached(iam: FakeIam) -> None:
+    """Many calls, even concurrent ones, fetch one token per project with a project-scoped password body."""
+    client, auth = _client(iam)
+    await asyncio.gather(*(client.retry_task_group("p1", f"g{i}", {}) for i in range(10)))
+    await client.retry_task_group("p2", "g", {})
+    assert auth.fetches == 2
+    assert [p for _, p in iam.issued] == ["p1", "p2"]
+    ident = iam.bodies[0]["auth"]["identity"]
+    assert ident["methods"] == ["password"]
+    assert ident["password"]["user"] == {"name": "alice", "password": "right", "domain": {"name": "corp"}}
+
+
+async def test_token_is_refreshed_before_it_expires(iam: FakeIam) -> None:
+    """Close to its expiry (inside the refresh margin) a new token is fetched before the call."""
+    client, auth = _client(iam)
+    await client.retry_task_group("p1", "g", {})
+    iam.now += 3600 - 60  # one minute before expiry: inside the margin
+    await client.retry_task_group("p1", "g", {})
+    assert auth.fetches == 2
+    assert iam.seen_tokens == ["token-1", "token-2"]
+
+
+async def test_a_401_refreshes_the_token_once(iam: FakeIam) -> None:
+    """A revoked token gets one fresh token and one more try; the call then succeeds."""
+    client, auth = _client(iam)
+    await client.retry_task_group("p1", "g", {})
+    iam.revoked.add("token-1")
+    await client.retry_task_group("p1", "g", {})
+    assert iam.seen_tokens == ["token-1", "token-1", "token-2"]
+    assert auth.fetches == 2
+
+
+async def test_a_second_401_is_final(iam: FakeIam) -> None:
+    """When the fresh token is refused too, the 401 is reported, not looped on."""
+    client, _ = _client(iam)
+    await client.retry_task_group("p1", "g", {})
+    iam.revoked.update({"token-1", "token-2", "token-3"})
+    with pytest.raises(ApiError) as info:
+        await client.retry_task_group("p1", "g", {})
+    assert info.value.status == 401 and info.value.error_code == "APIGW.0301"
+    assert len(iam.issued) == 2
+
+
+async def test_wrong_password_is_an_iam_error(iam: FakeIam) -> None:
+    """IAM's own error shape comes through with its code and message."""
+    client, _ = _client(iam, password="wrong")
+    with pytest.raises(ApiError) as info:
+        await client.retry_task_group("p1", "g", {})
+    assert info.value.status == 401
+    assert "username or password is wrong" in info.value.error_msg
