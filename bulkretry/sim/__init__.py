@@ -1,0 +1,51 @@
+"""A faithful OMS + IAM simulator (aiohttp.web), for tests, benchmarks and ``bulkretry sim``.
+
+It serves ``GET /v2/{project_id}/taskgroups[/{group_id}]``, ``PUT …/{group_id}/retry`` and IAM's
+``POST /v3/auth/tokens`` with the real status machine, limits, auth checks and error shapes, and can
+throttle, slow down and fail on purpose. It never prints.
+
+Names are loaded on first use, so ``SimConfig`` or ``generate_groups`` do not import aiohttp.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import SimConfig
+    from .groups import STATUS_NAMES, generate_groups
+    from .server import Simulator, SimulatorThread, running_simulator, serve_forever
+    from .state import SimError, SimState
+    from .traffic import ReceivedRequest
+
+__all__ = [
+    "STATUS_NAMES",
+    "ReceivedRequest",
+    "SimConfig",
+    "SimError",
+    "SimState",
+    "Simulator",
+    "SimulatorThread",
+    "generate_groups",
+    "running_simulator",
+    "serve_forever",
+]
+
+_HOME = {
+    "STATUS_NAMES": "groups", "generate_groups": "groups", "SimConfig": "config", "SimError": "state",
+    "SimState": "state", "ReceivedRequest": "traffic", "Simulator": "server", "SimulatorThread": "server",
+    "running_simulator": "server", "serve_forever": "server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

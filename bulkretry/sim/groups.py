@@ -1,0 +1,170 @@
+"""Task groups as OMS reports them, generated reproducibly from a seed.
+
+Each group is a plain dict with the fields of the SDK's ``TaskGroupResp`` model, counters consistent
+with its status, and, for failed groups, an ``error_reason`` taken from the service's TRF table.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+__all__ = ["FAILED", "FINISHED", "RUNNING", "STATUS_NAMES", "generate_groups", "settle_counters"]
+
+STATUS_NAMES: dict[int, str] = {
+    0: "waiting",
+    1: "executing",
+    2: "monitoring",
+    3: "paused",
+    4: "creating failed",
+    5: "migration failed",
+    6: "migration finished",
+    7: "pausing",
+    8: "waiting for deletion",
+    9: "deleted",
+}
+RUNNING, FAILED, FINISHED = 1, 5, 6
+
+#: Statuses of the groups that are not failed, in the order they are dealt out.
+_OTHER_STATUSES = (0, 1, 2, 3, 6)
+
+_REASONS = (
+    ("TRF.0001", "Internal system error. Retry the migration task group."),
+    ("TRF.0003", "The task timed out while waiting to be executed."),
+    ("TRF.0051", "The destination AK/SK does not have permission to access the bucket."),
+    ("TRF.0055", "The destination bucket does not have enough space."),
+    ("TRF.0057", "The destination AK/SK is invalid."),
+    ("TRF.0058", "The destination bucket does not exist."),
+    ("TRF.0063", "The account balance is insufficient."),
+    ("TRF.0151", "The source AK/SK is invalid."),
+    ("TRF.0152", "The source AK/SK does not have permission to list objects."),
+)
+_CLOUDS = (
+    ("Aliyun", ("oss-cn-hangzhou", "oss-cn-beijing", "oss-cn-shanghai")),
+    ("AWS", ("us-east-1", "eu-west-1", "ap-southeast-1")),
+    ("Tencent", ("ap-guangzhou", "ap-shanghai", "ap-beijing")),
+    ("Qiniu", ("z0", "z1", "z2")),
+    ("HuaweiCloud", ("cn-north-4", "cn-east-3", "cn-south-1")),
+)
+_DST_REGIONS = ("cn-north-4", "cn-east-3", "cn-south-1", "ap-southeast-1")
+_OVERWRITE = ("SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE", "NO_OVERWRITE", "CRC64_COMPARISON_OVERWRITE",
+              "FULL_OVERWRITE")
+_STORAGE = ("STANDARD", "IA", "ARCHIVE", "SRC_STORAGE_MAPPING")
+_CHECKS = ("size_last_modified", "crc64")
+#: 2024-01-01T00:00:00Z in ms; start times fall in the year after it.
+_EPOCH_MS = 1_704_067_200_000
+_YEAR_MS = 365 * 24 * 3600 * 1000
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _counters(rng: random.Random, status: int) -> dict[str, int]:
+    """Object, size and task counters that add up for a group in *status*."""
+    total_num = rng.randint(1_000, 2_000_000)
+    total_size = total_num * rng.randint(4 * 1024, 64 * 1024 * 1024)
+    tasks = rng.randint(1, 20)
+    skip = rng.randint(0, total_num // 20)
+    if status == 0:
+        done, fail, skip, listed = 0, 0, 0, 0
+    elif status == FINISHED:
+        done, fail, listed = total_num - skip, 0, total_num
+    elif status == FAILED:
+        fail = rng.randint(1, max(1, (total_num - skip) // 5))
+        done = rng.randint(0, total_num - skip - fail)
+        listed = total_num
+    else:
+        done = rng.randint(0, total_num - skip)
+        fail, listed = 0, rng.randint(done + skip, total_num)
+    failed_tasks = rng.randint(1, tasks) if status == FAILED else 0
+    complete_tasks = tasks if status == FINISHED else (tasks - failed_tasks if status == FAILED else 0)
+    open_tasks = tasks - failed_tasks - complete_tasks
+    return {
+        "total_task_num": tasks,
+        "create_task_num": tasks,
+        "failed_task_num": failed_tasks,
+        "complete_task_num": complete_tasks,
+        "paused_task_num": open_tasks if status == 3 else 0,
+        "executing_task_num": open_tasks if status in (1, 2) else 0,
+        "waiting_task_num": open_tasks if status == 0 else 0,
+        "total_num": total_num,
+        "create_complete_num": listed,
+        "success_num": done,
+        "fail_num": fail,
+        "skip_num": skip,
+        "total_size": total_size,
+        "create_complete_size": total_size * listed // total_num,
+        "complete_size": total_size * (done + skip) // total_num,
+    }
+
+
+def settle_counters(group: dict[str, Any]) -> None:
+    """Set *group*'s counters to those of a finished migration (every object done or skipped)."""
+    group.update(
+        success_num=group["total_num"] - group["skip_num"],
+        fail_num=0,
+        create_complete_num=group["total_num"],
+        create_complete_size=group["total_size"],
+        complete_size=group["total_size"],
+        complete_task_num=group["total_task_num"],
+        failed_task_num=0,
+        executing_task_num=0,
+        paused_task_num=0,
+        waiting_task_num=0,
+    )
+
+
+def _group(rng: random.Random, index: int, status: int, project_id: str) -> dict[str, Any]:
+    cloud, regions = rng.choice(_CLOUDS)
+    dst_region = rng.choice(_DST_REGIONS)
+    start = _EPOCH_MS + rng.randrange(_YEAR_MS)
+    group: dict[str, Any] = {
+        "group_id": _uuid(rng),
+        "status": status,
+        "error_reason": None,
+        "src_node": {"bucket": f"src-{cloud.lower()}-{index:04d}", "cloud_type": cloud,
+                     "region": rng.choice(regions)},
+        "description": f"sim group {index} ({cloud} to OBS {dst_region})",
+        "dst_node": {"bucket": f"obs-{project_id[:8]}-{index:04d}", "region": dst_region,
+                     "save_prefix": f"migrated/{index:04d}/" if rng.random() < 0.5 else ""},
+        "enable_metadata_migration": rng.random() < 0.5,
+        "enable_failed_object_recording": rng.random() < 0.8,
+        "enable_restore": rng.random() < 0.2,
+        "task_type": "object",
+        "bandwidth_policy": [],
+        "migrate_since": 0,
+        "migrate_speed": rng.randint(0, 200) * 1024 * 1024 if status in (1, 2) else 0,
+        "start_time": start,
+        "total_time": rng.randint(60, 86400) * 1000 if status != 0 else 0,
+        "object_overwrite_mode": rng.choice(_OVERWRITE),
+        "dst_storage_policy": rng.choice(_STORAGE),
+        "consistency_check": rng.choice(_CHECKS),
+        "obs_system": "BUCKET",
+        "enable_requester_pays": False,
+    }
+    group.update(_counters(rng, status))
+    if status == FAILED:
+        code, msg = rng.choice(_REASONS)
+        group["error_reason"] = {"error_code": code, "error_msg": msg}
+    return group
+
+
+def generate_groups(seed: int, count: int, failed_ratio: float, project_id: str) -> list[dict[str, Any]]:
+    """*count* task groups, the same for the same arguments; exactly ``round(count*failed_ratio)`` are
+    failed (status 5), the others are dealt over waiting, executing, monitoring, paused and finished."""
+    if count < 0 or not 0.0 <= failed_ratio <= 1.0:
+        raise ValueError("generate_groups needs count >= 0 and failed_ratio in 0..1")
+    rng = random.Random(seed)
+    failed = set(rng.sample(range(count), round(count * failed_ratio)))
+    others = 0
+    groups = []
+    for index in range(count):
+        if index in failed:
+            status = FAILED
+        else:
+            status = _OTHER_STATUSES[others % len(_OTHER_STATUSES)]
+            others += 1
+        groups.append(_group(rng, index, status, project_id))
+    return groups

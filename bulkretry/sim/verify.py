@@ -1,0 +1,82 @@
+"""The simulator's gateway checks: an ``X-Auth-Token``, or an ``SDK-HMAC-SHA256`` signature.
+
+The signature is recomputed with :mod:`bulkretry.signer`, the same code the client signs with, which
+``tests/test_signer.py`` holds byte-identical to the official SDK. Reasons given back never echo a
+token, a secret key or a signature.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+from ..signer import DATE_FORMAT, HEADER_DATE, canonical_request, parse_authorization, signature, string_to_sign
+from .config import SimConfig
+from .state import SimState
+
+__all__ = ["auth_problem"]
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    lname = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lname:
+            return value
+    return None
+
+
+def _signature_problem(config: SimConfig, method: str, raw_path: str, raw_query: str,
+                       headers: Mapping[str, str], body: bytes, now: datetime) -> str | None:
+    parsed = parse_authorization(_header(headers, "Authorization"))
+    if parsed is None:
+        return "the Authorization header is not an SDK-HMAC-SHA256 signature with Access, SignedHeaders and a signature"
+    if not hmac.compare_digest(parsed.ak.encode(), config.ak.encode()):
+        return "the access key is unknown"
+    sdk_date = _header(headers, HEADER_DATE)
+    if sdk_date is None:
+        return f"the {HEADER_DATE} header is missing"
+    try:
+        signed_at = datetime.strptime(sdk_date, DATE_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return f"the {HEADER_DATE} header is not a date in the form YYYYMMDDTHHMMSSZ"
+    if abs((now - signed_at).total_seconds()) > config.max_date_skew_s:
+        return (f"the request date ({HEADER_DATE}) is more than {config.max_date_skew_s:g} s "
+                "away from the server time")
+    by_name = {key.lower() for key in headers}
+    missing = [name for name in parsed.signed_headers if name not in by_name]
+    if missing:
+        return f"signed header(s) not in the request: {', '.join(missing)}"
+    query = parse_qsl(raw_query, keep_blank_values=True)
+    canonical = canonical_request(method, raw_path, query, headers, parsed.signed_headers, body)
+    expected = signature(config.sk, string_to_sign(canonical, sdk_date))
+    if not hmac.compare_digest(expected.encode(), parsed.signature.encode()):
+        return "the signature does not match (check the secret key and what is signed)"
+    return None
+
+
+def auth_problem(config: SimConfig, state: SimState, *, method: str, raw_path: str, raw_query: str,
+                 headers: Mapping[str, str], body: bytes, project_id: str,
+                 now: datetime | None = None) -> str | None:
+    """None if the request is authenticated for *project_id*; otherwise the reason, safe to send back.
+
+    *raw_path* is the path as received (percent-encoded, no query), *raw_query* the raw query string,
+    *now* the real UTC time (injectable for tests) against which ``X-Sdk-Date`` is checked.
+    """
+    token = _header(headers, "X-Auth-Token")
+    if token is not None:
+        if config.token is not None and hmac.compare_digest(token.encode(), config.token.encode()):
+            problem = None
+        else:
+            problem = state.token_problem(token, project_id)
+    elif _header(headers, "Authorization") is not None:
+        problem = _signature_problem(config, method, raw_path, raw_query, headers, body,
+                                     now or datetime.now(UTC))
+    else:
+        return "no X-Auth-Token and no Authorization header"
+    if problem is None:
+        header_project = _header(headers, "X-Project-Id")
+        if header_project is not None and header_project != project_id:
+            return "X-Project-Id does not match the project in the path"
+    return problem

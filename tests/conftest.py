@@ -1,0 +1,29 @@
+"""Shared fixtures: the OMS + IAM simulator, in the test's event loop or in a background thread."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from bulkretry.sim import SimConfig, Simulator, SimulatorThread, running_simulator
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    """A small simulator: 20 groups, 12 of them failed, default credentials."""
+    return SimConfig(groups=20)
+
+
+@pytest.fixture
+async def sim(sim_config: SimConfig) -> AsyncIterator[Simulator]:
+    """The simulator, listening on a free port in the test's event loop."""
+    async with running_simulator(sim_config) as s:
+        yield s
+
+
+@pytest.fixture
+def sim_thread(sim_config: SimConfig) -> Iterator[SimulatorThread]:
+    """The simulator served from a background thread, for blocking clients such as the official SDK."""
+    with SimulatorThread(sim_config) as thread:
+        yield thread

@@ -1,0 +1,76 @@
+"""The command line, called in-process with an argv list (and once as a real process for `sim`)."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+
+from bulkretry.cli import main
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_demo_runs_the_sample_against_the_simulator() -> None:
+    """`bulkretry demo` restarts the sample's failed groups and reports the deliberate failures."""
+    code, out, _ = _run("demo")
+    assert code == 0, out
+    assert out.startswith("simulator at http://127.0.0.1:")
+    assert "summary:" in out
+    summary = next(line for line in out.splitlines() if line.startswith("summary:"))
+    assert "8 succeeded" in summary and "5 failed" in summary
+    assert "OMS.1009" in out and "OMS.1015" in out
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a command, the help is shown and the exit status says usage error."""
+    code, out, _ = _run()
+    assert code == 2
+    assert "bulkretry demo" in out
+
+
+def test_bad_option_value_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad number is refused by name with exit 2 and no traceback."""
+    code, _, _ = _run("sim", "--failed-ratio", "1.5")
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "--failed-ratio" in captured.err and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("command", ["demo", "sim"])
+def test_every_command_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each command's --help exits 0 and shows at least one example."""
+    code, _, _ = _run(command, "--help")
+    assert code == 0
+    assert "example" in capsys.readouterr().out
+
+
+async def test_sim_process_prints_its_url_first_and_stops_on_sigterm() -> None:
+    """`bulkretry sim --port 0` prints `listening on URL` first, serves, and exits 0 on SIGTERM."""
+    proc = subprocess.Popen([sys.executable, "-m", "bulkretry", "sim", "--port", "0", "--groups", "7"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        first = proc.stdout.readline().strip()  # type: ignore[union-attr]
+        assert first.startswith("listening on http://127.0.0.1:")
+        url = first.removeprefix("listening on ")
+        async with aiohttp.ClientSession() as session, session.get(
+            f"{url}/v2/0a1b2c3d4e5f60718293a4b5c6d7e8f9/taskgroups?limit=100",
+            headers={"X-Auth-Token": "sim-token"},
+        ) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["count"] == 7
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
