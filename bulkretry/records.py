@@ -1,0 +1,84 @@
+"""The records that flow through a run: one result per manifest row, and the run's summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["REPORT_COLUMNS", "Outcome", "RowResult", "RunSummary"]
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+    SKIPPED = "skipped"
+    DRY_RUN = "dry_run"
+    INTERRUPTED = "interrupted"
+
+
+#: The report's first columns, in this order (the contract); the manifest's other columns follow.
+REPORT_COLUMNS: tuple[str, ...] = (
+    "row", "project_id", "group_id", "outcome", "http_status", "error_code", "error_msg",
+    "attempts", "request_id", "latency_ms", "started_at", "finished_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """What became of one manifest row. ``extra`` holds the manifest's other non-secret columns
+    (access keys already masked) as ``(column, value)`` pairs in manifest order."""
+
+    row: int
+    project_id: str
+    group_id: str
+    outcome: Outcome
+    http_status: int | None = None
+    error_code: str = ""
+    error_msg: str = ""
+    attempts: int = 0
+    request_id: str = ""
+    latency_ms: float | None = None
+    started_at: str = ""
+    finished_at: str = ""
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report row: the contract's columns first, then the extra columns."""
+        out: dict[str, Any] = {
+            "row": self.row, "project_id": self.project_id, "group_id": self.group_id,
+            "outcome": self.outcome.value, "http_status": self.http_status, "error_code": self.error_code,
+            "error_msg": self.error_msg, "attempts": self.attempts, "request_id": self.request_id,
+            "latency_ms": self.latency_ms, "started_at": self.started_at, "finished_at": self.finished_at,
+        }
+        for name, value in self.extra:
+            out.setdefault(name, value)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """``summary.json``: what the contract lists, plus where the run's files are."""
+
+    run_id: str
+    manifest: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    rows: int
+    by_outcome: dict[str, int] = field(default_factory=dict)
+    by_error_code: dict[str, int] = field(default_factory=dict)
+    calls: int = 0
+    achieved_rate: float = 0.0
+    out_dir: str = ""
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "manifest": self.manifest, "started_at": self.started_at,
+            "finished_at": self.finished_at, "duration_s": self.duration_s, "rows": self.rows,
+            "by_outcome": dict(self.by_outcome), "by_error_code": dict(self.by_error_code), "calls": self.calls,
+            "achieved_rate": self.achieved_rate, "out_dir": self.out_dir, "dry_run": self.dry_run,
+        }
