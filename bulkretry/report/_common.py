@@ -1,0 +1,110 @@
+"""What every report format shares: the formats, the columns, one row's values, and formula neutralisation."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from ..records import REPORT_COLUMNS, RowResult, RunSummary
+
+__all__ = [
+    "FORMATS",
+    "Value",
+    "Writer",
+    "finite",
+    "neutralise",
+    "report_header",
+    "row_values",
+    "sync_close",
+]
+
+#: The report formats, in the order they are written by default.
+FORMATS: tuple[str, ...] = ("csv", "xlsx", "json")
+
+#: One report cell before a format renders it: text, a number (``row``, ``http_status``, ``attempts``,
+#: ``latency_ms``; never neutralised), or empty.
+Value = str | int | float | None
+
+# OWASP "CSV injection": a spreadsheet may run a cell that starts with one of these as a formula.
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR).
+
+    >>> neutralise("=HYPERLINK(\\"http://x\\")"), neutralise("-abc"), neutralise("abc")
+    ('\\'=HYPERLINK("http://x")', "'-abc", 'abc')
+    """
+    return "'" + value if value.startswith(_FORMULA_TRIGGERS) else value
+
+
+def report_header(extra_columns: Sequence[str] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The report's column names and the manifest columns that feed the extra ones.
+
+    Returns ``(header, extras)``: ``header`` is ``REPORT_COLUMNS`` then one name per distinct extra
+    column; ``extras`` the manifest names to look values up by. An extra column whose name is already
+    taken (a manifest that is itself an earlier report has ``outcome``, ``row``, ...) is shown as
+    ``manifest.NAME`` so that no two columns, nor two JSON keys, share a name.
+    """
+    extras = tuple(dict.fromkeys(extra_columns))
+    taken = set(extras)
+    names = list(REPORT_COLUMNS)
+    for name in extras:
+        shown = name
+        while shown in names or (shown != name and shown in taken):
+            shown = f"manifest.{shown}"
+        names.append(shown)
+    return tuple(names), extras
+
+
+def row_values(result: RowResult, extras: tuple[str, ...]) -> tuple[Value, ...]:
+    """One result as the header's values: numbers stay numbers, ``None`` is empty, extras default to ''."""
+    values: list[Value] = [
+        result.row, result.project_id, result.group_id, str(result.outcome), result.http_status,
+        result.error_code, result.error_msg, result.attempts, result.request_id,
+        finite(result.latency_ms), result.started_at, result.finished_at,
+    ]
+    if extras:
+        given: dict[str, str] = {}
+        for name, value in result.extra:
+            given.setdefault(name, value)  # the first wins, as in RowResult.as_dict
+        values.extend(given.get(name, "") for name in extras)
+    return tuple(values)
+
+
+def finite(number: float | None) -> float | None:
+    # NaN and infinities are neither valid JSON nor a spreadsheet number: report them as empty.
+    return number if number is None or math.isfinite(number) else None
+
+
+def sync_close(fh: IO[Any]) -> None:
+    """Flush ``fh`` to the disk and close it, so a later ``os.replace`` never exposes a short file."""
+    try:
+        fh.flush()
+        os.fsync(fh.fileno())
+    finally:
+        fh.close()
+
+
+class Writer(Protocol):
+    """One report format, written to a temporary path in one pass over the results."""
+
+    #: The report's file name in the run folder, e.g. ``report.csv``.
+    filename: str
+
+    def __init__(self, path: Path) -> None: ...
+
+    def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
+        """Open the file and write what comes before the rows."""
+
+    def write(self, values: tuple[Value, ...]) -> None:
+        """Write one row (values in header order)."""
+
+    def finish(self) -> None:
+        """Write what comes after the rows, flush to disk and close."""
+
+    def discard(self) -> None:
+        """Close and free whatever is open after a failure; never raises. The caller removes the file."""

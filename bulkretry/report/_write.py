@@ -1,0 +1,88 @@
+"""Choose the formats and write them all in one pass over the results, each file atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from pathlib import Path
+
+from ..records import RowResult, RunSummary
+from ._common import FORMATS, Writer, report_header, row_values
+from .csv_report import CsvReport
+from .json_report import JsonReport, write_summary
+from .xlsx_report import XlsxReport
+
+__all__ = ["SUMMARY_FILE", "parse_formats", "write_reports"]
+
+SUMMARY_FILE = "summary.json"
+
+_ALLOWED = ", ".join(FORMATS)
+
+_WRITERS: dict[str, type[Writer]] = {"csv": CsvReport, "xlsx": XlsxReport, "json": JsonReport}
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """Read a comma list of report formats: ``"csv, xlsx"`` -> ``("csv", "xlsx")``.
+
+    Spaces and case are ignored and repeats dropped; an unknown or missing format is a ``ValueError``.
+    """
+    names = [name for part in text.split(",") if (name := part.strip().lower())]
+    if not names:
+        raise ValueError(f"no report format given; choose one or more of {_ALLOWED}, comma-separated (e.g. 'csv,xlsx')")
+    return _check_formats(names, given=text)
+
+
+def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSummary, *,
+                  formats: Sequence[str] = FORMATS, extra_columns: Sequence[str] = ()) -> list[Path]:
+    """Write ``report.<format>`` for each of ``formats``, then ``summary.json``, into ``out_dir``.
+
+    ``results`` (in manifest order) is read once, as it comes: every format is fed from the same pass,
+    so a generator over millions of rows is never held in memory. It is read to the end even when
+    ``formats`` is empty (then only ``summary.json`` is written). Columns are ``REPORT_COLUMNS`` then
+    ``extra_columns``, whose values come from each result's ``extra`` ('' where missing); see
+    ``report_header`` for an extra column named like a report column. ``formats`` may also be the
+    text ``parse_formats`` reads.
+
+    Each file is written to ``NAME.tmp`` and renamed into place once all are complete. On any error
+    (from ``results`` too) the temporary files are removed and the error re-raised as it is (an
+    ``OSError`` such as a full disk included); files of an earlier write are left untouched.
+
+    Returns the paths written: the reports in ``formats`` order, then ``summary.json``.
+    """
+    chosen = parse_formats(formats) if isinstance(formats, str) else _check_formats(formats, given=",".join(formats))
+    header, extras = report_header(extra_columns)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    writers = [_WRITERS[name](out_dir / f"{_WRITERS[name].filename}.tmp") for name in chosen]
+    finals = [out_dir / writer.filename for writer in writers] + [out_dir / SUMMARY_FILE]
+    temps = [final.with_name(final.name + ".tmp") for final in finals]
+    try:
+        for writer in writers:
+            writer.start(header, summary)
+        for result in results:
+            values = row_values(result, extras)
+            for writer in writers:
+                writer.write(values)
+        for writer in writers:
+            writer.finish()
+        write_summary(temps[-1], summary)
+        for temp, final in zip(temps, finals, strict=True):
+            os.replace(temp, final)
+    except BaseException:
+        for writer in writers:
+            writer.discard()
+        for temp in temps:
+            with suppress(OSError):
+                temp.unlink(missing_ok=True)
+        raise
+    return finals
+
+
+def _check_formats(names: Sequence[str], *, given: str) -> tuple[str, ...]:
+    unknown = [name for name in dict.fromkeys(names) if name not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown report format {', '.join(map(repr, unknown))} in {given!r}; "
+                         f"choose one or more of {_ALLOWED}, comma-separated (e.g. 'csv,xlsx')")
+    return tuple(dict.fromkeys(names))

@@ -1,0 +1,54 @@
+"""``report.csv``: UTF-8 with a BOM (so Excel picks the encoding), commas, CRLF rows, a header row."""
+
+from __future__ import annotations
+
+import csv
+from contextlib import suppress
+from pathlib import Path
+from typing import IO, Any
+
+from ..records import RunSummary
+from ._common import Value, neutralise, sync_close
+
+__all__ = ["CsvReport"]
+
+
+class CsvReport:
+    """Streams rows to ``report.csv``; every text cell is neutralised, numbers are written as numbers."""
+
+    filename = "report.csv"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+        self._csv: Any = None
+
+    def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
+        self._fh = open(self.path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by finish/discard)
+        self._csv = csv.writer(self._fh)  # the "excel" dialect: ',' and '\r\n'
+        self._csv.writerow([neutralise(name) for name in header])
+
+    def write(self, values: tuple[Value, ...]) -> None:
+        self._csv.writerow([_cell(value) for value in values])
+
+    def finish(self) -> None:
+        assert self._fh is not None
+        fh, self._fh = self._fh, None
+        sync_close(fh)
+
+    def discard(self) -> None:
+        if self._fh is not None:
+            with suppress(OSError):  # e.g. flushing the buffer again on a full disk
+                self._fh.close()
+            self._fh = None
+
+    def __repr__(self) -> str:
+        return f"<CsvReport {self.path} {'open' if self._fh else 'closed'}>"
+
+
+def _cell(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralise(value)
+    return str(value)

@@ -1,0 +1,76 @@
+"""``report.json`` (streamed) and ``summary.json``.
+
+``report.json`` is one object, ``{"summary": {...}, "rows": [{...}, ...]}``: the summary first (it is known
+before the first row), then one row object per line, keyed by the report's column names. Values keep
+their types (numbers, ``null`` for none) and text is written as it is: JSON is not a spreadsheet, so
+nothing is neutralised.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from contextlib import suppress
+from pathlib import Path
+from typing import IO, Any
+
+from ..records import RunSummary
+from ._common import Value, sync_close
+
+__all__ = ["JsonReport", "write_summary"]
+
+
+class JsonReport:
+    """Streams rows to ``report.json`` without holding them: the opening, each row, then the closing."""
+
+    filename = "report.json"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+        self._header: tuple[str, ...] = ()
+        self._separator = ""
+
+    def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
+        self._header = header
+        self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed by finish/discard)
+        self._fh.write(f'{{"summary": {_dumps(_json_safe(summary.as_dict()))},\n"rows": [')
+        self._separator = "\n"
+
+    def write(self, values: tuple[Value, ...]) -> None:
+        assert self._fh is not None
+        self._fh.write(self._separator + _dumps(dict(zip(self._header, values, strict=True))))
+        self._separator = ",\n"
+
+    def finish(self) -> None:
+        assert self._fh is not None
+        fh, self._fh = self._fh, None
+        fh.write("\n]}\n")
+        sync_close(fh)
+
+    def discard(self) -> None:
+        if self._fh is not None:
+            with suppress(OSError):
+                self._fh.close()
+            self._fh = None
+
+    def __repr__(self) -> str:
+        return f"<JsonReport {self.path} {'open' if self._fh else 'closed'}>"
+
+
+def write_summary(path: Path, summary: RunSummary) -> None:
+    """Write ``RunSummary.as_dict()`` to ``path``, pretty-printed UTF-8."""
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(_json_safe(summary.as_dict()), fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
+        sync_close(fh)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
+    # NaN and infinities are not JSON; a rate computed over no time must not make the file unreadable.
+    return {key: None if isinstance(value, float) and not math.isfinite(value) else value
+            for key, value in data.items()}

@@ -1,0 +1,397 @@
+"""The run's report: report.csv, report.xlsx, report.json and summary.json, written from one pass over the results."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bulkretry.records import REPORT_COLUMNS, Outcome, RowResult, RunSummary
+from bulkretry.report import FORMATS, neutralise, parse_formats, write_reports
+from bulkretry.report.xlsx_report import XlsxReport
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1", "-2+3", "@SUM(A1:A2)", "\tx", "\r=1"]
+
+
+def result(row: int, **fields) -> RowResult:
+    """A row result with plausible defaults; ``fields`` override them."""
+    base = dict(
+        row=row, project_id="p-0001", group_id=f"g-{row:04d}", outcome=Outcome.SUCCEEDED, http_status=200,
+        attempts=1, request_id=f"req-{row}", latency_ms=12.5, started_at="2024-05-01T08:00:00.000Z",
+        finished_at="2024-05-01T08:00:00.013Z",
+    )
+    return RowResult(**(base | fields))
+
+
+@pytest.fixture
+def summary() -> RunSummary:
+    """A run summary with outcome and error-code counts and a Chinese manifest name."""
+    return RunSummary(
+        run_id="20240501-080000-abcd", manifest="清单/任务组.csv", started_at="2024-05-01T08:00:00Z",
+        finished_at="2024-05-01T08:01:00Z", duration_s=60.25, rows=3,
+        by_outcome={"succeeded": 1, "failed": 1, "invalid": 1}, by_error_code={"OMS.0001": 1, "invalid:group_id": 1},
+        calls=4, achieved_rate=0.07, out_dir="runs/x",
+    )
+
+
+@pytest.fixture
+def results() -> list[RowResult]:
+    """Three results: a success, a server failure with Chinese text, and a local one with no HTTP status."""
+    return [
+        result(2, extra=(("owner", "alice"), ("备注", "第一批"))),
+        result(3, outcome=Outcome.FAILED, http_status=400, error_code="OMS.0001", error_msg="任务组状态不允许重试",
+               attempts=3, latency_ms=101.0, extra=(("备注", "第二批"),)),
+        result(4, group_id="", outcome=Outcome.INVALID, http_status=None, error_code="invalid:group_id",
+               error_msg="group_id is empty", attempts=0, request_id="", latency_ms=None, started_at="",
+               finished_at="", extra=(("owner", "bob"), ("ignored", "not a report column"))),
+    ]
+
+
+EXTRAS = ("owner", "备注")
+HEADER = [*REPORT_COLUMNS, *EXTRAS]
+
+
+class Counting:
+    """An iterable of results that counts how often it is iterated and how many results it gave."""
+
+    def __init__(self, n: int, fail_at: int | None = None) -> None:
+        self.n, self.fail_at, self.passes, self.given = n, fail_at, 0, 0
+
+    def __iter__(self) -> Iterator[RowResult]:
+        self.passes += 1
+        for i in range(self.n):
+            if i == self.fail_at:
+                raise RuntimeError("engine crashed")
+            self.given += 1
+            yield result(i + 2, extra=(("owner", f"o{i}"),))
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    """The csv's rows, header first, read as Excel would (BOM stripped)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def read_xlsx_rows(path: Path, sheet: str = "Rows") -> list[list]:
+    """The values of one sheet of an xlsx, header first."""
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return [list(row) for row in wb[sheet].iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
+
+def write(tmp_path: Path, results, summary: RunSummary, **kw) -> list[Path]:
+    """write_reports into tmp_path/run with the test's extra columns unless given."""
+    kw.setdefault("extra_columns", EXTRAS)
+    return write_reports(tmp_path / "run", results, summary, **kw)
+
+
+# --- formats ---------------------------------------------------------------------------------------------------
+
+def test_parse_formats_accepts_lists_with_spaces_case_and_repeats():
+    """A comma list is read in order, spaces and case ignored, repeats dropped."""
+    assert parse_formats("csv,xlsx") == ("csv", "xlsx")
+    assert parse_formats(" json , CSV,json, ") == ("json", "csv")
+    assert parse_formats("csv,xlsx,json") == FORMATS
+
+
+@pytest.mark.parametrize("text", ["", " ", ",", " , "])
+def test_parse_formats_rejects_empty(text):
+    """An empty list is an error that lists the formats to choose from."""
+    with pytest.raises(ValueError, match="csv, xlsx, json"):
+        parse_formats(text)
+
+
+def test_parse_formats_rejects_unknown_naming_it_and_the_allowed_list():
+    """An unknown format is named in the error, with the allowed ones."""
+    with pytest.raises(ValueError, match=r"'pdf'.*csv, xlsx, json") as info:
+        parse_formats("csv,pdf")
+    assert "in 'csv,pdf'" in str(info.value)
+
+
+def test_write_reports_rejects_unknown_format_before_writing(tmp_path, results, summary):
+    """An unknown format passed to write_reports writes nothing."""
+    with pytest.raises(ValueError, match="'xls'"):
+        write(tmp_path, iter(results), summary, formats=("csv", "xls"))
+    assert not (tmp_path / "run").exists()
+
+
+# --- what is written -------------------------------------------------------------------------------------------
+
+def test_returns_reports_in_format_order_then_summary(tmp_path, results, summary):
+    """The paths come back in the formats' order, then summary.json, and exist; nothing else is left."""
+    paths = write(tmp_path, results, summary, formats=("json", "csv"))
+    run = tmp_path / "run"
+    assert paths == [run / "report.json", run / "report.csv", run / "summary.json"]
+    assert sorted(p.name for p in run.iterdir()) == ["report.csv", "report.json", "summary.json"]
+
+
+def test_no_formats_writes_only_the_summary_and_still_reads_the_results(tmp_path, summary):
+    """With no formats only summary.json is written, and the results are still read to the end, once."""
+    source = Counting(10)
+    paths = write(tmp_path, source, summary, formats=())
+    assert paths == [tmp_path / "run" / "summary.json"]
+    assert (source.passes, source.given) == (1, 10)
+
+
+def test_formats_may_be_given_as_text(tmp_path, results, summary):
+    """formats="json, csv" is read like --format, not as a sequence of letters."""
+    paths = write(tmp_path, results, summary, formats="json, csv")
+    assert [p.name for p in paths] == ["report.json", "report.csv", "summary.json"]
+
+
+def test_default_formats_write_all_three(tmp_path, results, summary):
+    """Without formats, csv, xlsx and json are all written."""
+    paths = write(tmp_path, results, summary)
+    assert [p.name for p in paths] == ["report.csv", "report.xlsx", "report.json", "summary.json"]
+
+
+def test_summary_json_equals_as_dict(tmp_path, results, summary):
+    """summary.json is RunSummary.as_dict(), pretty-printed UTF-8 with Chinese kept as is."""
+    write(tmp_path, results, summary, formats=("csv",))
+    raw = (tmp_path / "run" / "summary.json").read_bytes()
+    assert json.loads(raw.decode("utf-8")) == summary.as_dict()
+    assert "清单/任务组.csv".encode() in raw
+    assert b'\n  "run_id"' in raw
+
+
+def test_summary_json_turns_nan_rate_into_null(tmp_path, summary):
+    """A non-finite rate does not make summary.json invalid JSON."""
+    odd = RunSummary(**(summary.as_dict() | {"achieved_rate": float("nan")}))
+    write(tmp_path, [], odd, formats=("json",))
+    assert json.loads((tmp_path / "run" / "summary.json").read_text("utf-8"))["achieved_rate"] is None
+    assert json.loads((tmp_path / "run" / "report.json").read_text("utf-8"))["summary"]["achieved_rate"] is None
+
+
+# --- csv -------------------------------------------------------------------------------------------------------
+
+def test_csv_has_bom_crlf_header_and_rows_in_order(tmp_path, results, summary):
+    """report.csv starts with a UTF-8 BOM, uses CRLF, has the exact header and one row per result in order."""
+    write(tmp_path, results, summary, formats=("csv",))
+    path = tmp_path / "run" / "report.csv"
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfrow,project_id,group_id,outcome,")
+    assert raw.count(b"\r\n") == 4 and b"\n" not in raw.replace(b"\r\n", b"")
+    rows = read_csv(path)
+    assert rows[0] == HEADER
+    assert [r[0] for r in rows[1:]] == ["2", "3", "4"]
+    assert rows[1] == ["2", "p-0001", "g-0002", "succeeded", "200", "", "", "1", "req-2", "12.5",
+                       "2024-05-01T08:00:00.000Z", "2024-05-01T08:00:00.013Z", "alice", "第一批"]
+    assert rows[2][6] == "任务组状态不允许重试"
+    assert rows[2][-2:] == ["", "第二批"]  # a missing extra is empty
+    assert rows[3][4] == "" and rows[3][9] == ""  # None is empty
+    assert "not a report column" not in raw.decode("utf-8-sig")
+
+
+def test_extra_column_clashing_with_a_report_column_is_renamed(tmp_path, summary):
+    """A manifest column named like a report column (an old report as manifest) is kept as manifest.NAME."""
+    rows = [result(2, extra=(("outcome", "failed"), ("note", "n")))]
+    write(tmp_path, rows, summary, formats=("csv", "json"), extra_columns=("outcome", "note", "outcome"))
+    header, row = read_csv(tmp_path / "run" / "report.csv")
+    assert header == [*REPORT_COLUMNS, "manifest.outcome", "note"]
+    assert row[3] == "succeeded" and row[-2:] == ["failed", "n"]
+    data = json.loads((tmp_path / "run" / "report.json").read_text("utf-8"))
+    assert data["rows"][0]["outcome"] == "succeeded" and data["rows"][0]["manifest.outcome"] == "failed"
+
+
+# --- xlsx ------------------------------------------------------------------------------------------------------
+
+def test_xlsx_sheets_header_freeze_filter_and_types(tmp_path, results, summary):
+    """report.xlsx has Summary then Rows; Rows has a bold frozen header, a filter over the data, typed cells."""
+    write(tmp_path, results, summary, formats=("xlsx",))
+    wb = openpyxl.load_workbook(tmp_path / "run" / "report.xlsx")
+    assert wb.sheetnames == ["Summary", "Rows"]
+    ws = wb["Rows"]
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == "A1:N4"
+    assert [c.value for c in ws[1]] == HEADER
+    assert all(c.font.b for c in ws[1])
+    assert ws.column_dimensions["G"].width >= 40  # error_msg is wide
+    row2 = [c.value for c in ws[2]]
+    assert row2 == [2, "p-0001", "g-0002", "succeeded", 200, None, None, 1, "req-2", 12.5,
+                    "2024-05-01T08:00:00.000Z", "2024-05-01T08:00:00.013Z", "alice", "第一批"]
+    for name in ("row", "http_status", "attempts", "latency_ms"):
+        cell = ws.cell(3, REPORT_COLUMNS.index(name) + 1)
+        assert cell.data_type == "n" and isinstance(cell.value, int | float), name
+    assert ws["G3"].value == "任务组状态不允许重试" and ws["G3"].data_type == "s"
+    assert ws["E4"].value is None and ws["J4"].value is None
+    assert ws.max_row == 4
+
+
+def test_xlsx_summary_sheet_lists_fields_and_counts(tmp_path, results, summary):
+    """The Summary sheet has the run's fields, then outcome counts and error-code counts under headings."""
+    write(tmp_path, results, summary, formats=("xlsx",))
+    rows = read_xlsx_rows(tmp_path / "run" / "report.xlsx", "Summary")
+    pairs = {r[0]: r[1] for r in rows if r and r[0] is not None}
+    assert pairs["run_id"] == "20240501-080000-abcd"
+    assert pairs["manifest"] == "清单/任务组.csv"
+    assert pairs["duration_s"] == 60.25 and pairs["rows"] == 3 and pairs["calls"] == 4
+    assert pairs["achieved_rate"] == 0.07
+    keys = [r[0] for r in rows if r and r[0] is not None]
+    assert keys.index("outcome") < keys.index("succeeded") < keys.index("error_code") < keys.index("OMS.0001")
+    assert pairs["failed"] == 1 and pairs["invalid:group_id"] == 1
+
+
+def test_xlsx_control_characters_are_dropped_not_fatal(tmp_path, summary):
+    """Text with characters XML cannot hold is written without them instead of failing."""
+    rows = [result(2, error_msg="bad\x00\x07 msg\x1b[0m\x1f", group_id="\x01=1+1", request_id="tab\tand\r\nCRLF\rCR")]
+    write(tmp_path, rows, summary, formats=("csv", "xlsx"))
+    ws = openpyxl.load_workbook(tmp_path / "run" / "report.xlsx")["Rows"]
+    assert ws["G2"].value == "bad msg[0m"
+    assert ws["C2"].value == "'=1+1"  # cleaned, then neutralised
+    assert ws["I2"].value == "tab\tand\nCRLF\nCR"
+    assert read_csv(tmp_path / "run" / "report.csv")[1][6] == "bad\x00\x07 msg\x1b[0m\x1f"
+
+
+def test_xlsx_error_literals_stay_text(tmp_path, summary):
+    """A message such as '#N/A' is a text cell, not an Excel error value."""
+    write(tmp_path, [result(2, error_msg="#N/A", error_code="#REF!")], summary, formats=("xlsx",))
+    ws = openpyxl.load_workbook(tmp_path / "run" / "report.xlsx")["Rows"]
+    assert (ws["F2"].value, ws["F2"].data_type) == ("#REF!", "s")
+    assert (ws["G2"].value, ws["G2"].data_type) == ("#N/A", "s")
+
+
+def test_xlsx_with_no_rows_has_header_and_filter(tmp_path, summary):
+    """An empty run still gets a header row and a filter over it."""
+    write(tmp_path, iter(()), summary, formats=("xlsx", "csv", "json"), extra_columns=())
+    ws = openpyxl.load_workbook(tmp_path / "run" / "report.xlsx")["Rows"]
+    assert ws.max_row == 1 and ws.auto_filter.ref == "A1:L1"
+    assert read_csv(tmp_path / "run" / "report.csv") == [list(REPORT_COLUMNS)]
+    assert json.loads((tmp_path / "run" / "report.json").read_text("utf-8"))["rows"] == []
+
+
+def test_xlsx_rows_beyond_a_sheet_continue_on_the_next(tmp_path, summary, monkeypatch):
+    """Rows beyond a sheet's capacity continue on 'Rows 2', each sheet with its header, freeze and filter."""
+    monkeypatch.setattr(XlsxReport, "rows_per_sheet", 3)
+    write(tmp_path, (result(i) for i in range(2, 9)), summary, formats=("xlsx",), extra_columns=())
+    wb = openpyxl.load_workbook(tmp_path / "run" / "report.xlsx")
+    assert wb.sheetnames == ["Summary", "Rows", "Rows 2", "Rows 3"]
+    assert [row[0].value for row in wb["Rows"].iter_rows()] == ["row", 2, 3, 4]
+    assert [row[0].value for row in wb["Rows 3"].iter_rows()] == ["row", 8]
+    assert wb["Rows 2"].freeze_panes == "A2" and wb["Rows 2"].auto_filter.ref == "A1:L4"
+    assert wb["Rows 3"].auto_filter.ref == "A1:L2"
+
+
+# --- json ------------------------------------------------------------------------------------------------------
+
+def test_json_round_trips_types(tmp_path, results, summary):
+    """report.json is {"summary", "rows"}; numbers stay numbers, None is null, Chinese is kept as UTF-8."""
+    write(tmp_path, results, summary, formats=("json",))
+    raw = (tmp_path / "run" / "report.json").read_bytes()
+    assert "任务组状态不允许重试".encode() in raw  # not \\u-escaped
+    data = json.loads(raw.decode("utf-8"))
+    assert list(data) == ["summary", "rows"]
+    assert data["summary"] == summary.as_dict()
+    assert [list(row) for row in data["rows"]] == [HEADER] * 3
+    assert data["rows"][0] == results[0].as_dict()  # as RowResult itself renders it
+    assert data["rows"][1]["latency_ms"] == 101.0 and data["rows"][1]["http_status"] == 400
+    assert data["rows"][2]["http_status"] is None and data["rows"][2]["latency_ms"] is None
+    assert data["rows"][2]["attempts"] == 0 and data["rows"][2]["owner"] == "bob" and data["rows"][2]["备注"] == ""
+
+
+# --- formula neutralisation -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_neutralise_prefixes_formula_triggers(text):
+    """Text starting with = + - @ tab or CR gets a leading quote; other text is unchanged."""
+    assert neutralise(text) == "'" + text
+    assert neutralise("plain " + text) == "plain " + text
+    assert neutralise("") == ""
+
+
+def test_formulas_neutralised_in_csv_and_xlsx_but_not_json(tmp_path, summary):
+    """Formula-looking text (ids, server messages, extra columns, headers) is quoted in csv/xlsx, kept in json."""
+    rows = [
+        result(i + 2, group_id=text, error_msg=text, error_code=text, extra=(("=cmd", text),))
+        for i, text in enumerate(FORMULAS)
+    ] + [result(len(FORMULAS) + 2, group_id="-abc", latency_ms=-1.0)]
+    write(tmp_path, rows, summary, extra_columns=("=cmd",))
+    run = tmp_path / "run"
+
+    csv_rows = read_csv(run / "report.csv")
+    xlsx_rows = read_xlsx_rows(run / "report.xlsx")
+    json_rows = json.loads((run / "report.json").read_text("utf-8"))["rows"]
+    assert csv_rows[0][-1] == "'=cmd" and xlsx_rows[0][-1] == "'=cmd" and "=cmd" in json_rows[0]
+    for i, text in enumerate(FORMULAS, 1):
+        for col in (2, 5, 6, 12):  # group_id, error_code, error_msg, the extra column
+            assert csv_rows[i][col] == "'" + text
+            assert xlsx_rows[i][col] == "'" + text.replace("\r", "\n")  # XML holds line breaks as LF
+        assert json_rows[i - 1]["group_id"] == json_rows[i - 1]["error_msg"] == json_rows[i - 1]["=cmd"] == text
+    last = len(FORMULAS) + 1
+    assert csv_rows[last][2] == "'-abc" and xlsx_rows[last][2] == "'-abc" and json_rows[-1]["group_id"] == "-abc"
+    # Numbers stay numbers, even negative ones.
+    assert csv_rows[last][9] == "-1.0" and xlsx_rows[last][9] == -1.0 and json_rows[-1]["latency_ms"] == -1.0
+
+
+def test_xlsx_never_holds_a_formula(tmp_path, summary):
+    """No cell of report.xlsx is stored as a formula."""
+    rows = [result(i + 2, group_id=text, error_msg=text) for i, text in enumerate(FORMULAS)]
+    write(tmp_path, rows, summary, formats=("xlsx",))
+    wb = openpyxl.load_workbook(tmp_path / "run" / "report.xlsx")
+    assert all(c.data_type != "f" for ws in wb for row in ws.iter_rows() for c in row)
+
+
+# --- streaming and atomicity -------------------------------------------------------------------------------------
+
+def test_fifty_thousand_results_are_read_once(tmp_path, summary):
+    """A 50k-result iterable is iterated once, and csv and json have every row in order."""
+    source = Counting(50_000)
+    write(tmp_path, source, summary, formats=("csv", "json"), extra_columns=("owner",))
+    assert (source.passes, source.given) == (1, 50_000)
+    rows = read_csv(tmp_path / "run" / "report.csv")
+    assert len(rows) == 50_001 and rows[1][0] == "2" and rows[-1][0] == "50001" and rows[-1][-1] == "o49999"
+    data = json.loads((tmp_path / "run" / "report.json").read_text("utf-8"))
+    assert len(data["rows"]) == 50_000 and data["rows"][-1]["row"] == 50_001
+
+
+def test_all_three_formats_share_one_pass(tmp_path, summary):
+    """With every format chosen the results are still iterated once, and each file has every row."""
+    source = Counting(3_000)
+    write(tmp_path, source, summary, extra_columns=("owner",))
+    assert (source.passes, source.given) == (1, 3_000)
+    run = tmp_path / "run"
+    assert len(read_csv(run / "report.csv")) == 3_001
+    assert len(json.loads((run / "report.json").read_text("utf-8"))["rows"]) == 3_000
+    xlsx_rows = read_xlsx_rows(run / "report.xlsx")
+    assert len(xlsx_rows) == 3_001 and xlsx_rows[-1][0] == 3_001 and xlsx_rows[-1][-1] == "o2999"
+
+
+def test_failure_midway_leaves_no_report_and_no_temp_files(tmp_path, summary, monkeypatch):
+    """Results that raise midway leave no new report, no .tmp file, no openpyxl temp file, and older files intact."""
+    openpyxl_tmp = tmp_path / "openpyxl-tmp"
+    openpyxl_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(openpyxl_tmp))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "report.csv").write_text("an earlier report\n")
+
+    with pytest.raises(RuntimeError, match="engine crashed"):
+        write(tmp_path, Counting(1_000, fail_at=500), summary)
+    assert sorted(p.name for p in run.iterdir()) == ["report.csv"]
+    assert (run / "report.csv").read_text() == "an earlier report\n"
+    assert list(openpyxl_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to fake a full disk")
+@pytest.mark.parametrize("name", ["report.csv", "report.xlsx", "report.json", "summary.json"])
+def test_full_disk_raises_oserror_and_leaves_no_temp_file(tmp_path, summary, monkeypatch, name):
+    """ENOSPC while writing any file propagates as the OSError it is, leaving no .tmp, report or openpyxl file."""
+    openpyxl_tmp = tmp_path / "openpyxl-tmp"
+    openpyxl_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(openpyxl_tmp))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / f"{name}.tmp").symlink_to("/dev/full")  # every write to this file fails with ENOSPC
+    with pytest.raises(OSError) as info:
+        write(tmp_path, Counting(2_000), summary)
+    assert info.value.errno == errno.ENOSPC
+    assert list(run.iterdir()) == []
+    assert list(openpyxl_tmp.iterdir()) == []
