@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -22,7 +23,7 @@ from .auth import Authenticator, OutgoingRequest
 from .errors import ApiError, TransportError
 from .parsing import parse_error_body, short_text
 
-__all__ = ["OmsClient", "Response", "encode_segment", "endpoint_for_region"]
+__all__ = ["OmsClient", "Response", "encode_segment", "endpoint_for_region", "make_session", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,19 @@ JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 #: The list API's largest page.
 MAX_PAGE_SIZE = 100
+
+
+def make_session(*, limit: int = 100) -> aiohttp.ClientSession:
+    """The one connection pool of a run: at most *limit* connections, keep-alive, and no hidden resends.
+
+    aiohttp quietly re-sends an idempotent request (PUT included) once when a kept-alive connection
+    drops; that second call would bypass the rate limiter and the attempt count, so it is turned off
+    here and the engine's own retry policy handles the dropped connection instead.
+    """
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit, limit_per_host=0))
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
+    return session
 
 
 def endpoint_for_region(region: str) -> str:
@@ -173,6 +187,7 @@ class OmsClient:
                 raw = await _read_capped(resp.content, MAX_BODY_BYTES)
                 status, request_id = resp.status, resp.headers.get("X-Request-Id", "")
                 location = resp.headers.get("Location", "")
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         except TimeoutError:
             raise TransportError("timeout", f"no answer within {self._timeout.total:g} s",
                                  latency_ms=elapsed_ms()) from None
@@ -196,7 +211,7 @@ class OmsClient:
                            request_id=request_id, latency_ms=latency)
         if status >= 400 or status < 200:
             code, msg = parse_error_body(status, text)
-            raise ApiError(status, code, msg, request_id=request_id, latency_ms=latency)
+            raise ApiError(status, code, msg, request_id=request_id, latency_ms=latency, retry_after=retry_after)
         try:
             body = json.loads(text) if text.strip() else None
         except ValueError:
@@ -209,6 +224,24 @@ class OmsClient:
             raise ApiError(resp.status, "invalid_response", "expected a JSON object from the service",
                            request_id=resp.request_id, latency_ms=resp.latency_ms)
         return resp.body
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: a number of seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 async def _read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:

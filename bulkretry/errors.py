@@ -47,7 +47,7 @@ class ApiError(BulkRetryError):
     """The service answered with an error status (after the client's own 401 refresh, if any)."""
 
     def __init__(self, status: int, error_code: str, error_msg: str, *, request_id: str = "",
-                 latency_ms: float | None = None) -> None:
+                 latency_ms: float | None = None, retry_after: float | None = None) -> None:
         super().__init__(f"HTTP {status} {error_code}: {error_msg}"
                          + (f" (X-Request-Id {request_id})" if request_id else ""))
         self.status = status
@@ -55,6 +55,8 @@ class ApiError(BulkRetryError):
         self.error_msg = error_msg
         self.request_id = request_id
         self.latency_ms = latency_ms
+        #: Seconds the server asked us to wait (``Retry-After``), if it said.
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -20,15 +21,16 @@ def _run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_demo_runs_the_sample_against_the_simulator() -> None:
-    """`bulkretry demo` restarts the sample's failed groups and reports the deliberate failures."""
+def test_demo_runs_the_sample_against_the_simulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bulkretry demo` is a real run of the sample: the deliberate failures, and reports on disk."""
+    monkeypatch.chdir(tmp_path)
     code, out, _ = _run("demo")
     assert code == 0, out
     assert out.startswith("simulator at http://127.0.0.1:")
-    assert "summary:" in out
-    summary = next(line for line in out.splitlines() if line.startswith("summary:"))
-    assert "8 succeeded" in summary and "5 failed" in summary
+    assert "13 rows: 8 succeeded, 3 failed, 1 invalid, 1 duplicate" in out
     assert "OMS.1009" in out and "OMS.1015" in out
+    [run_dir] = (tmp_path / "bulkretry-runs").iterdir()
+    assert {p.name for p in run_dir.iterdir()} >= {"report.csv", "report.xlsx", "report.json", "summary.json"}
 
 
 def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

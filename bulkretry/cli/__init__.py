@@ -1,0 +1,432 @@
+"""The command line: the only module that parses argv, prints, draws progress and picks exit codes.
+
+Heavy modules (pandas, the engine, the simulator) are imported inside the commands that need them,
+so ``bulkretry --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from .. import __version__
+from ..errors import BulkRetryError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    value = _non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+# -- sim ---------------------------------------------------------------------------------------------
+
+SIM_HELP = """\
+Run the built-in OMS + IAM simulator: a real HTTP server that speaks the OMS v2 task-group API
+(list, show, retry) and IAM's POST /v3/auth/tokens, verifies AK/SK signatures and tokens, and
+keeps a reproducible set of task groups. Its first line of output is `listening on http://HOST:PORT`.
+
+examples:
+  bulkretry sim --port 8080
+  bulkretry sim --groups 2000 --failed-ratio 0.8 --rate-limit 50 --latency-ms 100
+  HUAWEICLOUD_SDK_AK=SIMAK0000000000000001 HUAWEICLOUD_SDK_SK=sim-secret-key-do-not-use \\
+      bulkretry run manifest.csv --endpoint http://127.0.0.1:8080
+"""
+
+
+def _add_sim_parser(sub: argparse._SubParsersAction) -> None:
+    from ..sim.config import SimConfig  # small module, no aiohttp
+
+    d = SimConfig()
+    p = sub.add_parser("sim", help="run the built-in OMS + IAM simulator", description=SIM_HELP,
+                       formatter_class=_Formatter)
+    p.add_argument("--host", default=d.host, help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=_non_negative_int, default=8080,
+                   help="port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--ak", default=d.ak, help="access key it accepts for signing (default: %(default)s)")
+    p.add_argument("--sk", default=d.sk, help="secret key it accepts (a test value; default: the documented one)")
+    p.add_argument("--token", default=d.token, help="a token it accepts as-is (default: %(default)s)")
+    p.add_argument("--project-id", default=d.project_id, help="its project id (default: %(default)s)")
+    p.add_argument("--groups", type=_non_negative_int, default=d.groups,
+                   help="task groups to create (default: %(default)s)")
+    p.add_argument("--failed-ratio", type=_ratio, default=d.failed_ratio,
+                   help="share of groups in status 5, migration failed (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed for group ids and states (default: %(default)s)")
+    p.add_argument("--rate-limit", type=_positive_float, default=None,
+                   help="answer 429 APIGW.0308 beyond N calls/s (default: no limit)")
+    p.add_argument("--latency-ms", type=_non_negative_float, default=d.latency_ms,
+                   help="added latency per call (default: %(default)s)")
+    p.add_argument("--error-rate", type=_ratio, default=d.error_rate,
+                   help="share of calls answered with a transient 5xx (default: %(default)s)")
+    p.set_defaults(handler=_cmd_sim)
+
+
+def _sim_config_from(args: argparse.Namespace):  # -> SimConfig
+    from ..sim.config import SimConfig
+
+    return SimConfig(
+        host=args.host, port=args.port, ak=args.ak, sk=args.sk, token=args.token, project_id=args.project_id,
+        groups=args.groups, failed_ratio=args.failed_ratio, seed=args.seed, rate_limit=args.rate_limit,
+        latency_ms=args.latency_ms, error_rate=args.error_rate,
+    )
+
+
+def _cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+
+    from ..sim import serve_forever
+
+    try:
+        config = _sim_config_from(args)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+
+    def on_listening(url: str) -> None:
+        print(f"listening on {url}", file=out, flush=True)
+        print(f"project_id {config.project_id} · AK {config.ak} · {config.groups} groups "
+              f"(seed {config.seed}) · Ctrl-C to stop", file=out, flush=True)
+
+    async def serve_until_signalled() -> None:
+        import signal
+
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)  # type: ignore[union-attr]
+        try:
+            await serve_forever(config, on_listening)
+        except asyncio.CancelledError:
+            print("simulator stopped", file=out, flush=True)
+
+    try:
+        asyncio.run(serve_until_signalled())
+    except OSError as exc:
+        raise _UsageError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
+# -- demo --------------------------------------------------------------------------------------------
+
+DEMO_HELP = """\
+Start the simulator in this process and run samples/manifest.csv against it, exactly as
+`bulkretry run` would: the quickest way to see a run and its reports (written under ./bulkretry-runs/).
+Calls nothing outside this machine. Exits 0 when the demo ran, even though the sample fails some
+rows on purpose.
+
+example:
+  bulkretry demo
+"""
+
+
+def _add_demo_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the sample manifest against the built-in simulator",
+                       description=DEMO_HELP, formatter_class=_Formatter)
+    p.set_defaults(handler=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+
+    from ..demo import run_demo
+
+    demo = asyncio.run(run_demo())
+    print(f"simulator at {demo.url} (seed {demo.seed}, {demo.groups} groups, "
+          f"{demo.failed_groups} in status 5)", file=out)
+    print(f"manifest {demo.run.summary.manifest} · {len(demo.rows)} rows", file=out)
+    print(f"{'row':>4}  {'group_id':<38} {'outcome':<10} {'http':>4}  error_code", file=out)
+    for row in demo.rows:
+        print(f"{row.row:>4}  {row.group_id:<38} {row.outcome.value:<10} {row.http_status or '':>4}  "
+              f"{row.error_code}".rstrip(), file=out)
+    print(_summary_line(demo.run.summary, demo.run.files), file=out)
+    print("(the sample fails some rows on purpose: groups that are not failed, an unknown group, a bad row)",
+          file=out)
+    return EXIT_OK
+
+
+# -- run / validate --------------------------------------------------------------------------------
+
+RUN_HELP = """\
+Retry every task group of MANIFEST (CSV or Excel, one row per group), rate-limited and concurrent,
+and write report.csv, report.xlsx, report.json and summary.json to a new run folder.
+
+Credentials (the first configured wins; --auth forces one): OMS_AUTH_TOKEN or --token-file (IAM token);
+HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK (AK/SK signing, also CLOUD_SDK_AK/CLOUD_SDK_SK); OMS_IAM_USER and
+OMS_IAM_PASSWORD (IAM password token). Credential cells may say env:NAME; empty cells fall back to
+BULKRETRY_SRC_AK, BULKRETRY_SRC_SK, BULKRETRY_DST_AK, BULKRETRY_DST_SK (and likewise for the other body fields).
+
+Retried: 429, 5xx, timeouts and dropped connections, up to --max-attempts, with exponential backoff and full
+jitter (Retry-After honoured). Final at once: 400, 401, 403, 404. Exit status: 0 all rows succeeded (or were
+skipped/dry run), 1 some row failed, was invalid or interrupted, 2 nothing was called (usage, manifest or
+credentials error), 130 Ctrl-C, 143 SIGTERM; the report of what finished is written in every case.
+
+examples:
+  export HUAWEICLOUD_SDK_AK=... HUAWEICLOUD_SDK_SK=...
+  bulkretry run groups.xlsx --region cn-north-4 --project-id 0a1b2c3d...
+  bulkretry run groups.csv --region cn-north-4 --rate 5 --concurrency 8 --out runs/after-outage
+  bulkretry run groups.csv --endpoint http://127.0.0.1:8080 --dry-run
+"""
+
+VALIDATE_HELP = """\
+Read MANIFEST and check every row as `run` would (columns, API limits, env: references, duplicates),
+print each row's verdict and a summary. Calls nothing. Exit status: 0 every row is fine, 1 some rows are
+invalid, 2 the manifest cannot be used at all.
+
+examples:
+  bulkretry validate groups.xlsx --sheet 迁移任务组 --project-id 0a1b2c3d...
+  bulkretry validate groups.csv --region cn-north-4 --quiet     # only the problems and the summary
+"""
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    from ..report import parse_formats
+
+    try:
+        return parse_formats(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_manifest_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("manifest", metavar="MANIFEST", help="CSV (.csv/.tsv/.txt) or Excel (.xlsx/.xlsm) file")
+    g = p.add_argument_group("manifest")
+    g.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
+    g.add_argument("--encoding", help="force the CSV encoding (default: detected; UTF-8, UTF-8 BOM or GB18030)")
+    g.add_argument("--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed)")
+    g = p.add_argument_group("where")
+    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint (default: https://oms.{region}.myhuaweicloud.com)")
+    g.add_argument("--region", metavar="R", help="region for rows without a region column")
+    g.add_argument("--project-id", metavar="ID",
+                   help="project for rows without a project_id column (default: $HUAWEICLOUD_SDK_PROJECT_ID)")
+    g = p.add_argument_group("body defaults")
+    m = g.add_mutually_exclusive_group()
+    m.add_argument("--migrate-failed-object", dest="migrate_failed_object", action="store_const", const=True,
+                   help="rows with an empty migrate_failed_object cell re-send only the failed objects")
+    m.add_argument("--full-remigrate", dest="migrate_failed_object", action="store_const", const=False,
+                   help="rows with an empty cell re-migrate fully (the API's default)")
+
+
+def _add_run_parser(sub: argparse._SubParsersAction) -> None:
+    from ..runner import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_TIMEOUT
+
+    p = sub.add_parser("run", help="retry every task group of a manifest", description=RUN_HELP,
+                       formatter_class=_Formatter)
+    _add_manifest_options(p)
+    g = p.add_argument_group("pace")
+    g.add_argument("--rate", type=_positive_float, default=DEFAULT_RATE, metavar="N",
+                   help="at most N calls per second in total, retries included (default: %(default)s)")
+    g.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
+                   help="at most N calls in flight (default: %(default)s)")
+    g.add_argument("--max-attempts", type=_positive_int, default=DEFAULT_MAX_ATTEMPTS, metavar="N",
+                   help="attempts per row for 429, 5xx, timeouts and dropped connections (default: %(default)s)")
+    g.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT, metavar="S",
+                   help="per-request timeout in seconds (default: %(default)s)")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", metavar="DIR", help="the run's folder (default: a new one under ./bulkretry-runs/)")
+    g.add_argument("--format", type=_formats, default=None, metavar="LIST",
+                   help="comma list of csv,xlsx,json (default: all three); summary.json is always written")
+    g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
+    g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
+    _add_auth_options(p)
+    p.set_defaults(handler=_cmd_run)
+
+
+def _add_auth_options(p: argparse.ArgumentParser) -> None:
+    from ..credentials import AUTH_KINDS
+
+    g = p.add_argument_group("authentication")
+    g.add_argument("--auth", choices=AUTH_KINDS, help="force one scheme (default: the first configured)")
+    g.add_argument("--token", help="IAM token (prefer OMS_AUTH_TOKEN or --token-file: flags show in `ps`)")
+    g.add_argument("--token-file", metavar="FILE", help="read the IAM token from FILE")
+    g.add_argument("--iam-endpoint", metavar="URL", help="IAM endpoint for password auth "
+                   "(default: $OMS_IAM_ENDPOINT or https://iam.myhuaweicloud.com)")
+    g.add_argument("--iam-user", metavar="NAME", help="IAM user for password auth (default: $OMS_IAM_USER)")
+    g.add_argument("--iam-domain", metavar="NAME", help="IAM account (domain) name (default: $OMS_IAM_DOMAIN)")
+    g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (never in production)")
+
+
+def _add_validate_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check a manifest and print what would happen; calls nothing",
+                       description=VALIDATE_HELP, formatter_class=_Formatter)
+    _add_manifest_options(p)
+    p.add_argument("--quiet", action="store_true", help="print only the rows with problems, and the summary")
+    p.set_defaults(handler=_cmd_validate)
+
+
+def _settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSettings
+    from pathlib import Path
+
+    from ..report import FORMATS
+    from ..runner import RunSettings
+
+    return RunSettings(
+        manifest=Path(args.manifest), encoding=args.encoding, delimiter=args.delimiter, sheet=args.sheet,
+        endpoint=args.endpoint, region=args.region,
+        project_id=args.project_id or env.get("HUAWEICLOUD_SDK_PROJECT_ID") or None,
+        migrate_failed_object=args.migrate_failed_object,
+        **({} if not hasattr(args, "rate") else dict(
+            rate=args.rate, concurrency=args.concurrency, max_attempts=args.max_attempts, timeout=args.timeout,
+            out_dir=Path(args.out) if args.out else None, formats=args.format or FORMATS, dry_run=args.dry_run,
+            verify_tls=not args.insecure)),
+    )
+
+
+def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import os
+
+    from ..runner import prepare
+
+    env = dict(os.environ)
+    prepared = prepare(_settings_from(args, env), env)
+    info = prepared.info
+    where = f"sheet {info.sheet!r}" if info.kind == "xlsx" else f"{info.encoding}, delimiter {info.delimiter!r}"
+    print(f"{info.path} ({info.kind}, {where}): {prepared.rows} rows, columns: {', '.join(info.columns)}", file=out)
+    print(f"{'row':>6}  {'group_id':<38} verdict    reason", file=out)
+    for plan in prepared.plans():
+        verdict = "ok" if plan.callable else plan.verdict.value  # type: ignore[union-attr]
+        if args.quiet and plan.callable:
+            continue
+        reason = f"{plan.error_code}: {plan.error_msg}" if plan.error_code else ""
+        print(f"{plan.row:>6}  {plan.group_id:<38} {verdict:<10} {reason}".rstrip(), file=out)
+    counts = prepared.by_verdict
+    print(f"summary: {prepared.rows} rows · {counts.get('call', 0)} to call · {counts.get('duplicate', 0)} duplicate"
+          f" · {counts.get('invalid', 0)} invalid · nothing was called", file=out)
+    return EXIT_FAILED if counts.get("invalid") else EXIT_OK
+
+
+def _summary_line(summary, files) -> str:  # (RunSummary, list[Path]) -> str
+    order = ["succeeded", "failed", "invalid", "duplicate", "skipped", "dry_run", "interrupted"]
+    counts = ", ".join(f"{summary.by_outcome[k]} {k}" for k in order if summary.by_outcome.get(k))
+    codes = [(c, n) for c, n in summary.by_error_code.items() if c not in ("duplicate",)][:3]
+    top = f" · top errors: {', '.join(f'{c} ×{n}' for c, n in codes)}" if codes else ""
+    report = next((f for f in files if f.name == "report.xlsx"), files[0] if files else summary.out_dir)
+    return (f"{summary.rows} rows: {counts or 'nothing'}{top} · {summary.duration_s:.1f} s · "
+            f"{summary.calls} calls at {summary.achieved_rate:g}/s · report: {report}")
+
+
+def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import os
+
+    from ..auth import authenticator_for
+    from ..credentials import load_credentials
+    from ..runner import prepare
+
+    env = dict(os.environ)
+    settings = _settings_from(args, env)
+    prepared = prepare(settings, env)
+    auth = None
+    if not settings.dry_run:
+        credentials = load_credentials(env, auth=args.auth, token=args.token, token_file=args.token_file,
+                                       iam_endpoint=args.iam_endpoint, iam_user=args.iam_user,
+                                       iam_domain=args.iam_domain)
+        auth = authenticator_for(credentials, timeout=settings.timeout, verify_tls=settings.verify_tls)
+    from .progress import run_with_progress
+
+    outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err)
+    if outcome.result is not None:
+        print(_summary_line(outcome.result.summary, outcome.result.files), file=out)
+    if outcome.signal is not None:
+        print(f"bulkretry: stopped by {outcome.signal}; unfinished rows are marked interrupted"
+              + (f"; report in {outcome.out_dir}" if outcome.out_dir else ""), file=err)
+        return EXIT_SIGTERM if outcome.signal == "SIGTERM" else EXIT_SIGINT
+    by = outcome.result.summary.by_outcome  # type: ignore[union-attr]
+    return EXIT_FAILED if any(by.get(k) for k in ("failed", "invalid", "interrupted")) else EXIT_OK
+
+
+# -- main --------------------------------------------------------------------------------------------
+
+MAIN_HELP = """\
+Restart failed Huawei Cloud OMS migration task groups in bulk, from a CSV or Excel manifest.
+
+examples:
+  bulkretry demo                                   # try it against the built-in simulator
+  bulkretry validate groups.xlsx --region cn-north-4 --project-id ID
+  bulkretry run groups.xlsx --region cn-north-4 --project-id ID --rate 10
+  bulkretry sim --port 8080                        # run the simulator on its own
+"""
+
+
+class _UsageError(BulkRetryError):
+    """A usage error found by the CLI itself."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bulkretry", description=MAIN_HELP, formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_run_parser(sub)
+    _add_validate_parser(sub)
+    _add_sim_parser(sub)
+    _add_demo_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Entry point: returns the exit status (the console script passes it to ``sys.exit``)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+        return int(exc.code or 0)
+    handler: Callable[[argparse.Namespace, TextIO, TextIO], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(out)
+        return EXIT_USAGE
+    try:
+        return handler(args, out, err)
+    except BulkRetryError as exc:
+        print(f"bulkretry: error: {exc}", file=err)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("bulkretry: interrupted", file=err)
+        return EXIT_SIGINT

@@ -1,0 +1,86 @@
+"""The terminal side of a run: a tqdm progress bar and the signals that stop a run cleanly.
+
+First Ctrl-C (or SIGTERM): no new calls; calls in flight get a short grace period; the rest of the
+rows are marked ``interrupted`` and every report is written. A second Ctrl-C aborts at once, still
+recording the calls in flight as ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import anyio
+
+from ..auth import Authenticator
+from ..engine import Engine
+from ..records import RowResult
+from ..runner import PreparedRun, RunResult, execute
+
+__all__ = ["GRACE_S", "RunOutcome", "run_with_progress"]
+
+#: How long calls in flight may take to finish after the first stop signal.
+GRACE_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    result: RunResult | None
+    signal: str | None
+    out_dir: Path | None
+
+
+def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quiet: bool, err: TextIO) -> RunOutcome:
+    from tqdm import tqdm
+
+    show = not quiet and hasattr(err, "isatty") and err.isatty()
+    bar = tqdm(total=prepared.rows, file=err, disable=not show, unit="row", dynamic_ncols=True,
+               desc="dry run" if prepared.settings.dry_run else "retrying", smoothing=0.05)
+    counts: Counter[str] = Counter()
+    state: dict[str, object] = {"signal": None, "engine": None, "out_dir": None}
+
+    def on_result(result: RowResult) -> None:
+        counts[result.outcome.value] += 1
+        bar.update(1)
+        bar.set_postfix_str(f"ok {counts['succeeded']} · failed {counts['failed']} · invalid {counts['invalid']}",
+                            refresh=False)
+
+    def on_engine(engine: Engine, out_dir: Path) -> None:
+        state["engine"], state["out_dir"] = engine, out_dir
+
+    async def main() -> RunResult:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        grace = min(GRACE_S, prepared.settings.timeout)
+
+        def on_signal(name: str) -> None:
+            engine = state["engine"]
+            if state["signal"] is None and isinstance(engine, Engine):
+                state["signal"] = name
+                engine.stop()
+                loop.call_later(grace, task.cancel)
+            else:
+                state["signal"] = state["signal"] or name
+                task.cancel()
+
+        for signum, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):
+            loop.add_signal_handler(signum, on_signal, name)
+        try:
+            return await execute(prepared, auth, on_result=on_result, on_engine=on_engine)
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+    result: RunResult | None = None
+    try:
+        result = anyio.run(main, backend="asyncio")
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        state["signal"] = state["signal"] or "SIGINT"
+    finally:
+        bar.close()
+    return RunOutcome(result, state["signal"], state["out_dir"])  # type: ignore[arg-type]

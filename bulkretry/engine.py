@@ -1,0 +1,197 @@
+"""The batch engine: fan out retry calls under a rate limit and a concurrency cap, one result per row.
+
+An anyio task group on asyncio; ``aiolimiter`` spaces every call (first attempts and retries alike)
+at ``1/rate`` seconds, so no one-second window ever holds more than ``rate`` calls; a semaphore keeps
+at most ``concurrency`` rows in progress, so memory follows the concurrency, not the manifest.
+Results go to ``on_result`` as rows finish. ``stop()`` stops new calls and marks the rest
+``interrupted``; cancelling the run marks the calls in flight ``interrupted`` too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anyio
+from aiolimiter import AsyncLimiter
+
+from .client import OmsClient
+from .errors import ApiError, BulkRetryError, TransportError
+from .plan import RowPlan
+from .policy import RetryPolicy
+from .records import Outcome, RowResult
+
+__all__ = ["Engine", "EngineStats", "utc_now_iso"]
+
+ResultSink = Callable[[RowResult], None]
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Live counters of one engine run."""
+
+    calls: int = 0
+    throttled: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    first_call_at: float | None = None
+    last_call_at: float | None = None
+
+    @property
+    def achieved_rate(self) -> float:
+        """Calls per second between the first and the last call (0 with fewer than two calls)."""
+        if self.first_call_at is None or self.last_call_at is None or self.calls < 2:
+            return 0.0
+        span = self.last_call_at - self.first_call_at
+        return round((self.calls - 1) / span, 3) if span > 0 else 0.0
+
+
+class Engine:
+    """Runs :class:`RowPlan` s through an :class:`OmsClient`.
+
+    *rate* is calls per second in total (``None``: unlimited); *concurrency* the most calls in flight.
+    """
+
+    def __init__(self, client: OmsClient | None, *, rate: float | None, concurrency: int, policy: RetryPolicy,
+                 dry_run: bool = False, clock: Callable[[], float] = time.monotonic,
+                 now_iso: Callable[[], str] = utc_now_iso) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if client is None and not dry_run:
+            raise ValueError("a client is needed unless this is a dry run")
+        self._client = client
+        self._rate = rate
+        self._concurrency = concurrency
+        self._policy = policy
+        self._dry_run = dry_run
+        self._clock = clock
+        self._now_iso = now_iso
+        self._stopping = False
+        self._stop_event: anyio.Event | None = None
+        self.stats = EngineStats()
+
+    def __repr__(self) -> str:
+        return (f"Engine(rate={self._rate}, concurrency={self._concurrency}, "
+                f"max_attempts={self._policy.max_attempts}, calls={self.stats.calls})")
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self) -> None:
+        """Start no new call; rows not yet called (and rows waiting to retry) become ``interrupted``."""
+        self._stopping = True
+        if self._stop_event is not None:
+            self._stop_event.set()
+
+    async def run(self, plans: Iterable[RowPlan], on_result: ResultSink) -> EngineStats:
+        """Call every callable plan; report every plan (called or not) to *on_result*, once."""
+        self._stop_event = anyio.Event()
+        if self._stopping:
+            self._stop_event.set()
+        # aiolimiter binds to the running loop: create it here. Capacity 1 spaces calls evenly.
+        limiter = AsyncLimiter(1, 1.0 / self._rate) if self._rate else None
+        slots = anyio.Semaphore(self._concurrency)
+        async with anyio.create_task_group() as tg:
+            for plan in plans:
+                if not plan.callable:
+                    on_result(self._local(plan, plan.verdict, plan.error_code, plan.error_msg))  # type: ignore[arg-type]
+                elif self._dry_run:
+                    on_result(self._local(plan, Outcome.DRY_RUN, "", "dry run: not called"))
+                elif self._stopping:
+                    on_result(self._local(plan, Outcome.INTERRUPTED, "interrupted", "not called: the run was stopped"))
+                else:
+                    await slots.acquire()
+                    if self._stopping:
+                        slots.release()
+                        on_result(self._local(plan, Outcome.INTERRUPTED, "interrupted",
+                                              "not called: the run was stopped"))
+                        continue
+                    tg.start_soon(self._row, plan, slots, limiter, on_result)
+        return self.stats
+
+    # -- one row -----------------------------------------------------------------------------------
+
+    def _local(self, plan: RowPlan, outcome: Outcome, code: str, msg: str) -> RowResult:
+        now = self._now_iso()
+        return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=code, error_msg=msg,
+                         started_at=now, finished_at=now, extra=plan.extra)
+
+    async def _row(self, plan: RowPlan, slots: anyio.Semaphore, limiter: AsyncLimiter | None,
+                   on_result: ResultSink) -> None:
+        started = self._now_iso()
+        attempts = 0
+        last: BulkRetryError | None = None
+        result: RowResult | None = None
+        try:
+            while True:
+                if limiter is not None:
+                    await limiter.acquire()
+                if self._stopping:  # stopped while waiting for its turn
+                    break
+                attempts += 1
+                try:
+                    resp = await self._call(plan)
+                except (ApiError, TransportError) as exc:
+                    last = exc
+                    if isinstance(exc, ApiError) and exc.status == 429:
+                        self.stats.throttled += 1
+                    if not self._policy.should_retry(exc, attempts):
+                        break
+                    with anyio.move_on_after(self._policy.delay(exc, attempts)):
+                        await self._stop_event.wait()  # type: ignore[union-attr]
+                    if self._stopping:
+                        break
+                    continue
+                result = RowResult(plan.row, plan.project_id, plan.group_id, Outcome.SUCCEEDED,
+                                   http_status=resp.status, attempts=attempts, request_id=resp.request_id,
+                                   latency_ms=resp.latency_ms, started_at=started, finished_at=self._now_iso(),
+                                   extra=plan.extra)
+                break
+            if result is None:
+                interrupted = self._stopping and (last is None or self._policy.should_retry(last, attempts))
+                result = self._failure(plan, last, attempts, started, interrupted)
+        except anyio.get_cancelled_exc_class():
+            result = self._failure(plan, last, attempts, started, interrupted=True)
+            raise
+        finally:
+            slots.release()
+            if result is not None:
+                on_result(result)
+
+    async def _call(self, plan: RowPlan):  # -> Response
+        stats = self.stats
+        stats.calls += 1
+        now = self._clock()
+        if stats.first_call_at is None:
+            stats.first_call_at = now
+        stats.last_call_at = now
+        stats.in_flight += 1
+        stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+        try:
+            return await self._client.retry_task_group(  # type: ignore[union-attr]
+                plan.project_id, plan.group_id, plan.body, region=plan.region or None)
+        finally:
+            stats.in_flight -= 1
+
+    def _failure(self, plan: RowPlan, error: BulkRetryError | None, attempts: int, started: str,
+                 interrupted: bool) -> RowResult:
+        outcome = Outcome.INTERRUPTED if interrupted else Outcome.FAILED
+        common = dict(attempts=attempts, started_at=started, finished_at=self._now_iso(), extra=plan.extra)
+        if isinstance(error, ApiError):
+            return RowResult(plan.row, plan.project_id, plan.group_id, outcome, http_status=error.status,
+                             error_code=error.error_code, error_msg=error.error_msg, request_id=error.request_id,
+                             latency_ms=error.latency_ms, **common)
+        if isinstance(error, TransportError):
+            return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=error.code,
+                             error_msg=error.message, latency_ms=error.latency_ms, **common)
+        return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code="interrupted",
+                         error_msg="stopped before an answer came", **common)

@@ -1,0 +1,248 @@
+"""From manifest rows to retry plans: resolve ``env:`` cells and run-wide defaults, check every row
+against the API's limits, and mark repeated ``(project_id, group_id)`` rows. Nothing here calls out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .credentials import mask
+from .errors import ConfigError
+from .records import Outcome
+
+__all__ = [
+    "BODY_LIMITS",
+    "SECRET_COLUMNS",
+    "Planner",
+    "RetryBody",
+    "RowPlan",
+    "parse_bool",
+    "report_columns",
+]
+
+#: Retry body fields and their largest length (the API page's limits).
+BODY_LIMITS: dict[str, int] = {
+    "src_ak": 100,
+    "src_sk": 100,
+    "dst_ak": 100,
+    "dst_sk": 100,
+    "json_auth_file": 65535,
+    "source_cdn_authentication_key": 255,
+    "connection_string": 2048,
+}
+#: Columns never written to a report, log or journal.
+SECRET_COLUMNS = frozenset({"src_sk", "dst_sk", "json_auth_file", "source_cdn_authentication_key",
+                            "connection_string"})
+#: Access-key columns: reported masked.
+MASKED_COLUMNS = frozenset({"src_ak", "dst_ak"})
+#: Columns that go into the report's first block, not into the extra columns.
+LEADING_COLUMNS = frozenset({"group_id", "project_id"})
+MAX_ID_LENGTH = 1024
+#: Run-wide defaults for empty credential cells come from ``BULKRETRY_<COLUMN>`` (e.g. BULKRETRY_SRC_SK).
+DEFAULT_ENV_PREFIX = "BULKRETRY_"
+
+_TRUE = {"true", "1", "yes", "y", "是", "t"}
+_FALSE = {"false", "0", "no", "n", "否", "f"}
+
+
+def parse_bool(text: str) -> bool | None:
+    """``true/false``, ``1/0``, ``yes/no``, ``是/否`` (any case, spaces ignored); None if it is none of them."""
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+class RetryBody(Mapping[str, Any]):
+    """The JSON body of one retry call. Holds secrets: its repr shows field names only."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self._fields = dict(fields)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __repr__(self) -> str:
+        return f"RetryBody(fields={sorted(self._fields)!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._fields) == dict(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class RowPlan:
+    """One manifest row, ready: called when ``verdict`` is None, otherwise reported as it says."""
+
+    row: int
+    project_id: str
+    group_id: str
+    region: str
+    body: RetryBody
+    extra: tuple[tuple[str, str], ...]
+    verdict: Outcome | None = None
+    error_code: str = ""
+    error_msg: str = ""
+
+    @property
+    def callable(self) -> bool:
+        return self.verdict is None
+
+
+def report_columns(columns: Iterable[str]) -> list[str]:
+    """The manifest columns that the report carries after its own (secrets dropped)."""
+    return [c for c in columns if c not in SECRET_COLUMNS and c not in LEADING_COLUMNS]
+
+
+class _Invalid(Exception):
+    def __init__(self, column: str, why: str, detail: str) -> None:
+        super().__init__(detail)
+        self.column, self.why, self.detail = column, why, detail
+
+
+def _check_id(column: str, value: str) -> None:
+    if not value:
+        raise _Invalid(column, "missing", f"{column} is empty; every row needs one")
+    if len(value) > MAX_ID_LENGTH:
+        raise _Invalid(column, "too long", f"{column} has {len(value)} characters; the API allows 1..{MAX_ID_LENGTH}")
+    if value != value.strip():
+        raise _Invalid(column, "has surrounding spaces",
+                       f"{column} {value.strip()!r} has leading or trailing spaces; remove them")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+        raise _Invalid(column, "has control characters",
+                       f"{column} holds a control or invisible character (line break, tab, …)")
+    if value in (".", ".."):
+        raise _Invalid(column, "is a dot segment", f"{column} {value!r} is not an id")
+
+
+class Planner:
+    """Turns raw manifest rows into :class:`RowPlan` s; one planner per pass over a manifest.
+
+    *env* supplies ``env:NAME`` cells and the ``BULKRETRY_<COLUMN>`` run-wide defaults; *base_dir* is
+    where relative ``json_auth_file`` paths are looked up (the manifest's folder).
+    """
+
+    def __init__(self, *, columns: Iterable[str], project_id: str | None = None, region: str | None = None,
+                 endpoint: str | None = None, migrate_failed_object: bool | None = None,
+                 env: Mapping[str, str] | None = None, base_dir: Path | None = None) -> None:
+        self.columns = list(columns)
+        self.extra_columns = report_columns(self.columns)
+        self._project_id = project_id or ""
+        self._region = region or ""
+        self._env = os.environ if env is None else env
+        self._base_dir = base_dir or Path.cwd()
+        self._migrate_default = bool(migrate_failed_object)
+        self._first_row: dict[tuple[str, str], int] = {}
+        if "project_id" not in self.columns and not self._project_id:
+            raise ConfigError("no project id: add a project_id column to the manifest, give --project-id, "
+                              "or set HUAWEICLOUD_SDK_PROJECT_ID")
+        if not endpoint and "region" not in self.columns and not self._region:
+            raise ConfigError("no endpoint: give --endpoint URL or --region R (or add a region column)")
+        self._needs_region = not endpoint
+
+    def plan(self, row: int, values: Mapping[str, str]) -> RowPlan:
+        project_id = values.get("project_id", "") or self._project_id
+        group_id = values.get("group_id", "")
+        region = values.get("region", "") or self._region
+        extra = tuple(self._extra(values))
+        try:
+            _check_id("group_id", group_id)
+            _check_id("project_id", project_id)
+            if self._needs_region and not region:
+                raise _Invalid("region", "missing", "no region for this row and no --endpoint or --region")
+            body = self._body(values)
+        except _Invalid as bad:
+            return RowPlan(row, project_id, group_id, region, RetryBody({}), extra, Outcome.INVALID,
+                           f"invalid:{bad.column} {bad.why}", bad.detail)
+        key = (project_id, group_id)
+        first = self._first_row.setdefault(key, row)
+        if first != row:
+            return RowPlan(row, project_id, group_id, region, RetryBody({}), extra, Outcome.DUPLICATE,
+                           "duplicate", f"same project and group as row {first}; called once")
+        return RowPlan(row, project_id, group_id, region, body, extra)
+
+    def plan_all(self, rows: Iterable[Any]) -> Iterator[RowPlan]:
+        """Plan every :class:`~bulkretry.manifest.RawRow` of *rows*, in order."""
+        for raw in rows:
+            yield self.plan(raw.row, raw.values)
+
+    # -- pieces ------------------------------------------------------------------------------------
+
+    def _extra(self, values: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+        for column in self.extra_columns:
+            value = values.get(column, "")
+            if column in MASKED_COLUMNS and value and not value.startswith("env:"):
+                value = mask(value)
+            yield column, value
+
+    def _cell(self, values: Mapping[str, str], column: str) -> str:
+        value = values.get(column, "")
+        if not value:
+            value = self._env.get(DEFAULT_ENV_PREFIX + column.upper(), "")
+        if value.startswith("env:"):
+            name = value[4:].strip()
+            if not name:
+                raise _Invalid(column, "bad env reference", f"{column} says 'env:' without a variable name")
+            if name not in self._env:
+                raise _Invalid(column, "env not set", f"{column} refers to ${name}, which is not set")
+            value = self._env[name]
+        return value
+
+    def _body(self, values: Mapping[str, str]) -> RetryBody:
+        body: dict[str, Any] = {}
+        for column, limit in BODY_LIMITS.items():
+            value = self._cell(values, column)
+            if column == "json_auth_file" and value:
+                value = self._key_file_text(value)
+            if len(value) > limit:
+                raise _Invalid(column, "too long", f"{column} has {len(value)} characters; the API allows 0..{limit}")
+            if value:
+                body[column] = value
+        flag = values.get("migrate_failed_object", "").strip()
+        if flag:
+            parsed = parse_bool(flag)
+            if parsed is None:
+                raise _Invalid("migrate_failed_object", "not a boolean",
+                               f"migrate_failed_object {flag!r} is not true/false, 1/0, yes/no or 是/否")
+            body["migrate_failed_object"] = parsed
+        else:
+            body["migrate_failed_object"] = self._migrate_default
+        return RetryBody(body)
+
+    def _key_file_text(self, value: str) -> str:
+        """A JSON key cell holds the key itself, or a path to it."""
+        if value.lstrip().startswith("{"):
+            text = value
+        else:
+            path = Path(value).expanduser()
+            if not path.is_absolute():
+                path = self._base_dir / path
+            try:
+                text = path.read_text(encoding="utf-8-sig")
+            except OSError:
+                raise _Invalid("json_auth_file", "unreadable",
+                               f"json_auth_file names a file that cannot be read: {path.name}") from None
+        try:
+            json.loads(text)
+        except ValueError:
+            raise _Invalid("json_auth_file", "not JSON", "json_auth_file is not a JSON key") from None
+        return text

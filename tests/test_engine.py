@@ -1,0 +1,250 @@
+"""The batch engine against the in-process simulator: what is sent, retried, capped, spaced and stopped."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import aiohttp
+import anyio
+import pytest
+from aiohttp import web
+
+from bulkretry.auth import AkSkAuth, TokenAuth
+from bulkretry.client import OmsClient, make_session
+from bulkretry.credentials import AkSk, Token
+from bulkretry.engine import Engine
+from bulkretry.plan import Planner, RowPlan
+from bulkretry.policy import RetryPolicy
+from bulkretry.records import Outcome, RowResult
+from bulkretry.sim import SimConfig, running_simulator
+
+from .servers import serve
+
+FAST = RetryPolicy(max_attempts=4, base_s=0.01, cap_s=0.02, rng=random.Random(1))
+
+
+def _plans(config: SimConfig, ids: list[str], **cells: str) -> list[RowPlan]:
+    planner = Planner(columns=["group_id", *cells], project_id=config.project_id, endpoint="http://x")
+    return [planner.plan(i + 2, {"group_id": gid, **cells}) for i, gid in enumerate(ids)]
+
+
+async def _run(engine: Engine, plans: list[RowPlan]) -> list[RowResult]:
+    results: list[RowResult] = []
+    await engine.run(plans, results.append)
+    return sorted(results, key=lambda r: r.row)
+
+
+def _failed_ids(sim, n: int | None = None) -> list[str]:
+    ids = [g["group_id"] for g in sim.state.list(status=5, offset=0, limit=10_000)[1]]
+    return ids if n is None else ids[:n]
+
+
+@pytest.fixture
+async def session():
+    async with make_session() as s:
+        yield s
+
+
+async def test_every_row_is_sent_as_the_manifest_says(session: aiohttp.ClientSession) -> None:
+    """Ids byte for byte, credentials in the body, migrate_failed_object a JSON boolean; all succeed."""
+    config = SimConfig(groups=20, failed_ratio=0.5)
+    async with running_simulator(config) as sim:
+        ids = _failed_ids(sim)
+        plans = _plans(config, ids, src_ak="SRC-AK", src_sk="SRC-SK", dst_ak="DST-AK", dst_sk="DST-SK",
+                       migrate_failed_object="是")
+        client = OmsClient(session, AkSkAuth(AkSk(config.ak, config.sk)), endpoint=sim.url)
+        results = await _run(Engine(client, rate=None, concurrency=4, policy=FAST), plans)
+        received = [r for r in sim.received if r.method == "PUT"]
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED] * len(ids)
+    assert sorted(r.path_segments[3] for r in received) == sorted(ids)
+    for request in received:
+        assert json.loads(request.body) == {"src_ak": "SRC-AK", "src_sk": "SRC-SK", "dst_ak": "DST-AK",
+                                            "dst_sk": "DST-SK", "migrate_failed_object": True}
+    assert all(r.attempts == 1 and r.http_status == 200 and r.request_id for r in results)
+
+
+async def test_final_errors_are_not_retried(session: aiohttp.ClientSession) -> None:
+    """400 (not failed) and 404 (unknown) are final after one call, with the service's codes."""
+    config = SimConfig(groups=10, failed_ratio=0.0)
+    async with running_simulator(config) as sim:
+        plans = _plans(config, [sim.state.ids()[0], "no-such-group"])
+        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        results = await _run(Engine(client, rate=None, concurrency=2, policy=FAST), plans)
+        calls = len(sim.received)
+    assert [(r.outcome, r.http_status, r.error_code, r.attempts) for r in results] == [
+        (Outcome.FAILED, 400, "OMS.1015", 1), (Outcome.FAILED, 404, "OMS.1009", 1)]
+    assert calls == 2
+
+
+@pytest.mark.parametrize(("status", "body"), [
+    (429, {"error_code": "APIGW.0308", "error_msg": "throttled"}),
+    (500, {"error_code": "OMS.0000", "error_msg": "internal"}),
+    (503, {"error": {"code": "APIGW.0202", "message": "backend unavailable"}}),
+    (504, {"errorCode": "APIGW.0203", "errorMsg": "backend timeout"}),
+])
+async def test_retryable_failures_are_retried_until_they_pass(session: aiohttp.ClientSession, status: int,
+                                                              body: dict) -> None:
+    """A row that fails twice with a retryable status succeeds on its third attempt."""
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        if len(seen) <= 2:
+            return web.json_response(body, status=status)
+        return web.json_response({})
+
+    async with serve(handler) as url:
+        plans = _plans(SimConfig(), ["g-1"])
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
+        [result] = await _run(Engine(client, rate=None, concurrency=1, policy=FAST), plans)
+    assert (result.outcome, result.attempts, result.http_status) == (Outcome.SUCCEEDED, 3, 200)
+
+
+async def test_retries_stop_at_max_attempts_with_the_last_error(session: aiohttp.ClientSession) -> None:
+    """A row that always gets 503 is failed after max_attempts calls, carrying the last code."""
+    calls = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        return web.json_response({"error": {"code": "APIGW.0202", "message": "down"}}, status=503,
+                                 headers={"X-Request-Id": f"r{calls}"})
+
+    async with serve(handler) as url:
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
+        [result] = await _run(Engine(client, rate=None, concurrency=1, policy=FAST), _plans(SimConfig(), ["g"]))
+    assert calls == 4
+    assert (result.outcome, result.attempts, result.error_code, result.request_id) == (
+        Outcome.FAILED, 4, "APIGW.0202", "r4")
+
+
+async def test_timeouts_and_resets_are_retried(session: aiohttp.ClientSession) -> None:
+    """A dropped connection, then a timeout, then success: three attempts, succeeded."""
+    calls = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            request.transport.close()
+        if calls == 2:
+            await anyio.sleep(1)
+        return web.json_response({})
+
+    async with serve(handler) as url:
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url, timeout=0.2)
+        [result] = await _run(Engine(client, rate=None, concurrency=1, policy=FAST), _plans(SimConfig(), ["g"]))
+    assert (result.outcome, result.attempts) == (Outcome.SUCCEEDED, 3)
+
+
+async def test_concurrency_cap_is_respected_and_reached(session: aiohttp.ClientSession) -> None:
+    """With 50 ms latency and --concurrency 3, the server never sees more than 3 calls at once."""
+    config = SimConfig(groups=24, failed_ratio=1.0, latency_ms=50)
+    async with running_simulator(config) as sim:
+        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        engine = Engine(client, rate=None, concurrency=3, policy=FAST)
+        results = await _run(engine, _plans(config, _failed_ids(sim)))
+        peak = sim.peak_in_flight
+    assert all(r.outcome is Outcome.SUCCEEDED for r in results)
+    assert peak == 3
+    assert engine.stats.peak_in_flight == 3
+
+
+@pytest.mark.slow
+async def test_rate_limit_holds_in_every_one_second_window(session: aiohttp.ClientSession) -> None:
+    """At --rate 20 with retries in the mix, no one-second window at the server holds more than 20 calls."""
+    config = SimConfig(groups=40, failed_ratio=1.0, error_rate=0.2, seed=3)
+    async with running_simulator(config) as sim:
+        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        engine = Engine(client, rate=20, concurrency=16, policy=FAST)
+        results = await _run(engine, _plans(config, _failed_ids(sim)[:30]))
+        times = sorted(r.at for r in sim.received)
+    assert all(r.outcome is Outcome.SUCCEEDED for r in results)
+    assert len(times) > 30  # retries happened, and were rate limited too
+    # Arrival times carry a little network jitter; a window of 0.98 s keeps that from counting.
+    for i, start in enumerate(times):
+        in_window = sum(1 for t in times[i:] if t < start + 0.98)
+        assert in_window <= 20, (i, in_window)
+
+
+async def test_invalid_and_duplicate_rows_are_never_sent(session: aiohttp.ClientSession) -> None:
+    """Only valid first occurrences reach the server; the others are reported with their reason."""
+    config = SimConfig(groups=6, failed_ratio=1.0)
+    async with running_simulator(config) as sim:
+        ids = _failed_ids(sim)
+        planner = Planner(columns=["group_id", "src_ak"], project_id=config.project_id, endpoint="http://x")
+        plans = [planner.plan(2, {"group_id": ids[0], "src_ak": "ok"}),
+                 planner.plan(3, {"group_id": ids[1], "src_ak": "A" * 101}),
+                 planner.plan(4, {"group_id": ids[0], "src_ak": "ok"}),
+                 planner.plan(5, {"group_id": "", "src_ak": "ok"})]
+        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        results = await _run(Engine(client, rate=None, concurrency=2, policy=FAST), plans)
+        sent = [r.path_segments[3] for r in sim.received]
+    assert sent == [ids[0]]
+    assert [(r.outcome, r.error_code) for r in results] == [
+        (Outcome.SUCCEEDED, ""), (Outcome.INVALID, "invalid:src_ak too long"),
+        (Outcome.DUPLICATE, "duplicate"), (Outcome.INVALID, "invalid:group_id missing")]
+    assert all(r.attempts == 0 for r in results[1:])
+
+
+async def test_stop_marks_unstarted_rows_interrupted(session: aiohttp.ClientSession) -> None:
+    """After stop(), calls in flight finish and every other row is reported interrupted, once each."""
+    config = SimConfig(groups=30, failed_ratio=1.0, latency_ms=100)
+    async with running_simulator(config) as sim:
+        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        engine = Engine(client, rate=None, concurrency=2, policy=FAST)
+        results: list[RowResult] = []
+
+        def on_result(result: RowResult) -> None:
+            results.append(result)
+            if len(results) == 4:
+                engine.stop()
+
+        await engine.run(_plans(config, _failed_ids(sim)), on_result)
+        calls = len(sim.received)
+    assert sorted(r.row for r in results) == list(range(2, 32))
+    succeeded = [r for r in results if r.outcome is Outcome.SUCCEEDED]
+    interrupted = [r for r in results if r.outcome is Outcome.INTERRUPTED]
+    assert len(succeeded) + len(interrupted) == 30
+    assert len(succeeded) == calls and 4 <= calls <= 6
+    assert all(r.attempts == 0 for r in interrupted)
+
+
+async def test_cancel_records_calls_in_flight_as_interrupted(session: aiohttp.ClientSession) -> None:
+    """A hard abort still reports the calls that were in flight, as interrupted."""
+    config = SimConfig(groups=4, failed_ratio=1.0, latency_ms=2000)
+    async with running_simulator(config) as sim:
+        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        engine = Engine(client, rate=None, concurrency=4, policy=FAST)
+        results: list[RowResult] = []
+        with anyio.move_on_after(0.3):
+            await engine.run(_plans(config, _failed_ids(sim)), results.append)
+    assert sorted(r.row for r in results) == [2, 3, 4, 5]
+    assert {r.outcome for r in results} == {Outcome.INTERRUPTED}
+    assert all(r.attempts == 1 for r in results)
+
+
+async def test_dry_run_calls_nothing(session: aiohttp.ClientSession) -> None:
+    """A dry run reports every valid row as dry_run and needs no client."""
+    results = await _run(Engine(None, rate=None, concurrency=1, policy=FAST, dry_run=True),
+                         _plans(SimConfig(), ["a", "b"]))
+    assert [r.outcome for r in results] == [Outcome.DRY_RUN, Outcome.DRY_RUN]
+
+
+def test_policy_waits() -> None:
+    """Backoff grows exponentially under full jitter, Retry-After wins, and only retryable errors retry."""
+    from bulkretry.errors import ApiError, TransportError
+
+    policy = RetryPolicy(max_attempts=3, base_s=1.0, cap_s=4.0, rng=random.Random(0))
+    throttled = ApiError(429, "APIGW.0308", "x")
+    for attempt, ceiling in ((1, 1.0), (2, 2.0), (3, 4.0), (6, 4.0)):
+        waits = [policy.delay(throttled, attempt) for _ in range(200)]
+        assert min(waits) >= 0 and max(waits) <= ceiling and max(waits) > ceiling * 0.8
+    assert policy.delay(ApiError(429, "c", "m", retry_after=7.5), 1) == 7.5
+    assert policy.delay(ApiError(503, "c", "m", retry_after=10_000), 1) == 300.0
+    assert policy.should_retry(throttled, 2) and not policy.should_retry(throttled, 3)
+    assert policy.should_retry(TransportError("timeout", "t"), 1)
+    assert not policy.should_retry(TransportError("invalid_request", "t", retryable=False), 1)
+    for status in (400, 401, 403, 404, 302):
+        assert not policy.should_retry(ApiError(status, "c", "m"), 1)

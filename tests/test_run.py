@@ -1,0 +1,164 @@
+"""`bulkretry run` and `validate` end to end: CLI in-process, simulator in a thread, real report files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bulkretry.cli import main
+from bulkretry.records import REPORT_COLUMNS
+from bulkretry.sim import SimConfig, SimulatorThread
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
+EXPECTED = ["succeeded"] * 8 + ["duplicate", "failed", "failed", "failed", "invalid"]
+
+
+@pytest.fixture
+def sim():
+    with SimulatorThread(SimConfig()) as thread:
+        yield thread
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, sim: SimulatorThread) -> dict[str, str]:
+    for name in ("OMS_AUTH_TOKEN", "CLOUD_SDK_AK", "CLOUD_SDK_SK", "OMS_IAM_USER", "HUAWEICLOUD_SDK_PROJECT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    values = {"HUAWEICLOUD_SDK_AK": sim.config.ak, "HUAWEICLOUD_SDK_SK": sim.config.sk, **DEMO_SECRETS}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def _cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+
+
+def _run(sim: SimulatorThread, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
+    return _cli("run", str(manifest), "--endpoint", sim.url, "--project-id", sim.config.project_id,
+                "--out", str(out), "--rate", "200", "--quiet", *extra)
+
+
+@pytest.mark.parametrize("manifest", ["manifest.csv", "manifest.xlsx"])
+def test_run_writes_one_report_row_per_manifest_row(sim: SimulatorThread, env: dict, tmp_path: Path,
+                                                    manifest: str) -> None:
+    """The sample (English CSV or Chinese-header xlsx) yields the contract's reports, in manifest order."""
+    code, out, err = _run(sim, SAMPLES / manifest, tmp_path / "run")
+    assert code == 1, err  # some rows fail on purpose
+    assert "8 succeeded, 3 failed, 1 invalid, 1 duplicate" in out
+    with open(tmp_path / "run" / "report.csv", encoding="utf-8", newline="") as fh:
+        assert fh.read(1) == "\ufeff"
+        rows = list(csv.DictReader(fh))
+    header = list(rows[0])
+    assert header[: len(REPORT_COLUMNS)] == list(REPORT_COLUMNS)
+    assert [r["row"] for r in rows] == [str(n) for n in range(2, 15)]
+    assert [r["outcome"] for r in rows] == EXPECTED
+    assert rows[9]["error_code"] == "OMS.1015" and rows[9]["http_status"] == "400"
+    assert rows[12]["error_code"] == "invalid:src_ak too long"
+    assert all(r["project_id"] == sim.config.project_id for r in rows)
+    assert "src_sk" not in header and "dst_sk" not in header
+    assert rows[0]["src_ak"] == "SRCA…0000"
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["by_outcome"] == {"succeeded": 8, "failed": 3, "invalid": 1, "duplicate": 1}
+    assert summary["rows"] == 13 and summary["calls"] == 11
+    book = openpyxl.load_workbook(tmp_path / "run" / "report.xlsx", read_only=True)
+    assert book.sheetnames[:2] == ["Summary", "Rows"]
+    report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
+    assert [r["outcome"] for r in report["rows"]] == EXPECTED
+
+
+def test_no_secret_in_any_file_or_output(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """Neither the SKs resolved from env: cells nor the run's own SK reach any file or the output."""
+    code, out, err = _run(sim, SAMPLES / "manifest.csv", tmp_path / "run")
+    secrets = [*DEMO_SECRETS.values(), sim.config.sk, "SRCAKEXAMPLE0000"]
+    assert code == 1
+    files = list((tmp_path / "run").rglob("*"))
+    assert {f.name for f in files} >= {"report.csv", "report.xlsx", "report.json", "summary.json", "journal.sqlite"}
+    for path in files:
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, (path.name, secret)
+    for secret in secrets:
+        assert secret not in out + err
+
+
+def test_invalid_and_duplicate_rows_are_not_sent(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """The simulator sees exactly the valid, first-occurrence rows, with their env: secrets resolved."""
+    before = len(sim.simulator.received)
+    _run(sim, SAMPLES / "manifest.csv", tmp_path / "run")
+    sent = [r for r in sim.simulator.received[before:] if r.method == "PUT"]
+    assert len(sent) == 11
+    bodies = [json.loads(r.body) for r in sent]
+    assert all(b["src_sk"] == DEMO_SECRETS["DEMO_SRC_SK"] for b in bodies)
+    assert all(isinstance(b["migrate_failed_object"], bool) for b in bodies)
+
+
+def test_dry_run_calls_nothing_and_needs_no_credentials(sim: SimulatorThread, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--dry-run reports dry_run rows, exits 1 only for the invalid row, and sends no request."""
+    for name in ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "OMS_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in DEMO_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    before = len(sim.simulator.received)
+    code, out, _ = _run(sim, SAMPLES / "manifest.csv", tmp_path / "run", "--dry-run", "--format", "csv")
+    assert len(sim.simulator.received) == before
+    assert "11 dry_run" in out and code == 1
+    assert not (tmp_path / "run" / "report.xlsx").exists()
+
+
+def test_missing_credentials_exit_2_and_call_nothing(sim: SimulatorThread, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no credentials configured, the run stops before any call with exit 2 and a hint."""
+    for name in ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "OMS_AUTH_TOKEN", "CLOUD_SDK_AK", "OMS_IAM_USER"):
+        monkeypatch.delenv(name, raising=False)
+    before = len(sim.simulator.received)
+    code, _, err = _run(sim, SAMPLES / "manifest.csv", tmp_path / "run")
+    assert code == 2 and "HUAWEICLOUD_SDK_AK" in err and "Traceback" not in err
+    assert len(sim.simulator.received) == before
+
+
+def test_bad_manifest_exits_2(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """A manifest without a group id column is refused by name, exit 2."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,owner\nx,y\n", encoding="utf-8")
+    code, _, err = _run(sim, bad, tmp_path / "run")
+    assert code == 2 and "bad.csv" in err and "group_id" in err
+
+
+def test_out_folder_with_a_run_is_never_overwritten(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """A second run into the same --out is refused with exit 2."""
+    _run(sim, SAMPLES / "manifest.csv", tmp_path / "run")
+    code, _, err = _run(sim, SAMPLES / "manifest.csv", tmp_path / "run")
+    assert code == 2 and "already holds a run" in err
+
+
+def test_all_succeeded_exits_0(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """A manifest of failed groups only: every row succeeds and the exit status is 0."""
+    ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=100)[1]][-5:]
+    manifest = tmp_path / "ok.csv"
+    manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
+    code, out, _ = _run(sim, manifest, tmp_path / "run")
+    assert code == 0 and "5 succeeded" in out
+
+
+def test_validate_prints_verdicts_and_calls_nothing(sim: SimulatorThread, env: dict) -> None:
+    """validate shows each row's verdict and the summary, exits 1 for the invalid row, sends nothing."""
+    before = len(sim.simulator.received)
+    code, out, _ = _cli("validate", str(SAMPLES / "manifest.xlsx"), "--project-id", "p", "--region", "cn-north-4")
+    assert code == 1
+    assert "invalid:src_ak too long" in out and "duplicate" in out
+    assert "13 rows · 11 to call · 1 duplicate · 1 invalid" in out
+    assert len(sim.simulator.received) == before
+
+
+def test_validate_without_project_is_a_usage_error(env: dict) -> None:
+    """No project id anywhere: exit 2 with what to do."""
+    code, _, err = _cli("validate", str(SAMPLES / "manifest.csv"), "--region", "cn-north-4")
+    assert code == 2 and "--project-id" in err
