@@ -248,3 +248,23 @@ def test_policy_waits() -> None:
     assert not policy.should_retry(TransportError("invalid_request", "t", retryable=False), 1)
     for status in (400, 401, 403, 404, 302):
         assert not policy.should_retry(ApiError(status, "c", "m"), 1)
+
+
+@pytest.mark.parametrize(("status", "body", "code"), [
+    (400, {"error_code": "OMS.1015", "error_msg": "not failed"}, "OMS.1015"),
+    (403, {"errorCode": "OMS.0060", "errorMsg": "region not supported"}, "OMS.0060"),
+    (404, {"code": "OMS.1009", "message": "no such group"}, "OMS.1009"),
+    (401, {"error": {"code": "APIGW.0301", "message": "bad credentials"}}, "APIGW.0301"),
+])
+async def test_final_error_spellings_give_the_right_code(session: aiohttp.ClientSession, status: int, body: dict,
+                                                         code: str) -> None:
+    """Every error-body spelling ends the row at once as failed, with the service's own code and message."""
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(body, status=status, headers={"X-Request-Id": "rid"})
+
+    async with serve(handler) as url:
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
+        [result] = await _run(Engine(client, rate=None, concurrency=1, policy=FAST), _plans(SimConfig(), ["g"]))
+    assert (result.outcome, result.http_status, result.error_code, result.attempts, result.request_id) == (
+        Outcome.FAILED, status, code, 1, "rid")
+    assert result.error_msg

@@ -399,17 +399,6 @@ def test_directory_is_an_error(tmp_path: Path) -> None:
     assert "directory" in str(manifest_error(tmp_path / "d.csv"))
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read any file")
-def test_unreadable_file_is_an_error(tmp_path: Path) -> None:
-    """A file without read permission is a ManifestError, not PermissionError."""
-    path = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
-    path.chmod(0)
-    try:
-        assert "cannot be read" in str(manifest_error(path))
-    finally:
-        path.chmod(0o600)
-
-
 def test_permission_denied_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An OSError while opening the file (as for a file we may not read) becomes a ManifestError."""
     path = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])

@@ -162,3 +162,38 @@ def test_validate_without_project_is_a_usage_error(env: dict) -> None:
     """No project id anywhere: exit 2 with what to do."""
     code, _, err = _cli("validate", str(SAMPLES / "manifest.csv"), "--region", "cn-north-4")
     assert code == 2 and "--project-id" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signame", "expected"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_stops_the_run_and_still_writes_the_report(tmp_path: Path, signame: str, expected: int) -> None:
+    """Ctrl-C / SIGTERM: exit 130 / 143, finished rows kept, the rest interrupted, every report written."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = SimConfig(latency_ms=300)
+    with SimulatorThread(config) as sim:
+        ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=100)[1]]
+        manifest = tmp_path / "m.csv"
+        manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
+        env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim.url, "--project-id",
+             config.project_id, "--out", str(tmp_path / "run"), "--concurrency", "2", "--quiet"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while len(sim.simulator.received) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == expected, err
+    assert "interrupted" in err and "Traceback" not in err
+    with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    outcomes = [r["outcome"] for r in rows]
+    assert len(rows) == len(ids)
+    assert set(outcomes) == {"succeeded", "interrupted"}
+    assert 2 <= outcomes.count("succeeded") < len(ids) - 5
