@@ -24,6 +24,7 @@ __all__ = [
     "canonical_request",
     "canonical_uri",
     "format_sdk_date",
+    "get_ignore_case",
     "parse_authorization",
     "sign",
     "signature",
@@ -39,7 +40,8 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 QueryParams = Iterable[tuple[str, object]]
 
 
-def _get_ignore_case(headers: Mapping[str, str], name: str) -> str | None:
+def get_ignore_case(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of header *name* in any letter case, as the SDK looks headers up; None if absent."""
     lname = name.lower()
     for key, value in headers.items():
         if key.lower() == lname:
@@ -85,7 +87,7 @@ def _signed_header_names(headers: Mapping[str, str]) -> list[str]:
 def _payload_hash(headers: Mapping[str, str], body: bytes | None) -> str:
     if not body:
         return EMPTY_SHA256
-    declared = _get_ignore_case(headers, HEADER_CONTENT_SHA256)
+    declared = get_ignore_case(headers, HEADER_CONTENT_SHA256)
     if declared:
         return declared
     return hashlib.sha256(body).hexdigest()
@@ -148,11 +150,11 @@ def sign(
     content_type = out.get("Content-Type")
     if content_type and not content_type.startswith(("application/json", "application/bson")):
         out[HEADER_CONTENT_SHA256] = "UNSIGNED-PAYLOAD"
-    sdk_date = _get_ignore_case(out, HEADER_DATE)
+    sdk_date = get_ignore_case(out, HEADER_DATE)
     if sdk_date is None:
         sdk_date = format_sdk_date(now or datetime.now(UTC))
         out[HEADER_DATE] = sdk_date
-    if _get_ignore_case(out, "Host") is None:
+    if get_ignore_case(out, "Host") is None:
         out["Host"] = host
     signed = _signed_header_names(out)
     canonical = canonical_request(method, path, query, out, signed, body)

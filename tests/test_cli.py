@@ -76,3 +76,13 @@ async def test_sim_process_prints_its_url_first_and_stops_on_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--rate", "nan"), ("--rate", "0"), ("--rate", "inf"),
+                                               ("--concurrency", "0"), ("--max-attempts", "1.5"),
+                                               ("--timeout", "-1"), ("--format", "csv,pdf")])
+def test_bad_run_option_values_exit_2(option: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Out-of-range, non-finite or unknown values are refused by name before anything is read."""
+    code, _, _ = _run("run", "does-not-matter.csv", option, value)
+    err = capsys.readouterr().err
+    assert code == 2 and option in err and "Traceback" not in err

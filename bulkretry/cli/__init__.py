@@ -7,6 +7,7 @@ so ``bulkretry --help`` starts fast.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
@@ -24,41 +25,31 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=32)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text!r}")
-    return value
+def _number(kind: type, *, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number of *kind*, at least *low* (more than *low* when *above*), at most *high*."""
+    noun = "a whole number" if kind is int else "a number"
+    if high is not None:
+        allowed = f"between {low:g} and {high:g}"
+    else:
+        allowed = f"greater than {low:g}" if above else f"{low:g} or more"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (above and value == low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return value
-
-
-def _ratio(text: str) -> float:
-    value = _non_negative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return value
+_positive_float = _number(float, low=0, above=True)
+_non_negative_float = _number(float, low=0)
+_ratio = _number(float, low=0, high=1)
+_non_negative_int = _number(int, low=0)
+_positive_int = _number(int, low=1)
 
 
 # -- sim ---------------------------------------------------------------------------------------------
@@ -217,13 +208,6 @@ examples:
   bulkretry validate groups.xlsx --sheet 迁移任务组 --project-id 0a1b2c3d...
   bulkretry validate groups.csv --region cn-north-4 --quiet     # only the problems and the summary
 """
-
-
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
 
 
 def _formats(text: str) -> tuple[str, ...]:

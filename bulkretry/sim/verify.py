@@ -12,29 +12,29 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
-from ..signer import DATE_FORMAT, HEADER_DATE, canonical_request, parse_authorization, signature, string_to_sign
+from ..signer import (
+    DATE_FORMAT,
+    HEADER_DATE,
+    canonical_request,
+    get_ignore_case,
+    parse_authorization,
+    signature,
+    string_to_sign,
+)
 from .config import SimConfig
 from .state import SimState
 
 __all__ = ["auth_problem"]
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    lname = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lname:
-            return value
-    return None
-
-
 def _signature_problem(config: SimConfig, method: str, raw_path: str, raw_query: str,
                        headers: Mapping[str, str], body: bytes, now: datetime) -> str | None:
-    parsed = parse_authorization(_header(headers, "Authorization"))
+    parsed = parse_authorization(get_ignore_case(headers, "Authorization"))
     if parsed is None:
         return "the Authorization header is not an SDK-HMAC-SHA256 signature with Access, SignedHeaders and a signature"
     if not hmac.compare_digest(parsed.ak.encode(), config.ak.encode()):
         return "the access key is unknown"
-    sdk_date = _header(headers, HEADER_DATE)
+    sdk_date = get_ignore_case(headers, HEADER_DATE)
     if sdk_date is None:
         return f"the {HEADER_DATE} header is missing"
     try:
@@ -64,19 +64,19 @@ def auth_problem(config: SimConfig, state: SimState, *, method: str, raw_path: s
     *raw_path* is the path as received (percent-encoded, no query), *raw_query* the raw query string,
     *now* the real UTC time (injectable for tests) against which ``X-Sdk-Date`` is checked.
     """
-    token = _header(headers, "X-Auth-Token")
+    token = get_ignore_case(headers, "X-Auth-Token")
     if token is not None:
         if config.token is not None and hmac.compare_digest(token.encode(), config.token.encode()):
             problem = None
         else:
             problem = state.token_problem(token, project_id)
-    elif _header(headers, "Authorization") is not None:
+    elif get_ignore_case(headers, "Authorization") is not None:
         problem = _signature_problem(config, method, raw_path, raw_query, headers, body,
                                      now or datetime.now(UTC))
     else:
         return "no X-Auth-Token and no Authorization header"
     if problem is None:
-        header_project = _header(headers, "X-Project-Id")
+        header_project = get_ignore_case(headers, "X-Project-Id")
         if header_project is not None and header_project != project_id:
             return "X-Project-Id does not match the project in the path"
     return problem
