@@ -115,13 +115,10 @@ def prepare(settings: RunSettings, env: Mapping[str, str] | None = None) -> Prep
     env = dict(os.environ if env is None else env)
     info = open_manifest(settings.manifest, encoding=settings.encoding, delimiter=settings.delimiter,
                          sheet=settings.sheet)
-    prepared = PreparedRun(settings, info, 0, {}, env)
-    counts: Counter[str] = Counter()
-    rows = 0
-    for plan in prepared.plans():
-        rows += 1
-        counts["call" if plan.callable else plan.verdict.value] += 1  # type: ignore[union-attr]
-    return PreparedRun(settings, info, rows, dict(counts), env)
+    unchecked = PreparedRun(settings, info, 0, {}, env)
+    counts = Counter("call" if plan.callable else plan.verdict.value  # type: ignore[union-attr]
+                     for plan in unchecked.plans())
+    return PreparedRun(settings, info, sum(counts.values()), dict(counts), env)
 
 
 @dataclass(frozen=True, slots=True)

@@ -286,9 +286,9 @@ def _add_validate_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSettings
+    """The settings that `run` and `validate` share (the manifest options)."""
     from pathlib import Path
 
-    from ..report import FORMATS
     from ..runner import RunSettings
 
     return RunSettings(
@@ -296,10 +296,20 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSett
         endpoint=args.endpoint, region=args.region,
         project_id=args.project_id or env.get("HUAWEICLOUD_SDK_PROJECT_ID") or None,
         migrate_failed_object=args.migrate_failed_object,
-        **({} if not hasattr(args, "rate") else dict(
-            rate=args.rate, concurrency=args.concurrency, max_attempts=args.max_attempts, timeout=args.timeout,
-            out_dir=Path(args.out) if args.out else None, formats=args.format or FORMATS, dry_run=args.dry_run,
-            verify_tls=not args.insecure)),
+    )
+
+
+def _run_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSettings
+    """The shared settings plus `run`'s own options."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from ..report import FORMATS
+
+    return replace(
+        _settings_from(args, env), rate=args.rate, concurrency=args.concurrency, max_attempts=args.max_attempts,
+        timeout=args.timeout, out_dir=Path(args.out) if args.out else None, formats=args.format or FORMATS,
+        dry_run=args.dry_run, verify_tls=not args.insecure,
     )
 
 
@@ -344,7 +354,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ..runner import prepare
 
     env = dict(os.environ)
-    settings = _settings_from(args, env)
+    settings = _run_settings_from(args, env)
     prepared = prepare(settings, env)
     auth = None
     if not settings.dry_run:
