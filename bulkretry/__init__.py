@@ -3,9 +3,14 @@
 The library never prints; :mod:`bulkretry.cli` is the only module that talks to the terminal.
 """
 
-__version__ = "0.1.0"
+import logging
 
 from .errors import ApiError, BulkRetryError, ConfigError, CredentialsError, ManifestError, TransportError
+
+__version__ = "0.1.0"
+
+# A library logs, it does not print: without a handler configured by the application, records go nowhere.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "ApiError",

@@ -9,6 +9,8 @@ Results go to ``on_result`` as rows finish. ``stop()`` stops new calls and marks
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,14 +20,19 @@ import anyio
 from aiolimiter import AsyncLimiter
 
 from .client import OmsClient
+from .credentials import mask
 from .errors import ApiError, BulkRetryError, TransportError
-from .plan import RowPlan
+from .parsing import short_text
+from .plan import MASKED_COLUMNS, SECRET_COLUMNS, RetryBody, RowPlan
 from .policy import RetryPolicy
 from .records import Outcome, RowResult
 
 __all__ = ["Engine", "EngineStats", "utc_now_iso"]
 
 ResultSink = Callable[[RowResult], None]
+CallHook = Callable[[RowPlan], None]
+
+log = logging.getLogger(__name__)
 
 
 def utc_now_iso() -> str:
@@ -92,8 +99,13 @@ class Engine:
         if self._stop_event is not None:
             self._stop_event.set()
 
-    async def run(self, plans: Iterable[RowPlan], on_result: ResultSink) -> EngineStats:
-        """Call every callable plan; report every plan (called or not) to *on_result*, once."""
+    async def run(self, plans: Iterable[RowPlan], on_result: ResultSink,
+                  on_call: CallHook | None = None) -> EngineStats:
+        """Call every callable plan; report every plan (called or not) to *on_result*, once.
+
+        *on_call* hears of a row just before its first call goes out (the journal marks it in flight);
+        it may ``stop()`` the engine, and then the row is not called.
+        """
         self._stop_event = anyio.Event()
         if self._stopping:
             self._stop_event.set()
@@ -115,7 +127,7 @@ class Engine:
                         on_result(self._local(plan, Outcome.INTERRUPTED, "interrupted",
                                               "not called: the run was stopped"))
                         continue
-                    tg.start_soon(self._row, plan, slots, limiter, on_result)
+                    tg.start_soon(self._row, plan, slots, limiter, on_result, on_call)
         return self.stats
 
     # -- one row -----------------------------------------------------------------------------------
@@ -126,7 +138,7 @@ class Engine:
                          started_at=now, finished_at=now, extra=plan.extra)
 
     async def _row(self, plan: RowPlan, slots: anyio.Semaphore, limiter: AsyncLimiter | None,
-                   on_result: ResultSink) -> None:
+                   on_result: ResultSink, on_call: CallHook | None) -> None:
         started = self._now_iso()
         attempts = 0
         last: BulkRetryError | None = None
@@ -135,6 +147,8 @@ class Engine:
             while True:
                 if limiter is not None:
                     await limiter.acquire()
+                if attempts == 0 and on_call is not None:
+                    on_call(plan)
                 if self._stopping:  # stopped while waiting for its turn
                     break
                 attempts += 1
@@ -146,11 +160,23 @@ class Engine:
                         self.stats.throttled += 1
                     if not self._policy.should_retry(exc, attempts):
                         break
-                    with anyio.move_on_after(self._policy.delay(exc, attempts)):
+                    delay = self._policy.delay(exc, attempts)
+                    if log.isEnabledFor(logging.INFO):
+                        log.info("row %d: %s, retrying in %.2f s", plan.row, _code(exc), delay, extra={
+                            "event": "retry", "fields": {"row": plan.row, "group_id": plan.group_id,
+                                                         "attempt": attempts, "error_code": _code(exc),
+                                                         "delay_s": round(delay, 3)}})
+                    with anyio.move_on_after(delay):
                         await self._stop_event.wait()  # type: ignore[union-attr]
                     if self._stopping:
                         break
                     continue
+                except Exception as exc:  # a bug or a library surprise: this row fails, the run goes on
+                    log.exception("row %d: unexpected error", plan.row,
+                                  extra={"event": "internal_error", "fields": {"row": plan.row}})
+                    last = TransportError("internal_error", short_text(f"{type(exc).__name__}: {exc}"),
+                                          retryable=False)
+                    break
                 result = RowResult(plan.row, plan.project_id, plan.group_id, Outcome.SUCCEEDED,
                                    http_status=resp.status, attempts=attempts, request_id=resp.request_id,
                                    latency_ms=resp.latency_ms, started_at=started, finished_at=self._now_iso(),
@@ -188,10 +214,41 @@ class Engine:
         common = dict(attempts=attempts, started_at=started, finished_at=self._now_iso(), extra=plan.extra)
         if isinstance(error, ApiError):
             return RowResult(plan.row, plan.project_id, plan.group_id, outcome, http_status=error.status,
-                             error_code=error.error_code, error_msg=error.error_msg, request_id=error.request_id,
+                             error_code=redact(error.error_code, plan.body),
+                             error_msg=redact(error.error_msg, plan.body), request_id=error.request_id,
                              latency_ms=error.latency_ms, **common)
         if isinstance(error, TransportError):
             return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=error.code,
-                             error_msg=error.message, latency_ms=error.latency_ms, **common)
+                             error_msg=redact(error.message, plan.body), latency_ms=error.latency_ms, **common)
         return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code="interrupted",
                          error_msg="stopped before an answer came", **common)
+
+
+def _code(error: ApiError | TransportError) -> str:
+    return (error.error_code or str(error.status)) if isinstance(error, ApiError) else error.code
+
+
+def redact(text: str, body: RetryBody) -> str:
+    """*text* from the service with this row's secrets taken out: a server that echoes the body back
+    (``invalid src_sk 'abc…'``) must not put a secret key into the report. Access keys become masked."""
+    if not text:
+        return text
+    for name, value in body.items():
+        if not isinstance(value, str) or len(value) < 4:
+            continue
+        if name in SECRET_COLUMNS:
+            parts = [value, *_json_strings(value)] if name == "json_auth_file" else [value]
+            for part in parts:
+                text = text.replace(part, "[redacted]")
+        elif name in MASKED_COLUMNS:
+            text = text.replace(value, mask(value))
+    return text
+
+
+def _json_strings(text: str) -> list[str]:
+    # A key file's private key may come back on its own: redact each long string value too.
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    return [v for v in data.values() if isinstance(v, str) and len(v) >= 8] if isinstance(data, dict) else []

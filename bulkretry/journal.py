@@ -1,8 +1,13 @@
-"""The run's journal: a SQLite database in the run folder holding every finished row, and the run's
-parameters. Reports are built from it, in manifest order. It never holds a secret.
+"""The run's journal: a SQLite database in the run folder holding the run's parameters, every finished
+row, and the rows whose call is under way. Reports are built from it, in manifest order. It never holds
+a secret.
 
-Writes are batched (every ``commit_every`` rows or ``commit_interval_s`` seconds) in WAL mode, so a
-crash loses at most the last batch of rows.
+Durability: a row whose result came from a call is committed before the next result is handled, and a
+row is marked *in flight* (committed) before its first call goes out. WAL with ``synchronous=NORMAL``
+makes every commit survive the process being killed (``kill -9``); only a power cut may lose the last
+commits. Rows decided locally (invalid, duplicate, dry run) are batched: recomputing them costs nothing.
+After a crash, the journal therefore knows every finished call, and ``in_flight()`` names the rows
+whose call may or may not have reached the service.
 """
 
 from __future__ import annotations
@@ -10,15 +15,18 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from .errors import BulkRetryError
 from .records import Outcome, RowResult
 
-__all__ = ["JOURNAL_NAME", "Journal"]
+__all__ = ["JOURNAL_NAME", "SCHEMA_VERSION", "Journal", "JournalError", "RowSet"]
 
 JOURNAL_NAME = "journal.sqlite"
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,22 +45,73 @@ CREATE TABLE IF NOT EXISTS rows (
     finished_at TEXT NOT NULL,
     extra TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS in_flight (row INTEGER PRIMARY KEY, since TEXT NOT NULL);
 """
 _COLUMNS = ("row", "project_id", "group_id", "outcome", "http_status", "error_code", "error_msg", "attempts",
             "request_id", "latency_ms", "started_at", "finished_at", "extra")
 _INSERT = f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows"
+
+
+class JournalError(BulkRetryError):
+    """The journal cannot be opened, read or written (not a run folder, a newer schema, a full disk)."""
+
+
+class RowSet:
+    """A set of row numbers as a bitmap: a million rows take 125 kB, not the ~60 MB of a ``set``."""
+
+    __slots__ = ("_bits", "_count")
+
+    def __init__(self, rows: Collection[int] | Iterator[int] = ()) -> None:
+        self._bits = bytearray()
+        self._count = 0
+        for row in rows:
+            self.add(row)
+
+    def add(self, row: int) -> None:
+        index, bit = divmod(row, 8)
+        if index >= len(self._bits):
+            self._bits.extend(bytes(index - len(self._bits) + 1 + len(self._bits) // 2))
+        if not self._bits[index] >> bit & 1:
+            self._bits[index] |= 1 << bit
+            self._count += 1
+
+    def __contains__(self, row: object) -> bool:
+        if not isinstance(row, int) or row < 0:
+            return False
+        index, bit = divmod(row, 8)
+        return index < len(self._bits) and bool(self._bits[index] >> bit & 1)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __repr__(self) -> str:
+        return f"RowSet({self._count} rows)"
 
 
 class Journal:
-    """Durable record of a run's finished rows."""
+    """Durable record of a run: parameters, finished rows, rows in flight.
+
+    ``Journal(path)`` creates the database (or opens an existing one, for a resume). Local results are
+    committed every ``commit_every`` rows or ``commit_interval_s`` seconds; call results at once.
+    """
 
     def __init__(self, path: Path, *, commit_every: int = 500, commit_interval_s: float = 0.5,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.path = Path(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            version = self._db.execute("SELECT value FROM run WHERE key = 'schema'").fetchone()
+            if version is None:
+                self._db.execute("INSERT INTO run (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif json.loads(version[0]) > SCHEMA_VERSION:
+                raise JournalError(f"{self.path} was written by a newer bulkretry (journal schema {version[0]}); "
+                                   "use that version")
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path} is not a bulkretry journal ({exc})") from None
         self._pending: list[tuple[Any, ...]] = []
         self._commit_every = commit_every
         self._commit_interval_s = commit_interval_s
@@ -62,51 +121,113 @@ class Journal:
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, pending={len(self._pending)})"
 
+    @classmethod
+    def open_existing(cls, path: Path) -> Journal:
+        """Open the journal of an earlier run; a :class:`JournalError` if there is none."""
+        if not Path(path).is_file():
+            raise JournalError(f"{path} does not exist")
+        return cls(path)
+
     # -- run parameters ----------------------------------------------------------------------------
 
     def set_params(self, params: Mapping[str, Any]) -> None:
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO run (key, value) VALUES (?, ?)",
-                                 [(k, json.dumps(v, ensure_ascii=False)) for k, v in params.items()])
+        self._write(lambda db: db.executemany(
+            "INSERT OR REPLACE INTO run (key, value) VALUES (?, ?)",
+            [(k, json.dumps(v, ensure_ascii=False)) for k, v in params.items()]))
 
     def params(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM run")}
 
     # -- rows --------------------------------------------------------------------------------------
 
+    def started(self, row: int, since: str) -> None:
+        """Mark *row* as in flight, durably, before its first call goes out."""
+        self.flush()
+        self._write(lambda db: db.execute("INSERT OR REPLACE INTO in_flight (row, since) VALUES (?, ?)",
+                                          (row, since)))
+
     def record(self, result: RowResult) -> None:
-        """Keep *result*; committed with its batch."""
+        """Keep *result*. A result from a call (``attempts > 0``) is committed now, with its batch."""
         self._pending.append((
             result.row, result.project_id, result.group_id, result.outcome.value, result.http_status,
             result.error_code, result.error_msg, result.attempts, result.request_id, result.latency_ms,
             result.started_at, result.finished_at, json.dumps(result.extra, ensure_ascii=False),
         ))
-        if len(self._pending) >= self._commit_every or self._clock() - self._last_commit >= self._commit_interval_s:
+        if (result.attempts or len(self._pending) >= self._commit_every
+                or self._clock() - self._last_commit >= self._commit_interval_s):
             self.flush()
 
     def flush(self) -> None:
-        """Commit every pending row now."""
+        """Commit every pending row now (they stay pending, to try again, if the commit fails)."""
         if self._pending:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(_INSERT, self._pending)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            self._pending.clear()
+            pending = self._pending
+
+            def write(db: sqlite3.Connection) -> None:
+                db.executemany(_INSERT, pending)
+                db.executemany("DELETE FROM in_flight WHERE row = ?", [(values[0],) for values in pending])
+
+            self._write(write)
+            self._pending = []
         self._last_commit = self._clock()
 
-    def results(self) -> Iterator[RowResult]:
-        """Every recorded row, in manifest order (streamed)."""
+    @property
+    def pending(self) -> int:
+        """Results kept in memory only (after a failed commit, or until their batch is committed)."""
+        return len(self._pending)
+
+    def unsaved(self) -> list[dict[str, Any]]:
+        """The pending results as report rows: the last resort when the disk refuses them."""
+        return [dict(zip(_COLUMNS[:-1], values[:-1], strict=True)) for values in self._pending]
+
+    def _write(self, action: Callable[[sqlite3.Connection], object]) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot write the journal {self.path}: {exc}") from None
+        try:
+            action(self._db)
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise JournalError(f"cannot write the journal {self.path}: {exc}") from None
+            raise
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def results(self, outcomes: Collection[str] | None = None) -> Iterator[RowResult]:
+        """Every recorded row (or those with one of *outcomes*), in manifest order (streamed)."""
         self.flush()
-        cursor = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM rows ORDER BY row")
+        if outcomes is None:
+            cursor = self._db.execute(f"{_SELECT} ORDER BY row")
+        else:
+            marks = ", ".join("?" * len(outcomes))
+            cursor = self._db.execute(f"{_SELECT} WHERE outcome IN ({marks}) ORDER BY row", tuple(outcomes))
         for values in cursor:
             record = dict(zip(_COLUMNS, values, strict=True))
             record["outcome"] = Outcome(record["outcome"])
             record["extra"] = tuple(tuple(pair) for pair in json.loads(record["extra"]))
             yield RowResult(**record)
+
+    def finished(self) -> RowSet:
+        """The rows with a final outcome: everything recorded except ``interrupted``."""
+        self.flush()
+        return RowSet(row for (row,) in self._db.execute("SELECT row FROM rows WHERE outcome != ?",
+                                                          (Outcome.INTERRUPTED.value,)))
+
+    def in_flight(self) -> RowSet:
+        """Rows whose call went out with no result recorded: they may have reached the service."""
+        self.flush()
+        return RowSet(row for (row,) in self._db.execute("SELECT row FROM in_flight"))
+
+    def counts(self) -> tuple[Counter[str], Counter[str]]:
+        """``(by_outcome, by_error_code)`` over every recorded row."""
+        self.flush()
+        by_outcome = Counter(dict(self._db.execute("SELECT outcome, COUNT(*) FROM rows GROUP BY outcome")))
+        by_code = Counter(dict(self._db.execute(
+            "SELECT error_code, COUNT(*) FROM rows WHERE error_code != '' GROUP BY error_code")))
+        return by_outcome, by_code
 
     def count(self) -> int:
         self.flush()

@@ -74,11 +74,22 @@ class RunSummary:
     achieved_rate: float = 0.0
     out_dir: str = ""
     dry_run: bool = False
+    #: How many times the run was started: 1, plus one per ``--resume``.
+    sessions: int = 1
+    #: A rerun's source: ``{"run_id", "out_dir", "only", "error_codes", "groups"}``; None for a first run.
+    source_run: dict[str, Any] | None = None
+    #: A rerun's groups that the manifest no longer holds (so they were not called).
+    not_in_manifest: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "run_id": self.run_id, "manifest": self.manifest, "started_at": self.started_at,
             "finished_at": self.finished_at, "duration_s": self.duration_s, "rows": self.rows,
             "by_outcome": dict(self.by_outcome), "by_error_code": dict(self.by_error_code), "calls": self.calls,
             "achieved_rate": self.achieved_rate, "out_dir": self.out_dir, "dry_run": self.dry_run,
+            "sessions": self.sessions,
         }
+        if self.source_run is not None:
+            data["source_run"] = dict(self.source_run)
+            data["not_in_manifest"] = self.not_in_manifest
+        return data

@@ -6,14 +6,13 @@ exceptions and callbacks.
 
 from __future__ import annotations
 
+import logging
 import os
-import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import anyio
@@ -22,12 +21,14 @@ from .auth import Authenticator
 from .client import OmsClient, make_session
 from .engine import Engine, utc_now_iso
 from .errors import BulkRetryError, ConfigError
-from .journal import JOURNAL_NAME, Journal
+from .journal import JOURNAL_NAME, JournalError, RowSet
 from .manifest import ManifestInfo, iter_rows, open_manifest
 from .plan import Planner, RowPlan
 from .policy import RetryPolicy
 from .records import Outcome, RowResult, RunSummary
 from .report import FORMATS, write_reports
+from .rerun import Selection
+from .rundir import OpenRun, create_run, file_sha256, reopen_run
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -38,6 +39,8 @@ __all__ = [
     "ReportError",
     "RunResult",
     "RunSettings",
+    "RunStart",
+    "UnsavedResults",
     "execute",
     "prepare",
 ]
@@ -50,8 +53,20 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RUNS_ROOT = Path("bulkretry-runs")
 
 
+log = logging.getLogger(__name__)
+
+
 class ReportError(BulkRetryError):
     """The calls were made and journalled, but the report files could not be written."""
+
+
+class UnsavedResults(BulkRetryError):
+    """The journal refused results (a full disk): they are handed over here so the caller can show them."""
+
+    def __init__(self, message: str, rows: list[dict[str, Any]], out_dir: Path) -> None:
+        super().__init__(message)
+        self.rows = rows
+        self.out_dir = out_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +89,21 @@ class RunSettings:
     migrate_failed_object: bool | None = None
     verify_tls: bool = True
     backoff_base_s: float = 0.5
+    #: Continue the run in ``out_dir``; ``force``: even though the manifest or call settings changed.
+    resume: bool = False
+    force: bool = False
+    #: A rerun: only these groups of an earlier run.
+    selection: Selection | None = None
 
     def public_params(self) -> dict[str, object]:
         """The settings as recorded in the journal and shown to people (nothing secret is here)."""
         return {
-            "manifest": str(self.manifest), "endpoint": self.endpoint, "region": self.region,
+            "manifest": str(self.manifest), "manifest_path": str(self.manifest.absolute()), "sheet": self.sheet,
+            "encoding": self.encoding, "delimiter": self.delimiter, "endpoint": self.endpoint, "region": self.region,
             "project_id": self.project_id, "rate": self.rate, "concurrency": self.concurrency,
             "max_attempts": self.max_attempts, "timeout": self.timeout, "formats": list(self.formats),
             "dry_run": self.dry_run, "migrate_failed_object": self.migrate_failed_object,
+            "source_run": self.selection.public() if self.selection else None,
         }
 
 
@@ -94,6 +116,9 @@ class PreparedRun:
     rows: int
     by_verdict: Mapping[str, int]
     env: Mapping[str, str] = field(repr=False)
+    manifest_sha256: str = ""
+    #: A rerun's groups that the manifest no longer holds.
+    missing: int = 0
 
     @property
     def to_call(self) -> int:
@@ -106,8 +131,12 @@ class PreparedRun:
                        base_dir=Path(self.info.path).resolve().parent)
 
     def plans(self) -> Iterator[RowPlan]:
-        """Every row's plan, streamed from the manifest (a fresh pass each time)."""
-        return self.planner().plan_all(iter_rows(self.info))
+        """Every row's plan (a rerun: its selected rows), streamed from the manifest (a fresh pass each time)."""
+        plans = self.planner().plan_all(iter_rows(self.info))
+        selection = self.settings.selection
+        if selection is None:
+            return plans
+        return (p for p in plans if selection.keeps(p.project_id, p.group_id, p.verdict is Outcome.DUPLICATE))
 
 
 def prepare(settings: RunSettings, env: Mapping[str, str] | None = None) -> PreparedRun:
@@ -115,10 +144,20 @@ def prepare(settings: RunSettings, env: Mapping[str, str] | None = None) -> Prep
     env = dict(os.environ if env is None else env)
     info = open_manifest(settings.manifest, encoding=settings.encoding, delimiter=settings.delimiter,
                          sheet=settings.sheet)
-    unchecked = PreparedRun(settings, info, 0, {}, env)
-    counts = Counter("call" if plan.callable else plan.verdict.value  # type: ignore[union-attr]
-                     for plan in unchecked.plans())
-    return PreparedRun(settings, info, sum(counts.values()), dict(counts), env)
+    try:
+        digest = file_sha256(settings.manifest)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {settings.manifest}: {exc.strerror or exc}") from None
+    unchecked = PreparedRun(settings, info, 0, {}, env, digest)
+    counts: dict[str, int] = {}
+    seen: set[tuple[str, str]] = set()
+    for plan in unchecked.plans():
+        verdict = "call" if plan.callable else plan.verdict.value  # type: ignore[union-attr]
+        counts[verdict] = counts.get(verdict, 0) + 1
+        if settings.selection is not None:
+            seen.add((plan.project_id, plan.group_id))
+    missing = len(settings.selection.targets - seen) if settings.selection is not None else 0
+    return replace(unchecked, rows=sum(counts.values()), by_verdict=counts, missing=missing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,34 +167,27 @@ class RunResult:
     files: list[Path]
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^\w.-]+", "-", text, flags=re.UNICODE).strip("-")[:40] or "manifest"
+@dataclass(frozen=True, slots=True)
+class RunStart:
+    """Handed to ``on_start`` before the first call: the engine (to stop it), the folder, and the rows
+    already finished by an earlier session of a resumed run."""
+
+    engine: Engine
+    out_dir: Path
+    rows: int
+    done: int
+    resumed: bool
 
 
-def make_run_dir(settings: RunSettings) -> tuple[str, Path]:
-    """A new, empty run folder: ``--out`` if given (refused if it holds a run), else one under runs_root."""
-    if settings.out_dir is not None:
-        out = settings.out_dir
-        if (out / JOURNAL_NAME).exists():
-            raise ConfigError(f"{out} already holds a run; choose another --out (a run is never overwritten)")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"cannot create --out {out}: {exc.strerror or exc}") from None
-        return out.name, out
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{_slug(settings.manifest.stem)}"
-    for n in range(1, 1000):
-        run_id = base if n == 1 else f"{base}-{n}"
-        out = settings.runs_root / run_id
-        try:
-            out.mkdir(parents=True, exist_ok=False)
-            return run_id, out
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise ConfigError(f"cannot create the run folder {out}: {exc.strerror or exc}") from None
-    raise ConfigError(f"too many runs named {base} in {settings.runs_root}")
+def _open(prepared: PreparedRun) -> OpenRun:
+    s = prepared.settings
+    params = {**s.public_params(), "manifest_sha256": prepared.manifest_sha256, "manifest_rows": prepared.rows}
+    if s.resume:
+        if s.out_dir is None:
+            raise ConfigError("--resume needs --out DIR: the folder of the run to continue")
+        return reopen_run(s.out_dir, params, force=s.force)
+    name = s.manifest.stem + ("-rerun" if s.selection else "")
+    return create_run(s.out_dir, s.runs_root, name, {**params, "started_at": utc_now_iso(), "sessions": []})
 
 
 async def execute(
@@ -163,32 +195,34 @@ async def execute(
     auth: Authenticator | None,
     *,
     on_result: Callable[[RowResult], None] | None = None,
-    on_engine: Callable[[Engine, Path], None] | None = None,
+    on_start: Callable[[RunStart], None] | None = None,
     session: aiohttp.ClientSession | None = None,
 ) -> RunResult:
-    """Call every row of *prepared*, journal each result, then write the reports.
+    """Call every row of *prepared* (a resume: every row not yet finished), journal each result, then
+    write the reports from the journal.
 
-    *on_engine* receives the engine and the run folder before the first call (the CLI uses them to
-    stop on a signal and to say where the reports are).
-    When the run is cancelled, rows not yet finished are recorded as ``interrupted`` and the
-    reports are still written before the cancellation goes on.
+    *on_start* receives a :class:`RunStart` before the first call (the CLI uses it to stop on a signal,
+    and to size the progress bar). When the run is cancelled, rows not yet finished are recorded as
+    ``interrupted`` and the reports are still written before the cancellation goes on. If the journal
+    cannot be written (a full disk), no new call starts; results it could not keep are raised in
+    :class:`UnsavedResults`, never dropped.
     """
-    s = prepared.settings
-    run_id, out_dir = make_run_dir(s)
-    started_at, t0 = utc_now_iso(), time.monotonic()
-    journal = Journal(out_dir / JOURNAL_NAME)
-    journal.set_params({**s.public_params(), "run_id": run_id, "started_at": started_at,
-                        "manifest_rows": prepared.rows})
-    by_outcome: Counter[str] = Counter()
-    by_code: Counter[str] = Counter()
+    run = _open(prepared)
+    try:
+        return await _execute(prepared, run, auth, on_result, on_start, session)
+    finally:
+        run.close()
 
-    def record(result: RowResult) -> None:
-        journal.record(result)
-        by_outcome[result.outcome.value] += 1
-        if result.error_code:
-            by_code[result.error_code] += 1
-        if on_result is not None:
-            on_result(result)
+
+async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | None,
+                   on_result: Callable[[RowResult], None] | None, on_start: Callable[[RunStart], None] | None,
+                   session: aiohttp.ClientSession | None) -> RunResult:
+    s = prepared.settings
+    journal, out_dir = run.journal, run.out_dir
+    session_started, t0 = utc_now_iso(), time.monotonic()
+    done = journal.finished() if run.resumed else RowSet()
+    in_flight_before = journal.in_flight() if run.resumed else RowSet()
+    journal_errors: list[JournalError] = []
 
     own_session = session is None and not s.dry_run
     if own_session:
@@ -197,11 +231,46 @@ async def execute(
                                                   timeout=s.timeout, verify_tls=s.verify_tls)
     engine = Engine(client, rate=s.rate, concurrency=s.concurrency, dry_run=s.dry_run,
                     policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s))
-    if on_engine is not None:
-        on_engine(engine, out_dir)
-    plans = prepared.plans()
+
+    def journal_failed(exc: JournalError) -> None:
+        if not journal_errors:
+            log.error("%s; no new calls will start", exc, extra={"event": "journal_error", "fields": {}})
+        journal_errors.append(exc)
+        engine.stop()
+
+    def record(result: RowResult) -> None:
+        if result.row in in_flight_before and result.outcome is Outcome.FAILED:
+            result = replace(result, error_msg=f"{result.error_msg} (this row was in flight when the run was "
+                                               "stopped before: that call may have restarted the group)")
+        try:
+            journal.record(result)
+        except JournalError as exc:
+            journal_failed(exc)
+        if log.isEnabledFor(logging.INFO):
+            log.info("row %d: %s %s", result.row, result.outcome.value, result.error_code, extra={
+                "event": "row", "fields": {
+                    "row": result.row, "project_id": result.project_id, "group_id": result.group_id,
+                    "outcome": result.outcome.value, "http_status": result.http_status,
+                    "error_code": result.error_code, "error_msg": result.error_msg, "attempts": result.attempts,
+                    "request_id": result.request_id, "latency_ms": result.latency_ms}})
+        if on_result is not None:
+            on_result(result)
+
+    def started(plan: RowPlan) -> None:
+        try:
+            journal.started(plan.row, utc_now_iso())
+        except JournalError as exc:
+            journal_failed(exc)
+
+    log.info("%s run %s: %d rows, %d already finished", "resuming" if run.resumed else "starting", run.run_id,
+             prepared.rows, len(done), extra={"event": "resume" if run.resumed else "start", "fields": {
+                 "run_id": run.run_id, "out_dir": str(out_dir), "rows": prepared.rows, "done": len(done),
+                 **{k: v for k, v in run.params.items() if k in s.public_params()}}})
+    if on_start is not None:
+        on_start(RunStart(engine, out_dir, prepared.rows, len(done), run.resumed))
+    plans = (plan for plan in prepared.plans() if plan.row not in done)
     try:
-        await engine.run(plans, record)
+        await engine.run(plans, record, on_call=started)
     finally:
         # Rows the engine never reached (a cancelled run) are interrupted, and still reported.
         for plan in plans:
@@ -212,20 +281,44 @@ async def execute(
         if own_session:
             with anyio.CancelScope(shield=True):
                 await session.close()  # type: ignore[union-attr]
-        finished_at = utc_now_iso()
-        summary = RunSummary(
-            run_id=run_id, manifest=str(s.manifest), started_at=started_at, finished_at=finished_at,
-            duration_s=round(time.monotonic() - t0, 3), rows=prepared.rows, by_outcome=dict(by_outcome),
-            by_error_code=dict(by_code.most_common()), calls=engine.stats.calls,
-            achieved_rate=engine.stats.achieved_rate, out_dir=str(out_dir), dry_run=s.dry_run,
-        )
-        journal.set_params({"finished_at": finished_at, "summary": summary.as_dict()})
+        summary = _finish(prepared, run, engine, session_started, time.monotonic() - t0)
         try:
             files = write_reports(out_dir, journal.results(), summary, formats=s.formats,
                                   extra_columns=prepared.planner().extra_columns)
         except OSError as exc:
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc}); "
                               f"every result is kept in {out_dir / JOURNAL_NAME}") from None
-        finally:
-            journal.close()
     return RunResult(summary, out_dir, files)
+
+
+def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str, duration_s: float) -> RunSummary:
+    """Close this session in the journal and sum up the whole run (every session) from it."""
+    s, journal, stats = prepared.settings, run.journal, engine.stats
+    try:
+        journal.flush()
+    except JournalError as exc:
+        raise UnsavedResults(f"{exc}; {journal.pending} results could not be saved and are listed below",
+                             journal.unsaved(), run.out_dir) from None
+    span = (stats.last_call_at - stats.first_call_at) if stats.first_call_at and stats.last_call_at else 0.0
+    finished_at = utc_now_iso()
+    sessions = [*run.params.get("sessions", []), {
+        "started_at": started_at, "finished_at": finished_at, "duration_s": round(duration_s, 3),
+        "calls": stats.calls, "call_span_s": round(span, 3), "resumed": run.resumed}]
+    calls = sum(x["calls"] for x in sessions)
+    spans = sum(x["call_span_s"] for x in sessions)
+    by_outcome, by_code = journal.counts()
+    summary = RunSummary(
+        run_id=run.run_id, manifest=str(s.manifest), started_at=run.params.get("started_at", started_at),
+        finished_at=finished_at, duration_s=round(sum(x["duration_s"] for x in sessions), 3), rows=prepared.rows,
+        by_outcome=dict(by_outcome.most_common()), by_error_code=dict(by_code.most_common()), calls=calls,
+        achieved_rate=round(sum(max(x["calls"] - 1, 0) for x in sessions) / spans, 3) if spans > 0 else 0.0,
+        out_dir=str(run.out_dir), dry_run=s.dry_run, sessions=len(sessions),
+        source_run=s.selection.public() if s.selection else None, not_in_manifest=prepared.missing,
+    )
+    try:
+        journal.set_params({"finished_at": finished_at, "sessions": sessions, "summary": summary.as_dict()})
+    except JournalError as exc:
+        raise UnsavedResults(str(exc), [], run.out_dir) from None
+    log.info("run %s finished: %s", run.run_id, summary.by_outcome,
+             extra={"event": "finish", "fields": summary.as_dict()})
+    return summary

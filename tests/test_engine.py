@@ -268,3 +268,40 @@ async def test_final_error_spellings_give_the_right_code(session: aiohttp.Client
     assert (result.outcome, result.http_status, result.error_code, result.attempts, result.request_id) == (
         Outcome.FAILED, status, code, 1, "rid")
     assert result.error_msg
+
+
+async def test_a_server_echoing_the_body_does_not_leak_secrets(session: aiohttp.ClientSession) -> None:
+    """Error text that repeats the body: secret keys (and a key file's private key) are redacted, AKs masked."""
+    key_file = json.dumps({"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----abcdef"})
+
+    async def handler(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"error_code": "OMS.0002", "error_msg": f"bad body {body} / {body['src_sk']} / "
+                                  f"{json.loads(body['json_auth_file'])['private_key']}"}, status=400)
+
+    async with serve(handler) as url:
+        plans = _plans(SimConfig(), ["g"], src_ak="SRCAK12345678", src_sk="the-source-secret",
+                       dst_ak="DSTAK12345678", dst_sk="the-destination-secret", json_auth_file=key_file)
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
+        [result] = await _run(Engine(client, rate=None, concurrency=1, policy=FAST), plans)
+    assert result.outcome is Outcome.FAILED and result.error_code == "OMS.0002"
+    for secret in ("the-source-secret", "the-destination-secret", "PRIVATE KEY-----abcdef", "SRCAK12345678"):
+        assert secret not in result.error_msg
+    assert "[redacted]" in result.error_msg and "SRCA…5678" in result.error_msg
+
+
+async def test_an_unexpected_error_fails_its_row_not_the_run(session: aiohttp.ClientSession) -> None:
+    """A bug in one row's call (here: an auth that raises) fails that row as internal_error; the rest go on."""
+
+    class BrokenAuth(TokenAuth):
+        async def authorize(self, *args, **kwargs):  # type: ignore[override]
+            raise ZeroDivisionError("boom")
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async with serve(handler) as url:
+        client = OmsClient(session, BrokenAuth(Token("t")), endpoint=url)
+        results = await _run(Engine(client, rate=None, concurrency=2, policy=FAST), _plans(SimConfig(), ["a", "b"]))
+    assert [(r.outcome, r.error_code, r.attempts) for r in results] == [(Outcome.FAILED, "internal_error", 1)] * 2
+    assert "ZeroDivisionError: boom" in results[0].error_msg

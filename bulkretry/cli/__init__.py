@@ -7,6 +7,7 @@ so ``bulkretry --help`` starts fast.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -192,11 +193,32 @@ jitter (Retry-After honoured). Final at once: 400, 401, 403, 404. Exit status: 0
 skipped/dry run), 1 some row failed, was invalid or interrupted, 2 nothing was called (usage, manifest or
 credentials error), 130 Ctrl-C, 143 SIGTERM; the report of what finished is written in every case.
 
+Every finished row is kept at once in the run folder's journal.sqlite. After a crash, Ctrl-C or kill,
+run the same command with --resume: finished rows are not called again (only the few calls in flight
+at the crash may repeat). A folder that holds a run is never overwritten, and two runs cannot write one
+folder at the same time. `bulkretry rerun DIR` then makes a new run of just the rows that failed.
+
 examples:
   export HUAWEICLOUD_SDK_AK=... HUAWEICLOUD_SDK_SK=...
   bulkretry run groups.xlsx --region cn-north-4 --project-id 0a1b2c3d...
   bulkretry run groups.csv --region cn-north-4 --rate 5 --concurrency 8 --out runs/after-outage
+  bulkretry run groups.csv --region cn-north-4 --out runs/after-outage --resume   # continue after a crash
   bulkretry run groups.csv --endpoint http://127.0.0.1:8080 --dry-run
+  bulkretry run groups.csv --quiet --json-summary --log-file run.jsonl > summary.json   # from cron
+"""
+
+RERUN_HELP = """\
+Make a new run of the rows of an earlier run (DIR) that did not succeed: by default those that
+failed or were interrupted, or those chosen with --only and --error-code. Credentials are read again
+from the earlier run's manifest (the journal never holds any), so fix them there first if they were
+the problem; rows are matched by (project_id, group_id). The earlier run's settings are used unless
+given again here. The new run's folder sits beside DIR (or --out) and its summary names DIR as its
+source. Exit status as for `run`; 0 with nothing to do when no row matches.
+
+examples:
+  bulkretry rerun bulkretry-runs/20261124-030000-groups
+  bulkretry rerun runs/after-outage --only failed --error-code APIGW.0308 --error-code OMS.0500
+  bulkretry rerun runs/after-outage --manifest groups-fixed.xlsx --rate 5 --out runs/after-outage-2
 """
 
 VALIDATE_HELP = """\
@@ -258,9 +280,59 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--format", type=_formats, default=None, metavar="LIST",
                    help="comma list of csv,xlsx,json (default: all three); summary.json is always written")
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
-    g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
+    _add_unattended_options(g)
+    g = p.add_argument_group("resume")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the run in --out DIR: rows already finished are not called again")
+    g.add_argument("--force", action="store_true",
+                   help="with --resume: continue even though the manifest or the call settings changed")
     _add_auth_options(p)
     p.set_defaults(handler=_cmd_run)
+
+
+def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
+    g.add_argument("--log-file", metavar="FILE", help="append a JSON-lines log of the run to FILE (no secrets)")
+    g.add_argument("--json-summary", action="store_true",
+                   help="print the summary as one JSON document on stdout (the summary line goes to stderr)")
+
+
+def _outcomes(text: str) -> tuple[str, ...]:
+    from ..rerun import parse_outcomes
+
+    try:
+        return parse_outcomes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_rerun_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rerun", help="a new run of the rows of an earlier run that failed",
+                       description=RERUN_HELP, formatter_class=_Formatter)
+    p.add_argument("source", metavar="DIR", help="the folder of the earlier run")
+    g = p.add_argument_group("which rows")
+    g.add_argument("--only", type=_outcomes, default=None, metavar="LIST",
+                   help="comma list of outcomes to run again (default: failed,interrupted)")
+    g.add_argument("--error-code", action="extend", nargs="+", default=[], metavar="CODE",
+                   help="only rows that ended with one of these error codes (repeatable)")
+    g.add_argument("--manifest", metavar="FILE", help="read the rows from FILE (default: the earlier run's manifest)")
+    g = p.add_argument_group("where (default: as the earlier run)")
+    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint")
+    g.add_argument("--region", metavar="R", help="region for rows without a region column")
+    g.add_argument("--project-id", metavar="ID", help="project for rows without a project_id column")
+    g = p.add_argument_group("pace (default: as the earlier run)")
+    g.add_argument("--rate", type=_positive_float, metavar="N", help="at most N calls per second in total")
+    g.add_argument("--concurrency", type=_positive_int, metavar="N", help="at most N calls in flight")
+    g.add_argument("--max-attempts", type=_positive_int, metavar="N", help="attempts per row for retryable failures")
+    g.add_argument("--timeout", type=_positive_float, metavar="S", help="per-request timeout in seconds")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", metavar="DIR", help="the new run's folder (default: a new one beside the earlier run)")
+    g.add_argument("--format", type=_formats, default=None, metavar="LIST",
+                   help="comma list of csv,xlsx,json (default: as the earlier run)")
+    g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
+    _add_unattended_options(g)
+    _add_auth_options(p)
+    p.set_defaults(handler=_cmd_rerun)
 
 
 def _add_auth_options(p: argparse.ArgumentParser) -> None:
@@ -300,16 +372,58 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSett
 
 
 def _run_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSettings
-    """The shared settings plus `run`'s own options."""
+    """The shared settings plus `run`'s own options (a resumed rerun also gets its selection back)."""
     from dataclasses import replace
     from pathlib import Path
 
     from ..report import FORMATS
 
-    return replace(
+    settings = replace(
         _settings_from(args, env), rate=args.rate, concurrency=args.concurrency, max_attempts=args.max_attempts,
         timeout=args.timeout, out_dir=Path(args.out) if args.out else None, formats=args.format or FORMATS,
-        dry_run=args.dry_run, verify_tls=not args.insecure,
+        dry_run=args.dry_run, verify_tls=not args.insecure, resume=args.resume, force=args.force,
+    )
+    if args.resume:
+        if settings.out_dir is None:
+            raise _UsageError("--resume needs --out DIR: the folder of the run to continue")
+        from ..journal import JOURNAL_NAME
+        from ..rerun import load_selection
+        from ..rundir import read_params
+
+        exists = (settings.out_dir / JOURNAL_NAME).is_file()  # if not, the resume itself says so
+        source = read_params(settings.out_dir).get("source_run") if exists else None
+        if source:  # resuming a rerun: the same rows of the same earlier run
+            settings = replace(settings, selection=load_selection(Path(source["out_dir"]), source["only"],
+                                                                  source["error_codes"]))
+    return settings
+
+
+def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSettings
+    """A rerun: the earlier run's settings, overridden by the options given now."""
+    from pathlib import Path
+
+    from ..report import FORMATS
+    from ..rerun import DEFAULT_ONLY, load_selection
+    from ..runner import RunSettings
+
+    selection = load_selection(Path(args.source), args.only or DEFAULT_ONLY, args.error_code)
+    old = selection.source_params
+
+    def pick(name: str, given: object) -> object:
+        return given if given is not None else old.get(name)
+
+    manifest = args.manifest or old.get("manifest_path") or old.get("manifest")
+    if not manifest:
+        raise _UsageError(f"{args.source}: the run does not record its manifest; give it with --manifest FILE")
+    return selection, RunSettings(
+        manifest=Path(manifest), encoding=old.get("encoding"), delimiter=old.get("delimiter"),
+        sheet=old.get("sheet"), endpoint=pick("endpoint", args.endpoint), region=pick("region", args.region),
+        project_id=pick("project_id", args.project_id), migrate_failed_object=old.get("migrate_failed_object"),
+        rate=pick("rate", args.rate), concurrency=pick("concurrency", args.concurrency),  # type: ignore[arg-type]
+        max_attempts=pick("max_attempts", args.max_attempts), timeout=pick("timeout", args.timeout),  # type: ignore[arg-type]
+        out_dir=Path(args.out) if args.out else None, runs_root=selection.source_dir.parent,
+        formats=args.format or tuple(old.get("formats") or FORMATS), dry_run=args.dry_run,
+        verify_tls=not args.insecure, selection=selection,
     )
 
 
@@ -349,30 +463,74 @@ def _summary_line(summary, files) -> str:  # (RunSummary, list[Path]) -> str
 def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
 
-    from ..auth import authenticator_for
-    from ..credentials import load_credentials
     from ..runner import prepare
 
     env = dict(os.environ)
-    settings = _run_settings_from(args, env)
+    prepared = prepare(_run_settings_from(args, env), env)
+    return _execute(args, prepared, env, out, err)
+
+
+def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import os
+
+    from ..runner import prepare
+
+    env = dict(os.environ)
+    selection, settings = _rerun_settings_from(args, env)
+    what = f"outcome {', '.join(selection.only)}" + (
+        f" and error code {', '.join(selection.error_codes)}" if selection.error_codes else "")
+    if not selection.targets:
+        print(f"nothing to rerun: no row of {args.source} has {what}", file=err)
+        if args.json_summary:
+            print(json.dumps({"rows": 0, "source_run": selection.public(), "exit_status": EXIT_OK}), file=out)
+        return EXIT_OK
     prepared = prepare(settings, env)
+    if prepared.manifest_sha256 != selection.source_params.get("manifest_sha256"):
+        print(f"note: {settings.manifest} changed since {args.source} ran; rows are matched by project and group id",
+              file=err)
+    if prepared.missing:
+        print(f"warning: {prepared.missing} of the {len(selection.targets)} groups with {what} are no longer in "
+              f"{settings.manifest} and are not called", file=err)
+    return _execute(args, prepared, env, out, err)
+
+
+def _execute(args: argparse.Namespace, prepared, env: dict[str, str], out: TextIO, err: TextIO) -> int:
+    """Run *prepared* with a progress bar (and a JSON log), print the summary, pick the exit status."""
+    from pathlib import Path
+
+    from ..auth import authenticator_for
+    from ..credentials import load_credentials
+    from .logfile import json_log
+    from .progress import run_with_progress
+
+    settings = prepared.settings
     auth = None
     if not settings.dry_run:
         credentials = load_credentials(env, auth=args.auth, token=args.token, token_file=args.token_file,
                                        iam_endpoint=args.iam_endpoint, iam_user=args.iam_user,
                                        iam_domain=args.iam_domain)
         auth = authenticator_for(credentials, timeout=settings.timeout, verify_tls=settings.verify_tls)
-    from .progress import run_with_progress
-
-    outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err)
+    with json_log(Path(args.log_file) if args.log_file else None):
+        outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err)
+    summary = outcome.result.summary if outcome.result is not None else None
+    if outcome.signal is not None:
+        code = EXIT_SIGTERM if outcome.signal == "SIGTERM" else EXIT_SIGINT
+    else:
+        by = summary.by_outcome  # type: ignore[union-attr]
+        code = EXIT_FAILED if any(by.get(k) for k in ("failed", "invalid", "interrupted")) else EXIT_OK
     if outcome.result is not None:
-        print(_summary_line(outcome.result.summary, outcome.result.files), file=out)
+        line = _summary_line(outcome.result.summary, outcome.result.files)
+        print(line, file=err if args.json_summary else out)
     if outcome.signal is not None:
         print(f"bulkretry: stopped by {outcome.signal}; unfinished rows are marked interrupted"
-              + (f"; report in {outcome.out_dir}" if outcome.out_dir else ""), file=err)
-        return EXIT_SIGTERM if outcome.signal == "SIGTERM" else EXIT_SIGINT
-    by = outcome.result.summary.by_outcome  # type: ignore[union-attr]
-    return EXIT_FAILED if any(by.get(k) for k in ("failed", "invalid", "interrupted")) else EXIT_OK
+              + (f"; report in {outcome.out_dir}; continue with --out {outcome.out_dir} --resume"
+                 if outcome.out_dir else ""), file=err)
+    if args.json_summary:
+        data = summary.as_dict() if summary is not None else {}
+        files = [str(f) for f in outcome.result.files] if outcome.result is not None else []
+        print(json.dumps({**data, "files": files, "signal": outcome.signal, "exit_status": code},
+                         ensure_ascii=False), file=out)
+    return code
 
 
 # -- main --------------------------------------------------------------------------------------------
@@ -384,6 +542,8 @@ examples:
   bulkretry demo                                   # try it against the built-in simulator
   bulkretry validate groups.xlsx --region cn-north-4 --project-id ID
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --rate 10
+  bulkretry run groups.xlsx --region cn-north-4 --project-id ID --out runs/x --resume
+  bulkretry rerun runs/x                           # a new run of the rows that failed
   bulkretry sim --port 8080                        # run the simulator on its own
 """
 
@@ -397,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_run_parser(sub)
+    _add_rerun_parser(sub)
     _add_validate_parser(sub)
     _add_sim_parser(sub)
     _add_demo_parser(sub)
@@ -416,11 +577,36 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     if handler is None:
         parser.print_help(out)
         return EXIT_USAGE
+    from ..runner import ReportError, UnsavedResults
+
     try:
         return handler(args, out, err)
+    except UnsavedResults as exc:  # calls were made: never drop what they returned
+        print(f"bulkretry: error: {exc}", file=err)
+        for row in exc.rows:
+            print(json.dumps(row, ensure_ascii=False), file=err)
+        return _failed(args, out, str(exc))
+    except ReportError as exc:  # calls were made and journalled: not a usage error
+        print(f"bulkretry: error: {exc}", file=err)
+        return _failed(args, out, str(exc))
     except BulkRetryError as exc:
         print(f"bulkretry: error: {exc}", file=err)
+        if getattr(args, "json_summary", False):
+            print(json.dumps({"error": str(exc), "exit_status": EXIT_USAGE}, ensure_ascii=False), file=out)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("bulkretry: interrupted", file=err)
         return EXIT_SIGINT
+    except Exception as exc:  # a bug: say so in one line; the journal keeps every result obtained
+        import logging
+
+        logging.getLogger("bulkretry").exception("unexpected error", extra={"event": "crash", "fields": {}})
+        print(f"bulkretry: unexpected error ({type(exc).__name__}: {exc}); this is a bug. Results obtained so far "
+              "are in the run folder's journal.sqlite: continue with --out DIR --resume", file=err)
+        return _failed(args, out, f"{type(exc).__name__}: {exc}")
+
+
+def _failed(args: argparse.Namespace, out: TextIO, message: str) -> int:
+    if getattr(args, "json_summary", False):
+        print(json.dumps({"error": message, "exit_status": EXIT_FAILED}, ensure_ascii=False), file=out)
+    return EXIT_FAILED

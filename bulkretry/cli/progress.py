@@ -19,7 +19,7 @@ import anyio
 from ..auth import Authenticator
 from ..engine import Engine
 from ..records import RowResult
-from ..runner import PreparedRun, RunResult, execute
+from ..runner import PreparedRun, RunResult, RunStart, execute
 
 __all__ = ["GRACE_S", "RunOutcome", "run_with_progress"]
 
@@ -49,8 +49,12 @@ def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quie
         bar.set_postfix_str(f"ok {counts['succeeded']} · failed {counts['failed']} · invalid {counts['invalid']}",
                             refresh=False)
 
-    def on_engine(engine: Engine, out_dir: Path) -> None:
-        state["engine"], state["out_dir"] = engine, out_dir
+    def on_start(start: RunStart) -> None:
+        state["engine"], state["out_dir"] = start.engine, start.out_dir
+        if start.done:  # a resumed run: show the whole run, started where the last session stopped
+            bar.reset(total=start.rows)
+            bar.update(start.done)
+            bar.set_description("resuming")
 
     async def main() -> RunResult:
         loop = asyncio.get_running_loop()
@@ -71,7 +75,7 @@ def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quie
         for signum, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):
             loop.add_signal_handler(signum, on_signal, name)
         try:
-            return await execute(prepared, auth, on_result=on_result, on_engine=on_engine)
+            return await execute(prepared, auth, on_result=on_result, on_start=on_start)
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)

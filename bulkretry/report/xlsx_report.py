@@ -47,7 +47,7 @@ _WIDTHS = {
 }
 
 _SUMMARY_FIELDS = (
-    "run_id", "manifest", "started_at", "finished_at", "duration_s", "rows", "calls", "achieved_rate",
+    "run_id", "manifest", "started_at", "finished_at", "duration_s", "rows", "calls", "achieved_rate", "sessions",
 )
 
 
@@ -135,6 +135,12 @@ def _write_summary(ws: Any, summary: RunSummary) -> None:
     ws.append([_bold(ws, "run"), _bold(ws, "value")])
     for key in _SUMMARY_FIELDS:
         ws.append([key, _cell(ws, data[key])])
+    if summary.source_run is not None:  # a rerun says which run it came from
+        source = summary.source_run
+        ws.append(["rerun of", _cell(ws, f"{source['run_id']} ({source['out_dir']})")])
+        ws.append(["rerun rows", _cell(ws, f"outcome {', '.join(source['only'])}"
+                                           + (f"; error code {', '.join(source['error_codes'])}"
+                                              if source["error_codes"] else ""))])
     for heading, counts in (("outcome", summary.by_outcome), ("error_code", summary.by_error_code)):
         ws.append([])
         ws.append([_bold(ws, heading), _bold(ws, "rows")])

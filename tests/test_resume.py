@@ -1,0 +1,319 @@
+"""Scheduled re-runs and crash safety end to end: --resume, rerun, the folder lock, --log-file,
+--json-summary, and kill -9 at a random moment followed by --resume. Real simulator, real files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from bulkretry.cli import main
+from bulkretry.runlock import RunLock
+from bulkretry.runner import RunSettings, execute, prepare
+from bulkretry.sim import SimConfig, SimulatorThread
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
+
+
+@pytest.fixture
+def sim():
+    with SimulatorThread(SimConfig()) as thread:  # the groups samples/ was made from
+        yield thread
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, sim: SimulatorThread) -> dict[str, str]:
+    for name in ("OMS_AUTH_TOKEN", "CLOUD_SDK_AK", "CLOUD_SDK_SK", "OMS_IAM_USER", "HUAWEICLOUD_SDK_PROJECT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    values = {"HUAWEICLOUD_SDK_AK": sim.config.ak, "HUAWEICLOUD_SDK_SK": sim.config.sk, **DEMO_SECRETS}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def _cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+
+
+def _where(sim: SimulatorThread) -> list[str]:
+    return ["--endpoint", sim.url, "--project-id", sim.config.project_id, "--rate", "500", "--quiet"]
+
+
+def _report(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "report.csv", encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _puts(sim: SimulatorThread, since: int = 0) -> list[str]:
+    """Group ids of the retry calls the simulator received after request number *since*."""
+    return [r.path_segments[3] for r in sim.simulator.received[since:] if r.method == "PUT"]
+
+
+def _failed_manifest(sim: SimulatorThread, path: Path, n: int) -> list[str]:
+    ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=1000)[1]][:n]
+    path.write_text("group_id,note\n" + "".join(f"{gid},row {i}\n" for i, gid in enumerate(ids)), encoding="utf-8")
+    return ids
+
+
+def _stopped_run(sim: SimulatorThread, manifest: Path, out: Path, stop_after: int) -> None:
+    """A run stopped (as by Ctrl-C) after *stop_after* results: the rest are interrupted."""
+    from bulkretry.auth import AkSkAuth
+    from bulkretry.credentials import AkSk
+
+    settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=sim.config.project_id, rate=None,
+                           concurrency=1, out_dir=out)
+    engine = {}
+    seen = []
+
+    def on_result(result) -> None:
+        seen.append(result)
+        if len(seen) == stop_after:
+            engine["e"].stop()
+
+    prepared = prepare(settings)
+    anyio.run(lambda: execute(prepared, AkSkAuth(AkSk(sim.config.ak, sim.config.sk)), on_result=on_result,
+                              on_start=lambda start: engine.setdefault("e", start.engine)))
+
+
+# -- resume ---------------------------------------------------------------------------------------------
+
+
+def test_resume_calls_only_the_rows_not_yet_finished(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """Stopped after 4 rows, then --resume: the other rows are called once each; the report is complete."""
+    ids = _failed_manifest(sim, tmp_path / "m.csv", 12)
+    _stopped_run(sim, tmp_path / "m.csv", tmp_path / "run", stop_after=4)
+    first = _report(tmp_path / "run")
+    done = [r["group_id"] for r in first if r["outcome"] == "succeeded"]
+    assert len(done) == 4 and {r["outcome"] for r in first} == {"succeeded", "interrupted"}
+    before = len(sim.simulator.received)
+    code, _, err = _cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
+    assert code == 0, err
+    assert sorted(_puts(sim, before)) == sorted(set(ids) - set(done))
+    rows = _report(tmp_path / "run")
+    assert [r["group_id"] for r in rows] == ids and {r["outcome"] for r in rows} == {"succeeded"}
+    assert [r["note"] for r in rows] == [f"row {i}" for i in range(12)]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["sessions"] == 2 and summary["calls"] == 12 and summary["by_outcome"] == {"succeeded": 12}
+
+
+def test_resume_of_a_finished_run_calls_nothing(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """Every row final: --resume rewrites the reports and sends no request."""
+    _failed_manifest(sim, tmp_path / "m.csv", 3)
+    _cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+    before = len(sim.simulator.received)
+    code, _, err = _cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
+    assert code == 0, err and len(sim.simulator.received) == before
+    assert len(_report(tmp_path / "run")) == 3
+
+
+def test_resume_refuses_a_changed_manifest_unless_forced(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """An edited manifest: exit 2, nothing called, a message saying what to do; --force goes on."""
+    manifest = tmp_path / "m.csv"
+    _failed_manifest(sim, manifest, 6)
+    _stopped_run(sim, manifest, tmp_path / "run", stop_after=2)
+    manifest.write_text(manifest.read_text(encoding="utf-8") + "extra-group,new\n", encoding="utf-8")
+    before = len(sim.simulator.received)
+    code, _, err = _cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
+    assert code == 2 and "the manifest changed" in err and "--force" in err and "Traceback" not in err
+    assert len(sim.simulator.received) == before
+    code, _, err = _cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "run"), "--resume", "--force")
+    assert code == 1, err  # the unknown group fails; the others succeed
+    assert len(_puts(sim, before)) == 5
+
+
+def test_resume_refuses_changed_call_settings(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """Another project id than the run's own: exit 2, naming the setting."""
+    _failed_manifest(sim, tmp_path / "m.csv", 4)
+    _stopped_run(sim, tmp_path / "m.csv", tmp_path / "run", stop_after=1)
+    code, _, err = _cli("run", str(tmp_path / "m.csv"), "--endpoint", sim.url, "--project-id", "other",
+                        "--quiet", "--out", str(tmp_path / "run"), "--resume")
+    assert code == 2 and "project_id was" in err
+
+
+@pytest.mark.parametrize("case", ["no-out", "empty-folder"])
+def test_resume_without_a_run_is_a_usage_error(sim: SimulatorThread, env: dict, tmp_path: Path, case: str) -> None:
+    """--resume without --out, or on a folder with no run: exit 2 with what to do, nothing called."""
+    _failed_manifest(sim, tmp_path / "m.csv", 2)
+    out = [] if case == "no-out" else ["--out", str(tmp_path)]
+    before = len(sim.simulator.received)
+    code, _, err = _cli("run", str(tmp_path / "m.csv"), *_where(sim), *out, "--resume")
+    assert code == 2 and ("--out DIR" in err if case == "no-out" else "nothing to resume" in err)
+    assert len(sim.simulator.received) == before
+
+
+def test_a_locked_folder_is_refused(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """While another run holds the folder, a second run (or resume) into it exits 2 and calls nothing."""
+    _failed_manifest(sim, tmp_path / "m.csv", 2)
+    (tmp_path / "run").mkdir()
+    before = len(sim.simulator.received)
+    with RunLock(tmp_path / "run"):
+        code, _, err = _cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+    assert code == 2 and "in use by another bulkretry run" in err
+    assert len(sim.simulator.received) == before
+
+
+# -- rerun ----------------------------------------------------------------------------------------------
+
+
+def test_rerun_calls_exactly_the_failed_rows(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """rerun DIR: only the failed rows' groups are called, with credentials read again from the manifest."""
+    code, _, _ = _cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+    assert code == 1
+    failed = [r for r in _report(tmp_path / "run") if r["outcome"] == "failed"]
+    assert len(failed) == 3
+    before = len(sim.simulator.received)
+    code, _, err = _cli("rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--quiet")
+    assert code == 1, err
+    sent = [r for r in sim.simulator.received[before:] if r.method == "PUT"]
+    assert sorted(r.path_segments[3] for r in sent) == sorted(r["group_id"] for r in failed)
+    assert all(json.loads(r.body)["src_sk"] == DEMO_SECRETS["DEMO_SRC_SK"] for r in sent)
+    rows = _report(tmp_path / "again")
+    assert [r["row"] for r in rows] == [r["row"] for r in failed]
+    summary = json.loads((tmp_path / "again" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["source_run"]["out_dir"] == str((tmp_path / "run").absolute())
+    assert summary["source_run"]["only"] == ["failed", "interrupted"] and summary["rows"] == 3
+
+
+def test_rerun_by_error_code_and_default_folder(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """--error-code narrows the rows; without --out the new run sits beside the source, named *-rerun."""
+    _cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+    before = len(sim.simulator.received)
+    code, _, err = _cli("rerun", str(tmp_path / "run"), "--error-code", "OMS.1009", "--quiet")
+    unknown = [r["group_id"] for r in _report(tmp_path / "run") if r["error_code"] == "OMS.1009"]
+    assert code == 1, err and len(unknown) == 1
+    assert _puts(sim, before) == unknown
+    (new,) = [p for p in tmp_path.iterdir() if p.name.endswith("-rerun")]
+    assert [r["group_id"] for r in _report(new)] == unknown
+
+
+def test_rerun_with_nothing_to_do_exits_0_and_writes_nothing(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """A run with no failed row: rerun says so, calls nothing, creates no folder."""
+    _failed_manifest(sim, tmp_path / "m.csv", 3)
+    _cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+    before = len(sim.simulator.received)
+    code, _, err = _cli("rerun", str(tmp_path / "run"))
+    assert code == 0 and "nothing to rerun" in err
+    assert len(sim.simulator.received) == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "run"]
+
+
+def test_rerun_of_a_folder_without_a_run_exits_2(tmp_path: Path) -> None:
+    """A folder that holds no journal: exit 2 naming it."""
+    code, _, err = _cli("rerun", str(tmp_path))
+    assert code == 2 and str(tmp_path) in err and "holds no run" in err
+
+
+def test_rerun_matches_rows_by_group_after_the_manifest_was_edited(sim: SimulatorThread, env: dict,
+                                                                   tmp_path: Path) -> None:
+    """Finished rows deleted from the manifest: the interrupted groups are still found and called."""
+    manifest = tmp_path / "m.csv"
+    ids = _failed_manifest(sim, manifest, 8)
+    _stopped_run(sim, manifest, tmp_path / "run", stop_after=3)
+    left = [r["group_id"] for r in _report(tmp_path / "run") if r["outcome"] == "interrupted"]
+    manifest.write_text("group_id\n" + "\n".join(reversed(left)) + "\n", encoding="utf-8")
+    before = len(sim.simulator.received)
+    code, _, err = _cli("rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--quiet")
+    assert code == 0, err and "changed since" in err
+    assert sorted(_puts(sim, before)) == sorted(left) and len(left) == len(ids) - 3
+
+
+# -- unattended runs --------------------------------------------------------------------------------------
+
+
+def test_log_file_and_json_summary(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """--log-file: JSON lines (start, one per row, finish); --json-summary: stdout is one JSON document."""
+    log = tmp_path / "run.jsonl"
+    code, out, err = _cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"),
+                          "--log-file", str(log), "--json-summary")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["exit_status"] == 1 and doc["by_outcome"]["succeeded"] == 8 and doc["rows"] == 13
+    assert "13 rows:" in err
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "finish" and kinds.count("row") == 13
+    assert {e["outcome"] for e in events if e["event"] == "row"} == {"succeeded", "failed", "invalid", "duplicate"}
+
+
+def test_json_summary_of_a_usage_error(tmp_path: Path) -> None:
+    """Even a run that cannot start answers a cron wrapper in JSON, with exit 2."""
+    code, out, _ = _cli("run", str(tmp_path / "missing.csv"), "--json-summary")
+    assert code == 2 and json.loads(out)["exit_status"] == 2 and "missing.csv" in json.loads(out)["error"]
+
+
+def test_no_secret_in_any_file_log_or_output(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """Every file a run, a resume and a rerun write, the log and the output hold none of the secrets."""
+    log = tmp_path / "run.jsonl"
+    outputs = []
+    for argv in (["run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run")],
+                 ["run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"), "--resume"],
+                 ["rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again")]):
+        code, out, err = _cli(*argv, "--log-file", str(log), "--json-summary")
+        assert code == 1 and json.loads(out)["exit_status"] == 1, err
+        outputs.append(out + err)
+    secrets = [*DEMO_SECRETS.values(), sim.config.sk, "SRCAKEXAMPLE0000"]
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"journal.sqlite", "report.xlsx", "summary.json", "run.jsonl", ".lock"}
+    for path in files:
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, (path, secret)
+    for secret in secrets:
+        assert all(secret not in text for text in outputs)
+
+
+# -- kill -9 --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_kill_9_at_a_random_moment_then_resume_completes_the_run(tmp_path: Path, seed: int) -> None:
+    """SIGKILL mid-run, then --resume: no finished row is called again (only rows in flight may repeat),
+    and the final report has every row, each called."""
+    config = SimConfig(groups=400, failed_ratio=1.0, latency_ms=20)
+    with SimulatorThread(config) as sim:
+        ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=1000)[1]][:300]
+        manifest = tmp_path / "m.csv"
+        manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
+        env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
+        argv = [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim.url, "--project-id",
+                config.project_id, "--out", str(tmp_path / "run"), "--rate", "400", "--concurrency", "8", "--quiet"]
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        target = random.Random(seed).randint(20, 200)
+        deadline = time.monotonic() + 60
+        while len(_puts(sim)) < target and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        with sqlite3.connect(tmp_path / "run" / "journal.sqlite") as db:
+            finished = {row for (row,) in db.execute("SELECT row FROM rows WHERE outcome != 'interrupted'")}
+            in_flight = {row for (row,) in db.execute("SELECT row FROM in_flight")}
+        first = _puts(sim)
+        called_rows = {ids.index(g) + 2 for g in first}
+        assert called_rows - finished <= in_flight  # every call that went out is journalled or marked in flight
+        assert len(in_flight) <= 8
+        resume = subprocess.run([*argv, "--resume"], env=env, capture_output=True, text=True, timeout=120)
+        second = _puts(sim, 0)[len(first):]
+    assert resume.returncode in (0, 1), resume.stderr
+    again = {ids.index(g) + 2 for g in second}
+    assert not again & finished  # no finished row was called again
+    assert again & called_rows <= in_flight  # only rows in flight at the kill may repeat
+    rows = _report(tmp_path / "run")
+    assert [r["group_id"] for r in rows] == ids
+    assert all(r["outcome"] in ("succeeded", "failed") for r in rows)
+    assert sorted(set(first) | set(second)) == sorted(ids)  # every group was called
+    repeated = [r for r in rows if int(r["row"]) in again & in_flight]
+    assert all(r["outcome"] == "succeeded" or "in flight" in r["error_msg"] for r in repeated)
