@@ -31,6 +31,8 @@ USER_AGENT = f"bulkretry/{__version__}"
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 #: The largest response body read; anything longer is a broken or hostile server.
 MAX_BODY_BYTES = 8 * 1024 * 1024
+#: The longest ``X-Request-Id`` kept (real ones are 32 hex digits).
+MAX_REQUEST_ID_CHARS = 128
 #: The list API's largest page.
 MAX_PAGE_SIZE = 100
 
@@ -194,6 +196,9 @@ class OmsClient:
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"),
                                  latency_ms=elapsed_ms()) from None
+        except aiohttp.ClientResponseError as exc:  # an answer that is not HTTP (aiohttp calls it a 400)
+            raise TransportError("connection", short_text(f"the answer is not valid HTTP: {exc.message}"),
+                                 latency_ms=elapsed_ms()) from None
         except aiohttp.ClientError as exc:
             raise TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"),
                                  latency_ms=elapsed_ms()) from None
@@ -201,12 +206,16 @@ class OmsClient:
             raise TransportError("invalid_request", short_text(str(exc)), retryable=False,
                                  latency_ms=elapsed_ms()) from None
         latency = elapsed_ms()
+        request_id = short_text(request_id, MAX_REQUEST_ID_CHARS)
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(status, "invalid_response", f"response body over {MAX_BODY_BYTES} bytes",
                            request_id=request_id, latency_ms=latency)
         text = raw.decode("utf-8", errors="replace")
         if 300 <= status < 400:
-            target = urlsplit(location).netloc or "the same host"
+            try:
+                target = short_text(urlsplit(location).netloc) or "the same host"
+            except ValueError:  # a Location that is no URL at all, e.g. "http://[oops"
+                target = "an unreadable Location"
             raise ApiError(status, str(status), f"redirect to {target} not followed",
                            request_id=request_id, latency_ms=latency)
         if status >= 400 or status < 200:
@@ -214,7 +223,7 @@ class OmsClient:
             raise ApiError(status, code, msg, request_id=request_id, latency_ms=latency, retry_after=retry_after)
         try:
             body = json.loads(text) if text.strip() else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack allows
             body = text
         return Response(status, request_id, latency, body)
 
