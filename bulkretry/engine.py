@@ -121,7 +121,12 @@ class Engine:
                 elif self._stopping:
                     on_result(self._local(plan, Outcome.INTERRUPTED, "interrupted", "not called: the run was stopped"))
                 else:
-                    await slots.acquire()
+                    try:
+                        await slots.acquire()
+                    except anyio.get_cancelled_exc_class():  # aborted while this row waited for a slot
+                        on_result(self._local(plan, Outcome.INTERRUPTED, "interrupted",
+                                              "not called: the run was stopped"))
+                        raise
                     if self._stopping:
                         slots.release()
                         on_result(self._local(plan, Outcome.INTERRUPTED, "interrupted",

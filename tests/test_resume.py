@@ -317,3 +317,35 @@ def test_kill_9_at_a_random_moment_then_resume_completes_the_run(tmp_path: Path,
     assert sorted(set(first) | set(second)) == sorted(ids)  # every group was called
     repeated = [r for r in rows if int(r["row"]) in again & in_flight]
     assert all(r["outcome"] == "succeeded" or "in flight" in r["error_msg"] for r in repeated)
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_aborts_at_once_and_the_journal_stays_consistent(tmp_path: Path) -> None:
+    """Two SIGINTs: calls in flight are abandoned (interrupted, not waited for), every row is reported,
+    nothing is left marked in flight, and --resume then finishes the run."""
+    config = SimConfig(groups=40, failed_ratio=1.0, latency_ms=4000)
+    with SimulatorThread(config) as sim:
+        ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=100)[1]][:10]
+        manifest = tmp_path / "m.csv"
+        manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
+        env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
+        argv = [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim.url, "--project-id",
+                config.project_id, "--out", str(tmp_path / "run"), "--concurrency", "3", "--rate", "100", "--quiet"]
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while len(_puts(sim)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        rows = _report(tmp_path / "run")
+        assert [r["group_id"] for r in rows] == ids and {r["outcome"] for r in rows} == {"interrupted"}
+        with sqlite3.connect(tmp_path / "run" / "journal.sqlite") as db:
+            assert db.execute("SELECT COUNT(*) FROM in_flight").fetchone()[0] == 0
+            assert db.execute("SELECT COUNT(*) FROM rows").fetchone()[0] == len(ids)
+        resume = subprocess.run([*argv, "--resume", "--concurrency", "10"], env=env, capture_output=True,
+                                text=True, timeout=120)
+    assert resume.returncode in (0, 1), resume.stderr
+    assert {r["outcome"] for r in _report(tmp_path / "run")} <= {"succeeded", "failed"}
