@@ -328,7 +328,9 @@ def _sniff_delimiter(path: str, encoding: str) -> str:
         width = len(records[0])
         consistent = sum(1 for r in records[1:] if len(r) == width)
         preferred = candidate == "\t" if prefer_tab else -rank
-        score = (width > 1, consistent, width, preferred)
+        # A one-column header has no delimiter to be consistent with: the default wins, so a stray
+        # "g2,oops" row is an error (more cells than headers) rather than a group id with a comma in it.
+        score = (width > 1, consistent if width > 1 else 0, width, preferred)
         if score > best:
             best, chosen = score, candidate
     return chosen

@@ -266,6 +266,17 @@ def test_short_rows_are_padded_with_empty_text(tmp_path: Path) -> None:
     ]
 
 
+def test_one_column_manifest_with_a_stray_comma_is_an_error_not_an_id(tmp_path: Path) -> None:
+    """A group_id-only file where one row says "g2,oops": that row is refused, not sent as the id "g2,oops"."""
+    path = tmp_path / "m.csv"
+    path.write_text("group_id\ng1\ng2,oops\ng3\n", encoding="utf-8")
+    info = open_manifest(path)
+    assert info.delimiter == ","
+    with pytest.raises(ManifestError) as caught:
+        list(iter_rows(info))
+    assert caught.value.row == 3
+
+
 @pytest.mark.parametrize("bad_row", [0, 25])
 def test_row_with_more_cells_than_headers_is_an_error(tmp_path: Path, bad_row: int) -> None:
     """An extra non-empty cell (first row or a later chunk) is a ManifestError naming the row and column."""
