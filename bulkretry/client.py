@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -54,13 +55,16 @@ def endpoint_for_region(region: str) -> str:
     return f"https://oms.{region}.myhuaweicloud.com"
 
 
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote() leaves as it is: the usual id needs no work
+
+
 def encode_segment(value: str) -> str:
     """Percent-encode *value* as one path segment: nothing in it can reach another segment or the query.
 
     ``/ ? # %`` and control characters are encoded as the SDK does; a segment that is exactly ``.`` or
     ``..`` has its dots encoded too, so no client or proxy can fold it into the path.
     """
-    encoded = quote(value, safe="")
+    encoded = value if _PLAIN_SEGMENT.fullmatch(value) else quote(value, safe="")
     if encoded in (".", ".."):
         encoded = encoded.replace(".", "%2E")
     return encoded
@@ -102,6 +106,7 @@ class OmsClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._ssl = None if verify_tls else False
         self._clock = clock
+        self._bases: dict[str, tuple[str, str]] = {}
 
     def __repr__(self) -> str:
         return f"OmsClient(endpoint={self._endpoint!r}, region={self._region!r}, auth={self._auth!r})"
@@ -151,21 +156,29 @@ class OmsClient:
 
     # -- the one place a request goes out ----------------------------------------------------------
 
+    def _base(self, region: str | None) -> tuple[str, str]:
+        """``(scheme, netloc)`` of the endpoint for *region* (parsed once per region)."""
+        key = region or ""
+        found = self._bases.get(key)
+        if found is None:
+            split = urlsplit(self.endpoint(region))
+            found = self._bases[key] = (split.scheme, split.netloc)
+        return found
+
     async def request(self, method: str, project_id: str, segments: tuple[str, ...], *,
                       query: list[tuple[str, str]] | None = None, json_body: Any = None,
                       region: str | None = None) -> Response:
         """Send one request under ``/v2/{project_id}/``; raise :class:`ApiError` or :class:`TransportError`."""
-        base = urlsplit(self.endpoint(region))
+        scheme, netloc = self._base(region)
         path = "/v2/" + "/".join(encode_segment(s) for s in (project_id, *segments))
         headers = {"User-Agent": USER_AGENT}
         body = b""
         if json_body is not None:
             body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             headers["Content-Type"] = JSON_CONTENT_TYPE
-        outgoing = OutgoingRequest(method, base.netloc, path, list(query or ()), headers, body, project_id)
+        outgoing = OutgoingRequest(method, netloc, path, list(query or ()), headers, body, project_id)
         query_string = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in outgoing.query)
-        url = URL(f"{base.scheme}://{base.netloc}{path}" + (f"?{query_string}" if query_string else ""),
-                  encoded=True)
+        url = URL(f"{scheme}://{netloc}{path}" + (f"?{query_string}" if query_string else ""), encoded=True)
         try:
             return await self._send(url, outgoing)
         except ApiError as exc:
@@ -206,7 +219,8 @@ class OmsClient:
             raise TransportError("invalid_request", short_text(str(exc)), retryable=False,
                                  latency_ms=elapsed_ms()) from None
         latency = elapsed_ms()
-        request_id = short_text(request_id, MAX_REQUEST_ID_CHARS)
+        if not (len(request_id) <= MAX_REQUEST_ID_CHARS and request_id.isascii() and request_id.isprintable()):
+            request_id = short_text(request_id, MAX_REQUEST_ID_CHARS)
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(status, "invalid_response", f"response body over {MAX_BODY_BYTES} bytes",
                            request_id=request_id, latency_ms=latency)

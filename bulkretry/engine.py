@@ -1,8 +1,10 @@
 """The batch engine: fan out retry calls under a rate limit and a concurrency cap, one result per row.
 
-An anyio task group on asyncio; ``aiolimiter`` spaces every call (first attempts and retries alike)
-at ``1/rate`` seconds, so no one-second window ever holds more than ``rate`` calls; a semaphore keeps
-at most ``concurrency`` rows in progress, so memory follows the concurrency, not the manifest.
+An anyio task group on asyncio; a pacer (:mod:`bulkretry.pacing`) spaces every call (first attempts and
+retries alike) ``1/rate`` seconds apart, so no one-second window holds more than ``rate`` calls (with
+``--rate auto``: at the rate each project's pacer has learnt from 429s); ``concurrency`` workers share one
+iterator of plans, so at most that many rows are in progress and memory follows the concurrency, not
+the manifest.
 Results go to ``on_result`` as rows finish. ``stop()`` stops new calls and marks the rest
 ``interrupted``; cancelling the run marks the calls in flight ``interrupted`` too.
 """
@@ -15,13 +17,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
-from aiolimiter import AsyncLimiter
 
 from .client import OmsClient
 from .credentials import mask
 from .errors import ApiError, BulkRetryError, TransportError
+from .pacing import FixedPacer, PacerPool
 from .parsing import short_text
 from .plan import MASKED_COLUMNS, SECRET_COLUMNS, RetryBody, RowPlan
 from .policy import RetryPolicy
@@ -35,8 +38,16 @@ CallHook = Callable[[RowPlan], None]
 log = logging.getLogger(__name__)
 
 
+_second: list[Any] = [None, ""]  # (the whole second last formatted, its text): one strftime per second
+
+
 def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Now in UTC as ISO 8601 with milliseconds, e.g. ``2026-11-24T10:00:00.123Z``."""
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second[0], _second[1] = whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
 
 
 @dataclass(slots=True)
@@ -62,10 +73,12 @@ class EngineStats:
 class Engine:
     """Runs :class:`RowPlan` s through an :class:`OmsClient`.
 
-    *rate* is calls per second in total (``None``: unlimited); *concurrency* the most calls in flight.
+    *rate* is calls per second in total (``None``: unlimited), or *pacers* hands out each project's
+    pacer (``--rate auto``); *concurrency* is the most calls in flight.
     """
 
     def __init__(self, client: OmsClient | None, *, rate: float | None, concurrency: int, policy: RetryPolicy,
+                 pacers: PacerPool | None = None,
                  dry_run: bool = False, clock: Callable[[], float] = time.monotonic,
                  now_iso: Callable[[], str] = utc_now_iso) -> None:
         if rate is not None and rate <= 0:
@@ -76,6 +89,8 @@ class Engine:
             raise ValueError("a client is needed unless this is a dry run")
         self._client = client
         self._rate = rate
+        self.pacers = pacers if pacers is not None else (
+            PacerPool(lambda: FixedPacer(rate), shared=True) if rate else None)
         self._concurrency = concurrency
         self._policy = policy
         self._dry_run = dry_run
@@ -109,11 +124,12 @@ class Engine:
         self._stop_event = anyio.Event()
         if self._stopping:
             self._stop_event.set()
-        # aiolimiter binds to the running loop: create it here. Capacity 1 spaces calls evenly.
-        limiter = AsyncLimiter(1, 1.0 / self._rate) if self._rate else None
-        slots = anyio.Semaphore(self._concurrency)
-        async with anyio.create_task_group() as tg:
-            for plan in plans:
+        source = iter(plans)
+
+        async def worker() -> None:
+            # Each worker pulls the next plan from the one shared iterator (next() never awaits, so no
+            # plan is taken twice): *concurrency* workers, not a task per row, keep memory and CPU flat.
+            for plan in source:
                 if not plan.callable:
                     on_result(self._local(plan, plan.verdict, plan.error_code, plan.error_msg))  # type: ignore[arg-type]
                 elif self._dry_run:
@@ -121,18 +137,11 @@ class Engine:
                 elif self._stopping:
                     on_result(self._local(plan, Outcome.INTERRUPTED, "interrupted", "not called: the run was stopped"))
                 else:
-                    try:
-                        await slots.acquire()
-                    except anyio.get_cancelled_exc_class():  # aborted while this row waited for a slot
-                        on_result(self._local(plan, Outcome.INTERRUPTED, "interrupted",
-                                              "not called: the run was stopped"))
-                        raise
-                    if self._stopping:
-                        slots.release()
-                        on_result(self._local(plan, Outcome.INTERRUPTED, "interrupted",
-                                              "not called: the run was stopped"))
-                        continue
-                    tg.start_soon(self._row, plan, slots, limiter, on_result, on_call)
+                    await self._row(plan, on_result, on_call)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(self._concurrency):
+                tg.start_soon(worker)
         return self.stats
 
     # -- one row -----------------------------------------------------------------------------------
@@ -142,16 +151,15 @@ class Engine:
         return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=code, error_msg=msg,
                          started_at=now, finished_at=now, extra=plan.extra)
 
-    async def _row(self, plan: RowPlan, slots: anyio.Semaphore, limiter: AsyncLimiter | None,
-                   on_result: ResultSink, on_call: CallHook | None) -> None:
+    async def _row(self, plan: RowPlan, on_result: ResultSink, on_call: CallHook | None) -> None:
         started = self._now_iso()
         attempts = 0
         last: BulkRetryError | None = None
         result: RowResult | None = None
+        pacer = self.pacers.get(plan.project_id) if self.pacers is not None else None
         try:
             while True:
-                if limiter is not None:
-                    await limiter.acquire()
+                sent_at = await pacer.acquire() if pacer is not None else 0.0
                 if attempts == 0 and on_call is not None:
                     on_call(plan)
                 if self._stopping:  # stopped while waiting for its turn
@@ -161,8 +169,11 @@ class Engine:
                     resp = await self._call(plan)
                 except (ApiError, TransportError) as exc:
                     last = exc
-                    if isinstance(exc, ApiError) and exc.status == 429:
-                        self.stats.throttled += 1
+                    if isinstance(exc, ApiError):
+                        throttled = exc.status == 429
+                        self.stats.throttled += throttled
+                        if pacer is not None:
+                            pacer.feedback(sent_at, throttled)
                     if not self._policy.should_retry(exc, attempts):
                         break
                     delay = self._policy.delay(exc, attempts)
@@ -182,6 +193,8 @@ class Engine:
                     last = TransportError("internal_error", short_text(f"{type(exc).__name__}: {exc}"),
                                           retryable=False)
                     break
+                if pacer is not None:
+                    pacer.feedback(sent_at, False)
                 result = RowResult(plan.row, plan.project_id, plan.group_id, Outcome.SUCCEEDED,
                                    http_status=resp.status, attempts=attempts, request_id=resp.request_id,
                                    latency_ms=resp.latency_ms, started_at=started, finished_at=self._now_iso(),
@@ -194,7 +207,6 @@ class Engine:
             result = self._failure(plan, last, attempts, started, interrupted=True)
             raise
         finally:
-            slots.release()
             if result is not None:
                 on_result(result)
 

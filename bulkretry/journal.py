@@ -2,12 +2,15 @@
 row, and the rows whose call is under way. Reports are built from it, in manifest order. It never holds
 a secret.
 
-Durability: a row whose result came from a call is committed before the next result is handled, and a
-row is marked *in flight* (committed) before its first call goes out. WAL with ``synchronous=NORMAL``
-makes every commit survive the process being killed (``kill -9``); only a power cut may lose the last
-commits. Rows decided locally (invalid, duplicate, dry run) are batched: recomputing them costs nothing.
-After a crash, the journal therefore knows every finished call, and ``in_flight()`` names the rows
-whose call may or may not have reached the service.
+Durability: the caller commits results that came back with ``flush()`` within the same event-loop turn.
+Before a row's first call goes out, ``started()`` makes sure the *calling horizon* (a row number) is at
+least that row, committed: raising it by a slack of rows at a time costs one commit per slack calls, not
+one per call. WAL with ``synchronous=NORMAL`` makes every commit survive the process being killed
+(``kill -9``); only a power cut may lose the last commits. Rows decided locally (invalid, duplicate, dry
+run) are batched: recomputing them costs nothing. After a crash the journal therefore holds every answer
+that was handled, and a row at or below ``calling_horizon()`` with no final outcome may have been called.
+The database is opened in exclusive locking mode (the run folder's lock already keeps other writers
+out), which halves the cost of a commit; other processes can read it once the run has ended.
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ CREATE TABLE IF NOT EXISTS rows (
     finished_at TEXT NOT NULL,
     extra TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS in_flight (row INTEGER PRIMARY KEY, since TEXT NOT NULL);
 """
 _COLUMNS = ("row", "project_id", "group_id", "outcome", "http_status", "error_code", "error_msg", "attempts",
             "request_id", "latency_ms", "started_at", "finished_at", "extra")
@@ -92,15 +94,17 @@ class RowSet:
 class Journal:
     """Durable record of a run: parameters, finished rows, rows in flight.
 
-    ``Journal(path)`` creates the database (or opens an existing one, for a resume). Local results are
-    committed every ``commit_every`` rows or ``commit_interval_s`` seconds; call results at once.
+    ``Journal(path)`` creates the database (or opens an existing one, for a resume). Results are
+    committed by ``flush()`` or ``started()``, or every ``commit_every`` rows or ``commit_interval_s``
+    seconds, whichever comes first. ``horizon_slack`` is how far ``started()`` raises the horizon.
     """
 
     def __init__(self, path: Path, *, commit_every: int = 500, commit_interval_s: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 horizon_slack: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
         self.path = Path(path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
@@ -110,9 +114,14 @@ class Journal:
             elif json.loads(version[0]) > SCHEMA_VERSION:
                 raise JournalError(f"{self.path} was written by a newer bulkretry (journal schema {version[0]}); "
                                    "use that version")
+        except sqlite3.OperationalError as exc:
+            what = "is open in another program; close it there" if "locked" in str(exc) else "cannot be opened"
+            raise JournalError(f"{self.path} {what} ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} is not a bulkretry journal ({exc})") from None
         self._pending: list[tuple[Any, ...]] = []
+        self._horizon = self.calling_horizon()
+        self.horizon_slack = max(1, horizon_slack)
         self._commit_every = commit_every
         self._commit_interval_s = commit_interval_s
         self._clock = clock
@@ -140,33 +149,43 @@ class Journal:
 
     # -- rows --------------------------------------------------------------------------------------
 
-    def started(self, row: int, since: str) -> None:
-        """Mark *row* as in flight, durably, before its first call goes out."""
-        self.flush()
-        self._write(lambda db: db.execute("INSERT OR REPLACE INTO in_flight (row, since) VALUES (?, ?)",
-                                          (row, since)))
+    def started(self, row: int) -> None:
+        """Before *row*'s first call: make sure the committed calling horizon covers it (and commit pending
+        results with it)."""
+        if row <= self._horizon:
+            return
+        horizon = row + self.horizon_slack
+        pending = self._pending
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR REPLACE INTO run (key, value) VALUES ('calling_horizon', ?)", (str(horizon),))
+            db.executemany(_INSERT, pending)
+
+        self._write(write)
+        self._pending = []
+        self._horizon = horizon
+
+    def calling_horizon(self) -> int:
+        """Every row whose call may have gone out is at most this row number (0: none yet)."""
+        found = self._db.execute("SELECT value FROM run WHERE key = 'calling_horizon'").fetchone()
+        return int(json.loads(found[0])) if found else 0
 
     def record(self, result: RowResult) -> None:
-        """Keep *result*. A result from a call (``attempts > 0``) is committed now, with its batch."""
+        """Keep *result*: committed with the next ``started()``/``flush()``, or when its batch is full."""
         self._pending.append((
             result.row, result.project_id, result.group_id, result.outcome.value, result.http_status,
             result.error_code, result.error_msg, result.attempts, result.request_id, result.latency_ms,
-            result.started_at, result.finished_at, json.dumps(result.extra, ensure_ascii=False),
+            result.started_at, result.finished_at,
+            json.dumps(result.extra, ensure_ascii=False) if result.extra else "[]",
         ))
-        if (result.attempts or len(self._pending) >= self._commit_every
-                or self._clock() - self._last_commit >= self._commit_interval_s):
+        if len(self._pending) >= self._commit_every or self._clock() - self._last_commit >= self._commit_interval_s:
             self.flush()
 
     def flush(self) -> None:
         """Commit every pending row now (they stay pending, to try again, if the commit fails)."""
         if self._pending:
             pending = self._pending
-
-            def write(db: sqlite3.Connection) -> None:
-                db.executemany(_INSERT, pending)
-                db.executemany("DELETE FROM in_flight WHERE row = ?", [(values[0],) for values in pending])
-
-            self._write(write)
+            self._write(lambda db: db.executemany(_INSERT, pending))
             self._pending = []
         self._last_commit = self._clock()
 
@@ -180,16 +199,14 @@ class Journal:
         return [dict(zip(_COLUMNS[:-1], values[:-1], strict=True)) for values in self._pending]
 
     def _write(self, action: Callable[[sqlite3.Connection], object]) -> None:
+        db = self._db
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot write the journal {self.path}: {exc}") from None
-        try:
-            action(self._db)
-            self._db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+            action(db)
+            db.execute("COMMIT")
         except BaseException as exc:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
                 raise JournalError(f"cannot write the journal {self.path}: {exc}") from None
             raise
@@ -215,11 +232,6 @@ class Journal:
         self.flush()
         return RowSet(row for (row,) in self._db.execute("SELECT row FROM rows WHERE outcome != ?",
                                                           (Outcome.INTERRUPTED.value,)))
-
-    def in_flight(self) -> RowSet:
-        """Rows whose call went out with no result recorded: they may have reached the service."""
-        self.flush()
-        return RowSet(row for (row,) in self._db.execute("SELECT row FROM in_flight"))
 
     def counts(self) -> tuple[Counter[str], Counter[str]]:
         """``(by_outcome, by_error_code)`` over every recorded row."""

@@ -598,8 +598,10 @@ def _pandas_rows(info: ManifestInfo, width: int, chunk_rows: int) -> Iterator[tu
                 return
             except (pd.errors.ParserError, pd.errors.ParserWarning):
                 break
-            for cells in chunk.itertuples(index=False, name=None):
-                yield first + done, tuple(c if isinstance(c, str) else "" for c in cells)
+            for cells in chunk.to_numpy(dtype=object).tolist():  # one C-level conversion per chunk
+                if not all(type(c) is str for c in cells):
+                    cells = [c if isinstance(c, str) else "" for c in cells]
+                yield first + done, tuple(cells)
                 done += 1
     yield from _csv_module_rows(info, done)
 

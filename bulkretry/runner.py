@@ -6,6 +6,7 @@ exceptions and callbacks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -109,20 +110,16 @@ class RunSettings:
 
 @dataclass(frozen=True, slots=True)
 class PreparedRun:
-    """A manifest read and checked end to end; nothing called, nothing written yet."""
+    """A manifest read end to end (every row parses) and the run's settings checked; nothing called,
+    nothing written yet. Rows are planned (checked against the API's limits) as they are called."""
 
     settings: RunSettings
     info: ManifestInfo
     rows: int
-    by_verdict: Mapping[str, int]
     env: Mapping[str, str] = field(repr=False)
     manifest_sha256: str = ""
     #: A rerun's groups that the manifest no longer holds.
     missing: int = 0
-
-    @property
-    def to_call(self) -> int:
-        return self.by_verdict.get("call", 0)
 
     def planner(self) -> Planner:
         s = self.settings
@@ -140,7 +137,8 @@ class PreparedRun:
 
 
 def prepare(settings: RunSettings, env: Mapping[str, str] | None = None) -> PreparedRun:
-    """Open the manifest and check every row; raise ManifestError/ConfigError before anything is called."""
+    """Open the manifest, read every row once (so a broken file stops here, before any call) and check
+    the settings; raise ManifestError/ConfigError before anything is called."""
     env = dict(os.environ if env is None else env)
     info = open_manifest(settings.manifest, encoding=settings.encoding, delimiter=settings.delimiter,
                          sheet=settings.sheet)
@@ -148,16 +146,20 @@ def prepare(settings: RunSettings, env: Mapping[str, str] | None = None) -> Prep
         digest = file_sha256(settings.manifest)
     except OSError as exc:
         raise ConfigError(f"cannot read {settings.manifest}: {exc.strerror or exc}") from None
-    unchecked = PreparedRun(settings, info, 0, {}, env, digest)
-    counts: dict[str, int] = {}
-    seen: set[tuple[str, str]] = set()
-    for plan in unchecked.plans():
-        verdict = "call" if plan.callable else plan.verdict.value  # type: ignore[union-attr]
-        counts[verdict] = counts.get(verdict, 0) + 1
-        if settings.selection is not None:
-            seen.add((plan.project_id, plan.group_id))
-    missing = len(settings.selection.targets - seen) if settings.selection is not None else 0
-    return replace(unchecked, rows=sum(counts.values()), by_verdict=counts, missing=missing)
+    prepared = PreparedRun(settings, info, 0, env, digest)
+    prepared.planner()  # no project id or endpoint for any row: a ConfigError now
+    selection = settings.selection
+    if selection is None:
+        return replace(prepared, rows=sum(1 for _ in iter_rows(info)))
+    # A rerun: the rows of the selected groups (matched as the planner will: the run's default project).
+    default_project = settings.project_id or ""
+    rows, seen = 0, set()
+    for raw in iter_rows(info):
+        key = (raw.values.get("project_id", "") or default_project, raw.values.get("group_id", ""))
+        if key in selection.targets:
+            rows += key not in seen or Outcome.DUPLICATE.value in selection.only
+            seen.add(key)
+    return replace(prepared, rows=rows, missing=len(selection.targets - seen))
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +223,9 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
     journal, out_dir = run.journal, run.out_dir
     session_started, t0 = utc_now_iso(), time.monotonic()
     done = journal.finished() if run.resumed else RowSet()
-    in_flight_before = journal.in_flight() if run.resumed else RowSet()
+    # Rows up to the earlier session's horizon that are not finished may have been called already.
+    horizon_before = journal.calling_horizon() if run.resumed else 0
+    journal.horizon_slack = 2 * s.concurrency
     journal_errors: list[JournalError] = []
 
     own_session = session is None and not s.dry_run
@@ -238,14 +242,29 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         journal_errors.append(exc)
         engine.stop()
 
+    loop = asyncio.get_running_loop()
+    flush_due = False
+
+    def flush() -> None:
+        nonlocal flush_due
+        flush_due = False
+        try:
+            journal.flush()
+        except JournalError as exc:
+            journal_failed(exc)
+
     def record(result: RowResult) -> None:
-        if result.row in in_flight_before and result.outcome is Outcome.FAILED:
-            result = replace(result, error_msg=f"{result.error_msg} (this row was in flight when the run was "
-                                               "stopped before: that call may have restarted the group)")
+        nonlocal flush_due
+        if result.row <= horizon_before and result.outcome is Outcome.FAILED:
+            result = replace(result, error_msg=f"{result.error_msg} (the earlier session may have called this row "
+                                               "before it stopped: that call may have restarted the group)")
         try:
             journal.record(result)
         except JournalError as exc:
             journal_failed(exc)
+        if result.attempts and not flush_due:  # an answer from the service: on disk within this loop turn
+            flush_due = True
+            loop.call_soon(flush)
         if log.isEnabledFor(logging.INFO):
             log.info("row %d: %s %s", result.row, result.outcome.value, result.error_code, extra={
                 "event": "row", "fields": {
@@ -258,7 +277,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
 
     def started(plan: RowPlan) -> None:
         try:
-            journal.started(plan.row, utc_now_iso())
+            journal.started(plan.row)
         except JournalError as exc:
             journal_failed(exc)
 

@@ -438,14 +438,15 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     where = f"sheet {info.sheet!r}" if info.kind == "xlsx" else f"{info.encoding}, delimiter {info.delimiter!r}"
     print(f"{info.path} ({info.kind}, {where}): {prepared.rows} rows, columns: {', '.join(info.columns)}", file=out)
     print(f"{'row':>6}  {'group_id':<38} verdict    reason", file=out)
+    counts: dict[str, int] = {}
     for plan in prepared.plans():
         verdict = "ok" if plan.callable else plan.verdict.value  # type: ignore[union-attr]
+        counts[verdict] = counts.get(verdict, 0) + 1
         if args.quiet and plan.callable:
             continue
         reason = f"{plan.error_code}: {plan.error_msg}" if plan.error_code else ""
         print(f"{plan.row:>6}  {plan.group_id:<38} {verdict:<10} {reason}".rstrip(), file=out)
-    counts = prepared.by_verdict
-    print(f"summary: {prepared.rows} rows · {counts.get('call', 0)} to call · {counts.get('duplicate', 0)} duplicate"
+    print(f"summary: {prepared.rows} rows · {counts.get('ok', 0)} to call · {counts.get('duplicate', 0)} duplicate"
           f" · {counts.get('invalid', 0)} invalid · nothing was called", file=out)
     return EXIT_FAILED if counts.get("invalid") else EXIT_OK
 
