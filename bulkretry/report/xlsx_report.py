@@ -1,44 +1,31 @@
-"""``report.xlsx``: a ``Summary`` sheet, then the rows, written with openpyxl's write-only (streaming) workbook.
+"""``report.xlsx``: a ``Summary`` sheet, then the rows, streamed with :mod:`.xlsx_writer`.
 
-What write-only mode implies, and how this module lives with it:
-
-- Each sheet streams its XML to its own temporary file (in ``tempfile.gettempdir()``), so memory stays
-  flat; strings are written inline, there is no shared-strings table growing in memory. ``save`` zips
-  those files into the workbook and deletes them; until then they cost disk (about 1 KB a row).
-- Sheets are saved in the order they were created, so ``Summary`` is created (and filled: the summary
-  is known before the first row) before ``Rows``. (Sheets may be filled in any interleaving, and
-  reordered before saving with ``wb.move_sheet("Summary", -1)``: by title, as the sheet object is refused.)
-- The sheet's view, column widths and formats go out with its first row: freeze panes and widths are
-  set before the first ``append``. The autofilter is written when the sheet is closed, so its range
-  can be set once the row count is known.
-- A ``str`` starting with ``=`` becomes a formula and one equal to an error literal (``#N/A``) an error
-  cell; control characters raise ``IllegalCharacterError``; a raw CR is read back as LF. Text is cleaned
-  (control characters dropped, CR made LF), neutralised and, for the error literals, forced to text.
-- A sheet holds at most 1,048,576 rows: longer reports continue on ``Rows 2``, ``Rows 3``, ...
+- The workbook is streamed, one sheet after another, in the order the sheets appear: ``Summary`` is
+  written whole first (the summary is known before the first row), then ``Rows``. Memory stays flat.
+- A sheet's view and column widths come before its rows: the header is frozen and the widths set when
+  the sheet is started. Its autofilter, over the header and the rows, is written when it is closed.
+- Text is written as inline strings, so a cell is text whatever it looks like: never a formula, never an
+  error value such as ``#N/A``. Still, text is cleaned as it always was: characters XML cannot hold
+  (control characters; lone surrogates, U+FFFE and U+FFFF too) are dropped, then what remains is
+  neutralised (``'=...``: a spreadsheet would run it as a formula once edited, and the csv has it so),
+  and a CR made LF. Text is cut to Excel's 32,767 characters a cell.
+- A sheet holds at most 1,048,576 rows: longer reports continue on ``Rows 2``, ``Rows 3``, ... A sheet
+  whose XML nears 2 GiB (some 2 KB a row: long messages or many extra columns) continues there too: the
+  workbook is written without ZIP64, which Excel is wary of (see :mod:`.xlsx_writer`).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from contextlib import suppress
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from zipfile import ZIP_DEFLATED, ZipFile
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.writer.excel import ExcelWriter
+from typing import IO
 
 from ..records import RunSummary
-from ._common import Value, finite, neutralise, sync_close
+from ._common import _FORMULA_TRIGGERS, Value, finite, neutralise, sync_close
+from .xlsx_writer import BOLD, ILLEGAL_XML_CHARS, MAX_SHEET_BYTES, StreamingWorkbook, Worksheet
 
 __all__ = ["XlsxReport"]
-
-_BOLD = Font(bold=True)
 
 # Widths (in characters) of the contract's columns; extra columns are sized from their header.
 _WIDTHS = {
@@ -50,6 +37,9 @@ _SUMMARY_FIELDS = (
     "run_id", "manifest", "started_at", "finished_at", "duration_s", "rows", "calls", "achieved_rate", "sessions",
 )
 
+# The first characters of the formula triggers: text starting otherwise is never neutralised.
+_TRIGGER_STARTS = frozenset(trigger[0] for trigger in _FORMULA_TRIGGERS)
+
 
 class XlsxReport:
     """Streams rows to ``report.xlsx``: a ``Summary`` sheet, then ``Rows`` with a frozen bold header and a filter."""
@@ -57,123 +47,111 @@ class XlsxReport:
     filename = "report.xlsx"
     #: Data rows per sheet: Excel's 1,048,576 rows less the header.
     rows_per_sheet = 1_048_575
+    #: Bytes of XML after which the rows continue on the next sheet: what a sheet may hold, less room for
+    #: what is still buffered and for the next row.
+    bytes_per_sheet = MAX_SHEET_BYTES - 64 * 1024 * 1024
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._wb: Any = None
-        self._ws: Any = None
+        self._fh: IO[bytes] | None = None
+        self._book: StreamingWorkbook | None = None
+        self._ws: Worksheet | None = None
         self._header: tuple[str, ...] = ()
+        self._widths: tuple[int, ...] = ()
         self._sheets = 0
         self._rows = 0  # data rows on the current sheet
 
     def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
-        self._wb = Workbook(write_only=True)
-        self._header = header
-        _write_summary(self._wb.create_sheet("Summary"), summary)
+        self._fh = open(self.path, "wb")  # noqa: SIM115 (closed by finish/discard)
+        self._book = StreamingWorkbook(self._fh)
+        self._header = tuple(_text(name) for name in header)
+        self._widths = tuple(_WIDTHS.get(name) or _width(name) for name in header)
+        _write_summary(self._book, summary)
         self._new_rows_sheet()
 
     def write(self, values: tuple[Value, ...]) -> None:
-        if self._rows == self.rows_per_sheet:
-            self._close_rows_sheet()
-            self._new_rows_sheet()
-        self._ws.append([_cell(self._ws, value) for value in values])
+        ws = self._ws
+        assert ws is not None
+        if self._rows == self.rows_per_sheet or ws.size >= self.bytes_per_sheet:
+            ws = self._new_rows_sheet()
         self._rows += 1
+        # Most rows need no cleaning: their text is printable (no control character, CR, tab nor LF) and
+        # starts unlike a formula, the rest are ints, floats (the writer leaves NaN out) and None.
+        for value in values:
+            cls = value.__class__
+            if cls is str:
+                if value and (value[0] in _TRIGGER_STARTS or not value.isprintable()):
+                    break
+            elif value is not None and cls is not int and cls is not float:
+                break
+        else:
+            ws.write_row(values)
+            return
+        ws.write_row([_cell(value) for value in values])
 
     def finish(self) -> None:
-        self._close_rows_sheet()
-        # What Workbook.save does, except that the archive is closed on failure too: left open, the
-        # ZipFile complains from its __del__ ("Exception ignored ...") long after a full disk was reported.
-        self._wb.properties.modified = datetime.now(UTC).replace(tzinfo=None)
-        with open(self.path, "wb") as fh:
-            archive = ZipFile(fh, "w", ZIP_DEFLATED, allowZip64=True)
-            try:
-                ExcelWriter(self._wb, archive).save()
-            except BaseException:
-                with suppress(Exception):
-                    archive.close()
-                raise
-            sync_close(fh)
+        assert self._book is not None and self._fh is not None
+        book, fh = self._book, self._fh
+        book.close()
+        self._book = self._fh = self._ws = None
+        sync_close(fh)
 
     def discard(self) -> None:
-        """Remove openpyxl's temporary sheet files now, rather than when the interpreter exits."""
-        if self._wb is None:
-            return
-        for ws in self._wb.worksheets:
-            writer = ws._writer  # openpyxl has no public way to drop an unsaved write-only sheet
-            if writer is None:
-                continue
-            with suppress(Exception):
-                if not ws.closed:
-                    ws.close()
-            with suppress(Exception):
-                writer.cleanup()  # deletes the file; raises if save() already did
+        """Close the workbook and the file after a failure; never raises (the caller removes the file)."""
+        book, fh = self._book, self._fh
+        self._book = self._fh = self._ws = None
+        if book is not None:
+            book.abort()
+        if fh is not None:
+            with suppress(Exception):  # e.g. flushing the buffer again on a full disk
+                fh.close()
 
     def __repr__(self) -> str:
         return f"<XlsxReport {self.path} sheets={self._sheets} rows_on_sheet={self._rows}>"
 
-    def _new_rows_sheet(self) -> None:
+    def _new_rows_sheet(self) -> Worksheet:
+        assert self._book is not None
         self._sheets += 1
-        ws = self._wb.create_sheet("Rows" if self._sheets == 1 else f"Rows {self._sheets}")
-        # Views and column widths are written with the first row: set them before it.
-        ws.freeze_panes = "A2"
-        for index, name in enumerate(self._header, 1):
-            ws.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(name) or _width(name)
-        ws.append([_bold(ws, _text(name)) for name in self._header])
+        ws = self._book.add_sheet("Rows" if self._sheets == 1 else f"Rows {self._sheets}", widths=self._widths,
+                                  freeze_rows=1, autofilter=True)
+        ws.write_row(self._header, style=BOLD)
         self._ws, self._rows = ws, 0
-
-    def _close_rows_sheet(self) -> None:
-        # The autofilter is written when the sheet closes: now its range is known.
-        last = get_column_letter(len(self._header))
-        self._ws.auto_filter.ref = f"A1:{last}{self._rows + 1}"
-        self._ws.close()
+        return ws
 
 
-def _write_summary(ws: Any, summary: RunSummary) -> None:
-    ws.column_dimensions["A"].width = 24
-    ws.column_dimensions["B"].width = 48
+def _write_summary(book: StreamingWorkbook, summary: RunSummary) -> None:
+    ws = book.add_sheet("Summary", widths=(24, 48))
     data = summary.as_dict()
-    ws.append([_bold(ws, "run"), _bold(ws, "value")])
+    ws.write_row(("run", "value"), style=BOLD)
     for key in _SUMMARY_FIELDS:
-        ws.append([key, _cell(ws, data[key])])
+        ws.write_row((key, _cell(data[key])))
     if summary.source_run is not None:  # a rerun says which run it came from
         source = summary.source_run
-        ws.append(["rerun of", _cell(ws, f"{source['run_id']} ({source['out_dir']})")])
-        ws.append(["rerun rows", _cell(ws, f"outcome {', '.join(source['only'])}"
-                                           + (f"; error code {', '.join(source['error_codes'])}"
-                                              if source["error_codes"] else ""))])
+        ws.write_row(("rerun of", _cell(f"{source['run_id']} ({source['out_dir']})")))
+        ws.write_row(("rerun rows", _cell(f"outcome {', '.join(source['only'])}"
+                                          + (f"; error code {', '.join(source['error_codes'])}"
+                                             if source["error_codes"] else ""))))
     for heading, counts in (("outcome", summary.by_outcome), ("error_code", summary.by_error_code)):
-        ws.append([])
-        ws.append([_bold(ws, heading), _bold(ws, "rows")])
+        ws.write_row(())
+        ws.write_row((heading, "rows"), style=BOLD)
         for key, count in counts.items():
-            ws.append([_cell(ws, key), count])
+            ws.write_row((_cell(key), count))
 
 
-def _cell(ws: Any, value: Value) -> Any:
+def _cell(value: Value) -> Value:
     if value is None or isinstance(value, int | float):
         return finite(value)
-    text = _text(str(value))
-    if text in ERROR_CODES:  # openpyxl would write "#N/A" as an error cell, not as the text it is
-        cell = WriteOnlyCell(ws, value=text)
-        cell.data_type = "s"
-        return cell
-    return text
+    return _text(str(value))
 
 
 def _text(value: str) -> str:
-    # Control characters cannot be stored in XML: drop them, then neutralise what remains. XML readers
-    # turn a raw CR into LF: do it here (after neutralising, which looks for a leading CR), so the file
-    # holds what is read back.
-    value = neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+    # Characters XML cannot hold (control characters) are dropped, then what remains neutralised. XML
+    # readers turn a raw CR into LF: do it here (after neutralising, which looks for a leading CR), so the
+    # file holds what is read back.
+    value = neutralise(ILLEGAL_XML_CHARS.sub("", value))
     if "\r" in value:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     return value
-
-
-def _bold(ws: Any, text: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=text)
-    cell.data_type = "s"  # a heading is text, even "#N/A"
-    cell.font = _BOLD
-    return cell
 
 
 def _width(name: str) -> int:
