@@ -17,7 +17,8 @@ MAX_SEARCH_DEPTH = 8
 
 # Control characters that str.split() does not fold (NUL, ESC, DEL, C1) and bidi overrides: a broken or
 # hostile server must not put terminal escapes, NULs or reversed text into a report or a summary line.
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]+")
+# Lone surrogates (JSON may spell "\ud800") cannot be written as UTF-8 at all: blanked too.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]+")
 
 _SPELLINGS = (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message"))
 

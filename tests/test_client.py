@@ -253,3 +253,10 @@ def test_endpoint_comes_from_region_unless_given() -> None:
     assert pinned.endpoint("other") == "http://x:1"
     with pytest.raises(ValueError, match="--region"):
         OmsClient(None, TokenAuth(Token("t"))).endpoint()  # type: ignore[arg-type]
+
+
+def test_lone_surrogates_from_a_server_can_still_be_written() -> None:
+    """JSON may spell a lone surrogate ("\\ud800"); it must not reach a report (UTF-8 cannot hold it)."""
+    code, msg = parse_error_body(400, '{"error_code": "OMS.\\ud800", "error_msg": "bad \\udfff value"}')
+    (code + msg).encode("utf-8")  # would raise UnicodeEncodeError
+    assert msg == "bad value" and code == "OMS."
