@@ -37,6 +37,8 @@ MAX_REQUEST_ID_CHARS = 128
 #: The list API's largest page.
 MAX_PAGE_SIZE = 100
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once: json.dumps(...) makes one per call
+
 
 def make_session(*, limit: int = 100) -> aiohttp.ClientSession:
     """The one connection pool of a run: at most *limit* connections, keep-alive, and no hidden resends.
@@ -70,7 +72,7 @@ def encode_segment(value: str) -> str:
     return encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Response:
     """A successful (2xx) answer."""
 
@@ -174,7 +176,7 @@ class OmsClient:
         headers = {"User-Agent": USER_AGENT}
         body = b""
         if json_body is not None:
-            body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            body = _JSON.encode(json_body).encode("utf-8")
             headers["Content-Type"] = JSON_CONTENT_TYPE
         outgoing = OutgoingRequest(method, netloc, path, list(query or ()), headers, body, project_id)
         query_string = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in outgoing.query)
@@ -199,7 +201,11 @@ class OmsClient:
                 outgoing.method, url, headers=headers, data=outgoing.body or None,
                 timeout=self._timeout, allow_redirects=False, ssl=self._ssl,
             ) as resp:
-                raw = await _read_capped(resp.content, MAX_BODY_BYTES)
+                length = resp.content_length
+                if length is not None and length <= MAX_BODY_BYTES:
+                    raw = await resp.read()  # the usual case: a small body of a declared length, in one go
+                else:
+                    raw = await _read_capped(resp.content, MAX_BODY_BYTES)
                 status, request_id = resp.status, resp.headers.get("X-Request-Id", "")
                 location = resp.headers.get("Location", "")
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))

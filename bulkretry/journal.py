@@ -53,6 +53,7 @@ _COLUMNS = ("row", "project_id", "group_id", "outcome", "http_status", "error_co
             "request_id", "latency_ms", "started_at", "finished_at", "extra")
 _INSERT = f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows"
+_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 class JournalError(BulkRetryError):
@@ -176,7 +177,7 @@ class Journal:
             result.row, result.project_id, result.group_id, result.outcome.value, result.http_status,
             result.error_code, result.error_msg, result.attempts, result.request_id, result.latency_ms,
             result.started_at, result.finished_at,
-            json.dumps(result.extra, ensure_ascii=False) if result.extra else "[]",
+            _JSON.encode(result.extra) if result.extra else "[]",
         ))
         if len(self._pending) >= self._commit_every or self._clock() - self._last_commit >= self._commit_interval_s:
             self.flush()
@@ -224,7 +225,8 @@ class Journal:
         for values in cursor:
             record = dict(zip(_COLUMNS, values, strict=True))
             record["outcome"] = Outcome(record["outcome"])
-            record["extra"] = tuple(tuple(pair) for pair in json.loads(record["extra"]))
+            extra = record["extra"]
+            record["extra"] = tuple(tuple(pair) for pair in json.loads(extra)) if extra != "[]" else ()
             yield RowResult(**record)
 
     def finished(self) -> RowSet:

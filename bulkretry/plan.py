@@ -120,6 +120,9 @@ class _Invalid(Exception):
 
 
 def _check_id(column: str, value: str) -> None:
+    if (0 < len(value) <= MAX_ID_LENGTH and value.isascii() and value.isprintable() and value not in (".", "..")
+            and value[0] != " " and value[-1] != " "):
+        return  # the usual id: printable ASCII, no edge spaces (the checks below would all pass)
     if not value:
         raise _Invalid(column, "missing", f"{column} is empty; every row needs one")
     if len(value) > MAX_ID_LENGTH:

@@ -80,6 +80,8 @@ class RunSummary:
     source_run: dict[str, Any] | None = None
     #: A rerun's groups that the manifest no longer holds (so they were not called).
     not_in_manifest: int = 0
+    #: ``--rate auto``: the rate each project's pacer had reached at the end, calls/s.
+    learned_rates: dict[str, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = {
@@ -92,4 +94,6 @@ class RunSummary:
         if self.source_run is not None:
             data["source_run"] = dict(self.source_run)
             data["not_in_manifest"] = self.not_in_manifest
+        if self.learned_rates is not None:
+            data["learned_rates"] = dict(self.learned_rates)
         return data

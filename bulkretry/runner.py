@@ -18,12 +18,14 @@ from typing import Any
 import aiohttp
 import anyio
 
+from .adaptive import AdaptivePacer
 from .auth import Authenticator
 from .client import OmsClient, make_session
 from .engine import Engine, utc_now_iso
 from .errors import BulkRetryError, ConfigError
 from .journal import JOURNAL_NAME, JournalError, RowSet
 from .manifest import ManifestInfo, iter_rows, open_manifest
+from .pacing import PacerPool
 from .plan import Planner, RowPlan
 from .policy import RetryPolicy
 from .records import Outcome, RowResult, RunSummary
@@ -80,6 +82,8 @@ class RunSettings:
     region: str | None = None
     project_id: str | None = None
     rate: float | None = DEFAULT_RATE
+    #: ``--rate auto``: ``(start, max)`` per project; then ``rate`` is ignored.
+    rate_auto: tuple[float, float] | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     timeout: float = DEFAULT_TIMEOUT
@@ -96,12 +100,17 @@ class RunSettings:
     #: A rerun: only these groups of an earlier run.
     selection: Selection | None = None
 
+    @property
+    def rate_text(self) -> float | str | None:
+        """``--rate`` as given: a number, or ``auto:START:MAX``."""
+        return f"auto:{self.rate_auto[0]:g}:{self.rate_auto[1]:g}" if self.rate_auto else self.rate
+
     def public_params(self) -> dict[str, object]:
         """The settings as recorded in the journal and shown to people (nothing secret is here)."""
         return {
             "manifest": str(self.manifest), "manifest_path": str(self.manifest.absolute()), "sheet": self.sheet,
             "encoding": self.encoding, "delimiter": self.delimiter, "endpoint": self.endpoint, "region": self.region,
-            "project_id": self.project_id, "rate": self.rate, "concurrency": self.concurrency,
+            "project_id": self.project_id, "rate": self.rate_text, "concurrency": self.concurrency,
             "max_attempts": self.max_attempts, "timeout": self.timeout, "formats": list(self.formats),
             "dry_run": self.dry_run, "migrate_failed_object": self.migrate_failed_object,
             "source_run": self.selection.public() if self.selection else None,
@@ -233,8 +242,12 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         session = make_session(limit=s.concurrency)
     client = None if s.dry_run else OmsClient(session, auth, endpoint=s.endpoint, region=s.region,  # type: ignore[arg-type]
                                                   timeout=s.timeout, verify_tls=s.verify_tls)
-    engine = Engine(client, rate=s.rate, concurrency=s.concurrency, dry_run=s.dry_run,
-                    policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s))
+    pacers = None
+    if s.rate_auto is not None:  # each project finds its own quota (quotas are per account and API)
+        start, top = s.rate_auto
+        pacers = PacerPool(lambda: AdaptivePacer(start, top), shared=False)
+    engine = Engine(client, rate=None if pacers else s.rate, pacers=pacers, concurrency=s.concurrency,
+                    dry_run=s.dry_run, policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s))
 
     def journal_failed(exc: JournalError) -> None:
         if not journal_errors:
@@ -333,6 +346,8 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
         achieved_rate=round(sum(max(x["calls"] - 1, 0) for x in sessions) / spans, 3) if spans > 0 else 0.0,
         out_dir=str(run.out_dir), dry_run=s.dry_run, sessions=len(sessions),
         source_run=s.selection.public() if s.selection else None, not_in_manifest=prepared.missing,
+        learned_rates=({k: round(v, 2) for k, v in engine.pacers.rates.items()}
+                       if s.rate_auto is not None and engine.pacers is not None else None),
     )
     try:
         journal.set_params({"finished_at": finished_at, "sessions": sessions, "summary": summary.as_dict()})

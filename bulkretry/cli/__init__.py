@@ -267,8 +267,9 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
                        formatter_class=_Formatter)
     _add_manifest_options(p)
     g = p.add_argument_group("pace")
-    g.add_argument("--rate", type=_positive_float, default=DEFAULT_RATE, metavar="N",
-                   help="at most N calls per second in total, retries included (default: %(default)s)")
+    g.add_argument("--rate", type=_rate, default=DEFAULT_RATE, metavar="N|auto",
+                   help="at most N calls per second in total, retries included (default: %(default)s); "
+                        "auto[:START[:MAX]] finds each project's limit from 429s (default auto:10:1000)")
     g.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
                    help="at most N calls in flight (default: %(default)s)")
     g.add_argument("--max-attempts", type=_positive_int, default=DEFAULT_MAX_ATTEMPTS, metavar="N",
@@ -297,6 +298,21 @@ def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
                    help="print the summary as one JSON document on stdout (the summary line goes to stderr)")
 
 
+def _rate(text: str):  # -> RateSpec (a float default passes through argparse untouched)
+    from ..adaptive import parse_rate
+
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _rate_settings(spec) -> dict:  # RateSpec | float -> RunSettings fields
+    if isinstance(spec, int | float):
+        return {"rate": float(spec), "rate_auto": None}
+    return {"rate": spec.fixed, "rate_auto": (spec.start, spec.max_rate) if spec.auto else None}
+
+
 def _outcomes(text: str) -> tuple[str, ...]:
     from ..rerun import parse_outcomes
 
@@ -321,7 +337,7 @@ def _add_rerun_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--region", metavar="R", help="region for rows without a region column")
     g.add_argument("--project-id", metavar="ID", help="project for rows without a project_id column")
     g = p.add_argument_group("pace (default: as the earlier run)")
-    g.add_argument("--rate", type=_positive_float, metavar="N", help="at most N calls per second in total")
+    g.add_argument("--rate", type=_rate, metavar="N|auto", help="at most N calls per second in total, or auto")
     g.add_argument("--concurrency", type=_positive_int, metavar="N", help="at most N calls in flight")
     g.add_argument("--max-attempts", type=_positive_int, metavar="N", help="attempts per row for retryable failures")
     g.add_argument("--timeout", type=_positive_float, metavar="S", help="per-request timeout in seconds")
@@ -379,7 +395,8 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> Run
     from ..report import FORMATS
 
     settings = replace(
-        _settings_from(args, env), rate=args.rate, concurrency=args.concurrency, max_attempts=args.max_attempts,
+        _settings_from(args, env), **_rate_settings(args.rate), concurrency=args.concurrency,
+        max_attempts=args.max_attempts,
         timeout=args.timeout, out_dir=Path(args.out) if args.out else None, formats=args.format or FORMATS,
         dry_run=args.dry_run, verify_tls=not args.insecure, resume=args.resume, force=args.force,
     )
@@ -404,7 +421,7 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> R
 
     from ..report import FORMATS
     from ..rerun import DEFAULT_ONLY, load_selection
-    from ..runner import RunSettings
+    from ..runner import DEFAULT_RATE, RunSettings
 
     selection = load_selection(Path(args.source), args.only or DEFAULT_ONLY, args.error_code)
     old = selection.source_params
@@ -419,7 +436,8 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> R
         manifest=Path(manifest), encoding=old.get("encoding"), delimiter=old.get("delimiter"),
         sheet=old.get("sheet"), endpoint=pick("endpoint", args.endpoint), region=pick("region", args.region),
         project_id=pick("project_id", args.project_id), migrate_failed_object=old.get("migrate_failed_object"),
-        rate=pick("rate", args.rate), concurrency=pick("concurrency", args.concurrency),  # type: ignore[arg-type]
+        **_rate_settings(args.rate if args.rate is not None else _rate(str(old.get("rate") or DEFAULT_RATE))),
+        concurrency=pick("concurrency", args.concurrency),  # type: ignore[arg-type]
         max_attempts=pick("max_attempts", args.max_attempts), timeout=pick("timeout", args.timeout),  # type: ignore[arg-type]
         out_dir=Path(args.out) if args.out else None, runs_root=selection.source_dir.parent,
         formats=args.format or tuple(old.get("formats") or FORMATS), dry_run=args.dry_run,

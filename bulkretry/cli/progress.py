@@ -37,6 +37,8 @@ class RunOutcome:
 def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quiet: bool, err: TextIO) -> RunOutcome:
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: our bar is updated from one thread, often enough
+
     show = not quiet and hasattr(err, "isatty") and err.isatty()
     bar = tqdm(total=prepared.rows, file=err, disable=not show, unit="row", dynamic_ncols=True,
                desc="dry run" if prepared.settings.dry_run else "retrying", smoothing=0.05)
@@ -45,9 +47,14 @@ def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quie
 
     def on_result(result: RowResult) -> None:
         counts[result.outcome.value] += 1
+        if not show:
+            return
         bar.update(1)
-        bar.set_postfix_str(f"ok {counts['succeeded']} · failed {counts['failed']} · invalid {counts['invalid']}",
-                            refresh=False)
+        engine = state["engine"]
+        pacers = engine.pacers if isinstance(engine, Engine) else None
+        rate = f" · limit {pacers.rate:.3g}/s" if pacers is not None and prepared.settings.rate_auto else ""
+        bar.set_postfix_str(f"ok {counts['succeeded']} · failed {counts['failed']} · invalid {counts['invalid']}"
+                            f"{rate}", refresh=False)
 
     def on_start(start: RunStart) -> None:
         state["engine"], state["out_dir"] = start.engine, start.out_dir
