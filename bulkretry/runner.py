@@ -21,6 +21,7 @@ import anyio
 from .adaptive import AdaptivePacer
 from .auth import Authenticator
 from .client import OmsClient, make_session
+from .defaults import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_RUNS_ROOT, DEFAULT_TIMEOUT
 from .engine import Engine, utc_now_iso
 from .errors import BulkRetryError, ConfigError
 from .journal import JOURNAL_NAME, JournalError, RowSet
@@ -48,12 +49,6 @@ __all__ = [
     "prepare",
 ]
 
-#: Calls per second when --rate is not given: well under API Gateway's usual per-API quota.
-DEFAULT_RATE = 10.0
-DEFAULT_CONCURRENCY = 16
-DEFAULT_MAX_ATTEMPTS = 5
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_RUNS_ROOT = Path("bulkretry-runs")
 
 
 log = logging.getLogger(__name__)

@@ -86,3 +86,17 @@ def test_bad_run_option_values_exit_2(option: str, value: str, capsys: pytest.Ca
     code, _, _ = _run("run", "does-not-matter.csv", option, value)
     err = capsys.readouterr().err
     assert code == 2 and option in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["rerun", "--help"]])
+def test_help_imports_no_heavy_module(argv: list[str]) -> None:
+    """--help starts fast: pandas, openpyxl, aiohttp and tqdm are not imported to print it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, contextlib, io\nfrom bulkretry.cli import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()):\n    main({argv!r})\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'openpyxl', 'aiohttp', 'tqdm')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -261,7 +261,7 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_parser(sub: argparse._SubParsersAction) -> None:
-    from ..runner import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_TIMEOUT
+    from ..defaults import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_TIMEOUT
 
     p = sub.add_parser("run", help="retry every task group of a manifest", description=RUN_HELP,
                        formatter_class=_Formatter)
@@ -419,9 +419,10 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> R
     """A rerun: the earlier run's settings, overridden by the options given now."""
     from pathlib import Path
 
+    from ..defaults import DEFAULT_RATE
     from ..report import FORMATS
     from ..rerun import DEFAULT_ONLY, load_selection
-    from ..runner import DEFAULT_RATE, RunSettings
+    from ..runner import RunSettings
 
     selection = load_selection(Path(args.source), args.only or DEFAULT_ONLY, args.error_code)
     old = selection.source_params
