@@ -47,7 +47,10 @@ def make_session(*, limit: int = 100) -> aiohttp.ClientSession:
     drops; that second call would bypass the rate limiter and the attempt count, so it is turned off
     here and the engine's own retry policy handles the dropped connection instead.
     """
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit, limit_per_host=0))
+    # No cookie jar: the API uses none, and a gateway's Set-Cookie must not ride along on later calls
+    # (it also saves filtering cookies on every request).
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit, limit_per_host=0),
+                                    cookie_jar=aiohttp.DummyCookieJar())
     if hasattr(session, "_retry_connection"):
         session._retry_connection = False
     return session
@@ -172,15 +175,18 @@ class OmsClient:
                       region: str | None = None) -> Response:
         """Send one request under ``/v2/{project_id}/``; raise :class:`ApiError` or :class:`TransportError`."""
         scheme, netloc = self._base(region)
-        path = "/v2/" + "/".join(encode_segment(s) for s in (project_id, *segments))
-        headers = {"User-Agent": USER_AGENT}
+        path = "/v2/" + "/".join([encode_segment(project_id), *map(encode_segment, segments)])
         body = b""
         if json_body is not None:
             body = _JSON.encode(json_body).encode("utf-8")
-            headers["Content-Type"] = JSON_CONTENT_TYPE
-        outgoing = OutgoingRequest(method, netloc, path, list(query or ()), headers, body, project_id)
-        query_string = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in outgoing.query)
-        url = URL(f"{scheme}://{netloc}{path}" + (f"?{query_string}" if query_string else ""), encoded=True)
+            headers = {"User-Agent": USER_AGENT, "Content-Type": JSON_CONTENT_TYPE}
+        else:
+            headers = {"User-Agent": USER_AGENT}
+        query = list(query or ())
+        outgoing = OutgoingRequest(method, netloc, path, query, headers, body, project_id)
+        if query:
+            path += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
+        url = URL(f"{scheme}://{netloc}{path}", encoded=True)
         try:
             return await self._send(url, outgoing)
         except ApiError as exc:
@@ -190,10 +196,11 @@ class OmsClient:
             raise
 
     async def _send(self, url: URL, outgoing: OutgoingRequest) -> Response:
-        started = self._clock()
+        clock = self._clock
+        started = clock()
 
         def elapsed_ms() -> float:
-            return round((self._clock() - started) * 1000.0, 1)
+            return round((clock() - started) * 1000.0, 1)
 
         headers = await self._auth.authorize(outgoing, self._session)
         try:
@@ -241,6 +248,8 @@ class OmsClient:
         if status >= 400 or status < 200:
             code, msg = parse_error_body(status, text)
             raise ApiError(status, code, msg, request_id=request_id, latency_ms=latency, retry_after=retry_after)
+        if text == "{}":  # what the retry call answers: no need for the parser
+            return Response(status, request_id, latency, {})
         try:
             body = json.loads(text) if text.strip() else None
         except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack allows

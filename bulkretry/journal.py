@@ -222,12 +222,12 @@ class Journal:
         else:
             marks = ", ".join("?" * len(outcomes))
             cursor = self._db.execute(f"{_SELECT} WHERE outcome IN ({marks}) ORDER BY row", tuple(outcomes))
-        for values in cursor:
-            record = dict(zip(_COLUMNS, values, strict=True))
-            record["outcome"] = Outcome(record["outcome"])
-            extra = record["extra"]
-            record["extra"] = tuple(tuple(pair) for pair in json.loads(extra)) if extra != "[]" else ()
-            yield RowResult(**record)
+        outcomes_by_name = {o.value: o for o in Outcome}
+        for (row, project_id, group_id, outcome, http_status, error_code, error_msg, attempts, request_id,
+             latency_ms, started_at, finished_at, extra) in cursor:
+            yield RowResult(row, project_id, group_id, outcomes_by_name[outcome], http_status, error_code, error_msg,
+                            attempts, request_id, latency_ms, started_at, finished_at,
+                            tuple(tuple(pair) for pair in json.loads(extra)) if extra != "[]" else ())
 
     def finished(self) -> RowSet:
         """The rows with a final outcome: everything recorded except ``interrupted``."""

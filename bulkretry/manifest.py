@@ -300,7 +300,7 @@ def _resolve_delimiter(path: str, delimiter: str) -> str:
 
 
 def _is_blank(cells: Iterable[str]) -> bool:
-    return all(not cell.strip() for cell in cells)
+    return not any(cell and not cell.isspace() for cell in cells)
 
 
 def _open_text(path: str, encoding: str) -> io.TextIOWrapper:
@@ -598,9 +598,8 @@ def _pandas_rows(info: ManifestInfo, width: int, chunk_rows: int) -> Iterator[tu
                 return
             except (pd.errors.ParserError, pd.errors.ParserWarning):
                 break
-            for cells in chunk.to_numpy(dtype=object).tolist():  # one C-level conversion per chunk
-                if not all(type(c) is str for c in cells):
-                    cells = [c if isinstance(c, str) else "" for c in cells]
+            # Missing trailing cells come back as NaN: fill them in bulk, then one C-level conversion.
+            for cells in chunk.fillna("").to_numpy(dtype=object).tolist():
                 yield first + done, tuple(cells)
                 done += 1
     yield from _csv_module_rows(info, done)

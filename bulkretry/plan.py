@@ -218,6 +218,8 @@ class Planner:
         if not endpoint and "region" not in self.columns and not self._region:
             raise ConfigError("no endpoint: give --endpoint URL or --region R (or add a region column)")
         self._needs_region = not endpoint
+        # Run-wide defaults for empty body cells, looked up once: BULKRETRY_SRC_SK and friends.
+        self._defaults = {column: self._env.get(DEFAULT_ENV_PREFIX + column.upper(), "") for column in BODY_LIMITS}
 
     def plan(self, row: int, values: Mapping[str, str]) -> RowPlan:
         project_id = values.get("project_id", "") or self._project_id
@@ -254,9 +256,7 @@ class Planner:
             yield column, value
 
     def _cell(self, values: Mapping[str, str], column: str) -> str:
-        value = values.get(column, "")
-        if not value:
-            value = self._env.get(DEFAULT_ENV_PREFIX + column.upper(), "")
+        value = values.get(column, "") or self._defaults[column]
         if value.startswith("env:"):
             name = value[4:].strip()
             if not name:

@@ -47,8 +47,6 @@ class CsvReport:
 
 
 def _cell(value: Value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return neutralise(value)
-    return str(value)
+    if type(value) is str:
+        return neutralise(value) if value else value
+    return "" if value is None else str(value)

@@ -66,8 +66,11 @@ def write_summary(path: Path, summary: RunSummary) -> None:
         sync_close(fh)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps(ensure_ascii=False) makes one per call
+
+
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
+    return _ENCODER.encode(obj)
 
 
 def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
