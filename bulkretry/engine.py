@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +60,15 @@ class EngineStats:
     peak_in_flight: int = 0
     first_call_at: float | None = None
     last_call_at: float | None = None
+    #: Per wall-clock second (Unix time, whole): ``[calls, answered 429, other failed calls]``.
+    timeline: dict[int, list[int]] = field(default_factory=dict)
+
+    def mark(self, second: int, slot: int) -> None:
+        """Count one call (slot 0), 429 (1) or other failure (2) in *second*."""
+        counts = self.timeline.get(second)
+        if counts is None:
+            counts = self.timeline[second] = [0, 0, 0]
+        counts[slot] += 1
 
     @property
     def achieved_rate(self) -> float:
@@ -219,9 +228,17 @@ class Engine:
         stats.last_call_at = now
         stats.in_flight += 1
         stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+        second = int(time.time())
+        stats.mark(second, 0)
         try:
             return await self._client.retry_task_group(  # type: ignore[union-attr]
                 plan.project_id, plan.group_id, plan.body, region=plan.region or None)
+        except ApiError as exc:
+            stats.mark(second, 1 if exc.status == 429 else 2)
+            raise
+        except TransportError:
+            stats.mark(second, 2)
+            raise
         finally:
             stats.in_flight -= 1
 

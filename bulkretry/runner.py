@@ -344,8 +344,12 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
         learned_rates=({k: round(v, 2) for k, v in engine.pacers.rates.items()}
                        if s.rate_auto is not None and engine.pacers is not None else None),
     )
+    timeline = {int(second): counts for second, *counts in run.params.get("timeline", [])}
+    for second, counts in stats.timeline.items():
+        timeline[second] = [a + b for a, b in zip(timeline.get(second, [0, 0, 0]), counts, strict=True)]
     try:
-        journal.set_params({"finished_at": finished_at, "sessions": sessions, "summary": summary.as_dict()})
+        journal.set_params({"finished_at": finished_at, "sessions": sessions, "summary": summary.as_dict(),
+                            "timeline": [[second, *timeline[second]] for second in sorted(timeline)]})
     except JournalError as exc:
         raise UnsavedResults(str(exc), [], run.out_dir) from None
     log.info("run %s finished: %s", run.run_id, summary.by_outcome,

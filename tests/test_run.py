@@ -197,3 +197,17 @@ def test_a_signal_stops_the_run_and_still_writes_the_report(tmp_path: Path, sign
     assert len(rows) == len(ids)
     assert set(outcomes) == {"succeeded", "interrupted"}
     assert 2 <= outcomes.count("succeeded") < len(ids) - 5
+
+
+def test_journal_keeps_a_per_second_timeline_of_calls_429s_and_failures(sim: SimulatorThread, env: dict,
+                                                                          tmp_path: Path) -> None:
+    """The timeline (for the HTML report) counts every call once, and the failed ones as failures."""
+    from bulkretry.journal import Journal
+
+    _run(sim, SAMPLES / "manifest.csv", tmp_path / "run")
+    with Journal.open_existing(tmp_path / "run" / "journal.sqlite") as journal:
+        timeline = journal.params()["timeline"]
+    assert sum(calls for _, calls, _, _ in timeline) == 11
+    assert sum(failed for _, _, _, failed in timeline) == 3  # two OMS.1015, one OMS.1009
+    assert sum(throttled for _, _, throttled, _ in timeline) == 0
+    assert all(isinstance(second, int) and second > 1_700_000_000 for second, *_ in timeline)
