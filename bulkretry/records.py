@@ -83,6 +83,12 @@ class RunSummary:
     #: ``--rate auto``: the rate each project's pacer had reached at the end, calls/s.
     learned_rates: dict[str, float] | None = None
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSummary:
+        """The summary back from ``as_dict()`` (unknown keys ignored)."""
+        names = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
     def as_dict(self) -> dict[str, Any]:
         data = {
             "run_id": self.run_id, "manifest": self.manifest, "started_at": self.started_at,

@@ -47,6 +47,7 @@ __all__ = [
     "UnsavedResults",
     "execute",
     "prepare",
+    "rebuild_reports",
 ]
 
 
@@ -187,7 +188,8 @@ class RunStart:
 
 def _open(prepared: PreparedRun) -> OpenRun:
     s = prepared.settings
-    params = {**s.public_params(), "manifest_sha256": prepared.manifest_sha256, "manifest_rows": prepared.rows}
+    params = {**s.public_params(), "manifest_sha256": prepared.manifest_sha256, "manifest_rows": prepared.rows,
+              "extra_columns": prepared.planner().extra_columns}
     if s.resume:
         if s.out_dir is None:
             raise ConfigError("--resume needs --out DIR: the folder of the run to continue")
@@ -355,3 +357,44 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
     log.info("run %s finished: %s", run.run_id, summary.by_outcome,
              extra={"event": "finish", "fields": summary.as_dict()})
     return summary
+
+
+def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None) -> RunResult:
+    """Write the reports of the run in *out_dir* again from its journal (under its lock); no call is made.
+
+    *formats* default to the run's own. A run that never finished (killed) is reported as its journal
+    stands: rows it never reached are simply absent, and ``--resume`` is the way to complete it.
+    """
+    from .journal import Journal
+    from .runlock import RunLock
+
+    if not (out_dir / JOURNAL_NAME).is_file():
+        raise ConfigError(f"{out_dir} holds no run ({JOURNAL_NAME} is missing)")
+    with RunLock(out_dir):
+        try:
+            journal = Journal.open_existing(out_dir / JOURNAL_NAME)
+        except JournalError as exc:
+            raise ConfigError(str(exc)) from None
+        try:
+            params = journal.params()
+            by_outcome, by_code = journal.counts()
+            stored = params.get("summary") or {}
+            summary = RunSummary.from_dict({
+                "run_id": params.get("run_id", out_dir.name), "manifest": params.get("manifest", ""),
+                "started_at": params.get("started_at", ""), "finished_at": params.get("finished_at", ""),
+                **stored, "rows": max(int(stored.get("rows") or 0), sum(by_outcome.values())),
+                "by_outcome": dict(by_outcome.most_common()), "by_error_code": dict(by_code.most_common()),
+                "out_dir": str(out_dir)})
+            chosen = formats or tuple(params.get("formats") or FORMATS)
+            extra_columns = params.get("extra_columns")
+            if extra_columns is None:  # a journal from before extra_columns was kept: take the first row's
+                first = next(journal.results(), None)
+                extra_columns = [name for name, _ in first.extra] if first else []
+            try:
+                files = write_reports(out_dir, journal.results(), summary, formats=chosen,
+                                      extra_columns=extra_columns)
+            except OSError as exc:
+                raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc})") from None
+        finally:
+            journal.close()
+    return RunResult(summary, out_dir, files)

@@ -553,6 +553,72 @@ def _execute(args: argparse.Namespace, prepared, env: dict[str, str], out: TextI
     return code
 
 
+# -- report / diff ---------------------------------------------------------------------------------
+
+REPORT_HELP = """\
+Write the reports of the run in DIR again from its journal (journal.sqlite), in the run's own formats or
+in those of --format. Calls nothing. Useful when a report was deleted, to add a format, or after a
+report could not be written (a full disk).
+
+examples:
+  bulkretry report bulkretry-runs/20261124-030000-groups
+  bulkretry report runs/after-outage --format xlsx
+"""
+
+DIFF_HELP = """\
+Compare two runs of the same manifest (OLD_DIR, then NEW_DIR, e.g. a run and its rerun): prints
+`fixed: N` (failed, interrupted or invalid then; succeeded or skipped now), `still failing: N` and
+`newly failing: N`, and writes those rows to diff.csv (in NEW_DIR unless --out). Groups are matched by
+(project_id, group_id). Calls nothing. Exit status 0, or 1 when some group newly fails.
+
+examples:
+  bulkretry diff runs/after-outage runs/after-outage-rerun
+  bulkretry diff runs/monday runs/tuesday --out monday-vs-tuesday.csv
+"""
+
+
+def _add_report_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write a run's reports again from its journal", description=REPORT_HELP,
+                       formatter_class=_Formatter)
+    p.add_argument("run_dir", metavar="DIR", help="the folder of the run")
+    p.add_argument("--format", type=_formats, default=None, metavar="LIST",
+                   help="comma list of report formats (default: the run's own)")
+    p.set_defaults(handler=_cmd_report)
+
+
+def _add_diff_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("diff", help="compare two runs: fixed, still failing, newly failing", description=DIFF_HELP,
+                       formatter_class=_Formatter)
+    p.add_argument("old_dir", metavar="OLD_DIR", help="the earlier run's folder")
+    p.add_argument("new_dir", metavar="NEW_DIR", help="the later run's folder")
+    p.add_argument("--out", metavar="FILE", help="where to write the changed rows (default: NEW_DIR/diff.csv)")
+    p.set_defaults(handler=_cmd_diff)
+
+
+def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path
+
+    from ..runner import rebuild_reports
+
+    result = rebuild_reports(Path(args.run_dir), args.format)
+    print(f"{result.summary.rows} rows · reports written: {', '.join(f.name for f in result.files)} "
+          f"in {result.out_dir}", file=out)
+    return EXIT_OK
+
+
+def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path
+
+    from ..diff import CHANGES, diff_runs
+
+    result = diff_runs(Path(args.old_dir), Path(args.new_dir), Path(args.out) if args.out else None)
+    for change in CHANGES:
+        print(f"{change}: {result.counts[change]}", file=out)
+    print(f"({result.in_both} groups in both runs, {result.only_old} only in {args.old_dir}, {result.only_new} only "
+          f"in {args.new_dir}) · {result.path}", file=out)
+    return EXIT_FAILED if result.counts["newly failing"] else EXIT_OK
+
+
 # -- main --------------------------------------------------------------------------------------------
 
 MAIN_HELP = """\
@@ -564,6 +630,7 @@ examples:
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --rate 10
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --out runs/x --resume
   bulkretry rerun runs/x                           # a new run of the rows that failed
+  bulkretry diff runs/x runs/x-rerun               # fixed, still failing, newly failing
   bulkretry sim --port 8080                        # run the simulator on its own
 """
 
@@ -578,6 +645,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_run_parser(sub)
     _add_rerun_parser(sub)
+    _add_report_parser(sub)
+    _add_diff_parser(sub)
     _add_validate_parser(sub)
     _add_sim_parser(sub)
     _add_demo_parser(sub)

@@ -1,0 +1,109 @@
+"""Compare two runs of the same manifest: which groups were fixed, which still fail, which newly fail.
+
+Groups are matched by ``(project_id, group_id)`` (a rerun covers only some rows, and row numbers may
+move when a manifest is edited). *Failing* means ``failed``, ``interrupted`` or ``invalid``; *fine*
+means ``succeeded`` or ``skipped``; duplicate rows follow their first row and are left out. The join
+runs inside SQLite (both journals attached, an index on a temporary copy of the old side), so two
+million-row runs are compared in bounded memory; neither journal is modified.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+from .journal import JOURNAL_NAME
+from .report import neutralise
+from .runlock import RunLock
+
+__all__ = ["CHANGES", "DIFF_COLUMNS", "DiffResult", "diff_runs"]
+
+FAILING = ("failed", "interrupted", "invalid")
+FINE = ("succeeded", "skipped")
+#: The kinds of change, in the order they are printed.
+CHANGES = ("fixed", "still failing", "newly failing")
+DIFF_COLUMNS = ("change", "project_id", "group_id", "old_row", "old_outcome", "old_error_code", "new_row",
+                "new_outcome", "new_error_code", "new_error_msg")
+
+_QUERY = f"""
+SELECT n.project_id, n.group_id, o.row, o.outcome, o.error_code, n.row, n.outcome, n.error_code, n.error_msg
+FROM main.rows AS n JOIN temp.old_rows AS o ON o.project_id = n.project_id AND o.group_id = n.group_id
+WHERE n.outcome != 'duplicate'
+  AND (o.outcome IN ({", ".join(f"'{x}'" for x in FAILING)}) OR n.outcome IN ({", ".join(f"'{x}'" for x in FAILING)}))
+ORDER BY n.row
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DiffResult:
+    counts: dict[str, int]
+    #: Groups found in both runs, and in only one of them (duplicate rows left out).
+    in_both: int
+    only_old: int
+    only_new: int
+    path: Path
+
+
+def _change(old: str, new: str) -> str | None:
+    if old in FAILING and new in FINE:
+        return "fixed"
+    if old in FAILING and new in FAILING:
+        return "still failing"
+    if old in FINE and new in FAILING:
+        return "newly failing"
+    return None
+
+
+def diff_runs(old_dir: Path, new_dir: Path, out: Path | None = None) -> DiffResult:
+    """Compare the runs in *old_dir* and *new_dir*; write ``diff.csv`` (default: in *new_dir*)."""
+    for folder in (old_dir, new_dir):
+        if not (folder / JOURNAL_NAME).is_file():
+            raise ConfigError(f"{folder} holds no run ({JOURNAL_NAME} is missing)")
+    if old_dir.resolve() == new_dir.resolve():
+        raise ConfigError(f"{old_dir} is given twice: compare two different runs")
+    out = out or new_dir / "diff.csv"
+    with ExitStack() as stack:
+        stack.enter_context(RunLock(old_dir))
+        stack.enter_context(RunLock(new_dir))
+        try:
+            db = stack.enter_context(closing(sqlite3.connect(f"file:{new_dir / JOURNAL_NAME}?mode=ro", uri=True)))
+            db.execute("ATTACH DATABASE ? AS old", (f"file:{old_dir / JOURNAL_NAME}?mode=ro",))
+            db.execute("CREATE TEMP TABLE old_rows AS SELECT project_id, group_id, row, outcome, error_code "
+                       "FROM old.rows WHERE outcome != 'duplicate'")
+            db.execute("CREATE INDEX temp.old_rows_key ON old_rows (project_id, group_id)")
+            in_both, only_new = db.execute(
+                "SELECT COUNT(o.row), SUM(o.row IS NULL) FROM main.rows AS n LEFT JOIN temp.old_rows AS o "
+                "ON o.project_id = n.project_id AND o.group_id = n.group_id WHERE n.outcome != 'duplicate'").fetchone()
+            old_total = db.execute("SELECT COUNT(*) FROM temp.old_rows").fetchone()[0]
+            counts = _write(out, db.execute(_QUERY))
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot compare {old_dir} and {new_dir}: {exc}") from None
+    return DiffResult(counts, in_both or 0, old_total - (in_both or 0), only_new or 0, out)
+
+
+def _write(out: Path, rows: Iterator[tuple]) -> dict[str, int]:
+    counts: Counter[str] = Counter({change: 0 for change in CHANGES})
+    temp = out.with_name(out.name + ".tmp")
+    try:
+        with open(temp, "w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(DIFF_COLUMNS)
+            for project_id, group_id, old_row, old_outcome, old_code, new_row, new_outcome, new_code, new_msg in rows:
+                change = _change(old_outcome, new_outcome)
+                if change is None:
+                    continue
+                counts[change] += 1
+                writer.writerow([change, neutralise(project_id), neutralise(group_id), old_row, old_outcome,
+                                 neutralise(old_code), new_row, new_outcome, neutralise(new_code),
+                                 neutralise(new_msg)])
+        temp.replace(out)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return dict(counts)
