@@ -619,6 +619,84 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_FAILED if result.counts["newly failing"] else EXIT_OK
 
 
+# -- discover ---------------------------------------------------------------------------------------
+
+DISCOVER_HELP = """\
+List the task groups of a project that are in a status (default 5, migration failed) through the OMS
+list API, every page, and write them as a manifest for `bulkretry run`: group_id, project_id,
+description, source and destination buckets, status, the group's own error code and message (TRF.xxxx:
+why it failed), and credential columns left empty for you to fill, or saying env:SRC_AK, env:SRC_SK,
+env:DST_AK, env:DST_SK with --credentials-from-env. Never overwrites a file. Calls only the list API.
+
+examples:
+  bulkretry discover --region cn-north-4 --project-id 0a1b2c3d... --out failed.xlsx
+  bulkretry discover --endpoint http://127.0.0.1:8080 --project-id 0a1b2c3d... --credentials-from-env
+"""
+
+
+def _add_discover_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("discover", help="write a manifest of the groups in a status (default: failed)",
+                       description=DISCOVER_HELP, formatter_class=_Formatter)
+    g = p.add_argument_group("where")
+    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint (default: https://oms.{region}.myhuaweicloud.com)")
+    g.add_argument("--region", metavar="R", help="region, for the default endpoint")
+    g.add_argument("--project-id", metavar="ID", help="the project (default: $HUAWEICLOUD_SDK_PROJECT_ID)")
+    g = p.add_argument_group("what")
+    g.add_argument("--status", type=_non_negative_int, default=5, metavar="N",
+                   help="task group status to list (default: %(default)s, migration failed)")
+    g.add_argument("--out", metavar="FILE", help="the manifest to write, .csv or .xlsx "
+                   "(default: manifest-<project>-status<N>.csv)")
+    g.add_argument("--credentials-from-env", action="store_true",
+                   help="fill the credential cells with env:SRC_AK, env:SRC_SK, env:DST_AK, env:DST_SK")
+    g.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S",
+                   help="per-request timeout in seconds (default: %(default)s)")
+    _add_auth_options(p)
+    p.set_defaults(handler=_cmd_discover)
+
+
+def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+    import os
+    from pathlib import Path
+
+    from ..auth import authenticator_for
+    from ..client import OmsClient, make_session
+    from ..credentials import load_credentials
+    from ..discover import discover_groups, manifest_row, write_manifest
+
+    env = dict(os.environ)
+    project_id = args.project_id or env.get("HUAWEICLOUD_SDK_PROJECT_ID")
+    if not project_id:
+        raise _UsageError("no project id: give --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")
+    if not args.endpoint and not args.region:
+        raise _UsageError("no endpoint: give --endpoint URL or --region R")
+    target = Path(args.out or f"manifest-{project_id[:12]}-status{args.status}.csv")
+    if target.exists():
+        raise _UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")
+    credentials = load_credentials(env, auth=args.auth, token=args.token, token_file=args.token_file,
+                                   iam_endpoint=args.iam_endpoint, iam_user=args.iam_user, iam_domain=args.iam_domain)
+    auth = authenticator_for(credentials, timeout=args.timeout, verify_tls=not args.insecure)
+
+    async def listing() -> list[list[str]]:
+        async with make_session(limit=4) as session:
+            client = OmsClient(session, auth, endpoint=args.endpoint, region=args.region, timeout=args.timeout,
+                               verify_tls=not args.insecure)
+            return [manifest_row(group, project_id, credentials_from_env=args.credentials_from_env)
+                    async for group in discover_groups(client, project_id, status=args.status)]
+
+    from ..errors import ApiError, TransportError
+
+    try:
+        rows = asyncio.run(listing())
+    except (ApiError, TransportError) as exc:
+        print(f"bulkretry: error: listing the task groups failed: {exc}", file=err)
+        return EXIT_FAILED
+    count = write_manifest(target, rows)
+    print(f"{count} task groups in status {args.status} · manifest: {target}"
+          + ("" if count else " (header only: nothing to retry)"), file=out)
+    return EXIT_OK
+
+
 # -- main --------------------------------------------------------------------------------------------
 
 MAIN_HELP = """\
@@ -626,6 +704,7 @@ Restart failed Huawei Cloud OMS migration task groups in bulk, from a CSV or Exc
 
 examples:
   bulkretry demo                                   # try it against the built-in simulator
+  bulkretry discover --region cn-north-4 --project-id ID --out failed.xlsx   # the failed groups, as a manifest
   bulkretry validate groups.xlsx --region cn-north-4 --project-id ID
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --rate 10
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --out runs/x --resume
@@ -647,6 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rerun_parser(sub)
     _add_report_parser(sub)
     _add_diff_parser(sub)
+    _add_discover_parser(sub)
     _add_validate_parser(sub)
     _add_sim_parser(sub)
     _add_demo_parser(sub)
