@@ -29,6 +29,7 @@ from .parsing import short_text
 from .plan import MASKED_COLUMNS, SECRET_COLUMNS, RetryBody, RowPlan
 from .policy import RetryPolicy
 from .records import Outcome, RowResult
+from .status import FAILED, status_name, status_of
 
 __all__ = ["Engine", "EngineStats", "utc_now_iso"]
 
@@ -87,9 +88,9 @@ class Engine:
     """
 
     def __init__(self, client: OmsClient | None, *, rate: float | None, concurrency: int, policy: RetryPolicy,
-                 pacers: PacerPool | None = None,
-                 dry_run: bool = False, clock: Callable[[], float] = time.monotonic,
-                 now_iso: Callable[[], str] = utc_now_iso) -> None:
+                 pacers: PacerPool | None = None, dry_run: bool = False, check_status: bool = False,
+                 verify_timeout: float | None = None, verify_interval: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic, now_iso: Callable[[], str] = utc_now_iso) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive")
         if concurrency < 1:
@@ -103,6 +104,9 @@ class Engine:
         self._concurrency = concurrency
         self._policy = policy
         self._dry_run = dry_run
+        self._check_status = check_status
+        self._verify_timeout = verify_timeout
+        self._verify_interval = verify_interval
         self._clock = clock
         self._now_iso = now_iso
         self._stopping = False
@@ -162,64 +166,121 @@ class Engine:
 
     async def _row(self, plan: RowPlan, on_result: ResultSink, on_call: CallHook | None) -> None:
         started = self._now_iso()
-        attempts = 0
+        made = [0]  # calls made for this row so far (a cell _attempts adds to, so a cancel still sees it)
+        tries = 0
         last: BulkRetryError | None = None
         result: RowResult | None = None
+        extra = plan.extra
         pacer = self.pacers.get(plan.project_id) if self.pacers is not None else None
+        client = self._client
+        region = plan.region or None
         try:
-            while True:
-                sent_at = await pacer.acquire() if pacer is not None else 0.0
-                if attempts == 0 and on_call is not None:
-                    on_call(plan)
-                if self._stopping:  # stopped while waiting for its turn
-                    break
-                attempts += 1
-                try:
-                    resp = await self._call(plan)
-                except (ApiError, TransportError) as exc:
-                    last = exc
-                    if isinstance(exc, ApiError):
-                        throttled = exc.status == 429
-                        self.stats.throttled += throttled
-                        if pacer is not None:
-                            pacer.feedback(sent_at, throttled)
-                    if not self._policy.should_retry(exc, attempts):
-                        break
-                    delay = self._policy.delay(exc, attempts)
-                    if log.isEnabledFor(logging.INFO):
-                        log.info("row %d: %s, retrying in %.2f s", plan.row, _code(exc), delay, extra={
-                            "event": "retry", "fields": {"row": plan.row, "group_id": plan.group_id,
-                                                         "attempt": attempts, "error_code": _code(exc),
-                                                         "delay_s": round(delay, 3)}})
-                    with anyio.move_on_after(delay):
-                        await self._stop_event.wait()  # type: ignore[union-attr]
-                    if self._stopping:
-                        break
-                    continue
-                except Exception as exc:  # a bug or a library surprise: this row fails, the run goes on
-                    log.exception("row %d: unexpected error", plan.row,
-                                  extra={"event": "internal_error", "fields": {"row": plan.row}})
-                    last = TransportError("internal_error", short_text(f"{type(exc).__name__}: {exc}"),
-                                          retryable=False)
-                    break
-                if pacer is not None:
-                    pacer.feedback(sent_at, False)
-                result = RowResult(plan.row, plan.project_id, plan.group_id, Outcome.SUCCEEDED,
-                                   http_status=resp.status, attempts=attempts, request_id=resp.request_id,
-                                   latency_ms=resp.latency_ms, started_at=started, finished_at=self._now_iso(),
-                                   extra=plan.extra)
-                break
+            if self._check_status:  # look first: a group that is not failed is skipped, not retried
+                group, last, tries = await self._attempts(
+                    plan, pacer, lambda: client.show_task_group(plan.project_id, plan.group_id, region=region),
+                    made, on_call)
+                if group is not None:
+                    status = status_of(group)
+                    extra = (("status_before", "" if status is None else str(status)),
+                             ("status_before_meaning", status_name(status)), *extra)
+                    if status != FAILED:
+                        result = RowResult(
+                            plan.row, plan.project_id, plan.group_id, Outcome.SKIPPED, http_status=200,
+                            error_code=f"status:{status}", attempts=made[0], started_at=started,
+                            error_msg=f"status {status} ({status_name(status)}): not failed, so not retried",
+                            finished_at=self._now_iso(), extra=extra)
+            if result is None and last is None and not self._stopping:
+                resp, last, tries = await self._attempts(
+                    plan, pacer, lambda: client.retry_task_group(plan.project_id, plan.group_id, plan.body,
+                                                                 region=region), made, on_call)
+                if resp is not None:
+                    if self._verify_timeout is not None:
+                        after = await self._verify(plan, pacer, made)
+                        extra = (("status_after", "" if after is None else str(after)),
+                                 ("status_after_meaning", status_name(after)), *extra)
+                    result = RowResult(plan.row, plan.project_id, plan.group_id, Outcome.SUCCEEDED,
+                                       http_status=resp.status, attempts=made[0], request_id=resp.request_id,
+                                       latency_ms=resp.latency_ms, started_at=started,
+                                       finished_at=self._now_iso(), extra=extra)
             if result is None:
-                interrupted = self._stopping and (last is None or self._policy.should_retry(last, attempts))
-                result = self._failure(plan, last, attempts, started, interrupted)
+                interrupted = self._stopping and (last is None or self._policy.should_retry(last, tries))
+                result = self._failure(plan, last, made[0], started, interrupted, extra)
         except anyio.get_cancelled_exc_class():
-            result = self._failure(plan, last, attempts, started, interrupted=True)
+            result = self._failure(plan, last, made[0], started, True, extra)
             raise
         finally:
             if result is not None:
                 on_result(result)
 
-    async def _call(self, plan: RowPlan):  # -> Response
+    async def _attempts(self, plan: RowPlan, pacer: Any, call: Callable[[], Any], made: list[int],
+                        on_call: CallHook | None) -> tuple[Any, BulkRetryError | None, int]:
+        """Make one call under the pacer and the retry policy: ``(answer or None, last error, tries)``.
+
+        ``made[0]`` counts every call made for the row (this one's tries added as they go out); *on_call*
+        hears of the row's very first call. Returns no answer and no error when the engine stopped first.
+        """
+        tries = 0
+        last: BulkRetryError | None = None
+        while True:
+            sent_at = await pacer.acquire() if pacer is not None else 0.0
+            if made[0] == 0 and on_call is not None:
+                on_call(plan)
+            if self._stopping:  # stopped while waiting for its turn
+                return None, last, tries
+            tries += 1
+            made[0] += 1
+            try:
+                answer = await self._call(call)
+            except (ApiError, TransportError) as exc:
+                last = exc
+                if isinstance(exc, ApiError):
+                    throttled = exc.status == 429
+                    self.stats.throttled += throttled
+                    if pacer is not None:
+                        pacer.feedback(sent_at, throttled)
+                if not self._policy.should_retry(exc, tries):
+                    return None, last, tries
+                delay = self._policy.delay(exc, tries)
+                if log.isEnabledFor(logging.INFO):
+                    log.info("row %d: %s, retrying in %.2f s", plan.row, _code(exc), delay, extra={
+                        "event": "retry", "fields": {"row": plan.row, "group_id": plan.group_id,
+                                                     "attempt": tries, "error_code": _code(exc),
+                                                     "delay_s": round(delay, 3)}})
+                with anyio.move_on_after(delay):
+                    await self._stop_event.wait()  # type: ignore[union-attr]
+                if self._stopping:
+                    return None, last, tries
+                continue
+            except Exception as exc:  # a bug or a library surprise: this row fails, the run goes on
+                log.exception("row %d: unexpected error", plan.row,
+                              extra={"event": "internal_error", "fields": {"row": plan.row}})
+                return None, TransportError("internal_error", short_text(f"{type(exc).__name__}: {exc}"),
+                                            retryable=False), tries
+            if pacer is not None:
+                pacer.feedback(sent_at, False)
+            return answer, None, tries
+
+    async def _verify(self, plan: RowPlan, pacer: Any, made: list[int]) -> int | None:
+        """After a retry: poll the group until it leaves status 5 or the verify timeout passes; the status
+        last seen (None if none could be read). The polls count in ``made[0]``."""
+        client = self._client
+        deadline = self._clock() + (self._verify_timeout or 0.0)
+        status: int | None = None
+        while True:
+            group, _, _ = await self._attempts(
+                plan, pacer, lambda: client.show_task_group(plan.project_id, plan.group_id,  # type: ignore[union-attr]
+                                                            region=plan.region or None), made, None)
+            if group is None:
+                return status
+            status = status_of(group)
+            if status != FAILED or self._clock() >= deadline:
+                return status
+            with anyio.move_on_after(min(self._verify_interval, max(0.0, deadline - self._clock()))):
+                await self._stop_event.wait()  # type: ignore[union-attr]
+            if self._stopping:
+                return status
+
+    async def _call(self, call: Callable[[], Any]) -> Any:
         stats = self.stats
         stats.calls += 1
         now = self._clock()
@@ -231,8 +292,7 @@ class Engine:
         second = int(time.time())
         stats.mark(second, 0)
         try:
-            return await self._client.retry_task_group(  # type: ignore[union-attr]
-                plan.project_id, plan.group_id, plan.body, region=plan.region or None)
+            return await call()
         except ApiError as exc:
             stats.mark(second, 1 if exc.status == 429 else 2)
             raise
@@ -243,9 +303,10 @@ class Engine:
             stats.in_flight -= 1
 
     def _failure(self, plan: RowPlan, error: BulkRetryError | None, attempts: int, started: str,
-                 interrupted: bool) -> RowResult:
+                 interrupted: bool, extra: tuple[tuple[str, str], ...] | None = None) -> RowResult:
         outcome = Outcome.INTERRUPTED if interrupted else Outcome.FAILED
-        common = dict(attempts=attempts, started_at=started, finished_at=self._now_iso(), extra=plan.extra)
+        common = dict(attempts=attempts, started_at=started, finished_at=self._now_iso(),
+                      extra=plan.extra if extra is None else extra)
         if isinstance(error, ApiError):
             return RowResult(plan.row, plan.project_id, plan.group_id, outcome, http_status=error.status,
                              error_code=redact(error.error_code, plan.body),

@@ -95,6 +95,10 @@ class RunSettings:
     force: bool = False
     #: A rerun: only these groups of an earlier run.
     selection: Selection | None = None
+    #: Look each group up first and skip those not in status 5 (--check-status).
+    check_status: bool = False
+    #: Poll each retried group until it leaves status 5, up to this many seconds (--verify).
+    verify_timeout: float | None = None
 
     @property
     def rate_text(self) -> float | str | None:
@@ -110,6 +114,7 @@ class RunSettings:
             "max_attempts": self.max_attempts, "timeout": self.timeout, "formats": list(self.formats),
             "dry_run": self.dry_run, "migrate_failed_object": self.migrate_failed_object,
             "source_run": self.selection.public() if self.selection else None,
+            "check_status": self.check_status, "verify_timeout": self.verify_timeout,
         }
 
 
@@ -125,6 +130,14 @@ class PreparedRun:
     manifest_sha256: str = ""
     #: A rerun's groups that the manifest no longer holds.
     missing: int = 0
+
+    @property
+    def extra_columns(self) -> list[str]:
+        """The report's columns after the contract's: status lookups (when asked for), then the manifest's."""
+        s = self.settings
+        status = (["status_before", "status_before_meaning"] if s.check_status else []) + (
+            ["status_after", "status_after_meaning"] if s.verify_timeout is not None else [])
+        return status + self.planner().extra_columns
 
     def planner(self) -> Planner:
         s = self.settings
@@ -189,7 +202,7 @@ class RunStart:
 def _open(prepared: PreparedRun) -> OpenRun:
     s = prepared.settings
     params = {**s.public_params(), "manifest_sha256": prepared.manifest_sha256, "manifest_rows": prepared.rows,
-              "extra_columns": prepared.planner().extra_columns}
+              "extra_columns": prepared.extra_columns}
     if s.resume:
         if s.out_dir is None:
             raise ConfigError("--resume needs --out DIR: the folder of the run to continue")
@@ -244,7 +257,8 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         start, top = s.rate_auto
         pacers = PacerPool(lambda: AdaptivePacer(start, top), shared=False)
     engine = Engine(client, rate=None if pacers else s.rate, pacers=pacers, concurrency=s.concurrency,
-                    dry_run=s.dry_run, policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s))
+                    dry_run=s.dry_run, policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s),
+                    check_status=s.check_status, verify_timeout=s.verify_timeout)
 
     def journal_failed(exc: JournalError) -> None:
         if not journal_errors:
@@ -313,7 +327,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         summary = _finish(prepared, run, engine, session_started, time.monotonic() - t0)
         try:
             files = write_reports(out_dir, journal.results(), summary, formats=s.formats,
-                                  extra_columns=prepared.planner().extra_columns)
+                                  extra_columns=prepared.extra_columns)
         except OSError as exc:
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc}); "
                               f"every result is kept in {out_dir / JOURNAL_NAME}") from None

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from huaweicloudsdkoms.v2 import ListTaskGroupRequest
+from huaweicloudsdkoms.v2 import ListTaskGroupRequest, ShowTaskGroupRequest
 
 from bulkretry.cli import main
 from bulkretry.manifest import iter_rows, open_manifest
@@ -92,3 +92,57 @@ def test_discover_with_bad_credentials_says_so(sim: SimulatorThread, tmp_path: P
     code, _, err = _cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id, "--out", str(out))
     assert code == 1 and "APIGW.0301" in err and not out.exists()
     assert "wrong-secret" not in err
+
+
+@pytest.mark.parametrize("settle_s", [0.0, 600.0])
+def test_verify_records_the_status_the_sdk_then_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      settle_s: float) -> None:
+    """discover, then run --verify: every succeeded row's status_after is what the SDK reads afterwards
+    (executing while the group settles; migration finished once it has)."""
+    config = SimConfig(groups=30, failed_ratio=0.5, seed=11, settle_s=settle_s)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", config.ak)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", config.sk)
+    monkeypatch.delenv("OMS_AUTH_TOKEN", raising=False)
+    with SimulatorThread(config) as sim:
+        manifest = tmp_path / "failed.csv"
+        code, _, err = _cli("discover", "--endpoint", sim.url, "--project-id", config.project_id,
+                            "--out", str(manifest))
+        assert code == 0, err
+        code, _, err = _cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
+                            "--out", str(tmp_path / "run"), "--rate", "500", "--quiet", "--verify")
+        assert code == 0, err
+        with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        oms = sdk_client(sim.url, config)
+        seen = {r["group_id"]: oms.show_task_group(ShowTaskGroupRequest(group_id=r["group_id"])).status for r in rows}
+    assert rows and all(r["outcome"] == "succeeded" for r in rows)
+    assert all(r["status_after"] == str(seen[r["group_id"]]) for r in rows)
+    expected = ("6", "migration finished") if settle_s == 0 else ("1", "executing")
+    assert {(r["status_after"], r["status_after_meaning"]) for r in rows} == {expected}
+    assert all(int(r["attempts"]) >= 2 for r in rows)  # the retry, and at least one look
+
+
+def test_check_status_skips_groups_that_are_not_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--check-status on the sample: finished and executing groups are skipped with their status in words and
+    never retried; the unknown group fails on the lookup; only the failed groups get a PUT."""
+    config = SimConfig()
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", config.ak)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", config.sk)
+    monkeypatch.setenv("DEMO_SRC_SK", "x-secret")
+    monkeypatch.setenv("DEMO_DST_SK", "y-secret")
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    with SimulatorThread(config) as sim:
+        code, _, err = _cli("run", str(samples / "manifest.csv"), "--endpoint", sim.url, "--project-id",
+                              config.project_id, "--out", str(tmp_path / "run"), "--rate", "500", "--quiet",
+                              "--check-status")
+        puts = [r.path_segments[3] for r in sim.simulator.received if r.method == "PUT"]
+    with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = {r["row"]: r for r in csv.DictReader(fh)}
+    assert code == 1, err  # the unknown group and the invalid row
+    skipped = [r for r in rows.values() if r["outcome"] == "skipped"]
+    assert {(r["error_code"], r["status_before_meaning"]) for r in skipped} == {
+        ("status:6", "migration finished"), ("status:1", "executing")}
+    assert rows["13"]["outcome"] == "failed" and rows["13"]["error_code"] == "OMS.1009"
+    succeeded = [r["group_id"] for r in rows.values() if r["outcome"] == "succeeded"]
+    assert sorted(puts) == sorted(succeeded) and len(succeeded) == 8
+    assert all(r["status_before"] == "5" for r in rows.values() if r["outcome"] == "succeeded")

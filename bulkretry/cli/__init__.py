@@ -204,6 +204,7 @@ examples:
   bulkretry run groups.csv --region cn-north-4 --rate 5 --concurrency 8 --out runs/after-outage
   bulkretry run groups.csv --region cn-north-4 --out runs/after-outage --resume   # continue after a crash
   bulkretry run groups.csv --endpoint http://127.0.0.1:8080 --dry-run
+  bulkretry run groups.csv --region cn-north-4 --check-status --verify   # skip what is not failed; confirm the restart
   bulkretry run groups.csv --quiet --json-summary --log-file run.jsonl > summary.json   # from cron
 """
 
@@ -282,6 +283,7 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma list of csv,xlsx,json (default: all three); summary.json is always written")
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
     _add_unattended_options(g)
+    _add_status_options(p)
     g = p.add_argument_group("resume")
     g.add_argument("--resume", action="store_true",
                    help="continue the run in --out DIR: rows already finished are not called again")
@@ -289,6 +291,16 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --resume: continue even though the manifest or the call settings changed")
     _add_auth_options(p)
     p.set_defaults(handler=_cmd_run)
+
+
+def _add_status_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("OMS status")
+    g.add_argument("--check-status", action="store_true",
+                   help="look each group up first; skip (outcome skipped) those not in status 5, migration failed")
+    g.add_argument("--verify", action="store_true",
+                   help="after a retry, poll the group until it leaves status 5; report status_after")
+    g.add_argument("--verify-timeout", type=_positive_float, default=60.0, metavar="S",
+                   help="how long --verify polls a group, every 2 s (default: %(default)s)")
 
 
 def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
@@ -347,6 +359,7 @@ def _add_rerun_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma list of csv,xlsx,json (default: as the earlier run)")
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
     _add_unattended_options(g)
+    _add_status_options(p)
     _add_auth_options(p)
     p.set_defaults(handler=_cmd_rerun)
 
@@ -399,6 +412,7 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> Run
         max_attempts=args.max_attempts,
         timeout=args.timeout, out_dir=Path(args.out) if args.out else None, formats=args.format or FORMATS,
         dry_run=args.dry_run, verify_tls=not args.insecure, resume=args.resume, force=args.force,
+        check_status=args.check_status, verify_timeout=args.verify_timeout if args.verify else None,
     )
     if args.resume:
         if settings.out_dir is None:
@@ -442,7 +456,8 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> R
         max_attempts=pick("max_attempts", args.max_attempts), timeout=pick("timeout", args.timeout),  # type: ignore[arg-type]
         out_dir=Path(args.out) if args.out else None, runs_root=selection.source_dir.parent,
         formats=args.format or tuple(old.get("formats") or FORMATS), dry_run=args.dry_run,
-        verify_tls=not args.insecure, selection=selection,
+        verify_tls=not args.insecure, selection=selection, check_status=args.check_status,
+        verify_timeout=args.verify_timeout if args.verify else None,
     )
 
 

@@ -10,21 +10,9 @@ import random
 import uuid
 from typing import Any
 
-__all__ = ["FAILED", "FINISHED", "RUNNING", "STATUS_NAMES", "generate_groups", "settle_counters"]
+from ..status import FAILED, FINISHED, RUNNING, STATUS_NAMES
 
-STATUS_NAMES: dict[int, str] = {
-    0: "waiting",
-    1: "executing",
-    2: "monitoring",
-    3: "paused",
-    4: "creating failed",
-    5: "migration failed",
-    6: "migration finished",
-    7: "pausing",
-    8: "waiting for deletion",
-    9: "deleted",
-}
-RUNNING, FAILED, FINISHED = 1, 5, 6
+__all__ = ["FAILED", "FINISHED", "RUNNING", "STATUS_NAMES", "generate_groups", "settle_counters"]
 
 #: Statuses of the groups that are not failed, in the order they are dealt out.
 _OTHER_STATUSES = (0, 1, 2, 3, 6)
