@@ -11,7 +11,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import BulkRetryError
@@ -233,13 +233,25 @@ examples:
 """
 
 
-def _formats(text: str) -> tuple[str, ...]:
-    from ..report import parse_formats
+def _parsed_by(module: str, name: str) -> Callable[[str], Any]:
+    """An argparse type calling ``bulkretry.<module>.<name>`` (imported only when an option is given, so
+    --help stays quick); its ValueError becomes a usage error naming the option."""
 
-    try:
-        return parse_formats(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    def parse(text: str) -> Any:
+        import importlib
+
+        try:
+            return getattr(importlib.import_module(f"..{module}", __package__), name)(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name
+    return parse
+
+
+_formats = _parsed_by("report", "parse_formats")
+_rate = _parsed_by("adaptive", "parse_rate")  # RateSpec; a float default passes through argparse untouched
+_outcomes = _parsed_by("rerun", "parse_outcomes")
 
 
 def _add_manifest_options(p: argparse.ArgumentParser) -> None:
@@ -310,28 +322,10 @@ def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
                    help="print the summary as one JSON document on stdout (the summary line goes to stderr)")
 
 
-def _rate(text: str):  # -> RateSpec (a float default passes through argparse untouched)
-    from ..adaptive import parse_rate
-
-    try:
-        return parse_rate(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _rate_settings(spec) -> dict:  # RateSpec | float -> RunSettings fields
     if isinstance(spec, int | float):
         return {"rate": float(spec), "rate_auto": None}
     return {"rate": spec.fixed, "rate_auto": (spec.start, spec.max_rate) if spec.auto else None}
-
-
-def _outcomes(text: str) -> tuple[str, ...]:
-    from ..rerun import parse_outcomes
-
-    try:
-        return parse_outcomes(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_rerun_parser(sub: argparse._SubParsersAction) -> None:
