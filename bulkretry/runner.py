@@ -19,6 +19,7 @@ import aiohttp
 import anyio
 
 from .adaptive import AdaptivePacer
+from .annotate import write_annotated
 from .auth import Authenticator
 from .client import OmsClient, make_session
 from .defaults import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_RUNS_ROOT, DEFAULT_TIMEOUT
@@ -185,6 +186,8 @@ class RunResult:
     summary: RunSummary
     out_dir: Path
     files: list[Path]
+    #: Why the annotated manifest was not written (empty when it was, or was not asked for).
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,11 +330,15 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         summary = _finish(prepared, run, engine, session_started, time.monotonic() - t0)
         try:
             files = write_reports(out_dir, journal.results(), summary, formats=s.formats,
-                                  extra_columns=prepared.extra_columns)
+                                  extra_columns=prepared.extra_columns, details=_report_details(journal.params()))
         except OSError as exc:
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc}); "
                               f"every result is kept in {out_dir / JOURNAL_NAME}") from None
-    return RunResult(summary, out_dir, files)
+        # The user's own manifest with the outcomes added (never fatal: it says why when it cannot be).
+        annotated = write_annotated(prepared.info, journal.results(), out_dir)
+        if annotated.path is not None:
+            files.append(annotated.path)
+    return RunResult(summary, out_dir, files, annotated.skipped_reason)
 
 
 def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str, duration_s: float) -> RunSummary:
@@ -373,6 +380,12 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
     return summary
 
 
+def _report_details(params: Mapping[str, Any]) -> dict[str, Any]:
+    """What the HTML report shows besides the rows: the run's public parameters and its timeline."""
+    public = RunSettings(manifest=Path()).public_params()
+    return {"params": {k: params[k] for k in public if k in params}, "timeline": params.get("timeline", [])}
+
+
 def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None) -> RunResult:
     """Write the reports of the run in *out_dir* again from its journal (under its lock); no call is made.
 
@@ -406,7 +419,7 @@ def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None) -> Ru
                 extra_columns = [name for name, _ in first.extra] if first else []
             try:
                 files = write_reports(out_dir, journal.results(), summary, formats=chosen,
-                                      extra_columns=extra_columns)
+                                      extra_columns=extra_columns, details=_report_details(params))
             except OSError as exc:
                 raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc})") from None
         finally:

@@ -1,4 +1,7 @@
-"""The run's report: report.csv, report.xlsx, report.json and summary.json, written from one pass over the results."""
+"""The run's report: report.csv, report.xlsx, report.json, report.html and summary.json, from one pass over the results.
+
+report.html has its own tests in test_html_report.py.
+"""
 
 from __future__ import annotations
 
@@ -105,19 +108,19 @@ def test_parse_formats_accepts_lists_with_spaces_case_and_repeats():
     """A comma list is read in order, spaces and case ignored, repeats dropped."""
     assert parse_formats("csv,xlsx") == ("csv", "xlsx")
     assert parse_formats(" json , CSV,json, ") == ("json", "csv")
-    assert parse_formats("csv,xlsx,json") == FORMATS
+    assert parse_formats("csv,xlsx,json,html") == FORMATS
 
 
 @pytest.mark.parametrize("text", ["", " ", ",", " , "])
 def test_parse_formats_rejects_empty(text):
     """An empty list is an error that lists the formats to choose from."""
-    with pytest.raises(ValueError, match="csv, xlsx, json"):
+    with pytest.raises(ValueError, match="csv, xlsx, json, html"):
         parse_formats(text)
 
 
 def test_parse_formats_rejects_unknown_naming_it_and_the_allowed_list():
     """An unknown format is named in the error, with the allowed ones."""
-    with pytest.raises(ValueError, match=r"'pdf'.*csv, xlsx, json") as info:
+    with pytest.raises(ValueError, match=r"'pdf'.*csv, xlsx, json, html") as info:
         parse_formats("csv,pdf")
     assert "in 'csv,pdf'" in str(info.value)
 
@@ -153,10 +156,10 @@ def test_formats_may_be_given_as_text(tmp_path, results, summary):
     assert [p.name for p in paths] == ["report.json", "report.csv", "summary.json"]
 
 
-def test_default_formats_write_all_three(tmp_path, results, summary):
-    """Without formats, csv, xlsx and json are all written."""
+def test_default_formats_write_all_four(tmp_path, results, summary):
+    """Without formats, csv, xlsx, json and html are all written."""
     paths = write(tmp_path, results, summary)
-    assert [p.name for p in paths] == ["report.csv", "report.xlsx", "report.json", "summary.json"]
+    assert [p.name for p in paths] == ["report.csv", "report.xlsx", "report.json", "report.html", "summary.json"]
 
 
 def test_summary_json_equals_as_dict(tmp_path, results, summary):
@@ -581,7 +584,7 @@ def test_fifty_thousand_results_are_read_once(tmp_path, summary):
     assert len(data["rows"]) == 50_000 and data["rows"][-1]["row"] == 50_001
 
 
-def test_all_three_formats_share_one_pass(tmp_path, summary):
+def test_all_formats_share_one_pass(tmp_path, summary):
     """With every format chosen the results are still iterated once, and each file has every row."""
     source = Counting(3_000)
     write(tmp_path, source, summary, extra_columns=("owner",))
@@ -591,6 +594,7 @@ def test_all_three_formats_share_one_pass(tmp_path, summary):
     assert len(json.loads((run / "report.json").read_text("utf-8"))["rows"]) == 3_000
     xlsx_rows = read_xlsx_rows(run / "report.xlsx")
     assert len(xlsx_rows) == 3_001 and xlsx_rows[-1][0] == 3_001 and xlsx_rows[-1][-1] == "o2999"
+    assert "None: every row succeeded." in (run / "report.html").read_text("utf-8")
 
 
 def test_failure_midway_leaves_no_report_and_no_temp_files(tmp_path, summary, monkeypatch):
@@ -610,7 +614,7 @@ def test_failure_midway_leaves_no_report_and_no_temp_files(tmp_path, summary, mo
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to fake a full disk")
-@pytest.mark.parametrize("name", ["report.csv", "report.xlsx", "report.json", "summary.json"])
+@pytest.mark.parametrize("name", ["report.csv", "report.xlsx", "report.json", "report.html", "summary.json"])
 def test_full_disk_raises_oserror_and_leaves_no_temp_file(tmp_path, summary, monkeypatch, name):
     """ENOSPC while writing any file propagates as the OSError it is, leaving no .tmp, report or openpyxl file."""
     openpyxl_tmp = tmp_path / "openpyxl-tmp"

@@ -181,7 +181,8 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 RUN_HELP = """\
 Retry every task group of MANIFEST (CSV or Excel, one row per group), rate-limited and concurrent,
-and write report.csv, report.xlsx, report.json and summary.json to a new run folder.
+and write report.html, report.csv, report.xlsx, report.json, summary.json and your manifest annotated
+with each row's outcome (annotated.xlsx or annotated.csv) to a new run folder.
 
 Credentials (the first configured wins; --auth forces one): OMS_AUTH_TOKEN or --token-file (IAM token);
 HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK (AK/SK signing, also CLOUD_SDK_AK/CLOUD_SDK_SK); OMS_IAM_USER and
@@ -292,7 +293,7 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR", help="the run's folder (default: a new one under ./bulkretry-runs/)")
     g.add_argument("--format", type=_formats, default=None, metavar="LIST",
-                   help="comma list of csv,xlsx,json (default: all three); summary.json is always written")
+                   help="comma list of csv,xlsx,json,html (default: all four); summary.json is always written")
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
     _add_unattended_options(g)
     _add_status_options(p)
@@ -350,7 +351,7 @@ def _add_rerun_parser(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR", help="the new run's folder (default: a new one beside the earlier run)")
     g.add_argument("--format", type=_formats, default=None, metavar="LIST",
-                   help="comma list of csv,xlsx,json (default: as the earlier run)")
+                   help="comma list of csv,xlsx,json,html (default: as the earlier run)")
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
     _add_unattended_options(g)
     _add_status_options(p)
@@ -484,7 +485,8 @@ def _summary_line(summary, files) -> str:  # (RunSummary, list[Path]) -> str
     counts = ", ".join(f"{summary.by_outcome[k]} {k}" for k in order if summary.by_outcome.get(k))
     codes = [(c, n) for c, n in summary.by_error_code.items() if c not in ("duplicate",)][:3]
     top = f" · top errors: {', '.join(f'{c} ×{n}' for c, n in codes)}" if codes else ""
-    report = next((f for f in files if f.name == "report.xlsx"), files[0] if files else summary.out_dir)
+    shown = {f.name: f for f in files}
+    report = shown.get("report.html") or shown.get("report.xlsx") or (files[0] if files else summary.out_dir)
     return (f"{summary.rows} rows: {counts or 'nothing'}{top} · {summary.duration_s:.1f} s · "
             f"{summary.calls} calls at {summary.achieved_rate:g}/s · report: {report}")
 
@@ -550,6 +552,8 @@ def _execute(args: argparse.Namespace, prepared, env: dict[str, str], out: TextI
     if outcome.result is not None:
         line = _summary_line(outcome.result.summary, outcome.result.files)
         print(line, file=err if args.json_summary else out)
+        if outcome.result.note:
+            print(f"note: no annotated manifest: {outcome.result.note}", file=err)
     if outcome.signal is not None:
         print(f"bulkretry: stopped by {outcome.signal}; unfinished rows are marked interrupted"
               + (f"; report in {outcome.out_dir}; continue with --out {outcome.out_dir} --resume"

@@ -1,4 +1,4 @@
-"""The run's report: ``report.csv``, ``report.xlsx``, ``report.json`` and ``summary.json``.
+"""The run's report: ``report.csv``, ``report.xlsx``, ``report.json``, ``report.html`` and ``summary.json``.
 
 One writer per format, all fed from the same single pass over the results; see :func:`write_reports`.
 """
@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from ._common import FORMATS, neutralise
 from ._write import parse_formats, write_reports
+from .html_report import HtmlReport
 
-__all__ = ["FORMATS", "neutralise", "parse_formats", "write_reports"]
+__all__ = ["FORMATS", "HtmlReport", "neutralise", "parse_formats", "write_reports"]

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 #: The report formats, in the order they are written by default.
-FORMATS: tuple[str, ...] = ("csv", "xlsx", "json")
+FORMATS: tuple[str, ...] = ("csv", "xlsx", "json", "html")
 
 #: One report cell before a format renders it: text, a number (``row``, ``http_status``, ``attempts``,
 #: ``latency_ms``; never neutralised), or empty.

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from ..records import RowResult, RunSummary
 from ._common import FORMATS, Writer, report_header, row_values
 from .csv_report import CsvReport
+from .html_report import HtmlReport
 from .json_report import JsonReport, write_summary
 from .xlsx_report import XlsxReport
 
@@ -19,7 +21,7 @@ SUMMARY_FILE = "summary.json"
 
 _ALLOWED = ", ".join(FORMATS)
 
-_WRITERS: dict[str, type[Writer]] = {"csv": CsvReport, "xlsx": XlsxReport, "json": JsonReport}
+_WRITERS: dict[str, type[Writer]] = {"csv": CsvReport, "xlsx": XlsxReport, "json": JsonReport, "html": HtmlReport}
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -34,7 +36,8 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSummary, *,
-                  formats: Sequence[str] = FORMATS, extra_columns: Sequence[str] = ()) -> list[Path]:
+                  formats: Sequence[str] = FORMATS, extra_columns: Sequence[str] = (),
+                  details: Mapping[str, Any] | None = None) -> list[Path]:
     """Write ``report.<format>`` for each of ``formats``, then ``summary.json``, into ``out_dir``.
 
     ``results`` (in manifest order) is read once, as it comes: every format is fed from the same pass,
@@ -43,6 +46,10 @@ def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSumma
     ``extra_columns``, whose values come from each result's ``extra`` ('' where missing); see
     ``report_header`` for an extra column named like a report column. ``formats`` may also be the
     text ``parse_formats`` reads.
+
+    ``details`` are the run's details for the writers that show them (``report.html``):
+    ``{"params": {public run parameters}, "timeline": [[unix_second, calls, throttled, failed], ...]}``.
+    Without them those parts of the page say "not recorded".
 
     Each file is written to ``NAME.tmp`` and renamed into place once all are complete. On any error
     (from ``results`` too) the temporary files are removed and the error re-raised as it is (an
@@ -55,7 +62,7 @@ def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSumma
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    writers = [_WRITERS[name](out_dir / f"{_WRITERS[name].filename}.tmp") for name in chosen]
+    writers = [_writer(name, out_dir, details) for name in chosen]
     finals = [out_dir / writer.filename for writer in writers] + [out_dir / SUMMARY_FILE]
     temps = [final.with_name(final.name + ".tmp") for final in finals]
     try:
@@ -78,6 +85,12 @@ def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSumma
                 temp.unlink(missing_ok=True)
         raise
     return finals
+
+
+def _writer(name: str, out_dir: Path, details: Mapping[str, Any] | None) -> Writer:
+    kind = _WRITERS[name]
+    path = out_dir / f"{kind.filename}.tmp"
+    return kind(path, details=details) if getattr(kind, "accepts_details", False) else kind(path)  # type: ignore[call-arg]
 
 
 def _check_formats(names: Sequence[str], *, given: str) -> tuple[str, ...]:

@@ -1,0 +1,408 @@
+"""``annotated.xlsx`` / ``annotated.csv``: the operator's own manifest, each row's outcome beside it.
+
+- **Excel** (``.xlsx``, ``.xlsm``): a copy of the user's workbook, every sheet kept, loaded and saved with
+  openpyxl in its normal mode (so their styles, widths, formulas, filters and frozen panes stay; a
+  ``.xlsm`` keeps its macros and is written as ``annotated.xlsm``). On the manifest sheet, the columns
+  ``outcome``, ``error_code``, ``error_msg`` and ``request_id`` are added after the last header (bold
+  headers, a legend in a comment on ``outcome``), or overwritten where the sheet already has them (a
+  manifest that is itself an annotated file). Each row with a result is filled in and coloured by
+  outcome: green succeeded, red failed, amber invalid or interrupted, grey duplicate, skipped or dry run.
+- **CSV** (any encoding and delimiter bulkretry reads): ``annotated.csv``, UTF-8 with a BOM, commas and
+  CRLF like ``report.csv``, streamed: the header and every record in the original order (blank records
+  stay, so record *n* is row *n* of the manifest), the four columns after them, every text cell
+  neutralised (``'=...``) as it is opened in Excel.
+
+In both, the cells of secret columns (``src_sk``, ``dst_sk``, ``json_auth_file``, ...) become ``***``
+and access keys are masked (``SRCA…0000``); ``env:NAME`` references are kept as they are, they are not
+secrets. The text bulkretry adds is never a formula: it is neutralised with a leading ``'`` (as in
+``report.xlsx``), characters XML cannot hold are dropped and it is cut to Excel's 32,767 characters.
+
+Results are joined to rows by row number, checking that the row still holds the journal's group id: a
+manifest edited since the run is not annotated (the reason says so) rather than annotated wrongly.
+
+Limits: openpyxl's normal mode holds the whole workbook in memory and is slow (measured: 200,000 rows of
+8 columns took 80 s and 1.2 GB), so a workbook of more than :data:`XLSX_MAX_ROWS` rows (all its sheets
+together) is not annotated, and the reason says so (``report.csv``/``report.xlsx`` have every row); the
+CSV path streams, in constant memory. What openpyxl cannot read back (shapes, form controls, pictures
+without Pillow) is not in the copy, and formulas are saved without their last values (Excel computes them
+when it opens the file). Only the manifest sheet is masked: a secret the user keeps on another sheet stays
+there. The user's file is never modified.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import warnings
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from .credentials import mask
+from .errors import ManifestError
+from .manifest import ManifestInfo, _cell_text, _csv_records, _open_text
+from .plan import MASKED_COLUMNS, SECRET_COLUMNS
+from .records import Outcome, RowResult
+from .report import neutralise
+from .report._common import sync_close
+from .report.xlsx_writer import ILLEGAL_XML_CHARS, MAX_TEXT
+
+__all__ = ["ANNOTATION_COLUMNS", "MASKED", "OUTCOME_COLOURS", "XLSX_MAX_ROWS", "Annotated", "write_annotated"]
+
+#: The columns added to the manifest, in this order.
+ANNOTATION_COLUMNS: tuple[str, ...] = ("outcome", "error_code", "error_msg", "request_id")
+#: Rows (in all its sheets) above which a workbook is not annotated: openpyxl would take too long and too much
+#: memory (about 6 kB and 0.4 ms a row of 8 columns).
+XLSX_MAX_ROWS = 100_000
+#: What a secret cell shows.
+MASKED = "***"
+
+_GREEN, _RED, _AMBER, _GREY = "C6EFCE", "FFC7CE", "FFEB9C", "E7E6E6"
+#: The light fill (RGB) of a row by its outcome.
+OUTCOME_COLOURS: dict[Outcome, str] = {
+    Outcome.SUCCEEDED: _GREEN, Outcome.FAILED: _RED, Outcome.INVALID: _AMBER, Outcome.INTERRUPTED: _AMBER,
+    Outcome.DUPLICATE: _GREY, Outcome.SKIPPED: _GREY, Outcome.DRY_RUN: _GREY,
+}
+_LEGEND = ("bulkretry: rows are coloured by outcome. Green: succeeded. Red: failed. Amber: invalid, "
+           "interrupted. Grey: duplicate, skipped, dry_run. Secret columns show ***, access keys are masked.")
+_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")  # <row ...>, also with a prefix (<x:row>)
+_SCAN_CHUNK = 1 << 20
+_WIDTHS = {"outcome": 12, "error_code": 18, "error_msg": 60, "request_id": 38}
+
+
+@dataclass(frozen=True, slots=True)
+class Annotated:
+    """What :func:`write_annotated` did: the file written, or ``path=None`` and a sentence saying why not."""
+
+    path: Path | None
+    skipped_reason: str = ""
+    #: Rows that got a result.
+    rows: int = 0
+
+
+class _Skip(Exception):
+    """The annotated file is not written, for the reason given (shown to the user)."""
+
+
+def write_annotated(info: ManifestInfo, results: Iterable[RowResult], out_dir: Path) -> Annotated:
+    """Write ``annotated.xlsx`` (``.xlsm``) or ``annotated.csv`` into *out_dir*: the manifest with each row's outcome.
+
+    *results* must come in row order (as ``Journal.results()`` gives them) and are read once, as they
+    come. The file is written to ``NAME.tmp`` and renamed into place. It is not written, and
+    ``Annotated(None, reason)`` returned, when the manifest cannot be read again, has changed since the
+    run (a row no longer holds its result's group id), is a workbook (all its sheets) of more than
+    :data:`XLSX_MAX_ROWS` rows, or the file cannot be written (``OSError``: a full disk); an annotated
+    file of an earlier session is then removed, as it would be out of date. Results out of row order
+    are a ``ValueError``.
+
+    >>> annotated = write_annotated(prepared.info, iter(journal.results()), out_dir)  # doctest: +SKIP
+    >>> annotated.path or annotated.skipped_reason  # doctest: +SKIP
+    PosixPath('runs/manifest-20240501-080000/annotated.xlsx')
+    """
+    out_dir = Path(out_dir)
+    if info.kind == "xlsx":
+        macro = Path(info.path).suffix.lower() == ".xlsm"
+        final = out_dir / ("annotated.xlsm" if macro else "annotated.xlsx")
+    else:
+        final = out_dir / "annotated.csv"
+    temp = final.with_name(final.name + ".tmp")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if info.kind == "xlsx":
+            rows = _write_xlsx(info, _in_order(results), temp, keep_vba=macro)
+        else:
+            rows = _write_csv(info, _in_order(results), temp)
+        os.replace(temp, final)
+    except (_Skip, OSError) as exc:
+        why = str(exc) if isinstance(exc, _Skip) else f"{exc.strerror or exc} ({exc.filename or temp})"
+        with suppress(OSError):
+            temp.unlink(missing_ok=True)
+        with suppress(OSError):
+            if final.exists():
+                final.unlink()
+                why += f"; the {final.name} of an earlier session was removed"
+        return Annotated(None, f"{final.name} not written: {why}")
+    except BaseException:
+        with suppress(OSError):
+            temp.unlink(missing_ok=True)
+        raise
+    return Annotated(final, "", rows)
+
+
+# ---------------------------------------------------------------------------------------------- shared
+
+
+def _in_order(results: Iterable[RowResult]) -> Iterator[RowResult]:
+    last = 0
+    for result in results:
+        if result.row <= last:
+            raise ValueError(f"results must come in row order, one per row: row {result.row} came after row {last}")
+        last = result.row
+        yield result
+
+
+def _annotation_slots(headers: Sequence[str]) -> tuple[list[int], bool]:
+    """The 0-based column of each of ``ANNOTATION_COLUMNS``: a header of that name, else one after the headers;
+    and whether any already existed (an annotated manifest annotated again)."""
+    folded = [header.strip().casefold() for header in headers]
+    slots: list[int] = []
+    found = False
+    after = len(headers)
+    for name in ANNOTATION_COLUMNS:
+        if name in folded:
+            slots.append(folded.index(name))
+            found = True
+        else:
+            slots.append(after)
+            after += 1
+    return slots, found
+
+
+def _annotation_values(result: RowResult) -> tuple[str, str, str, str]:
+    return result.outcome.value, result.error_code, result.error_msg, result.request_id
+
+
+def _masked_text(column: str, text: str) -> str:
+    """A secret or access-key cell as it may be shown; any other cell as it is."""
+    if not text or text.startswith("env:"):
+        return text
+    if column in SECRET_COLUMNS:
+        return MASKED
+    if column in MASKED_COLUMNS:
+        return mask(text)
+    return text
+
+
+def _changed(info: ManifestInfo, why: str) -> _Skip:
+    return _Skip(f"{Path(info.path).name} {why}: it has changed since the run, so its rows no longer match "
+                 "the journal (report.csv has every result)")
+
+
+def _header_of(cells: Sequence[str]) -> tuple[str, ...]:
+    trimmed = [cell.replace("\ufeff", "").strip() for cell in cells]
+    while trimmed and not trimmed[-1]:
+        trimmed.pop()
+    return tuple(trimmed)
+
+
+# ---------------------------------------------------------------------------------------------- CSV
+
+
+def _write_csv(info: ManifestInfo, results: Iterator[RowResult], temp: Path) -> int:
+    assert info.encoding is not None and info.delimiter is not None
+    width = len(info.headers)
+    group = info.columns.index("group_id")
+    slots, _ = _annotation_slots(info.headers)
+    total = max(width, max(slots) + 1)
+    guarded = [(index, column) for index, column in enumerate(info.columns)
+               if column in SECRET_COLUMNS or column in MASKED_COLUMNS]
+    pending = next(results, None)
+    done = 0
+    row = 0
+    out: IO[str] = open(temp, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
+    try:
+        writer = csv.writer(out)  # the "excel" dialect: ',' and '\r\n', as report.csv
+        with _open_text(info.path, info.encoding) as source:
+            for row, record in enumerate(_csv_records(source, info.delimiter, info.path), start=1):
+                if row < info.header_row:
+                    writer.writerow(())  # the blank records above the header
+                    continue
+                if row == info.header_row:
+                    if _header_of(record) != info.headers:
+                        raise _changed(info, "has a different header")
+                    cells = [cell.replace("\ufeff", "") for cell in record[:width]]
+                    cells += [""] * (total - len(cells))
+                    for slot, name in zip(slots, ANNOTATION_COLUMNS, strict=True):
+                        cells[slot] = name
+                    writer.writerow([neutralise(cell) for cell in cells])
+                    continue
+                # Cells past the header's width are blank (the manifest reader refuses anything else).
+                cells = record[:width] + [""] * (total - min(len(record), width))
+                result = None
+                if pending is not None and pending.row <= row:
+                    if pending.row < row:
+                        raise _changed(info, f"has no data row {pending.row}")
+                    result, pending = pending, next(results, None)
+                    if cells[group] != result.group_id:
+                        raise _changed(info, f"row {row} holds group {cells[group][:60]!r}, not "
+                                             f"{result.group_id[:60]!r}")
+                elif not any(cell and not cell.isspace() for cell in cells):
+                    writer.writerow(())  # a blank row stays a blank line
+                    continue
+                for index, column in guarded:
+                    cells[index] = _masked_text(column, cells[index])
+                for slot, value in zip(slots, _annotation_values(result) if result else ("",) * 4, strict=True):
+                    cells[slot] = value
+                writer.writerow([neutralise(cell) if cell else cell for cell in cells])
+                done += result is not None
+        if pending is not None:
+            raise _changed(info, f"ends at row {row}, before row {pending.row}")
+    except ManifestError as exc:
+        out.close()
+        raise _Skip(f"the manifest cannot be read again ({exc})") from None
+    except BaseException:
+        out.close()
+        raise
+    sync_close(out)
+    return done
+
+
+# ---------------------------------------------------------------------------------------------- Excel
+
+
+def _write_xlsx(info: ManifestInfo, results: Iterator[RowResult], temp: Path, *, keep_vba: bool) -> int:
+    from openpyxl import load_workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    assert info.sheet is not None
+    limit = XLSX_MAX_ROWS
+    if _stored_rows(info.path, limit) > limit:
+        raise _Skip(f"the workbook has more than {limit:,} rows, too many to copy it in memory "
+                    "(report.csv and report.xlsx have every result)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # openpyxl warns about the features it does not keep
+            book = load_workbook(info.path, keep_vba=keep_vba)
+    except Exception as exc:  # openpyxl raises many kinds for what it cannot read
+        raise _Skip(f"openpyxl cannot open the workbook to copy it ({type(exc).__name__}: {exc})") from None
+    try:
+        if info.sheet not in book.sheetnames:
+            raise _changed(info, f"has no sheet {info.sheet!r}")
+        ws = book[info.sheet]
+        top = info.header_row
+        width = len(info.headers)
+        header = [_cell_text(cell.value, cell.number_format)
+                  for cell in next(ws.iter_rows(min_row=top, max_row=top, max_col=max(width, 1)))]
+        if _header_of(header) != info.headers:
+            raise _changed(info, "has a different header")
+        slots, reannotating = _annotation_slots(info.headers)
+        total = max(width, max(slots) + 1)
+        for slot, name in zip(slots, ANNOTATION_COLUMNS, strict=True):
+            if slot >= width:  # a new column (an existing one keeps its header and width)
+                cell = ws.cell(row=top, column=slot + 1, value=name)
+                cell.font = Font(bold=True)
+                letter = get_column_letter(slot + 1)
+                if letter not in ws.column_dimensions:
+                    ws.column_dimensions[letter].width = _WIDTHS[name]
+        legend = ws.cell(row=top, column=slots[0] + 1)
+        legend.comment = Comment(_LEGEND, "bulkretry", height=110, width=320)
+        if ws.freeze_panes is None:
+            ws.freeze_panes = f"A{top + 1}"
+
+        fills = {outcome: PatternFill(fill_type="solid", start_color=rgb, end_color=rgb)
+                 for outcome, rgb in OUTCOME_COLOURS.items()}
+        ours = set(OUTCOME_COLOURS.values())
+        no_fill = PatternFill(fill_type=None)
+        group = info.columns.index("group_id")
+        guarded = [(index, column) for index, column in enumerate(info.columns)
+                   if column in SECRET_COLUMNS or column in MASKED_COLUMNS]
+        pending = next(results, None)
+        done = 0
+        last = ws.max_row
+        if pending is not None and pending.row <= top:
+            raise _changed(info, f"has no data row {pending.row}")
+        for cells in ws.iter_rows(min_row=top + 1, max_row=max(last, top + 1), max_col=total):
+            row = cells[0].row
+            for index, column in guarded:
+                _mask_cell(cells[index], column)
+            if pending is not None and pending.row == row:
+                result, pending = pending, next(results, None)
+                cell = cells[group]
+                if cell.data_type != "f" and _cell_text(cell.value, cell.number_format) != result.group_id:
+                    raise _changed(info, f"row {row} holds group {str(cell.value)[:60]!r}, not "
+                                         f"{result.group_id[:60]!r}")
+                for slot, value in zip(slots, _annotation_values(result), strict=True):
+                    cells[slot].value = _xlsx_text(value) or None
+                fill = fills[result.outcome]
+                for cell in cells:
+                    cell.fill = fill
+                done += 1
+            elif reannotating:  # clear what an earlier annotation left on a row this run has no result for
+                for slot in slots:
+                    cells[slot].value = None
+                for cell in cells:
+                    if cell.fill.fill_type == "solid" and str(cell.fill.fgColor.rgb)[-6:] in ours:
+                        cell.fill = no_fill
+        if pending is not None:
+            raise _changed(info, f"ends at row {last}, before row {pending.row}")
+        out = open(temp, "wb")  # noqa: SIM115 (closed below)
+        try:
+            book.save(out)
+        except BaseException:
+            out.close()
+            raise
+        sync_close(out)
+        return done
+    finally:
+        book.close()
+
+
+def _stored_rows(path: str, limit: int) -> int:
+    """The rows stored in all the workbook's sheets (openpyxl loads them all), counted up to ``limit + 1``.
+
+    The sheets' XML is scanned for ``<row`` tags as it is decompressed: well under a second for 200,000 rows,
+    where parsing them (openpyxl read-only) takes half a minute.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            parts = []
+            if "[Content_Types].xml" in names:
+                types = ET.fromstring(archive.read("[Content_Types].xml"))
+                parts = [override.get("PartName", "").lstrip("/") for override in types.iter(f"{_TYPES}Override")
+                         if "worksheet" in override.get("ContentType", "")]
+            parts = [part for part in parts if part in names] or sorted(
+                name for name in names if name.startswith("xl/worksheets/") and name.endswith(".xml"))
+            count = 0
+            for part in parts:
+                with archive.open(part) as xml:
+                    tail = b""
+                    while chunk := xml.read(_SCAN_CHUNK):
+                        data = tail + chunk
+                        cut = data.rfind(b"<")  # a tag may go on in the next chunk: keep it for then
+                        count += len(_ROW_TAG.findall(data, 0, cut))
+                        tail = data[cut:]
+                        if count > limit:
+                            return count
+                    count += len(_ROW_TAG.findall(tail))
+            return count
+    except (zipfile.BadZipFile, ET.ParseError, KeyError, EOFError, zlib.error) as exc:
+        raise _Skip(f"the workbook cannot be read again ({type(exc).__name__}: {exc})") from None
+
+
+def _mask_cell(cell: Any, column: str) -> None:
+    """Mask a secret or access-key cell in place (a formula there, whatever it computes, becomes ``***``)."""
+    value = cell.value
+    if value is None or value == "":
+        return
+    if cell.data_type == "f":
+        cell.value = MASKED
+    else:
+        text = _cell_text(value, cell.number_format)
+        shown = _masked_text(column, text)
+        if shown == text:
+            return  # an env: reference
+        cell.value = _xlsx_text(shown)
+    if cell.hyperlink is not None:
+        cell.hyperlink = None
+
+
+def _xlsx_text(value: str) -> str:
+    """Text as report.xlsx writes it: no XML-illegal characters, neutralised, CR as LF, at most 32,767 units."""
+    value = neutralise(ILLEGAL_XML_CHARS.sub("", value))
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    if len(value) > MAX_TEXT // 2:
+        units = value.encode("utf-16-le", "surrogatepass")
+        if len(units) > 2 * MAX_TEXT:
+            value = units[: 2 * MAX_TEXT].decode("utf-16-le", "ignore")  # "ignore": a pair cut in half
+    return value
