@@ -6,7 +6,8 @@
 
 Sections (every client runs in its own process; CPU is that process's user+system time):
 
-* ``cpu``: CPU per call of ``bulkretry run`` (token auth, journal, csv+xlsx+json reports) against a
+* ``cpu``: CPU per call of ``bulkretry run`` (token auth, journal, every report: csv, xlsx, json, html,
+  and the annotated manifest) against a
   bare aiohttp loop sending the same requests (``benchmarks/bare_aiohttp.py``), both against a
   responder that costs nothing (``benchmarks/fast_server.py``, its own process), alternated, median of
   the repeats. Target: at most 1.5x.
@@ -110,7 +111,7 @@ def section_cpu(tmp: Path, quick: bool) -> list[Figure]:
             ours.append(cpu / rows)
     ratio = median(ours) / median(bare)
     return [Figure("cpu/call: bulkretry run / bare aiohttp", ratio, "x", "<= 1.5", ratio <= 1.5,
-                   f"{rows} rows, token auth, csv+xlsx+json; medians {median(ours) * 1e6:.0f} vs "
+                   f"{rows} rows, token auth, all reports + annotated.csv; medians {median(ours) * 1e6:.0f} vs "
                    f"{median(bare) * 1e6:.0f} us/call over {repeats} runs each")]
 
 
