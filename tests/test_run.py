@@ -191,6 +191,7 @@ def test_a_signal_stops_the_run_and_still_writes_the_report(tmp_path: Path, sign
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == expected, err
     assert "interrupted" in err and "Traceback" not in err
+    assert f"bulkretry run {manifest} --out {tmp_path / 'run'} --resume" in err  # the command that continues it
     with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     outcomes = [r["outcome"] for r in rows]

@@ -527,6 +527,7 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _execute(args: argparse.Namespace, prepared, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     """Run *prepared* with a progress bar (and a JSON log), print the summary, pick the exit status."""
+    import shlex
     from pathlib import Path
 
     from ..auth import authenticator_for
@@ -556,7 +557,8 @@ def _execute(args: argparse.Namespace, prepared, env: dict[str, str], out: TextI
             print(f"note: no annotated manifest: {outcome.result.note}", file=err)
     if outcome.signal is not None:
         print(f"bulkretry: stopped by {outcome.signal}; unfinished rows are marked interrupted"
-              + (f"; report in {outcome.out_dir}; continue with --out {outcome.out_dir} --resume"
+              + (f"; report in {outcome.out_dir}; continue with: bulkretry run {shlex.quote(str(settings.manifest))} "
+                 f"--out {shlex.quote(str(outcome.out_dir))} --resume (and the same options)"
                  if outcome.out_dir else ""), file=err)
     if args.json_summary:
         data = summary.as_dict() if summary is not None else {}
