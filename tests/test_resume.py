@@ -350,3 +350,37 @@ def test_a_second_ctrl_c_aborts_at_once_and_the_journal_stays_consistent(tmp_pat
                                 text=True, timeout=120)
     assert resume.returncode in (0, 1), resume.stderr
     assert {r["outcome"] for r in _report(tmp_path / "run")} <= {"succeeded", "failed"}
+
+
+def test_a_stopped_rerun_resumes_with_its_own_selection(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """A rerun stopped part-way, resumed with `run MANIFEST --out RERUN --resume`: only the rerun's rows are
+    called (not the whole manifest), and its summary still names its source."""
+    from bulkretry.auth import AkSkAuth
+    from bulkretry.credentials import AkSk
+    from bulkretry.rerun import load_selection
+
+    manifest = tmp_path / "m.csv"
+    _failed_manifest(sim, manifest, 10)
+    _stopped_run(sim, manifest, tmp_path / "run", stop_after=4)  # 6 rows interrupted
+    selection = load_selection(tmp_path / "run")
+    settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=sim.config.project_id, rate=None,
+                           concurrency=1, out_dir=tmp_path / "again", selection=selection)
+    engine = {}
+    seen = []
+
+    def on_result(result) -> None:
+        seen.append(result)
+        if len(seen) == 2:
+            engine["e"].stop()
+
+    anyio.run(lambda: execute(prepare(settings), AkSkAuth(AkSk(sim.config.ak, sim.config.sk)), on_result=on_result,
+                              on_start=lambda start: engine.setdefault("e", start.engine)))
+    before = len(sim.simulator.received)
+    code, _, err = _cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "again"), "--resume")
+    assert code == 0, err
+    left = [r["group_id"] for r in _report(tmp_path / "run") if r["outcome"] == "interrupted"]
+    rows = _report(tmp_path / "again")
+    assert sorted(r["group_id"] for r in rows) == sorted(left) and {r["outcome"] for r in rows} == {"succeeded"}
+    assert len(_puts(sim, before)) == len(left) - 2  # the two the rerun finished are not called again
+    summary = json.loads((tmp_path / "again" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["source_run"]["run_id"] == "run" and summary["sessions"] == 2
