@@ -75,7 +75,7 @@ def encode_segment(value: str) -> str:
     return encoded
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Response:
     """A successful (2xx) answer."""
 

@@ -1,0 +1,68 @@
+"""What the commands share: exit statuses, the help formatter, argparse types, the usage error."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import BulkRetryError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def _number(kind: type, *, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number of *kind*, at least *low* (more than *low* when *above*), at most *high*."""
+    noun = "a whole number" if kind is int else "a number"
+    if high is not None:
+        allowed = f"between {low:g} and {high:g}"
+    else:
+        allowed = f"greater than {low:g}" if above else f"{low:g} or more"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (above and value == low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_float = _number(float, low=0, above=True)
+_non_negative_float = _number(float, low=0)
+_ratio = _number(float, low=0, high=1)
+_non_negative_int = _number(int, low=0)
+_positive_int = _number(int, low=1)
+
+
+def _parsed_by(module: str, name: str) -> Callable[[str], Any]:
+    """An argparse type calling ``bulkretry.<module>.<name>`` (imported only when an option is given, so
+    --help stays quick); its ValueError becomes a usage error naming the option."""
+
+    def parse(text: str) -> Any:
+        import importlib
+
+        try:
+            return getattr(importlib.import_module(f"..{module}", __package__), name)(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name
+    return parse
+
+
+_formats = _parsed_by("report", "parse_formats")
+_rate = _parsed_by("adaptive", "parse_rate")  # RateSpec; a float default passes through argparse untouched
+_outcomes = _parsed_by("rerun", "parse_outcomes")
+
+
+class UsageError(BulkRetryError):
+    """A usage error found by the CLI itself."""

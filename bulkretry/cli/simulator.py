@@ -1,0 +1,130 @@
+"""``bulkretry sim`` and ``bulkretry demo``: the built-in simulator, alone or with a run of the sample."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from ._common import EXIT_OK, UsageError, _Formatter, _non_negative_float, _non_negative_int, _positive_float, _ratio
+
+SIM_HELP = """\
+Run the built-in OMS + IAM simulator: a real HTTP server that speaks the OMS v2 task-group API
+(list, show, retry) and IAM's POST /v3/auth/tokens, verifies AK/SK signatures and tokens, and
+keeps a reproducible set of task groups. Its first line of output is `listening on http://HOST:PORT`.
+
+examples:
+  bulkretry sim --port 8080
+  bulkretry sim --groups 2000 --failed-ratio 0.8 --rate-limit 50 --latency-ms 100
+  HUAWEICLOUD_SDK_AK=SIMAK0000000000000001 HUAWEICLOUD_SDK_SK=sim-secret-key-do-not-use \\
+      bulkretry run manifest.csv --endpoint http://127.0.0.1:8080
+"""
+
+
+def _add_sim_parser(sub: argparse._SubParsersAction) -> None:
+    from ..sim.config import SimConfig  # small module, no aiohttp
+
+    d = SimConfig()
+    p = sub.add_parser("sim", help="run the built-in OMS + IAM simulator", description=SIM_HELP,
+                       formatter_class=_Formatter)
+    p.add_argument("--host", default=d.host, help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=_non_negative_int, default=8080,
+                   help="port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--ak", default=d.ak, help="access key it accepts for signing (default: %(default)s)")
+    p.add_argument("--sk", default=d.sk, help="secret key it accepts (a test value; default: the documented one)")
+    p.add_argument("--token", default=d.token, help="a token it accepts as-is (default: %(default)s)")
+    p.add_argument("--project-id", default=d.project_id, help="its project id (default: %(default)s)")
+    p.add_argument("--groups", type=_non_negative_int, default=d.groups,
+                   help="task groups to create (default: %(default)s)")
+    p.add_argument("--failed-ratio", type=_ratio, default=d.failed_ratio,
+                   help="share of groups in status 5, migration failed (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed for group ids and states (default: %(default)s)")
+    p.add_argument("--rate-limit", type=_positive_float, default=None,
+                   help="answer 429 APIGW.0308 beyond N calls/s (default: no limit)")
+    p.add_argument("--latency-ms", type=_non_negative_float, default=d.latency_ms,
+                   help="added latency per call (default: %(default)s)")
+    p.add_argument("--error-rate", type=_ratio, default=d.error_rate,
+                   help="share of calls answered with a transient 5xx (default: %(default)s)")
+    p.set_defaults(handler=_cmd_sim)
+
+
+def _sim_config_from(args: argparse.Namespace):  # -> SimConfig
+    from ..sim.config import SimConfig
+
+    return SimConfig(
+        host=args.host, port=args.port, ak=args.ak, sk=args.sk, token=args.token, project_id=args.project_id,
+        groups=args.groups, failed_ratio=args.failed_ratio, seed=args.seed, rate_limit=args.rate_limit,
+        latency_ms=args.latency_ms, error_rate=args.error_rate,
+    )
+
+
+def _cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+
+    from ..sim import serve_forever
+
+    try:
+        config = _sim_config_from(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    def on_listening(url: str) -> None:
+        print(f"listening on {url}", file=out, flush=True)
+        print(f"project_id {config.project_id} · AK {config.ak} · {config.groups} groups "
+              f"(seed {config.seed}) · Ctrl-C to stop", file=out, flush=True)
+
+    async def serve_until_signalled() -> None:
+        import signal
+
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)  # type: ignore[union-attr]
+        try:
+            await serve_forever(config, on_listening)
+        except asyncio.CancelledError:
+            print("simulator stopped", file=out, flush=True)
+
+    try:
+        asyncio.run(serve_until_signalled())
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
+# -- demo --------------------------------------------------------------------------------------------
+
+DEMO_HELP = """\
+Start the simulator in this process and run samples/manifest.csv against it, exactly as
+`bulkretry run` would: the quickest way to see a run and its reports (written under ./bulkretry-runs/).
+Calls nothing outside this machine. Exits 0 when the demo ran, even though the sample fails some
+rows on purpose.
+
+example:
+  bulkretry demo
+"""
+
+
+def _add_demo_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the sample manifest against the built-in simulator",
+                       description=DEMO_HELP, formatter_class=_Formatter)
+    p.set_defaults(handler=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+
+    from ..demo import run_demo
+    from .run import _summary_line
+
+    demo = asyncio.run(run_demo())
+    print(f"simulator at {demo.url} (seed {demo.seed}, {demo.groups} groups, "
+          f"{demo.failed_groups} in status 5)", file=out)
+    print(f"manifest {demo.run.summary.manifest} · {len(demo.rows)} rows", file=out)
+    print(f"{'row':>4}  {'group_id':<38} {'outcome':<10} {'http':>4}  error_code", file=out)
+    for row in demo.rows:
+        print(f"{row.row:>4}  {row.group_id:<38} {row.outcome.value:<10} {row.http_status or '':>4}  "
+              f"{row.error_code}".rstrip(), file=out)
+    print(_summary_line(demo.run.summary, demo.run.files), file=out)
+    print("(the sample fails some rows on purpose: groups that are not failed, an unknown group, a bad row)",
+          file=out)
+    return EXIT_OK

@@ -1,0 +1,150 @@
+"""``bulkretry report``, ``diff`` and ``discover``: working with runs that exist, and with OMS's own list."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from ._common import EXIT_FAILED, EXIT_OK, UsageError, _formats, _Formatter, _non_negative_int, _positive_float
+from .run import _add_auth_options
+
+REPORT_HELP = """\
+Write the reports of the run in DIR again from its journal (journal.sqlite), in the run's own formats or
+in those of --format. Calls nothing. Useful when a report was deleted, to add a format, or after a
+report could not be written (a full disk).
+
+examples:
+  bulkretry report bulkretry-runs/20261124-030000-groups
+  bulkretry report runs/after-outage --format xlsx
+"""
+
+DIFF_HELP = """\
+Compare two runs of the same manifest (OLD_DIR, then NEW_DIR, e.g. a run and its rerun): prints
+`fixed: N` (failed, interrupted or invalid then; succeeded or skipped now), `still failing: N` and
+`newly failing: N`, and writes those rows to diff.csv (in NEW_DIR unless --out). Groups are matched by
+(project_id, group_id). Calls nothing. Exit status 0, or 1 when some group newly fails.
+
+examples:
+  bulkretry diff runs/after-outage runs/after-outage-rerun
+  bulkretry diff runs/monday runs/tuesday --out monday-vs-tuesday.csv
+"""
+
+
+def _add_report_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write a run's reports again from its journal", description=REPORT_HELP,
+                       formatter_class=_Formatter)
+    p.add_argument("run_dir", metavar="DIR", help="the folder of the run")
+    p.add_argument("--format", type=_formats, default=None, metavar="LIST",
+                   help="comma list of report formats (default: the run's own)")
+    p.set_defaults(handler=_cmd_report)
+
+
+def _add_diff_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("diff", help="compare two runs: fixed, still failing, newly failing", description=DIFF_HELP,
+                       formatter_class=_Formatter)
+    p.add_argument("old_dir", metavar="OLD_DIR", help="the earlier run's folder")
+    p.add_argument("new_dir", metavar="NEW_DIR", help="the later run's folder")
+    p.add_argument("--out", metavar="FILE", help="where to write the changed rows (default: NEW_DIR/diff.csv)")
+    p.set_defaults(handler=_cmd_diff)
+
+
+def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path
+
+    from ..runner import rebuild_reports
+
+    result = rebuild_reports(Path(args.run_dir), args.format)
+    print(f"{result.summary.rows} rows · reports written: {', '.join(f.name for f in result.files)} "
+          f"in {result.out_dir}", file=out)
+    return EXIT_OK
+
+
+def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path
+
+    from ..diff import CHANGES, diff_runs
+
+    result = diff_runs(Path(args.old_dir), Path(args.new_dir), Path(args.out) if args.out else None)
+    for change in CHANGES:
+        print(f"{change}: {result.counts[change]}", file=out)
+    print(f"({result.in_both} groups in both runs, {result.only_old} only in {args.old_dir}, {result.only_new} only "
+          f"in {args.new_dir}) · {result.path}", file=out)
+    return EXIT_FAILED if result.counts["newly failing"] else EXIT_OK
+
+
+# -- discover ---------------------------------------------------------------------------------------
+
+DISCOVER_HELP = """\
+List the task groups of a project that are in a status (default 5, migration failed) through the OMS
+list API, every page, and write them as a manifest for `bulkretry run`: group_id, project_id,
+description, source and destination buckets, status, the group's own error code and message (TRF.xxxx:
+why it failed), and credential columns left empty for you to fill, or saying env:SRC_AK, env:SRC_SK,
+env:DST_AK, env:DST_SK with --credentials-from-env. Never overwrites a file. Calls only the list API.
+
+examples:
+  bulkretry discover --region cn-north-4 --project-id 0a1b2c3d... --out failed.xlsx
+  bulkretry discover --endpoint http://127.0.0.1:8080 --project-id 0a1b2c3d... --credentials-from-env
+"""
+
+
+def _add_discover_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("discover", help="write a manifest of the groups in a status (default: failed)",
+                       description=DISCOVER_HELP, formatter_class=_Formatter)
+    g = p.add_argument_group("where")
+    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint (default: https://oms.{region}.myhuaweicloud.com)")
+    g.add_argument("--region", metavar="R", help="region, for the default endpoint")
+    g.add_argument("--project-id", metavar="ID", help="the project (default: $HUAWEICLOUD_SDK_PROJECT_ID)")
+    g = p.add_argument_group("what")
+    g.add_argument("--status", type=_non_negative_int, default=5, metavar="N",
+                   help="task group status to list (default: %(default)s, migration failed)")
+    g.add_argument("--out", metavar="FILE", help="the manifest to write, .csv or .xlsx "
+                   "(default: manifest-<project>-status<N>.csv)")
+    g.add_argument("--credentials-from-env", action="store_true",
+                   help="fill the credential cells with env:SRC_AK, env:SRC_SK, env:DST_AK, env:DST_SK")
+    g.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S",
+                   help="per-request timeout in seconds (default: %(default)s)")
+    _add_auth_options(p)
+    p.set_defaults(handler=_cmd_discover)
+
+
+def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+    import os
+    from pathlib import Path
+
+    from ..auth import authenticator_for
+    from ..client import OmsClient, make_session
+    from ..credentials import load_credentials
+    from ..discover import discover_groups, manifest_row, write_manifest
+
+    env = dict(os.environ)
+    project_id = args.project_id or env.get("HUAWEICLOUD_SDK_PROJECT_ID")
+    if not project_id:
+        raise UsageError("no project id: give --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")
+    if not args.endpoint and not args.region:
+        raise UsageError("no endpoint: give --endpoint URL or --region R")
+    target = Path(args.out or f"manifest-{project_id[:12]}-status{args.status}.csv")
+    if target.exists():
+        raise UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")
+    credentials = load_credentials(env, auth=args.auth, token=args.token, token_file=args.token_file,
+                                   iam_endpoint=args.iam_endpoint, iam_user=args.iam_user, iam_domain=args.iam_domain)
+    auth = authenticator_for(credentials, timeout=args.timeout, verify_tls=not args.insecure)
+
+    async def listing() -> list[list[str]]:
+        async with make_session(limit=4) as session:
+            client = OmsClient(session, auth, endpoint=args.endpoint, region=args.region, timeout=args.timeout,
+                               verify_tls=not args.insecure)
+            return [manifest_row(group, project_id, credentials_from_env=args.credentials_from_env)
+                    async for group in discover_groups(client, project_id, status=args.status)]
+
+    from ..errors import ApiError, TransportError
+
+    try:
+        rows = asyncio.run(listing())
+    except (ApiError, TransportError) as exc:
+        print(f"bulkretry: error: listing the task groups failed: {exc}", file=err)
+        return EXIT_FAILED
+    count = write_manifest(target, rows)
+    print(f"{count} task groups in status {args.status} · manifest: {target}"
+          + ("" if count else " (header only: nothing to retry)"), file=out)
+    return EXIT_OK
