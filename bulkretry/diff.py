@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
-from .journal import JOURNAL_NAME
 from .report import neutralise
+from .rundir import require_run
 from .runlock import RunLock
 
 __all__ = ["CHANGES", "DIFF_COLUMNS", "DiffResult", "diff_runs"]
@@ -62,9 +62,7 @@ def _change(old: str, new: str) -> str | None:
 
 def diff_runs(old_dir: Path, new_dir: Path, out: Path | None = None) -> DiffResult:
     """Compare the runs in *old_dir* and *new_dir*; write ``diff.csv`` (default: in *new_dir*)."""
-    for folder in (old_dir, new_dir):
-        if not (folder / JOURNAL_NAME).is_file():
-            raise ConfigError(f"{folder} holds no run ({JOURNAL_NAME} is missing)")
+    old_journal, new_journal = require_run(old_dir), require_run(new_dir)
     if old_dir.resolve() == new_dir.resolve():
         raise ConfigError(f"{old_dir} is given twice: compare two different runs")
     out = out or new_dir / "diff.csv"
@@ -72,8 +70,8 @@ def diff_runs(old_dir: Path, new_dir: Path, out: Path | None = None) -> DiffResu
         stack.enter_context(RunLock(old_dir))
         stack.enter_context(RunLock(new_dir))
         try:
-            db = stack.enter_context(closing(sqlite3.connect(f"file:{new_dir / JOURNAL_NAME}?mode=ro", uri=True)))
-            db.execute("ATTACH DATABASE ? AS old", (f"file:{old_dir / JOURNAL_NAME}?mode=ro",))
+            db = stack.enter_context(closing(sqlite3.connect(f"file:{new_journal}?mode=ro", uri=True)))
+            db.execute("ATTACH DATABASE ? AS old", (f"file:{old_journal}?mode=ro",))
             db.execute("CREATE TEMP TABLE old_rows AS SELECT project_id, group_id, row, outcome, error_code "
                        "FROM old.rows WHERE outcome != 'duplicate'")
             db.execute("CREATE INDEX temp.old_rows_key ON old_rows (project_id, group_id)")

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .journal import JOURNAL_NAME, Journal, JournalError
 from .records import Outcome
-from .runlock import RunLock
+from .rundir import run_journal
 
 __all__ = ["DEFAULT_ONLY", "Selection", "load_selection", "parse_outcomes"]
 
@@ -63,15 +61,8 @@ def load_selection(source_dir: Path, only: Iterable[str] = DEFAULT_ONLY,
     """Read *source_dir*'s journal (under its lock, so never while it runs) for the rows to call again."""
     source_dir = Path(source_dir).absolute()
     only, codes = tuple(only), tuple(error_codes)
-    if not (source_dir / JOURNAL_NAME).is_file():
-        raise ConfigError(f"{source_dir} holds no run ({JOURNAL_NAME} is missing); give the folder of an earlier run")
-    with RunLock(source_dir):
-        try:
-            with Journal.open_existing(source_dir / JOURNAL_NAME) as journal:
-                params = journal.params()
-                targets = frozenset(
-                    (r.project_id, r.group_id) for r in journal.results(only)
-                    if not codes or r.error_code in codes)
-        except JournalError as exc:
-            raise ConfigError(str(exc)) from None
+    with run_journal(source_dir, "; give the folder of an earlier run") as journal:
+        params = journal.params()
+        targets = frozenset((r.project_id, r.group_id) for r in journal.results(only)
+                            if not codes or r.error_code in codes)
     return Selection(source_dir, str(params.get("run_id") or source_dir.name), only, codes, targets, params)

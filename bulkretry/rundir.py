@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,8 @@ from .errors import ConfigError
 from .journal import JOURNAL_NAME, Journal, JournalError
 from .runlock import RunLock
 
-__all__ = ["CALL_SETTINGS", "OpenRun", "create_run", "file_sha256", "read_params", "reopen_run"]
+__all__ = ["CALL_SETTINGS", "OpenRun", "create_run", "file_sha256", "read_params", "reopen_run", "require_run",
+           "run_journal"]
 
 #: Settings that decide which rows are called and how: a resume must use the run's own.
 CALL_SETTINGS = ("sheet", "endpoint", "region", "project_id", "migrate_failed_object", "dry_run", "source_run")
@@ -103,16 +105,31 @@ def reopen_run(out_dir: Path, params: Mapping[str, Any], *, force: bool) -> Open
     return OpenRun(str(old.get("run_id") or out_dir.name), out_dir, journal, lock, journal.params(), resumed=True)
 
 
-def read_params(out_dir: Path) -> dict[str, Any]:
-    """The recorded parameters of the run in *out_dir* (read under its lock); ConfigError if none."""
-    if not (out_dir / JOURNAL_NAME).is_file():
-        raise ConfigError(f"{out_dir} holds no run ({JOURNAL_NAME} is missing)")
-    with RunLock(out_dir):
+def require_run(folder: Path, hint: str = "") -> Path:
+    """*folder*'s journal, or a ConfigError saying the folder holds no run (*hint* says what to give)."""
+    path = folder / JOURNAL_NAME
+    if not path.is_file():
+        raise ConfigError(f"{folder} holds no run ({JOURNAL_NAME} is missing){hint}")
+    return path
+
+
+@contextmanager
+def run_journal(folder: Path, hint: str = "") -> Iterator[Journal]:
+    """The journal of the finished or stopped run in *folder*, open under the folder's lock (so never while
+    a run writes it); journal errors become ConfigErrors naming the file."""
+    path = require_run(folder, hint)
+    with RunLock(folder):
         try:
-            with Journal.open_existing(out_dir / JOURNAL_NAME) as journal:
-                return journal.params()
+            with Journal.open_existing(path) as journal:
+                yield journal
         except JournalError as exc:
             raise ConfigError(str(exc)) from None
+
+
+def read_params(out_dir: Path) -> dict[str, Any]:
+    """The recorded parameters of the run in *out_dir* (read under its lock); ConfigError if none."""
+    with run_journal(out_dir) as journal:
+        return journal.params()
 
 
 def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

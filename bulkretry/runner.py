@@ -33,7 +33,7 @@ from .policy import RetryPolicy
 from .records import Outcome, RowResult, RunSummary
 from .report import FORMATS, write_reports
 from .rerun import Selection
-from .rundir import OpenRun, create_run, file_sha256, reopen_run
+from .rundir import OpenRun, create_run, file_sha256, reopen_run, run_journal
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -392,36 +392,24 @@ def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None) -> Ru
     *formats* default to the run's own. A run that never finished (killed) is reported as its journal
     stands: rows it never reached are simply absent, and ``--resume`` is the way to complete it.
     """
-    from .journal import Journal
-    from .runlock import RunLock
-
-    if not (out_dir / JOURNAL_NAME).is_file():
-        raise ConfigError(f"{out_dir} holds no run ({JOURNAL_NAME} is missing)")
-    with RunLock(out_dir):
+    with run_journal(out_dir) as journal:
+        params = journal.params()
+        by_outcome, by_code = journal.counts()
+        stored = params.get("summary") or {}
+        summary = RunSummary.from_dict({
+            "run_id": params.get("run_id", out_dir.name), "manifest": params.get("manifest", ""),
+            "started_at": params.get("started_at", ""), "finished_at": params.get("finished_at", ""),
+            **stored, "rows": max(int(stored.get("rows") or 0), sum(by_outcome.values())),
+            "by_outcome": dict(by_outcome.most_common()), "by_error_code": dict(by_code.most_common()),
+            "out_dir": str(out_dir)})
+        chosen = formats or tuple(params.get("formats") or FORMATS)
+        extra_columns = params.get("extra_columns")
+        if extra_columns is None:  # a journal from before extra_columns was kept: take the first row's
+            first = next(journal.results(), None)
+            extra_columns = [name for name, _ in first.extra] if first else []
         try:
-            journal = Journal.open_existing(out_dir / JOURNAL_NAME)
-        except JournalError as exc:
-            raise ConfigError(str(exc)) from None
-        try:
-            params = journal.params()
-            by_outcome, by_code = journal.counts()
-            stored = params.get("summary") or {}
-            summary = RunSummary.from_dict({
-                "run_id": params.get("run_id", out_dir.name), "manifest": params.get("manifest", ""),
-                "started_at": params.get("started_at", ""), "finished_at": params.get("finished_at", ""),
-                **stored, "rows": max(int(stored.get("rows") or 0), sum(by_outcome.values())),
-                "by_outcome": dict(by_outcome.most_common()), "by_error_code": dict(by_code.most_common()),
-                "out_dir": str(out_dir)})
-            chosen = formats or tuple(params.get("formats") or FORMATS)
-            extra_columns = params.get("extra_columns")
-            if extra_columns is None:  # a journal from before extra_columns was kept: take the first row's
-                first = next(journal.results(), None)
-                extra_columns = [name for name, _ in first.extra] if first else []
-            try:
-                files = write_reports(out_dir, journal.results(), summary, formats=chosen,
-                                      extra_columns=extra_columns, details=_report_details(params))
-            except OSError as exc:
-                raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc})") from None
-        finally:
-            journal.close()
+            files = write_reports(out_dir, journal.results(), summary, formats=chosen,
+                                  extra_columns=extra_columns, details=_report_details(params))
+        except OSError as exc:
+            raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc})") from None
     return RunResult(summary, out_dir, files)
