@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -14,6 +15,7 @@ __all__ = [
     "FORMATS",
     "Value",
     "Writer",
+    "close_quietly",
     "finite",
     "neutralise",
     "report_header",
@@ -78,6 +80,13 @@ def row_values(result: RowResult, extras: tuple[str, ...]) -> tuple[Value, ...]:
 def finite(number: float | None) -> float | None:
     # NaN and infinities are neither valid JSON nor a spreadsheet number: report them as empty.
     return number if number is None or math.isfinite(number) else None
+
+
+def close_quietly(fh: IO[Any] | None) -> None:
+    """Close *fh* (if any) after a failure, ignoring an OSError such as flushing its buffer again on a full disk."""
+    if fh is not None:
+        with suppress(OSError):
+            fh.close()
 
 
 def sync_close(fh: IO[Any]) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
 from ..records import RunSummary
-from ._common import Value, neutralise, sync_close
+from ._common import Value, close_quietly, neutralise, sync_close
 
 __all__ = ["CsvReport"]
 
@@ -37,10 +36,8 @@ class CsvReport:
         sync_close(fh)
 
     def discard(self) -> None:
-        if self._fh is not None:
-            with suppress(OSError):  # e.g. flushing the buffer again on a full disk
-                self._fh.close()
-            self._fh = None
+        fh, self._fh = self._fh, None
+        close_quietly(fh)
 
     def __repr__(self) -> str:
         return f"<CsvReport {self.path} {'open' if self._fh else 'closed'}>"

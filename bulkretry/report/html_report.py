@@ -26,7 +26,6 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from contextlib import suppress
 from datetime import UTC, datetime
 from html import escape
 from itertools import pairwise
@@ -37,7 +36,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..codes import explain
 from ..records import REPORT_COLUMNS, RunSummary
-from ._common import Value, sync_close
+from ._common import Value, close_quietly, sync_close
 
 __all__ = ["MAX_TABLE_ROWS", "HtmlReport"]
 
@@ -127,16 +126,13 @@ class HtmlReport:
         try:
             fh.write(self.render())
         except BaseException:
-            with suppress(OSError):
-                fh.close()
+            close_quietly(fh)
             raise
         sync_close(fh)
 
     def discard(self) -> None:
-        if self._fh is not None:
-            with suppress(OSError):
-                self._fh.close()
-            self._fh = None
+        fh, self._fh = self._fh, None
+        close_quietly(fh)
 
     def __repr__(self) -> str:
         return f"<HtmlReport {self.path} rows={self.rows} table={len(self._table)} {'open' if self._fh else 'closed'}>"

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
 from ..records import RunSummary
-from ._common import Value, sync_close
+from ._common import Value, close_quietly, sync_close
 
 __all__ = ["JsonReport", "write_summary"]
 
@@ -49,10 +48,8 @@ class JsonReport:
         sync_close(fh)
 
     def discard(self) -> None:
-        if self._fh is not None:
-            with suppress(OSError):
-                self._fh.close()
-            self._fh = None
+        fh, self._fh = self._fh, None
+        close_quietly(fh)
 
     def __repr__(self) -> str:
         return f"<JsonReport {self.path} {'open' if self._fh else 'closed'}>"
