@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
@@ -12,19 +11,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bulkretry.cli import main
-
-
-def _run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
+from .clitools import run_cli
 
 
 def test_demo_runs_the_sample_against_the_simulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`bulkretry demo` is a real run of the sample: the deliberate failures, and reports on disk."""
     monkeypatch.chdir(tmp_path)
-    code, out, _ = _run("demo")
+    code, out, _ = run_cli("demo")
     assert code == 0, out
     assert out.startswith("simulator at http://127.0.0.1:")
     assert "13 rows: 8 succeeded, 3 failed, 1 invalid, 1 duplicate" in out
@@ -35,14 +28,14 @@ def test_demo_runs_the_sample_against_the_simulator(tmp_path: Path, monkeypatch:
 
 def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     """Without a command, the help is shown and the exit status says usage error."""
-    code, out, _ = _run()
+    code, out, _ = run_cli()
     assert code == 2
     assert "bulkretry demo" in out
 
 
 def test_bad_option_value_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     """A bad number is refused by name with exit 2 and no traceback."""
-    code, _, _ = _run("sim", "--failed-ratio", "1.5")
+    code, _, _ = run_cli("sim", "--failed-ratio", "1.5")
     captured = capsys.readouterr()
     assert code == 2
     assert "--failed-ratio" in captured.err and "Traceback" not in captured.err
@@ -56,7 +49,7 @@ def test_every_command_help_has_an_example(capsys: pytest.CaptureFixture[str]) -
     commands = sorted(sub.choices)  # type: ignore[union-attr]
     assert {"run", "rerun", "report", "diff", "discover", "validate", "sim", "demo"} <= set(commands)
     for command in commands:
-        code, _, _ = _run(command, "--help")
+        code, _, _ = run_cli(command, "--help")
         shown = capsys.readouterr().out
         assert code == 0, command
         assert "example" in shown and f"bulkretry {command}" in shown.split("example", 1)[1], command
@@ -89,7 +82,7 @@ async def test_sim_process_prints_its_url_first_and_stops_on_sigterm() -> None:
                                                ("--timeout", "-1"), ("--format", "csv,pdf")])
 def test_bad_run_option_values_exit_2(option: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Out-of-range, non-finite or unknown values are refused by name before anything is read."""
-    code, _, _ = _run("run", "does-not-matter.csv", option, value)
+    code, _, _ = run_cli("run", "does-not-matter.csv", option, value)
     err = capsys.readouterr().err
     assert code == 2 and option in err and "Traceback" not in err
 

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 
 import pytest
 
-from bulkretry.cli import main
 from bulkretry.runlock import RunLock
 from bulkretry.sim import SimConfig, SimulatorThread
 
-
-def _cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+from .clitools import run_cli, use_sim_credentials
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -26,16 +21,12 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> None:
-    config = SimConfig()
-    for name in ("OMS_AUTH_TOKEN", "CLOUD_SDK_AK", "OMS_IAM_USER", "HUAWEICLOUD_SDK_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", config.ak)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", config.sk)
+    use_sim_credentials(monkeypatch, SimConfig())
 
 
 def _run(config: SimConfig, manifest: Path, out: Path, *extra: str) -> list[dict[str, str]]:
     with SimulatorThread(config) as sim:
-        code, _, err = _cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
+        code, _, err = run_cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
                             "--out", str(out), "--rate", "500", "--quiet", *extra)
     assert code in (0, 1), err
     return _rows(out / "report.csv")
@@ -59,7 +50,7 @@ def test_diff_counts_exactly_the_transient_failures_as_fixed(tmp_path: Path) -> 
     assert transient and all(r["http_status"].startswith("5") for r in first if r["outcome"] == "failed")
     second = _run(SimConfig(failed_ratio=1.0, seed=42), manifest, tmp_path / "new")
     assert {r["outcome"] for r in second} == {"succeeded"}
-    code, out, err = _cli("diff", str(tmp_path / "old"), str(tmp_path / "new"))
+    code, out, err = run_cli("diff", str(tmp_path / "old"), str(tmp_path / "new"))
     assert code == 0, err
     assert f"fixed: {len(transient)}\nstill failing: 0\nnewly failing: 0\n" in out
     changed = _rows(tmp_path / "new" / "diff.csv")
@@ -74,9 +65,9 @@ def test_diff_sees_newly_failing_and_still_failing_rows(tmp_path: Path) -> None:
     config = SimConfig(failed_ratio=1.0)
     with SimulatorThread(config) as sim:  # one server for both runs: the second retry finds them executing
         for out in ("old", "new"):
-            _cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
+            run_cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
                  "--out", str(tmp_path / out), "--rate", "500", "--quiet")
-    code, out, _ = _cli("diff", str(tmp_path / "old"), str(tmp_path / "new"), "--out", str(tmp_path / "d.csv"))
+    code, out, _ = run_cli("diff", str(tmp_path / "old"), str(tmp_path / "new"), "--out", str(tmp_path / "d.csv"))
     assert code == 1
     assert "fixed: 0\nstill failing: 1\nnewly failing: 6\n" in out
     assert sorted(r["change"] for r in _rows(tmp_path / "d.csv")) == ["newly failing"] * 6 + ["still failing"]
@@ -84,7 +75,7 @@ def test_diff_sees_newly_failing_and_still_failing_rows(tmp_path: Path) -> None:
 
 def test_diff_of_folders_without_runs_or_the_same_run_is_a_usage_error(tmp_path: Path) -> None:
     """No journal, or one folder twice: exit 2 naming the problem."""
-    code, _, err = _cli("diff", str(tmp_path), str(tmp_path / "x"))
+    code, _, err = run_cli("diff", str(tmp_path), str(tmp_path / "x"))
     assert code == 2 and "holds no run" in err
 
 
@@ -95,22 +86,22 @@ def test_report_writes_the_reports_again_from_the_journal(tmp_path: Path) -> Non
     rows = _run(SimConfig(failed_ratio=1.0), manifest, tmp_path / "run", "--format", "csv")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     (tmp_path / "run" / "report.csv").unlink()
-    code, out, err = _cli("report", str(tmp_path / "run"))
+    code, out, err = run_cli("report", str(tmp_path / "run"))
     assert code == 0, err and "report.csv" in out
     assert _rows(tmp_path / "run" / "report.csv") == rows
     again = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert {k: again[k] for k in ("run_id", "rows", "by_outcome", "calls")} == {
         k: summary[k] for k in ("run_id", "rows", "by_outcome", "calls")}
-    code, _, _ = _cli("report", str(tmp_path / "run"), "--format", "json")
+    code, _, _ = run_cli("report", str(tmp_path / "run"), "--format", "json")
     report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
     assert code == 0 and [r["group_id"] for r in report["rows"]] == [r["group_id"] for r in rows]
 
 
 def test_report_refuses_a_folder_in_use_or_without_a_run(tmp_path: Path) -> None:
     """A folder with no journal, or locked by a running run: exit 2."""
-    code, _, err = _cli("report", str(tmp_path))
+    code, _, err = run_cli("report", str(tmp_path))
     assert code == 2 and "holds no run" in err
     (tmp_path / "journal.sqlite").write_bytes(b"")
     with RunLock(tmp_path):
-        code, _, err = _cli("report", str(tmp_path))
+        code, _, err = run_cli("report", str(tmp_path))
     assert code == 2 and "in use" in err

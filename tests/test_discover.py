@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 import pytest
 from huaweicloudsdkoms.v2 import ListTaskGroupRequest, ShowTaskGroupRequest
 
-from bulkretry.cli import main
 from bulkretry.manifest import iter_rows, open_manifest
 from bulkretry.sim import SimConfig, SimulatorThread
 
+from .clitools import run_cli, use_sim_credentials
 from .test_sim_sdk import sdk_client
-
-
-def _cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
 def sim(monkeypatch: pytest.MonkeyPatch):
     config = SimConfig(groups=230, failed_ratio=0.5, seed=7)  # more than two list pages of 100
-    for name in ("OMS_AUTH_TOKEN", "CLOUD_SDK_AK", "OMS_IAM_USER", "HUAWEICLOUD_SDK_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", config.ak)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", config.sk)
+    use_sim_credentials(monkeypatch, config)
     with SimulatorThread(config) as thread:
         yield thread
 
@@ -46,7 +37,7 @@ def _sdk_failed(sim: SimulatorThread) -> list:
 def test_discover_writes_exactly_the_failed_groups_the_sdk_lists(sim: SimulatorThread, tmp_path: Path) -> None:
     """Every page, every failed group once, in the API's order, with buckets and the group's TRF reason."""
     out = tmp_path / "failed.csv"
-    code, stdout, err = _cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id,
+    code, stdout, err = run_cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id,
                              "--out", str(out))
     assert code == 0, err
     with open(out, encoding="utf-8-sig", newline="") as fh:
@@ -64,7 +55,7 @@ def test_discover_writes_exactly_the_failed_groups_the_sdk_lists(sim: SimulatorT
 def test_discovered_xlsx_with_env_references_is_a_manifest_run_accepts(sim: SimulatorThread, tmp_path: Path) -> None:
     """--out .xlsx --credentials-from-env: the manifest reader reads it, credential cells say env:NAME."""
     out = tmp_path / "failed.xlsx"
-    code, _, err = _cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id, "--out", str(out),
+    code, _, err = run_cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id, "--out", str(out),
                         "--credentials-from-env")
     assert code == 0, err
     info = open_manifest(out)
@@ -78,9 +69,9 @@ def test_discover_never_overwrites_and_needs_a_project(sim: SimulatorThread, tmp
     """An existing --out is refused (it may hold typed-in keys); no project id is a usage error."""
     out = tmp_path / "m.csv"
     out.write_text("keep me", encoding="utf-8")
-    code, _, err = _cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id, "--out", str(out))
+    code, _, err = run_cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id, "--out", str(out))
     assert code == 2 and "already exists" in err and out.read_text(encoding="utf-8") == "keep me"
-    code, _, err = _cli("discover", "--endpoint", sim.url, "--out", str(tmp_path / "x.csv"))
+    code, _, err = run_cli("discover", "--endpoint", sim.url, "--out", str(tmp_path / "x.csv"))
     assert code == 2 and "--project-id" in err
 
 
@@ -89,7 +80,7 @@ def test_discover_with_bad_credentials_says_so(sim: SimulatorThread, tmp_path: P
     """A 401 from the list API: exit 1, the code named, no file written."""
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "wrong-secret")
     out = tmp_path / "m.csv"
-    code, _, err = _cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id, "--out", str(out))
+    code, _, err = run_cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id, "--out", str(out))
     assert code == 1 and "APIGW.0301" in err and not out.exists()
     assert "wrong-secret" not in err
 
@@ -100,15 +91,13 @@ def test_verify_records_the_status_the_sdk_then_reads(tmp_path: Path, monkeypatc
     """discover, then run --verify: every succeeded row's status_after is what the SDK reads afterwards
     (executing while the group settles; migration finished once it has)."""
     config = SimConfig(groups=30, failed_ratio=0.5, seed=11, settle_s=settle_s)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", config.ak)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", config.sk)
-    monkeypatch.delenv("OMS_AUTH_TOKEN", raising=False)
+    use_sim_credentials(monkeypatch, config)
     with SimulatorThread(config) as sim:
         manifest = tmp_path / "failed.csv"
-        code, _, err = _cli("discover", "--endpoint", sim.url, "--project-id", config.project_id,
+        code, _, err = run_cli("discover", "--endpoint", sim.url, "--project-id", config.project_id,
                             "--out", str(manifest))
         assert code == 0, err
-        code, _, err = _cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
+        code, _, err = run_cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
                             "--out", str(tmp_path / "run"), "--rate", "500", "--quiet", "--verify")
         assert code == 0, err
         with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
@@ -126,13 +115,10 @@ def test_check_status_skips_groups_that_are_not_failed(tmp_path: Path, monkeypat
     """--check-status on the sample: finished and executing groups are skipped with their status in words and
     never retried; the unknown group fails on the lookup; only the failed groups get a PUT."""
     config = SimConfig()
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", config.ak)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", config.sk)
-    monkeypatch.setenv("DEMO_SRC_SK", "x-secret")
-    monkeypatch.setenv("DEMO_DST_SK", "y-secret")
+    use_sim_credentials(monkeypatch, config, DEMO_SRC_SK="x-secret", DEMO_DST_SK="y-secret")
     samples = Path(__file__).resolve().parent.parent / "samples"
     with SimulatorThread(config) as sim:
-        code, _, err = _cli("run", str(samples / "manifest.csv"), "--endpoint", sim.url, "--project-id",
+        code, _, err = run_cli("run", str(samples / "manifest.csv"), "--endpoint", sim.url, "--project-id",
                               config.project_id, "--out", str(tmp_path / "run"), "--rate", "500", "--quiet",
                               "--check-status")
         puts = [r.path_segments[3] for r in sim.simulator.received if r.method == "PUT"]

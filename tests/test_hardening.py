@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import io
 import json
 import threading
 import zipfile
@@ -18,13 +17,12 @@ import openpyxl
 import pytest
 from aiohttp import web
 
-from bulkretry.cli import main
 from bulkretry.client import MAX_BODY_BYTES
 from bulkretry.report._common import neutralise
-from bulkretry.sim import SimulatorThread
+from bulkretry.sim import SimConfig, SimulatorThread
 
-CREDENTIAL_ENV = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "CLOUD_SDK_AK", "CLOUD_SDK_SK", "OMS_AUTH_TOKEN",
-                  "OMS_IAM_USER", "OMS_IAM_PASSWORD", "OMS_IAM_PASSWORD_FILE", "HUAWEICLOUD_SDK_PROJECT_ID")
+from .clitools import clear_credentials, run_cli, use_sim_credentials
+
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -75,19 +73,11 @@ class ServerThread:
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only AK/SK credentials (the simulator's), nothing else from the caller's environment."""
-    for name in CREDENTIAL_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", "SIMAK0000000000000001")
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "sim-secret-key-do-not-use")
-
-
-def _cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+    use_sim_credentials(monkeypatch, SimConfig())
 
 
 def _run(url: str, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    return _cli("run", str(manifest), "--endpoint", url, "--project-id", PROJECT, "--out", str(out),
+    return run_cli("run", str(manifest), "--endpoint", url, "--project-id", PROJECT, "--out", str(out),
                 "--rate", "200", "--quiet", *extra)
 
 
@@ -185,8 +175,7 @@ def test_bad_option_is_named_exit_2_and_nothing_sent(sim_thread: SimulatorThread
 def test_no_credentials_is_one_line_exit_2_and_nothing_sent(sim_thread: SimulatorThread, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """No credential of any kind in the environment: one line saying what to set, exit 2, no call."""
-    for name in CREDENTIAL_ENV:
-        monkeypatch.delenv(name, raising=False)
+    clear_credentials(monkeypatch)
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
     before = len(sim_thread.simulator.received)
     code, _, err = _run(sim_thread.url, manifest, tmp_path / "run")

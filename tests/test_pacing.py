@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 from pathlib import Path
@@ -10,9 +9,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from bulkretry.cli import main
 from bulkretry.pacing import FixedPacer, PacerPool
 from bulkretry.sim import SimConfig, SimulatorThread
+
+from .clitools import run_cli, use_sim_credentials
 
 
 class FakeClock:
@@ -90,11 +90,6 @@ def test_pool_shares_one_pacer_or_keeps_one_per_key() -> None:
 # -- --rate end to end --------------------------------------------------------------------------------
 
 
-def _cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
-
-
 def test_rate_auto_finishes_a_throttled_run_and_reports_the_learned_rate(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """--rate auto against a server that answers 429 beyond 40/s: every row succeeds (429s retried) and
@@ -104,10 +99,8 @@ def test_rate_auto_finishes_a_throttled_run_and_reports_the_learned_rate(tmp_pat
         ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=200)[1]][:100]
         manifest = tmp_path / "m.csv"
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
-        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", config.ak)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", config.sk)
-        monkeypatch.delenv("OMS_AUTH_TOKEN", raising=False)
-        code, out, err = _cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
+        use_sim_credentials(monkeypatch, config)
+        code, out, err = run_cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
                               "--rate", "auto:80", "--max-attempts", "20", "--out", str(tmp_path / "run"),
                               "--quiet", "--json-summary")
         throttled = sim.simulator.traffic.throttled
@@ -122,5 +115,5 @@ def test_rate_auto_finishes_a_throttled_run_and_reports_the_learned_rate(tmp_pat
 @pytest.mark.parametrize("value", ["auto:5:1", "auto:x", "fast", "0", "auto:0"])
 def test_bad_rate_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
     """An unreadable --rate: exit 2 naming the accepted forms, nothing run."""
-    code, _, _ = _cli("run", "m.csv", "--rate", value)
+    code, _, _ = run_cli("run", "m.csv", "--rate", value)
     assert code == 2 and "auto:START:MAX" in capsys.readouterr().err

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import random
@@ -19,10 +18,11 @@ from pathlib import Path
 import anyio
 import pytest
 
-from bulkretry.cli import main
 from bulkretry.runlock import RunLock
 from bulkretry.runner import RunSettings, execute, prepare
 from bulkretry.sim import SimConfig, SimulatorThread
+
+from .clitools import run_cli, use_sim_credentials
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
@@ -36,17 +36,7 @@ def sim():
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, sim: SimulatorThread) -> dict[str, str]:
-    for name in ("OMS_AUTH_TOKEN", "CLOUD_SDK_AK", "CLOUD_SDK_SK", "OMS_IAM_USER", "HUAWEICLOUD_SDK_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
-    values = {"HUAWEICLOUD_SDK_AK": sim.config.ak, "HUAWEICLOUD_SDK_SK": sim.config.sk, **DEMO_SECRETS}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
-
-
-def _cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+    return use_sim_credentials(monkeypatch, sim.config, **DEMO_SECRETS)
 
 
 def _where(sim: SimulatorThread) -> list[str]:
@@ -100,7 +90,7 @@ def test_resume_calls_only_the_rows_not_yet_finished(sim: SimulatorThread, env: 
     done = [r["group_id"] for r in first if r["outcome"] == "succeeded"]
     assert len(done) == 4 and {r["outcome"] for r in first} == {"succeeded", "interrupted"}
     before = len(sim.simulator.received)
-    code, _, err = _cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
+    code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
     assert code == 0, err
     assert sorted(_puts(sim, before)) == sorted(set(ids) - set(done))
     rows = _report(tmp_path / "run")
@@ -113,9 +103,9 @@ def test_resume_calls_only_the_rows_not_yet_finished(sim: SimulatorThread, env: 
 def test_resume_of_a_finished_run_calls_nothing(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """Every row final: --resume rewrites the reports and sends no request."""
     _failed_manifest(sim, tmp_path / "m.csv", 3)
-    _cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+    run_cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
     before = len(sim.simulator.received)
-    code, _, err = _cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
+    code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
     assert code == 0, err and len(sim.simulator.received) == before
     assert len(_report(tmp_path / "run")) == 3
 
@@ -127,10 +117,10 @@ def test_resume_refuses_a_changed_manifest_unless_forced(sim: SimulatorThread, e
     _stopped_run(sim, manifest, tmp_path / "run", stop_after=2)
     manifest.write_text(manifest.read_text(encoding="utf-8") + "extra-group,new\n", encoding="utf-8")
     before = len(sim.simulator.received)
-    code, _, err = _cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
+    code, _, err = run_cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
     assert code == 2 and "the manifest changed" in err and "--force" in err and "Traceback" not in err
     assert len(sim.simulator.received) == before
-    code, _, err = _cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "run"), "--resume", "--force")
+    code, _, err = run_cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "run"), "--resume", "--force")
     assert code == 1, err  # the unknown group fails; the others succeed
     assert len(_puts(sim, before)) == 5
 
@@ -139,7 +129,7 @@ def test_resume_refuses_changed_call_settings(sim: SimulatorThread, env: dict, t
     """Another project id than the run's own: exit 2, naming the setting."""
     _failed_manifest(sim, tmp_path / "m.csv", 4)
     _stopped_run(sim, tmp_path / "m.csv", tmp_path / "run", stop_after=1)
-    code, _, err = _cli("run", str(tmp_path / "m.csv"), "--endpoint", sim.url, "--project-id", "other",
+    code, _, err = run_cli("run", str(tmp_path / "m.csv"), "--endpoint", sim.url, "--project-id", "other",
                         "--quiet", "--out", str(tmp_path / "run"), "--resume")
     assert code == 2 and "project_id was" in err
 
@@ -150,7 +140,7 @@ def test_resume_without_a_run_is_a_usage_error(sim: SimulatorThread, env: dict, 
     _failed_manifest(sim, tmp_path / "m.csv", 2)
     out = [] if case == "no-out" else ["--out", str(tmp_path)]
     before = len(sim.simulator.received)
-    code, _, err = _cli("run", str(tmp_path / "m.csv"), *_where(sim), *out, "--resume")
+    code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim), *out, "--resume")
     assert code == 2 and ("--out DIR" in err if case == "no-out" else "nothing to resume" in err)
     assert len(sim.simulator.received) == before
 
@@ -161,7 +151,7 @@ def test_a_locked_folder_is_refused(sim: SimulatorThread, env: dict, tmp_path: P
     (tmp_path / "run").mkdir()
     before = len(sim.simulator.received)
     with RunLock(tmp_path / "run"):
-        code, _, err = _cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+        code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
     assert code == 2 and "in use by another bulkretry run" in err
     assert len(sim.simulator.received) == before
 
@@ -171,12 +161,12 @@ def test_a_locked_folder_is_refused(sim: SimulatorThread, env: dict, tmp_path: P
 
 def test_rerun_calls_exactly_the_failed_rows(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """rerun DIR: only the failed rows' groups are called, with credentials read again from the manifest."""
-    code, _, _ = _cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+    code, _, _ = run_cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"))
     assert code == 1
     failed = [r for r in _report(tmp_path / "run") if r["outcome"] == "failed"]
     assert len(failed) == 3
     before = len(sim.simulator.received)
-    code, _, err = _cli("rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--quiet")
+    code, _, err = run_cli("rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--quiet")
     assert code == 1, err
     sent = [r for r in sim.simulator.received[before:] if r.method == "PUT"]
     assert sorted(r.path_segments[3] for r in sent) == sorted(r["group_id"] for r in failed)
@@ -190,9 +180,9 @@ def test_rerun_calls_exactly_the_failed_rows(sim: SimulatorThread, env: dict, tm
 
 def test_rerun_by_error_code_and_default_folder(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """--error-code narrows the rows; without --out the new run sits beside the source, named *-rerun."""
-    _cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+    run_cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"))
     before = len(sim.simulator.received)
-    code, _, err = _cli("rerun", str(tmp_path / "run"), "--error-code", "OMS.1009", "--quiet")
+    code, _, err = run_cli("rerun", str(tmp_path / "run"), "--error-code", "OMS.1009", "--quiet")
     unknown = [r["group_id"] for r in _report(tmp_path / "run") if r["error_code"] == "OMS.1009"]
     assert code == 1, err and len(unknown) == 1
     assert _puts(sim, before) == unknown
@@ -203,16 +193,16 @@ def test_rerun_by_error_code_and_default_folder(sim: SimulatorThread, env: dict,
 def test_rerun_with_nothing_to_do_exits_0_and_writes_nothing(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """A run with no failed row: rerun says so, calls nothing, creates no folder."""
     _failed_manifest(sim, tmp_path / "m.csv", 3)
-    _cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+    run_cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
     before = len(sim.simulator.received)
-    code, _, err = _cli("rerun", str(tmp_path / "run"))
+    code, _, err = run_cli("rerun", str(tmp_path / "run"))
     assert code == 0 and "nothing to rerun" in err
     assert len(sim.simulator.received) == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "run"]
 
 
 def test_rerun_of_a_folder_without_a_run_exits_2(tmp_path: Path) -> None:
     """A folder that holds no journal: exit 2 naming it."""
-    code, _, err = _cli("rerun", str(tmp_path))
+    code, _, err = run_cli("rerun", str(tmp_path))
     assert code == 2 and str(tmp_path) in err and "holds no run" in err
 
 
@@ -225,7 +215,7 @@ def test_rerun_matches_rows_by_group_after_the_manifest_was_edited(sim: Simulato
     left = [r["group_id"] for r in _report(tmp_path / "run") if r["outcome"] == "interrupted"]
     manifest.write_text("group_id\n" + "\n".join(reversed(left)) + "\n", encoding="utf-8")
     before = len(sim.simulator.received)
-    code, _, err = _cli("rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--quiet")
+    code, _, err = run_cli("rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--quiet")
     assert code == 0, err and "changed since" in err
     assert sorted(_puts(sim, before)) == sorted(left) and len(left) == len(ids) - 3
 
@@ -236,7 +226,7 @@ def test_rerun_matches_rows_by_group_after_the_manifest_was_edited(sim: Simulato
 def test_log_file_and_json_summary(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """--log-file: JSON lines (start, one per row, finish); --json-summary: stdout is one JSON document."""
     log = tmp_path / "run.jsonl"
-    code, out, err = _cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"),
+    code, out, err = run_cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"),
                           "--log-file", str(log), "--json-summary")
     assert code == 1
     doc = json.loads(out)
@@ -250,7 +240,7 @@ def test_log_file_and_json_summary(sim: SimulatorThread, env: dict, tmp_path: Pa
 
 def test_json_summary_of_a_usage_error(tmp_path: Path) -> None:
     """Even a run that cannot start answers a cron wrapper in JSON, with exit 2."""
-    code, out, _ = _cli("run", str(tmp_path / "missing.csv"), "--json-summary")
+    code, out, _ = run_cli("run", str(tmp_path / "missing.csv"), "--json-summary")
     assert code == 2 and json.loads(out)["exit_status"] == 2 and "missing.csv" in json.loads(out)["error"]
 
 
@@ -261,7 +251,7 @@ def test_no_secret_in_any_file_log_or_output(sim: SimulatorThread, env: dict, tm
     for argv in (["run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run")],
                  ["run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"), "--resume"],
                  ["rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again")]):
-        code, out, err = _cli(*argv, "--log-file", str(log), "--json-summary")
+        code, out, err = run_cli(*argv, "--log-file", str(log), "--json-summary")
         assert code == 1 and json.loads(out)["exit_status"] == 1, err
         outputs.append(out + err)
     secrets = [*DEMO_SECRETS.values(), sim.config.sk, "SRCAKEXAMPLE0000"]
@@ -376,7 +366,7 @@ def test_a_stopped_rerun_resumes_with_its_own_selection(sim: SimulatorThread, en
     anyio.run(lambda: execute(prepare(settings), AkSkAuth(AkSk(sim.config.ak, sim.config.sk)), on_result=on_result,
                               on_start=lambda start: engine.setdefault("e", start.engine)))
     before = len(sim.simulator.received)
-    code, _, err = _cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "again"), "--resume")
+    code, _, err = run_cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "again"), "--resume")
     assert code == 0, err
     left = [r["group_id"] for r in _report(tmp_path / "run") if r["outcome"] == "interrupted"]
     rows = _report(tmp_path / "again")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from bulkretry.cli import main
 from bulkretry.records import REPORT_COLUMNS
 from bulkretry.sim import SimConfig, SimulatorThread
+
+from .clitools import run_cli, use_sim_credentials
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
@@ -27,21 +27,11 @@ def sim():
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, sim: SimulatorThread) -> dict[str, str]:
-    for name in ("OMS_AUTH_TOKEN", "CLOUD_SDK_AK", "CLOUD_SDK_SK", "OMS_IAM_USER", "HUAWEICLOUD_SDK_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
-    values = {"HUAWEICLOUD_SDK_AK": sim.config.ak, "HUAWEICLOUD_SDK_SK": sim.config.sk, **DEMO_SECRETS}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
-
-
-def _cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+    return use_sim_credentials(monkeypatch, sim.config, **DEMO_SECRETS)
 
 
 def _run(sim: SimulatorThread, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    return _cli("run", str(manifest), "--endpoint", sim.url, "--project-id", sim.config.project_id,
+    return run_cli("run", str(manifest), "--endpoint", sim.url, "--project-id", sim.config.project_id,
                 "--out", str(out), "--rate", "200", "--quiet", *extra)
 
 
@@ -151,7 +141,7 @@ def test_all_succeeded_exits_0(sim: SimulatorThread, env: dict, tmp_path: Path) 
 def test_validate_prints_verdicts_and_calls_nothing(sim: SimulatorThread, env: dict) -> None:
     """validate shows each row's verdict and the summary, exits 1 for the invalid row, sends nothing."""
     before = len(sim.simulator.received)
-    code, out, _ = _cli("validate", str(SAMPLES / "manifest.xlsx"), "--project-id", "p", "--region", "cn-north-4")
+    code, out, _ = run_cli("validate", str(SAMPLES / "manifest.xlsx"), "--project-id", "p", "--region", "cn-north-4")
     assert code == 1
     assert "invalid:src_ak too long" in out and "duplicate" in out
     assert "13 rows · 11 to call · 1 duplicate · 1 invalid" in out
@@ -160,7 +150,7 @@ def test_validate_prints_verdicts_and_calls_nothing(sim: SimulatorThread, env: d
 
 def test_validate_without_project_is_a_usage_error(env: dict) -> None:
     """No project id anywhere: exit 2 with what to do."""
-    code, _, err = _cli("validate", str(SAMPLES / "manifest.csv"), "--region", "cn-north-4")
+    code, _, err = run_cli("validate", str(SAMPLES / "manifest.csv"), "--region", "cn-north-4")
     assert code == 2 and "--project-id" in err
 
 

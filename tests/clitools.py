@@ -1,0 +1,37 @@
+"""Running the CLI in-process, and the environment a run against the simulator needs."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from bulkretry.cli import main
+from bulkretry.sim import SimConfig
+
+#: Every environment variable that could give a run credentials (or a project) from the caller's shell.
+CREDENTIAL_ENV = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN", "CLOUD_SDK_AK",
+                  "CLOUD_SDK_SK", "OMS_AUTH_TOKEN", "OMS_IAM_USER", "OMS_IAM_PASSWORD", "OMS_IAM_PASSWORD_FILE",
+                  "HUAWEICLOUD_SDK_PROJECT_ID")
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """``bulkretry ARGV`` in this process: ``(exit status, stdout, stderr)``."""
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+
+
+def clear_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No credential of any kind from the caller's environment."""
+    for name in CREDENTIAL_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+def use_sim_credentials(monkeypatch: pytest.MonkeyPatch, config: SimConfig, **extra: str) -> dict[str, str]:
+    """Only the simulator's AK/SK as credentials, plus *extra* variables (e.g. ``DEMO_SRC_SK``); returns what
+    was set."""
+    clear_credentials(monkeypatch)
+    values = {"HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk, **extra}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
