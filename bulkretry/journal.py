@@ -54,6 +54,7 @@ _COLUMNS = ("row", "project_id", "group_id", "outcome", "http_status", "error_co
 _INSERT = f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows"
 _JSON = json.JSONEncoder(ensure_ascii=False)
+_DECODER = json.JSONDecoder()
 
 
 class JournalError(BulkRetryError):
@@ -214,20 +215,26 @@ class Journal:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def results(self, outcomes: Collection[str] | None = None) -> Iterator[RowResult]:
-        """Every recorded row (or those with one of *outcomes*), in manifest order (streamed)."""
+    def results(self, outcomes: Collection[str] | None = None, *, extra: bool = True) -> Iterator[RowResult]:
+        """Every recorded row (or those with one of *outcomes*), in manifest order (streamed).
+
+        ``extra=False`` leaves each result's ``extra`` empty, for readers that need only the outcome
+        (the annotated manifest): it skips decoding a JSON cell per row.
+        """
         self.flush()
+        columns = _SELECT if extra else _SELECT.replace(", extra FROM", ", '[]' FROM")
         if outcomes is None:
-            cursor = self._db.execute(f"{_SELECT} ORDER BY row")
+            cursor = self._db.execute(f"{columns} ORDER BY row")
         else:
             marks = ", ".join("?" * len(outcomes))
-            cursor = self._db.execute(f"{_SELECT} WHERE outcome IN ({marks}) ORDER BY row", tuple(outcomes))
+            cursor = self._db.execute(f"{columns} WHERE outcome IN ({marks}) ORDER BY row", tuple(outcomes))
         outcomes_by_name = {o.value: o for o in Outcome}
+        decode = _DECODER.scan_once  # the C scanner without json.loads' checks: the journal wrote this JSON
         for (row, project_id, group_id, outcome, http_status, error_code, error_msg, attempts, request_id,
-             latency_ms, started_at, finished_at, extra) in cursor:
+             latency_ms, started_at, finished_at, pairs) in cursor:
             yield RowResult(row, project_id, group_id, outcomes_by_name[outcome], http_status, error_code, error_msg,
                             attempts, request_id, latency_ms, started_at, finished_at,
-                            tuple(tuple(pair) for pair in json.loads(extra)) if extra != "[]" else ())
+                            tuple(map(tuple, decode(pairs, 0)[0])) if pairs != "[]" else ())
 
     def finished(self) -> RowSet:
         """The rows with a final outcome: everything recorded except ``interrupted``."""

@@ -26,7 +26,7 @@ from .defaults import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, D
 from .engine import Engine, utc_now_iso
 from .errors import BulkRetryError, ConfigError
 from .journal import JOURNAL_NAME, JournalError, RowSet
-from .manifest import ManifestInfo, iter_rows, open_manifest
+from .manifest import ManifestInfo, count_rows, iter_rows, open_manifest
 from .pacing import PacerPool
 from .plan import Planner, RowPlan
 from .policy import RetryPolicy
@@ -169,7 +169,7 @@ def prepare(settings: RunSettings, env: Mapping[str, str] | None = None) -> Prep
     prepared.planner()  # no project id or endpoint for any row: a ConfigError now
     selection = settings.selection
     if selection is None:
-        return replace(prepared, rows=sum(1 for _ in iter_rows(info)))
+        return replace(prepared, rows=count_rows(info))
     # A rerun: the rows of the selected groups (matched as the planner will: the run's default project).
     default_project = settings.project_id or ""
     rows, seen = 0, set()
@@ -335,7 +335,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc}); "
                               f"every result is kept in {out_dir / JOURNAL_NAME}") from None
         # The user's own manifest with the outcomes added (never fatal: it says why when it cannot be).
-        annotated = write_annotated(prepared.info, journal.results(), out_dir)
+        annotated = write_annotated(prepared.info, journal.results(extra=False), out_dir)
         if annotated.path is not None:
             files.append(annotated.path)
     return RunResult(summary, out_dir, files, annotated.skipped_reason)
