@@ -529,6 +529,28 @@ def test_json_round_trips_types(tmp_path, results, summary):
     assert data["rows"][2]["attempts"] == 0 and data["rows"][2]["owner"] == "bob" and data["rows"][2]["备注"] == ""
 
 
+HOSTILE = ['say "hi" \\ {0} {} }{', "line\nbreak\ttab\r", "混合 text ✓ 😀", "\u2028\u0000\x7f", "{\"json\": 1}", ""]
+
+
+def test_json_and_csv_carry_any_text_exactly(tmp_path, summary):
+    """Quotes, backslashes, format braces, control characters and non-BMP text come back as they went in,
+    in values and in extra column names alike (each row's JSON is one line)."""
+    names = ["{0}", 'a "quoted" {name}', "备注"]
+    results = [result(i + 1, error_msg=text, request_id=text[::-1], extra=tuple((name, text) for name in names))
+               for i, text in enumerate(HOSTILE)]
+    write(tmp_path, results, summary, formats=("json", "csv"), extra_columns=names)
+    raw = (tmp_path / "run" / "report.json").read_text(encoding="utf-8")
+    data = json.loads(raw)
+    assert [row["error_msg"] for row in data["rows"]] == HOSTILE
+    assert [row["request_id"] for row in data["rows"]] == [text[::-1] for text in HOSTILE]
+    assert [[row[name] for name in names] for row in data["rows"]] == [[text] * 3 for text in HOSTILE]
+    assert raw.count("\n") == 2 + len(HOSTILE) + 1  # the summary, "rows": [, one line per row, the closing
+    with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [row["error_msg"] for row in rows] == HOSTILE
+    assert [[row[name] for name in names] for row in rows] == [[text] * 3 for text in HOSTILE]
+
+
 # --- formula neutralisation -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text", FORMULAS)

@@ -13,6 +13,7 @@ from ..records import REPORT_COLUMNS, RowResult, RunSummary
 
 __all__ = [
     "FORMATS",
+    "TRIGGER_STARTS",
     "Value",
     "Writer",
     "close_quietly",
@@ -32,6 +33,8 @@ Value = str | int | float | None
 
 # OWASP "CSV injection": a spreadsheet may run a cell that starts with one of these as a formula.
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: The same, as a set of first characters: ``text[0] in TRIGGER_STARTS`` is the quick test of a row's cells.
+TRIGGER_STARTS = frozenset(_FORMULA_TRIGGERS)
 
 
 def neutralise(value: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..records import RunSummary
-from ._common import Value, close_quietly, neutralise, sync_close
+from ._common import TRIGGER_STARTS, Value, close_quietly, neutralise, sync_close
 
 __all__ = ["CsvReport"]
 
@@ -21,14 +21,23 @@ class CsvReport:
         self.path = path
         self._fh: IO[str] | None = None
         self._csv: Any = None
+        self._text: tuple[int, ...] = ()
 
     def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
         self._fh = open(self.path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by finish/discard)
         self._csv = csv.writer(self._fh)  # the "excel" dialect: ',' and '\r\n'
         self._csv.writerow([neutralise(name) for name in header])
+        # The cells that may hold text; the rest are numbers (or None, which csv writes as '') and the
+        # outcome, one of our own words.
+        self._text = tuple(i for i, name in enumerate(header) if name not in _NEVER_FORMULAS)
 
     def write(self, values: tuple[Value, ...]) -> None:
-        self._csv.writerow([_cell(value) for value in values])
+        for i in self._text:
+            value = values[i]
+            if value and value.__class__ is str and value[0] in TRIGGER_STARTS:  # type: ignore[index]
+                self._csv.writerow([_cell(value) for value in values])
+                return
+        self._csv.writerow(values)
 
     def finish(self) -> None:
         assert self._fh is not None
@@ -41,6 +50,9 @@ class CsvReport:
 
     def __repr__(self) -> str:
         return f"<CsvReport {self.path} {'open' if self._fh else 'closed'}>"
+
+
+_NEVER_FORMULAS = frozenset({"row", "outcome", "http_status", "attempts", "latency_ms"})
 
 
 def _cell(value: Value) -> str:

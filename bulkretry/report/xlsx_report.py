@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from ..records import RunSummary
-from ._common import _FORMULA_TRIGGERS, Value, finite, neutralise, sync_close
+from ._common import TRIGGER_STARTS, Value, finite, neutralise, sync_close
 from .xlsx_writer import BOLD, ILLEGAL_XML_CHARS, MAX_SHEET_BYTES, StreamingWorkbook, Worksheet
 
 __all__ = ["XlsxReport"]
@@ -38,7 +38,6 @@ _SUMMARY_FIELDS = (
 )
 
 # The first characters of the formula triggers: text starting otherwise is never neutralised.
-_TRIGGER_STARTS = frozenset(trigger[0] for trigger in _FORMULA_TRIGGERS)
 
 
 class XlsxReport:
@@ -80,7 +79,7 @@ class XlsxReport:
         for value in values:
             cls = value.__class__
             if cls is str:
-                if value and (value[0] in _TRIGGER_STARTS or not value.isprintable()):
+                if value and (value[0] in TRIGGER_STARTS or not value.isprintable()):
                     break
             elif value is not None and cls is not int and cls is not float:
                 break
