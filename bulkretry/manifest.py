@@ -35,6 +35,7 @@ __all__ = [
     "ManifestInfo",
     "RawRow",
     "canonical_name",
+    "count_rows",
     "iter_rows",
     "open_manifest",
     "read_manifest",
@@ -557,26 +558,68 @@ def _row_values(info: ManifestInfo, row: int, cells: list[str] | tuple[str, ...]
 
 
 def _iter_csv(info: ManifestInfo, chunk_rows: int) -> Iterator[RawRow]:
-    assert info.encoding is not None and info.delimiter is not None
-    header_row, raw_header, _ = _read_csv_header(info.path, info.encoding, info.delimiter)
-    if header_row != info.header_row or tuple(_trim(raw_header)) != info.headers:
-        raise ManifestError("changed since it was opened (its header is different): start again", path=info.path)
-    for row, cells in _pandas_rows(info, len(raw_header), chunk_rows):
+    width = _check_csv_header(info)
+    for row, cells in _pandas_rows(info, width, chunk_rows):
         if not _is_blank(cells):
             yield RawRow(row, _row_values(info, row, cells, len(info.columns)))
 
 
+def _count_csv(info: ManifestInfo, chunk_rows: int) -> int:
+    """What ``len(list(_iter_csv(...)))`` would be, without making the rows: blank rows are found a column
+    at a time, in pandas (usually the first column already shows every row is not blank)."""
+    width = _check_csv_header(info)
+    count = 0
+    for first, chunk in _pandas_chunks(info, width, chunk_rows):
+        if chunk is not None:
+            undecided = None  # rows not yet seen to hold a non-blank cell (None: all of them)
+            for column in chunk.columns:
+                cells = chunk[column] if undecided is None else chunk[column].loc[undecided]
+                nonblank = ((cells != "") & ~cells.str.isspace()).to_numpy(dtype=bool)
+                count += int(nonblank.sum())
+                undecided = cells.index[~nonblank]
+                if not len(undecided):
+                    break
+            continue
+        for row, cells in _csv_module_rows(info, first - info.header_row - 1):
+            if not _is_blank(cells):
+                _row_values(info, row, cells, len(info.columns))  # a value in a column with no header raises
+                count += 1
+        return count
+    return count
+
+
+def _check_csv_header(info: ManifestInfo) -> int:
+    """The header's width, after making sure the file still has the header it was opened with."""
+    assert info.encoding is not None and info.delimiter is not None
+    header_row, raw_header, _ = _read_csv_header(info.path, info.encoding, info.delimiter)
+    if header_row != info.header_row or tuple(_trim(raw_header)) != info.headers:
+        raise ManifestError("changed since it was opened (its header is different): start again", path=info.path)
+    return len(raw_header)
+
+
 def _pandas_rows(info: ManifestInfo, width: int, chunk_rows: int) -> Iterator[tuple[int, tuple[str, ...]]]:
-    """Every data record as ``(row number, cells)``, blank ones included, read by pandas a chunk at a time.
+    """Every data record as ``(row number, cells)``, blank ones included, a chunk at a time."""
+    for first, chunk in _pandas_chunks(info, width, chunk_rows):
+        if chunk is None:
+            yield from _csv_module_rows(info, first - info.header_row - 1)
+            return
+        # One C-level conversion per chunk, then plain tuples.
+        for offset, cells in enumerate(chunk.to_numpy(dtype=object).tolist()):
+            yield first + offset, tuple(cells)
+
+
+def _pandas_chunks(info: ManifestInfo, width: int, chunk_rows: int) -> Iterator[tuple[int, Any]]:
+    """The data records read by pandas a chunk at a time: ``(row number of the chunk's first record,
+    DataFrame of str cells, missing trailing cells filled with '')``.
 
     pandas' C parser cannot carry on past a row with more cells than the header (it fails, or silently
-    truncates the first row), so from the chunk where that happens the rest is read with :mod:`csv`,
-    which reports the row or accepts the extra cells when they are empty.
+    truncates the first row), so from the chunk where that happens the last item is ``(row number,
+    None)``: the rest, from that row on, must be read with :mod:`csv` (``_csv_module_rows``), which
+    reports the row or accepts the extra cells when they are empty.
     """
     import pandas as pd
 
     first = info.header_row + 1
-    done = 0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -586,7 +629,7 @@ def _pandas_rows(info: ManifestInfo, width: int, chunk_rows: int) -> Iterator[tu
                 names=list(range(width)), index_col=False, skiprows=info.header_row - 1, quotechar='"',
             )
     except (pd.errors.ParserError, pd.errors.ParserWarning):
-        yield from _csv_module_rows(info, 0)
+        yield first, None
         return
     with reader:
         while True:
@@ -598,11 +641,9 @@ def _pandas_rows(info: ManifestInfo, width: int, chunk_rows: int) -> Iterator[tu
                 return
             except (pd.errors.ParserError, pd.errors.ParserWarning):
                 break
-            # Missing trailing cells come back as NaN: fill them in bulk, then one C-level conversion.
-            for cells in chunk.fillna("").to_numpy(dtype=object).tolist():
-                yield first + done, tuple(cells)
-                done += 1
-    yield from _csv_module_rows(info, done)
+            yield first, chunk.fillna("")  # missing trailing cells come back as NaN
+            first += len(chunk)
+    yield first, None
 
 
 def _csv_module_rows(info: ManifestInfo, skip: int) -> Iterator[tuple[int, tuple[str, ...]]]:
@@ -653,6 +694,16 @@ def iter_rows(info: ManifestInfo, *, chunk_rows: int = 10_000) -> Iterator[RawRo
     if info.kind == "xlsx":
         return _iter_xlsx(info)
     return _iter_csv(info, chunk_rows)
+
+
+def count_rows(info: ManifestInfo, *, chunk_rows: int = 10_000) -> int:
+    """How many rows :func:`iter_rows` yields, with the same checks (a broken file raises the same
+    :class:`ManifestError`), without making them: the quick first pass over a large CSV."""
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    if info.kind == "xlsx":
+        return sum(1 for _ in _iter_xlsx(info))
+    return _count_csv(info, chunk_rows)
 
 
 def read_manifest(path: str | os.PathLike[str], *, encoding: str | None = None, delimiter: str | None = None,

@@ -22,6 +22,7 @@ from bulkretry.manifest import (
     ManifestInfo,
     RawRow,
     canonical_name,
+    count_rows,
     iter_rows,
     open_manifest,
     read_manifest,
@@ -314,6 +315,49 @@ def test_unclosed_quote_is_an_error_not_a_swallowed_file(tmp_path: Path) -> None
     err = manifest_error(path)
     assert err.row == 3
     assert "never closed" in str(err)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_count_rows_is_the_number_of_rows_iter_rows_gives(tmp_path: Path, seed: int) -> None:
+    """count_rows (the quick first pass) agrees with iter_rows on blank, whitespace-only, short and quoted
+    rows, across chunk boundaries, and on the csv-module path after a row with empty extra cells."""
+    import random
+
+    rng = random.Random(seed)
+    cells = ["", " ", "\t", "  \u3000", "g", " x ", "a,b", 'q"q', "two\nlines", "备注"]
+    lines = ["group_id,note,owner"]
+    for _ in range(rng.randint(0, 60)):
+        shape = rng.random()
+        if shape < 0.1:
+            lines.append("")  # a blank line
+        elif shape < 0.2:
+            lines.append(",".join(rng.choice(["", " ", "\t"]) for _ in range(3)))  # whitespace only
+        else:
+            row = [rng.choice(cells) for _ in range(rng.randint(1, 3))]
+            lines.append(",".join(f'"{c.replace(chr(34), chr(34) * 2)}"' if rng.random() < 0.5 or set(c) & set(',"\n')
+                                  else c for c in row))
+    if seed % 2:
+        lines.insert(rng.randint(1, len(lines)), "g-extra,n,o,,")  # empty cells past the header: csv-module path
+    path = tmp_path / "m.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    info = open_manifest(path)
+    for chunk_rows in (1, 3, 10_000):
+        assert count_rows(info, chunk_rows=chunk_rows) == len(list(iter_rows(info, chunk_rows=chunk_rows)))
+
+
+def test_count_rows_raises_what_iter_rows_raises(tmp_path: Path) -> None:
+    """A value in a column with no header is the same ManifestError from both passes; so is an xlsx count."""
+    path = tmp_path / "m.csv"
+    path.write_text("group_id,note\n" + "g,n\n" * 5 + "g,n,stray\n", encoding="utf-8")
+    info = open_manifest(path)
+    with pytest.raises(ManifestError) as counted:
+        count_rows(info, chunk_rows=2)
+    with pytest.raises(ManifestError) as iterated:
+        list(iter_rows(info, chunk_rows=2))
+    assert (counted.value.row, counted.value.column, str(counted.value)) == (
+        iterated.value.row, iterated.value.column, str(iterated.value)) == (7, "C", str(iterated.value))
+    book = write_xlsx(tmp_path / "m.xlsx", [["group_id"], ["g1"], [None], ["  "], ["g2"]])
+    assert count_rows(open_manifest(book)) == 2
 
 
 # ---------------------------------------------------------------------------------------------- row numbers
