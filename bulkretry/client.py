@@ -63,6 +63,10 @@ def endpoint_for_region(region: str) -> str:
 _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote() leaves as it is: the usual id needs no work
 
 
+#: The fixed segments of the three calls' paths, already encoded.
+_SEGMENTS = {"taskgroups": "taskgroups", "retry": "retry"}
+
+
 def encode_segment(value: str) -> str:
     """Percent-encode *value* as one path segment: nothing in it can reach another segment or the query.
 
@@ -112,6 +116,7 @@ class OmsClient:
         self._ssl = None if verify_tls else False
         self._clock = clock
         self._bases: dict[str, tuple[str, str]] = {}
+        self._projects: dict[str, str] = {}  # project id -> its encoded path segment (a run has a few)
 
     def __repr__(self) -> str:
         return f"OmsClient(endpoint={self._endpoint!r}, region={self._region!r}, auth={self._auth!r})"
@@ -129,8 +134,9 @@ class OmsClient:
     async def retry_task_group(self, project_id: str, group_id: str, body: Mapping[str, Any], *,
                                region: str | None = None) -> Response:
         """``PUT /v2/{project_id}/taskgroups/{group_id}/retry`` with *body* as JSON."""
+        copy = getattr(body, "copy", None)  # a dict, or a RetryBody: a plain dict at C speed
         return await self.request("PUT", project_id, ("taskgroups", group_id, "retry"),
-                                  json_body=dict(body), region=region)
+                                  json_body=copy() if copy is not None else dict(body), region=region)
 
     async def show_task_group(self, project_id: str, group_id: str, *, region: str | None = None) -> dict:
         """``GET /v2/{project_id}/taskgroups/{group_id}``: the group as a dict."""
@@ -175,14 +181,17 @@ class OmsClient:
                       region: str | None = None) -> Response:
         """Send one request under ``/v2/{project_id}/``; raise :class:`ApiError` or :class:`TransportError`."""
         scheme, netloc = self._base(region)
-        path = "/v2/" + "/".join([encode_segment(project_id), *map(encode_segment, segments)])
+        project = self._projects.get(project_id)
+        if project is None:
+            project = self._projects[project_id] = encode_segment(project_id)
+        path = "/v2/" + "/".join([project, *[_SEGMENTS.get(part) or encode_segment(part) for part in segments]])
         body = b""
         if json_body is not None:
             body = _JSON.encode(json_body).encode("utf-8")
             headers = {"User-Agent": USER_AGENT, "Content-Type": JSON_CONTENT_TYPE}
         else:
             headers = {"User-Agent": USER_AGENT}
-        query = list(query or ())
+        query = list(query) if query else []
         outgoing = OutgoingRequest(method, netloc, path, query, headers, body, project_id)
         if query:
             path += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
@@ -213,9 +222,10 @@ class OmsClient:
                     raw = await resp.read()  # the usual case: a small body of a declared length, in one go
                 else:
                     raw = await _read_capped(resp.content, MAX_BODY_BYTES)
-                status, request_id = resp.status, resp.headers.get("X-Request-Id", "")
-                location = resp.headers.get("Location", "")
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                status, answer = resp.status, resp.headers
+                request_id = answer.get("X-Request-Id", "")
+                location = answer.get("Location", "") if 300 <= status < 400 else ""
+                retry_after = parse_retry_after(answer.get("Retry-After")) if not 200 <= status < 400 else None
         except TimeoutError:
             raise TransportError("timeout", f"no answer within {self._timeout.total:g} s",
                                  latency_ms=elapsed_ms()) from None
@@ -231,7 +241,7 @@ class OmsClient:
         except ValueError as exc:  # a header or URL that cannot be sent (e.g. a control character)
             raise TransportError("invalid_request", short_text(str(exc)), retryable=False,
                                  latency_ms=elapsed_ms()) from None
-        latency = elapsed_ms()
+        latency = round((clock() - started) * 1000.0, 1)
         if not (len(request_id) <= MAX_REQUEST_ID_CHARS and request_id.isascii() and request_id.isprintable()):
             request_id = short_text(request_id, MAX_REQUEST_ID_CHARS)
         if len(raw) > MAX_BODY_BYTES:

@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
+from json.encoder import encode_basestring as _text
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,14 @@ _INSERT = f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}) VALUES ({', '.jo
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows"
 _JSON = json.JSONEncoder(ensure_ascii=False)
 _DECODER = json.JSONDecoder()
+
+
+def _encode_pairs(pairs: tuple[tuple[str, str], ...]) -> str:
+    """``[["column", "value"], ...]`` as ``JSONEncoder(ensure_ascii=False)`` writes it, a third of its cost."""
+    try:
+        return "[" + ", ".join([f"[{_text(name)}, {_text(value)}]" for name, value in pairs]) + "]"
+    except (TypeError, ValueError):  # not (str, str) pairs after all
+        return _JSON.encode(pairs)
 
 
 class JournalError(BulkRetryError):
@@ -178,7 +187,7 @@ class Journal:
             result.row, result.project_id, result.group_id, result.outcome.value, result.http_status,
             result.error_code, result.error_msg, result.attempts, result.request_id, result.latency_ms,
             result.started_at, result.finished_at,
-            _JSON.encode(result.extra) if result.extra else "[]",
+            _encode_pairs(result.extra) if result.extra else "[]",
         ))
         if len(self._pending) >= self._commit_every or self._clock() - self._last_commit >= self._commit_interval_s:
             self.flush()

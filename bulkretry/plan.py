@@ -80,6 +80,10 @@ class RetryBody(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._fields)
 
+    def copy(self) -> dict[str, Any]:
+        """The fields as a plain dict (as ``dict.copy``): what the client encodes, without a lookup per key."""
+        return dict(self._fields)
+
     def __repr__(self) -> str:
         return f"RetryBody(fields={sorted(self._fields)!r})"
 
@@ -139,6 +143,9 @@ def _check_id(column: str, value: str) -> None:
         raise _Invalid(column, "is a dot segment", f"{column} {value!r} is not an id")
 
 
+_LOW64 = (1 << 64) - 1
+
+
 class FirstRows:
     """Which row first held each ``(project_id, group_id)``, in 24 bytes per slot (36–72 bytes per key).
 
@@ -167,8 +174,9 @@ class FirstRows:
 
     def first(self, project_id: str, group_id: str, row: int) -> int:
         """The first row seen with this key; records *row* as that first row if the key is new."""
-        digest = blake2b(f"{project_id}\x00{group_id}".encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        hi, lo = int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
+        key = int.from_bytes(blake2b(f"{project_id}\x00{group_id}".encode("utf-8", "surrogatepass"),
+                                     digest_size=16).digest(), "little")
+        hi, lo = key & _LOW64, key >> 64  # the digest's first and last 8 bytes
         first = self._place(hi, lo, row)
         if first == row:
             self._size += 1
@@ -206,6 +214,7 @@ class Planner:
                  env: Mapping[str, str] | None = None, base_dir: Path | None = None) -> None:
         self.columns = list(columns)
         self.extra_columns = report_columns(self.columns)
+        self._key_slots = [i for i, column in enumerate(self.extra_columns) if column in MASKED_COLUMNS]
         self._project_id = project_id or ""
         self._region = region or ""
         self._env = os.environ if env is None else env
@@ -225,7 +234,12 @@ class Planner:
         project_id = values.get("project_id", "") or self._project_id
         group_id = values.get("group_id", "")
         region = values.get("region", "") or self._region
-        extra = tuple(self._extra(values))
+        shown = [(column, values.get(column, "")) for column in self.extra_columns]
+        for slot in self._key_slots:  # access keys are shown masked; an env: reference is no secret
+            column, value = shown[slot]
+            if value and not value.startswith("env:"):
+                shown[slot] = (column, mask(value))
+        extra = tuple(shown)
         try:
             _check_id("group_id", group_id)
             _check_id("project_id", project_id)
@@ -248,28 +262,24 @@ class Planner:
 
     # -- pieces ------------------------------------------------------------------------------------
 
-    def _extra(self, values: Mapping[str, str]) -> Iterator[tuple[str, str]]:
-        for column in self.extra_columns:
-            value = values.get(column, "")
-            if column in MASKED_COLUMNS and value and not value.startswith("env:"):
-                value = mask(value)
-            yield column, value
-
-    def _cell(self, values: Mapping[str, str], column: str) -> str:
-        value = values.get(column, "") or self._defaults[column]
-        if value.startswith("env:"):
-            name = value[4:].strip()
-            if not name:
-                raise _Invalid(column, "bad env reference", f"{column} says 'env:' without a variable name")
-            if name not in self._env:
-                raise _Invalid(column, "env not set", f"{column} refers to ${name}, which is not set")
-            value = self._env[name]
-        return value
+    def _env_value(self, column: str, value: str) -> str:
+        """An ``env:NAME`` cell: the variable's value."""
+        name = value[4:].strip()
+        if not name:
+            raise _Invalid(column, "bad env reference", f"{column} says 'env:' without a variable name")
+        if name not in self._env:
+            raise _Invalid(column, "env not set", f"{column} refers to ${name}, which is not set")
+        return self._env[name]
 
     def _body(self, values: Mapping[str, str]) -> RetryBody:
         body: dict[str, Any] = {}
+        get, defaults = values.get, self._defaults
         for column, limit in BODY_LIMITS.items():
-            value = self._cell(values, column)
+            value = get(column, "") or defaults[column]
+            if not value:
+                continue
+            if value.startswith("env:"):
+                value = self._env_value(column, value)
             if column == "json_auth_file" and value:
                 value = self._key_file_text(value)
             if len(value) > limit:

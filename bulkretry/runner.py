@@ -314,7 +314,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
                  **{k: v for k, v in run.params.items() if k in s.public_params()}}})
     if on_start is not None:
         on_start(RunStart(engine, out_dir, prepared.rows, len(done), run.resumed))
-    plans = (plan for plan in prepared.plans() if plan.row not in done)
+    plans = (plan for plan in prepared.plans() if plan.row not in done) if done else iter(prepared.plans())
     try:
         await engine.run(plans, record, on_call=started)
     finally:
