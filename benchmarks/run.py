@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import compileall
 import contextlib
 import json
 import os
@@ -198,6 +199,9 @@ def main() -> int:
     unknown = [name for name in chosen if name not in SECTIONS]
     if unknown:
         parser.error(f"unknown section {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    # Byte-compile bulkretry as `pip install` does: an editable install run with PYTHONDONTWRITEBYTECODE=1
+    # (as here) would otherwise compile every module again at each start, which no installed copy does.
+    compileall.compile_dir(ROOT / "bulkretry", quiet=1)
     print(f"bulkretry benchmarks on {os.cpu_count()} cores, python {sys.version.split()[0]}"
           f"{' (quick)' if args.quick else ''}", flush=True)
     figures: list[Figure] = []
