@@ -230,6 +230,13 @@ class Journal:
         ``extra=False`` leaves each result's ``extra`` empty, for readers that need only the outcome
         (the annotated manifest): it skips decoding a JSON cell per row.
         """
+        outcomes_by_name = {o.value: o for o in Outcome}
+        for record in self.records(outcomes, extra=extra):
+            yield RowResult(record[0], record[1], record[2], outcomes_by_name[record[3]], *record[4:])
+
+    def records(self, outcomes: Collection[str] | None = None, *, extra: bool = True) -> Iterator[tuple[Any, ...]]:
+        """What :meth:`results` yields, as plain tuples in ``RowResult``'s field order (the outcome as its
+        text): the reports' fast path, which needs no ``RowResult`` per row."""
         self.flush()
         columns = _SELECT if extra else _SELECT.replace(", extra FROM", ", '[]' FROM")
         if outcomes is None:
@@ -237,13 +244,10 @@ class Journal:
         else:
             marks = ", ".join("?" * len(outcomes))
             cursor = self._db.execute(f"{columns} WHERE outcome IN ({marks}) ORDER BY row", tuple(outcomes))
-        outcomes_by_name = {o.value: o for o in Outcome}
         decode = _DECODER.scan_once  # the C scanner without json.loads' checks: the journal wrote this JSON
-        for (row, project_id, group_id, outcome, http_status, error_code, error_msg, attempts, request_id,
-             latency_ms, started_at, finished_at, pairs) in cursor:
-            yield RowResult(row, project_id, group_id, outcomes_by_name[outcome], http_status, error_code, error_msg,
-                            attempts, request_id, latency_ms, started_at, finished_at,
-                            tuple(map(tuple, decode(pairs, 0)[0])) if pairs != "[]" else ())
+        for record in cursor:
+            pairs = record[12]
+            yield (*record[:12], tuple(map(tuple, decode(pairs, 0)[0])) if pairs != "[]" else ())
 
     def finished(self) -> RowSet:
         """The rows with a final outcome: everything recorded except ``interrupted``."""

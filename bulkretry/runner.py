@@ -329,7 +329,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
                 await session.close()  # type: ignore[union-attr]
         summary = _finish(prepared, run, engine, session_started, time.monotonic() - t0)
         try:
-            files = write_reports(out_dir, journal.results(), summary, formats=s.formats,
+            files = write_reports(out_dir, journal.records(), summary, formats=s.formats,
                                   extra_columns=prepared.extra_columns, details=_report_details(journal.params()))
         except OSError as exc:
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc}); "
@@ -408,7 +408,7 @@ def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None) -> Ru
             first = next(journal.results(), None)
             extra_columns = [name for name, _ in first.extra] if first else []
         try:
-            files = write_reports(out_dir, journal.results(), summary, formats=chosen,
+            files = write_reports(out_dir, journal.records(), summary, formats=chosen,
                                   extra_columns=extra_columns, details=_report_details(params))
         except OSError as exc:
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc})") from None

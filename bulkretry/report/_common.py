@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Sequence
 from contextlib import suppress
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -19,6 +20,7 @@ __all__ = [
     "close_quietly",
     "finite",
     "neutralise",
+    "record_values",
     "report_header",
     "row_values",
     "sync_close",
@@ -67,17 +69,29 @@ def report_header(extra_columns: Sequence[str] = ()) -> tuple[tuple[str, ...], t
 
 def row_values(result: RowResult, extras: tuple[str, ...]) -> tuple[Value, ...]:
     """One result as the header's values: numbers stay numbers, ``None`` is empty, extras default to ''."""
-    values: list[Value] = [
-        result.row, result.project_id, result.group_id, str(result.outcome), result.http_status,
-        result.error_code, result.error_msg, result.attempts, result.request_id,
-        finite(result.latency_ms), result.started_at, result.finished_at,
-    ]
+    return record_values((
+        result.row, result.project_id, result.group_id, result.outcome.value, result.http_status,
+        result.error_code, result.error_msg, result.attempts, result.request_id, result.latency_ms,
+        result.started_at, result.finished_at, result.extra), extras)
+
+
+def record_values(record: tuple[Any, ...], extras: tuple[str, ...]) -> tuple[Value, ...]:
+    """:func:`row_values` of a result given as a tuple in ``RowResult``'s field order, the outcome as its
+    text (what ``Journal.records`` yields)."""
+    latency, pairs = record[9], record[12]
+    values: list[Value] = list(record[:12])
+    if latency is not None and not math.isfinite(latency):
+        values[9] = None
     if extras:
-        given: dict[str, str] = {}
-        for name, value in result.extra:
-            given.setdefault(name, value)  # the first wins, as in RowResult.as_dict
-        values.extend(given.get(name, "") for name in extras)
+        if tuple(map(_NAME, pairs)) == extras:  # the usual row: the extra columns, in order, once each
+            values += map(_VALUE, pairs)
+        else:
+            given = dict(reversed(pairs))  # the first of a repeated name wins, as in RowResult.as_dict
+            values += [given.get(name, "") for name in extras]
     return tuple(values)
+
+
+_NAME, _VALUE = itemgetter(0), itemgetter(1)
 
 
 def finite(number: float | None) -> float | None:

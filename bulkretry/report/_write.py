@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..records import RowResult, RunSummary
-from ._common import FORMATS, Writer, report_header, row_values
+from ._common import FORMATS, Writer, record_values, report_header, row_values
 from .csv_report import CsvReport
 from .html_report import HtmlReport
 from .json_report import JsonReport, write_summary
@@ -35,13 +35,14 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return _check_formats(names, given=text)
 
 
-def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSummary, *,
+def write_reports(out_dir: Path, results: Iterable[RowResult | tuple[Any, ...]], summary: RunSummary, *,
                   formats: Sequence[str] = FORMATS, extra_columns: Sequence[str] = (),
                   details: Mapping[str, Any] | None = None) -> list[Path]:
     """Write ``report.<format>`` for each of ``formats``, then ``summary.json``, into ``out_dir``.
 
-    ``results`` (in manifest order) is read once, as it comes: every format is fed from the same pass,
-    so a generator over millions of rows is never held in memory. It is read to the end even when
+    ``results`` (in manifest order: ``RowResult`` s, or the plain tuples of ``Journal.records()``) is
+    read once, as it comes: every format is fed from the same pass, so a generator over millions of
+    rows is never held in memory. It is read to the end even when
     ``formats`` is empty (then only ``summary.json`` is written). Columns are ``REPORT_COLUMNS`` then
     ``extra_columns``, whose values come from each result's ``extra`` ('' where missing); see
     ``report_header`` for an extra column named like a report column. ``formats`` may also be the
@@ -69,7 +70,7 @@ def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSumma
         for writer in writers:
             writer.start(header, summary)
         for result in results:
-            values = row_values(result, extras)
+            values = record_values(result, extras) if result.__class__ is tuple else row_values(result, extras)
             for writer in writers:
                 writer.write(values)
         for writer in writers:
