@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -96,20 +97,21 @@ class HtmlReport:
         extras = header[len(REPORT_COLUMNS):]
         self._columns = (*_TABLE, *extras)
         self._pick = (*(self._at[name] for name in _TABLE), *range(len(REPORT_COLUMNS), len(header)))
+        self._slots = tuple(self._at[name] for name in ("outcome", "error_code", "error_msg", "latency_ms"))
 
     def write(self, values: tuple[Value, ...]) -> None:
-        at = self._at
-        outcome = str(values[at["outcome"]])
-        code = str(values[at["error_code"]] or "")
+        at_outcome, at_code, at_msg, at_latency = self._slots
+        outcome = str(values[at_outcome])
+        code = str(values[at_code] or "")
         self.rows += 1
         self.by_outcome[outcome] += 1
-        latency = values[at["latency_ms"]]
+        latency = values[at_latency]
         if isinstance(latency, int | float):
             self._latency.add(float(latency), outcome == "succeeded")
         if code:  # a server that makes up a code a row cannot make this grow without bound
             if code in self._codes or len(self._codes) < _MAX_EXAMPLES:
                 self._codes[code] += 1
-                self._examples.setdefault(code, str(values[at["error_msg"]] or ""))
+                self._examples.setdefault(code, str(values[at_msg] or ""))
             else:
                 self._codes["(other codes)"] += 1
         if outcome != "succeeded":
@@ -195,7 +197,7 @@ class _Latency:
     def add(self, ms: float, ok: bool) -> None:
         if not math.isfinite(ms) or ms < 0:
             return
-        index = next((i for i, edge in enumerate(_EDGES) if ms < edge), len(_EDGES))
+        index = bisect_right(_EDGES, ms)  # the first bin whose edge is above ms
         self.bins[index][0 if ok else 1] += 1
         self.fine[math.floor(math.log(ms) / _FINE) if ms >= 0.01 else -100] += 1
         self.count += 1
