@@ -241,7 +241,7 @@ class OmsClient:
         except ValueError as exc:  # a header or URL that cannot be sent (e.g. a control character)
             raise TransportError("invalid_request", short_text(str(exc)), retryable=False,
                                  latency_ms=elapsed_ms()) from None
-        latency = round((clock() - started) * 1000.0, 1)
+        latency = elapsed_ms()
         if not (len(request_id) <= MAX_REQUEST_ID_CHARS and request_id.isascii() and request_id.isprintable()):
             request_id = short_text(request_id, MAX_REQUEST_ID_CHARS)
         if len(raw) > MAX_BODY_BYTES:

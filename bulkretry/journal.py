@@ -54,6 +54,7 @@ _COLUMNS = ("row", "project_id", "group_id", "outcome", "http_status", "error_co
             "request_id", "latency_ms", "started_at", "finished_at", "extra")
 _INSERT = f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows"
+_SELECT_NO_EXTRA = f"SELECT {', '.join(_COLUMNS[:-1])}, '[]' FROM rows"  # every column, extra left empty
 _JSON = json.JSONEncoder(ensure_ascii=False)
 _DECODER = json.JSONDecoder()
 
@@ -238,7 +239,7 @@ class Journal:
         """What :meth:`results` yields, as plain tuples in ``RowResult``'s field order (the outcome as its
         text): the reports' fast path, which needs no ``RowResult`` per row."""
         self.flush()
-        columns = _SELECT if extra else _SELECT.replace(", extra FROM", ", '[]' FROM")
+        columns = _SELECT if extra else _SELECT_NO_EXTRA
         if outcomes is None:
             cursor = self._db.execute(f"{columns} ORDER BY row")
         else:

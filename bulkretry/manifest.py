@@ -19,7 +19,7 @@ import os
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -530,11 +530,7 @@ def _iter_xlsx(info: ManifestInfo) -> Iterator[RawRow]:
     try:
         worksheet = _pick_sheet(info.path, workbook, info.sheet)
         worksheet.reset_dimensions()
-        width = len(info.columns)
-        for row, cells in _sheet_rows(info.path, worksheet, info.header_row + 1):
-            if _is_blank(cells):
-                continue
-            yield RawRow(row, _row_values(info, row, cells, width))
+        yield from _raw_rows(info, _sheet_rows(info.path, worksheet, info.header_row + 1))
     finally:
         workbook.close()
 
@@ -558,10 +554,15 @@ def _row_values(info: ManifestInfo, row: int, cells: list[str] | tuple[str, ...]
 
 
 def _iter_csv(info: ManifestInfo, chunk_rows: int) -> Iterator[RawRow]:
-    width = _check_csv_header(info)
-    for row, cells in _pandas_rows(info, width, chunk_rows):
+    yield from _raw_rows(info, _pandas_rows(info, _check_csv_header(info), chunk_rows))
+
+
+def _raw_rows(info: ManifestInfo, records: Iterable[tuple[int, Sequence[str]]]) -> Iterator[RawRow]:
+    """The non-blank records as rows (a value in a column with no header raises)."""
+    width = len(info.columns)
+    for row, cells in records:
         if not _is_blank(cells):
-            yield RawRow(row, _row_values(info, row, cells, len(info.columns)))
+            yield RawRow(row, _row_values(info, row, cells, width))
 
 
 def _count_csv(info: ManifestInfo, chunk_rows: int) -> int:
@@ -570,21 +571,16 @@ def _count_csv(info: ManifestInfo, chunk_rows: int) -> int:
     width = _check_csv_header(info)
     count = 0
     for first, chunk in _pandas_chunks(info, width, chunk_rows):
-        if chunk is not None:
-            undecided = None  # rows not yet seen to hold a non-blank cell (None: all of them)
-            for column in chunk.columns:
-                cells = chunk[column] if undecided is None else chunk[column].loc[undecided]
-                nonblank = ((cells != "") & ~cells.str.isspace()).to_numpy(dtype=bool)
-                count += int(nonblank.sum())
-                undecided = cells.index[~nonblank]
-                if not len(undecided):
-                    break
-            continue
-        for row, cells in _csv_module_rows(info, first - info.header_row - 1):
-            if not _is_blank(cells):
-                _row_values(info, row, cells, len(info.columns))  # a value in a column with no header raises
-                count += 1
-        return count
+        if chunk is None:  # the rest through the csv module, row by row, with its checks
+            return count + sum(1 for _ in _raw_rows(info, _csv_module_rows(info, first - info.header_row - 1)))
+        undecided = None  # rows not yet seen to hold a non-blank cell (None: all of them)
+        for column in chunk.columns:
+            cells = chunk[column] if undecided is None else chunk[column].loc[undecided]
+            nonblank = ((cells != "") & ~cells.str.isspace()).to_numpy(dtype=bool)
+            count += int(nonblank.sum())
+            undecided = cells.index[~nonblank]
+            if not len(undecided):
+                break
     return count
 
 

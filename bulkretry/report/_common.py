@@ -78,10 +78,9 @@ def row_values(result: RowResult, extras: tuple[str, ...]) -> tuple[Value, ...]:
 def record_values(record: tuple[Any, ...], extras: tuple[str, ...]) -> tuple[Value, ...]:
     """:func:`row_values` of a result given as a tuple in ``RowResult``'s field order, the outcome as its
     text (what ``Journal.records`` yields)."""
-    latency, pairs = record[9], record[12]
+    pairs = record[12]
     values: list[Value] = list(record[:12])
-    if latency is not None and not math.isfinite(latency):
-        values[9] = None
+    values[9] = finite(record[9])
     if extras:
         if tuple(map(_NAME, pairs)) == extras:  # the usual row: the extra columns, in order, once each
             values += map(_VALUE, pairs)

@@ -37,8 +37,6 @@ _SUMMARY_FIELDS = (
     "run_id", "manifest", "started_at", "finished_at", "duration_s", "rows", "calls", "achieved_rate", "sessions",
 )
 
-# The first characters of the formula triggers: text starting otherwise is never neutralised.
-
 
 class XlsxReport:
     """Streams rows to ``report.xlsx``: a ``Summary`` sheet, then ``Rows`` with a frozen bold header and a filter."""
