@@ -50,7 +50,7 @@ from .manifest import ManifestInfo, _cell_text, _csv_records, _open_text
 from .plan import MASKED_COLUMNS, SECRET_COLUMNS
 from .records import Outcome, RowResult
 from .report import neutralise
-from .report._common import sync_close
+from .report._common import open_csv, sync_close
 from .report.xlsx_writer import ILLEGAL_XML_CHARS, MAX_TEXT
 
 __all__ = ["ANNOTATION_COLUMNS", "MASKED", "OUTCOME_COLOURS", "XLSX_MAX_ROWS", "Annotated", "write_annotated"]
@@ -206,7 +206,7 @@ def _write_csv(info: ManifestInfo, results: Iterator[RowResult], temp: Path) -> 
     pending = next(results, None)
     done = 0
     row = 0
-    out: IO[str] = open(temp, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
+    out: IO[str] = open_csv(temp)  # closed below
     try:
         writer = csv.writer(out)  # the "excel" dialect: ',' and '\r\n', as report.csv
         with _open_text(info.path, info.encoding) as source:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .report import neutralise
+from .report._common import open_csv
 from .rundir import require_run
 from .runlock import RunLock
 
@@ -89,7 +90,7 @@ def _write(out: Path, rows: Iterator[tuple]) -> dict[str, int]:
     counts: Counter[str] = Counter({change: 0 for change in CHANGES})
     temp = out.with_name(out.name + ".tmp")
     try:
-        with open(temp, "w", encoding="utf-8-sig", newline="") as fh:
+        with open_csv(temp) as fh:
             writer = csv.writer(fh)
             writer.writerow(DIFF_COLUMNS)
             for project_id, group_id, old_row, old_outcome, old_code, new_row, new_outcome, new_code, new_msg in rows:

@@ -14,6 +14,7 @@ from typing import Any
 from .client import OmsClient
 from .errors import ConfigError
 from .report import neutralise
+from .report._common import open_csv
 
 __all__ = ["CREDENTIAL_ENV", "MANIFEST_COLUMNS", "discover_groups", "manifest_row", "write_manifest"]
 
@@ -62,7 +63,7 @@ def write_manifest(path: Path, rows: Iterable[list[str]]) -> int:
     count = 0
     try:
         if suffix == ".csv":
-            with open(temp, "w", encoding="utf-8-sig", newline="") as fh:
+            with open_csv(temp) as fh:
                 writer = csv.writer(fh)
                 writer.writerow(MANIFEST_COLUMNS)
                 for row in rows:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..records import RunSummary
-from ._common import TRIGGER_STARTS, Value, close_quietly, neutralise, sync_close
+from ._common import TRIGGER_STARTS, Value, close_quietly, neutralise, open_csv, sync_close
 
 __all__ = ["CsvReport"]
 
@@ -24,7 +24,7 @@ class CsvReport:
         self._text: tuple[int, ...] = ()
 
     def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
-        self._fh = open(self.path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by finish/discard)
+        self._fh = open_csv(self.path)  # closed by finish/discard
         self._csv = csv.writer(self._fh)  # the "excel" dialect: ',' and '\r\n'
         self._csv.writerow([neutralise(name) for name in header])
         # The cells that may hold text; the rest are numbers (or None, which csv writes as '') and the
