@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import errno
 import json
+import math
 import os
 import struct
 import tempfile
@@ -527,6 +528,17 @@ def test_json_round_trips_types(tmp_path, results, summary):
     assert data["rows"][1]["latency_ms"] == 101.0 and data["rows"][1]["http_status"] == 400
     assert data["rows"][2]["http_status"] is None and data["rows"][2]["latency_ms"] is None
     assert data["rows"][2]["attempts"] == 0 and data["rows"][2]["owner"] == "bob" and data["rows"][2]["备注"] == ""
+
+
+def test_json_rows_are_what_json_dumps_writes(tmp_path, summary):
+    """Each row line is byte for byte json.dumps(row, ensure_ascii=False): floats of every form included."""
+    latencies = [0.1, 25.8, -0.0, 1e-7, 1e300, 123456789.123, 5.0, float("nan"), float("inf"), None]
+    results = [result(i + 1, latency_ms=value, error_msg="中文 \"q\"") for i, value in enumerate(latencies)]
+    write(tmp_path, results, summary, formats=("json",), extra_columns=())
+    lines = (tmp_path / "run" / "report.json").read_text(encoding="utf-8").splitlines()[2:-1]
+    expected = [{**r.as_dict(), "latency_ms": r.latency_ms if r.latency_ms is None or math.isfinite(r.latency_ms)
+                 else None} for r in results]
+    assert [line.removesuffix(",") for line in lines] == [json.dumps(row, ensure_ascii=False) for row in expected]
 
 
 HOSTILE = ['say "hi" \\ {0} {} }{', "line\nbreak\ttab\r", "混合 text ✓ 😀", "\u2028\u0000\x7f", "{\"json\": 1}", ""]

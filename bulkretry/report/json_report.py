@@ -83,7 +83,9 @@ def _value(value: Value) -> str:
         return "null"
     if cls is int:
         return int.__repr__(value)  # type: ignore[arg-type]
-    return _dumps(value)  # a float (finite: row_values sees to it), or whatever else may come
+    if cls is float and value - value == 0.0:  # type: ignore[operator]
+        return float.__repr__(value)  # type: ignore[arg-type]  # what the encoder writes for a finite float
+    return _dumps(value)  # whatever else may come
 
 
 def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
