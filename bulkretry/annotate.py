@@ -41,8 +41,9 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from .credentials import mask
 from .errors import ManifestError
@@ -50,7 +51,7 @@ from .manifest import ManifestInfo, _cell_text, _csv_records, _open_text
 from .plan import MASKED_COLUMNS, SECRET_COLUMNS
 from .records import Outcome, RowResult
 from .report import neutralise
-from .report._common import open_csv, sync_close
+from .report._common import may_start_formula, open_csv, sync_close
 from .report.xlsx_writer import ILLEGAL_XML_CHARS, MAX_TEXT
 
 __all__ = ["ANNOTATION_COLUMNS", "MASKED", "OUTCOME_COLOURS", "XLSX_MAX_ROWS", "Annotated", "write_annotated"]
@@ -91,13 +92,13 @@ class _Skip(Exception):
     """The annotated file is not written, for the reason given (shown to the user)."""
 
 
-def write_annotated(info: ManifestInfo, results: Iterable[RowResult], out_dir: Path) -> Annotated:
+def write_annotated(info: ManifestInfo, results: Iterable[RowResult | tuple[Any, ...]], out_dir: Path) -> Annotated:
     """Write ``annotated.xlsx`` (``.xlsm``) or ``annotated.csv`` into *out_dir*: the manifest with each row's outcome.
 
-    *results* must come in row order (as ``Journal.results()`` gives them) and are read once, as they
-    come. The file is written to ``NAME.tmp`` and renamed into place. It is not written, and
-    ``Annotated(None, reason)`` returned, when the manifest cannot be read again, has changed since the
-    run (a row no longer holds its result's group id), is a workbook (all its sheets) of more than
+    *results* must come in row order (as ``Journal.results()`` gives them, or ``Journal.records()`` as plain
+    tuples) and are read once, as they come. The file is written to ``NAME.tmp`` and renamed into place.
+    It is not written, and ``Annotated(None, reason)`` returned, when the manifest cannot be read again,
+    has changed since the run (a row no longer holds its result's group id), is a workbook (all its sheets) of more than
     :data:`XLSX_MAX_ROWS` rows, or the file cannot be written (``OSError``: a full disk); an annotated
     file of an earlier session is then removed, as it would be out of date. Results out of row order
     are a ``ValueError``.
@@ -139,13 +140,33 @@ def write_annotated(info: ManifestInfo, results: Iterable[RowResult], out_dir: P
 # ---------------------------------------------------------------------------------------------- shared
 
 
-def _in_order(results: Iterable[RowResult]) -> Iterator[RowResult]:
+class _Result(NamedTuple):
+    """What the annotated manifest needs of a result; the last four are its ``ANNOTATION_COLUMNS``."""
+
+    row: int
+    group_id: str
+    outcome: str
+    error_code: str
+    error_msg: str
+    request_id: str
+
+
+#: A ``Journal.records()`` tuple (``RowResult``'s field order) as a ``_Result``'s fields.
+_RECORD_FIELDS = itemgetter(0, 2, 3, 5, 6, 8)
+
+
+def _in_order(results: Iterable[RowResult | tuple[Any, ...]]) -> Iterator[_Result]:
     last = 0
     for result in results:
-        if result.row <= last:
-            raise ValueError(f"results must come in row order, one per row: row {result.row} came after row {last}")
-        last = result.row
-        yield result
+        if result.__class__ is tuple:
+            found = _Result._make(_RECORD_FIELDS(result))
+        else:
+            found = _Result(result.row, result.group_id, result.outcome.value,  # type: ignore[union-attr]
+                            result.error_code, result.error_msg, result.request_id)  # type: ignore[union-attr]
+        if found.row <= last:
+            raise ValueError(f"results must come in row order, one per row: row {found.row} came after row {last}")
+        last = found.row
+        yield found
 
 
 def _annotation_slots(headers: Sequence[str]) -> tuple[list[int], bool]:
@@ -163,10 +184,6 @@ def _annotation_slots(headers: Sequence[str]) -> tuple[list[int], bool]:
             slots.append(after)
             after += 1
     return slots, found
-
-
-def _annotation_values(result: RowResult) -> tuple[str, str, str, str]:
-    return result.outcome.value, result.error_code, result.error_msg, result.request_id
 
 
 def _masked_text(column: str, text: str) -> str:
@@ -195,7 +212,7 @@ def _header_of(cells: Sequence[str]) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------- CSV
 
 
-def _write_csv(info: ManifestInfo, results: Iterator[RowResult], temp: Path) -> int:
+def _write_csv(info: ManifestInfo, results: Iterator[_Result], temp: Path) -> int:
     assert info.encoding is not None and info.delimiter is not None
     width = len(info.headers)
     group = info.columns.index("group_id")
@@ -238,9 +255,10 @@ def _write_csv(info: ManifestInfo, results: Iterator[RowResult], temp: Path) -> 
                     continue
                 for index, column in guarded:
                     cells[index] = _masked_text(column, cells[index])
-                for slot, value in zip(slots, _annotation_values(result) if result else ("",) * 4, strict=True):
+                for slot, value in zip(slots, result[2:] if result else ("",) * 4, strict=True):
                     cells[slot] = value
-                writer.writerow([neutralise(cell) if cell else cell for cell in cells])
+                writer.writerow([neutralise(cell) if cell else cell for cell in cells]
+                                if may_start_formula(cells) else cells)
                 done += result is not None
         if pending is not None:
             raise _changed(info, f"ends at row {row}, before row {pending.row}")
@@ -257,7 +275,7 @@ def _write_csv(info: ManifestInfo, results: Iterator[RowResult], temp: Path) -> 
 # ---------------------------------------------------------------------------------------------- Excel
 
 
-def _write_xlsx(info: ManifestInfo, results: Iterator[RowResult], temp: Path, *, keep_vba: bool) -> int:
+def _write_xlsx(info: ManifestInfo, results: Iterator[_Result], temp: Path, *, keep_vba: bool) -> int:
     from openpyxl import load_workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
@@ -320,7 +338,7 @@ def _write_xlsx(info: ManifestInfo, results: Iterator[RowResult], temp: Path, *,
                 if cell.data_type != "f" and _cell_text(cell.value, cell.number_format) != result.group_id:
                     raise _changed(info, f"row {row} holds group {str(cell.value)[:60]!r}, not "
                                          f"{result.group_id[:60]!r}")
-                for slot, value in zip(slots, _annotation_values(result), strict=True):
+                for slot, value in zip(slots, result[2:], strict=True):
                     cells[slot].value = _xlsx_text(value) or None
                 fill = fills[result.outcome]
                 for cell in cells:

@@ -335,7 +335,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc}); "
                               f"every result is kept in {out_dir / JOURNAL_NAME}") from None
         # The user's own manifest with the outcomes added (never fatal: it says why when it cannot be).
-        annotated = write_annotated(prepared.info, journal.results(extra=False), out_dir)
+        annotated = write_annotated(prepared.info, journal.records(extra=False), out_dir)
         if annotated.path is not None:
             files.append(annotated.path)
     return RunResult(summary, out_dir, files, annotated.skipped_reason)

@@ -13,6 +13,7 @@ import pytest
 from bulkretry import annotate
 from bulkretry.annotate import ANNOTATION_COLUMNS, MASKED, OUTCOME_COLOURS, Annotated, write_annotated
 from bulkretry.credentials import mask
+from bulkretry.journal import Journal
 from bulkretry.manifest import iter_rows, open_manifest
 from bulkretry.records import Outcome, RowResult
 
@@ -289,6 +290,22 @@ def test_sample_csv_gets_bom_crlf_four_columns_and_masked_keys(tmp_path: Path) -
     assert records[1][1:5] == [mask("SRCAKEXAMPLE0000"), "env:DEMO_SRC_SK", mask("DSTAKEXAMPLE0000"), "env:DEMO_DST_SK"]
     assert records[1][5:8] == ["false", "王伟", "TRF.0057"]
     assert b"SRCAKEXAMPLE" not in data
+
+
+def test_journal_records_annotate_like_row_results(tmp_path: Path) -> None:
+    """The run's fast path (Journal.records() plain tuples) writes the very bytes RowResults write."""
+    info = open_manifest(SAMPLES / "manifest.csv")
+    results = [result(raw.row, raw.values["group_id"], Outcome.FAILED if raw.row % 2 else Outcome.SUCCEEDED,
+                      error_code="OMS.1015" if raw.row % 2 else "", error_msg=HOSTILE_MSG if raw.row == 3 else "",
+                      request_id=f"req-{raw.row}", extra=(("owner", "x"),)) for raw in iter_rows(info)]
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        for one in results:
+            journal.record(one)
+        from_records = write_annotated(info, journal.records(extra=False), tmp_path / "records")
+    from_results = write_annotated(info, results, tmp_path / "results")
+    assert from_records.rows == from_results.rows == len(results)
+    assert from_records.path.read_bytes() == from_results.path.read_bytes()
+    assert b"'" + HOSTILE_MSG.encode() in from_records.path.read_bytes()
 
 
 def test_gb18030_csv_keeps_blank_rows_aligned_masks_and_neutralises(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import errno
 import json
 import math
 import os
+import random
 import struct
 import tempfile
 import tracemalloc
@@ -23,6 +24,7 @@ import pytest
 
 from bulkretry.records import REPORT_COLUMNS, Outcome, RowResult, RunSummary
 from bulkretry.report import FORMATS, neutralise, parse_formats, write_reports, xlsx_writer
+from bulkretry.report import _common as report_common
 from bulkretry.report.xlsx_report import XlsxReport
 from bulkretry.report.xlsx_writer import StreamingWorkbook
 
@@ -617,6 +619,34 @@ def test_formulas_neutralised_in_csv_and_xlsx_but_not_json(tmp_path, summary):
     assert csv_rows[last][2] == "'-abc" and xlsx_rows[last][2] == "'-abc" and json_rows[-1]["group_id"] == "-abc"
     # Numbers stay numbers, even negative ones.
     assert csv_rows[last][9] == "-1.0" and xlsx_rows[last][9] == -1.0 and json_rows[-1]["latency_ms"] == -1.0
+
+
+def test_may_start_formula_tells_rows_that_need_a_look_cell_by_cell():
+    """False only when no cell starts like a formula; any trigger in any cell, or a cell that is not text, is True."""
+    assert not report_common.may_start_formula(["abc", "", "a-b", "x=1", "两行\n备注"])
+    assert not report_common.may_start_formula([])
+    for trigger in ("=", "+", "-", "@", "\t", "\r"):
+        assert report_common.may_start_formula([trigger + "1", "b"])
+        assert report_common.may_start_formula(["a", "", "b", trigger + "1"])
+        assert report_common.may_start_formula(["a", "line\n" + trigger + "x"])  # may: then each cell is looked at
+    assert report_common.may_start_formula(["a", None])
+
+
+def test_csv_neutralises_a_formula_in_any_one_text_cell(tmp_path, summary):
+    """Random rows with a formula in one random text cell (or none): each text cell reads back neutralised."""
+    rng = random.Random(1130)
+    texts = ["plain", "", "a-b", "两行\n=备注", "x@y", *FORMULAS, "-", "@"]
+    rows = []
+    for i in range(400):
+        cells = {name: rng.choice(texts) for name in ("group_id", "error_code", "error_msg", "request_id")}
+        rows.append(result(i + 2, **cells, extra=(("owner", rng.choice(texts)), ("备注", rng.choice(texts)))))
+    write(tmp_path, rows, summary, formats=("csv",))
+    read = read_csv(tmp_path / "run" / "report.csv")
+    for row, written in zip(rows, read[1:], strict=True):
+        assert written[2] == neutralise(row.group_id) and written[5] == neutralise(row.error_code)
+        assert written[6] == neutralise(row.error_msg) and written[8] == neutralise(row.request_id)
+        assert written[12:] == [neutralise(value) for _, value in row.extra]
+    assert sum(cell.startswith("'") for written in read[1:] for cell in written) > 100
 
 
 def test_xlsx_never_holds_a_formula(tmp_path, summary):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from operator import itemgetter
 from pathlib import Path
@@ -19,6 +19,7 @@ __all__ = [
     "Writer",
     "close_quietly",
     "finite",
+    "may_start_formula",
     "neutralise",
     "open_csv",
     "record_values",
@@ -47,6 +48,24 @@ def neutralise(value: str) -> str:
     ('\\'=HYPERLINK("http://x")', "'-abc", 'abc')
     """
     return "'" + value if value.startswith(_FORMULA_TRIGGERS) else value
+
+
+_LINE_TRIGGERS = tuple("\n" + trigger for trigger in _FORMULA_TRIGGERS)
+
+
+def may_start_formula(texts: Iterable[str]) -> bool:
+    """Whether a cell of *texts* may start like a formula: the usual row, of which none does, is told in one
+    pass over its joined text at C speed. True may also mean a cell with such a line inside it, or cells
+    that are not all text: then look cell by cell.
+
+    >>> may_start_formula(["abc", "", "a-b"]), may_start_formula(["abc", "-1"]), may_start_formula(["=1"])
+    (False, True, True)
+    """
+    try:
+        joined = "\n".join(texts)
+    except TypeError:
+        return True
+    return joined[:1] in TRIGGER_STARTS or any(map(joined.__contains__, _LINE_TRIGGERS))
 
 
 def report_header(extra_columns: Sequence[str] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
