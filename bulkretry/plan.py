@@ -228,7 +228,10 @@ class Planner:
             raise ConfigError("no endpoint: give --endpoint URL or --region R (or add a region column)")
         self._needs_region = not endpoint
         # Run-wide defaults for empty body cells, looked up once: BULKRETRY_SRC_SK and friends.
-        self._defaults = {column: self._env.get(DEFAULT_ENV_PREFIX + column.upper(), "") for column in BODY_LIMITS}
+        defaults = {column: self._env.get(DEFAULT_ENV_PREFIX + column.upper(), "") for column in BODY_LIMITS}
+        # The body fields a row can have: a column of the manifest, or one with a default (in the API's order).
+        self._body_fields = [(column, limit, defaults[column]) for column, limit in BODY_LIMITS.items()
+                             if column in self.columns or defaults[column]]
 
     def plan(self, row: int, values: Mapping[str, str]) -> RowPlan:
         project_id = values.get("project_id", "") or self._project_id
@@ -273,9 +276,9 @@ class Planner:
 
     def _body(self, values: Mapping[str, str]) -> RetryBody:
         body: dict[str, Any] = {}
-        get, defaults = values.get, self._defaults
-        for column, limit in BODY_LIMITS.items():
-            value = get(column, "") or defaults[column]
+        get = values.get
+        for column, limit, default in self._body_fields:
+            value = get(column, "") or default
             if not value:
                 continue
             if value.startswith("env:"):

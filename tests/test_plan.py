@@ -40,3 +40,21 @@ def test_planner_marks_the_second_occurrence_as_a_duplicate_of_the_first() -> No
              for row, (p, g) in enumerate([("a", "g1"), ("b", "g1"), ("a", "g1")], start=2)]
     assert [p.verdict for p in plans] == [None, None, Outcome.DUPLICATE]
     assert "row 2" in plans[2].error_msg
+
+
+def test_planner_fills_empty_body_cells_from_run_wide_defaults() -> None:
+    """BULKRETRY_<COLUMN> fills a body field whose cell is empty or whose column is absent; a cell wins;
+    a default may itself be an env: reference; without a column or a default the field is left out."""
+    env = {"BULKRETRY_SRC_SK": "default-src-sk", "BULKRETRY_DST_SK": "env:DST_FROM_ENV", "DST_FROM_ENV": "dst-sk",
+           "BULKRETRY_CONNECTION_STRING": ""}
+    planner = Planner(columns=["group_id", "src_ak", "src_sk", "dst_ak"], project_id="p", endpoint="http://x", env=env)
+    given = planner.plan(2, {"group_id": "g1", "src_ak": "AK1", "src_sk": "own-sk", "dst_ak": "AK2"})
+    empty = planner.plan(3, {"group_id": "g2", "src_ak": "AK1", "src_sk": "", "dst_ak": ""})
+    assert dict(given.body) == {"src_ak": "AK1", "src_sk": "own-sk", "dst_ak": "AK2", "dst_sk": "dst-sk",
+                                "migrate_failed_object": False}
+    assert dict(empty.body) == {"src_ak": "AK1", "src_sk": "default-src-sk", "dst_sk": "dst-sk",
+                                "migrate_failed_object": False}
+    assert list(given.body) == ["src_ak", "src_sk", "dst_ak", "dst_sk", "migrate_failed_object"]  # the API's order
+    unset = Planner(columns=["group_id"], project_id="p", endpoint="http://x",
+                    env={"BULKRETRY_DST_SK": "env:MISSING"}).plan(2, {"group_id": "g1"})
+    assert unset.verdict is Outcome.INVALID and "MISSING" in unset.error_msg
