@@ -1,6 +1,6 @@
 """All of bulkretry's performance figures, measured side by side in one run, each against its target.
 
-    python -m benchmarks.run            # the full set (about 6 minutes on 2 cores)
+    python -m benchmarks.run            # the full set (about 9 minutes on 2 cores)
     python -m benchmarks.run --quick    # smaller sizes, same figures (about 2 minutes)
     python -m benchmarks.run --only cpu,rate
 
@@ -10,7 +10,7 @@ Sections (every client runs in its own process; CPU is that process's user+syste
   and the annotated manifest) against a
   bare aiohttp loop sending the same requests (``benchmarks/bare_aiohttp.py``), both against a
   responder that costs nothing (``benchmarks/fast_server.py``, its own process), alternated, median of
-  the repeats. Target: at most 1.5x.
+  the 5 repeats. Target: at most 1.5x.
 * ``sdk``: the same against the official SDK as users call it (a loop, and a 16-thread pool), with
   AK/SK signing on both sides, at 0 ms and 50 ms of latency. Target: bulkretry at most 1.5x the SDK.
 * ``rate``: ``--rate 100`` as the server sees it: achieved/target within 5 %, no 1-second window more
@@ -102,7 +102,7 @@ def client(script: str, manifest: Path, url: str, *extra: str,
 
 
 def section_cpu(tmp: Path, quick: bool) -> list[Figure]:
-    rows, repeats = (30_000, 1) if quick else (100_000, 3)
+    rows, repeats = (30_000, 1) if quick else (100_000, 5)
     manifest = make_manifest(tmp / "cpu.csv", rows)
     ours, bare = [], []
     with fast_server() as url:
