@@ -14,6 +14,7 @@ from huaweicloudsdkcore.exceptions.exception_handler import DefaultExceptionHand
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
 
 from bulkretry.auth import AkSkAuth, TokenAuth
+from bulkretry import client as client_module
 from bulkretry.client import OmsClient
 from bulkretry.credentials import AkSk, Token
 from bulkretry.errors import ApiError, TransportError
@@ -260,3 +261,16 @@ def test_lone_surrogates_from_a_server_can_still_be_written() -> None:
     code, msg = parse_error_body(400, '{"error_code": "OMS.\\ud800", "error_msg": "bad \\udfff value"}')
     (code + msg).encode("utf-8")  # would raise UnicodeEncodeError
     assert msg == "bad value" and code == "OMS."
+
+
+@pytest.mark.parametrize("body", [
+    {"src_ak": "AK", "src_sk": "s\"k\\n", "migrate_failed_object": False},
+    {"json_auth_file": '{"type": "service_account",\n "private_key": "-----BEGIN\\nKEY\\n-----"}', "dst_sk": "中文✓😀"},
+    {"connection_string": "a\u2028b\x00c\x7f", "flag": True, "n": 3, "none": None},
+    {},
+])
+def test_the_body_is_encoded_as_compact_json_exactly(body):
+    """The client's JSON body (C encoder made once) is what json.dumps(separators=(',', ':')) writes."""
+    assert client_module._json_text(body) == json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        client_module._json_text({"bad": object()})
