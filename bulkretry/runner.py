@@ -283,8 +283,8 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
     def record(result: RowResult) -> None:
         nonlocal flush_due
         if result.row <= horizon_before and result.outcome is Outcome.FAILED:
-            result = replace(result, error_msg=f"{result.error_msg} (the earlier session may have called this row "
-                                               "before it stopped: that call may have restarted the group)")
+            result = result._replace(error_msg=f"{result.error_msg} (the earlier session may have called this "
+                                                "row before it stopped: that call may have restarted the group)")
         try:
             journal.record(result)
         except JournalError as exc:
