@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ManifestError
 
@@ -122,8 +122,7 @@ class ManifestInfo:
     header_row: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class RawRow:
+class RawRow(NamedTuple):
     """One data row: its number as a spreadsheet shows it, and every cell as text keyed by column."""
 
     row: int
@@ -301,7 +300,10 @@ def _resolve_delimiter(path: str, delimiter: str) -> str:
 
 
 def _is_blank(cells: Iterable[str]) -> bool:
-    return not any(cell and not cell.isspace() for cell in cells)
+    for cell in cells:  # noqa: SIM110 (a loop, not any(<generator>): the first cell usually decides)
+        if cell and not cell.isspace():
+            return False
+    return True
 
 
 def _open_text(path: str, encoding: str) -> io.TextIOWrapper:
