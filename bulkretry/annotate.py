@@ -218,8 +218,9 @@ def _write_csv(info: ManifestInfo, results: Iterator[_Result], temp: Path) -> in
     group = info.columns.index("group_id")
     slots, _ = _annotation_slots(info.headers)
     total = max(width, max(slots) + 1)
-    guarded = [(index, column) for index, column in enumerate(info.columns)
-               if column in SECRET_COLUMNS or column in MASKED_COLUMNS]
+    # What _masked_text does, with the column's kind looked up once: secrets hidden, access keys masked.
+    secret_slots = [index for index, column in enumerate(info.columns) if column in SECRET_COLUMNS]
+    key_slots = [index for index, column in enumerate(info.columns) if column in MASKED_COLUMNS]
     pending = next(results, None)
     done = 0
     row = 0
@@ -253,8 +254,14 @@ def _write_csv(info: ManifestInfo, results: Iterator[_Result], temp: Path) -> in
                 elif not any(cell and not cell.isspace() for cell in cells):
                     writer.writerow(())  # a blank row stays a blank line
                     continue
-                for index, column in guarded:
-                    cells[index] = _masked_text(column, cells[index])
+                for index in secret_slots:
+                    text = cells[index]
+                    if text and not text.startswith("env:"):
+                        cells[index] = MASKED
+                for index in key_slots:
+                    text = cells[index]
+                    if text and not text.startswith("env:"):
+                        cells[index] = mask(text)
                 for slot, value in zip(slots, result[2:] if result else ("",) * 4, strict=True):
                     cells[slot] = value
                 writer.writerow([neutralise(cell) if cell else cell for cell in cells]

@@ -39,16 +39,21 @@ CallHook = Callable[[RowPlan], None]
 log = logging.getLogger(__name__)
 
 
-_second: list[Any] = [None, ""]  # (the whole second last formatted, its text): one strftime per second
+_last: list[Any] = [None, "", None, ""]  # the millisecond and the whole second last formatted, and their texts
 
 
 def utc_now_iso() -> str:
-    """Now in UTC as ISO 8601 with milliseconds, e.g. ``2026-11-24T10:00:00.123Z``."""
-    now = time.time()
-    whole = int(now)
-    if whole != _second[0]:
-        _second[0], _second[1] = whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
+    """Now in UTC as ISO 8601 with milliseconds, e.g. ``2026-11-24T10:00:00.123Z`` (one strftime per second,
+    one format per millisecond: a run makes two a row)."""
+    ms = int(time.time() * 1000)
+    if ms == _last[0]:
+        return _last[1]
+    whole, frac = divmod(ms, 1000)
+    if whole != _last[2]:
+        _last[2], _last[3] = whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{_last[3]}.{frac:03d}Z"
+    _last[0], _last[1] = ms, text
+    return text
 
 
 @dataclass(slots=True)

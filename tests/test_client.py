@@ -13,8 +13,8 @@ from aiohttp import web
 from huaweicloudsdkcore.exceptions.exception_handler import DefaultExceptionHandler
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
 
-from bulkretry.auth import AkSkAuth, TokenAuth
 from bulkretry import client as client_module
+from bulkretry.auth import AkSkAuth, TokenAuth
 from bulkretry.client import OmsClient
 from bulkretry.credentials import AkSk, Token
 from bulkretry.errors import ApiError, TransportError

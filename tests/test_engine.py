@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import time
+from datetime import UTC, datetime
 
 import aiohttp
 import anyio
@@ -13,7 +15,7 @@ from aiohttp import web
 from bulkretry.auth import AkSkAuth, TokenAuth
 from bulkretry.client import OmsClient, make_session
 from bulkretry.credentials import AkSk, Token
-from bulkretry.engine import Engine
+from bulkretry.engine import Engine, utc_now_iso
 from bulkretry.plan import Planner, RowPlan
 from bulkretry.policy import RetryPolicy
 from bulkretry.records import Outcome, RowResult
@@ -305,3 +307,16 @@ async def test_an_unexpected_error_fails_its_row_not_the_run(session: aiohttp.Cl
         results = await _run(Engine(client, rate=None, concurrency=2, policy=FAST), _plans(SimConfig(), ["a", "b"]))
     assert [(r.outcome, r.error_code, r.attempts) for r in results] == [(Outcome.FAILED, "internal_error", 1)] * 2
     assert "ZeroDivisionError: boom" in results[0].error_msg
+
+
+def test_utc_now_iso_is_the_current_millisecond_in_utc() -> None:
+    """Each timestamp is UTC ISO 8601 with milliseconds, between the clock readings around it, never behind."""
+    seen = []
+    for _ in range(20_000):  # long enough to cross milliseconds (and likely a second)
+        before = time.time()
+        text = utc_now_iso()
+        after = time.time()
+        stamp = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+        assert int(before * 1000) / 1000 - 1e-6 <= stamp <= after + 1e-6, (before, text, after)
+        seen.append(text)
+    assert seen == sorted(seen) and len(set(seen)) > 1

@@ -46,7 +46,7 @@ def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quie
     state: dict[str, object] = {"signal": None, "engine": None, "out_dir": None}
 
     def on_result(result: RowResult) -> None:
-        counts[result.outcome.value] += 1
+        counts[result.outcome] += 1  # a StrEnum: counts['succeeded'] finds it
         if not show:
             return
         bar.update(1)
