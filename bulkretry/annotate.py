@@ -32,13 +32,14 @@ there. The user's file is never modified.
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import re
 import warnings
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from operator import itemgetter
@@ -54,7 +55,12 @@ from .report import neutralise
 from .report._common import may_start_formula, open_csv, sync_close
 from .report.xlsx_writer import ILLEGAL_XML_CHARS, MAX_TEXT
 
-__all__ = ["ANNOTATION_COLUMNS", "MASKED", "OUTCOME_COLOURS", "XLSX_MAX_ROWS", "Annotated", "write_annotated"]
+__all__ = [
+    "ANNOTATION_COLUMNS", "MASKED", "OUTCOME_COLOURS", "XLSX_MAX_ROWS", "Annotated", "AnnotatedWriter",
+    "write_annotated",
+]
+
+log = logging.getLogger(__name__)
 
 #: The columns added to the manifest, in this order.
 ANNOTATION_COLUMNS: tuple[str, ...] = ("outcome", "error_code", "error_msg", "request_id")
@@ -101,40 +107,130 @@ def write_annotated(info: ManifestInfo, results: Iterable[RowResult | tuple[Any,
     has changed since the run (a row no longer holds its result's group id), is a workbook (all its sheets) of more than
     :data:`XLSX_MAX_ROWS` rows, or the file cannot be written (``OSError``: a full disk); an annotated
     file of an earlier session is then removed, as it would be out of date. Results out of row order
-    are a ``ValueError``.
+    are a ``ValueError``. (:class:`AnnotatedWriter` does the same with the results handed to it one by one.)
 
     >>> annotated = write_annotated(prepared.info, iter(journal.results()), out_dir)  # doctest: +SKIP
     >>> annotated.path or annotated.skipped_reason  # doctest: +SKIP
     PosixPath('runs/manifest-20240501-080000/annotated.xlsx')
     """
-    out_dir = Path(out_dir)
-    if info.kind == "xlsx":
-        macro = Path(info.path).suffix.lower() == ".xlsm"
-        final = out_dir / ("annotated.xlsm" if macro else "annotated.xlsx")
-    else:
-        final = out_dir / "annotated.csv"
-    temp = final.with_name(final.name + ".tmp")
+    writer = AnnotatedWriter(info, out_dir)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if info.kind == "xlsx":
-            rows = _write_xlsx(info, _in_order(results), temp, keep_vba=macro)
-        else:
-            rows = _write_csv(info, _in_order(results), temp)
-        os.replace(temp, final)
-    except (_Skip, OSError) as exc:
-        why = str(exc) if isinstance(exc, _Skip) else f"{exc.strerror or exc} ({exc.filename or temp})"
-        with suppress(OSError):
-            temp.unlink(missing_ok=True)
-        with suppress(OSError):
-            if final.exists():
-                final.unlink()
-                why += f"; the {final.name} of an earlier session was removed"
-        return Annotated(None, f"{final.name} not written: {why}")
+        for result in results:
+            writer.write(result)
     except BaseException:
-        with suppress(OSError):
-            temp.unlink(missing_ok=True)
+        writer.discard()
         raise
-    return Annotated(final, "", rows)
+    return writer.finish()
+
+
+class AnnotatedWriter:
+    """:func:`write_annotated` fed one result at a time: ``write()`` each, in row order, then ``finish()``.
+
+    The run feeds it from the same pass over the journal that writes the reports, so the journal is read
+    once. What stops it (the manifest changed, a full disk) is never raised: it is kept as the reason that
+    ``finish()`` returns, and the results after it are ignored. A result out of row order is a
+    ``ValueError`` (and the temporary file is removed); ``discard()`` removes it after any other failure.
+    """
+
+    def __init__(self, info: ManifestInfo, out_dir: Path) -> None:
+        out_dir = Path(out_dir)
+        macro = info.kind == "xlsx" and Path(info.path).suffix.lower() == ".xlsm"
+        name = "annotated.xlsm" if macro else "annotated.xlsx" if info.kind == "xlsx" else "annotated.csv"
+        self.final = out_dir / name
+        self._temp = self.final.with_name(name + ".tmp")
+        self._reason = ""
+        self._last = 0
+        self._steps: Generator[None, _Result | None, int] | None = None
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            steps = (_write_xlsx(info, self._temp, keep_vba=macro) if info.kind == "xlsx"
+                     else _write_csv(info, self._temp))
+            next(steps)  # open everything and go up to the first row that needs a result
+            self._steps = steps
+        except (_Skip, OSError) as exc:
+            self._stop(exc)
+        except Exception as exc:  # a bug or a library surprise: no annotated file, never a lost run
+            log.exception("the annotated manifest failed", extra={"event": "internal_error", "fields": {}})
+            self._stop(_Skip(f"an unexpected error ({type(exc).__name__}: {exc})"))
+        except BaseException:
+            self._remove_temp()
+            raise
+
+    def __repr__(self) -> str:
+        state = "writing" if self._steps is not None else (self._reason or "done")
+        return f"<AnnotatedWriter {self.final} {state}>"
+
+    def write(self, result: RowResult | tuple[Any, ...]) -> None:
+        """The next result (a ``RowResult`` or a ``Journal.records()`` tuple), rows in increasing order."""
+        if result.__class__ is tuple:
+            found = _Result._make(_RECORD_FIELDS(result))
+        else:
+            found = _Result(result.row, result.group_id, result.outcome.value,  # type: ignore[union-attr]
+                            result.error_code, result.error_msg, result.request_id)  # type: ignore[union-attr]
+        if found.row <= self._last:
+            self.discard()
+            raise ValueError(f"results must come in row order, one per row: row {found.row} came after row "
+                             f"{self._last}")
+        self._last = found.row
+        steps = self._steps
+        if steps is None:
+            return
+        try:
+            steps.send(found)
+        except (_Skip, OSError) as exc:
+            self._stop(exc)
+        except BaseException:
+            self.discard()
+            raise
+
+    def finish(self) -> Annotated:
+        """Write the rest of the manifest and put the file in place; or say why there is none."""
+        steps, self._steps = self._steps, None
+        if steps is None:
+            return Annotated(None, self._reason)
+        try:
+            steps.send(None)  # no more results: the generator writes the remaining rows and returns
+            raise RuntimeError("the annotated writer did not finish")  # pragma: no cover (a bug)
+        except StopIteration as done:
+            rows = done.value
+        except (_Skip, OSError) as exc:
+            self._stop(exc)
+            return Annotated(None, self._reason)
+        except BaseException:
+            self._remove_temp()
+            raise
+        try:
+            os.replace(self._temp, self.final)
+        except OSError as exc:
+            self._stop(exc)
+            return Annotated(None, self._reason)
+        return Annotated(self.final, "", rows)
+
+    def fail(self, why: str) -> None:
+        """Give up (an unexpected error elsewhere): no file, and *why* as the reason."""
+        self._stop(_Skip(why))
+
+    def discard(self) -> None:
+        """Close and remove what was written so far (after a failure); never raises."""
+        steps, self._steps = self._steps, None
+        if steps is not None:
+            with suppress(Exception):
+                steps.close()
+        self._remove_temp()
+
+    def _stop(self, exc: BaseException) -> None:
+        self.discard()
+        why = str(exc) if isinstance(exc, _Skip) else \
+            f"{getattr(exc, 'strerror', None) or exc} ({getattr(exc, 'filename', None) or self._temp})"
+        with suppress(OSError):
+            if self.final.exists():
+                self.final.unlink()
+                why += f"; the {self.final.name} of an earlier session was removed"
+        self._reason = f"{self.final.name} not written: {why}"
+
+    def _remove_temp(self) -> None:
+        with suppress(OSError):
+            self._temp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------- shared
@@ -153,20 +249,6 @@ class _Result(NamedTuple):
 
 #: A ``Journal.records()`` tuple (``RowResult``'s field order) as a ``_Result``'s fields.
 _RECORD_FIELDS = itemgetter(0, 2, 3, 5, 6, 8)
-
-
-def _in_order(results: Iterable[RowResult | tuple[Any, ...]]) -> Iterator[_Result]:
-    last = 0
-    for result in results:
-        if result.__class__ is tuple:
-            found = _Result._make(_RECORD_FIELDS(result))
-        else:
-            found = _Result(result.row, result.group_id, result.outcome.value,  # type: ignore[union-attr]
-                            result.error_code, result.error_msg, result.request_id)  # type: ignore[union-attr]
-        if found.row <= last:
-            raise ValueError(f"results must come in row order, one per row: row {found.row} came after row {last}")
-        last = found.row
-        yield found
 
 
 def _annotation_slots(headers: Sequence[str]) -> tuple[list[int], bool]:
@@ -212,20 +294,26 @@ def _header_of(cells: Sequence[str]) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------- CSV
 
 
-def _write_csv(info: ManifestInfo, results: Iterator[_Result], temp: Path) -> int:
+def _write_csv(info: ManifestInfo, temp: Path) -> Generator[None, _Result | None, int]:
+    """Write annotated.csv to *temp*, taking each result as it is sent (``None``: no more); return the rows
+    annotated. A generator, so that the results can come from a pass that also writes the reports."""
     assert info.encoding is not None and info.delimiter is not None
     width = len(info.headers)
     group = info.columns.index("group_id")
     slots, _ = _annotation_slots(info.headers)
     total = max(width, max(slots) + 1)
+    # The usual manifest: the four columns go right after the header's (not into columns of an earlier
+    # annotation), so a row is its cells with the result's four values appended.
+    appended = slots == list(range(width, width + len(ANNOTATION_COLUMNS)))
+    pad = [""] * (total - width)
     # What _masked_text does, with the column's kind looked up once: secrets hidden, access keys masked.
     secret_slots = [index for index, column in enumerate(info.columns) if column in SECRET_COLUMNS]
     key_slots = [index for index, column in enumerate(info.columns) if column in MASKED_COLUMNS]
-    pending = next(results, None)
     done = 0
     row = 0
     out: IO[str] = open_csv(temp)  # closed below
     try:
+        pending = yield
         writer = csv.writer(out)  # the "excel" dialect: ',' and '\r\n', as report.csv
         with _open_text(info.path, info.encoding) as source:
             for row, record in enumerate(_csv_records(source, info.delimiter, info.path), start=1):
@@ -242,12 +330,12 @@ def _write_csv(info: ManifestInfo, results: Iterator[_Result], temp: Path) -> in
                     writer.writerow([neutralise(cell) for cell in cells])
                     continue
                 # Cells past the header's width are blank (the manifest reader refuses anything else).
-                cells = record[:width] + [""] * (total - min(len(record), width))
+                cells = record if len(record) == width else record[:width] + [""] * (width - len(record[:width]))
                 result = None
                 if pending is not None and pending.row <= row:
                     if pending.row < row:
                         raise _changed(info, f"has no data row {pending.row}")
-                    result, pending = pending, next(results, None)
+                    result, pending = pending, (yield)
                     if cells[group] != result.group_id:
                         raise _changed(info, f"row {row} holds group {cells[group][:60]!r}, not "
                                              f"{result.group_id[:60]!r}")
@@ -262,8 +350,13 @@ def _write_csv(info: ManifestInfo, results: Iterator[_Result], temp: Path) -> in
                     text = cells[index]
                     if text and not text.startswith("env:"):
                         cells[index] = mask(text)
-                for slot, value in zip(slots, result[2:] if result else ("",) * 4, strict=True):
-                    cells[slot] = value
+                annotation = result[2:] if result is not None else _NO_ANNOTATION
+                if appended:
+                    cells += annotation
+                else:
+                    cells += pad
+                    for slot, value in zip(slots, annotation, strict=True):
+                        cells[slot] = value
                 writer.writerow([neutralise(cell) if cell else cell for cell in cells]
                                 if may_start_formula(cells) else cells)
                 done += result is not None
@@ -279,10 +372,14 @@ def _write_csv(info: ManifestInfo, results: Iterator[_Result], temp: Path) -> in
     return done
 
 
+_NO_ANNOTATION = ("",) * len(ANNOTATION_COLUMNS)
+
+
 # ---------------------------------------------------------------------------------------------- Excel
 
 
-def _write_xlsx(info: ManifestInfo, results: Iterator[_Result], temp: Path, *, keep_vba: bool) -> int:
+def _write_xlsx(info: ManifestInfo, temp: Path, *, keep_vba: bool) -> Generator[None, _Result | None, int]:
+    """Write annotated.xlsx (.xlsm) to *temp*, taking the results as :func:`_write_csv` does."""
     from openpyxl import load_workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
@@ -330,7 +427,7 @@ def _write_xlsx(info: ManifestInfo, results: Iterator[_Result], temp: Path, *, k
         group = info.columns.index("group_id")
         guarded = [(index, column) for index, column in enumerate(info.columns)
                    if column in SECRET_COLUMNS or column in MASKED_COLUMNS]
-        pending = next(results, None)
+        pending = yield
         done = 0
         last = ws.max_row
         if pending is not None and pending.row <= top:
@@ -340,7 +437,7 @@ def _write_xlsx(info: ManifestInfo, results: Iterator[_Result], temp: Path, *, k
             for index, column in guarded:
                 _mask_cell(cells[index], column)
             if pending is not None and pending.row == row:
-                result, pending = pending, next(results, None)
+                result, pending = pending, (yield)
                 cell = cells[group]
                 if cell.data_type != "f" and _cell_text(cell.value, cell.number_format) != result.group_id:
                     raise _changed(info, f"row {row} holds group {str(cell.value)[:60]!r}, not "

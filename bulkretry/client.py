@@ -11,10 +11,9 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 import aiohttp
@@ -94,9 +93,8 @@ def encode_segment(value: str) -> str:
     return encoded
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A successful (2xx) answer."""
+class Response(NamedTuple):
+    """A successful (2xx) answer (a named tuple: made once per call, it costs a third of a frozen dataclass)."""
 
     status: int
     request_id: str
@@ -130,8 +128,8 @@ class OmsClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._ssl = None if verify_tls else False
         self._clock = clock
-        self._bases: dict[str, tuple[str, str]] = {}
-        self._projects: dict[str, str] = {}  # project id -> its encoded path segment (a run has a few)
+        # (region, project id) -> (netloc, "scheme://netloc", "/v2/{project}/"): a run has a few of each.
+        self._prefixes: dict[tuple[str | None, str], tuple[str, str, str]] = {}
 
     def __repr__(self) -> str:
         return f"OmsClient(endpoint={self._endpoint!r}, region={self._region!r}, auth={self._auth!r})"
@@ -182,24 +180,21 @@ class OmsClient:
 
     # -- the one place a request goes out ----------------------------------------------------------
 
-    def _base(self, region: str | None) -> tuple[str, str]:
-        """``(scheme, netloc)`` of the endpoint for *region* (parsed once per region)."""
-        key = region or ""
-        found = self._bases.get(key)
+    def _prefix(self, region: str | None, project_id: str) -> tuple[str, str, str]:
+        """``(netloc, "scheme://netloc", "/v2/{project}/")`` for *region* and *project_id* (made once for each)."""
+        found = self._prefixes.get((region, project_id))
         if found is None:
             split = urlsplit(self.endpoint(region))
-            found = self._bases[key] = (split.scheme, split.netloc)
+            found = self._prefixes[(region, project_id)] = (
+                split.netloc, f"{split.scheme}://{split.netloc}", f"/v2/{encode_segment(project_id)}/")
         return found
 
     async def request(self, method: str, project_id: str, segments: tuple[str, ...], *,
                       query: list[tuple[str, str]] | None = None, json_body: Any = None,
                       region: str | None = None) -> Response:
         """Send one request under ``/v2/{project_id}/``; raise :class:`ApiError` or :class:`TransportError`."""
-        scheme, netloc = self._base(region)
-        project = self._projects.get(project_id)
-        if project is None:
-            project = self._projects[project_id] = encode_segment(project_id)
-        path = "/v2/" + "/".join([project, *[_SEGMENTS.get(part) or encode_segment(part) for part in segments]])
+        netloc, origin, path = self._prefix(region, project_id)
+        path += "/".join([_SEGMENTS.get(part) or encode_segment(part) for part in segments])
         body = b""
         if json_body is not None:
             body = _json_text(json_body).encode("utf-8")
@@ -210,7 +205,7 @@ class OmsClient:
         outgoing = OutgoingRequest(method, netloc, path, query, headers, body, project_id)
         if query:
             path += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
-        url = URL(f"{scheme}://{netloc}{path}", encoded=True)
+        url = URL(origin + path, encoded=True)
         try:
             return await self._send(url, outgoing)
         except ApiError as exc:
@@ -222,10 +217,6 @@ class OmsClient:
     async def _send(self, url: URL, outgoing: OutgoingRequest) -> Response:
         clock = self._clock
         started = clock()
-
-        def elapsed_ms() -> float:
-            return round((clock() - started) * 1000.0, 1)
-
         headers = await self._auth.authorize(outgoing, self._session)
         try:
             async with self._session.request(
@@ -243,20 +234,20 @@ class OmsClient:
                 retry_after = parse_retry_after(answer.get("Retry-After")) if not 200 <= status < 400 else None
         except TimeoutError:
             raise TransportError("timeout", f"no answer within {self._timeout.total:g} s",
-                                 latency_ms=elapsed_ms()) from None
+                                 latency_ms=_ms(clock() - started)) from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"),
-                                 latency_ms=elapsed_ms()) from None
+                                 latency_ms=_ms(clock() - started)) from None
         except aiohttp.ClientResponseError as exc:  # an answer that is not HTTP (aiohttp calls it a 400)
             raise TransportError("connection", short_text(f"the answer is not valid HTTP: {exc.message}"),
-                                 latency_ms=elapsed_ms()) from None
+                                 latency_ms=_ms(clock() - started)) from None
         except aiohttp.ClientError as exc:
             raise TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"),
-                                 latency_ms=elapsed_ms()) from None
+                                 latency_ms=_ms(clock() - started)) from None
         except ValueError as exc:  # a header or URL that cannot be sent (e.g. a control character)
             raise TransportError("invalid_request", short_text(str(exc)), retryable=False,
-                                 latency_ms=elapsed_ms()) from None
-        latency = elapsed_ms()
+                                 latency_ms=_ms(clock() - started)) from None
+        latency = _ms(clock() - started)
         if not (len(request_id) <= MAX_REQUEST_ID_CHARS and request_id.isascii() and request_id.isprintable()):
             request_id = short_text(request_id, MAX_REQUEST_ID_CHARS)
         if len(raw) > MAX_BODY_BYTES:
@@ -287,6 +278,11 @@ class OmsClient:
             raise ApiError(resp.status, "invalid_response", "expected a JSON object from the service",
                            request_id=resp.request_id, latency_ms=resp.latency_ms)
         return resp.body
+
+
+def _ms(seconds: float) -> float:
+    """A latency as the reports show it: milliseconds, one decimal."""
+    return round(seconds * 1000.0, 1)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

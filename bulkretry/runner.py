@@ -19,7 +19,7 @@ import aiohttp
 import anyio
 
 from .adaptive import AdaptivePacer
-from .annotate import write_annotated
+from .annotate import AnnotatedWriter
 from .auth import Authenticator
 from .client import OmsClient, make_session
 from .defaults import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_RUNS_ROOT, DEFAULT_TIMEOUT
@@ -328,17 +328,38 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
             with anyio.CancelScope(shield=True):
                 await session.close()  # type: ignore[union-attr]
         summary = _finish(prepared, run, engine, session_started, time.monotonic() - t0)
+        # The user's own manifest with the outcomes added, fed from the same pass over the journal as the
+        # reports (never fatal: it says why when it cannot be written).
+        annotating = AnnotatedWriter(prepared.info, out_dir)
         try:
-            files = write_reports(out_dir, journal.records(), summary, formats=s.formats,
+            files = write_reports(out_dir, _tap(journal.records(), annotating), summary, formats=s.formats,
                                   extra_columns=prepared.extra_columns, details=_report_details(journal.params()))
         except OSError as exc:
+            annotating.discard()
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc}); "
                               f"every result is kept in {out_dir / JOURNAL_NAME}") from None
-        # The user's own manifest with the outcomes added (never fatal: it says why when it cannot be).
-        annotated = write_annotated(prepared.info, journal.records(extra=False), out_dir)
+        except BaseException:
+            annotating.discard()
+            raise
+        annotated = annotating.finish()
         if annotated.path is not None:
             files.append(annotated.path)
     return RunResult(summary, out_dir, files, annotated.skipped_reason)
+
+
+def _tap(records: Iterator[tuple[Any, ...]], annotating: AnnotatedWriter) -> Iterator[tuple[Any, ...]]:
+    """*records* as they are, each also handed to *annotating*. A bug there costs the annotated manifest,
+    never the reports: it is logged, and the writer gives up with that reason."""
+    write = annotating.write
+    for record in records:
+        if write is not None:
+            try:
+                write(record)
+            except Exception as exc:
+                log.exception("the annotated manifest failed", extra={"event": "internal_error", "fields": {}})
+                annotating.fail(f"an unexpected error ({type(exc).__name__}: {exc})")
+                write = None
+        yield record
 
 
 def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str, duration_s: float) -> RunSummary:

@@ -543,6 +543,22 @@ def test_json_rows_are_what_json_dumps_writes(tmp_path, summary):
     assert [line.removesuffix(",") for line in lines] == [json.dumps(row, ensure_ascii=False) for row in expected]
 
 
+def test_json_writer_takes_values_the_row_encoder_refuses(tmp_path, summary):
+    """A row the one-call encoder refuses (a non-finite float given straight to the writer) is written by the
+    value-by-value path, as json.dumps writes it; the rows around it keep the fast path, in order."""
+    from bulkretry.report.json_report import JsonReport
+
+    writer = JsonReport(tmp_path / "report.json")
+    writer.start(("a", "b"), summary)
+    rows = [(1, "x"), (2, float("inf")), (3, None), (True, -0.5)]
+    for values in rows:
+        writer.write(values)
+    writer.finish()
+    lines = (tmp_path / "report.json").read_text(encoding="utf-8").splitlines()[2:-1]
+    expected = [json.dumps(dict(zip("ab", values, strict=True))) for values in rows]
+    assert [line.removesuffix(",") for line in lines] == expected
+
+
 HOSTILE = ['say "hi" \\ {0} {} }{', "line\nbreak\ttab\r", "混合 text ✓ 😀", "\u2028\u0000\x7f", "{\"json\": 1}", ""]
 
 

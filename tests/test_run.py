@@ -202,3 +202,73 @@ def test_journal_keeps_a_per_second_timeline_of_calls_429s_and_failures(sim: Sim
     assert sum(failed for _, _, _, failed in timeline) == 3  # two OMS.1015, one OMS.1009
     assert sum(throttled for _, _, throttled, _ in timeline) == 0
     assert all(isinstance(second, int) and second > 1_700_000_000 for second, *_ in timeline)
+
+
+# -- the annotated manifest, written in the reports' pass over the journal -------------------------------
+
+
+def _execute(sim: SimulatorThread, manifest: Path, out: Path, on_result=None):
+    import anyio
+
+    from bulkretry.auth import AkSkAuth
+    from bulkretry.credentials import AkSk
+    from bulkretry.runner import RunSettings, execute, prepare
+
+    settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=sim.config.project_id, rate=None,
+                           concurrency=1, out_dir=out)
+    prepared = prepare(settings)
+    auth = AkSkAuth(AkSk(sim.config.ak, sim.config.sk))
+    return prepared, anyio.run(lambda: execute(prepared, auth, on_result=on_result))
+
+
+def _failed_ids(sim: SimulatorThread, n: int) -> list[str]:
+    return [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=1000)[1]][:n]
+
+
+def test_run_annotates_the_csv_as_write_annotated_does(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """The run feeds annotated.csv from the reports' pass: the same bytes as write_annotated from the journal,
+    and the same outcomes as report.csv, row by row (blank rows kept in place)."""
+    from bulkretry.annotate import write_annotated
+    from bulkretry.journal import Journal
+
+    ids = _failed_ids(sim, 6)
+    lines = [f"{gid},row {i}\n" for i, gid in enumerate(ids)] + ["not-a-failed-group,extra\n"]
+    lines.insert(3, ",\n")  # a blank record stays a blank line
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("group_id,note\n" + "".join(lines), encoding="utf-8")
+    prepared, result = _execute(sim, manifest, tmp_path / "run")
+    assert result.note == "" and tmp_path / "run" / "annotated.csv" in result.files
+    with Journal(tmp_path / "run" / "journal.sqlite") as journal:
+        again = write_annotated(prepared.info, journal.records(), tmp_path / "again")
+    ours = (tmp_path / "run" / "annotated.csv").read_bytes()
+    assert again.rows == 7 and ours == (tmp_path / "again" / "annotated.csv").read_bytes()
+    with open(tmp_path / "run" / "annotated.csv", encoding="utf-8-sig", newline="") as fh:
+        annotated = [row for row in csv.DictReader(fh) if row["group_id"]]
+    with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
+        report = list(csv.DictReader(fh))
+    assert [(r["group_id"], r["outcome"], r["error_code"]) for r in annotated] == \
+        [(r["group_id"], r["outcome"], r["error_code"]) for r in report]
+    assert [r["outcome"] for r in report] == ["succeeded"] * 6 + ["failed"]
+
+
+def test_manifest_edited_during_the_run_costs_the_annotation_not_the_reports(
+        sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    """The annotated writer stops partway (row 5 no longer holds its group): the reports still have every row,
+    no annotated.csv (nor its temporary file) is left, and the run says why."""
+    ids = _failed_ids(sim, 6)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("group_id,note\n" + "".join(f"{gid},row {i}\n" for i, gid in enumerate(ids)), encoding="utf-8")
+    edited = [*ids[:3], "someone-else", *ids[4:]]
+    seen = []
+
+    def on_result(result) -> None:
+        seen.append(result)
+        if len(seen) == len(ids):  # after the last call, before the reports
+            manifest.write_text("group_id,note\n" + "".join(f"{gid},row {i}\n" for i, gid in enumerate(edited)),
+                                encoding="utf-8")
+
+    _, result = _execute(sim, manifest, tmp_path / "run", on_result=on_result)
+    assert "annotated.csv not written" in result.note and "row 5 holds group 'someone-else'" in result.note
+    assert sorted(path.name for path in (tmp_path / "run").iterdir() if path.name.startswith("annotated")) == []
+    with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
+        assert [r["group_id"] for r in csv.DictReader(fh)] == ids
