@@ -12,7 +12,6 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from email.utils import parsedate_to_datetime
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
@@ -22,6 +21,7 @@ from yarl import URL
 from . import __version__
 from .auth import Authenticator, OutgoingRequest
 from .errors import ApiError, TransportError
+from .jsontext import encoder
 from .parsing import parse_error_body, short_text
 
 __all__ = ["OmsClient", "Response", "encode_segment", "endpoint_for_region", "make_session", "parse_retry_after"]
@@ -37,21 +37,8 @@ MAX_REQUEST_ID_CHARS = 128
 #: The list API's largest page.
 MAX_PAGE_SIZE = 100
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once: json.dumps(...) makes one per call
-
-
-def _not_json(value: object) -> None:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-# What _JSON.encode(body) runs for a dict, made once: JSONEncoder.iterencode makes it anew on every call.
-_C_ENCODE = c_make_encoder(None, _not_json, encode_basestring, None, ":", ",", False, False, True) \
-    if c_make_encoder is not None else None
-
-
-def _json_text(value: Any) -> str:
-    """*value* as compact JSON (``_JSON.encode``), at C speed where the C encoder is built in."""
-    return "".join(_C_ENCODE(value, 0)) if _C_ENCODE is not None else _JSON.encode(value)
+#: A request body as compact JSON (what ``json.dumps(body, ensure_ascii=False, separators=(",", ":"))`` writes).
+_json_text = encoder(separators=(",", ":"))
 
 
 def make_session(*, limit: int = 100) -> aiohttp.ClientSession:

@@ -20,12 +20,11 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
-from json.encoder import c_make_encoder  # type: ignore[attr-defined]
-from json.encoder import encode_basestring as _text
 from pathlib import Path
 from typing import Any
 
 from .errors import BulkRetryError
+from .jsontext import encoder
 from .records import Outcome, RowResult
 
 __all__ = ["JOURNAL_NAME", "SCHEMA_VERSION", "Journal", "JournalError", "RowSet"]
@@ -56,22 +55,11 @@ _COLUMNS = ("row", "project_id", "group_id", "outcome", "http_status", "error_co
 _INSERT = f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows"
 _SELECT_NO_EXTRA = f"SELECT {', '.join(_COLUMNS[:-1])}, '[]' FROM rows"  # every column, extra left empty
-_JSON = json.JSONEncoder(ensure_ascii=False)
 _DECODER = json.JSONDecoder()
 
 
-def _not_json(value: object) -> None:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-# What _JSON.encode runs, made once: JSONEncoder.encode builds it anew on every call.
-_C_ENCODE = c_make_encoder(None, _not_json, _text, None, ": ", ", ", False, False, True) \
-    if c_make_encoder is not None else None
-
-
-def _encode_pairs(pairs: tuple[tuple[str, str], ...]) -> str:
-    """``[["column", "value"], ...]`` as ``JSONEncoder(ensure_ascii=False)`` writes it, in one C call."""
-    return "".join(_C_ENCODE(pairs, 0)) if _C_ENCODE is not None else _JSON.encode(pairs)
+#: ``[["column", "value"], ...]`` as ``JSONEncoder(ensure_ascii=False)`` writes it, in one C call.
+_encode_pairs = encoder(separators=(", ", ": "))
 
 
 class JournalError(BulkRetryError):

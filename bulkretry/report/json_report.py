@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 from json.encoder import encode_basestring as _encode_text  # what JSONEncoder(ensure_ascii=False) uses
 from pathlib import Path
 from typing import IO, Any
 
+from ..jsontext import encoder
 from ..records import RunSummary
 from ._common import Value, close_quietly, sync_close
 
@@ -46,8 +46,8 @@ class JsonReport:
     def write(self, values: tuple[Value, ...]) -> None:
         assert self._fh is not None
         try:
-            text = "".join(_ROW_ENCODE(dict(zip(self._header, values, strict=True)), 0))  # type: ignore[misc]
-        except (TypeError, ValueError):  # a value that is not str, int, finite float nor None (or no C encoder)
+            text = _encode_row(dict(zip(self._header, values, strict=True)))
+        except (TypeError, ValueError):  # a value that is not str, int, finite float nor None
             text = self._template.format(*map(_value, values))
         self._fh.write(self._separator + text)
         self._separator = ",\n"
@@ -77,14 +77,8 @@ def write_summary(path: Path, summary: RunSummary) -> None:
 _ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps(ensure_ascii=False) makes one per call
 
 
-def _refuse(value: object) -> None:
-    raise TypeError(f"{type(value).__name__} is left to _value")
-
-
-# What _ENCODER writes for a dict of str, int, finite float and None (separators ", " and ": ", no
-# indent, ensure_ascii=False, NaN refused), made once: JSONEncoder makes it anew on every call.
-_ROW_ENCODE = c_make_encoder(None, _refuse, _encode_text, None, ": ", ", ", False, False, False) \
-    if c_make_encoder is not None else None
+# What _ENCODER writes for a row's dict; NaN and infinities refused (a ValueError): those rows go through _value.
+_encode_row = encoder(separators=(", ", ": "), allow_nan=False)
 
 
 def _dumps(obj: Any) -> str:
