@@ -247,14 +247,16 @@ class Engine:
             second = int(time.time())
             stats.mark(second, 0)
             try:
-                answer = await call()
+                try:
+                    answer = await call()
+                finally:
+                    stats.in_flight -= 1
             except (ApiError, TransportError) as exc:
-                stats.in_flight -= 1
-                stats.mark(second, 1 if isinstance(exc, ApiError) and exc.status == 429 else 2)
                 last = exc
+                throttled = isinstance(exc, ApiError) and exc.status == 429
+                stats.mark(second, 1 if throttled else 2)
                 if isinstance(exc, ApiError):
-                    throttled = exc.status == 429
-                    self.stats.throttled += throttled
+                    stats.throttled += throttled
                     if pacer is not None:
                         pacer.feedback(sent_at, throttled)
                 if not self._policy.should_retry(exc, tries):
@@ -270,16 +272,11 @@ class Engine:
                 if self._stopping:
                     return None, last, tries
                 continue
-            except BaseException as exc:
-                stats.in_flight -= 1
-                if not isinstance(exc, Exception):  # a cancel (the run stopping) or an interrupt
-                    raise
-                # A bug or a library surprise: this row fails, the run goes on.
+            except Exception as exc:  # a bug or a library surprise: this row fails, the run goes on
                 log.exception("row %d: unexpected error", plan.row,
                               extra={"event": "internal_error", "fields": {"row": plan.row}})
                 return None, TransportError("internal_error", short_text(f"{type(exc).__name__}: {exc}"),
                                             retryable=False), tries
-            stats.in_flight -= 1
             if pacer is not None:
                 pacer.feedback(sent_at, False)
             return answer, None, tries
