@@ -105,8 +105,9 @@ def write_annotated(info: ManifestInfo, results: Iterable[RowResult | tuple[Any,
     tuples) and are read once, as they come. The file is written to ``NAME.tmp`` and renamed into place.
     It is not written, and ``Annotated(None, reason)`` returned, when the manifest cannot be read again,
     has changed since the run (a row no longer holds its result's group id), is a workbook (all its sheets) of more than
-    :data:`XLSX_MAX_ROWS` rows, or the file cannot be written (``OSError``: a full disk); an annotated
-    file of an earlier session is then removed, as it would be out of date. Results out of row order
+    :data:`XLSX_MAX_ROWS` rows, the file cannot be written (``OSError``: a full disk), or something unexpected
+    fails (logged with its traceback); an annotated file of an earlier session is then removed, as it would be
+    out of date. Results out of row order
     are a ``ValueError``. (:class:`AnnotatedWriter` does the same with the results handed to it one by one.)
 
     >>> annotated = write_annotated(prepared.info, iter(journal.results()), out_dir)  # doctest: +SKIP
@@ -127,8 +128,8 @@ class AnnotatedWriter:
     """:func:`write_annotated` fed one result at a time: ``write()`` each, in row order, then ``finish()``.
 
     The run feeds it from the same pass over the journal that writes the reports, so the journal is read
-    once. What stops it (the manifest changed, a full disk) is never raised: it is kept as the reason that
-    ``finish()`` returns, and the results after it are ignored. A result out of row order is a
+    once. What stops it (the manifest changed, a full disk, a bug) is never raised: it is kept as the reason
+    that ``finish()`` returns, and the results after it are ignored. A result out of row order is a
     ``ValueError`` (and the temporary file is removed); ``discard()`` removes it after any other failure.
     """
 
@@ -147,11 +148,8 @@ class AnnotatedWriter:
                      else _write_csv(info, self._temp))
             next(steps)  # open everything and go up to the first row that needs a result
             self._steps = steps
-        except (_Skip, OSError) as exc:
+        except Exception as exc:
             self._stop(exc)
-        except Exception as exc:  # a bug or a library surprise: no annotated file, never a lost run
-            log.exception("the annotated manifest failed", extra={"event": "internal_error", "fields": {}})
-            self._stop(_Skip(f"an unexpected error ({type(exc).__name__}: {exc})"))
         except BaseException:
             self._remove_temp()
             raise
@@ -177,7 +175,7 @@ class AnnotatedWriter:
             return
         try:
             steps.send(found)
-        except (_Skip, OSError) as exc:
+        except Exception as exc:
             self._stop(exc)
         except BaseException:
             self.discard()
@@ -193,7 +191,7 @@ class AnnotatedWriter:
             raise RuntimeError("the annotated writer did not finish")  # pragma: no cover (a bug)
         except StopIteration as done:
             rows = done.value
-        except (_Skip, OSError) as exc:
+        except Exception as exc:
             self._stop(exc)
             return Annotated(None, self._reason)
         except BaseException:
@@ -206,10 +204,6 @@ class AnnotatedWriter:
             return Annotated(None, self._reason)
         return Annotated(self.final, "", rows)
 
-    def fail(self, why: str) -> None:
-        """Give up (an unexpected error elsewhere): no file, and *why* as the reason."""
-        self._stop(_Skip(why))
-
     def discard(self) -> None:
         """Close and remove what was written so far (after a failure); never raises."""
         steps, self._steps = self._steps, None
@@ -218,10 +212,18 @@ class AnnotatedWriter:
                 steps.close()
         self._remove_temp()
 
-    def _stop(self, exc: BaseException) -> None:
+    def _stop(self, exc: Exception) -> None:
+        """Give up: no file, and why as the reason (a skip says why itself; anything but a skip or an OSError
+        is a bug or a library surprise, logged with its traceback; never a lost run)."""
         self.discard()
-        why = str(exc) if isinstance(exc, _Skip) else \
-            f"{getattr(exc, 'strerror', None) or exc} ({getattr(exc, 'filename', None) or self._temp})"
+        if isinstance(exc, _Skip):
+            why = str(exc)
+        elif isinstance(exc, OSError):
+            why = f"{exc.strerror or exc} ({exc.filename or self._temp})"
+        else:
+            log.error("the annotated manifest failed", exc_info=exc,
+                      extra={"event": "internal_error", "fields": {}})
+            why = f"an unexpected error ({type(exc).__name__}: {exc})"
         with suppress(OSError):
             if self.final.exists():
                 self.final.unlink()
@@ -330,7 +332,7 @@ def _write_csv(info: ManifestInfo, temp: Path) -> Generator[None, _Result | None
                     writer.writerow([neutralise(cell) for cell in cells])
                     continue
                 # Cells past the header's width are blank (the manifest reader refuses anything else).
-                cells = record if len(record) == width else record[:width] + [""] * (width - len(record[:width]))
+                cells = record if len(record) == width else record[:width] + [""] * (width - len(record))
                 result = None
                 if pending is not None and pending.row <= row:
                     if pending.row < row:

@@ -348,17 +348,10 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
 
 
 def _tap(records: Iterator[tuple[Any, ...]], annotating: AnnotatedWriter) -> Iterator[tuple[Any, ...]]:
-    """*records* as they are, each also handed to *annotating*. A bug there costs the annotated manifest,
-    never the reports: it is logged, and the writer gives up with that reason."""
+    """*records* as they are, each also handed to *annotating* (which never raises for what stops it)."""
     write = annotating.write
     for record in records:
-        if write is not None:
-            try:
-                write(record)
-            except Exception as exc:
-                log.exception("the annotated manifest failed", extra={"event": "internal_error", "fields": {}})
-                annotating.fail(f"an unexpected error ({type(exc).__name__}: {exc})")
-                write = None
+        write(record)
         yield record
 
 

@@ -370,3 +370,16 @@ def test_csv_changed_since_the_run_is_not_annotated(tmp_path: Path) -> None:
 
     assert done.path is None and "row 2" in done.skipped_reason and "changed since the run" in done.skipped_reason
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unexpected_error_costs_the_file_and_says_why(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A result the writer cannot handle (an error code that is not text) is a bug, not a lost run: no file, no
+    temporary file, the reason names the error, and the traceback is logged."""
+    info = open_manifest(SAMPLES / "manifest.csv")
+    group = next(iter_rows(info)).values["group_id"]
+
+    done = write_annotated(info, [result(2, group, Outcome.FAILED, error_code=7)], tmp_path)  # type: ignore[arg-type]
+
+    assert done.path is None and "an unexpected error (AttributeError" in done.skipped_reason
+    assert list(tmp_path.iterdir()) == []
+    assert any(record.exc_info and "annotated manifest failed" in record.getMessage() for record in caplog.records)
