@@ -9,8 +9,9 @@ Sections (every client runs in its own process; CPU is that process's user+syste
 * ``cpu``: CPU per call of ``bulkretry run`` (token auth, journal, every report: csv, xlsx, json, html,
   and the annotated manifest) against a
   bare aiohttp loop sending the same requests (``benchmarks/bare_aiohttp.py``), both against a
-  responder that costs nothing (``benchmarks/fast_server.py``, its own process), alternated, median of
-  the 5 repeats. Target: at most 1.5x.
+  responder that costs nothing (``benchmarks/fast_server.py``, its own process). 5 pairs, each run back
+  to back (in turns bare first, bulkretry first); the figure is the median of the pairs' ratios, which a
+  drifting machine load moves less than a ratio of two medians. Target: at most 1.5x.
 * ``sdk``: the same against the official SDK as users call it (a loop, and a 16-thread pool), with
   AK/SK signing on both sides, at 0 ms and 50 ms of latency. Target: bulkretry at most 1.5x the SDK.
 * ``rate``: ``--rate 100`` as the server sees it: achieved/target within 5 %, no 1-second window more
@@ -105,15 +106,26 @@ def section_cpu(tmp: Path, quick: bool) -> list[Figure]:
     rows, repeats = (30_000, 1) if quick else (100_000, 5)
     manifest = make_manifest(tmp / "cpu.csv", rows)
     ours, bare = [], []
+
+    def run_bare() -> None:
+        bare.append(client("bare_aiohttp.py", manifest, url, "--concurrency", "64")[0] / rows)
+
+    def run_ours() -> None:
+        out = tmp / f"cpu-{len(ours)}"
+        ours.append(bulkretry(manifest, url, out, "--rate", "1000000", "--concurrency", "64")[0] / rows)
+
     with fast_server() as url:
         for n in range(repeats):
-            bare.append(client("bare_aiohttp.py", manifest, url, "--concurrency", "64")[0] / rows)
-            cpu = bulkretry(manifest, url, tmp / f"cpu-{n}", "--rate", "1000000", "--concurrency", "64")[0]
-            ours.append(cpu / rows)
-    ratio = median(ours) / median(bare)
+            # Each repeat is a pair run back to back, in turns bare first and bulkretry first: the machine's
+            # load drifts, so each pair's ratio is taken under the same conditions, and its median is the figure.
+            for step in ((run_bare, run_ours) if n % 2 == 0 else (run_ours, run_bare)):
+                step()
+    ratios = [a / b for a, b in zip(ours, bare, strict=True)]
+    ratio = median(ratios)
     return [Figure("cpu/call: bulkretry run / bare aiohttp", ratio, "x", "<= 1.5", ratio <= 1.5,
-                   f"{rows} rows, token auth, all reports + annotated.csv; medians {median(ours) * 1e6:.0f} vs "
-                   f"{median(bare) * 1e6:.0f} us/call over {repeats} runs each")]
+                   f"{rows} rows, token auth, all reports + annotated.csv; median of {repeats} paired ratios "
+                   f"({', '.join(f'{r:.2f}' for r in sorted(ratios))}); medians {median(ours) * 1e6:.0f} vs "
+                   f"{median(bare) * 1e6:.0f} us/call")]
 
 
 def section_sdk(tmp: Path, quick: bool) -> list[Figure]:
