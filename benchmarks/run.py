@@ -123,7 +123,8 @@ def section_cpu(tmp: Path, quick: bool) -> list[Figure]:
     ratios = [a / b for a, b in zip(ours, bare, strict=True)]
     ratio = median(ratios)
     return [Figure("cpu/call: bulkretry run / bare aiohttp", ratio, "x", "<= 1.5", ratio <= 1.5,
-                   f"{rows} rows, token auth, all reports + annotated.csv; median of {repeats} paired ratios "
+                   f"{rows} rows, token auth, all reports + annotated.csv; median of {repeats} paired "
+                   f"ratio{'s' * (repeats > 1)} "
                    f"({', '.join(f'{r:.2f}' for r in sorted(ratios))}); medians {median(ours) * 1e6:.0f} vs "
                    f"{median(bare) * 1e6:.0f} us/call")]
 
