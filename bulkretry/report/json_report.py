@@ -74,15 +74,11 @@ def write_summary(path: Path, summary: RunSummary) -> None:
         sync_close(fh)
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps(ensure_ascii=False) makes one per call
+#: Any value as ``json.dumps(value, ensure_ascii=False)`` writes it.
+_dumps = encoder(separators=(", ", ": "))
 
-
-# What _ENCODER writes for a row's dict; NaN and infinities refused (a ValueError): those rows go through _value.
+# The same for a row's dict, NaN and infinities refused (a ValueError): those rows go through _value.
 _encode_row = encoder(separators=(", ", ": "), allow_nan=False)
-
-
-def _dumps(obj: Any) -> str:
-    return _ENCODER.encode(obj)
 
 
 def _value(value: Value) -> str:
