@@ -106,15 +106,15 @@ def section_cpu(tmp: Path, quick: bool) -> list[Figure]:
     rows, repeats = (30_000, 1) if quick else (100_000, 5)
     manifest = make_manifest(tmp / "cpu.csv", rows)
     ours, bare = [], []
-
-    def run_bare() -> None:
-        bare.append(client("bare_aiohttp.py", manifest, url, "--concurrency", "64")[0] / rows)
-
-    def run_ours() -> None:
-        out = tmp / f"cpu-{len(ours)}"
-        ours.append(bulkretry(manifest, url, out, "--rate", "1000000", "--concurrency", "64")[0] / rows)
-
     with fast_server() as url:
+
+        def run_bare() -> None:
+            bare.append(client("bare_aiohttp.py", manifest, url, "--concurrency", "64")[0] / rows)
+
+        def run_ours() -> None:
+            out = tmp / f"cpu-{len(ours)}"
+            ours.append(bulkretry(manifest, url, out, "--rate", "1000000", "--concurrency", "64")[0] / rows)
+
         for n in range(repeats):
             # Each repeat is a pair run back to back, in turns bare first and bulkretry first: the machine's
             # load drifts, so each pair's ratio is taken under the same conditions, and its median is the figure.
