@@ -221,6 +221,52 @@ def _execute(sim: SimulatorThread, manifest: Path, out: Path, on_result=None):
     return prepared, anyio.run(lambda: execute(prepared, auth, on_result=on_result))
 
 
+def test_a_cancelled_run_reports_the_rows_planned_ahead_as_interrupted(tmp_path: Path) -> None:
+    """Plans are made a batch ahead of the calls: when the run is cancelled partway through a batch, the rest
+    of that batch and the rows after it are still in the journal and the report, as interrupted, in order."""
+    import anyio
+
+    from bulkretry.auth import TokenAuth
+    from bulkretry.credentials import Token
+    from bulkretry.runner import PLAN_BATCH, RunSettings, execute, prepare
+
+    rows = 2 * PLAN_BATCH + 7
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("group_id\n" + "".join(f"g-{i:04d}\n" for i in range(rows)), encoding="utf-8")
+    with SimulatorThread(SimConfig(latency_ms=200)) as sim:
+        settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=sim.config.project_id, rate=None,
+                               concurrency=2, out_dir=tmp_path / "run")
+        prepared = prepare(settings)
+
+        async def main() -> None:
+            with anyio.move_on_after(0.5):
+                await execute(prepared, TokenAuth(Token(sim.config.token)))
+
+        anyio.run(main)
+    with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
+        report = list(csv.DictReader(fh))
+    assert [r["group_id"] for r in report] == [f"g-{i:04d}" for i in range(rows)]
+    called = [r for r in report if r["outcome"] != "interrupted"]
+    assert 1 <= len(called) < 20 and all(r["attempts"] == "1" for r in called)
+    assert all(r["error_code"] == "interrupted" for r in report[len(called) + 2:])
+
+
+def test_plans_made_before_a_manifest_error_come_out_before_it() -> None:
+    """A batch that stops at an unreadable row hands out the rows planned before it, then raises the error."""
+    from bulkretry.errors import ManifestError
+    from bulkretry.runner import _in_batches
+
+    def plans():
+        yield from range(1, 6)
+        raise ManifestError("m.csv: row 6 cannot be read")
+
+    batches = _in_batches(plans(), 256)
+    assert [next(batches) for _ in range(5)] == [1, 2, 3, 4, 5]
+    with pytest.raises(ManifestError, match="row 6"):
+        next(batches)
+    assert list(_in_batches(iter(range(7)), 3)) == list(range(7))
+
+
 def _failed_ids(sim: SimulatorThread, n: int) -> list[str]:
     return [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=1000)[1]][:n]
 

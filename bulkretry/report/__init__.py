@@ -6,7 +6,7 @@ One writer per format, all fed from the same single pass over the results; see :
 from __future__ import annotations
 
 from ._common import FORMATS, neutralise
-from ._write import parse_formats, write_reports
+from ._write import BATCH_ROWS, parse_formats, write_reports
 from .html_report import HtmlReport
 
-__all__ = ["FORMATS", "HtmlReport", "neutralise", "parse_formats", "write_reports"]
+__all__ = ["BATCH_ROWS", "FORMATS", "HtmlReport", "neutralise", "parse_formats", "write_reports"]
