@@ -62,6 +62,11 @@ _DECODER = json.JSONDecoder()
 _encode_pairs = encoder(separators=(", ", ": "))
 
 
+def _values(result: RowResult) -> tuple[Any, ...]:
+    """*result* as a ``rows`` row, in ``_COLUMNS`` order."""
+    return (*result[:3], result[3].value, *result[4:12], _encode_pairs(result[12]) if result[12] else "[]")
+
+
 class JournalError(BulkRetryError):
     """The journal cannot be opened, read or written (not a run folder, a newer schema, a full disk)."""
 
@@ -126,7 +131,9 @@ class Journal:
             raise JournalError(f"{self.path} {what} ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} is not a bulkretry journal ({exc})") from None
-        self._pending: list[tuple[Any, ...]] = []
+        # Results in memory until their commit, turned into rows only then: a batch at a time is cheaper
+        # than one row between two calls.
+        self._pending: list[RowResult] = []
         self._horizon = self.calling_horizon()
         self.horizon_slack = max(1, horizon_slack)
         self._commit_every = commit_every
@@ -166,7 +173,7 @@ class Journal:
 
         def write(db: sqlite3.Connection) -> None:
             db.execute("INSERT OR REPLACE INTO run (key, value) VALUES ('calling_horizon', ?)", (str(horizon),))
-            db.executemany(_INSERT, pending)
+            db.executemany(_INSERT, map(_values, pending))
 
         self._write(write)
         self._pending = []
@@ -179,12 +186,7 @@ class Journal:
 
     def record(self, result: RowResult) -> None:
         """Keep *result*: committed with the next ``started()``/``flush()``, or when its batch is full."""
-        self._pending.append((
-            result.row, result.project_id, result.group_id, result.outcome.value, result.http_status,
-            result.error_code, result.error_msg, result.attempts, result.request_id, result.latency_ms,
-            result.started_at, result.finished_at,
-            _encode_pairs(result.extra) if result.extra else "[]",
-        ))
+        self._pending.append(result)
         if len(self._pending) >= self._commit_every or self._clock() - self._last_commit >= self._commit_interval_s:
             self.flush()
 
@@ -192,7 +194,7 @@ class Journal:
         """Commit every pending row now (they stay pending, to try again, if the commit fails)."""
         if self._pending:
             pending = self._pending
-            self._write(lambda db: db.executemany(_INSERT, pending))
+            self._write(lambda db: db.executemany(_INSERT, map(_values, pending)))
             self._pending = []
         self._last_commit = self._clock()
 
@@ -203,7 +205,7 @@ class Journal:
 
     def unsaved(self) -> list[dict[str, Any]]:
         """The pending results as report rows: the last resort when the disk refuses them."""
-        return [dict(zip(_COLUMNS[:-1], values[:-1], strict=True)) for values in self._pending]
+        return [dict(zip(_COLUMNS[:-1], _values(result)[:-1], strict=True)) for result in self._pending]
 
     def _write(self, action: Callable[[sqlite3.Connection], object]) -> None:
         db = self._db
