@@ -1,6 +1,6 @@
 """All of bulkretry's performance figures, measured side by side in one run, each against its target.
 
-    python -m benchmarks.run            # the full set (about 11 minutes on 2 cores)
+    python -m benchmarks.run            # the full set (about 9 minutes on 2 cores)
     python -m benchmarks.run --quick    # smaller sizes, same figures (about 2 minutes)
     python -m benchmarks.run --only cpu,rate
 
