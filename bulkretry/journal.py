@@ -50,8 +50,8 @@ CREATE TABLE IF NOT EXISTS rows (
     extra TEXT NOT NULL
 );
 """
-_COLUMNS = ("row", "project_id", "group_id", "outcome", "http_status", "error_code", "error_msg", "attempts",
-            "request_id", "latency_ms", "started_at", "finished_at", "extra")
+#: The ``rows`` table's columns: a ``RowResult``'s fields, in their order (``_values`` and ``records`` rely on it).
+_COLUMNS = RowResult._fields
 _INSERT = f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows"
 _SELECT_NO_EXTRA = f"SELECT {', '.join(_COLUMNS[:-1])}, '[]' FROM rows"  # every column, extra left empty
