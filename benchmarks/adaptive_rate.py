@@ -9,7 +9,7 @@ failed; ``bulkretry run MANIFEST --rate auto --concurrency 64`` retries enough o
   injects no errors, so every call that did not succeed was a 429.
 
 Should the CLI not know ``--rate auto`` (an older checkout), the same run is made in this process
-with :class:`bulkretry.engine.Engine` and an :class:`~bulkretry.adaptive.AdaptivePacer` per project,
+with :class:`bulkretry.run.engine.Engine` and an :class:`~bulkretry.run.adaptive.AdaptivePacer` per project,
 still against the simulator's separate process; the figure's detail says which path ran.
 
 ``python -m benchmarks.adaptive_rate [--quick] [--limits 5,50,500]`` (or ``python benchmarks/adaptive_rate.py``)
@@ -132,15 +132,15 @@ def _run_cli(url: str, config, manifest: Path, out_dir: Path) -> dict[str, float
 def _run_engine(url: str, config, manifest: Path) -> dict[str, float]:
     import anyio
 
-    from bulkretry.adaptive import AdaptivePacer
-    from bulkretry.auth import AkSkAuth
-    from bulkretry.client import OmsClient, make_session
-    from bulkretry.credentials import AkSk
-    from bulkretry.engine import Engine
-    from bulkretry.pacing import PacerPool
-    from bulkretry.plan import Planner
-    from bulkretry.policy import RetryPolicy
+    from bulkretry.manifest.plan import Planner
+    from bulkretry.oms.auth import AkSkAuth
+    from bulkretry.oms.client import OmsClient, make_session
+    from bulkretry.oms.credentials import AkSk
     from bulkretry.records import Outcome
+    from bulkretry.run.adaptive import AdaptivePacer
+    from bulkretry.run.engine import Engine
+    from bulkretry.run.pacing import PacerPool
+    from bulkretry.run.policy import RetryPolicy
 
     ids = manifest.read_text(encoding="utf-8").split()[1:]
     planner = Planner(columns=["group_id"], project_id=config.project_id, endpoint=url)

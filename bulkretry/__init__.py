@@ -5,7 +5,7 @@ The library never prints; :mod:`bulkretry.cli` is the only module that talks to 
 
 import logging
 
-from .errors import ApiError, BulkRetryError, ConfigError, CredentialsError, ManifestError, TransportError
+from bulkretry.errors import ApiError, BulkRetryError, ConfigError, CredentialsError, ManifestError, TransportError
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """``python -m bulkretry`` is the same as the ``bulkretry`` command."""
 
-from .cli import main
+from bulkretry.cli import main
 
 raise SystemExit(main())

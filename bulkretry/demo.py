@@ -6,11 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .auth import AkSkAuth
-from .credentials import AkSk
-from .errors import ConfigError
-from .records import RowResult
-from .runner import RunResult, RunSettings, execute, prepare
+from bulkretry.errors import ConfigError
+from bulkretry.oms.auth import AkSkAuth
+from bulkretry.oms.credentials import AkSk
+from bulkretry.records import RowResult
+from bulkretry.run.runner import RunResult, RunSettings, execute, prepare
 
 __all__ = ["DEMO_ENV", "DemoResult", "run_demo", "samples_dir"]
 
@@ -41,7 +41,7 @@ class DemoResult:
 async def run_demo(manifest: Path | None = None, *, runs_root: Path | None = None) -> DemoResult:
     """Run *manifest* (default: ``samples/manifest.csv``) against an in-process simulator; reports are
     written to a new folder under *runs_root* (default ``./bulkretry-runs``)."""
-    from .sim import SimConfig, running_simulator
+    from bulkretry.sim import SimConfig, running_simulator
 
     manifest = manifest or samples_dir() / "manifest.csv"
     config = SimConfig()

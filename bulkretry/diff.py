@@ -17,11 +17,11 @@ from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
-from .report import neutralise
-from .report._common import open_csv
-from .rundir import require_run
-from .runlock import RunLock
+from bulkretry.errors import ConfigError
+from bulkretry.report import neutralise
+from bulkretry.report.common import open_csv
+from bulkretry.run.rundir import require_run
+from bulkretry.run.runlock import RunLock
 
 __all__ = ["CHANGES", "DIFF_COLUMNS", "DiffResult", "diff_runs"]
 

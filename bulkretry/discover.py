@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
-from .client import OmsClient
-from .errors import ConfigError
-from .report import neutralise
-from .report._common import open_csv
+from bulkretry.errors import ConfigError
+from bulkretry.oms.client import OmsClient
+from bulkretry.report import neutralise
+from bulkretry.report.common import open_csv
 
 __all__ = ["CREDENTIAL_ENV", "MANIFEST_COLUMNS", "discover_groups", "manifest_row", "write_manifest"]
 
@@ -70,7 +70,7 @@ def write_manifest(path: Path, rows: Iterable[list[str]]) -> int:
                     writer.writerow([neutralise(cell) for cell in row])
                     count += 1
         else:
-            from .report.xlsx_writer import BOLD, StreamingWorkbook
+            from bulkretry.report.xlsx_writer import BOLD, StreamingWorkbook
 
             with StreamingWorkbook(temp) as book:
                 sheet = book.add_sheet("task groups", widths=[38, 34, 30, 24, 24, 8, 12, 40, 22, 22, 22, 22],

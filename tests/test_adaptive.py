@@ -17,7 +17,7 @@ from itertools import pairwise
 
 import pytest
 
-from bulkretry.adaptive import AdaptivePacer, RateSpec, parse_rate
+from bulkretry.run.adaptive import AdaptivePacer, RateSpec, parse_rate
 
 BETA = AdaptivePacer.BETA
 

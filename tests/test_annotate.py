@@ -10,12 +10,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bulkretry import annotate
-from bulkretry.annotate import ANNOTATION_COLUMNS, MASKED, OUTCOME_COLOURS, Annotated, write_annotated
-from bulkretry.credentials import mask
-from bulkretry.journal import Journal
-from bulkretry.manifest import iter_rows, open_manifest
+from bulkretry.manifest.annotate import ANNOTATION_COLUMNS, MASKED, OUTCOME_COLOURS, Annotated, write_annotated
+from bulkretry.manifest import annotate
+from bulkretry.manifest.read import iter_rows, open_manifest
+from bulkretry.oms.credentials import mask
 from bulkretry.records import Outcome, RowResult
+from bulkretry.run.journal import Journal
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 HOSTILE_MSG = "=cmd|'/C calc'!A0"

@@ -9,12 +9,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkretry.auth import IamPasswordAuth
-from bulkretry.client import OmsClient
-from bulkretry.credentials import IamPassword
 from bulkretry.errors import ApiError
-
-from .servers import serve
+from bulkretry.oms.auth import IamPasswordAuth
+from bulkretry.oms.client import OmsClient
+from bulkretry.oms.credentials import IamPassword
+from tests.servers import serve
 
 NOW = 1_800_000_000.0
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from .clitools import run_cli
+from tests.clitools import run_cli
 
 
 def test_demo_runs_the_sample_against_the_simulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

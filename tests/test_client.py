@@ -13,14 +13,13 @@ from aiohttp import web
 from huaweicloudsdkcore.exceptions.exception_handler import DefaultExceptionHandler
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
 
-from bulkretry import client as client_module
-from bulkretry.auth import AkSkAuth, TokenAuth
-from bulkretry.client import OmsClient
-from bulkretry.credentials import AkSk, Token
 from bulkretry.errors import ApiError, TransportError
-from bulkretry.parsing import parse_error_body
-
-from .servers import sdk_expected_authorization, serve
+from bulkretry.oms import client as client_module
+from bulkretry.oms.auth import AkSkAuth, TokenAuth
+from bulkretry.oms.client import OmsClient
+from bulkretry.oms.credentials import AkSk, Token
+from bulkretry.oms.errorbody import parse_error_body
+from tests.servers import sdk_expected_authorization, serve
 
 AK, SK = "HPUAEXAMPLEAK0000001", "sk-example-0123456789abcdef"
 ODD_IDS = ["2c11d99a-9596-4bc6-a6ad-2336455b149c", "a/b", "..", ".", "x?y#z", "50%", "%2F", "任务组 1",

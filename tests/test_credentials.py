@@ -9,12 +9,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkretry.auth import AkSkAuth, IamPasswordAuth, TokenAuth, authenticator_for
-from bulkretry.client import OmsClient
-from bulkretry.credentials import AkSk, IamPassword, Token, load_credentials, mask
 from bulkretry.errors import ApiError, CredentialsError
-
-from .servers import serve
+from bulkretry.oms.auth import AkSkAuth, IamPasswordAuth, TokenAuth, authenticator_for
+from bulkretry.oms.client import OmsClient
+from bulkretry.oms.credentials import AkSk, IamPassword, Token, load_credentials, mask
+from tests.servers import serve
 
 SECRETS = ["sk-very-secret-0123456789", "tok-very-secret-abcdef", "pw-very-secret-123", "sts-very-secret-xyz"]
 AK = "HPUAVISIBLEAKEND7Q2M"

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bulkretry.runlock import RunLock
+from bulkretry.run.runlock import RunLock
 from bulkretry.sim import SimConfig, SimulatorThread
-
-from .clitools import run_cli, use_sim_credentials
+from tests.clitools import run_cli, use_sim_credentials
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

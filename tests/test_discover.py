@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from huaweicloudsdkoms.v2 import ListTaskGroupRequest, ShowTaskGroupRequest
 
-from bulkretry.manifest import iter_rows, open_manifest
+from bulkretry.manifest.read import iter_rows, open_manifest
 from bulkretry.sim import SimConfig, SimulatorThread
-
-from .clitools import run_cli, use_sim_credentials
-from .test_sim_sdk import sdk_client
+from tests.clitools import run_cli, use_sim_credentials
+from tests.test_sim_sdk import sdk_client
 
 
 @pytest.fixture

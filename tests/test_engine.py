@@ -12,16 +12,15 @@ import anyio
 import pytest
 from aiohttp import web
 
-from bulkretry.auth import AkSkAuth, TokenAuth
-from bulkretry.client import OmsClient, make_session
-from bulkretry.credentials import AkSk, Token
-from bulkretry.engine import Engine, utc_now_iso
-from bulkretry.plan import Planner, RowPlan
-from bulkretry.policy import RetryPolicy
+from bulkretry.manifest.plan import Planner, RowPlan
+from bulkretry.oms.auth import AkSkAuth, TokenAuth
+from bulkretry.oms.client import OmsClient, make_session
+from bulkretry.oms.credentials import AkSk, Token
 from bulkretry.records import Outcome, RowResult
+from bulkretry.run.engine import Engine, utc_now_iso
+from bulkretry.run.policy import RetryPolicy
 from bulkretry.sim import SimConfig, running_simulator
-
-from .servers import serve
+from tests.servers import serve
 
 FAST = RetryPolicy(max_attempts=4, base_s=0.01, cap_s=0.02, rng=random.Random(1))
 

@@ -17,11 +17,10 @@ import openpyxl
 import pytest
 from aiohttp import web
 
-from bulkretry.client import MAX_BODY_BYTES
-from bulkretry.report._common import neutralise
+from bulkretry.oms.client import MAX_BODY_BYTES
+from bulkretry.report.common import neutralise
 from bulkretry.sim import SimConfig, SimulatorThread
-
-from .clitools import clear_credentials, run_cli, use_sim_credentials
+from tests.clitools import clear_credentials, run_cli, use_sim_credentials
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 

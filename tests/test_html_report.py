@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bulkretry.codes import CODES, explain
+from bulkretry.oms.codes import CODES, explain
 from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import FORMATS, HtmlReport, write_reports
 from bulkretry.report import html_report as html_module
-from bulkretry.report._common import report_header, row_values
+from bulkretry.report.common import report_header, row_values
 
 HOSTILE_MSG = "</script><script>alert(1)</script>"
 HOSTILE_GROUP = "<b>bold</b>-group"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bulkretry.errors import ConfigError
-from bulkretry.journal import Journal, JournalError, RowSet
 from bulkretry.records import Outcome, RowResult
-from bulkretry.runlock import RunLock
+from bulkretry.run.journal import Journal, JournalError, RowSet
+from bulkretry.run.runlock import RunLock
 
 
 def _result(row: int, outcome: Outcome = Outcome.SUCCEEDED, attempts: int = 1, code: str = "") -> RowResult:
@@ -24,7 +24,7 @@ def _result(row: int, outcome: Outcome = Outcome.SUCCEEDED, attempts: int = 1, c
 _CRASHING_WRITER = """
 import os, signal, sys
 from pathlib import Path
-from bulkretry.journal import Journal
+from bulkretry.run.journal import Journal
 from bulkretry.records import Outcome, RowResult
 journal = Journal(Path(sys.argv[1]), commit_every=int(sys.argv[2]), commit_interval_s=3600, horizon_slack=10)
 for step in sys.argv[3].split(","):
@@ -153,7 +153,7 @@ def test_a_held_lock_refuses_a_second_holder(tmp_path: Path) -> None:
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     """The lock dies with its process (kill -9 included): the folder can be locked again at once."""
-    code = ("import sys, os, signal; from pathlib import Path; from bulkretry.runlock import RunLock; "
+    code = ("import sys, os, signal; from pathlib import Path; from bulkretry.run.runlock import RunLock; "
             "RunLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); os.kill(os.getpid(), signal.SIGKILL)")
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=30)
     assert proc.stdout.strip() == "locked" and proc.returncode == -9

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from bulkretry import manifest
 from bulkretry.errors import ManifestError
-from bulkretry.manifest import (
+from bulkretry.manifest.read import (
     CANONICAL_COLUMNS,
     ManifestInfo,
     RawRow,
@@ -27,6 +26,7 @@ from bulkretry.manifest import (
     open_manifest,
     read_manifest,
 )
+from bulkretry.manifest import read as manifest
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -703,6 +703,6 @@ def test_samples_are_read(name: str) -> None:
 
 def test_importing_the_module_does_not_import_pandas_or_openpyxl() -> None:
     """pandas and openpyxl load only when a manifest of their kind is read (fast --help)."""
-    code = "import sys, bulkretry.manifest; print('pandas' in sys.modules, 'openpyxl' in sys.modules)"
+    code = "import sys, bulkretry.manifest.read; print('pandas' in sys.modules, 'openpyxl' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

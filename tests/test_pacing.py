@@ -9,10 +9,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from bulkretry.pacing import FixedPacer, PacerPool
+from bulkretry.run.pacing import FixedPacer, PacerPool
 from bulkretry.sim import SimConfig, SimulatorThread
-
-from .clitools import run_cli, use_sim_credentials
+from tests.clitools import run_cli, use_sim_credentials
 
 
 class FakeClock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 
-from bulkretry.plan import FirstRows, Planner
+from bulkretry.manifest.plan import FirstRows, Planner
 from bulkretry.records import Outcome
 
 

@@ -24,7 +24,7 @@ import pytest
 
 from bulkretry.records import REPORT_COLUMNS, Outcome, RowResult, RunSummary
 from bulkretry.report import BATCH_ROWS, FORMATS, neutralise, parse_formats, write_reports, xlsx_writer
-from bulkretry.report import _common as report_common
+from bulkretry.report import common as report_common
 from bulkretry.report.xlsx_report import XlsxReport
 from bulkretry.report.xlsx_writer import StreamingWorkbook
 

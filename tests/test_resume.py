@@ -18,11 +18,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from bulkretry.runlock import RunLock
-from bulkretry.runner import RunSettings, execute, prepare
+from bulkretry.run.runlock import RunLock
+from bulkretry.run.runner import RunSettings, execute, prepare
 from bulkretry.sim import SimConfig, SimulatorThread
-
-from .clitools import run_cli, use_sim_credentials
+from tests.clitools import run_cli, use_sim_credentials
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
@@ -61,8 +60,8 @@ def _failed_manifest(sim: SimulatorThread, path: Path, n: int) -> list[str]:
 
 def _stopped_run(sim: SimulatorThread, manifest: Path, out: Path, stop_after: int) -> None:
     """A run stopped (as by Ctrl-C) after *stop_after* results: the rest are interrupted."""
-    from bulkretry.auth import AkSkAuth
-    from bulkretry.credentials import AkSk
+    from bulkretry.oms.auth import AkSkAuth
+    from bulkretry.oms.credentials import AkSk
 
     settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=sim.config.project_id, rate=None,
                            concurrency=1, out_dir=out)
@@ -345,9 +344,9 @@ def test_a_second_ctrl_c_aborts_at_once_and_the_journal_stays_consistent(tmp_pat
 def test_a_stopped_rerun_resumes_with_its_own_selection(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """A rerun stopped part-way, resumed with `run MANIFEST --out RERUN --resume`: only the rerun's rows are
     called (not the whole manifest), and its summary still names its source."""
-    from bulkretry.auth import AkSkAuth
-    from bulkretry.credentials import AkSk
-    from bulkretry.rerun import load_selection
+    from bulkretry.oms.auth import AkSkAuth
+    from bulkretry.oms.credentials import AkSk
+    from bulkretry.run.rerun import load_selection
 
     manifest = tmp_path / "m.csv"
     _failed_manifest(sim, manifest, 10)

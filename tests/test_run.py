@@ -11,8 +11,7 @@ import pytest
 
 from bulkretry.records import REPORT_COLUMNS
 from bulkretry.sim import SimConfig, SimulatorThread
-
-from .clitools import run_cli, use_sim_credentials
+from tests.clitools import run_cli, use_sim_credentials
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
@@ -193,7 +192,7 @@ def test_a_signal_stops_the_run_and_still_writes_the_report(tmp_path: Path, sign
 def test_journal_keeps_a_per_second_timeline_of_calls_429s_and_failures(sim: SimulatorThread, env: dict,
                                                                           tmp_path: Path) -> None:
     """The timeline (for the HTML report) counts every call once, and the failed ones as failures."""
-    from bulkretry.journal import Journal
+    from bulkretry.run.journal import Journal
 
     _run(sim, SAMPLES / "manifest.csv", tmp_path / "run")
     with Journal.open_existing(tmp_path / "run" / "journal.sqlite") as journal:
@@ -210,9 +209,9 @@ def test_journal_keeps_a_per_second_timeline_of_calls_429s_and_failures(sim: Sim
 def _execute(sim: SimulatorThread, manifest: Path, out: Path, on_result=None):
     import anyio
 
-    from bulkretry.auth import AkSkAuth
-    from bulkretry.credentials import AkSk
-    from bulkretry.runner import RunSettings, execute, prepare
+    from bulkretry.oms.auth import AkSkAuth
+    from bulkretry.oms.credentials import AkSk
+    from bulkretry.run.runner import RunSettings, execute, prepare
 
     settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=sim.config.project_id, rate=None,
                            concurrency=1, out_dir=out)
@@ -226,9 +225,9 @@ def test_a_cancelled_run_reports_the_rows_planned_ahead_as_interrupted(tmp_path:
     of that batch and the rows after it are still in the journal and the report, as interrupted, in order."""
     import anyio
 
-    from bulkretry.auth import TokenAuth
-    from bulkretry.credentials import Token
-    from bulkretry.runner import PLAN_BATCH, RunSettings, execute, prepare
+    from bulkretry.oms.auth import TokenAuth
+    from bulkretry.oms.credentials import Token
+    from bulkretry.run.runner import PLAN_BATCH, RunSettings, execute, prepare
 
     rows = 2 * PLAN_BATCH + 7
     manifest = tmp_path / "m.csv"
@@ -254,7 +253,7 @@ def test_a_cancelled_run_reports_the_rows_planned_ahead_as_interrupted(tmp_path:
 def test_plans_made_before_a_manifest_error_come_out_before_it() -> None:
     """A batch that stops at an unreadable row hands out the rows planned before it, then raises the error."""
     from bulkretry.errors import ManifestError
-    from bulkretry.runner import _in_batches
+    from bulkretry.run.runner import _in_batches
 
     def plans():
         yield from range(1, 6)
@@ -274,8 +273,8 @@ def _failed_ids(sim: SimulatorThread, n: int) -> list[str]:
 def test_run_annotates_the_csv_as_write_annotated_does(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """The run feeds annotated.csv from the reports' pass: the same bytes as write_annotated from the journal,
     and the same outcomes as report.csv, row by row (blank rows kept in place)."""
-    from bulkretry.annotate import write_annotated
-    from bulkretry.journal import Journal
+    from bulkretry.manifest.annotate import write_annotated
+    from bulkretry.run.journal import Journal
 
     ids = _failed_ids(sim, 6)
     lines = [f"{gid},row {i}\n" for i, gid in enumerate(ids)] + ["not-a-failed-group,extra\n"]

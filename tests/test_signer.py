@@ -12,8 +12,8 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from bulkretry import signer
-from bulkretry.client import encode_segment
+from bulkretry.oms import signer
+from bulkretry.oms.client import encode_segment
 
 ALPHABET = "abcXYZ0189-_.~ /?#%&=+:@!$'()*,;[]\r\n\t任务组ID迁移é🚀"
 

@@ -16,8 +16,8 @@ import pytest
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from bulkretry.parsing import parse_error_body
-from bulkretry.signer import sign
+from bulkretry.oms.errorbody import parse_error_body
+from bulkretry.oms.signer import sign
 from bulkretry.sim import (
     STATUS_NAMES,
     SimConfig,

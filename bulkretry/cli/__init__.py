@@ -12,9 +12,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from .. import __version__
-from ..errors import BulkRetryError
-from ._common import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, _Formatter
+from bulkretry import __version__
+from bulkretry.cli._common import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, _Formatter
+from bulkretry.errors import BulkRetryError
 
 __all__ = ["main"]
 
@@ -35,9 +35,9 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .run import _add_rerun_parser, _add_run_parser, _add_validate_parser
-    from .simulator import _add_demo_parser, _add_sim_parser
-    from .tools import _add_diff_parser, _add_discover_parser, _add_report_parser
+    from bulkretry.cli.run import _add_rerun_parser, _add_run_parser, _add_validate_parser
+    from bulkretry.cli.simulator import _add_demo_parser, _add_sim_parser
+    from bulkretry.cli.tools import _add_diff_parser, _add_discover_parser, _add_report_parser
 
     parser = argparse.ArgumentParser(prog="bulkretry", description=MAIN_HELP, formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     if handler is None:
         parser.print_help(out)
         return EXIT_USAGE
-    from ..runner import ReportError, UnsavedResults
+    from bulkretry.run.runner import ReportError, UnsavedResults
 
     try:
         return handler(args, out, err)

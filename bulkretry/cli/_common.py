@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import BulkRetryError
+from bulkretry.errors import BulkRetryError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
 
@@ -51,7 +51,7 @@ def _parsed_by(module: str, name: str) -> Callable[[str], Any]:
         import importlib
 
         try:
-            return getattr(importlib.import_module(f"..{module}", __package__), name)(text)
+            return getattr(importlib.import_module(f"bulkretry.{module}"), name)(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -60,8 +60,8 @@ def _parsed_by(module: str, name: str) -> Callable[[str], Any]:
 
 
 _formats = _parsed_by("report", "parse_formats")
-_rate = _parsed_by("adaptive", "parse_rate")  # RateSpec; a float default passes through argparse untouched
-_outcomes = _parsed_by("rerun", "parse_outcomes")
+_rate = _parsed_by("run.adaptive", "parse_rate")  # RateSpec; a float default passes through argparse untouched
+_outcomes = _parsed_by("run.rerun", "parse_outcomes")
 
 
 class UsageError(BulkRetryError):

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import ConfigError
+from bulkretry.errors import ConfigError
 
 __all__ = ["JsonLinesFormatter", "json_log"]
 

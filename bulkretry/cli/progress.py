@@ -16,10 +16,10 @@ from typing import TextIO
 
 import anyio
 
-from ..auth import Authenticator
-from ..engine import Engine
-from ..records import RowResult
-from ..runner import PreparedRun, RunResult, RunStart, execute
+from bulkretry.oms.auth import Authenticator
+from bulkretry.records import RowResult
+from bulkretry.run.engine import Engine
+from bulkretry.run.runner import PreparedRun, RunResult, RunStart, execute
 
 __all__ = ["GRACE_S", "RunOutcome", "run_with_progress"]
 

@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import TextIO
 
-from ._common import (
+from bulkretry.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_SIGINT,
@@ -97,7 +97,7 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_parser(sub: argparse._SubParsersAction) -> None:
-    from ..defaults import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_TIMEOUT
+    from bulkretry.defaults import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_TIMEOUT
 
     p = sub.add_parser("run", help="retry every task group of a manifest", description=RUN_HELP,
                        formatter_class=_Formatter)
@@ -182,7 +182,7 @@ def _add_rerun_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_auth_options(p: argparse.ArgumentParser) -> None:
-    from ..credentials import AUTH_KINDS
+    from bulkretry.oms.credentials import AUTH_KINDS
 
     g = p.add_argument_group("authentication")
     g.add_argument("--auth", choices=AUTH_KINDS, help="force one scheme (default: the first configured)")
@@ -207,7 +207,7 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSett
     """The settings that `run` and `validate` share (the manifest options)."""
     from pathlib import Path
 
-    from ..runner import RunSettings
+    from bulkretry.run.runner import RunSettings
 
     return RunSettings(
         manifest=Path(args.manifest), encoding=args.encoding, delimiter=args.delimiter, sheet=args.sheet,
@@ -222,7 +222,7 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> Run
     from dataclasses import replace
     from pathlib import Path
 
-    from ..report import FORMATS
+    from bulkretry.report import FORMATS
 
     settings = replace(
         _settings_from(args, env), **_rate_settings(args.rate), concurrency=args.concurrency,
@@ -234,9 +234,9 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> Run
     if args.resume:
         if settings.out_dir is None:
             raise UsageError("--resume needs --out DIR: the folder of the run to continue")
-        from ..journal import JOURNAL_NAME
-        from ..rerun import load_selection
-        from ..rundir import read_params
+        from bulkretry.run.journal import JOURNAL_NAME
+        from bulkretry.run.rerun import load_selection
+        from bulkretry.run.rundir import read_params
 
         exists = (settings.out_dir / JOURNAL_NAME).is_file()  # if not, the resume itself says so
         source = read_params(settings.out_dir).get("source_run") if exists else None
@@ -250,10 +250,10 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> R
     """A rerun: the earlier run's settings, overridden by the options given now."""
     from pathlib import Path
 
-    from ..defaults import DEFAULT_RATE
-    from ..report import FORMATS
-    from ..rerun import DEFAULT_ONLY, load_selection
-    from ..runner import RunSettings
+    from bulkretry.defaults import DEFAULT_RATE
+    from bulkretry.report import FORMATS
+    from bulkretry.run.rerun import DEFAULT_ONLY, load_selection
+    from bulkretry.run.runner import RunSettings
 
     selection = load_selection(Path(args.source), args.only or DEFAULT_ONLY, args.error_code)
     old = selection.source_params
@@ -281,7 +281,7 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> R
 def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
 
-    from ..runner import prepare
+    from bulkretry.run.runner import prepare
 
     env = dict(os.environ)
     prepared = prepare(_settings_from(args, env), env)
@@ -316,7 +316,7 @@ def _summary_line(summary, files) -> str:  # (RunSummary, list[Path]) -> str
 def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
 
-    from ..runner import prepare
+    from bulkretry.run.runner import prepare
 
     env = dict(os.environ)
     prepared = prepare(_run_settings_from(args, env), env)
@@ -326,7 +326,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
 
-    from ..runner import prepare
+    from bulkretry.run.runner import prepare
 
     env = dict(os.environ)
     selection, settings = _rerun_settings_from(args, env)
@@ -352,10 +352,10 @@ def _execute(args: argparse.Namespace, prepared, env: dict[str, str], out: TextI
     import shlex
     from pathlib import Path
 
-    from ..auth import authenticator_for
-    from ..credentials import load_credentials
-    from .logfile import json_log
-    from .progress import run_with_progress
+    from bulkretry.cli.logfile import json_log
+    from bulkretry.cli.progress import run_with_progress
+    from bulkretry.oms.auth import authenticator_for
+    from bulkretry.oms.credentials import load_credentials
 
     settings = prepared.settings
     auth = None

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from ._common import EXIT_OK, UsageError, _Formatter, _non_negative_float, _non_negative_int, _positive_float, _ratio
+from bulkretry.cli._common import (
+    EXIT_OK,
+    UsageError,
+    _Formatter,
+    _non_negative_float,
+    _non_negative_int,
+    _positive_float,
+    _ratio,
+)
 
 SIM_HELP = """\
 Run the built-in OMS + IAM simulator: a real HTTP server that speaks the OMS v2 task-group API
@@ -21,7 +29,7 @@ examples:
 
 
 def _add_sim_parser(sub: argparse._SubParsersAction) -> None:
-    from ..sim.config import SimConfig  # small module, no aiohttp
+    from bulkretry.sim.config import SimConfig  # small module, no aiohttp
 
     d = SimConfig()
     p = sub.add_parser("sim", help="run the built-in OMS + IAM simulator", description=SIM_HELP,
@@ -48,7 +56,7 @@ def _add_sim_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _sim_config_from(args: argparse.Namespace):  # -> SimConfig
-    from ..sim.config import SimConfig
+    from bulkretry.sim.config import SimConfig
 
     return SimConfig(
         host=args.host, port=args.port, ak=args.ak, sk=args.sk, token=args.token, project_id=args.project_id,
@@ -60,7 +68,7 @@ def _sim_config_from(args: argparse.Namespace):  # -> SimConfig
 def _cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
 
-    from ..sim import serve_forever
+    from bulkretry.sim import serve_forever
 
     try:
         config = _sim_config_from(args)
@@ -113,8 +121,8 @@ def _add_demo_parser(sub: argparse._SubParsersAction) -> None:
 def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
 
-    from ..demo import run_demo
-    from .run import _summary_line
+    from bulkretry.cli.run import _summary_line
+    from bulkretry.demo import run_demo
 
     demo = asyncio.run(run_demo())
     print(f"simulator at {demo.url} (seed {demo.seed}, {demo.groups} groups, "

@@ -5,8 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from ._common import EXIT_FAILED, EXIT_OK, UsageError, _formats, _Formatter, _non_negative_int, _positive_float
-from .run import _add_auth_options
+from bulkretry.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    _formats,
+    _Formatter,
+    _non_negative_int,
+    _positive_float,
+)
+from bulkretry.cli.run import _add_auth_options
 
 REPORT_HELP = """\
 Write the reports of the run in DIR again from its journal (journal.sqlite), in the run's own formats or
@@ -51,7 +59,7 @@ def _add_diff_parser(sub: argparse._SubParsersAction) -> None:
 def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pathlib import Path
 
-    from ..runner import rebuild_reports
+    from bulkretry.run.runner import rebuild_reports
 
     result = rebuild_reports(Path(args.run_dir), args.format)
     print(f"{result.summary.rows} rows · reports written: {', '.join(f.name for f in result.files)} "
@@ -62,7 +70,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pathlib import Path
 
-    from ..diff import CHANGES, diff_runs
+    from bulkretry.diff import CHANGES, diff_runs
 
     result = diff_runs(Path(args.old_dir), Path(args.new_dir), Path(args.out) if args.out else None)
     for change in CHANGES:
@@ -112,10 +120,10 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
     from pathlib import Path
 
-    from ..auth import authenticator_for
-    from ..client import OmsClient, make_session
-    from ..credentials import load_credentials
-    from ..discover import discover_groups, manifest_row, write_manifest
+    from bulkretry.discover import discover_groups, manifest_row, write_manifest
+    from bulkretry.oms.auth import authenticator_for
+    from bulkretry.oms.client import OmsClient, make_session
+    from bulkretry.oms.credentials import load_credentials
 
     env = dict(os.environ)
     project_id = args.project_id or env.get("HUAWEICLOUD_SDK_PROJECT_ID")
@@ -137,7 +145,7 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return [manifest_row(group, project_id, credentials_from_env=args.credentials_from_env)
                     async for group in discover_groups(client, project_id, status=args.status)]
 
-    from ..errors import ApiError, TransportError
+    from bulkretry.errors import ApiError, TransportError
 
     try:
         rows = asyncio.run(listing())

@@ -5,8 +5,8 @@ One writer per format, all fed from the same single pass over the results; see :
 
 from __future__ import annotations
 
-from ._common import FORMATS, neutralise
-from ._write import BATCH_ROWS, parse_formats, write_reports
-from .html_report import HtmlReport
+from bulkretry.report.common import FORMATS, neutralise
+from bulkretry.report.html_report import HtmlReport
+from bulkretry.report.write import BATCH_ROWS, parse_formats, write_reports
 
 __all__ = ["BATCH_ROWS", "FORMATS", "HtmlReport", "neutralise", "parse_formats", "write_reports"]

@@ -6,8 +6,8 @@ import csv
 from pathlib import Path
 from typing import IO, Any
 
-from ..records import RunSummary
-from ._common import TRIGGER_STARTS, Value, close_quietly, neutralise, open_csv, sync_close
+from bulkretry.records import RunSummary
+from bulkretry.report.common import TRIGGER_STARTS, Value, close_quietly, neutralise, open_csv, sync_close
 
 __all__ = ["CsvReport"]
 

@@ -3,7 +3,7 @@
 - One file that makes no request: CSS and JavaScript inline, charts drawn here as inline SVG, and a
   Content-Security-Policy that lets only this module's own script run and nothing load.
 - The page shows the verdict, the run's details and parameters, the counts by outcome, the top error
-  codes with what they mean and what to do (:mod:`bulkretry.codes`), calls per second over time with
+  codes with what they mean and what to do (:mod:`bulkretry.oms.codes`), calls per second over time with
   the 429s and failures marked, a latency histogram, and a searchable table of the rows that did not
   succeed. The table is filled by a few lines of JavaScript from a JSON block; its filters can be set
   by the URL: ``report.html#outcome=failed&code=OMS.1015&q=text``.
@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
-from .. import __version__
-from ..codes import explain
-from ..records import REPORT_COLUMNS, RunSummary
-from ._common import Value, close_quietly, sync_close
+from bulkretry import __version__
+from bulkretry.oms.codes import explain
+from bulkretry.records import REPORT_COLUMNS, RunSummary
+from bulkretry.report.common import Value, close_quietly, sync_close
 
 __all__ = ["MAX_TABLE_ROWS", "HtmlReport"]
 

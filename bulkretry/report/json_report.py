@@ -14,9 +14,9 @@ from json.encoder import encode_basestring as _encode_text  # what JSONEncoder(e
 from pathlib import Path
 from typing import IO, Any
 
-from ..jsontext import encoder
-from ..records import RunSummary
-from ._common import Value, close_quietly, sync_close
+from bulkretry.jsontext import encoder
+from bulkretry.records import RunSummary
+from bulkretry.report.common import Value, close_quietly, sync_close
 
 __all__ = ["JsonReport", "write_summary"]
 

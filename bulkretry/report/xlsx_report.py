@@ -21,9 +21,9 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
-from ..records import RunSummary
-from ._common import TRIGGER_STARTS, Value, finite, neutralise, sync_close
-from .xlsx_writer import BOLD, ILLEGAL_XML_CHARS, MAX_SHEET_BYTES, StreamingWorkbook, Worksheet
+from bulkretry.records import RunSummary
+from bulkretry.report.common import TRIGGER_STARTS, Value, finite, neutralise, sync_close
+from bulkretry.report.xlsx_writer import BOLD, ILLEGAL_XML_CHARS, MAX_SHEET_BYTES, StreamingWorkbook, Worksheet
 
 __all__ = ["XlsxReport"]
 

@@ -13,11 +13,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import SimConfig
-    from .groups import STATUS_NAMES, generate_groups
-    from .server import Simulator, SimulatorThread, running_simulator, serve_forever
-    from .state import SimError, SimState
-    from .traffic import ReceivedRequest
+    from bulkretry.sim.config import SimConfig
+    from bulkretry.sim.groups import STATUS_NAMES, generate_groups
+    from bulkretry.sim.server import Simulator, SimulatorThread, running_simulator, serve_forever
+    from bulkretry.sim.state import SimError, SimState
+    from bulkretry.sim.traffic import ReceivedRequest
 
 __all__ = [
     "STATUS_NAMES",

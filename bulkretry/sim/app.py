@@ -20,11 +20,11 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
-from .config import SimConfig
-from .iam import issue_token
-from .state import SimError, SimState
-from .traffic import RateWindow, ReceivedRequest, Traffic
-from .verify import auth_problem
+from bulkretry.sim.config import SimConfig
+from bulkretry.sim.iam import issue_token
+from bulkretry.sim.state import SimError, SimState
+from bulkretry.sim.traffic import RateWindow, ReceivedRequest, Traffic
+from bulkretry.sim.verify import auth_problem
 
 __all__ = ["CONFIG", "STATE", "TRAFFIC", "build_app"]
 

@@ -10,7 +10,7 @@ import random
 import uuid
 from typing import Any
 
-from ..status import FAILED, FINISHED, RUNNING, STATUS_NAMES
+from bulkretry.oms.status import FAILED, FINISHED, RUNNING, STATUS_NAMES
 
 __all__ = ["FAILED", "FINISHED", "RUNNING", "STATUS_NAMES", "generate_groups", "settle_counters"]
 

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .config import SimConfig
-from .state import SimState
+from bulkretry.sim.config import SimConfig
+from bulkretry.sim.state import SimState
 
 __all__ = ["PROJECT_NAME", "issue_token"]
 

@@ -10,10 +10,10 @@ from types import TracebackType
 
 from aiohttp import web
 
-from .app import build_app
-from .config import SimConfig
-from .state import SimState
-from .traffic import ReceivedRequest, Traffic
+from bulkretry.sim.app import build_app
+from bulkretry.sim.config import SimConfig
+from bulkretry.sim.state import SimState
+from bulkretry.sim.traffic import ReceivedRequest, Traffic
 
 __all__ = ["Simulator", "SimulatorThread", "running_simulator", "serve_forever"]
 

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .config import SimConfig
-from .groups import FAILED, FINISHED, RUNNING, STATUS_NAMES, generate_groups, settle_counters
+from bulkretry.sim.config import SimConfig
+from bulkretry.sim.groups import FAILED, FINISHED, RUNNING, STATUS_NAMES, generate_groups, settle_counters
 
 __all__ = ["IssuedToken", "SimError", "SimState"]
 

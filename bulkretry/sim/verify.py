@@ -1,6 +1,6 @@
 """The simulator's gateway checks: an ``X-Auth-Token``, or an ``SDK-HMAC-SHA256`` signature.
 
-The signature is recomputed with :mod:`bulkretry.signer`, the same code the client signs with, which
+The signature is recomputed with :mod:`bulkretry.oms.signer`, the same code the client signs with, which
 ``tests/test_signer.py`` holds byte-identical to the official SDK. Reasons given back never echo a
 token, a secret key or a signature.
 """
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
-from ..signer import (
+from bulkretry.oms.signer import (
     DATE_FORMAT,
     HEADER_DATE,
     canonical_request,
@@ -21,8 +21,8 @@ from ..signer import (
     signature,
     string_to_sign,
 )
-from .config import SimConfig
-from .state import SimState
+from bulkretry.sim.config import SimConfig
+from bulkretry.sim.state import SimState
 
 __all__ = ["auth_problem"]
 

@@ -16,10 +16,10 @@ from typing import Protocol
 
 import aiohttp
 
-from . import signer
-from .credentials import AkSk, Credentials, IamPassword, Token, mask
-from .errors import ApiError, TransportError
-from .parsing import parse_error_body, short_text
+from bulkretry.errors import ApiError, TransportError
+from bulkretry.oms import signer
+from bulkretry.oms.credentials import AkSk, Credentials, IamPassword, Token, mask
+from bulkretry.oms.errorbody import parse_error_body, short_text
 
 __all__ = [
     "AkSkAuth",

@@ -9,12 +9,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from ..records import RowResult, RunSummary
-from ._common import FORMATS, Writer, record_values, report_header, row_values
-from .csv_report import CsvReport
-from .html_report import HtmlReport
-from .json_report import JsonReport, write_summary
-from .xlsx_report import XlsxReport
+from bulkretry.records import RowResult, RunSummary
+from bulkretry.report.common import FORMATS, Writer, record_values, report_header, row_values
+from bulkretry.report.csv_report import CsvReport
+from bulkretry.report.html_report import HtmlReport
+from bulkretry.report.json_report import JsonReport, write_summary
+from bulkretry.report.xlsx_report import XlsxReport
 
 __all__ = ["BATCH_ROWS", "SUMMARY_FILE", "parse_formats", "write_reports"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .records import Outcome
-from .rundir import run_journal
+from bulkretry.records import Outcome
+from bulkretry.run.rundir import run_journal
 
 __all__ = ["DEFAULT_ONLY", "Selection", "load_selection", "parse_outcomes"]
 

@@ -46,14 +46,14 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from .credentials import mask
-from .errors import ManifestError
-from .manifest import ManifestInfo, _cell_text, _csv_records, _open_text
-from .plan import MASKED_COLUMNS, SECRET_COLUMNS
-from .records import Outcome, RowResult
-from .report import neutralise
-from .report._common import may_start_formula, open_csv, sync_close
-from .report.xlsx_writer import ILLEGAL_XML_CHARS, MAX_TEXT
+from bulkretry.errors import ManifestError
+from bulkretry.manifest.plan import MASKED_COLUMNS, SECRET_COLUMNS
+from bulkretry.manifest.read import ManifestInfo, _cell_text, _csv_records, _open_text
+from bulkretry.oms.credentials import mask
+from bulkretry.records import Outcome, RowResult
+from bulkretry.report import neutralise
+from bulkretry.report.common import may_start_formula, open_csv, sync_close
+from bulkretry.report.xlsx_writer import ILLEGAL_XML_CHARS, MAX_TEXT
 
 __all__ = [
     "ANNOTATION_COLUMNS", "MASKED", "OUTCOME_COLOURS", "XLSX_MAX_ROWS", "Annotated", "AnnotatedWriter",

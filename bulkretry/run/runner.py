@@ -19,22 +19,28 @@ from typing import Any
 import aiohttp
 import anyio
 
-from .adaptive import AdaptivePacer
-from .annotate import AnnotatedWriter
-from .auth import Authenticator
-from .client import OmsClient, make_session
-from .defaults import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_RUNS_ROOT, DEFAULT_TIMEOUT
-from .engine import Engine, utc_now_iso
-from .errors import BulkRetryError, ConfigError
-from .journal import JOURNAL_NAME, JournalError, RowSet
-from .manifest import ManifestInfo, count_rows, iter_rows, open_manifest
-from .pacing import PacerPool
-from .plan import Planner, RowPlan
-from .policy import RetryPolicy
-from .records import Outcome, RowResult, RunSummary
-from .report import BATCH_ROWS, FORMATS, write_reports
-from .rerun import Selection
-from .rundir import OpenRun, create_run, file_sha256, reopen_run, run_journal
+from bulkretry.defaults import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RATE,
+    DEFAULT_RUNS_ROOT,
+    DEFAULT_TIMEOUT,
+)
+from bulkretry.errors import BulkRetryError, ConfigError
+from bulkretry.manifest.annotate import AnnotatedWriter
+from bulkretry.manifest.plan import Planner, RowPlan
+from bulkretry.manifest.read import ManifestInfo, count_rows, iter_rows, open_manifest
+from bulkretry.oms.auth import Authenticator
+from bulkretry.oms.client import OmsClient, make_session
+from bulkretry.records import Outcome, RowResult, RunSummary
+from bulkretry.report import BATCH_ROWS, FORMATS, write_reports
+from bulkretry.run.adaptive import AdaptivePacer
+from bulkretry.run.engine import Engine, utc_now_iso
+from bulkretry.run.journal import JOURNAL_NAME, JournalError, RowSet
+from bulkretry.run.pacing import PacerPool
+from bulkretry.run.policy import RetryPolicy
+from bulkretry.run.rerun import Selection
+from bulkretry.run.rundir import OpenRun, create_run, file_sha256, reopen_run, run_journal
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

@@ -6,7 +6,7 @@ learns a path's capacity and botocore's adaptive retry mode (``botocore/retries/
 on a client-side token bucket) learns AWS's throttling limits:
 
 * **Even slots.** Slots are spaced ``1/rate`` apart on an ideal schedule, as in
-  :class:`~bulkretry.pacing.FixedPacer`; idle time never builds up a burst. Waiters queue in order
+  :class:`~bulkretry.run.pacing.FixedPacer`; idle time never builds up a burst. Waiters queue in order
   and the head computes its slot only when it gets there, so a decrease applies to every call not yet
   sent, not only to callers that came after it.
 * **Slow start.** Until the first 429 the rate triples per second of sending (10/s reaches 50/s in

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from .errors import ManifestError
+from bulkretry.errors import ManifestError
 
 __all__ = [
     "CANONICAL_COLUMNS",

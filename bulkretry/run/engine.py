@@ -1,6 +1,6 @@
 """The batch engine: fan out retry calls under a rate limit and a concurrency cap, one result per row.
 
-An anyio task group on asyncio; a pacer (:mod:`bulkretry.pacing`) spaces every call (first attempts and
+An anyio task group on asyncio; a pacer (:mod:`bulkretry.run.pacing`) spaces every call (first attempts and
 retries alike) ``1/rate`` seconds apart, so no one-second window holds more than ``rate`` calls (with
 ``--rate auto``: at the rate each project's pacer has learnt from 429s); ``concurrency`` workers share one
 iterator of plans, so at most that many rows are in progress and memory follows the concurrency, not
@@ -21,15 +21,15 @@ from typing import Any
 
 import anyio
 
-from .client import OmsClient
-from .credentials import mask
-from .errors import ApiError, BulkRetryError, TransportError
-from .pacing import FixedPacer, PacerPool
-from .parsing import short_text
-from .plan import MASKED_COLUMNS, SECRET_COLUMNS, RetryBody, RowPlan
-from .policy import RetryPolicy
-from .records import Outcome, RowResult
-from .status import FAILED, status_name, status_of
+from bulkretry.errors import ApiError, BulkRetryError, TransportError
+from bulkretry.manifest.plan import MASKED_COLUMNS, SECRET_COLUMNS, RetryBody, RowPlan
+from bulkretry.oms.client import OmsClient
+from bulkretry.oms.credentials import mask
+from bulkretry.oms.errorbody import short_text
+from bulkretry.oms.status import FAILED, status_name, status_of
+from bulkretry.records import Outcome, RowResult
+from bulkretry.run.pacing import FixedPacer, PacerPool
+from bulkretry.run.policy import RetryPolicy
 
 __all__ = ["Engine", "EngineStats", "utc_now_iso"]
 

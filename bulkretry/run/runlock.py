@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import ConfigError
+from bulkretry.errors import ConfigError
 
 __all__ = ["LOCK_NAME", "RunLock"]
 

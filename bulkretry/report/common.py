@@ -10,7 +10,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from ..records import REPORT_COLUMNS, RowResult, RunSummary
+from bulkretry.records import REPORT_COLUMNS, RowResult, RunSummary
 
 __all__ = [
     "FORMATS",

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .journal import JOURNAL_NAME, Journal, JournalError
-from .runlock import RunLock
+from bulkretry.errors import ConfigError
+from bulkretry.run.journal import JOURNAL_NAME, Journal, JournalError
+from bulkretry.run.runlock import RunLock
 
 __all__ = ["CALL_SETTINGS", "OpenRun", "create_run", "file_sha256", "read_params", "reopen_run", "require_run",
            "run_journal"]

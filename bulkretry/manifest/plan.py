@@ -13,9 +13,9 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .credentials import mask
-from .errors import ConfigError
-from .records import Outcome
+from bulkretry.errors import ConfigError
+from bulkretry.oms.credentials import mask
+from bulkretry.records import Outcome
 
 __all__ = [
     "BODY_LIMITS",
@@ -258,7 +258,7 @@ class Planner:
         return RowPlan(row, project_id, group_id, region, body, extra)
 
     def plan_all(self, rows: Iterable[Any]) -> Iterator[RowPlan]:
-        """Plan every :class:`~bulkretry.manifest.RawRow` of *rows*, in order."""
+        """Plan every :class:`~bulkretry.manifest.read.RawRow` of *rows*, in order."""
         for raw in rows:
             yield self.plan(raw.row, raw.values)
 

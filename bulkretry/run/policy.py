@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from .errors import ApiError, BulkRetryError, TransportError
+from bulkretry.errors import ApiError, BulkRetryError, TransportError
 
 __all__ = ["RetryPolicy", "is_retryable"]
 

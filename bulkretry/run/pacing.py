@@ -6,7 +6,7 @@ schedule (``next = max(now, next) + 1/rate``), not from when a waiter happened t
 lateness never lowers the achieved rate, and idle time never builds up a burst. (aiolimiter's leaky
 bucket, measured here with capacity 1, delivered 97 % of 100/s and 89 % of 500/s.)
 
-``--rate auto`` uses an adaptive pacer per ``(endpoint, project)`` (see :mod:`bulkretry.adaptive`);
+``--rate auto`` uses an adaptive pacer per ``(endpoint, project)`` (see :mod:`bulkretry.run.adaptive`);
 ``PacerPool`` hands each project its own.
 """
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CredentialsError
+from bulkretry.errors import CredentialsError
 
 __all__ = [
     "AUTH_KINDS",

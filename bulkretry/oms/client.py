@@ -18,11 +18,11 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from yarl import URL
 
-from . import __version__
-from .auth import Authenticator, OutgoingRequest
-from .errors import ApiError, TransportError
-from .jsontext import encoder
-from .parsing import parse_error_body, short_text
+from bulkretry import __version__
+from bulkretry.errors import ApiError, TransportError
+from bulkretry.jsontext import encoder
+from bulkretry.oms.auth import Authenticator, OutgoingRequest
+from bulkretry.oms.errorbody import parse_error_body, short_text
 
 __all__ = ["OmsClient", "Response", "encode_segment", "endpoint_for_region", "make_session", "parse_retry_after"]
 

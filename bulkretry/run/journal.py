@@ -23,9 +23,9 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import BulkRetryError
-from .jsontext import encoder
-from .records import Outcome, RowResult
+from bulkretry.errors import BulkRetryError
+from bulkretry.jsontext import encoder
+from bulkretry.records import Outcome, RowResult
 
 __all__ = ["JOURNAL_NAME", "SCHEMA_VERSION", "Journal", "JournalError", "RowSet"]
 
