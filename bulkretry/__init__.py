@@ -5,7 +5,18 @@ The library never prints; :mod:`bulkretry.cli` is the only module that talks to 
 
 import logging
 
-from bulkretry.errors import ApiError, BulkRetryError, ConfigError, CredentialsError, ManifestError, TransportError
+from bulkretry.errors import (
+    ApiError,
+    BulkRetryError,
+    ConfigError,
+    CredentialsError,
+    JournalError,
+    ManifestError,
+    ReportError,
+    TransportError,
+    UnsavedResults,
+    UsageError,
+)
 
 __version__ = "0.1.0"
 
@@ -17,7 +28,11 @@ __all__ = [
     "BulkRetryError",
     "ConfigError",
     "CredentialsError",
+    "JournalError",
     "ManifestError",
+    "ReportError",
     "TransportError",
+    "UnsavedResults",
+    "UsageError",
     "__version__",
 ]

@@ -1,26 +1,51 @@
-"""One exception base with a few flat subclasses that carry fields, so reports record codes, not prose.
+"""Every exception bulkretry raises on purpose: one base, a few flat subclasses that carry fields, so
+reports record codes, not prose, and the CLI turns each into one line and its ``exit_status``.
 
-No exception here ever holds a secret: messages are built from ids, codes and the service's own text.
+``exit_status`` is the contract's: 2 when nothing was called (a usage, settings, credentials or manifest
+error), 1 when calls were made but the run could not end cleanly (a report that could not be written,
+results the journal refused). No exception here ever holds a secret: messages are built from ids, codes
+and the service's own text (with the run's secrets redacted).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 __all__ = [
+    "EXIT_FAILED",
+    "EXIT_USAGE",
     "ApiError",
     "BulkRetryError",
     "ConfigError",
     "CredentialsError",
+    "JournalError",
     "ManifestError",
+    "ReportError",
     "TransportError",
+    "UnsavedResults",
+    "UsageError",
 ]
+
+#: Some rows (or the run's ending) failed after calls were made.
+EXIT_FAILED = 1
+#: Nothing was called: bad usage, settings, credentials or manifest.
+EXIT_USAGE = 2
 
 
 class BulkRetryError(Exception):
     """Base of every error bulkretry raises on purpose."""
 
+    #: The process's exit status when this error ends a command.
+    exit_status: int = EXIT_USAGE
+
 
 class ConfigError(BulkRetryError):
     """A usage error: a bad option value or a missing setting. Nothing was called."""
+
+
+class UsageError(ConfigError):
+    """A usage error found by the command line itself (options that do not go together)."""
 
 
 class CredentialsError(ConfigError):
@@ -75,3 +100,25 @@ class TransportError(BulkRetryError):
         self.message = message
         self.retryable = retryable
         self.latency_ms = latency_ms
+
+
+class JournalError(BulkRetryError):
+    """The journal cannot be opened, read or written (not a run folder, a newer schema, a full disk)."""
+
+
+class ReportError(BulkRetryError):
+    """The calls were made and journalled, but the report files could not be written."""
+
+    exit_status = EXIT_FAILED
+
+
+class UnsavedResults(BulkRetryError):
+    """The journal refused results (a full disk): they are handed over in ``rows`` so the caller can show
+    them; ``out_dir`` is the run folder."""
+
+    exit_status = EXIT_FAILED
+
+    def __init__(self, message: str, rows: list[dict[str, Any]], out_dir: Path) -> None:
+        super().__init__(message)
+        self.rows = rows
+        self.out_dir = out_dir

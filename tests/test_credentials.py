@@ -10,9 +10,10 @@ import pytest
 from aiohttp import web
 
 from bulkretry.errors import ApiError, CredentialsError
+from bulkretry.masking import mask
 from bulkretry.oms.auth import AkSkAuth, IamPasswordAuth, TokenAuth, authenticator_for
 from bulkretry.oms.client import OmsClient
-from bulkretry.oms.credentials import AkSk, IamPassword, Token, load_credentials, mask
+from bulkretry.oms.credentials import AkSk, IamPassword, Token, load_credentials
 from tests.servers import serve
 
 SECRETS = ["sk-very-secret-0123456789", "tok-very-secret-abcdef", "pw-very-secret-123", "sts-very-secret-xyz"]

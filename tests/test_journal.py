@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bulkretry.errors import ConfigError
+from bulkretry.errors import ConfigError, JournalError
 from bulkretry.records import Outcome, RowResult
-from bulkretry.run.journal import Journal, JournalError, RowSet
+from bulkretry.run.journal import Journal, RowSet
 from bulkretry.run.runlock import RunLock
 
 

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from bulkretry import __version__
 from bulkretry.cli._common import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, _Formatter
-from bulkretry.errors import BulkRetryError
+from bulkretry.errors import BulkRetryError, UnsavedResults
 
 __all__ = ["main"]
 
@@ -66,23 +66,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     if handler is None:
         parser.print_help(out)
         return EXIT_USAGE
-    from bulkretry.run.runner import ReportError, UnsavedResults
-
     try:
         return handler(args, out, err)
-    except UnsavedResults as exc:  # calls were made: never drop what they returned
+    except BulkRetryError as exc:  # each error carries its exit status (errors.py)
         print(f"bulkretry: error: {exc}", file=err)
-        for row in exc.rows:
-            print(json.dumps(row, ensure_ascii=False), file=err)
-        return _failed(args, out, str(exc))
-    except ReportError as exc:  # calls were made and journalled: not a usage error
-        print(f"bulkretry: error: {exc}", file=err)
-        return _failed(args, out, str(exc))
-    except BulkRetryError as exc:
-        print(f"bulkretry: error: {exc}", file=err)
-        if getattr(args, "json_summary", False):
-            print(json.dumps({"error": str(exc), "exit_status": EXIT_USAGE}, ensure_ascii=False), file=out)
-        return EXIT_USAGE
+        if isinstance(exc, UnsavedResults):  # calls were made: never drop what they returned
+            for row in exc.rows:
+                print(json.dumps(row, ensure_ascii=False), file=err)
+        return _failed(args, out, str(exc), exc.exit_status)
     except KeyboardInterrupt:
         print("bulkretry: interrupted", file=err)
         return EXIT_SIGINT
@@ -95,7 +86,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return _failed(args, out, f"{type(exc).__name__}: {exc}")
 
 
-def _failed(args: argparse.Namespace, out: TextIO, message: str) -> int:
+def _failed(args: argparse.Namespace, out: TextIO, message: str, status: int = EXIT_FAILED) -> int:
     if getattr(args, "json_summary", False):
-        print(json.dumps({"error": message, "exit_status": EXIT_FAILED}, ensure_ascii=False), file=out)
-    return EXIT_FAILED
+        print(json.dumps({"error": message, "exit_status": status}, ensure_ascii=False), file=out)
+    return status

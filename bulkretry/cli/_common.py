@@ -7,9 +7,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from bulkretry.errors import BulkRetryError
+from bulkretry.errors import EXIT_FAILED, EXIT_USAGE
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
+#: The contract's exit statuses: 0 every row fine, 1 some rows failed, 2 nothing was called, 130/143 stopped.
+EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM = 0, 130, 143
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_SIGINT", "EXIT_SIGTERM", "EXIT_USAGE"]
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
@@ -62,7 +65,3 @@ def _parsed_by(module: str, name: str) -> Callable[[str], Any]:
 _formats = _parsed_by("report", "parse_formats")
 _rate = _parsed_by("run.adaptive", "parse_rate")  # RateSpec; a float default passes through argparse untouched
 _outcomes = _parsed_by("run.rerun", "parse_outcomes")
-
-
-class UsageError(BulkRetryError):
-    """A usage error found by the CLI itself."""

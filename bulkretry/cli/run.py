@@ -12,7 +12,6 @@ from bulkretry.cli._common import (
     EXIT_OK,
     EXIT_SIGINT,
     EXIT_SIGTERM,
-    UsageError,
     _formats,
     _Formatter,
     _outcomes,
@@ -20,6 +19,7 @@ from bulkretry.cli._common import (
     _positive_int,
     _rate,
 )
+from bulkretry.errors import UsageError
 
 RUN_HELP = """\
 Retry every task group of MANIFEST (CSV or Excel, one row per group), rate-limited and concurrent,

@@ -7,13 +7,13 @@ from typing import TextIO
 
 from bulkretry.cli._common import (
     EXIT_OK,
-    UsageError,
     _Formatter,
     _non_negative_float,
     _non_negative_int,
     _positive_float,
     _ratio,
 )
+from bulkretry.errors import UsageError
 
 SIM_HELP = """\
 Run the built-in OMS + IAM simulator: a real HTTP server that speaks the OMS v2 task-group API

@@ -8,13 +8,13 @@ from typing import TextIO
 from bulkretry.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
-    UsageError,
     _formats,
     _Formatter,
     _non_negative_int,
     _positive_float,
 )
 from bulkretry.cli.run import _add_auth_options
+from bulkretry.errors import UsageError
 
 REPORT_HELP = """\
 Write the reports of the run in DIR again from its journal (journal.sqlite), in the run's own formats or

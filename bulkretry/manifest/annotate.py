@@ -47,16 +47,15 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from bulkretry.errors import ManifestError
-from bulkretry.manifest.plan import MASKED_COLUMNS, SECRET_COLUMNS
 from bulkretry.manifest.read import ManifestInfo, _cell_text, _csv_records, _open_text
-from bulkretry.oms.credentials import mask
+from bulkretry.masking import MASKED, MASKED_COLUMNS, SECRET_COLUMNS, mask, masked_text
 from bulkretry.records import Outcome, RowResult
 from bulkretry.report import neutralise
 from bulkretry.report.common import may_start_formula, open_csv, sync_close
 from bulkretry.report.xlsx_writer import ILLEGAL_XML_CHARS, MAX_TEXT
 
 __all__ = [
-    "ANNOTATION_COLUMNS", "MASKED", "OUTCOME_COLOURS", "XLSX_MAX_ROWS", "Annotated", "AnnotatedWriter",
+    "ANNOTATION_COLUMNS", "OUTCOME_COLOURS", "XLSX_MAX_ROWS", "Annotated", "AnnotatedWriter",
     "write_annotated",
 ]
 
@@ -68,7 +67,6 @@ ANNOTATION_COLUMNS: tuple[str, ...] = ("outcome", "error_code", "error_msg", "re
 #: memory (about 6 kB and 0.4 ms a row of 8 columns).
 XLSX_MAX_ROWS = 100_000
 #: What a secret cell shows.
-MASKED = "***"
 
 _GREEN, _RED, _AMBER, _GREY = "C6EFCE", "FFC7CE", "FFEB9C", "E7E6E6"
 #: The light fill (RGB) of a row by its outcome.
@@ -269,16 +267,6 @@ def _annotation_slots(headers: Sequence[str]) -> tuple[list[int], bool]:
             after += 1
     return slots, found
 
-
-def _masked_text(column: str, text: str) -> str:
-    """A secret or access-key cell as it may be shown; any other cell as it is."""
-    if not text or text.startswith("env:"):
-        return text
-    if column in SECRET_COLUMNS:
-        return MASKED
-    if column in MASKED_COLUMNS:
-        return mask(text)
-    return text
 
 
 def _changed(info: ManifestInfo, why: str) -> _Skip:
@@ -512,7 +500,7 @@ def _mask_cell(cell: Any, column: str) -> None:
         cell.value = MASKED
     else:
         text = _cell_text(value, cell.number_format)
-        shown = _masked_text(column, text)
+        shown = masked_text(column, text)
         if shown == text:
             return  # an env: reference
         cell.value = _xlsx_text(shown)

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bulkretry.errors import ConfigError
-from bulkretry.oms.credentials import mask
+from bulkretry.masking import MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.records import Outcome
 
 __all__ = [
     "BODY_LIMITS",
-    "SECRET_COLUMNS",
     "Planner",
     "RetryBody",
     "RowPlan",
@@ -37,11 +36,6 @@ BODY_LIMITS: dict[str, int] = {
     "source_cdn_authentication_key": 255,
     "connection_string": 2048,
 }
-#: Columns never written to a report, log or journal.
-SECRET_COLUMNS = frozenset({"src_sk", "dst_sk", "json_auth_file", "source_cdn_authentication_key",
-                            "connection_string"})
-#: Access-key columns: reported masked.
-MASKED_COLUMNS = frozenset({"src_ak", "dst_ak"})
 #: Columns that go into the report's first block, not into the extra columns.
 LEADING_COLUMNS = frozenset({"group_id", "project_id"})
 MAX_ID_LENGTH = 1024

@@ -17,8 +17,9 @@ from typing import Protocol
 import aiohttp
 
 from bulkretry.errors import ApiError, TransportError
+from bulkretry.masking import mask
 from bulkretry.oms import signer
-from bulkretry.oms.credentials import AkSk, Credentials, IamPassword, Token, mask
+from bulkretry.oms.credentials import AkSk, Credentials, IamPassword, Token
 from bulkretry.oms.errorbody import parse_error_body, short_text
 
 __all__ = [

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bulkretry.errors import CredentialsError
+from bulkretry.masking import mask
 
 __all__ = [
     "AUTH_KINDS",
@@ -19,7 +20,6 @@ __all__ = [
     "IamPassword",
     "Token",
     "load_credentials",
-    "mask",
 ]
 
 AUTH_KINDS = ("token", "aksk", "password")
@@ -36,14 +36,6 @@ ENV_IAM_PASSWORD = "OMS_IAM_PASSWORD"
 ENV_IAM_PASSWORD_FILE = "OMS_IAM_PASSWORD_FILE"
 DEFAULT_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
 
-
-def mask(value: str | None) -> str:
-    """Show an access key as ``AKIA…7Q2M``: enough to tell keys apart, never enough to use one."""
-    if not value:
-        return ""
-    if len(value) <= 8:
-        return "…" + value[-2:] if len(value) > 4 else "…"
-    return f"{value[:4]}…{value[-4:]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ Results go to ``on_result`` as rows finish. ``stop()`` stops new calls and marks
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -22,9 +21,9 @@ from typing import Any
 import anyio
 
 from bulkretry.errors import ApiError, BulkRetryError, TransportError
-from bulkretry.manifest.plan import MASKED_COLUMNS, SECRET_COLUMNS, RetryBody, RowPlan
+from bulkretry.manifest.plan import RowPlan
+from bulkretry.masking import redact
 from bulkretry.oms.client import OmsClient
-from bulkretry.oms.credentials import mask
 from bulkretry.oms.errorbody import short_text
 from bulkretry.oms.status import FAILED, status_name, status_of
 from bulkretry.records import Outcome, RowResult
@@ -320,29 +319,3 @@ class Engine:
 
 def _code(error: ApiError | TransportError) -> str:
     return (error.error_code or str(error.status)) if isinstance(error, ApiError) else error.code
-
-
-def redact(text: str, body: RetryBody) -> str:
-    """*text* from the service with this row's secrets taken out: a server that echoes the body back
-    (``invalid src_sk 'abc…'``) must not put a secret key into the report. Access keys become masked."""
-    if not text:
-        return text
-    for name, value in body.items():
-        if not isinstance(value, str) or len(value) < 4:
-            continue
-        if name in SECRET_COLUMNS:
-            parts = [value, *_json_strings(value)] if name == "json_auth_file" else [value]
-            for part in parts:
-                text = text.replace(part, "[redacted]")
-        elif name in MASKED_COLUMNS:
-            text = text.replace(value, mask(value))
-    return text
-
-
-def _json_strings(text: str) -> list[str]:
-    # A key file's private key may come back on its own: redact each long string value too.
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return []
-    return [v for v in data.values() if isinstance(v, str) and len(v) >= 8] if isinstance(data, dict) else []

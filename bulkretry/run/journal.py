@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from bulkretry.errors import BulkRetryError
+from bulkretry.errors import JournalError
 from bulkretry.jsontext import encoder
 from bulkretry.records import Outcome, RowResult
 
@@ -65,10 +65,6 @@ _encode_pairs = encoder(separators=(", ", ": "))
 def _values(result: RowResult) -> tuple[Any, ...]:
     """*result* as a ``rows`` row, in ``_COLUMNS`` order."""
     return (*result[:3], result[3].value, *result[4:12], _encode_pairs(result[12]) if result[12] else "[]")
-
-
-class JournalError(BulkRetryError):
-    """The journal cannot be opened, read or written (not a run folder, a newer schema, a full disk)."""
 
 
 class RowSet:

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bulkretry.errors import ConfigError
-from bulkretry.run.journal import JOURNAL_NAME, Journal, JournalError
+from bulkretry.errors import ConfigError, JournalError
+from bulkretry.run.journal import JOURNAL_NAME, Journal
 from bulkretry.run.runlock import RunLock
 
 __all__ = ["CALL_SETTINGS", "OpenRun", "create_run", "file_sha256", "read_params", "reopen_run", "require_run",

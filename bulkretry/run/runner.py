@@ -26,7 +26,7 @@ from bulkretry.defaults import (
     DEFAULT_RUNS_ROOT,
     DEFAULT_TIMEOUT,
 )
-from bulkretry.errors import BulkRetryError, ConfigError
+from bulkretry.errors import ConfigError, JournalError, ReportError, UnsavedResults
 from bulkretry.manifest.annotate import AnnotatedWriter
 from bulkretry.manifest.plan import Planner, RowPlan
 from bulkretry.manifest.read import ManifestInfo, count_rows, iter_rows, open_manifest
@@ -36,7 +36,7 @@ from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import BATCH_ROWS, FORMATS, write_reports
 from bulkretry.run.adaptive import AdaptivePacer
 from bulkretry.run.engine import Engine, utc_now_iso
-from bulkretry.run.journal import JOURNAL_NAME, JournalError, RowSet
+from bulkretry.run.journal import JOURNAL_NAME, RowSet
 from bulkretry.run.pacing import PacerPool
 from bulkretry.run.policy import RetryPolicy
 from bulkretry.run.rerun import Selection
@@ -66,19 +66,6 @@ log = logging.getLogger(__name__)
 #: the CPU's caches; one plan made between two calls finds them evicted by aiohttp's (measured: the planner's
 #: share of a run's CPU went from 7.9 % to 4.8 %). A few hundred plans of memory, next to the calls in flight.
 PLAN_BATCH = 256
-
-
-class ReportError(BulkRetryError):
-    """The calls were made and journalled, but the report files could not be written."""
-
-
-class UnsavedResults(BulkRetryError):
-    """The journal refused results (a full disk): they are handed over here so the caller can show them."""
-
-    def __init__(self, message: str, rows: list[dict[str, Any]], out_dir: Path) -> None:
-        super().__init__(message)
-        self.rows = rows
-        self.out_dir = out_dir
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,72 @@
+"""Secrets, in one place: which manifest columns are secret or masked, how an access key is shown, and
+how a row's secrets are taken out of a text the service sent back.
+
+The rule this serves: a secret (SK, token, key file, connection string) lives only in memory and in the
+request body that needs it, never in a report, log, journal, exception text or ``repr``. The planner,
+the engine, the annotated copy of the manifest and the credential records all mask through here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["MASKED", "MASKED_COLUMNS", "REDACTED", "SECRET_COLUMNS", "mask", "masked_text", "redact"]
+
+#: Columns never written to a report, log or journal.
+SECRET_COLUMNS = frozenset({"src_sk", "dst_sk", "json_auth_file", "source_cdn_authentication_key",
+                            "connection_string"})
+#: Access-key columns: shown masked (``AKIA…7Q2M``).
+MASKED_COLUMNS = frozenset({"src_ak", "dst_ak"})
+#: What a secret cell shows in the annotated copy of the manifest.
+MASKED = "***"
+#: What a secret quoted by the service becomes in a report.
+REDACTED = "[redacted]"
+
+
+def mask(value: str | None) -> str:
+    """Show an access key as ``AKIA…7Q2M``: enough to tell keys apart, never enough to use one."""
+    if not value:
+        return ""
+    if len(value) <= 8:
+        return "…" + value[-2:] if len(value) > 4 else "…"
+    return f"{value[:4]}…{value[-4:]}"
+
+
+def masked_text(column: str, text: str) -> str:
+    """A manifest cell as it may be shown: a secret as ``***``, an access key masked, an ``env:`` reference
+    (no secret) and any other cell as they are."""
+    if not text or text.startswith("env:"):
+        return text
+    if column in SECRET_COLUMNS:
+        return MASKED
+    if column in MASKED_COLUMNS:
+        return mask(text)
+    return text
+
+
+def redact(text: str, body: Mapping[str, Any]) -> str:
+    """*text* from the service with this row's secrets taken out: a server that echoes the body back
+    (``invalid src_sk 'abc…'``) must not put a secret key into the report. Access keys become masked."""
+    if not text:
+        return text
+    for name, value in body.items():
+        if not isinstance(value, str) or len(value) < 4:
+            continue
+        if name in SECRET_COLUMNS:
+            parts = [value, *_json_strings(value)] if name == "json_auth_file" else [value]
+            for part in parts:
+                text = text.replace(part, REDACTED)
+        elif name in MASKED_COLUMNS:
+            text = text.replace(value, mask(value))
+    return text
+
+
+def _json_strings(text: str) -> list[str]:
+    # A key file's private key may come back on its own: redact each long string value too.
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    return [v for v in data.values() if isinstance(v, str) and len(v) >= 8] if isinstance(data, dict) else []
