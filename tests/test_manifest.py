@@ -16,6 +16,7 @@ import pytest
 from openpyxl import Workbook
 
 from bulkretry.errors import ManifestError
+from bulkretry.manifest import csvfile
 from bulkretry.manifest import read as manifest
 from bulkretry.manifest.read import (
     CANONICAL_COLUMNS,
@@ -186,7 +187,7 @@ def test_undecodable_file_names_offset_and_encoding_option(tmp_path: Path) -> No
 
 def test_encoding_offsets_are_exact_across_chunk_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With tiny scan chunks, multi-byte characters split across chunks decode and offsets stay exact."""
-    monkeypatch.setattr(manifest, "_SCAN_CHUNK", 3)
+    monkeypatch.setattr(csvfile, "_SCAN_CHUNK", 3)
     path = write_csv(tmp_path / "m.csv", CHINESE_ROWS, encoding="utf-8")
     assert open_manifest(path).encoding == "utf-8"
     path = write_csv(tmp_path / "g.csv", CHINESE_ROWS, encoding="gbk")

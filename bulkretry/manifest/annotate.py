@@ -47,7 +47,9 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from bulkretry.errors import ManifestError
-from bulkretry.manifest.read import ManifestInfo, _cell_text, _csv_records, _open_text
+from bulkretry.manifest.columns import ManifestInfo
+from bulkretry.manifest.csvfile import csv_records, open_text
+from bulkretry.manifest.excel import cell_text
 from bulkretry.masking import MASKED, MASKED_COLUMNS, SECRET_COLUMNS, mask, masked_text
 from bulkretry.records import Outcome, RowResult
 from bulkretry.report import neutralise
@@ -305,8 +307,8 @@ def _write_csv(info: ManifestInfo, temp: Path) -> Generator[None, _Result | None
     try:
         pending = yield
         writer = csv.writer(out)  # the "excel" dialect: ',' and '\r\n', as report.csv
-        with _open_text(info.path, info.encoding) as source:
-            for row, record in enumerate(_csv_records(source, info.delimiter, info.path), start=1):
+        with open_text(info.path, info.encoding) as source:
+            for row, record in enumerate(csv_records(source, info.delimiter, info.path), start=1):
                 if row < info.header_row:
                     writer.writerow(())  # the blank records above the header
                     continue
@@ -392,7 +394,7 @@ def _write_xlsx(info: ManifestInfo, temp: Path, *, keep_vba: bool) -> Generator[
         ws = book[info.sheet]
         top = info.header_row
         width = len(info.headers)
-        header = [_cell_text(cell.value, cell.number_format)
+        header = [cell_text(cell.value, cell.number_format)
                   for cell in next(ws.iter_rows(min_row=top, max_row=top, max_col=max(width, 1)))]
         if _header_of(header) != info.headers:
             raise _changed(info, "has a different header")
@@ -429,7 +431,7 @@ def _write_xlsx(info: ManifestInfo, temp: Path, *, keep_vba: bool) -> Generator[
             if pending is not None and pending.row == row:
                 result, pending = pending, (yield)
                 cell = cells[group]
-                if cell.data_type != "f" and _cell_text(cell.value, cell.number_format) != result.group_id:
+                if cell.data_type != "f" and cell_text(cell.value, cell.number_format) != result.group_id:
                     raise _changed(info, f"row {row} holds group {str(cell.value)[:60]!r}, not "
                                          f"{result.group_id[:60]!r}")
                 for slot, value in zip(slots, result[2:], strict=True):
@@ -499,7 +501,7 @@ def _mask_cell(cell: Any, column: str) -> None:
     if cell.data_type == "f":
         cell.value = MASKED
     else:
-        text = _cell_text(value, cell.number_format)
+        text = cell_text(value, cell.number_format)
         shown = masked_text(column, text)
         if shown == text:
             return  # an env: reference

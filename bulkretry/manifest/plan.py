@@ -252,7 +252,7 @@ class Planner:
         return RowPlan(row, project_id, group_id, region, body, extra)
 
     def plan_all(self, rows: Iterable[Any]) -> Iterator[RowPlan]:
-        """Plan every :class:`~bulkretry.manifest.read.RawRow` of *rows*, in order."""
+        """Plan every :class:`~bulkretry.manifest.columns.RawRow` of *rows*, in order."""
         for raw in rows:
             yield self.plan(raw.row, raw.values)
 

@@ -1,0 +1,13 @@
+"""A run: from a manifest to journalled results and reports.
+
+- :mod:`~bulkretry.run.runner`: wires a run (prepare, execute, finish, rebuild the reports).
+- :mod:`~bulkretry.run.settings`: ``RunSettings``, and a rerun's settings merged from the earlier run's.
+- :mod:`~bulkretry.run.engine`: fans the calls out under a pacer and a concurrency cap, one result per row.
+- :mod:`~bulkretry.run.pacing` and :mod:`~bulkretry.run.adaptive`: send slots at an exact or a learnt rate.
+- :mod:`~bulkretry.run.policy`: what is worth another attempt, and how long to wait.
+- :mod:`~bulkretry.run.journal`: the SQLite journal, the truth every report is made from.
+- :mod:`~bulkretry.run.rundir` and :mod:`~bulkretry.run.runlock`: the run folder and its lock.
+- :mod:`~bulkretry.run.rerun`: which rows of an earlier run a rerun takes.
+
+Nothing is imported here, so ``bulkretry --help`` stays quick.
+"""

@@ -1,0 +1,186 @@
+"""The manifest's columns and rows: the names bulkretry knows (and their Chinese and camelCase spellings),
+what a header means, and the records every reader yields (:class:`ManifestInfo`, :class:`RawRow`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple
+
+from bulkretry.errors import ManifestError
+
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "COLUMN_ALIASES",
+    "SNIFFED_DELIMITERS",
+    "ManifestInfo",
+    "RawRow",
+    "canonical_name",
+    "column_letter",
+    "columns_for",
+    "is_blank",
+    "raw_rows",
+    "row_values",
+    "trim",
+]
+
+#: The columns bulkretry knows, in the contract's order. Only ``group_id`` is required.
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "group_id", "project_id", "region", "src_ak", "src_sk", "dst_ak", "dst_sk", "json_auth_file",
+    "source_cdn_authentication_key", "connection_string", "migrate_failed_object",
+)
+
+#: The other spellings accepted for each column (case, spaces, ``_`` and ``-`` are ignored when matching).
+COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "group_id": ("task_group_id", "groupId", "任务组ID", "迁移任务组ID"),
+    "project_id": ("projectId", "项目ID"),
+    "region": ("区域",),
+    "src_ak": ("源端AK",),
+    "src_sk": ("源端SK",),
+    "dst_ak": ("目的端AK",),
+    "dst_sk": ("目的端SK",),
+    "json_auth_file": (),
+    "source_cdn_authentication_key": (),
+    "connection_string": (),
+    "migrate_failed_object": (),
+})
+
+#: The delimiters a CSV's layout is guessed among.
+SNIFFED_DELIMITERS = (",", ";", "\t")
+_IGNORED_IN_NAMES = re.compile(r"[\s_\-]+")
+
+
+def _normalise(name: str) -> str:
+    return _IGNORED_IN_NAMES.sub("", unicodedata.normalize("NFKC", name.replace("\ufeff", ""))).casefold()
+
+
+_BY_NORMALISED: dict[str, str] = {
+    _normalise(spelling): column
+    for column in CANONICAL_COLUMNS
+    for spelling in (column, *COLUMN_ALIASES[column])
+}
+
+
+def canonical_name(header: str) -> str | None:
+    """The canonical column *header* means (``'任务组ID'`` → ``'group_id'``), or ``None`` for an unknown column.
+
+    Matching ignores case, whitespace, ``_``, ``-``, a UTF-8 BOM and full-width letters.
+    """
+    return _BY_NORMALISED.get(_normalise(header))
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestInfo:
+    """What :func:`open_manifest` found out about a manifest, enough for :func:`iter_rows` to read it.
+
+    ``headers`` are the header cells as written (stripped; trailing empty cells dropped); ``columns`` gives,
+    for each header, its canonical name, or the header itself for an unknown column (an empty header cell is
+    named after its column letter, e.g. ``'column C'``; repeated unknown headers get `` (2)``, `` (3)``…).
+    ``header_row`` is the header's row number as a spreadsheet shows it (1 unless blank rows come first).
+    """
+
+    path: str
+    kind: str  # "csv" | "xlsx"
+    encoding: str | None
+    delimiter: str | None
+    sheet: str | None
+    headers: tuple[str, ...]
+    columns: tuple[str, ...]
+    header_row: int = 1
+
+
+class RawRow(NamedTuple):
+    """One data row: its number as a spreadsheet shows it, and every cell as text keyed by column."""
+
+    row: int
+    values: dict[str, str]
+
+
+
+def column_letter(index: int) -> str:
+    """Excel's letter for the 1-based column *index* (1 → A, 27 → AA)."""
+    letters = ""
+    while index > 0:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def is_blank(cells: Iterable[str]) -> bool:
+    for cell in cells:  # noqa: SIM110 (a loop, not any(<generator>): the first cell usually decides)
+        if cell and not cell.isspace():
+            return False
+    return True
+
+
+def trim(cells: list[str]) -> list[str]:
+    cells = [cell.replace("\ufeff", "").strip() for cell in cells]
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
+
+
+def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[str, ...]:
+    """Each header's canonical name (or itself, made unique); raises for a clash or a missing group_id."""
+    canonical = [canonical_name(h) if h else None for h in headers]
+    first_seen: dict[str, int] = {}
+    for index, name in enumerate(canonical):
+        if name is None:
+            continue
+        if name in first_seen:
+            other = first_seen[name]
+            raise ManifestError(
+                f"columns {headers[other]!r} ({column_letter(other + 1)}) and {headers[index]!r} "
+                f"({column_letter(index + 1)}) both mean {name}: keep only one of them",
+                path=path, column=headers[index])
+        first_seen[name] = index
+    if "group_id" not in first_seen:
+        accepted = ", ".join(("group_id", *COLUMN_ALIASES["group_id"]))
+        found = ", ".join(repr(h) for h in headers if h) or "none"
+        hint = ""
+        if delimiter is not None and len(headers) == 1:
+            others = [d for d in (*SNIFFED_DELIMITERS, "|") if d != delimiter and d in headers[0]]
+            if others:
+                hint = f" (the header was split on {delimiter!r}; if that is wrong, pass --delimiter)"
+        raise ManifestError(f"has no group_id column: name one column {accepted} (case, spaces, '_' and '-' "
+                            f"do not matter); the headers found are {found}{hint}", path=path)
+    taken = set(CANONICAL_COLUMNS)
+    columns: list[str] = []
+    for index, (header, name) in enumerate(zip(headers, canonical, strict=True)):
+        if name is None:
+            base = header or f"column {column_letter(index + 1)}"
+            name, n = base, 1
+            while name in taken:
+                n += 1
+                name = f"{base} ({n})"
+        taken.add(name)
+        columns.append(name)
+    return tuple(columns)
+
+
+def row_values(info: ManifestInfo, row: int, cells: list[str] | tuple[str, ...], width: int) -> dict[str, str]:
+    if len(cells) > width:
+        for index in range(width, len(cells)):
+            if cells[index].strip():
+                raise ManifestError(
+                    f"has {len(cells)} cells but the header has {width} columns: cell {column_letter(index + 1)}"
+                    f"{row} ({cells[index][:40]!r}) has no header; give the column a header, remove the stray "
+                    "value, or quote a value that contains the delimiter",
+                    path=info.path, row=row, column=column_letter(index + 1))
+    values = dict(zip(info.columns, cells, strict=False))
+    for column in info.columns[len(cells):]:
+        values[column] = ""
+    return values
+
+
+def raw_rows(info: ManifestInfo, records: Iterable[tuple[int, Sequence[str]]]) -> Iterator[RawRow]:
+    """The non-blank records as rows (a value in a column with no header raises)."""
+    width = len(info.columns)
+    for row, cells in records:
+        if not is_blank(cells):
+            yield RawRow(row, row_values(info, row, cells, width))
+

@@ -1,0 +1,134 @@
+"""Excel manifests (``.xlsx``, ``.xlsm``), read with openpyxl in read-only mode: every cell as the user sees
+it in Excel (ids as digits, zero-padded numbers padded, dates as ISO 8601).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+from bulkretry.errors import ManifestError
+from bulkretry.manifest.columns import ManifestInfo, RawRow, columns_for, is_blank, raw_rows, trim
+
+__all__ = ["cell_text", "iter_xlsx", "open_xlsx"]
+
+_ZERO_PADDED_FORMAT = re.compile(r"0+")
+_TIME_TOKENS = re.compile(r"[hs]", re.IGNORECASE)
+_QUOTED_OR_BRACKETED = re.compile(r'"[^"]*"|\[[^\]]*\]')
+
+
+def _load_workbook(path: str) -> Any:
+    from openpyxl import load_workbook
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # openpyxl warns about features it drops; we only read values
+            return load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) for damaged files
+        raise ManifestError(f"is damaged or not an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel "
+                            "and save it again as .xlsx, or save it as .csv", path=path) from None
+
+
+def _pick_sheet(path: str, workbook: Any, sheet: str | None) -> Any:
+    names = list(workbook.sheetnames)
+    if sheet is None:
+        worksheets = workbook.worksheets
+        if not worksheets:
+            raise ManifestError("has no worksheet", path=path)
+        return worksheets[0]
+    if sheet not in names:
+        folded = [n for n in names if n.strip().casefold() == sheet.strip().casefold()]
+        if len(folded) != 1:
+            raise ManifestError(f"has no sheet {sheet!r}; its sheets are {', '.join(map(repr, names))}", path=path)
+        sheet = folded[0]
+    worksheet = workbook[sheet]
+    if not hasattr(worksheet, "iter_rows"):
+        raise ManifestError(f"sheet {sheet!r} is a chart sheet, not a table; choose another with --sheet", path=path)
+    return worksheet
+
+
+def _format_number(value: int | float, number_format: str | None) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return format(value, ".15g")
+    text = str(int(value))
+    section = (number_format or "").split(";")[0].strip()
+    if _ZERO_PADDED_FORMAT.fullmatch(section):
+        digits = text.lstrip("-").zfill(len(section))
+        text = f"-{digits}" if value < 0 else digits
+    return text
+
+
+def cell_text(value: Any, number_format: str | None) -> str:
+    """A cell's value as the user sees it in Excel (ids as digits, dates as ISO 8601)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return _format_number(value, number_format)
+    if isinstance(value, dt.datetime):
+        shows_time = bool(_TIME_TOKENS.search(_QUOTED_OR_BRACKETED.sub("", number_format or "")))
+        if value.time() == dt.time() and not shows_time:
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        seconds = int(value.total_seconds())
+        sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+        return f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return str(value)
+
+
+def _sheet_rows(path: str, worksheet: Any, min_row: int = 1) -> Iterator[tuple[int, list[str]]]:
+    """``(row number, cell texts)`` for every row from *min_row*, blank ones included."""
+    rows = iter(worksheet.iter_rows(min_row=min_row))
+    row = min_row - 1
+    while True:
+        row += 1
+        try:
+            cells = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # the sheet's XML is parsed lazily; a damaged part fails here
+            raise ManifestError(f"cannot be read ({type(exc).__name__}: {exc}); open it in Excel and save "
+                                "it again", path=path, row=row) from None
+        yield row, [cell_text(cell.value, cell.number_format) for cell in cells]
+
+
+def open_xlsx(path: str, sheet: str | None) -> ManifestInfo:
+    workbook = _load_workbook(path)
+    try:
+        worksheet = _pick_sheet(path, workbook, sheet)
+        worksheet.reset_dimensions()  # some writers store a wrong size; read what is really there
+        rows = _sheet_rows(path, worksheet)
+        for row, cells in rows:
+            if not is_blank(cells):
+                header_row = row
+                break
+        else:
+            raise ManifestError(f"sheet {worksheet.title!r} has no header row: the first non-blank row must "
+                                "name the columns (e.g. group_id)", path=path)
+        headers = trim(cells)
+        columns = columns_for(path, headers, None)
+        if not any(not is_blank(cells) for _, cells in rows):
+            raise ManifestError(f"sheet {worksheet.title!r} has a header but no rows", path=path)
+        return ManifestInfo(path, "xlsx", None, None, worksheet.title, tuple(headers), columns, header_row)
+    finally:
+        workbook.close()
+
+
+def iter_xlsx(info: ManifestInfo) -> Iterator[RawRow]:
+    workbook = _load_workbook(info.path)
+    try:
+        worksheet = _pick_sheet(info.path, workbook, info.sheet)
+        worksheet.reset_dimensions()
+        yield from raw_rows(info, _sheet_rows(info.path, worksheet, info.header_row + 1))
+    finally:
+        workbook.close()
+
