@@ -10,7 +10,8 @@ from bulkretry.errors import ConfigError
 from bulkretry.oms.auth import AkSkAuth
 from bulkretry.oms.credentials import AkSk
 from bulkretry.records import RowResult
-from bulkretry.run.runner import RunResult, RunSettings, execute, prepare
+from bulkretry.run.runner import RunResult, execute, prepare
+from bulkretry.run.settings import RunSettings
 
 __all__ = ["DEMO_ENV", "DemoResult", "run_demo", "samples_dir"]
 

@@ -19,7 +19,8 @@ import anyio
 import pytest
 
 from bulkretry.run.runlock import RunLock
-from bulkretry.run.runner import RunSettings, execute, prepare
+from bulkretry.run.runner import execute, prepare
+from bulkretry.run.settings import RunSettings
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import run_cli, use_sim_credentials
 

@@ -211,7 +211,8 @@ def _execute(sim: SimulatorThread, manifest: Path, out: Path, on_result=None):
 
     from bulkretry.oms.auth import AkSkAuth
     from bulkretry.oms.credentials import AkSk
-    from bulkretry.run.runner import RunSettings, execute, prepare
+    from bulkretry.run.runner import execute, prepare
+    from bulkretry.run.settings import RunSettings
 
     settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=sim.config.project_id, rate=None,
                            concurrency=1, out_dir=out)
@@ -227,7 +228,8 @@ def test_a_cancelled_run_reports_the_rows_planned_ahead_as_interrupted(tmp_path:
 
     from bulkretry.oms.auth import TokenAuth
     from bulkretry.oms.credentials import Token
-    from bulkretry.run.runner import PLAN_BATCH, RunSettings, execute, prepare
+    from bulkretry.run.runner import PLAN_BATCH, execute, prepare
+    from bulkretry.run.settings import RunSettings
 
     rows = 2 * PLAN_BATCH + 7
     manifest = tmp_path / "m.csv"

@@ -19,7 +19,6 @@ from bulkretry.cli._common import (
     _positive_int,
     _rate,
 )
-from bulkretry.errors import UsageError
 
 RUN_HELP = """\
 Retry every task group of MANIFEST (CSV or Excel, one row per group), rate-limited and concurrent,
@@ -145,12 +144,6 @@ def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
                    help="print the summary as one JSON document on stdout (the summary line goes to stderr)")
 
 
-def _rate_settings(spec) -> dict:  # RateSpec | float -> RunSettings fields
-    if isinstance(spec, int | float):
-        return {"rate": float(spec), "rate_auto": None}
-    return {"rate": spec.fixed, "rate_auto": (spec.start, spec.max_rate) if spec.auto else None}
-
-
 def _add_rerun_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rerun", help="a new run of the rows of an earlier run that failed",
                        description=RERUN_HELP, formatter_class=_Formatter)
@@ -207,7 +200,7 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSett
     """The settings that `run` and `validate` share (the manifest options)."""
     from pathlib import Path
 
-    from bulkretry.run.runner import RunSettings
+    from bulkretry.run.settings import RunSettings
 
     return RunSettings(
         manifest=Path(args.manifest), encoding=args.encoding, delimiter=args.delimiter, sheet=args.sheet,
@@ -223,57 +216,31 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> Run
     from pathlib import Path
 
     from bulkretry.report import FORMATS
+    from bulkretry.run.settings import rate_fields, resumed
 
     settings = replace(
-        _settings_from(args, env), **_rate_settings(args.rate), concurrency=args.concurrency,
+        _settings_from(args, env), **rate_fields(args.rate), concurrency=args.concurrency,
         max_attempts=args.max_attempts,
         timeout=args.timeout, out_dir=Path(args.out) if args.out else None, formats=args.format or FORMATS,
         dry_run=args.dry_run, verify_tls=not args.insecure, resume=args.resume, force=args.force,
         check_status=args.check_status, verify_timeout=args.verify_timeout if args.verify else None,
     )
-    if args.resume:
-        if settings.out_dir is None:
-            raise UsageError("--resume needs --out DIR: the folder of the run to continue")
-        from bulkretry.run.journal import JOURNAL_NAME
-        from bulkretry.run.rerun import load_selection
-        from bulkretry.run.rundir import read_params
-
-        exists = (settings.out_dir / JOURNAL_NAME).is_file()  # if not, the resume itself says so
-        source = read_params(settings.out_dir).get("source_run") if exists else None
-        if source:  # resuming a rerun: the same rows of the same earlier run
-            settings = replace(settings, selection=load_selection(Path(source["out_dir"]), source["only"],
-                                                                  source["error_codes"]))
-    return settings
+    return resumed(settings) if args.resume else settings
 
 
-def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSettings
+def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> (Selection, RunSettings)
     """A rerun: the earlier run's settings, overridden by the options given now."""
     from pathlib import Path
 
-    from bulkretry.defaults import DEFAULT_RATE
-    from bulkretry.report import FORMATS
     from bulkretry.run.rerun import DEFAULT_ONLY, load_selection
-    from bulkretry.run.runner import RunSettings
+    from bulkretry.run.settings import rerun_settings
 
     selection = load_selection(Path(args.source), args.only or DEFAULT_ONLY, args.error_code)
-    old = selection.source_params
-
-    def pick(name: str, given: object) -> object:
-        return given if given is not None else old.get(name)
-
-    manifest = args.manifest or old.get("manifest_path") or old.get("manifest")
-    if not manifest:
-        raise UsageError(f"{args.source}: the run does not record its manifest; give it with --manifest FILE")
-    return selection, RunSettings(
-        manifest=Path(manifest), encoding=old.get("encoding"), delimiter=old.get("delimiter"),
-        sheet=old.get("sheet"), endpoint=pick("endpoint", args.endpoint), region=pick("region", args.region),
-        project_id=pick("project_id", args.project_id), migrate_failed_object=old.get("migrate_failed_object"),
-        **_rate_settings(args.rate if args.rate is not None else _rate(str(old.get("rate") or DEFAULT_RATE))),
-        concurrency=pick("concurrency", args.concurrency),  # type: ignore[arg-type]
-        max_attempts=pick("max_attempts", args.max_attempts), timeout=pick("timeout", args.timeout),  # type: ignore[arg-type]
-        out_dir=Path(args.out) if args.out else None, runs_root=selection.source_dir.parent,
-        formats=args.format or tuple(old.get("formats") or FORMATS), dry_run=args.dry_run,
-        verify_tls=not args.insecure, selection=selection, check_status=args.check_status,
+    return selection, rerun_settings(
+        selection, manifest=args.manifest, endpoint=args.endpoint, region=args.region, project_id=args.project_id,
+        rate=args.rate, concurrency=args.concurrency, max_attempts=args.max_attempts, timeout=args.timeout,
+        out_dir=Path(args.out) if args.out else None, formats=args.format, dry_run=args.dry_run,
+        verify_tls=not args.insecure, check_status=args.check_status,
         verify_timeout=args.verify_timeout if args.verify else None,
     )
 

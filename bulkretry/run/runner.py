@@ -19,13 +19,6 @@ from typing import Any
 import aiohttp
 import anyio
 
-from bulkretry.defaults import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_RATE,
-    DEFAULT_RUNS_ROOT,
-    DEFAULT_TIMEOUT,
-)
 from bulkretry.errors import ConfigError, JournalError, ReportError, UnsavedResults
 from bulkretry.manifest.annotate import AnnotatedWriter
 from bulkretry.manifest.plan import Planner, RowPlan
@@ -39,20 +32,13 @@ from bulkretry.run.engine import Engine, utc_now_iso
 from bulkretry.run.journal import JOURNAL_NAME, RowSet
 from bulkretry.run.pacing import PacerPool
 from bulkretry.run.policy import RetryPolicy
-from bulkretry.run.rerun import Selection
 from bulkretry.run.rundir import OpenRun, create_run, file_sha256, reopen_run, run_journal
+from bulkretry.run.settings import RunSettings
 
 __all__ = [
-    "DEFAULT_CONCURRENCY",
-    "DEFAULT_MAX_ATTEMPTS",
-    "DEFAULT_RATE",
-    "DEFAULT_TIMEOUT",
     "PreparedRun",
-    "ReportError",
     "RunResult",
-    "RunSettings",
     "RunStart",
-    "UnsavedResults",
     "execute",
     "prepare",
     "rebuild_reports",
@@ -66,56 +52,6 @@ log = logging.getLogger(__name__)
 #: the CPU's caches; one plan made between two calls finds them evicted by aiohttp's (measured: the planner's
 #: share of a run's CPU went from 7.9 % to 4.8 %). A few hundred plans of memory, next to the calls in flight.
 PLAN_BATCH = 256
-
-
-@dataclass(frozen=True, slots=True)
-class RunSettings:
-    manifest: Path
-    encoding: str | None = None
-    delimiter: str | None = None
-    sheet: str | None = None
-    endpoint: str | None = None
-    region: str | None = None
-    project_id: str | None = None
-    rate: float | None = DEFAULT_RATE
-    #: ``--rate auto``: ``(start, max)`` per project; then ``rate`` is ignored.
-    rate_auto: tuple[float, float] | None = None
-    concurrency: int = DEFAULT_CONCURRENCY
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    timeout: float = DEFAULT_TIMEOUT
-    out_dir: Path | None = None
-    runs_root: Path = DEFAULT_RUNS_ROOT
-    formats: tuple[str, ...] = FORMATS
-    dry_run: bool = False
-    migrate_failed_object: bool | None = None
-    verify_tls: bool = True
-    backoff_base_s: float = 0.5
-    #: Continue the run in ``out_dir``; ``force``: even though the manifest or call settings changed.
-    resume: bool = False
-    force: bool = False
-    #: A rerun: only these groups of an earlier run.
-    selection: Selection | None = None
-    #: Look each group up first and skip those not in status 5 (--check-status).
-    check_status: bool = False
-    #: Poll each retried group until it leaves status 5, up to this many seconds (--verify).
-    verify_timeout: float | None = None
-
-    @property
-    def rate_text(self) -> float | str | None:
-        """``--rate`` as given: a number, or ``auto:START:MAX``."""
-        return f"auto:{self.rate_auto[0]:g}:{self.rate_auto[1]:g}" if self.rate_auto else self.rate
-
-    def public_params(self) -> dict[str, object]:
-        """The settings as recorded in the journal and shown to people (nothing secret is here)."""
-        return {
-            "manifest": str(self.manifest), "manifest_path": str(self.manifest.absolute()), "sheet": self.sheet,
-            "encoding": self.encoding, "delimiter": self.delimiter, "endpoint": self.endpoint, "region": self.region,
-            "project_id": self.project_id, "rate": self.rate_text, "concurrency": self.concurrency,
-            "max_attempts": self.max_attempts, "timeout": self.timeout, "formats": list(self.formats),
-            "dry_run": self.dry_run, "migrate_failed_object": self.migrate_failed_object,
-            "source_run": self.selection.public() if self.selection else None,
-            "check_status": self.check_status, "verify_timeout": self.verify_timeout,
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,123 @@
+"""What a run is asked to do (``RunSettings``), and the settings of a rerun or of a resumed rerun, merged
+from the earlier run's journal: the library's half of ``bulkretry run``, ``rerun`` and ``--resume``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bulkretry.defaults import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RATE,
+    DEFAULT_RUNS_ROOT,
+    DEFAULT_TIMEOUT,
+)
+from bulkretry.errors import UsageError
+from bulkretry.report.common import FORMATS
+from bulkretry.run.adaptive import RateSpec, parse_rate
+from bulkretry.run.journal import JOURNAL_NAME
+from bulkretry.run.rerun import Selection, load_selection
+from bulkretry.run.rundir import read_params
+
+__all__ = ["RunSettings", "rate_fields", "rerun_settings", "resumed"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    manifest: Path
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    endpoint: str | None = None
+    region: str | None = None
+    project_id: str | None = None
+    rate: float | None = DEFAULT_RATE
+    #: ``--rate auto``: ``(start, max)`` per project; then ``rate`` is ignored.
+    rate_auto: tuple[float, float] | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout: float = DEFAULT_TIMEOUT
+    out_dir: Path | None = None
+    runs_root: Path = DEFAULT_RUNS_ROOT
+    formats: tuple[str, ...] = FORMATS
+    dry_run: bool = False
+    migrate_failed_object: bool | None = None
+    verify_tls: bool = True
+    backoff_base_s: float = 0.5
+    #: Continue the run in ``out_dir``; ``force``: even though the manifest or call settings changed.
+    resume: bool = False
+    force: bool = False
+    #: A rerun: only these groups of an earlier run.
+    selection: Selection | None = None
+    #: Look each group up first and skip those not in status 5 (--check-status).
+    check_status: bool = False
+    #: Poll each retried group until it leaves status 5, up to this many seconds (--verify).
+    verify_timeout: float | None = None
+
+    @property
+    def rate_text(self) -> float | str | None:
+        """``--rate`` as given: a number, or ``auto:START:MAX``."""
+        return f"auto:{self.rate_auto[0]:g}:{self.rate_auto[1]:g}" if self.rate_auto else self.rate
+
+    def public_params(self) -> dict[str, object]:
+        """The settings as recorded in the journal and shown to people (nothing secret is here)."""
+        return {
+            "manifest": str(self.manifest), "manifest_path": str(self.manifest.absolute()), "sheet": self.sheet,
+            "encoding": self.encoding, "delimiter": self.delimiter, "endpoint": self.endpoint, "region": self.region,
+            "project_id": self.project_id, "rate": self.rate_text, "concurrency": self.concurrency,
+            "max_attempts": self.max_attempts, "timeout": self.timeout, "formats": list(self.formats),
+            "dry_run": self.dry_run, "migrate_failed_object": self.migrate_failed_object,
+            "source_run": self.selection.public() if self.selection else None,
+            "check_status": self.check_status, "verify_timeout": self.verify_timeout,
+        }
+
+
+def rate_fields(spec: RateSpec | float) -> dict[str, Any]:
+    """``--rate`` as RunSettings fields: ``rate`` and ``rate_auto``."""
+    if isinstance(spec, int | float):
+        return {"rate": float(spec), "rate_auto": None}
+    return {"rate": spec.fixed, "rate_auto": (spec.start, spec.max_rate) if spec.auto else None}
+
+
+def resumed(settings: RunSettings) -> RunSettings:
+    """*settings* of a ``--resume``: when the run in ``out_dir`` is a rerun, the same rows of the same earlier run."""
+    if settings.out_dir is None:
+        raise UsageError("--resume needs --out DIR: the folder of the run to continue")
+    exists = (settings.out_dir / JOURNAL_NAME).is_file()  # if not, the resume itself says so
+    source = read_params(settings.out_dir).get("source_run") if exists else None
+    if not source:
+        return settings
+    return replace(settings, selection=load_selection(Path(source["out_dir"]), source["only"], source["error_codes"]))
+
+
+def rerun_settings(selection: Selection, *, manifest: str | None = None, endpoint: str | None = None,
+                   region: str | None = None, project_id: str | None = None, rate: RateSpec | float | None = None,
+                   concurrency: int | None = None, max_attempts: int | None = None, timeout: float | None = None,
+                   **given: Any) -> RunSettings:
+    """A rerun's settings: the earlier run's (from *selection*'s journal), overridden by what is given now.
+
+    The keywords named here fall back to the earlier run's value when None; *given* are RunSettings fields
+    taken as they are (``out_dir``, ``dry_run``, ``verify_tls``, ``check_status``, ``verify_timeout``;
+    ``formats`` falls back to the earlier run's when empty). The new run's folder goes beside the earlier one.
+    """
+    old = selection.source_params
+
+    def pick(name: str, value: Any) -> Any:
+        return value if value is not None else old.get(name)
+
+    path = manifest or old.get("manifest_path") or old.get("manifest")
+    if not path:
+        raise UsageError(f"{selection.source_dir}: the run does not record its manifest; give it with --manifest FILE")
+    if not given.get("formats"):
+        given["formats"] = tuple(old.get("formats") or FORMATS)
+    return RunSettings(
+        manifest=Path(path), encoding=old.get("encoding"), delimiter=old.get("delimiter"), sheet=old.get("sheet"),
+        endpoint=pick("endpoint", endpoint), region=pick("region", region), project_id=pick("project_id", project_id),
+        migrate_failed_object=old.get("migrate_failed_object"),
+        **rate_fields(rate if rate is not None else parse_rate(str(old.get("rate") or DEFAULT_RATE))),
+        concurrency=pick("concurrency", concurrency), max_attempts=pick("max_attempts", max_attempts),
+        timeout=pick("timeout", timeout), runs_root=selection.source_dir.parent, selection=selection, **given,
+    )
