@@ -1,7 +1,8 @@
 """``report.html``: the run on one self-contained page, for people (a team lead, support).
 
-- One file that makes no request: CSS and JavaScript inline, charts drawn here as inline SVG, and a
-  Content-Security-Policy that lets only this module's own script run and nothing load.
+- One file that makes no request: CSS and JavaScript inline (kept beside this module as package data,
+  ``static/report.css`` and ``static/report.js``), charts drawn here as inline SVG, and a
+  Content-Security-Policy that lets only that script run and nothing load.
 - The page shows the verdict, the run's details and parameters, the counts by outcome, the top error
   codes with what they mean and what to do (:mod:`bulkretry.oms.codes`), calls per second over time with
   the 429s and failures marked, a latency histogram, and a searchable table of the rows that did not
@@ -29,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from html import escape
+from importlib.resources import files
 from itertools import pairwise
 from pathlib import Path
 from typing import IO, Any
@@ -63,6 +65,19 @@ _SECRET_HINTS = ("secret", "password", "token", "credential", "_sk", "_ak", "aut
 _EDGES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 _FINE = math.log(1.05)  # percentile buckets 5 % wide
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*(?: auto| RUN_DIR| failed)?)")
+
+
+def _static(name: str) -> str:
+    """A file of ``bulkretry/report/static/``, as text (package data, so a wheel has it)."""
+    return files("bulkretry.report").joinpath("static", name).read_text(encoding="utf-8")
+
+
+# The page's style and script, read once. Each is inlined after a newline; the table's script gets the
+# outcome colours in place of ``%COLOURS%``. The CSP allows that script by the sha256 of this exact text.
+_CSS = "\n" + _static("report.css")
+_SCRIPT = "\n" + _static("report.js").replace("%COLOURS%", json.dumps(_COLOURS))
+_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src 'sha256-{base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()}'")
 
 
 class HtmlReport:
@@ -151,9 +166,6 @@ class HtmlReport:
         total = s.rows or sum(by_outcome.values())
         tone, word, sentence, command = _verdict(s, by_outcome, total)
         command_html = f' <code class="cmd">{escape(command)}</code>' if command else ""
-        script = _SCRIPT
-        csp = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-               f"script-src 'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'")
         table_data = {"columns": list(self._columns), "rows": self._table, "total": self.not_ok}
         body = "".join([
             f'<header><p class="kicker">bulkretry · OMS task-group retry · run report</p>'
@@ -172,13 +184,13 @@ class HtmlReport:
         ])
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             '<meta name="color-scheme" content="light">'
             f"<title>{escape(f'{word} · run {s.run_id} · bulkretry')}</title><style>{_CSS}</style></head>\n"
             f"<body><main>{body}</main>\n"
             f'<script type="application/json" id="rows-data">{_script_json(table_data)}</script>\n'
-            f"<script>{script}</script></body></html>\n")
+            f"<script>{_SCRIPT}</script></body></html>\n")
 
 
 # -- aggregates ------------------------------------------------------------------------------------------
@@ -621,180 +633,3 @@ def _when(iso: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-_CSS = """
-:root{--ink:#1f2933;--muted:#66727f;--line:#e4e7eb;--bg:#f5f6f8;--card:#fff;--accent:#2f6fd0;
---ok:#5b8def;--thr:#f0a202;--fail:#d64545;--lat-ok:#7cc4a4;--lat-bad:#e9967a}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
-"Helvetica Neue",Arial,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC","Source Han Sans SC",
-"WenQuanYi Micro Hei",sans-serif;-webkit-font-smoothing:antialiased}
-main{max-width:1200px;margin:0 auto;padding:28px 24px 40px}
-.mono,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono","Noto Sans Mono CJK SC",monospace}
-header h1{font-size:26px;margin:2px 0 2px;font-weight:650;letter-spacing:-.01em}
-.meta{margin:0 0 12px;color:var(--muted)}.meta span{margin:0 8px;color:#b8c0c8}
-.kicker{margin:0;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.08em}
-.verdict{margin:0;padding:12px 16px;border-radius:10px;font-size:15px;border:1px solid}
-code.cmd{background:rgba(255,255,255,.7);border:1px solid rgba(0,0,0,.08);border-radius:5px;padding:1px 6px;
-white-space:nowrap;font-size:13px}
-.verdict .pill{display:inline-block;font-weight:650;margin-right:6px;padding:1px 10px;border-radius:999px;
-color:#fff}
-.ok{background:#ecf8f1;border-color:#bfe5d0}.ok .pill{background:#2f9e6e}
-.bad{background:#fdf0f0;border-color:#f3c7c7}.bad .pill{background:#d64545}
-.warn{background:#fdf6e7;border-color:#f1dcaa}.warn .pill{background:#c98a06}
-.info{background:#eef4fd;border-color:#c9dbf6}.info .pill{background:#2f6fd0}
-.card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:18px 22px 20px;margin-top:18px;
-box-shadow:0 1px 2px rgba(16,24,40,.04)}
-h2{font-size:16px;margin:0 0 14px;font-weight:650}
-h3{font-size:13px;margin:0 0 8px;color:var(--muted);text-transform:uppercase;letter-spacing:.06em}
-.muted{color:var(--muted)}
-.outcomes{display:flex;gap:28px;align-items:center;flex-wrap:wrap}
-.numbers{flex:1 1 560px;display:grid;grid-template-columns:repeat(auto-fit,minmax(108px,1fr));gap:10px}
-.num{border-left:4px solid #cbd2d9;background:#fafbfc;border-radius:6px;padding:10px 12px}
-.num b{display:block;font-size:26px;line-height:1.15;font-weight:650;font-variant-numeric:tabular-nums}
-.num span{display:block;font-weight:550}.num small{color:var(--muted)}
-.num.total{border-color:#3e4c59;background:#f0f2f5}
-.donut{display:flex;align-items:center;gap:16px;margin:0}
-.donut .big{font-size:24px;font-weight:650;fill:var(--ink)}
-.legend{list-style:none;margin:0;padding:0}.legend li{margin:3px 0;white-space:nowrap}
-.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:7px;vertical-align:-1px}
-.legend.inline{display:flex;gap:18px;margin-bottom:6px;font-size:13px}
-.legend i.ok{background:var(--ok)}.legend i.thr{background:var(--thr)}.legend i.fail{background:var(--fail)}
-.legend i.lat-ok{background:var(--lat-ok)}.legend i.lat-bad{background:var(--lat-bad)}
-table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:7px 9px;border-bottom:1px solid var(--line);vertical-align:top}
-th{font-size:12px;color:var(--muted);font-weight:600;background:#fafbfc}
-.codes td:first-child{white-space:nowrap;width:1%}.codes td.n,.codes th.n{width:120px}
-.codes td:nth-child(3){width:44%}
-.code{color:var(--accent);text-decoration:none;font-weight:600}.code:hover{text-decoration:underline}
-.bar{height:5px;background:#eef0f3;border-radius:3px;margin:4px 0 1px}.bar i{display:block;height:5px;
-border-radius:3px;background:#e07b6a}
-code.opt{font-size:12.5px;white-space:nowrap;background:#f1f3f5;border-radius:4px;padding:0 4px}
-.example{color:var(--muted);font-size:12.5px;margin-top:3px;word-break:break-word}
-.chart{width:100%;height:auto;display:block}
-.chart .grid{stroke:#eef0f3}.chart .base{stroke:#9aa5b1}.chart .break{stroke:#9aa5b1;stroke-dasharray:3 3}
-.chart .axis{font-size:11px;fill:var(--muted)}
-.chart .ok{fill:var(--ok)}.chart .thr{fill:var(--thr)}.chart .fail{fill:var(--fail)}
-.chart .lat-ok{fill:var(--lat-ok)}.chart .lat-bad{fill:var(--lat-bad)}
-.donut .axis{font-size:12px;fill:var(--muted)}
-.facts{margin:8px 0 0;color:var(--muted);font-size:13px}.t-thr{color:#a86f00}.t-fail{color:#b83232}
-.controls{display:flex;gap:10px;align-items:center;flex-wrap:wrap;margin-bottom:10px}
-.controls input,.controls select{font:inherit;padding:6px 10px;border:1px solid #cbd2d9;border-radius:7px;
-background:#fff;color:var(--ink)}
-.controls input{flex:1 1 280px;max-width:420px}
-.note{background:#fdf6e7;border:1px solid #f1dcaa;border-radius:8px;padding:8px 12px;margin:0 0 10px}
-.table-wrap{overflow:auto;max-height:640px;border:1px solid var(--line);border-radius:8px}
-.rows{font-size:13px;width:max-content;min-width:100%}.rows th{position:sticky;top:0;white-space:nowrap;z-index:1}
-.rows td{max-width:420px;word-break:break-word}.rows td.num-cell{text-align:right;white-space:nowrap}
-.rows td.mono{white-space:nowrap}.rows td.msg{min-width:300px}
-.rows tbody tr:nth-child(even){background:#fbfcfd}
-.tag{display:inline-block;padding:0 8px;border-radius:999px;font-size:12px;font-weight:600;color:#fff;
-white-space:nowrap}
-button{font:inherit;padding:6px 14px;border:1px solid #cbd2d9;border-radius:7px;background:#fff;cursor:pointer}
-.two{display:grid;grid-template-columns:1fr 1fr;gap:28px}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}
-dt{color:var(--muted)}dd{margin:0;word-break:break-word}
-footer{color:var(--muted);font-size:12px;margin-top:22px;text-align:center}
-@media (max-width:760px){.two{grid-template-columns:1fr}}
-@media print{body{background:#fff;font-size:11.5px}main{max-width:none;padding:0}
-.card{box-shadow:none;break-inside:avoid;border-color:#d9dde2}#rows{break-inside:auto}
-.controls,button,noscript{display:none!important}.table-wrap{max-height:none;overflow:visible;border:0}
-.rows th{position:static;white-space:normal}.rows{width:100%;font-size:10px}.rows td{max-width:none;padding:4px}
-.rows td.mono{white-space:normal;word-break:break-all;font-size:9.5px}.rows td.msg{min-width:170px}
-.rows .tag{font-size:9.5px;padding:0 5px}
-.rows .np{display:none}*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
-"""
-
-_SCRIPT = """
-(function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("rows-data").textContent);
-  var body = document.getElementById("rows-body");
-  if (!body) { return; }
-  var cols = data.columns, rows = data.rows, PAGE = 500, shown = PAGE, matches = [];
-  var OUT = cols.indexOf("outcome"), CODE = cols.indexOf("error_code");
-  var NUM = {row: 1, http_status: 1, attempts: 1, latency_ms: 1};
-  var MONO = {group_id: 1, project_id: 1, error_code: 1, request_id: 1, finished_at: 1};
-  var WIDE = {project_id: 1, request_id: 1, finished_at: 1};  // left out on paper
-  var COLOURS = %COLOURS%;
-  var q = document.getElementById("f-q"), fo = document.getElementById("f-outcome");
-  var fc = document.getElementById("f-code"), count = document.getElementById("rows-count");
-  var more = document.getElementById("rows-more"), head = document.getElementById("rows-head");
-  var text = rows.map(function (r) { return r.join("\\u0001").toLowerCase(); });
-  var tr = document.createElement("tr");
-  cols.forEach(function (c) { var th = document.createElement("th"); th.textContent = c.replace(/_/g, " ");
-    if (WIDE[c]) { th.className = "np"; } tr.appendChild(th); });
-  head.appendChild(tr);
-  function options(select, index) {
-    var seen = {};
-    rows.forEach(function (r) { var k = r[index] == null ? "" : String(r[index]); seen[k] = (seen[k] || 0) + 1; });
-    Object.keys(seen).sort().forEach(function (k) {
-      var o = document.createElement("option"); o.value = k; o.textContent = (k || "(none)") + "  (" + seen[k] + ")";
-      select.appendChild(o); });
-  }
-  function choose(select, value) {
-    value = value || "";
-    if (value && !Array.prototype.some.call(select.options, function (o) { return o.value === value; })) {
-      var o = document.createElement("option"); o.value = value; o.textContent = value + "  (0)"; select.appendChild(o);
-    }
-    select.value = value;
-  }
-  function render() {
-    var frag = document.createDocumentFragment();
-    matches.slice(0, shown).forEach(function (i) {
-      var tr = document.createElement("tr");
-      rows[i].forEach(function (v, j) {
-        var td = document.createElement("td"), c = cols[j], t = v == null ? "" : String(v);
-        if (j === OUT) { var s = document.createElement("span"); s.className = "tag"; s.textContent = t;
-          s.style.background = COLOURS[t] || "#7b8794"; td.appendChild(s); }
-        else { td.textContent = t; }
-        if (NUM[c]) { td.className = "num-cell"; } else if (MONO[c]) { td.className = "mono"; }
-        else if (c === "error_msg") { td.className = "msg"; }
-        if (WIDE[c]) { td.className += " np"; }
-        tr.appendChild(td);
-      });
-      frag.appendChild(tr);
-    });
-    body.textContent = "";
-    body.appendChild(frag);
-    var all = data.total > rows.length ? " (of the first " + rows.length.toLocaleString() + " kept here)" : "";
-    count.textContent = matches.length.toLocaleString() + " matching rows" + all +
-      (matches.length > shown ? ", first " + shown.toLocaleString() + " shown" : "");
-    more.hidden = matches.length <= shown;
-    body.setAttribute("data-shown", String(Math.min(shown, matches.length)));
-  }
-  function apply(keepHash) {
-    var t = q.value.trim().toLowerCase(), o = fo.value, c = fc.value;
-    matches = [];
-    for (var i = 0; i < rows.length; i++) {
-      if ((!o || rows[i][OUT] === o) && (!c || rows[i][CODE] === c) && (!t || text[i].indexOf(t) >= 0)) {
-        matches.push(i);
-      }
-    }
-    shown = PAGE;
-    render();
-    if (!keepHash) {
-      var p = new URLSearchParams();
-      if (q.value) { p.set("q", q.value); } if (o) { p.set("outcome", o); } if (c) { p.set("code", c); }
-      try { history.replaceState(null, "", p.toString() ? "#" + p.toString() : location.pathname); } catch (e) {}
-    }
-  }
-  function fromHash(scroll) {
-    var p = new URLSearchParams(location.hash.replace(/^#/, ""));
-    q.value = p.get("q") || ""; choose(fo, p.get("outcome")); choose(fc, p.get("code"));
-    apply(true);
-    if (scroll && (p.get("q") || p.get("outcome") || p.get("code"))) {
-      document.getElementById("rows").scrollIntoView();
-    }
-  }
-  options(fo, OUT); options(fc, CODE);
-  q.addEventListener("input", function () { apply(false); });
-  fo.addEventListener("change", function () { apply(false); });
-  fc.addEventListener("change", function () { apply(false); });
-  more.addEventListener("click", function () { shown += PAGE * 4; render(); });
-  window.addEventListener("hashchange", function () { fromHash(true); });
-  fromHash(false);
-  document.body.setAttribute("data-ready", "1");
-})();
-""".replace("%COLOURS%", json.dumps(_COLOURS))
