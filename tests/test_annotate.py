@@ -10,8 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bulkretry.manifest.annotate import ANNOTATION_COLUMNS, MASKED, OUTCOME_COLOURS, Annotated, write_annotated
 from bulkretry.manifest import annotate
+from bulkretry.manifest.annotate import ANNOTATION_COLUMNS, MASKED, OUTCOME_COLOURS, Annotated, write_annotated
 from bulkretry.manifest.read import iter_rows, open_manifest
 from bulkretry.oms.credentials import mask
 from bulkretry.records import Outcome, RowResult
