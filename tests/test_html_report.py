@@ -3,12 +3,15 @@ not succeed, hostile text escaped; error-code advice; and the page as headless C
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import shutil
 import struct
 import subprocess
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -102,6 +105,25 @@ def test_page_is_one_self_contained_file_with_no_network_reference(tmp_path):
         assert forbidden not in page.lower(), forbidden
     assert all(value.startswith("#") for value in re.findall(r'(?:src|href)="([^"]*)"', page))
     assert "default-src 'none'" in page  # the Content-Security-Policy forbids loading anything
+
+
+def test_inline_style_and_script_are_the_package_files_and_the_policy_allows_that_script(tmp_path):
+    """The page's style is static/report.css and its script static/report.js with the outcome colours put in for
+    %COLOURS% (each after a newline); the Content-Security-Policy allows that script by the sha256 of its text."""
+    page = write_html(tmp_path, sample(), summary_of(sample()))
+    static = resources.files("bulkretry.report").joinpath("static")
+    style = re.search(r"<style>(.*?)</style>", page, re.DOTALL)
+    assert style and style.group(1) == "\n" + static.joinpath("report.css").read_text(encoding="utf-8")
+    script = re.search(r"<script>(.*?)</script>", page, re.DOTALL)
+    assert script and page.count("<script>") == 1
+    before, after = static.joinpath("report.js").read_text(encoding="utf-8").split("%COLOURS%")
+    text = script.group(1)
+    assert text.startswith("\n" + before) and text.endswith(after)
+    colours = json.loads(text[len(before) + 1:len(text) - len(after)])
+    assert set(colours) == {str(o) for o in Outcome} and all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours.values())
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', page)
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    assert policy and f"script-src 'sha256-{digest}'" in policy.group(1).split("; ")
 
 
 def test_big_numbers_and_donut_match_the_summary(tmp_path):

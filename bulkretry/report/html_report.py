@@ -1,7 +1,9 @@
 """``report.html``: the run on one self-contained page, for people (a team lead, support).
 
-- One file that makes no request: CSS and JavaScript inline, charts drawn here as inline SVG, and a
-  Content-Security-Policy that lets only this module's own script run and nothing load.
+- One file that makes no request: CSS and JavaScript inline (kept beside this module as package data,
+  ``static/report.css`` and ``static/report.js``), charts drawn as inline SVG (:mod:`bulkretry.report.charts`),
+  and a Content-Security-Policy that lets only that script run and nothing load.
+- This module assembles the page and is its streaming writer, :class:`HtmlReport`.
 - The page shows the verdict, the run's details and parameters, the counts by outcome, the top error
   codes with what they mean and what to do (:mod:`bulkretry.oms.codes`), calls per second over time with
   the 429s and failures marked, a latency histogram, and a searchable table of the rows that did not
@@ -24,12 +26,11 @@ import hashlib
 import json
 import math
 import re
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from html import escape
-from itertools import pairwise
+from importlib.resources import files
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
@@ -37,6 +38,15 @@ from urllib.parse import quote
 from bulkretry import __version__
 from bulkretry.oms.codes import explain
 from bulkretry.records import REPORT_COLUMNS, RunSummary
+from bulkretry.report.charts import (
+    COLOURS,
+    LatencyHistogram,
+    latency_chart,
+    outcome_colour,
+    outcome_donut,
+    outcome_label,
+    timeline_chart,
+)
 from bulkretry.report.common import Value, close_quietly, sync_close
 
 __all__ = ["MAX_TABLE_ROWS", "HtmlReport"]
@@ -50,19 +60,26 @@ TOP_CODES = 12
 _MAX_EXAMPLES = 1_000
 
 _ORDER = ("succeeded", "failed", "invalid", "interrupted", "duplicate", "skipped", "dry_run")
-_COLOURS = {"succeeded": "#2f9e6e", "failed": "#d64545", "invalid": "#e08a1e", "interrupted": "#8a63d2",
-            "duplicate": "#9aa5b1", "skipped": "#5b9bd5", "dry_run": "#3fa7a8"}
-_LABELS = {"dry_run": "dry run"}
 # The table's columns, in this order, then the manifest's extra columns.
 _TABLE = ("row", "group_id", "outcome", "error_code", "error_msg", "http_status", "attempts", "latency_ms",
           "project_id", "request_id", "finished_at")
 _LATENCY_AT = _TABLE.index("latency_ms")
 _SECRET_HINTS = ("secret", "password", "token", "credential", "_sk", "_ak", "auth_file", "connection_string")
 
-# Latency histogram bins (ms): 1-2-5 steps; a last bin for anything slower.
-_EDGES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
-_FINE = math.log(1.05)  # percentile buckets 5 % wide
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*(?: auto| RUN_DIR| failed)?)")
+
+
+def _static(name: str) -> str:
+    """A file of ``bulkretry/report/static/``, as text (package data, so a wheel has it)."""
+    return files("bulkretry.report").joinpath("static", name).read_text(encoding="utf-8")
+
+
+# The page's style and script, read once. Each is inlined after a newline; the table's script gets the
+# outcome colours in place of ``%COLOURS%``. The CSP allows that script by the sha256 of this exact text.
+_CSS = "\n" + _static("report.css")
+_SCRIPT = "\n" + _static("report.js").replace("%COLOURS%", json.dumps(COLOURS))
+_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src 'sha256-{base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()}'")
 
 
 class HtmlReport:
@@ -88,7 +105,7 @@ class HtmlReport:
         self._codes: Counter[str] = Counter()
         self._examples: dict[str, str] = {}
         self._table: list[list[Value]] = []
-        self._latency = _Latency()
+        self._latency = LatencyHistogram()
 
     def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
         self._fh = open(self.path, "w", encoding="utf-8", errors="replace")  # noqa: SIM115 (closed by finish/discard)
@@ -151,9 +168,6 @@ class HtmlReport:
         total = s.rows or sum(by_outcome.values())
         tone, word, sentence, command = _verdict(s, by_outcome, total)
         command_html = f' <code class="cmd">{escape(command)}</code>' if command else ""
-        script = _SCRIPT
-        csp = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-               f"script-src 'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'")
         table_data = {"columns": list(self._columns), "rows": self._table, "total": self.not_ok}
         body = "".join([
             f'<header><p class="kicker">bulkretry · OMS task-group retry · run report</p>'
@@ -162,8 +176,8 @@ class HtmlReport:
             "</header>",
             _section("Outcomes", _outcomes(by_outcome, total), "outcomes"),
             _section("Top error codes", _codes(by_code, self._examples, total), "codes"),
-            _section("Calls per second", _timeline(details.get("timeline")), "timeline"),
-            _section("Latency", _latency(self._latency), "latency"),
+            _section("Calls per second", timeline_chart(details.get("timeline")), "timeline"),
+            _section("Latency", latency_chart(self._latency), "latency"),
             _section("Rows that did not succeed", _table(self.not_ok, len(self._table)), "rows"),
             _section("Run details", _run_details(s, details.get("params")), "details"),
             f'<footer>Written by bulkretry {escape(__version__)} on {_now()}. This page is self-contained and makes '
@@ -172,46 +186,13 @@ class HtmlReport:
         ])
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             '<meta name="color-scheme" content="light">'
             f"<title>{escape(f'{word} · run {s.run_id} · bulkretry')}</title><style>{_CSS}</style></head>\n"
             f"<body><main>{body}</main>\n"
             f'<script type="application/json" id="rows-data">{_script_json(table_data)}</script>\n'
-            f"<script>{script}</script></body></html>\n")
-
-
-# -- aggregates ------------------------------------------------------------------------------------------
-
-
-class _Latency:
-    """A latency histogram over 1-2-5 bins (succeeded / not), and 5 %-wide buckets for percentiles."""
-
-    def __init__(self) -> None:
-        self.bins = [[0, 0] for _ in range(len(_EDGES) + 1)]
-        self.fine: Counter[int] = Counter()
-        self.count = 0
-        self.total = 0.0
-        self.max = 0.0
-
-    def add(self, ms: float, ok: bool) -> None:
-        if not math.isfinite(ms) or ms < 0:
-            return
-        index = bisect_right(_EDGES, ms)  # the first bin whose edge is above ms
-        self.bins[index][0 if ok else 1] += 1
-        self.fine[math.floor(math.log(ms) / _FINE) if ms >= 0.01 else -100] += 1
-        self.count += 1
-        self.total += ms
-        self.max = max(self.max, ms)
-
-    def percentile(self, p: float) -> float:
-        """The upper edge of the bucket holding the *p*-th percentile (within 5 %), at most the maximum."""
-        rank, seen = math.ceil(p / 100 * self.count), 0
-        for key in sorted(self.fine):
-            seen += self.fine[key]
-            if seen >= rank:
-                return min(self.max, math.exp((key + 1) * _FINE))
-        return self.max
+            f"<script>{_SCRIPT}</script></body></html>\n")
 
 
 # -- sections --------------------------------------------------------------------------------------------
@@ -255,31 +236,10 @@ def _outcomes(by: Mapping[str, int], total: int) -> str:
     if not names:
         return '<p class="muted">No rows.</p>'
     cards = "".join(
-        f'<div class="num" style="border-color:{_colour(k)}"><b>{by[k]:,}</b><span>{escape(_label(k))}</span>'
-        f'<small>{by[k] / total:.1%} of rows</small></div>' for k in names)
+        f'<div class="num" style="border-color:{outcome_colour(k)}"><b>{by[k]:,}</b>'
+        f'<span>{escape(outcome_label(k))}</span><small>{by[k] / total:.1%} of rows</small></div>' for k in names)
     cards = f'<div class="num total"><b>{total:,}</b><span>rows</span><small>in the manifest</small></div>{cards}'
-    return f'<div class="outcomes"><div class="numbers">{cards}</div>{_donut(by, names, total)}</div>'
-
-
-def _donut(by: Mapping[str, int], names: list[str], total: int) -> str:
-    r, width = 62.0, 24
-    circumference = 2 * math.pi * r
-    arcs, start = [], 0.0
-    counted = sum(by[k] for k in names) or 1
-    for k in names:
-        length = by[k] / counted * circumference
-        arcs.append(f'<circle r="{r}" cx="90" cy="90" fill="none" stroke="{_colour(k)}" stroke-width="{width}" '
-                    f'stroke-dasharray="{length:.2f} {circumference - length:.2f}" stroke-dashoffset="{-start:.2f}">'
-                    f"<title>{escape(_label(k))}: {by[k]:,}</title></circle>")
-        start += length
-    legend = "".join(f'<li><i style="background:{_colour(k)}"></i>{escape(_label(k))} '
-                     f'<span class="muted">{by[k]:,}</span></li>' for k in names)
-    return (f'<figure class="donut"><svg viewBox="0 0 180 180" width="180" height="180" role="img" '
-            f'aria-label="rows by outcome"><g transform="rotate(-90 90 90)">'
-            f'<circle r="{r}" cx="90" cy="90" fill="none" stroke="#eef0f3" stroke-width="{width}"/>{"".join(arcs)}</g>'
-            f'<text x="90" y="88" text-anchor="middle" class="big">{total:,}</text>'
-            f'<text x="90" y="108" text-anchor="middle" class="axis">rows</text></svg>'
-            f'<figcaption><ul class="legend">{legend}</ul></figcaption></figure>')
+    return f'<div class="outcomes"><div class="numbers">{cards}</div>{outcome_donut(by, names, total)}</div>'
 
 
 def _codes(by_code: Mapping[str, int], examples: Mapping[str, str], total: int) -> str:
@@ -305,158 +265,6 @@ def _codes(by_code: Mapping[str, int], examples: Mapping[str, str], total: int) 
                 "see report.csv.</p>")
     return ('<table class="codes"><thead><tr><th>Code</th><th class="n">Rows</th><th>What it means</th>'
             f'<th>What to do</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{more}')
-
-
-def _timeline(entries: Any) -> str:
-    if entries is None:
-        return '<p class="muted">Not recorded: this report was written without the run\'s timeline.</p>'
-    points: dict[int, list[int]] = {}
-    for entry in entries if isinstance(entries, Iterable) else ():
-        try:
-            second, *counts = (int(x) for x in entry)
-        except (TypeError, ValueError):
-            continue
-        counts = [*counts, 0, 0, 0][:3]
-        slot = points.setdefault(second, [0, 0, 0])
-        for i in range(3):
-            slot[i] += max(0, counts[i])
-    if not points:
-        return '<p class="muted">No calls were made.</p>'
-    return _timeline_svg(points)
-
-
-def _timeline_svg(points: Mapping[int, list[int]]) -> str:
-    gap, max_bars = 300, 300  # a pause longer than gap seconds (a resume) is drawn as a break
-    seconds = sorted(points)
-    segments, first = [], seconds[0]
-    for before, after in pairwise(seconds):
-        if after - before > gap:
-            segments.append((first, before))
-            first = after
-    segments.append((first, seconds[-1]))
-    active = sum(end - begin + 1 for begin, end in segments)
-    step = max(1, math.ceil(active / max_bars))
-    bars: list[list[tuple[int, int, int, int, int]]] = []  # per segment: (start, seconds, calls, throttled, failed)
-    for begin, end in segments:
-        row = []
-        for start in range(begin, end + 1, step):
-            width = min(step, end + 1 - start)
-            sums = [0, 0, 0]
-            for sec in range(start, start + width):
-                for i, n in enumerate(points.get(sec, ())):
-                    sums[i] += n
-            row.append((start, width, *sums))
-        bars.append(row)
-
-    w, h, left, right, top, bottom = 1000, 250, 46, 10, 14, 54
-    plot_w, plot_h = w - left - right, h - top - bottom
-    seg_gap = 22
-    slots = sum(len(row) for row in bars)
-    slot = min(24.0, (plot_w - seg_gap * (len(bars) - 1)) / slots)  # a short run: narrow bars, left-aligned
-    peak_rate = max(c / width for row in bars for _, width, c, _, _ in row)
-    y_max = _nice(peak_rate)
-
-    def y(value: float) -> float:
-        return top + plot_h - value / y_max * plot_h
-
-    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="calls per second over time">']
-    for i in range(5):
-        value = y_max * i / 4
-        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
-                   f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>')
-    multi_day = len({_day(s) for s in seconds[:1] + seconds[-1:]}) > 1
-    x, rug_y = float(left), top + plot_h + 6
-    bar_w = slot * 0.82 if slot > 4 else max(slot, 0.6)
-    for n, row in enumerate(bars):
-        if n:
-            mid = x - seg_gap / 2
-            out.append(f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{top}" y2="{top + plot_h}" class="break"/>'
-                       f'<text x="{mid:.1f}" y="{top - 3}" text-anchor="middle" class="axis">'
-                       f'{_pause(row[0][0] - (bars[n - 1][-1][0] + bars[n - 1][-1][1] - 1))} pause</text>')
-        label_every = max(1, math.ceil(110 / slot))
-        for i, (start, width, calls, throttled, failed) in enumerate(row):
-            ok = max(0, calls - throttled - failed)
-            parts, base = [], top + plot_h
-            for value, cls in ((ok, "ok"), (throttled, "thr"), (failed, "fail")):
-                if value:
-                    height = value / width / y_max * plot_h
-                    base -= height
-                    parts.append(f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{height:.1f}" '
-                                 f'class="{cls}"/>')
-            if throttled:
-                parts.append(f'<rect x="{x:.1f}" y="{rug_y}" width="{max(bar_w, 1.5):.1f}" height="5" class="thr"/>')
-            if failed:
-                parts.append(f'<rect x="{x:.1f}" y="{rug_y + 7}" width="{max(bar_w, 1.5):.1f}" height="5" '
-                             'class="fail"/>')
-            when = _clock(start, multi_day) + (f"–{_clock(start + width - 1, False)}" if width > 1 else "")
-            tip = f"{when} UTC: {calls:,} calls, {throttled:,} throttled (429), {failed:,} other failures"
-            out.append(f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>")
-            if i % label_every == 0 and x < w - right - 48:
-                out.append(f'<text x="{x:.1f}" y="{h - 14}" class="axis">{_clock(start, multi_day and i == 0)}</text>')
-            x += slot
-        x += seg_gap
-    out.append(f'<line x1="{left}" x2="{w - right}" y1="{top + plot_h}" y2="{top + plot_h}" class="base"/></svg>')
-
-    calls = sum(p[0] for p in points.values())
-    throttled = sum(p[1] for p in points.values())
-    failed = sum(p[2] for p in points.values())
-    peak = max(p[0] for p in points.values())
-    hot = sum(1 for p in points.values() if p[1])
-    per = f"one bar per {step} s · " if step > 1 else ""
-    thr = (f"<b class='t-thr'>{throttled:,} throttled (429)</b> in {hot:,} seconds" if throttled
-           else "no 429 (throttling)")
-    bad = f"<b class='t-fail'>{failed:,} other failures</b>" if failed else "no other failures"
-    facts = f"{calls:,} calls · peak {peak:,} calls/s · {thr} · {bad} · {per}times in UTC"
-    legend = ('<ul class="legend inline"><li><i class="ok"></i>answered</li><li><i class="thr"></i>429 throttled</li>'
-              '<li><i class="fail"></i>other failure</li></ul>')
-    return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
-
-
-def _latency(lat: _Latency) -> str:
-    if not lat.count:
-        return '<p class="muted">No latencies: no call was answered.</p>'
-    used = [i for i, (ok, bad) in enumerate(lat.bins) if ok or bad]
-    lo, hi, last = used[0], used[-1], len(lat.bins) - 1
-    while hi - lo < 5 and (lo > 0 or hi < last):  # a few empty bins around a narrow spread read better
-        if hi < last and (lo == 0 or (hi - lo) % 2 == 0):
-            hi += 1
-        else:
-            lo -= 1
-    bins = range(lo, hi + 1)
-    w, h, left, top, bottom = 1000, 220, 46, 18, 34
-    plot_w, plot_h = w - left - 10, h - top - bottom
-    slot = plot_w / len(bins)
-    y_max = _nice(max(sum(lat.bins[i]) for i in bins))
-    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="latency histogram">']
-    for i in range(5):
-        value = y_max * i / 4
-        yy = top + plot_h - value / y_max * plot_h
-        out.append(f'<line x1="{left}" x2="{w - 10}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
-                   f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>')
-    for n, i in enumerate(bins):
-        ok, bad = lat.bins[i]
-        x = left + n * slot + slot * 0.12
-        base, parts = top + plot_h, []
-        for value, cls in ((ok, "lat-ok"), (bad, "lat-bad")):
-            if value:
-                height = value / y_max * plot_h
-                base -= height
-                parts.append(f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot * 0.76:.1f}" height="{height:.1f}" '
-                             f'class="{cls}"/>')
-        label = _bin_label(i)
-        if ok or bad:
-            parts.append(f'<text x="{x + slot * 0.38:.1f}" y="{base - 5:.1f}" text-anchor="middle" class="axis">'
-                         f"{ok + bad:,}</text>")
-        out.append(f"<g><title>{escape(label)}: {ok:,} succeeded, {bad:,} not</title>{''.join(parts)}</g>"
-                   f'<text x="{x + slot * 0.38:.1f}" y="{h - 12}" text-anchor="middle" class="axis">'
-                   f"{escape(label)}</text>")
-    out.append(f'<line x1="{left}" x2="{w - 10}" y1="{top + plot_h}" y2="{top + plot_h}" class="base"/></svg>')
-    facts = (f"{lat.count:,} rows with a latency (the last attempt's) · median ≈ {_ms(lat.percentile(50))} · "
-             f"p95 ≈ {_ms(lat.percentile(95))} · p99 ≈ {_ms(lat.percentile(99))} · max {_ms(lat.max)} · "
-             f"mean {_ms(lat.total / lat.count)}")
-    legend = ('<ul class="legend inline"><li><i class="lat-ok"></i>succeeded</li>'
-              '<li><i class="lat-bad"></i>did not succeed</li></ul>')
-    return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
 
 
 def _table(total: int, kept: int) -> str:
@@ -548,41 +356,6 @@ def _hash_value(text: str) -> str:
     return quote(text, safe="")
 
 
-def _colour(outcome: str) -> str:
-    return _COLOURS.get(outcome, "#7b8794")
-
-
-def _label(outcome: str) -> str:
-    return _LABELS.get(outcome, outcome)
-
-
-def _nice(value: float) -> float:
-    """The smallest 1-2-2.5-5 x 10^k at or above *value* (at least 1)."""
-    if value <= 1:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
-
-
-def _ms(ms: float) -> str:
-    return f"{ms / 1000:.2f} s" if ms >= 1000 else f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
-
-
-def _bin_label(i: int) -> str:
-    def unit(ms: int) -> str:
-        return f"{ms // 1000} s" if ms >= 1000 else f"{ms} ms"
-
-    if i == 0:
-        return f"< {unit(_EDGES[0])}"
-    if i == len(_EDGES):
-        return f"≥ {unit(_EDGES[-1])}"
-    return f"{unit(_EDGES[i - 1])}–{unit(_EDGES[i])}"
-
-
 def _duration(seconds: float) -> str:
     if not isinstance(seconds, int | float) or not math.isfinite(seconds):
         return "—"
@@ -596,205 +369,9 @@ def _duration(seconds: float) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _pause(seconds: int) -> str:
-    """A pause in round units: ``7197`` -> ``2 h``."""
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    if seconds < 48 * 3600:
-        return f"{round(seconds / 3600, 1):g} h"
-    return f"{round(seconds / 86400, 1):g} d"
-
-
-def _day(second: int) -> str:
-    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d")
-
-
-def _clock(second: int, with_day: bool) -> str:
-    return datetime.fromtimestamp(second, UTC).strftime("%m-%d %H:%M:%S" if with_day else "%H:%M:%S")
-
-
 def _when(iso: str) -> str:
     return iso.replace("T", " ").replace("Z", " UTC") if iso else "—"
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-_CSS = """
-:root{--ink:#1f2933;--muted:#66727f;--line:#e4e7eb;--bg:#f5f6f8;--card:#fff;--accent:#2f6fd0;
---ok:#5b8def;--thr:#f0a202;--fail:#d64545;--lat-ok:#7cc4a4;--lat-bad:#e9967a}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
-"Helvetica Neue",Arial,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC","Source Han Sans SC",
-"WenQuanYi Micro Hei",sans-serif;-webkit-font-smoothing:antialiased}
-main{max-width:1200px;margin:0 auto;padding:28px 24px 40px}
-.mono,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono","Noto Sans Mono CJK SC",monospace}
-header h1{font-size:26px;margin:2px 0 2px;font-weight:650;letter-spacing:-.01em}
-.meta{margin:0 0 12px;color:var(--muted)}.meta span{margin:0 8px;color:#b8c0c8}
-.kicker{margin:0;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.08em}
-.verdict{margin:0;padding:12px 16px;border-radius:10px;font-size:15px;border:1px solid}
-code.cmd{background:rgba(255,255,255,.7);border:1px solid rgba(0,0,0,.08);border-radius:5px;padding:1px 6px;
-white-space:nowrap;font-size:13px}
-.verdict .pill{display:inline-block;font-weight:650;margin-right:6px;padding:1px 10px;border-radius:999px;
-color:#fff}
-.ok{background:#ecf8f1;border-color:#bfe5d0}.ok .pill{background:#2f9e6e}
-.bad{background:#fdf0f0;border-color:#f3c7c7}.bad .pill{background:#d64545}
-.warn{background:#fdf6e7;border-color:#f1dcaa}.warn .pill{background:#c98a06}
-.info{background:#eef4fd;border-color:#c9dbf6}.info .pill{background:#2f6fd0}
-.card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:18px 22px 20px;margin-top:18px;
-box-shadow:0 1px 2px rgba(16,24,40,.04)}
-h2{font-size:16px;margin:0 0 14px;font-weight:650}
-h3{font-size:13px;margin:0 0 8px;color:var(--muted);text-transform:uppercase;letter-spacing:.06em}
-.muted{color:var(--muted)}
-.outcomes{display:flex;gap:28px;align-items:center;flex-wrap:wrap}
-.numbers{flex:1 1 560px;display:grid;grid-template-columns:repeat(auto-fit,minmax(108px,1fr));gap:10px}
-.num{border-left:4px solid #cbd2d9;background:#fafbfc;border-radius:6px;padding:10px 12px}
-.num b{display:block;font-size:26px;line-height:1.15;font-weight:650;font-variant-numeric:tabular-nums}
-.num span{display:block;font-weight:550}.num small{color:var(--muted)}
-.num.total{border-color:#3e4c59;background:#f0f2f5}
-.donut{display:flex;align-items:center;gap:16px;margin:0}
-.donut .big{font-size:24px;font-weight:650;fill:var(--ink)}
-.legend{list-style:none;margin:0;padding:0}.legend li{margin:3px 0;white-space:nowrap}
-.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:7px;vertical-align:-1px}
-.legend.inline{display:flex;gap:18px;margin-bottom:6px;font-size:13px}
-.legend i.ok{background:var(--ok)}.legend i.thr{background:var(--thr)}.legend i.fail{background:var(--fail)}
-.legend i.lat-ok{background:var(--lat-ok)}.legend i.lat-bad{background:var(--lat-bad)}
-table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:7px 9px;border-bottom:1px solid var(--line);vertical-align:top}
-th{font-size:12px;color:var(--muted);font-weight:600;background:#fafbfc}
-.codes td:first-child{white-space:nowrap;width:1%}.codes td.n,.codes th.n{width:120px}
-.codes td:nth-child(3){width:44%}
-.code{color:var(--accent);text-decoration:none;font-weight:600}.code:hover{text-decoration:underline}
-.bar{height:5px;background:#eef0f3;border-radius:3px;margin:4px 0 1px}.bar i{display:block;height:5px;
-border-radius:3px;background:#e07b6a}
-code.opt{font-size:12.5px;white-space:nowrap;background:#f1f3f5;border-radius:4px;padding:0 4px}
-.example{color:var(--muted);font-size:12.5px;margin-top:3px;word-break:break-word}
-.chart{width:100%;height:auto;display:block}
-.chart .grid{stroke:#eef0f3}.chart .base{stroke:#9aa5b1}.chart .break{stroke:#9aa5b1;stroke-dasharray:3 3}
-.chart .axis{font-size:11px;fill:var(--muted)}
-.chart .ok{fill:var(--ok)}.chart .thr{fill:var(--thr)}.chart .fail{fill:var(--fail)}
-.chart .lat-ok{fill:var(--lat-ok)}.chart .lat-bad{fill:var(--lat-bad)}
-.donut .axis{font-size:12px;fill:var(--muted)}
-.facts{margin:8px 0 0;color:var(--muted);font-size:13px}.t-thr{color:#a86f00}.t-fail{color:#b83232}
-.controls{display:flex;gap:10px;align-items:center;flex-wrap:wrap;margin-bottom:10px}
-.controls input,.controls select{font:inherit;padding:6px 10px;border:1px solid #cbd2d9;border-radius:7px;
-background:#fff;color:var(--ink)}
-.controls input{flex:1 1 280px;max-width:420px}
-.note{background:#fdf6e7;border:1px solid #f1dcaa;border-radius:8px;padding:8px 12px;margin:0 0 10px}
-.table-wrap{overflow:auto;max-height:640px;border:1px solid var(--line);border-radius:8px}
-.rows{font-size:13px;width:max-content;min-width:100%}.rows th{position:sticky;top:0;white-space:nowrap;z-index:1}
-.rows td{max-width:420px;word-break:break-word}.rows td.num-cell{text-align:right;white-space:nowrap}
-.rows td.mono{white-space:nowrap}.rows td.msg{min-width:300px}
-.rows tbody tr:nth-child(even){background:#fbfcfd}
-.tag{display:inline-block;padding:0 8px;border-radius:999px;font-size:12px;font-weight:600;color:#fff;
-white-space:nowrap}
-button{font:inherit;padding:6px 14px;border:1px solid #cbd2d9;border-radius:7px;background:#fff;cursor:pointer}
-.two{display:grid;grid-template-columns:1fr 1fr;gap:28px}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}
-dt{color:var(--muted)}dd{margin:0;word-break:break-word}
-footer{color:var(--muted);font-size:12px;margin-top:22px;text-align:center}
-@media (max-width:760px){.two{grid-template-columns:1fr}}
-@media print{body{background:#fff;font-size:11.5px}main{max-width:none;padding:0}
-.card{box-shadow:none;break-inside:avoid;border-color:#d9dde2}#rows{break-inside:auto}
-.controls,button,noscript{display:none!important}.table-wrap{max-height:none;overflow:visible;border:0}
-.rows th{position:static;white-space:normal}.rows{width:100%;font-size:10px}.rows td{max-width:none;padding:4px}
-.rows td.mono{white-space:normal;word-break:break-all;font-size:9.5px}.rows td.msg{min-width:170px}
-.rows .tag{font-size:9.5px;padding:0 5px}
-.rows .np{display:none}*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
-"""
-
-_SCRIPT = """
-(function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("rows-data").textContent);
-  var body = document.getElementById("rows-body");
-  if (!body) { return; }
-  var cols = data.columns, rows = data.rows, PAGE = 500, shown = PAGE, matches = [];
-  var OUT = cols.indexOf("outcome"), CODE = cols.indexOf("error_code");
-  var NUM = {row: 1, http_status: 1, attempts: 1, latency_ms: 1};
-  var MONO = {group_id: 1, project_id: 1, error_code: 1, request_id: 1, finished_at: 1};
-  var WIDE = {project_id: 1, request_id: 1, finished_at: 1};  // left out on paper
-  var COLOURS = %COLOURS%;
-  var q = document.getElementById("f-q"), fo = document.getElementById("f-outcome");
-  var fc = document.getElementById("f-code"), count = document.getElementById("rows-count");
-  var more = document.getElementById("rows-more"), head = document.getElementById("rows-head");
-  var text = rows.map(function (r) { return r.join("\\u0001").toLowerCase(); });
-  var tr = document.createElement("tr");
-  cols.forEach(function (c) { var th = document.createElement("th"); th.textContent = c.replace(/_/g, " ");
-    if (WIDE[c]) { th.className = "np"; } tr.appendChild(th); });
-  head.appendChild(tr);
-  function options(select, index) {
-    var seen = {};
-    rows.forEach(function (r) { var k = r[index] == null ? "" : String(r[index]); seen[k] = (seen[k] || 0) + 1; });
-    Object.keys(seen).sort().forEach(function (k) {
-      var o = document.createElement("option"); o.value = k; o.textContent = (k || "(none)") + "  (" + seen[k] + ")";
-      select.appendChild(o); });
-  }
-  function choose(select, value) {
-    value = value || "";
-    if (value && !Array.prototype.some.call(select.options, function (o) { return o.value === value; })) {
-      var o = document.createElement("option"); o.value = value; o.textContent = value + "  (0)"; select.appendChild(o);
-    }
-    select.value = value;
-  }
-  function render() {
-    var frag = document.createDocumentFragment();
-    matches.slice(0, shown).forEach(function (i) {
-      var tr = document.createElement("tr");
-      rows[i].forEach(function (v, j) {
-        var td = document.createElement("td"), c = cols[j], t = v == null ? "" : String(v);
-        if (j === OUT) { var s = document.createElement("span"); s.className = "tag"; s.textContent = t;
-          s.style.background = COLOURS[t] || "#7b8794"; td.appendChild(s); }
-        else { td.textContent = t; }
-        if (NUM[c]) { td.className = "num-cell"; } else if (MONO[c]) { td.className = "mono"; }
-        else if (c === "error_msg") { td.className = "msg"; }
-        if (WIDE[c]) { td.className += " np"; }
-        tr.appendChild(td);
-      });
-      frag.appendChild(tr);
-    });
-    body.textContent = "";
-    body.appendChild(frag);
-    var all = data.total > rows.length ? " (of the first " + rows.length.toLocaleString() + " kept here)" : "";
-    count.textContent = matches.length.toLocaleString() + " matching rows" + all +
-      (matches.length > shown ? ", first " + shown.toLocaleString() + " shown" : "");
-    more.hidden = matches.length <= shown;
-    body.setAttribute("data-shown", String(Math.min(shown, matches.length)));
-  }
-  function apply(keepHash) {
-    var t = q.value.trim().toLowerCase(), o = fo.value, c = fc.value;
-    matches = [];
-    for (var i = 0; i < rows.length; i++) {
-      if ((!o || rows[i][OUT] === o) && (!c || rows[i][CODE] === c) && (!t || text[i].indexOf(t) >= 0)) {
-        matches.push(i);
-      }
-    }
-    shown = PAGE;
-    render();
-    if (!keepHash) {
-      var p = new URLSearchParams();
-      if (q.value) { p.set("q", q.value); } if (o) { p.set("outcome", o); } if (c) { p.set("code", c); }
-      try { history.replaceState(null, "", p.toString() ? "#" + p.toString() : location.pathname); } catch (e) {}
-    }
-  }
-  function fromHash(scroll) {
-    var p = new URLSearchParams(location.hash.replace(/^#/, ""));
-    q.value = p.get("q") || ""; choose(fo, p.get("outcome")); choose(fc, p.get("code"));
-    apply(true);
-    if (scroll && (p.get("q") || p.get("outcome") || p.get("code"))) {
-      document.getElementById("rows").scrollIntoView();
-    }
-  }
-  options(fo, OUT); options(fc, CODE);
-  q.addEventListener("input", function () { apply(false); });
-  fo.addEventListener("change", function () { apply(false); });
-  fc.addEventListener("change", function () { apply(false); });
-  more.addEventListener("click", function () { shown += PAGE * 4; render(); });
-  window.addEventListener("hashchange", function () { fromHash(true); });
-  fromHash(false);
-  document.body.setAttribute("data-ready", "1");
-})();
-""".replace("%COLOURS%", json.dumps(_COLOURS))

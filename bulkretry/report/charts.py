@@ -1,0 +1,308 @@
+"""The charts of ``report.html``, as inline SVG (no script draws them): rows by outcome as a donut, calls per
+second over time, and a latency histogram; and the outcome colours and labels the page shares with them.
+
+- :class:`LatencyHistogram` is what the histogram is drawn from. Rows' latencies are added one at a time, into
+  1-2-5 bins and 5 %-wide buckets for the percentiles, so it stays small however many rows a run has.
+- :func:`timeline_chart` draws the run's timeline, ``[[unix_second, calls, throttled, failed], ...]``: a pause
+  of more than five minutes (a resume) is drawn as a break, and a long run as one bar per few seconds.
+- Each chart comes with its legend and a line of facts under it; with nothing to draw it is a sentence
+  that says so. Every text in a chart is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from html import escape
+from itertools import pairwise
+from typing import Any
+
+__all__ = ["COLOURS", "LatencyHistogram", "latency_chart", "outcome_colour", "outcome_donut", "outcome_label",
+           "timeline_chart"]
+
+#: Each outcome's colour: in the donut, the page's number cards and the table's tags.
+COLOURS = {"succeeded": "#2f9e6e", "failed": "#d64545", "invalid": "#e08a1e", "interrupted": "#8a63d2",
+           "duplicate": "#9aa5b1", "skipped": "#5b9bd5", "dry_run": "#3fa7a8"}
+_LABELS = {"dry_run": "dry run"}
+
+# Latency histogram bins (ms): 1-2-5 steps; a last bin for anything slower.
+_EDGES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
+_FINE = math.log(1.05)  # percentile buckets 5 % wide
+
+
+class LatencyHistogram:
+    """A latency histogram over 1-2-5 bins (succeeded / not), and 5 %-wide buckets for percentiles."""
+
+    def __init__(self) -> None:
+        self.bins = [[0, 0] for _ in range(len(_EDGES) + 1)]
+        self.fine: Counter[int] = Counter()
+        self.count = 0
+        self.total = 0.0
+        self.max = 0.0
+
+    def add(self, ms: float, ok: bool) -> None:
+        if not math.isfinite(ms) or ms < 0:
+            return
+        index = bisect_right(_EDGES, ms)  # the first bin whose edge is above ms
+        self.bins[index][0 if ok else 1] += 1
+        self.fine[math.floor(math.log(ms) / _FINE) if ms >= 0.01 else -100] += 1
+        self.count += 1
+        self.total += ms
+        self.max = max(self.max, ms)
+
+    def percentile(self, p: float) -> float:
+        """The upper edge of the bucket holding the *p*-th percentile (within 5 %), at most the maximum."""
+        rank, seen = math.ceil(p / 100 * self.count), 0
+        for key in sorted(self.fine):
+            seen += self.fine[key]
+            if seen >= rank:
+                return min(self.max, math.exp((key + 1) * _FINE))
+        return self.max
+
+
+# -- outcomes --------------------------------------------------------------------------------------------
+
+
+def outcome_colour(outcome: str) -> str:
+    """The colour of an outcome (grey for one this module does not know)."""
+    return COLOURS.get(outcome, "#7b8794")
+
+
+def outcome_label(outcome: str) -> str:
+    """An outcome as the page writes it: ``dry_run`` is "dry run"."""
+    return _LABELS.get(outcome, outcome)
+
+
+# -- charts ----------------------------------------------------------------------------------------------
+
+
+def outcome_donut(by: Mapping[str, int], names: list[str], total: int) -> str:
+    """A donut of the rows by outcome, the outcomes *names* in this order, *total* in the middle; and its legend."""
+    r, width = 62.0, 24
+    circumference = 2 * math.pi * r
+    arcs, start = [], 0.0
+    counted = sum(by[k] for k in names) or 1
+    for k in names:
+        length = by[k] / counted * circumference
+        arcs.append(f'<circle r="{r}" cx="90" cy="90" fill="none" stroke="{outcome_colour(k)}" stroke-width="{width}" '
+                    f'stroke-dasharray="{length:.2f} {circumference - length:.2f}" stroke-dashoffset="{-start:.2f}">'
+                    f"<title>{escape(outcome_label(k))}: {by[k]:,}</title></circle>")
+        start += length
+    legend = "".join(f'<li><i style="background:{outcome_colour(k)}"></i>{escape(outcome_label(k))} '
+                     f'<span class="muted">{by[k]:,}</span></li>' for k in names)
+    return (f'<figure class="donut"><svg viewBox="0 0 180 180" width="180" height="180" role="img" '
+            f'aria-label="rows by outcome"><g transform="rotate(-90 90 90)">'
+            f'<circle r="{r}" cx="90" cy="90" fill="none" stroke="#eef0f3" stroke-width="{width}"/>{"".join(arcs)}</g>'
+            f'<text x="90" y="88" text-anchor="middle" class="big">{total:,}</text>'
+            f'<text x="90" y="108" text-anchor="middle" class="axis">rows</text></svg>'
+            f'<figcaption><ul class="legend">{legend}</ul></figcaption></figure>')
+
+
+def timeline_chart(entries: Any) -> str:
+    """Calls per second over time, 429s and other failures stacked on the calls and marked under the axis.
+
+    *entries* is the run's timeline (None: not recorded); entries that are not ``[second, counts...]`` are
+    skipped.
+    """
+    if entries is None:
+        return '<p class="muted">Not recorded: this report was written without the run\'s timeline.</p>'
+    points: dict[int, list[int]] = {}
+    for entry in entries if isinstance(entries, Iterable) else ():
+        try:
+            second, *counts = (int(x) for x in entry)
+        except (TypeError, ValueError):
+            continue
+        counts = [*counts, 0, 0, 0][:3]
+        slot = points.setdefault(second, [0, 0, 0])
+        for i in range(3):
+            slot[i] += max(0, counts[i])
+    if not points:
+        return '<p class="muted">No calls were made.</p>'
+    return _timeline_svg(points)
+
+
+def _timeline_svg(points: Mapping[int, list[int]]) -> str:
+    gap, max_bars = 300, 300  # a pause longer than gap seconds (a resume) is drawn as a break
+    seconds = sorted(points)
+    segments, first = [], seconds[0]
+    for before, after in pairwise(seconds):
+        if after - before > gap:
+            segments.append((first, before))
+            first = after
+    segments.append((first, seconds[-1]))
+    active = sum(end - begin + 1 for begin, end in segments)
+    step = max(1, math.ceil(active / max_bars))
+    bars: list[list[tuple[int, int, int, int, int]]] = []  # per segment: (start, seconds, calls, throttled, failed)
+    for begin, end in segments:
+        row = []
+        for start in range(begin, end + 1, step):
+            width = min(step, end + 1 - start)
+            sums = [0, 0, 0]
+            for sec in range(start, start + width):
+                for i, n in enumerate(points.get(sec, ())):
+                    sums[i] += n
+            row.append((start, width, *sums))
+        bars.append(row)
+
+    w, h, left, right, top, bottom = 1000, 250, 46, 10, 14, 54
+    plot_w, plot_h = w - left - right, h - top - bottom
+    seg_gap = 22
+    slots = sum(len(row) for row in bars)
+    slot = min(24.0, (plot_w - seg_gap * (len(bars) - 1)) / slots)  # a short run: narrow bars, left-aligned
+    peak_rate = max(c / width for row in bars for _, width, c, _, _ in row)
+    y_max = _nice(peak_rate)
+
+    def y(value: float) -> float:
+        return top + plot_h - value / y_max * plot_h
+
+    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="calls per second over time">']
+    for i in range(5):
+        value = y_max * i / 4
+        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>')
+    multi_day = len({_day(s) for s in seconds[:1] + seconds[-1:]}) > 1
+    x, rug_y = float(left), top + plot_h + 6
+    bar_w = slot * 0.82 if slot > 4 else max(slot, 0.6)
+    for n, row in enumerate(bars):
+        if n:
+            mid = x - seg_gap / 2
+            out.append(f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{top}" y2="{top + plot_h}" class="break"/>'
+                       f'<text x="{mid:.1f}" y="{top - 3}" text-anchor="middle" class="axis">'
+                       f'{_pause(row[0][0] - (bars[n - 1][-1][0] + bars[n - 1][-1][1] - 1))} pause</text>')
+        label_every = max(1, math.ceil(110 / slot))
+        for i, (start, width, calls, throttled, failed) in enumerate(row):
+            ok = max(0, calls - throttled - failed)
+            parts, base = [], top + plot_h
+            for value, cls in ((ok, "ok"), (throttled, "thr"), (failed, "fail")):
+                if value:
+                    height = value / width / y_max * plot_h
+                    base -= height
+                    parts.append(f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{height:.1f}" '
+                                 f'class="{cls}"/>')
+            if throttled:
+                parts.append(f'<rect x="{x:.1f}" y="{rug_y}" width="{max(bar_w, 1.5):.1f}" height="5" class="thr"/>')
+            if failed:
+                parts.append(f'<rect x="{x:.1f}" y="{rug_y + 7}" width="{max(bar_w, 1.5):.1f}" height="5" '
+                             'class="fail"/>')
+            when = _clock(start, multi_day) + (f"–{_clock(start + width - 1, False)}" if width > 1 else "")
+            tip = f"{when} UTC: {calls:,} calls, {throttled:,} throttled (429), {failed:,} other failures"
+            out.append(f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>")
+            if i % label_every == 0 and x < w - right - 48:
+                out.append(f'<text x="{x:.1f}" y="{h - 14}" class="axis">{_clock(start, multi_day and i == 0)}</text>')
+            x += slot
+        x += seg_gap
+    out.append(f'<line x1="{left}" x2="{w - right}" y1="{top + plot_h}" y2="{top + plot_h}" class="base"/></svg>')
+
+    calls = sum(p[0] for p in points.values())
+    throttled = sum(p[1] for p in points.values())
+    failed = sum(p[2] for p in points.values())
+    peak = max(p[0] for p in points.values())
+    hot = sum(1 for p in points.values() if p[1])
+    per = f"one bar per {step} s · " if step > 1 else ""
+    thr = (f"<b class='t-thr'>{throttled:,} throttled (429)</b> in {hot:,} seconds" if throttled
+           else "no 429 (throttling)")
+    bad = f"<b class='t-fail'>{failed:,} other failures</b>" if failed else "no other failures"
+    facts = f"{calls:,} calls · peak {peak:,} calls/s · {thr} · {bad} · {per}times in UTC"
+    legend = ('<ul class="legend inline"><li><i class="ok"></i>answered</li><li><i class="thr"></i>429 throttled</li>'
+              '<li><i class="fail"></i>other failure</li></ul>')
+    return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
+
+
+def latency_chart(lat: LatencyHistogram) -> str:
+    """The latency histogram (succeeded and not, stacked), with the median, p95, p99, maximum and mean."""
+    if not lat.count:
+        return '<p class="muted">No latencies: no call was answered.</p>'
+    used = [i for i, (ok, bad) in enumerate(lat.bins) if ok or bad]
+    lo, hi, last = used[0], used[-1], len(lat.bins) - 1
+    while hi - lo < 5 and (lo > 0 or hi < last):  # a few empty bins around a narrow spread read better
+        if hi < last and (lo == 0 or (hi - lo) % 2 == 0):
+            hi += 1
+        else:
+            lo -= 1
+    bins = range(lo, hi + 1)
+    w, h, left, top, bottom = 1000, 220, 46, 18, 34
+    plot_w, plot_h = w - left - 10, h - top - bottom
+    slot = plot_w / len(bins)
+    y_max = _nice(max(sum(lat.bins[i]) for i in bins))
+    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="latency histogram">']
+    for i in range(5):
+        value = y_max * i / 4
+        yy = top + plot_h - value / y_max * plot_h
+        out.append(f'<line x1="{left}" x2="{w - 10}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>')
+    for n, i in enumerate(bins):
+        ok, bad = lat.bins[i]
+        x = left + n * slot + slot * 0.12
+        base, parts = top + plot_h, []
+        for value, cls in ((ok, "lat-ok"), (bad, "lat-bad")):
+            if value:
+                height = value / y_max * plot_h
+                base -= height
+                parts.append(f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot * 0.76:.1f}" height="{height:.1f}" '
+                             f'class="{cls}"/>')
+        label = _bin_label(i)
+        if ok or bad:
+            parts.append(f'<text x="{x + slot * 0.38:.1f}" y="{base - 5:.1f}" text-anchor="middle" class="axis">'
+                         f"{ok + bad:,}</text>")
+        out.append(f"<g><title>{escape(label)}: {ok:,} succeeded, {bad:,} not</title>{''.join(parts)}</g>"
+                   f'<text x="{x + slot * 0.38:.1f}" y="{h - 12}" text-anchor="middle" class="axis">'
+                   f"{escape(label)}</text>")
+    out.append(f'<line x1="{left}" x2="{w - 10}" y1="{top + plot_h}" y2="{top + plot_h}" class="base"/></svg>')
+    facts = (f"{lat.count:,} rows with a latency (the last attempt's) · median ≈ {_ms(lat.percentile(50))} · "
+             f"p95 ≈ {_ms(lat.percentile(95))} · p99 ≈ {_ms(lat.percentile(99))} · max {_ms(lat.max)} · "
+             f"mean {_ms(lat.total / lat.count)}")
+    legend = ('<ul class="legend inline"><li><i class="lat-ok"></i>succeeded</li>'
+              '<li><i class="lat-bad"></i>did not succeed</li></ul>')
+    return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
+
+
+# -- small helpers ---------------------------------------------------------------------------------------
+
+
+def _nice(value: float) -> float:
+    """The smallest 1-2-2.5-5 x 10^k at or above *value* (at least 1)."""
+    if value <= 1:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+
+
+def _ms(ms: float) -> str:
+    return f"{ms / 1000:.2f} s" if ms >= 1000 else f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+
+
+def _bin_label(i: int) -> str:
+    def unit(ms: int) -> str:
+        return f"{ms // 1000} s" if ms >= 1000 else f"{ms} ms"
+
+    if i == 0:
+        return f"< {unit(_EDGES[0])}"
+    if i == len(_EDGES):
+        return f"≥ {unit(_EDGES[-1])}"
+    return f"{unit(_EDGES[i - 1])}–{unit(_EDGES[i])}"
+
+
+def _pause(seconds: int) -> str:
+    """A pause in round units: ``7197`` -> ``2 h``."""
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    if seconds < 48 * 3600:
+        return f"{round(seconds / 3600, 1):g} h"
+    return f"{round(seconds / 86400, 1):g} d"
+
+
+def _day(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d")
+
+
+def _clock(second: int, with_day: bool) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%m-%d %H:%M:%S" if with_day else "%H:%M:%S")
