@@ -23,7 +23,7 @@ import openpyxl
 import pytest
 
 from bulkretry.records import REPORT_COLUMNS, Outcome, RowResult, RunSummary
-from bulkretry.report import BATCH_ROWS, FORMATS, neutralise, parse_formats, write_reports, xlsx_writer
+from bulkretry.report import BATCH_ROWS, FORMATS, neutralise, parse_formats, write_reports, xlsx_package, xlsx_writer
 from bulkretry.report import common as report_common
 from bulkretry.report.xlsx_report import XlsxReport
 from bulkretry.report.xlsx_writer import StreamingWorkbook
@@ -345,7 +345,7 @@ def test_xlsx_reads_back_like_the_csv_in_openpyxl_and_pandas(tmp_path, summary):
 
     # Readers differ on whitespace at the ends of a text: Excel keeps it only under xml:space="preserve".
     with zipfile.ZipFile(run / "report.xlsx") as zf:
-        texts = list(ET.fromstring(zf.read("xl/worksheets/sheet2.xml")).iter(f"{{{xlsx_writer._MAIN_NS}}}t"))
+        texts = list(ET.fromstring(zf.read("xl/worksheets/sheet2.xml")).iter(f"{{{xlsx_package.MAIN_NS}}}t"))
     edged = [t for t in texts if t.text != t.text.strip()]
     assert edged and all(t.get("{http://www.w3.org/XML/1998/namespace}space") == "preserve" for t in edged)
 
@@ -409,7 +409,7 @@ def test_xlsx_header_is_bold_and_frozen_and_the_filter_covers_the_written_rows(t
     assert '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>' in rows_2
     assert rows_2.endswith('</sheetData><autoFilter ref="A1:N101"/>' + rows_2.split('<autoFilter ref="A1:N101"/>')[1])
     names = {(n.get("name"), n.get("localSheetId"), n.get("hidden")): n.text
-             for n in ET.fromstring(parts["xl/workbook.xml"]).iter(f"{{{xlsx_writer._MAIN_NS}}}definedName")}
+             for n in ET.fromstring(parts["xl/workbook.xml"]).iter(f"{{{xlsx_package.MAIN_NS}}}definedName")}
     assert names == {("_xlnm._FilterDatabase", "1", "1"): "'Rows'!$A$1:$N$201",
                      ("_xlnm._FilterDatabase", "2", "1"): "'Rows 2'!$A$1:$N$101"}
 

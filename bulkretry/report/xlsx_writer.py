@@ -52,9 +52,10 @@ import os
 import re
 from collections.abc import Sequence
 from contextlib import suppress
-from datetime import UTC, datetime
 from typing import IO, Any
 from zipfile import ZIP64_LIMIT, ZIP_DEFLATED, ZipFile
+
+from bulkretry.report.xlsx_package import ILLEGAL_XML_CHARS, MAIN_NS, REL_NS, XML_DECL, escape, package_parts
 
 __all__ = [
     "BOLD", "ILLEGAL_XML_CHARS", "MAX_ROWS", "MAX_SHEET_BYTES", "MAX_TEXT", "NORMAL", "StreamingWorkbook", "Worksheet",
@@ -72,37 +73,10 @@ MAX_SHEET_BYTES = ZIP64_LIMIT
 MAX_TEXT = 32_767
 _MAX_COLUMNS = 16_384
 
-#: What XML 1.0 cannot hold: C0 controls but tab, LF and CR; surrogates; U+FFFE and U+FFFF.
-ILLEGAL_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SHORT = MAX_TEXT // 2  # text no longer than this is within MAX_TEXT whatever its characters
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
-_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-_XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-_CT = "application/vnd.openxmlformats-officedocument"
-
 _STYLE_ATTR = {NORMAL: "", BOLD: ' s="1"'}
-
-_STYLES = (
-    f'{_XML_DECL}<styleSheet xmlns="{_MAIN_NS}">'
-    '<fonts count="2">'
-    '<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-    '</fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
-    '</fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    '<dxfs count="0"/>'
-    '<tableStyles count="0" defaultTableStyle="TableStyleMedium9" defaultPivotStyle="PivotStyleLight16"/>'
-    '</styleSheet>'
-)
-
 
 def column_letter(index: int) -> str:
     """The letters of a 1-based column number: 1 -> ``A``, 28 -> ``AB``."""
@@ -113,14 +87,6 @@ def column_letter(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         letters = chr(65 + rest) + letters
     return letters
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _escape_attr(text: str) -> str:
-    return _escape(text).replace('"', "&quot;")
 
 
 def _t(text: str) -> str:
@@ -134,7 +100,7 @@ def _t(text: str) -> str:
         return ""
     # Whitespace at either end, XML's or any other (NBSP, ideographic space): preserving costs nothing.
     space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
-    return f"<t{space}>{_escape(text).replace(chr(13), '&#13;')}</t>"
+    return f"<t{space}>{escape(text).replace(chr(13), '&#13;')}</t>"
 
 
 def _cell(ref: str, value: Any) -> str:
@@ -314,7 +280,7 @@ class StreamingWorkbook:
         if self.closed:
             raise ValueError("the workbook is closed")
         _check_title(title, self._names)
-        head = [_XML_DECL, f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><sheetViews><sheetView']
+        head = [XML_DECL, f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><sheetViews><sheetView']
         if not self._sheets:
             head.append(' tabSelected="1"')
         head.append(' workbookViewId="0"')
@@ -360,7 +326,7 @@ class StreamingWorkbook:
                 self._sheet.close()
                 self._sheet = None
             zf = self._zip
-            for name, data in self._parts():
+            for name, data in package_parts(self._sheets, self._creator):
                 zf.writestr(name, data.encode("utf-8"))
             self.closed = True
             zf.close()
@@ -380,55 +346,6 @@ class StreamingWorkbook:
         with suppress(Exception):
             self._zip.close()
 
-    def _parts(self) -> list[tuple[str, str]]:
-        sheets = self._sheets
-        entries = "".join(f'<sheet name="{_escape_attr(s.title)}" sheetId="{s.index + 1}" r:id="rId{s.index + 1}"/>'
-                          for s in sheets)
-        names = "".join(
-            f'<definedName name="_xlnm._FilterDatabase" localSheetId="{s.index}" hidden="1">'
-            f"{_escape(_quote(s.title))}!{_absolute(s.autofilter_ref)}</definedName>"
-            for s in sheets if s.autofilter_ref)
-        workbook = (f'{_XML_DECL}<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><workbookPr/>'
-                    '<bookViews><workbookView activeTab="0"/></bookViews>'
-                    f"<sheets>{entries}</sheets>{f'<definedNames>{names}</definedNames>' if names else ''}"
-                    '<calcPr calcId="124519" fullCalcOnLoad="1"/></workbook>')
-        rel = f"{_REL_NS}/"
-        links = "".join(f'<Relationship Id="rId{s.index + 1}" Type="{rel}worksheet" '
-                        f'Target="worksheets/sheet{s.index + 1}.xml"/>' for s in sheets)
-        workbook_rels = (f'{_XML_DECL}<Relationships xmlns="{_PKG_REL_NS}">{links}'
-                         f'<Relationship Id="rId{len(sheets) + 1}" Type="{rel}styles" Target="styles.xml"/>'
-                         "</Relationships>")
-        root_rels = (f'{_XML_DECL}<Relationships xmlns="{_PKG_REL_NS}">'
-                     f'<Relationship Id="rId1" Type="{rel}officeDocument" Target="xl/workbook.xml"/>'
-                     f'<Relationship Id="rId2" Type="{_PKG_REL_NS}/metadata/core-properties" '
-                     'Target="docProps/core.xml"/>'
-                     f'<Relationship Id="rId3" Type="{rel}extended-properties" Target="docProps/app.xml"/>'
-                     "</Relationships>")
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        core = (f'{_XML_DECL}<cp:coreProperties '
-                'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
-                'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
-                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-                f"<dc:creator>{_escape(ILLEGAL_XML_CHARS.sub('', self._creator))}</dc:creator>"
-                f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created>'
-                f'<dcterms:modified xsi:type="dcterms:W3CDTF">{now}</dcterms:modified></cp:coreProperties>')
-        app = (f'{_XML_DECL}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
-               "<Application>Microsoft Excel Compatible / bulkretry</Application></Properties>")
-        overrides = "".join(f'<Override PartName="/xl/worksheets/sheet{s.index + 1}.xml" '
-                            f'ContentType="{_CT}.spreadsheetml.worksheet+xml"/>' for s in sheets)
-        types = (f'{_XML_DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                 '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                 '<Default Extension="xml" ContentType="application/xml"/>'
-                 f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.spreadsheetml.sheet.main+xml"/>'
-                 f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.spreadsheetml.styles+xml"/>'
-                 '<Override PartName="/docProps/core.xml" '
-                 'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
-                 f'<Override PartName="/docProps/app.xml" ContentType="{_CT}.extended-properties+xml"/>'
-                 f"{overrides}</Types>")
-        return [("xl/workbook.xml", workbook), ("xl/_rels/workbook.xml.rels", workbook_rels),
-                ("xl/styles.xml", _STYLES), ("docProps/core.xml", core), ("docProps/app.xml", app),
-                ("_rels/.rels", root_rels), ("[Content_Types].xml", types)]
-
     def __repr__(self) -> str:
         return f"<StreamingWorkbook sheets={[s.title for s in self._sheets]}{' closed' if self.closed else ''}>"
 
@@ -442,15 +359,6 @@ def _check_title(title: str, taken: set[str]) -> None:
                          f"with ': {title!r}")
     if title.casefold() in taken:
         raise ValueError(f"there is already a sheet named {title!r}")
-
-
-def _quote(title: str) -> str:
-    return "'" + title.replace("'", "''") + "'"
-
-
-def _absolute(ref: str | None) -> str:
-    assert ref is not None
-    return ":".join(re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", part) for part in ref.split(":"))
 
 
 def _width(width: float) -> str:
