@@ -1,0 +1,58 @@
+"""report.csv's writer: the fast path (a row whose text cells start no formula goes to the csv module as it is)
+writes the same bytes as the plain path (every cell rendered and neutralised one by one)."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+from bulkretry.records import REPORT_COLUMNS, RunSummary
+from bulkretry.report.common import Value, neutralise
+from bulkretry.report.csv_report import CsvReport
+
+SUMMARY = RunSummary(run_id="r", manifest="m.csv", started_at="", finished_at="", duration_s=0.0, rows=0)
+HEADER = (*REPORT_COLUMNS, "owner", "备注")
+TEXTS = ["", "plain", "a,b", 'say "hi"', "two\nlines", "cr\r\nlf", " edge ", "中文,逗号", "a-b", "x=1", "1+1",
+         "=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx", "'quoted", "new\n=line"]
+
+
+def plain_path(path: Path, rows: list[tuple[Value, ...]]) -> None:
+    """What CsvReport writes, the slow and obvious way: every cell rendered and neutralised, one by one."""
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([neutralise(name) for name in HEADER])
+        for values in rows:
+            cells = []
+            for name, value in zip(HEADER, values, strict=True):
+                if value is None:
+                    cells.append("")
+                elif isinstance(value, str):
+                    cells.append(value if name in ("row", "outcome") else neutralise(value))
+                else:
+                    cells.append(repr(value) if isinstance(value, float) else str(value))
+            writer.writerow(cells)
+
+
+def random_rows(rng: random.Random, count: int) -> list[tuple[Value, ...]]:
+    rows = []
+    for row in range(2, count + 2):
+        text = lambda: rng.choice(TEXTS)  # noqa: E731
+        rows.append((row, text(), text(), rng.choice(["succeeded", "failed", "invalid"]),
+                     rng.choice([None, 200, 400, 503]), text(), text(), rng.randint(0, 5), text(),
+                     rng.choice([None, 0.0, 12.5, 1234.0, 0.1 + 0.2]), text(), text(), text(), text()))
+    return rows
+
+
+def test_fast_path_writes_the_same_bytes_as_the_plain_path(tmp_path: Path) -> None:
+    """Rows with and without a formula-like cell, quotes, commas, line breaks and floats: identical files."""
+    rows = random_rows(random.Random(7), 3000)
+    assert any(all(not (isinstance(v, str) and v[:1] in "=+-@\t\r") for v in r[1:]) for r in rows)  # fast rows
+    assert any(any(isinstance(v, str) and v[:1] in "=+-@\t\r" for v in r[1:]) for r in rows)  # slow rows
+    writer = CsvReport(tmp_path / "report.csv")
+    writer.start(HEADER, SUMMARY)
+    for values in rows:
+        writer.write(values)
+    writer.finish()
+    plain_path(tmp_path / "plain.csv", rows)
+    assert (tmp_path / "report.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
