@@ -482,7 +482,7 @@ def test_xlsx_memory_stays_flat_over_200k_rows(tmp_path, summary):
     """Writing 200k rows keeps nothing per row: memory traced over the last 20k rows and the finish stays small."""
     traced = {}
 
-    def results() -> Iterator[RowResult]:
+    def many_results() -> Iterator[RowResult]:
         for i in range(200_000):
             if i == 180_000:  # tracemalloc slows this ~10x: trace the last 20k rows (~50 bytes kept a row = 1 MiB)
                 tracemalloc.start()
@@ -490,7 +490,7 @@ def test_xlsx_memory_stays_flat_over_200k_rows(tmp_path, summary):
             yield result(i + 2, error_msg="任务组状态不允许重试 <&>", extra=(("owner", f"o{i}"), ("备注", "第一批")))
 
     try:
-        write(tmp_path, results(), summary, formats=("xlsx",))
+        write(tmp_path, many_results(), summary, formats=("xlsx",))
         current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
