@@ -152,6 +152,7 @@ def test_gateway_pages_are_kept_short() -> None:
     assert code == "502" and len(msg) <= 300 and "\n" not in msg and msg.endswith("…")
 
 
+@pytest.mark.slow
 async def test_timeout_is_a_retryable_transport_error(session: aiohttp.ClientSession) -> None:
     """No answer within --timeout is TransportError('timeout'), retryable."""
 

@@ -212,6 +212,7 @@ async def test_stop_marks_unstarted_rows_interrupted(session: aiohttp.ClientSess
     assert all(r.attempts == 0 for r in interrupted)
 
 
+@pytest.mark.slow
 async def test_cancel_records_calls_in_flight_as_interrupted(session: aiohttp.ClientSession) -> None:
     """A hard abort still reports the calls that were in flight, as interrupted."""
     config = SimConfig(groups=4, failed_ratio=1.0, latency_ms=2000)

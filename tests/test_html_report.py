@@ -290,6 +290,7 @@ def rows_body(dom: str) -> str:
     return dom[start:dom.index("</tbody>", start)]
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_browser_runs_the_script_and_applies_filters_from_the_url(tmp_path):
     """In Chromium the table is filled by the page's script, filtered by #outcome=&code=, hostile text as text."""

@@ -133,6 +133,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         Journal.open_existing(path)
 
 
+@pytest.mark.slow
 def test_a_journal_open_elsewhere_is_named_as_such(tmp_path: Path) -> None:
     """Another program holding the database: a JournalError saying so, not 'not a journal'."""
     path = tmp_path / "journal.sqlite"

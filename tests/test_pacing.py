@@ -89,6 +89,7 @@ def test_pool_shares_one_pacer_or_keeps_one_per_key() -> None:
 # -- --rate end to end --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rate_auto_finishes_a_throttled_run_and_reports_the_learned_rate(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """--rate auto against a server that answers 429 beyond 40/s: every row succeeds (429s retried) and

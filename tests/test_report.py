@@ -478,6 +478,7 @@ def test_xlsx_writer_refuses_a_sheet_a_plain_zip_member_cannot_hold(tmp_path, mo
     assert len(read_xlsx_rows(tmp_path / "zip64.xlsx", "S")) == 1_000
 
 
+@pytest.mark.slow
 def test_xlsx_memory_stays_flat_over_200k_rows(tmp_path, summary):
     """Writing 200k rows keeps nothing per row: memory traced over the last 20k rows and the finish stays small."""
     traced = {}
