@@ -1,5 +1,5 @@
 """report.html: one self-contained page, counts that match the summary, a capped table of the rows that did
-not succeed, hostile text escaped; error-code advice; and the page as headless Chromium runs it."""
+not succeed, hostile text escaped; and the page as headless Chromium runs it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from bulkretry.oms.codes import CODES, explain
 from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import FORMATS, HtmlReport, write_reports
 from bulkretry.report import html_report as html_module
@@ -245,27 +244,6 @@ def test_html_writer_keeps_no_more_than_its_cap_and_discards_quietly(tmp_path):
     report.discard()
     report.discard()
     assert "closed" in repr(report)
-
-
-# --- codes ------------------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("code", "words"), [
-    ("OMS.1015", "status"), ("OMS.1009", "does not exist"), ("OMS.0003", "project"), ("APIGW.0301", "clock"),
-    ("APIGW.0308", "--rate auto"), ("APIGW.0202", "later"), ("timeout", "--timeout"), ("interrupted", "--resume"),
-    ("duplicate", "Nothing to do"), ("invalid:src_ak too long", "Fix column src_ak"),
-    ("302", "redirect"), ("307", "--endpoint"), ("503", "later"), ("418", "4xx"), ("OMS.9999", "OMS"),
-    ("APIGW.0999", "Gateway"), ("whatever", "request_id"), ("", "Nothing to do"),
-])
-def test_explain_gives_meaning_and_action(code, words):
-    """Known codes, the invalid: prefix, HTTP-status codes and code families all get advice."""
-    meaning, action = explain(code)
-    assert meaning and action and words in meaning + " " + action
-
-
-def test_every_known_code_is_explained_in_full_sentences():
-    """Every entry has a meaning and an action that end like sentences."""
-    for code, (meaning, action) in CODES.items():
-        assert meaning.endswith(".") and action.endswith((".", ")")), code
 
 
 # --- in a browser -----------------------------------------------------------------------------------------------
