@@ -477,12 +477,17 @@ def test_xlsx_memory_stays_flat_over_200k_rows(tmp_path, summary):
 def test_xlsx_discard_never_raises(tmp_path, summary):
     """discard() before start, after some rows, and twice, closes what is open and raises nothing."""
     XlsxReport(tmp_path / "a.xlsx").discard()
+    assert not (tmp_path / "a.xlsx").exists()  # nothing was open, nothing is made
     report = XlsxReport(tmp_path / "b.xlsx")
     report.start(tuple(HEADER), summary)
     for _ in range(10):
         report.write(tuple(range(len(HEADER))))
+    fh, book = report._fh, report._book
+    assert fh is not None and book is not None and not fh.closed and not book.closed
     report.discard()
+    assert fh.closed and book.closed
     report.discard()
+    assert fh.closed and book.closed
 
 
 # --- json ------------------------------------------------------------------------------------------------------
