@@ -87,7 +87,8 @@ def test_report_writes_the_reports_again_from_the_journal(tmp_path: Path) -> Non
     summary_json = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     (tmp_path / "run" / "report.csv").unlink()
     code, out, err = run_cli("report", str(tmp_path / "run"))
-    assert code == 0, err and "report.csv" in out
+    assert code == 0, err
+    assert "report.csv" in out
     assert _rows(tmp_path / "run" / "report.csv") == rows
     again = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert {k: again[k] for k in ("run_id", "rows", "by_outcome", "calls")} == {

@@ -109,7 +109,8 @@ def test_resume_of_a_finished_run_calls_nothing(sim_thread: SimulatorThread, env
     before = len(sim_thread.simulator.received)
     code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"),
                            "--resume")
-    assert code == 0, err and len(sim_thread.simulator.received) == before
+    assert code == 0, err
+    assert len(sim_thread.simulator.received) == before
     assert len(_report(tmp_path / "run")) == 3
 
 
@@ -190,7 +191,8 @@ def test_rerun_by_error_code_and_default_folder(sim_thread: SimulatorThread, env
     before = len(sim_thread.simulator.received)
     code, _, err = run_cli("rerun", str(tmp_path / "run"), "--error-code", "OMS.1009", "--quiet")
     unknown = [r["group_id"] for r in _report(tmp_path / "run") if r["error_code"] == "OMS.1009"]
-    assert code == 1, err and len(unknown) == 1
+    assert code == 1, err
+    assert len(unknown) == 1
     assert _puts(sim_thread, before) == unknown
     (new,) = [p for p in tmp_path.iterdir() if p.name.endswith("-rerun")]
     assert [r["group_id"] for r in _report(new)] == unknown
@@ -224,7 +226,8 @@ def test_rerun_matches_rows_by_group_after_the_manifest_was_edited(sim_thread: S
     manifest.write_text("group_id\n" + "\n".join(reversed(left)) + "\n", encoding="utf-8")
     before = len(sim_thread.simulator.received)
     code, _, err = run_cli("rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--quiet")
-    assert code == 0, err and "changed since" in err
+    assert code == 0, err
+    assert "changed since" in err
     assert sorted(_puts(sim_thread, before)) == sorted(left) and len(left) == len(ids) - 3
 
 
