@@ -73,6 +73,7 @@ async def test_late_wakeups_do_not_lower_the_average_rate() -> None:
 
 
 def test_fixed_pacer_refuses_a_rate_that_is_not_positive() -> None:
+    """A fixed rate of zero is a ValueError saying the rate must be positive."""
     with pytest.raises(ValueError, match="positive"):
         FixedPacer(0)
 
