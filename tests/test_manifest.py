@@ -16,6 +16,7 @@ import pytest
 from openpyxl import Workbook
 
 from bulkretry.errors import ManifestError
+from bulkretry.manifest import read as manifest
 from bulkretry.manifest.read import (
     CANONICAL_COLUMNS,
     ManifestInfo,
@@ -26,7 +27,6 @@ from bulkretry.manifest.read import (
     open_manifest,
     read_manifest,
 )
-from bulkretry.manifest import read as manifest
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
