@@ -290,6 +290,7 @@ def test_browser_runs_the_script_and_applies_filters_from_the_url(tmp_path):
     assert 'data-shown="1"' in dom and "1 matching rows" in dom
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_browser_screenshot_is_a_full_page(tmp_path):
     """A 1280x2400 screenshot of the page is a PNG of that size with real content (not a blank page)."""
