@@ -128,6 +128,7 @@ async def throttle_down(clock: SimClock, pacer: AdaptivePacer, calls: int = 60) 
 
 
 async def test_slots_are_evenly_spaced_at_the_current_rate() -> None:
+    """Slots are 1/rate apart, both at a fixed rate and while slow start raises the rate."""
     clock = SimClock()
     pacer = make_pacer(clock, start=20.0, max_rate=20.0)
     slots = await acquire_n(pacer, 40)
@@ -162,6 +163,7 @@ async def test_late_wakeups_do_not_lower_the_rate() -> None:
 
 
 async def test_no_burst_after_idle() -> None:
+    """After 30 s idle the first call goes at once and the rest are paced, not sent in a burst."""
     clock = SimClock()
     pacer = make_pacer(clock, start=20.0, max_rate=20.0)
     await acquire_n(pacer, 10)
@@ -173,6 +175,7 @@ async def test_no_burst_after_idle() -> None:
 
 
 async def test_idle_time_does_not_grow_the_rate() -> None:
+    """Callers far slower than the rate do not raise it; callers waiting again do."""
     clock = SimClock()
     pacer = make_pacer(clock)
     await throttle_down(clock, pacer)
@@ -191,6 +194,7 @@ async def test_idle_time_does_not_grow_the_rate() -> None:
 
 
 async def test_a_burst_of_throttles_gives_one_decrease() -> None:
+    """429s for calls sent before a decrease count once; a 429 for a call sent after it decreases again."""
     clock = SimClock()
     pacer = make_pacer(clock, start=40.0, max_rate=40.0)
     slots = await acquire_n(pacer, 80)  # 2 s at 40/s
@@ -251,6 +255,7 @@ async def test_after_a_decrease_it_drains_the_past_second_first() -> None:
 
 @pytest.mark.parametrize("limit", [5.0, 50.0, 500.0])
 async def test_converges_under_an_unknown_limit(limit: float) -> None:
+    """Under a hidden limit of 5, 50 or 500/s it settles near the limit with at most 5% throttled."""
     run, pacer = await simulate({0.0: limit}, 120.0)
     goodput = run.goodput(20.0, 120.0)
     assert 0.8 * limit <= goodput <= limit, (goodput, pacer)
@@ -261,6 +266,7 @@ async def test_converges_under_an_unknown_limit(limit: float) -> None:
 
 
 async def test_finds_fifty_per_second_from_the_default_start_quickly() -> None:
+    """From the default start it finds a 50/s limit within 40 s, and slow start does not run away."""
     run, _ = await simulate({0.0: 50.0}, 40.0)
     assert run.goodput(0.0, 40.0) >= 0.9 * 50
     assert run.throttled_share(0.0, 40.0) <= 0.05
@@ -268,6 +274,7 @@ async def test_finds_fifty_per_second_from_the_default_start_quickly() -> None:
 
 
 async def test_recovers_upward_after_the_limit_rises() -> None:
+    """When the limit rises from 50 to 100/s, the rate climbs to use it."""
     run, pacer = await simulate({0.0: 50.0, 60.0: 100.0}, 120.0)
     assert run.goodput(30.0, 60.0) <= 50
     assert run.goodput(90.0, 120.0) >= 0.8 * 100
@@ -275,6 +282,7 @@ async def test_recovers_upward_after_the_limit_rises() -> None:
 
 
 async def test_comes_down_when_the_limit_drops() -> None:
+    """When the limit drops from 100 to 20/s, the rate follows it down with few throttles."""
     run, pacer = await simulate({0.0: 100.0, 40.0: 20.0}, 80.0)
     assert 0.8 * 20 <= run.goodput(50.0, 80.0) <= 20
     assert run.throttled_share(50.0, 80.0) <= 0.05
@@ -285,6 +293,7 @@ async def test_comes_down_when_the_limit_drops() -> None:
 
 
 async def test_never_exceeds_max_rate() -> None:
+    """A server that allows far more: the rate stops at max_rate and slots are never closer than 1/max_rate."""
     run, pacer = await simulate({0.0: 1000.0}, 30.0, start=10.0, max_rate=30.0)
     assert max(run.rates) == pytest.approx(30.0)
     assert min(b - a for a, b in pairwise(run.slots)) >= 1 / 30 - 1e-9
@@ -300,6 +309,7 @@ async def test_never_goes_below_min_rate() -> None:
 
 
 def test_constructor_checks_its_arguments() -> None:
+    """Bad rates (zero, negative, NaN, infinite, start above max) are refused; a low start lowers min_rate."""
     for bad in (dict(start=0), dict(start=-1), dict(max_rate=math.nan), dict(min_rate=math.inf),
                 dict(start=20, max_rate=10)):
         with pytest.raises(ValueError):
@@ -309,6 +319,7 @@ def test_constructor_checks_its_arguments() -> None:
 
 
 def test_repr_shows_the_rate() -> None:
+    """repr() shows the current rate per second."""
     assert "12.5/s" in repr(AdaptivePacer(start=12.5))
 
 
@@ -327,6 +338,7 @@ def test_repr_shows_the_rate() -> None:
     ("auto:2000", RateSpec(None, True, 2000.0, 2000.0)),
 ])
 def test_parse_rate_accepts(text: str, spec: RateSpec) -> None:
+    """A number is a fixed rate; auto, auto:START and auto:START:MAX are adaptive with their bounds."""
     assert parse_rate(text) == spec
 
 
@@ -335,6 +347,7 @@ def test_parse_rate_accepts(text: str, spec: RateSpec) -> None:
     "auto:inf", "auto:20:10", "auto:20:0", "auto:1:2:3", "auto:x", "automatic", "10:20",
 ])
 def test_parse_rate_rejects(text: str) -> None:
+    """Anything else is a one-line ValueError naming the text and the accepted forms."""
     with pytest.raises(ValueError) as info:
         parse_rate(text)
     message = str(info.value)

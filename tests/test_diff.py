@@ -19,21 +19,22 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_sim_credentials(monkeypatch, SimConfig())
+def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Only the simulator's AK/SK as credentials; returns what was set."""
+    return use_sim_credentials(monkeypatch, SimConfig())
 
 
 def _run(config: SimConfig, manifest: Path, out: Path, *extra: str) -> list[dict[str, str]]:
-    with SimulatorThread(config) as sim:
-        code, _, err = run_cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
+    with SimulatorThread(config) as sim_thread:
+        code, _, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
                             "--out", str(out), "--rate", "500", "--quiet", *extra)
     assert code in (0, 1), err
     return _rows(out / "report.csv")
 
 
 def _failed_groups_manifest(tmp_path: Path, n: int) -> Path:
-    with SimulatorThread(SimConfig(failed_ratio=1.0)) as sim:
-        ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=100)[1]][:n]
+    with SimulatorThread(SimConfig(failed_ratio=1.0)) as sim_thread:
+        ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]][:n]
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
     return manifest
@@ -62,9 +63,9 @@ def test_diff_sees_newly_failing_and_still_failing_rows(tmp_path: Path) -> None:
     manifest = _failed_groups_manifest(tmp_path, 6)
     manifest.write_text(manifest.read_text(encoding="utf-8") + "no-such-group\n", encoding="utf-8")
     config = SimConfig(failed_ratio=1.0)
-    with SimulatorThread(config) as sim:  # one server for both runs: the second retry finds them executing
+    with SimulatorThread(config) as sim_thread:  # one server for both runs: the second retry finds them executing
         for out in ("old", "new"):
-            run_cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
+            run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
                  "--out", str(tmp_path / out), "--rate", "500", "--quiet")
     code, out, _ = run_cli("diff", str(tmp_path / "old"), str(tmp_path / "new"), "--out", str(tmp_path / "d.csv"))
     assert code == 1
@@ -83,14 +84,15 @@ def test_report_writes_the_reports_again_from_the_journal(tmp_path: Path) -> Non
     """Deleted reports come back identical in content; --format adds a format; nothing is called."""
     manifest = _failed_groups_manifest(tmp_path, 5)
     rows = _run(SimConfig(failed_ratio=1.0), manifest, tmp_path / "run", "--format", "csv")
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    summary_json = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     (tmp_path / "run" / "report.csv").unlink()
     code, out, err = run_cli("report", str(tmp_path / "run"))
-    assert code == 0, err and "report.csv" in out
+    assert code == 0, err
+    assert "report.csv" in out
     assert _rows(tmp_path / "run" / "report.csv") == rows
     again = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert {k: again[k] for k in ("run_id", "rows", "by_outcome", "calls")} == {
-        k: summary[k] for k in ("run_id", "rows", "by_outcome", "calls")}
+        k: summary_json[k] for k in ("run_id", "rows", "by_outcome", "calls")}
     code, _, _ = run_cli("report", str(tmp_path / "run"), "--format", "json")
     report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
     assert code == 0 and [r["group_id"] for r in report["rows"]] == [r["group_id"] for r in rows]

@@ -15,15 +15,19 @@ from tests.test_sim_sdk import sdk_client
 
 
 @pytest.fixture
-def sim(monkeypatch: pytest.MonkeyPatch):
-    config = SimConfig(groups=230, failed_ratio=0.5, seed=7)  # more than two list pages of 100
-    use_sim_credentials(monkeypatch, config)
-    with SimulatorThread(config) as thread:
-        yield thread
+def sim_config() -> SimConfig:
+    """230 groups, half of them failed: more than two list pages of 100."""
+    return SimConfig(groups=230, failed_ratio=0.5, seed=7)
 
 
-def _sdk_failed(sim: SimulatorThread) -> list:
-    oms = sdk_client(sim.url, sim.config)
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, sim_config: SimConfig) -> dict[str, str]:
+    """Only the simulator's AK/SK as credentials, nothing else from the caller's environment."""
+    return use_sim_credentials(monkeypatch, sim_config)
+
+
+def _sdk_failed(sim_thread: SimulatorThread) -> list:
+    oms = sdk_client(sim_thread.url, sim_thread.config)
     groups, offset = [], 0
     while True:
         page = oms.list_task_group(ListTaskGroupRequest(status=5, limit=50, offset=offset))
@@ -33,53 +37,57 @@ def _sdk_failed(sim: SimulatorThread) -> list:
         offset += 50
 
 
-def test_discover_writes_exactly_the_failed_groups_the_sdk_lists(sim: SimulatorThread, tmp_path: Path) -> None:
+def test_discover_writes_exactly_the_failed_groups_the_sdk_lists(sim_thread: SimulatorThread, env: dict,
+                                                                 tmp_path: Path) -> None:
     """Every page, every failed group once, in the API's order, with buckets and the group's TRF reason."""
     out = tmp_path / "failed.csv"
-    code, stdout, err = run_cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id,
+    code, stdout, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id,
                              "--out", str(out))
     assert code == 0, err
     with open(out, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    expected = _sdk_failed(sim)
+    expected = _sdk_failed(sim_thread)
     assert len(expected) > 100 and f"{len(expected)} task groups in status 5" in stdout
     assert [r["group_id"] for r in rows] == [g.group_id for g in expected]
     first, group = rows[0], expected[0]
     assert (first["src_bucket"], first["dst_bucket"]) == (group.src_node.bucket, group.dst_node.bucket)
     assert first["error_code"] == group.error_reason.error_code and first["error_code"].startswith("TRF.")
-    assert all(r["project_id"] == sim.config.project_id and r["status"] == "5" for r in rows)
+    assert all(r["project_id"] == sim_thread.config.project_id and r["status"] == "5" for r in rows)
     assert all(r[c] == "" for r in rows for c in ("src_ak", "src_sk", "dst_ak", "dst_sk"))
 
 
-def test_discovered_xlsx_with_env_references_is_a_manifest_run_accepts(sim: SimulatorThread, tmp_path: Path) -> None:
+def test_discovered_xlsx_with_env_references_is_a_manifest_run_accepts(sim_thread: SimulatorThread, env: dict,
+                                                                       tmp_path: Path) -> None:
     """--out .xlsx --credentials-from-env: the manifest reader reads it, credential cells say env:NAME."""
     out = tmp_path / "failed.xlsx"
-    code, _, err = run_cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id, "--out", str(out),
-                        "--credentials-from-env")
+    code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id,
+                           "--out", str(out), "--credentials-from-env")
     assert code == 0, err
     info = open_manifest(out)
     rows = list(iter_rows(info))
-    assert len(rows) == len(_sdk_failed(sim))
+    assert len(rows) == len(_sdk_failed(sim_thread))
     assert {rows[0].values[c] for c in ("src_ak", "src_sk", "dst_ak", "dst_sk")} == {
         "env:SRC_AK", "env:SRC_SK", "env:DST_AK", "env:DST_SK"}
 
 
-def test_discover_never_overwrites_and_needs_a_project(sim: SimulatorThread, tmp_path: Path) -> None:
+def test_discover_never_overwrites_and_needs_a_project(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """An existing --out is refused (it may hold typed-in keys); no project id is a usage error."""
     out = tmp_path / "m.csv"
     out.write_text("keep me", encoding="utf-8")
-    code, _, err = run_cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id, "--out", str(out))
+    code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id,
+                           "--out", str(out))
     assert code == 2 and "already exists" in err and out.read_text(encoding="utf-8") == "keep me"
-    code, _, err = run_cli("discover", "--endpoint", sim.url, "--out", str(tmp_path / "x.csv"))
+    code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--out", str(tmp_path / "x.csv"))
     assert code == 2 and "--project-id" in err
 
 
-def test_discover_with_bad_credentials_says_so(sim: SimulatorThread, tmp_path: Path,
+def test_discover_with_bad_credentials_says_so(sim_thread: SimulatorThread, env: dict, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """A 401 from the list API: exit 1, the code named, no file written."""
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "wrong-secret")
     out = tmp_path / "m.csv"
-    code, _, err = run_cli("discover", "--endpoint", sim.url, "--project-id", sim.config.project_id, "--out", str(out))
+    code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id,
+                           "--out", str(out))
     assert code == 1 and "APIGW.0301" in err and not out.exists()
     assert "wrong-secret" not in err
 
@@ -91,17 +99,17 @@ def test_verify_records_the_status_the_sdk_then_reads(tmp_path: Path, monkeypatc
     (executing while the group settles; migration finished once it has)."""
     config = SimConfig(groups=30, failed_ratio=0.5, seed=11, settle_s=settle_s)
     use_sim_credentials(monkeypatch, config)
-    with SimulatorThread(config) as sim:
+    with SimulatorThread(config) as sim_thread:
         manifest = tmp_path / "failed.csv"
-        code, _, err = run_cli("discover", "--endpoint", sim.url, "--project-id", config.project_id,
+        code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", config.project_id,
                             "--out", str(manifest))
         assert code == 0, err
-        code, _, err = run_cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
+        code, _, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
                             "--out", str(tmp_path / "run"), "--rate", "500", "--quiet", "--verify")
         assert code == 0, err
         with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))
-        oms = sdk_client(sim.url, config)
+        oms = sdk_client(sim_thread.url, config)
         seen = {r["group_id"]: oms.show_task_group(ShowTaskGroupRequest(group_id=r["group_id"])).status for r in rows}
     assert rows and all(r["outcome"] == "succeeded" for r in rows)
     assert all(r["status_after"] == str(seen[r["group_id"]]) for r in rows)
@@ -116,11 +124,11 @@ def test_check_status_skips_groups_that_are_not_failed(tmp_path: Path, monkeypat
     config = SimConfig()
     use_sim_credentials(monkeypatch, config, DEMO_SRC_SK="x-secret", DEMO_DST_SK="y-secret")
     samples = Path(__file__).resolve().parent.parent / "samples"
-    with SimulatorThread(config) as sim:
-        code, _, err = run_cli("run", str(samples / "manifest.csv"), "--endpoint", sim.url, "--project-id",
+    with SimulatorThread(config) as sim_thread:
+        code, _, err = run_cli("run", str(samples / "manifest.csv"), "--endpoint", sim_thread.url, "--project-id",
                               config.project_id, "--out", str(tmp_path / "run"), "--rate", "500", "--quiet",
                               "--check-status")
-        puts = [r.path_segments[3] for r in sim.simulator.received if r.method == "PUT"]
+        puts = [r.path_segments[3] for r in sim_thread.simulator.received if r.method == "PUT"]
     with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
         rows = {r["row"]: r for r in csv.DictReader(fh)}
     assert code == 1, err  # the unknown group and the invalid row

@@ -70,9 +70,9 @@ class ServerThread:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only AK/SK credentials (the simulator's), nothing else from the caller's environment."""
-    use_sim_credentials(monkeypatch, SimConfig())
+def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Only AK/SK credentials (the simulator's), nothing else from the caller's environment; returns what was set."""
+    return use_sim_credentials(monkeypatch, SimConfig())
 
 
 def _run(url: str, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
@@ -138,7 +138,7 @@ BAD_MANIFESTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_MANIFESTS))
-def test_bad_manifest_is_one_line_exit_2_and_nothing_sent(sim_thread: SimulatorThread, env: None, tmp_path: Path,
+def test_bad_manifest_is_one_line_exit_2_and_nothing_sent(sim_thread: SimulatorThread, env: dict, tmp_path: Path,
                                                           case: str) -> None:
     """An unusable manifest: exit 2, one line naming the file (and row/column), no traceback, no call."""
     name, make, words = BAD_MANIFESTS[case]
@@ -155,7 +155,7 @@ def test_bad_manifest_is_one_line_exit_2_and_nothing_sent(sim_thread: SimulatorT
 
 @pytest.mark.parametrize(("option", "value"), [("--rate", "0"), ("--concurrency", "-1"), ("--timeout", "nan"),
                                                ("--format", "pdf"), ("--max-attempts", "0"), ("--rate", "inf")])
-def test_bad_option_is_named_exit_2_and_nothing_sent(sim_thread: SimulatorThread, env: None, tmp_path: Path,
+def test_bad_option_is_named_exit_2_and_nothing_sent(sim_thread: SimulatorThread, env: dict, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str], option: str,
                                                      value: str) -> None:
     """A bad option value: argparse's usage and one error line naming the option, exit 2, no call."""
@@ -193,7 +193,7 @@ ODD_PROJECTS = ["p/q", "p?x=1", "项目#1", "..", ".", "p%2F", "p\rq"]
 NEVER_SENT = {"..", ".", "a\r\nb", "a\nb", "p\rq"}
 
 
-def test_odd_ids_stay_in_their_path_segment(sim_thread: SimulatorThread, env: None, tmp_path: Path) -> None:
+def test_odd_ids_stay_in_their_path_segment(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """Ids holding / .. ? # % CR/LF or unicode arrive as one decoded segment each, or are refused as invalid."""
     pairs = [(PROJECT, g) for g in ODD_GROUPS] + [(p, "g1") for p in ODD_PROJECTS]
     manifest = _write_csv(tmp_path / "odd.csv", [["project_id", "group_id"], *map(list, pairs)])
@@ -276,7 +276,7 @@ async def _record_only(request: web.Request) -> web.Response:
     return web.json_response({})
 
 
-def test_misbehaving_server_gives_per_row_errors(env: None, tmp_path: Path) -> None:
+def test_misbehaving_server_gives_per_row_errors(env: dict, tmp_path: Path) -> None:
     """Garbage, huge, slow, dropped, redirecting and odd 2xx answers each end as that row's outcome, not a crash."""
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], *([g] for g in EXPECTED)])
     with ServerThread(_record_only) as other, ServerThread(_misbehaving(other.url)) as server:
@@ -297,8 +297,8 @@ def test_misbehaving_server_gives_per_row_errors(env: None, tmp_path: Path) -> N
     assert other.url.removeprefix("http://") in rows["redirect-away"]["error_msg"]
     for row in rows.values():
         assert row["error_msg"].isprintable() and len(row["error_msg"]) <= 300, row
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["rows"] == len(EXPECTED) and summary["calls"] == sum(hits.values())
+    summary_json = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary_json["rows"] == len(EXPECTED) and summary_json["calls"] == sum(hits.values())
 
 
 # -- 4. formula injection ----------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ async def _evil_error(request: web.Request) -> web.Response:
     return web.json_response({"error_code": "@OMS.1015", "error_msg": EVIL_MSG}, status=400)
 
 
-def test_formula_text_is_neutralised_in_csv_and_xlsx(env: None, tmp_path: Path) -> None:
+def test_formula_text_is_neutralised_in_csv_and_xlsx(env: dict, tmp_path: Path) -> None:
     """Text starting with = + - @ (ids, extra cells and headers, the service's answer): neutralised in csv/xlsx only."""
     raw_rows = [["=1+2", '=HYPERLINK("http://x","y")', "@SUM(1)"], ["+cmd", "-2+3", "plain"], ["-g", "@SUM(1)", "=A1"]]
     manifest = _write_csv(tmp_path / "m.csv", [["group_id", "note", "@owner"], *raw_rows])

@@ -1,5 +1,5 @@
 """report.html: one self-contained page, counts that match the summary, a capped table of the rows that did
-not succeed, hostile text escaped; error-code advice; and the page as headless Chromium runs it."""
+not succeed, hostile text escaped; and the page as headless Chromium runs it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from bulkretry.oms.codes import CODES, explain
 from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import FORMATS, HtmlReport, write_reports
 from bulkretry.report import html_report as html_module
@@ -269,27 +268,6 @@ def test_html_writer_keeps_no_more_than_its_cap_and_discards_quietly(tmp_path):
     assert "closed" in repr(report)
 
 
-# --- codes ------------------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("code", "words"), [
-    ("OMS.1015", "status"), ("OMS.1009", "does not exist"), ("OMS.0003", "project"), ("APIGW.0301", "clock"),
-    ("APIGW.0308", "--rate auto"), ("APIGW.0202", "later"), ("timeout", "--timeout"), ("interrupted", "--resume"),
-    ("duplicate", "Nothing to do"), ("invalid:src_ak too long", "Fix column src_ak"),
-    ("302", "redirect"), ("307", "--endpoint"), ("503", "later"), ("418", "4xx"), ("OMS.9999", "OMS"),
-    ("APIGW.0999", "Gateway"), ("whatever", "request_id"), ("", "Nothing to do"),
-])
-def test_explain_gives_meaning_and_action(code, words):
-    """Known codes, the invalid: prefix, HTTP-status codes and code families all get advice."""
-    meaning, action = explain(code)
-    assert meaning and action and words in meaning + " " + action
-
-
-def test_every_known_code_is_explained_in_full_sentences():
-    """Every entry has a meaning and an action that end like sentences."""
-    for code, (meaning, action) in CODES.items():
-        assert meaning.endswith(".") and action.endswith((".", ")")), code
-
-
 # --- in a browser -----------------------------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -312,6 +290,7 @@ def rows_body(dom: str) -> str:
     return dom[start:dom.index("</tbody>", start)]
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_browser_runs_the_script_and_applies_filters_from_the_url(tmp_path):
     """In Chromium the table is filled by the page's script, filtered by #outcome=&code=, hostile text as text."""
@@ -333,6 +312,7 @@ def test_browser_runs_the_script_and_applies_filters_from_the_url(tmp_path):
     assert 'data-shown="1"' in dom and "1 matching rows" in dom
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_browser_screenshot_is_a_full_page(tmp_path):
     """A 1280x2400 screenshot of the page is a PNG of that size with real content (not a blank page)."""

@@ -1,4 +1,4 @@
-"""The journal (a real SQLite file) and the run-folder lock: durability, in-flight rows, full disk, schema."""
+"""The journal (a real SQLite file): durability, in-flight rows, full disk, schema."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bulkretry.errors import ConfigError, JournalError
+from bulkretry.errors import JournalError
 from bulkretry.records import Outcome, RowResult
 from bulkretry.run.journal import Journal, RowSet
-from bulkretry.run.runlock import RunLock
 
 
 def _result(row: int, outcome: Outcome = Outcome.SUCCEEDED, attempts: int = 1, code: str = "") -> RowResult:
@@ -133,6 +132,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         Journal.open_existing(path)
 
 
+@pytest.mark.slow
 def test_a_journal_open_elsewhere_is_named_as_such(tmp_path: Path) -> None:
     """Another program holding the database: a JournalError saying so, not 'not a journal'."""
     path = tmp_path / "journal.sqlite"
@@ -141,21 +141,3 @@ def test_a_journal_open_elsewhere_is_named_as_such(tmp_path: Path) -> None:
         other.execute("BEGIN EXCLUSIVE")
         with pytest.raises(JournalError, match="open in another program"):
             Journal.open_existing(path)
-
-
-def test_a_held_lock_refuses_a_second_holder(tmp_path: Path) -> None:
-    """Two holders of one folder: the second gets ConfigError naming the first's pid."""
-    with RunLock(tmp_path), pytest.raises(ConfigError, match=r"in use by another bulkretry run \(pid \d+\)"):
-        RunLock(tmp_path).acquire()
-    with RunLock(tmp_path):  # released: free again
-        pass
-
-
-def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
-    """The lock dies with its process (kill -9 included): the folder can be locked again at once."""
-    code = ("import sys, os, signal; from pathlib import Path; from bulkretry.run.runlock import RunLock; "
-            "RunLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); os.kill(os.getpid(), signal.SIGKILL)")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=30)
-    assert proc.stdout.strip() == "locked" and proc.returncode == -9
-    with RunLock(tmp_path):
-        pass

@@ -15,12 +15,14 @@ VALUES = [{"a": [1, 2.5, -0.0, 1e300], "中文": "q\"\\\n\u2028😀", "b": None,
 
 @pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])
 def test_text_is_what_json_dumps_writes(separators: tuple[str, str]) -> None:
+    """With either separators, the encoder writes exactly what json.dumps writes."""
     encode = encoder(separators=separators)
     for value in VALUES:
         assert encode(value) == json.dumps(value, ensure_ascii=False, separators=separators)
 
 
 def test_errors_are_json_dumps_errors() -> None:
+    """Unserialisable values, and NaN under allow_nan=False, raise as in json.dumps; infinity is written as it does."""
     with pytest.raises(TypeError, match="not JSON serializable"):
         encoder(separators=(",", ":"))({"a": object()})
     with pytest.raises(ValueError):

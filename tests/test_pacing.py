@@ -73,6 +73,7 @@ async def test_late_wakeups_do_not_lower_the_average_rate() -> None:
 
 
 def test_fixed_pacer_refuses_a_rate_that_is_not_positive() -> None:
+    """A fixed rate of zero is a ValueError saying the rate must be positive."""
     with pytest.raises(ValueError, match="positive"):
         FixedPacer(0)
 
@@ -89,26 +90,27 @@ def test_pool_shares_one_pacer_or_keeps_one_per_key() -> None:
 # -- --rate end to end --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rate_auto_finishes_a_throttled_run_and_reports_the_learned_rate(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """--rate auto against a server that answers 429 beyond 40/s: every row succeeds (429s retried) and
     summary.json says which rate the project's pacer ended at."""
     config = SimConfig(groups=120, failed_ratio=1.0, rate_limit=40)
-    with SimulatorThread(config) as sim:
-        ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=200)[1]][:100]
+    with SimulatorThread(config) as sim_thread:
+        ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=200)[1]][:100]
         manifest = tmp_path / "m.csv"
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
         use_sim_credentials(monkeypatch, config)
-        code, out, err = run_cli("run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id,
+        code, out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
                               "--rate", "auto:80", "--max-attempts", "20", "--out", str(tmp_path / "run"),
                               "--quiet", "--json-summary")
-        throttled = sim.simulator.traffic.throttled
+        throttled = sim_thread.simulator.traffic.throttled
     assert code == 0, err
-    summary = json.loads(out)
-    assert summary["by_outcome"] == {"succeeded": 100}
+    summary_json = json.loads(out)
+    assert summary_json["by_outcome"] == {"succeeded": 100}
     assert throttled > 0  # starting at 80/s against 40/s, it must have been throttled, and slowed down
-    assert set(summary["learned_rates"]) == {config.project_id}
-    assert 0 < summary["learned_rates"][config.project_id] < 80
+    assert set(summary_json["learned_rates"]) == {config.project_id}
+    assert 0 < summary_json["learned_rates"][config.project_id] < 80
 
 
 @pytest.mark.parametrize("value", ["auto:5:1", "auto:x", "fast", "0", "auto:0"])

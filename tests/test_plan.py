@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tracemalloc
 
+import pytest
+
 from bulkretry.manifest.plan import FirstRows, Planner
 from bulkretry.records import Outcome
 
@@ -19,6 +21,7 @@ def test_first_rows_answers_the_first_row_of_each_key_through_growth() -> None:
     assert seen.first("p0g", "0", 8) == 8  # the separator keeps ("p0g", "0") apart from ("p0", "g0")
 
 
+@pytest.mark.slow
 def test_first_rows_memory_is_a_few_dozen_bytes_per_key() -> None:
     """200k keys cost under 80 bytes each (a dict of string tuples costs about 290)."""
     tracemalloc.start()

@@ -23,10 +23,9 @@ import openpyxl
 import pytest
 
 from bulkretry.records import REPORT_COLUMNS, Outcome, RowResult, RunSummary
-from bulkretry.report import BATCH_ROWS, FORMATS, neutralise, parse_formats, write_reports, xlsx_package, xlsx_writer
+from bulkretry.report import BATCH_ROWS, FORMATS, neutralise, parse_formats, write_reports, xlsx_package
 from bulkretry.report import common as report_common
 from bulkretry.report.xlsx_report import XlsxReport
-from bulkretry.report.xlsx_writer import StreamingWorkbook
 
 FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1", "-2+3", "@SUM(A1:A2)", "\tx", "\r=1"]
 
@@ -432,18 +431,6 @@ def test_xlsx_never_holds_a_character_xml_cannot(tmp_path, summary, bad):
     assert "m.csv" in summary_values and "E" in summary_values
 
 
-def test_xlsx_writer_itself_never_writes_what_xml_cannot_hold(tmp_path):
-    """Given such characters directly, the writer drops them too, keeps CR and edge spaces, and cuts long text."""
-    path = tmp_path / "w.xlsx"
-    with StreamingWorkbook(path) as book:
-        sheet = book.add_sheet("S & <T>", widths=(10, 20))
-        sheet.write_row(["a\x0b\ufffe\ud800b\uffff\x00", "\r\n lead ", "😀" * 20_000, "\x0b", 1.5, float("nan"), True])
-    xml_parts(path)
-    ws = openpyxl.load_workbook(path)["S & <T>"]
-    assert [c.value for c in ws[1]][:3] == ["ab", "\r\n lead ", "😀" * 16_383]  # 32,767 UTF-16 code units at most
-    assert [c.value for c in ws[1]][3:] == [None, 1.5, None, True]
-
-
 def test_xlsx_rows_continue_on_the_next_sheet_before_a_sheet_outgrows_a_zip_member(tmp_path, summary, monkeypatch):
     """Rows also continue on the next sheet when a sheet's XML nears what a zip member holds without ZIP64."""
     monkeypatch.setattr(XlsxReport, "bytes_per_sheet", 20_000)
@@ -460,29 +447,12 @@ def test_xlsx_rows_continue_on_the_next_sheet_before_a_sheet_outgrows_a_zip_memb
     assert numbers == list(range(2, 62))
 
 
-def test_xlsx_writer_refuses_a_sheet_a_plain_zip_member_cannot_hold(tmp_path, monkeypatch):
-    """A sheet that would pass the zip member limit raises (clearly, early) unless the workbook is ZIP64."""
-    monkeypatch.setattr(xlsx_writer, "MAX_SHEET_BYTES", 10_000)
-    book = StreamingWorkbook(tmp_path / "plain.xlsx", buffer_size=1_000)
-    sheet = book.add_sheet("S")
-    with pytest.raises(ValueError, match="ZIP64"):
-        for i in range(1_000):
-            sheet.write_row([i, "x" * 100])
-    book.abort()
-    book.abort()  # again: still quiet
-
-    with StreamingWorkbook(tmp_path / "zip64.xlsx", buffer_size=1_000, zip64=True) as book:
-        sheet = book.add_sheet("S")
-        for i in range(1_000):
-            sheet.write_row([i, "x" * 100])
-    assert len(read_xlsx_rows(tmp_path / "zip64.xlsx", "S")) == 1_000
-
-
+@pytest.mark.slow
 def test_xlsx_memory_stays_flat_over_200k_rows(tmp_path, summary):
     """Writing 200k rows keeps nothing per row: memory traced over the last 20k rows and the finish stays small."""
     traced = {}
 
-    def results() -> Iterator[RowResult]:
+    def many_results() -> Iterator[RowResult]:
         for i in range(200_000):
             if i == 180_000:  # tracemalloc slows this ~10x: trace the last 20k rows (~50 bytes kept a row = 1 MiB)
                 tracemalloc.start()
@@ -490,7 +460,7 @@ def test_xlsx_memory_stays_flat_over_200k_rows(tmp_path, summary):
             yield result(i + 2, error_msg="任务组状态不允许重试 <&>", extra=(("owner", f"o{i}"), ("备注", "第一批")))
 
     try:
-        write(tmp_path, results(), summary, formats=("xlsx",))
+        write(tmp_path, many_results(), summary, formats=("xlsx",))
         current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -507,12 +477,17 @@ def test_xlsx_memory_stays_flat_over_200k_rows(tmp_path, summary):
 def test_xlsx_discard_never_raises(tmp_path, summary):
     """discard() before start, after some rows, and twice, closes what is open and raises nothing."""
     XlsxReport(tmp_path / "a.xlsx").discard()
+    assert not (tmp_path / "a.xlsx").exists()  # nothing was open, nothing is made
     report = XlsxReport(tmp_path / "b.xlsx")
     report.start(tuple(HEADER), summary)
     for _ in range(10):
         report.write(tuple(range(len(HEADER))))
+    fh, book = report._fh, report._book
+    assert fh is not None and book is not None and not fh.closed and not book.closed
     report.discard()
+    assert fh.closed and book.closed
     report.discard()
+    assert fh.closed and book.closed
 
 
 # --- json ------------------------------------------------------------------------------------------------------

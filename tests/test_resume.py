@@ -29,18 +29,19 @@ DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-
 
 
 @pytest.fixture
-def sim():
-    with SimulatorThread(SimConfig()) as thread:  # the groups samples/ was made from
-        yield thread
+def sim_config() -> SimConfig:
+    """The default simulator: the groups samples/ was made from."""
+    return SimConfig()
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, sim: SimulatorThread) -> dict[str, str]:
-    return use_sim_credentials(monkeypatch, sim.config, **DEMO_SECRETS)
+def env(monkeypatch: pytest.MonkeyPatch, sim_config: SimConfig) -> dict[str, str]:
+    """Only the simulator's AK/SK and the samples' env: secrets; returns what was set."""
+    return use_sim_credentials(monkeypatch, sim_config, **DEMO_SECRETS)
 
 
-def _where(sim: SimulatorThread) -> list[str]:
-    return ["--endpoint", sim.url, "--project-id", sim.config.project_id, "--rate", "500", "--quiet"]
+def _where(sim_thread: SimulatorThread) -> list[str]:
+    return ["--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id, "--rate", "500", "--quiet"]
 
 
 def _report(folder: Path) -> list[dict[str, str]]:
@@ -48,24 +49,24 @@ def _report(folder: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _puts(sim: SimulatorThread, since: int = 0) -> list[str]:
+def _puts(sim_thread: SimulatorThread, since: int = 0) -> list[str]:
     """Group ids of the retry calls the simulator received after request number *since*."""
-    return [r.path_segments[3] for r in sim.simulator.received[since:] if r.method == "PUT"]
+    return [r.path_segments[3] for r in sim_thread.simulator.received[since:] if r.method == "PUT"]
 
 
-def _failed_manifest(sim: SimulatorThread, path: Path, n: int) -> list[str]:
-    ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=1000)[1]][:n]
+def _failed_manifest(sim_thread: SimulatorThread, path: Path, n: int) -> list[str]:
+    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=1000)[1]][:n]
     path.write_text("group_id,note\n" + "".join(f"{gid},row {i}\n" for i, gid in enumerate(ids)), encoding="utf-8")
     return ids
 
 
-def _stopped_run(sim: SimulatorThread, manifest: Path, out: Path, stop_after: int) -> None:
+def _stopped_run(sim_thread: SimulatorThread, manifest: Path, out: Path, stop_after: int) -> None:
     """A run stopped (as by Ctrl-C) after *stop_after* results: the rest are interrupted."""
     from bulkretry.oms.auth import AkSkAuth
     from bulkretry.oms.credentials import AkSk
 
-    settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=sim.config.project_id, rate=None,
-                           concurrency=1, out_dir=out)
+    settings = RunSettings(manifest=manifest, endpoint=sim_thread.url, project_id=sim_thread.config.project_id,
+                           rate=None, concurrency=1, out_dir=out)
     engine = {}
     seen = []
 
@@ -75,129 +76,139 @@ def _stopped_run(sim: SimulatorThread, manifest: Path, out: Path, stop_after: in
             engine["e"].stop()
 
     prepared = prepare(settings)
-    anyio.run(lambda: execute(prepared, AkSkAuth(AkSk(sim.config.ak, sim.config.sk)), on_result=on_result,
+    anyio.run(lambda: execute(prepared, AkSkAuth(AkSk(sim_thread.config.ak, sim_thread.config.sk)), on_result=on_result,
                               on_start=lambda start: engine.setdefault("e", start.engine)))
 
 
 # -- resume ---------------------------------------------------------------------------------------------
 
 
-def test_resume_calls_only_the_rows_not_yet_finished(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+def test_resume_calls_only_the_rows_not_yet_finished(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """Stopped after 4 rows, then --resume: the other rows are called once each; the report is complete."""
-    ids = _failed_manifest(sim, tmp_path / "m.csv", 12)
-    _stopped_run(sim, tmp_path / "m.csv", tmp_path / "run", stop_after=4)
+    ids = _failed_manifest(sim_thread, tmp_path / "m.csv", 12)
+    _stopped_run(sim_thread, tmp_path / "m.csv", tmp_path / "run", stop_after=4)
     first = _report(tmp_path / "run")
     done = [r["group_id"] for r in first if r["outcome"] == "succeeded"]
     assert len(done) == 4 and {r["outcome"] for r in first} == {"succeeded", "interrupted"}
-    before = len(sim.simulator.received)
-    code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
+    before = len(sim_thread.simulator.received)
+    code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"),
+                           "--resume")
     assert code == 0, err
-    assert sorted(_puts(sim, before)) == sorted(set(ids) - set(done))
+    assert sorted(_puts(sim_thread, before)) == sorted(set(ids) - set(done))
     rows = _report(tmp_path / "run")
     assert [r["group_id"] for r in rows] == ids and {r["outcome"] for r in rows} == {"succeeded"}
     assert [r["note"] for r in rows] == [f"row {i}" for i in range(12)]
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["sessions"] == 2 and summary["calls"] == 12 and summary["by_outcome"] == {"succeeded": 12}
+    summary_json = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary_json["sessions"] == 2 and summary_json["calls"] == 12
+    assert summary_json["by_outcome"] == {"succeeded": 12}
 
 
-def test_resume_of_a_finished_run_calls_nothing(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+def test_resume_of_a_finished_run_calls_nothing(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """Every row final: --resume rewrites the reports and sends no request."""
-    _failed_manifest(sim, tmp_path / "m.csv", 3)
-    run_cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
-    before = len(sim.simulator.received)
-    code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
-    assert code == 0, err and len(sim.simulator.received) == before
+    _failed_manifest(sim_thread, tmp_path / "m.csv", 3)
+    run_cli("run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"))
+    before = len(sim_thread.simulator.received)
+    code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"),
+                           "--resume")
+    assert code == 0, err
+    assert len(sim_thread.simulator.received) == before
     assert len(_report(tmp_path / "run")) == 3
 
 
-def test_resume_refuses_a_changed_manifest_unless_forced(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+def test_resume_refuses_a_changed_manifest_unless_forced(sim_thread: SimulatorThread, env: dict,
+                                                         tmp_path: Path) -> None:
     """An edited manifest: exit 2, nothing called, a message saying what to do; --force goes on."""
     manifest = tmp_path / "m.csv"
-    _failed_manifest(sim, manifest, 6)
-    _stopped_run(sim, manifest, tmp_path / "run", stop_after=2)
+    _failed_manifest(sim_thread, manifest, 6)
+    _stopped_run(sim_thread, manifest, tmp_path / "run", stop_after=2)
     manifest.write_text(manifest.read_text(encoding="utf-8") + "extra-group,new\n", encoding="utf-8")
-    before = len(sim.simulator.received)
-    code, _, err = run_cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "run"), "--resume")
+    before = len(sim_thread.simulator.received)
+    code, _, err = run_cli("run", str(manifest), *_where(sim_thread), "--out", str(tmp_path / "run"), "--resume")
     assert code == 2 and "the manifest changed" in err and "--force" in err and "Traceback" not in err
-    assert len(sim.simulator.received) == before
-    code, _, err = run_cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "run"), "--resume", "--force")
+    assert len(sim_thread.simulator.received) == before
+    code, _, err = run_cli("run", str(manifest), *_where(sim_thread), "--out", str(tmp_path / "run"), "--resume",
+                           "--force")
     assert code == 1, err  # the unknown group fails; the others succeed
-    assert len(_puts(sim, before)) == 5
+    assert len(_puts(sim_thread, before)) == 5
 
 
-def test_resume_refuses_changed_call_settings(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+def test_resume_refuses_changed_call_settings(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """Another project id than the run's own: exit 2, naming the setting."""
-    _failed_manifest(sim, tmp_path / "m.csv", 4)
-    _stopped_run(sim, tmp_path / "m.csv", tmp_path / "run", stop_after=1)
-    code, _, err = run_cli("run", str(tmp_path / "m.csv"), "--endpoint", sim.url, "--project-id", "other",
+    _failed_manifest(sim_thread, tmp_path / "m.csv", 4)
+    _stopped_run(sim_thread, tmp_path / "m.csv", tmp_path / "run", stop_after=1)
+    code, _, err = run_cli("run", str(tmp_path / "m.csv"), "--endpoint", sim_thread.url, "--project-id", "other",
                         "--quiet", "--out", str(tmp_path / "run"), "--resume")
     assert code == 2 and "project_id was" in err
 
 
 @pytest.mark.parametrize("case", ["no-out", "empty-folder"])
-def test_resume_without_a_run_is_a_usage_error(sim: SimulatorThread, env: dict, tmp_path: Path, case: str) -> None:
+def test_resume_without_a_run_is_a_usage_error(sim_thread: SimulatorThread, env: dict, tmp_path: Path,
+                                               case: str) -> None:
     """--resume without --out, or on a folder with no run: exit 2 with what to do, nothing called."""
-    _failed_manifest(sim, tmp_path / "m.csv", 2)
+    _failed_manifest(sim_thread, tmp_path / "m.csv", 2)
     out = [] if case == "no-out" else ["--out", str(tmp_path)]
-    before = len(sim.simulator.received)
-    code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim), *out, "--resume")
+    before = len(sim_thread.simulator.received)
+    code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim_thread), *out, "--resume")
     assert code == 2 and ("--out DIR" in err if case == "no-out" else "nothing to resume" in err)
-    assert len(sim.simulator.received) == before
+    assert len(sim_thread.simulator.received) == before
 
 
-def test_a_locked_folder_is_refused(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+def test_a_locked_folder_is_refused(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """While another run holds the folder, a second run (or resume) into it exits 2 and calls nothing."""
-    _failed_manifest(sim, tmp_path / "m.csv", 2)
+    _failed_manifest(sim_thread, tmp_path / "m.csv", 2)
     (tmp_path / "run").mkdir()
-    before = len(sim.simulator.received)
+    before = len(sim_thread.simulator.received)
     with RunLock(tmp_path / "run"):
-        code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+        code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"))
     assert code == 2 and "in use by another bulkretry run" in err
-    assert len(sim.simulator.received) == before
+    assert len(sim_thread.simulator.received) == before
 
 
 # -- rerun ----------------------------------------------------------------------------------------------
 
 
-def test_rerun_calls_exactly_the_failed_rows(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+def test_rerun_calls_exactly_the_failed_rows(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """rerun DIR: only the failed rows' groups are called, with credentials read again from the manifest."""
-    code, _, _ = run_cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"))
+    code, _, _ = run_cli("run", str(SAMPLES / "manifest.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"))
     assert code == 1
     failed = [r for r in _report(tmp_path / "run") if r["outcome"] == "failed"]
     assert len(failed) == 3
-    before = len(sim.simulator.received)
+    before = len(sim_thread.simulator.received)
     code, _, err = run_cli("rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--quiet")
     assert code == 1, err
-    sent = [r for r in sim.simulator.received[before:] if r.method == "PUT"]
+    sent = [r for r in sim_thread.simulator.received[before:] if r.method == "PUT"]
     assert sorted(r.path_segments[3] for r in sent) == sorted(r["group_id"] for r in failed)
     assert all(json.loads(r.body)["src_sk"] == DEMO_SECRETS["DEMO_SRC_SK"] for r in sent)
     rows = _report(tmp_path / "again")
     assert [r["row"] for r in rows] == [r["row"] for r in failed]
-    summary = json.loads((tmp_path / "again" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["source_run"]["out_dir"] == str((tmp_path / "run").absolute())
-    assert summary["source_run"]["only"] == ["failed", "interrupted"] and summary["rows"] == 3
+    summary_json = json.loads((tmp_path / "again" / "summary.json").read_text(encoding="utf-8"))
+    assert summary_json["source_run"]["out_dir"] == str((tmp_path / "run").absolute())
+    assert summary_json["source_run"]["only"] == ["failed", "interrupted"] and summary_json["rows"] == 3
 
 
-def test_rerun_by_error_code_and_default_folder(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+def test_rerun_by_error_code_and_default_folder(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """--error-code narrows the rows; without --out the new run sits beside the source, named *-rerun."""
-    run_cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"))
-    before = len(sim.simulator.received)
+    run_cli("run", str(SAMPLES / "manifest.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"))
+    before = len(sim_thread.simulator.received)
     code, _, err = run_cli("rerun", str(tmp_path / "run"), "--error-code", "OMS.1009", "--quiet")
     unknown = [r["group_id"] for r in _report(tmp_path / "run") if r["error_code"] == "OMS.1009"]
-    assert code == 1, err and len(unknown) == 1
-    assert _puts(sim, before) == unknown
+    assert code == 1, err
+    assert len(unknown) == 1
+    assert _puts(sim_thread, before) == unknown
     (new,) = [p for p in tmp_path.iterdir() if p.name.endswith("-rerun")]
     assert [r["group_id"] for r in _report(new)] == unknown
 
 
-def test_rerun_with_nothing_to_do_exits_0_and_writes_nothing(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+def test_rerun_with_nothing_to_do_exits_0_and_writes_nothing(sim_thread: SimulatorThread, env: dict,
+                                                             tmp_path: Path) -> None:
     """A run with no failed row: rerun says so, calls nothing, creates no folder."""
-    _failed_manifest(sim, tmp_path / "m.csv", 3)
-    run_cli("run", str(tmp_path / "m.csv"), *_where(sim), "--out", str(tmp_path / "run"))
-    before = len(sim.simulator.received)
+    _failed_manifest(sim_thread, tmp_path / "m.csv", 3)
+    run_cli("run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"))
+    before = len(sim_thread.simulator.received)
     code, _, err = run_cli("rerun", str(tmp_path / "run"))
     assert code == 0 and "nothing to rerun" in err
-    assert len(sim.simulator.received) == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "run"]
+    assert len(sim_thread.simulator.received) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "run"]
 
 
 def test_rerun_of_a_folder_without_a_run_exits_2(tmp_path: Path) -> None:
@@ -206,27 +217,28 @@ def test_rerun_of_a_folder_without_a_run_exits_2(tmp_path: Path) -> None:
     assert code == 2 and str(tmp_path) in err and "holds no run" in err
 
 
-def test_rerun_matches_rows_by_group_after_the_manifest_was_edited(sim: SimulatorThread, env: dict,
+def test_rerun_matches_rows_by_group_after_the_manifest_was_edited(sim_thread: SimulatorThread, env: dict,
                                                                    tmp_path: Path) -> None:
     """Finished rows deleted from the manifest: the interrupted groups are still found and called."""
     manifest = tmp_path / "m.csv"
-    ids = _failed_manifest(sim, manifest, 8)
-    _stopped_run(sim, manifest, tmp_path / "run", stop_after=3)
+    ids = _failed_manifest(sim_thread, manifest, 8)
+    _stopped_run(sim_thread, manifest, tmp_path / "run", stop_after=3)
     left = [r["group_id"] for r in _report(tmp_path / "run") if r["outcome"] == "interrupted"]
     manifest.write_text("group_id\n" + "\n".join(reversed(left)) + "\n", encoding="utf-8")
-    before = len(sim.simulator.received)
+    before = len(sim_thread.simulator.received)
     code, _, err = run_cli("rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again"), "--quiet")
-    assert code == 0, err and "changed since" in err
-    assert sorted(_puts(sim, before)) == sorted(left) and len(left) == len(ids) - 3
+    assert code == 0, err
+    assert "changed since" in err
+    assert sorted(_puts(sim_thread, before)) == sorted(left) and len(left) == len(ids) - 3
 
 
 # -- unattended runs --------------------------------------------------------------------------------------
 
 
-def test_log_file_and_json_summary(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+def test_log_file_and_json_summary(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """--log-file: JSON lines (start, one per row, finish); --json-summary: stdout is one JSON document."""
     log = tmp_path / "run.jsonl"
-    code, out, err = run_cli("run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"),
+    code, out, err = run_cli("run", str(SAMPLES / "manifest.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"),
                           "--log-file", str(log), "--json-summary")
     assert code == 1
     doc = json.loads(out)
@@ -244,17 +256,18 @@ def test_json_summary_of_a_usage_error(tmp_path: Path) -> None:
     assert code == 2 and json.loads(out)["exit_status"] == 2 and "missing.csv" in json.loads(out)["error"]
 
 
-def test_no_secret_in_any_file_log_or_output(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+def test_no_secret_in_any_file_log_or_output(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """Every file a run, a resume and a rerun write, the log and the output hold none of the secrets."""
     log = tmp_path / "run.jsonl"
     outputs = []
-    for argv in (["run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run")],
-                 ["run", str(SAMPLES / "manifest.csv"), *_where(sim), "--out", str(tmp_path / "run"), "--resume"],
+    for argv in (["run", str(SAMPLES / "manifest.csv"), *_where(sim_thread), "--out", str(tmp_path / "run")],
+                 ["run", str(SAMPLES / "manifest.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"),
+                  "--resume"],
                  ["rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again")]):
         code, out, err = run_cli(*argv, "--log-file", str(log), "--json-summary")
         assert code == 1 and json.loads(out)["exit_status"] == 1, err
         outputs.append(out + err)
-    secrets = [*DEMO_SECRETS.values(), sim.config.sk, "SRCAKEXAMPLE0000"]
+    secrets = [*DEMO_SECRETS.values(), sim_thread.config.sk, "SRCAKEXAMPLE0000"]
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"journal.sqlite", "report.xlsx", "summary.json", "run.jsonl", ".lock"}
     for path in files:
@@ -274,17 +287,17 @@ def test_kill_9_at_a_random_moment_then_resume_completes_the_run(tmp_path: Path,
     """SIGKILL mid-run, then --resume: no finished row is called again (only rows in flight may repeat),
     and the final report has every row, each called."""
     config = SimConfig(groups=400, failed_ratio=1.0, latency_ms=20)
-    with SimulatorThread(config) as sim:
-        ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=1000)[1]][:300]
+    with SimulatorThread(config) as sim_thread:
+        ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=1000)[1]][:300]
         manifest = tmp_path / "m.csv"
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
         env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
-        argv = [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim.url, "--project-id",
+        argv = [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
                 config.project_id, "--out", str(tmp_path / "run"), "--rate", "400", "--concurrency", "8", "--quiet"]
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         target = random.Random(seed).randint(20, 200)
         deadline = time.monotonic() + 60
-        while len(_puts(sim)) < target and time.monotonic() < deadline and proc.poll() is None:
+        while len(_puts(sim_thread)) < target and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.005)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
@@ -293,12 +306,12 @@ def test_kill_9_at_a_random_moment_then_resume_completes_the_run(tmp_path: Path,
             finished = {row for (row,) in db.execute("SELECT row FROM rows WHERE outcome != 'interrupted'")}
             (horizon,) = db.execute("SELECT value FROM run WHERE key = 'calling_horizon'").fetchone()
         maybe_called = set(range(2, int(horizon) + 1)) - finished
-        first = _puts(sim)
+        first = _puts(sim_thread)
         called_rows = {ids.index(g) + 2 for g in first}
         assert called_rows - finished <= maybe_called  # every call that went out is journalled or under the horizon
         assert len(maybe_called) <= 8 + 2 * 8  # the calls in flight, and the horizon's slack (2 x concurrency)
         resume = subprocess.run([*argv, "--resume"], env=env, capture_output=True, text=True, timeout=120)
-        second = _puts(sim, 0)[len(first):]
+        second = _puts(sim_thread, 0)[len(first):]
     assert resume.returncode in (0, 1), resume.stderr
     again = {ids.index(g) + 2 for g in second}
     assert not again & finished  # no finished row was called again
@@ -316,16 +329,16 @@ def test_a_second_ctrl_c_aborts_at_once_and_the_journal_stays_consistent(tmp_pat
     """Two SIGINTs: calls in flight are abandoned (interrupted, not waited for), every row is reported and
     journalled, and --resume then finishes the run."""
     config = SimConfig(groups=40, failed_ratio=1.0, latency_ms=4000)
-    with SimulatorThread(config) as sim:
-        ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=100)[1]][:10]
+    with SimulatorThread(config) as sim_thread:
+        ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]][:10]
         manifest = tmp_path / "m.csv"
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
         env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
-        argv = [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim.url, "--project-id",
+        argv = [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
                 config.project_id, "--out", str(tmp_path / "run"), "--concurrency", "3", "--rate", "100", "--quiet"]
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
-        while len(_puts(sim)) < 3 and time.monotonic() < deadline:
+        while len(_puts(sim_thread)) < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.3)
@@ -342,7 +355,7 @@ def test_a_second_ctrl_c_aborts_at_once_and_the_journal_stays_consistent(tmp_pat
     assert {r["outcome"] for r in _report(tmp_path / "run")} <= {"succeeded", "failed"}
 
 
-def test_a_stopped_rerun_resumes_with_its_own_selection(sim: SimulatorThread, env: dict, tmp_path: Path) -> None:
+def test_a_stopped_rerun_resumes_with_its_own_selection(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """A rerun stopped part-way, resumed with `run MANIFEST --out RERUN --resume`: only the rerun's rows are
     called (not the whole manifest), and its summary still names its source."""
     from bulkretry.oms.auth import AkSkAuth
@@ -350,11 +363,11 @@ def test_a_stopped_rerun_resumes_with_its_own_selection(sim: SimulatorThread, en
     from bulkretry.run.rerun import load_selection
 
     manifest = tmp_path / "m.csv"
-    _failed_manifest(sim, manifest, 10)
-    _stopped_run(sim, manifest, tmp_path / "run", stop_after=4)  # 6 rows interrupted
+    _failed_manifest(sim_thread, manifest, 10)
+    _stopped_run(sim_thread, manifest, tmp_path / "run", stop_after=4)  # 6 rows interrupted
     selection = load_selection(tmp_path / "run")
-    settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=sim.config.project_id, rate=None,
-                           concurrency=1, out_dir=tmp_path / "again", selection=selection)
+    settings = RunSettings(manifest=manifest, endpoint=sim_thread.url, project_id=sim_thread.config.project_id,
+                           rate=None, concurrency=1, out_dir=tmp_path / "again", selection=selection)
     engine = {}
     seen = []
 
@@ -363,14 +376,15 @@ def test_a_stopped_rerun_resumes_with_its_own_selection(sim: SimulatorThread, en
         if len(seen) == 2:
             engine["e"].stop()
 
-    anyio.run(lambda: execute(prepare(settings), AkSkAuth(AkSk(sim.config.ak, sim.config.sk)), on_result=on_result,
+    auth = AkSkAuth(AkSk(sim_thread.config.ak, sim_thread.config.sk))
+    anyio.run(lambda: execute(prepare(settings), auth, on_result=on_result,
                               on_start=lambda start: engine.setdefault("e", start.engine)))
-    before = len(sim.simulator.received)
-    code, _, err = run_cli("run", str(manifest), *_where(sim), "--out", str(tmp_path / "again"), "--resume")
+    before = len(sim_thread.simulator.received)
+    code, _, err = run_cli("run", str(manifest), *_where(sim_thread), "--out", str(tmp_path / "again"), "--resume")
     assert code == 0, err
     left = [r["group_id"] for r in _report(tmp_path / "run") if r["outcome"] == "interrupted"]
     rows = _report(tmp_path / "again")
     assert sorted(r["group_id"] for r in rows) == sorted(left) and {r["outcome"] for r in rows} == {"succeeded"}
-    assert len(_puts(sim, before)) == len(left) - 2  # the two the rerun finished are not called again
-    summary = json.loads((tmp_path / "again" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["source_run"]["run_id"] == "run" and summary["sessions"] == 2
+    assert len(_puts(sim_thread, before)) == len(left) - 2  # the two the rerun finished are not called again
+    summary_json = json.loads((tmp_path / "again" / "summary.json").read_text(encoding="utf-8"))
+    assert summary_json["source_run"]["run_id"] == "run" and summary_json["sessions"] == 2
