@@ -332,7 +332,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         # reports (never fatal: it says why when it cannot be written).
         annotating = AnnotatedWriter(prepared.info, out_dir)
         try:
-            files = write_reports(out_dir, _tap(journal.records(), annotating), summary, formats=s.formats,
+            files = write_reports(out_dir, _tap(journal.results(), annotating), summary, formats=s.formats,
                                   extra_columns=prepared.extra_columns, details=_report_details(journal.params()))
         except OSError as exc:
             annotating.discard()
@@ -364,13 +364,14 @@ def _in_batches(plans: Iterator[RowPlan], size: int) -> Iterator[RowPlan]:
         yield from batch
 
 
-def _tap(records: Iterator[tuple[Any, ...]], annotating: AnnotatedWriter) -> Iterator[tuple[Any, ...]]:
-    """*records* as they are, each also handed to *annotating* (which never raises for what stops it), a batch
-    at a time, as ``write_reports`` reads them (see ``BATCH_ROWS``)."""
+def _tap(results: Iterator[RowResult], annotating: AnnotatedWriter) -> Iterator[RowResult]:
+    """*results* as they are, each also handed to *annotating* (started first; it never raises for what stops
+    it), a batch at a time, as ``write_reports`` reads them (see ``BATCH_ROWS``)."""
+    annotating.start()
     write = annotating.write
-    while batch := list(islice(records, BATCH_ROWS)):
-        for record in batch:
-            write(record)
+    while batch := list(islice(results, BATCH_ROWS)):
+        for result in batch:
+            write(result)
         yield from batch
 
 
@@ -441,7 +442,7 @@ def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None) -> Ru
             first = next(journal.results(), None)
             extra_columns = [name for name, _ in first.extra] if first else []
         try:
-            files = write_reports(out_dir, journal.records(), summary, formats=chosen,
+            files = write_reports(out_dir, journal.results(), summary, formats=chosen,
                                   extra_columns=extra_columns, details=_report_details(params))
         except OSError as exc:
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc})") from None
