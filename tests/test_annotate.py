@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bulkretry.manifest import annotate
+from bulkretry.manifest import annotate_xlsx
 from bulkretry.manifest.annotate import ANNOTATION_COLUMNS, OUTCOME_COLOURS, Annotated, write_annotated
 from bulkretry.manifest.read import iter_rows, open_manifest
 from bulkretry.masking import MASKED, mask
@@ -226,8 +226,8 @@ def test_xlsm_stays_xlsm_with_its_macros(workbook: Path, tmp_path: Path) -> None
 
 def test_big_workbook_is_skipped_with_a_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Above XLSX_MAX_ROWS rows no annotated.xlsx is written (nor left half-written), and the reason says why."""
-    monkeypatch.setattr(annotate, "XLSX_MAX_ROWS", 10)
-    monkeypatch.setattr(annotate, "_SCAN_CHUNK", 64)  # <row> tags cut across chunks are counted once
+    monkeypatch.setattr(annotate_xlsx, "XLSX_MAX_ROWS", 10)
+    monkeypatch.setattr(annotate_xlsx, "_SCAN_CHUNK", 64)  # <row> tags cut across chunks are counted once
     info = open_manifest(SAMPLES / "manifest.xlsx")  # 14 rows
     stale = tmp_path / "annotated.xlsx"
     stale.write_bytes(b"an earlier session's")
@@ -237,7 +237,7 @@ def test_big_workbook_is_skipped_with_a_reason(monkeypatch: pytest.MonkeyPatch, 
     assert done.path is None and done.rows == 0
     assert "more than 10 rows" in done.skipped_reason and "removed" in done.skipped_reason
     assert sorted(p.name for p in tmp_path.iterdir()) == []
-    monkeypatch.setattr(annotate, "XLSX_MAX_ROWS", 14)
+    monkeypatch.setattr(annotate_xlsx, "XLSX_MAX_ROWS", 14)
     assert write_annotated(info, [], tmp_path).path == stale
 
 
@@ -292,8 +292,8 @@ def test_sample_csv_gets_bom_crlf_four_columns_and_masked_keys(tmp_path: Path) -
     assert b"SRCAKEXAMPLE" not in data
 
 
-def test_journal_records_annotate_like_row_results(tmp_path: Path) -> None:
-    """The run's fast path (Journal.records() plain tuples) writes the very bytes RowResults write."""
+def test_journal_results_annotate_like_row_results(tmp_path: Path) -> None:
+    """The results read back from the journal (without their extra columns) write the very bytes RowResults write."""
     info = open_manifest(SAMPLES / "manifest.csv")
     results = [result(raw.row, raw.values["group_id"], Outcome.FAILED if raw.row % 2 else Outcome.SUCCEEDED,
                       error_code="OMS.1015" if raw.row % 2 else "", error_msg=HOSTILE_MSG if raw.row == 3 else "",
@@ -301,7 +301,7 @@ def test_journal_records_annotate_like_row_results(tmp_path: Path) -> None:
     with Journal(tmp_path / "journal.sqlite") as journal:
         for one in results:
             journal.record(one)
-        from_records = write_annotated(info, journal.records(extra=False), tmp_path / "records")
+        from_records = write_annotated(info, journal.results(extra=False), tmp_path / "records")
     from_results = write_annotated(info, results, tmp_path / "results")
     assert from_records.rows == from_results.rows == len(results)
     assert from_records.path.read_bytes() == from_results.path.read_bytes()

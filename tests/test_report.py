@@ -556,19 +556,22 @@ def test_json_and_csv_carry_any_text_exactly(tmp_path, summary):
     assert [[row[name] for name in names] for row in rows] == [[text] * 3 for text in HOSTILE]
 
 
-def test_plain_records_give_the_same_reports_as_row_results(tmp_path, summary):
-    """The journal's fast path (plain tuples, outcome as text) writes byte for byte what RowResults write,
+def test_results_read_back_from_the_journal_give_the_same_reports(tmp_path, summary):
+    """The results as the journal gives them back write byte for byte what the RowResults recorded write,
     whatever the extras: in order, reordered, repeated (the first wins), missing, and NaN/inf latencies."""
+    from bulkretry.run.journal import Journal
+
     extras = [
         (("owner", "ann"), ("备注", "x")), (("备注", "y"), ("owner", "bob")), (("owner", "c1"), ("owner", "c2")),
         (), (("备注", "=1"),), (("owner", "d"), ("备注", "e"), ("other", "f")),
     ]
     results = [result(i + 1, extra=extra, latency_ms=[1.5, float("nan"), float("inf"), None][i % 4])
                for i, extra in enumerate(extras)]
-    records = [(r.row, r.project_id, r.group_id, r.outcome.value, r.http_status, r.error_code, r.error_msg,
-                r.attempts, r.request_id, r.latency_ms, r.started_at, r.finished_at, r.extra) for r in results]
     write_reports(tmp_path / "a", results, summary, formats=("csv", "json"), extra_columns=EXTRAS)
-    write_reports(tmp_path / "b", records, summary, formats=("csv", "json"), extra_columns=EXTRAS)
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        for one in results:
+            journal.record(one)
+        write_reports(tmp_path / "b", journal.results(), summary, formats=("csv", "json"), extra_columns=EXTRAS)
     for name in ("report.csv", "report.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     rows = read_csv(tmp_path / "b" / "report.csv")

@@ -271,7 +271,7 @@ def test_run_annotates_the_csv_as_write_annotated_does(sim_thread: SimulatorThre
     prepared, result = _execute(sim_thread, manifest, tmp_path / "run")
     assert result.note == "" and tmp_path / "run" / "annotated.csv" in result.files
     with Journal(tmp_path / "run" / "journal.sqlite") as journal:
-        again = write_annotated(prepared.info, journal.records(), tmp_path / "again")
+        again = write_annotated(prepared.info, journal.results(), tmp_path / "again")
     ours = (tmp_path / "run" / "annotated.csv").read_bytes()
     assert again.rows == 7 and ours == (tmp_path / "again" / "annotated.csv").read_bytes()
     with open(tmp_path / "run" / "annotated.csv", encoding="utf-8-sig", newline="") as fh:

@@ -1,4 +1,5 @@
-"""What every report format shares: the formats, the columns, one row's values, and formula neutralisation."""
+"""What every report format shares: the formats, the columns, one row's values, the writer protocol, and formula
+neutralisation."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
-from bulkretry.records import REPORT_COLUMNS, RowResult, RunSummary
+from bulkretry.records import REPORT_COLUMNS, Outcome, RowResult, RunSummary
 
 __all__ = [
     "FORMATS",
+    "OUTCOME_TEXT",
     "TRIGGER_STARTS",
     "Value",
     "Writer",
@@ -22,7 +24,6 @@ __all__ = [
     "may_start_formula",
     "neutralise",
     "open_csv",
-    "record_values",
     "report_header",
     "row_values",
     "sync_close",
@@ -88,28 +89,23 @@ def report_header(extra_columns: Sequence[str] = ()) -> tuple[tuple[str, ...], t
 
 
 def row_values(result: RowResult, extras: tuple[str, ...]) -> tuple[Value, ...]:
-    """One result as the header's values: numbers stay numbers, ``None`` is empty, extras default to ''."""
-    return record_values((
-        result.row, result.project_id, result.group_id, result.outcome.value, result.http_status,
-        result.error_code, result.error_msg, result.attempts, result.request_id, result.latency_ms,
-        result.started_at, result.finished_at, result.extra), extras)
+    """One result as the header's values (``REPORT_COLUMNS``, then *extras*), its fields read by name: the
+    outcome as its text, numbers stay numbers (a NaN or infinite latency is empty), ``None`` is empty, and
+    each extra is the first value of that name in ``result.extra`` ('' when there is none)."""
+    pairs = result.extra
+    values = (result.row, result.project_id, result.group_id, OUTCOME_TEXT[result.outcome], result.http_status,
+              result.error_code, result.error_msg, result.attempts, result.request_id, finite(result.latency_ms),
+              result.started_at, result.finished_at)
+    if not extras:
+        return values
+    if tuple(map(_NAME, pairs)) == extras:  # the usual row: the extra columns, in order, once each
+        return values + tuple(map(_VALUE, pairs))
+    given = dict(reversed(pairs))  # the first of a repeated name wins, as in RowResult.as_dict
+    return values + tuple([given.get(name, "") for name in extras])
 
 
-def record_values(record: tuple[Any, ...], extras: tuple[str, ...]) -> tuple[Value, ...]:
-    """:func:`row_values` of a result given as a tuple in ``RowResult``'s field order, the outcome as its
-    text (what ``Journal.records`` yields)."""
-    pairs = record[12]
-    values: list[Value] = list(record[:12])
-    values[9] = finite(record[9])
-    if extras:
-        if tuple(map(_NAME, pairs)) == extras:  # the usual row: the extra columns, in order, once each
-            values += map(_VALUE, pairs)
-        else:
-            given = dict(reversed(pairs))  # the first of a repeated name wins, as in RowResult.as_dict
-            values += [given.get(name, "") for name in extras]
-    return tuple(values)
-
-
+#: An outcome -> its text, as the reports write it (a dict lookup: cheaper than ``Outcome.value``).
+OUTCOME_TEXT: dict[str, str] = {outcome: outcome.value for outcome in Outcome}
 _NAME, _VALUE = itemgetter(0), itemgetter(1)
 
 
@@ -149,19 +145,31 @@ def sync_close(fh: IO[Any]) -> None:
         fh.close()
 
 
-class Writer(Protocol):
-    """One report format, written to a temporary path in one pass over the results."""
+RowT_contra = TypeVar("RowT_contra", contravariant=True)
 
-    #: The report's file name in the run folder, e.g. ``report.csv``.
+
+class Writer(Protocol[RowT_contra]):
+    """A file written to a temporary path in one pass over the results: ``start``, ``write`` each row in
+    manifest order, then ``finish``; or ``discard`` after a failure (the caller removes the file).
+
+    Two kinds follow it, which differ only in what a row is:
+
+    - the reports (``Writer[tuple[Value, ...]]``: csv, xlsx, json, html) take each row's values, in header
+      order (:func:`row_values`);
+    - the annotated manifest (``Writer[RowResult]``: ``manifest.annotate_csv.AnnotatedCsv`` and
+      ``manifest.annotate_xlsx.AnnotatedXlsx``) takes the ``RowResult`` itself, as it copies the manifest's
+      own columns and header and adds the outcome beside them: it ignores ``header`` and ``summary`` (which it
+      takes as optional), and the ``AnnotatedWriter`` that picks one of them returns what it did from ``finish``.
+    """
+
+    #: The file's name in the run folder, e.g. ``report.csv``.
     filename: str
-
-    def __init__(self, path: Path) -> None: ...
 
     def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
         """Open the file and write what comes before the rows."""
 
-    def write(self, values: tuple[Value, ...]) -> None:
-        """Write one row (values in header order)."""
+    def write(self, row: RowT_contra, /) -> None:
+        """Write one row."""
 
     def finish(self) -> None:
         """Write what comes after the rows, flush to disk and close."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkretry.records import RowResult, RunSummary
-from bulkretry.report.common import FORMATS, Writer, record_values, report_header, row_values
+from bulkretry.report.common import FORMATS, Value, Writer, report_header, row_values
 from bulkretry.report.csv_report import CsvReport
 from bulkretry.report.html_report import HtmlReport
 from bulkretry.report.json_report import JsonReport, write_summary
@@ -26,7 +26,8 @@ BATCH_ROWS = 512
 
 _ALLOWED = ", ".join(FORMATS)
 
-_WRITERS: dict[str, type[Writer]] = {"csv": CsvReport, "xlsx": XlsxReport, "json": JsonReport, "html": HtmlReport}
+_WRITERS: dict[str, type[Writer[tuple[Value, ...]]]] = {
+    "csv": CsvReport, "xlsx": XlsxReport, "json": JsonReport, "html": HtmlReport}
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -40,14 +41,14 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return _check_formats(names, given=text)
 
 
-def write_reports(out_dir: Path, results: Iterable[RowResult | tuple[Any, ...]], summary: RunSummary, *,
+def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSummary, *,
                   formats: Sequence[str] = FORMATS, extra_columns: Sequence[str] = (),
                   details: Mapping[str, Any] | None = None) -> list[Path]:
     """Write ``report.<format>`` for each of ``formats``, then ``summary.json``, into ``out_dir``.
 
-    ``results`` (in manifest order: ``RowResult`` s, or the plain tuples of ``Journal.records()``) is
-    read once, :data:`BATCH_ROWS` at a time: every format is fed from the same pass, so a generator over
-    millions of rows is never held in memory. It is read to the end even when
+    ``results`` (``RowResult`` s in manifest order, as ``Journal.results()`` gives them) is read once,
+    :data:`BATCH_ROWS` at a time, each turned into its values by ``row_values``: every format is fed from the
+    same pass, so a generator over millions of rows is never held in memory. It is read to the end even when
     ``formats`` is empty (then only ``summary.json`` is written). Columns are ``REPORT_COLUMNS`` then
     ``extra_columns``, whose values come from each result's ``extra`` ('' where missing); see
     ``report_header`` for an extra column named like a report column. ``formats`` may also be the
@@ -76,8 +77,7 @@ def write_reports(out_dir: Path, results: Iterable[RowResult | tuple[Any, ...]],
             writer.start(header, summary)
         rows = iter(results)
         while batch := list(islice(rows, BATCH_ROWS)):
-            values = [record_values(result, extras) if result.__class__ is tuple else row_values(result, extras)
-                      for result in batch]
+            values = [row_values(result, extras) for result in batch]
             for writer in writers:
                 write = writer.write
                 for row in values:
@@ -97,7 +97,7 @@ def write_reports(out_dir: Path, results: Iterable[RowResult | tuple[Any, ...]],
     return finals
 
 
-def _writer(name: str, out_dir: Path, details: Mapping[str, Any] | None) -> Writer:
+def _writer(name: str, out_dir: Path, details: Mapping[str, Any] | None) -> Writer[tuple[Value, ...]]:
     kind = _WRITERS[name]
     path = out_dir / f"{kind.filename}.tmp"
     return kind(path, details=details) if getattr(kind, "accepts_details", False) else kind(path)  # type: ignore[call-arg]

@@ -50,12 +50,14 @@ CREATE TABLE IF NOT EXISTS rows (
     extra TEXT NOT NULL
 );
 """
-#: The ``rows`` table's columns: a ``RowResult``'s fields, in their order (``_values`` and ``records`` rely on it).
+#: The ``rows`` table's columns: a ``RowResult``'s fields, in their order (``_values`` and ``results`` rely on it).
 _COLUMNS = RowResult._fields
 _INSERT = f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows"
 _SELECT_NO_EXTRA = f"SELECT {', '.join(_COLUMNS[:-1])}, '[]' FROM rows"  # every column, extra left empty
 _DECODER = json.JSONDecoder()
+#: An outcome's text in the ``rows`` table -> the ``Outcome``.
+_OUTCOMES: dict[str, Outcome] = {outcome.value: outcome for outcome in Outcome}
 
 
 #: ``[["column", "value"], ...]`` as ``JSONEncoder(ensure_ascii=False)`` writes it, in one C call.
@@ -219,18 +221,12 @@ class Journal:
     # -- reading -----------------------------------------------------------------------------------
 
     def results(self, outcomes: Collection[str] | None = None, *, extra: bool = True) -> Iterator[RowResult]:
-        """Every recorded row (or those with one of *outcomes*), in manifest order (streamed).
+        """Every recorded row (or those with one of *outcomes*) as a ``RowResult``, in manifest order (streamed).
 
-        ``extra=False`` leaves each result's ``extra`` empty, for readers that need only the outcome
-        (the annotated manifest): it skips decoding a JSON cell per row.
+        The one way rows leave the journal: the reports, the annotated manifest and a rerun's selection all
+        read them by field name. ``extra=False`` leaves each result's ``extra`` empty, for readers that do
+        not need it (the annotated manifest): it skips decoding a JSON cell per row.
         """
-        outcomes_by_name = {o.value: o for o in Outcome}
-        for record in self.records(outcomes, extra=extra):
-            yield RowResult(record[0], record[1], record[2], outcomes_by_name[record[3]], *record[4:])
-
-    def records(self, outcomes: Collection[str] | None = None, *, extra: bool = True) -> Iterator[tuple[Any, ...]]:
-        """What :meth:`results` yields, as plain tuples in ``RowResult``'s field order (the outcome as its
-        text): the reports' fast path, which needs no ``RowResult`` per row."""
         self.flush()
         columns = _SELECT if extra else _SELECT_NO_EXTRA
         if outcomes is None:
@@ -238,10 +234,14 @@ class Journal:
         else:
             marks = ", ".join("?" * len(outcomes))
             cursor = self._db.execute(f"{columns} WHERE outcome IN ({marks}) ORDER BY row", tuple(outcomes))
+        # The tuple is made as RowResult; tuple.__new__ skips the named tuple's Python __new__, and the outcome's
+        # text becomes its Outcome by a dict lookup: together a fraction of a microsecond a row.
+        new, outcome_of = tuple.__new__, _OUTCOMES
         decode = _DECODER.scan_once  # the C scanner without json.loads' checks: the journal wrote this JSON
         for record in cursor:
             pairs = record[12]
-            yield (*record[:12], tuple(map(tuple, decode(pairs, 0)[0])) if pairs != "[]" else ())
+            yield new(RowResult, (record[0], record[1], record[2], outcome_of[record[3]], *record[4:12],
+                                  tuple(map(tuple, decode(pairs, 0)[0])) if pairs != "[]" else ()))
 
     def finished(self) -> RowSet:
         """The rows with a final outcome: everything recorded except ``interrupted``."""

@@ -34,6 +34,7 @@ from bulkretry.run.pacing import PacerPool
 from bulkretry.run.policy import RetryPolicy
 from bulkretry.run.rundir import OpenRun, create_run, file_sha256, reopen_run, run_journal
 from bulkretry.run.settings import RunSettings
+from bulkretry.run.summary import summarize
 
 __all__ = [
     "PreparedRun",
@@ -268,7 +269,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         # reports (never fatal: it says why when it cannot be written).
         annotating = AnnotatedWriter(prepared.info, out_dir)
         try:
-            files = write_reports(out_dir, _tap(journal.records(), annotating), summary, formats=s.formats,
+            files = write_reports(out_dir, _tap(journal.results(), annotating), summary, formats=s.formats,
                                   extra_columns=prepared.extra_columns, details=_report_details(journal.params()))
         except OSError as exc:
             annotating.discard()
@@ -300,13 +301,14 @@ def _in_batches(plans: Iterator[RowPlan], size: int) -> Iterator[RowPlan]:
         yield from batch
 
 
-def _tap(records: Iterator[tuple[Any, ...]], annotating: AnnotatedWriter) -> Iterator[tuple[Any, ...]]:
-    """*records* as they are, each also handed to *annotating* (which never raises for what stops it), a batch
-    at a time, as ``write_reports`` reads them (see ``BATCH_ROWS``)."""
+def _tap(results: Iterator[RowResult], annotating: AnnotatedWriter) -> Iterator[RowResult]:
+    """*results* as they are, each also handed to *annotating* (started first; it never raises for what stops
+    it), a batch at a time, as ``write_reports`` reads them (see ``BATCH_ROWS``)."""
+    annotating.start()
     write = annotating.write
-    while batch := list(islice(records, BATCH_ROWS)):
-        for record in batch:
-            write(record)
+    while batch := list(islice(results, BATCH_ROWS)):
+        for result in batch:
+            write(result)
         yield from batch
 
 
@@ -325,14 +327,13 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
         "calls": stats.calls, "call_span_s": round(span, 3), "resumed": run.resumed}]
     calls = sum(x["calls"] for x in sessions)
     spans = sum(x["call_span_s"] for x in sessions)
-    by_outcome, by_code = journal.counts()
-    summary = RunSummary(
-        run_id=run.run_id, manifest=str(s.manifest), started_at=run.params.get("started_at", started_at),
-        finished_at=finished_at, duration_s=round(sum(x["duration_s"] for x in sessions), 3), rows=prepared.rows,
-        by_outcome=dict(by_outcome.most_common()), by_error_code=dict(by_code.most_common()), calls=calls,
+    summary = summarize(
+        journal, run.params, run.out_dir, run_id=run.run_id, manifest=str(s.manifest),
+        started_at=run.params.get("started_at", started_at), finished_at=finished_at,
+        duration_s=round(sum(x["duration_s"] for x in sessions), 3), rows=prepared.rows, calls=calls,
         achieved_rate=round(sum(max(x["calls"] - 1, 0) for x in sessions) / spans, 3) if spans > 0 else 0.0,
-        out_dir=str(run.out_dir), dry_run=s.dry_run, sessions=len(sessions),
-        source_run=s.selection.public() if s.selection else None, not_in_manifest=prepared.missing,
+        dry_run=s.dry_run, sessions=len(sessions), source_run=s.selection.public() if s.selection else None,
+        not_in_manifest=prepared.missing,
         learned_rates=({k: round(v, 2) for k, v in engine.pacers.rates.items()}
                        if s.rate_auto is not None and engine.pacers is not None else None),
     )
@@ -363,21 +364,14 @@ def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None) -> Ru
     """
     with run_journal(out_dir) as journal:
         params = journal.params()
-        by_outcome, by_code = journal.counts()
-        stored = params.get("summary") or {}
-        summary = RunSummary.from_dict({
-            "run_id": params.get("run_id", out_dir.name), "manifest": params.get("manifest", ""),
-            "started_at": params.get("started_at", ""), "finished_at": params.get("finished_at", ""),
-            **stored, "rows": max(int(stored.get("rows") or 0), sum(by_outcome.values())),
-            "by_outcome": dict(by_outcome.most_common()), "by_error_code": dict(by_code.most_common()),
-            "out_dir": str(out_dir)})
+        summary = summarize(journal, params, out_dir)
         chosen = formats or tuple(params.get("formats") or FORMATS)
         extra_columns = params.get("extra_columns")
         if extra_columns is None:  # a journal from before extra_columns was kept: take the first row's
             first = next(journal.results(), None)
             extra_columns = [name for name, _ in first.extra] if first else []
         try:
-            files = write_reports(out_dir, journal.records(), summary, formats=chosen,
+            files = write_reports(out_dir, journal.results(), summary, formats=chosen,
                                   extra_columns=extra_columns, details=_report_details(params))
         except OSError as exc:
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc})") from None

@@ -1,0 +1,157 @@
+"""``annotated.csv``: a CSV manifest copied record by record, each row's outcome in four columns after its own.
+
+UTF-8 with a BOM, commas and CRLF like ``report.csv``, streamed in constant memory: the header and every record
+in the original order (blank records stay, so record *n* is row *n* of the manifest), secrets hidden and access
+keys masked, every text cell neutralised (``'=...``) as it is opened in Excel.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from bulkretry.errors import ManifestError
+from bulkretry.manifest.annotate_common import (
+    ANNOTATION_COLUMNS,
+    NO_ANNOTATION,
+    Skip,
+    annotation,
+    annotation_slots,
+    changed,
+    header_of,
+)
+from bulkretry.manifest.columns import ManifestInfo
+from bulkretry.manifest.csvfile import csv_records, open_text
+from bulkretry.masking import MASKED, MASKED_COLUMNS, SECRET_COLUMNS, mask
+from bulkretry.records import RowResult, RunSummary
+from bulkretry.report.common import close_quietly, may_start_formula, neutralise, open_csv, sync_close
+
+__all__ = ["AnnotatedCsv"]
+
+
+class AnnotatedCsv:
+    """Writes ``annotated.csv`` to *path* (a ``Writer[RowResult]``, see ``report.common.Writer``): ``start``,
+    ``write`` each result in row order (the manifest is copied up to its row, that row annotated), ``finish``
+    (the rest of the manifest). A manifest that no longer matches the results, or that cannot be read again,
+    is a :class:`Skip`; ``rows`` is how many rows got a result."""
+
+    filename = "annotated.csv"
+
+    def __init__(self, info: ManifestInfo, path: Path) -> None:
+        assert info.encoding is not None and info.delimiter is not None
+        self.info = info
+        self.path = path
+        self.rows = 0
+        self._out: IO[str] | None = None
+        self._source: IO[str] | None = None
+        self._records: Iterator[tuple[int, list[str]]] = iter(())
+        self._row = 0  # the last record copied
+        self._plan: tuple[Any, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"<AnnotatedCsv {self.path} {'open' if self._out else 'closed'}>"
+
+    def start(self, header: tuple[str, ...] = (), summary: RunSummary | None = None) -> None:
+        """Open the copy and the manifest (*header* and *summary* are the reports'; the copy keeps the manifest's)."""
+        info = self.info
+        width = len(info.headers)
+        slots, _ = annotation_slots(info.headers)
+        total = max(width, max(slots) + 1)
+        # The usual manifest: the four columns go right after the header's (not into columns of an earlier
+        # annotation), so a row is its cells with the result's four values appended.
+        appended = slots == list(range(width, width + len(ANNOTATION_COLUMNS)))
+        # What masked_text does, with the column's kind looked up once: secrets hidden, access keys masked.
+        secret_slots = [index for index, column in enumerate(info.columns) if column in SECRET_COLUMNS]
+        key_slots = [index for index, column in enumerate(info.columns) if column in MASKED_COLUMNS]
+        self._out = open_csv(self.path)  # closed by finish/discard
+        try:
+            self._source = open_text(info.path, info.encoding)
+            self._records = enumerate(csv_records(self._source, info.delimiter, info.path), start=1)  # type: ignore[arg-type]
+        except ManifestError as exc:
+            raise _unreadable(exc) from None
+        self._plan = (csv.writer(self._out), width, info.columns.index("group_id"), slots, total, appended,
+                      [""] * (total - width), secret_slots, key_slots)
+
+    def write(self, result: RowResult, /) -> None:
+        """Copy the manifest up to *result*'s row, and that row with *result*'s outcome."""
+        try:
+            self._copy(result)
+        except ManifestError as exc:
+            raise _unreadable(exc) from None
+
+    def finish(self) -> None:
+        """Copy the rest of the manifest, then flush the copy to disk and close both."""
+        try:
+            self._copy(None)
+        except ManifestError as exc:
+            raise _unreadable(exc) from None
+        source, self._source = self._source, None
+        close_quietly(source)
+        out, self._out = self._out, None
+        assert out is not None
+        sync_close(out)
+
+    def discard(self) -> None:
+        source, self._source = self._source, None
+        close_quietly(source)
+        out, self._out = self._out, None
+        close_quietly(out)
+
+    def _copy(self, result: RowResult | None) -> None:
+        """Copy the records up to *result*'s row and that row annotated; every record left when it is None."""
+        info = self.info
+        writer, width, group, slots, total, appended, pad, secret_slots, key_slots = self._plan
+        for row, record in self._records:
+            self._row = row
+            if row < info.header_row:
+                writer.writerow(())  # the blank records above the header
+                continue
+            if row == info.header_row:
+                if header_of(record) != info.headers:
+                    raise changed(info, "has a different header")
+                cells = [cell.replace("\ufeff", "") for cell in record[:width]]
+                cells += [""] * (total - len(cells))
+                for slot, name in zip(slots, ANNOTATION_COLUMNS, strict=True):
+                    cells[slot] = name
+                writer.writerow([neutralise(cell) for cell in cells])
+                continue
+            # Cells past the header's width are blank (the manifest reader refuses anything else).
+            cells = record if len(record) == width else record[:width] + [""] * (width - len(record))
+            if result is not None and result.row <= row:
+                if result.row < row:
+                    raise changed(info, f"has no data row {result.row}")
+                if cells[group] != result.group_id:
+                    raise changed(info, f"row {row} holds group {cells[group][:60]!r}, not {result.group_id[:60]!r}")
+                values, ours = annotation(result), True
+            elif not any(cell and not cell.isspace() for cell in cells):
+                writer.writerow(())  # a blank row stays a blank line
+                continue
+            else:
+                values, ours = NO_ANNOTATION, False
+            for index in secret_slots:
+                text = cells[index]
+                if text and not text.startswith("env:"):
+                    cells[index] = MASKED
+            for index in key_slots:
+                text = cells[index]
+                if text and not text.startswith("env:"):
+                    cells[index] = mask(text)
+            if appended:
+                cells += values
+            else:
+                cells += pad
+                for slot, value in zip(slots, values, strict=True):
+                    cells[slot] = value
+            writer.writerow([neutralise(cell) if cell else cell for cell in cells]
+                            if may_start_formula(cells) else cells)
+            if ours:
+                self.rows += 1
+                return
+        if result is not None:
+            raise changed(info, f"ends at row {self._row}, before row {result.row}")
+
+
+def _unreadable(exc: ManifestError) -> Skip:
+    return Skip(f"the manifest cannot be read again ({exc})")

@@ -1,0 +1,32 @@
+"""The run's summary (``summary.json``, the reports' first lines), the same for ``run`` and ``report``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bulkretry.records import RunSummary
+from bulkretry.run.journal import Journal
+
+__all__ = ["summarize"]
+
+
+def summarize(journal: Journal, params: Mapping[str, Any], out_dir: Path, **fields: Any) -> RunSummary:
+    """The summary of the run in *out_dir*: its counts by outcome and by error code from *journal* (every row,
+    every session), its other fields from *fields*.
+
+    A field not in *fields* is the one the last finished session stored in the journal (``params["summary"]``),
+    else the run's parameter of that name (``run_id``, ``manifest``, ``started_at``, ``finished_at``);
+    ``rows``, when not given, is at least the rows the journal holds (a run killed before its summary was
+    stored). A session that finishes the run gives every field (``run``); ``report`` gives none.
+    """
+    by_outcome, by_code = journal.counts()
+    stored = params.get("summary") or {}
+    data = {"run_id": params.get("run_id", out_dir.name), "manifest": params.get("manifest", ""),
+            "started_at": params.get("started_at", ""), "finished_at": params.get("finished_at", ""),
+            **stored, **fields}
+    if "rows" not in fields:
+        data["rows"] = max(int(stored.get("rows") or 0), sum(by_outcome.values()))
+    return RunSummary.from_dict({**data, "by_outcome": dict(by_outcome.most_common()),
+                                 "by_error_code": dict(by_code.most_common()), "out_dir": str(out_dir)})
