@@ -26,11 +26,17 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 try:
     from benchmarks.common import PYTHON, ROOT, Figure, free_port, wait_for_port
 except ModuleNotFoundError:  # run as a script: python benchmarks/adaptive_rate.py
-    from common import PYTHON, ROOT, Figure, free_port, wait_for_port  # type: ignore[no-redef]
+    # mypy sees benchmarks as a package; the bare module exists only on a script's sys.path
+    from common import PYTHON, ROOT, Figure, free_port, wait_for_port  # type: ignore[no-redef, import-not-found]
+
+if TYPE_CHECKING:  # for annotations only: the bulkretry modules are imported inside the functions
+    from bulkretry.records import RowResult
+    from bulkretry.sim.config import SimConfig
 
 LIMIT = 50
 GOODPUT_TARGET = 0.90
@@ -76,7 +82,7 @@ def cli_has_auto() -> bool:
 
 
 @contextlib.contextmanager
-def _simulator(limit: float, groups: int) -> Iterator[tuple[str, object]]:
+def _simulator(limit: float, groups: int) -> Iterator[tuple[str, SimConfig]]:
     from bulkretry.sim.config import SimConfig
 
     port = free_port()
@@ -99,7 +105,7 @@ def _simulator(limit: float, groups: int) -> Iterator[tuple[str, object]]:
         proc.stdout.close()  # type: ignore[union-attr]
 
 
-def _failed_ids(config, rows: int) -> list[str]:
+def _failed_ids(config: SimConfig, rows: int) -> list[str]:
     """The simulator's groups, rebuilt from its seed (every one failed: --failed-ratio 1.0)."""
     from bulkretry.sim.groups import FAILED, generate_groups
 
@@ -111,7 +117,7 @@ def _failed_ids(config, rows: int) -> list[str]:
 # -- the two ways to run ----------------------------------------------------------------------------
 
 
-def _run_cli(url: str, config, manifest: Path, out_dir: Path) -> dict[str, float]:
+def _run_cli(url: str, config: SimConfig, manifest: Path, out_dir: Path) -> dict[str, float]:
     env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
     for name in ("OMS_AUTH_TOKEN", "HUAWEICLOUD_SDK_PROJECT_ID"):
         env.pop(name, None)
@@ -129,7 +135,7 @@ def _run_cli(url: str, config, manifest: Path, out_dir: Path) -> dict[str, float
     return {"succeeded": int(summary["by_outcome"].get("succeeded", 0)), "calls": calls, "span_s": span}
 
 
-def _run_engine(url: str, config, manifest: Path) -> dict[str, float]:
+def _run_engine(url: str, config: SimConfig, manifest: Path) -> dict[str, float]:
     import anyio
 
     from bulkretry.manifest.plan import Planner
@@ -148,7 +154,7 @@ def _run_engine(url: str, config, manifest: Path) -> dict[str, float]:
     succeeded = 0
     last_result = 0.0
 
-    def on_result(result) -> None:
+    def on_result(result: RowResult) -> None:
         nonlocal succeeded, last_result
         succeeded += result.outcome is Outcome.SUCCEEDED
         last_result = time.monotonic()

@@ -43,7 +43,8 @@ def median(values: Sequence[float]) -> float:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def wait_for_port(port: int, timeout: float = 20.0) -> None:

@@ -39,6 +39,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import PYTHON, ROOT, Figure, median, run_with_rusage
 
@@ -77,7 +78,8 @@ def fast_server(latency_ms: float = 0.0, arrivals: Path | None = None) -> Iterat
         proc.wait(timeout=30)
 
 
-def bulkretry(manifest: Path, url: str, out: Path, *extra: str, aksk: bool = False) -> tuple[float, float, int, dict]:
+def bulkretry(manifest: Path, url: str, out: Path, *extra: str,
+              aksk: bool = False) -> tuple[float, float, int, dict[str, Any]]:
     """One ``bulkretry run``: (CPU s, wall s, peak RSS kB, summary.json)."""
     env = {**QUIET_ENV, **(AKSK if aksk else {"OMS_AUTH_TOKEN": TOKEN})}
     argv = [PYTHON, "-m", "bulkretry", "run", str(manifest), "--endpoint", url, "--project-id", PROJECT,
@@ -105,7 +107,8 @@ def client(script: str, manifest: Path, url: str, *extra: str,
 def section_cpu(tmp: Path, quick: bool) -> list[Figure]:
     rows, repeats = (30_000, 1) if quick else (100_000, 5)
     manifest = make_manifest(tmp / "cpu.csv", rows)
-    ours, bare = [], []
+    ours: list[float] = []
+    bare: list[float] = []
     with fast_server() as url:
 
         def run_bare() -> None:

@@ -38,7 +38,8 @@ def main() -> None:
         body = RetryTaskGroupReq(src_ak=row.get("src_ak") or None, src_sk=row.get("src_sk") or None,
                                  dst_ak=row.get("dst_ak") or None, dst_sk=row.get("dst_sk") or None,
                                  migrate_failed_object=False)
-        return client.retry_task_group(RetryTaskGroupRequest(group_id=row["group_id"], body=body)).status_code
+        status: int = client.retry_task_group(RetryTaskGroupRequest(group_id=row["group_id"], body=body)).status_code
+        return status
 
     if args.mode == "loop":
         statuses = [retry(row) for row in rows]

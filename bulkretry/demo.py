@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bulkretry.defaults import DEFAULT_RUNS_ROOT
 from bulkretry.errors import ConfigError
 from bulkretry.oms.auth import AkSkAuth
 from bulkretry.oms.credentials import AkSk
@@ -50,7 +51,7 @@ async def run_demo(manifest: Path | None = None, *, runs_root: Path | None = Non
     rows: list[RowResult] = []
     async with running_simulator(config) as sim:
         settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=config.project_id, rate=DEMO_RATE,
-                               **({"runs_root": runs_root} if runs_root else {}))
+                               runs_root=runs_root or DEFAULT_RUNS_ROOT)
         prepared = prepare(settings, env)
         failed_groups = sim.state.list(status=5, offset=0, limit=1)[0]
         result = await execute(prepared, AkSkAuth(AkSk(config.ak, config.sk)), on_result=rows.append)

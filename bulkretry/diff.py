@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bulkretry.errors import ConfigError
 from bulkretry.report import neutralise
@@ -86,7 +87,7 @@ def diff_runs(old_dir: Path, new_dir: Path, out: Path | None = None) -> DiffResu
     return DiffResult(counts, in_both or 0, old_total - (in_both or 0), only_new or 0, out)
 
 
-def _write(out: Path, rows: Iterator[tuple]) -> dict[str, int]:
+def _write(out: Path, rows: Iterator[tuple[Any, ...]]) -> dict[str, int]:
     counts: Counter[str] = Counter({change: 0 for change in CHANGES})
     temp = out.with_name(out.name + ".tmp")
     try:

@@ -19,7 +19,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=32)
 
 
-def _number(kind: type, *, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:
+def _number(kind: type[float], *, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:
     """An argparse type: a finite number of *kind*, at least *low* (more than *low* when *above*), at most *high*."""
     noun = "a whole number" if kind is int else "a number"
     if high is not None:

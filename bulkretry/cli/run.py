@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bulkretry.cli._common import (
     EXIT_FAILED,
@@ -19,6 +19,14 @@ from bulkretry.cli._common import (
     _positive_int,
     _rate,
 )
+
+if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
+    from pathlib import Path
+
+    from bulkretry.records import RunSummary
+    from bulkretry.run.rerun import Selection
+    from bulkretry.run.runner import PreparedRun
+    from bulkretry.run.settings import RunSettings
 
 RUN_HELP = """\
 Retry every task group of MANIFEST (CSV or Excel, one row per group), rate-limited and concurrent,
@@ -95,7 +103,7 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
                    help="rows with an empty cell re-migrate fully (the API's default)")
 
 
-def _add_run_parser(sub: argparse._SubParsersAction) -> None:
+def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from bulkretry.defaults import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_TIMEOUT
 
     p = sub.add_parser("run", help="retry every task group of a manifest", description=RUN_HELP,
@@ -144,7 +152,7 @@ def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
                    help="print the summary as one JSON document on stdout (the summary line goes to stderr)")
 
 
-def _add_rerun_parser(sub: argparse._SubParsersAction) -> None:
+def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("rerun", help="a new run of the rows of an earlier run that failed",
                        description=RERUN_HELP, formatter_class=_Formatter)
     p.add_argument("source", metavar="DIR", help="the folder of the earlier run")
@@ -188,7 +196,7 @@ def _add_auth_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (never in production)")
 
 
-def _add_validate_parser(sub: argparse._SubParsersAction) -> None:
+def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("validate", help="check a manifest and print what would happen; calls nothing",
                        description=VALIDATE_HELP, formatter_class=_Formatter)
     _add_manifest_options(p)
@@ -196,7 +204,7 @@ def _add_validate_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_validate)
 
 
-def _settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSettings
+def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings:
     """The settings that `run` and `validate` share (the manifest options)."""
     from pathlib import Path
 
@@ -210,7 +218,7 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSett
     )
 
 
-def _run_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> RunSettings
+def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings:
     """The shared settings plus `run`'s own options (a resumed rerun also gets its selection back)."""
     from dataclasses import replace
     from pathlib import Path
@@ -228,7 +236,7 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> Run
     return resumed(settings) if args.resume else settings
 
 
-def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]):  # -> (Selection, RunSettings)
+def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple[Selection, RunSettings]:
     """A rerun: the earlier run's settings, overridden by the options given now."""
     from pathlib import Path
 
@@ -269,7 +277,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_FAILED if counts.get("invalid") else EXIT_OK
 
 
-def _summary_line(summary, files) -> str:  # (RunSummary, list[Path]) -> str
+def _summary_line(summary: RunSummary, files: list[Path]) -> str:
     order = ["succeeded", "failed", "invalid", "duplicate", "skipped", "dry_run", "interrupted"]
     counts = ", ".join(f"{summary.by_outcome[k]} {k}" for k in order if summary.by_outcome.get(k))
     codes = [(c, n) for c, n in summary.by_error_code.items() if c not in ("duplicate",)][:3]
@@ -314,7 +322,7 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return _execute(args, prepared, env, out, err)
 
 
-def _execute(args: argparse.Namespace, prepared, env: dict[str, str], out: TextIO, err: TextIO) -> int:
+def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str], out: TextIO, err: TextIO) -> int:
     """Run *prepared* with a progress bar (and a JSON log), print the summary, pick the exit status."""
     import shlex
     from pathlib import Path

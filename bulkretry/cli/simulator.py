@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bulkretry.cli._common import (
     EXIT_OK,
@@ -14,6 +14,9 @@ from bulkretry.cli._common import (
     _ratio,
 )
 from bulkretry.errors import UsageError
+
+if TYPE_CHECKING:  # for annotations only: the commands import it lazily
+    from bulkretry.sim.config import SimConfig
 
 SIM_HELP = """\
 Run the built-in OMS + IAM simulator: a real HTTP server that speaks the OMS v2 task-group API
@@ -28,7 +31,7 @@ examples:
 """
 
 
-def _add_sim_parser(sub: argparse._SubParsersAction) -> None:
+def _add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from bulkretry.sim.config import SimConfig  # small module, no aiohttp
 
     d = SimConfig()
@@ -55,7 +58,7 @@ def _add_sim_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_sim)
 
 
-def _sim_config_from(args: argparse.Namespace):  # -> SimConfig
+def _sim_config_from(args: argparse.Namespace) -> SimConfig:
     from bulkretry.sim.config import SimConfig
 
     return SimConfig(
@@ -112,7 +115,7 @@ example:
 """
 
 
-def _add_demo_parser(sub: argparse._SubParsersAction) -> None:
+def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="run the sample manifest against the built-in simulator",
                        description=DEMO_HELP, formatter_class=_Formatter)
     p.set_defaults(handler=_cmd_demo)

@@ -38,7 +38,7 @@ examples:
 """
 
 
-def _add_report_parser(sub: argparse._SubParsersAction) -> None:
+def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="write a run's reports again from its journal", description=REPORT_HELP,
                        formatter_class=_Formatter)
     p.add_argument("run_dir", metavar="DIR", help="the folder of the run")
@@ -47,7 +47,7 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_report)
 
 
-def _add_diff_parser(sub: argparse._SubParsersAction) -> None:
+def _add_diff_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("diff", help="compare two runs: fixed, still failing, newly failing", description=DIFF_HELP,
                        formatter_class=_Formatter)
     p.add_argument("old_dir", metavar="OLD_DIR", help="the earlier run's folder")
@@ -95,7 +95,7 @@ examples:
 """
 
 
-def _add_discover_parser(sub: argparse._SubParsersAction) -> None:
+def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("discover", help="write a manifest of the groups in a status (default: failed)",
                        description=DISCOVER_HELP, formatter_class=_Formatter)
     g = p.add_argument_group("where")

@@ -162,7 +162,7 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
     return tuple(columns)
 
 
-def row_values(info: ManifestInfo, row: int, cells: list[str] | tuple[str, ...], width: int) -> dict[str, str]:
+def row_values(info: ManifestInfo, row: int, cells: Sequence[str], width: int) -> dict[str, str]:
     if len(cells) > width:
         for index in range(width, len(cells)):
             if cells[index].strip():

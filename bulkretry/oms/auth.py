@@ -122,7 +122,7 @@ class IamPasswordAuth:
         self._credentials = credentials
         self._clock = clock
         self._timeout = timeout
-        self._ssl = None if verify_tls else False
+        self._ssl = verify_tls  # aiohttp's ssl=: True verifies certificates (it reads None as True), False not
         self._tokens: dict[str, _CachedToken] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         #: How many tokens were fetched (for tests and the run summary).

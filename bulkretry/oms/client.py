@@ -113,7 +113,7 @@ class OmsClient:
         self._endpoint = endpoint.rstrip("/") if endpoint else None
         self._region = region
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._ssl = None if verify_tls else False
+        self._ssl = verify_tls  # aiohttp's ssl=: True verifies certificates (it reads None as True), False not
         self._clock = clock
         # (region, project id) -> (netloc, "scheme://netloc", "/v2/{project}/"): a run has a few of each.
         self._prefixes: dict[tuple[str | None, str], tuple[str, str, str]] = {}
@@ -138,14 +138,14 @@ class OmsClient:
         return await self.request("PUT", project_id, ("taskgroups", group_id, "retry"),
                                   json_body=copy() if copy is not None else dict(body), region=region)
 
-    async def show_task_group(self, project_id: str, group_id: str, *, region: str | None = None) -> dict:
+    async def show_task_group(self, project_id: str, group_id: str, *, region: str | None = None) -> dict[str, Any]:
         """``GET /v2/{project_id}/taskgroups/{group_id}``: the group as a dict."""
         resp = await self.request("GET", project_id, ("taskgroups", group_id), region=region)
         return self._expect_object(resp)
 
     async def list_task_groups(self, project_id: str, *, status: int | None = None,
                                page_size: int = MAX_PAGE_SIZE, region: str | None = None,
-                               ) -> AsyncIterator[dict]:
+                               ) -> AsyncIterator[dict[str, Any]]:
         """Every group (of *status*, if given), page by page through ``GET /v2/{project_id}/taskgroups``."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
@@ -260,7 +260,7 @@ class OmsClient:
         return Response(status, request_id, latency, body)
 
     @staticmethod
-    def _expect_object(resp: Response) -> dict:
+    def _expect_object(resp: Response) -> dict[str, Any]:
         if not isinstance(resp.body, dict):
             raise ApiError(resp.status, "invalid_response", "expected a JSON object from the service",
                            request_id=resp.request_id, latency_ms=resp.latency_ms)

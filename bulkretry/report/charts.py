@@ -135,7 +135,7 @@ def _timeline_svg(points: Mapping[int, list[int]]) -> str:
     segments.append((first, seconds[-1]))
     active = sum(end - begin + 1 for begin, end in segments)
     step = max(1, math.ceil(active / max_bars))
-    bars: list[list[tuple[int, int, int, int, int]]] = []  # per segment: (start, seconds, calls, throttled, failed)
+    bars: list[list[tuple[int, ...]]] = []  # per segment: (start, seconds, calls, throttled, failed)
     for begin, end in segments:
         row = []
         for start in range(begin, end + 1, step):
@@ -175,7 +175,8 @@ def _timeline_svg(points: Mapping[int, list[int]]) -> str:
         label_every = max(1, math.ceil(110 / slot))
         for i, (start, width, calls, throttled, failed) in enumerate(row):
             ok = max(0, calls - throttled - failed)
-            parts, base = [], top + plot_h
+            parts: list[str] = []
+            base: float = top + plot_h
             for value, cls in ((ok, "ok"), (throttled, "thr"), (failed, "fail")):
                 if value:
                     height = value / width / y_max * plot_h
@@ -236,7 +237,8 @@ def latency_chart(lat: LatencyHistogram) -> str:
     for n, i in enumerate(bins):
         ok, bad = lat.bins[i]
         x = left + n * slot + slot * 0.12
-        base, parts = top + plot_h, []
+        base: float = top + plot_h
+        parts: list[str] = []
         for value, cls in ((ok, "lat-ok"), (bad, "lat-bad")):
             if value:
                 height = value / y_max * plot_h
@@ -266,7 +268,7 @@ def _nice(value: float) -> float:
     """The smallest 1-2-2.5-5 x 10^k at or above *value* (at least 1)."""
     if value <= 1:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power: float = 10 ** math.floor(math.log10(value))
     return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
 
 

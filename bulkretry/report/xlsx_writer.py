@@ -157,7 +157,7 @@ class Worksheet:
             self._filter_columns = len(values)
         sa = _STYLE_ATTR[style]
         tail = f'{n}"{sa}'
-        cells = []
+        cells: list[str] = []
         append = cells.append
         # The usual cells inline (a function call per cell would cost as much as the cell); the rest in _cell.
         for col, v in zip(letters, values):  # noqa: B905 (letters may be longer)

@@ -240,11 +240,12 @@ def parse_rate(text: str) -> RateSpec:
     parts = [part.strip() for part in str(text).split(":")]
     problem = ""
     if parts[0].lower() == "auto" and len(parts) <= 3:
-        values = [_number(part) for part in parts[1:]]
-        if None not in values:
+        numbers = [_number(part) for part in parts[1:]]
+        values = [number for number in numbers if number is not None]
+        if len(values) == len(numbers):  # every part a number
             start = values[0] if values else DEFAULT_START
             top = values[1] if len(values) > 1 else max(DEFAULT_MAX, start)
-            if start is not None and top is not None and start <= top:
+            if start <= top:
                 return RateSpec(None, True, start, top)
             problem = " (START is above MAX)"
     elif len(parts) == 1 and (value := _number(parts[0])) is not None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -35,6 +35,17 @@ __all__ = ["Engine", "EngineStats", "utc_now_iso"]
 ResultSink = Callable[[RowResult], None]
 CallHook = Callable[[RowPlan], None]
 
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class _FailureFields(TypedDict):
+        """The keyword arguments every failed or interrupted :class:`RowResult` shares."""
+
+        attempts: int
+        started_at: str
+        finished_at: str
+        extra: tuple[tuple[str, str], ...]
+
 log = logging.getLogger(__name__)
 
 
@@ -46,7 +57,8 @@ def utc_now_iso() -> str:
     one format per millisecond: a run makes two a row)."""
     ms = int(time.time() * 1000)
     if ms == _last[0]:
-        return _last[1]
+        cached: str = _last[1]
+        return cached
     whole, frac = divmod(ms, 1000)
     if whole != _last[2]:
         _last[2], _last[3] = whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -177,6 +189,7 @@ class Engine:
         extra = plan.extra
         pacer = self.pacers.get(plan.project_id) if self.pacers is not None else None
         client = self._client
+        assert client is not None  # a row is called only when this is no dry run, and then __init__ had a client
         region = plan.region or None
         try:
             if self._check_status:  # look first: a group that is not failed is skipped, not retried
@@ -268,8 +281,8 @@ class Engine:
                                                      "delay_s": round(delay, 3)}})
                 with anyio.move_on_after(delay):
                     await self._stop_event.wait()  # type: ignore[union-attr]
-                if self._stopping:
-                    return None, last, tries
+                if self._stopping:  # stop() may have set it while this waited; mypy keeps the narrowing to False
+                    return None, last, tries  # type: ignore[unreachable]
                 continue
             except Exception as exc:  # a bug or a library surprise: this row fails, the run goes on
                 log.exception("row %d: unexpected error", plan.row,
@@ -303,8 +316,8 @@ class Engine:
     def _failure(self, plan: RowPlan, error: BulkRetryError | None, attempts: int, started: str,
                  interrupted: bool, extra: tuple[tuple[str, str], ...] | None = None) -> RowResult:
         outcome = Outcome.INTERRUPTED if interrupted else Outcome.FAILED
-        common = dict(attempts=attempts, started_at=started, finished_at=self._now_iso(),
-                      extra=plan.extra if extra is None else extra)
+        common: _FailureFields = dict(attempts=attempts, started_at=started, finished_at=self._now_iso(),
+                                      extra=plan.extra if extra is None else extra)
         if isinstance(error, ApiError):
             return RowResult(plan.row, plan.project_id, plan.group_id, outcome, http_status=error.status,
                              error_code=redact(error.error_code, plan.body),

@@ -45,7 +45,7 @@ class RetryPolicy:
 
     def delay(self, error: BulkRetryError, attempt: int) -> float:
         """Seconds to wait after the *attempt*-th call failed with *error*."""
-        retry_after = getattr(error, "retry_after", None)
+        retry_after: float | None = getattr(error, "retry_after", None)
         if retry_after is not None:
             return min(max(0.0, retry_after), self.max_retry_after_s)
         ceiling = min(self.cap_s, self.base_s * (2 ** (attempt - 1)))

@@ -30,7 +30,8 @@ except ImportError:  # pragma: no cover - Windows
 
     def _try_lock(fd: int) -> bool:
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            # typeshed declares msvcrt's names only for sys.platform == "win32", and mypy checks as on Linux
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
         except OSError:
             return False
         return True
