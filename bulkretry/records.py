@@ -88,7 +88,7 @@ class RunSummary:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSummary:
         """The summary back from ``as_dict()`` (unknown keys ignored)."""
-        names = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+        names = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def as_dict(self) -> dict[str, Any]:

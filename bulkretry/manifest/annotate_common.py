@@ -18,7 +18,7 @@ __all__ = [
 #: The columns added to the manifest, in this order.
 ANNOTATION_COLUMNS: tuple[str, ...] = ("outcome", "error_code", "error_msg", "request_id")
 #: A row without a result: its added columns are empty.
-NO_ANNOTATION: tuple[str, ...] = ("",) * len(ANNOTATION_COLUMNS)
+NO_ANNOTATION: tuple[str, str, str, str] = ("", "", "", "")
 #: Rows (in all its sheets) above which a workbook is not annotated: openpyxl would take too long and too much
 #: memory (about 6 kB and 0.4 ms a row of 8 columns).
 XLSX_MAX_ROWS = 100_000

@@ -67,8 +67,9 @@ class AnnotatedCsv:
         key_slots = [index for index, column in enumerate(info.columns) if column in MASKED_COLUMNS]
         self._out = open_csv(self.path)  # closed by finish/discard
         try:
+            assert info.encoding is not None and info.delimiter is not None  # a CSV's, found by open_manifest
             self._source = open_text(info.path, info.encoding)
-            self._records = enumerate(csv_records(self._source, info.delimiter, info.path), start=1)  # type: ignore[arg-type]
+            self._records = enumerate(csv_records(self._source, info.delimiter, info.path), start=1)
         except ManifestError as exc:
             raise _unreadable(exc) from None
         self._plan = (csv.writer(self._out), width, info.columns.index("group_id"), slots, total, appended,

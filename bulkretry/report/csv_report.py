@@ -34,7 +34,7 @@ class CsvReport:
     def write(self, values: tuple[Value, ...]) -> None:
         for i in self._text:
             value = values[i]
-            if value and value.__class__ is str and value[0] in TRIGGER_STARTS:  # type: ignore[index]
+            if value and value.__class__ is str and value[0] in TRIGGER_STARTS:
                 self._csv.writerow([_cell(value) for value in values])
                 return
         self._csv.writerow(values)

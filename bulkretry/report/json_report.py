@@ -89,9 +89,9 @@ def _value(value: Value) -> str:
     if value is None:
         return "null"
     if cls is int:
-        return int.__repr__(value)  # type: ignore[arg-type]
+        return int.__repr__(value)
     if cls is float and value - value == 0.0:  # type: ignore[operator]
-        return float.__repr__(value)  # type: ignore[arg-type]  # what the encoder writes for a finite float
+        return float.__repr__(value)  # what the encoder writes for a finite float
     return _dumps(value)  # whatever else may come
 
 

@@ -76,8 +76,8 @@ class XlsxReport:
         # starts unlike a formula, the rest are ints, floats (the writer leaves NaN out) and None.
         for value in values:
             cls = value.__class__
-            if cls is str:
-                if value and (value[0] in TRIGGER_STARTS or not value.isprintable()):
+            if cls is str:  # (mypy does not narrow *value* through cls: hence the ignore below)
+                if value and (value[0] in TRIGGER_STARTS or not value.isprintable()):  # type: ignore[index,union-attr]
                     break
             elif value is not None and cls is not int and cls is not float:
                 break

@@ -237,7 +237,7 @@ class Journal:
         # The tuple is made as RowResult; tuple.__new__ skips the named tuple's Python __new__, and the outcome's
         # text becomes its Outcome by a dict lookup: together a fraction of a microsecond a row.
         new, outcome_of = tuple.__new__, _OUTCOMES
-        decode = _DECODER.scan_once  # the C scanner without json.loads' checks: the journal wrote this JSON
+        decode = _DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner without json.loads' checks: the journal wrote this JSON
         for record in cursor:
             pairs = record[12]
             yield new(RowResult, (record[0], record[1], record[2], outcome_of[record[3]], *record[4:12],
@@ -259,7 +259,8 @@ class Journal:
 
     def count(self) -> int:
         self.flush()
-        return self._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+        count: int = self._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+        return count
 
     def close(self) -> None:
         try:
