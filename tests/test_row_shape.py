@@ -103,3 +103,18 @@ def test_summarize_takes_the_counts_from_the_journal_and_the_rest_from_what_is_g
     assert rebuilt.as_dict() == {**stored.as_dict(), **counts, "out_dir": str(tmp_path)}
     assert (given.run_id, given.rows, given.calls, given.by_outcome) == ("run-2", 1, 9, counts["by_outcome"])
     assert (bare.run_id, bare.rows, bare.manifest, bare.out_dir) == ("killed", 2, "", str(tmp_path / "killed"))
+
+
+def test_report_of_a_run_killed_before_its_first_summary(tmp_path: Path) -> None:
+    """`bulkretry report` of a run killed in its first session (no summary stored) writes its reports from the
+    rows the journal holds, with a duration of 0, instead of failing."""
+    from bulkretry.run.journal import JOURNAL_NAME
+    from bulkretry.run.runner import rebuild_reports
+
+    with Journal(tmp_path / JOURNAL_NAME) as journal:
+        journal.set_params({"run_id": "killed-1", "manifest": "m.csv", "formats": ["csv", "json"]})
+        journal.record(ONE)
+    result = rebuild_reports(tmp_path)
+    assert (result.summary.run_id, result.summary.rows, result.summary.duration_s) == ("killed-1", 1, 0.0)
+    assert sorted(p.name for p in result.files) == ["report.csv", "report.json", "summary.json"]
+    assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["by_outcome"] == {"failed": 1}
