@@ -12,7 +12,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MASKED", "MASKED_COLUMNS", "REDACTED", "SECRET_COLUMNS", "mask", "masked_text", "redact"]
+__all__ = [
+    "MASKED", "MASKED_COLUMNS", "REDACTED", "SECRET_COLUMNS", "looks_secret", "mask", "masked_text", "redact",
+]
 
 #: Columns never written to a report, log or journal.
 SECRET_COLUMNS = frozenset({"src_sk", "dst_sk", "json_auth_file", "source_cdn_authentication_key",
@@ -23,6 +25,8 @@ MASKED_COLUMNS = frozenset({"src_ak", "dst_ak"})
 MASKED = "***"
 #: What a secret quoted by the service becomes in a report.
 REDACTED = "[redacted]"
+#: Parts of a setting's name that say it may hold a secret (or a key): such a setting is never shown.
+_SECRET_NAME_HINTS = ("secret", "password", "token", "credential", "_sk", "_ak", "auth_file", "connection_string")
 
 
 def mask(value: str | None) -> str:
@@ -44,6 +48,13 @@ def masked_text(column: str, text: str) -> str:
     if column in MASKED_COLUMNS:
         return mask(text)
     return text
+
+
+def looks_secret(name: object) -> bool:
+    """Whether a setting named *name* may hold a secret or a key, by its name (``iam_password``, ``src_sk``):
+    report.html leaves such a setting out of the run's parameters, whatever its value."""
+    lowered = str(name).lower()
+    return any(hint in lowered for hint in _SECRET_NAME_HINTS)
 
 
 def redact(text: str, body: Mapping[str, Any]) -> str:

@@ -36,6 +36,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from bulkretry import __version__
+from bulkretry.masking import looks_secret
 from bulkretry.oms.codes import explain
 from bulkretry.records import REPORT_COLUMNS, RunSummary
 from bulkretry.report.charts import (
@@ -64,7 +65,6 @@ _ORDER = ("succeeded", "failed", "invalid", "interrupted", "duplicate", "skipped
 _TABLE = ("row", "group_id", "outcome", "error_code", "error_msg", "http_status", "attempts", "latency_ms",
           "project_id", "request_id", "finished_at")
 _LATENCY_AT = _TABLE.index("latency_ms")
-_SECRET_HINTS = ("secret", "password", "token", "credential", "_sk", "_ak", "auth_file", "connection_string")
 
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*(?: auto| RUN_DIR| failed)?)")
 
@@ -301,7 +301,7 @@ def _run_details(s: RunSummary, params: Any) -> str:
     if not isinstance(params, Mapping):
         right = '<p class="muted">Parameters not recorded.</p>'
     else:
-        shown = [(k, v) for k, v in params.items() if not any(hint in str(k).lower() for hint in _SECRET_HINTS)]
+        shown = [(k, v) for k, v in params.items() if not looks_secret(k)]
         right = _dl(shown) if shown else '<p class="muted">No parameters.</p>'
     return f'<div class="two"><div><h3>Run</h3>{left}</div><div><h3>Parameters</h3>{right}</div></div>'
 

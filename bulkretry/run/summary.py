@@ -19,7 +19,8 @@ def summarize(journal: Journal, params: Mapping[str, Any], out_dir: Path, **fiel
     A field not in *fields* is the one the last finished session stored in the journal (``params["summary"]``),
     else the run's parameter of that name (``run_id``, ``manifest``, ``started_at``, ``finished_at``);
     ``rows``, when not given, is at least the rows the journal holds, and ``duration_s`` 0 when none was
-    stored (a run killed before its first summary). A session that finishes the run gives every field (``run``); ``report`` gives none.
+    stored (a run killed before its first summary). A session that finishes the run gives every field
+    (``run``); ``report`` gives none.
     """
     by_outcome, by_code = journal.counts()
     stored = params.get("summary") or {}
