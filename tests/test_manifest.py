@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import os
 import subprocess
 import sys
@@ -418,11 +419,31 @@ def test_two_headers_for_the_same_column_are_an_error(tmp_path: Path) -> None:
 
 
 def test_missing_group_id_lists_accepted_names_and_found_headers(tmp_path: Path) -> None:
-    """Without a group_id column the error lists its accepted names and the headers found."""
-    path = write_csv(tmp_path / "m.csv", [["id", "project_id"], ["g1", "p1"]])
-    err = manifest_error(path)
-    for name in ("group_id", "task_group_id", "groupId", "任务组ID", "迁移任务组ID", "'id'", "'project_id'"):
-        assert name in str(err)
+    """Without a group_id column the error lists its accepted names, the known columns found, and a typo's fix."""
+    path = write_csv(tmp_path / "m.csv", [["grop_id", "project_id", "note"], ["g1", "p1", "x"]])
+    err = str(manifest_error(path))
+    for name in ("group_id", "task_group_id", "groupId", "任务组ID", "迁移任务组ID", "project_id (B)",
+                 "'grop_id' (A; did you mean group_id?)", "column C are not shown"):
+        assert name in err
+
+
+def test_a_manifest_without_a_header_row_never_echoes_its_first_row(tmp_path: Path) -> None:
+    """A header-less manifest's first row is values (keys and secret keys): the error names columns, never cells,
+    in the message and in --json-summary."""
+    from tests.clitools import run_cli
+
+    secret, key = "Zq8s7DkE0pLwX3vN5bR1tY6uI9oA2sD4fG7hJ0kQ", "HPUAKEYABCDEFGH12345"
+    path = write_csv(tmp_path / "m.csv", [["5c941cf0-dc98-42c1-a2ac-f72f9e574f7a", key, secret, "ok"],
+                                          ["ed3049cf-43e4-48fc-a3f2-ae24fc3d3348", key, secret, "ok"]])
+    err = str(manifest_error(path))
+    assert "columns A, B, C, D are not shown" in err and "add a header row" in err
+    code, out, errout = run_cli("validate", str(path), "--project-id", "p1", "--region", "cn-north-4")
+    code2, out2, errout2 = run_cli("run", str(path), "--project-id", "p1", "--region", "cn-north-4", "--quiet",
+                                   "--json-summary", "--out", str(tmp_path / "run"))
+    assert code == code2 == 2, errout + errout2
+    for text in (err, out, errout, out2, errout2):
+        assert secret not in text and key not in text and "5c941cf0" not in text
+    assert json.loads(out2)["exit_status"] == 2
 
 
 @pytest.mark.parametrize("body", ["group_id,note\n", "group_id,note\n\n\n,\n", "\ufeffgroup_id\r\n"])

@@ -4,6 +4,7 @@ what a header means, and the records every reader yields (:class:`ManifestInfo`,
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -124,6 +125,30 @@ def trim(cells: list[str]) -> list[str]:
     return cells
 
 
+def _header_cells(headers: Sequence[str], canonical: Sequence[str | None]) -> str:
+    """What the header row holds, for a message, without echoing a value: a file without a header row has a row
+    of values there, secret keys included. Only cells that name a known column, or nearly do (a typo), are
+    quoted; the others are counted by their column letters."""
+    known = [f"{name} ({column_letter(i + 1)})" for i, name in enumerate(canonical) if name]
+    near = []
+    others = []
+    for i, (header, name) in enumerate(zip(headers, canonical, strict=True)):
+        if name or not header:
+            continue
+        close = difflib.get_close_matches(_normalise(header), _BY_NORMALISED, n=1, cutoff=0.75)
+        if close and len(header) <= 40:
+            near.append(f"{header!r} ({column_letter(i + 1)}; did you mean {_BY_NORMALISED[close[0]]}?)")
+        else:
+            others.append(column_letter(i + 1))
+    parts = [f"the header row names {', '.join(known)}" if known else "the header row names no known column"]
+    if near:
+        parts.append(f"unknown: {', '.join(near)}")
+    if others:
+        parts.append(f"the cells of column{'s' * (len(others) > 1)} {', '.join(others)} are not shown (if the file "
+                     "has no header row, its first row is values, keys included: add a header row)")
+    return "; ".join(parts)
+
+
 def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[str, ...]:
     """Each header's canonical name (or itself, made unique); raises for a clash or a missing group_id."""
     canonical = [canonical_name(h) if h else None for h in headers]
@@ -140,14 +165,13 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
         first_seen[name] = index
     if "group_id" not in first_seen:
         accepted = ", ".join(("group_id", *COLUMN_ALIASES["group_id"]))
-        found = ", ".join(repr(h) for h in headers if h) or "none"
         hint = ""
         if delimiter is not None and len(headers) == 1:
             others = [d for d in (*SNIFFED_DELIMITERS, "|") if d != delimiter and d in headers[0]]
             if others:
                 hint = f" (the header was split on {delimiter!r}; if that is wrong, pass --delimiter)"
         raise ManifestError(f"has no group_id column: name one column {accepted} (case, spaces, '_' and '-' "
-                            f"do not matter); the headers found are {found}{hint}", path=path)
+                            f"do not matter); {_header_cells(headers, canonical)}{hint}", path=path)
     taken = set(CANONICAL_COLUMNS)
     columns: list[str] = []
     for index, (header, name) in enumerate(zip(headers, canonical, strict=True)):
