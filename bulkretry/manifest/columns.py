@@ -169,7 +169,10 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
         if delimiter is not None and len(headers) == 1:
             others = [d for d in (*SNIFFED_DELIMITERS, "|") if d != delimiter and d in headers[0]]
             if others:
-                hint = f" (the header was split on {delimiter!r}; if that is wrong, pass --delimiter)"
+                # Split on the other delimiter, the cell names known columns: a header, safe to quote.
+                names = any(canonical_name(part) for d in others for part in headers[0].split(d))
+                shown = f" {headers[0][:200]!r}" if names else ""
+                hint = f" (the header{shown} was split on {delimiter!r}; if that is wrong, pass --delimiter)"
         raise ManifestError(f"has no group_id column: name one column {accepted} (case, spaces, '_' and '-' "
                             f"do not matter); {_header_cells(headers, canonical)}{hint}", path=path)
     taken = set(CANONICAL_COLUMNS)
