@@ -20,6 +20,8 @@ __all__ = [
     "ConfigError",
     "CredentialsError",
     "JournalError",
+    "LoginRefused",
+    "LoginUnavailable",
     "ManifestError",
     "ReportError",
     "TransportError",
@@ -100,6 +102,31 @@ class TransportError(BulkRetryError):
         self.message = message
         self.retryable = retryable
         self.latency_ms = latency_ms
+
+
+class LoginRefused(BulkRetryError):
+    """IAM refused the login for a project (HTTP 4xx: a wrong password, an unknown user or domain, a locked
+    account, a project the user cannot use). No call can succeed and IAM locks an account after a few failed
+    logins, so the run stops at once and makes no other call. ``exit_status`` is 2 (nothing was called), or 1
+    when the run had called rows before (the run says so in the message)."""
+
+    def __init__(self, message: str, *, status: int, error_code: str, project_id: str, request_id: str = "",
+                 exit_status: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.project_id = project_id
+        self.request_id = request_id
+        self.exit_status = exit_status
+
+
+class LoginUnavailable(TransportError):
+    """IAM gave no token for a project without refusing the login: no answer (``code='iam_timeout'``), no
+    connection (``'iam_connection'``), or an answer that is no token (throttled, a 5xx, a redirect). Every row
+    would meet the same, so it is not retried per row: the run halts (``halted``) and ``--resume`` continues."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, retryable=False)
 
 
 class JournalError(BulkRetryError):

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkretry.errors import ApiError
+from bulkretry.errors import ApiError, BulkRetryError, TransportError
 from bulkretry.oms.auth import IamPasswordAuth
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.credentials import IamPassword
@@ -106,9 +106,48 @@ async def test_a_second_401_is_final(iam: FakeIam) -> None:
 
 
 async def test_wrong_password_is_an_iam_error(iam: FakeIam) -> None:
-    """IAM's own error shape comes through with its code and message."""
+    """IAM's own error shape comes through with its status, its message and the project, never the password."""
     client, _ = _client(iam, password="wrong")
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(BulkRetryError) as info:
         await client.retry_task_group("p1", "g", {})
-    assert info.value.status == 401
-    assert "username or password is wrong" in info.value.error_msg
+    assert getattr(info.value, "status", None) == 401 and info.value.exit_status == 2
+    assert "username or password is wrong" in str(info.value) and "p1" in str(info.value)
+    assert "wrong" not in str(info.value).replace("is wrong", "")
+
+
+async def test_a_refused_login_is_asked_once_and_shared(iam: FakeIam) -> None:
+    """Calls waiting for the login and calls after it all get the refusal; IAM is asked once per project."""
+    client, _ = _client(iam, password="wrong")
+    first = await asyncio.gather(*(client.retry_task_group("p1", f"g{i}", {}) for i in range(8)),
+                                 return_exceptions=True)
+    later = await asyncio.gather(client.retry_task_group("p1", "g", {}), return_exceptions=True)
+    assert len(iam.bodies) == 1 and iam.seen_tokens == []
+    assert all(isinstance(e, BulkRetryError) and "refused the login" in str(e) for e in [*first, *later])
+    await asyncio.gather(client.retry_task_group("p2", "g", {}), return_exceptions=True)
+    assert len(iam.bodies) == 2  # another project is its own login
+
+
+async def test_an_iam_that_does_not_answer_is_asked_once_and_shared() -> None:
+    """A silent IAM is tried once (one connection) for all the calls of a project, not once per call."""
+    connections = []
+    hold = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        await hold.wait()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            auth = IamPasswordAuth(IamPassword(url, "alice", "corp", "right"), timeout=0.2)
+            client = OmsClient(session, auth, endpoint=url)
+            errors = await asyncio.gather(*(client.retry_task_group("p1", f"g{i}", {}) for i in range(6)),
+                                          return_exceptions=True)
+    finally:
+        hold.set()
+        server.close()
+        await server.wait_closed()
+    assert len(connections) == 1
+    assert all(isinstance(e, TransportError) and not e.retryable and url in str(e) for e in errors), errors

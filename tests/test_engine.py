@@ -18,6 +18,7 @@ from bulkretry.oms.client import OmsClient, make_session
 from bulkretry.oms.credentials import AkSk, Token
 from bulkretry.records import Outcome, RowResult
 from bulkretry.run.engine import Engine, utc_now_iso
+from bulkretry.run.halt import FirstCallsRefused
 from bulkretry.run.policy import RetryPolicy
 from bulkretry.sim import SimConfig, running_simulator
 from tests.servers import serve
@@ -210,6 +211,60 @@ async def test_stop_marks_unstarted_rows_interrupted(session: aiohttp.ClientSess
     assert len(succeeded) + len(interrupted) == 30
     assert len(succeeded) == calls and 4 <= calls <= 6
     assert all(r.attempts == 0 for r in interrupted)
+
+
+async def test_halt_stops_new_calls_and_marks_the_rest_halted(session: aiohttp.ClientSession) -> None:
+    """halt(reason): no new call starts; every row not called is interrupted with code halted and the reason."""
+    config = SimConfig(groups=10, failed_ratio=1.0)
+    async with running_simulator(config) as sim:
+        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        engine = Engine(client, rate=None, concurrency=1, policy=FAST)
+        results: list[RowResult] = []
+
+        def on_result(result: RowResult) -> None:
+            results.append(result)
+            engine.halt("the sky fell")
+            engine.halt("a second reason is not kept")
+
+        await engine.run(_plans(config, _failed_ids(sim)), on_result)
+        calls = sim.calls
+    assert calls == 1 and engine.halt_reason == "the sky fell"
+    assert results[0].outcome is Outcome.SUCCEEDED and len(results) == 10
+    assert {(r.outcome, r.error_code, r.error_msg, r.attempts) for r in results[1:]} == {
+        (Outcome.INTERRUPTED, "halted", "halted: the sky fell", 0)}
+
+
+@pytest.mark.parametrize(("token", "project", "refused"), [("wrong", None, "401 APIGW.0301"),
+                                                          (None, "other-project", "403 OMS.0003")])
+async def test_first_calls_all_refused_halt_the_engine(session: aiohttp.ClientSession, token: str | None,
+                                                       project: str | None, refused: str) -> None:
+    """With FirstCallsRefused(3), three refused calls (401 or 403) halt the run: no fourth call is made."""
+    config = SimConfig(groups=10, failed_ratio=1.0)
+    async with running_simulator(config) as sim:
+        client = OmsClient(session, TokenAuth(Token(token or config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        plans = [p._replace(project_id=project) if project else p for p in _plans(config, _failed_ids(sim))]
+        engine = Engine(client, rate=None, concurrency=1, policy=FAST, halt_rule=FirstCallsRefused(3))
+        results = await _run(engine, plans)
+        calls = sim.calls
+    assert calls == 3 and [r.outcome for r in results[:3]] == [Outcome.FAILED] * 3
+    reason = f"the first 3 calls were refused with {refused}; check the credentials"
+    assert engine.halt_reason == reason
+    assert {(r.outcome, r.error_code, r.error_msg) for r in results[3:]} == {
+        (Outcome.INTERRUPTED, "halted", f"halted: {reason}")}
+
+
+async def test_one_call_not_refused_among_the_first_is_no_storm(session: aiohttp.ClientSession) -> None:
+    """A success among the first calls settles it: later refusals are per-row failures, every row is called."""
+    config = SimConfig(groups=10, failed_ratio=1.0)
+    async with running_simulator(config) as sim:
+        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        plans = _plans(config, _failed_ids(sim))
+        plans = plans[:1] + [p._replace(project_id="other-project") for p in plans[1:]]
+        engine = Engine(client, rate=None, concurrency=1, policy=FAST, halt_rule=FirstCallsRefused(3))
+        results = await _run(engine, plans)
+        calls = sim.calls
+    assert calls == 10 and engine.halt_reason == ""
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED] + [Outcome.FAILED] * 9
 
 
 @pytest.mark.slow

@@ -43,6 +43,12 @@ jitter (Retry-After honoured). Final at once: 400, 401, 403, 404. Exit status: 0
 skipped/dry run), 1 some row failed, was invalid or interrupted, 2 nothing was called (usage, manifest or
 credentials error), 130 Ctrl-C, 143 SIGTERM; the report of what finished is written in every case.
 
+A systematic failure stops the calls: when the first 5 calls are all refused (401/403), or IAM does not give
+a token (no answer, throttled, 5xx; asked once per project, not once per row), the run halts: the rows not
+called are marked interrupted with error code halted, and --resume calls them once the cause is fixed. When
+IAM refuses the password login (4xx) the run stops at that first login, before IAM locks the account: exit 2
+(1 if calls were made before it).
+
 Every finished row is kept at once in the run folder's journal.sqlite. After a crash, Ctrl-C or kill,
 run the same command with --resume: finished rows are not called again (only the few calls in flight
 at the crash may repeat). A folder that holds a run is never overwritten, and two runs cannot write one
@@ -363,6 +369,11 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
         print(line, file=err if args.json_summary else out)
         if outcome.result.note:
             print(f"note: no annotated manifest: {outcome.result.note}", file=err)
+        if outcome.result.halted and outcome.signal is None:
+            print(f"bulkretry: the run halted: {outcome.result.halted}; the rows not called are interrupted "
+                  f"(error code halted): fix the cause, then continue with: bulkretry run "
+                  f"{shlex.quote(str(settings.manifest))} --out {shlex.quote(str(outcome.result.out_dir))} --resume "
+                  "(and the same options)", file=err)
     if outcome.signal is not None:
         print(f"bulkretry: stopped by {outcome.signal}; unfinished rows are marked interrupted"
               + (f"; report in {outcome.out_dir}; continue with: bulkretry run {shlex.quote(str(settings.manifest))} "
@@ -371,6 +382,8 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
     if args.json_summary:
         data = summary.as_dict() if summary is not None else {}
         files = [str(f) for f in outcome.result.files] if outcome.result is not None else []
-        print(json.dumps({**data, "files": files, "signal": outcome.signal, "exit_status": code},
+        halted = outcome.result.halted if outcome.result is not None else ""
+        print(json.dumps({**data, "files": files, "signal": outcome.signal, "halted": halted or None,
+                          "exit_status": code},
                          ensure_ascii=False), file=out)
     return code

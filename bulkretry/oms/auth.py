@@ -2,6 +2,9 @@
 
 Three schemes, one small protocol: AK/SK signing (as the SDK signs), a given token, and an IAM
 password token fetched per project, cached, refreshed before it expires and once after a 401.
+A project's login is made one at a time, and a failed one is remembered for the authenticator's life:
+the rows waiting for it, and every later row of that project, get the same error without asking IAM again
+(a wrong password is tried once, not once per row, before IAM locks the account).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Protocol
 
 import aiohttp
 
-from bulkretry.errors import ApiError, TransportError
+from bulkretry.errors import BulkRetryError, LoginRefused, LoginUnavailable
 from bulkretry.masking import mask
 from bulkretry.oms import signer
 from bulkretry.oms.credentials import AkSk, Credentials, IamPassword, Token
@@ -30,6 +33,8 @@ __all__ = [
     "TokenAuth",
     "authenticator_for",
 ]
+
+_CHECK_IAM = "; check the IAM endpoint (--iam-endpoint or OMS_IAM_ENDPOINT) and the network"
 
 #: Refresh an IAM token this long before the service says it expires.
 TOKEN_REFRESH_MARGIN_S = 15 * 60
@@ -125,6 +130,8 @@ class IamPasswordAuth:
         self._ssl = verify_tls  # aiohttp's ssl=: True verifies certificates (it reads None as True), False not
         self._tokens: dict[str, _CachedToken] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: A project's failed login, made again for every row that asks for a token (no second login).
+        self._failures: dict[str, Callable[[], BulkRetryError]] = {}
         #: How many tokens were fetched (for tests and the run summary).
         self.fetches = 0
 
@@ -147,7 +154,14 @@ class IamPasswordAuth:
             cached = self._tokens.get(project_id)
             if cached and self._clock() < cached.refresh_at:
                 return cached.value
-            cached = await self._fetch(project_id, session)
+            failed = self._failures.get(project_id)
+            if failed is not None:
+                raise failed()
+            try:
+                cached = await self._fetch(project_id, session)
+            except (LoginRefused, LoginUnavailable) as exc:
+                self._failures[project_id] = _again(exc)
+                raise
             self._tokens[project_id] = cached
             return cached.value
 
@@ -163,24 +177,36 @@ class IamPasswordAuth:
             }
         }
         url = f"{c.iam_endpoint}/v3/auth/tokens"
+        where = f"IAM at {c.iam_endpoint}"
         try:
             async with session.post(
                 url, data=json.dumps(body), headers={"Content-Type": "application/json;charset=UTF-8"},
                 timeout=aiohttp.ClientTimeout(total=self._timeout), allow_redirects=False, ssl=self._ssl,
             ) as resp:
                 text = await resp.text(errors="replace")
-                request_id = resp.headers.get("X-Request-Id", "")
-                if resp.status >= 300:
-                    code, msg = parse_error_body(resp.status, text)
-                    raise ApiError(resp.status, code, f"IAM token request failed: {msg}", request_id=request_id)
+                request_id = short_text(resp.headers.get("X-Request-Id", ""), 128)
+                status = resp.status
                 token = resp.headers.get("X-Subject-Token", "")
-                if not token:
-                    raise ApiError(resp.status, "iam_no_token",
-                                   "IAM answered without an X-Subject-Token header", request_id=request_id)
         except TimeoutError:
-            raise TransportError("timeout", f"IAM token request to {c.iam_endpoint} timed out") from None
-        except aiohttp.ClientError as exc:
-            raise TransportError("connection", f"IAM token request failed: {short_text(str(exc))}") from None
+            raise LoginUnavailable("iam_timeout", f"{where} did not answer the login for project {project_id} "
+                                                  f"within {self._timeout:g} s{_CHECK_IAM}") from None
+        except (aiohttp.ClientError, ValueError) as exc:
+            why = short_text(str(exc) or type(exc).__name__)
+            raise LoginUnavailable("iam_connection", f"{where} could not be reached for the login of project "
+                                                     f"{project_id}: {why}{_CHECK_IAM}") from None
+        if 400 <= status < 500 and status != 429:  # the login itself was refused: trying again cannot help
+            code, msg = parse_error_body(status, text)
+            raise LoginRefused(
+                f"{where} refused the login of user {c.user!r} (domain {c.domain!r}) for project {project_id}: "
+                f"{_answer(status, code, msg)}" + (f" (X-Request-Id {request_id})" if request_id else "")
+                + ". Check the user, password and domain (OMS_IAM_USER or --iam-user, OMS_IAM_PASSWORD, "
+                "OMS_IAM_DOMAIN or --iam-domain) and the project id; the run stopped at this first refusal, as "
+                "IAM locks an account after a few failed logins",
+                status=status, error_code=code, project_id=project_id, request_id=request_id)
+        if status >= 300 or not token:
+            code, msg = parse_error_body(status, text) if status >= 300 else ("iam_no_token", "no X-Subject-Token")
+            raise LoginUnavailable("iam_no_token", f"{where} gave no token for project {project_id}: "
+                                                    f"{_answer(status, code, msg)}{_CHECK_IAM}")
         self.fetches += 1
         return _CachedToken(token, self._refresh_at(text))
 
@@ -193,6 +219,20 @@ class IamPasswordAuth:
             expires_at = now + 3600.0  # no usable expiry: assume an hour, a 401 refreshes it anyway
         margin = min(TOKEN_REFRESH_MARGIN_S, max(0.0, expires_at - now) / 2)
         return expires_at - margin
+
+
+def _answer(status: int, code: str, msg: str) -> str:
+    """``HTTP 401 IAM.0001: message`` (the code left out when it only repeats the status)."""
+    return f"HTTP {status}" + (f" {code}" if code != str(status) else "") + f": {msg.rstrip('.')}"
+
+
+def _again(error: LoginRefused | LoginUnavailable) -> Callable[[], BulkRetryError]:
+    """The same failure as a new exception each time (one instance raised from many tasks would share a
+    traceback)."""
+    if isinstance(error, LoginRefused):
+        return lambda: LoginRefused(str(error), status=error.status, error_code=error.error_code,
+                                    project_id=error.project_id, request_id=error.request_id)
+    return lambda: LoginUnavailable(error.code, error.message)
 
 
 def authenticator_for(credentials: Credentials, *, timeout: float = 30.0, verify_tls: bool = True) -> Authenticator:

@@ -64,6 +64,11 @@ CODES: dict[str, tuple[str, str]] = {
                        "Rerun the row; if it happens again, report it with the run's run.jsonl."),
     "duplicate": ("The same project and group appeared earlier in the manifest; it was called once, for the "
                   "first row.", "Nothing to do; remove the repeat from the manifest if you like."),
+    "halted": ("The run halted before calling this row: its first answers showed a failure every row would meet "
+               "(the first calls all refused with 401/403, or IAM giving no token), so no more calls were started; "
+               "error_msg names the cause.",
+               "Fix the cause (credentials, project, IAM endpoint or network), then continue the run with "
+               "bulkretry run --resume --out RUN_DIR: it calls these rows."),
     "interrupted": ("The run was stopped before this row got an answer.",
                     "Continue the run with bulkretry run --resume --out RUN_DIR."),
 }

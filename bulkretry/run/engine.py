@@ -6,7 +6,11 @@ retries alike) ``1/rate`` seconds apart, so no one-second window holds more than
 iterator of plans, so at most that many rows are in progress and memory follows the concurrency, not
 the manifest.
 Results go to ``on_result`` as rows finish. ``stop()`` stops new calls and marks the rest
-``interrupted``; cancelling the run marks the calls in flight ``interrupted`` too.
+``interrupted``; cancelling the run marks the calls in flight ``interrupted`` too. ``halt(reason)`` is a stop
+for a systematic failure: the rows not called are ``interrupted`` with error code ``halted`` and the reason.
+A :class:`~bulkretry.run.halt.HaltRule` halts the run from the finished rows (the first calls all refused);
+an IAM that gives no token halts it at once. An IAM that refuses the login (``LoginRefused``) ends the run:
+no other call starts, the rows not called get no result, and ``run()`` raises it once the calls in flight end.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from bulkretry.errors import ApiError, BulkRetryError, TransportError
+from bulkretry.errors import ApiError, BulkRetryError, LoginRefused, LoginUnavailable, TransportError
 from bulkretry.manifest.plan import RowPlan
 from bulkretry.masking import redact
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.errorbody import short_text
 from bulkretry.oms.status import FAILED, status_name, status_of
 from bulkretry.records import Outcome, RowResult
+from bulkretry.run.halt import HaltRule
 from bulkretry.run.pacing import FixedPacer, PacerPool
 from bulkretry.run.policy import RetryPolicy
 
@@ -105,7 +110,7 @@ class Engine:
 
     def __init__(self, client: OmsClient | None, *, rate: float | None, concurrency: int, policy: RetryPolicy,
                  pacers: PacerPool | None = None, dry_run: bool = False, check_status: bool = False,
-                 verify_timeout: float | None = None, verify_interval: float = 2.0,
+                 verify_timeout: float | None = None, verify_interval: float = 2.0, halt_rule: HaltRule | None = None,
                  clock: Callable[[], float] = time.monotonic, now_iso: Callable[[], str] = utc_now_iso) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive")
@@ -127,6 +132,11 @@ class Engine:
         self._now_iso = now_iso
         self._stopping = False
         self._stop_event: anyio.Event | None = None
+        self._halt_rule = halt_rule
+        #: Why the run halted (empty: it did not).
+        self.halt_reason = ""
+        #: The refused IAM login that ended the run (``run()`` raises it).
+        self.fatal: LoginRefused | None = None
         self.stats = EngineStats()
 
     def __repr__(self) -> str:
@@ -143,12 +153,27 @@ class Engine:
         if self._stop_event is not None:
             self._stop_event.set()
 
+    def halt(self, reason: str) -> None:
+        """Stop for a systematic failure (*reason*): as :meth:`stop`, and the rows not called are recorded
+        ``interrupted`` with error code ``halted`` and ``halted: <reason>``. The first reason is kept."""
+        if not self.halt_reason and not self._stopping:
+            self.halt_reason = reason
+            log.warning("halted: %s", reason, extra={"event": "halt", "fields": {"reason": reason}})
+        self.stop()
+
+    def not_called(self) -> tuple[str, str]:
+        """``(error_code, error_msg)`` of a row the run did not call because it stopped or halted."""
+        if self.halt_reason:
+            return "halted", f"halted: {self.halt_reason}"
+        return "interrupted", "not called: the run was stopped"
+
     async def run(self, plans: Iterable[RowPlan], on_result: ResultSink,
                   on_call: CallHook | None = None) -> EngineStats:
         """Call every callable plan; report every plan (called or not) to *on_result*, once.
 
         *on_call* hears of a row just before its first call goes out (the journal marks it in flight);
-        it may ``stop()`` the engine, and then the row is not called.
+        it may ``stop()`` the engine, and then the row is not called. Raises :class:`LoginRefused` (after the
+        calls in flight end) when IAM refused a login; the rows not called then get no result.
         """
         self._stop_event = anyio.Event()
         if self._stopping:
@@ -159,18 +184,22 @@ class Engine:
             # Each worker pulls the next plan from the one shared iterator (next() never awaits, so no
             # plan is taken twice): *concurrency* workers, not a task per row, keep memory and CPU flat.
             for plan in source:
+                if self.fatal is not None:  # IAM refused the login: the rows not called are left as they are
+                    return
                 if not plan.callable:
                     on_result(self._local(plan, plan.verdict, plan.error_code, plan.error_msg))  # type: ignore[arg-type]
                 elif self._dry_run:
                     on_result(self._local(plan, Outcome.DRY_RUN, "", "dry run: not called"))
                 elif self._stopping:
-                    on_result(self._local(plan, Outcome.INTERRUPTED, "interrupted", "not called: the run was stopped"))
+                    on_result(self._local(plan, Outcome.INTERRUPTED, *self.not_called()))
                 else:
                     await self._row(plan, on_result, on_call)
 
         async with anyio.create_task_group() as tg:
             for _ in range(self._concurrency):
                 tg.start_soon(worker)
+        if self.fatal is not None:
+            raise self.fatal
         return self.stats
 
     # -- one row -----------------------------------------------------------------------------------
@@ -219,7 +248,7 @@ class Engine:
                                        http_status=resp.status, attempts=made[0], request_id=resp.request_id,
                                        latency_ms=resp.latency_ms, started_at=started,
                                        finished_at=self._now_iso(), extra=extra)
-            if result is None:
+            if result is None and (self.fatal is None or made[0]):  # a refused login: an uncalled row has no result
                 interrupted = self._stopping and (last is None or self._policy.should_retry(last, tries))
                 result = self._failure(plan, last, made[0], started, interrupted, extra)
         except anyio.get_cancelled_exc_class():
@@ -228,6 +257,10 @@ class Engine:
         finally:
             if result is not None:
                 on_result(result)
+                if result.attempts and self._halt_rule is not None:
+                    reason = self._halt_rule.observe(result)
+                    if reason:
+                        self.halt(reason)
 
     async def _attempts(self, plan: RowPlan, pacer: Any, call: Callable[[], Any], made: list[int],
                         on_call: CallHook | None) -> tuple[Any, BulkRetryError | None, int]:
@@ -263,6 +296,17 @@ class Engine:
                     answer = await call()
                 finally:
                     stats.in_flight -= 1
+            except (LoginRefused, LoginUnavailable) as exc:  # no call went out: IAM gave no token
+                stats.calls -= 1
+                made[0] -= 1
+                stats.timeline[second][0] -= 1
+                if isinstance(exc, LoginRefused):
+                    if self.fatal is None:
+                        self.fatal = exc
+                        self.stop()
+                else:
+                    self.halt(exc.message)
+                return None, last, tries - 1
             except (ApiError, TransportError) as exc:
                 last = exc
                 throttled = isinstance(exc, ApiError) and exc.status == 429
@@ -326,8 +370,8 @@ class Engine:
         if isinstance(error, TransportError):
             return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=error.code,
                              error_msg=redact(error.message, plan.body), latency_ms=error.latency_ms, **common)
-        return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code="interrupted",
-                         error_msg="stopped before an answer came", **common)
+        code, msg = ("interrupted", "stopped before an answer came") if not self.halt_reason else self.not_called()
+        return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=code, error_msg=msg, **common)
 
 
 def _code(error: ApiError | TransportError) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import anyio
 
-from bulkretry.errors import ConfigError, JournalError, ReportError, UnsavedResults
+from bulkretry.errors import EXIT_FAILED, ConfigError, JournalError, LoginRefused, ReportError, UnsavedResults
 from bulkretry.manifest.annotate import AnnotatedWriter
 from bulkretry.manifest.plan import Planner, RowPlan
 from bulkretry.manifest.read import ManifestInfo, count_rows, iter_rows, open_manifest
@@ -29,6 +29,7 @@ from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import BATCH_ROWS, FORMATS, write_reports
 from bulkretry.run.adaptive import AdaptivePacer
 from bulkretry.run.engine import Engine, utc_now_iso
+from bulkretry.run.halt import FirstCallsRefused
 from bulkretry.run.journal import JOURNAL_NAME, RowSet
 from bulkretry.run.pacing import PacerPool
 from bulkretry.run.policy import RetryPolicy
@@ -124,6 +125,9 @@ class RunResult:
     files: list[Path]
     #: Why the annotated manifest was not written (empty when it was, or was not asked for).
     note: str = ""
+    #: Why the run halted (a systematic failure: rows not called are ``interrupted``, code ``halted``); empty
+    #: when it did not.
+    halted: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +169,10 @@ async def execute(
     and to size the progress bar). When the run is cancelled, rows not yet finished are recorded as
     ``interrupted`` and the reports are still written before the cancellation goes on. If the journal
     cannot be written (a full disk), no new call starts; results it could not keep are raised in
-    :class:`UnsavedResults`, never dropped.
+    :class:`UnsavedResults`, never dropped. When the first calls are all refused (401/403) or IAM gives no
+    token, the run halts (``RunResult.halted``). When IAM refuses a login, no other call starts, the rows not
+    called are not recorded, the reports are written, and :class:`LoginRefused` is raised (exit status 2, or 1
+    when calls were made before it).
     """
     run = _open(prepared)
     try:
@@ -197,7 +204,8 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         pacers = PacerPool(lambda: AdaptivePacer(start, top), shared=False)
     engine = Engine(client, rate=None if pacers else s.rate, pacers=pacers, concurrency=s.concurrency,
                     dry_run=s.dry_run, policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s),
-                    check_status=s.check_status, verify_timeout=s.verify_timeout)
+                    check_status=s.check_status, verify_timeout=s.verify_timeout,
+                    halt_rule=None if s.dry_run else FirstCallsRefused())
 
     def journal_failed(exc: JournalError) -> None:
         if not journal_errors:
@@ -252,15 +260,19 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         on_start(RunStart(engine, out_dir, prepared.rows, len(done), run.resumed))
     plans = _in_batches((plan for plan in prepared.plans() if plan.row not in done) if done else prepared.plans(),
                         PLAN_BATCH)
+    refused: LoginRefused | None = None
     try:
         await engine.run(plans, record, on_call=started)
+    except LoginRefused as exc:
+        refused = exc
     finally:
-        # Rows the engine never reached (a cancelled run) are interrupted, and still reported.
-        for plan in plans:
+        # Rows the engine never reached (a cancelled run) are interrupted, and still reported; after a refused
+        # login they are simply not called (and not recorded).
+        code, msg = engine.not_called()
+        for plan in () if engine.fatal is not None else plans:
             now = utc_now_iso()
-            record(RowResult(plan.row, plan.project_id, plan.group_id, Outcome.INTERRUPTED,
-                             error_code="interrupted", error_msg="not called: the run was stopped",
-                             started_at=now, finished_at=now, extra=plan.extra))
+            record(RowResult(plan.row, plan.project_id, plan.group_id, Outcome.INTERRUPTED, error_code=code,
+                             error_msg=msg, started_at=now, finished_at=now, extra=plan.extra))
         if own_session:
             with anyio.CancelScope(shield=True):
                 await session.close()  # type: ignore[union-attr]
@@ -281,7 +293,20 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         annotated = annotating.finish()
         if annotated.path is not None:
             files.append(annotated.path)
-    return RunResult(summary, out_dir, files, annotated.skipped_reason)
+    if refused is not None:
+        raise _after_refusal(refused, engine.stats.calls, out_dir)
+    return RunResult(summary, out_dir, files, annotated.skipped_reason, engine.halt_reason)
+
+
+def _after_refusal(error: LoginRefused, calls: int, out_dir: Path) -> LoginRefused:
+    """*error* with what the run did before it: exit status 2 when nothing was called, else 1."""
+    resume = f"continue the run with --out {out_dir} --resume once the login is fixed"
+    if not calls:
+        return LoginRefused(f"{error}; nothing was called ({resume})", status=error.status,
+                            error_code=error.error_code, project_id=error.project_id, request_id=error.request_id)
+    return LoginRefused(f"{error}; {calls} calls were made before it (their rows are in the "
+                        f"reports in {out_dir}): {resume}", status=error.status, error_code=error.error_code,
+                        project_id=error.project_id, request_id=error.request_id, exit_status=EXIT_FAILED)
 
 
 def _in_batches(plans: Iterator[RowPlan], size: int) -> Iterator[RowPlan]:
