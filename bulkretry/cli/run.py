@@ -138,7 +138,8 @@ def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _add_status_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("OMS status")
     g.add_argument("--check-status", action="store_true",
-                   help="look each group up first; skip (outcome skipped) those not in status 5, migration failed")
+                   help="look each group up first; skip (outcome skipped) those not in status 5, migration failed; "
+                        "a lookup without a readable status fails the row (status:unknown), not retried")
     g.add_argument("--verify", action="store_true",
                    help="after a retry, poll the group until it leaves status 5; report status_after")
     g.add_argument("--verify-timeout", type=_positive_float, default=60.0, metavar="S",

@@ -200,7 +200,14 @@ class Engine:
                     status = status_of(group)
                     extra = (("status_before", "" if status is None else str(status)),
                              ("status_before_meaning", status_name(status)), *extra)
-                    if status != FAILED:
+                    if status is None:  # not known to be failed, nor known not to be: neither retry nor skip
+                        result = RowResult(
+                            plan.row, plan.project_id, plan.group_id, Outcome.FAILED, http_status=200,
+                            error_code="status:unknown", attempts=made[0], started_at=started,
+                            error_msg="the status lookup answered with no readable status, so it is not known whether "
+                                      "the group failed: not retried; look the group up in the OMS console, or run "
+                                      "this row again without --check-status", finished_at=self._now_iso(), extra=extra)
+                    elif status != FAILED:
                         result = RowResult(
                             plan.row, plan.project_id, plan.group_id, Outcome.SKIPPED, http_status=200,
                             error_code=f"status:{status}", attempts=made[0], started_at=started,
