@@ -137,6 +137,11 @@ class Engine:
     def stopping(self) -> bool:
         return self._stopping
 
+    def halt(self) -> None:
+        """Start no new call from now on: a flag only, so safe from a signal handler; ``stop()`` (on the
+        event loop) also wakes the rows waiting to retry or to poll."""
+        self._stopping = True
+
     def stop(self) -> None:
         """Start no new call; rows not yet called (and rows waiting to retry) become ``interrupted``."""
         self._stopping = True
