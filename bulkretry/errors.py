@@ -24,6 +24,7 @@ __all__ = [
     "LoginUnavailable",
     "ManifestError",
     "ReportError",
+    "Stopped",
     "TransportError",
     "UnsavedResults",
     "UsageError",
@@ -137,6 +138,20 @@ class ReportError(BulkRetryError):
     """The calls were made and journalled, but the report files could not be written."""
 
     exit_status = EXIT_FAILED
+
+
+class Stopped(BulkRetryError):
+    """A stop was asked for (the CLI: Ctrl-C or SIGTERM) before any call: nothing was called. *where* says
+    what was being done (``while reading the manifest m.xlsx (at row 1234)``), *signal* what stopped it;
+    ``exit_status`` is the signal's (130 unless given: 143 for SIGTERM)."""
+
+    exit_status = 130
+
+    def __init__(self, where: str, *, signal: str | None = None, exit_status: int | None = None) -> None:
+        super().__init__(f"stopped{f' by {signal}' if signal else ''} {where}: nothing was called")
+        self.where, self.signal = where, signal
+        if exit_status is not None:
+            self.exit_status = exit_status
 
 
 class UnsavedResults(BulkRetryError):

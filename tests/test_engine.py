@@ -357,3 +357,25 @@ def test_utc_now_iso_is_the_current_millisecond_in_utc() -> None:
         assert int(before * 1000) / 1000 - 1e-6 <= stamp <= after + 1e-6, (before, text, after)
         seen.append(text)
     assert seen == sorted(seen) and len(set(seen)) > 1
+
+
+@pytest.mark.parametrize("group", [{}, {"status": None}, {"status": "failed"}, {"status": True}, {"status": 5.0},
+                                   {"status": ""}, {"taskgroup": {"status": 5}}])
+async def test_check_status_without_a_readable_status_fails_the_row(session: aiohttp.ClientSession,
+                                                                    group: object) -> None:
+    """--check-status: a lookup answered without a readable status fails the row (status:unknown), no retry."""
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.method)
+        return web.json_response(group, headers={"X-Request-Id": "rid-1"})
+
+    async with serve(handler) as url:
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
+        [result] = await _run(Engine(client, rate=None, concurrency=1, policy=FAST, check_status=True),
+                              _plans(SimConfig(), ["g"]))
+    assert (result.outcome, result.error_code, result.http_status, result.attempts) == (
+        Outcome.FAILED, "status:unknown", 200, 1)
+    assert "no readable status" in result.error_msg and "--check-status" in result.error_msg
+    assert dict(result.extra)["status_before_meaning"] == "unknown"
+    assert seen == ["GET"]  # looked up, never retried

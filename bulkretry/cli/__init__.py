@@ -14,7 +14,7 @@ from typing import TextIO
 
 from bulkretry import __version__
 from bulkretry.cli._common import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, _Formatter
-from bulkretry.errors import BulkRetryError, UnsavedResults
+from bulkretry.errors import BulkRetryError, Stopped, UnsavedResults
 
 __all__ = ["main"]
 
@@ -68,6 +68,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return EXIT_USAGE
     try:
         return handler(args, out, err)
+    except Stopped as exc:  # a stop signal before any call: not an error, the signal's status
+        print(f"bulkretry: {exc}", file=err)
+        return _failed(args, out, str(exc), exc.exit_status)
     except BulkRetryError as exc:  # each error carries its exit status (errors.py)
         print(f"bulkretry: error: {exc}", file=err)
         if isinstance(exc, UnsavedResults):  # calls were made: never drop what they returned

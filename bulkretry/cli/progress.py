@@ -1,14 +1,14 @@
 """The terminal side of a run: a tqdm progress bar and the signals that stop a run cleanly.
 
 First Ctrl-C (or SIGTERM): no new calls; calls in flight get a short grace period; the rest of the
-rows are marked ``interrupted`` and every report is written. A second Ctrl-C aborts at once, still
-recording the calls in flight as ``interrupted``.
+rows are marked ``interrupted`` and every report is written. A second Ctrl-C aborts the calls in flight at
+once, still recording them as ``interrupted``. The handlers themselves are in :mod:`bulkretry.cli.signals`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
+import contextlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import TextIO
 
 import anyio
 
+from bulkretry.cli.signals import StopSignals
 from bulkretry.oms.auth import Authenticator
 from bulkretry.records import RowResult
 from bulkretry.run.engine import Engine
@@ -34,7 +35,10 @@ class RunOutcome:
     out_dir: Path | None
 
 
-def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quiet: bool, err: TextIO) -> RunOutcome:
+def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quiet: bool, err: TextIO,
+                      signals: StopSignals) -> RunOutcome:
+    """Run *prepared* with a progress bar on *err*; *signals* (installed by the caller before the manifest
+    was read) stop it: the first stops new calls at once, a second abandons the calls in flight."""
     from tqdm import tqdm
 
     tqdm.monitor_interval = 0  # no monitor thread: our bar is updated from one thread, often enough
@@ -43,7 +47,7 @@ def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quie
     bar = tqdm(total=prepared.rows, file=err, disable=not show, unit="row", dynamic_ncols=True,
                desc="dry run" if prepared.settings.dry_run else "retrying", smoothing=0.05)
     counts: Counter[str] = Counter()
-    state: dict[str, object] = {"signal": None, "engine": None, "out_dir": None}
+    state: dict[str, object] = {"engine": None, "out_dir": None}
 
     def on_result(result: RowResult) -> None:
         counts[result.outcome] += 1  # a StrEnum: counts['succeeded'] finds it
@@ -68,30 +72,37 @@ def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quie
         task = asyncio.current_task()
         assert task is not None
         grace = min(GRACE_S, prepared.settings.timeout)
+        graced = [False]
 
-        def on_signal(name: str) -> None:
+        def on_loop(count: int) -> None:
             engine = state["engine"]
-            if state["signal"] is None and isinstance(engine, Engine):
-                state["signal"] = name
-                engine.stop()
-                loop.call_later(grace, task.cancel)
-            else:
-                state["signal"] = state["signal"] or name
+            if count > 1:
                 task.cancel()
+            elif isinstance(engine, Engine) and not graced[0]:
+                graced[0] = True
+                engine.stop()  # wakes the rows waiting to retry
+                loop.call_later(grace, task.cancel)
+            # no engine yet: execute() asks signals.requested before the first call
 
-        for signum, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):
-            loop.add_signal_handler(signum, on_signal, name)
+        def on_signal(count: int) -> None:  # in the signal handler: a flag, and the rest on the loop
+            engine = state["engine"]
+            if isinstance(engine, Engine):
+                engine.stop_now()  # no new call from this instant
+            with contextlib.suppress(RuntimeError):  # the loop is closing: nothing left to stop
+                loop.call_soon_threadsafe(on_loop, count)
+
+        signals.on_signal = on_signal
         try:
-            return await execute(prepared, auth, on_result=on_result, on_start=on_start)
+            return await execute(prepared, auth, on_result=on_result, on_start=on_start,
+                                 should_stop=signals.requested)
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
+            signals.on_signal = None
 
     result: RunResult | None = None
     try:
         result = anyio.run(main, backend="asyncio")
     except (asyncio.CancelledError, KeyboardInterrupt):
-        state["signal"] = state["signal"] or "SIGINT"
+        signals.name = signals.name or "SIGINT"
     finally:
         bar.close()
-    return RunOutcome(result, state["signal"], state["out_dir"])  # type: ignore[arg-type]
+    return RunOutcome(result, signals.name, state["out_dir"])  # type: ignore[arg-type]

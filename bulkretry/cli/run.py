@@ -21,8 +21,10 @@ from bulkretry.cli._common import (
 )
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
+    from collections.abc import Callable
     from pathlib import Path
 
+    from bulkretry.cli.signals import StopSignals
     from bulkretry.records import RunSummary
     from bulkretry.run.rerun import Selection
     from bulkretry.run.runner import PreparedRun
@@ -41,7 +43,8 @@ BULKRETRY_SRC_AK, BULKRETRY_SRC_SK, BULKRETRY_DST_AK, BULKRETRY_DST_SK (and like
 Retried: 429, 5xx, timeouts and dropped connections, up to --max-attempts, with exponential backoff and full
 jitter (Retry-After honoured). Final at once: 400, 401, 403, 404. Exit status: 0 all rows succeeded (or were
 skipped/dry run), 1 some row failed, was invalid or interrupted, 2 nothing was called (usage, manifest or
-credentials error), 130 Ctrl-C, 143 SIGTERM; the report of what finished is written in every case.
+credentials error), 130 Ctrl-C, 143 SIGTERM; the report of what finished is written in every case. A signal
+while the manifest is read stops before any call; one while the reports are written lets them finish.
 
 A systematic failure stops the calls: when the first 5 calls are all refused (401/403), or IAM does not give
 a token (no answer, throttled, 5xx; asked once per project, not once per row), the run halts: the rows not
@@ -144,7 +147,8 @@ def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _add_status_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("OMS status")
     g.add_argument("--check-status", action="store_true",
-                   help="look each group up first; skip (outcome skipped) those not in status 5, migration failed")
+                   help="look each group up first; skip (outcome skipped) those not in status 5, migration failed; "
+                        "a lookup without a readable status fails the row (status:unknown), not retried")
     g.add_argument("--verify", action="store_true",
                    help="after a retry, poll the group until it leaves status 5; report status_after")
     g.add_argument("--verify-timeout", type=_positive_float, default=60.0, metavar="S",
@@ -300,8 +304,27 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.run.runner import prepare
 
     env = dict(os.environ)
-    prepared = prepare(_run_settings_from(args, env), env)
-    return _execute(args, prepared, env, out, err)
+    settings = _run_settings_from(args, env)
+    return _stoppable(args, out, err, lambda signals: _execute(
+        args, prepare(settings, env, should_stop=signals.requested), env, out, err, signals))
+
+
+def _stoppable(args: argparse.Namespace, out: TextIO, err: TextIO, body: Callable[[StopSignals], int]) -> int:
+    """*body* under the stop signals, installed before the manifest is read (see :mod:`bulkretry.cli.signals`):
+    a stop before any call ends with the signal's status and nothing called."""
+    from bulkretry.cli.signals import StopSignals
+    from bulkretry.errors import Stopped
+
+    with StopSignals() as signals:
+        try:
+            return body(signals)
+        except Stopped as exc:
+            raise Stopped(exc.where, signal=signals.name, exit_status=signals.exit_status) from None
+        except KeyboardInterrupt:  # a second signal with no run to hand it to: abort at once
+            print(f"bulkretry: aborted by a second {signals.name or 'SIGINT'}", file=err)
+            if getattr(args, "json_summary", False):
+                print(json.dumps({"signal": signals.name, "exit_status": signals.exit_status}), file=out)
+            return signals.exit_status
 
 
 def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -318,19 +341,25 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.json_summary:
             print(json.dumps({"rows": 0, "source_run": selection.public(), "exit_status": EXIT_OK}), file=out)
         return EXIT_OK
-    prepared = prepare(settings, env)
-    if prepared.manifest_sha256 != selection.source_params.get("manifest_sha256"):
-        print(f"note: {settings.manifest} changed since {args.source} ran; rows are matched by project and group id",
-              file=err)
-    if prepared.missing:
-        print(f"warning: {prepared.missing} of the {len(selection.targets)} groups with {what} are no longer in "
-              f"{settings.manifest} and are not called", file=err)
-    return _execute(args, prepared, env, out, err)
+
+    def body(signals: StopSignals) -> int:
+        prepared = prepare(settings, env, should_stop=signals.requested)
+        if prepared.manifest_sha256 != selection.source_params.get("manifest_sha256"):
+            print(f"note: {settings.manifest} changed since {args.source} ran; rows are matched by project and "
+                  "group id", file=err)
+        if prepared.missing:
+            print(f"warning: {prepared.missing} of the {len(selection.targets)} groups with {what} are no longer "
+                  f"in {settings.manifest} and are not called", file=err)
+        return _execute(args, prepared, env, out, err, signals)
+
+    return _stoppable(args, out, err, body)
 
 
-def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str], out: TextIO, err: TextIO) -> int:
+def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str], out: TextIO, err: TextIO,
+             signals: StopSignals) -> int:
     """Run *prepared* with a progress bar (and a JSON log), print the summary, pick the exit status."""
     import shlex
+    from dataclasses import replace
     from pathlib import Path
 
     from bulkretry.cli.logfile import json_log
@@ -345,6 +374,10 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
                                        iam_endpoint=args.iam_endpoint, iam_user=args.iam_user,
                                        iam_domain=args.iam_domain)
         auth = authenticator_for(credentials, timeout=settings.timeout, verify_tls=settings.verify_tls)
+    if signals.requested():  # stopped after the manifest was read: no run folder, no call
+        from bulkretry.errors import Stopped
+
+        raise Stopped("before the first call")
     # The run allocates a few short-lived objects per call and keeps few cycles: freeze what the imports
     # made and collect the youngest generation less often. Measured: about 4 % less CPU per call.
     import gc
@@ -354,11 +387,12 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
     gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
     try:
         with json_log(Path(args.log_file) if args.log_file else None):
-            outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err)
+            outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err, signals=signals)
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
     summary = outcome.result.summary if outcome.result is not None else None
+    outcome = replace(outcome, signal=signals.name)  # a signal while the reports were written counts too
     if outcome.signal is not None:
         code = EXIT_SIGTERM if outcome.signal == "SIGTERM" else EXIT_SIGINT
     else:

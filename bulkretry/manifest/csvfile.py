@@ -8,11 +8,11 @@ import codecs
 import csv
 import io
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bulkretry.errors import ManifestError
+from bulkretry.errors import ManifestError, Stopped
 from bulkretry.manifest.columns import (
     SNIFFED_DELIMITERS,
     ManifestInfo,
@@ -23,7 +23,7 @@ from bulkretry.manifest.columns import (
     trim,
 )
 
-__all__ = ["count_csv", "csv_records", "iter_csv", "open_csv", "open_text"]
+__all__ = ["count_csv", "csv_records", "iter_csv", "open_csv", "open_text", "stopped_at"]
 
 _SCAN_CHUNK = 1 << 20  # bytes read at a time when checking the encoding
 _SNIFF_CHARS = 64 * 1024  # text looked at to guess the delimiter
@@ -201,14 +201,21 @@ def iter_csv(info: ManifestInfo, chunk_rows: int) -> Iterator[RawRow]:
     yield from raw_rows(info, _pandas_rows(info, _check_csv_header(info), chunk_rows))
 
 
-def count_csv(info: ManifestInfo, chunk_rows: int) -> int:
+def count_csv(info: ManifestInfo, chunk_rows: int, should_stop: Callable[[], bool] | None = None) -> int:
     """What ``len(list(iter_csv(...)))`` would be, without making the rows: blank rows are found a column
-    at a time, in pandas (usually the first column already shows every row is not blank)."""
+    at a time, in pandas (usually the first column already shows every row is not blank). *should_stop*
+    is asked before each chunk (and each row read by the csv module): yes ends it with ``Stopped``."""
     width = _check_csv_header(info)
     count = 0
     for first, chunk in _pandas_chunks(info, width, chunk_rows):
+        if should_stop is not None and should_stop():
+            raise stopped_at(info, first)
         if chunk is None:  # the rest through the csv module, row by row, with its checks
-            return count + sum(1 for _ in raw_rows(info, _csv_module_rows(info, first - info.header_row - 1)))
+            for raw in raw_rows(info, _csv_module_rows(info, first - info.header_row - 1)):
+                if should_stop is not None and should_stop():
+                    raise stopped_at(info, raw.row)
+                count += 1
+            return count
         undecided = None  # rows not yet seen to hold a non-blank cell (None: all of them)
         for column in chunk.columns:
             cells = chunk[column] if undecided is None else chunk[column].loc[undecided]
@@ -218,6 +225,11 @@ def count_csv(info: ManifestInfo, chunk_rows: int) -> int:
             if not len(undecided):
                 break
     return count
+
+
+def stopped_at(info: ManifestInfo, row: int) -> Stopped:
+    """The :class:`Stopped` for a stop asked for while *info*'s manifest was read, at *row*."""
+    return Stopped(f"while reading the manifest {info.path} (at row {row})")
 
 
 def _check_csv_header(info: ManifestInfo) -> int:

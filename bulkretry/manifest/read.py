@@ -12,12 +12,12 @@ pandas and openpyxl are imported only when a file of their kind is read, so ``bu
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bulkretry.errors import ManifestError
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, COLUMN_ALIASES, ManifestInfo, RawRow, canonical_name
-from bulkretry.manifest.csvfile import count_csv, iter_csv, open_csv
+from bulkretry.manifest.csvfile import count_csv, iter_csv, open_csv, stopped_at
 from bulkretry.manifest.excel import iter_xlsx, open_xlsx
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "iter_rows",
     "open_manifest",
     "read_manifest",
+    "stopped_at",
 ]
 
 CSV_SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt")
@@ -144,14 +145,28 @@ def iter_rows(info: ManifestInfo, *, chunk_rows: int = 10_000) -> Iterator[RawRo
     return iter_csv(info, chunk_rows)
 
 
-def count_rows(info: ManifestInfo, *, chunk_rows: int = 10_000) -> int:
+def count_rows(info: ManifestInfo, *, chunk_rows: int = 10_000, should_stop: Callable[[], bool] | None = None) -> int:
     """How many rows :func:`iter_rows` yields, with the same checks (a broken file raises the same
-    :class:`ManifestError`), without making them: the quick first pass over a large CSV."""
+    :class:`ManifestError`), without making them: the quick first pass over a large CSV.
+
+    *should_stop* is asked between rows (a CSV: between chunks of *chunk_rows*); when it says yes, the pass
+    ends with :class:`~bulkretry.errors.Stopped` naming the row it got to.
+    """
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
+    stop = should_stop or _never
     if info.kind == "xlsx":
-        return sum(1 for _ in iter_xlsx(info))
-    return count_csv(info, chunk_rows)
+        count = 0
+        for raw in iter_xlsx(info):
+            if stop():
+                raise stopped_at(info, raw.row)
+            count += 1
+        return count
+    return count_csv(info, chunk_rows, stop)
+
+
+def _never() -> bool:
+    return False
 
 
 def read_manifest(path: str | os.PathLike[str], *, encoding: str | None = None, delimiter: str | None = None,

@@ -147,6 +147,11 @@ class Engine:
     def stopping(self) -> bool:
         return self._stopping
 
+    def stop_now(self) -> None:
+        """Start no new call from now on: a flag only, so safe from a signal handler; ``stop()`` (on the
+        event loop) also wakes the rows waiting to retry or to poll."""
+        self._stopping = True
+
     def stop(self) -> None:
         """Start no new call; rows not yet called (and rows waiting to retry) become ``interrupted``."""
         self._stopping = True
@@ -229,7 +234,14 @@ class Engine:
                     status = status_of(group)
                     extra = (("status_before", "" if status is None else str(status)),
                              ("status_before_meaning", status_name(status)), *extra)
-                    if status != FAILED:
+                    if status is None:  # not known to be failed, nor known not to be: neither retry nor skip
+                        result = RowResult(
+                            plan.row, plan.project_id, plan.group_id, Outcome.FAILED, http_status=200,
+                            error_code="status:unknown", attempts=made[0], started_at=started,
+                            error_msg="the status lookup answered with no readable status, so it is not known whether "
+                                      "the group failed: not retried; look the group up in the OMS console, or run "
+                                      "this row again without --check-status", finished_at=self._now_iso(), extra=extra)
+                    elif status != FAILED:
                         result = RowResult(
                             plan.row, plan.project_id, plan.group_id, Outcome.SKIPPED, http_status=200,
                             error_code=f"status:{status}", attempts=made[0], started_at=started,

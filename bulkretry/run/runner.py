@@ -22,7 +22,7 @@ import anyio
 from bulkretry.errors import EXIT_FAILED, ConfigError, JournalError, LoginRefused, ReportError, UnsavedResults
 from bulkretry.manifest.annotate import AnnotatedWriter
 from bulkretry.manifest.plan import Planner, RowPlan
-from bulkretry.manifest.read import ManifestInfo, count_rows, iter_rows, open_manifest
+from bulkretry.manifest.read import ManifestInfo, count_rows, iter_rows, open_manifest, stopped_at
 from bulkretry.oms.auth import Authenticator
 from bulkretry.oms.client import OmsClient, make_session
 from bulkretry.records import Outcome, RowResult, RunSummary
@@ -92,9 +92,13 @@ class PreparedRun:
         return (p for p in plans if selection.keeps(p.project_id, p.group_id, p.verdict is Outcome.DUPLICATE))
 
 
-def prepare(settings: RunSettings, env: Mapping[str, str] | None = None) -> PreparedRun:
+def prepare(settings: RunSettings, env: Mapping[str, str] | None = None, *,
+            should_stop: Callable[[], bool] | None = None) -> PreparedRun:
     """Open the manifest, read every row once (so a broken file stops here, before any call) and check
-    the settings; raise ManifestError/ConfigError before anything is called."""
+    the settings; raise ManifestError/ConfigError before anything is called.
+
+    *should_stop* (the CLI: a stop signal came) is asked between rows; yes ends the reading with
+    :class:`~bulkretry.errors.Stopped`, nothing called."""
     env = dict(os.environ if env is None else env)
     info = open_manifest(settings.manifest, encoding=settings.encoding, delimiter=settings.delimiter,
                          sheet=settings.sheet)
@@ -106,11 +110,13 @@ def prepare(settings: RunSettings, env: Mapping[str, str] | None = None) -> Prep
     prepared.planner()  # no project id or endpoint for any row: a ConfigError now
     selection = settings.selection
     if selection is None:
-        return replace(prepared, rows=count_rows(info))
+        return replace(prepared, rows=count_rows(info, should_stop=should_stop))
     # A rerun: the rows of the selected groups (matched as the planner will: the run's default project).
     default_project = settings.project_id or ""
     rows, seen = 0, set()
     for raw in iter_rows(info):
+        if should_stop is not None and should_stop():
+            raise stopped_at(info, raw.row)
         key = (raw.values.get("project_id", "") or default_project, raw.values.get("group_id", ""))
         if key in selection.targets:
             rows += key not in seen or Outcome.DUPLICATE.value in selection.only
@@ -161,6 +167,7 @@ async def execute(
     on_result: Callable[[RowResult], None] | None = None,
     on_start: Callable[[RunStart], None] | None = None,
     session: aiohttp.ClientSession | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Call every row of *prepared* (a resume: every row not yet finished), journal each result, then
     write the reports from the journal.
@@ -172,18 +179,19 @@ async def execute(
     :class:`UnsavedResults`, never dropped. When the first calls are all refused (401/403) or IAM gives no
     token, the run halts (``RunResult.halted``). When IAM refuses a login, no other call starts, the rows not
     called are not recorded, the reports are written, and :class:`LoginRefused` is raised (exit status 2, or 1
-    when calls were made before it).
+    when calls were made before it). *should_stop* is asked once more just before the first call (after
+    *on_start*): yes stops the engine before it starts, every row ``interrupted``.
     """
     run = _open(prepared)
     try:
-        return await _execute(prepared, run, auth, on_result, on_start, session)
+        return await _execute(prepared, run, auth, on_result, on_start, session, should_stop)
     finally:
         run.close()
 
 
 async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | None,
                    on_result: Callable[[RowResult], None] | None, on_start: Callable[[RunStart], None] | None,
-                   session: aiohttp.ClientSession | None) -> RunResult:
+                   session: aiohttp.ClientSession | None, should_stop: Callable[[], bool] | None) -> RunResult:
     s = prepared.settings
     journal, out_dir = run.journal, run.out_dir
     session_started, t0 = utc_now_iso(), time.monotonic()
@@ -261,6 +269,8 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
     plans = _in_batches((plan for plan in prepared.plans() if plan.row not in done) if done else prepared.plans(),
                         PLAN_BATCH)
     refused: LoginRefused | None = None
+    if should_stop is not None and should_stop():
+        engine.stop()
     try:
         await engine.run(plans, record, on_call=started)
     except LoginRefused as exc:
