@@ -132,6 +132,26 @@ def test_resume_refuses_a_changed_manifest_unless_forced(sim_thread: SimulatorTh
     assert len(_puts(sim_thread, before)) == 5
 
 
+def test_a_forced_resume_names_the_groups_its_changed_rows_hold(sim_thread: SimulatorThread, env: dict,
+                                                                 tmp_path: Path) -> None:
+    """--resume --force after finished rows changed groups: the groups those rows hold now were not called, and
+    the run says which (a warning on stderr, the log), instead of skipping them silently."""
+    manifest = tmp_path / "m.csv"
+    ids = _failed_manifest(sim_thread, manifest, 8)
+    _stopped_run(sim_thread, manifest, tmp_path / "run", stop_after=2)  # rows 2 and 3 finished
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    lines[1], lines[2] = f"{ids[6]},moved", f"{ids[7]},moved"  # rows 2 and 3 now hold groups never called
+    manifest.write_text("\n".join(lines[:7]) + "\n", encoding="utf-8")
+    before = len(sim_thread.simulator.received)
+    code, _, err = run_cli("run", str(manifest), *_where(sim_thread), "--out", str(tmp_path / "run"), "--resume",
+                           "--force")
+    assert code in (0, 1) and "Traceback" not in err, err  # 1 when a row the stopped session reached fails now
+    project = sim_thread.config.project_id
+    assert "2 rows finished in an earlier session now hold other groups" in err, err
+    assert f"{project}/{ids[6]}, {project}/{ids[7]}" in err
+    assert not {ids[6], ids[7]} & set(_puts(sim_thread, before))  # as the warning says: not called
+
+
 def test_resume_refuses_changed_call_settings(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """Another project id than the run's own: exit 2, naming the setting."""
     _failed_manifest(sim_thread, tmp_path / "m.csv", 4)

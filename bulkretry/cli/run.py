@@ -403,6 +403,12 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
         print(line, file=err if args.json_summary else out)
         if outcome.result.note:
             print(f"note: no annotated manifest: {outcome.result.note}", file=err)
+        changed = outcome.result.changed
+        if changed.rows:
+            print(f"bulkretry: warning: {changed.rows} rows finished in an earlier session now hold other groups "
+                  f"(the manifest changed, and --force resumed anyway), so those groups were not called: "
+                  f"{', '.join(changed.first)}{', ...' if changed.rows > len(changed.first) else ''}; call them "
+                  "with a new run (without --resume) of a manifest that lists them", file=err)
         if outcome.result.halted and outcome.signal is None:
             print(f"bulkretry: the run halted: {outcome.result.halted}; the rows not called are interrupted "
                   f"(error code halted): fix the cause, then continue with: bulkretry run "

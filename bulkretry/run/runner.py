@@ -33,6 +33,7 @@ from bulkretry.run.halt import FirstCallsRefused
 from bulkretry.run.journal import JOURNAL_NAME, RowSet
 from bulkretry.run.pacing import PacerPool
 from bulkretry.run.policy import RetryPolicy
+from bulkretry.run.resume import ChangedRows, changed_rows
 from bulkretry.run.rundir import OpenRun, create_run, file_sha256, reopen_run, run_journal
 from bulkretry.run.settings import RunSettings
 from bulkretry.run.summary import summarize
@@ -134,6 +135,8 @@ class RunResult:
     #: Why the run halted (a systematic failure: rows not called are ``interrupted``, code ``halted``); empty
     #: when it did not.
     halted: str = ""
+    #: A forced resume of a changed manifest: rows skipped as finished that now hold a group never called.
+    changed: ChangedRows = field(default_factory=ChangedRows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +199,13 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
     journal, out_dir = run.journal, run.out_dir
     session_started, t0 = utc_now_iso(), time.monotonic()
     done = journal.finished() if run.resumed else RowSet()
+    changed = ChangedRows()
+    if run.resumed and run.params.get("forced_changes"):
+        changed = changed_rows(prepared.info, journal, s.project_id or "")
+        if changed.rows:
+            log.warning("%d rows finished earlier now hold other groups, which this resume does not call: %s",
+                        changed.rows, ", ".join(changed.first), extra={"event": "changed_rows", "fields": {
+                            "count": changed.rows, "first": list(changed.first)}})
     # Rows up to the earlier session's horizon that are not finished may have been called already.
     horizon_before = journal.calling_horizon() if run.resumed else 0
     journal.horizon_slack = 2 * s.concurrency
@@ -305,7 +315,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
             files.append(annotated.path)
     if refused is not None:
         raise _after_refusal(refused, engine.stats.calls, out_dir)
-    return RunResult(summary, out_dir, files, annotated.skipped_reason, engine.halt_reason)
+    return RunResult(summary, out_dir, files, annotated.skipped_reason, engine.halt_reason, changed)
 
 
 def _after_refusal(error: LoginRefused, calls: int, out_dir: Path) -> LoginRefused:
