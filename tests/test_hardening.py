@@ -6,10 +6,15 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
+import shutil
+import sqlite3
+import subprocess
 import threading
 import zipfile
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -338,3 +343,55 @@ def test_formula_text_is_neutralised_in_csv_and_xlsx(env: dict, tmp_path: Path) 
     for raw, row in zip(raw_rows, report["rows"], strict=True):
         assert [row["group_id"], row["note"], row["@owner"]] == raw
         assert (row["error_code"], row["error_msg"]) == ("@OMS.1015", EVIL_MSG)
+
+
+# -- 5. full disks and read-only archives -------------------------------------------------------------------
+
+
+@contextmanager
+def _mounted(folder: Path, *options: str) -> Iterator[Path]:
+    """*folder* as a real mount for the block (``mount OPTIONS``), unmounted after; skips unless root can mount."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root and mount(8) to mount a small tmpfs or a read-only bind mount")
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", *options, str(folder)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount here ({done.stderr.strip()}): a container without CAP_SYS_ADMIN?")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of *size* (e.g. ``256k``) on *folder*."""
+    return _mounted(folder, "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs")
+
+
+def _unsaved_lines(err: str) -> list[dict[str, object]]:
+    """The results a run could not journal, as printed on stderr (one JSON object per line)."""
+    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+
+
+def test_a_full_disk_loses_no_answer_and_a_resume_counts_every_session(sim_thread: SimulatorThread, env: dict,
+                                                                      tmp_path: Path) -> None:
+    """The run folder's disk fills mid-run: exit 1, every answer journalled or printed, the session survives."""
+    manifest = _write_csv(tmp_path / "m.csv", [["group_id"], *([f"g{i:04d}"] for i in range(300))])
+    with _tmpfs(tmp_path / "disk", "256k") as disk:
+        out = disk / "run"
+        code, _, err = _run(sim_thread.url, manifest, out, "--concurrency", "4", "--rate", "2000")
+        sent = [r.path_segments[3] for r in sim_thread.simulator.received if r.method == "PUT"]
+        assert code == 1, err
+        assert 0 < len(sent) < 300 and "Traceback" not in err
+        assert "database or disk is full" in err and str(out / "journal.sqlite") in err
+        printed = {str(row["group_id"]) for row in _unsaved_lines(err)}
+        subprocess.run(["mount", "-o", "remount,size=4m", str(disk)], check=True)
+        with closing(sqlite3.connect(out / "journal.sqlite")) as db:
+            journalled = {g for (g,) in db.execute("SELECT group_id FROM rows WHERE attempts > 0")}
+            sessions = json.loads(db.execute("SELECT value FROM run WHERE key = 'sessions'").fetchone()[0])
+        assert set(sent) <= journalled | printed, set(sent) - journalled - printed
+        assert len(sessions) == 1
+        code, _, err = _run(sim_thread.url, manifest, out, "--resume", "--rate", "2000")
+        assert code == 1, err  # the groups are unknown to the simulator: each one fails (404)
+        summary_json = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary_json["sessions"] == 2 and summary_json["by_outcome"] == {"failed": 300}

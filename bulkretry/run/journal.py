@@ -263,6 +263,8 @@ class Journal:
         return count
 
     def close(self) -> None:
+        """Commit what is pending and close; the database is closed even when that commit fails (a
+        :class:`JournalError`, the results still in ``unsaved()``)."""
         try:
             self.flush()
         finally:
