@@ -395,3 +395,27 @@ def test_a_full_disk_loses_no_answer_and_a_resume_counts_every_session(sim_threa
         assert code == 1, err  # the groups are unknown to the simulator: each one fails (404)
         summary_json = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary_json["sessions"] == 2 and summary_json["by_outcome"] == {"failed": 300}
+
+
+@pytest.mark.parametrize("disk", ["dev-full", "tmpfs"])
+def test_a_full_disk_under_the_log_file_is_one_warning_and_the_run_goes_on(
+        sim_thread: SimulatorThread, env: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str], disk: str) -> None:
+    """--log-file whose disk is full (at once, or after a few records): one warning, no traceback, exit 0."""
+    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]]
+    manifest = _write_csv(tmp_path / "m.csv", [["group_id"], *([g] for g in ids)])
+    if disk == "dev-full":
+        if not os.path.exists("/dev/full"):
+            pytest.skip("needs /dev/full to fake a full disk")
+        code, out, err = _run(sim_thread.url, manifest, tmp_path / "run", "--log-file", "/dev/full")
+    else:
+        with _tmpfs(tmp_path / "disk", "64k") as mounted:
+            (mounted / "filler").write_bytes(b"x" * 60 * 1024)  # one page left: a few records fit, then ENOSPC
+            log = mounted / "run.jsonl"
+            code, out, err = _run(sim_thread.url, manifest, tmp_path / "run", "--log-file", str(log))
+            assert 0 < log.stat().st_size <= 4096
+    err += capsys.readouterr().err  # logging's own error handler writes to sys.stderr
+    assert code == 0, err
+    assert f"{len(ids)} rows: {len(ids)} succeeded" in out
+    assert err.count("warning: --log-file") == 1 and "No space left on device" in err, err
+    assert "Traceback" not in err and "Logging error" not in err, err
+    assert [r["outcome"] for r in _report(tmp_path / "run")] == ["succeeded"] * len(ids)

@@ -147,7 +147,9 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
 
 def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
-    g.add_argument("--log-file", metavar="FILE", help="append a JSON-lines log of the run to FILE (no secrets)")
+    g.add_argument("--log-file", metavar="FILE",
+                   help="append a JSON-lines log of the run to FILE (no secrets); if FILE stops taking writes "
+                        "(a full disk): one warning, the log stops, the run goes on")
     g.add_argument("--json-summary", action="store_true",
                    help="print the summary as one JSON document on stdout (the summary line goes to stderr)")
 
@@ -347,7 +349,7 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
     try:
-        with json_log(Path(args.log_file) if args.log_file else None):
+        with json_log(Path(args.log_file) if args.log_file else None, err):
             outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err)
     finally:
         gc.set_threshold(*threshold)
