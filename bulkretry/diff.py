@@ -13,7 +13,7 @@ import csv
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,8 @@ def _write(out: Path, rows: Iterator[tuple[Any, ...]]) -> dict[str, int]:
                                  neutralise(new_msg)])
         temp.replace(out)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
+        with suppress(OSError):  # on a read-only folder even removing the temporary file fails
+            temp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}; give --out FILE in a folder you can write "
+                          "to") from None
     return dict(counts)

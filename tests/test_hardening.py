@@ -419,3 +419,24 @@ def test_a_full_disk_under_the_log_file_is_one_warning_and_the_run_goes_on(
     assert err.count("warning: --log-file") == 1 and "No space left on device" in err, err
     assert "Traceback" not in err and "Logging error" not in err, err
     assert [r["outcome"] for r in _report(tmp_path / "run")] == ["succeeded"] * len(ids)
+
+
+def test_an_archived_run_on_a_read_only_mount_is_read_not_written(sim_thread: SimulatorThread, env: dict,
+                                                                  tmp_path: Path) -> None:
+    """rerun and diff --out work from a read-only run folder; report and diff's default say where to write instead."""
+    manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"], ["g2"]])
+    code, _, err = _run(sim_thread.url, manifest, tmp_path / "run")
+    assert code == 1, err  # unknown groups: failed, to rerun
+    with _mounted(tmp_path / "archive", "-o", "bind,ro", str(tmp_path / "run")) as archive:
+        before = sorted(p.name for p in archive.iterdir())
+        code, _, err = run_cli("rerun", str(archive), "--out", str(tmp_path / "again"), "--quiet")
+        assert code == 1 and "Traceback" not in err, err
+        assert [r["group_id"] for r in _report(tmp_path / "again")] == ["g1", "g2"]
+        code, out, err = run_cli("diff", str(archive), str(tmp_path / "again"), "--out", str(tmp_path / "d.csv"))
+        assert code == 0 and "still failing: 2" in out, err
+        code, _, err = run_cli("diff", str(tmp_path / "again"), str(archive))
+        assert code == 2 and "--out" in err and str(archive) in err and "Traceback" not in err, err
+        code, _, err = run_cli("report", str(archive))
+        assert code == 2 and "cannot write" in err and str(archive) in err and "Traceback" not in err, err
+        assert "copy" in err, err
+        assert sorted(p.name for p in archive.iterdir()) == before

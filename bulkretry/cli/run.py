@@ -63,8 +63,9 @@ Make a new run of the rows of an earlier run (DIR) that did not succeed: by defa
 failed or were interrupted, or those chosen with --only and --error-code. Credentials are read again
 from the earlier run's manifest (the journal never holds any), so fix them there first if they were
 the problem; rows are matched by (project_id, group_id). The earlier run's settings are used unless
-given again here. The new run's folder sits beside DIR (or --out) and its summary names DIR as its
-source. Exit status as for `run`; 0 with nothing to do when no row matches.
+given again here. The new run's folder sits beside DIR (or --out, e.g. when DIR is a read-only archive:
+DIR itself is only read) and its summary names DIR as its source. Exit status as for `run`; 0 with
+nothing to do when no row matches.
 
 examples:
   bulkretry rerun bulkretry-runs/20261124-030000-groups

@@ -151,7 +151,8 @@ def _mkdir(path: Path, *, exist_ok: bool) -> None:
             raise
         raise ConfigError(f"{path} exists and is not a folder; choose another --out") from None
     except OSError as exc:
-        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror or exc}; choose another --out "
+                          "(a folder you can write to)") from None
 
 
 def _new_folder(root: Path, base: str) -> tuple[str, Path]:

@@ -7,6 +7,7 @@ exceptions and callbacks.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import time
@@ -405,5 +406,9 @@ def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None) -> Ru
             files = write_reports(out_dir, journal.results(), summary, formats=chosen,
                                   extra_columns=extra_columns, details=_report_details(params))
         except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):  # an archive: nothing was called, nothing lost
+                raise ConfigError(f"cannot write the reports in {out_dir} ({exc.strerror or exc}); its journal was "
+                                  f"read but the folder cannot be written: copy the folder somewhere writable "
+                                  f"(cp -r {out_dir} NEW_DIR) and run `bulkretry report NEW_DIR`") from None
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc})") from None
     return RunResult(summary, out_dir, files)
