@@ -13,14 +13,15 @@ import csv
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bulkretry.errors import ConfigError
+from bulkretry.errors import ConfigError, JournalError
 from bulkretry.report import neutralise
 from bulkretry.report.common import open_csv
+from bulkretry.run.journal import check_journal, read_only_uri
 from bulkretry.run.rundir import require_run
 from bulkretry.run.runlock import RunLock
 
@@ -69,11 +70,16 @@ def diff_runs(old_dir: Path, new_dir: Path, out: Path | None = None) -> DiffResu
         raise ConfigError(f"{old_dir} is given twice: compare two different runs")
     out = out or new_dir / "diff.csv"
     with ExitStack() as stack:
-        stack.enter_context(RunLock(old_dir))
-        stack.enter_context(RunLock(new_dir))
+        stack.enter_context(RunLock(old_dir, shared=True))
+        stack.enter_context(RunLock(new_dir, shared=True))
         try:
-            db = stack.enter_context(closing(sqlite3.connect(f"file:{new_journal}?mode=ro", uri=True)))
-            db.execute("ATTACH DATABASE ? AS old", (f"file:{old_journal}?mode=ro",))
+            # Both journals read as they are, neither written (a read-only archive is fine).
+            old_uri, new_uri = read_only_uri(old_journal, stack), read_only_uri(new_journal, stack)
+            with closing(sqlite3.connect(old_uri, uri=True)) as probe:
+                check_journal(probe, old_journal)
+            db = stack.enter_context(closing(sqlite3.connect(new_uri, uri=True)))
+            check_journal(db, new_journal)
+            db.execute("ATTACH DATABASE ? AS old", (old_uri,))
             db.execute("CREATE TEMP TABLE old_rows AS SELECT project_id, group_id, row, outcome, error_code "
                        "FROM old.rows WHERE outcome != 'duplicate'")
             db.execute("CREATE INDEX temp.old_rows_key ON old_rows (project_id, group_id)")
@@ -84,6 +90,8 @@ def diff_runs(old_dir: Path, new_dir: Path, out: Path | None = None) -> DiffResu
             counts = _write(out, db.execute(_QUERY))
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot compare {old_dir} and {new_dir}: {exc}") from None
+        except JournalError as exc:
+            raise ConfigError(str(exc)) from None
     return DiffResult(counts, in_both or 0, old_total - (in_both or 0), only_new or 0, out)
 
 
@@ -104,6 +112,8 @@ def _write(out: Path, rows: Iterator[tuple[Any, ...]]) -> dict[str, int]:
                                  neutralise(new_msg)])
         temp.replace(out)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
+        with suppress(OSError):  # on a read-only folder even removing the temporary file fails
+            temp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}; give --out FILE in a folder you can write "
+                          "to") from None
     return dict(counts)

@@ -106,3 +106,48 @@ def test_report_refuses_a_folder_in_use_or_without_a_run(tmp_path: Path) -> None
     with RunLock(tmp_path):
         code, _, err = run_cli("report", str(tmp_path))
     assert code == 2 and "in use" in err
+
+
+def _other_sqlite() -> bytes:
+    """A real SQLite database that is not a journal (another program's table)."""
+    import sqlite3
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "other.sqlite"
+        db = sqlite3.connect(path)
+        db.execute("CREATE TABLE contacts (name TEXT)")
+        db.commit()
+        db.close()
+        return path.read_bytes()
+
+
+NOT_JOURNALS = {"empty": lambda: b"", "text": lambda: b"not a database\n" * 100, "other sqlite": _other_sqlite}
+
+
+@pytest.mark.parametrize("kind", list(NOT_JOURNALS))
+@pytest.mark.parametrize("command", ["report", "diff old", "diff new"])
+def test_a_journal_that_is_not_one_is_not_a_run_and_is_left_as_it_was(tmp_path: Path, kind: str,
+                                                                      command: str) -> None:
+    """report/diff of a folder whose journal.sqlite is empty, not SQLite or not ours: exit 2, the file untouched."""
+    good = tmp_path / "good"
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("group_id\ng1\n", encoding="utf-8")
+    code, _, err = run_cli("run", str(manifest), "--endpoint", "http://127.0.0.1:9", "--project-id", "p", "--dry-run",
+                           "--out", str(good), "--quiet")
+    assert code == 0, err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    journal = bad / "journal.sqlite"
+    journal.write_bytes(NOT_JOURNALS[kind]())
+    before = (journal.read_bytes(), journal.stat().st_mtime_ns)
+    argv = {"report": ["report", str(bad)], "diff old": ["diff", str(bad), str(good), "--out", str(tmp_path / "d.csv")],
+            "diff new": ["diff", str(good), str(bad)]}[command]
+    code, out, err = run_cli(*argv)
+    assert code == 2, (out, err)
+    assert err.startswith("bulkretry: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"{bad} is not a run" in err, err
+    assert (journal.read_bytes(), journal.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in bad.iterdir()) in (["journal.sqlite"], [".lock", "journal.sqlite"])
+    assert not (tmp_path / "d.csv").exists() and not (good / "diff.csv").exists()
+    assert not list(good.glob("journal.sqlite-*")) and not list(bad.glob("journal.sqlite-*"))  # no WAL, no SHM

@@ -72,8 +72,9 @@ Make a new run of the rows of an earlier run (DIR) that did not succeed: by defa
 failed or were interrupted, or those chosen with --only and --error-code. Credentials are read again
 from the earlier run's manifest (the journal never holds any), so fix them there first if they were
 the problem; rows are matched by (project_id, group_id). The earlier run's settings are used unless
-given again here. The new run's folder sits beside DIR (or --out) and its summary names DIR as its
-source. Exit status as for `run`; 0 with nothing to do when no row matches.
+given again here. The new run's folder sits beside DIR (or --out, e.g. when DIR is a read-only archive:
+DIR itself is only read) and its summary names DIR as its source. Exit status as for `run`; 0 with
+nothing to do when no row matches.
 
 examples:
   bulkretry rerun bulkretry-runs/20261124-030000-groups
@@ -157,7 +158,9 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
 
 def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
-    g.add_argument("--log-file", metavar="FILE", help="append a JSON-lines log of the run to FILE (no secrets)")
+    g.add_argument("--log-file", metavar="FILE",
+                   help="append a JSON-lines log of the run to FILE (no secrets); if FILE stops taking writes "
+                        "(a full disk): one warning, the log stops, the run goes on")
     g.add_argument("--json-summary", action="store_true",
                    help="print the summary as one JSON document on stdout (the summary line goes to stderr)")
 
@@ -386,7 +389,7 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
     try:
-        with json_log(Path(args.log_file) if args.log_file else None):
+        with json_log(Path(args.log_file) if args.log_file else None, err):
             outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err, signals=signals)
     finally:
         gc.set_threshold(*threshold)

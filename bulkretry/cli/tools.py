@@ -19,7 +19,8 @@ from bulkretry.errors import UsageError
 REPORT_HELP = """\
 Write the reports of the run in DIR again from its journal (journal.sqlite), in the run's own formats or
 in those of --format. Calls nothing. Useful when a report was deleted, to add a format, or after a
-report could not be written (a full disk).
+report could not be written (a full disk). The journal is only read; a run folder that cannot be written
+(a read-only archive) is refused with exit 2: copy it somewhere writable first.
 
 examples:
   bulkretry report bulkretry-runs/20261124-030000-groups
@@ -30,7 +31,8 @@ DIFF_HELP = """\
 Compare two runs of the same manifest (OLD_DIR, then NEW_DIR, e.g. a run and its rerun): prints
 `fixed: N` (failed, interrupted or invalid then; succeeded or skipped now), `still failing: N` and
 `newly failing: N`, and writes those rows to diff.csv (in NEW_DIR unless --out). Groups are matched by
-(project_id, group_id). Calls nothing. Exit status 0, or 1 when some group newly fails.
+(project_id, group_id). Calls nothing; both journals are only read, so archived (read-only) runs are fine,
+with --out outside them. Exit status 0, or 1 when some group newly fails.
 
 examples:
   bulkretry diff runs/after-outage runs/after-outage-rerun

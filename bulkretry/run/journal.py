@@ -16,10 +16,13 @@ out), which halves the cost of a commit; other processes can read it once the ru
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ from bulkretry.errors import JournalError
 from bulkretry.jsontext import encoder
 from bulkretry.records import Outcome, RowResult
 
-__all__ = ["JOURNAL_NAME", "SCHEMA_VERSION", "Journal", "JournalError", "RowSet"]
+__all__ = ["JOURNAL_NAME", "SCHEMA_VERSION", "Journal", "JournalError", "RowSet", "check_journal", "read_only_uri"]
 
 JOURNAL_NAME = "journal.sqlite"
 SCHEMA_VERSION = 1
@@ -110,8 +113,24 @@ class Journal:
     """
 
     def __init__(self, path: Path, *, commit_every: int = 500, commit_interval_s: float = 0.5,
-                 horizon_slack: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
+                 horizon_slack: int = 64, clock: Callable[[], float] = time.monotonic, read_only: bool = False) -> None:
         self.path = Path(path)
+        self._cleanup = ExitStack()
+        if read_only:
+            self._db = _open_read_only(self.path, self._cleanup)
+        else:
+            self._open_for_writing()
+        # Results in memory until their commit, turned into rows only then: a batch at a time is cheaper
+        # than one row between two calls.
+        self._pending: list[RowResult] = []
+        self._horizon = self.calling_horizon()
+        self.horizon_slack = max(1, horizon_slack)
+        self._commit_every = commit_every
+        self._commit_interval_s = commit_interval_s
+        self._clock = clock
+        self._last_commit = clock()
+
+    def _open_for_writing(self) -> None:
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -128,26 +147,18 @@ class Journal:
             what = "is open in another program; close it there" if "locked" in str(exc) else "cannot be opened"
             raise JournalError(f"{self.path} {what} ({exc})") from None
         except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{self.path} is not a bulkretry journal ({exc})") from None
-        # Results in memory until their commit, turned into rows only then: a batch at a time is cheaper
-        # than one row between two calls.
-        self._pending: list[RowResult] = []
-        self._horizon = self.calling_horizon()
-        self.horizon_slack = max(1, horizon_slack)
-        self._commit_every = commit_every
-        self._commit_interval_s = commit_interval_s
-        self._clock = clock
-        self._last_commit = clock()
+            raise _not_a_journal(self.path, str(exc)) from None
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, pending={len(self._pending)})"
 
     @classmethod
-    def open_existing(cls, path: Path) -> Journal:
-        """Open the journal of an earlier run; a :class:`JournalError` if there is none."""
+    def open_existing(cls, path: Path, *, read_only: bool = False) -> Journal:
+        """Open the journal of an earlier run; a :class:`JournalError` if there is none. *read_only* (``report``,
+        ``diff``, ``rerun``'s source): the file and its folder are never written, see :func:`read_only_uri`."""
         if not Path(path).is_file():
             raise JournalError(f"{path} does not exist")
-        return cls(path)
+        return cls(path, read_only=read_only)
 
     # -- run parameters ----------------------------------------------------------------------------
 
@@ -263,13 +274,65 @@ class Journal:
         return count
 
     def close(self) -> None:
+        """Commit what is pending and close; the database is closed even when that commit fails (a
+        :class:`JournalError`, the results still in ``unsaved()``)."""
         try:
             self.flush()
         finally:
             self._db.close()
+            self._cleanup.close()
 
     def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _not_a_journal(path: Path, why: str) -> JournalError:
+    return JournalError(f"{path.parent} is not a run: its {path.name} is not a bulkretry journal ({why}); "
+                        "give the folder of a bulkretry run")
+
+
+def read_only_uri(path: Path, cleanup: ExitStack) -> str:
+    """A URI by which SQLite reads the journal *path* without writing the file or its folder (no -wal or -shm
+    left behind, a read-only mount is fine): ``immutable=1`` when its WAL holds nothing (the readers hold the
+    folder's lock, so no writer changes it meanwhile); else (a run killed before its last checkpoint) a copy
+    of the file and its WAL in a temporary folder that *cleanup* removes."""
+    path = Path(path).absolute()
+    wal = path.with_name(path.name + "-wal")
+    try:
+        if not wal.is_file() or wal.stat().st_size == 0:
+            return path.as_uri() + "?immutable=1"
+        folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bulkretry-journal-")))
+        shutil.copyfile(path, folder / path.name)
+        shutil.copyfile(wal, folder / wal.name)
+    except OSError as exc:
+        raise JournalError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return (folder / path.name).as_uri()
+
+
+def check_journal(db: sqlite3.Connection, path: Path) -> None:
+    """A :class:`JournalError` saying *path*'s folder is not a run unless *db* (opened on *path*) is a journal."""
+    try:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise _not_a_journal(path, str(exc)) from None
+    if not {"run", "rows"} <= tables:
+        raise _not_a_journal(path, "it is empty" if not tables else "it has no run and rows tables")
+
+
+def _open_read_only(path: Path, cleanup: ExitStack) -> sqlite3.Connection:
+    db = sqlite3.connect(read_only_uri(path, cleanup), uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        check_journal(db, path)
+        version = db.execute("SELECT value FROM run WHERE key = 'schema'").fetchone()
+    except BaseException:
+        db.close()
+        cleanup.close()
+        raise
+    if version is not None and json.loads(version[0]) > SCHEMA_VERSION:
+        db.close()
+        cleanup.close()
+        raise JournalError(f"{path} was written by a newer bulkretry (journal schema {version[0]}); use that version")
+    return db

@@ -115,12 +115,12 @@ def require_run(folder: Path, hint: str = "") -> Path:
 
 @contextmanager
 def run_journal(folder: Path, hint: str = "") -> Iterator[Journal]:
-    """The journal of the finished or stopped run in *folder*, open under the folder's lock (so never while
-    a run writes it); journal errors become ConfigErrors naming the file."""
+    """The journal of the finished or stopped run in *folder*, open read-only under the folder's (shared) lock,
+    so never while a run writes it and never written itself; journal errors become ConfigErrors naming the file."""
     path = require_run(folder, hint)
-    with RunLock(folder):
+    with RunLock(folder, shared=True):
         try:
-            with Journal.open_existing(path) as journal:
+            with Journal.open_existing(path, read_only=True) as journal:
                 yield journal
         except JournalError as exc:
             raise ConfigError(str(exc)) from None
@@ -151,7 +151,8 @@ def _mkdir(path: Path, *, exist_ok: bool) -> None:
             raise
         raise ConfigError(f"{path} exists and is not a folder; choose another --out") from None
     except OSError as exc:
-        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror or exc}; choose another --out "
+                          "(a folder you can write to)") from None
 
 
 def _new_folder(root: Path, base: str) -> tuple[str, Path]:

@@ -6,6 +6,7 @@ so a crashed run never leaves a stale lock behind and ``--resume`` can take it a
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -18,9 +19,9 @@ LOCK_NAME = ".lock"
 try:
     import fcntl
 
-    def _try_lock(fd: int) -> bool:
+    def _try_lock(fd: int, shared: bool = False) -> bool:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
         return True
@@ -28,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     import msvcrt
 
-    def _try_lock(fd: int) -> bool:
+    def _try_lock(fd: int, shared: bool = False) -> bool:  # no shared locks here: readers lock as writers do
         try:
             # typeshed declares msvcrt's names only for sys.platform == "win32", and mypy checks as on Linux
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
@@ -38,28 +39,49 @@ except ImportError:  # pragma: no cover - Windows
 
 
 class RunLock:
-    """``with RunLock(folder):`` holds the folder's lock, or raises ConfigError naming the holder."""
+    """``with RunLock(folder):`` holds the folder's lock, or raises ConfigError naming the holder.
 
-    def __init__(self, folder: Path) -> None:
+    ``shared=True`` is a reader's lock (``report``, ``diff``, ``rerun``'s source): it keeps writers out, not
+    other readers, and needs no write access: in a folder it cannot write (a read-only archive) it takes the
+    lock file read-only, or holds nothing when there is none, since no run can write there either.
+    """
+
+    def __init__(self, folder: Path, *, shared: bool = False) -> None:
         self.path = Path(folder) / LOCK_NAME
+        self.shared = shared
         self._fd: int | None = None
 
     def __repr__(self) -> str:
-        return f"RunLock({str(self.path)!r}, held={self._fd is not None})"
+        return f"RunLock({str(self.path)!r}, shared={self.shared}, held={self._fd is not None})"
 
     def acquire(self) -> None:
+        fd: int | None
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise ConfigError(f"cannot lock {self.path.parent}: {exc.strerror or exc}") from None
-        if not _try_lock(fd):
+            fd = self._read_only_fd(exc)
+        if fd is None:
+            return
+        if not _try_lock(fd, self.shared):
             holder = _read_pid(fd)
             os.close(fd)
             raise ConfigError(f"{self.path.parent} is in use by another bulkretry run"
                               + (f" (pid {holder})" if holder else "") + "; wait for it to finish or stop it")
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        if not self.shared:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+
+    def _read_only_fd(self, exc: OSError) -> int | None:
+        """A reader in a folder it cannot write: the lock file opened read-only, or None when there is none."""
+        if self.shared and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            try:
+                return os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            except OSError:
+                pass
+        raise ConfigError(f"cannot lock {self.path.parent}: {exc.strerror or exc}") from None
 
     def release(self) -> None:
         if self._fd is not None:

@@ -7,10 +7,12 @@ exceptions and callbacks.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
@@ -187,9 +189,34 @@ async def execute(
     """
     run = _open(prepared)
     try:
-        return await _execute(prepared, run, auth, on_result, on_start, session, should_stop)
-    finally:
+        result = await _execute(prepared, run, auth, on_result, on_start, session, should_stop)
+    except UnsavedResults:
+        with suppress(JournalError):  # the results the journal refused are in the exception already
+            run.close()
+        raise
+    except BaseException:
+        _close(run)  # never lets a failed last commit hide the results it held
+        raise
+    _close(run)
+    return result
+
+
+def _close(run: OpenRun) -> None:
+    """Close *run*; results its journal still holds and cannot commit become :class:`UnsavedResults`."""
+    try:
         run.close()
+    except JournalError as exc:
+        raise _unsaved(exc, run) from None
+
+
+def _unsaved(exc: JournalError, run: OpenRun) -> UnsavedResults:
+    """The results *run*'s journal refused: the answers from the service, to be shown since they cannot be kept
+    (rows not called, or decided here, are simply done again by ``--resume``)."""
+    answers = [row for row in run.journal.unsaved() if row["attempts"]]
+    return UnsavedResults(
+        f"{exc}; {len(answers)} answers from the service could not be saved and are listed below, one JSON object "
+        f"a line (keep them: they say which groups were restarted); free some space on that disk, then continue "
+        f"with --out {run.out_dir} --resume", answers, run.out_dir)
 
 
 async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | None,
@@ -198,6 +225,11 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
     s = prepared.settings
     journal, out_dir = run.journal, run.out_dir
     session_started, t0 = utc_now_iso(), time.monotonic()
+    # This session is on record before its first call (a JournalError now: nothing was called), so a session
+    # that cannot write its summary (a full disk, a kill) still counts; _finish fills in its figures.
+    journal.set_params({"sessions": [*run.params.get("sessions", []), {
+        "started_at": session_started, "finished_at": None, "duration_s": 0.0, "calls": 0, "call_span_s": 0.0,
+        "resumed": run.resumed}]})
     done = journal.finished() if run.resumed else RowSet()
     changed = ChangedRows()
     if run.resumed and run.params.get("forced_changes"):
@@ -363,8 +395,7 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
     try:
         journal.flush()
     except JournalError as exc:
-        raise UnsavedResults(f"{exc}; {journal.pending} results could not be saved and are listed below",
-                             journal.unsaved(), run.out_dir) from None
+        raise _unsaved(exc, run) from None
     span = (stats.last_call_at - stats.first_call_at) if stats.first_call_at and stats.last_call_at else 0.0
     finished_at = utc_now_iso()
     sessions = [*run.params.get("sessions", []), {
@@ -389,7 +420,8 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
         journal.set_params({"finished_at": finished_at, "sessions": sessions, "summary": summary.as_dict(),
                             "timeline": [[second, *timeline[second]] for second in sorted(timeline)]})
     except JournalError as exc:
-        raise UnsavedResults(str(exc), [], run.out_dir) from None
+        raise UnsavedResults(f"{exc}; every result is saved, but not this session's summary: free some space on "
+                             f"that disk, then run `bulkretry report {run.out_dir}`", [], run.out_dir) from None
     log.info("run %s finished: %s", run.run_id, summary.by_outcome,
              extra={"event": "finish", "fields": summary.as_dict()})
     return summary
@@ -419,5 +451,9 @@ def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None) -> Ru
             files = write_reports(out_dir, journal.results(), summary, formats=chosen,
                                   extra_columns=extra_columns, details=_report_details(params))
         except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):  # an archive: nothing was called, nothing lost
+                raise ConfigError(f"cannot write the reports in {out_dir} ({exc.strerror or exc}); its journal was "
+                                  f"read but the folder cannot be written: copy the folder somewhere writable "
+                                  f"(cp -r {out_dir} NEW_DIR) and run `bulkretry report NEW_DIR`") from None
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc})") from None
     return RunResult(summary, out_dir, files)

@@ -19,14 +19,17 @@ def summarize(journal: Journal, params: Mapping[str, Any], out_dir: Path, **fiel
     A field not in *fields* is the one the last finished session stored in the journal (``params["summary"]``),
     else the run's parameter of that name (``run_id``, ``manifest``, ``started_at``, ``finished_at``);
     ``rows``, when not given, is at least the rows the journal holds, and ``duration_s`` 0 when none was
-    stored (a run killed before its first summary). A session that finishes the run gives every field
-    (``run``); ``report`` gives none.
+    stored (a run killed before its first summary), and ``sessions`` every session the journal records (each
+    is recorded before its first call, so one killed or stopped by a full disk counts too). A session that
+    finishes the run gives every field (``run``); ``report`` gives none.
     """
     by_outcome, by_code = journal.counts()
     stored = params.get("summary") or {}
     data = {"run_id": params.get("run_id", out_dir.name), "manifest": params.get("manifest", ""),
             "started_at": params.get("started_at", ""), "finished_at": params.get("finished_at", ""),
             "duration_s": 0.0, **stored, **fields}
+    if "sessions" not in fields and params.get("sessions"):  # every session on record, finished or not
+        data["sessions"] = len(params["sessions"])
     if "rows" not in fields:
         data["rows"] = max(int(stored.get("rows") or 0), sum(by_outcome.values()))
     return RunSummary.from_dict({**data, "by_outcome": dict(by_outcome.most_common()),
