@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkretry.errors import ApiError, TransportError
+from bulkretry.errors import ApiError, ConfigError, TransportError
 from bulkretry.oms import client as client_module
 from bulkretry.oms.auth import AkSkAuth, TokenAuth
 from bulkretry.oms.client import OmsClient
@@ -212,6 +212,25 @@ def test_endpoint_comes_from_region_unless_given() -> None:
     assert pinned.endpoint("other") == "http://x:1"
     with pytest.raises(ValueError, match="--region"):
         OmsClient(None, TokenAuth(Token("t"))).endpoint()  # type: ignore[arg-type]
+
+
+async def test_a_region_naming_another_host_is_never_called(session: aiohttp.ClientSession) -> None:
+    """A call's region holding @ : / # is refused (not retryable) before any connection, token never sent."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        client = OmsClient(session, TokenAuth(Token("tok-secret")), timeout=2)
+        for region in (f"x@127.0.0.1:{port}#", f"a:b@127.0.0.1:{port}/", "UPPER"):
+            with pytest.raises(TransportError) as info:
+                await client.retry_task_group("p", "g", {"src_sk": "s"}, region=region)
+            assert (info.value.code, info.value.retryable) == ("invalid_request", False), info.value
+            assert "region id" in info.value.message
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected
+    with pytest.raises(ConfigError, match="--region"):
+        OmsClient(session, TokenAuth(Token("t")), region=f"x@127.0.0.1:{port}#")
 
 
 @pytest.mark.parametrize("body", [

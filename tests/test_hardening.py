@@ -338,3 +338,89 @@ def test_formula_text_is_neutralised_in_csv_and_xlsx(env: dict, tmp_path: Path) 
     for raw, row in zip(raw_rows, report["rows"], strict=True):
         assert [row["group_id"], row["note"], row["@owner"]] == raw
         assert (row["error_code"], row["error_msg"]) == ("@OMS.1015", EVIL_MSG)
+
+
+# -- 5. the host a call goes to is the one the user named ------------------------------------------------------
+
+
+class Listener:
+    """A loopback TCP port that counts the connections made to it (and closes each at once)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def __enter__(self) -> Listener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+
+
+#: Regions that splice another host into https://oms.{region}.myhuaweicloud.com (all on loopback, so the code
+#: before the fix reached the listener and nothing else).
+HOSTILE_REGIONS = ["x@127.0.0.1:{port}#", "x@127.0.0.1:{port}/", "x@127.0.0.1:{port}?", "a:b@127.0.0.1:{port}#x"]
+TOKEN = "the-run-token-0123456789"
+
+
+@pytest.fixture
+def token_env(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Only a token as credentials (sent as X-Auth-Token, so nothing in aiohttp stops a URL with a user name)."""
+    clear_credentials(monkeypatch)
+    monkeypatch.setenv("OMS_AUTH_TOKEN", TOKEN)
+    return TOKEN
+
+
+@pytest.mark.parametrize("region", HOSTILE_REGIONS)
+def test_a_region_cell_naming_another_host_is_invalid_and_never_called(token_env: str, tmp_path: Path,
+                                                                       region: str) -> None:
+    """A region cell with @ : / ? # is invalid:region in validate and run; no connection goes anywhere."""
+    with Listener() as listener:
+        cell = region.format(port=listener.port)
+        manifest = _write_csv(tmp_path / "m.csv", [["group_id", "region"], ["g1", cell]])
+        vcode, vout, _ = run_cli("validate", str(manifest), "--project-id", PROJECT)
+        code, out, err = run_cli("run", str(manifest), "--project-id", PROJECT, "--out", str(tmp_path / "run"),
+                                 "--quiet", "--max-attempts", "1", "--timeout", "2")
+        assert listener.connections == 0
+    assert vcode == 1 and "invalid:region" in vout, vout
+    assert code == 1, (out, err)
+    [row] = _report(tmp_path / "run")
+    assert (row["outcome"], row["error_code"]) == ("invalid", "invalid:region not a region id"), row
+    assert "cn-north-4" in row["error_msg"]  # says what a region looks like
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "discover"])
+@pytest.mark.parametrize("region", HOSTILE_REGIONS)
+def test_a_region_option_naming_another_host_is_exit_2_and_never_called(token_env: str, tmp_path: Path, command: str,
+                                                                        region: str) -> None:
+    """--region with @ : / ? # (run, validate, discover): exit 2, one line naming --region, no connection."""
+    with Listener() as listener:
+        value = region.format(port=listener.port)
+        manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+        args = {"validate": ["validate", str(manifest)],
+                "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
+                "discover": ["discover", "--out", str(tmp_path / "found.csv")]}[command]
+        timeout = [] if command == "validate" else ["--timeout", "2"]
+        code, out, err = run_cli(*args, "--region", value, "--project-id", PROJECT, *timeout)
+        assert listener.connections == 0
+    assert code == 2, (out, err)
+    assert err.startswith("bulkretry: error: ") and err.count("\n") == 1 and "--region" in err, err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "found.csv").exists()

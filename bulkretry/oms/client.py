@@ -19,12 +19,13 @@ import aiohttp
 from yarl import URL
 
 from bulkretry import __version__
-from bulkretry.errors import ApiError, TransportError
+from bulkretry.errors import ApiError, ConfigError, TransportError
 from bulkretry.jsontext import encoder
 from bulkretry.oms.auth import Authenticator, OutgoingRequest
+from bulkretry.oms.endpoint import Endpoint, check_region, endpoint_for_region, parse_endpoint
 from bulkretry.oms.errorbody import parse_error_body, short_text
 
-__all__ = ["OmsClient", "Response", "encode_segment", "endpoint_for_region", "make_session", "parse_retry_after"]
+__all__ = ["OmsClient", "Response", "encode_segment", "make_session", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,6 @@ def make_session(*, limit: int = 100) -> aiohttp.ClientSession:
     if hasattr(session, "_retry_connection"):
         session._retry_connection = False
     return session
-
-
-def endpoint_for_region(region: str) -> str:
-    return f"https://oms.{region}.myhuaweicloud.com"
 
 
 _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote() leaves as it is: the usual id needs no work
@@ -92,7 +89,9 @@ class Response(NamedTuple):
 class OmsClient:
     """Async OMS v2 client over one shared :class:`aiohttp.ClientSession` (one pool, keep-alive).
 
-    *endpoint* wins over *region*; a call may name its own region when no endpoint was given.
+    *endpoint* wins over *region*; a call may name its own region when no endpoint was given. Both are
+    checked here (:mod:`bulkretry.oms.endpoint`; a :class:`ConfigError` for a bad one), and every URL built is
+    checked to go to the host they name before anything is sent.
     """
 
     def __init__(
@@ -110,8 +109,8 @@ class OmsClient:
             raise ValueError("timeout must be positive")
         self._session = session
         self._auth = auth
-        self._endpoint = endpoint.rstrip("/") if endpoint else None
-        self._region = region
+        self._endpoint = parse_endpoint(endpoint) if endpoint else None
+        self._region = check_region(region) if region and not endpoint else region
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._ssl = verify_tls  # aiohttp's ssl=: True verifies certificates (it reads None as True), False not
         self._clock = clock
@@ -119,9 +118,14 @@ class OmsClient:
         self._prefixes: dict[tuple[str | None, str], tuple[str, str, str]] = {}
 
     def __repr__(self) -> str:
-        return f"OmsClient(endpoint={self._endpoint!r}, region={self._region!r}, auth={self._auth!r})"
+        endpoint = self._endpoint.origin if self._endpoint else None
+        return f"OmsClient(endpoint={endpoint!r}, region={self._region!r}, auth={self._auth!r})"
 
     def endpoint(self, region: str | None = None) -> str:
+        """The endpoint a call for *region* goes to (``scheme://host[:port]``); ConfigError for a bad region."""
+        return self._target(region).origin
+
+    def _target(self, region: str | None) -> Endpoint:
         if self._endpoint:
             return self._endpoint
         region = region or self._region
@@ -168,12 +172,24 @@ class OmsClient:
     # -- the one place a request goes out ----------------------------------------------------------
 
     def _prefix(self, region: str | None, project_id: str) -> tuple[str, str, str]:
-        """``(netloc, "scheme://netloc", "/v2/{project}/")`` for *region* and *project_id* (made once for each)."""
+        """``(netloc, "scheme://netloc", "/v2/{project}/")`` for *region* and *project_id* (made once for each).
+
+        A defence in depth: the URL is parsed as it will be sent, and a call whose host, port, scheme or user
+        is not the one the region or ``--endpoint`` named is refused (not retryable) before anything is sent.
+        """
         found = self._prefixes.get((region, project_id))
         if found is None:
-            split = urlsplit(self.endpoint(region))
-            found = self._prefixes[(region, project_id)] = (
-                split.netloc, f"{split.scheme}://{split.netloc}", f"/v2/{encode_segment(project_id)}/")
+            try:
+                target = self._target(region)
+            except ConfigError as exc:
+                raise TransportError("invalid_request", f"not sent: {exc}", retryable=False) from None
+            path = f"/v2/{encode_segment(project_id)}/"
+            url = URL(target.origin + path, encoded=True)
+            if ((url.host or "").lower(), url.explicit_port, url.scheme, url.user) != (
+                    target.host.lower(), target.port, target.scheme, None):
+                raise TransportError("invalid_request", f"not sent: the URL built for {target.origin} goes to "
+                                     f"{short_text(str(url.host))}, another host", retryable=False)
+            found = self._prefixes[(region, project_id)] = (target.netloc, target.origin, path)
         return found
 
     async def request(self, method: str, project_id: str, segments: tuple[str, ...], *,
