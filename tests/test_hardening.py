@@ -424,3 +424,29 @@ def test_a_region_option_naming_another_host_is_exit_2_and_never_called(token_en
     assert code == 2, (out, err)
     assert err.startswith("bulkretry: error: ") and err.count("\n") == 1 and "--region" in err, err
     assert not (tmp_path / "run").exists() and not (tmp_path / "found.csv").exists()
+
+
+#: --endpoint values refused before any call ({url} is a live simulator's http://127.0.0.1:PORT).
+BAD_ENDPOINTS = ["{hostport}", "ftp://{hostport}", "http://", "http://:{port}", "http://127.0.0.1 :{port}",
+                 " {url}", "http://127.0.0.1:{port}0000", "{url}/v2", "{url}/prefix/", "{url}?x=1", "{url}#f",
+                 "http://127.0.0.1:"]
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "discover"])
+@pytest.mark.parametrize("endpoint", BAD_ENDPOINTS)
+def test_a_bad_endpoint_is_exit_2_naming_the_option_and_the_form(sim_thread: SimulatorThread, env: dict,
+                                                                 tmp_path: Path, command: str, endpoint: str) -> None:
+    """No scheme, another scheme, no host, spaces, a port over 65535, a path/query/fragment: exit 2, nothing sent."""
+    url = sim_thread.url
+    value = endpoint.format(url=url, hostport=url.removeprefix("http://"), port=url.rsplit(":", 1)[1])
+    manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    args = {"validate": ["validate", str(manifest)],
+            "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
+            "discover": ["discover", "--out", str(tmp_path / "found.csv")]}[command]
+    before = len(sim_thread.simulator.received)
+    code, out, err = run_cli(*args, "--endpoint", value, "--project-id", PROJECT)
+    assert code == 2, (out, err)
+    assert err.startswith("bulkretry: error: --endpoint") and err.count("\n") == 1, err
+    assert "https://host[:port]" in err and "Traceback" not in err
+    assert len(sim_thread.simulator.received) == before
+    assert not (tmp_path / "run").exists() and not (tmp_path / "found.csv").exists()

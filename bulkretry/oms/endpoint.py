@@ -117,7 +117,8 @@ def parse_endpoint(url: str, *, option: str = "--endpoint") -> Endpoint:
     except ValueError as exc:  # a port over 65535 or not a number, brackets that do not close
         raise refuse(f"has a bad host or port ({exc})") from None
     if split.path not in ("", "/") or split.query or split.fragment or "?" in url or "#" in url:
-        raise refuse("has a path, query or fragment, which would not be used")
+        raise refuse("has a path, query or fragment, which bulkretry would not use (it adds /v2/{project_id}/... "
+                     "itself)")
     netloc = split.netloc
     host = split.hostname or ""
     if not host:
