@@ -107,7 +107,7 @@ async def test_a_second_401_is_final(iam: FakeIam) -> None:
 
 async def test_wrong_password_is_an_iam_error(iam: FakeIam) -> None:
     """IAM's own error shape comes through with its code and message."""
-    client, _ = _client(iam, password="wrong")
+    client, _ = _client(iam, password="not-the-right-one")
     with pytest.raises(ApiError) as info:
         await client.retry_task_group("p1", "g", {})
     assert info.value.status == 401

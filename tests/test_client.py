@@ -233,6 +233,49 @@ async def test_a_region_naming_another_host_is_never_called(session: aiohttp.Cli
         OmsClient(session, TokenAuth(Token("t")), region=f"x@127.0.0.1:{port}#")
 
 
+QUOTED = {"sk": "sk-quoted-0123456789abcdef", "security": "security-token-quoted-0123456789",
+          "token": "MIIToken-quoted-" + "x" * 400, "password": "pw-quoted-hunter2"}
+AK_QUOTED = "HPUAQUOTEDAK00000001"
+
+
+async def test_a_server_quoting_the_runs_credentials_never_gets_them_into_a_result(
+        session: aiohttp.ClientSession) -> None:
+    """Token, AK, SK, security token, IAM password (and the row's SK) quoted back in error_code, error_msg or
+    X-Request-Id (a 4xx, a 2xx, after a long prefix): redacted, access keys masked, under every scheme."""
+    from bulkretry.oms.auth import IamPasswordAuth
+    from bulkretry.oms.credentials import IamPassword
+
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/v3/auth/tokens":
+            return web.json_response({}, status=201, headers={"X-Subject-Token": QUOTED["token"]})
+        quoted = " ".join([AK_QUOTED, request.headers.get("X-Auth-Token", ""), *QUOTED.values(),
+                           request.headers.get("Authorization", ""), (await request.text())])
+        if request.path.endswith("/g-ok/retry"):
+            return web.json_response({}, headers={"X-Request-Id": f"id {quoted}"[:4000]})
+        return web.json_response({"error_code": f"OMS.0002 {quoted}", "error_msg": "x" * 250 + quoted},
+                                 status=400, headers={"X-Request-Id": quoted[:4000]})
+
+    async with serve(handler) as url:
+        auths = {TokenAuth(Token(QUOTED["token"])): ["token"],
+                 AkSkAuth(AkSk(AK_QUOTED, QUOTED["sk"], QUOTED["security"])): ["sk", "security"],
+                 IamPasswordAuth(IamPassword(url, "u", "d", QUOTED["password"])): ["password", "token"]}
+        for auth, own in auths.items():
+            secrets = [QUOTED[name] for name in own] + ["row-src-sk-0123456789"]
+            client = OmsClient(session, auth, endpoint=url)
+            body = {"src_ak": "SRCAK0000000001", "src_sk": "row-src-sk-0123456789"}
+            ok = await client.retry_task_group("p", "g-ok", body)
+            with pytest.raises(ApiError) as info:
+                await client.retry_task_group("p", "g-bad", body)
+            err = info.value
+            texts = [ok.request_id, err.error_code, err.error_msg, err.request_id, str(err)]
+            for text in texts:
+                assert not any(secret in text or secret[:12] in text for secret in secrets), (auth, text)
+                assert AK_QUOTED not in text or "sk" not in own
+            assert "[redacted]" in err.error_msg and "[redacted]" in ok.request_id, (auth, err.error_msg)
+            assert "HPUA…0001" in err.error_msg or "sk" not in own
+
+
 @pytest.mark.parametrize("body", [
     {"src_ak": "AK", "src_sk": "s\"k\\n", "migrate_failed_object": False},
     {"json_auth_file": '{"type": "service_account",\n "private_key": "-----BEGIN\\nKEY\\n-----"}', "dst_sk": "中文✓😀"},

@@ -17,7 +17,7 @@ from typing import Protocol
 import aiohttp
 
 from bulkretry.errors import ApiError, TransportError
-from bulkretry.masking import mask
+from bulkretry.masking import mask, redact_credentials
 from bulkretry.oms import signer
 from bulkretry.oms.credentials import AkSk, Credentials, IamPassword, Token
 from bulkretry.oms.errorbody import parse_error_body, short_text
@@ -59,6 +59,11 @@ class Authenticator(Protocol):
         """Forget cached credentials after a 401; True when fetching new ones may help."""
         ...
 
+    def secrets(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(secrets, access keys)`` this authenticator holds or sends, for redacting what the service quotes
+        back (:func:`bulkretry.masking.redact_credentials`): asked for on the failure path only."""
+        ...
+
 
 class AkSkAuth:
     """``SDK-HMAC-SHA256`` signing with ``X-Project-Id`` and, for temporary keys, ``X-Security-Token``."""
@@ -87,6 +92,10 @@ class AkSkAuth:
     def invalidate(self, project_id: str) -> bool:
         return False
 
+    def secrets(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        c = self._credentials
+        return (c.sk, c.security_token or ""), (c.ak,)
+
 
 class TokenAuth:
     """A token given by the user, sent as ``X-Auth-Token`` unchanged."""
@@ -104,6 +113,9 @@ class TokenAuth:
 
     def invalidate(self, project_id: str) -> bool:
         return False
+
+    def secrets(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (self._token,), ()
 
 
 @dataclass(slots=True)
@@ -138,6 +150,9 @@ class IamPasswordAuth:
     def invalidate(self, project_id: str) -> bool:
         return self._tokens.pop(project_id, None) is not None
 
+    def secrets(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (self._credentials.password, *(cached.value for cached in self._tokens.values())), ()
+
     async def _token_for(self, project_id: str, session: aiohttp.ClientSession) -> str:
         cached = self._tokens.get(project_id)
         if cached and self._clock() < cached.refresh_at:
@@ -170,8 +185,8 @@ class IamPasswordAuth:
             ) as resp:
                 text = await resp.text(errors="replace")
                 request_id = resp.headers.get("X-Request-Id", "")
-                if resp.status >= 300:
-                    code, msg = parse_error_body(resp.status, text)
+                if resp.status >= 300:  # IAM may quote the password: out before the text is shortened
+                    code, msg = parse_error_body(resp.status, redact_credentials(text, (c.password,)))
                     raise ApiError(resp.status, code, f"IAM token request failed: {msg}", request_id=request_id)
                 token = resp.headers.get("X-Subject-Token", "")
                 if not token:

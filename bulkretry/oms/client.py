@@ -21,6 +21,7 @@ from yarl import URL
 from bulkretry import __version__
 from bulkretry.errors import ApiError, ConfigError, TransportError
 from bulkretry.jsontext import encoder
+from bulkretry.masking import PLAIN_ID_CHARS, PLAIN_ID_MAX, hides_in_plain_id, redact, redact_credentials
 from bulkretry.oms.auth import Authenticator, OutgoingRequest
 from bulkretry.oms.endpoint import Endpoint, check_region, endpoint_for_region, parse_endpoint
 from bulkretry.oms.errorbody import parse_error_body, short_text
@@ -114,6 +115,8 @@ class OmsClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._ssl = verify_tls  # aiohttp's ssl=: True verifies certificates (it reads None as True), False not
         self._clock = clock
+        # A plain request id (hex and dashes) needs a look only if one of the run's secrets could stand in it.
+        self._scan_ids = hides_in_plain_id(auth.secrets()[0])
         # (region, project id) -> (netloc, "scheme://netloc", "/v2/{project}/"): a run has a few of each.
         self._prefixes: dict[tuple[str | None, str], tuple[str, str, str]] = {}
 
@@ -210,14 +213,46 @@ class OmsClient:
             path += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
         url = URL(origin + path, encoded=True)
         try:
-            return await self._send(url, outgoing)
-        except ApiError as exc:
-            if exc.status == 401 and self._auth.invalidate(project_id):
-                log.info("401 for project %s: fetching a new token and trying once more", project_id)
-                return await self._send(url, outgoing)
-            raise
+            return await self._send(url, outgoing, json_body)
+        except (ApiError, TransportError) as exc:
+            error = self._scrubbed(exc, json_body)  # before a 401 drops the token it may quote
+        if isinstance(error, ApiError) and error.status == 401 and self._auth.invalidate(project_id):
+            log.info("401 for project %s: fetching a new token and trying once more", project_id)
+            try:
+                return await self._send(url, outgoing, json_body)
+            except (ApiError, TransportError) as exc:
+                error = self._scrubbed(exc, json_body)
+        raise error
 
-    async def _send(self, url: URL, outgoing: OutgoingRequest) -> Response:
+    def _redacted(self, text: str, body: Any) -> str:
+        """*text* from the service without the run's credentials or the row's secrets (the failure path)."""
+        secrets, keys = self._auth.secrets()
+        text = redact_credentials(text, secrets, keys)
+        return redact(text, body) if isinstance(body, Mapping) else text
+
+    def _request_id(self, request_id: str, body: Any) -> str:
+        """An odd ``X-Request-Id`` (not hex digits and dashes): the secrets out, then one short printable line."""
+        request_id = self._redacted(request_id, body)
+        if not (len(request_id) <= MAX_REQUEST_ID_CHARS and request_id.isascii() and request_id.isprintable()):
+            request_id = short_text(request_id, MAX_REQUEST_ID_CHARS)
+        return request_id
+
+    def _scrubbed(self, error: ApiError | TransportError, body: Any) -> ApiError | TransportError:
+        """*error* with the run's credentials (and the row's secrets) out of every text it carries: what the
+        service or IAM sent back, and the messages made from it."""
+        if isinstance(error, TransportError):
+            message = self._redacted(error.message, body)
+            if message == error.message:
+                return error
+            return TransportError(error.code, message, retryable=error.retryable, latency_ms=error.latency_ms)
+        fields = (self._redacted(error.error_code, body), self._redacted(error.error_msg, body),
+                  self._request_id(error.request_id, body) if error.request_id else "")
+        if fields == (error.error_code, error.error_msg, error.request_id):
+            return error
+        return ApiError(error.status, fields[0], fields[1], request_id=fields[2], latency_ms=error.latency_ms,
+                        retry_after=error.retry_after)
+
+    async def _send(self, url: URL, outgoing: OutgoingRequest, json_body: Any) -> Response:
         clock = self._clock
         started = clock()
         headers = await self._auth.authorize(outgoing, self._session)
@@ -251,8 +286,8 @@ class OmsClient:
             raise TransportError("invalid_request", short_text(str(exc)), retryable=False,
                                  latency_ms=_ms(clock() - started)) from None
         latency = _ms(clock() - started)
-        if not (len(request_id) <= MAX_REQUEST_ID_CHARS and request_id.isascii() and request_id.isprintable()):
-            request_id = short_text(request_id, MAX_REQUEST_ID_CHARS)
+        if len(request_id) > PLAIN_ID_MAX or request_id.strip(PLAIN_ID_CHARS) or self._scan_ids:
+            request_id = self._request_id(request_id, json_body)  # not the usual hex id: it may quote a secret
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(status, "invalid_response", f"response body over {MAX_BODY_BYTES} bytes",
                            request_id=request_id, latency_ms=latency)
@@ -265,7 +300,7 @@ class OmsClient:
             raise ApiError(status, str(status), f"redirect to {target} not followed",
                            request_id=request_id, latency_ms=latency)
         if status >= 400 or status < 200:
-            code, msg = parse_error_body(status, text)
+            code, msg = parse_error_body(status, self._redacted(text, json_body))  # before the text is shortened
             raise ApiError(status, code, msg, request_id=request_id, latency_ms=latency, retry_after=retry_after)
         if text == "{}":  # what the retry call answers: no need for the parser
             return Response(status, request_id, latency, {})
