@@ -233,6 +233,42 @@ async def test_a_region_naming_another_host_is_never_called(session: aiohttp.Cli
         OmsClient(session, TokenAuth(Token("t")), region=f"x@127.0.0.1:{port}#")
 
 
+ODD_2XX = {  # name -> (status, body, content type)
+    "html page": (200, b"<html><title>Sign in to the hotel Wi-Fi</title></html>", "text/html"),
+    "empty html": (200, b"", "text/html; charset=utf-8"),
+    "html labelled json": (200, b"<!DOCTYPE html><p>proxy</p>", "application/json"),
+    "plain text": (200, b"OK", "text/plain"),
+    "broken json": (202, b'{"a": ', "application/json"),
+}
+FINE_2XX = {"empty": (200, b"", None), "object": (200, b"{}", "application/json"), "null": (200, b"null", None),
+            "array": (200, b"[1, 2]", "application/json"), "spaces": (204, b"", None)}
+
+
+async def test_a_2xx_that_is_not_json_is_an_invalid_response(session: aiohttp.ClientSession) -> None:
+    """A 2xx whose body is not JSON, or is labelled text/html: ApiError invalid_response, not retryable, naming a
+    proxy or captive page; an empty body or any JSON (what OMS answers) is a success."""
+    cases = {**ODD_2XX, **FINE_2XX}
+
+    async def handler(request: web.Request) -> web.Response:
+        status, body, ctype = cases[unquote(request.path.split("/")[4])]
+        response = web.Response(status=status, body=body)
+        if ctype:
+            response.headers["Content-Type"] = ctype
+        return response
+
+    async with serve(handler) as url:
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
+        for name, (status, _, _) in ODD_2XX.items():
+            with pytest.raises(ApiError) as info:
+                await client.retry_task_group("p", name, {})
+            err = info.value
+            assert (err.status, err.error_code, err.retryable) == (status, "invalid_response", False), name
+            assert "proxy or captive page" in err.error_msg, err.error_msg
+            assert name != "html page" or "hotel Wi-Fi" in err.error_msg  # the page's start, to recognise it
+        for name, (status, _, _) in FINE_2XX.items():
+            assert (await client.retry_task_group("p", name, {})).status == status
+
+
 QUOTED = {"sk": "sk-quoted-0123456789abcdef", "security": "security-token-quoted-0123456789",
           "token": "MIIToken-quoted-" + "x" * 400, "password": "pw-quoted-hunter2"}
 AK_QUOTED = "HPUAQUOTEDAK00000001"

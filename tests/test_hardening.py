@@ -229,8 +229,8 @@ EXPECTED = {  # group id (its behaviour) -> (outcome, http_status, error_code, a
     "redirect-away": ("failed", "302", "302", "1"),
     "redirect-same": ("failed", "301", "301", "1"),
     "bad-location": ("failed", "302", "302", "1"),
-    "garbage-200": ("succeeded", "200", "", "1"),  # a 2xx is the service accepting the retry, whatever its body
-    "deep-json-200": ("succeeded", "200", "", "1"),
+    "garbage-200": ("failed", "200", "invalid_response", "1"),  # a 2xx page that is not JSON: a proxy, not OMS
+    "deep-json-200": ("failed", "200", "invalid_response", "1"),
     "json-array": ("succeeded", "200", "", "1"),
     "json-null": ("succeeded", "200", "", "1"),
     "ok": ("succeeded", "200", "", "1"),
@@ -294,6 +294,7 @@ def test_misbehaving_server_gives_per_row_errors(env: dict, tmp_path: Path) -> N
     assert {g: hits[g] for g in EXPECTED} == {g: int(r["attempts"]) for g, r in rows.items()}
     assert "oops" in rows["garbage-500"]["error_msg"] and rows["hostile-code"]["error_msg"] == "a b [31mc"
     assert rows["not-http"]["error_msg"].startswith("the answer is not valid HTTP: ")
+    assert "proxy or captive page" in rows["garbage-200"]["error_msg"]
     assert other.url.removeprefix("http://") in rows["redirect-away"]["error_msg"]
     for row in rows.values():
         assert row["error_msg"].isprintable() and len(row["error_msg"]) <= 300, row

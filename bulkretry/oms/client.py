@@ -267,6 +267,7 @@ class OmsClient:
                 else:
                     raw = await _read_capped(resp.content, MAX_BODY_BYTES)
                 status, answer = resp.status, resp.headers
+                content_type = answer.get("Content-Type", "")
                 request_id = answer.get("X-Request-Id", "")
                 location = answer.get("Location", "") if 300 <= status < 400 else ""
                 retry_after = parse_retry_after(answer.get("Retry-After")) if not 200 <= status < 400 else None
@@ -304,10 +305,15 @@ class OmsClient:
             raise ApiError(status, code, msg, request_id=request_id, latency_ms=latency, retry_after=retry_after)
         if text == "{}":  # what the retry call answers: no need for the parser
             return Response(status, request_id, latency, {})
+        # Anything else must be JSON or empty (OMS's other answer): an HTML or text page with a 2xx is a proxy,
+        # a captive portal or a gateway speaking, and the call may never have reached OMS. Not a success.
+        if "html" in content_type.lower():
+            raise _not_json(status, "an HTML page", self._redacted(text, json_body), request_id, latency)
         try:
             body = json.loads(text) if text.strip() else None
         except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack allows
-            body = text
+            raise _not_json(status, f"a body that is not JSON ({short_text(content_type, 40) or 'no type'})",
+                            self._redacted(text, json_body), request_id, latency) from None
         return Response(status, request_id, latency, body)
 
     @staticmethod
@@ -316,6 +322,14 @@ class OmsClient:
             raise ApiError(resp.status, "invalid_response", "expected a JSON object from the service",
                            request_id=resp.request_id, latency_ms=resp.latency_ms)
         return resp.body
+
+
+def _not_json(status: int, what: str, text: str, request_id: str, latency: float) -> ApiError:
+    """A 2xx that is not the API's answer: ``invalid_response`` (not retryable), saying who likely answered."""
+    start = short_text(text, 60)
+    message = (f"HTTP {status} with {what}: a proxy or captive page likely answered, not OMS; the retry may not "
+               "have reached it. Check --endpoint and any proxy" + (f" (page: {start})" if start else ""))
+    return ApiError(status, "invalid_response", short_text(message), request_id=request_id, latency_ms=latency)
 
 
 def _ms(seconds: float) -> float:
