@@ -9,11 +9,12 @@ the engine, the annotated copy of the manifest and the credential records all ma
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
-    "MASKED", "MASKED_COLUMNS", "REDACTED", "SECRET_COLUMNS", "looks_secret", "mask", "masked_text", "redact",
+    "MASKED", "MASKED_COLUMNS", "PLAIN_ID_CHARS", "PLAIN_ID_MAX", "REDACTED", "SECRET_COLUMNS", "hides_in_plain_id",
+    "looks_secret", "mask", "masked_text", "redact", "redact_credentials",
 ]
 
 #: Columns never written to a report, log or journal.
@@ -25,6 +26,12 @@ MASKED_COLUMNS = frozenset({"src_ak", "dst_ak"})
 MASKED = "***"
 #: What a secret quoted by the service becomes in a report.
 REDACTED = "[redacted]"
+#: A request id made only of these (hex digits and dashes, what OMS and the simulator send) and at most
+#: ``PLAIN_ID_MAX`` long cannot hold a secret that has any other character: it is kept without a look.
+PLAIN_ID_CHARS = "0123456789abcdefABCDEF-"
+PLAIN_ID_MAX = 64
+#: Shorter values are not looked for in server text (they would match by chance, and are no real secret).
+_MIN_SECRET = 4
 #: Parts of a setting's name that say it may hold a secret (or a key): such a setting is never shown.
 _SECRET_NAME_HINTS = ("secret", "password", "token", "credential", "_sk", "_ak", "auth_file", "connection_string")
 
@@ -81,3 +88,28 @@ def _json_strings(text: str) -> list[str]:
     except ValueError:
         return []
     return [v for v in data.values() if isinstance(v, str) and len(v) >= 8] if isinstance(data, dict) else []
+
+
+def redact_credentials(text: str, secrets: Iterable[str], keys: Iterable[str] = ()) -> str:
+    """*text* from the service with the run's own credentials taken out: each of *secrets* (a token, secret
+    key, security token, IAM password) becomes ``[redacted]``, each access key of *keys* is masked.
+
+    For failure texts and odd request ids only (never on a call's success path): a server that quotes the
+    token it was sent must not put it into a report. Longer secrets go first, so one holding another is
+    replaced whole.
+    """
+    if not text:
+        return text
+    for value in sorted({s for s in secrets if s and len(s) >= _MIN_SECRET}, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, REDACTED)
+    for key in keys:
+        if key and len(key) >= _MIN_SECRET and key in text:
+            text = text.replace(key, mask(key))
+    return text
+
+
+def hides_in_plain_id(values: Iterable[str]) -> bool:
+    """Whether one of *values* could stand inside a plain request id (hex digits and dashes only, short):
+    then even plain ids must be looked at."""
+    return any(_MIN_SECRET <= len(v) <= PLAIN_ID_MAX and not v.strip(PLAIN_ID_CHARS) for v in values if v)

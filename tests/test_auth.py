@@ -107,7 +107,7 @@ async def test_a_second_401_is_final(iam: FakeIam) -> None:
 
 async def test_wrong_password_is_an_iam_error(iam: FakeIam) -> None:
     """IAM's own error shape comes through with its status, its message and the project, never the password."""
-    client, _ = _client(iam, password="wrong")
+    client, _ = _client(iam, password="not-the-right-one")
     with pytest.raises(BulkRetryError) as info:
         await client.retry_task_group("p1", "g", {})
     assert getattr(info.value, "status", None) == 401 and info.value.exit_status == 2

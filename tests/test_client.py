@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkretry.errors import ApiError, TransportError
+from bulkretry.errors import ApiError, ConfigError, TransportError
 from bulkretry.oms import client as client_module
 from bulkretry.oms.auth import AkSkAuth, TokenAuth
 from bulkretry.oms.client import OmsClient
@@ -212,6 +212,104 @@ def test_endpoint_comes_from_region_unless_given() -> None:
     assert pinned.endpoint("other") == "http://x:1"
     with pytest.raises(ValueError, match="--region"):
         OmsClient(None, TokenAuth(Token("t"))).endpoint()  # type: ignore[arg-type]
+
+
+async def test_a_region_naming_another_host_is_never_called(session: aiohttp.ClientSession) -> None:
+    """A call's region holding @ : / # is refused (not retryable) before any connection, token never sent."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        client = OmsClient(session, TokenAuth(Token("tok-secret")), timeout=2)
+        for region in (f"x@127.0.0.1:{port}#", f"a:b@127.0.0.1:{port}/", "UPPER"):
+            with pytest.raises(TransportError) as info:
+                await client.retry_task_group("p", "g", {"src_sk": "s"}, region=region)
+            assert (info.value.code, info.value.retryable) == ("invalid_request", False), info.value
+            assert "region id" in info.value.message
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected
+    with pytest.raises(ConfigError, match="--region"):
+        OmsClient(session, TokenAuth(Token("t")), region=f"x@127.0.0.1:{port}#")
+
+
+ODD_2XX = {  # name -> (status, body, content type)
+    "html page": (200, b"<html><title>Sign in to the hotel Wi-Fi</title></html>", "text/html"),
+    "empty html": (200, b"", "text/html; charset=utf-8"),
+    "html labelled json": (200, b"<!DOCTYPE html><p>proxy</p>", "application/json"),
+    "plain text": (200, b"OK", "text/plain"),
+    "broken json": (202, b'{"a": ', "application/json"),
+}
+FINE_2XX = {"empty": (200, b"", None), "object": (200, b"{}", "application/json"), "null": (200, b"null", None),
+            "array": (200, b"[1, 2]", "application/json"), "spaces": (204, b"", None)}
+
+
+async def test_a_2xx_that_is_not_json_is_an_invalid_response(session: aiohttp.ClientSession) -> None:
+    """A 2xx whose body is not JSON, or is labelled text/html: ApiError invalid_response, not retryable, naming a
+    proxy or captive page; an empty body or any JSON (what OMS answers) is a success."""
+    cases = {**ODD_2XX, **FINE_2XX}
+
+    async def handler(request: web.Request) -> web.Response:
+        status, body, ctype = cases[unquote(request.path.split("/")[4])]
+        response = web.Response(status=status, body=body)
+        if ctype:
+            response.headers["Content-Type"] = ctype
+        return response
+
+    async with serve(handler) as url:
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
+        for name, (status, _, _) in ODD_2XX.items():
+            with pytest.raises(ApiError) as info:
+                await client.retry_task_group("p", name, {})
+            err = info.value
+            assert (err.status, err.error_code, err.retryable) == (status, "invalid_response", False), name
+            assert "proxy or captive page" in err.error_msg, err.error_msg
+            assert name != "html page" or "hotel Wi-Fi" in err.error_msg  # the page's start, to recognise it
+        for name, (status, _, _) in FINE_2XX.items():
+            assert (await client.retry_task_group("p", name, {})).status == status
+
+
+QUOTED = {"sk": "sk-quoted-0123456789abcdef", "security": "security-token-quoted-0123456789",
+          "token": "MIIToken-quoted-" + "x" * 400, "password": "pw-quoted-hunter2"}
+AK_QUOTED = "HPUAQUOTEDAK00000001"
+
+
+async def test_a_server_quoting_the_runs_credentials_never_gets_them_into_a_result(
+        session: aiohttp.ClientSession) -> None:
+    """Token, AK, SK, security token, IAM password (and the row's SK) quoted back in error_code, error_msg or
+    X-Request-Id (a 4xx, a 2xx, after a long prefix): redacted, access keys masked, under every scheme."""
+    from bulkretry.oms.auth import IamPasswordAuth
+    from bulkretry.oms.credentials import IamPassword
+
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/v3/auth/tokens":
+            return web.json_response({}, status=201, headers={"X-Subject-Token": QUOTED["token"]})
+        quoted = " ".join([AK_QUOTED, request.headers.get("X-Auth-Token", ""), *QUOTED.values(),
+                           request.headers.get("Authorization", ""), (await request.text())])
+        if request.path.endswith("/g-ok/retry"):
+            return web.json_response({}, headers={"X-Request-Id": f"id {quoted}"[:4000]})
+        return web.json_response({"error_code": f"OMS.0002 {quoted}", "error_msg": "x" * 250 + quoted},
+                                 status=400, headers={"X-Request-Id": quoted[:4000]})
+
+    async with serve(handler) as url:
+        auths = {TokenAuth(Token(QUOTED["token"])): ["token"],
+                 AkSkAuth(AkSk(AK_QUOTED, QUOTED["sk"], QUOTED["security"])): ["sk", "security"],
+                 IamPasswordAuth(IamPassword(url, "u", "d", QUOTED["password"])): ["password", "token"]}
+        for auth, own in auths.items():
+            secrets = [QUOTED[name] for name in own] + ["row-src-sk-0123456789"]
+            client = OmsClient(session, auth, endpoint=url)
+            body = {"src_ak": "SRCAK0000000001", "src_sk": "row-src-sk-0123456789"}
+            ok = await client.retry_task_group("p", "g-ok", body)
+            with pytest.raises(ApiError) as info:
+                await client.retry_task_group("p", "g-bad", body)
+            err = info.value
+            texts = [ok.request_id, err.error_code, err.error_msg, err.request_id, str(err)]
+            for text in texts:
+                assert not any(secret in text or secret[:12] in text for secret in secrets), (auth, text)
+                assert AK_QUOTED not in text or "sk" not in own
+            assert "[redacted]" in err.error_msg and "[redacted]" in ok.request_id, (auth, err.error_msg)
+            assert "HPUA…0001" in err.error_msg or "sk" not in own
 
 
 @pytest.mark.parametrize("body", [

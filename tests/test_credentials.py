@@ -89,7 +89,7 @@ def test_no_secret_in_any_repr_or_str() -> None:
         AkSk(AK, SECRETS[0], SECRETS[3]), Token(SECRETS[1]), IamPassword("http://iam", "u", "d", SECRETS[2]),
         AkSkAuth(AkSk(AK, SECRETS[0], SECRETS[3])), TokenAuth(Token(SECRETS[1])),
         IamPasswordAuth(IamPassword("http://iam", "u", "d", SECRETS[2])),
-        OmsClient(None, authenticator_for(AkSk(AK, SECRETS[0])), region="r"),  # type: ignore[arg-type]
+        OmsClient(None, authenticator_for(AkSk(AK, SECRETS[0])), region="cn-north-4"),  # type: ignore[arg-type]
     ]
     for obj in objects:
         for text in (repr(obj), str(obj)):

@@ -237,8 +237,8 @@ EXPECTED = {  # group id (its behaviour) -> (outcome, http_status, error_code, a
     "redirect-away": ("failed", "302", "302", "1"),
     "redirect-same": ("failed", "301", "301", "1"),
     "bad-location": ("failed", "302", "302", "1"),
-    "garbage-200": ("succeeded", "200", "", "1"),  # a 2xx is the service accepting the retry, whatever its body
-    "deep-json-200": ("succeeded", "200", "", "1"),
+    "garbage-200": ("failed", "200", "invalid_response", "1"),  # a 2xx page that is not JSON: a proxy, not OMS
+    "deep-json-200": ("failed", "200", "invalid_response", "1"),
     "json-array": ("succeeded", "200", "", "1"),
     "json-null": ("succeeded", "200", "", "1"),
     "ok": ("succeeded", "200", "", "1"),
@@ -302,6 +302,7 @@ def test_misbehaving_server_gives_per_row_errors(env: dict, tmp_path: Path) -> N
     assert {g: hits[g] for g in EXPECTED} == {g: int(r["attempts"]) for g, r in rows.items()}
     assert "oops" in rows["garbage-500"]["error_msg"] and rows["hostile-code"]["error_msg"] == "a b [31mc"
     assert rows["not-http"]["error_msg"].startswith("the answer is not valid HTTP: ")
+    assert "proxy or captive page" in rows["garbage-200"]["error_msg"]
     assert other.url.removeprefix("http://") in rows["redirect-away"]["error_msg"]
     for row in rows.values():
         assert row["error_msg"].isprintable() and len(row["error_msg"]) <= 300, row
@@ -506,7 +507,7 @@ def test_refused_first_calls_halt_the_run_and_resume_calls_the_rest(sim_thread: 
     assert after == {g: "failed" if g in {r["group_id"] for r in failed} else "succeeded" for g in groups}
 
 
-# -- stop signals before the first call and after the last one ----------------------------------------------------
+# -- 6. stop signals before the first call and after the last one ----------------------------------------------------
 
 
 def _bulkretry(*argv: str, env: dict[str, str], ignore_sigint: bool = False) -> subprocess.Popen[str]:
@@ -597,7 +598,7 @@ def test_a_signal_while_the_reports_are_written_ends_with_its_status(tmp_path: P
         assert (out / name).stat().st_size > 0
 
 
-# -- 5. full disks and read-only archives -------------------------------------------------------------------
+# -- 7. full disks and read-only archives -------------------------------------------------------------------
 
 
 @contextmanager
@@ -692,3 +693,171 @@ def test_an_archived_run_on_a_read_only_mount_is_read_not_written(sim_thread: Si
         assert code == 2 and "cannot write" in err and str(archive) in err and "Traceback" not in err, err
         assert "copy" in err, err
         assert sorted(p.name for p in archive.iterdir()) == before
+
+
+# -- 8. the host a call goes to is the one the user named ------------------------------------------------------
+
+
+class Listener:
+    """A loopback TCP port that counts the connections made to it (and closes each at once)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def __enter__(self) -> Listener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+
+
+#: Regions that splice another host into https://oms.{region}.myhuaweicloud.com (all on loopback, so the code
+#: before the fix reached the listener and nothing else).
+HOSTILE_REGIONS = ["x@127.0.0.1:{port}#", "x@127.0.0.1:{port}/", "x@127.0.0.1:{port}?", "a:b@127.0.0.1:{port}#x"]
+TOKEN = "the-run-token-0123456789"
+
+
+@pytest.fixture
+def token_env(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Only a token as credentials (sent as X-Auth-Token, so nothing in aiohttp stops a URL with a user name)."""
+    clear_credentials(monkeypatch)
+    monkeypatch.setenv("OMS_AUTH_TOKEN", TOKEN)
+    return TOKEN
+
+
+@pytest.mark.parametrize("region", HOSTILE_REGIONS)
+def test_a_region_cell_naming_another_host_is_invalid_and_never_called(token_env: str, tmp_path: Path,
+                                                                       region: str) -> None:
+    """A region cell with @ : / ? # is invalid:region in validate and run; no connection goes anywhere."""
+    with Listener() as listener:
+        cell = region.format(port=listener.port)
+        manifest = _write_csv(tmp_path / "m.csv", [["group_id", "region"], ["g1", cell]])
+        vcode, vout, _ = run_cli("validate", str(manifest), "--project-id", PROJECT)
+        code, out, err = run_cli("run", str(manifest), "--project-id", PROJECT, "--out", str(tmp_path / "run"),
+                                 "--quiet", "--max-attempts", "1", "--timeout", "2")
+        assert listener.connections == 0
+    assert vcode == 1 and "invalid:region" in vout, vout
+    assert code == 1, (out, err)
+    [row] = _report(tmp_path / "run")
+    assert (row["outcome"], row["error_code"]) == ("invalid", "invalid:region not a region id"), row
+    assert "cn-north-4" in row["error_msg"]  # says what a region looks like
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "discover"])
+@pytest.mark.parametrize("region", HOSTILE_REGIONS)
+def test_a_region_option_naming_another_host_is_exit_2_and_never_called(token_env: str, tmp_path: Path, command: str,
+                                                                        region: str) -> None:
+    """--region with @ : / ? # (run, validate, discover): exit 2, one line naming --region, no connection."""
+    with Listener() as listener:
+        value = region.format(port=listener.port)
+        manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+        args = {"validate": ["validate", str(manifest)],
+                "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
+                "discover": ["discover", "--out", str(tmp_path / "found.csv")]}[command]
+        timeout = [] if command == "validate" else ["--timeout", "2"]
+        code, out, err = run_cli(*args, "--region", value, "--project-id", PROJECT, *timeout)
+        assert listener.connections == 0
+    assert code == 2, (out, err)
+    assert err.startswith("bulkretry: error: ") and err.count("\n") == 1 and "--region" in err, err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "found.csv").exists()
+
+
+#: --endpoint values refused before any call ({url} is a live simulator's http://127.0.0.1:PORT).
+BAD_ENDPOINTS = ["{hostport}", "ftp://{hostport}", "http://", "http://:{port}", "http://127.0.0.1 :{port}",
+                 " {url}", "http://127.0.0.1:{port}0000", "{url}/v2", "{url}/prefix/", "{url}?x=1", "{url}#f",
+                 "http://127.0.0.1:"]
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "discover"])
+@pytest.mark.parametrize("endpoint", BAD_ENDPOINTS)
+def test_a_bad_endpoint_is_exit_2_naming_the_option_and_the_form(sim_thread: SimulatorThread, env: dict,
+                                                                 tmp_path: Path, command: str, endpoint: str) -> None:
+    """No scheme, another scheme, no host, spaces, a port over 65535, a path/query/fragment: exit 2, nothing sent."""
+    url = sim_thread.url
+    value = endpoint.format(url=url, hostport=url.removeprefix("http://"), port=url.rsplit(":", 1)[1])
+    manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    args = {"validate": ["validate", str(manifest)],
+            "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
+            "discover": ["discover", "--out", str(tmp_path / "found.csv")]}[command]
+    before = len(sim_thread.simulator.received)
+    code, out, err = run_cli(*args, "--endpoint", value, "--project-id", PROJECT)
+    assert code == 2, (out, err)
+    assert err.startswith("bulkretry: error: --endpoint") and err.count("\n") == 1, err
+    assert "https://host[:port]" in err and "Traceback" not in err
+    assert len(sim_thread.simulator.received) == before
+    assert not (tmp_path / "run").exists() and not (tmp_path / "found.csv").exists()
+
+
+# -- 9. the run's own credentials never reach a file or the screen ---------------------------------------------
+
+ROW_SK = "row-src-sk-0123456789abcdef"
+
+
+async def _quoting(request: web.Request) -> web.Response:
+    """A server that quotes the token it was sent (and the row's SK) in its answers: ids, codes, messages."""
+    token = request.headers.get("X-Auth-Token", "")
+    body = await request.text()
+    if request.method == "GET":
+        return web.json_response({"error_code": "APIGW.0301", "error_msg": f"token {token} refused"}, status=401,
+                                 headers={"X-Request-Id": token[:200]})
+    group = unquote(request.raw_path.split("/")[4])
+    if group == "quote-ok":
+        return web.json_response({}, headers={"X-Request-Id": f"{token} {ROW_SK}"})
+    return web.json_response({"error_code": "OMS.0002", "error_msg": f"{'x' * 280} token {token} body {body}"},
+                             status=400, headers={"X-Request-Id": token})
+
+
+def test_a_server_quoting_the_runs_token_leaves_it_in_no_file_or_output(token_env: str, tmp_path: Path) -> None:
+    """The token (and a row's SK) quoted in error_msg and X-Request-Id: in no run file, stdout or stderr."""
+    manifest = _write_csv(tmp_path / "m.csv", [["group_id", "src_sk"], ["quote-ok", ROW_SK], ["quote-err", ROW_SK]])
+    with ServerThread(_quoting) as server:
+        code, out, err = _run(server.url, manifest, tmp_path / "run", "--max-attempts", "1")
+        dcode, dout, derr = run_cli("discover", "--endpoint", server.url, "--project-id", PROJECT,
+                                    "--out", str(tmp_path / "found.csv"))
+    assert (code, dcode) == (1, 1), (out, err, dout, derr)
+    assert "[redacted]" in derr
+    rows = {r["group_id"]: r for r in _report(tmp_path / "run")}
+    assert rows["quote-ok"]["outcome"] == "succeeded" and "[redacted]" in rows["quote-ok"]["request_id"]
+    assert "[redacted]" in rows["quote-err"]["error_msg"], rows["quote-err"]
+    texts = [out, err, dout, derr] + [p.read_bytes().decode("utf-8", "replace") for p in (tmp_path / "run").rglob("*")
+                                      if p.is_file() and p.suffix != ".xlsx"]
+    with zipfile.ZipFile(tmp_path / "run" / "report.xlsx") as book:
+        texts += [book.read(name).decode("utf-8", "replace") for name in book.namelist()]
+    for secret in (TOKEN, TOKEN[:12], ROW_SK, ROW_SK[:12]):
+        assert not [t[:200] for t in texts if secret in t], secret
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "discover"])
+def test_an_endpoint_with_a_password_is_refused_without_echoing_it(sim_thread: SimulatorThread, env: dict,
+                                                                   tmp_path: Path, command: str) -> None:
+    """--endpoint http://user:pass@host: exit 2 before any call, the password in no output and no file."""
+    value = sim_thread.url.replace("http://", "http://admin:hunter2-pw@")
+    manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    args = {"validate": ["validate", str(manifest)], "run": ["run", str(manifest), "--out", str(tmp_path / "run")],
+            "discover": ["discover", "--out", str(tmp_path / "found.csv")]}[command]
+    before = len(sim_thread.simulator.received)
+    code, out, err = run_cli(*args, "--endpoint", value, "--project-id", PROJECT)
+    assert code == 2, (out, err)
+    assert "--endpoint" in err and "user name or password" in err, err
+    assert "hunter2" not in out + err
+    assert len(sim_thread.simulator.received) == before
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and b"hunter2" in p.read_bytes()]

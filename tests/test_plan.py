@@ -6,6 +6,7 @@ import tracemalloc
 
 import pytest
 
+from bulkretry.errors import ConfigError
 from bulkretry.manifest.plan import FirstRows, Planner
 from bulkretry.records import Outcome
 
@@ -61,3 +62,18 @@ def test_planner_fills_empty_body_cells_from_run_wide_defaults() -> None:
     unset = Planner(columns=["group_id"], project_id="p", endpoint="http://x",
                     env={"BULKRETRY_DST_SK": "env:MISSING"}).plan(2, {"group_id": "g1"})
     assert unset.verdict is Outcome.INVALID and "MISSING" in unset.error_msg
+
+
+def test_planner_refuses_a_region_cell_that_is_not_a_region_id() -> None:
+    """A region cell that would splice another host into the URL is invalid:region; with --endpoint it is unused."""
+    planner = Planner(columns=["group_id", "region"], project_id="p")
+    cells = ["cn-north-4", " ap-southeast-1 ", "x@127.0.0.1:18444#", "a/b", "CN-NORTH-4", "cn-north-4", ""]
+    plans = [planner.plan(row, {"group_id": f"g{row}", "region": cell}) for row, cell in enumerate(cells, start=2)]
+    assert [p.error_code for p in plans] == ["", "", "invalid:region not a region id", "invalid:region not a region id",
+                                             "invalid:region not a region id", "", "invalid:region missing"]
+    assert plans[1].region == "ap-southeast-1"
+    assert "x@127.0.0.1:18444#" in plans[2].error_msg and "cn-north-4" in plans[2].error_msg
+    pinned = Planner(columns=["group_id", "region"], project_id="p", endpoint="http://127.0.0.1:1")
+    assert pinned.plan(2, {"group_id": "g", "region": "华北-北京四"}).callable
+    with pytest.raises(ConfigError, match="--region"):
+        Planner(columns=["group_id"], project_id="p", region="x@127.0.0.1:18444#")

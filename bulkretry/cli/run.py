@@ -101,8 +101,10 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--encoding", help="force the CSV encoding (default: detected; UTF-8, UTF-8 BOM or GB18030)")
     g.add_argument("--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed)")
     g = p.add_argument_group("where")
-    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint (default: https://oms.{region}.myhuaweicloud.com)")
-    g.add_argument("--region", metavar="R", help="region for rows without a region column")
+    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query "
+                   "(default: https://oms.{region}.myhuaweicloud.com)")
+    g.add_argument("--region", metavar="R", help="region id for rows without a region column, e.g. cn-north-4 "
+                   "(lower-case letters, digits, dashes)")
     g.add_argument("--project-id", metavar="ID",
                    help="project for rows without a project_id column (default: $HUAWEICLOUD_SDK_PROJECT_ID)")
     g = p.add_argument_group("body defaults")
@@ -176,8 +178,8 @@ def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="only rows that ended with one of these error codes (repeatable)")
     g.add_argument("--manifest", metavar="FILE", help="read the rows from FILE (default: the earlier run's manifest)")
     g = p.add_argument_group("where (default: as the earlier run)")
-    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint")
-    g.add_argument("--region", metavar="R", help="region for rows without a region column")
+    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query")
+    g.add_argument("--region", metavar="R", help="region id for rows without a region column, e.g. cn-north-4")
     g.add_argument("--project-id", metavar="ID", help="project for rows without a project_id column")
     g = p.add_argument_group("pace (default: as the earlier run)")
     g.add_argument("--rate", type=_rate, metavar="N|auto", help="at most N calls per second in total, or auto")

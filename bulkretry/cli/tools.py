@@ -101,8 +101,10 @@ def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p = sub.add_parser("discover", help="write a manifest of the groups in a status (default: failed)",
                        description=DISCOVER_HELP, formatter_class=_Formatter)
     g = p.add_argument_group("where")
-    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint (default: https://oms.{region}.myhuaweicloud.com)")
-    g.add_argument("--region", metavar="R", help="region, for the default endpoint")
+    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query "
+                   "(default: https://oms.{region}.myhuaweicloud.com)")
+    g.add_argument("--region", metavar="R", help="region id for the default endpoint, e.g. cn-north-4 "
+                   "(lower-case letters, digits, dashes)")
     g.add_argument("--project-id", metavar="ID", help="the project (default: $HUAWEICLOUD_SDK_PROJECT_ID)")
     g = p.add_argument_group("what")
     g.add_argument("--status", type=_non_negative_int, default=5, metavar="N",
@@ -133,6 +135,12 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError("no project id: give --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")
     if not args.endpoint and not args.region:
         raise UsageError("no endpoint: give --endpoint URL or --region R")
+    from bulkretry.oms.endpoint import check_region, parse_endpoint
+
+    if args.endpoint:
+        parse_endpoint(args.endpoint)
+    if args.region:
+        check_region(args.region)
     target = Path(args.out or f"manifest-{project_id[:12]}-status{args.status}.csv")
     if target.exists():
         raise UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from bulkretry.errors import ConfigError
 from bulkretry.masking import MASKED_COLUMNS, SECRET_COLUMNS, mask
+from bulkretry.oms.endpoint import check_region, parse_endpoint, region_problem
 from bulkretry.records import Outcome
 
 __all__ = [
@@ -217,9 +218,15 @@ class Planner:
         if "project_id" not in self.columns and not self._project_id:
             raise ConfigError("no project id: add a project_id column to the manifest, give --project-id, "
                               "or set HUAWEICLOUD_SDK_PROJECT_ID")
+        if endpoint:
+            parse_endpoint(endpoint)  # a bad --endpoint is a ConfigError before any call
+        if self._region:
+            check_region(self._region)
         if not endpoint and "region" not in self.columns and not self._region:
             raise ConfigError("no endpoint: give --endpoint URL or --region R (or add a region column)")
         self._needs_region = not endpoint
+        #: Region ids already found good (a run has a few; bounded against a hostile manifest).
+        self._good_regions: set[str] = set()
         # Run-wide defaults for empty body cells, looked up once: BULKRETRY_SRC_SK and friends.
         defaults = {column: self._env.get(DEFAULT_ENV_PREFIX + column.upper(), "") for column in BODY_LIMITS}
         # The body fields a row can have: a column of the manifest, or one with a default (in the API's order).
@@ -229,7 +236,7 @@ class Planner:
     def plan(self, row: int, values: Mapping[str, str]) -> RowPlan:
         project_id = values.get("project_id", "") or self._project_id
         group_id = values.get("group_id", "")
-        region = values.get("region", "") or self._region
+        region = values.get("region", "").strip() or self._region
         shown = [(column, values.get(column, "")) for column in self.extra_columns]
         for slot in self._key_slots:  # access keys are shown masked; an env: reference is no secret
             column, value = shown[slot]
@@ -239,8 +246,8 @@ class Planner:
         try:
             _check_id("group_id", group_id)
             _check_id("project_id", project_id)
-            if self._needs_region and not region:
-                raise _Invalid("region", "missing", "no region for this row and no --endpoint or --region")
+            if self._needs_region and region not in self._good_regions:
+                self._check_region(region)
             body = self._body(values)
         except _Invalid as bad:
             return RowPlan(row, project_id, group_id, region, RetryBody({}), extra, Outcome.INVALID,
@@ -257,6 +264,16 @@ class Planner:
             yield self.plan(raw.row, raw.values)
 
     # -- pieces ------------------------------------------------------------------------------------
+
+    def _check_region(self, region: str) -> None:
+        """A row's region goes into the endpoint's host name: only a region id may (never ``x@host#``)."""
+        if not region:
+            raise _Invalid("region", "missing", "no region for this row and no --endpoint or --region")
+        problem = region_problem(region)
+        if problem:
+            raise _Invalid("region", "not a region id", f"region {problem}")
+        if len(self._good_regions) < 1024:
+            self._good_regions.add(region)
 
     def _env_value(self, column: str, value: str) -> str:
         """An ``env:NAME`` cell: the variable's value."""

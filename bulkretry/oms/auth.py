@@ -20,7 +20,7 @@ from typing import Protocol
 import aiohttp
 
 from bulkretry.errors import BulkRetryError, LoginRefused, LoginUnavailable
-from bulkretry.masking import mask
+from bulkretry.masking import mask, redact_credentials
 from bulkretry.oms import signer
 from bulkretry.oms.credentials import AkSk, Credentials, IamPassword, Token
 from bulkretry.oms.errorbody import parse_error_body, short_text
@@ -64,6 +64,11 @@ class Authenticator(Protocol):
         """Forget cached credentials after a 401; True when fetching new ones may help."""
         ...
 
+    def secrets(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(secrets, access keys)`` this authenticator holds or sends, for redacting what the service quotes
+        back (:func:`bulkretry.masking.redact_credentials`): asked for on the failure path only."""
+        ...
+
 
 class AkSkAuth:
     """``SDK-HMAC-SHA256`` signing with ``X-Project-Id`` and, for temporary keys, ``X-Security-Token``."""
@@ -92,6 +97,10 @@ class AkSkAuth:
     def invalidate(self, project_id: str) -> bool:
         return False
 
+    def secrets(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        c = self._credentials
+        return (c.sk, c.security_token or ""), (c.ak,)
+
 
 class TokenAuth:
     """A token given by the user, sent as ``X-Auth-Token`` unchanged."""
@@ -109,6 +118,9 @@ class TokenAuth:
 
     def invalidate(self, project_id: str) -> bool:
         return False
+
+    def secrets(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (self._token,), ()
 
 
 @dataclass(slots=True)
@@ -144,6 +156,9 @@ class IamPasswordAuth:
 
     def invalidate(self, project_id: str) -> bool:
         return self._tokens.pop(project_id, None) is not None
+
+    def secrets(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (self._credentials.password, *(cached.value for cached in self._tokens.values())), ()
 
     async def _token_for(self, project_id: str, session: aiohttp.ClientSession) -> str:
         cached = self._tokens.get(project_id)
@@ -184,8 +199,10 @@ class IamPasswordAuth:
                 timeout=aiohttp.ClientTimeout(total=self._timeout), allow_redirects=False, ssl=self._ssl,
             ) as resp:
                 text = await resp.text(errors="replace")
-                request_id = short_text(resp.headers.get("X-Request-Id", ""), 128)
+                request_id = short_text(redact_credentials(resp.headers.get("X-Request-Id", ""), (c.password,)), 128)
                 status = resp.status
+                if status >= 300:  # IAM may quote the password: out before the text is shortened
+                    text = redact_credentials(text, (c.password,))
                 token = resp.headers.get("X-Subject-Token", "")
         except TimeoutError:
             raise LoginUnavailable("iam_timeout", f"{where} did not answer the login for project {project_id} "

@@ -19,12 +19,14 @@ import aiohttp
 from yarl import URL
 
 from bulkretry import __version__
-from bulkretry.errors import ApiError, TransportError
+from bulkretry.errors import ApiError, ConfigError, TransportError
 from bulkretry.jsontext import encoder
+from bulkretry.masking import PLAIN_ID_CHARS, PLAIN_ID_MAX, hides_in_plain_id, redact, redact_credentials
 from bulkretry.oms.auth import Authenticator, OutgoingRequest
+from bulkretry.oms.endpoint import Endpoint, check_region, endpoint_for_region, parse_endpoint
 from bulkretry.oms.errorbody import parse_error_body, short_text
 
-__all__ = ["OmsClient", "Response", "encode_segment", "endpoint_for_region", "make_session", "parse_retry_after"]
+__all__ = ["OmsClient", "Response", "encode_segment", "make_session", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +57,6 @@ def make_session(*, limit: int = 100) -> aiohttp.ClientSession:
     if hasattr(session, "_retry_connection"):
         session._retry_connection = False
     return session
-
-
-def endpoint_for_region(region: str) -> str:
-    return f"https://oms.{region}.myhuaweicloud.com"
 
 
 _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote() leaves as it is: the usual id needs no work
@@ -92,7 +90,9 @@ class Response(NamedTuple):
 class OmsClient:
     """Async OMS v2 client over one shared :class:`aiohttp.ClientSession` (one pool, keep-alive).
 
-    *endpoint* wins over *region*; a call may name its own region when no endpoint was given.
+    *endpoint* wins over *region*; a call may name its own region when no endpoint was given. Both are
+    checked here (:mod:`bulkretry.oms.endpoint`; a :class:`ConfigError` for a bad one), and every URL built is
+    checked to go to the host they name before anything is sent.
     """
 
     def __init__(
@@ -110,18 +110,25 @@ class OmsClient:
             raise ValueError("timeout must be positive")
         self._session = session
         self._auth = auth
-        self._endpoint = endpoint.rstrip("/") if endpoint else None
-        self._region = region
+        self._endpoint = parse_endpoint(endpoint) if endpoint else None
+        self._region = check_region(region) if region and not endpoint else region
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._ssl = verify_tls  # aiohttp's ssl=: True verifies certificates (it reads None as True), False not
         self._clock = clock
+        # A plain request id (hex and dashes) needs a look only if one of the run's secrets could stand in it.
+        self._scan_ids = hides_in_plain_id(auth.secrets()[0])
         # (region, project id) -> (netloc, "scheme://netloc", "/v2/{project}/"): a run has a few of each.
         self._prefixes: dict[tuple[str | None, str], tuple[str, str, str]] = {}
 
     def __repr__(self) -> str:
-        return f"OmsClient(endpoint={self._endpoint!r}, region={self._region!r}, auth={self._auth!r})"
+        endpoint = self._endpoint.origin if self._endpoint else None
+        return f"OmsClient(endpoint={endpoint!r}, region={self._region!r}, auth={self._auth!r})"
 
     def endpoint(self, region: str | None = None) -> str:
+        """The endpoint a call for *region* goes to (``scheme://host[:port]``); ConfigError for a bad region."""
+        return self._target(region).origin
+
+    def _target(self, region: str | None) -> Endpoint:
         if self._endpoint:
             return self._endpoint
         region = region or self._region
@@ -168,12 +175,24 @@ class OmsClient:
     # -- the one place a request goes out ----------------------------------------------------------
 
     def _prefix(self, region: str | None, project_id: str) -> tuple[str, str, str]:
-        """``(netloc, "scheme://netloc", "/v2/{project}/")`` for *region* and *project_id* (made once for each)."""
+        """``(netloc, "scheme://netloc", "/v2/{project}/")`` for *region* and *project_id* (made once for each).
+
+        A defence in depth: the URL is parsed as it will be sent, and a call whose host, port, scheme or user
+        is not the one the region or ``--endpoint`` named is refused (not retryable) before anything is sent.
+        """
         found = self._prefixes.get((region, project_id))
         if found is None:
-            split = urlsplit(self.endpoint(region))
-            found = self._prefixes[(region, project_id)] = (
-                split.netloc, f"{split.scheme}://{split.netloc}", f"/v2/{encode_segment(project_id)}/")
+            try:
+                target = self._target(region)
+            except ConfigError as exc:
+                raise TransportError("invalid_request", f"not sent: {exc}", retryable=False) from None
+            path = f"/v2/{encode_segment(project_id)}/"
+            url = URL(target.origin + path, encoded=True)
+            if ((url.host or "").lower(), url.explicit_port, url.scheme, url.user) != (
+                    target.host.lower(), target.port, target.scheme, None):
+                raise TransportError("invalid_request", f"not sent: the URL built for {target.origin} goes to "
+                                     f"{short_text(str(url.host))}, another host", retryable=False)
+            found = self._prefixes[(region, project_id)] = (target.netloc, target.origin, path)
         return found
 
     async def request(self, method: str, project_id: str, segments: tuple[str, ...], *,
@@ -194,14 +213,46 @@ class OmsClient:
             path += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
         url = URL(origin + path, encoded=True)
         try:
-            return await self._send(url, outgoing)
-        except ApiError as exc:
-            if exc.status == 401 and self._auth.invalidate(project_id):
-                log.info("401 for project %s: fetching a new token and trying once more", project_id)
-                return await self._send(url, outgoing)
-            raise
+            return await self._send(url, outgoing, json_body)
+        except (ApiError, TransportError) as exc:
+            error = self._scrubbed(exc, json_body)  # before a 401 drops the token it may quote
+        if isinstance(error, ApiError) and error.status == 401 and self._auth.invalidate(project_id):
+            log.info("401 for project %s: fetching a new token and trying once more", project_id)
+            try:
+                return await self._send(url, outgoing, json_body)
+            except (ApiError, TransportError) as exc:
+                error = self._scrubbed(exc, json_body)
+        raise error
 
-    async def _send(self, url: URL, outgoing: OutgoingRequest) -> Response:
+    def _redacted(self, text: str, body: Any) -> str:
+        """*text* from the service without the run's credentials or the row's secrets (the failure path)."""
+        secrets, keys = self._auth.secrets()
+        text = redact_credentials(text, secrets, keys)
+        return redact(text, body) if isinstance(body, Mapping) else text
+
+    def _request_id(self, request_id: str, body: Any) -> str:
+        """An odd ``X-Request-Id`` (not hex digits and dashes): the secrets out, then one short printable line."""
+        request_id = self._redacted(request_id, body)
+        if not (len(request_id) <= MAX_REQUEST_ID_CHARS and request_id.isascii() and request_id.isprintable()):
+            request_id = short_text(request_id, MAX_REQUEST_ID_CHARS)
+        return request_id
+
+    def _scrubbed(self, error: ApiError | TransportError, body: Any) -> ApiError | TransportError:
+        """*error* with the run's credentials (and the row's secrets) out of every text it carries: what the
+        service or IAM sent back, and the messages made from it."""
+        if isinstance(error, TransportError):
+            message = self._redacted(error.message, body)
+            if message == error.message:
+                return error
+            return TransportError(error.code, message, retryable=error.retryable, latency_ms=error.latency_ms)
+        fields = (self._redacted(error.error_code, body), self._redacted(error.error_msg, body),
+                  self._request_id(error.request_id, body) if error.request_id else "")
+        if fields == (error.error_code, error.error_msg, error.request_id):
+            return error
+        return ApiError(error.status, fields[0], fields[1], request_id=fields[2], latency_ms=error.latency_ms,
+                        retry_after=error.retry_after)
+
+    async def _send(self, url: URL, outgoing: OutgoingRequest, json_body: Any) -> Response:
         clock = self._clock
         started = clock()
         headers = await self._auth.authorize(outgoing, self._session)
@@ -216,6 +267,7 @@ class OmsClient:
                 else:
                     raw = await _read_capped(resp.content, MAX_BODY_BYTES)
                 status, answer = resp.status, resp.headers
+                content_type = answer.get("Content-Type", "")
                 request_id = answer.get("X-Request-Id", "")
                 location = answer.get("Location", "") if 300 <= status < 400 else ""
                 retry_after = parse_retry_after(answer.get("Retry-After")) if not 200 <= status < 400 else None
@@ -235,8 +287,8 @@ class OmsClient:
             raise TransportError("invalid_request", short_text(str(exc)), retryable=False,
                                  latency_ms=_ms(clock() - started)) from None
         latency = _ms(clock() - started)
-        if not (len(request_id) <= MAX_REQUEST_ID_CHARS and request_id.isascii() and request_id.isprintable()):
-            request_id = short_text(request_id, MAX_REQUEST_ID_CHARS)
+        if len(request_id) > PLAIN_ID_MAX or request_id.strip(PLAIN_ID_CHARS) or self._scan_ids:
+            request_id = self._request_id(request_id, json_body)  # not the usual hex id: it may quote a secret
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(status, "invalid_response", f"response body over {MAX_BODY_BYTES} bytes",
                            request_id=request_id, latency_ms=latency)
@@ -249,14 +301,19 @@ class OmsClient:
             raise ApiError(status, str(status), f"redirect to {target} not followed",
                            request_id=request_id, latency_ms=latency)
         if status >= 400 or status < 200:
-            code, msg = parse_error_body(status, text)
+            code, msg = parse_error_body(status, self._redacted(text, json_body))  # before the text is shortened
             raise ApiError(status, code, msg, request_id=request_id, latency_ms=latency, retry_after=retry_after)
         if text == "{}":  # what the retry call answers: no need for the parser
             return Response(status, request_id, latency, {})
+        # Anything else must be JSON or empty (OMS's other answer): an HTML or text page with a 2xx is a proxy,
+        # a captive portal or a gateway speaking, and the call may never have reached OMS. Not a success.
+        if "html" in content_type.lower():
+            raise _not_json(status, "an HTML page", self._redacted(text, json_body), request_id, latency)
         try:
             body = json.loads(text) if text.strip() else None
         except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack allows
-            body = text
+            raise _not_json(status, f"a body that is not JSON ({short_text(content_type, 40) or 'no type'})",
+                            self._redacted(text, json_body), request_id, latency) from None
         return Response(status, request_id, latency, body)
 
     @staticmethod
@@ -265,6 +322,14 @@ class OmsClient:
             raise ApiError(resp.status, "invalid_response", "expected a JSON object from the service",
                            request_id=resp.request_id, latency_ms=resp.latency_ms)
         return resp.body
+
+
+def _not_json(status: int, what: str, text: str, request_id: str, latency: float) -> ApiError:
+    """A 2xx that is not the API's answer: ``invalid_response`` (not retryable), saying who likely answered."""
+    start = short_text(text, 60)
+    message = (f"HTTP {status} with {what}: a proxy or captive page likely answered, not OMS; the retry may not "
+               "have reached it. Check --endpoint and any proxy" + (f" (page: {start})" if start else ""))
+    return ApiError(status, "invalid_response", short_text(message), request_id=request_id, latency_ms=latency)
 
 
 def _ms(seconds: float) -> float:

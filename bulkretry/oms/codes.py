@@ -55,9 +55,11 @@ CODES: dict[str, tuple[str, str]] = {
                 "Rerun the failed rows later; raise --timeout if the service is known to be slow."),
     "connection": ("The connection failed: DNS, TCP, TLS or a broken answer.",
                    "Check the network, proxy and endpoint from this machine; then rerun the failed rows."),
-    "invalid_response": ("The service answered something that is not what the API returns (not JSON, "
-                         "or far too large): often a proxy or gateway page.",
-                         "Check --endpoint and any proxy in between; rerun the failed rows."),
+    "invalid_response": ("The service answered something that is not what the API returns (not JSON, an HTML "
+                         "page, or far too large): often a proxy, captive portal or gateway page. With HTTP 2xx "
+                         "this is not counted as a success: the call may never have reached OMS.",
+                         "Check --endpoint and any proxy in between; rerun the failed rows (a group that was "
+                         "in fact retried answers OMS.1015, which does no harm)."),
     "invalid_request": ("The request could not be sent: a value cannot go into a URL or a header.",
                         "Fix the row's cells (control characters, odd bytes) in the manifest."),
     "internal_error": ("bulkretry failed on this row (a bug, not the service).",

@@ -1,0 +1,137 @@
+"""Where a call goes: the one place for the rules on a region id and an ``--endpoint`` URL.
+
+A region is pasted into ``https://oms.{region}.myhuaweicloud.com``, so a region holding ``@ : / ? #``
+would send the call (token and every secret key of the body) to a host nobody named; an endpoint with a
+user name, a path or a query would be sent somewhere else than it says, or quietly cut. Both are checked
+here before any URL is built, by the planner (a manifest's region cell), the settings check (``--region``,
+``--endpoint``) and the client (which also checks that the URL it built has the host it was asked for).
+
+>>> endpoint_for_region("cn-north-4").origin
+'https://oms.cn-north-4.myhuaweicloud.com'
+>>> parse_endpoint("http://127.0.0.1:8080/").netloc
+'127.0.0.1:8080'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from bulkretry.errors import ConfigError
+
+__all__ = [
+    "ENDPOINT_FORM",
+    "REGION_MAX",
+    "REGION_MIN",
+    "Endpoint",
+    "check_region",
+    "endpoint_for_region",
+    "parse_endpoint",
+    "region_problem",
+]
+
+#: A region id's length: Huawei's are 7..16 characters (``af-south-1``, ``my-kualalumpur-1``); a DNS label
+#: holds at most 63.
+REGION_MIN, REGION_MAX = 2, 63
+#: Lower-case letters, digits and inner dashes: one DNS label, as every Huawei region id is.
+_REGION = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+#: What ``--endpoint`` looks like, for messages.
+ENDPOINT_FORM = "https://host[:port]"
+#: A host name: ASCII letters, digits, dots, dashes (and underscores, which some internal names use).
+_HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_.])?")
+_SHOWN = 80  # the most characters of a refused value quoted in a message
+
+
+class Endpoint(NamedTuple):
+    """A checked endpoint: ``origin`` (``scheme://netloc``, what URLs start with), ``netloc`` (the Host header
+    and what is signed) and ``host`` (lower case, an IPv6 address without brackets: what to compare)."""
+
+    scheme: str
+    host: str
+    port: int | None
+    netloc: str
+    origin: str
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= _SHOWN else value[:_SHOWN] + "…")
+
+
+def region_problem(region: str) -> str:
+    """Why *region* is not a region id (a sentence for a message), or ``""`` when it is one."""
+    if REGION_MIN <= len(region) <= REGION_MAX and _REGION.fullmatch(region):
+        return ""
+    if not region:
+        return "the region is empty"
+    return (f"{_shown(region)} is not a region id: a region id is {REGION_MIN}..{REGION_MAX} lower-case letters, "
+            "digits and inner dashes, e.g. cn-north-4 or ap-southeast-1")
+
+
+def check_region(region: str, *, option: str = "--region") -> str:
+    """*region* when it is a region id; otherwise :class:`ConfigError` naming *option*."""
+    problem = region_problem(region)
+    if problem:
+        raise ConfigError(f"{option}: {problem}")
+    return region
+
+
+def endpoint_for_region(region: str) -> Endpoint:
+    """The OMS endpoint of *region*: ``https://oms.{region}.myhuaweicloud.com`` (:class:`ConfigError` when
+    *region* is not a region id, so no other host can be spliced in)."""
+    check_region(region)
+    host = f"oms.{region}.myhuaweicloud.com"
+    return Endpoint("https", host, None, host, f"https://{host}")
+
+
+def parse_endpoint(url: str, *, option: str = "--endpoint") -> Endpoint:
+    """*url* checked as an OMS endpoint, ``https://host[:port]`` (http allowed, for a local simulator).
+
+    Refused with a :class:`ConfigError` naming *option*: no scheme or another scheme than http/https, an empty
+    or malformed host, spaces or control characters, a port outside 1..65535, a user name or password (never
+    quoted back), and a path, query or fragment (bulkretry adds ``/v2/{project_id}/...`` itself; a path would
+    otherwise be dropped without a word). A trailing ``/`` is fine.
+    """
+
+    def refuse(why: str, *, quote: bool = True) -> ConfigError:
+        shown = f" {_shown(url)}" if quote else ""
+        return ConfigError(f"{option}{shown}: {why}; give it as {ENDPOINT_FORM}, e.g. "
+                           "https://oms.cn-north-4.myhuaweicloud.com or http://127.0.0.1:8080")
+
+    if not url:
+        raise refuse("the endpoint is empty", quote=False)
+    scheme, sep, _ = url.partition("://")
+    if "@" in url:  # checked first: such a URL is never quoted back (it may hold a password)
+        raise refuse("holds a user name or password (user:password@host); credentials come from --auth and "
+                     "the environment, never from the URL", quote=False)
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise refuse("holds spaces or control characters")
+    if not sep:
+        raise refuse("has no scheme")
+    if scheme.lower() not in ("http", "https"):
+        raise refuse(f"has the scheme {scheme!r}, not http or https")
+    try:
+        split = urlsplit(url)
+        port = split.port
+    except ValueError as exc:  # a port over 65535 or not a number, brackets that do not close
+        raise refuse(f"has a bad host or port ({exc})") from None
+    if split.path not in ("", "/") or split.query or split.fragment or "?" in url or "#" in url:
+        raise refuse("has a path, query or fragment, which bulkretry would not use (it adds /v2/{project_id}/... "
+                     "itself)")
+    netloc = split.netloc
+    host = split.hostname or ""
+    if not host:
+        raise refuse("has no host")
+    if netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            raise refuse("has a bad IPv6 address") from None
+    elif not _HOST.fullmatch(host):
+        raise refuse("has a bad host name (ASCII letters, digits, dots and dashes; a non-ASCII name in its "
+                     "xn-- form)")
+    if netloc.endswith(":") or port == 0:
+        raise refuse("has an empty or zero port (1..65535)")
+    scheme = split.scheme
+    return Endpoint(scheme, host, port, netloc, f"{scheme}://{netloc}")
