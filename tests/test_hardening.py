@@ -185,6 +185,20 @@ def test_no_credentials_is_one_line_exit_2_and_nothing_sent(sim_thread: Simulato
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("encoding", ["rot13", "hex", "base64", "punycode", "utf-16"])
+def test_encoding_that_cannot_read_the_file_is_one_line_exit_2(sim_thread: SimulatorThread, env: dict,
+                                                               tmp_path: Path, encoding: str) -> None:
+    """--encoding naming a codec that is no text file's charset (or utf-16 without a BOM): exit 2, one line, no call."""
+    manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    before = len(sim_thread.simulator.received)
+    code, out, err = _run(sim_thread.url, manifest, tmp_path / "run", "--encoding", encoding)
+    assert code == 2, (out, err)
+    assert err.startswith("bulkretry: error: ") and err.count("\n") == 1, err
+    assert "m.csv" in err and "--encoding" in err and "Traceback" not in err
+    assert len(sim_thread.simulator.received) == before
+    assert not (tmp_path / "run").exists()
+
+
 # -- 2. ids never leave their path segment ------------------------------------------------------------------
 
 ODD_GROUPS = ["a/b", "a/../../b", "..", ".", "x?y=1", "x#frag", "100%", "a%2Fb", "%2e%2e", "a\r\nb", "a\nb",

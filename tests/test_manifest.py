@@ -168,6 +168,31 @@ def test_unknown_encoding_name_is_an_error(tmp_path: Path) -> None:
     assert "klingon-8" in str(err)
 
 
+@pytest.mark.parametrize("encoding", ["rot13", "hex", "base64", "zlib", "uu", "punycode", "undefined", "idna",
+                                      "unicode_escape"])
+def test_forced_encoding_that_is_not_a_text_codec_is_an_error(tmp_path: Path, encoding: str) -> None:
+    """A codec that does not turn file bytes into text (bytes-to-bytes, punycode, undefined) is a ManifestError."""
+    path = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    err = manifest_error(path, encoding=encoding)
+    assert repr(encoding) in str(err) and "--encoding" in str(err)
+
+
+@pytest.mark.parametrize(("forced", "encoding", "hint"), [("utf-16", "utf-16-le", "utf-16-le"),
+                                                          ("UTF_16", "utf-16-be", "utf-16-be"),
+                                                          ("utf-32", "utf-32-le", "utf-32-le")])
+def test_forced_utf16_without_a_bom_names_the_byte_order_to_give(tmp_path: Path, forced: str, encoding: str,
+                                                                 hint: str) -> None:
+    """--encoding utf-16/utf-32 on a file without a byte-order mark says to give -le or -be, naming the likely one."""
+    path = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]], encoding=encoding)
+    err = manifest_error(path, encoding=forced)
+    assert "byte-order mark" in str(err) and hint in str(err)
+    _, rows = read_all(path, encoding=hint)
+    assert rows[0].values == {"group_id": "g1"}
+    bom = write_csv(tmp_path / "bom.csv", [["group_id"], ["g1"]], encoding=forced.lower().replace("_", "-"))
+    _, rows = read_all(bom, encoding=forced)
+    assert rows[0].values == {"group_id": "g1"}
+
+
 def test_forced_encoding_that_does_not_fit_names_the_offset(tmp_path: Path) -> None:
     """A GBK file forced as UTF-8 fails with the byte offset of the first bad byte."""
     path = write_csv(tmp_path / "m.csv", [["group_id"], ["王"]], encoding="gbk")
