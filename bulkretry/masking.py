@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
-    "MASKED", "MASKED_COLUMNS", "REDACTED", "SECRET_COLUMNS", "looks_secret", "mask", "masked_text", "redact",
+    "ENV_PREFIX", "MASKED", "MASKED_COLUMNS", "REDACTED", "SECRET_COLUMNS", "is_env_reference", "looks_secret", "mask",
+    "masked_text", "redact",
 ]
 
 #: Columns never written to a report, log or journal.
@@ -25,6 +26,8 @@ MASKED_COLUMNS = frozenset({"src_ak", "dst_ak"})
 MASKED = "***"
 #: What a secret quoted by the service becomes in a report.
 REDACTED = "[redacted]"
+#: A cell that starts with this (in any case: ``env:``, ``ENV:``, ``Env:``) names an environment variable: no secret.
+ENV_PREFIX = "env:"
 #: Parts of a setting's name that say it may hold a secret (or a key): such a setting is never shown.
 _SECRET_NAME_HINTS = ("secret", "password", "token", "credential", "_sk", "_ak", "auth_file", "connection_string")
 
@@ -38,10 +41,15 @@ def mask(value: str | None) -> str:
     return f"{value[:4]}…{value[-4:]}"
 
 
+def is_env_reference(text: str) -> bool:
+    """Whether a cell is an ``env:NAME`` reference (the prefix in any case): a variable's name, not a secret."""
+    return text[:4].lower() == ENV_PREFIX
+
+
 def masked_text(column: str, text: str) -> str:
     """A manifest cell as it may be shown: a secret as ``***``, an access key masked, an ``env:`` reference
-    (no secret) and any other cell as they are."""
-    if not text or text.startswith("env:"):
+    (any case; no secret) and any other cell as they are."""
+    if not text or text[:4].lower() == ENV_PREFIX:
         return text
     if column in SECRET_COLUMNS:
         return MASKED

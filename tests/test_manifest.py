@@ -634,6 +634,26 @@ def test_xlsx_sheet_selection(tmp_path: Path) -> None:
     assert info.sheet == "One"
 
 
+def test_an_option_for_the_other_kind_of_file_is_an_error_not_ignored(tmp_path: Path) -> None:
+    """sheet= on a CSV, and encoding=/delimiter= on a workbook, are refused naming the option, not silently ignored."""
+    csv_path = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    assert "--sheet" in str(manifest_error(csv_path, sheet="Sheet1"))
+    book = write_xlsx(tmp_path / "m.xlsx", [["group_id"], ["g1"]])
+    assert "--encoding" in str(manifest_error(book, encoding="utf-8"))
+    assert "--delimiter" in str(manifest_error(book, delimiter=";"))
+
+
+def test_messages_quote_a_short_prefix_of_a_huge_header_or_cell(tmp_path: Path) -> None:
+    """A 1 MB header or stray cell is quoted by a short prefix in the error message, not whole."""
+    huge = "h" * 100_000  # under the csv module's 131072-character field limit
+    no_group = write_csv(tmp_path / "a.csv", [[huge, "x"], ["1", "2"]])
+    assert len(str(manifest_error(no_group))) < 1000
+    stray = write_csv(tmp_path / "b.csv", [["group_id"], ["g1", huge]])
+    assert len(str(manifest_error(stray))) < 1000
+    clash = write_csv(tmp_path / "c.csv", [["group_id", " group id" + " " * 100_000], ["g1", "g1"]])
+    assert len(str(manifest_error(clash))) < 1000
+
+
 def test_xlsx_missing_sheet_lists_the_sheets(tmp_path: Path) -> None:
     """An unknown sheet name is a ManifestError listing the workbook's sheets."""
     path = write_xlsx(tmp_path / "m.xlsx", [["group_id"], ["g"]], title="One", more={"Two": []})

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
 from bulkretry.manifest.plan import FirstRows, Planner
+from bulkretry.masking import masked_text
 from bulkretry.records import Outcome
 
 
@@ -61,3 +63,39 @@ def test_planner_fills_empty_body_cells_from_run_wide_defaults() -> None:
     unset = Planner(columns=["group_id"], project_id="p", endpoint="http://x",
                     env={"BULKRETRY_DST_SK": "env:MISSING"}).plan(2, {"group_id": "g1"})
     assert unset.verdict is Outcome.INVALID and "MISSING" in unset.error_msg
+
+
+@pytest.mark.parametrize("prefix", ["ENV:", "Env:", "eNv:"])
+def test_env_reference_prefix_is_case_insensitive(prefix: str) -> None:
+    """ENV:NAME and Env:NAME cells are env references like env:NAME: resolved, never sent as the literal text."""
+    env = {"SRC_SK": "the-src-sk", "SRC_AK": "THESRCAK0001"}
+    planner = Planner(columns=["group_id", "src_ak", "src_sk"], project_id="p", endpoint="http://x", env=env)
+    plan = planner.plan(2, {"group_id": "g1", "src_ak": prefix + "SRC_AK", "src_sk": prefix + "SRC_SK"})
+    assert plan.callable, plan.error_msg
+    assert (plan.body["src_ak"], plan.body["src_sk"]) == ("THESRCAK0001", "the-src-sk")
+    assert dict(plan.extra)["src_ak"] == prefix + "SRC_AK"  # a reference is shown as it is, not masked
+    missing = planner.plan(3, {"group_id": "g2", "src_sk": prefix + "NOT_SET"})
+    assert missing.verdict is Outcome.INVALID and "NOT_SET" in missing.error_msg
+
+
+@pytest.mark.parametrize(("column", "prefix"), [("src_sk", "ENV:"), ("dst_ak", "Env:"), ("json_auth_file", "ENV:")])
+def test_masked_text_keeps_an_env_reference_in_any_case(column: str, prefix: str) -> None:
+    """The annotated copy's rule: an ENV:/Env: reference is kept as it is, like env:; a secret is still masked."""
+    assert masked_text(column, prefix + "NAME") == prefix + "NAME"
+    assert masked_text(column, "ENVIRONMENT-SECRET-1234") != "ENVIRONMENT-SECRET-1234"
+
+
+HUGE = "x" * 1_000_000
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("migrate_failed_object", HUGE), ("src_sk", "env:" + HUGE), ("json_auth_file", HUGE),
+    ("group_id", " " + "g" * 1000 + " "), ("src_sk", "ENV:" + HUGE),
+])
+def test_a_huge_cell_is_quoted_by_a_short_prefix_only(tmp_path: Path, column: str, value: str) -> None:
+    """A row refused for a huge cell says why in a short message: at most a short prefix of the cell is quoted."""
+    planner = Planner(columns=["group_id", "src_sk", "json_auth_file", "migrate_failed_object"], project_id="p",
+                      endpoint="http://x", env={}, base_dir=tmp_path)
+    plan = planner.plan(2, {"group_id": "g1", column: value})
+    assert plan.verdict is Outcome.INVALID
+    assert len(plan.error_msg) < 300 and len(plan.error_code) < 100, plan.error_msg[:300]

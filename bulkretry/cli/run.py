@@ -87,10 +87,12 @@ examples:
 def _add_manifest_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifest", metavar="MANIFEST", help="CSV (.csv/.tsv/.txt) or Excel (.xlsx/.xlsm) file")
     g = p.add_argument_group("manifest")
-    g.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
-    g.add_argument("--encoding", help="force the CSV encoding, a character set such as utf-8, gb18030, latin-1 or "
-                   "utf-16-le (utf-16 alone needs a BOM) (default: detected; UTF-8, UTF-8 BOM, UTF-16 BOM or GB18030)")
-    g.add_argument("--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed)")
+    g.add_argument("--sheet", help="Excel sheet name (default: the first sheet); an error with a CSV")
+    g.add_argument("--encoding", help="force the CSV encoding, a character set such as utf-8, gb18030, latin-1 "
+                   "or utf-16-le (utf-16 alone needs a BOM) (default: detected; UTF-8, UTF-8 BOM, UTF-16 BOM or "
+                   "GB18030); an error with a workbook")
+    g.add_argument("--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed); an error with a "
+                   "workbook")
     g = p.add_argument_group("where")
     g.add_argument("--endpoint", metavar="URL", help="OMS endpoint (default: https://oms.{region}.myhuaweicloud.com)")
     g.add_argument("--region", metavar="R", help="region for rows without a region column")

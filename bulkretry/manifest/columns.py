@@ -23,6 +23,7 @@ __all__ = [
     "column_letter",
     "columns_for",
     "is_blank",
+    "quoted",
     "raw_rows",
     "row_values",
     "trim",
@@ -101,6 +102,17 @@ class RawRow(NamedTuple):
 
 
 
+#: How much of a cell a message quotes: enough to find it, never a whole 10 MB cell.
+QUOTED_CHARS = 40
+
+
+def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
+    """*text* quoted for a message (``repr``), cut to its first *limit* characters with its length said if longer."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"
+
+
 def column_letter(index: int) -> str:
     """Excel's letter for the 1-based column *index* (1 → A, 27 → AA)."""
     letters = ""
@@ -134,13 +146,15 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
         if name in first_seen:
             other = first_seen[name]
             raise ManifestError(
-                f"columns {headers[other]!r} ({column_letter(other + 1)}) and {headers[index]!r} "
+                f"columns {quoted(headers[other])} ({column_letter(other + 1)}) and {quoted(headers[index])} "
                 f"({column_letter(index + 1)}) both mean {name}: keep only one of them",
-                path=path, column=headers[index])
+                path=path, column=headers[index][:QUOTED_CHARS])
         first_seen[name] = index
     if "group_id" not in first_seen:
         accepted = ", ".join(("group_id", *COLUMN_ALIASES["group_id"]))
-        found = ", ".join(repr(h) for h in headers if h) or "none"
+        found = ", ".join(quoted(h) for h in headers[:20] if h) or "none"
+        if len(headers) > 20:
+            found += f" and {len(headers) - 20} more"
         hint = ""
         if delimiter is not None and len(headers) == 1:
             others = [d for d in (*SNIFFED_DELIMITERS, "|") if d != delimiter and d in headers[0]]
@@ -168,7 +182,7 @@ def row_values(info: ManifestInfo, row: int, cells: Sequence[str], width: int) -
             if cells[index].strip():
                 raise ManifestError(
                     f"has {len(cells)} cells but the header has {width} columns: cell {column_letter(index + 1)}"
-                    f"{row} ({cells[index][:40]!r}) has no header; give the column a header, remove the stray "
+                    f"{row} ({quoted(cells[index])}) has no header; give the column a header, remove the stray "
                     "value, or quote a value that contains the delimiter",
                     path=info.path, row=row, column=column_letter(index + 1))
     values = dict(zip(info.columns, cells, strict=False))

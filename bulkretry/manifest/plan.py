@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bulkretry.errors import ConfigError
-from bulkretry.masking import MASKED_COLUMNS, SECRET_COLUMNS, mask
+from bulkretry.manifest.columns import quoted
+from bulkretry.masking import ENV_PREFIX, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.records import Outcome
 
 __all__ = [
@@ -128,12 +129,12 @@ def _check_id(column: str, value: str) -> None:
         raise _Invalid(column, "too long", f"{column} has {len(value)} characters; the API allows 1..{MAX_ID_LENGTH}")
     if value != value.strip():
         raise _Invalid(column, "has surrounding spaces",
-                       f"{column} {value.strip()!r} has leading or trailing spaces; remove them")
+                       f"{column} {quoted(value.strip())} has leading or trailing spaces; remove them")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
         raise _Invalid(column, "has control characters",
                        f"{column} holds a control or invisible character (line break, tab, …)")
     if value in (".", ".."):
-        raise _Invalid(column, "is a dot segment", f"{column} {value!r} is not an id")
+        raise _Invalid(column, "is a dot segment", f"{column} {quoted(value)} is not an id")
 
 
 _LOW64 = (1 << 64) - 1
@@ -233,7 +234,7 @@ class Planner:
         shown = [(column, values.get(column, "")) for column in self.extra_columns]
         for slot in self._key_slots:  # access keys are shown masked; an env: reference is no secret
             column, value = shown[slot]
-            if value and not value.startswith("env:"):
+            if value and value[:4].lower() != ENV_PREFIX:
                 shown[slot] = (column, mask(value))
         extra = tuple(shown)
         try:
@@ -262,9 +263,10 @@ class Planner:
         """An ``env:NAME`` cell: the variable's value."""
         name = value[4:].strip()
         if not name:
-            raise _Invalid(column, "bad env reference", f"{column} says 'env:' without a variable name")
+            raise _Invalid(column, "bad env reference", f"{column} says {value[:4]!r} without a variable name")
         if name not in self._env:
-            raise _Invalid(column, "env not set", f"{column} refers to ${name}, which is not set")
+            raise _Invalid(column, "env not set", f"{column} refers to the environment variable {quoted(name)}, "
+                                                  "which is not set")
         return self._env[name]
 
     def _body(self, values: Mapping[str, str]) -> RetryBody:
@@ -274,7 +276,7 @@ class Planner:
             value = get(column, "") or default
             if not value:
                 continue
-            if value.startswith("env:"):
+            if value[:4].lower() == ENV_PREFIX:
                 value = self._env_value(column, value)
             if column == "json_auth_file" and value:
                 value = self._key_file_text(value)
@@ -287,7 +289,7 @@ class Planner:
             parsed = parse_bool(flag)
             if parsed is None:
                 raise _Invalid("migrate_failed_object", "not a boolean",
-                               f"migrate_failed_object {flag!r} is not true/false, 1/0, yes/no or 是/否")
+                               f"migrate_failed_object {quoted(flag)} is not true/false, 1/0, yes/no or 是/否")
             body["migrate_failed_object"] = parsed
         else:
             body["migrate_failed_object"] = self._migrate_default
@@ -305,7 +307,7 @@ class Planner:
                 text = path.read_text(encoding="utf-8-sig")
             except OSError:
                 raise _Invalid("json_auth_file", "unreadable",
-                               f"json_auth_file names a file that cannot be read: {path.name}") from None
+                               f"json_auth_file names a file that cannot be read: {quoted(path.name)}") from None
         try:
             json.loads(text)
         except ValueError:
