@@ -199,6 +199,24 @@ def test_encoding_that_cannot_read_the_file_is_one_line_exit_2(sim_thread: Simul
     assert not (tmp_path / "run").exists()
 
 
+def test_a_hidden_first_sheet_is_not_read_and_the_sheet_read_is_said(tmp_path: Path) -> None:
+    """validate on a workbook whose first sheet is hidden: the visible sheet's rows, and a note naming both sheets."""
+    book = openpyxl.Workbook()
+    hidden = book.active
+    hidden.title, hidden.sheet_state = "old", "hidden"
+    hidden.append(["group_id"])
+    hidden.append(["stale-group"])
+    shown = book.create_sheet("current")
+    shown.append(["group_id"])
+    shown.append(["fresh-group"])
+    book.active = 1
+    book.save(tmp_path / "m.xlsx")
+    code, out, err = run_cli("validate", str(tmp_path / "m.xlsx"), "--project-id", PROJECT, "--region", "r")
+    assert code == 0, (out, err)
+    assert "fresh-group" in out and "stale-group" not in out
+    assert "'current'" in err and "'old'" in err and "--sheet" in err
+
+
 # -- 2. ids never leave their path segment ------------------------------------------------------------------
 
 ODD_GROUPS = ["a/b", "a/../../b", "..", ".", "x?y=1", "x#frag", "100%", "a%2Fb", "%2e%2e", "a\r\nb", "a\nb",

@@ -634,6 +634,48 @@ def test_xlsx_sheet_selection(tmp_path: Path) -> None:
     assert info.sheet == "One"
 
 
+def _hidden_workbook(path: Path, states: Sequence[str]) -> Path:
+    """A workbook whose sheets S0, S1… have the given states, each with one row naming its sheet."""
+    wb = Workbook()
+    for index, state in enumerate(states):
+        ws = wb.active if index == 0 else wb.create_sheet()
+        ws.title = f"S{index}"
+        ws.append(["group_id"])
+        ws.append([f"from-S{index}"])
+        ws.sheet_state = "visible" if index == len(states) - 1 else state
+    wb.active = len(states) - 1
+    wb.save(path)  # openpyxl saves only a workbook with a visible sheet: the last one is given its state after
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    last = f'name="S{len(states) - 1}" sheetId="{len(states)}" state="visible"'.encode()
+    assert last in parts["xl/workbook.xml"]
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(last, last.replace(b"visible", states[-1].encode()))
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_xlsx_hidden_sheets_are_passed_over_and_said(tmp_path: Path) -> None:
+    """Without sheet=, hidden and very hidden sheets are not read: the first visible one is, and info names the
+    hidden sheets passed over; sheet= naming a hidden sheet still reads it."""
+    path = _hidden_workbook(tmp_path / "m.xlsx", ["hidden", "veryHidden", "visible", "visible"])
+    info, rows = read_all(path)
+    assert (info.sheet, info.hidden_sheets) == ("S2", ("S0", "S1"))
+    assert [r.values["group_id"] for r in rows] == ["from-S2"]
+    info, rows = read_all(path, sheet="S1")
+    assert (info.sheet, info.hidden_sheets, rows[0].values["group_id"]) == ("S1", (), "from-S1")
+    info, _ = read_all(write_xlsx(tmp_path / "plain.xlsx", [["group_id"], ["g1"]]))
+    assert info.hidden_sheets == ()
+
+
+def test_xlsx_with_only_hidden_sheets_is_an_error_naming_them(tmp_path: Path) -> None:
+    """Every worksheet hidden: a ManifestError naming the hidden sheets and --sheet, never a hidden sheet read."""
+    path = _hidden_workbook(tmp_path / "m.xlsx", ["hidden", "veryHidden"])
+    err = manifest_error(path)
+    assert "'S0'" in str(err) and "'S1'" in str(err) and "--sheet" in str(err)
+
+
 def test_an_option_for_the_other_kind_of_file_is_an_error_not_ignored(tmp_path: Path) -> None:
     """sheet= on a CSV, and encoding=/delimiter= on a workbook, are refused naming the option, not silently ignored."""
     csv_path = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])

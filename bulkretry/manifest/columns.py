@@ -82,6 +82,7 @@ class ManifestInfo:
     for each header, its canonical name, or the header itself for an unknown column (an empty header cell is
     named after its column letter, e.g. ``'column C'``; repeated unknown headers get `` (2)``, `` (3)``…).
     ``header_row`` is the header's row number as a spreadsheet shows it (1 unless blank rows come first).
+    ``hidden_sheets`` names the hidden worksheets passed over to reach ``sheet`` when no sheet was asked for.
     """
 
     path: str
@@ -92,6 +93,7 @@ class ManifestInfo:
     headers: tuple[str, ...]
     columns: tuple[str, ...]
     header_row: int = 1
+    hidden_sheets: tuple[str, ...] = ()
 
 
 class RawRow(NamedTuple):

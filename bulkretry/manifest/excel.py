@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bulkretry.errors import ManifestError
-from bulkretry.manifest.columns import ManifestInfo, RawRow, columns_for, is_blank, raw_rows, trim
+from bulkretry.manifest.columns import ManifestInfo, RawRow, columns_for, is_blank, quoted, raw_rows, trim
 
 __all__ = ["cell_text", "iter_xlsx", "open_xlsx"]
 
@@ -33,12 +33,18 @@ def _load_workbook(path: str) -> Any:
 
 
 def _pick_sheet(path: str, workbook: Any, sheet: str | None) -> Any:
+    """The worksheet named *sheet* (hidden or not), or without a name the first visible worksheet: a hidden
+    sheet (Excel's hidden or very hidden) is never read unless asked for by name."""
     names = list(workbook.sheetnames)
     if sheet is None:
         worksheets = workbook.worksheets
         if not worksheets:
             raise ManifestError("has no worksheet", path=path)
-        return worksheets[0]
+        for worksheet in worksheets:
+            if getattr(worksheet, "sheet_state", "visible") == "visible":
+                return worksheet
+        raise ManifestError(f"has only hidden worksheets ({', '.join(quoted(w.title) for w in worksheets)}): "
+                            "name the one to read with --sheet, or unhide it in Excel", path=path)
     if sheet not in names:
         folded = [n for n in names if n.strip().casefold() == sheet.strip().casefold()]
         if len(folded) != 1:
@@ -118,7 +124,10 @@ def open_xlsx(path: str, sheet: str | None) -> ManifestInfo:
         columns = columns_for(path, headers, None)
         if not any(not is_blank(cells) for _, cells in rows):
             raise ManifestError(f"sheet {worksheet.title!r} has a header but no rows", path=path)
-        return ManifestInfo(path, "xlsx", None, None, worksheet.title, tuple(headers), columns, header_row)
+        hidden: tuple[str, ...] = ()
+        if sheet is None:  # the hidden sheets passed over to reach this one, for the user to be told
+            hidden = tuple(w.title for w in workbook.worksheets[:workbook.worksheets.index(worksheet)])
+        return ManifestInfo(path, "xlsx", None, None, worksheet.title, tuple(headers), columns, header_row, hidden)
     finally:
         workbook.close()
 
