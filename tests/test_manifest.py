@@ -794,3 +794,34 @@ def test_importing_the_module_does_not_import_pandas_or_openpyxl() -> None:
     code = "import sys, bulkretry.manifest.read; print('pandas' in sys.modules, 'openpyxl' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def _padded_workbook(path: Path, padding: int, *, level: int = 9, fill: bytes = b" ") -> Path:
+    """A valid one-row workbook whose sheet XML ends with *padding* bytes of *fill* (whitespace XML allows)."""
+    write_xlsx(path, [["group_id"], ["g1"]])
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
+        for name, data in parts.items():
+            if name != "xl/worksheets/sheet1.xml":
+                archive.writestr(name, data)
+                continue
+            with archive.open(name, "w", force_zip64=True) as part:
+                part.write(data)
+                chunk = fill * (1 << 22)
+                for _ in range(padding // len(chunk)):
+                    part.write(chunk)
+    return path
+
+
+def test_xlsx_zip_bomb_part_is_refused_by_its_ratio(tmp_path: Path) -> None:
+    """A sheet part of 32 MB of one byte (about 32 KB compressed) is refused up front, naming the part and ratio."""
+    err = manifest_error(_padded_workbook(tmp_path / "bomb.xlsx", 32 << 20))
+    assert "sheet1.xml" in str(err) and "250 times" in str(err)
+
+
+@pytest.mark.slow
+def test_xlsx_inflating_past_the_size_limit_is_refused(tmp_path: Path) -> None:
+    """A workbook whose parts declare more than the limit (600 MB here) is refused naming the limit in MB."""
+    err = manifest_error(_padded_workbook(tmp_path / "big.xlsx", 600 << 20, level=1))
+    assert "512 MB" in str(err)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from bulkretry.manifest.plan import FirstRows, Planner
+from bulkretry.manifest.plan import FirstRows, Planner, RowPlan
 from bulkretry.masking import masked_text
 from bulkretry.records import Outcome
 
@@ -99,3 +101,56 @@ def test_a_huge_cell_is_quoted_by_a_short_prefix_only(tmp_path: Path, column: st
     plan = planner.plan(2, {"group_id": "g1", column: value})
     assert plan.verdict is Outcome.INVALID
     assert len(plan.error_msg) < 300 and len(plan.error_code) < 100, plan.error_msg[:300]
+
+
+def _key_plan(tmp_path: Path, cell: str) -> RowPlan:
+    """The plan of one row whose json_auth_file cell is *cell* (paths relative to *tmp_path*)."""
+    planner = Planner(columns=["group_id", "json_auth_file"], project_id="p", endpoint="http://x", env={},
+                      base_dir=tmp_path)
+    return planner.plan(2, {"group_id": "g1", "json_auth_file": cell})
+
+
+def test_json_auth_file_naming_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
+    """A FIFO named as the key file is refused as not a regular file; it is never read (a writer would be waited on)."""
+    fifo = tmp_path / "key.json"
+    os.mkfifo(fifo)
+    written: list[BaseException] = []
+
+    def writer() -> None:  # a key arriving through the FIFO once someone opens it: without the check, it is read
+        try:
+            with open(fifo, "w") as fh:
+                fh.write("{}")
+        except OSError as exc:
+            written.append(exc)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        plan = _key_plan(tmp_path, "key.json")
+    finally:
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer finish either way
+        thread.join(10)
+        os.close(fd)
+    assert plan.verdict is Outcome.INVALID and plan.error_code == "invalid:json_auth_file not a file", plan
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_json_auth_file_naming_a_device_is_refused(tmp_path: Path, device: str) -> None:
+    """/dev/zero (endless) and other devices are refused as not regular files, never read."""
+    plan = _key_plan(tmp_path, device)
+    assert plan.verdict is Outcome.INVALID and plan.error_code == "invalid:json_auth_file not a file", plan
+
+
+def test_json_auth_file_naming_a_huge_file_reads_a_bounded_prefix(tmp_path: Path) -> None:
+    """A 64 MB key file is refused as too long after reading little more than the API's limit, not loaded whole."""
+    huge = tmp_path / "key.json"
+    with open(huge, "wb") as fh:
+        fh.truncate(64 << 20)  # sparse: costs no disk
+    tracemalloc.start()
+    try:
+        plan = _key_plan(tmp_path, str(huge))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+    assert plan.verdict is Outcome.INVALID and plan.error_code == "invalid:json_auth_file too long", plan

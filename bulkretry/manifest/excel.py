@@ -13,16 +13,50 @@ from typing import Any
 from bulkretry.errors import ManifestError
 from bulkretry.manifest.columns import ManifestInfo, RawRow, columns_for, is_blank, quoted, raw_rows, trim
 
-__all__ = ["cell_text", "iter_xlsx", "open_xlsx"]
+__all__ = ["MAX_PACKAGE_BYTES", "MAX_PART_RATIO", "cell_text", "check_package", "iter_xlsx", "open_xlsx"]
+
+#: The most a workbook's parts may inflate to, all together (what their zip entries declare): a bigger
+#: workbook, or a "zip bomb" of a few MB that inflates to gigabytes, is refused before anything is read.
+MAX_PACKAGE_BYTES = 512 * 1024 * 1024
+#: The most a part larger than ``_RATIO_FROM`` bytes may inflate per compressed byte: real sheet XML
+#: compresses 5-50 times, runs of one byte (a bomb's filler) about 1000 times.
+MAX_PART_RATIO = 250
+_RATIO_FROM = 8 * 1024 * 1024
 
 _ZERO_PADDED_FORMAT = re.compile(r"0+")
 _TIME_TOKENS = re.compile(r"[hs]", re.IGNORECASE)
 _QUOTED_OR_BRACKETED = re.compile(r'"[^"]*"|\[[^\]]*\]')
 
 
+def check_package(path: str) -> None:
+    """Refuse a workbook whose zip entries declare more than :data:`MAX_PACKAGE_BYTES` in all, or a large
+    part inflating more than :data:`MAX_PART_RATIO` times: read from the zip's directory, nothing inflated.
+    (Python's zip reader never gives more than an entry declares, so the declared sizes bound the reading.)"""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ManifestError(f"is damaged or not an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel "
+                            "and save it again as .xlsx, or save it as .csv", path=path) from None
+    total = sum(entry.file_size for entry in entries)
+    if total > MAX_PACKAGE_BYTES:
+        raise ManifestError(
+            f"inflates to {total:,} bytes of XML, over the limit of {MAX_PACKAGE_BYTES // 2**20} MB for a workbook: "
+            "save the manifest as .csv (read in constant memory), or split it into smaller workbooks", path=path)
+    for entry in entries:
+        if entry.file_size > _RATIO_FROM and entry.file_size > MAX_PART_RATIO * max(entry.compress_size, 1):
+            raise ManifestError(
+                f"part {quoted(entry.filename)} would inflate from {entry.compress_size:,} to {entry.file_size:,} "
+                f"bytes, more than {MAX_PART_RATIO} times: a workbook that is mostly one repeated byte (a zip "
+                "bomb?) is refused; open it in Excel and save it again, or save the manifest as .csv", path=path)
+
+
 def _load_workbook(path: str) -> Any:
     from openpyxl import load_workbook
 
+    check_package(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about features it drops; we only read values

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import unicodedata
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
@@ -117,6 +118,40 @@ class _Invalid(Exception):
     def __init__(self, column: str, why: str, detail: str) -> None:
         super().__init__(detail)
         self.column, self.why, self.detail = column, why, detail
+
+
+#: The most bytes read from a json_auth_file: the API's 65,535 characters, 4 UTF-8 bytes each, and a BOM.
+KEY_FILE_MAX_BYTES = 4 * BODY_LIMITS["json_auth_file"] + 3
+
+
+def _read_key_file(path: Path) -> str:
+    """A json_auth_file's text: a regular file only (a FIFO or a device such as /dev/zero is refused without
+    waiting on it), and at most :data:`KEY_FILE_MAX_BYTES` read (a bigger file is refused, not loaded)."""
+    shown = quoted(path.name)
+    try:
+        # O_NONBLOCK: opening a FIFO never waits for a writer; the fstat below then refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        raise _Invalid("json_auth_file", "unreadable",
+                       f"json_auth_file names a file that cannot be read: {shown}") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Invalid("json_auth_file", "not a file",
+                           f"json_auth_file names {shown}, which is not a regular file (a device, pipe or folder); "
+                           "name the key's .json file")
+        try:
+            data = fh.read(KEY_FILE_MAX_BYTES + 1)
+        except OSError:
+            raise _Invalid("json_auth_file", "unreadable",
+                           f"json_auth_file names a file that cannot be read: {shown}") from None
+    if len(data) > KEY_FILE_MAX_BYTES:
+        raise _Invalid("json_auth_file", "too long",
+                       f"json_auth_file names {shown}, over {KEY_FILE_MAX_BYTES:,} bytes; the API allows a key of "
+                       f"0..{BODY_LIMITS['json_auth_file']} characters")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _Invalid("json_auth_file", "not JSON", f"json_auth_file names {shown}, which is not UTF-8 text") from None
 
 
 def _check_id(column: str, value: str) -> None:
@@ -303,11 +338,7 @@ class Planner:
             path = Path(value).expanduser()
             if not path.is_absolute():
                 path = self._base_dir / path
-            try:
-                text = path.read_text(encoding="utf-8-sig")
-            except OSError:
-                raise _Invalid("json_auth_file", "unreadable",
-                               f"json_auth_file names a file that cannot be read: {quoted(path.name)}") from None
+            text = _read_key_file(path)
         try:
             json.loads(text)
         except ValueError:
