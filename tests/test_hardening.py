@@ -217,6 +217,24 @@ def test_a_hidden_first_sheet_is_not_read_and_the_sheet_read_is_said(tmp_path: P
     assert "'current'" in err and "'old'" in err and "--sheet" in err
 
 
+def test_uncomputed_formula_credentials_are_invalid_and_never_sent(sim_thread: SimulatorThread, env: dict,
+                                                                   tmp_path: Path) -> None:
+    """A workbook saved by a tool that does not compute formulas: rows whose SK is such a formula are invalid and
+    not called (never a body without its src_sk); the other rows are called."""
+    book = openpyxl.Workbook()
+    book.active.append(["group_id", "src_ak", "src_sk"])
+    book.active.append(["g1", "SRCAK0001", '=CONCAT("sk-","1")'])
+    book.active.append(["g2", "SRCAK0002", "sk-2"])
+    book.save(tmp_path / "m.xlsx")
+    before = len(sim_thread.simulator.received)
+    code, out, err = _run(sim_thread.url, tmp_path / "m.xlsx", tmp_path / "run")
+    assert code == 1, (out, err)
+    rows = {row["group_id"]: row for row in _report(tmp_path / "run")}
+    assert rows["g1"]["outcome"] == "invalid" and "formula" in rows["g1"]["error_code"], rows["g1"]
+    assert rows["g2"]["outcome"] != "invalid"
+    assert len(sim_thread.simulator.received) - before == 1
+
+
 # -- 2. ids never leave their path segment ------------------------------------------------------------------
 
 ODD_GROUPS = ["a/b", "a/../../b", "..", ".", "x?y=1", "x#frag", "100%", "a%2Fb", "%2e%2e", "a\r\nb", "a\nb",

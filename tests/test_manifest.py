@@ -825,3 +825,32 @@ def test_xlsx_inflating_past_the_size_limit_is_refused(tmp_path: Path) -> None:
     """A workbook whose parts declare more than the limit (600 MB here) is refused naming the limit in MB."""
     err = manifest_error(_padded_workbook(tmp_path / "big.xlsx", 600 << 20, level=1))
     assert "512 MB" in str(err)
+
+
+def test_xlsx_formulas_without_a_cached_value_are_named_per_row(tmp_path: Path) -> None:
+    """Formula cells a tool saved without computing them (openpyxl) are named in RawRow.formulas; a row of only
+    such cells is not skipped as blank; cells with values, and formulas in unknown columns, still read as text."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["group_id", "src_sk", "note"])
+    ws.append(["g1", '=A2&"-sk"', "=1+1"])
+    ws.append(["g2", "plain-sk", "n"])
+    ws.append(['=CONCAT("g","3")', None, None])
+    wb.save(tmp_path / "f.xlsx")
+    info, rows = read_all(tmp_path / "f.xlsx")
+    assert [(r.row, r.values["group_id"], r.values["src_sk"], r.formulas) for r in rows] == [
+        (2, "g1", "", ("src_sk", "note")), (3, "g2", "plain-sk", ()), (4, "", "", ("group_id",))]
+    assert count_rows(info) == 3
+    _, rows = read_all(write_xlsx(tmp_path / "plain.xlsx", [["group_id"], ["g1"]]))
+    assert rows[0].formulas == ()
+
+
+def test_xlsx_read_in_step_with_its_formulas_gives_the_rows_a_csv_gives(tmp_path: Path) -> None:
+    """A sheet the formula scan flags (here by a ':f ' in a note) is read twice in step: its rows are exactly those
+    of the same table as CSV (blank rows, short rows, unknown columns), none with formulas."""
+    table = [["group_id", "src_sk", "note", "other"], ["g1", "sk1", "a:f b", ""], ["", "", "", ""],
+             ["g2", "", "", "x"], ["", "", "only note", ""], ["g3", "sk3", "", ""]]
+    _, from_xlsx = read_all(write_xlsx(tmp_path / "m.xlsx", [[c or None for c in r] for r in table]))
+    _, from_csv = read_all(write_csv(tmp_path / "m.csv", table))
+    assert from_xlsx == from_csv
+    assert [r.row for r in from_xlsx] == [2, 4, 5, 6]

@@ -154,3 +154,14 @@ def test_json_auth_file_naming_a_huge_file_reads_a_bounded_prefix(tmp_path: Path
         tracemalloc.stop()
     assert peak < 4 << 20
     assert plan.verdict is Outcome.INVALID and plan.error_code == "invalid:json_auth_file too long", plan
+
+
+def test_a_formula_without_a_value_in_a_column_that_matters_is_invalid() -> None:
+    """A credential or id cell holding an uncomputed formula makes the row invalid (never a body without it);
+    such a cell in a column of the user's own (a note) does not."""
+    planner = Planner(columns=["group_id", "src_ak", "src_sk", "note"], project_id="p", endpoint="http://x", env={})
+    plan = planner.plan(2, {"group_id": "g1", "src_ak": "AK", "src_sk": "", "note": ""}, ("src_sk", "note"))
+    assert plan.verdict is Outcome.INVALID and plan.error_code == "invalid:src_sk formula without a value", plan
+    assert "Excel" in plan.error_msg and "paste values" in plan.error_msg
+    note = planner.plan(3, {"group_id": "g2", "src_ak": "AK", "src_sk": "SK", "note": ""}, ("note",))
+    assert note.callable

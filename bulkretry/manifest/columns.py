@@ -97,10 +97,13 @@ class ManifestInfo:
 
 
 class RawRow(NamedTuple):
-    """One data row: its number as a spreadsheet shows it, and every cell as text keyed by column."""
+    """One data row: its number as a spreadsheet shows it, every cell as text keyed by column, and the columns
+    whose cell is a formula stored without its value (a workbook saved by a tool that does not compute formulas;
+    their text is ``''``)."""
 
     row: int
     values: dict[str, str]
+    formulas: tuple[str, ...] = ()
 
 
 

@@ -11,7 +11,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from bulkretry.errors import ManifestError
-from bulkretry.manifest.columns import ManifestInfo, RawRow, columns_for, is_blank, quoted, raw_rows, trim
+from bulkretry.manifest.columns import (
+    ManifestInfo,
+    RawRow,
+    columns_for,
+    is_blank,
+    quoted,
+    raw_rows,
+    row_values,
+    trim,
+)
 
 __all__ = ["MAX_PACKAGE_BYTES", "MAX_PART_RATIO", "cell_text", "check_package", "iter_xlsx", "open_xlsx"]
 
@@ -23,6 +32,8 @@ MAX_PACKAGE_BYTES = 512 * 1024 * 1024
 MAX_PART_RATIO = 250
 _RATIO_FROM = 8 * 1024 * 1024
 
+_SCAN_CHUNK = 1 << 20  # bytes of a sheet's XML scanned at a time for formulas
+_FORMULA_ELEMENT = re.compile(rb"[<:]f[\s>/]")  # <f>, <f t="shared" …/>, <x:f>
 _ZERO_PADDED_FORMAT = re.compile(r"0+")
 _TIME_TOKENS = re.compile(r"[hs]", re.IGNORECASE)
 _QUOTED_OR_BRACKETED = re.compile(r'"[^"]*"|\[[^\]]*\]')
@@ -53,14 +64,14 @@ def check_package(path: str) -> None:
                 "bomb?) is refused; open it in Excel and save it again, or save the manifest as .csv", path=path)
 
 
-def _load_workbook(path: str) -> Any:
+def _load_workbook(path: str, *, data_only: bool = True) -> Any:
     from openpyxl import load_workbook
 
     check_package(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about features it drops; we only read values
-            return load_workbook(path, read_only=True, data_only=True, keep_links=False)
+            return load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
     except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) for damaged files
         raise ManifestError(f"is damaged or not an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel "
                             "and save it again as .xlsx, or save it as .csv", path=path) from None
@@ -171,7 +182,46 @@ def iter_xlsx(info: ManifestInfo) -> Iterator[RawRow]:
     try:
         worksheet = _pick_sheet(info.path, workbook, info.sheet)
         worksheet.reset_dimensions()
-        yield from raw_rows(info, _sheet_rows(info.path, worksheet, info.header_row + 1))
+        records = _sheet_rows(info.path, worksheet, info.header_row + 1)
+        if not _may_hold_formulas(worksheet):  # the usual sheet: one read
+            yield from raw_rows(info, records)
+            return
+        # A formula stored without its value reads as None: a second read, in step, gives the formula text.
+        formulas = _load_workbook(info.path, data_only=False)
+        try:
+            sheet = formulas[worksheet.title]
+            sheet.reset_dimensions()
+            yield from _rows_with_formulas(info, records, sheet.iter_rows(min_row=info.header_row + 1))
+        finally:
+            formulas.close()
     finally:
         workbook.close()
+
+
+def _may_hold_formulas(worksheet: Any) -> bool:
+    """Whether the sheet's XML has a formula element (``<f>``, prefixed or not), by a byte scan of the part;
+    a false yes costs only the second read. Unsure (openpyxl changed, a damaged part): yes."""
+    try:
+        with worksheet._get_source() as source:  # openpyxl's reader of the sheet's part
+            tail = b""
+            while chunk := source.read(_SCAN_CHUNK):
+                if _FORMULA_ELEMENT.search(tail + chunk):
+                    return True
+                tail = chunk[-2:]
+    except Exception:  # any failure here means: read it the careful way, which reports the damage
+        return True
+    return False
+
+
+def _rows_with_formulas(info: ManifestInfo, records: Iterator[tuple[int, list[str]]],
+                        formula_rows: Iterator[Any]) -> Iterator[RawRow]:
+    """:func:`raw_rows` for a sheet with formulas: each row names its columns whose formula has no value; a row
+    of such cells only is not blank."""
+    width = len(info.columns)
+    columns = info.columns
+    for (row, cells), formula_cells in zip(records, formula_rows, strict=False):
+        pairs = enumerate(zip(cells[:width], formula_cells, strict=False))
+        missing = tuple(columns[index] for index, (text, cell) in pairs if cell.data_type == "f" and not text)
+        if missing or not is_blank(cells):
+            yield RawRow(row, row_values(info, row, cells, width), missing)
 

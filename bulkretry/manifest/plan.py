@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bulkretry.errors import ConfigError
-from bulkretry.manifest.columns import quoted
+from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
 from bulkretry.masking import ENV_PREFIX, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.records import Outcome
 
@@ -40,6 +40,7 @@ BODY_LIMITS: dict[str, int] = {
 }
 #: Columns that go into the report's first block, not into the extra columns.
 LEADING_COLUMNS = frozenset({"group_id", "project_id"})
+_KNOWN_COLUMNS = frozenset(CANONICAL_COLUMNS)
 MAX_ID_LENGTH = 1024
 #: Run-wide defaults for empty credential cells come from ``BULKRETRY_<COLUMN>`` (e.g. BULKRETRY_SRC_SK).
 DEFAULT_ENV_PREFIX = "BULKRETRY_"
@@ -154,6 +155,14 @@ def _read_key_file(path: Path) -> str:
         raise _Invalid("json_auth_file", "not JSON", f"json_auth_file names {shown}, which is not UTF-8 text") from None
 
 
+def _check_formulas(formulas: tuple[str, ...]) -> None:
+    for column in formulas:
+        if column in _KNOWN_COLUMNS:
+            raise _Invalid(column, "formula without a value",
+                           f"{column} is a formula saved without its value (by a tool that does not compute "
+                           "formulas): open the workbook in Excel and save it, or paste values")
+
+
 def _check_id(column: str, value: str) -> None:
     if (0 < len(value) <= MAX_ID_LENGTH and value.isascii() and value.isprintable() and value not in (".", "..")
             and value[0] != " " and value[-1] != " "):
@@ -262,7 +271,9 @@ class Planner:
         self._body_fields = [(column, limit, defaults[column]) for column, limit in BODY_LIMITS.items()
                              if column in self.columns or defaults[column]]
 
-    def plan(self, row: int, values: Mapping[str, str]) -> RowPlan:
+    def plan(self, row: int, values: Mapping[str, str], formulas: tuple[str, ...] = ()) -> RowPlan:
+        """One row's plan; *formulas* names the columns whose cell is a formula without a value (invalid if
+        the column is one bulkretry uses)."""
         project_id = values.get("project_id", "") or self._project_id
         group_id = values.get("group_id", "")
         region = values.get("region", "") or self._region
@@ -273,6 +284,8 @@ class Planner:
                 shown[slot] = (column, mask(value))
         extra = tuple(shown)
         try:
+            if formulas:
+                _check_formulas(formulas)
             _check_id("group_id", group_id)
             _check_id("project_id", project_id)
             if self._needs_region and not region:
@@ -290,7 +303,7 @@ class Planner:
     def plan_all(self, rows: Iterable[Any]) -> Iterator[RowPlan]:
         """Plan every :class:`~bulkretry.manifest.columns.RawRow` of *rows*, in order."""
         for raw in rows:
-            yield self.plan(raw.row, raw.values)
+            yield self.plan(raw.row, raw.values, raw.formulas)
 
     # -- pieces ------------------------------------------------------------------------------------
 
