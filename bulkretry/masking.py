@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
-    "MASKED", "MASKED_COLUMNS", "PLAIN_ID_CHARS", "PLAIN_ID_MAX", "REDACTED", "SECRET_COLUMNS", "hides_in_plain_id",
-    "looks_secret", "mask", "masked_text", "redact", "redact_credentials",
+    "ENV_PREFIX", "MASKED", "MASKED_COLUMNS", "PLAIN_ID_CHARS", "PLAIN_ID_MAX", "REDACTED", "SECRET_COLUMNS",
+    "hides_in_plain_id", "is_env_reference", "looks_secret", "mask", "masked_text", "redact", "redact_credentials",
 ]
 
 #: Columns never written to a report, log or journal.
@@ -32,6 +32,8 @@ PLAIN_ID_CHARS = "0123456789abcdefABCDEF-"
 PLAIN_ID_MAX = 64
 #: Shorter values are not looked for in server text (they would match by chance, and are no real secret).
 _MIN_SECRET = 4
+#: A cell that starts with this (in any case: ``env:``, ``ENV:``, ``Env:``) names an environment variable: no secret.
+ENV_PREFIX = "env:"
 #: Parts of a setting's name that say it may hold a secret (or a key): such a setting is never shown.
 _SECRET_NAME_HINTS = ("secret", "password", "token", "credential", "_sk", "_ak", "auth_file", "connection_string")
 
@@ -45,10 +47,15 @@ def mask(value: str | None) -> str:
     return f"{value[:4]}…{value[-4:]}"
 
 
+def is_env_reference(text: str) -> bool:
+    """Whether a cell is an ``env:NAME`` reference (the prefix in any case): a variable's name, not a secret."""
+    return text[:4].lower() == ENV_PREFIX
+
+
 def masked_text(column: str, text: str) -> str:
     """A manifest cell as it may be shown: a secret as ``***``, an access key masked, an ``env:`` reference
-    (no secret) and any other cell as they are."""
-    if not text or text.startswith("env:"):
+    (any case; no secret) and any other cell as they are."""
+    if not text or text[:4].lower() == ENV_PREFIX:
         return text
     if column in SECRET_COLUMNS:
         return MASKED

@@ -193,6 +193,56 @@ def test_no_credentials_is_one_line_exit_2_and_nothing_sent(sim_thread: Simulato
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("encoding", ["rot13", "hex", "base64", "punycode", "utf-16"])
+def test_encoding_that_cannot_read_the_file_is_one_line_exit_2(sim_thread: SimulatorThread, env: dict,
+                                                               tmp_path: Path, encoding: str) -> None:
+    """--encoding naming a codec that is no text file's charset (or utf-16 without a BOM): exit 2, one line, no call."""
+    manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    before = len(sim_thread.simulator.received)
+    code, out, err = _run(sim_thread.url, manifest, tmp_path / "run", "--encoding", encoding)
+    assert code == 2, (out, err)
+    assert err.startswith("bulkretry: error: ") and err.count("\n") == 1, err
+    assert "m.csv" in err and "--encoding" in err and "Traceback" not in err
+    assert len(sim_thread.simulator.received) == before
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_hidden_first_sheet_is_not_read_and_the_sheet_read_is_said(tmp_path: Path) -> None:
+    """validate on a workbook whose first sheet is hidden: the visible sheet's rows, and a note naming both sheets."""
+    book = openpyxl.Workbook()
+    hidden = book.active
+    hidden.title, hidden.sheet_state = "old", "hidden"
+    hidden.append(["group_id"])
+    hidden.append(["stale-group"])
+    shown = book.create_sheet("current")
+    shown.append(["group_id"])
+    shown.append(["fresh-group"])
+    book.active = 1
+    book.save(tmp_path / "m.xlsx")
+    code, out, err = run_cli("validate", str(tmp_path / "m.xlsx"), "--project-id", PROJECT, "--region", "cn-north-4")
+    assert code == 0, (out, err)
+    assert "fresh-group" in out and "stale-group" not in out
+    assert "'current'" in err and "'old'" in err and "--sheet" in err
+
+
+def test_uncomputed_formula_credentials_are_invalid_and_never_sent(sim_thread: SimulatorThread, env: dict,
+                                                                   tmp_path: Path) -> None:
+    """A workbook saved by a tool that does not compute formulas: rows whose SK is such a formula are invalid and
+    not called (never a body without its src_sk); the other rows are called."""
+    book = openpyxl.Workbook()
+    book.active.append(["group_id", "src_ak", "src_sk"])
+    book.active.append(["g1", "SRCAK0001", '=CONCAT("sk-","1")'])
+    book.active.append(["g2", "SRCAK0002", "sk-2"])
+    book.save(tmp_path / "m.xlsx")
+    before = len(sim_thread.simulator.received)
+    code, out, err = _run(sim_thread.url, tmp_path / "m.xlsx", tmp_path / "run")
+    assert code == 1, (out, err)
+    rows = {row["group_id"]: row for row in _report(tmp_path / "run")}
+    assert rows["g1"]["outcome"] == "invalid" and "formula" in rows["g1"]["error_code"], rows["g1"]
+    assert rows["g2"]["outcome"] != "invalid"
+    assert len(sim_thread.simulator.received) - before == 1
+
+
 # -- 2. ids never leave their path segment ------------------------------------------------------------------
 
 ODD_GROUPS = ["a/b", "a/../../b", "..", ".", "x?y=1", "x#frag", "100%", "a%2Fb", "%2e%2e", "a\r\nb", "a\nb",

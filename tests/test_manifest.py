@@ -169,6 +169,31 @@ def test_unknown_encoding_name_is_an_error(tmp_path: Path) -> None:
     assert "klingon-8" in str(err)
 
 
+@pytest.mark.parametrize("encoding", ["rot13", "hex", "base64", "zlib", "uu", "punycode", "undefined", "idna",
+                                      "unicode_escape"])
+def test_forced_encoding_that_is_not_a_text_codec_is_an_error(tmp_path: Path, encoding: str) -> None:
+    """A codec that does not turn file bytes into text (bytes-to-bytes, punycode, undefined) is a ManifestError."""
+    path = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    err = manifest_error(path, encoding=encoding)
+    assert repr(encoding) in str(err) and "--encoding" in str(err)
+
+
+@pytest.mark.parametrize(("forced", "encoding", "hint"), [("utf-16", "utf-16-le", "utf-16-le"),
+                                                          ("UTF_16", "utf-16-be", "utf-16-be"),
+                                                          ("utf-32", "utf-32-le", "utf-32-le")])
+def test_forced_utf16_without_a_bom_names_the_byte_order_to_give(tmp_path: Path, forced: str, encoding: str,
+                                                                 hint: str) -> None:
+    """--encoding utf-16/utf-32 on a file without a byte-order mark says to give -le or -be, naming the likely one."""
+    path = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]], encoding=encoding)
+    err = manifest_error(path, encoding=forced)
+    assert "byte-order mark" in str(err) and hint in str(err)
+    _, rows = read_all(path, encoding=hint)
+    assert rows[0].values == {"group_id": "g1"}
+    bom = write_csv(tmp_path / "bom.csv", [["group_id"], ["g1"]], encoding=forced.lower().replace("_", "-"))
+    _, rows = read_all(bom, encoding=forced)
+    assert rows[0].values == {"group_id": "g1"}
+
+
 def test_forced_encoding_that_does_not_fit_names_the_offset(tmp_path: Path) -> None:
     """A GBK file forced as UTF-8 fails with the byte offset of the first bad byte."""
     path = write_csv(tmp_path / "m.csv", [["group_id"], ["王"]], encoding="gbk")
@@ -630,6 +655,68 @@ def test_xlsx_sheet_selection(tmp_path: Path) -> None:
     assert info.sheet == "One"
 
 
+def _hidden_workbook(path: Path, states: Sequence[str]) -> Path:
+    """A workbook whose sheets S0, S1… have the given states, each with one row naming its sheet."""
+    wb = Workbook()
+    for index, state in enumerate(states):
+        ws = wb.active if index == 0 else wb.create_sheet()
+        ws.title = f"S{index}"
+        ws.append(["group_id"])
+        ws.append([f"from-S{index}"])
+        ws.sheet_state = "visible" if index == len(states) - 1 else state
+    wb.active = len(states) - 1
+    wb.save(path)  # openpyxl saves only a workbook with a visible sheet: the last one is given its state after
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    last = f'name="S{len(states) - 1}" sheetId="{len(states)}" state="visible"'.encode()
+    assert last in parts["xl/workbook.xml"]
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(last, last.replace(b"visible", states[-1].encode()))
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_xlsx_hidden_sheets_are_passed_over_and_said(tmp_path: Path) -> None:
+    """Without sheet=, hidden and very hidden sheets are not read: the first visible one is, and info names the
+    hidden sheets passed over; sheet= naming a hidden sheet still reads it."""
+    path = _hidden_workbook(tmp_path / "m.xlsx", ["hidden", "veryHidden", "visible", "visible"])
+    info, rows = read_all(path)
+    assert (info.sheet, info.hidden_sheets) == ("S2", ("S0", "S1"))
+    assert [r.values["group_id"] for r in rows] == ["from-S2"]
+    info, rows = read_all(path, sheet="S1")
+    assert (info.sheet, info.hidden_sheets, rows[0].values["group_id"]) == ("S1", (), "from-S1")
+    info, _ = read_all(write_xlsx(tmp_path / "plain.xlsx", [["group_id"], ["g1"]]))
+    assert info.hidden_sheets == ()
+
+
+def test_xlsx_with_only_hidden_sheets_is_an_error_naming_them(tmp_path: Path) -> None:
+    """Every worksheet hidden: a ManifestError naming the hidden sheets and --sheet, never a hidden sheet read."""
+    path = _hidden_workbook(tmp_path / "m.xlsx", ["hidden", "veryHidden"])
+    err = manifest_error(path)
+    assert "'S0'" in str(err) and "'S1'" in str(err) and "--sheet" in str(err)
+
+
+def test_an_option_for_the_other_kind_of_file_is_an_error_not_ignored(tmp_path: Path) -> None:
+    """sheet= on a CSV, and encoding=/delimiter= on a workbook, are refused naming the option, not silently ignored."""
+    csv_path = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    assert "--sheet" in str(manifest_error(csv_path, sheet="Sheet1"))
+    book = write_xlsx(tmp_path / "m.xlsx", [["group_id"], ["g1"]])
+    assert "--encoding" in str(manifest_error(book, encoding="utf-8"))
+    assert "--delimiter" in str(manifest_error(book, delimiter=";"))
+
+
+def test_messages_quote_a_short_prefix_of_a_huge_header_or_cell(tmp_path: Path) -> None:
+    """A 1 MB header or stray cell is quoted by a short prefix in the error message, not whole."""
+    huge = "h" * 100_000  # under the csv module's 131072-character field limit
+    no_group = write_csv(tmp_path / "a.csv", [[huge, "x"], ["1", "2"]])
+    assert len(str(manifest_error(no_group))) < 1000
+    stray = write_csv(tmp_path / "b.csv", [["group_id"], ["g1", huge]])
+    assert len(str(manifest_error(stray))) < 1000
+    clash = write_csv(tmp_path / "c.csv", [["group_id", " group id" + " " * 100_000], ["g1", "g1"]])
+    assert len(str(manifest_error(clash))) < 1000
+
+
 def test_xlsx_missing_sheet_lists_the_sheets(tmp_path: Path) -> None:
     """An unknown sheet name is a ManifestError listing the workbook's sheets."""
     path = write_xlsx(tmp_path / "m.xlsx", [["group_id"], ["g"]], title="One", more={"Two": []})
@@ -728,3 +815,63 @@ def test_importing_the_module_does_not_import_pandas_or_openpyxl() -> None:
     code = "import sys, bulkretry.manifest.read; print('pandas' in sys.modules, 'openpyxl' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def _padded_workbook(path: Path, padding: int, *, level: int = 9, fill: bytes = b" ") -> Path:
+    """A valid one-row workbook whose sheet XML ends with *padding* bytes of *fill* (whitespace XML allows)."""
+    write_xlsx(path, [["group_id"], ["g1"]])
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
+        for name, data in parts.items():
+            if name != "xl/worksheets/sheet1.xml":
+                archive.writestr(name, data)
+                continue
+            with archive.open(name, "w", force_zip64=True) as part:
+                part.write(data)
+                chunk = fill * (1 << 22)
+                for _ in range(padding // len(chunk)):
+                    part.write(chunk)
+    return path
+
+
+def test_xlsx_zip_bomb_part_is_refused_by_its_ratio(tmp_path: Path) -> None:
+    """A sheet part of 32 MB of one byte (about 32 KB compressed) is refused up front, naming the part and ratio."""
+    err = manifest_error(_padded_workbook(tmp_path / "bomb.xlsx", 32 << 20))
+    assert "sheet1.xml" in str(err) and "250 times" in str(err)
+
+
+@pytest.mark.slow
+def test_xlsx_inflating_past_the_size_limit_is_refused(tmp_path: Path) -> None:
+    """A workbook whose parts declare more than the limit (600 MB here) is refused naming the limit in MB."""
+    err = manifest_error(_padded_workbook(tmp_path / "big.xlsx", 600 << 20, level=1))
+    assert "512 MB" in str(err)
+
+
+def test_xlsx_formulas_without_a_cached_value_are_named_per_row(tmp_path: Path) -> None:
+    """Formula cells a tool saved without computing them (openpyxl) are named in RawRow.formulas; a row of only
+    such cells is not skipped as blank; cells with values, and formulas in unknown columns, still read as text."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["group_id", "src_sk", "note"])
+    ws.append(["g1", '=A2&"-sk"', "=1+1"])
+    ws.append(["g2", "plain-sk", "n"])
+    ws.append(['=CONCAT("g","3")', None, None])
+    wb.save(tmp_path / "f.xlsx")
+    info, rows = read_all(tmp_path / "f.xlsx")
+    assert [(r.row, r.values["group_id"], r.values["src_sk"], r.formulas) for r in rows] == [
+        (2, "g1", "", ("src_sk", "note")), (3, "g2", "plain-sk", ()), (4, "", "", ("group_id",))]
+    assert count_rows(info) == 3
+    _, rows = read_all(write_xlsx(tmp_path / "plain.xlsx", [["group_id"], ["g1"]]))
+    assert rows[0].formulas == ()
+
+
+def test_xlsx_read_in_step_with_its_formulas_gives_the_rows_a_csv_gives(tmp_path: Path) -> None:
+    """A sheet the formula scan flags (here by a ':f ' in a note) is read twice in step: its rows are exactly those
+    of the same table as CSV (blank rows, short rows, unknown columns), none with formulas."""
+    table = [["group_id", "src_sk", "note", "other"], ["g1", "sk1", "a:f b", ""], ["", "", "", ""],
+             ["g2", "", "", "x"], ["", "", "only note", ""], ["g3", "sk3", "", ""]]
+    _, from_xlsx = read_all(write_xlsx(tmp_path / "m.xlsx", [[c or None for c in r] for r in table]))
+    _, from_csv = read_all(write_csv(tmp_path / "m.csv", table))
+    assert from_xlsx == from_csv
+    assert [r.row for r in from_xlsx] == [2, 4, 5, 6]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so 
     from pathlib import Path
 
     from bulkretry.cli.signals import StopSignals
+    from bulkretry.manifest.columns import ManifestInfo
     from bulkretry.records import RunSummary
     from bulkretry.run.rerun import Selection
     from bulkretry.run.runner import PreparedRun
@@ -97,9 +98,13 @@ examples:
 def _add_manifest_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("manifest", metavar="MANIFEST", help="CSV (.csv/.tsv/.txt) or Excel (.xlsx/.xlsm) file")
     g = p.add_argument_group("manifest")
-    g.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
-    g.add_argument("--encoding", help="force the CSV encoding (default: detected; UTF-8, UTF-8 BOM or GB18030)")
-    g.add_argument("--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed)")
+    g.add_argument("--sheet", help="Excel sheet name, hidden or not (default: the first visible sheet; hidden "
+                   "sheets are read only when named); an error with a CSV")
+    g.add_argument("--encoding", help="force the CSV encoding, a character set such as utf-8, gb18030, latin-1 "
+                   "or utf-16-le (utf-16 alone needs a BOM) (default: detected; UTF-8, UTF-8 BOM, UTF-16 BOM or "
+                   "GB18030); an error with a workbook")
+    g.add_argument("--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed); an error with a "
+                   "workbook")
     g = p.add_argument_group("where")
     g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query "
                    "(default: https://oms.{region}.myhuaweicloud.com)")
@@ -276,6 +281,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     env = dict(os.environ)
     prepared = prepare(_settings_from(args, env), env)
     info = prepared.info
+    _note_hidden_sheets(info, err)
     where = f"sheet {info.sheet!r}" if info.kind == "xlsx" else f"{info.encoding}, delimiter {info.delimiter!r}"
     print(f"{info.path} ({info.kind}, {where}): {prepared.rows} rows, columns: {', '.join(info.columns)}", file=out)
     print(f"{'row':>6}  {'group_id':<38} verdict    reason", file=out)
@@ -303,6 +309,14 @@ def _summary_line(summary: RunSummary, files: list[Path]) -> str:
             f"{summary.calls} calls at {summary.achieved_rate:g}/s · report: {report}")
 
 
+def _note_hidden_sheets(info: ManifestInfo, err: TextIO) -> None:
+    """Say which sheet is read when hidden sheets come before it (they are never read unless named)."""
+    if info.hidden_sheets:
+        hidden = ", ".join(repr(name) for name in info.hidden_sheets)
+        print(f"note: {info.path}: reading sheet {info.sheet!r}, the first visible one; hidden sheet(s) {hidden} "
+              "not read (name one with --sheet to read it)", file=err)
+
+
 def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
 
@@ -310,8 +324,13 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     env = dict(os.environ)
     settings = _run_settings_from(args, env)
-    return _stoppable(args, out, err, lambda signals: _execute(
-        args, prepare(settings, env, should_stop=signals.requested), env, out, err, signals))
+
+    def body(signals: StopSignals) -> int:
+        prepared = prepare(settings, env, should_stop=signals.requested)
+        _note_hidden_sheets(prepared.info, err)
+        return _execute(args, prepared, env, out, err, signals)
+
+    return _stoppable(args, out, err, body)
 
 
 def _stoppable(args: argparse.Namespace, out: TextIO, err: TextIO, body: Callable[[StopSignals], int]) -> int:
@@ -349,6 +368,7 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def body(signals: StopSignals) -> int:
         prepared = prepare(settings, env, should_stop=signals.requested)
+        _note_hidden_sheets(prepared.info, err)
         if prepared.manifest_sha256 != selection.source_params.get("manifest_sha256"):
             print(f"note: {settings.manifest} changed since {args.source} ran; rows are matched by project and "
                   "group id", file=err)

@@ -24,6 +24,7 @@ __all__ = [
     "column_letter",
     "columns_for",
     "is_blank",
+    "quoted",
     "raw_rows",
     "row_values",
     "trim",
@@ -82,6 +83,7 @@ class ManifestInfo:
     for each header, its canonical name, or the header itself for an unknown column (an empty header cell is
     named after its column letter, e.g. ``'column C'``; repeated unknown headers get `` (2)``, `` (3)``…).
     ``header_row`` is the header's row number as a spreadsheet shows it (1 unless blank rows come first).
+    ``hidden_sheets`` names the hidden worksheets passed over to reach ``sheet`` when no sheet was asked for.
     """
 
     path: str
@@ -92,14 +94,29 @@ class ManifestInfo:
     headers: tuple[str, ...]
     columns: tuple[str, ...]
     header_row: int = 1
+    hidden_sheets: tuple[str, ...] = ()
 
 
 class RawRow(NamedTuple):
-    """One data row: its number as a spreadsheet shows it, and every cell as text keyed by column."""
+    """One data row: its number as a spreadsheet shows it, every cell as text keyed by column, and the columns
+    whose cell is a formula stored without its value (a workbook saved by a tool that does not compute formulas;
+    their text is ``''``)."""
 
     row: int
     values: dict[str, str]
+    formulas: tuple[str, ...] = ()
 
+
+
+#: How much of a cell a message quotes: enough to find it, never a whole 10 MB cell.
+QUOTED_CHARS = 40
+
+
+def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
+    """*text* quoted for a message (``repr``), cut to its first *limit* characters with its length said if longer."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"
 
 
 def column_letter(index: int) -> str:
@@ -159,9 +176,9 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
         if name in first_seen:
             other = first_seen[name]
             raise ManifestError(
-                f"columns {headers[other]!r} ({column_letter(other + 1)}) and {headers[index]!r} "
+                f"columns {quoted(headers[other])} ({column_letter(other + 1)}) and {quoted(headers[index])} "
                 f"({column_letter(index + 1)}) both mean {name}: keep only one of them",
-                path=path, column=headers[index])
+                path=path, column=headers[index][:QUOTED_CHARS])
         first_seen[name] = index
     if "group_id" not in first_seen:
         accepted = ", ".join(("group_id", *COLUMN_ALIASES["group_id"]))
@@ -195,7 +212,7 @@ def row_values(info: ManifestInfo, row: int, cells: Sequence[str], width: int) -
             if cells[index].strip():
                 raise ManifestError(
                     f"has {len(cells)} cells but the header has {width} columns: cell {column_letter(index + 1)}"
-                    f"{row} ({cells[index][:40]!r}) has no header; give the column a header, remove the stray "
+                    f"{row} ({quoted(cells[index])}) has no header; give the column a header, remove the stray "
                     "value, or quote a value that contains the delimiter",
                     path=info.path, row=row, column=column_letter(index + 1))
     values = dict(zip(info.columns, cells, strict=False))

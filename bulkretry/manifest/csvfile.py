@@ -29,6 +29,14 @@ _SCAN_CHUNK = 1 << 20  # bytes read at a time when checking the encoding
 _SNIFF_CHARS = 64 * 1024  # text looked at to guess the delimiter
 _SNIFF_RECORDS = 20
 _SNIFF_FILLER = " \t,;|"  # a line of only these is blank whatever the delimiter
+#: Codecs Python calls text encodings that are no file's character set: refused for --encoding.
+_NOT_FILE_ENCODINGS = frozenset({"punycode", "idna", "undefined", "unicode-escape", "raw-unicode-escape"})
+#: The codecs that need a byte-order mark to know the byte order: (the BOMs, the code unit's width).
+_BOM_BYTE_ORDERS = {
+    "utf-16": ((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), 2),
+    "utf-32": ((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), 4),
+}
+_BOM_HEAD = 256  # bytes looked at to guess the byte order of a file without a BOM
 _DELIMITER_NAMES = {
     ",": ",", "comma": ",", ";": ";", "semicolon": ";", "|": "|", "pipe": "|",
     "\t": "\t", "\\t": "\t", "tab": "\t",
@@ -53,6 +61,8 @@ def _scan(path: str, codec: str, *, find_nul: bool) -> tuple[int | None, int | N
                     text = decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
                     bad = pos + exc.start - (len(exc.object) - len(chunk))
+                except (UnicodeError, ValueError) as exc:  # a codec that reports no offset
+                    raise _codec_error(path, codec, exc) from None
                 else:
                     if not find_nul and nul is None and "\x00" in text:
                         nul = pos
@@ -64,12 +74,46 @@ def _scan(path: str, codec: str, *, find_nul: bool) -> tuple[int | None, int | N
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
             bad = pos - len(exc.object) + exc.start
+        except (UnicodeError, ValueError) as exc:
+            raise _codec_error(path, codec, exc) from None
     return bad, nul
+
+
+def _codec_error(path: str, codec: str, exc: Exception) -> ManifestError:
+    return ManifestError(f"cannot be decoded as {codec} text ({str(exc)[:80]}); check --encoding (or leave it "
+                         "out to detect UTF-8/UTF-16/GB18030)", path=path)
 
 
 def _nul_error(path: str, offset: int) -> ManifestError:
     return ManifestError(f"contains a NUL byte (at byte {offset}): it is a binary file, not CSV text; "
                          "export the manifest as .csv or .xlsx", path=path)
+
+
+def _forced_codec(path: str, forced: str) -> str:
+    """The codec named by ``--encoding``, if it reads a file's bytes as text (checked against the file's start)."""
+    try:
+        info = codecs.lookup(forced)
+    except LookupError:
+        raise ManifestError(f"unknown encoding {forced!r}: try utf-8, utf-8-sig, gb18030 or gbk",
+                            path=path) from None
+    codec = info.name
+    if not getattr(info, "_is_text_encoding", True) or codec in _NOT_FILE_ENCODINGS:
+        raise ManifestError(f"--encoding {forced!r} is not a character encoding for text files (it is the {codec} "
+                            "codec); give the file's character set, e.g. --encoding utf-8, gb18030, utf-16-le or "
+                            "latin-1, or leave --encoding out to detect UTF-8/UTF-16/GB18030", path=path)
+    if codec in _BOM_BYTE_ORDERS:
+        with open(path, "rb") as fh:
+            head = fh.read(_BOM_HEAD)
+        boms, width = _BOM_BYTE_ORDERS[codec]
+        if not head.startswith(boms):
+            # ASCII characters have their zero bytes last in little-endian, first in big-endian.
+            units = [head[i:i + width] for i in range(0, len(head) - width + 1, width)]
+            big = sum(1 for u in units if u[0] == 0 and u[-1] != 0) > sum(1 for u in units if u[-1] == 0)
+            likely, other = (f"{codec}-be", f"{codec}-le") if big else (f"{codec}-le", f"{codec}-be")
+            raise ManifestError(f"--encoding {forced!r} needs a byte-order mark (BOM) at the start of the file and "
+                                f"this file has none: name the byte order, --encoding {likely} (likely, from its "
+                                f"first bytes) or --encoding {other}", path=path)
+    return codec
 
 
 def detect_encoding(path: str, forced: str | None) -> str:
@@ -78,11 +122,7 @@ def detect_encoding(path: str, forced: str | None) -> str:
         head = fh.read(4)
     utf16_bom = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     if forced is not None:
-        try:
-            codec = codecs.lookup(forced).name
-        except LookupError:
-            raise ManifestError(f"unknown encoding {forced!r}: try utf-8, utf-8-sig, gb18030 or gbk",
-                                path=path) from None
+        codec = _forced_codec(path, forced)
         if codec == "utf-8" and head.startswith(codecs.BOM_UTF8):
             codec = "utf-8-sig"
         bad, nul = _scan(path, codec, find_nul=not codec.startswith(("utf-16", "utf-32")))

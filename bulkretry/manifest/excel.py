@@ -11,34 +11,85 @@ from collections.abc import Iterator
 from typing import Any
 
 from bulkretry.errors import ManifestError
-from bulkretry.manifest.columns import ManifestInfo, RawRow, columns_for, is_blank, raw_rows, trim
+from bulkretry.manifest.columns import (
+    ManifestInfo,
+    RawRow,
+    columns_for,
+    is_blank,
+    quoted,
+    raw_rows,
+    row_values,
+    trim,
+)
 
-__all__ = ["cell_text", "iter_xlsx", "open_xlsx"]
+__all__ = ["MAX_PACKAGE_BYTES", "MAX_PART_RATIO", "cell_text", "check_package", "iter_xlsx", "open_xlsx"]
 
+#: The most a workbook's parts may inflate to, all together (what their zip entries declare): a bigger
+#: workbook, or a "zip bomb" of a few MB that inflates to gigabytes, is refused before anything is read.
+MAX_PACKAGE_BYTES = 512 * 1024 * 1024
+#: The most a part larger than ``_RATIO_FROM`` bytes may inflate per compressed byte: real sheet XML
+#: compresses 5-50 times, runs of one byte (a bomb's filler) about 1000 times.
+MAX_PART_RATIO = 250
+_RATIO_FROM = 8 * 1024 * 1024
+
+_SCAN_CHUNK = 1 << 20  # bytes of a sheet's XML scanned at a time for formulas
+_FORMULA_ELEMENT = re.compile(rb"[<:]f[\s>/]")  # <f>, <f t="shared" …/>, <x:f>
 _ZERO_PADDED_FORMAT = re.compile(r"0+")
 _TIME_TOKENS = re.compile(r"[hs]", re.IGNORECASE)
 _QUOTED_OR_BRACKETED = re.compile(r'"[^"]*"|\[[^\]]*\]')
 
 
-def _load_workbook(path: str) -> Any:
+def check_package(path: str) -> None:
+    """Refuse a workbook whose zip entries declare more than :data:`MAX_PACKAGE_BYTES` in all, or a large
+    part inflating more than :data:`MAX_PART_RATIO` times: read from the zip's directory, nothing inflated.
+    (Python's zip reader never gives more than an entry declares, so the declared sizes bound the reading.)"""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ManifestError(f"is damaged or not an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel "
+                            "and save it again as .xlsx, or save it as .csv", path=path) from None
+    total = sum(entry.file_size for entry in entries)
+    if total > MAX_PACKAGE_BYTES:
+        raise ManifestError(
+            f"inflates to {total:,} bytes of XML, over the limit of {MAX_PACKAGE_BYTES // 2**20} MB for a workbook: "
+            "save the manifest as .csv (read in constant memory), or split it into smaller workbooks", path=path)
+    for entry in entries:
+        if entry.file_size > _RATIO_FROM and entry.file_size > MAX_PART_RATIO * max(entry.compress_size, 1):
+            raise ManifestError(
+                f"part {quoted(entry.filename)} would inflate from {entry.compress_size:,} to {entry.file_size:,} "
+                f"bytes, more than {MAX_PART_RATIO} times: a workbook that is mostly one repeated byte (a zip "
+                "bomb?) is refused; open it in Excel and save it again, or save the manifest as .csv", path=path)
+
+
+def _load_workbook(path: str, *, data_only: bool = True) -> Any:
     from openpyxl import load_workbook
 
+    check_package(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about features it drops; we only read values
-            return load_workbook(path, read_only=True, data_only=True, keep_links=False)
+            return load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
     except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) for damaged files
         raise ManifestError(f"is damaged or not an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel "
                             "and save it again as .xlsx, or save it as .csv", path=path) from None
 
 
 def _pick_sheet(path: str, workbook: Any, sheet: str | None) -> Any:
+    """The worksheet named *sheet* (hidden or not), or without a name the first visible worksheet: a hidden
+    sheet (Excel's hidden or very hidden) is never read unless asked for by name."""
     names = list(workbook.sheetnames)
     if sheet is None:
         worksheets = workbook.worksheets
         if not worksheets:
             raise ManifestError("has no worksheet", path=path)
-        return worksheets[0]
+        for worksheet in worksheets:
+            if getattr(worksheet, "sheet_state", "visible") == "visible":
+                return worksheet
+        raise ManifestError(f"has only hidden worksheets ({', '.join(quoted(w.title) for w in worksheets)}): "
+                            "name the one to read with --sheet, or unhide it in Excel", path=path)
     if sheet not in names:
         folded = [n for n in names if n.strip().casefold() == sheet.strip().casefold()]
         if len(folded) != 1:
@@ -118,7 +169,10 @@ def open_xlsx(path: str, sheet: str | None) -> ManifestInfo:
         columns = columns_for(path, headers, None)
         if not any(not is_blank(cells) for _, cells in rows):
             raise ManifestError(f"sheet {worksheet.title!r} has a header but no rows", path=path)
-        return ManifestInfo(path, "xlsx", None, None, worksheet.title, tuple(headers), columns, header_row)
+        hidden: tuple[str, ...] = ()
+        if sheet is None:  # the hidden sheets passed over to reach this one, for the user to be told
+            hidden = tuple(w.title for w in workbook.worksheets[:workbook.worksheets.index(worksheet)])
+        return ManifestInfo(path, "xlsx", None, None, worksheet.title, tuple(headers), columns, header_row, hidden)
     finally:
         workbook.close()
 
@@ -128,7 +182,46 @@ def iter_xlsx(info: ManifestInfo) -> Iterator[RawRow]:
     try:
         worksheet = _pick_sheet(info.path, workbook, info.sheet)
         worksheet.reset_dimensions()
-        yield from raw_rows(info, _sheet_rows(info.path, worksheet, info.header_row + 1))
+        records = _sheet_rows(info.path, worksheet, info.header_row + 1)
+        if not _may_hold_formulas(worksheet):  # the usual sheet: one read
+            yield from raw_rows(info, records)
+            return
+        # A formula stored without its value reads as None: a second read, in step, gives the formula text.
+        formulas = _load_workbook(info.path, data_only=False)
+        try:
+            sheet = formulas[worksheet.title]
+            sheet.reset_dimensions()
+            yield from _rows_with_formulas(info, records, sheet.iter_rows(min_row=info.header_row + 1))
+        finally:
+            formulas.close()
     finally:
         workbook.close()
+
+
+def _may_hold_formulas(worksheet: Any) -> bool:
+    """Whether the sheet's XML has a formula element (``<f>``, prefixed or not), by a byte scan of the part;
+    a false yes costs only the second read. Unsure (openpyxl changed, a damaged part): yes."""
+    try:
+        with worksheet._get_source() as source:  # openpyxl's reader of the sheet's part
+            tail = b""
+            while chunk := source.read(_SCAN_CHUNK):
+                if _FORMULA_ELEMENT.search(tail + chunk):
+                    return True
+                tail = chunk[-2:]
+    except Exception:  # any failure here means: read it the careful way, which reports the damage
+        return True
+    return False
+
+
+def _rows_with_formulas(info: ManifestInfo, records: Iterator[tuple[int, list[str]]],
+                        formula_rows: Iterator[Any]) -> Iterator[RawRow]:
+    """:func:`raw_rows` for a sheet with formulas: each row names its columns whose formula has no value; a row
+    of such cells only is not blank."""
+    width = len(info.columns)
+    columns = info.columns
+    for (row, cells), formula_cells in zip(records, formula_rows, strict=False):
+        pairs = enumerate(zip(cells[:width], formula_cells, strict=False))
+        missing = tuple(columns[index] for index, (text, cell) in pairs if cell.data_type == "f" and not text)
+        if missing or not is_blank(cells):
+            yield RawRow(row, row_values(info, row, cells, width), missing)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import unicodedata
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bulkretry.errors import ConfigError
-from bulkretry.masking import MASKED_COLUMNS, SECRET_COLUMNS, mask
+from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
+from bulkretry.masking import ENV_PREFIX, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.oms.endpoint import check_region, parse_endpoint, region_problem
 from bulkretry.records import Outcome
 
@@ -39,6 +41,7 @@ BODY_LIMITS: dict[str, int] = {
 }
 #: Columns that go into the report's first block, not into the extra columns.
 LEADING_COLUMNS = frozenset({"group_id", "project_id"})
+_KNOWN_COLUMNS = frozenset(CANONICAL_COLUMNS)
 MAX_ID_LENGTH = 1024
 #: Run-wide defaults for empty credential cells come from ``BULKRETRY_<COLUMN>`` (e.g. BULKRETRY_SRC_SK).
 DEFAULT_ENV_PREFIX = "BULKRETRY_"
@@ -119,6 +122,48 @@ class _Invalid(Exception):
         self.column, self.why, self.detail = column, why, detail
 
 
+#: The most bytes read from a json_auth_file: the API's 65,535 characters, 4 UTF-8 bytes each, and a BOM.
+KEY_FILE_MAX_BYTES = 4 * BODY_LIMITS["json_auth_file"] + 3
+
+
+def _read_key_file(path: Path) -> str:
+    """A json_auth_file's text: a regular file only (a FIFO or a device such as /dev/zero is refused without
+    waiting on it), and at most :data:`KEY_FILE_MAX_BYTES` read (a bigger file is refused, not loaded)."""
+    shown = quoted(path.name)
+    try:
+        # O_NONBLOCK: opening a FIFO never waits for a writer; the fstat below then refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        raise _Invalid("json_auth_file", "unreadable",
+                       f"json_auth_file names a file that cannot be read: {shown}") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Invalid("json_auth_file", "not a file",
+                           f"json_auth_file names {shown}, which is not a regular file (a device, pipe or folder); "
+                           "name the key's .json file")
+        try:
+            data = fh.read(KEY_FILE_MAX_BYTES + 1)
+        except OSError:
+            raise _Invalid("json_auth_file", "unreadable",
+                           f"json_auth_file names a file that cannot be read: {shown}") from None
+    if len(data) > KEY_FILE_MAX_BYTES:
+        raise _Invalid("json_auth_file", "too long",
+                       f"json_auth_file names {shown}, over {KEY_FILE_MAX_BYTES:,} bytes; the API allows a key of "
+                       f"0..{BODY_LIMITS['json_auth_file']} characters")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _Invalid("json_auth_file", "not JSON", f"json_auth_file names {shown}, which is not UTF-8 text") from None
+
+
+def _check_formulas(formulas: tuple[str, ...]) -> None:
+    for column in formulas:
+        if column in _KNOWN_COLUMNS:
+            raise _Invalid(column, "formula without a value",
+                           f"{column} is a formula saved without its value (by a tool that does not compute "
+                           "formulas): open the workbook in Excel and save it, or paste values")
+
+
 def _check_id(column: str, value: str) -> None:
     if (0 < len(value) <= MAX_ID_LENGTH and value.isascii() and value.isprintable() and value not in (".", "..")
             and value[0] != " " and value[-1] != " "):
@@ -129,12 +174,12 @@ def _check_id(column: str, value: str) -> None:
         raise _Invalid(column, "too long", f"{column} has {len(value)} characters; the API allows 1..{MAX_ID_LENGTH}")
     if value != value.strip():
         raise _Invalid(column, "has surrounding spaces",
-                       f"{column} {value.strip()!r} has leading or trailing spaces; remove them")
+                       f"{column} {quoted(value.strip())} has leading or trailing spaces; remove them")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
         raise _Invalid(column, "has control characters",
                        f"{column} holds a control or invisible character (line break, tab, …)")
     if value in (".", ".."):
-        raise _Invalid(column, "is a dot segment", f"{column} {value!r} is not an id")
+        raise _Invalid(column, "is a dot segment", f"{column} {quoted(value)} is not an id")
 
 
 _LOW64 = (1 << 64) - 1
@@ -233,17 +278,21 @@ class Planner:
         self._body_fields = [(column, limit, defaults[column]) for column, limit in BODY_LIMITS.items()
                              if column in self.columns or defaults[column]]
 
-    def plan(self, row: int, values: Mapping[str, str]) -> RowPlan:
+    def plan(self, row: int, values: Mapping[str, str], formulas: tuple[str, ...] = ()) -> RowPlan:
+        """One row's plan; *formulas* names the columns whose cell is a formula without a value (invalid if
+        the column is one bulkretry uses)."""
         project_id = values.get("project_id", "") or self._project_id
         group_id = values.get("group_id", "")
         region = values.get("region", "").strip() or self._region
         shown = [(column, values.get(column, "")) for column in self.extra_columns]
         for slot in self._key_slots:  # access keys are shown masked; an env: reference is no secret
             column, value = shown[slot]
-            if value and not value.startswith("env:"):
+            if value and value[:4].lower() != ENV_PREFIX:
                 shown[slot] = (column, mask(value))
         extra = tuple(shown)
         try:
+            if formulas:
+                _check_formulas(formulas)
             _check_id("group_id", group_id)
             _check_id("project_id", project_id)
             if self._needs_region and region not in self._good_regions:
@@ -261,7 +310,7 @@ class Planner:
     def plan_all(self, rows: Iterable[Any]) -> Iterator[RowPlan]:
         """Plan every :class:`~bulkretry.manifest.columns.RawRow` of *rows*, in order."""
         for raw in rows:
-            yield self.plan(raw.row, raw.values)
+            yield self.plan(raw.row, raw.values, raw.formulas)
 
     # -- pieces ------------------------------------------------------------------------------------
 
@@ -279,9 +328,10 @@ class Planner:
         """An ``env:NAME`` cell: the variable's value."""
         name = value[4:].strip()
         if not name:
-            raise _Invalid(column, "bad env reference", f"{column} says 'env:' without a variable name")
+            raise _Invalid(column, "bad env reference", f"{column} says {value[:4]!r} without a variable name")
         if name not in self._env:
-            raise _Invalid(column, "env not set", f"{column} refers to ${name}, which is not set")
+            raise _Invalid(column, "env not set", f"{column} refers to the environment variable {quoted(name)}, "
+                                                  "which is not set")
         return self._env[name]
 
     def _body(self, values: Mapping[str, str]) -> RetryBody:
@@ -291,7 +341,7 @@ class Planner:
             value = get(column, "") or default
             if not value:
                 continue
-            if value.startswith("env:"):
+            if value[:4].lower() == ENV_PREFIX:
                 value = self._env_value(column, value)
             if column == "json_auth_file" and value:
                 value = self._key_file_text(value)
@@ -304,7 +354,7 @@ class Planner:
             parsed = parse_bool(flag)
             if parsed is None:
                 raise _Invalid("migrate_failed_object", "not a boolean",
-                               f"migrate_failed_object {flag!r} is not true/false, 1/0, yes/no or 是/否")
+                               f"migrate_failed_object {quoted(flag)} is not true/false, 1/0, yes/no or 是/否")
             body["migrate_failed_object"] = parsed
         else:
             body["migrate_failed_object"] = self._migrate_default
@@ -318,11 +368,7 @@ class Planner:
             path = Path(value).expanduser()
             if not path.is_absolute():
                 path = self._base_dir / path
-            try:
-                text = path.read_text(encoding="utf-8-sig")
-            except OSError:
-                raise _Invalid("json_auth_file", "unreadable",
-                               f"json_auth_file names a file that cannot be read: {path.name}") from None
+            text = _read_key_file(path)
         try:
             json.loads(text)
         except ValueError:

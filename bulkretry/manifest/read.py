@@ -119,7 +119,8 @@ def open_manifest(path: str | os.PathLike[str], *, encoding: str | None = None, 
     """Check a manifest and read its header: kind, encoding, delimiter, sheet and columns.
 
     *encoding* and *delimiter* (``','``, ``';'``, ``'\\t'``/``'tab'``, ``'|'``) force what is otherwise
-    detected for CSV; *sheet* picks an Excel sheet by name (default: the first). Reads the whole file once
+    detected for CSV; *sheet* picks an Excel sheet by name (default: the first); giving one for the other kind
+    of file is an error, never silently ignored. Reads the whole file once
     for a CSV (to be sure of its encoding) in constant memory. Raises :class:`ManifestError` for a file that
     cannot be used: missing, empty, binary, undecodable, encrypted, without a ``group_id`` column, with two
     columns meaning the same thing, or with a header but no rows.
@@ -127,7 +128,14 @@ def open_manifest(path: str | os.PathLike[str], *, encoding: str | None = None, 
     name = os.fspath(path)
     kind = _kind_of(name)
     if kind == "xlsx":
+        given = [option for option, value in (("--encoding", encoding), ("--delimiter", delimiter)) if value]
+        if given:
+            raise ManifestError(f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} for a CSV file and this "
+                                "is an Excel workbook: leave it out (use --sheet to pick a sheet)", path=name)
         return open_xlsx(name, sheet)
+    if sheet:
+        raise ManifestError("--sheet is for an Excel workbook and this is a CSV file, which has no sheets: leave "
+                            "--sheet out (use --encoding or --delimiter for a CSV)", path=name)
     return open_csv(name, encoding, delimiter)
 
 

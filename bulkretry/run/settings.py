@@ -16,6 +16,7 @@ from bulkretry.defaults import (
     DEFAULT_TIMEOUT,
 )
 from bulkretry.errors import UsageError
+from bulkretry.manifest.read import EXCEL_SUFFIXES
 from bulkretry.report.common import FORMATS
 from bulkretry.run.adaptive import RateSpec, parse_rate
 from bulkretry.run.journal import JOURNAL_NAME
@@ -113,8 +114,11 @@ def rerun_settings(selection: Selection, *, manifest: str | None = None, endpoin
         raise UsageError(f"{selection.source_dir}: the run does not record its manifest; give it with --manifest FILE")
     if not given.get("formats"):
         given["formats"] = tuple(old.get("formats") or FORMATS)
+    # The earlier run's reading options that fit this manifest's kind (a rerun may name another file).
+    excel = Path(path).suffix.lower() in EXCEL_SUFFIXES
     return RunSettings(
-        manifest=Path(path), encoding=old.get("encoding"), delimiter=old.get("delimiter"), sheet=old.get("sheet"),
+        manifest=Path(path), encoding=None if excel else old.get("encoding"),
+        delimiter=None if excel else old.get("delimiter"), sheet=old.get("sheet") if excel else None,
         endpoint=pick("endpoint", endpoint), region=pick("region", region), project_id=pick("project_id", project_id),
         migrate_failed_object=old.get("migrate_failed_object"),
         **rate_fields(rate if rate is not None else parse_rate(str(old.get("rate") or DEFAULT_RATE))),
