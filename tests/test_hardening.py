@@ -153,8 +153,15 @@ def test_bad_manifest_is_one_line_exit_2_and_nothing_sent(sim_thread: SimulatorT
     assert not (tmp_path / "run").exists()
 
 
+ABSURD_NUMBERS = [("--concurrency", "1025"), ("--concurrency", "99999999999999999999"), ("--max-attempts", "101"),
+                  ("--max-attempts", "1025"), ("--timeout", "1e308"), ("--timeout", "3601"),
+                  ("--verify-timeout", "1e308"), ("--verify-timeout", "inf"), ("--rate", "1e-320"),
+                  ("--rate", "1e308"), ("--rate", "auto:1:1e308"), ("--rate", "auto:0.001")]
+
+
 @pytest.mark.parametrize(("option", "value"), [("--rate", "0"), ("--concurrency", "-1"), ("--timeout", "nan"),
-                                               ("--format", "pdf"), ("--max-attempts", "0"), ("--rate", "inf")])
+                                               ("--format", "pdf"), ("--max-attempts", "0"), ("--rate", "inf"),
+                                               *ABSURD_NUMBERS])
 def test_bad_option_is_named_exit_2_and_nothing_sent(sim_thread: SimulatorThread, env: dict, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str], option: str,
                                                      value: str) -> None:

@@ -12,12 +12,14 @@ from bulkretry.cli._common import (
     EXIT_OK,
     EXIT_SIGINT,
     EXIT_SIGTERM,
+    _concurrency,
     _formats,
     _Formatter,
+    _max_attempts,
     _outcomes,
-    _positive_float,
-    _positive_int,
     _rate,
+    _timeout,
+    _verify_timeout,
 )
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
@@ -104,21 +106,33 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from bulkretry.defaults import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_TIMEOUT
+    from bulkretry.defaults import (
+        DEFAULT_CONCURRENCY,
+        DEFAULT_MAX_ATTEMPTS,
+        DEFAULT_RATE,
+        DEFAULT_TIMEOUT,
+        MAX_ATTEMPTS,
+        MAX_CONCURRENCY,
+        MAX_RATE,
+        MAX_TIMEOUT,
+        MIN_RATE,
+    )
 
     p = sub.add_parser("run", help="retry every task group of a manifest", description=RUN_HELP,
                        formatter_class=_Formatter)
     _add_manifest_options(p)
     g = p.add_argument_group("pace")
     g.add_argument("--rate", type=_rate, default=DEFAULT_RATE, metavar="N|auto",
-                   help="at most N calls per second in total, retries included (default: %(default)s); "
-                        "auto[:START[:MAX]] finds each project's limit from 429s (default auto:10:1000)")
-    g.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
-                   help="at most N calls in flight (default: %(default)s)")
-    g.add_argument("--max-attempts", type=_positive_int, default=DEFAULT_MAX_ATTEMPTS, metavar="N",
-                   help="attempts per row for 429, 5xx, timeouts and dropped connections (default: %(default)s)")
-    g.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT, metavar="S",
-                   help="per-request timeout in seconds (default: %(default)s)")
+                   help=f"at most N calls per second in total, retries included, {MIN_RATE:g} to {MAX_RATE:g} "
+                        "(default: %(default)s); auto[:START[:MAX]] finds each project's limit from 429s "
+                        "(default auto:10:1000)")
+    g.add_argument("--concurrency", type=_concurrency, default=DEFAULT_CONCURRENCY, metavar="N",
+                   help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY} (default: %(default)s)")
+    g.add_argument("--max-attempts", type=_max_attempts, default=DEFAULT_MAX_ATTEMPTS, metavar="N",
+                   help=f"attempts per row for 429, 5xx, timeouts and dropped connections, 1 to {MAX_ATTEMPTS} "
+                        "(default: %(default)s)")
+    g.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="S",
+                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g} (default: %(default)s)")
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR", help="the run's folder (default: a new one under ./bulkretry-runs/)")
     g.add_argument("--format", type=_formats, default=None, metavar="LIST",
@@ -141,8 +155,11 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
                    help="look each group up first; skip (outcome skipped) those not in status 5, migration failed")
     g.add_argument("--verify", action="store_true",
                    help="after a retry, poll the group until it leaves status 5; report status_after")
-    g.add_argument("--verify-timeout", type=_positive_float, default=60.0, metavar="S",
-                   help="how long --verify polls a group, every 2 s (default: %(default)s)")
+    from bulkretry.defaults import MAX_VERIFY_TIMEOUT
+
+    g.add_argument("--verify-timeout", type=_verify_timeout, default=60.0, metavar="S",
+                   help=f"how long --verify polls a group, every 2 s, at most {MAX_VERIFY_TIMEOUT:g} "
+                        "(default: %(default)s)")
 
 
 def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
@@ -168,9 +185,14 @@ def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     g.add_argument("--project-id", metavar="ID", help="project for rows without a project_id column")
     g = p.add_argument_group("pace (default: as the earlier run)")
     g.add_argument("--rate", type=_rate, metavar="N|auto", help="at most N calls per second in total, or auto")
-    g.add_argument("--concurrency", type=_positive_int, metavar="N", help="at most N calls in flight")
-    g.add_argument("--max-attempts", type=_positive_int, metavar="N", help="attempts per row for retryable failures")
-    g.add_argument("--timeout", type=_positive_float, metavar="S", help="per-request timeout in seconds")
+    from bulkretry.defaults import MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_TIMEOUT
+
+    g.add_argument("--concurrency", type=_concurrency, metavar="N",
+                   help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY}")
+    g.add_argument("--max-attempts", type=_max_attempts, metavar="N",
+                   help=f"attempts per row for retryable failures, 1 to {MAX_ATTEMPTS}")
+    g.add_argument("--timeout", type=_timeout, metavar="S",
+                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g}")
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR", help="the new run's folder (default: a new one beside the earlier run)")
     g.add_argument("--format", type=_formats, default=None, metavar="LIST",

@@ -11,7 +11,7 @@ from bulkretry.cli._common import (
     _formats,
     _Formatter,
     _non_negative_int,
-    _positive_float,
+    _timeout,
 )
 from bulkretry.cli.run import _add_auth_options
 from bulkretry.errors import UsageError
@@ -96,6 +96,8 @@ examples:
 
 
 def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bulkretry.defaults import MAX_TIMEOUT
+
     p = sub.add_parser("discover", help="write a manifest of the groups in a status (default: failed)",
                        description=DISCOVER_HELP, formatter_class=_Formatter)
     g = p.add_argument_group("where")
@@ -109,8 +111,8 @@ def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
                    "(default: manifest-<project>-status<N>.csv)")
     g.add_argument("--credentials-from-env", action="store_true",
                    help="fill the credential cells with env:SRC_AK, env:SRC_SK, env:DST_AK, env:DST_SK")
-    g.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S",
-                   help="per-request timeout in seconds (default: %(default)s)")
+    g.add_argument("--timeout", type=_timeout, default=30.0, metavar="S",
+                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g} (default: %(default)s)")
     _add_auth_options(p)
     p.set_defaults(handler=_cmd_discover)
 
