@@ -226,6 +226,17 @@ def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.set_defaults(handler=_cmd_validate)
 
 
+def _project_id(args: argparse.Namespace, env: dict[str, str] | None) -> str | None:
+    """--project-id, or (when *env* is given) $HUAWEICLOUD_SDK_PROJECT_ID: checked to be one clean line, naming
+    where it came from."""
+    from bulkretry.oms.credentials import ENV_PROJECT_ID, check_setting
+
+    if args.project_id:
+        return check_setting(args.project_id, "--project-id")
+    value = env.get(ENV_PROJECT_ID) if env is not None else None
+    return check_setting(value, ENV_PROJECT_ID) if value else None
+
+
 def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings:
     """The settings that `run` and `validate` share (the manifest options)."""
     from pathlib import Path
@@ -234,8 +245,7 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings
 
     return RunSettings(
         manifest=Path(args.manifest), encoding=args.encoding, delimiter=args.delimiter, sheet=args.sheet,
-        endpoint=args.endpoint, region=args.region,
-        project_id=args.project_id or env.get("HUAWEICLOUD_SDK_PROJECT_ID") or None,
+        endpoint=args.endpoint, region=args.region, project_id=_project_id(args, env),
         migrate_failed_object=args.migrate_failed_object,
     )
 
@@ -267,7 +277,8 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
 
     selection = load_selection(Path(args.source), args.only or DEFAULT_ONLY, args.error_code)
     return selection, rerun_settings(
-        selection, manifest=args.manifest, endpoint=args.endpoint, region=args.region, project_id=args.project_id,
+        selection, manifest=args.manifest, endpoint=args.endpoint, region=args.region,
+        project_id=_project_id(args, None),
         rate=args.rate, concurrency=args.concurrency, max_attempts=args.max_attempts, timeout=args.timeout,
         out_dir=Path(args.out) if args.out else None, formats=args.format, dry_run=args.dry_run,
         verify_tls=not args.insecure, check_status=args.check_status,

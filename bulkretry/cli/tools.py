@@ -13,7 +13,7 @@ from bulkretry.cli._common import (
     _non_negative_int,
     _timeout,
 )
-from bulkretry.cli.run import _add_auth_options
+from bulkretry.cli.run import _add_auth_options, _project_id
 from bulkretry.errors import UsageError
 
 REPORT_HELP = """\
@@ -128,7 +128,7 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.oms.credentials import load_credentials
 
     env = dict(os.environ)
-    project_id = args.project_id or env.get("HUAWEICLOUD_SDK_PROJECT_ID")
+    project_id = _project_id(args, env)
     if not project_id:
         raise UsageError("no project id: give --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")
     if not args.endpoint and not args.region:

@@ -22,6 +22,7 @@ from bulkretry.defaults import (
     MIN_RATE,
 )
 from bulkretry.errors import UsageError
+from bulkretry.oms.credentials import check_setting
 from bulkretry.report.common import FORMATS
 from bulkretry.run.adaptive import RateSpec, parse_rate
 from bulkretry.run.journal import JOURNAL_NAME
@@ -73,6 +74,8 @@ class RunSettings:
             ("--rate", self.rate, MIN_RATE, MAX_RATE),
             *(("--rate auto", value, MIN_RATE, MAX_RATE) for value in self.rate_auto or ()),
         ]
+        if self.project_id is not None:  # a rerun's may come from the earlier run's journal
+            check_setting(self.project_id, "--project-id")
         for option, value, low, high in checks:
             if value is not None and not (isinstance(value, int | float) and low <= value <= high and value > 0):
                 allowed = f"above 0 and at most {high:g}" if low == 0 else f"from {low:g} to {high:g}"
