@@ -210,7 +210,8 @@ def _add_auth_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("authentication")
     g.add_argument("--auth", choices=AUTH_KINDS, help="force one scheme (default: the first configured)")
     g.add_argument("--token", help="IAM token (prefer OMS_AUTH_TOKEN or --token-file: flags show in `ps`)")
-    g.add_argument("--token-file", metavar="FILE", help="read the IAM token from FILE")
+    g.add_argument("--token-file", metavar="FILE",
+                   help="read the IAM token from FILE (a regular file of at most 64 KiB; spaces around are dropped)")
     g.add_argument("--iam-endpoint", metavar="URL", help="IAM endpoint for password auth "
                    "(default: $OMS_IAM_ENDPOINT or https://iam.myhuaweicloud.com)")
     g.add_argument("--iam-user", metavar="NAME", help="IAM user for password auth (default: $OMS_IAM_USER)")

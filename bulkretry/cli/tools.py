@@ -88,6 +88,8 @@ list API, every page, and write them as a manifest for `bulkretry run`: group_id
 description, source and destination buckets, status, the group's own error code and message (TRF.xxxx:
 why it failed), and credential columns left empty for you to fill, or saying env:SRC_AK, env:SRC_SK,
 env:DST_AK, env:DST_SK with --credentials-from-env. Never overwrites a file. Calls only the list API.
+A list that repeats its pages (a server ignoring the offset) or never ends (past 100,000 groups) stops
+with exit status 1 and writes nothing.
 
 examples:
   bulkretry discover --region cn-north-4 --project-id 0a1b2c3d... --out failed.xlsx
