@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
-from bulkretry.errors import ConfigError
-from bulkretry.oms.client import OmsClient
+from bulkretry.errors import ApiError, ConfigError
+from bulkretry.oms.client import MAX_PAGE_SIZE, OmsClient
 from bulkretry.report import neutralise
 from bulkretry.report.common import open_csv
 
-__all__ = ["CREDENTIAL_ENV", "MANIFEST_COLUMNS", "discover_groups", "manifest_row", "write_manifest"]
+__all__ = ["CREDENTIAL_ENV", "MANIFEST_COLUMNS", "MAX_DISCOVERED_GROUPS", "discover_groups", "manifest_row",
+           "write_manifest"]
 
 MANIFEST_COLUMNS = ("group_id", "project_id", "description", "src_bucket", "dst_bucket", "status",
                     "error_code", "error_msg", "src_ak", "src_sk", "dst_ak", "dst_sk")
@@ -24,12 +25,38 @@ MANIFEST_COLUMNS = ("group_id", "project_id", "description", "src_bucket", "dst_
 CREDENTIAL_ENV = {"src_ak": "env:SRC_AK", "src_sk": "env:SRC_SK", "dst_ak": "env:DST_AK", "dst_sk": "env:DST_SK"}
 
 
+#: The most task groups one listing returns: past it, the server's list does not end (each page new ids).
+MAX_DISCOVERED_GROUPS = 100_000
+
+
 async def discover_groups(client: OmsClient, project_id: str, *, status: int | None = 5,
                           region: str | None = None) -> AsyncIterator[dict[str, Any]]:
-    """Every task group of *project_id* in *status* (``None``: every status), through all list pages."""
+    """Every task group of *project_id* in *status* (``None``: every status), through all list pages, each once.
+
+    A server that ignores ``offset`` sends the same page again and again, and one that never ends sends new
+    pages forever: when a whole page's worth of groups in a row were all listed before, or past
+    ``MAX_DISCOVERED_GROUPS`` groups, the listing stops with :class:`ApiError` (``invalid_response``). A group
+    listed twice (the list shifted while it was read) is given once.
+    """
+    seen: set[str] = set()
+    stale = 0  # groups in a row that brought nothing new
     async for group in client.list_task_groups(project_id, status=status, region=region):
-        if isinstance(group, dict) and group.get("group_id"):
-            yield group
+        group_id = group.get("group_id") if isinstance(group, dict) else None
+        if not group_id or str(group_id) in seen:
+            stale += 1
+            if stale >= MAX_PAGE_SIZE:
+                raise ApiError(200, "invalid_response",
+                               f"the task group list repeats itself: the last {stale} entries listed were listed "
+                               f"before or had no group_id (does the server ignore the list's offset?); stopped "
+                               f"after {len(seen)} groups")
+            continue
+        stale = 0
+        seen.add(str(group_id))
+        if len(seen) > MAX_DISCOVERED_GROUPS:
+            raise ApiError(200, "invalid_response",
+                           f"the task group list does not end: more than {MAX_DISCOVERED_GROUPS} groups; stopped "
+                           "(list fewer with --status)")
+        yield group
 
 
 def _text(value: Any) -> str:

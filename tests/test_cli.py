@@ -99,3 +99,15 @@ def test_help_imports_no_heavy_module(argv: list[str]) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("argv", [["sim", "--port", "70000"], ["sim", "--groups", "1000000000"],
+                                  ["sim", "--latency-ms", "1e308"],
+                                  ["discover", "--project-id", "p", "--timeout", "1e308"]])
+def test_absurd_numbers_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Numbers past an option's ceiling are refused by argparse, naming the option and the ceiling, exit 2."""
+    code, _, _ = run_cli(*argv)
+    err = capsys.readouterr().err
+    option = argv[1] if argv[0] == "sim" else argv[3]
+    assert code == 2, err
+    assert f"argument {option}: must be" in err and ("at most" in err or "between" in err), err

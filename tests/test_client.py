@@ -323,3 +323,54 @@ def test_the_body_is_encoded_as_compact_json_exactly(body):
     assert client_module._json_text(body) == json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     with pytest.raises(TypeError, match="not JSON serializable"):
         client_module._json_text({"bad": object()})
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+@pytest.mark.parametrize("declared", [True, False])
+async def test_compressed_bodies_are_capped_when_decompressed(session: aiohttp.ClientSession, encoding: str,
+                                                              declared: bool) -> None:
+    """A small compressed body that inflates past the limit is refused after reading just past the limit."""
+    import gzip
+    import tracemalloc
+    import zlib
+
+    inflated = 6 * client_module.MAX_BODY_BYTES  # 48 MiB of zeros: about 48 KB on the wire
+    data = bytes(inflated)
+    wire = gzip.compress(data, compresslevel=1) if encoding == "gzip" else zlib.compress(data, 1)
+    del data
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        headers = {"Content-Encoding": encoding, "Content-Type": "application/json"}
+        if declared:  # Content-Length is the wire length: far under the limit
+            return web.Response(status=500, body=wire, headers=headers)
+        resp = web.StreamResponse(status=500, headers=headers)  # chunked: no length at all
+        await resp.prepare(request)
+        await resp.write(wire)
+        await resp.write_eof()
+        return resp
+
+    async with serve(handler) as url:
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
+        tracemalloc.start()
+        try:
+            with pytest.raises(ApiError) as info:
+                await client.show_task_group("p", "g")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert info.value.error_code == "invalid_response"
+    assert peak < 3 * client_module.MAX_BODY_BYTES, f"{peak / 2**20:.0f} MiB held for a {inflated // 2**20} MiB body"
+
+
+async def test_a_small_compressed_body_is_read_whole(session: aiohttp.ClientSession) -> None:
+    """A gzip body under the limit, of a declared length, is decompressed and parsed as before."""
+    import gzip
+
+    group = {"group_id": "g", "description": "x" * 5000}
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=gzip.compress(json.dumps(group).encode()), content_type="application/json",
+                            headers={"Content-Encoding": "gzip"})
+
+    async with serve(handler) as url:
+        assert await OmsClient(session, TokenAuth(Token("t")), endpoint=url).show_task_group("p", "g") == group

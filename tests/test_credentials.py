@@ -120,3 +120,42 @@ async def test_no_secret_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> 
     assert messages
     for text in messages:
         assert not any(secret in text for secret in SECRETS), text
+
+
+def _fifo(path: Path) -> str:
+    import os
+
+    os.mkfifo(path)
+    return str(path)
+
+
+def _sized(size: int) -> object:
+    def make(path: Path) -> str:
+        with open(path, "wb") as fh:
+            fh.truncate(size)  # sparse: no disk used
+        return str(path)
+    return make
+
+
+SECRET_FILES = {
+    "over 64 KiB": (_sized(1024 * 1024), "larger than"),
+    "a huge sparse file": (_sized(1 << 40), "larger than"),
+    "not UTF-8": (lambda p: (p.write_bytes(b"tok\xff\xfe"), str(p))[1], "UTF-8"),
+    "a FIFO": (_fifo, "not a regular file"),
+    "/dev/zero": (lambda p: "/dev/zero", "not a regular file"),
+    "a directory": (lambda p: str(p.parent), "not a regular file"),
+}
+
+
+@pytest.mark.parametrize("case", list(SECRET_FILES))
+@pytest.mark.parametrize("where", ["--token-file", "OMS_IAM_PASSWORD_FILE"])
+def test_secret_files_are_small_regular_files(tmp_path: Path, case: str, where: str) -> None:
+    """A token or password file that is huge, endless, a FIFO or not UTF-8 is refused at once, naming the file."""
+    make, words = SECRET_FILES[case]
+    path = make(tmp_path / "secret")  # type: ignore[operator]
+    with pytest.raises(CredentialsError) as info:
+        if where == "--token-file":
+            load_credentials({}, token_file=path)
+        else:
+            load_credentials({"OMS_IAM_USER": "u", "OMS_IAM_PASSWORD_FILE": path})
+    assert words in str(info.value) and path in str(info.value)

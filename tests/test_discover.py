@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
 from huaweicloudsdkoms.v2 import ListTaskGroupRequest, ShowTaskGroupRequest
 
+from bulkretry.discover import MAX_DISCOVERED_GROUPS, discover_groups
+from bulkretry.errors import ApiError
 from bulkretry.manifest.read import iter_rows, open_manifest
+from bulkretry.oms.auth import TokenAuth
+from bulkretry.oms.client import OmsClient
+from bulkretry.oms.credentials import Token
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import run_cli, use_sim_credentials
+from tests.servers import serve
 from tests.test_sim_sdk import sdk_client
 
 
@@ -139,3 +148,45 @@ def test_check_status_skips_groups_that_are_not_failed(tmp_path: Path, monkeypat
     succeeded = [r["group_id"] for r in rows.values() if r["outcome"] == "succeeded"]
     assert sorted(puts) == sorted(succeeded) and len(succeeded) == 8
     assert all(r["status_before"] == "5" for r in rows.values() if r["outcome"] == "succeeded")
+
+
+def _page_server(page_for: Callable[[int, int], list[dict]], requests: list[int]) -> Callable:
+    async def handler(request: web.Request) -> web.Response:
+        offset, limit = int(request.query["offset"]), int(request.query["limit"])
+        requests.append(offset)
+        if len(requests) > 3000:  # a safety stop for the code under test, far past any limit it should keep
+            return web.json_response({"taskgroups": []})
+        return web.json_response({"taskgroups": page_for(offset, limit)})
+    return handler
+
+
+async def _discover(page_for: Callable[[int, int], list[dict]], requests: list[int]) -> list[dict]:
+    async with serve(_page_server(page_for, requests)) as url, aiohttp.ClientSession() as session:
+        client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
+        return [group async for group in discover_groups(client, "p")]
+
+
+async def test_a_server_that_ignores_offset_stops_the_listing() -> None:
+    """The same page again and again: an invalid_response error after the second page, not an endless loop."""
+    requests: list[int] = []
+    with pytest.raises(ApiError) as info:
+        await _discover(lambda offset, limit: [{"group_id": f"g{i}"} for i in range(limit)], requests)
+    assert info.value.error_code == "invalid_response" and "offset" in info.value.error_msg
+    assert len(requests) == 2
+
+
+async def test_a_list_that_shifts_gives_each_group_once() -> None:
+    """A group listed on two pages (the list shifted while it was read) comes out once; the listing ends."""
+    requests: list[int] = []
+    groups = [{"group_id": f"g{i}"} for i in range(250)]
+    got = await _discover(lambda offset, limit: groups[max(0, offset - 1):max(0, offset - 1) + limit], requests)
+    assert [g["group_id"] for g in got] == [g["group_id"] for g in groups]
+
+
+async def test_a_list_that_never_ends_is_bounded() -> None:
+    """A server with new groups on every page forever: the listing stops past MAX_DISCOVERED_GROUPS."""
+    requests: list[int] = []
+    with pytest.raises(ApiError) as info:
+        await _discover(lambda offset, limit: [{"group_id": f"g{offset + i}"} for i in range(limit)], requests)
+    assert "does not end" in info.value.error_msg
+    assert len(requests) == MAX_DISCOVERED_GROUPS // 100 + 1

@@ -161,8 +161,15 @@ def test_bad_manifest_is_one_line_exit_2_and_nothing_sent(sim_thread: SimulatorT
     assert not (tmp_path / "run").exists()
 
 
+ABSURD_NUMBERS = [("--concurrency", "1025"), ("--concurrency", "99999999999999999999"), ("--max-attempts", "101"),
+                  ("--max-attempts", "1025"), ("--timeout", "1e308"), ("--timeout", "3601"),
+                  ("--verify-timeout", "1e308"), ("--verify-timeout", "inf"), ("--rate", "1e-320"),
+                  ("--rate", "1e308"), ("--rate", "auto:1:1e308"), ("--rate", "auto:0.001")]
+
+
 @pytest.mark.parametrize(("option", "value"), [("--rate", "0"), ("--concurrency", "-1"), ("--timeout", "nan"),
-                                               ("--format", "pdf"), ("--max-attempts", "0"), ("--rate", "inf")])
+                                               ("--format", "pdf"), ("--max-attempts", "0"), ("--rate", "inf"),
+                                               *ABSURD_NUMBERS])
 def test_bad_option_is_named_exit_2_and_nothing_sent(sim_thread: SimulatorThread, env: dict, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str], option: str,
                                                      value: str) -> None:
@@ -191,6 +198,64 @@ def test_no_credentials_is_one_line_exit_2_and_nothing_sent(sim_thread: Simulato
     assert "HUAWEICLOUD_SDK_AK" in err and "Traceback" not in err
     assert len(sim_thread.simulator.received) == before
     assert not (tmp_path / "run").exists()
+
+
+SECRET_PART = "sekr3t-part"
+#: A global value that is not one clean line -> (what the message names, the argv or environment that says it).
+DIRTY_GLOBALS = {
+    "project id CRLF": ("--project-id", {"argv": ["--project-id", "p\r\nX-Injected: 1"]}),
+    "project id NUL": ("--project-id", {"argv": ["--project-id", "p\x00q"]}),
+    "project id spaces": ("--project-id", {"argv": ["--project-id", f" {PROJECT} "]}),
+    "project id env ESC": ("HUAWEICLOUD_SDK_PROJECT_ID", {"env": {"HUAWEICLOUD_SDK_PROJECT_ID": "p\x1b[2Jq"}}),
+    "token env LF": ("OMS_AUTH_TOKEN", {"env": {"OMS_AUTH_TOKEN": f"tok\n{SECRET_PART}"}}),
+    "token file CRLF": ("token file", {"token_file": f"tok\r\n{SECRET_PART}\n"}),
+    "token file BEL": ("token file", {"token_file": f"tok\x07{SECRET_PART}"}),
+    "AK env LF": ("HUAWEICLOUD_SDK_AK", {"env": {"HUAWEICLOUD_SDK_AK": f"AK\n{SECRET_PART}"}}),
+    "SK env TAB": ("HUAWEICLOUD_SDK_SK", {"env": {"HUAWEICLOUD_SDK_SK": f"sk\t{SECRET_PART}"}}),
+    "security token env U+2028": ("HUAWEICLOUD_SDK_SECURITY_TOKEN",
+                                  {"env": {"HUAWEICLOUD_SDK_SECURITY_TOKEN": f"sts\u2028{SECRET_PART}"}}),
+    "IAM user env CR": ("OMS_IAM_USER", {"iam": True, "env": {"OMS_IAM_USER": "bob\rmallory"}}),
+    "IAM domain flag DEL": ("--iam-domain", {"iam": True, "argv": ["--iam-domain", "acme\x7fcorp"]}),
+}
+
+
+@pytest.mark.parametrize("case", list(DIRTY_GLOBALS))
+def test_global_values_with_control_characters_are_refused_before_any_call(
+        sim_thread: SimulatorThread, env: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """A global value with CR/LF, a control character or spaces around it: exit 2 naming it, no secret, no call."""
+    where, given = DIRTY_GLOBALS[case]
+    argv = ["run", str(_write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])), "--endpoint", sim_thread.url,
+            "--out", str(tmp_path / "run"), "--quiet", *given.get("argv", [])]
+    if "--project-id" not in argv and "HUAWEICLOUD_SDK_PROJECT_ID" not in given.get("env", {}):
+        argv += ["--project-id", PROJECT]
+    if given.get("iam"):  # password auth: the simulator's IAM
+        clear_credentials(monkeypatch)
+        monkeypatch.setenv("OMS_IAM_USER", "bob")
+        monkeypatch.setenv("OMS_IAM_PASSWORD", "pw")
+        argv += ["--auth", "password", "--iam-endpoint", sim_thread.url]
+    for name, value in given.get("env", {}).items():
+        monkeypatch.setenv(name, value)
+    if "token_file" in given:
+        (tmp_path / "token").write_text(given["token_file"], encoding="utf-8")
+        argv += ["--token-file", str(tmp_path / "token")]
+    before = len(sim_thread.simulator.received)
+    code, out, err = run_cli(*argv)
+    assert code == 2, (out, err)
+    assert err.startswith("bulkretry: error: ") and err.count("\n") == 1 and where in err, err
+    assert SECRET_PART not in err + out and "Traceback" not in err
+    assert len(sim_thread.simulator.received) == before
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_token_file_with_a_trailing_newline_still_works(sim_thread: SimulatorThread, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whitespace around a token file's content (its final newline, a BOM) is not part of the token."""
+    clear_credentials(monkeypatch)
+    (tmp_path / "token").write_text(f"\ufeff  {sim_thread.config.token}\r\n\n", encoding="utf-8")
+    _, out, err = run_cli("run", str(_write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])), "--endpoint",
+                          sim_thread.url, "--project-id", sim_thread.config.project_id, "--out",
+                          str(tmp_path / "run"), "--quiet", "--token-file", str(tmp_path / "token"))
+    assert "HTTP 401" not in out + err and "401" not in _report(tmp_path / "run")[0]["http_status"], (out, err)
 
 
 @pytest.mark.parametrize("encoding", ["rot13", "hex", "base64", "punycode", "utf-16"])

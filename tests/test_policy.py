@@ -23,3 +23,12 @@ def test_policy_waits() -> None:
     assert not policy.should_retry(TransportError("invalid_request", "t", retryable=False), 1)
     for status in (400, 401, 403, 404, 302):
         assert not policy.should_retry(ApiError(status, "c", "m"), 1)
+
+
+def test_backoff_is_safe_for_any_attempt_number() -> None:
+    """The backoff exponent never overflows: attempts past 1024 wait at most the cap, like any late attempt."""
+    from bulkretry.errors import ApiError
+
+    policy = RetryPolicy(max_attempts=100, base_s=0.5, cap_s=30.0, rng=random.Random(0))
+    for attempt in (1024, 1025, 5000, 10**9):
+        assert 0 <= policy.delay(ApiError(503, "c", "m"), attempt) <= 30.0

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from bulkretry.defaults import MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_TIMEOUT, MAX_VERIFY_TIMEOUT
 from bulkretry.errors import EXIT_FAILED, EXIT_USAGE
 
 #: The contract's exit statuses: 0 every row fine, 1 some rows failed, 2 nothing was called, 130/143 stopped.
@@ -22,10 +23,11 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 def _number(kind: type[float], *, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:
     """An argparse type: a finite number of *kind*, at least *low* (more than *low* when *above*), at most *high*."""
     noun = "a whole number" if kind is int else "a number"
-    if high is not None:
-        allowed = f"between {low:g} and {high:g}"
+    floor = f"greater than {low:g}" if above else f"{low:g} or more"
+    if high is None:
+        allowed = floor
     else:
-        allowed = f"greater than {low:g}" if above else f"{low:g} or more"
+        allowed = f"greater than {low:g} and at most {high:g}" if above else f"between {low:g} and {high:g}"
 
     def parse(text: str) -> float:
         try:
@@ -44,6 +46,15 @@ _non_negative_float = _number(float, low=0)
 _ratio = _number(float, low=0, high=1)
 _non_negative_int = _number(int, low=0)
 _positive_int = _number(int, low=1)
+#: The run's options, each with its ceiling (defaults.py says why they have one).
+_concurrency = _number(int, low=1, high=MAX_CONCURRENCY)
+_max_attempts = _number(int, low=1, high=MAX_ATTEMPTS)
+_timeout = _number(float, low=0, high=MAX_TIMEOUT, above=True)
+_verify_timeout = _number(float, low=0, high=MAX_VERIFY_TIMEOUT, above=True)
+#: The simulator's: a TCP port; groups and latency it can hold and wait without running out.
+_port = _number(int, low=0, high=65535)
+_sim_groups = _number(int, low=0, high=1_000_000)
+_latency_ms = _number(float, low=0, high=600_000)
 
 
 def _parsed_by(module: str, name: str) -> Callable[[str], Any]:

@@ -12,12 +12,14 @@ from bulkretry.cli._common import (
     EXIT_OK,
     EXIT_SIGINT,
     EXIT_SIGTERM,
+    _concurrency,
     _formats,
     _Formatter,
+    _max_attempts,
     _outcomes,
-    _positive_float,
-    _positive_int,
     _rate,
+    _timeout,
+    _verify_timeout,
 )
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
@@ -121,21 +123,33 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from bulkretry.defaults import DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_RATE, DEFAULT_TIMEOUT
+    from bulkretry.defaults import (
+        DEFAULT_CONCURRENCY,
+        DEFAULT_MAX_ATTEMPTS,
+        DEFAULT_RATE,
+        DEFAULT_TIMEOUT,
+        MAX_ATTEMPTS,
+        MAX_CONCURRENCY,
+        MAX_RATE,
+        MAX_TIMEOUT,
+        MIN_RATE,
+    )
 
     p = sub.add_parser("run", help="retry every task group of a manifest", description=RUN_HELP,
                        formatter_class=_Formatter)
     _add_manifest_options(p)
     g = p.add_argument_group("pace")
     g.add_argument("--rate", type=_rate, default=DEFAULT_RATE, metavar="N|auto",
-                   help="at most N calls per second in total, retries included (default: %(default)s); "
-                        "auto[:START[:MAX]] finds each project's limit from 429s (default auto:10:1000)")
-    g.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, metavar="N",
-                   help="at most N calls in flight (default: %(default)s)")
-    g.add_argument("--max-attempts", type=_positive_int, default=DEFAULT_MAX_ATTEMPTS, metavar="N",
-                   help="attempts per row for 429, 5xx, timeouts and dropped connections (default: %(default)s)")
-    g.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT, metavar="S",
-                   help="per-request timeout in seconds (default: %(default)s)")
+                   help=f"at most N calls per second in total, retries included, {MIN_RATE:g} to {MAX_RATE:g} "
+                        "(default: %(default)s); auto[:START[:MAX]] finds each project's limit from 429s "
+                        "(default auto:10:1000)")
+    g.add_argument("--concurrency", type=_concurrency, default=DEFAULT_CONCURRENCY, metavar="N",
+                   help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY} (default: %(default)s)")
+    g.add_argument("--max-attempts", type=_max_attempts, default=DEFAULT_MAX_ATTEMPTS, metavar="N",
+                   help=f"attempts per row for 429, 5xx, timeouts and dropped connections, 1 to {MAX_ATTEMPTS} "
+                        "(default: %(default)s)")
+    g.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="S",
+                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g} (default: %(default)s)")
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR", help="the run's folder (default: a new one under ./bulkretry-runs/)")
     g.add_argument("--format", type=_formats, default=None, metavar="LIST",
@@ -159,8 +173,11 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
                         "a lookup without a readable status fails the row (status:unknown), not retried")
     g.add_argument("--verify", action="store_true",
                    help="after a retry, poll the group until it leaves status 5; report status_after")
-    g.add_argument("--verify-timeout", type=_positive_float, default=60.0, metavar="S",
-                   help="how long --verify polls a group, every 2 s (default: %(default)s)")
+    from bulkretry.defaults import MAX_VERIFY_TIMEOUT
+
+    g.add_argument("--verify-timeout", type=_verify_timeout, default=60.0, metavar="S",
+                   help=f"how long --verify polls a group, every 2 s, at most {MAX_VERIFY_TIMEOUT:g} "
+                        "(default: %(default)s)")
 
 
 def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
@@ -188,9 +205,14 @@ def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     g.add_argument("--project-id", metavar="ID", help="project for rows without a project_id column")
     g = p.add_argument_group("pace (default: as the earlier run)")
     g.add_argument("--rate", type=_rate, metavar="N|auto", help="at most N calls per second in total, or auto")
-    g.add_argument("--concurrency", type=_positive_int, metavar="N", help="at most N calls in flight")
-    g.add_argument("--max-attempts", type=_positive_int, metavar="N", help="attempts per row for retryable failures")
-    g.add_argument("--timeout", type=_positive_float, metavar="S", help="per-request timeout in seconds")
+    from bulkretry.defaults import MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_TIMEOUT
+
+    g.add_argument("--concurrency", type=_concurrency, metavar="N",
+                   help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY}")
+    g.add_argument("--max-attempts", type=_max_attempts, metavar="N",
+                   help=f"attempts per row for retryable failures, 1 to {MAX_ATTEMPTS}")
+    g.add_argument("--timeout", type=_timeout, metavar="S",
+                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g}")
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR", help="the new run's folder (default: a new one beside the earlier run)")
     g.add_argument("--format", type=_formats, default=None, metavar="LIST",
@@ -208,7 +230,8 @@ def _add_auth_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("authentication")
     g.add_argument("--auth", choices=AUTH_KINDS, help="force one scheme (default: the first configured)")
     g.add_argument("--token", help="IAM token (prefer OMS_AUTH_TOKEN or --token-file: flags show in `ps`)")
-    g.add_argument("--token-file", metavar="FILE", help="read the IAM token from FILE")
+    g.add_argument("--token-file", metavar="FILE",
+                   help="read the IAM token from FILE (a regular file of at most 64 KiB; spaces around are dropped)")
     g.add_argument("--iam-endpoint", metavar="URL", help="IAM endpoint for password auth "
                    "(default: $OMS_IAM_ENDPOINT or https://iam.myhuaweicloud.com)")
     g.add_argument("--iam-user", metavar="NAME", help="IAM user for password auth (default: $OMS_IAM_USER)")
@@ -224,6 +247,17 @@ def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.set_defaults(handler=_cmd_validate)
 
 
+def _project_id(args: argparse.Namespace, env: dict[str, str] | None) -> str | None:
+    """--project-id, or (when *env* is given) $HUAWEICLOUD_SDK_PROJECT_ID: checked to be one clean line, naming
+    where it came from."""
+    from bulkretry.oms.credentials import ENV_PROJECT_ID, check_setting
+
+    if args.project_id:
+        return check_setting(args.project_id, "--project-id")
+    value = env.get(ENV_PROJECT_ID) if env is not None else None
+    return check_setting(value, ENV_PROJECT_ID) if value else None
+
+
 def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings:
     """The settings that `run` and `validate` share (the manifest options)."""
     from pathlib import Path
@@ -232,8 +266,7 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings
 
     return RunSettings(
         manifest=Path(args.manifest), encoding=args.encoding, delimiter=args.delimiter, sheet=args.sheet,
-        endpoint=args.endpoint, region=args.region,
-        project_id=args.project_id or env.get("HUAWEICLOUD_SDK_PROJECT_ID") or None,
+        endpoint=args.endpoint, region=args.region, project_id=_project_id(args, env),
         migrate_failed_object=args.migrate_failed_object,
     )
 
@@ -265,7 +298,8 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
 
     selection = load_selection(Path(args.source), args.only or DEFAULT_ONLY, args.error_code)
     return selection, rerun_settings(
-        selection, manifest=args.manifest, endpoint=args.endpoint, region=args.region, project_id=args.project_id,
+        selection, manifest=args.manifest, endpoint=args.endpoint, region=args.region,
+        project_id=_project_id(args, None),
         rate=args.rate, concurrency=args.concurrency, max_attempts=args.max_attempts, timeout=args.timeout,
         out_dir=Path(args.out) if args.out else None, formats=args.format, dry_run=args.dry_run,
         verify_tls=not args.insecure, check_status=args.check_status,

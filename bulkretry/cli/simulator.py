@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, TextIO
 from bulkretry.cli._common import (
     EXIT_OK,
     _Formatter,
-    _non_negative_float,
-    _non_negative_int,
+    _latency_ms,
+    _port,
     _positive_float,
     _ratio,
+    _sim_groups,
 )
 from bulkretry.errors import UsageError
 
@@ -38,21 +39,21 @@ def _add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = sub.add_parser("sim", help="run the built-in OMS + IAM simulator", description=SIM_HELP,
                        formatter_class=_Formatter)
     p.add_argument("--host", default=d.host, help="address to listen on (default: %(default)s)")
-    p.add_argument("--port", type=_non_negative_int, default=8080,
-                   help="port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--port", type=_port, default=8080,
+                   help="port, 0 to 65535; 0 picks a free one (default: %(default)s)")
     p.add_argument("--ak", default=d.ak, help="access key it accepts for signing (default: %(default)s)")
     p.add_argument("--sk", default=d.sk, help="secret key it accepts (a test value; default: the documented one)")
     p.add_argument("--token", default=d.token, help="a token it accepts as-is (default: %(default)s)")
     p.add_argument("--project-id", default=d.project_id, help="its project id (default: %(default)s)")
-    p.add_argument("--groups", type=_non_negative_int, default=d.groups,
-                   help="task groups to create (default: %(default)s)")
+    p.add_argument("--groups", type=_sim_groups, default=d.groups,
+                   help="task groups to create, at most 1000000 (default: %(default)s)")
     p.add_argument("--failed-ratio", type=_ratio, default=d.failed_ratio,
                    help="share of groups in status 5, migration failed (default: %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed for group ids and states (default: %(default)s)")
     p.add_argument("--rate-limit", type=_positive_float, default=None,
                    help="answer 429 APIGW.0308 beyond N calls/s (default: no limit)")
-    p.add_argument("--latency-ms", type=_non_negative_float, default=d.latency_ms,
-                   help="added latency per call (default: %(default)s)")
+    p.add_argument("--latency-ms", type=_latency_ms, default=d.latency_ms,
+                   help="added latency per call, at most 600000 (default: %(default)s)")
     p.add_argument("--error-rate", type=_ratio, default=d.error_rate,
                    help="share of calls answered with a transient 5xx (default: %(default)s)")
     p.set_defaults(handler=_cmd_sim)

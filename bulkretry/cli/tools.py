@@ -11,9 +11,9 @@ from bulkretry.cli._common import (
     _formats,
     _Formatter,
     _non_negative_int,
-    _positive_float,
+    _timeout,
 )
-from bulkretry.cli.run import _add_auth_options
+from bulkretry.cli.run import _add_auth_options, _project_id
 from bulkretry.errors import UsageError
 
 REPORT_HELP = """\
@@ -90,6 +90,8 @@ list API, every page, and write them as a manifest for `bulkretry run`: group_id
 description, source and destination buckets, status, the group's own error code and message (TRF.xxxx:
 why it failed), and credential columns left empty for you to fill, or saying env:SRC_AK, env:SRC_SK,
 env:DST_AK, env:DST_SK with --credentials-from-env. Never overwrites a file. Calls only the list API.
+A list that repeats its pages (a server ignoring the offset) or never ends (past 100,000 groups) stops
+with exit status 1 and writes nothing.
 
 examples:
   bulkretry discover --region cn-north-4 --project-id 0a1b2c3d... --out failed.xlsx
@@ -98,6 +100,8 @@ examples:
 
 
 def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bulkretry.defaults import MAX_TIMEOUT
+
     p = sub.add_parser("discover", help="write a manifest of the groups in a status (default: failed)",
                        description=DISCOVER_HELP, formatter_class=_Formatter)
     g = p.add_argument_group("where")
@@ -113,8 +117,8 @@ def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
                    "(default: manifest-<project>-status<N>.csv)")
     g.add_argument("--credentials-from-env", action="store_true",
                    help="fill the credential cells with env:SRC_AK, env:SRC_SK, env:DST_AK, env:DST_SK")
-    g.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S",
-                   help="per-request timeout in seconds (default: %(default)s)")
+    g.add_argument("--timeout", type=_timeout, default=30.0, metavar="S",
+                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g} (default: %(default)s)")
     _add_auth_options(p)
     p.set_defaults(handler=_cmd_discover)
 
@@ -130,7 +134,7 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.oms.credentials import load_credentials
 
     env = dict(os.environ)
-    project_id = args.project_id or env.get("HUAWEICLOUD_SDK_PROJECT_ID")
+    project_id = _project_id(args, env)
     if not project_id:
         raise UsageError("no project id: give --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")
     if not args.endpoint and not args.region:

@@ -262,8 +262,12 @@ class OmsClient:
                 timeout=self._timeout, allow_redirects=False, ssl=self._ssl,
             ) as resp:
                 length = resp.content_length
-                if length is not None and length <= MAX_BODY_BYTES:
-                    raw = await resp.read()  # the usual case: a small body of a declared length, in one go
+                # The usual case: a small body of a declared length, in one go. A compressed body's declared
+                # length is its wire length (48 KB of gzip can inflate to gigabytes), so it goes, like a body
+                # without a length, through the capped reader: resp.content yields the decompressed bytes,
+                # inflated as they are read, and the reader stops just past the limit.
+                if length is not None and length <= MAX_BODY_BYTES and "Content-Encoding" not in resp.headers:
+                    raw = await resp.read()
                 else:
                     raw = await _read_capped(resp.content, MAX_BODY_BYTES)
                 status, answer = resp.status, resp.headers

@@ -7,11 +7,13 @@ the access key and leaves the secret out.
 from __future__ import annotations
 
 import os
+import stat
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bulkretry.errors import CredentialsError
+from bulkretry.errors import ConfigError, CredentialsError
 from bulkretry.masking import mask
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "AkSk",
     "IamPassword",
     "Token",
+    "check_setting",
     "load_credentials",
 ]
 
@@ -83,19 +86,67 @@ class IamPassword:
 Credentials = AkSk | Token | IamPassword
 
 
+#: What may not stand anywhere in a setting: control and format characters, line and paragraph separators.
+_UNSEEN = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def check_setting(value: str, what: str, *, secret: bool = False,
+                  error: type[ConfigError] = ConfigError) -> str:
+    """*value* when it is one clean line: no line break or other control character anywhere, no whitespace
+    around it. Otherwise *error*, naming *what* (an option, a variable, a file) and the character's position;
+    the value itself is shown only when it is not *secret*. Such a value would go into a URL path or a header
+    of every call, where it fails each row (or splits the header), so it is refused before any call."""
+    if value.isprintable() and value.strip() == value:  # the usual value: one look, no loop
+        return value
+    shown = "" if secret else f" ({value!r})"
+    for index, char in enumerate(value, 1):
+        if unicodedata.category(char) in _UNSEEN:
+            kind = "a line break" if char in "\r\n" else "a control character"
+            raise error(f"{what}{shown} holds {kind} (U+{ord(char):04X}) at character {index}: "
+                        "give the value alone, on one line")
+    if value.strip() != value:
+        raise error(f"{what}{shown} has spaces around it: give the value without them")
+    return value
+
+
 def _first(env: Mapping[str, str], *names: str) -> str:
+    """The first of the variables *names* that is set (surrounding whitespace dropped), checked as a secret."""
     for name in names:
         value = env.get(name, "").strip()
         if value:
-            return value
+            return check_setting(value, name, secret=True, error=CredentialsError)
     return ""
 
 
+#: The largest token or password file read: a token is a few KB, a password far less.
+MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
 def _read_secret_file(path: str, what: str) -> str:
+    """The text of a small regular file, stripped; never blocks (a FIFO) and never reads past the limit
+    (``/dev/zero``, a huge file)."""
     try:
-        value = Path(path).expanduser().read_text(encoding="utf-8").strip()
+        # O_NONBLOCK: opening a FIFO with no writer would wait forever; a regular file ignores the flag.
+        fd = os.open(Path(path).expanduser(), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise CredentialsError(f"cannot read the {what} file {path!r}: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CredentialsError(f"the {what} file {path!r} is not a regular file (a device, FIFO or folder); "
+                                   "put the value in an ordinary file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(MAX_SECRET_FILE_BYTES + 1)
+    except OSError as exc:
+        raise CredentialsError(f"cannot read the {what} file {path!r}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise CredentialsError(f"the {what} file {path!r} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB; "
+                               f"it should hold only the {what}")
+    try:
+        value = data.decode("utf-8-sig").strip()  # -sig: a byte-order mark (Notepad's) is no part of the value
+    except UnicodeDecodeError:
+        raise CredentialsError(f"the {what} file {path!r} is not UTF-8 text; save it as UTF-8") from None
     if not value:
         raise CredentialsError(f"the {what} file {path!r} is empty")
     return value
@@ -123,9 +174,10 @@ def load_credentials(
         return auth is None or auth == kind
 
     if want("token"):
-        value = (token or "").strip()
+        value = check_setting((token or "").strip(), "--token", secret=True, error=CredentialsError)
         if not value and token_file:
-            value = _read_secret_file(token_file, "token")
+            value = check_setting(_read_secret_file(token_file, "token"), f"the token file {token_file!r}",
+                                  secret=True, error=CredentialsError)
         value = value or _first(env, ENV_TOKEN)
         if value:
             return Token(value)
@@ -143,8 +195,10 @@ def load_credentials(
             raise CredentialsError(f"AK/SK signing needs {missing} in the environment")
 
     if want("password"):
-        user = (iam_user or "").strip() or _first(env, ENV_IAM_USER)
-        domain = (iam_domain or "").strip() or _first(env, ENV_IAM_DOMAIN) or user
+        user = (check_setting((iam_user or "").strip(), "--iam-user", error=CredentialsError)
+                or _first(env, ENV_IAM_USER))
+        domain = (check_setting((iam_domain or "").strip(), "--iam-domain", error=CredentialsError)
+                  or _first(env, ENV_IAM_DOMAIN) or user)
         password = _first(env, ENV_IAM_PASSWORD)
         password_file = _first(env, ENV_IAM_PASSWORD_FILE)
         if not password and password_file:

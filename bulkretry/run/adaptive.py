@@ -62,6 +62,8 @@ from dataclasses import dataclass
 
 import anyio
 
+from bulkretry.defaults import MAX_RATE, MIN_RATE
+
 __all__ = ["DEFAULT_MAX", "DEFAULT_START", "AdaptivePacer", "RateSpec", "parse_rate"]
 
 #: ``--rate auto``'s first rate and ceiling, in calls per second.
@@ -235,7 +237,8 @@ def parse_rate(text: str) -> RateSpec:
     """``"10"``, ``"2.5"``, ``"auto"``, ``"auto:START"`` or ``"auto:START:MAX"`` as a :class:`RateSpec`.
 
     ``auto`` starts at 10/s and goes up to 1000/s (or START, if START is higher). Raises ValueError,
-    naming *text* and the accepted forms, for anything else: 0, negative, nan, inf, START > MAX, garbage.
+    naming *text* and the accepted forms, for anything else: 0, negative, nan, inf, a number outside
+    ``MIN_RATE``..``MAX_RATE``, START > MAX, garbage.
     """
     parts = [part.strip() for part in str(text).split(":")]
     problem = ""
@@ -250,13 +253,15 @@ def parse_rate(text: str) -> RateSpec:
             problem = " (START is above MAX)"
     elif len(parts) == 1 and (value := _number(parts[0])) is not None:
         return RateSpec(value, False, value, value)
-    raise ValueError(f"invalid rate {text!r}{problem}: expected {_FORMS}, with numbers > 0")
+    raise ValueError(f"invalid rate {text!r}{problem}: expected {_FORMS}, with numbers from {MIN_RATE:g} to "
+                     f"{MAX_RATE:g} calls per second")
 
 
 def _number(text: str) -> float | None:
-    """A finite number > 0 (as ``float`` reads it, so what ``--rate N`` accepted before), else None."""
+    """A number of calls per second from ``MIN_RATE`` to ``MAX_RATE`` (as ``float`` reads it), else None: below,
+    the wait between calls is hours, or infinite (``1 / 1e-320``); above, it is no limit but an overflow risk."""
     try:
         value = float(text)
     except ValueError:
         return None
-    return value if 0 < value < math.inf else None
+    return value if MIN_RATE <= value <= MAX_RATE else None

@@ -7,6 +7,7 @@ Retryable: 429, 5xx, timeouts and dropped connections. Final at once: every othe
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -36,8 +37,8 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if self.base_s < 0 or self.cap_s < 0:
-            raise ValueError("backoff times must not be negative")
+        if not all(0 <= value < math.inf for value in (self.base_s, self.cap_s, self.max_retry_after_s)):
+            raise ValueError("backoff times must be finite and not negative")
 
     def should_retry(self, error: BaseException, attempt: int) -> bool:
         """After *attempt* calls (1-based) ended in *error*: is another attempt due?"""
@@ -48,5 +49,7 @@ class RetryPolicy:
         retry_after: float | None = getattr(error, "retry_after", None)
         if retry_after is not None:
             return min(max(0.0, retry_after), self.max_retry_after_s)
-        ceiling = min(self.cap_s, self.base_s * (2 ** (attempt - 1)))
+        # The exponent stops at 1023, the largest a float holds (2.0 ** 1024 overflows): past it the
+        # product is inf or the cap anyway, so any attempt number is safe.
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** min(attempt - 1, 1023))
         return self.rng.uniform(0.0, ceiling)

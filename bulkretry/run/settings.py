@@ -14,9 +14,16 @@ from bulkretry.defaults import (
     DEFAULT_RATE,
     DEFAULT_RUNS_ROOT,
     DEFAULT_TIMEOUT,
+    MAX_ATTEMPTS,
+    MAX_CONCURRENCY,
+    MAX_RATE,
+    MAX_TIMEOUT,
+    MAX_VERIFY_TIMEOUT,
+    MIN_RATE,
 )
 from bulkretry.errors import UsageError
 from bulkretry.manifest.read import EXCEL_SUFFIXES
+from bulkretry.oms.credentials import check_setting
 from bulkretry.report.common import FORMATS
 from bulkretry.run.adaptive import RateSpec, parse_rate
 from bulkretry.run.journal import JOURNAL_NAME
@@ -57,6 +64,23 @@ class RunSettings:
     check_status: bool = False
     #: Poll each retried group until it leaves status 5, up to this many seconds (--verify).
     verify_timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse numbers no run can take (they come from options, or from an earlier run's journal for a rerun)."""
+        checks = [
+            ("--concurrency", self.concurrency, 1, MAX_CONCURRENCY),
+            ("--max-attempts", self.max_attempts, 1, MAX_ATTEMPTS),
+            ("--timeout", self.timeout, 0, MAX_TIMEOUT),
+            ("--verify-timeout", self.verify_timeout, 0, MAX_VERIFY_TIMEOUT),
+            ("--rate", self.rate, MIN_RATE, MAX_RATE),
+            *(("--rate auto", value, MIN_RATE, MAX_RATE) for value in self.rate_auto or ()),
+        ]
+        if self.project_id is not None:  # a rerun's may come from the earlier run's journal
+            check_setting(self.project_id, "--project-id")
+        for option, value, low, high in checks:
+            if value is not None and not (isinstance(value, int | float) and low <= value <= high and value > 0):
+                allowed = f"above 0 and at most {high:g}" if low == 0 else f"from {low:g} to {high:g}"
+                raise UsageError(f"{option} must be {allowed}, got {value!r}")
 
     @property
     def rate_text(self) -> float | str | None:
