@@ -11,7 +11,8 @@ from bulkretry.errors import ConfigError
 from bulkretry.oms.auth import AkSkAuth
 from bulkretry.oms.credentials import AkSk
 from bulkretry.records import RowResult
-from bulkretry.run.runner import RunResult, execute, prepare
+from bulkretry.run.prepare import prepare
+from bulkretry.run.runner import RunResult, execute
 from bulkretry.run.settings import RunSettings
 
 __all__ = ["DEMO_ENV", "DemoResult", "run_demo", "samples_dir"]

@@ -18,8 +18,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from bulkretry.run.prepare import prepare
 from bulkretry.run.runlock import RunLock
-from bulkretry.run.runner import execute, prepare
+from bulkretry.run.runner import execute
 from bulkretry.run.settings import RunSettings
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import run_cli, use_sim_credentials

@@ -212,7 +212,8 @@ def _execute(sim_thread: SimulatorThread, manifest: Path, out: Path, on_result=N
 
     from bulkretry.oms.auth import AkSkAuth
     from bulkretry.oms.credentials import AkSk
-    from bulkretry.run.runner import execute, prepare
+    from bulkretry.run.prepare import prepare
+    from bulkretry.run.runner import execute
     from bulkretry.run.settings import RunSettings
 
     settings = RunSettings(manifest=manifest, endpoint=sim_thread.url, project_id=sim_thread.config.project_id,
@@ -229,7 +230,8 @@ def test_a_cancelled_run_reports_the_rows_planned_ahead_as_interrupted(tmp_path:
 
     from bulkretry.oms.auth import TokenAuth
     from bulkretry.oms.credentials import Token
-    from bulkretry.run.runner import PLAN_BATCH, execute, prepare
+    from bulkretry.run.prepare import prepare
+    from bulkretry.run.runner import PLAN_BATCH, execute
     from bulkretry.run.settings import RunSettings
 
     rows = 2 * PLAN_BATCH + 7

@@ -35,7 +35,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bulkretry.cli.run import _add_rerun_parser, _add_run_parser, _add_validate_parser
+    from bulkretry.cli.run_options import _add_rerun_parser, _add_run_parser, _add_validate_parser
     from bulkretry.cli.simulator import _add_demo_parser, _add_sim_parser
     from bulkretry.cli.tools import _add_diff_parser, _add_discover_parser, _add_report_parser
 

@@ -20,7 +20,8 @@ from bulkretry.cli.signals import StopSignals
 from bulkretry.oms.auth import Authenticator
 from bulkretry.records import RowResult
 from bulkretry.run.engine import Engine
-from bulkretry.run.runner import PreparedRun, RunResult, RunStart, execute
+from bulkretry.run.prepare import PreparedRun
+from bulkretry.run.runner import RunResult, RunStart, execute
 
 __all__ = ["GRACE_S", "RunOutcome", "run_with_progress"]
 

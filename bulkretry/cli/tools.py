@@ -13,7 +13,8 @@ from bulkretry.cli._common import (
     _non_negative_int,
     _timeout,
 )
-from bulkretry.cli.run import _add_auth_options, _project_id
+from bulkretry.cli.run import _project_id
+from bulkretry.cli.run_options import _add_auth_options
 from bulkretry.errors import UsageError
 
 REPORT_HELP = """\

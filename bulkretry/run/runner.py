@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,7 @@ import anyio
 
 from bulkretry.errors import EXIT_FAILED, ConfigError, JournalError, LoginRefused, ReportError, UnsavedResults
 from bulkretry.manifest.annotate import AnnotatedWriter
-from bulkretry.manifest.plan import Planner, RowPlan
-from bulkretry.manifest.read import ManifestInfo, count_rows, iter_rows, open_manifest, stopped_at
+from bulkretry.manifest.plan import RowPlan
 from bulkretry.oms.auth import Authenticator
 from bulkretry.oms.client import OmsClient, make_session
 from bulkretry.records import Outcome, RowResult, RunSummary
@@ -35,17 +33,16 @@ from bulkretry.run.halt import FirstCallsRefused
 from bulkretry.run.journal import JOURNAL_NAME, RowSet
 from bulkretry.run.pacing import PacerPool
 from bulkretry.run.policy import RetryPolicy
+from bulkretry.run.prepare import PreparedRun
 from bulkretry.run.resume import ChangedRows, changed_rows
-from bulkretry.run.rundir import OpenRun, create_run, file_sha256, reopen_run, run_journal
+from bulkretry.run.rundir import OpenRun, create_run, reopen_run, run_journal
 from bulkretry.run.settings import RunSettings
 from bulkretry.run.summary import summarize
 
 __all__ = [
-    "PreparedRun",
     "RunResult",
     "RunStart",
     "execute",
-    "prepare",
     "rebuild_reports",
 ]
 
@@ -57,74 +54,6 @@ log = logging.getLogger(__name__)
 #: the CPU's caches; one plan made between two calls finds them evicted by aiohttp's (measured: the planner's
 #: share of a run's CPU went from 7.9 % to 4.8 %). A few hundred plans of memory, next to the calls in flight.
 PLAN_BATCH = 256
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedRun:
-    """A manifest read end to end (every row parses) and the run's settings checked; nothing called,
-    nothing written yet. Rows are planned (checked against the API's limits) as they are called."""
-
-    settings: RunSettings
-    info: ManifestInfo
-    rows: int
-    env: Mapping[str, str] = field(repr=False)
-    manifest_sha256: str = ""
-    #: A rerun's groups that the manifest no longer holds.
-    missing: int = 0
-
-    @property
-    def extra_columns(self) -> list[str]:
-        """The report's columns after the contract's: status lookups (when asked for), then the manifest's."""
-        s = self.settings
-        status = (["status_before", "status_before_meaning"] if s.check_status else []) + (
-            ["status_after", "status_after_meaning"] if s.verify_timeout is not None else [])
-        return status + self.planner().extra_columns
-
-    def planner(self) -> Planner:
-        s = self.settings
-        return Planner(columns=self.info.columns, project_id=s.project_id, region=s.region, endpoint=s.endpoint,
-                       migrate_failed_object=s.migrate_failed_object, env=self.env,
-                       base_dir=Path(self.info.path).resolve().parent)
-
-    def plans(self) -> Iterator[RowPlan]:
-        """Every row's plan (a rerun: its selected rows), streamed from the manifest (a fresh pass each time)."""
-        plans = self.planner().plan_all(iter_rows(self.info))
-        selection = self.settings.selection
-        if selection is None:
-            return plans
-        return (p for p in plans if selection.keeps(p.project_id, p.group_id, p.verdict is Outcome.DUPLICATE))
-
-
-def prepare(settings: RunSettings, env: Mapping[str, str] | None = None, *,
-            should_stop: Callable[[], bool] | None = None) -> PreparedRun:
-    """Open the manifest, read every row once (so a broken file stops here, before any call) and check
-    the settings; raise ManifestError/ConfigError before anything is called.
-
-    *should_stop* (the CLI: a stop signal came) is asked between rows; yes ends the reading with
-    :class:`~bulkretry.errors.Stopped`, nothing called."""
-    env = dict(os.environ if env is None else env)
-    info = open_manifest(settings.manifest, encoding=settings.encoding, delimiter=settings.delimiter,
-                         sheet=settings.sheet)
-    try:
-        digest = file_sha256(settings.manifest)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {settings.manifest}: {exc.strerror or exc}") from None
-    prepared = PreparedRun(settings, info, 0, env, digest)
-    prepared.planner()  # no project id or endpoint for any row: a ConfigError now
-    selection = settings.selection
-    if selection is None:
-        return replace(prepared, rows=count_rows(info, should_stop=should_stop))
-    # A rerun: the rows of the selected groups (matched as the planner will: the run's default project).
-    default_project = settings.project_id or ""
-    rows, seen = 0, set()
-    for raw in iter_rows(info):
-        if should_stop is not None and should_stop():
-            raise stopped_at(info, raw.row)
-        key = (raw.values.get("project_id", "") or default_project, raw.values.get("group_id", ""))
-        if key in selection.targets:
-            rows += key not in seen or Outcome.DUPLICATE.value in selection.only
-            seen.add(key)
-    return replace(prepared, rows=rows, missing=len(selection.targets - seen))
 
 
 @dataclass(frozen=True, slots=True)

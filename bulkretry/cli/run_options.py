@@ -1,0 +1,231 @@
+"""The options and ``--help`` of ``bulkretry run``, ``rerun`` and ``validate`` (the commands themselves are in
+:mod:`bulkretry.cli.run`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bulkretry.cli._common import (
+    _concurrency,
+    _formats,
+    _Formatter,
+    _max_attempts,
+    _outcomes,
+    _rate,
+    _timeout,
+    _verify_timeout,
+)
+from bulkretry.cli.run import _cmd_rerun, _cmd_run, _cmd_validate
+
+RUN_HELP = """\
+Retry every task group of MANIFEST (CSV or Excel, one row per group), rate-limited and concurrent,
+and write report.html, report.csv, report.xlsx, report.json, summary.json and your manifest annotated
+with each row's outcome (annotated.xlsx or annotated.csv) to a new run folder.
+
+Credentials (the first configured wins; --auth forces one): OMS_AUTH_TOKEN or --token-file (IAM token);
+HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK (AK/SK signing, also CLOUD_SDK_AK/CLOUD_SDK_SK); OMS_IAM_USER and
+OMS_IAM_PASSWORD (IAM password token). Credential cells may say env:NAME; empty cells fall back to
+BULKRETRY_SRC_AK, BULKRETRY_SRC_SK, BULKRETRY_DST_AK, BULKRETRY_DST_SK (and likewise for the other body fields).
+
+Retried: 429, 5xx, timeouts and dropped connections, up to --max-attempts, with exponential backoff and full
+jitter (Retry-After honoured). Final at once: 400, 401, 403, 404. Exit status: 0 all rows succeeded (or were
+skipped/dry run), 1 some row failed, was invalid or interrupted, 2 nothing was called (usage, manifest or
+credentials error), 130 Ctrl-C, 143 SIGTERM; the report of what finished is written in every case. A signal
+while the manifest is read stops before any call; one while the reports are written lets them finish.
+
+A systematic failure stops the calls: when the first 5 calls are all refused (401/403), or IAM does not give
+a token (no answer, throttled, 5xx; asked once per project, not once per row), the run halts: the rows not
+called are marked interrupted with error code halted, and --resume calls them once the cause is fixed. When
+IAM refuses the password login (4xx) the run stops at that first login, before IAM locks the account: exit 2
+(1 if calls were made before it).
+
+Every finished row is kept at once in the run folder's journal.sqlite. After a crash, Ctrl-C or kill,
+run the same command with --resume: finished rows are not called again (only the few calls in flight
+at the crash may repeat). A folder that holds a run is never overwritten, and two runs cannot write one
+folder at the same time. `bulkretry rerun DIR` then makes a new run of just the rows that failed.
+
+examples:
+  export HUAWEICLOUD_SDK_AK=... HUAWEICLOUD_SDK_SK=...
+  bulkretry run groups.xlsx --region cn-north-4 --project-id 0a1b2c3d...
+  bulkretry run groups.csv --region cn-north-4 --rate 5 --concurrency 8 --out runs/after-outage
+  bulkretry run groups.csv --region cn-north-4 --out runs/after-outage --resume   # continue after a crash
+  bulkretry run groups.csv --endpoint http://127.0.0.1:8080 --dry-run
+  bulkretry run groups.csv --region cn-north-4 --check-status --verify   # skip what is not failed; confirm the restart
+  bulkretry run groups.csv --quiet --json-summary --log-file run.jsonl > summary.json   # from cron
+"""
+
+RERUN_HELP = """\
+Make a new run of the rows of an earlier run (DIR) that did not succeed: by default those that
+failed or were interrupted, or those chosen with --only and --error-code. Credentials are read again
+from the earlier run's manifest (the journal never holds any), so fix them there first if they were
+the problem; rows are matched by (project_id, group_id). The earlier run's settings are used unless
+given again here. The new run's folder sits beside DIR (or --out, e.g. when DIR is a read-only archive:
+DIR itself is only read) and its summary names DIR as its source. Exit status as for `run`; 0 with
+nothing to do when no row matches.
+
+examples:
+  bulkretry rerun bulkretry-runs/20261124-030000-groups
+  bulkretry rerun runs/after-outage --only failed --error-code APIGW.0308 --error-code OMS.0500
+  bulkretry rerun runs/after-outage --manifest groups-fixed.xlsx --rate 5 --out runs/after-outage-2
+"""
+
+VALIDATE_HELP = """\
+Read MANIFEST and check every row as `run` would (columns, API limits, env: references, duplicates),
+print each row's verdict and a summary. Calls nothing. Exit status: 0 every row is fine, 1 some rows are
+invalid, 2 the manifest cannot be used at all.
+
+examples:
+  bulkretry validate groups.xlsx --sheet 迁移任务组 --project-id 0a1b2c3d...
+  bulkretry validate groups.csv --region cn-north-4 --quiet     # only the problems and the summary
+"""
+
+
+
+def _add_manifest_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("manifest", metavar="MANIFEST", help="CSV (.csv/.tsv/.txt) or Excel (.xlsx/.xlsm) file")
+    g = p.add_argument_group("manifest")
+    g.add_argument("--sheet", help="Excel sheet name, hidden or not (default: the first visible sheet; hidden "
+                   "sheets are read only when named); an error with a CSV")
+    g.add_argument("--encoding", help="force the CSV encoding, a character set such as utf-8, gb18030, latin-1 "
+                   "or utf-16-le (utf-16 alone needs a BOM) (default: detected; UTF-8, UTF-8 BOM, UTF-16 BOM or "
+                   "GB18030); an error with a workbook")
+    g.add_argument("--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed); an error with a "
+                   "workbook")
+    g = p.add_argument_group("where")
+    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query "
+                   "(default: https://oms.{region}.myhuaweicloud.com)")
+    g.add_argument("--region", metavar="R", help="region id for rows without a region column, e.g. cn-north-4 "
+                   "(lower-case letters, digits, dashes)")
+    g.add_argument("--project-id", metavar="ID",
+                   help="project for rows without a project_id column (default: $HUAWEICLOUD_SDK_PROJECT_ID)")
+    g = p.add_argument_group("body defaults")
+    m = g.add_mutually_exclusive_group()
+    m.add_argument("--migrate-failed-object", dest="migrate_failed_object", action="store_const", const=True,
+                   help="rows with an empty migrate_failed_object cell re-send only the failed objects")
+    m.add_argument("--full-remigrate", dest="migrate_failed_object", action="store_const", const=False,
+                   help="rows with an empty cell re-migrate fully (the API's default)")
+
+
+def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bulkretry.defaults import (
+        DEFAULT_CONCURRENCY,
+        DEFAULT_MAX_ATTEMPTS,
+        DEFAULT_RATE,
+        DEFAULT_TIMEOUT,
+        MAX_ATTEMPTS,
+        MAX_CONCURRENCY,
+        MAX_RATE,
+        MAX_TIMEOUT,
+        MIN_RATE,
+    )
+
+    p = sub.add_parser("run", help="retry every task group of a manifest", description=RUN_HELP,
+                       formatter_class=_Formatter)
+    _add_manifest_options(p)
+    g = p.add_argument_group("pace")
+    g.add_argument("--rate", type=_rate, default=DEFAULT_RATE, metavar="N|auto",
+                   help=f"at most N calls per second in total, retries included, {MIN_RATE:g} to {MAX_RATE:g} "
+                        "(default: %(default)s); auto[:START[:MAX]] finds each project's limit from 429s "
+                        "(default auto:10:1000)")
+    g.add_argument("--concurrency", type=_concurrency, default=DEFAULT_CONCURRENCY, metavar="N",
+                   help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY} (default: %(default)s)")
+    g.add_argument("--max-attempts", type=_max_attempts, default=DEFAULT_MAX_ATTEMPTS, metavar="N",
+                   help=f"attempts per row for 429, 5xx, timeouts and dropped connections, 1 to {MAX_ATTEMPTS} "
+                        "(default: %(default)s)")
+    g.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="S",
+                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g} (default: %(default)s)")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", metavar="DIR", help="the run's folder (default: a new one under ./bulkretry-runs/)")
+    g.add_argument("--format", type=_formats, default=None, metavar="LIST",
+                   help="comma list of csv,xlsx,json,html (default: all four); summary.json is always written")
+    g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
+    _add_unattended_options(g)
+    _add_status_options(p)
+    g = p.add_argument_group("resume")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the run in --out DIR: rows already finished are not called again")
+    g.add_argument("--force", action="store_true",
+                   help="with --resume: continue even though the manifest or the call settings changed")
+    _add_auth_options(p)
+    p.set_defaults(handler=_cmd_run)
+
+
+def _add_status_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("OMS status")
+    g.add_argument("--check-status", action="store_true",
+                   help="look each group up first; skip (outcome skipped) those not in status 5, migration failed; "
+                        "a lookup without a readable status fails the row (status:unknown), not retried")
+    g.add_argument("--verify", action="store_true",
+                   help="after a retry, poll the group until it leaves status 5; report status_after")
+    from bulkretry.defaults import MAX_VERIFY_TIMEOUT
+
+    g.add_argument("--verify-timeout", type=_verify_timeout, default=60.0, metavar="S",
+                   help=f"how long --verify polls a group, every 2 s, at most {MAX_VERIFY_TIMEOUT:g} "
+                        "(default: %(default)s)")
+
+
+def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
+    g.add_argument("--log-file", metavar="FILE",
+                   help="append a JSON-lines log of the run to FILE (no secrets); if FILE stops taking writes "
+                        "(a full disk): one warning, the log stops, the run goes on")
+    g.add_argument("--json-summary", action="store_true",
+                   help="print the summary as one JSON document on stdout (the summary line goes to stderr)")
+
+
+def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("rerun", help="a new run of the rows of an earlier run that failed",
+                       description=RERUN_HELP, formatter_class=_Formatter)
+    p.add_argument("source", metavar="DIR", help="the folder of the earlier run")
+    g = p.add_argument_group("which rows")
+    g.add_argument("--only", type=_outcomes, default=None, metavar="LIST",
+                   help="comma list of outcomes to run again (default: failed,interrupted)")
+    g.add_argument("--error-code", action="extend", nargs="+", default=[], metavar="CODE",
+                   help="only rows that ended with one of these error codes (repeatable)")
+    g.add_argument("--manifest", metavar="FILE", help="read the rows from FILE (default: the earlier run's manifest)")
+    g = p.add_argument_group("where (default: as the earlier run)")
+    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query")
+    g.add_argument("--region", metavar="R", help="region id for rows without a region column, e.g. cn-north-4")
+    g.add_argument("--project-id", metavar="ID", help="project for rows without a project_id column")
+    g = p.add_argument_group("pace (default: as the earlier run)")
+    g.add_argument("--rate", type=_rate, metavar="N|auto", help="at most N calls per second in total, or auto")
+    from bulkretry.defaults import MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_TIMEOUT
+
+    g.add_argument("--concurrency", type=_concurrency, metavar="N",
+                   help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY}")
+    g.add_argument("--max-attempts", type=_max_attempts, metavar="N",
+                   help=f"attempts per row for retryable failures, 1 to {MAX_ATTEMPTS}")
+    g.add_argument("--timeout", type=_timeout, metavar="S",
+                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g}")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", metavar="DIR", help="the new run's folder (default: a new one beside the earlier run)")
+    g.add_argument("--format", type=_formats, default=None, metavar="LIST",
+                   help="comma list of csv,xlsx,json,html (default: as the earlier run)")
+    g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
+    _add_unattended_options(g)
+    _add_status_options(p)
+    _add_auth_options(p)
+    p.set_defaults(handler=_cmd_rerun)
+
+
+def _add_auth_options(p: argparse.ArgumentParser) -> None:
+    from bulkretry.oms.credentials import AUTH_KINDS
+
+    g = p.add_argument_group("authentication")
+    g.add_argument("--auth", choices=AUTH_KINDS, help="force one scheme (default: the first configured)")
+    g.add_argument("--token", help="IAM token (prefer OMS_AUTH_TOKEN or --token-file: flags show in `ps`)")
+    g.add_argument("--token-file", metavar="FILE",
+                   help="read the IAM token from FILE (a regular file of at most 64 KiB; spaces around are dropped)")
+    g.add_argument("--iam-endpoint", metavar="URL", help="IAM endpoint for password auth "
+                   "(default: $OMS_IAM_ENDPOINT or https://iam.myhuaweicloud.com)")
+    g.add_argument("--iam-user", metavar="NAME", help="IAM user for password auth (default: $OMS_IAM_USER)")
+    g.add_argument("--iam-domain", metavar="NAME", help="IAM account (domain) name (default: $OMS_IAM_DOMAIN)")
+    g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (never in production)")
+
+
+def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("validate", help="check a manifest and print what would happen; calls nothing",
+                       description=VALIDATE_HELP, formatter_class=_Formatter)
+    _add_manifest_options(p)
+    p.add_argument("--quiet", action="store_true", help="print only the rows with problems, and the summary")
+    p.set_defaults(handler=_cmd_validate)
