@@ -151,3 +151,32 @@ async def test_an_iam_that_does_not_answer_is_asked_once_and_shared() -> None:
         await server.wait_closed()
     assert len(connections) == 1
     assert all(isinstance(e, TransportError) and not e.retryable and url in str(e) for e in errors), errors
+
+
+async def test_an_iam_answer_that_inflates_past_the_limit_is_not_held_whole() -> None:
+    """IAM's answer is read by its decompressed size with the same cap as the service's: a small gzip body that
+    inflates to 48 MiB is refused (the login is unavailable) after reading just past 8 MiB."""
+    import gzip
+    import tracemalloc
+
+    from bulkretry.errors import LoginUnavailable
+    from bulkretry.oms.errorbody import MAX_BODY_BYTES
+
+    wire = gzip.compress(bytes(6 * MAX_BODY_BYTES), compresslevel=1)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=201, body=wire, headers={"Content-Encoding": "gzip", "X-Subject-Token": "t-1",
+                                                            "Content-Type": "application/json"})
+
+    async with serve(handler) as url, aiohttp.ClientSession() as session:
+        auth = IamPasswordAuth(IamPassword(url, "alice", "corp", "right"))
+        client = OmsClient(session, auth, endpoint=url)
+        tracemalloc.start()
+        try:
+            with pytest.raises(LoginUnavailable) as info:
+                await client.retry_task_group("p1", "g", {})
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert "over 8388608 bytes" in str(info.value)
+    assert peak < 3 * MAX_BODY_BYTES, f"{peak / 2**20:.0f} MiB held"

@@ -15,7 +15,7 @@ from bulkretry.oms import client as client_module
 from bulkretry.oms.auth import AkSkAuth, TokenAuth
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.credentials import AkSk, Token
-from bulkretry.oms.errorbody import parse_error_body
+from bulkretry.oms.errorbody import MAX_BODY_BYTES, parse_error_body
 from tests.servers import sdk_expected_authorization, serve
 from tests.test_errorbody import ERROR_BODIES
 
@@ -334,7 +334,7 @@ async def test_compressed_bodies_are_capped_when_decompressed(session: aiohttp.C
     import tracemalloc
     import zlib
 
-    inflated = 6 * client_module.MAX_BODY_BYTES  # 48 MiB of zeros: about 48 KB on the wire
+    inflated = 6 * MAX_BODY_BYTES  # 48 MiB of zeros: about 48 KB on the wire
     data = bytes(inflated)
     wire = gzip.compress(data, compresslevel=1) if encoding == "gzip" else zlib.compress(data, 1)
     del data
@@ -359,7 +359,7 @@ async def test_compressed_bodies_are_capped_when_decompressed(session: aiohttp.C
         finally:
             tracemalloc.stop()
     assert info.value.error_code == "invalid_response"
-    assert peak < 3 * client_module.MAX_BODY_BYTES, f"{peak / 2**20:.0f} MiB held for a {inflated // 2**20} MiB body"
+    assert peak < 3 * MAX_BODY_BYTES, f"{peak / 2**20:.0f} MiB held for a {inflated // 2**20} MiB body"
 
 
 async def test_a_small_compressed_body_is_read_whole(session: aiohttp.ClientSession) -> None:

@@ -25,7 +25,7 @@ import openpyxl
 import pytest
 from aiohttp import web
 
-from bulkretry.oms.client import MAX_BODY_BYTES
+from bulkretry.oms.errorbody import MAX_BODY_BYTES
 from bulkretry.report.common import neutralise
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import clear_credentials, run_cli, use_sim_credentials

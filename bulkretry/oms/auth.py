@@ -23,7 +23,7 @@ from bulkretry.errors import BulkRetryError, LoginRefused, LoginUnavailable
 from bulkretry.masking import mask, redact_credentials
 from bulkretry.oms import signer
 from bulkretry.oms.credentials import AkSk, Credentials, IamPassword, Token
-from bulkretry.oms.errorbody import parse_error_body, short_text
+from bulkretry.oms.errorbody import MAX_BODY_BYTES, parse_error_body, read_capped, short_text
 
 __all__ = [
     "AkSkAuth",
@@ -198,7 +198,8 @@ class IamPasswordAuth:
                 url, data=json.dumps(body), headers={"Content-Type": "application/json;charset=UTF-8"},
                 timeout=aiohttp.ClientTimeout(total=self._timeout), allow_redirects=False, ssl=self._ssl,
             ) as resp:
-                text = await resp.text(errors="replace")
+                raw = await read_capped(resp.content, MAX_BODY_BYTES)  # decompressed, as IAM may gzip it
+                text = raw.decode("utf-8", errors="replace") if len(raw) <= MAX_BODY_BYTES else ""
                 request_id = short_text(redact_credentials(resp.headers.get("X-Request-Id", ""), (c.password,)), 128)
                 status = resp.status
                 if status >= 300:  # IAM may quote the password: out before the text is shortened
@@ -211,6 +212,9 @@ class IamPasswordAuth:
             why = short_text(str(exc) or type(exc).__name__)
             raise LoginUnavailable("iam_connection", f"{where} could not be reached for the login of project "
                                                      f"{project_id}: {why}{_CHECK_IAM}") from None
+        if len(raw) > MAX_BODY_BYTES:  # a broken or hostile answer: never held whole in memory
+            raise LoginUnavailable("iam_invalid_response", f"{where} answered the login for project {project_id} "
+                                                           f"with over {MAX_BODY_BYTES} bytes{_CHECK_IAM}")
         if 400 <= status < 500 and status != 429:  # the login itself was refused: trying again cannot help
             code, msg = parse_error_body(status, text)
             raise LoginRefused(

@@ -24,7 +24,7 @@ from bulkretry.jsontext import encoder
 from bulkretry.masking import PLAIN_ID_CHARS, PLAIN_ID_MAX, hides_in_plain_id, redact, redact_credentials
 from bulkretry.oms.auth import Authenticator, OutgoingRequest
 from bulkretry.oms.endpoint import Endpoint, check_region, endpoint_for_region, parse_endpoint
-from bulkretry.oms.errorbody import parse_error_body, short_text
+from bulkretry.oms.errorbody import MAX_BODY_BYTES, parse_error_body, read_capped, short_text
 
 __all__ = ["OmsClient", "Response", "encode_segment", "make_session", "parse_retry_after"]
 
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"bulkretry/{__version__}"
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
-#: The largest response body read; anything longer is a broken or hostile server.
-MAX_BODY_BYTES = 8 * 1024 * 1024
 #: The longest ``X-Request-Id`` kept (real ones are 32 hex digits).
 MAX_REQUEST_ID_CHARS = 128
 #: The list API's largest page.
@@ -269,7 +267,7 @@ class OmsClient:
                 if length is not None and length <= MAX_BODY_BYTES and "Content-Encoding" not in resp.headers:
                     raw = await resp.read()
                 else:
-                    raw = await _read_capped(resp.content, MAX_BODY_BYTES)
+                    raw = await read_capped(resp.content, MAX_BODY_BYTES)
                 status, answer = resp.status, resp.headers
                 content_type = answer.get("Content-Type", "")
                 request_id = answer.get("X-Request-Id", "")
@@ -358,16 +356,3 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-async def _read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
-    """The body, or its first ``limit + 1`` bytes when it is longer (the caller refuses those)."""
-    chunks: list[bytes] = []
-    size = 0
-    while size <= limit:
-        chunk = await stream.read(min(65536, limit + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)

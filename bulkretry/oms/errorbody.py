@@ -1,13 +1,19 @@
-"""Reading what the service answered: error bodies in every spelling the SDK accepts, and short texts."""
+"""Reading what the service answered: bodies read with a cap, error bodies in every spelling the SDK accepts,
+and short texts."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["parse_error_body", "short_text"]
+if TYPE_CHECKING:
+    import aiohttp
 
+__all__ = ["MAX_BODY_BYTES", "parse_error_body", "read_capped", "short_text"]
+
+#: The largest response body read (decompressed); anything longer is a broken or hostile server.
+MAX_BODY_BYTES = 8 * 1024 * 1024
 #: The longest error text kept from a body that is not JSON (a gateway page, say).
 SHORT_TEXT_LIMIT = 300
 #: The longest error code kept: real ones are short (``OMS.1009``, ``APIGW.0308``).
@@ -77,3 +83,17 @@ def parse_error_body(status: int, text: str) -> tuple[str, str]:
         if found:
             code, msg = short_text(_as_text(found[0]), CODE_LIMIT), _as_text(found[1])
     return code or str(status), short_text(msg or text)
+
+
+async def read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body (decompressed, as aiohttp hands it over), or its first ``limit + 1`` bytes when it is longer
+    (the caller refuses those)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await stream.read(min(65536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
