@@ -111,3 +111,14 @@ def test_absurd_numbers_are_usage_errors(argv: list[str], capsys: pytest.Capture
     option = argv[1] if argv[0] == "sim" else argv[3]
     assert code == 2, err
     assert f"argument {option}: must be" in err and ("at most" in err or "between" in err), err
+
+
+@pytest.mark.parametrize("options", [["--rate", "1000000", "--concurrency", "64"], ["--rate", "100000",
+                                     "--concurrency", "128"], ["--rate", "auto", "--concurrency", "64"]])
+def test_the_benchmarks_options_are_within_the_ceilings(options: list[str]) -> None:
+    """The option values benchmarks/run.py and adaptive_rate.py pass to `bulkretry run` parse (a ceiling set below
+    them would break the benchmark, as a first --rate cap of 100,000 did)."""
+    from bulkretry.cli import build_parser
+
+    args = build_parser().parse_args(["run", "m.csv", *options])
+    assert args.concurrency == int(options[3])

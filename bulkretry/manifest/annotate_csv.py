@@ -24,7 +24,7 @@ from bulkretry.manifest.annotate_common import (
 )
 from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.manifest.csvfile import csv_records, open_text
-from bulkretry.masking import ENV_PREFIX, MASKED, MASKED_COLUMNS, SECRET_COLUMNS, mask
+from bulkretry.masking import ENV_PREFIXES, MASKED, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.records import RowResult, RunSummary
 from bulkretry.report.common import close_quietly, may_start_formula, neutralise, open_csv, sync_close
 
@@ -133,11 +133,11 @@ class AnnotatedCsv:
                 values, ours = NO_ANNOTATION, False
             for index in secret_slots:
                 text = cells[index]
-                if text and text[:4].lower() != ENV_PREFIX:
+                if text and text[:4] not in ENV_PREFIXES:
                     cells[index] = MASKED
             for index in key_slots:
                 text = cells[index]
-                if text and text[:4].lower() != ENV_PREFIX:
+                if text and text[:4] not in ENV_PREFIXES:
                     cells[index] = mask(text)
             if appended:
                 cells += values

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from bulkretry.errors import ConfigError
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
-from bulkretry.masking import ENV_PREFIX, MASKED_COLUMNS, SECRET_COLUMNS, mask
+from bulkretry.masking import ENV_PREFIXES, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.oms.endpoint import check_region, parse_endpoint, region_problem
 from bulkretry.records import Outcome
 
@@ -287,7 +287,7 @@ class Planner:
         shown = [(column, values.get(column, "")) for column in self.extra_columns]
         for slot in self._key_slots:  # access keys are shown masked; an env: reference is no secret
             column, value = shown[slot]
-            if value and value[:4].lower() != ENV_PREFIX:
+            if value and value[:4] not in ENV_PREFIXES:
                 shown[slot] = (column, mask(value))
         extra = tuple(shown)
         try:
@@ -341,7 +341,7 @@ class Planner:
             value = get(column, "") or default
             if not value:
                 continue
-            if value[:4].lower() == ENV_PREFIX:
+            if value[:4] in ENV_PREFIXES:
                 value = self._env_value(column, value)
             if column == "json_auth_file" and value:
                 value = self._key_file_text(value)
