@@ -19,6 +19,8 @@ MAX_ATTEMPTS = 100
 MAX_TIMEOUT = 3600.0
 #: --verify-timeout: seconds --verify polls one group (a day).
 MAX_VERIFY_TIMEOUT = 86400.0
+#: --max-duration: the longest time box, a week.
+MAX_DURATION = 7 * 86400.0
 #: --rate: calls per second, at least one call every 100 s and at most a million per second (benchmarks use the
 #: top as "no limit").
 MIN_RATE = 0.01

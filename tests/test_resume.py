@@ -409,3 +409,48 @@ def test_a_stopped_rerun_resumes_with_its_own_selection(sim_thread: SimulatorThr
     assert len(_puts(sim_thread, before)) == len(left) - 2  # the two the rerun finished are not called again
     summary_json = json.loads((tmp_path / "again" / "summary.json").read_text(encoding="utf-8"))
     assert summary_json["source_run"]["run_id"] == "run" and summary_json["sessions"] == 2
+
+
+@pytest.mark.slow
+def test_max_duration_starts_no_call_after_the_time_box_and_resume_finishes(sim_thread: SimulatorThread, env: dict,
+                                                                              tmp_path: Path) -> None:
+    """--max-duration 1s at 10 calls/s: no call starts after the second, the rows not called are interrupted with
+    error code max_duration (exit 1, the reason said), and --resume calls exactly those."""
+    manifest = tmp_path / "m.csv"
+    ids = _failed_manifest(sim_thread, manifest, 30)
+    where = ["--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id, "--quiet"]
+    before = len(sim_thread.simulator.received)
+    started = time.monotonic()
+    code, out, err = run_cli("run", str(manifest), *where, "--rate", "10", "--concurrency", "2",
+                             "--max-duration", "1s", "--out", str(tmp_path / "run"), "--json-summary")
+    assert code == 1, err
+    assert time.monotonic() - started < 20  # a bound against a hang, not a timing assertion
+    called = _puts(sim_thread, before)
+    rows = _report(tmp_path / "run")
+    boxed = [r for r in rows if r["error_code"] == "max_duration"]
+    assert 5 <= len(called) <= 15 and len(boxed) == 30 - len(called), (len(called), len(boxed))
+    assert all(r["outcome"] == "interrupted" and "--max-duration 1s" in r["error_msg"] for r in boxed)
+    assert "the time box ended" in err and "--resume" in err
+    assert json.loads(out)["halted"].startswith("the run reached --max-duration 1s")
+    before = len(sim_thread.simulator.received)
+    code, _, err = run_cli("run", str(manifest), *where, "--rate", "500", "--out", str(tmp_path / "run"), "--resume")
+    assert code == 0, err
+    assert sorted(_puts(sim_thread, before)) == sorted(r["group_id"] for r in boxed)
+    assert {r["outcome"] for r in _report(tmp_path / "run")} == {"succeeded"} and len(ids) == 30
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("45m", 2700), ("2h", 7200), ("1.5h", 5400), ("30", 30)])
+def test_durations_read_as_seconds(text: str, seconds: float) -> None:
+    """--max-duration's forms: a number with s, m or h, or bare seconds."""
+    from bulkretry.run.settings import format_duration, parse_duration
+
+    assert parse_duration(text) == seconds
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0s", "-5m", "abc", "2d", "nan", "inf", "9999h"])
+def test_a_bad_duration_is_a_usage_error(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Anything else is exit 2, naming the option and the forms (argparse's message, on stderr)."""
+    code, _, _ = run_cli("run", "m.csv", f"--max-duration={text}")
+    err = capsys.readouterr().err
+    assert code == 2 and "--max-duration" in err and "45m" in err, err

@@ -76,3 +76,4 @@ def _parsed_by(module: str, name: str) -> Callable[[str], Any]:
 _formats = _parsed_by("report", "parse_formats")
 _rate = _parsed_by("run.adaptive", "parse_rate")  # RateSpec; a float default passes through argparse untouched
 _outcomes = _parsed_by("run.rerun", "parse_outcomes")
+_duration = _parsed_by("run.settings", "parse_duration")

@@ -63,6 +63,7 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSett
         timeout=args.timeout, out_dir=Path(args.out) if args.out else None, formats=args.format or FORMATS,
         dry_run=args.dry_run, verify_tls=not args.insecure, resume=args.resume, force=args.force,
         check_status=args.check_status, verify_timeout=args.verify_timeout if args.verify else None,
+        max_duration=args.max_duration,
     )
     return resumed(settings) if args.resume else settings
 
@@ -81,7 +82,7 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
         rate=args.rate, concurrency=args.concurrency, max_attempts=args.max_attempts, timeout=args.timeout,
         out_dir=Path(args.out) if args.out else None, formats=args.format, dry_run=args.dry_run,
         verify_tls=not args.insecure, check_status=args.check_status,
-        verify_timeout=args.verify_timeout if args.verify else None,
+        verify_timeout=args.verify_timeout if args.verify else None, max_duration=args.max_duration,
     )
 
 
@@ -247,8 +248,12 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
                   f"{', '.join(changed.first)}{', ...' if changed.rows > len(changed.first) else ''}; call them "
                   "with a new run (without --resume) of a manifest that lists them", file=err)
         if outcome.result.halted and outcome.signal is None:
-            print(f"bulkretry: the run halted: {outcome.result.halted}; the rows not called are interrupted "
-                  f"(error code halted): fix the cause, then continue with: bulkretry run "
+            halt_code = outcome.result.halt_code
+            boxed = halt_code == "max_duration"
+            print(f"bulkretry: {'the time box ended' if boxed else 'the run halted'}: {outcome.result.halted}; the "
+                  f"rows not called are interrupted (error code {halt_code}): {'' if boxed else 'fix the cause, then '}"
+                  "continue with: "
+                  "bulkretry run "
                   f"{shlex.quote(str(settings.manifest))} --out {shlex.quote(str(outcome.result.out_dir))} --resume "
                   "(and the same options)", file=err)
     if outcome.signal is not None:

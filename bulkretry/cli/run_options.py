@@ -7,6 +7,7 @@ import argparse
 
 from bulkretry.cli._common import (
     _concurrency,
+    _duration,
     _formats,
     _Formatter,
     _max_attempts,
@@ -171,6 +172,10 @@ def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
                         "(a full disk): one warning, the log stops, the run goes on")
     g.add_argument("--json-summary", action="store_true",
                    help="print the summary as one JSON document on stdout (the summary line goes to stderr)")
+    g.add_argument("--max-duration", type=_duration, metavar="DURATION",
+                   help="a time box for maintenance windows, e.g. 90s, 45m, 2h (at most a week): after it no new "
+                        "call starts, calls in flight finish (within --timeout), the rows not called are interrupted "
+                        "with error code max_duration (exit 1), and --resume continues")
 
 
 def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

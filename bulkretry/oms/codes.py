@@ -71,6 +71,8 @@ CODES: dict[str, tuple[str, str]] = {
                "error_msg names the cause.",
                "Fix the cause (credentials, project, IAM endpoint or network), then continue the run with "
                "bulkretry run --resume --out RUN_DIR: it calls these rows."),
+    "max_duration": ("The run's time box (--max-duration) ended before this row was called.",
+                     "Continue the run in the next window with bulkretry run --resume --out RUN_DIR."),
     "interrupted": ("The run was stopped before this row got an answer.",
                     "Continue the run with bulkretry run --resume --out RUN_DIR."),
 }

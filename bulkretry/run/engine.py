@@ -133,8 +133,9 @@ class Engine:
         self._stopping = False
         self._stop_event: anyio.Event | None = None
         self._halt_rule = halt_rule
-        #: Why the run halted (empty: it did not).
+        #: Why the run halted (empty: it did not), and the error code of the rows it did not call.
         self.halt_reason = ""
+        self.halt_code = "halted"
         #: The refused IAM login that ended the run (``run()`` raises it).
         self.fatal: LoginRefused | None = None
         self.stats = EngineStats()
@@ -158,18 +159,19 @@ class Engine:
         if self._stop_event is not None:
             self._stop_event.set()
 
-    def halt(self, reason: str) -> None:
-        """Stop for a systematic failure (*reason*): as :meth:`stop`, and the rows not called are recorded
-        ``interrupted`` with error code ``halted`` and ``halted: <reason>``. The first reason is kept."""
+    def halt(self, reason: str, code: str = "halted") -> None:
+        """Stop early for *reason* (a systematic failure; with *code* ``max_duration``, the time box): as
+        :meth:`stop`, and the rows not called are recorded ``interrupted`` with error code *code* and
+        ``<code>: <reason>``. The first reason is kept."""
         if not self.halt_reason and not self._stopping:
-            self.halt_reason = reason
-            log.warning("halted: %s", reason, extra={"event": "halt", "fields": {"reason": reason}})
+            self.halt_reason, self.halt_code = reason, code
+            log.warning("%s: %s", code, reason, extra={"event": "halt", "fields": {"reason": reason, "code": code}})
         self.stop()
 
     def not_called(self) -> tuple[str, str]:
         """``(error_code, error_msg)`` of a row the run did not call because it stopped or halted."""
         if self.halt_reason:
-            return "halted", f"halted: {self.halt_reason}"
+            return self.halt_code, f"{self.halt_code}: {self.halt_reason}"
         return "interrupted", "not called: the run was stopped"
 
     async def run(self, plans: Iterable[RowPlan], on_result: ResultSink,

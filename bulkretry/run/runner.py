@@ -36,7 +36,7 @@ from bulkretry.run.policy import RetryPolicy
 from bulkretry.run.prepare import PreparedRun
 from bulkretry.run.resume import ChangedRows, changed_rows
 from bulkretry.run.rundir import OpenRun, create_run, reopen_run, run_journal
-from bulkretry.run.settings import RunSettings
+from bulkretry.run.settings import RunSettings, format_duration
 from bulkretry.run.summary import summarize
 
 __all__ = [
@@ -68,6 +68,8 @@ class RunResult:
     halted: str = ""
     #: A forced resume of a changed manifest: rows skipped as finished that now hold a group never called.
     changed: ChangedRows = field(default_factory=ChangedRows)
+    #: The error code of the rows a halted run did not call: ``halted``, or ``max_duration`` (the time box).
+    halt_code: str = "halted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,11 +244,17 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
     refused: LoginRefused | None = None
     if should_stop is not None and should_stop():
         engine.stop()
+    deadline = None
+    if s.max_duration is not None:  # the time box: no call starts after it (calls in flight finish)
+        deadline = loop.call_later(s.max_duration, engine.halt, f"the run reached --max-duration "
+                                   f"{format_duration(s.max_duration)}; continue it with --resume", "max_duration")
     try:
         await engine.run(plans, record, on_call=started)
     except LoginRefused as exc:
         refused = exc
     finally:
+        if deadline is not None:
+            deadline.cancel()
         # Rows the engine never reached (a cancelled run) are interrupted, and still reported; after a refused
         # login they are simply not called (and not recorded).
         code, msg = engine.not_called()
@@ -276,7 +284,8 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
             files.append(annotated.path)
     if refused is not None:
         raise _after_refusal(refused, engine.stats.calls, out_dir)
-    return RunResult(summary, out_dir, files, annotated.skipped_reason, engine.halt_reason, changed)
+    return RunResult(summary, out_dir, files, annotated.skipped_reason, engine.halt_reason, changed,
+                     engine.halt_code)
 
 
 def _after_refusal(error: LoginRefused, calls: int, out_dir: Path) -> LoginRefused:

@@ -16,6 +16,7 @@ from bulkretry.defaults import (
     DEFAULT_TIMEOUT,
     MAX_ATTEMPTS,
     MAX_CONCURRENCY,
+    MAX_DURATION,
     MAX_RATE,
     MAX_TIMEOUT,
     MAX_VERIFY_TIMEOUT,
@@ -30,7 +31,7 @@ from bulkretry.run.journal import JOURNAL_NAME
 from bulkretry.run.rerun import Selection, load_selection
 from bulkretry.run.rundir import read_params
 
-__all__ = ["RunSettings", "rate_fields", "rerun_settings", "resumed"]
+__all__ = ["RunSettings", "format_duration", "parse_duration", "rate_fields", "rerun_settings", "resumed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class RunSettings:
     check_status: bool = False
     #: Poll each retried group until it leaves status 5, up to this many seconds (--verify).
     verify_timeout: float | None = None
+    #: Start no call after this many seconds of the run (--max-duration); the rest are ``max_duration``.
+    max_duration: float | None = None
 
     def __post_init__(self) -> None:
         """Refuse numbers no run can take (they come from options, or from an earlier run's journal for a rerun)."""
@@ -72,6 +75,7 @@ class RunSettings:
             ("--max-attempts", self.max_attempts, 1, MAX_ATTEMPTS),
             ("--timeout", self.timeout, 0, MAX_TIMEOUT),
             ("--verify-timeout", self.verify_timeout, 0, MAX_VERIFY_TIMEOUT),
+            ("--max-duration", self.max_duration, 0, MAX_DURATION),
             ("--rate", self.rate, MIN_RATE, MAX_RATE),
             *(("--rate auto", value, MIN_RATE, MAX_RATE) for value in self.rate_auto or ()),
         ]
@@ -97,6 +101,7 @@ class RunSettings:
             "dry_run": self.dry_run, "migrate_failed_object": self.migrate_failed_object,
             "source_run": self.selection.public() if self.selection else None,
             "check_status": self.check_status, "verify_timeout": self.verify_timeout,
+            "max_duration": self.max_duration,
         }
 
 
@@ -149,3 +154,30 @@ def rerun_settings(selection: Selection, *, manifest: str | None = None, endpoin
         concurrency=pick("concurrency", concurrency), max_attempts=pick("max_attempts", max_attempts),
         timeout=pick("timeout", timeout), runs_root=selection.source_dir.parent, selection=selection, **given,
     )
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """``--max-duration``: ``90s``, ``45m``, ``2h`` (or ``1.5h``; a bare number is seconds) as seconds;
+    ValueError saying the forms otherwise."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:]) if value else None
+    number = value[:-1] if unit is not None else value
+    try:
+        seconds = float(number) * (unit or 1.0)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= MAX_DURATION:  # NaN fails this too
+        raise ValueError(f"invalid duration {text!r}: expected a number with s, m or h (e.g. 90s, 45m, 2h), "
+                         f"more than 0 and at most {MAX_DURATION / 86400:g} days")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as ``--max-duration`` spells them: ``45m``, ``2h``, ``90s``."""
+    for unit, size in (("h", 3600.0), ("m", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
