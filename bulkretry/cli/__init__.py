@@ -29,6 +29,7 @@ examples:
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --out runs/x --resume
   bulkretry rerun runs/x                           # a new run of the rows that failed
   bulkretry diff runs/x runs/x-rerun               # fixed, still failing, newly failing
+  bulkretry history bulkretry-runs                 # every round of a campaign: history.csv, history.html
   bulkretry sim --port 8080                        # run the simulator on its own
 """
 
@@ -37,7 +38,7 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     from bulkretry.cli.run_options import _add_rerun_parser, _add_run_parser, _add_validate_parser
     from bulkretry.cli.simulator import _add_demo_parser, _add_sim_parser
-    from bulkretry.cli.tools import _add_diff_parser, _add_discover_parser, _add_report_parser
+    from bulkretry.cli.tools import _add_diff_parser, _add_discover_parser, _add_history_parser, _add_report_parser
 
     parser = argparse.ArgumentParser(prog="bulkretry", description=MAIN_HELP, formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rerun_parser(sub)
     _add_report_parser(sub)
     _add_diff_parser(sub)
+    _add_history_parser(sub)
     _add_discover_parser(sub)
     _add_validate_parser(sub)
     _add_sim_parser(sub)

@@ -1,4 +1,4 @@
-"""``bulkretry report``, ``diff`` and ``discover``: working with runs that exist, and with OMS's own list."""
+"""``bulkretry report``, ``diff``, ``history`` and ``discover``: runs that exist, and OMS's own list."""
 
 from __future__ import annotations
 
@@ -81,6 +81,43 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print(f"({result.in_both} groups in both runs, {result.only_old} only in {args.old_dir}, {result.only_new} only "
           f"in {args.new_dir}) · {result.path}", file=out)
     return EXIT_FAILED if result.counts["newly failing"] else EXIT_OK
+
+
+HISTORY_HELP = """\
+The campaign across rounds: every run of a manifest (runs, reruns, resumes after an outage), ordered by
+start time. Give the run folders, or one folder that holds them (e.g. bulkretry-runs/: each subfolder with
+a journal.sqlite is a run). Writes history.csv (one row per group: its outcome in each run, last_outcome,
+runs_failed, first_succeeded_run) and history.html (failing groups per run, the groups that never
+succeeded, then the groups fixed in each round) to --out DIR, by default the current directory (never into
+the run folders: their journals are only read, so archived read-only runs are fine). Calls nothing.
+Exit status 0 when every group's last outcome is succeeded or skipped, 1 when some group still fails,
+2 when no run is found or a folder is not a run.
+
+examples:
+  bulkretry history bulkretry-runs
+  bulkretry history runs/monday runs/monday-rerun runs/monday-rerun-2 --out reports/monday
+"""
+
+
+def _add_history_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("history", help="every run of a manifest, round by round: history.csv and history.html",
+                       description=HISTORY_HELP, formatter_class=_Formatter)
+    p.add_argument("run_dirs", nargs="+", metavar="DIR", help="run folders, or one folder holding run folders")
+    p.add_argument("--out", metavar="DIR", help="where to write history.csv and history.html "
+                   "(default: the current directory)")
+    p.set_defaults(handler=_cmd_history)
+
+
+def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path
+
+    from bulkretry.history import history
+
+    result = history([Path(d) for d in args.run_dirs], Path(args.out) if args.out else None)
+    print(f"{len(result.runs)} runs, {result.groups} groups: {result.never_succeeded} never succeeded, "
+          f"{result.fixed} fixed along the way · {', '.join(f.name for f in result.files)} in {result.out_dir}",
+          file=out)
+    return EXIT_FAILED if result.not_fine else EXIT_OK
 
 
 # -- discover ---------------------------------------------------------------------------------------

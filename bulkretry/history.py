@@ -1,0 +1,259 @@
+"""The campaign across rounds: every run of a manifest (runs, reruns, resumes), ordered by start time.
+
+Groups are matched by ``(project_id, group_id)`` as in :mod:`bulkretry.diff`; duplicate rows are left out.
+*Failing* means ``failed``, ``interrupted`` or ``invalid``; *fine* means ``succeeded`` or ``skipped``. Each
+journal is read read-only under its folder's shared lock (:func:`bulkretry.run.rundir.run_journal`) and
+streamed row by row; the run folders are never written. Memory: one small record per group (its outcome in
+each run and its last error code) is held for the whole history, so a million groups over a few rounds take
+a few hundred MB; fine for today's manifests. ``history.csv`` and ``history.html`` are written to *out*
+(temporary names, then renamed over any earlier ones: they are derived files).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import os
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from bulkretry.errors import ConfigError
+from bulkretry.report import neutralise
+from bulkretry.report.common import open_csv
+from bulkretry.run.journal import JOURNAL_NAME
+from bulkretry.run.rundir import require_run, run_journal
+
+__all__ = ["FAILING", "FINE", "HistoryResult", "RunInfo", "find_runs", "history"]
+
+FAILING = frozenset(("failed", "interrupted", "invalid"))
+FINE = frozenset(("succeeded", "skipped"))
+CSV_NAME = "history.csv"
+HTML_NAME = "history.html"
+#: At most this many rows in each table of history.html (history.csv holds every group).
+HTML_ROWS = 1000
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    started_at: str
+    folder: Path
+
+
+class _Group:
+    """One group across the runs: its outcome in each run ('' when not in it) and its latest error code."""
+
+    __slots__ = ("code", "outcomes")
+
+    def __init__(self, runs: int) -> None:
+        self.outcomes = [""] * runs
+        self.code = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryResult:
+    runs: list[RunInfo]
+    groups: int
+    never_succeeded: int
+    fixed: int
+    #: Groups whose latest outcome is not fine (succeeded or skipped): exit status 1 when there are some.
+    not_fine: int
+    out_dir: Path
+    files: list[Path]
+
+
+def find_runs(folders: Sequence[Path]) -> list[Path]:
+    """The run folders given: each of *folders*, or a single folder's subfolders holding a journal (a runs root)."""
+    if not folders:
+        raise ConfigError("no run folder given")
+    if len(folders) == 1 and not (folders[0] / JOURNAL_NAME).exists() and folders[0].is_dir():
+        found = sorted(sub for sub in folders[0].iterdir() if (sub / JOURNAL_NAME).is_file())
+        if not found:
+            raise ConfigError(f"{folders[0]} holds no run ({JOURNAL_NAME} is missing) and no run folders: give "
+                              "run folders, or the folder that holds them")
+        return found
+    seen: dict[Path, Path] = {}
+    for folder in folders:
+        require_run(folder)
+        key = folder.resolve()
+        if key in seen:
+            raise ConfigError(f"{folder} is given twice")
+        seen[key] = folder
+    return list(folders)
+
+
+def _read_runs(folders: Sequence[Path]) -> list[RunInfo]:
+    runs = []
+    for folder in folders:
+        with run_journal(folder) as journal:
+            params = journal.params()
+        runs.append(RunInfo(str(params.get("run_id") or folder.name), str(params.get("started_at") or ""), folder))
+    runs.sort(key=lambda run: (run.started_at, run.run_id))
+    # Column headers must differ: two folders may carry the same run id (e.g. copies from two archives).
+    seen: dict[str, int] = {}
+    unique = []
+    for run in runs:
+        seen[run.run_id] = seen.get(run.run_id, 0) + 1
+        name = run.run_id if seen[run.run_id] == 1 else f"{run.run_id} ({seen[run.run_id]})"
+        unique.append(RunInfo(name, run.started_at, run.folder))
+    return unique
+
+
+def _collect(runs: Sequence[RunInfo]) -> dict[tuple[str, str], _Group]:
+    groups: dict[tuple[str, str], _Group] = {}
+    for index, run in enumerate(runs):
+        with run_journal(run.folder) as journal:
+            for result in journal.results(extra=False):
+                outcome = result.outcome.value
+                if outcome == "duplicate":
+                    continue
+                key = (result.project_id, result.group_id)
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = _Group(len(runs))
+                group.outcomes[index] = outcome
+                group.code = result.error_code
+    return groups
+
+
+def history(folders: Sequence[Path], out_dir: Path | None = None) -> HistoryResult:
+    """The history of the runs in *folders* (or in the single runs root given): ``history.csv`` and
+    ``history.html`` written to *out_dir* (default: the current directory)."""
+    runs = _read_runs(find_runs(folders))
+    groups = _collect(runs)
+    out_dir = out_dir or Path.cwd()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {out_dir}: {exc.strerror or exc}; give --out DIR you can write to") from None
+    stats = [_stats(group.outcomes) for group in groups.values()]
+    files = [_replace(out_dir / CSV_NAME, lambda path: _write_csv(path, runs, groups)),
+             _replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, groups))]
+    return HistoryResult(runs, len(groups), sum(1 for s in stats if s[2] is None),
+                         sum(1 for g in groups.values() if _fixes(g.outcomes)),
+                         sum(1 for s in stats if s[0] not in FINE), out_dir, files)
+
+
+def _stats(outcomes: Sequence[str]) -> tuple[str, int, int | None]:
+    """``(last outcome, runs failed, index of the first fine run or None)``."""
+    last = next((o for o in reversed(outcomes) if o), "")
+    failed = sum(1 for o in outcomes if o in FAILING)
+    first = next((i for i, o in enumerate(outcomes) if o in FINE), None)
+    return last, failed, first
+
+
+def _fixes(outcomes: Sequence[str]) -> list[int]:
+    """The runs (indices) in which the group was fixed: failing where it last appeared before, fine in this one."""
+    fixed, before = [], ""
+    for index, outcome in enumerate(outcomes):
+        if not outcome:
+            continue
+        if before in FAILING and outcome in FINE:
+            fixed.append(index)
+        before = outcome
+    return fixed
+
+
+def _replace(target: Path, write: Callable[[Path], None]) -> Path:
+    temp = target.with_name(target.name + ".tmp")
+    try:
+        write(temp)
+        os.replace(temp, target)
+    except OSError as exc:
+        with suppress(OSError):
+            temp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {target}: {exc.strerror or exc}; give --out DIR you can write to") from None
+    return target
+
+
+def _write_csv(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str], _Group]) -> None:
+    with open_csv(path) as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["project_id", "group_id", *(neutralise(run.run_id) for run in runs), "last_outcome",
+                         "runs_failed", "first_succeeded_run"])
+        for (project_id, group_id), group in groups.items():
+            last, failed, first = _stats(group.outcomes)
+            writer.writerow([neutralise(project_id), neutralise(group_id), *group.outcomes, last, failed,
+                             neutralise(runs[first].run_id) if first is not None else ""])
+
+
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222;max-width:72em}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.8em}
+table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.2em .6em;text-align:left}
+th{background:#f3f3f3}.fail{color:#b00020}.ok{color:#17702f}.muted{color:#666}
+"""
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], total: int) -> str:
+    if not rows:
+        return '<p class="muted">none</p>'
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    more = (f'<p class="muted">and {total - len(rows)} more: see {CSV_NAME}</p>' if total > len(rows) else "")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+def _chart(runs: Sequence[RunInfo], failing: Sequence[int]) -> str:
+    bar, gap, height = 36, 12, 120
+    top = max(failing, default=0) or 1
+    width = len(runs) * (bar + gap) + gap
+    parts = [f'<svg role="img" width="{width}" height="{height + 40}" '
+             f'aria-label="failing groups per run">']
+    for index, (run, count) in enumerate(zip(runs, failing, strict=True)):
+        x = gap + index * (bar + gap)
+        h = round(count / top * height)
+        parts.append(f'<rect x="{x}" y="{height + 15 - h}" width="{bar}" height="{h}" fill="#c0392b">'
+                     f"<title>{html.escape(run.run_id)}: {count} failing</title></rect>"
+                     f'<text x="{x + bar // 2}" y="{height + 12 - h}" font-size="11" text-anchor="middle">{count}'
+                     f'</text><text x="{x + bar // 2}" y="{height + 32}" font-size="11" text-anchor="middle">'
+                     f"{index + 1}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str], _Group]) -> None:
+    e = html.escape
+    failing = [0] * len(runs)
+    never: list[list[str]] = []
+    never_total = 0
+    fixed_in: list[list[list[str]]] = [[] for _ in runs]
+    fixed_count = [0] * len(runs)
+    for (project_id, group_id), group in groups.items():
+        for index, outcome in enumerate(group.outcomes):
+            if outcome in FAILING:
+                failing[index] += 1
+        last, failed, first = _stats(group.outcomes)
+        if first is None:
+            never_total += 1
+            if len(never) < HTML_ROWS:
+                never.append([project_id, group_id, last, group.code, str(failed)])
+        for index in _fixes(group.outcomes):
+            fixed_count[index] += 1
+            if len(fixed_in[index]) < HTML_ROWS:
+                before = next(o for o in reversed(group.outcomes[:index]) if o)
+                fixed_in[index].append([project_id, group_id, before])
+    rounds = []
+    for index, run in enumerate(runs):
+        rounds.append(f"<h3>{index + 1}. {e(run.run_id)} <span class=\"muted\">started {e(run.started_at)} · "
+                      f"{failing[index]} failing · {fixed_count[index]} fixed</span></h3>"
+                      + _table(["project_id", "group_id", "outcome before"], fixed_in[index], fixed_count[index]))
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>bulkretry history: {len(runs)} runs</title><style>{_STYLE}</style></head><body>"
+        f"<h1>History of {len(runs)} runs, {len(groups)} groups</h1>"
+        f'<p><span class="fail">{never_total} never succeeded</span> · '
+        f'<span class="ok">{sum(1 for g in groups.values() if _fixes(g.outcomes))} fixed along the way</span></p>'
+        "<h2>Failing groups per run</h2>" + _chart(runs, failing)
+        + "<ol>" + "".join(f"<li>{e(run.run_id)} <span class=\"muted\">{e(run.started_at)}</span></li>" for run in runs)
+        + "</ol><h2>Never succeeded</h2>"
+        + _table(["project_id", "group_id", "last outcome", "last error code", "runs failed"], never, never_total)
+        + "<h2>Fixed, round by round</h2>" + "".join(rounds) + "</body></html>\n")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(page)
