@@ -220,7 +220,7 @@ def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str
     e = html.escape
     failing = [0] * len(runs)
     never: list[list[str]] = []
-    never_total = 0
+    never_total = still = 0
     fixed_in: list[list[list[str]]] = [[] for _ in runs]
     fixed_count = [0] * len(runs)
     for (project_id, group_id), group in groups.items():
@@ -228,6 +228,7 @@ def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str
             if outcome in FAILING:
                 failing[index] += 1
         last, failed, first = _stats(group.outcomes)
+        still += last in FAILING
         if first is None:
             never_total += 1
             if len(never) < HTML_ROWS:
@@ -249,7 +250,8 @@ def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str
         f"<title>bulkretry history: {len(runs)} runs</title><style>{_STYLE}</style></head><body>"
         f"<h1>History of {len(runs)} runs, {len(groups)} groups</h1>"
         f'<p><span class="fail">{never_total} never succeeded</span> · '
-        f'<span class="ok">{sum(1 for g in groups.values() if _fixes(g.outcomes))} fixed along the way</span></p>'
+        f'<span class="ok">{sum(1 for g in groups.values() if _fixes(g.outcomes))} fixed along the way</span> · '
+        f"{still} still failing in the latest run that had them</p>"
         "<h2>Failing groups per run</h2>" + _chart(runs, failing)
         + "<ol>" + "".join(f"<li>{e(run.run_id)} <span class=\"muted\">{e(run.started_at)}</span></li>" for run in runs)
         + "</ol><h2>Never succeeded</h2>"

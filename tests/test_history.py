@@ -11,6 +11,9 @@ import pytest
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import run_cli, use_sim_credentials
 
+#: A group id a spreadsheet would run as a formula and a browser would read as markup.
+ODD = "=<i>odd</i>"
+
 
 def _rows(path: Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8-sig", newline="") as fh:
@@ -30,7 +33,7 @@ def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     with SimulatorThread(SimConfig(failed_ratio=1.0)) as sim_thread:
         ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]][:30]
     manifest = tmp_path / "m.csv"
-    manifest.write_text("group_id\n" + "\n".join([*ids, "no-such-group", ids[0]]) + "\n", encoding="utf-8")
+    manifest.write_text("group_id\n" + "\n".join([*ids, "no-such-group", ODD, ids[0]]) + "\n", encoding="utf-8")
     root = tmp_path / "runs"
     for name, config, extra in (("zz-first", SimConfig(failed_ratio=1.0, error_rate=0.3, seed=42), ["--max-attempts",
                                                                                                      "1"]),
@@ -45,13 +48,14 @@ def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_history_csv_has_a_column_per_run_in_start_order(campaign: Path, tmp_path: Path) -> None:
     """Columns by start time (not by name), each cell the run's outcome; last_outcome, runs_failed, first fine run."""
     first, second = _rows(campaign / "zz-first" / "report.csv"), _rows(campaign / "aa-second" / "report.csv")
-    transient = {r["group_id"] for r in first if r["outcome"] == "failed" and r["group_id"] != "no-such-group"}
+    transient = {r["group_id"] for r in first if r["outcome"] == "failed" and r["group_id"] not in ("no-such-group",
+                                                                                                  "'" + ODD)}
     assert transient
     code, out, err = run_cli("history", str(campaign / "aa-second"), str(campaign / "zz-first"), "--out",
                              str(tmp_path / "h"))
     assert code == 1, err
     groups = len({r["group_id"] for r in first if r["outcome"] != "duplicate"})
-    assert out == (f"2 runs, {groups} groups: 1 never succeeded, {len(transient)} fixed along the way · history.csv, "
+    assert out == (f"2 runs, {groups} groups: 2 never succeeded, {len(transient)} fixed along the way · history.csv, "
                    f"history.html in {tmp_path / 'h'}\n")
     with open(tmp_path / "h" / "history.csv", encoding="utf-8-sig", newline="") as fh:
         header, *body = list(csv.reader(fh))
@@ -69,7 +73,8 @@ def test_history_csv_has_a_column_per_run_in_start_order(campaign: Path, tmp_pat
         fine = next((run for run, c in zip(("zz-first", "aa-second"), cells, strict=True) if c == "succeeded"), "")
         expected.append([r["project_id"], gid, *cells, cells[1], str(failed), fine])
     assert body == expected
-    assert [row[2:] for row in body if row[1] == "no-such-group"] == [["failed", "failed", "failed", "2", ""]]
+    assert [row[2:] for row in body if row[1] in ("no-such-group", "'" + ODD)] == [["failed", "failed", "failed", "2",
+                                                                                   ""]] * 2
     assert {row[1] for row in body if row[2:] == ["failed", "succeeded", "succeeded", "1", "aa-second"]} == transient
 
 
@@ -81,7 +86,8 @@ def test_history_html_is_self_contained_and_lists_the_never_succeeded_first(camp
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
     assert "<script" not in page.lower() and "<svg" in page
-    assert "<h1>History of 2 runs, 31 groups</h1>" in page
+    assert "<i>" not in page and "<td>=&lt;i&gt;odd&lt;/i&gt;</td>" in page
+    assert "<h1>History of 2 runs, 32 groups</h1>" in page and "2 still failing" in page
     never = page.index("Never succeeded")
     assert never < page.index("Fixed, round by round") < page.index("2. aa-second")
     assert never < page.index("<td>no-such-group</td><td>failed</td><td>OMS.1009</td>") < page.index("Fixed, round")
@@ -98,7 +104,7 @@ def test_history_of_a_runs_root_orders_runs_by_start_and_leaves_them_untouched(c
     monkeypatch.chdir(work)
     code, out, err = run_cli("history", str(campaign))
     assert code == 1, err
-    assert out.startswith("2 runs, 31 groups: ") and out.endswith(f"in {work}\n")
+    assert out.startswith("2 runs, 32 groups: ") and out.endswith(f"in {work}\n")
     assert sorted(p.name for p in work.iterdir()) == ["history.csv", "history.html"]
     assert list(_rows(work / "history.csv")[0])[2:4] == ["zz-first", "aa-second"]
     assert {name: _snapshot(campaign / name) for name in ("zz-first", "aa-second")} == before
