@@ -108,6 +108,22 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="retry every task group of a manifest", description=RUN_HELP,
+                       formatter_class=_Formatter)
+    _add_manifest_options(p)
+    _add_pace_and_output_options(p, rerun=False)
+    _add_status_options(p)
+    g = p.add_argument_group("resume")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the run in --out DIR: rows already finished are not called again")
+    g.add_argument("--force", action="store_true",
+                   help="with --resume: continue even though the manifest or the call settings changed")
+    _add_auth_options(p)
+    p.set_defaults(handler=_cmd_run)
+
+
+def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
+    """The pace and output options of `run`, and of `rerun`, where a value not given is the earlier run's."""
     from bulkretry.defaults import (
         DEFAULT_CONCURRENCY,
         DEFAULT_MAX_ATTEMPTS,
@@ -120,35 +136,26 @@ def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         MIN_RATE,
     )
 
-    p = sub.add_parser("run", help="retry every task group of a manifest", description=RUN_HELP,
-                       formatter_class=_Formatter)
-    _add_manifest_options(p)
-    g = p.add_argument_group("pace")
-    g.add_argument("--rate", type=_rate, default=DEFAULT_RATE, metavar="N|auto",
-                   help=f"at most N calls per second in total, retries included, {MIN_RATE:g} to {MAX_RATE:g} "
-                        "(default: %(default)s); auto[:START[:MAX]] finds each project's limit from 429s "
-                        "(default auto:10:1000)")
-    g.add_argument("--concurrency", type=_concurrency, default=DEFAULT_CONCURRENCY, metavar="N",
-                   help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY} (default: %(default)s)")
-    g.add_argument("--max-attempts", type=_max_attempts, default=DEFAULT_MAX_ATTEMPTS, metavar="N",
-                   help=f"attempts per row for 429, 5xx, timeouts and dropped connections, 1 to {MAX_ATTEMPTS} "
-                        "(default: %(default)s)")
-    g.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="S",
-                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g} (default: %(default)s)")
+    shown = "" if rerun else " (default: %(default)s)"
+    g = p.add_argument_group("pace (default: as the earlier run)" if rerun else "pace")
+    g.add_argument("--rate", type=_rate, default=None if rerun else DEFAULT_RATE, metavar="N|auto",
+                   help=f"at most N calls per second in total, retries included, {MIN_RATE:g} to {MAX_RATE:g}"
+                        f"{shown}; auto[:START[:MAX]] finds each project's limit from 429s (default auto:10:1000)")
+    g.add_argument("--concurrency", type=_concurrency, default=None if rerun else DEFAULT_CONCURRENCY, metavar="N",
+                   help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY}{shown}")
+    g.add_argument("--max-attempts", type=_max_attempts, default=None if rerun else DEFAULT_MAX_ATTEMPTS,
+                   metavar="N", help=f"attempts per row for 429, 5xx, timeouts and dropped connections, 1 to "
+                                     f"{MAX_ATTEMPTS}{shown}")
+    g.add_argument("--timeout", type=_timeout, default=None if rerun else DEFAULT_TIMEOUT, metavar="S",
+                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g}{shown}")
     g = p.add_argument_group("output")
-    g.add_argument("--out", metavar="DIR", help="the run's folder (default: a new one under ./bulkretry-runs/)")
+    g.add_argument("--out", metavar="DIR", help="the new run's folder (default: a new one beside the earlier run)"
+                   if rerun else "the run's folder (default: a new one under ./bulkretry-runs/)")
     g.add_argument("--format", type=_formats, default=None, metavar="LIST",
-                   help="comma list of csv,xlsx,json,html (default: all four); summary.json is always written")
+                   help="comma list of csv,xlsx,json,html (default: "
+                        + ("as the earlier run)" if rerun else "all four); summary.json is always written"))
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
     _add_unattended_options(g)
-    _add_status_options(p)
-    g = p.add_argument_group("resume")
-    g.add_argument("--resume", action="store_true",
-                   help="continue the run in --out DIR: rows already finished are not called again")
-    g.add_argument("--force", action="store_true",
-                   help="with --resume: continue even though the manifest or the call settings changed")
-    _add_auth_options(p)
-    p.set_defaults(handler=_cmd_run)
 
 
 def _add_status_options(p: argparse.ArgumentParser) -> None:
@@ -192,22 +199,7 @@ def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query")
     g.add_argument("--region", metavar="R", help="region id for rows without a region column, e.g. cn-north-4")
     g.add_argument("--project-id", metavar="ID", help="project for rows without a project_id column")
-    g = p.add_argument_group("pace (default: as the earlier run)")
-    g.add_argument("--rate", type=_rate, metavar="N|auto", help="at most N calls per second in total, or auto")
-    from bulkretry.defaults import MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_TIMEOUT
-
-    g.add_argument("--concurrency", type=_concurrency, metavar="N",
-                   help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY}")
-    g.add_argument("--max-attempts", type=_max_attempts, metavar="N",
-                   help=f"attempts per row for retryable failures, 1 to {MAX_ATTEMPTS}")
-    g.add_argument("--timeout", type=_timeout, metavar="S",
-                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g}")
-    g = p.add_argument_group("output")
-    g.add_argument("--out", metavar="DIR", help="the new run's folder (default: a new one beside the earlier run)")
-    g.add_argument("--format", type=_formats, default=None, metavar="LIST",
-                   help="comma list of csv,xlsx,json,html (default: as the earlier run)")
-    g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
-    _add_unattended_options(g)
+    _add_pace_and_output_options(p, rerun=True)
     _add_status_options(p)
     _add_auth_options(p)
     p.set_defaults(handler=_cmd_rerun)
