@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import unicodedata
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,6 +16,7 @@ from typing import Any, NamedTuple
 from bulkretry.errors import ConfigError
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
 from bulkretry.masking import ENV_PREFIXES, MASKED_COLUMNS, SECRET_COLUMNS, mask
+from bulkretry.oms.credentials import read_small_file
 from bulkretry.oms.endpoint import check_region, parse_endpoint, region_problem
 from bulkretry.records import Outcome
 
@@ -131,21 +131,14 @@ def _read_key_file(path: Path) -> str:
     waiting on it), and at most :data:`KEY_FILE_MAX_BYTES` read (a bigger file is refused, not loaded)."""
     shown = quoted(path.name)
     try:
-        # O_NONBLOCK: opening a FIFO never waits for a writer; the fstat below then refuses it.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        data = read_small_file(path, KEY_FILE_MAX_BYTES)
     except OSError:
         raise _Invalid("json_auth_file", "unreadable",
                        f"json_auth_file names a file that cannot be read: {shown}") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise _Invalid("json_auth_file", "not a file",
-                           f"json_auth_file names {shown}, which is not a regular file (a device, pipe or folder); "
-                           "name the key's .json file")
-        try:
-            data = fh.read(KEY_FILE_MAX_BYTES + 1)
-        except OSError:
-            raise _Invalid("json_auth_file", "unreadable",
-                           f"json_auth_file names a file that cannot be read: {shown}") from None
+    if data is None:
+        raise _Invalid("json_auth_file", "not a file",
+                       f"json_auth_file names {shown}, which is not a regular file (a device, pipe or folder); "
+                       "name the key's .json file")
     if len(data) > KEY_FILE_MAX_BYTES:
         raise _Invalid("json_auth_file", "too long",
                        f"json_auth_file names {shown}, over {KEY_FILE_MAX_BYTES:,} bytes; the API allows a key of "

@@ -23,6 +23,7 @@ __all__ = [
     "Token",
     "check_setting",
     "load_credentials",
+    "read_small_file",
 ]
 
 AUTH_KINDS = ("token", "aksk", "password")
@@ -122,24 +123,32 @@ def _first(env: Mapping[str, str], *names: str) -> str:
 MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
+def read_small_file(path: str | os.PathLike[str], limit: int) -> bytes | None:
+    """At most ``limit + 1`` bytes of the regular file *path* (more than *limit* back means it is too long); None
+    when it is not a regular file (a FIFO, a device such as ``/dev/zero``, a folder). Never waits on a FIFO, never
+    reads a device; an OSError when it cannot be opened or read. The one way a credential or key file is read."""
+    # O_NONBLOCK: opening a FIFO with no writer would wait forever; a regular file ignores the flag.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # looked at before a file object, which refuses a folder
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(limit + 1)
+    finally:
+        os.close(fd)
+
+
 def _read_secret_file(path: str, what: str) -> str:
     """The text of a small regular file, stripped; never blocks (a FIFO) and never reads past the limit
     (``/dev/zero``, a huge file)."""
     try:
-        # O_NONBLOCK: opening a FIFO with no writer would wait forever; a regular file ignores the flag.
-        fd = os.open(Path(path).expanduser(), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        data = read_small_file(Path(path).expanduser(), MAX_SECRET_FILE_BYTES)
     except OSError as exc:
         raise CredentialsError(f"cannot read the {what} file {path!r}: {exc.strerror or exc}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise CredentialsError(f"the {what} file {path!r} is not a regular file (a device, FIFO or folder); "
-                                   "put the value in an ordinary file")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(MAX_SECRET_FILE_BYTES + 1)
-    except OSError as exc:
-        raise CredentialsError(f"cannot read the {what} file {path!r}: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
+    if data is None:
+        raise CredentialsError(f"the {what} file {path!r} is not a regular file (a device, FIFO or folder); "
+                               "put the value in an ordinary file")
     if len(data) > MAX_SECRET_FILE_BYTES:
         raise CredentialsError(f"the {what} file {path!r} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB; "
                                f"it should hold only the {what}")
