@@ -152,9 +152,11 @@ def _header_cells(headers: Sequence[str], canonical: Sequence[str | None]) -> st
     for i, (header, name) in enumerate(zip(headers, canonical, strict=True)):
         if name or not header:
             continue
-        close = difflib.get_close_matches(_normalise(header), _BY_NORMALISED, n=1, cutoff=0.75)
-        if close and len(header) <= 40:
-            near.append(f"{header!r} ({column_letter(i + 1)}; did you mean {_BY_NORMALISED[close[0]]}?)")
+        # A name is short: a long cell is no typo of one (and is never quoted in part: it may be a key).
+        close = difflib.get_close_matches(_normalise(header), _BY_NORMALISED, n=1, cutoff=0.75) \
+            if len(header) <= QUOTED_CHARS else []
+        if close:
+            near.append(f"{quoted(header)} ({column_letter(i + 1)}; did you mean {_BY_NORMALISED[close[0]]}?)")
         else:
             others.append(column_letter(i + 1))
     parts = [f"the header row names {', '.join(known)}" if known else "the header row names no known column"]
