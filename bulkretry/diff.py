@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkretry.errors import ConfigError, JournalError
+from bulkretry.records import FAILING, FINE
 from bulkretry.report import neutralise
 from bulkretry.report.common import open_csv
 from bulkretry.run.journal import check_journal, read_only_uri
@@ -27,8 +28,6 @@ from bulkretry.run.runlock import RunLock
 
 __all__ = ["CHANGES", "DIFF_COLUMNS", "DiffResult", "diff_runs"]
 
-FAILING = ("failed", "interrupted", "invalid")
-FINE = ("succeeded", "skipped")
 #: The kinds of change, in the order they are printed.
 CHANGES = ("fixed", "still failing", "newly failing")
 DIFF_COLUMNS = ("change", "project_id", "group_id", "old_row", "old_outcome", "old_error_code", "new_row",

@@ -20,15 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bulkretry.errors import ConfigError
+from bulkretry.records import FAILING, FINE
 from bulkretry.report import neutralise
 from bulkretry.report.common import open_csv
 from bulkretry.run.journal import JOURNAL_NAME
 from bulkretry.run.rundir import require_run, run_journal
 
-__all__ = ["FAILING", "FINE", "HistoryResult", "RunInfo", "find_runs", "history"]
+__all__ = ["HistoryResult", "RunInfo", "find_runs", "history"]
 
-FAILING = frozenset(("failed", "interrupted", "invalid"))
-FINE = frozenset(("succeeded", "skipped"))
 CSV_NAME = "history.csv"
 HTML_NAME = "history.html"
 #: At most this many rows in each table of history.html (history.csv holds every group).

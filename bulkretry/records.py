@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-__all__ = ["REPORT_COLUMNS", "Outcome", "RowResult", "RunSummary"]
+__all__ = ["FAILING", "FINE", "REPORT_COLUMNS", "Outcome", "RowResult", "RunSummary"]
 
 
 class Outcome(StrEnum):
@@ -18,6 +18,11 @@ class Outcome(StrEnum):
     DRY_RUN = "dry_run"
     INTERRUPTED = "interrupted"
 
+
+#: Outcomes that leave a group still to do: a run with any of them exits 1; diff and history call them failing.
+FAILING: tuple[str, ...] = (Outcome.FAILED.value, Outcome.INTERRUPTED.value, Outcome.INVALID.value)
+#: Outcomes that leave a group fine.
+FINE: tuple[str, ...] = (Outcome.SUCCEEDED.value, Outcome.SKIPPED.value)
 
 #: The report's first columns, in this order (the contract); the manifest's other columns follow.
 REPORT_COLUMNS: tuple[str, ...] = (

@@ -204,6 +204,7 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
     from bulkretry.cli.progress import run_with_progress
     from bulkretry.oms.auth import authenticator_for
     from bulkretry.oms.credentials import load_credentials
+    from bulkretry.records import FAILING
 
     settings = prepared.settings
     auth = None
@@ -235,7 +236,7 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
         code = EXIT_SIGTERM if outcome.signal == "SIGTERM" else EXIT_SIGINT
     else:
         by = summary.by_outcome  # type: ignore[union-attr]
-        code = EXIT_FAILED if any(by.get(k) for k in ("failed", "invalid", "interrupted")) else EXIT_OK
+        code = EXIT_FAILED if any(by.get(k) for k in FAILING) else EXIT_OK
     if outcome.result is not None:
         line = _summary_line(outcome.result.summary, outcome.result.files)
         print(line, file=err if args.json_summary else out)
