@@ -9,6 +9,14 @@ import pytest
 from bulkretry.sim import SimConfig, Simulator, SimulatorThread, running_simulator
 
 
+@pytest.fixture(autouse=True)
+def _english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' outputs are in English whatever the machine's locale: the language a report and the summary
+    line are written in comes from LC_ALL, LC_MESSAGES or LANG when --lang is not given."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def sim_config() -> SimConfig:
     """A small simulator: 20 groups, 12 of them failed, default credentials."""
