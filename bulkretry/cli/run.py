@@ -204,15 +204,17 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
     from bulkretry.cli.progress import run_with_progress
     from bulkretry.oms.auth import authenticator_for
     from bulkretry.oms.credentials import load_credentials
+    from bulkretry.oms.network import network_from
     from bulkretry.records import FAILING
 
     settings = prepared.settings
+    network = network_from(env, ca_bundle=args.ca_bundle, verify=settings.verify_tls)
     auth = None
     if not settings.dry_run:
         credentials = load_credentials(env, auth=args.auth, token=args.token, token_file=args.token_file,
                                        iam_endpoint=args.iam_endpoint, iam_user=args.iam_user,
                                        iam_domain=args.iam_domain)
-        auth = authenticator_for(credentials, timeout=settings.timeout, verify_tls=settings.verify_tls)
+        auth = authenticator_for(credentials, timeout=settings.timeout, network=network)
     if signals.requested():  # stopped after the manifest was read: no run folder, no call
         from bulkretry.errors import Stopped
 
@@ -226,7 +228,7 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
     gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
     try:
         with json_log(Path(args.log_file) if args.log_file else None, err):
-            outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err, signals=signals)
+            outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err, signals=signals, network=network)
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()

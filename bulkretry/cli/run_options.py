@@ -53,6 +53,7 @@ examples:
   bulkretry run groups.csv --endpoint http://127.0.0.1:8080 --dry-run
   bulkretry run groups.csv --region cn-north-4 --check-status --verify   # skip what is not failed; confirm the restart
   bulkretry run groups.csv --quiet --json-summary --log-file run.jsonl > summary.json   # from cron
+  HTTPS_PROXY=http://proxy.corp:3128 bulkretry run groups.csv --region cn-north-4 --ca-bundle corp-ca.pem
 """
 
 RERUN_HELP = """\
@@ -218,6 +219,15 @@ def _add_auth_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--iam-user", metavar="NAME", help="IAM user for password auth (default: $OMS_IAM_USER)")
     g.add_argument("--iam-domain", metavar="NAME", help="IAM account (domain) name (default: $OMS_IAM_DOMAIN)")
     g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (never in production)")
+    _add_network_options(g)
+
+
+def _add_network_options(g: argparse._ArgumentGroup) -> None:
+    """``--ca-bundle`` (the proxy comes from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, as for every HTTP tool)."""
+    g.add_argument("--ca-bundle", metavar="FILE",
+                   help="trust the CA certificates in FILE (PEM) instead of the system's store, e.g. a company "
+                        "proxy's CA (default: $REQUESTS_CA_BUNDLE, else $SSL_CERT_FILE, else the system's store); "
+                        "HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured")
 
 
 def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
