@@ -23,7 +23,7 @@ import json
 import ssl
 import subprocess
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,6 +83,8 @@ class Seen:
     query: str
     headers: dict[str, str]
     body: bytes
+    #: The path and query as sent, still percent-encoded (what a signature covers).
+    raw_path: str = ""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -90,10 +92,11 @@ class Seen:
     def public(self) -> dict[str, Any]:
         """As JSON: the body as text."""
         return {"host": self.host, "method": self.method, "path": self.path, "query": self.query,
-                "headers": self.headers, "body": self.body.decode("utf-8", errors="replace")}
+                "raw_path": self.raw_path, "headers": self.headers, "body": self.body.decode("utf-8", errors="replace")}
 
 
-Answer = Callable[[Seen], Awaitable[web.StreamResponse] | web.StreamResponse]
+#: Makes the answer to a request: a response, or an awaitable of one.
+Answer = Callable[[Seen], Any]
 
 
 class RecordingTlsServer:
@@ -126,7 +129,8 @@ class RecordingTlsServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         seen = Seen(request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host,
-                    request.method, request.path, request.query_string, dict(request.headers), await request.read())
+                    request.method, request.path, request.query_string, dict(request.headers), await request.read(),
+                    request.raw_path)
         self.seen.append(seen)
         answer = self.answers.get(seen.host)
         if answer is None:
