@@ -135,3 +135,28 @@ def test_a_run_behind_a_proxy_with_a_private_ca(tmp_path: Path) -> None:
     connects = len(result["proxy_credentials"]["connects"])
     assert result["authorizations"] == ["Basic cHJveHktdXNlcjpwcm94eS1wYXNz"] * connects
     assert not any(case.get("files_mention_password") for case in result.values() if isinstance(case, dict))
+
+
+async def test_an_untrusted_certificate_is_error_code_tls_and_the_bundle_fixes_it(ca: TestCA) -> None:
+    """On loopback: a server whose CA is not trusted fails the call with code tls (not retryable, saying
+    what to do); the same call with the CA as the bundle reaches it."""
+    from bulkretry.errors import TransportError
+    from bulkretry.oms.auth import TokenAuth
+    from bulkretry.oms.client import OmsClient, make_session
+    from bulkretry.oms.credentials import Token
+    from tests.tlsnet import RecordingTlsServer
+
+    server = await RecordingTlsServer(ca.server_context(["127.0.0.1"])).start()
+    try:
+        async with make_session() as session:
+            auth = TokenAuth(Token("t0ken-value"))
+            plain = OmsClient(session, auth, endpoint=server.url, network=network_from({}))
+            with pytest.raises(TransportError) as info:
+                await plain.show_task_group("p1", "g1")
+            assert (info.value.code, info.value.retryable) == ("tls", False)
+            assert "certificate" in info.value.message and "--ca-bundle" in info.value.message
+            trusting = OmsClient(session, auth, endpoint=server.url, network=network_from({}, ca_bundle=str(ca.cert)))
+            assert await trusting.show_task_group("p1", "g1") == {}
+    finally:
+        await server.stop()
+    assert [seen.path for seen in server.seen] == ["/v2/p1/taskgroups/g1"]

@@ -21,9 +21,10 @@ from bulkretry.notify.send import resolve_targets, send_notifications
 from bulkretry.oms.network import network_from
 from bulkretry.records import RunSummary
 from tests import netscenarios
-from tests.clitools import run_cli, use_sim_credentials
+from tests.clitools import clear_credentials, run_cli, use_sim_credentials
 from tests.netns import require_netns, run_isolated
 from tests.servers import sdk_authorization, serve
+from tests.tlsnet import BackgroundLoop, RecordingTlsServer
 
 SUMMARY = RunSummary(run_id="20261202-010000-groups", manifest="groups.csv", started_at="", finished_at="",
                      duration_s=3725.0, rows=120, by_outcome={"succeeded": 100, "failed": 15, "interrupted": 5},
@@ -170,6 +171,55 @@ def test_a_missing_notify_variable_exits_2_before_any_call(tmp_path: Path, sim_t
     assert code == 2, err
     assert "$DINGTALK_URL is not set" in err
     assert sim_thread.simulator.traffic.calls == 0 and not (tmp_path / "run").exists()
+
+
+def _posted(server: RecordingTlsServer) -> list[dict]:
+    return [seen.json() for seen in server.seen]
+
+
+def test_a_halted_run_says_so(tmp_path: Path, sim_thread, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A run stopped by --max-duration: one message, titled halted, with the reason and exit status 1."""
+    use_sim_credentials(monkeypatch, sim_thread.config)
+    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=50)[1]][:20]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in ids))
+    with BackgroundLoop() as loop:
+        server = loop.run(RecordingTlsServer(None).start())
+        monkeypatch.setenv("HOOK", f"json://127.0.0.1:{server.port}/hook")
+        code, _out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
+                                  sim_thread.config.project_id, "--out", str(tmp_path / "run"), "--quiet",
+                                  "--rate", "20", "--max-duration", "0.2s", "--notify", "env:HOOK")
+        posted = _posted(server)
+    assert code == 1, err
+    assert len(posted) == 1
+    assert posted[0]["title"] == "bulkretry run run: halted"
+    assert "Halted: the run reached --max-duration 0.2s" in posted[0]["message"]
+    assert "interrupted" in posted[0]["message"] and "Exit status: 1" in posted[0]["message"]
+    assert posted[0]["type"] == "failure"
+
+
+def test_a_run_ended_by_an_error_still_notifies(tmp_path: Path, sim_thread, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """IAM refusing the login (exit 2 after the run started): one message saying the error, without the
+    password; the error and its exit status are as without it."""
+    clear_credentials(monkeypatch)
+    monkeypatch.setenv("OMS_IAM_USER", "sim-user")
+    monkeypatch.setenv("OMS_IAM_PASSWORD", "not-the-password")
+    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=10)[1]][:2]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in ids))
+    with BackgroundLoop() as loop:
+        server = loop.run(RecordingTlsServer(None).start())
+        code, out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
+                                 sim_thread.config.project_id, "--out", str(tmp_path / "run"), "--quiet",
+                                 "--iam-endpoint", sim_thread.url, "--iam-domain", "sim-domain",
+                                 "--notify", f"json://127.0.0.1:{server.port}/hook")
+        posted = _posted(server)
+    assert code == 2, (out, err)
+    assert err.startswith("bulkretry: error: IAM") and err.count("\n") == 1, err
+    assert len(posted) == 1
+    assert posted[0]["title"] == "bulkretry run run: ended with an error"
+    assert "Error: IAM" in posted[0]["message"] and "refused the login" in posted[0]["message"]
+    assert "Exit status: 2" in posted[0]["message"] and "not-the-password" not in json.dumps(posted)
 
 
 @pytest.mark.slow

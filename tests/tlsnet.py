@@ -100,13 +100,14 @@ Answer = Callable[[Seen], Any]
 
 
 class RecordingTlsServer:
-    """An aiohttp server over TLS on 127.0.0.1 that records every request (see the module's doc).
+    """An aiohttp server over TLS on 127.0.0.1 that records every request (see the module's doc); plain HTTP
+    when *context* is None.
 
     *answers* maps a host (the ``Host`` header without its port) to a function of the :class:`Seen` request
     returning the response; other hosts get 200 with ``{}``.
     """
 
-    def __init__(self, context: ssl.SSLContext, answers: Mapping[str, Answer] | None = None) -> None:
+    def __init__(self, context: ssl.SSLContext | None, answers: Mapping[str, Answer] | None = None) -> None:
         self.context = context
         self.answers = dict(answers or {})
         self.seen: list[Seen] = []
@@ -122,6 +123,10 @@ class RecordingTlsServer:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.context else 'http'}://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -277,8 +282,19 @@ class BackgroundLoop:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self.run(self._cancel_the_rest(), timeout=10)  # servers' connection handlers, pipes
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+    @staticmethod
+    async def _cancel_the_rest() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)

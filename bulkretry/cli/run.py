@@ -204,6 +204,8 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
     """Run *prepared* (see :func:`_run_and_report`), then send the notifications, whatever the ending: an exit
     status, an error (re-raised after), or a second signal. The network settings and the ``--notify`` targets
     are checked first, before any call (exit 2)."""
+    from pathlib import Path
+
     from bulkretry.errors import BulkRetryError
     from bulkretry.oms.network import network_from
 
@@ -214,7 +216,8 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
         from bulkretry.notify.send import resolve_targets
 
         targets = resolve_targets(args.notify, env, region=settings.region, project_id=settings.project_id)
-    ended: dict[str, Any] = {}
+    # What names the run before it has a summary: its folder when given, else its manifest.
+    ended: dict[str, Any] = {"run_id": Path(args.out).name if args.out else settings.manifest.name}
     try:
         code = _run_and_report(args, prepared, env, out, err, signals, network, ended,
                                smn=any(t.topic is not None for t in targets))
@@ -299,8 +302,9 @@ def _run_and_report(args: argparse.Namespace, prepared: PreparedRun, env: dict[s
         gc.unfreeze()
     summary = outcome.result.summary if outcome.result is not None else None
     outcome = replace(outcome, signal=signals.name)  # a signal while the reports were written counts too
-    ended.update(summary=summary, signal=outcome.signal, run_id=outcome.out_dir.name if outcome.out_dir else "",
-                 report=str(outcome.out_dir or ""))
+    ended.update(summary=summary, signal=outcome.signal, report=str(outcome.out_dir or ""))
+    if outcome.out_dir:
+        ended["run_id"] = outcome.out_dir.name
     if outcome.signal is not None:
         code = EXIT_SIGTERM if outcome.signal == "SIGTERM" else EXIT_SIGINT
     else:
