@@ -269,3 +269,40 @@ def test_five_targets_each_get_one_correct_message(tmp_path: Path) -> None:
         assert "Rows: 4 (3 succeeded, 1 failed)" in text and "Exit status: 1" in text, where
         assert "Report: " in text and text.rstrip().endswith("report.html"), where
         assert len(text.encode()) <= BODY_MAX_BYTES + 2, where
+
+
+@pytest.mark.slow
+def test_a_run_stopped_by_sigterm_notifies_and_exits_143(tmp_path: Path) -> None:
+    """SIGTERM during the calls: exit 143 as without notifications, and one message saying the run was stopped,
+    with its counts so far."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bulkretry.sim import SimConfig, SimulatorThread
+
+    config = SimConfig(latency_ms=300)
+    with SimulatorThread(config) as sim, BackgroundLoop() as loop:
+        server = loop.run(RecordingTlsServer(None).start())
+        ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=100)[1]]
+        manifest = tmp_path / "m.csv"
+        manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
+        env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk,
+               "HOOK": f"json://127.0.0.1:{server.port}/hook"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim.url, "--project-id",
+             config.project_id, "--out", str(tmp_path / "run"), "--concurrency", "2", "--quiet", "--notify",
+             "env:HOOK"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while len(sim.simulator.received) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        posted = _posted(server)
+    assert proc.returncode == 143, err
+    assert "warning" not in err
+    assert len(posted) == 1
+    assert posted[0]["title"] == "bulkretry run run: stopped by SIGTERM"
+    assert "interrupted" in posted[0]["message"] and "Exit status: 143" in posted[0]["message"]
