@@ -9,13 +9,15 @@ the engine, the annotated copy of the manifest and the credential records all ma
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, unquote
 
 __all__ = [
     "ENV_PREFIX", "ENV_PREFIXES", "MASKED", "MASKED_COLUMNS", "PLAIN_ID_CHARS", "PLAIN_ID_MAX", "REDACTED",
     "SECRET_COLUMNS", "hides_in_plain_id", "is_env_reference", "looks_secret", "mask", "masked_text", "redact",
-    "redact_credentials",
+    "redact_credentials", "redact_url", "shown_url",
 ]
 
 #: Columns never written to a report, log or journal.
@@ -125,3 +127,28 @@ def hides_in_plain_id(values: Iterable[str]) -> bool:
     """Whether one of *values* could stand inside a plain request id (hex digits and dashes only, short):
     then even plain ids must be looked at."""
     return any(_MIN_SECRET <= len(v) <= PLAIN_ID_MAX and not v.strip(PLAIN_ID_CHARS) for v in values if v)
+
+
+def shown_url(url: str) -> str:
+    """A notification URL as it may be shown: its scheme alone, ``dingtalk://***`` (webhook URLs hold their keys
+    in every part: the host, the path, the user, the query)."""
+    scheme, sep, _ = url.partition("://")
+    return f"{scheme.lower()}://***" if sep and scheme.isascii() and scheme.isalnum() else "***"
+
+
+_URL_PARTS = re.compile(r"[/?&=:@#;,]")
+
+
+def redact_url(text: str, url: str) -> str:
+    """*text* (what a notification library said about sending to *url*) with every part of *url* after its
+    scheme taken out: host, user, password, path segments, query names and values of 4 characters or more,
+    as they are and percent-decoded. For warnings only."""
+    if not text:
+        return text
+    rest = url.partition("://")[2] or url
+    parts = {p for p in _URL_PARTS.split(rest) if len(p) >= 4}
+    parts |= {unquote(p) for p in parts} | {quote(unquote(p), safe="") for p in parts}
+    for part in sorted(parts, key=len, reverse=True):
+        if part in text:
+            text = text.replace(part, REDACTED)
+    return text

@@ -89,6 +89,8 @@ class RunSummary:
     not_in_manifest: int = 0
     #: ``--rate auto``: the rate each project's pacer had reached at the end, calls/s.
     learned_rates: dict[str, float] | None = None
+    #: The network of the last session: ``{"proxy": "host:port" or None, "ca": source[, "ca_file": path]}``.
+    network: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSummary:
@@ -109,4 +111,6 @@ class RunSummary:
             data["not_in_manifest"] = self.not_in_manifest
         if self.learned_rates is not None:
             data["learned_rates"] = dict(self.learned_rates)
+        if self.network is not None:
+            data["network"] = dict(self.network)
         return data

@@ -36,16 +36,23 @@ _SIGNED_HEADERS = re.compile(r"SignedHeaders=([^,]*)")
 
 def sdk_expected_authorization(request: web.Request, body: bytes, ak: str, sk: str) -> str | None:
     """The Authorization header the official SDK signer computes for what this server received."""
-    match = _SIGNED_HEADERS.search(request.headers.get("Authorization", ""))
+    return sdk_authorization(request.method, request.host, request.raw_path, dict(request.headers), body, ak, sk)
+
+
+def sdk_authorization(method: str, host: str, raw_path: str, headers: dict[str, str], body: bytes, ak: str,
+                      sk: str) -> str | None:
+    """The Authorization header the official SDK signer computes for a request received as these parts
+    (*raw_path* with its query, as sent); None when the request names no signed headers."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    match = _SIGNED_HEADERS.search(lower.get("authorization", ""))
     if not match:
         return None
     names = [n for n in match.group(1).split(";") if n]
-    headers = {name: request.headers.get(name, "") for name in names}
+    signed = {name: lower.get(name, "") for name in names}
+    path, _, query = raw_path.partition("?")
     sdk_request = SdkRequest(
-        method=request.method, schema="http", host=request.host,
-        resource_path=request.raw_path.split("?", 1)[0],
-        query_params=parse_qsl(request.query_string, keep_blank_values=True),
-        header_params=headers, body=body,
+        method=method, schema="http", host=host, resource_path=path,
+        query_params=parse_qsl(query, keep_blank_values=True), header_params=signed, body=body,
     )
     return Signer(BasicCredentials(ak, sk)).sign(sdk_request).header_params["Authorization"]
 

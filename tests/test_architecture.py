@@ -18,7 +18,7 @@ LAYERS: dict[str, int] = {
     "report": 2,
     "manifest": 3, "sim": 3,
     "run": 4,
-    "demo": 5, "discover": 5, "diff": 5, "history": 5,
+    "demo": 5, "discover": 5, "diff": 5, "history": 5, "notify": 5,
     "cli": 6, "__main__": 7,
 }
 MAX_ROOT_MODULES = 12

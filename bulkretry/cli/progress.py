@@ -18,6 +18,7 @@ import anyio
 
 from bulkretry.cli.signals import StopSignals
 from bulkretry.oms.auth import Authenticator
+from bulkretry.oms.network import Network
 from bulkretry.records import RowResult
 from bulkretry.run.engine import Engine
 from bulkretry.run.prepare import PreparedRun
@@ -37,7 +38,7 @@ class RunOutcome:
 
 
 def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quiet: bool, err: TextIO,
-                      signals: StopSignals) -> RunOutcome:
+                      signals: StopSignals, network: Network | None = None) -> RunOutcome:
     """Run *prepared* with a progress bar on *err*; *signals* (installed by the caller before the manifest
     was read) stop it: the first stops new calls at once, a second abandons the calls in flight."""
     from tqdm import tqdm
@@ -95,7 +96,7 @@ def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quie
         signals.on_signal = on_signal
         try:
             return await execute(prepared, auth, on_result=on_result, on_start=on_start,
-                                 should_stop=signals.requested)
+                                 should_stop=signals.requested, network=network)
         finally:
             signals.on_signal = None
 

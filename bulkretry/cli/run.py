@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bulkretry.cli._common import (
     EXIT_FAILED,
@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so 
 
     from bulkretry.cli.signals import StopSignals
     from bulkretry.manifest.columns import ManifestInfo
+    from bulkretry.notify.send import Target
+    from bulkretry.oms.network import Network
     from bulkretry.records import RunSummary
     from bulkretry.run.prepare import PreparedRun
     from bulkretry.run.rerun import Selection
@@ -125,11 +127,15 @@ def _summary_line(summary: RunSummary, files: list[Path], lang: str = "en") -> s
         for k in order if summary.by_outcome.get(k))
     codes = [(c, n) for c, n in summary.by_error_code.items() if c not in ("duplicate",)][:3]
     top = _(" · top errors: {codes}").format(codes=_(", ").join(f"{c} ×{n}" for c, n in codes)) if codes else ""
-    shown = {f.name: f for f in files}
-    report = shown.get("report.html") or shown.get("report.xlsx") or (files[0] if files else summary.out_dir)
     return _("{rows} rows: {counts}{top} · {duration} s · {calls} calls at {rate}/s · report: {report}").format(
         rows=summary.rows, counts=counts or _("nothing"), top=top, duration=f"{summary.duration_s:.1f}",
-        calls=summary.calls, rate=f"{summary.achieved_rate:g}", report=report)
+        calls=summary.calls, rate=f"{summary.achieved_rate:g}", report=_report_file(summary, files))
+
+
+def _report_file(summary: RunSummary, files: list[Path]) -> Path | str:
+    """The report to open: report.html, else report.xlsx, else the first file written, else the folder."""
+    shown = {f.name: f for f in files}
+    return shown.get("report.html") or shown.get("report.xlsx") or (files[0] if files else summary.out_dir)
 
 
 def _note_hidden_sheets(info: ManifestInfo, err: TextIO) -> None:
@@ -205,7 +211,77 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str], out: TextIO, err: TextIO,
              signals: StopSignals) -> int:
-    """Run *prepared* with a progress bar (and a JSON log), print the summary, pick the exit status."""
+    """Run *prepared* (see :func:`_run_and_report`), then send the notifications, whatever the ending: an exit
+    status, an error (re-raised after), or a second signal. The network settings and the ``--notify`` targets
+    are checked first, before any call (exit 2)."""
+    from pathlib import Path
+
+    from bulkretry.errors import BulkRetryError
+    from bulkretry.oms.network import network_from
+
+    settings = prepared.settings
+    network = network_from(env, ca_bundle=args.ca_bundle, verify=settings.verify_tls)
+    targets = []
+    if args.notify:
+        from bulkretry.notify.send import resolve_targets
+
+        targets = resolve_targets(args.notify, env, region=settings.region, project_id=settings.project_id)
+    # What names the run before it has a summary: its folder when given, else its manifest.
+    ended: dict[str, Any] = {"run_id": Path(args.out).name if args.out else settings.manifest.name}
+    try:
+        code = _run_and_report(args, prepared, env, out, err, signals, network, ended,
+                               smn=any(t.topic is not None for t in targets))
+    except BulkRetryError as exc:
+        _notify(args, targets, network, ended, err, exc.exit_status, error=str(exc))
+        raise
+    except KeyboardInterrupt:  # a second signal with no run to hand it to
+        _notify(args, targets, network, ended, err, signals.exit_status, signal=signals.name or "SIGINT")
+        raise
+    _notify(args, targets, network, ended, err, code)
+    return code
+
+
+def _notify(args: argparse.Namespace, targets: list[Target], network: Network, ended: dict[str, Any], err: TextIO,
+            exit_status: int, *, error: str = "", signal: str | None = None) -> None:
+    """Send the run's ending to *targets* (per ``--notify-on``); what could not be sent is a warning on *err* and
+    in the log file, and changes nothing else."""
+    if not targets or (args.notify_on == "failure" and exit_status == EXIT_OK):
+        return
+    import logging
+    from pathlib import Path
+
+    from bulkretry.cli.logfile import json_log
+    from bulkretry.notify.message import Ending, render
+    from bulkretry.notify.send import send_notifications, signer_for
+
+    summary = ended.get("summary")
+    ending = Ending(exit_status, summary, report=ended.get("report", ""), halted=ended.get("halted", ""),
+                    signal=ended.get("signal") or signal, error=error,
+                    run_id=summary.run_id if summary is not None else ended.get("run_id", ""))
+    auth = ended.get("auth")
+    from bulkretry.i18n import DEFAULT_LANG, translation
+    from bulkretry.report.charts import outcome_label
+
+    lang = _lang_of(args)
+    message = render(ending, gettext=translation(lang).gettext,
+                     outcome_name=(lambda k: k) if lang == DEFAULT_LANG else (lambda k: outcome_label(k, lang)))
+    warnings = send_notifications(targets, message, network=network, failed=ending.failed,
+                                  sign=signer_for(auth, network) if auth is not None else None)
+    if not warnings:
+        return
+    log = logging.getLogger("bulkretry.notify")
+    with json_log(Path(args.log_file) if args.log_file else None, err):
+        for warning in warnings:
+            print(f"bulkretry: warning: {warning}", file=err)
+            log.warning("%s", warning, extra={"event": "notify_failed", "fields": {}})
+
+
+def _run_and_report(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str], out: TextIO,
+                    err: TextIO, signals: StopSignals, network: Network, ended: dict[str, Any], *,
+                    smn: bool = False) -> int:
+    """Run *prepared* with a progress bar (and a JSON log), print the summary, pick the exit status. What the
+    notification says goes into *ended* as it becomes known (``auth``, ``summary``, ``report``, ...); *smn*: an
+    ``smn://`` target needs the credentials even for a dry run."""
     import shlex
     from dataclasses import replace
     from pathlib import Path
@@ -218,11 +294,11 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
 
     settings = prepared.settings
     auth = None
-    if not settings.dry_run:
+    if not settings.dry_run or smn:
         credentials = load_credentials(env, auth=args.auth, token=args.token, token_file=args.token_file,
                                        iam_endpoint=args.iam_endpoint, iam_user=args.iam_user,
                                        iam_domain=args.iam_domain)
-        auth = authenticator_for(credentials, timeout=settings.timeout, verify_tls=settings.verify_tls)
+        auth = ended["auth"] = authenticator_for(credentials, timeout=settings.timeout, network=network)
     if signals.requested():  # stopped after the manifest was read: no run folder, no call
         from bulkretry.errors import Stopped
 
@@ -236,18 +312,23 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
     gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
     try:
         with json_log(Path(args.log_file) if args.log_file else None, err):
-            outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err, signals=signals)
+            outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err, signals=signals, network=network)
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
     summary = outcome.result.summary if outcome.result is not None else None
     outcome = replace(outcome, signal=signals.name)  # a signal while the reports were written counts too
+    ended.update(summary=summary, signal=outcome.signal, report=str(outcome.out_dir or ""))
+    if outcome.out_dir:
+        ended["run_id"] = outcome.out_dir.name
     if outcome.signal is not None:
         code = EXIT_SIGTERM if outcome.signal == "SIGTERM" else EXIT_SIGINT
     else:
         by = summary.by_outcome  # type: ignore[union-attr]
         code = EXIT_FAILED if any(by.get(k) for k in FAILING) else EXIT_OK
     if outcome.result is not None:
+        ended.update(report=str(_report_file(outcome.result.summary, outcome.result.files)),
+                     halted=outcome.result.halted if outcome.signal is None else "")
         line = _summary_line(outcome.result.summary, outcome.result.files, settings.lang)
         print(line, file=err if args.json_summary else out)
         if outcome.result.note:

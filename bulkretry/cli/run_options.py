@@ -55,6 +55,8 @@ examples:
   bulkretry run groups.csv --region cn-north-4 --check-status --verify   # skip what is not failed; confirm the restart
   bulkretry run groups.csv --quiet --json-summary --log-file run.jsonl > summary.json   # from cron
   bulkretry run groups.csv --region cn-north-4 --lang zh-CN   # report.html and the summary line in Chinese
+  HTTPS_PROXY=http://proxy.corp:3128 bulkretry run groups.csv --region cn-north-4 --ca-bundle corp-ca.pem
+  bulkretry run groups.csv --region cn-north-4 --notify env:DINGTALK_URL --notify env:SMN_TOPIC --notify-on failure
 """
 
 RERUN_HELP = """\
@@ -115,6 +117,7 @@ def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_manifest_options(p)
     _add_pace_and_output_options(p, rerun=False)
     _add_status_options(p)
+    _add_notify_options(p)
     g = p.add_argument_group("resume")
     g.add_argument("--resume", action="store_true",
                    help="continue the run in --out DIR: rows already finished are not called again")
@@ -175,6 +178,19 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
 
 
+def _add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> None:
+    g = p.add_argument_group("notifications" + (" (not taken from the earlier run: give them again)" if rerun
+                                                else ""))
+    g.add_argument("--notify", action="append", default=[], metavar="URL",
+                   help="when the run ends, however it ends, send its summary to URL (repeatable): any Apprise URL "
+                        "(dingtalk://, wecombot://, feishu://, slack://, mailto://, json://, ...) or "
+                        "smn://TOPIC_URN (Huawei Cloud SMN, signed with the run's credentials); env:NAME reads the "
+                        "URL from $NAME: prefer it, as these URLs hold keys and flags show in `ps`. A target that "
+                        "fails is a warning; the exit status stays as it would be")
+    g.add_argument("--notify-on", choices=("always", "failure"), default="always",
+                   help="send always (default), or only when the exit status is not 0")
+
+
 def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
     g.add_argument("--log-file", metavar="FILE",
@@ -204,6 +220,7 @@ def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     g.add_argument("--project-id", metavar="ID", help="project for rows without a project_id column")
     _add_pace_and_output_options(p, rerun=True)
     _add_status_options(p)
+    _add_notify_options(p, rerun=True)
     _add_auth_options(p)
     p.set_defaults(handler=_cmd_rerun)
 
@@ -221,6 +238,15 @@ def _add_auth_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--iam-user", metavar="NAME", help="IAM user for password auth (default: $OMS_IAM_USER)")
     g.add_argument("--iam-domain", metavar="NAME", help="IAM account (domain) name (default: $OMS_IAM_DOMAIN)")
     g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (never in production)")
+    _add_network_options(g)
+
+
+def _add_network_options(g: argparse._ArgumentGroup) -> None:
+    """``--ca-bundle`` (the proxy comes from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, as for every HTTP tool)."""
+    g.add_argument("--ca-bundle", metavar="FILE",
+                   help="trust the CA certificates in FILE (PEM) instead of the system's store, e.g. a company "
+                        "proxy's CA (default: $REQUESTS_CA_BUNDLE, else $SSL_CERT_FILE, else the system's store); "
+                        "HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured")
 
 
 def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

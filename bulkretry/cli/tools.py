@@ -193,14 +193,17 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = Path(args.out or f"manifest-{project_id[:12]}-status{args.status}.csv")
     if target.exists():
         raise UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")
+    from bulkretry.oms.network import network_from
+
+    network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
     credentials = load_credentials(env, auth=args.auth, token=args.token, token_file=args.token_file,
                                    iam_endpoint=args.iam_endpoint, iam_user=args.iam_user, iam_domain=args.iam_domain)
-    auth = authenticator_for(credentials, timeout=args.timeout, verify_tls=not args.insecure)
+    auth = authenticator_for(credentials, timeout=args.timeout, network=network)
 
     async def listing() -> list[list[str]]:
         async with make_session(limit=4) as session:
             client = OmsClient(session, auth, endpoint=args.endpoint, region=args.region, timeout=args.timeout,
-                               verify_tls=not args.insecure)
+                               network=network)
             return [manifest_row(group, project_id, credentials_from_env=args.credentials_from_env)
                     async for group in discover_groups(client, project_id, status=args.status)]
 

@@ -24,6 +24,7 @@ from bulkretry.masking import mask, redact_credentials
 from bulkretry.oms import signer
 from bulkretry.oms.credentials import AkSk, Credentials, IamPassword, Token
 from bulkretry.oms.errorbody import MAX_BODY_BYTES, parse_error_body, read_capped, short_text
+from bulkretry.oms.network import Network
 
 __all__ = [
     "AkSkAuth",
@@ -135,11 +136,14 @@ class IamPasswordAuth:
     name = "password"
 
     def __init__(self, credentials: IamPassword, *, clock: Callable[[], float] = time.time,
-                 timeout: float = 30.0, verify_tls: bool = True) -> None:
+                 timeout: float = 30.0, verify_tls: bool = True, network: Network | None = None) -> None:
         self._credentials = credentials
         self._clock = clock
         self._timeout = timeout
-        self._ssl = verify_tls  # aiohttp's ssl=: True verifies certificates (it reads None as True), False not
+        # aiohttp's ssl= and proxy options for IAM: the run's network (oms/network.py), else ssl=True (verify with
+        # the system's store) or False (--insecure) and no proxy.
+        url = f"{credentials.iam_endpoint}/v3/auth/tokens"
+        self._options = network.aiohttp_options(url) if network is not None else {"ssl": verify_tls}
         self._tokens: dict[str, _CachedToken] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         #: A project's failed login, made again for every row that asks for a token (no second login).
@@ -196,7 +200,7 @@ class IamPasswordAuth:
         try:
             async with session.post(
                 url, data=json.dumps(body), headers={"Content-Type": "application/json;charset=UTF-8"},
-                timeout=aiohttp.ClientTimeout(total=self._timeout), allow_redirects=False, ssl=self._ssl,
+                timeout=aiohttp.ClientTimeout(total=self._timeout), allow_redirects=False, **self._options,
             ) as resp:
                 raw = await read_capped(resp.content, MAX_BODY_BYTES)  # decompressed, as IAM may gzip it
                 text = raw.decode("utf-8", errors="replace") if len(raw) <= MAX_BODY_BYTES else ""
@@ -256,10 +260,11 @@ def _again(error: LoginRefused | LoginUnavailable) -> Callable[[], BulkRetryErro
     return lambda: LoginUnavailable(error.code, error.message)
 
 
-def authenticator_for(credentials: Credentials, *, timeout: float = 30.0, verify_tls: bool = True) -> Authenticator:
-    """The authenticator that uses *credentials*."""
+def authenticator_for(credentials: Credentials, *, timeout: float = 30.0, verify_tls: bool = True,
+                      network: Network | None = None) -> Authenticator:
+    """The authenticator that uses *credentials* (IAM logins go through *network*'s proxy and trust)."""
     if isinstance(credentials, AkSk):
         return AkSkAuth(credentials)
     if isinstance(credentials, Token):
         return TokenAuth(credentials)
-    return IamPasswordAuth(credentials, timeout=timeout, verify_tls=verify_tls)
+    return IamPasswordAuth(credentials, timeout=timeout, verify_tls=verify_tls, network=network)

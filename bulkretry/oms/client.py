@@ -25,6 +25,7 @@ from bulkretry.masking import PLAIN_ID_CHARS, PLAIN_ID_MAX, hides_in_plain_id, r
 from bulkretry.oms.auth import Authenticator, OutgoingRequest
 from bulkretry.oms.endpoint import Endpoint, check_region, endpoint_for_region, parse_endpoint
 from bulkretry.oms.errorbody import MAX_BODY_BYTES, parse_error_body, read_capped, short_text
+from bulkretry.oms.network import Network
 
 __all__ = ["OmsClient", "Response", "encode_segment", "make_session", "parse_retry_after"]
 
@@ -102,6 +103,7 @@ class OmsClient:
         region: str | None = None,
         timeout: float = 30.0,
         verify_tls: bool = True,
+        network: Network | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if timeout <= 0:
@@ -111,12 +113,18 @@ class OmsClient:
         self._endpoint = parse_endpoint(endpoint) if endpoint else None
         self._region = check_region(region) if region and not endpoint else region
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._ssl = verify_tls  # aiohttp's ssl=: True verifies certificates (it reads None as True), False not
+        # The proxy and trust of the run (oms/network.py); without one, no proxy and the system's store (aiohttp's
+        # ssl=True), or nothing verified (False).
+        self._network = network
+        self._direct: dict[str, Any] = {"ssl": verify_tls}
+        #: The proxies the calls went through (``host:port``), for the run's summary.
+        self.proxies_used: set[str] = set()
         self._clock = clock
         # A plain request id (hex and dashes) needs a look only if one of the run's secrets could stand in it.
         self._scan_ids = hides_in_plain_id(auth.secrets()[0])
-        # (region, project id) -> (netloc, "scheme://netloc", "/v2/{project}/"): a run has a few of each.
-        self._prefixes: dict[tuple[str | None, str], tuple[str, str, str]] = {}
+        # (region, project id) -> (netloc, "scheme://netloc", "/v2/{project}/", aiohttp's ssl and proxy options):
+        # a run has a few of each.
+        self._prefixes: dict[tuple[str | None, str], tuple[str, str, str, dict[str, Any]]] = {}
 
     def __repr__(self) -> str:
         endpoint = self._endpoint.origin if self._endpoint else None
@@ -172,8 +180,9 @@ class OmsClient:
 
     # -- the one place a request goes out ----------------------------------------------------------
 
-    def _prefix(self, region: str | None, project_id: str) -> tuple[str, str, str]:
-        """``(netloc, "scheme://netloc", "/v2/{project}/")`` for *region* and *project_id* (made once for each).
+    def _prefix(self, region: str | None, project_id: str) -> tuple[str, str, str, dict[str, Any]]:
+        """``(netloc, "scheme://netloc", "/v2/{project}/", options)`` for *region* and *project_id* (made once for
+        each); *options* are the request's ``ssl``, ``proxy`` and ``proxy_headers`` (the run's :class:`Network`).
 
         A defence in depth: the URL is parsed as it will be sent, and a call whose host, port, scheme or user
         is not the one the region or ``--endpoint`` named is refused (not retryable) before anything is sent.
@@ -190,14 +199,19 @@ class OmsClient:
                     target.host.lower(), target.port, target.scheme, None):
                 raise TransportError("invalid_request", f"not sent: the URL built for {target.origin} goes to "
                                      f"{short_text(str(url.host))}, another host", retryable=False)
-            found = self._prefixes[(region, project_id)] = (target.netloc, target.origin, path)
+            options = self._direct
+            if self._network is not None:
+                options = self._network.aiohttp_options(target.origin + path)
+                if "proxy" in options:
+                    self.proxies_used.add(urlsplit(options["proxy"]).netloc)
+            found = self._prefixes[(region, project_id)] = (target.netloc, target.origin, path, options)
         return found
 
     async def request(self, method: str, project_id: str, segments: tuple[str, ...], *,
                       query: list[tuple[str, str]] | None = None, json_body: Any = None,
                       region: str | None = None) -> Response:
         """Send one request under ``/v2/{project_id}/``; raise :class:`ApiError` or :class:`TransportError`."""
-        netloc, origin, path = self._prefix(region, project_id)
+        netloc, origin, path, options = self._prefix(region, project_id)
         path += "/".join([_SEGMENTS.get(part) or encode_segment(part) for part in segments])
         body = b""
         if json_body is not None:
@@ -211,13 +225,13 @@ class OmsClient:
             path += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
         url = URL(origin + path, encoded=True)
         try:
-            return await self._send(url, outgoing, json_body)
+            return await self._send(url, outgoing, json_body, options)
         except (ApiError, TransportError) as exc:
             error = self._scrubbed(exc, json_body)  # before a 401 drops the token it may quote
         if isinstance(error, ApiError) and error.status == 401 and self._auth.invalidate(project_id):
             log.info("401 for project %s: fetching a new token and trying once more", project_id)
             try:
-                return await self._send(url, outgoing, json_body)
+                return await self._send(url, outgoing, json_body, options)
             except (ApiError, TransportError) as exc:
                 error = self._scrubbed(exc, json_body)
         raise error
@@ -251,14 +265,14 @@ class OmsClient:
         return ApiError(error.status, fields[0], fields[1], request_id=fields[2], latency_ms=error.latency_ms,
                         retry_after=error.retry_after)
 
-    async def _send(self, url: URL, outgoing: OutgoingRequest, json_body: Any) -> Response:
+    async def _send(self, url: URL, outgoing: OutgoingRequest, json_body: Any, options: dict[str, Any]) -> Response:
         clock = self._clock
         started = clock()
         headers = await self._auth.authorize(outgoing, self._session)
         try:
             async with self._session.request(
                 outgoing.method, url, headers=headers, data=outgoing.body or None,
-                timeout=self._timeout, allow_redirects=False, ssl=self._ssl,
+                timeout=self._timeout, allow_redirects=False, **options,
             ) as resp:
                 length = resp.content_length
                 # The usual case: a small body of a declared length, in one go. A compressed body's declared
@@ -277,6 +291,10 @@ class OmsClient:
         except TimeoutError:
             raise TransportError("timeout", f"no answer within {self._timeout.total:g} s",
                                  latency_ms=_ms(clock() - started)) from None
+        except aiohttp.ClientSSLError as exc:  # a certificate not trusted, or no TLS at all: waiting cannot heal it
+            raise TransportError("tls", short_text(f"{_tls_problem(exc)}; trust the CA that signs it with "
+                                                   "--ca-bundle FILE (or REQUESTS_CA_BUNDLE / SSL_CERT_FILE)"),
+                                 retryable=False, latency_ms=_ms(clock() - started)) from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"),
                                  latency_ms=_ms(clock() - started)) from None
@@ -333,6 +351,13 @@ def _not_json(status: int, what: str, text: str, request_id: str, latency: float
     message = (f"HTTP {status} with {what}: a proxy or captive page likely answered, not OMS; the retry may not "
                "have reached it. Check --endpoint and any proxy" + (f" (page: {start})" if start else ""))
     return ApiError(status, "invalid_response", short_text(message), request_id=request_id, latency_ms=latency)
+
+
+def _tls_problem(exc: aiohttp.ClientSSLError) -> str:
+    """What went wrong in a TLS handshake, in a few words (the certificate's verify message when there is one)."""
+    certificate = getattr(exc, "certificate_error", None)
+    what = getattr(certificate, "verify_message", "") or getattr(certificate, "reason", "") or str(exc)
+    return f"TLS: {what}"
 
 
 def _ms(seconds: float) -> float:

@@ -26,6 +26,7 @@ from bulkretry.manifest.annotate import AnnotatedWriter
 from bulkretry.manifest.plan import RowPlan
 from bulkretry.oms.auth import Authenticator
 from bulkretry.oms.client import OmsClient, make_session
+from bulkretry.oms.network import Network
 from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import BATCH_ROWS, FORMATS, write_reports
 from bulkretry.run.adaptive import AdaptivePacer
@@ -105,6 +106,7 @@ async def execute(
     on_start: Callable[[RunStart], None] | None = None,
     session: aiohttp.ClientSession | None = None,
     should_stop: Callable[[], bool] | None = None,
+    network: Network | None = None,
 ) -> RunResult:
     """Call every row of *prepared* (a resume: every row not yet finished), journal each result, then
     write the reports from the journal.
@@ -117,11 +119,12 @@ async def execute(
     token, the run halts (``RunResult.halted``). When IAM refuses a login, no other call starts, the rows not
     called are not recorded, the reports are written, and :class:`LoginRefused` is raised (exit status 2, or 1
     when calls were made before it). *should_stop* is asked once more just before the first call (after
-    *on_start*): yes stops the engine before it starts, every row ``interrupted``.
+    *on_start*): yes stops the engine before it starts, every row ``interrupted``. *network* is the run's proxy
+    and trust (:mod:`bulkretry.oms.network`; default: no proxy, the system's store), recorded in the summary.
     """
     run = _open(prepared)
     try:
-        result = await _execute(prepared, run, auth, on_result, on_start, session, should_stop)
+        result = await _execute(prepared, run, auth, on_result, on_start, session, should_stop, network)
     except UnsavedResults:
         with suppress(JournalError):  # the results the journal refused are in the exception already
             run.close()
@@ -153,7 +156,8 @@ def _unsaved(exc: JournalError, run: OpenRun) -> UnsavedResults:
 
 async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | None,
                    on_result: Callable[[RowResult], None] | None, on_start: Callable[[RunStart], None] | None,
-                   session: aiohttp.ClientSession | None, should_stop: Callable[[], bool] | None) -> RunResult:
+                   session: aiohttp.ClientSession | None, should_stop: Callable[[], bool] | None,
+                   network: Network | None) -> RunResult:
     s = prepared.settings
     journal, out_dir = run.journal, run.out_dir
     session_started, t0 = utc_now_iso(), time.monotonic()
@@ -179,7 +183,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
     if own_session:
         session = make_session(limit=s.concurrency)
     client = None if s.dry_run else OmsClient(session, auth, endpoint=s.endpoint, region=s.region,  # type: ignore[arg-type]
-                                                  timeout=s.timeout, verify_tls=s.verify_tls)
+                                                  timeout=s.timeout, verify_tls=s.verify_tls, network=network)
     pacers = None
     if s.rate_auto is not None:  # each project finds its own quota (quotas are per account and API)
         start, top = s.rate_auto
@@ -266,7 +270,9 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         if own_session:
             with anyio.CancelScope(shield=True):
                 await session.close()  # type: ignore[union-attr]
-        summary = _finish(prepared, run, engine, session_started, time.monotonic() - t0)
+        used = client.proxies_used if client is not None else ()
+        summary = _finish(prepared, run, engine, session_started, time.monotonic() - t0,
+                          network.public(used) if network is not None else None)
         # The user's own manifest with the outcomes added, fed from the same pass over the journal as the
         # reports (never fatal: it says why when it cannot be written).
         annotating = AnnotatedWriter(prepared.info, out_dir)
@@ -329,7 +335,8 @@ def _tap(results: Iterator[RowResult], annotating: AnnotatedWriter) -> Iterator[
         yield from batch
 
 
-def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str, duration_s: float) -> RunSummary:
+def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str, duration_s: float,
+            network: dict[str, Any] | None) -> RunSummary:
     """Close this session in the journal and sum up the whole run (every session) from it."""
     s, journal, stats = prepared.settings, run.journal, engine.stats
     try:
@@ -352,6 +359,7 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
         not_in_manifest=prepared.missing,
         learned_rates=({k: round(v, 2) for k, v in engine.pacers.rates.items()}
                        if s.rate_auto is not None and engine.pacers is not None else None),
+        network=network,
     )
     timeline = {int(second): counts for second, *counts in run.params.get("timeline", [])}
     for second, counts in stats.timeline.items():

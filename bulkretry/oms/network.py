@@ -1,0 +1,177 @@
+"""The network settings of a run: which proxy a URL goes through and which certificates are trusted.
+
+One place for both, used by the OMS client, IAM logins and the notifications, so every connection a run makes
+goes the same way, as the SDK and every HTTP tool do:
+
+- **Proxy**: ``HTTPS_PROXY`` for ``https://`` URLs, ``HTTP_PROXY`` for ``http://`` ones (the lower-case spellings
+  win, as in ``urllib`` and ``requests``); ``NO_PROXY`` (``*``, host names, ``.suffix`` domains, ``host:port``)
+  lists what goes direct. An ``https://`` URL goes through the proxy with ``CONNECT``, an ``http://`` one as an
+  absolute URI. Credentials in a proxy URL are sent to the proxy only and never shown (:meth:`Network.public`
+  names the proxy's host and port).
+- **Certificates** (decided like ``requests``): ``--ca-bundle FILE`` wins; else ``REQUESTS_CA_BUNDLE``; else
+  ``SSL_CERT_FILE``; else the system's store. A bundle replaces the system's store (a private CA behind an
+  intercepting proxy is the whole trust), it does not add to it. A bundle that is missing or holds no PEM
+  certificate is a :class:`ConfigError` before any call.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import ssl
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib import request as urllib_request
+from urllib.parse import unquote, urlsplit
+
+from bulkretry.errors import ConfigError
+
+__all__ = ["CA_SOURCES", "Network", "network_from"]
+
+#: Where the trusted certificates came from, in the order they are looked for (``system``: none of them).
+CA_SOURCES = ("--ca-bundle", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "system")
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A proxy URL without its credentials, which are kept apart (never in ``repr``)."""
+
+    url: str
+    user: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+
+    @property
+    def hostport(self) -> str:
+        """``host:port``: the proxy as it may be shown."""
+        return urlsplit(self.url).netloc
+
+
+@dataclass(frozen=True)
+class Network:
+    """The proxies and the trust of a run (see the module's doc). Made by :func:`network_from`."""
+
+    #: ``{"http": Proxy, "https": Proxy}``, the schemes that have one.
+    proxies: Mapping[str, Proxy] = field(default_factory=dict)
+    no_proxy: str = ""
+    #: One of :data:`CA_SOURCES`, or ``insecure`` (``--insecure``: nothing verified).
+    ca_source: str = "system"
+    #: The bundle file (or folder) trusted instead of the system's store; None for the system's store.
+    ca_file: str | None = None
+    verify: bool = True
+    _context: Any = field(default=None, repr=False, compare=False)
+
+    def ssl_option(self) -> ssl.SSLContext | bool:
+        """aiohttp's ``ssl=``: the run's context (made once), or False under ``--insecure``."""
+        if not self.verify:
+            return False
+        if self._context is None:
+            object.__setattr__(self, "_context", _context_for(self.ca_file, self.ca_source))
+        return self._context  # type: ignore[no-any-return]
+
+    def proxy_for(self, url: str) -> Proxy | None:
+        """The proxy *url* goes through, or None when it goes direct (no proxy for its scheme, or ``NO_PROXY``)."""
+        parts = urlsplit(url)
+        proxy = self.proxies.get(parts.scheme.lower())
+        if proxy is None or not parts.hostname:
+            return None
+        if self.no_proxy and urllib_request.proxy_bypass_environment(  # type: ignore[attr-defined]
+                parts.netloc.rsplit("@", 1)[-1], {"no": self.no_proxy}):
+            return None
+        return proxy
+
+    def aiohttp_options(self, url: str) -> dict[str, Any]:
+        """The keyword arguments of an aiohttp request to *url*: ``ssl``, ``proxy`` and ``proxy_headers``."""
+        options: dict[str, Any] = {"ssl": self.ssl_option()}
+        proxy = self.proxy_for(url)
+        if proxy is not None:
+            options["proxy"] = proxy.url
+            if proxy.user or proxy.password:  # (aiohttp's BasicAuth is deprecated: the header itself)
+                basic = base64.b64encode(f"{proxy.user}:{proxy.password}".encode()).decode("ascii")
+                options["proxy_headers"] = {"Proxy-Authorization": f"Basic {basic}"}
+        return options
+
+    def requests_environment(self) -> dict[str, str]:
+        """Environment variables that make ``requests`` (and so Apprise) trust what this run trusts:
+        ``REQUESTS_CA_BUNDLE`` set to the run's bundle (requests would otherwise use certifi's, not the
+        system's store or ``SSL_CERT_FILE``). Proxies need nothing: requests reads the same variables."""
+        return {"REQUESTS_CA_BUNDLE": self.ca_file} if self.verify and self.ca_file else {}
+
+    def public(self, proxies_used: Iterable[str] = ()) -> dict[str, Any]:
+        """What ``summary.json`` records: the proxy the calls went through (``host:port``, never its credentials;
+        None when they went direct) and where the trusted certificates came from."""
+        used = sorted(proxies_used)
+        return {"proxy": ", ".join(used) or None, "ca": self.ca_source,
+                **({"ca_file": self.ca_file} if self.ca_file else {})}
+
+
+def _env(env: Mapping[str, str], name: str) -> str:
+    """``name`` in lower case, else upper case, as urllib and requests read proxy variables."""
+    return (env.get(name.lower()) or env.get(name.upper()) or "").strip()
+
+
+def _proxy(value: str, variable: str) -> Proxy:
+    """A proxy variable's value as a :class:`Proxy`; ConfigError naming the variable when it is no URL."""
+    text = value if "://" in value else f"http://{value}"  # `proxy:3128`, as requests and curl read it
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"${variable} is not a proxy URL: expected http://host:port (the value is not shown, it "
+                          "may hold a password)")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    url = f"{parts.scheme.lower()}://{host}" + (f":{port}" if port else "")
+    return Proxy(url, unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+def _check_bundle(path: str, source: str) -> str:
+    """*path* if it can serve as a bundle (a file of PEM certificates, or a folder); ConfigError saying why not."""
+    where = f"{source} {path}" if source == "--ca-bundle" else f"${source} ({path})"
+    if os.path.isdir(path):
+        return path
+    if not os.path.isfile(path):
+        raise ConfigError(f"{where}: no such file; give a file of PEM certificates (the CA that signs your "
+                          "proxy's or endpoint's certificate)")
+    _context_for(path, source)
+    return path
+
+
+def _context_for(ca_file: str | None, source: str) -> ssl.SSLContext:
+    """The verifying context: the system's store, or *ca_file* instead of it."""
+    if ca_file is None:
+        return ssl.create_default_context()
+    where = f"{source} {ca_file}" if source == "--ca-bundle" else f"${source} ({ca_file})"
+    try:
+        if os.path.isdir(ca_file):
+            return ssl.create_default_context(capath=ca_file)
+        return ssl.create_default_context(cafile=ca_file)
+    except ssl.SSLError as exc:  # (an OSError too: first)
+        raise ConfigError(f"{where} holds no usable PEM certificate ({exc.reason or exc}); give a file of "
+                          "-----BEGIN CERTIFICATE----- blocks") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def network_from(env: Mapping[str, str], *, ca_bundle: str | None = None, verify: bool = True) -> Network:
+    """The network settings of a run from *env* (the process's environment) and ``--ca-bundle``/``--insecure``.
+
+    Checks everything it can before any call: a proxy variable that is no URL and a bundle that is missing or
+    holds no certificate are :class:`ConfigError` (exit status 2).
+    """
+    proxies = {}
+    for scheme in ("http", "https"):
+        value = _env(env, f"{scheme}_proxy")
+        if value:
+            proxies[scheme] = _proxy(value, f"{scheme.upper()}_PROXY")
+    no_proxy = _env(env, "no_proxy")
+    if not verify:
+        return Network(proxies, no_proxy, "insecure", None, verify=False)
+    if ca_bundle is not None:
+        return Network(proxies, no_proxy, "--ca-bundle", _check_bundle(ca_bundle, "--ca-bundle"))
+    for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = env.get(variable, "").strip()
+        if value:
+            return Network(proxies, no_proxy, variable, _check_bundle(value, variable))
+    return Network(proxies, no_proxy)
