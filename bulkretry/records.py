@@ -89,6 +89,9 @@ class RunSummary:
     not_in_manifest: int = 0
     #: ``--rate auto``: the rate each project's pacer had reached at the end, calls/s.
     learned_rates: dict[str, float] | None = None
+    #: Where the last session's credentials came from (``KooCLI profile 'default'``; never a secret); empty for a
+    #: dry run.
+    credentials_source: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSummary:
@@ -109,4 +112,6 @@ class RunSummary:
             data["not_in_manifest"] = self.not_in_manifest
         if self.learned_rates is not None:
             data["learned_rates"] = dict(self.learned_rates)
+        if self.credentials_source:
+            data["credentials_source"] = self.credentials_source
         return data

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so 
 
     from bulkretry.cli.signals import StopSignals
     from bulkretry.manifest.columns import ManifestInfo
+    from bulkretry.oms.credentials import Credentials
     from bulkretry.records import RunSummary
     from bulkretry.run.prepare import PreparedRun
     from bulkretry.run.rerun import Selection
@@ -34,6 +35,45 @@ def _project_id(args: argparse.Namespace, env: dict[str, str] | None) -> str | N
         return check_setting(args.project_id, "--project-id")
     value = env.get(ENV_PROJECT_ID) if env is not None else None
     return check_setting(value, ENV_PROJECT_ID) if value else None
+
+
+class Sourced:
+    """The credentials the options and the environment point to (files read, nothing asked yet), or the
+    CredentialsError that says what is wrong with them, raised when the run needs them (after the manifest is
+    read, as before)."""
+
+    def __init__(self, args: argparse.Namespace, env: dict[str, str]) -> None:
+        from bulkretry.errors import CredentialsError
+        from bulkretry.oms.sources import load_credentials
+
+        self.credentials: Credentials | None = None
+        self.error: CredentialsError | None = None
+        try:
+            self.credentials = load_credentials(
+                env, auth=getattr(args, "auth", None), token=getattr(args, "token", None),
+                token_file=getattr(args, "token_file", None), iam_endpoint=getattr(args, "iam_endpoint", None),
+                iam_user=getattr(args, "iam_user", None), iam_domain=getattr(args, "iam_domain", None),
+                profile=args.profile)
+        except CredentialsError as exc:
+            self.error = exc
+
+    def required(self) -> Credentials:
+        """The credentials, or their CredentialsError."""
+        if self.credentials is None:
+            assert self.error is not None
+            raise self.error
+        return self.credentials
+
+    def defaults(self, settings: RunSettings) -> RunSettings:
+        """*settings* with the project and region of the credentials file or KooCLI profile where neither the
+        options nor the environment give them (the manifest's cells still win, row by row)."""
+        from dataclasses import replace
+
+        c = self.credentials
+        if c is None:
+            return settings
+        return replace(settings, project_id=settings.project_id or c.project_id,
+                       region=settings.region or (None if settings.endpoint else c.region))
 
 
 def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings:
@@ -92,7 +132,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.run.prepare import prepare
 
     env = dict(os.environ)
-    prepared = prepare(_settings_from(args, env), env)
+    prepared = prepare(Sourced(args, env).defaults(_settings_from(args, env)), env)
     info = prepared.info
     _note_hidden_sheets(info, err)
     where = f"sheet {info.sheet!r}" if info.kind == "xlsx" else f"{info.encoding}, delimiter {info.delimiter!r}"
@@ -136,12 +176,13 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.run.prepare import prepare
 
     env = dict(os.environ)
-    settings = _run_settings_from(args, env)
+    sourced = Sourced(args, env)
+    settings = sourced.defaults(_run_settings_from(args, env))
 
     def body(signals: StopSignals) -> int:
         prepared = prepare(settings, env, should_stop=signals.requested)
         _note_hidden_sheets(prepared.info, err)
-        return _execute(args, prepared, env, out, err, signals)
+        return _execute(args, prepared, sourced, out, err, signals)
 
     return _stoppable(args, out, err, body)
 
@@ -170,7 +211,9 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.run.prepare import prepare
 
     env = dict(os.environ)
+    sourced = Sourced(args, env)
     selection, settings = _rerun_settings_from(args, env)
+    settings = sourced.defaults(settings)
     what = f"outcome {', '.join(selection.only)}" + (
         f" and error code {', '.join(selection.error_codes)}" if selection.error_codes else "")
     if not selection.targets:
@@ -188,12 +231,12 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if prepared.missing:
             print(f"warning: {prepared.missing} of the {len(selection.targets)} groups with {what} are no longer "
                   f"in {settings.manifest} and are not called", file=err)
-        return _execute(args, prepared, env, out, err, signals)
+        return _execute(args, prepared, sourced, out, err, signals)
 
     return _stoppable(args, out, err, body)
 
 
-def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str], out: TextIO, err: TextIO,
+def _execute(args: argparse.Namespace, prepared: PreparedRun, sourced: Sourced, out: TextIO, err: TextIO,
              signals: StopSignals) -> int:
     """Run *prepared* with a progress bar (and a JSON log), print the summary, pick the exit status."""
     import shlex
@@ -203,16 +246,12 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
     from bulkretry.cli.logfile import json_log
     from bulkretry.cli.progress import run_with_progress
     from bulkretry.oms.auth import authenticator_for
-    from bulkretry.oms.credentials import load_credentials
     from bulkretry.records import FAILING
 
     settings = prepared.settings
     auth = None
-    if not settings.dry_run:
-        credentials = load_credentials(env, auth=args.auth, token=args.token, token_file=args.token_file,
-                                       iam_endpoint=args.iam_endpoint, iam_user=args.iam_user,
-                                       iam_domain=args.iam_domain)
-        auth = authenticator_for(credentials, timeout=settings.timeout, verify_tls=settings.verify_tls)
+    if not settings.dry_run:  # the ECS agency: its first keys are asked for here (exit 2 when none come)
+        auth = authenticator_for(sourced.required(), timeout=settings.timeout, verify_tls=settings.verify_tls)
     if signals.requested():  # stopped after the manifest was read: no run folder, no call
         from bulkretry.errors import Stopped
 

@@ -292,6 +292,8 @@ def _run_details(s: RunSummary, params: Any) -> str:
         ("sessions", f"{s.sessions} (resumed {s.sessions - 1}×)" if s.sessions > 1 else "1"),
         ("run folder", s.out_dir or "—"),
     ]
+    if s.credentials_source:
+        facts.append(("credentials", s.credentials_source))
     if s.learned_rates:
         facts.append(("learned rates", ", ".join(f"{k}: {v:g}/s" for k, v in s.learned_rates.items())))
     if s.source_run:
