@@ -61,8 +61,12 @@ async def test_agency_keys_sign_with_the_security_token_and_refresh_once_for_all
         clock.shift = 3700  # the first key has expired: the simulator refuses it, the new one still works
         third = await _retry_failed(client, state, config.project_id, 5)
         assert not [r for r in third if isinstance(r, BaseException)]
+        issued = list(fake.keys)
+        shown = repr(auth) + repr(client) + repr(await fetch_key(origin))
+        assert not any(k.ak in shown or k.sk in shown or k.security_token in shown  # type: ignore[attr-defined]
+                       for k in fake.keys)
     tokens = [r.headers.get("X-Security-Token") for r in sim.received if r.method == "PUT"]
-    assert len(tokens) == 25 and set(tokens) == {k.security_token for k in fake.keys}  # type: ignore[attr-defined]
+    assert len(tokens) == 25 and set(tokens) == {k.security_token for k in issued}  # type: ignore[attr-defined]
     assert all("x-security-token" in r.headers["Authorization"] for r in sim.received)
 
 

@@ -231,3 +231,17 @@ def test_a_bad_endpoint_override_stops_before_any_call(tmp_path: Path, monkeypat
     code, _, err = run_cli("run", str(_manifest(tmp_path)), "--endpoint", "http://127.0.0.1:9", "--project-id",
                            "p", "--dry-run", "--out", str(tmp_path / "dry"), "--quiet")
     assert code == 0, err
+
+
+def test_validate_takes_the_project_and_region_of_a_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            no_ambient_credentials: Path) -> None:
+    """`validate --profile NAME` plans the rows as `run --profile NAME` would: with the profile's project and
+    region, where without them there is no endpoint at all."""
+    clear_credentials(monkeypatch)
+    _write_profiles(no_ambient_credentials, {"current": "default", "profiles": [_profile("ops")]})
+    manifest = _manifest(tmp_path)
+    code, _, err = run_cli("validate", str(manifest))
+    assert code == 2 and "no project id" in err and "--profile" in err
+    code, out, err = run_cli("validate", str(manifest), "--profile", "ops")
+    assert code == 0, out + err
+    assert "3 to call" in out

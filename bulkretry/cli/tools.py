@@ -175,7 +175,8 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     given = sourced.credentials
     project_id = _project_id(args, env) or (given.project_id if given else None)
     if not project_id:
-        raise UsageError("no project id: give --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")
+        raise UsageError("no project id: give --project-id, set HUAWEICLOUD_SDK_PROJECT_ID, or name a KooCLI profile "
+                         "with a projectId (--profile)")
     region = args.region or (given.region if given and not args.endpoint else None)
     if not args.endpoint and not region:
         raise UsageError("no endpoint: give --endpoint URL or --region R")
