@@ -17,7 +17,7 @@ from huaweicloudsdkcore.auth.internal import StsAccessor
 from bulkretry.errors import ApiError, LoginUnavailable
 from bulkretry.oms.auth import AgencyAuth
 from bulkretry.oms.client import OmsClient
-from bulkretry.oms.metadata import MetadataError, fetch_key, parse_key
+from bulkretry.oms.metadata import MetadataError, TemporaryKey, fetch_key, parse_key, refresh_at
 from bulkretry.sim import SimConfig, running_simulator
 from bulkretry.sim.state import SimState
 from tests.netns import METADATA_ADDRESS, require_netns, run_isolated
@@ -223,3 +223,13 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "CI")}
     return {**keep, "HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8",
             "TZ": "UTC"}
+
+
+@pytest.mark.parametrize(("life", "before"), [(86400.0, 600.0), (3600.0, 600.0), (1000.0, 200.0), (3.0, 0.6)])
+def test_keys_are_refreshed_a_fifth_of_their_life_or_ten_minutes_before_they_expire(life: float,
+                                                                                   before: float) -> None:
+    """The refresh point: the smaller of a fifth of the lifetime and 10 minutes before expiry; a key that looks
+    expired on arrival (clock skew) is used for 30 s, not refreshed on every call."""
+    key = TemporaryKey("a", "s", "t", expires_at=1000.0 + life, fetched_at=1000.0)
+    assert refresh_at(key) == pytest.approx(1000.0 + life - before)
+    assert refresh_at(TemporaryKey("a", "s", "t", expires_at=990.0, fetched_at=1000.0)) == 1030.0

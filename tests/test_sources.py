@@ -245,3 +245,11 @@ def test_validate_takes_the_project_and_region_of_a_profile(tmp_path: Path, monk
     code, out, err = run_cli("validate", str(manifest), "--profile", "ops")
     assert code == 0, out + err
     assert "3 to call" in out
+
+
+def test_a_profile_region_is_held_to_the_region_rule(tmp_path: Path) -> None:
+    """A profile's region goes into the endpoint's host name: one that is not a region id is refused, naming the
+    profile, before any call."""
+    _write_profiles(tmp_path, {"current": "a", "profiles": [_profile("a", region="evil.example#")]})
+    with pytest.raises(CredentialsError, match=r"region in KooCLI profile 'a'.*not a region id"):
+        load_credentials({"HOME": str(tmp_path)})

@@ -361,7 +361,7 @@ def authenticator_for(credentials: Credentials, *, timeout: float = 30.0, verify
             key = fetch_key_now()
         except MetadataError as exc:
             first = ("no credentials are configured (options, environment, the SDK's credentials file, a KooCLI "
-                     "profile), and " if credentials == EcsAgency() else f"{credentials.source}: ")
+                     "profile), and " if credentials.source == EcsAgency().source else f"{credentials.source}: ")
             raise MetadataError(f"{first}{exc}. On an ECS, attach an agency to it; elsewhere set HUAWEICLOUD_SDK_AK "
                                 "and HUAWEICLOUD_SDK_SK, write ~/.huaweicloud/credentials, or name a KooCLI profile "
                                 "with --profile (BULKRETRY_NO_METADATA=1 leaves the metadata service out)") from None

@@ -46,6 +46,8 @@ CONNECT_TIMEOUT_S = 2.0
 TOTAL_TIMEOUT_S = 5.0
 #: Refresh when less than this share of the keys' lifetime, or this many seconds, is left (the smaller).
 REFRESH_SHARE, REFRESH_MARGIN_S = 0.2, 600.0
+#: How long a key that looks expired on arrival is used before the next refresh.
+SKEWED_USE_S = 30.0
 _MAX_ANSWER = 64 * 1024
 
 
@@ -68,8 +70,12 @@ class TemporaryKey:
 
 
 def refresh_at(key: TemporaryKey) -> float:
-    """When *key* is refreshed: a fifth of its lifetime, or 10 minutes, before it expires (the smaller)."""
-    life = max(0.0, key.expires_at - key.fetched_at)
+    """When *key* is refreshed: a fifth of its lifetime, or 10 minutes, before it expires (the smaller). A key
+    that looks expired when it comes (this clock ahead of the service's) is used for :data:`SKEWED_USE_S` before
+    the next refresh, not refreshed for every call (the service says when it no longer takes it: a 401)."""
+    life = key.expires_at - key.fetched_at
+    if life <= 0:
+        return key.fetched_at + SKEWED_USE_S
     return key.expires_at - min(life * REFRESH_SHARE, REFRESH_MARGIN_S)
 
 

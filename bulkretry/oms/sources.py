@@ -39,6 +39,7 @@ from bulkretry.oms.credentials import (
     from_environment,
     read_small_file,
 )
+from bulkretry.oms.endpoint import region_problem
 
 __all__ = [
     "ENV_CREDENTIALS_FILE",
@@ -194,6 +195,8 @@ def koocli_profile(env: Mapping[str, str], name: str | None = None) -> AkSk | Ec
     mode = str(profile.get("mode") or "AKSK")
     project_id = _value(profile, "projectId", where) or None
     region = _value(profile, "region", where) or None
+    if region and region_problem(region):
+        raise CredentialsError(f"region in {where}: {region_problem(region)}")
     if mode.lower() == MODE_ECS_AGENCY:
         if not metadata_enabled(env):
             raise CredentialsError(f"the {where} is in mode ecsAgency, but {ENV_NO_METADATA} is set: unset it, or "

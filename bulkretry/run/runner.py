@@ -267,7 +267,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
             with anyio.CancelScope(shield=True):
                 await session.close()  # type: ignore[union-attr]
         summary = _finish(prepared, run, engine, session_started, time.monotonic() - t0,
-                          auth.source if auth is not None else "")
+                          getattr(auth, "source", "") if auth is not None else "")
         # The user's own manifest with the outcomes added, fed from the same pass over the journal as the
         # reports (never fatal: it says why when it cannot be written).
         annotating = AnnotatedWriter(prepared.info, out_dir)
