@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bulkretry.defaults import DEFAULT_RUNS_ROOT
 from bulkretry.errors import ConfigError
+from bulkretry.i18n import DEFAULT_LANG
 from bulkretry.oms.auth import AkSkAuth
 from bulkretry.oms.credentials import AkSk
 from bulkretry.records import RowResult
@@ -41,9 +42,10 @@ class DemoResult:
     rows: list[RowResult]
 
 
-async def run_demo(manifest: Path | None = None, *, runs_root: Path | None = None) -> DemoResult:
+async def run_demo(manifest: Path | None = None, *, runs_root: Path | None = None,
+                   lang: str = DEFAULT_LANG) -> DemoResult:
     """Run *manifest* (default: ``samples/manifest.csv``) against an in-process simulator; reports are
-    written to a new folder under *runs_root* (default ``./bulkretry-runs``)."""
+    written, in *lang*, to a new folder under *runs_root* (default ``./bulkretry-runs``)."""
     from bulkretry.sim import SimConfig, running_simulator
 
     manifest = manifest or samples_dir() / "manifest.csv"
@@ -52,7 +54,7 @@ async def run_demo(manifest: Path | None = None, *, runs_root: Path | None = Non
     rows: list[RowResult] = []
     async with running_simulator(config) as sim:
         settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=config.project_id, rate=DEMO_RATE,
-                               runs_root=runs_root or DEFAULT_RUNS_ROOT)
+                               runs_root=runs_root or DEFAULT_RUNS_ROOT, lang=lang)
         prepared = prepare(settings, env)
         failed_groups = sim.state.list(status=5, offset=0, limit=1)[0]
         result = await execute(prepared, AkSkAuth(AkSk(config.ak, config.sk)), on_result=rows.append)

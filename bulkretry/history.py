@@ -6,7 +6,8 @@ journal is read read-only under its folder's shared lock (:func:`bulkretry.run.r
 streamed row by row; the run folders are never written. Memory: one small record per group (its outcome in
 each run and its last error code) is held for the whole history, so a million groups over a few rounds take
 a few hundred MB; fine for today's manifests. ``history.csv`` and ``history.html`` are written to *out*
-(temporary names, then renamed over any earlier ones: they are derived files).
+(temporary names, then renamed over any earlier ones: they are derived files). history.html is in *lang*
+(:mod:`bulkretry.i18n`); history.csv is the same in every language.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bulkretry.errors import ConfigError
+from bulkretry.i18n import DEFAULT_LANG, translation
 from bulkretry.records import FAILING, FINE
 from bulkretry.report import neutralise
+from bulkretry.report.charts import outcome_label
 from bulkretry.report.common import open_csv
 from bulkretry.run.journal import JOURNAL_NAME
 from bulkretry.run.rundir import require_run, run_journal
@@ -118,9 +121,9 @@ def _collect(runs: Sequence[RunInfo]) -> dict[tuple[str, str], _Group]:
     return groups
 
 
-def history(folders: Sequence[Path], out_dir: Path | None = None) -> HistoryResult:
+def history(folders: Sequence[Path], out_dir: Path | None = None, *, lang: str = DEFAULT_LANG) -> HistoryResult:
     """The history of the runs in *folders* (or in the single runs root given): ``history.csv`` and
-    ``history.html`` written to *out_dir* (default: the current directory)."""
+    ``history.html`` (in *lang*) written to *out_dir* (default: the current directory)."""
     runs = _read_runs(find_runs(folders))
     groups = _collect(runs)
     out_dir = out_dir or Path.cwd()
@@ -130,7 +133,7 @@ def history(folders: Sequence[Path], out_dir: Path | None = None) -> HistoryResu
         raise ConfigError(f"cannot create {out_dir}: {exc.strerror or exc}; give --out DIR you can write to") from None
     stats = [_stats(group.outcomes) for group in groups.values()]
     files = [_replace(out_dir / CSV_NAME, lambda path: _write_csv(path, runs, groups)),
-             _replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, groups))]
+             _replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, groups, lang))]
     return HistoryResult(runs, len(groups), sum(1 for s in stats if s[2] is None),
                          sum(1 for g in groups.values() if _fixes(g.outcomes)),
                          sum(1 for s in stats if s[0] not in FINE), out_dir, files)
@@ -180,34 +183,39 @@ def _write_csv(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str]
 
 
 _STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222;max-width:72em}
+body{font:14px/1.45 system-ui,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;margin:2em;color:#222;
+max-width:72em}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.8em}
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.2em .6em;text-align:left}
 th{background:#f3f3f3}.fail{color:#b00020}.ok{color:#17702f}.muted{color:#666}
 """
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], total: int) -> str:
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], total: int, lang: str) -> str:
+    _ = translation(lang).gettext
     if not rows:
-        return '<p class="muted">none</p>'
+        return f'<p class="muted">{_("none")}</p>'
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-    more = (f'<p class="muted">and {total - len(rows)} more: see {CSV_NAME}</p>' if total > len(rows) else "")
+    more = ('<p class="muted">' + e(_("and {n} more: see {file}").format(n=total - len(rows), file=CSV_NAME))
+            + "</p>" if total > len(rows) else "")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
-def _chart(runs: Sequence[RunInfo], failing: Sequence[int]) -> str:
+def _chart(runs: Sequence[RunInfo], failing: Sequence[int], lang: str) -> str:
+    _ = translation(lang).gettext
     bar, gap, height = 36, 12, 120
     top = max(failing, default=0) or 1
     width = len(runs) * (bar + gap) + gap
     parts = [f'<svg role="img" width="{width}" height="{height + 40}" '
-             f'aria-label="failing groups per run">']
+             f'aria-label="{html.escape(_("failing groups per run"))}">']
     for index, (run, count) in enumerate(zip(runs, failing, strict=True)):
         x = gap + index * (bar + gap)
         h = round(count / top * height)
         parts.append(f'<rect x="{x}" y="{height + 15 - h}" width="{bar}" height="{h}" fill="#c0392b">'
-                     f"<title>{html.escape(run.run_id)}: {count} failing</title></rect>"
+                     f"<title>{html.escape(_('{run}: {count} failing').format(run=run.run_id, count=count))}"
+                     "</title></rect>"
                      f'<text x="{x + bar // 2}" y="{height + 12 - h}" font-size="11" text-anchor="middle">{count}'
                      f'</text><text x="{x + bar // 2}" y="{height + 32}" font-size="11" text-anchor="middle">'
                      f"{index + 1}</text>")
@@ -215,8 +223,13 @@ def _chart(runs: Sequence[RunInfo], failing: Sequence[int]) -> str:
     return "".join(parts)
 
 
-def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str], _Group]) -> None:
+def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str], _Group], lang: str) -> None:
     e = html.escape
+    _ = translation(lang).gettext
+
+    def word(outcome: str) -> str:  # an outcome in a table: as the csv has it in English, in words otherwise
+        return outcome if lang == DEFAULT_LANG or not outcome else outcome_label(outcome, lang)
+
     failing = [0] * len(runs)
     never: list[list[str]] = []
     never_total = still = 0
@@ -231,30 +244,34 @@ def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str
         if first is None:
             never_total += 1
             if len(never) < HTML_ROWS:
-                never.append([project_id, group_id, last, group.code, str(failed)])
+                never.append([project_id, group_id, word(last), group.code, str(failed)])
         for index in _fixes(group.outcomes):
             fixed_count[index] += 1
             if len(fixed_in[index]) < HTML_ROWS:
                 before = next(o for o in reversed(group.outcomes[:index]) if o)
-                fixed_in[index].append([project_id, group_id, before])
+                fixed_in[index].append([project_id, group_id, word(before)])
     rounds = []
     for index, run in enumerate(runs):
-        rounds.append(f"<h3>{index + 1}. {e(run.run_id)} <span class=\"muted\">started {e(run.started_at)} · "
-                      f"{failing[index]} failing · {fixed_count[index]} fixed</span></h3>"
-                      + _table(["project_id", "group_id", "outcome before"], fixed_in[index], fixed_count[index]))
+        state = _("started {when} · {failing} failing · {fixed} fixed").format(
+            when=run.started_at, failing=failing[index], fixed=fixed_count[index])
+        rounds.append(f"<h3>{index + 1}. {e(run.run_id)} <span class=\"muted\">{e(state)}</span></h3>"
+                      + _table([_("project_id"), _("group_id"), _("outcome before")], fixed_in[index],
+                               fixed_count[index], lang))
+    fixed = sum(1 for g in groups.values() if _fixes(g.outcomes))
     page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>bulkretry history: {len(runs)} runs</title><style>{_STYLE}</style></head><body>"
-        f"<h1>History of {len(runs)} runs, {len(groups)} groups</h1>"
-        f'<p><span class="fail">{never_total} never succeeded</span> · '
-        f'<span class="ok">{sum(1 for g in groups.values() if _fixes(g.outcomes))} fixed along the way</span> · '
-        f"{still} still failing in the latest run that had them</p>"
-        "<h2>Failing groups per run</h2>" + _chart(runs, failing)
+        f"<title>{e(_('bulkretry history: {runs} runs').format(runs=len(runs)))}</title><style>{_STYLE}</style>"
+        f"</head><body><h1>{e(_('History of {runs} runs, {groups} groups').format(runs=len(runs), groups=len(groups)))}"
+        f'</h1><p><span class="fail">{e(_("{n} never succeeded").format(n=never_total))}</span> · '
+        f'<span class="ok">{e(_("{n} fixed along the way").format(n=fixed))}</span> · '
+        f"{e(_('{n} still failing in the latest run that had them').format(n=still))}</p>"
+        f"<h2>{e(_('Failing groups per run'))}</h2>" + _chart(runs, failing, lang)
         + "<ol>" + "".join(f"<li>{e(run.run_id)} <span class=\"muted\">{e(run.started_at)}</span></li>" for run in runs)
-        + "</ol><h2>Never succeeded</h2>"
-        + _table(["project_id", "group_id", "last outcome", "last error code", "runs failed"], never, never_total)
-        + "<h2>Fixed, round by round</h2>" + "".join(rounds) + "</body></html>\n")
+        + f"</ol><h2>{e(_('Never succeeded'))}</h2>"
+        + _table([_("project_id"), _("group_id"), _("last outcome"), _("last error code"), _("runs failed")], never,
+                 never_total, lang)
+        + f"<h2>{e(_('Fixed, round by round'))}</h2>" + "".join(rounds) + "</body></html>\n")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,11 +22,17 @@ def no_ambient_credentials(tmp_path_factory: pytest.TempPathFactory, monkeypatch
     monkeypatch.setenv("USERPROFILE", str(home))
     monkeypatch.setenv("BULKRETRY_NO_METADATA", "1")
     monkeypatch.delenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", raising=False)
-    import os
-
     for name in [n for n in os.environ if n.startswith("HUAWEICLOUD_SDK_REGION_")]:
         monkeypatch.delenv(name)
     return home
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' outputs are in English whatever the machine's locale: the language a report and the summary
+    line are written in comes from LC_ALL, LC_MESSAGES or LANG when --lang is not given."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

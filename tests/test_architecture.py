@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bulkretry"
 #: Each top-level part of the package and its layer: a module may import from its own part, and from parts of
 #: lower layers only. The root's vocabulary (errors, records, masking, ...) is the floor; cli is the top.
 LAYERS: dict[str, int] = {
-    "__init__": 0, "errors": 0, "masking": 0, "records": 0, "defaults": 0, "jsontext": 0,
+    "__init__": 0, "errors": 0, "masking": 0, "records": 0, "defaults": 0, "jsontext": 0, "i18n": 0,
     "oms": 1,
     "report": 2,
     "manifest": 3, "sim": 3,

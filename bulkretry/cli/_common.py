@@ -77,3 +77,22 @@ _formats = _parsed_by("report", "parse_formats")
 _rate = _parsed_by("run.adaptive", "parse_rate")  # RateSpec; a float default passes through argparse untouched
 _outcomes = _parsed_by("run.rerun", "parse_outcomes")
 _duration = _parsed_by("run.settings", "parse_duration")
+_lang = _parsed_by("i18n", "parse_lang")
+
+LANG_HELP = ("language of report.html, history.html, the Summary sheet of report.xlsx and the summary line: zh-CN "
+             "or en (default: from LC_ALL, LC_MESSAGES or LANG, the first set: zh* is zh-CN, anything else en); "
+             "csv/json columns, outcomes and error codes are never translated")
+
+
+def _add_lang_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--lang``, on the commands that write what people read (run, rerun, report, demo, history)."""
+    p.add_argument("--lang", type=_lang, default=None, metavar="zh-CN|en", help=LANG_HELP)
+
+
+def _lang_of(args: argparse.Namespace) -> str:
+    """The language of this command: ``--lang``, or the environment's."""
+    import os
+
+    from bulkretry.i18n import lang_from_env
+
+    return getattr(args, "lang", None) or lang_from_env(os.environ)

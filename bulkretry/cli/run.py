@@ -12,6 +12,7 @@ from bulkretry.cli._common import (
     EXIT_OK,
     EXIT_SIGINT,
     EXIT_SIGTERM,
+    _lang_of,
 )
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
@@ -103,7 +104,7 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSett
         timeout=args.timeout, out_dir=Path(args.out) if args.out else None, formats=args.format or FORMATS,
         dry_run=args.dry_run, verify_tls=not args.insecure, resume=args.resume, force=args.force,
         check_status=args.check_status, verify_timeout=args.verify_timeout if args.verify else None,
-        max_duration=args.max_duration,
+        max_duration=args.max_duration, lang=_lang_of(args),
     )
     return resumed(settings) if args.resume else settings
 
@@ -123,6 +124,7 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
         out_dir=Path(args.out) if args.out else None, formats=args.format, dry_run=args.dry_run,
         verify_tls=not args.insecure, check_status=args.check_status,
         verify_timeout=args.verify_timeout if args.verify else None, max_duration=args.max_duration,
+        lang=_lang_of(args),
     )
 
 
@@ -151,15 +153,23 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_FAILED if counts.get("invalid") else EXIT_OK
 
 
-def _summary_line(summary: RunSummary, files: list[Path]) -> str:
+def _summary_line(summary: RunSummary, files: list[Path], lang: str = "en") -> str:
+    """The line printed at the end of a run, in *lang* (English names the outcomes as the csv does)."""
+    from bulkretry.i18n import DEFAULT_LANG, translation
+    from bulkretry.report.charts import outcome_label
+
+    _ = translation(lang).gettext
     order = ["succeeded", "failed", "invalid", "duplicate", "skipped", "dry_run", "interrupted"]
-    counts = ", ".join(f"{summary.by_outcome[k]} {k}" for k in order if summary.by_outcome.get(k))
+    counts = _(", ").join(_("{count} {outcome}").format(
+        count=summary.by_outcome[k], outcome=k if lang == DEFAULT_LANG else outcome_label(k, lang))
+        for k in order if summary.by_outcome.get(k))
     codes = [(c, n) for c, n in summary.by_error_code.items() if c not in ("duplicate",)][:3]
-    top = f" · top errors: {', '.join(f'{c} ×{n}' for c, n in codes)}" if codes else ""
+    top = _(" · top errors: {codes}").format(codes=_(", ").join(f"{c} ×{n}" for c, n in codes)) if codes else ""
     shown = {f.name: f for f in files}
     report = shown.get("report.html") or shown.get("report.xlsx") or (files[0] if files else summary.out_dir)
-    return (f"{summary.rows} rows: {counts or 'nothing'}{top} · {summary.duration_s:.1f} s · "
-            f"{summary.calls} calls at {summary.achieved_rate:g}/s · report: {report}")
+    return _("{rows} rows: {counts}{top} · {duration} s · {calls} calls at {rate}/s · report: {report}").format(
+        rows=summary.rows, counts=counts or _("nothing"), top=top, duration=f"{summary.duration_s:.1f}",
+        calls=summary.calls, rate=f"{summary.achieved_rate:g}", report=report)
 
 
 def _note_hidden_sheets(info: ManifestInfo, err: TextIO) -> None:
@@ -277,7 +287,7 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, sourced: Sourced, 
         by = summary.by_outcome  # type: ignore[union-attr]
         code = EXIT_FAILED if any(by.get(k) for k in FAILING) else EXIT_OK
     if outcome.result is not None:
-        line = _summary_line(outcome.result.summary, outcome.result.files)
+        line = _summary_line(outcome.result.summary, outcome.result.files, settings.lang)
         print(line, file=err if args.json_summary else out)
         if outcome.result.note:
             print(f"note: no annotated manifest: {outcome.result.note}", file=err)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from bulkretry.cli._common import (
+    _add_lang_option,
     _concurrency,
     _duration,
     _formats,
@@ -60,6 +61,7 @@ examples:
   bulkretry run groups.csv --endpoint http://127.0.0.1:8080 --dry-run
   bulkretry run groups.csv --region cn-north-4 --check-status --verify   # skip what is not failed; confirm the restart
   bulkretry run groups.csv --quiet --json-summary --log-file run.jsonl > summary.json   # from cron
+  bulkretry run groups.csv --region cn-north-4 --lang zh-CN   # report.html and the summary line in Chinese
 """
 
 RERUN_HELP = """\
@@ -162,6 +164,7 @@ def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> 
                    help="comma list of csv,xlsx,json,html (default: "
                         + ("as the earlier run)" if rerun else "all four); summary.json is always written"))
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
+    _add_lang_option(g)
     _add_unattended_options(g)
 
 

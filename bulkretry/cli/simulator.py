@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, TextIO
 
 from bulkretry.cli._common import (
     EXIT_OK,
+    _add_lang_option,
     _Formatter,
+    _lang_of,
     _latency_ms,
     _port,
     _positive_float,
@@ -111,14 +113,16 @@ Start the simulator in this process and run samples/manifest.csv against it, exa
 Calls nothing outside this machine. Exits 0 when the demo ran, even though the sample fails some
 rows on purpose.
 
-example:
+examples:
   bulkretry demo
+  bulkretry demo --lang zh-CN     # the reports and the summary line in Chinese
 """
 
 
 def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="run the sample manifest against the built-in simulator",
                        description=DEMO_HELP, formatter_class=_Formatter)
+    _add_lang_option(p)
     p.set_defaults(handler=_cmd_demo)
 
 
@@ -128,7 +132,8 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.cli.run import _summary_line
     from bulkretry.demo import run_demo
 
-    demo = asyncio.run(run_demo())
+    lang = _lang_of(args)
+    demo = asyncio.run(run_demo(lang=lang))
     print(f"simulator at {demo.url} (seed {demo.seed}, {demo.groups} groups, "
           f"{demo.failed_groups} in status 5)", file=out)
     print(f"manifest {demo.run.summary.manifest} · {len(demo.rows)} rows", file=out)
@@ -136,7 +141,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for row in demo.rows:
         print(f"{row.row:>4}  {row.group_id:<38} {row.outcome.value:<10} {row.http_status or '':>4}  "
               f"{row.error_code}".rstrip(), file=out)
-    print(_summary_line(demo.run.summary, demo.run.files), file=out)
+    print(_summary_line(demo.run.summary, demo.run.files, lang), file=out)
     print("(the sample fails some rows on purpose: groups that are not failed, an unknown group, a bad row)",
           file=out)
     return EXIT_OK

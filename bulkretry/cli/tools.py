@@ -8,8 +8,10 @@ from typing import TextIO
 from bulkretry.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
+    _add_lang_option,
     _formats,
     _Formatter,
+    _lang_of,
     _non_negative_int,
     _timeout,
 )
@@ -19,13 +21,15 @@ from bulkretry.errors import UsageError
 
 REPORT_HELP = """\
 Write the reports of the run in DIR again from its journal (journal.sqlite), in the run's own formats or
-in those of --format. Calls nothing. Useful when a report was deleted, to add a format, or after a
-report could not be written (a full disk). The journal is only read; a run folder that cannot be written
-(a read-only archive) is refused with exit 2: copy it somewhere writable first.
+in those of --format. Calls nothing. Useful when a report was deleted, to add a format, after a report
+could not be written (a full disk), or for another language (--lang; without it the environment decides,
+as for `run`: the language a run was written in is not kept). The journal is only read; a run folder that
+cannot be written (a read-only archive) is refused with exit 2: copy it somewhere writable first.
 
 examples:
   bulkretry report bulkretry-runs/20261124-030000-groups
   bulkretry report runs/after-outage --format xlsx
+  bulkretry report runs/after-outage --lang en    # report.html and the Summary sheet in English again
 """
 
 DIFF_HELP = """\
@@ -47,6 +51,7 @@ def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("run_dir", metavar="DIR", help="the folder of the run")
     p.add_argument("--format", type=_formats, default=None, metavar="LIST",
                    help="comma list of report formats (default: the run's own)")
+    _add_lang_option(p)
     p.set_defaults(handler=_cmd_report)
 
 
@@ -64,7 +69,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from bulkretry.run.runner import rebuild_reports
 
-    result = rebuild_reports(Path(args.run_dir), args.format)
+    result = rebuild_reports(Path(args.run_dir), args.format, _lang_of(args))
     print(f"{result.summary.rows} rows · reports written: {', '.join(f.name for f in result.files)} "
           f"in {result.out_dir}", file=out)
     return EXIT_OK
@@ -96,6 +101,7 @@ Exit status 0 when every group's last outcome is succeeded or skipped, 1 when so
 examples:
   bulkretry history bulkretry-runs
   bulkretry history runs/monday runs/monday-rerun runs/monday-rerun-2 --out reports/monday
+  bulkretry history bulkretry-runs --lang zh-CN     # history.html in Chinese
 """
 
 
@@ -105,6 +111,7 @@ def _add_history_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("run_dirs", nargs="+", metavar="DIR", help="run folders, or one folder holding run folders")
     p.add_argument("--out", metavar="DIR", help="where to write history.csv and history.html "
                    "(default: the current directory)")
+    _add_lang_option(p)
     p.set_defaults(handler=_cmd_history)
 
 
@@ -113,7 +120,7 @@ def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from bulkretry.history import history
 
-    result = history([Path(d) for d in args.run_dirs], Path(args.out) if args.out else None)
+    result = history([Path(d) for d in args.run_dirs], Path(args.out) if args.out else None, lang=_lang_of(args))
     print(f"{len(result.runs)} runs, {result.groups} groups: {result.never_succeeded} never succeeded, "
           f"{result.fixed} fixed along the way · {', '.join(f.name for f in result.files)} in {result.out_dir}",
           file=out)

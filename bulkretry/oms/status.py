@@ -4,28 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from bulkretry.i18n import DEFAULT_LANG, N_, translation
+
 __all__ = ["FAILED", "FINISHED", "RUNNING", "STATUS_NAMES", "status_name", "status_of"]
 
 STATUS_NAMES: dict[int, str] = {
-    0: "waiting",
-    1: "executing",
-    2: "monitoring",
-    3: "paused",
-    4: "creating failed",
-    5: "migration failed",
-    6: "migration finished",
-    7: "pausing",
-    8: "waiting for deletion",
-    9: "deleted",
+    0: N_("waiting"),
+    1: N_("executing"),
+    2: N_("monitoring"),
+    3: N_("paused"),
+    4: N_("creating failed"),
+    5: N_("migration failed"),
+    6: N_("migration finished"),
+    7: N_("pausing"),
+    8: N_("waiting for deletion"),
+    9: N_("deleted"),
 }
 RUNNING, FAILED, FINISHED = 1, 5, 6
 
 
-def status_name(status: int | None) -> str:
-    """The status in words (``5`` -> ``migration failed``)."""
+def status_name(status: int | None, lang: str = DEFAULT_LANG) -> str:
+    """The status in words (``5`` -> ``migration failed``; in Chinese ``迁移失败``, as the OMS console says)."""
+    _ = translation(lang).gettext
     if status is None:
-        return "unknown"
-    return STATUS_NAMES.get(status, f"status {status}")
+        return _("unknown")
+    name = STATUS_NAMES.get(status)
+    return _(name) if name else _("status {status}").format(status=status)
 
 
 def status_of(group: Any) -> int | None:

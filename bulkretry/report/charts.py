@@ -6,7 +6,8 @@ second over time, and a latency histogram; and the outcome colours and labels th
 - :func:`timeline_chart` draws the run's timeline, ``[[unix_second, calls, throttled, failed], ...]``: a pause
   of more than five minutes (a resume) is drawn as a break, and a long run as one bar per few seconds.
 - Each chart comes with its legend and a line of facts under it; with nothing to draw it is a sentence
-  that says so. Every text in a chart is HTML-escaped.
+  that says so. Every text in a chart is HTML-escaped, and given in the page's language (*lang*, see
+  :mod:`bulkretry.i18n`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ from html import escape
 from itertools import pairwise
 from typing import Any
 
+from bulkretry.i18n import DEFAULT_LANG, N_, translation
+
 __all__ = ["COLOURS", "LatencyHistogram", "latency_chart", "outcome_colour", "outcome_donut", "outcome_label",
            "timeline_chart"]
 
 #: Each outcome's colour: in the donut, the page's number cards and the table's tags.
 COLOURS = {"succeeded": "#2f9e6e", "failed": "#d64545", "invalid": "#e08a1e", "interrupted": "#8a63d2",
            "duplicate": "#9aa5b1", "skipped": "#5b9bd5", "dry_run": "#3fa7a8"}
-_LABELS = {"dry_run": "dry run"}
+_LABELS = {"succeeded": N_("succeeded"), "failed": N_("failed"), "invalid": N_("invalid"),
+           "interrupted": N_("interrupted"), "duplicate": N_("duplicate"), "skipped": N_("skipped"),
+           "dry_run": N_("dry run")}
 
 # Latency histogram bins (ms): 1-2-5 steps; a last bin for anything slower.
 _EDGES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -71,16 +76,18 @@ def outcome_colour(outcome: str) -> str:
     return COLOURS.get(outcome, "#7b8794")
 
 
-def outcome_label(outcome: str) -> str:
-    """An outcome as the page writes it: ``dry_run`` is "dry run"."""
-    return _LABELS.get(outcome, outcome)
+def outcome_label(outcome: str, lang: str = DEFAULT_LANG) -> str:
+    """An outcome as the page writes it in *lang*: ``dry_run`` is "dry run"; an unknown one as it is."""
+    label = _LABELS.get(outcome)
+    return translation(lang).gettext(label) if label else outcome
 
 
 # -- charts ----------------------------------------------------------------------------------------------
 
 
-def outcome_donut(by: Mapping[str, int], names: list[str], total: int) -> str:
+def outcome_donut(by: Mapping[str, int], names: list[str], total: int, lang: str = DEFAULT_LANG) -> str:
     """A donut of the rows by outcome, the outcomes *names* in this order, *total* in the middle; and its legend."""
+    _ = translation(lang).gettext
     r, width = 62.0, 24
     circumference = 2 * math.pi * r
     arcs, start = [], 0.0
@@ -89,26 +96,27 @@ def outcome_donut(by: Mapping[str, int], names: list[str], total: int) -> str:
         length = by[k] / counted * circumference
         arcs.append(f'<circle r="{r}" cx="90" cy="90" fill="none" stroke="{outcome_colour(k)}" stroke-width="{width}" '
                     f'stroke-dasharray="{length:.2f} {circumference - length:.2f}" stroke-dashoffset="{-start:.2f}">'
-                    f"<title>{escape(outcome_label(k))}: {by[k]:,}</title></circle>")
+                    f"<title>{escape(outcome_label(k, lang))}: {by[k]:,}</title></circle>")
         start += length
-    legend = "".join(f'<li><i style="background:{outcome_colour(k)}"></i>{escape(outcome_label(k))} '
+    legend = "".join(f'<li><i style="background:{outcome_colour(k)}"></i>{escape(outcome_label(k, lang))} '
                      f'<span class="muted">{by[k]:,}</span></li>' for k in names)
     return (f'<figure class="donut"><svg viewBox="0 0 180 180" width="180" height="180" role="img" '
-            f'aria-label="rows by outcome"><g transform="rotate(-90 90 90)">'
+            f'aria-label="{escape(_("rows by outcome"))}"><g transform="rotate(-90 90 90)">'
             f'<circle r="{r}" cx="90" cy="90" fill="none" stroke="#eef0f3" stroke-width="{width}"/>{"".join(arcs)}</g>'
             f'<text x="90" y="88" text-anchor="middle" class="big">{total:,}</text>'
-            f'<text x="90" y="108" text-anchor="middle" class="axis">rows</text></svg>'
+            f'<text x="90" y="108" text-anchor="middle" class="axis">{escape(_("rows"))}</text></svg>'
             f'<figcaption><ul class="legend">{legend}</ul></figcaption></figure>')
 
 
-def timeline_chart(entries: Any) -> str:
+def timeline_chart(entries: Any, lang: str = DEFAULT_LANG) -> str:
     """Calls per second over time, 429s and other failures stacked on the calls and marked under the axis.
 
     *entries* is the run's timeline (None: not recorded); entries that are not ``[second, counts...]`` are
     skipped.
     """
+    _ = translation(lang).gettext
     if entries is None:
-        return '<p class="muted">Not recorded: this report was written without the run\'s timeline.</p>'
+        return _muted(_("Not recorded: this report was written without the run's timeline."))
     points: dict[int, list[int]] = {}
     for entry in entries if isinstance(entries, Iterable) else ():
         try:
@@ -120,11 +128,12 @@ def timeline_chart(entries: Any) -> str:
         for i in range(3):
             slot[i] += max(0, counts[i])
     if not points:
-        return '<p class="muted">No calls were made.</p>'
-    return _timeline_svg(points)
+        return _muted(_("No calls were made."))
+    return _timeline_svg(points, lang)
 
 
-def _timeline_svg(points: Mapping[int, list[int]]) -> str:
+def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
+    _ = translation(lang).gettext
     gap, max_bars = 300, 300  # a pause longer than gap seconds (a resume) is drawn as a break
     seconds = sorted(points)
     segments, first = [], seconds[0]
@@ -158,7 +167,8 @@ def _timeline_svg(points: Mapping[int, list[int]]) -> str:
     def y(value: float) -> float:
         return top + plot_h - value / y_max * plot_h
 
-    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="calls per second over time">']
+    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" '
+           f'aria-label="{escape(_("calls per second over time"))}">']
     for i in range(5):
         value = y_max * i / 4
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
@@ -168,10 +178,10 @@ def _timeline_svg(points: Mapping[int, list[int]]) -> str:
     bar_w = slot * 0.82 if slot > 4 else max(slot, 0.6)
     for n, row in enumerate(bars):
         if n:
-            mid = x - seg_gap / 2
+            mid, pause = x - seg_gap / 2, row[0][0] - (bars[n - 1][-1][0] + bars[n - 1][-1][1] - 1)
             out.append(f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{top}" y2="{top + plot_h}" class="break"/>'
                        f'<text x="{mid:.1f}" y="{top - 3}" text-anchor="middle" class="axis">'
-                       f'{_pause(row[0][0] - (bars[n - 1][-1][0] + bars[n - 1][-1][1] - 1))} pause</text>')
+                       f'{escape(_("{pause} pause").format(pause=_pause(pause, lang)), quote=False)}</text>')
         label_every = max(1, math.ceil(110 / slot))
         for i, (start, width, calls, throttled, failed) in enumerate(row):
             ok = max(0, calls - throttled - failed)
@@ -189,7 +199,8 @@ def _timeline_svg(points: Mapping[int, list[int]]) -> str:
                 parts.append(f'<rect x="{x:.1f}" y="{rug_y + 7}" width="{max(bar_w, 1.5):.1f}" height="5" '
                              'class="fail"/>')
             when = _clock(start, multi_day) + (f"–{_clock(start + width - 1, False)}" if width > 1 else "")
-            tip = f"{when} UTC: {calls:,} calls, {throttled:,} throttled (429), {failed:,} other failures"
+            tip = _("{when} UTC: {calls} calls, {throttled} throttled (429), {failed} other failures").format(
+                when=when, calls=f"{calls:,}", throttled=f"{throttled:,}", failed=f"{failed:,}")
             out.append(f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>")
             if i % label_every == 0 and x < w - right - 48:
                 out.append(f'<text x="{x:.1f}" y="{h - 14}" class="axis">{_clock(start, multi_day and i == 0)}</text>')
@@ -202,20 +213,23 @@ def _timeline_svg(points: Mapping[int, list[int]]) -> str:
     failed = sum(p[2] for p in points.values())
     peak = max(p[0] for p in points.values())
     hot = sum(1 for p in points.values() if p[1])
-    per = f"one bar per {step} s · " if step > 1 else ""
-    thr = (f"<b class='t-thr'>{throttled:,} throttled (429)</b> in {hot:,} seconds" if throttled
-           else "no 429 (throttling)")
-    bad = f"<b class='t-fail'>{failed:,} other failures</b>" if failed else "no other failures"
-    facts = f"{calls:,} calls · peak {peak:,} calls/s · {thr} · {bad} · {per}times in UTC"
-    legend = ('<ul class="legend inline"><li><i class="ok"></i>answered</li><li><i class="thr"></i>429 throttled</li>'
-              '<li><i class="fail"></i>other failure</li></ul>')
+    per = _("one bar per {step} s · ").format(step=step) if step > 1 else ""
+    thr = (_("<b class='t-thr'>{throttled} throttled (429)</b> in {hot} seconds").format(
+        throttled=f"{throttled:,}", hot=f"{hot:,}") if throttled else _("no 429 (throttling)"))
+    bad = _("<b class='t-fail'>{failed} other failures</b>").format(failed=f"{failed:,}") if failed \
+        else _("no other failures")
+    facts = _("{calls} calls · peak {peak} calls/s · {thr} · {bad} · {per}times in UTC").format(
+        calls=f"{calls:,}", peak=f"{peak:,}", thr=thr, bad=bad, per=per)
+    legend = (f'<ul class="legend inline"><li><i class="ok"></i>{_("answered")}</li><li><i class="thr"></i>'
+              f'{_("429 throttled")}</li><li><i class="fail"></i>{_("other failure")}</li></ul>')
     return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
 
 
-def latency_chart(lat: LatencyHistogram) -> str:
+def latency_chart(lat: LatencyHistogram, lang: str = DEFAULT_LANG) -> str:
     """The latency histogram (succeeded and not, stacked), with the median, p95, p99, maximum and mean."""
+    _ = translation(lang).gettext
     if not lat.count:
-        return '<p class="muted">No latencies: no call was answered.</p>'
+        return _muted(_("No latencies: no call was answered."))
     used = [i for i, (ok, bad) in enumerate(lat.bins) if ok or bad]
     lo, hi, last = used[0], used[-1], len(lat.bins) - 1
     while hi - lo < 5 and (lo > 0 or hi < last):  # a few empty bins around a narrow spread read better
@@ -228,7 +242,8 @@ def latency_chart(lat: LatencyHistogram) -> str:
     plot_w, plot_h = w - left - 10, h - top - bottom
     slot = plot_w / len(bins)
     y_max = _nice(max(sum(lat.bins[i]) for i in bins))
-    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="latency histogram">']
+    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" '
+           f'aria-label="{escape(_("latency histogram"))}">']
     for i in range(5):
         value = y_max * i / 4
         yy = top + plot_h - value / y_max * plot_h
@@ -249,19 +264,26 @@ def latency_chart(lat: LatencyHistogram) -> str:
         if ok or bad:
             parts.append(f'<text x="{x + slot * 0.38:.1f}" y="{base - 5:.1f}" text-anchor="middle" class="axis">'
                          f"{ok + bad:,}</text>")
-        out.append(f"<g><title>{escape(label)}: {ok:,} succeeded, {bad:,} not</title>{''.join(parts)}</g>"
+        tip = _("{label}: {ok} succeeded, {bad} not").format(label=label, ok=f"{ok:,}", bad=f"{bad:,}")
+        out.append(f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>"
                    f'<text x="{x + slot * 0.38:.1f}" y="{h - 12}" text-anchor="middle" class="axis">'
                    f"{escape(label)}</text>")
     out.append(f'<line x1="{left}" x2="{w - 10}" y1="{top + plot_h}" y2="{top + plot_h}" class="base"/></svg>')
-    facts = (f"{lat.count:,} rows with a latency (the last attempt's) · median ≈ {_ms(lat.percentile(50))} · "
-             f"p95 ≈ {_ms(lat.percentile(95))} · p99 ≈ {_ms(lat.percentile(99))} · max {_ms(lat.max)} · "
-             f"mean {_ms(lat.total / lat.count)}")
-    legend = ('<ul class="legend inline"><li><i class="lat-ok"></i>succeeded</li>'
-              '<li><i class="lat-bad"></i>did not succeed</li></ul>')
+    facts = _("{count} rows with a latency (the last attempt's) · median ≈ {p50} · p95 ≈ {p95} · p99 ≈ {p99} · "
+              "max {max} · mean {mean}").format(
+        count=f"{lat.count:,}", p50=_ms(lat.percentile(50)), p95=_ms(lat.percentile(95)),
+        p99=_ms(lat.percentile(99)), max=_ms(lat.max), mean=_ms(lat.total / lat.count))
+    legend = (f'<ul class="legend inline"><li><i class="lat-ok"></i>{_("succeeded")}</li>'
+              f'<li><i class="lat-bad"></i>{_("did not succeed")}</li></ul>')
     return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
 
 
 # -- small helpers ---------------------------------------------------------------------------------------
+
+
+def _muted(text: str) -> str:
+    """A sentence in place of a chart (the catalog's text, so only ``&<>`` are escaped)."""
+    return f'<p class="muted">{escape(text, quote=False)}</p>'
 
 
 def _nice(value: float) -> float:
@@ -291,15 +313,16 @@ def _bin_label(i: int) -> str:
     return f"{unit(_EDGES[i - 1])}–{unit(_EDGES[i])}"
 
 
-def _pause(seconds: int) -> str:
+def _pause(seconds: int, lang: str = DEFAULT_LANG) -> str:
     """A pause in round units: ``7197`` -> ``2 h``."""
+    _ = translation(lang).gettext
     if seconds < 90:
         return f"{seconds} s"
     if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
+        return _("{n} min").format(n=round(seconds / 60))
     if seconds < 48 * 3600:
-        return f"{round(seconds / 3600, 1):g} h"
-    return f"{round(seconds / 86400, 1):g} d"
+        return _("{n} h").format(n=f"{round(seconds / 3600, 1):g}")
+    return _("{n} d").format(n=f"{round(seconds / 86400, 1):g}")
 
 
 def _day(second: int) -> str:

@@ -15,6 +15,10 @@
 - Every text from the rows or the service is escaped: HTML-escaped in the page, and in the JSON block
   ``<``, ``>`` and ``&`` are written as ``\\u003c``... so ``</script>`` in a message cannot end the block.
   The table is filled with ``textContent``, never as HTML.
+- Every word is in the report's language, *lang* (``en`` or ``zh-CN``, :mod:`bulkretry.i18n`): the page's
+  own texts are English msgids in the catalog; the table's column names, outcome values and error codes stay
+  as the csv writes them (the filters and ``#outcome=``/``#code=`` links use them), shown with translated
+  labels. The script's words come in the JSON block (``words``), so the script itself holds none.
 - ``details`` (optional) is ``{"params": {...}, "timeline": [[unix_second, calls, throttled, failed], ...]}``;
   without it those parts say "not recorded".
 """
@@ -27,7 +31,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from html import escape
 from importlib.resources import files
@@ -36,6 +40,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from bulkretry import __version__
+from bulkretry.i18n import DEFAULT_LANG, translation
 from bulkretry.masking import looks_secret
 from bulkretry.oms.codes import explain
 from bulkretry.records import REPORT_COLUMNS, RunSummary
@@ -49,6 +54,7 @@ from bulkretry.report.charts import (
     timeline_chart,
 )
 from bulkretry.report.common import Value, close_quietly, sync_close
+from bulkretry.report.labels import OUTCOME_ORDER, PARAM_LABELS, script_words
 
 __all__ = ["MAX_TABLE_ROWS", "HtmlReport"]
 
@@ -60,7 +66,7 @@ MAX_CELL_CHARS = 500
 TOP_CODES = 12
 _MAX_EXAMPLES = 1_000
 
-_ORDER = ("succeeded", "failed", "invalid", "interrupted", "duplicate", "skipped", "dry_run")
+_ORDER = OUTCOME_ORDER
 # The table's columns, in this order, then the manifest's extra columns.
 _TABLE = ("row", "group_id", "outcome", "error_code", "error_msg", "http_status", "attempts", "latency_ms",
           "project_id", "request_id", "finished_at")
@@ -88,10 +94,15 @@ class HtmlReport:
     filename = "report.html"
     #: ``write_reports`` passes the run's details (parameters, timeline) to writers that say so.
     accepts_details = True
+    #: ... and the report's language.
+    accepts_lang = True
 
-    def __init__(self, path: Path, details: Mapping[str, Any] | None = None, *, max_rows: int | None = None) -> None:
+    def __init__(self, path: Path, details: Mapping[str, Any] | None = None, *, max_rows: int | None = None,
+                 lang: str = DEFAULT_LANG) -> None:
         self.path = path
         self.details = details
+        #: The page's language (``en``, ``zh-CN``).
+        self.lang = lang
         #: The most rows the table keeps (default ``MAX_TABLE_ROWS``).
         self.max_rows = MAX_TABLE_ROWS if max_rows is None else max_rows
         self._fh: IO[str] | None = None
@@ -163,33 +174,39 @@ class HtmlReport:
         assert self._summary is not None
         s = self._summary
         details = self.details or {}
+        lang = self.lang
+        _ = translation(lang).gettext
         by_outcome = {k: int(v) for k, v in (s.by_outcome or self.by_outcome).items()}
         by_code = {k: int(v) for k, v in (s.by_error_code or self._codes).items()}
         total = s.rows or sum(by_outcome.values())
-        tone, word, sentence, command = _verdict(s, by_outcome, total)
+        tone, word, sentence, command = _verdict(s, by_outcome, total, _)
         command_html = f' <code class="cmd">{escape(command)}</code>' if command else ""
-        table_data = {"columns": list(self._columns), "rows": self._table, "total": self.not_ok}
+        table_data = {"columns": list(self._columns), "rows": self._table, "total": self.not_ok,
+                      "words": script_words(self._columns, lang)}
         body = "".join([
-            f'<header><p class="kicker">bulkretry · OMS task-group retry · run report</p>'
-            f'<h1>Run <span class="mono">{escape(s.run_id)}</span></h1>{_meta(s, details.get("params"))}'
+            f'<header><p class="kicker">{_("bulkretry · OMS task-group retry · run report")}</p>'
+            f'<h1>{_("Run {run_id}").format(run_id=f"<span class={chr(34)}mono{chr(34)}>{escape(s.run_id)}</span>")}'
+            f'</h1>{_meta(s, details.get("params"), _)}'
             f'<p class="verdict {tone}"><span class="pill">{escape(word)}</span> {escape(sentence)}{command_html}</p>'
             "</header>",
-            _section("Outcomes", _outcomes(by_outcome, total), "outcomes"),
-            _section("Top error codes", _codes(by_code, self._examples, total), "codes"),
-            _section("Calls per second", timeline_chart(details.get("timeline")), "timeline"),
-            _section("Latency", latency_chart(self._latency), "latency"),
-            _section("Rows that did not succeed", _table(self.not_ok, len(self._table)), "rows"),
-            _section("Run details", _run_details(s, details.get("params")), "details"),
-            f'<footer>Written by bulkretry {escape(__version__)} on {_now()}. This page is self-contained and makes '
-            "no network requests. The run's journal.sqlite holds every row: <code>bulkretry report RUN_DIR --format "
-            "csv</code> writes them all to report.csv.</footer>",
+            _section(_("Outcomes"), _outcomes(by_outcome, total, lang), "outcomes"),
+            _section(_("Top error codes"), _codes(by_code, self._examples, total, lang), "codes"),
+            _section(_("Calls per second"), timeline_chart(details.get("timeline"), lang), "timeline"),
+            _section(_("Latency"), latency_chart(self._latency, lang), "latency"),
+            _section(_("Rows that did not succeed"), _table(self.not_ok, len(self._table), _), "rows"),
+            _section(_("Run details"), _run_details(s, details.get("params"), _), "details"),
+            "<footer>" + _("Written by bulkretry {version} on {when}. This page is self-contained and makes no "
+                           "network requests. The run's journal.sqlite holds every row: <code>bulkretry report "
+                           "RUN_DIR --format csv</code> writes them all to report.csv.").format(
+                               version=escape(__version__), when=_now()) + "</footer>",
         ])
         return (
-            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             '<meta name="color-scheme" content="light">'
-            f"<title>{escape(f'{word} · run {s.run_id} · bulkretry')}</title><style>{_CSS}</style></head>\n"
+            f"<title>{escape(_('{verdict} · run {run_id} · bulkretry').format(verdict=word, run_id=s.run_id))}"
+            f"</title><style>{_CSS}</style></head>\n"
             f"<body><main>{body}</main>\n"
             f'<script type="application/json" id="rows-data">{_script_json(table_data)}</script>\n'
             f"<script>{_SCRIPT}</script></body></html>\n")
@@ -198,32 +215,38 @@ class HtmlReport:
 # -- sections --------------------------------------------------------------------------------------------
 
 
-def _verdict(s: RunSummary, by: Mapping[str, int], total: int) -> tuple[str, str, str, str]:
+def _verdict(s: RunSummary, by: Mapping[str, int], total: int,
+             _: Callable[[str], str]) -> tuple[str, str, str, str]:
     """``(tone, word, sentence, command to run next or '')``."""
     ok, failed, invalid, interrupted = (by.get(k, 0) for k in ("succeeded", "failed", "invalid", "interrupted"))
-    share = f" ({ok / total:.1%} succeeded)" if total else ""
+    share = _(" ({share} succeeded)").format(share=f"{ok / total:.1%}") if total else ""
     if s.dry_run:
-        return "info", "Dry run", f"{total:,} rows were checked; nothing was called.", ""
+        return "info", _("Dry run"), _("{total} rows were checked; nothing was called.").format(total=f"{total:,}"), ""
     if total == 0:
-        return "info", "No rows", "The manifest had no rows to retry.", ""
+        return "info", _("No rows"), _("The manifest had no rows to retry."), ""
     if interrupted:
-        also = f", and {failed + invalid:,} failed or were invalid" if failed or invalid else ""
-        return "warn", "Interrupted", (f"{interrupted:,} of {total:,} rows were not finished{also}{share}. "
-                                       "Continue the run with"), "bulkretry run --resume --out RUN_DIR"
+        also = _(", and {bad} failed or were invalid").format(bad=f"{failed + invalid:,}") if failed or invalid else ""
+        return "warn", _("Interrupted"), _("{interrupted} of {total} rows were not finished{also}{share}. Continue "
+                                           "the run with").format(interrupted=f"{interrupted:,}", total=f"{total:,}",
+                                                                  also=also, share=share), \
+            "bulkretry run --resume --out RUN_DIR"
     if failed or invalid:
-        return "bad", "Needs attention", (f"{failed + invalid:,} of {total:,} rows were not retried{share}: "
-                                          "see the error codes below."), ""
-    return "ok", "All retried", f"Every task group was retried: {ok:,} of {total:,} rows succeeded.", ""
+        return "bad", _("Needs attention"), _("{bad} of {total} rows were not retried{share}: see the error codes "
+                                              "below.").format(bad=f"{failed + invalid:,}", total=f"{total:,}",
+                                                               share=share), ""
+    return "ok", _("All retried"), _("Every task group was retried: {ok} of {total} rows succeeded.").format(
+        ok=f"{ok:,}", total=f"{total:,}"), ""
 
 
-def _meta(s: RunSummary, params: Any) -> str:
+def _meta(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
     """One line under the title: the manifest, when, how long, how many calls, where."""
     params = params if isinstance(params, Mapping) else {}
     where = params.get("endpoint") or params.get("region")
-    items = [s.manifest, _when(s.started_at)[:16] + " UTC" if s.started_at else "", _duration(s.duration_s),
-             f"{s.calls:,} calls" + (f" at {s.achieved_rate:g}/s" if _positive(s.achieved_rate) else ""),
-             f"rate {params['rate']}" if params.get("rate") is not None else "",
-             f"{where}" if where else "", "dry run" if s.dry_run else ""]
+    items = [s.manifest, _when(s.started_at)[:16] + " UTC" if s.started_at else "", _duration(s.duration_s, _),
+             _("{calls} calls").format(calls=f"{s.calls:,}")
+             + (_(" at {rate}/s").format(rate=f"{s.achieved_rate:g}") if _positive(s.achieved_rate) else ""),
+             _("rate {rate}").format(rate=params["rate"]) if params.get("rate") is not None else "",
+             f"{where}" if where else "", _("dry run") if s.dry_run else ""]
     return '<p class="meta">' + "<span>·</span>".join(escape(str(i)) for i in items if i) + "</p>"
 
 
@@ -231,98 +254,117 @@ def _section(title: str, inner: str, anchor: str) -> str:
     return f'<section class="card" id="{anchor}"><h2>{escape(title)}</h2>{inner}</section>'
 
 
-def _outcomes(by: Mapping[str, int], total: int) -> str:
+def _outcomes(by: Mapping[str, int], total: int, lang: str) -> str:
+    _ = translation(lang).gettext
     names = [*(k for k in _ORDER if by.get(k)), *sorted(k for k in by if k not in _ORDER and by[k])]
     if not names:
-        return '<p class="muted">No rows.</p>'
+        return f'<p class="muted">{_("No rows.")}</p>'
     cards = "".join(
         f'<div class="num" style="border-color:{outcome_colour(k)}"><b>{by[k]:,}</b>'
-        f'<span>{escape(outcome_label(k))}</span><small>{by[k] / total:.1%} of rows</small></div>' for k in names)
-    cards = f'<div class="num total"><b>{total:,}</b><span>rows</span><small>in the manifest</small></div>{cards}'
-    return f'<div class="outcomes"><div class="numbers">{cards}</div>{outcome_donut(by, names, total)}</div>'
+        f'<span>{escape(outcome_label(k, lang))}</span><small>'
+        f'{_("{share} of rows").format(share=f"{by[k] / total:.1%}")}</small></div>' for k in names)
+    cards = (f'<div class="num total"><b>{total:,}</b><span>{_("rows")}</span><small>{_("in the manifest")}</small>'
+             f"</div>{cards}")
+    return f'<div class="outcomes"><div class="numbers">{cards}</div>{outcome_donut(by, names, total, lang)}</div>'
 
 
-def _codes(by_code: Mapping[str, int], examples: Mapping[str, str], total: int) -> str:
+def _codes(by_code: Mapping[str, int], examples: Mapping[str, str], total: int, lang: str) -> str:
+    _ = translation(lang).gettext
     if not by_code:
-        return '<p class="muted">No error codes: every row that was called succeeded.</p>'
+        return f'<p class="muted">{_("No error codes: every row that was called succeeded.")}</p>'
     ranked = sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0]))
     top, rest = ranked[:TOP_CODES], ranked[TOP_CODES:]
     peak = top[0][1] or 1
     rows = []
     for code, count in top:
-        meaning, action = explain(code)
+        meaning, action = explain(code, lang)
         example = examples.get(code, "")
         example_html = f'<div class="example">“{escape(_cut(example, 200))}”</div>' if example else ""
         link = f"#code={_hash_value(code)}"
-        share = f'<small class="muted">{count / total:.1%} of rows</small>' if total else ""
+        share = (f'<small class="muted">{_("{share} of rows").format(share=f"{count / total:.1%}")}</small>'
+                 if total else "")
         rows.append(
-            f'<tr><td><a class="mono code" href="{escape(link)}" title="show these rows">{escape(code)}</a></td>'
+            f'<tr><td><a class="mono code" href="{escape(link)}" title="{escape(_("show these rows"))}">'
+            f"{escape(code)}</a></td>"
             f'<td class="n">{count:,}<div class="bar"><i style="width:{max(2.0, 100 * count / peak):.1f}%"></i></div>'
             f"{share}</td><td>{_prose(meaning)}{example_html}</td><td>{_prose(action)}</td></tr>")
     more = ""
     if rest:
-        more = (f'<p class="muted">and {len(rest):,} more codes ({sum(n for _, n in rest):,} rows): '
-                "see report.csv.</p>")
-    return ('<table class="codes"><thead><tr><th>Code</th><th class="n">Rows</th><th>What it means</th>'
-            f'<th>What to do</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{more}')
+        more = ('<p class="muted">' + _("and {codes} more codes ({rows} rows): see report.csv.").format(
+            codes=f"{len(rest):,}", rows=f"{sum(n for _code, n in rest):,}") + "</p>")
+    return (f'<table class="codes"><thead><tr><th>{_("Code")}</th><th class="n">{_("Rows")}</th>'
+            f'<th>{_("What it means")}</th><th>{_("What to do")}</th></tr></thead><tbody>{"".join(rows)}</tbody>'
+            f"</table>{more}")
 
 
-def _table(total: int, kept: int) -> str:
+def _table(total: int, kept: int, _: Callable[[str], str]) -> str:
     if not total:
-        return '<p class="muted">None: every row succeeded.</p>'
+        return f'<p class="muted">{_("None: every row succeeded.")}</p>'
     cap = ""
     if kept < total:
-        cap = (f'<p class="note">This table holds the first {kept:,} of {total:,} rows that did not succeed — '
-               "see report.csv for all of them.</p>")
+        cap = ('<p class="note">' + _("This table holds the first {kept} of {total} rows that did not succeed — "
+                                      "see report.csv for all of them.").format(kept=f"{kept:,}", total=f"{total:,}")
+               + "</p>")
     return (f"{cap}"
-            '<div class="controls"><input id="f-q" type="search" placeholder="Search group, message, request id…" '
-            'aria-label="search the rows"><select id="f-outcome" aria-label="outcome"><option value="">'
-            'every outcome</option></select><select id="f-code" aria-label="error code"><option value="">'
-            'every error code</option></select><span id="rows-count" class="muted"></span></div>'
-            '<noscript><p class="note">The table needs JavaScript; report.csv holds every row.</p></noscript>'
+            f'<div class="controls"><input id="f-q" type="search" '
+            f'placeholder="{escape(_("Search group, message, request id…"))}" '
+            f'aria-label="{escape(_("search the rows"))}"><select id="f-outcome" aria-label="{escape(_("outcome"))}">'
+            f'<option value="">{_("every outcome")}</option></select><select id="f-code" '
+            f'aria-label="{escape(_("error code"))}"><option value="">{_("every error code")}</option></select>'
+            '<span id="rows-count" class="muted"></span></div>'
+            f'<noscript><p class="note">{_("The table needs JavaScript; report.csv holds every row.")}</p></noscript>'
             '<div class="table-wrap"><table class="rows"><thead id="rows-head"></thead><tbody id="rows-body">'
-            '</tbody></table></div><p><button id="rows-more" type="button" hidden>Show more</button></p>')
+            f'</tbody></table></div><p><button id="rows-more" type="button" hidden>{_("Show more")}</button></p>')
 
 
-def _run_details(s: RunSummary, params: Any) -> str:
+def _run_details(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
     facts: list[tuple[str, Any]] = [
-        ("manifest", s.manifest), ("started", _when(s.started_at)), ("finished", _when(s.finished_at)),
-        ("duration", _duration(s.duration_s)), ("rows", f"{s.rows:,}"), ("calls", f"{s.calls:,}"),
-        ("achieved rate", f"{s.achieved_rate:g} calls/s" if _positive(s.achieved_rate) else "—"),
-        ("sessions", f"{s.sessions} (resumed {s.sessions - 1}×)" if s.sessions > 1 else "1"),
-        ("run folder", s.out_dir or "—"),
+        (_("manifest"), s.manifest), (_("started"), _when(s.started_at)), (_("finished"), _when(s.finished_at)),
+        (_("duration"), _duration(s.duration_s, _)), (_("rows"), f"{s.rows:,}"), (_("calls"), f"{s.calls:,}"),
+        (_("achieved rate"),
+         _("{rate} calls/s").format(rate=f"{s.achieved_rate:g}") if _positive(s.achieved_rate) else "—"),
+        (_("sessions"), _("{sessions} (resumed {resumed}×)").format(sessions=s.sessions, resumed=s.sessions - 1)
+         if s.sessions > 1 else "1"),
+        (_("run folder"), s.out_dir or "—"),
     ]
-    if s.credentials_source:
-        facts.append(("credentials", s.credentials_source))
+    if s.credentials_source:  # names a variable, file or profile: shown as it is, in every language
+        facts.append((_("credentials"), _Html(f'<span class="mono">{escape(s.credentials_source)}</span>')))
     if s.learned_rates:
-        facts.append(("learned rates", ", ".join(f"{k}: {v:g}/s" for k, v in s.learned_rates.items())))
+        facts.append((_("learned rates"), ", ".join(f"{k}: {v:g}/s" for k, v in s.learned_rates.items())))
     if s.source_run:
-        facts.append(("rerun of", s.source_run))
-        facts.append(("not in manifest", s.not_in_manifest))
-    left = _dl(facts)
+        facts.append((_("rerun of"), s.source_run))
+        facts.append((_("not in manifest"), s.not_in_manifest))
+    left = _dl(facts, _)
     if not isinstance(params, Mapping):
-        right = '<p class="muted">Parameters not recorded.</p>'
+        right = f'<p class="muted">{_("Parameters not recorded.")}</p>'
     else:
-        shown = [(k, v) for k, v in params.items() if not looks_secret(k)]
-        right = _dl(shown) if shown else '<p class="muted">No parameters.</p>'
-    return f'<div class="two"><div><h3>Run</h3>{left}</div><div><h3>Parameters</h3>{right}</div></div>'
+        shown = [(_(PARAM_LABELS[k]) if k in PARAM_LABELS else k, v) for k, v in params.items()
+                 if not looks_secret(k)]
+        right = _dl(shown, _) if shown else f'<p class="muted">{_("No parameters.")}</p>'
+    return (f'<div class="two"><div><h3>{_("Run")}</h3>{left}</div><div><h3>{_("Parameters")}</h3>{right}</div>'
+            "</div>")
 
 
-def _dl(items: Iterable[tuple[str, Any]]) -> str:
-    return "<dl>" + "".join(f"<dt>{escape(str(k).replace('_', ' '))}</dt><dd>{escape(_show(v))}</dd>"
-                            for k, v in items) + "</dl>"
+class _Html(str):
+    """A value already written as HTML (escaped where it holds data), which :func:`_dl` takes as it is."""
+
+
+def _dl(items: Iterable[tuple[str, Any]], _: Callable[[str], str]) -> str:
+    return "<dl>" + "".join(
+        f"<dt>{escape(str(k).replace('_', ' '))}</dt><dd>{v if isinstance(v, _Html) else escape(_show(v, _))}</dd>"
+        for k, v in items) + "</dl>"
 
 
 # -- small helpers ---------------------------------------------------------------------------------------
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, _: Callable[[str], str]) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, list | tuple):
-        return ", ".join(_show(v) for v in value) or "—"
+        return ", ".join(_show(v, _) for v in value) or "—"
     if isinstance(value, Mapping):
         return _cut(json.dumps(value, ensure_ascii=False, default=str), 600)
     return _cut(str(value), 600)
@@ -358,7 +400,7 @@ def _hash_value(text: str) -> str:
     return quote(text, safe="")
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float, _: Callable[[str], str]) -> str:
     if not isinstance(seconds, int | float) or not math.isfinite(seconds):
         return "—"
     if seconds < 60:
@@ -366,8 +408,8 @@ def _duration(seconds: float) -> str:
     minutes, sec = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else "",
-             f"{sec} s" if sec and not days else ""]
+    parts = [_("{n} d").format(n=days) if days else "", _("{n} h").format(n=hours) if hours else "",
+             _("{n} min").format(n=minutes) if minutes else "", f"{sec} s" if sec and not days else ""]
     return " ".join(p for p in parts if p)
 
 

@@ -9,6 +9,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from bulkretry.i18n import DEFAULT_LANG
 from bulkretry.records import RowResult, RunSummary
 from bulkretry.report.common import FORMATS, Value, Writer, report_header, row_values
 from bulkretry.report.csv_report import CsvReport
@@ -43,7 +44,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSummary, *,
                   formats: Sequence[str] = FORMATS, extra_columns: Sequence[str] = (),
-                  details: Mapping[str, Any] | None = None) -> list[Path]:
+                  details: Mapping[str, Any] | None = None, lang: str = DEFAULT_LANG) -> list[Path]:
     """Write ``report.<format>`` for each of ``formats``, then ``summary.json``, into ``out_dir``.
 
     ``results`` (``RowResult`` s in manifest order, as ``Journal.results()`` gives them) is read once,
@@ -58,6 +59,9 @@ def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSumma
     ``{"params": {public run parameters}, "timeline": [[unix_second, calls, throttled, failed], ...]}``.
     Without them those parts of the page say "not recorded".
 
+    ``lang`` (``en``, ``zh-CN``) is the language of what people read: report.html and the Summary sheet of
+    report.xlsx. The csv, the json, the Rows sheet and summary.json are the same in every language.
+
     Each file is written to ``NAME.tmp`` and renamed into place once all are complete. On any error
     (from ``results`` too) the temporary files are removed and the error re-raised as it is (an
     ``OSError`` such as a full disk included); files of an earlier write are left untouched.
@@ -69,7 +73,7 @@ def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSumma
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    writers = [_writer(name, out_dir, details) for name in chosen]
+    writers = [_writer(name, out_dir, details, lang) for name in chosen]
     finals = [out_dir / writer.filename for writer in writers] + [out_dir / SUMMARY_FILE]
     temps = [final.with_name(final.name + ".tmp") for final in finals]
     try:
@@ -97,10 +101,15 @@ def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSumma
     return finals
 
 
-def _writer(name: str, out_dir: Path, details: Mapping[str, Any] | None) -> Writer[tuple[Value, ...]]:
+def _writer(name: str, out_dir: Path, details: Mapping[str, Any] | None, lang: str) -> Writer[tuple[Value, ...]]:
     kind = _WRITERS[name]
     path = out_dir / f"{kind.filename}.tmp"
-    return kind(path, details=details) if getattr(kind, "accepts_details", False) else kind(path)  # type: ignore[call-arg]
+    options: dict[str, Any] = {}
+    if getattr(kind, "accepts_details", False):
+        options["details"] = details
+    if getattr(kind, "accepts_lang", False):  # the writers whose words people read
+        options["lang"] = lang
+    return kind(path, **options)  # type: ignore[call-arg]
 
 
 def _check_formats(names: Sequence[str], *, given: str) -> tuple[str, ...]:

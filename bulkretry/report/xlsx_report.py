@@ -21,6 +21,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
+from bulkretry.i18n import DEFAULT_LANG, N_, translation
 from bulkretry.records import RunSummary
 from bulkretry.report.common import TRIGGER_STARTS, Value, finite, neutralise, sync_close
 from bulkretry.report.xlsx_writer import BOLD, ILLEGAL_XML_CHARS, MAX_SHEET_BYTES, StreamingWorkbook, Worksheet
@@ -33,23 +34,29 @@ _WIDTHS = {
     "error_msg": 60, "attempts": 9, "request_id": 38, "latency_ms": 12, "started_at": 28, "finished_at": 28,
 }
 
-_SUMMARY_FIELDS = (
-    "run_id", "manifest", "started_at", "finished_at", "duration_s", "rows", "calls", "achieved_rate", "sessions",
-)
+# The Summary sheet's fields, and their labels (in English the field's name; in Chinese words).
+_SUMMARY_FIELDS = {
+    "run_id": N_("run_id"), "manifest": N_("manifest"), "started_at": N_("started_at"),
+    "finished_at": N_("finished_at"), "duration_s": N_("duration_s"), "rows": N_("rows"), "calls": N_("calls"),
+    "achieved_rate": N_("achieved_rate"), "sessions": N_("sessions"),
+}
 
 
 class XlsxReport:
     """Streams rows to ``report.xlsx``: a ``Summary`` sheet, then ``Rows`` with a frozen bold header and a filter."""
 
     filename = "report.xlsx"
+    #: ``write_reports`` passes the report's language: the Summary sheet is in it (the Rows sheets never are).
+    accepts_lang = True
     #: Data rows per sheet: Excel's 1,048,576 rows less the header.
     rows_per_sheet = 1_048_575
     #: Bytes of XML after which the rows continue on the next sheet: what a sheet may hold, less room for
     #: what is still buffered and for the next row.
     bytes_per_sheet = MAX_SHEET_BYTES - 64 * 1024 * 1024
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lang: str = DEFAULT_LANG) -> None:
         self.path = path
+        self.lang = lang
         self._fh: IO[bytes] | None = None
         self._book: StreamingWorkbook | None = None
         self._ws: Worksheet | None = None
@@ -63,7 +70,7 @@ class XlsxReport:
         self._book = StreamingWorkbook(self._fh)
         self._header = tuple(_text(name) for name in header)
         self._widths = tuple(_WIDTHS.get(name) or _width(name) for name in header)
-        _write_summary(self._book, summary)
+        _write_summary(self._book, summary, self.lang)
         self._new_rows_sheet()
 
     def write(self, values: tuple[Value, ...]) -> None:
@@ -116,21 +123,24 @@ class XlsxReport:
         return ws
 
 
-def _write_summary(book: StreamingWorkbook, summary: RunSummary) -> None:
-    ws = book.add_sheet("Summary", widths=(24, 48))
+def _write_summary(book: StreamingWorkbook, summary: RunSummary, lang: str) -> None:
+    """The Summary sheet, in *lang*: its labels and headings are words; the values, outcomes and codes are data."""
+    _ = translation(lang).gettext
+    ws = book.add_sheet(_("Summary"), widths=(24, 48))
     data = summary.as_dict()
-    ws.write_row(("run", "value"), style=BOLD)
-    for key in _SUMMARY_FIELDS:
-        ws.write_row((key, _cell(data[key])))
+    ws.write_row((_("run"), _("value")), style=BOLD)
+    for key, label in _SUMMARY_FIELDS.items():
+        ws.write_row((_(label), _cell(data[key])))
     if summary.source_run is not None:  # a rerun says which run it came from
         source = summary.source_run
-        ws.write_row(("rerun of", _cell(f"{source['run_id']} ({source['out_dir']})")))
-        ws.write_row(("rerun rows", _cell(f"outcome {', '.join(source['only'])}"
-                                          + (f"; error code {', '.join(source['error_codes'])}"
-                                             if source["error_codes"] else ""))))
-    for heading, counts in (("outcome", summary.by_outcome), ("error_code", summary.by_error_code)):
+        ws.write_row((_("rerun of"), _cell(f"{source['run_id']} ({source['out_dir']})")))
+        codes = _("; error code {codes}").format(codes=", ".join(source["error_codes"])) if source["error_codes"] \
+            else ""
+        ws.write_row((_("rerun rows"), _cell(_("outcome {outcomes}").format(outcomes=", ".join(source["only"]))
+                                             + codes)))
+    for heading, counts in ((_("outcome"), summary.by_outcome), (_("error_code"), summary.by_error_code)):
         ws.write_row(())
-        ws.write_row((heading, "rows"), style=BOLD)
+        ws.write_row((heading, _("rows")), style=BOLD)
         for key, count in counts.items():
             ws.write_row((_cell(key), count))
 

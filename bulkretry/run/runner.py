@@ -21,6 +21,7 @@ import aiohttp
 import anyio
 
 from bulkretry.errors import EXIT_FAILED, ConfigError, JournalError, LoginRefused, ReportError, UnsavedResults
+from bulkretry.i18n import DEFAULT_LANG
 from bulkretry.manifest.annotate import AnnotatedWriter
 from bulkretry.manifest.plan import RowPlan
 from bulkretry.oms.auth import Authenticator
@@ -273,7 +274,8 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         annotating = AnnotatedWriter(prepared.info, out_dir)
         try:
             files = write_reports(out_dir, _tap(journal.results(), annotating), summary, formats=s.formats,
-                                  extra_columns=prepared.extra_columns, details=_report_details(journal.params()))
+                                  extra_columns=prepared.extra_columns, details=_report_details(journal.params()),
+                                  lang=s.lang)
         except OSError as exc:
             annotating.discard()
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc}); "
@@ -374,11 +376,12 @@ def _report_details(params: Mapping[str, Any]) -> dict[str, Any]:
     return {"params": {k: params[k] for k in public if k in params}, "timeline": params.get("timeline", [])}
 
 
-def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None) -> RunResult:
+def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None, lang: str = DEFAULT_LANG) -> RunResult:
     """Write the reports of the run in *out_dir* again from its journal (under its lock); no call is made.
 
-    *formats* default to the run's own. A run that never finished (killed) is reported as its journal
-    stands: rows it never reached are simply absent, and ``--resume`` is the way to complete it.
+    *formats* default to the run's own; *lang* is the reports' language (see ``write_reports``). A run that
+    never finished (killed) is reported as its journal stands: rows it never reached are simply absent, and
+    ``--resume`` is the way to complete it.
     """
     with run_journal(out_dir) as journal:
         params = journal.params()
@@ -390,7 +393,7 @@ def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None) -> Ru
             extra_columns = [name for name, _ in first.extra] if first else []
         try:
             files = write_reports(out_dir, journal.results(), summary, formats=chosen,
-                                  extra_columns=extra_columns, details=_report_details(params))
+                                  extra_columns=extra_columns, details=_report_details(params), lang=lang)
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):  # an archive: nothing was called, nothing lost
                 raise ConfigError(f"cannot write the reports in {out_dir} ({exc.strerror or exc}); its journal was "

@@ -23,6 +23,7 @@ from bulkretry.defaults import (
     MIN_RATE,
 )
 from bulkretry.errors import UsageError
+from bulkretry.i18n import DEFAULT_LANG
 from bulkretry.manifest.read import EXCEL_SUFFIXES
 from bulkretry.oms.credentials import check_setting
 from bulkretry.report.common import FORMATS
@@ -67,6 +68,9 @@ class RunSettings:
     verify_timeout: float | None = None
     #: Start no call after this many seconds of the run (--max-duration); the rest are ``max_duration``.
     max_duration: float | None = None
+    #: The language of report.html, the xlsx Summary sheet and the summary line (``--lang``). Not kept in the
+    #: journal: ``report`` and ``rerun`` take theirs from ``--lang`` or the environment.
+    lang: str = DEFAULT_LANG
 
     def __post_init__(self) -> None:
         """Refuse numbers no run can take (they come from options, or from an earlier run's journal for a rerun)."""

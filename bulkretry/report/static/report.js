@@ -4,6 +4,8 @@
   var body = document.getElementById("rows-body");
   if (!body) { return; }
   var cols = data.columns, rows = data.rows, PAGE = 500, shown = PAGE, matches = [];
+  var W = data.words, LABEL = W.outcomes;  // the page's words, in its language
+  function say(template, n) { return template.replace("{n}", n.toLocaleString()); }
   var OUT = cols.indexOf("outcome"), CODE = cols.indexOf("error_code");
   var NUM = {row: 1, http_status: 1, attempts: 1, latency_ms: 1};
   var MONO = {group_id: 1, project_id: 1, error_code: 1, request_id: 1, finished_at: 1};
@@ -14,14 +16,15 @@
   var more = document.getElementById("rows-more"), head = document.getElementById("rows-head");
   var text = rows.map(function (r) { return r.join("\u0001").toLowerCase(); });
   var tr = document.createElement("tr");
-  cols.forEach(function (c) { var th = document.createElement("th"); th.textContent = c.replace(/_/g, " ");
+  cols.forEach(function (c) { var th = document.createElement("th"); th.textContent = W.columns[c];
     if (WIDE[c]) { th.className = "np"; } tr.appendChild(th); });
   head.appendChild(tr);
-  function options(select, index) {
+  function options(select, index, labels) {
     var seen = {};
     rows.forEach(function (r) { var k = r[index] == null ? "" : String(r[index]); seen[k] = (seen[k] || 0) + 1; });
     Object.keys(seen).sort().forEach(function (k) {
-      var o = document.createElement("option"); o.value = k; o.textContent = (k || "(none)") + "  (" + seen[k] + ")";
+      var o = document.createElement("option"); o.value = k; o.textContent = (labels[k] || k || W.none) +
+        "  (" + seen[k] + ")";
       select.appendChild(o); });
   }
   function choose(select, value) {
@@ -37,7 +40,7 @@
       var tr = document.createElement("tr");
       rows[i].forEach(function (v, j) {
         var td = document.createElement("td"), c = cols[j], t = v == null ? "" : String(v);
-        if (j === OUT) { var s = document.createElement("span"); s.className = "tag"; s.textContent = t;
+        if (j === OUT) { var s = document.createElement("span"); s.className = "tag"; s.textContent = LABEL[t] || t;
           s.style.background = COLOURS[t] || "#7b8794"; td.appendChild(s); }
         else { td.textContent = t; }
         if (NUM[c]) { td.className = "num-cell"; } else if (MONO[c]) { td.className = "mono"; }
@@ -49,9 +52,8 @@
     });
     body.textContent = "";
     body.appendChild(frag);
-    var all = data.total > rows.length ? " (of the first " + rows.length.toLocaleString() + " kept here)" : "";
-    count.textContent = matches.length.toLocaleString() + " matching rows" + all +
-      (matches.length > shown ? ", first " + shown.toLocaleString() + " shown" : "");
+    var all = data.total > rows.length ? say(W.kept, rows.length) : "";
+    count.textContent = say(W.matching, matches.length) + all + (matches.length > shown ? say(W.first, shown) : "");
     more.hidden = matches.length <= shown;
     body.setAttribute("data-shown", String(Math.min(shown, matches.length)));
   }
@@ -79,7 +81,7 @@
       document.getElementById("rows").scrollIntoView();
     }
   }
-  options(fo, OUT); options(fc, CODE);
+  options(fo, OUT, LABEL); options(fc, CODE, {});
   q.addEventListener("input", function () { apply(false); });
   fo.addEventListener("change", function () { apply(false); });
   fc.addEventListener("change", function () { apply(false); });
