@@ -162,8 +162,8 @@ async def fetch_key(origin: str = METADATA_ORIGIN, *, clock: Callable[[], float]
     if NO_AGENCY in text:
         raise MetadataError(f"{where} answered that this server has no agency: attach an agency to the ECS "
                             f"(Cloud Service Agency), or give other credentials (HTTP {status})")
-    if status != 200:
-        raise MetadataError(f"{where} gave no key: HTTP {status} {short_text(text, 120)}")
+    if status != 200:  # the body is not quoted: it may hold a key all the same
+        raise MetadataError(f"{where} gave no key: HTTP {status}")
     return parse_key(text, clock())
 
 
