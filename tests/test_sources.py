@@ -245,6 +245,8 @@ def test_validate_takes_the_project_and_region_of_a_profile(tmp_path: Path, monk
     code, out, err = run_cli("validate", str(manifest), "--profile", "ops")
     assert code == 0, out + err
     assert "3 to call" in out
+    code, out, err = run_cli("validate", str(manifest), "--profile", "nope")
+    assert code == 2 and "--profile nope" in err and "no such profile" in err
 
 
 def test_a_profile_region_is_held_to_the_region_rule(tmp_path: Path) -> None:
@@ -253,3 +255,18 @@ def test_a_profile_region_is_held_to_the_region_rule(tmp_path: Path) -> None:
     _write_profiles(tmp_path, {"current": "a", "profiles": [_profile("a", region="evil.example#")]})
     with pytest.raises(CredentialsError, match=r"region in KooCLI profile 'a'.*not a region id"):
         load_credentials({"HOME": str(tmp_path)})
+
+
+def test_discover_with_only_a_koocli_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             no_ambient_credentials: Path) -> None:
+    """`discover --profile NAME`: keys, project and region from the profile, the endpoint from the SDK's
+    override variable; nothing else configured."""
+    clear_credentials(monkeypatch)
+    config = SimConfig(groups=20)
+    _write_profiles(no_ambient_credentials, {"current": "x", "profiles": [_profile(
+        "ops", accessKeyId=config.ak, secretAccessKey=config.sk, projectId=config.project_id)]})
+    with SimulatorThread(config) as sim:
+        monkeypatch.setenv("HUAWEICLOUD_SDK_REGION_OMS_CN_NORTH_4", sim.url)
+        code, out, err = run_cli("discover", "--profile", "ops", "--out", str(tmp_path / "found.csv"))
+    assert code == 0, out + err
+    assert "12 task groups in status 5" in out

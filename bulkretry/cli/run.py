@@ -49,12 +49,13 @@ class Sourced:
 
         self.credentials: Credentials | None = None
         self.error: CredentialsError | None = None
+        self.named = getattr(args, "profile", None) is not None
         try:
             self.credentials = load_credentials(
                 env, auth=getattr(args, "auth", None), token=getattr(args, "token", None),
                 token_file=getattr(args, "token_file", None), iam_endpoint=getattr(args, "iam_endpoint", None),
                 iam_user=getattr(args, "iam_user", None), iam_domain=getattr(args, "iam_domain", None),
-                profile=args.profile)
+                profile=getattr(args, "profile", None))
         except CredentialsError as exc:
             self.error = exc
 
@@ -72,6 +73,8 @@ class Sourced:
 
         c = self.credentials
         if c is None:
+            if self.error is not None and self.named:  # a profile asked for by name: told at once, even in a dry run
+                raise self.error
             return settings
         return replace(settings, project_id=settings.project_id or c.project_id,
                        region=settings.region or (None if settings.endpoint else c.region))
