@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from huaweicloudsdkcore.auth.internal import MetadataAccessor
+from huaweicloudsdkcore.auth.provider import MetadataCredentialProvider
 
 from bulkretry.cli import main
 from bulkretry.oms.metadata import fetch_key_now
@@ -47,8 +47,8 @@ def scenario(work: Path) -> dict[str, Any]:
     sim = bg.run(stack.enter_async_context(running_simulator(config, state=state)))
     bg.run(stack.enter_async_context(serve_metadata(fake, METADATA_ADDRESS, 80)))
     try:
-        # The oracle: the SDK's own accessor and ours, against the same service handing out the same key.
-        sdk = MetadataAccessor().get_credential()
+        # The oracle: the SDK's own provider and ours, against the same service handing out the same key.
+        sdk = MetadataCredentialProvider.get_basic().get_credentials()
         ours = fetch_key_now()
         fake.fixed = False  # from now on, a new key for every GET
         manifest = work / "m.csv"
@@ -67,7 +67,7 @@ def scenario(work: Path) -> dict[str, Any]:
     secrets = [s for k in fake.keys for s in (k.sk, k.security_token)]  # type: ignore[attr-defined]
     files = [p for p in (work / "run").rglob("*") if p.is_file()] if (work / "run").exists() else []
     return {
-        "sdk_key": [sdk.access, sdk.secret, sdk.security_token],
+        "sdk_key": [sdk.ak, sdk.sk, sdk.security_token],
         "our_key": [ours.ak, ours.sk, ours.security_token],
         "exit": code, "err": err.getvalue()[-2000:], "by_outcome": summary.get("by_outcome"),
         "credentials_source": summary.get("credentials_source"),

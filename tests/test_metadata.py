@@ -1,5 +1,5 @@
 """The ECS agency: temporary keys from the metadata service, signed with X-Security-Token, refreshed before they
-expire, one refresh at a time; the SDK's own MetadataAccessor as the oracle. On loopback here (the service's
+expire, one refresh at a time; the SDK's own MetadataCredentialProvider as the oracle. On loopback here (the service's
 origin is a parameter); the real address, 169.254.169.254, only inside a network namespace
 (``test_ecs_agency_run_in_a_namespace``)."""
 
@@ -179,7 +179,7 @@ SCENARIO = Path(__file__).with_name("netns_ecs_agency.py")
 @pytest.mark.slow
 def test_ecs_agency_run_in_a_namespace(tmp_path: Path) -> None:
     """On 'an ECS with only an agency' (169.254.169.254 on lo, in a loopback-only namespace): the SDK's own
-    MetadataAccessor and bulkretry get the same key; then `bulkretry run`, with no credentials anywhere and a
+    MetadataCredentialProvider and bulkretry get the same key; then `bulkretry run`, with no credentials anywhere and a
     dead HTTP_PROXY, succeeds on every row, every call with X-Security-Token, the short-lived keys refreshed, one
     refresh at a time, and the summary says the ECS agency was used."""
     require_netns()
