@@ -91,6 +91,9 @@ class RunSummary:
     learned_rates: dict[str, float] | None = None
     #: The network of the last session: ``{"proxy": "host:port" or None, "ca": source[, "ca_file": path]}``.
     network: dict[str, Any] | None = None
+    #: Where the last session's credentials came from (``KooCLI profile 'default'``; never a secret); empty for a
+    #: dry run.
+    credentials_source: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSummary:
@@ -113,4 +116,6 @@ class RunSummary:
             data["learned_rates"] = dict(self.learned_rates)
         if self.network is not None:
             data["network"] = dict(self.network)
+        if self.credentials_source:
+            data["credentials_source"] = self.credentials_source
         return data

@@ -62,3 +62,79 @@ class Recorder:
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
+
+
+class FakeMetadata:
+    """The ECS metadata service for an agency, as the SDK's ``MetadataAccessor`` talks to it: ``PUT
+    /meta-data/latest/api/token`` (needs ``X-Metadata-Token-Ttl-Seconds``), then ``GET
+    /openstack/latest/securitykey`` (needs a token it gave) answering the simulator's temporary keys
+    (``state.issue_key``), which live *ttl_s* seconds. ``fixed``: the same key on every GET (as the real service
+    does between rotations); otherwise a new one each time. ``delay_s`` holds each GET, so that overlapping
+    refreshes would show in ``peak_gets``. ``no_agency``: answers as an ECS without an agency does. ``wall``:
+    the time ``expires_at`` is told in (a test's shifted clock)."""
+
+    def __init__(self, state: object, *, ttl_s: float = 3600.0, fixed: bool = False, delay_s: float = 0.0,
+                 no_agency: bool = False, wall: Callable[[], float] | None = None) -> None:
+        import time
+
+        self.state, self.ttl_s, self.fixed, self.delay_s, self.no_agency = state, ttl_s, fixed, delay_s, no_agency
+        self.wall = wall or time.time
+        self.puts = self.gets = self.in_flight = self.peak_gets = 0
+        self.tokens: set[str] = set()
+        self.keys: list[object] = []
+        self.down = False
+
+    def answer(self, key: object) -> dict:
+        from datetime import datetime, timezone
+
+        expires = self.wall() + (key.expires_at - self.state.clock())  # type: ignore[attr-defined]
+        when = datetime.fromtimestamp(expires, timezone.utc).strftime(  # noqa: UP017 (Python 3.9)
+            "%Y-%m-%dT%H:%M:%S.%fZ")
+        return {"credential": {"access": key.ak, "secret": key.sk,  # type: ignore[attr-defined]
+                               "securitytoken": key.security_token, "expires_at": when}}  # type: ignore[attr-defined]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        import asyncio
+        import secrets
+
+        if self.down:
+            return web.Response(status=500, text="metadata service down")
+        if request.method == "PUT" and request.path == "/meta-data/latest/api/token":
+            self.puts += 1
+            if not request.headers.get("X-Metadata-Token-Ttl-Seconds", "").isdigit():
+                return web.Response(status=400, text="X-Metadata-Token-Ttl-Seconds is required")
+            token = "md-" + secrets.token_hex(8)
+            self.tokens.add(token)
+            return web.Response(text=token)
+        if request.method == "GET" and request.path == "/openstack/latest/securitykey":
+            if request.headers.get("X-Metadata-Token") not in self.tokens:
+                return web.Response(status=401, text="Unauthorized")
+            if self.no_agency:
+                return web.Response(status=404, text="Please configure Cloud Service Agency first")
+            self.gets += 1
+            self.in_flight += 1
+            self.peak_gets = max(self.peak_gets, self.in_flight)
+            try:
+                await asyncio.sleep(self.delay_s)
+                if not (self.fixed and self.keys):
+                    self.keys.append(self.state.issue_key(self.ttl_s))  # type: ignore[attr-defined]
+                return web.json_response(self.answer(self.keys[-1]))
+            finally:
+                self.in_flight -= 1
+        return web.Response(status=404, text="not found")
+
+
+@asynccontextmanager
+async def serve_metadata(fake: FakeMetadata, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve *fake* on *host*:*port* (0: a free one); yield its origin, ``http://host[:port]``."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", fake.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://{host}" + ("" if bound == 80 else f":{bound}")
+    finally:
+        await runner.cleanup()

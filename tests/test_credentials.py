@@ -13,7 +13,8 @@ from bulkretry.errors import ApiError, CredentialsError
 from bulkretry.masking import mask
 from bulkretry.oms.auth import AkSkAuth, IamPasswordAuth, TokenAuth, authenticator_for
 from bulkretry.oms.client import OmsClient
-from bulkretry.oms.credentials import AkSk, IamPassword, Token, load_credentials
+from bulkretry.oms.credentials import AkSk, EcsAgency, IamPassword, Token
+from bulkretry.oms.sources import load_credentials
 from tests.servers import serve
 
 SECRETS = ["sk-very-secret-0123456789", "tok-very-secret-abcdef", "pw-very-secret-123", "sts-very-secret-xyz"]
@@ -53,11 +54,14 @@ def test_half_configured_aksk_names_the_missing_variable() -> None:
     assert "HUAWEICLOUD_SDK_AK " not in str(info.value)
 
 
-def test_nothing_configured_says_what_to_set() -> None:
-    """With no credentials at all, the message lists every way to provide them."""
+def test_nothing_configured_ends_at_the_ecs_agency_or_says_what_to_set() -> None:
+    """With nothing configured the chain ends at the ECS agency (asked later); with the metadata step left out,
+    the message lists every way to provide credentials."""
+    assert load_credentials({}) == EcsAgency()
     with pytest.raises(CredentialsError) as info:
-        load_credentials({})
-    for name in ("HUAWEICLOUD_SDK_AK", "OMS_AUTH_TOKEN", "OMS_IAM_USER"):
+        load_credentials({"BULKRETRY_NO_METADATA": "1"})
+    for name in ("HUAWEICLOUD_SDK_AK", "OMS_AUTH_TOKEN", "OMS_IAM_USER", "~/.huaweicloud/credentials", "--profile",
+                 "BULKRETRY_NO_METADATA"):
         assert name in str(info.value)
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so 
     from bulkretry.cli.signals import StopSignals
     from bulkretry.manifest.columns import ManifestInfo
     from bulkretry.notify.send import Target
+    from bulkretry.oms.credentials import Credentials
     from bulkretry.oms.network import Network
     from bulkretry.records import RunSummary
     from bulkretry.run.prepare import PreparedRun
@@ -37,6 +38,48 @@ def _project_id(args: argparse.Namespace, env: dict[str, str] | None) -> str | N
         return check_setting(args.project_id, "--project-id")
     value = env.get(ENV_PROJECT_ID) if env is not None else None
     return check_setting(value, ENV_PROJECT_ID) if value else None
+
+
+class Sourced:
+    """The credentials the options and the environment point to (files read, nothing asked yet), or the
+    CredentialsError that says what is wrong with them, raised when the run needs them (after the manifest is
+    read, as before)."""
+
+    def __init__(self, args: argparse.Namespace, env: dict[str, str]) -> None:
+        from bulkretry.errors import CredentialsError
+        from bulkretry.oms.sources import load_credentials
+
+        self.credentials: Credentials | None = None
+        self.error: CredentialsError | None = None
+        self.named = getattr(args, "profile", None) is not None
+        try:
+            self.credentials = load_credentials(
+                env, auth=getattr(args, "auth", None), token=getattr(args, "token", None),
+                token_file=getattr(args, "token_file", None), iam_endpoint=getattr(args, "iam_endpoint", None),
+                iam_user=getattr(args, "iam_user", None), iam_domain=getattr(args, "iam_domain", None),
+                profile=getattr(args, "profile", None))
+        except CredentialsError as exc:
+            self.error = exc
+
+    def required(self) -> Credentials:
+        """The credentials, or their CredentialsError."""
+        if self.credentials is None:
+            assert self.error is not None
+            raise self.error
+        return self.credentials
+
+    def defaults(self, settings: RunSettings) -> RunSettings:
+        """*settings* with the project and region of the credentials file or KooCLI profile where neither the
+        options nor the environment give them (the manifest's cells still win, row by row)."""
+        from dataclasses import replace
+
+        c = self.credentials
+        if c is None:
+            if self.error is not None and self.named:  # a profile asked for by name: told at once, even in a dry run
+                raise self.error
+            return settings
+        return replace(settings, project_id=settings.project_id or c.project_id,
+                       region=settings.region or (None if settings.endpoint else c.region))
 
 
 def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings:
@@ -96,7 +139,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.run.prepare import prepare
 
     env = dict(os.environ)
-    prepared = prepare(_settings_from(args, env), env)
+    prepared = prepare(Sourced(args, env).defaults(_settings_from(args, env)), env)
     info = prepared.info
     _note_hidden_sheets(info, err)
     where = f"sheet {info.sheet!r}" if info.kind == "xlsx" else f"{info.encoding}, delimiter {info.delimiter!r}"
@@ -152,12 +195,13 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.run.prepare import prepare
 
     env = dict(os.environ)
-    settings = _run_settings_from(args, env)
+    sourced = Sourced(args, env)
+    settings = sourced.defaults(_run_settings_from(args, env))
 
     def body(signals: StopSignals) -> int:
         prepared = prepare(settings, env, should_stop=signals.requested)
         _note_hidden_sheets(prepared.info, err)
-        return _execute(args, prepared, env, out, err, signals)
+        return _execute(args, prepared, env, sourced, out, err, signals)
 
     return _stoppable(args, out, err, body)
 
@@ -186,7 +230,9 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.run.prepare import prepare
 
     env = dict(os.environ)
+    sourced = Sourced(args, env)
     selection, settings = _rerun_settings_from(args, env)
+    settings = sourced.defaults(settings)
     what = f"outcome {', '.join(selection.only)}" + (
         f" and error code {', '.join(selection.error_codes)}" if selection.error_codes else "")
     if not selection.targets:
@@ -204,13 +250,13 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if prepared.missing:
             print(f"warning: {prepared.missing} of the {len(selection.targets)} groups with {what} are no longer "
                   f"in {settings.manifest} and are not called", file=err)
-        return _execute(args, prepared, env, out, err, signals)
+        return _execute(args, prepared, env, sourced, out, err, signals)
 
     return _stoppable(args, out, err, body)
 
 
-def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str], out: TextIO, err: TextIO,
-             signals: StopSignals) -> int:
+def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str], sourced: Sourced, out: TextIO,
+             err: TextIO, signals: StopSignals) -> int:
     """Run *prepared* (see :func:`_run_and_report`), then send the notifications, whatever the ending: an exit
     status, an error (re-raised after), or a second signal. The network settings and the ``--notify`` targets
     are checked first, before any call (exit 2)."""
@@ -229,7 +275,7 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
     # What names the run before it has a summary: its folder when given, else its manifest.
     ended: dict[str, Any] = {"run_id": Path(args.out).name if args.out else settings.manifest.name}
     try:
-        code = _run_and_report(args, prepared, env, out, err, signals, network, ended,
+        code = _run_and_report(args, prepared, sourced, out, err, signals, network, ended,
                                smn=any(t.topic is not None for t in targets))
     except BulkRetryError as exc:
         _notify(args, targets, network, ended, err, exc.exit_status, error=str(exc))
@@ -276,7 +322,7 @@ def _notify(args: argparse.Namespace, targets: list[Target], network: Network, e
             log.warning("%s", warning, extra={"event": "notify_failed", "fields": {}})
 
 
-def _run_and_report(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str], out: TextIO,
+def _run_and_report(args: argparse.Namespace, prepared: PreparedRun, sourced: Sourced, out: TextIO,
                     err: TextIO, signals: StopSignals, network: Network, ended: dict[str, Any], *,
                     smn: bool = False) -> int:
     """Run *prepared* with a progress bar (and a JSON log), print the summary, pick the exit status. What the
@@ -289,16 +335,13 @@ def _run_and_report(args: argparse.Namespace, prepared: PreparedRun, env: dict[s
     from bulkretry.cli.logfile import json_log
     from bulkretry.cli.progress import run_with_progress
     from bulkretry.oms.auth import authenticator_for
-    from bulkretry.oms.credentials import load_credentials
     from bulkretry.records import FAILING
 
     settings = prepared.settings
     auth = None
-    if not settings.dry_run or smn:
-        credentials = load_credentials(env, auth=args.auth, token=args.token, token_file=args.token_file,
-                                       iam_endpoint=args.iam_endpoint, iam_user=args.iam_user,
-                                       iam_domain=args.iam_domain)
-        auth = ended["auth"] = authenticator_for(credentials, timeout=settings.timeout, network=network)
+    if not settings.dry_run or smn:  # the ECS agency: its first keys are asked for here (exit 2 when none come)
+        auth = ended["auth"] = authenticator_for(sourced.required(), timeout=settings.timeout,
+                                                 verify_tls=settings.verify_tls, network=network)
     if signals.requested():  # stopped after the manifest was read: no run folder, no call
         from bulkretry.errors import Stopped
 

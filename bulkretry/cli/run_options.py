@@ -26,7 +26,13 @@ with each row's outcome (annotated.xlsx or annotated.csv) to a new run folder.
 
 Credentials (the first configured wins; --auth forces one): OMS_AUTH_TOKEN or --token-file (IAM token);
 HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK (AK/SK signing, also CLOUD_SDK_AK/CLOUD_SDK_SK); OMS_IAM_USER and
-OMS_IAM_PASSWORD (IAM password token). Credential cells may say env:NAME; empty cells fall back to
+OMS_IAM_PASSWORD (IAM password token); then, as the official SDK: the SDK's credentials file
+($HUAWEICLOUD_SDK_CREDENTIALS_FILE, else ~/.huaweicloud/credentials, section [basic]); the current KooCLI
+profile (~/.hcloud/config.json; --profile NAME picks one, whatever else is set); the ECS's agency (the
+metadata service at 169.254.169.254; BULKRETRY_NO_METADATA=1 leaves it out). A file or profile also gives the
+project id and region when the options and the environment do not. The summary names the source used.
+Endpoint: --endpoint, else $HUAWEICLOUD_SDK_REGION_OMS_<REGION> (e.g. HUAWEICLOUD_SDK_REGION_OMS_CN_NORTH_4),
+else https://oms.{region}.myhuaweicloud.com. Credential cells may say env:NAME; empty cells fall back to
 BULKRETRY_SRC_AK, BULKRETRY_SRC_SK, BULKRETRY_DST_AK, BULKRETRY_DST_SK (and likewise for the other body fields).
 
 Retried: 429, 5xx, timeouts and dropped connections, up to --max-attempts, with exponential backoff and full
@@ -49,6 +55,7 @@ folder at the same time. `bulkretry rerun DIR` then makes a new run of just the 
 examples:
   export HUAWEICLOUD_SDK_AK=... HUAWEICLOUD_SDK_SK=...
   bulkretry run groups.xlsx --region cn-north-4 --project-id 0a1b2c3d...
+  bulkretry run groups.xlsx --profile migration   # keys, project and region from a KooCLI profile
   bulkretry run groups.csv --region cn-north-4 --rate 5 --concurrency 8 --out runs/after-outage
   bulkretry run groups.csv --region cn-north-4 --out runs/after-outage --resume   # continue after a crash
   bulkretry run groups.csv --endpoint http://127.0.0.1:8080 --dry-run
@@ -229,7 +236,9 @@ def _add_auth_options(p: argparse.ArgumentParser) -> None:
     from bulkretry.oms.credentials import AUTH_KINDS
 
     g = p.add_argument_group("authentication")
-    g.add_argument("--auth", choices=AUTH_KINDS, help="force one scheme (default: the first configured)")
+    g.add_argument("--auth", choices=AUTH_KINDS, help="force one scheme (default: the first configured; aksk: "
+                   "keys from any source)")
+    _add_profile_option(g)
     g.add_argument("--token", help="IAM token (prefer OMS_AUTH_TOKEN or --token-file: flags show in `ps`)")
     g.add_argument("--token-file", metavar="FILE",
                    help="read the IAM token from FILE (a regular file of at most 64 KiB; spaces around are dropped)")
@@ -249,9 +258,16 @@ def _add_network_options(g: argparse._ArgumentGroup) -> None:
                         "HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured")
 
 
+def _add_profile_option(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--profile", metavar="NAME", help="the KooCLI profile (~/.hcloud/config.json) whose keys, "
+                   "project and region to use (default: the current one, after the environment and the SDK's "
+                   "credentials file)")
+
+
 def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("validate", help="check a manifest and print what would happen; calls nothing",
                        description=VALIDATE_HELP, formatter_class=_Formatter)
     _add_manifest_options(p)
     p.add_argument("--quiet", action="store_true", help="print only the rows with problems, and the summary")
+    _add_profile_option(p.add_argument_group("defaults from credentials (read, never used: nothing is called)"))
     p.set_defaults(handler=_cmd_validate)

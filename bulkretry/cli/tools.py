@@ -15,7 +15,7 @@ from bulkretry.cli._common import (
     _non_negative_int,
     _timeout,
 )
-from bulkretry.cli.run import _project_id
+from bulkretry.cli.run import Sourced, _project_id
 from bulkretry.cli.run_options import _add_auth_options
 from bulkretry.errors import UsageError
 
@@ -176,34 +176,36 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.discover import discover_groups, manifest_row, write_manifest
     from bulkretry.oms.auth import authenticator_for
     from bulkretry.oms.client import OmsClient, make_session
-    from bulkretry.oms.credentials import load_credentials
 
     env = dict(os.environ)
-    project_id = _project_id(args, env)
+    sourced = Sourced(args, env)  # a credentials file or KooCLI profile may give the project and region
+    given = sourced.credentials
+    project_id = _project_id(args, env) or (given.project_id if given else None)
     if not project_id:
-        raise UsageError("no project id: give --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")
-    if not args.endpoint and not args.region:
+        raise UsageError("no project id: give --project-id, set HUAWEICLOUD_SDK_PROJECT_ID, or name a KooCLI profile "
+                         "with a projectId (--profile)")
+    region = args.region or (given.region if given and not args.endpoint else None)
+    if not args.endpoint and not region:
         raise UsageError("no endpoint: give --endpoint URL or --region R")
-    from bulkretry.oms.endpoint import check_region, parse_endpoint
+    from bulkretry.oms.endpoint import check_region, parse_endpoint, region_overrides
 
     if args.endpoint:
         parse_endpoint(args.endpoint)
-    if args.region:
-        check_region(args.region)
+    if region:
+        check_region(region, option="--region" if args.region else "the region of the KooCLI profile")
+    region_endpoints = {} if args.endpoint else region_overrides(env)
     target = Path(args.out or f"manifest-{project_id[:12]}-status{args.status}.csv")
     if target.exists():
         raise UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")
     from bulkretry.oms.network import network_from
 
     network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
-    credentials = load_credentials(env, auth=args.auth, token=args.token, token_file=args.token_file,
-                                   iam_endpoint=args.iam_endpoint, iam_user=args.iam_user, iam_domain=args.iam_domain)
-    auth = authenticator_for(credentials, timeout=args.timeout, network=network)
+    auth = authenticator_for(sourced.required(), timeout=args.timeout, verify_tls=not args.insecure, network=network)
 
     async def listing() -> list[list[str]]:
         async with make_session(limit=4) as session:
-            client = OmsClient(session, auth, endpoint=args.endpoint, region=args.region, timeout=args.timeout,
-                               network=network)
+            client = OmsClient(session, auth, endpoint=args.endpoint, region=region, timeout=args.timeout,
+                               verify_tls=not args.insecure, region_endpoints=region_endpoints, network=network)
             return [manifest_row(group, project_id, credentials_from_env=args.credentials_from_env)
                     async for group in discover_groups(client, project_id, status=args.status)]
 

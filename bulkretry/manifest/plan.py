@@ -255,13 +255,14 @@ class Planner:
         self._first_row = FirstRows()
         if "project_id" not in self.columns and not self._project_id:
             raise ConfigError("no project id: add a project_id column to the manifest, give --project-id, "
-                              "or set HUAWEICLOUD_SDK_PROJECT_ID")
+                              "set HUAWEICLOUD_SDK_PROJECT_ID, or name a KooCLI profile with a projectId (--profile)")
         if endpoint:
             parse_endpoint(endpoint)  # a bad --endpoint is a ConfigError before any call
         if self._region:
             check_region(self._region)
         if not endpoint and "region" not in self.columns and not self._region:
-            raise ConfigError("no endpoint: give --endpoint URL or --region R (or add a region column)")
+            raise ConfigError("no endpoint: give --endpoint URL or --region R (or add a region column, or name a "
+                              "KooCLI profile with a region: --profile)")
         self._needs_region = not endpoint
         #: Region ids already found good (a run has a few; bounded against a hostile manifest).
         self._good_regions: set[str] = set()

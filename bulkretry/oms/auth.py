@@ -1,7 +1,8 @@
 """Authenticators: turn a request about to be sent into one the service accepts.
 
-Three schemes, one small protocol: AK/SK signing (as the SDK signs), a given token, and an IAM
-password token fetched per project, cached, refreshed before it expires and once after a 401.
+Four schemes, one small protocol: AK/SK signing (as the SDK signs), a given token, an IAM
+password token fetched per project, cached, refreshed before it expires and once after a 401, and the ECS
+agency's temporary keys, signed as AK/SK with their security token and refreshed before they expire.
 A project's login is made one at a time, and a failed one is remembered for the authenticator's life:
 the rows waiting for it, and every later row of that project, get the same error without asking IAM again
 (a wrong password is tried once, not once per row, before IAM locks the account).
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -22,11 +24,13 @@ import aiohttp
 from bulkretry.errors import BulkRetryError, LoginRefused, LoginUnavailable
 from bulkretry.masking import mask, redact_credentials
 from bulkretry.oms import signer
-from bulkretry.oms.credentials import AkSk, Credentials, IamPassword, Token
+from bulkretry.oms.credentials import AkSk, Credentials, EcsAgency, IamPassword, Token
 from bulkretry.oms.errorbody import MAX_BODY_BYTES, parse_error_body, read_capped, short_text
+from bulkretry.oms.metadata import METADATA_ORIGIN, MetadataError, TemporaryKey, fetch_key, fetch_key_now, refresh_at
 from bulkretry.oms.network import Network
 
 __all__ = [
+    "AgencyAuth",
     "AkSkAuth",
     "Authenticator",
     "IamPasswordAuth",
@@ -34,6 +38,8 @@ __all__ = [
     "TokenAuth",
     "authenticator_for",
 ]
+
+log = logging.getLogger(__name__)
 
 _CHECK_IAM = "; check the IAM endpoint (--iam-endpoint or OMS_IAM_ENDPOINT) and the network"
 
@@ -56,6 +62,8 @@ class OutgoingRequest:
 
 class Authenticator(Protocol):
     name: str
+    #: Where the credentials came from, for the run's summary (never a secret).
+    source: str
 
     async def authorize(self, request: OutgoingRequest, session: aiohttp.ClientSession) -> dict[str, str]:
         """Return the headers to send for *request*."""
@@ -79,21 +87,14 @@ class AkSkAuth:
     def __init__(self, credentials: AkSk, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._credentials = credentials
         self._now = now
+        self.source = credentials.source
 
     def __repr__(self) -> str:
         return f"AkSkAuth(ak={mask(self._credentials.ak)!r})"
 
     async def authorize(self, request: OutgoingRequest, session: aiohttp.ClientSession) -> dict[str, str]:
-        headers = dict(request.headers)
-        if request.project_id:
-            headers["X-Project-Id"] = request.project_id
-        if self._credentials.security_token:
-            headers["X-Security-Token"] = self._credentials.security_token
-        return signer.sign(
-            method=request.method, host=request.host, path=request.path, query=request.query,
-            headers=headers, body=request.body, ak=self._credentials.ak, sk=self._credentials.sk,
-            now=self._now(),
-        )
+        c = self._credentials
+        return _signed(request, c.ak, c.sk, c.security_token, self._now())
 
     def invalidate(self, project_id: str) -> bool:
         return False
@@ -103,6 +104,18 @@ class AkSkAuth:
         return (c.sk, c.security_token or ""), (c.ak,)
 
 
+def _signed(request: OutgoingRequest, ak: str, sk: str, security_token: str | None, now: datetime) -> dict[str, str]:
+    """*request*'s headers signed with *ak*/*sk*, with ``X-Project-Id`` and (temporary keys) ``X-Security-Token``
+    added first, so that both are signed, as the SDK does."""
+    headers = dict(request.headers)
+    if request.project_id:
+        headers["X-Project-Id"] = request.project_id
+    if security_token:
+        headers["X-Security-Token"] = security_token
+    return signer.sign(method=request.method, host=request.host, path=request.path, query=request.query,
+                       headers=headers, body=request.body, ak=ak, sk=sk, now=now)
+
+
 class TokenAuth:
     """A token given by the user, sent as ``X-Auth-Token`` unchanged."""
 
@@ -110,6 +123,7 @@ class TokenAuth:
 
     def __init__(self, credentials: Token) -> None:
         self._token = credentials.token
+        self.source = credentials.source
 
     def __repr__(self) -> str:
         return "TokenAuth(<token>)"
@@ -138,6 +152,7 @@ class IamPasswordAuth:
     def __init__(self, credentials: IamPassword, *, clock: Callable[[], float] = time.time,
                  timeout: float = 30.0, verify_tls: bool = True, network: Network | None = None) -> None:
         self._credentials = credentials
+        self.source = credentials.source
         self._clock = clock
         self._timeout = timeout
         # aiohttp's ssl= and proxy options for IAM: the run's network (oms/network.py), else ssl=True (verify with
@@ -246,6 +261,83 @@ class IamPasswordAuth:
         return expires_at - margin
 
 
+class AgencyAuth:
+    """The ECS agency's temporary keys, signed as AK/SK with ``X-Security-Token``.
+
+    The keys are refreshed from the metadata service when less than a fifth of their lifetime (at most 10
+    minutes) is left: one refresh at a time, which every call in flight waits for. A failed refresh is tried
+    again after :attr:`RETRY_S`; meanwhile the old keys serve while they are valid, and once they have expired
+    every call gets a :class:`LoginUnavailable` (the run halts; ``--resume`` continues), never a wait.
+    """
+
+    name = "aksk"
+    #: After a failed refresh, the next one is tried this much later.
+    RETRY_S = 30.0
+    #: A 401 fetches new keys only when the keys in use are at least this old (else it is not about them).
+    REFETCH_AFTER_S = 60.0
+
+    def __init__(self, key: TemporaryKey, *, source: str = "ECS metadata (agency)",
+                 fetch: Callable[[], Awaitable[TemporaryKey]] | None = None, clock: Callable[[], float] = time.time,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.source = source
+        self._clock = clock
+        self._now = now
+        self._fetch = fetch if fetch is not None else (lambda: fetch_key(METADATA_ORIGIN, clock=clock))
+        self._lock: asyncio.Lock | None = None  # made in the run's event loop
+        self._key = key
+        self._refresh_at = refresh_at(key)
+        self._retry_at = 0.0
+        self._failure = ""
+        #: Every key used, for redaction (a late error may quote an earlier one).
+        self._keys: list[TemporaryKey] = [key]
+        #: How many refreshes were made (the first fetch not counted).
+        self.refreshes = 0
+
+    def __repr__(self) -> str:
+        return f"AgencyAuth(source={self.source!r}, refreshes={self.refreshes})"
+
+    async def authorize(self, request: OutgoingRequest, session: aiohttp.ClientSession) -> dict[str, str]:
+        key = self._key if self._clock() < self._refresh_at else await self._refreshed()
+        return _signed(request, key.ak, key.sk, key.security_token, self._now())
+
+    async def _refreshed(self) -> TemporaryKey:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            now = self._clock()
+            if now < self._refresh_at:  # refreshed while this call waited
+                return self._key
+            if now >= self._retry_at:
+                try:
+                    key = await self._fetch()
+                except MetadataError as exc:
+                    self._retry_at = self._clock() + self.RETRY_S
+                    self._failure = str(exc)
+                    log.warning("the ECS agency's keys could not be refreshed: %s", exc,
+                                extra={"event": "metadata_refresh_failed", "fields": {"error": str(exc)}})
+                else:
+                    self._key, self._refresh_at, self._retry_at = key, refresh_at(key), 0.0
+                    self._keys = [*self._keys[-3:], key]
+                    self.refreshes += 1
+                    log.info("the ECS agency's keys were refreshed", extra={
+                        "event": "metadata_refresh", "fields": {"expires_at": key.expires_at}})
+                    return key
+            if self._clock() < self._key.expires_at:  # still valid: used until a refresh succeeds
+                return self._key
+            raise LoginUnavailable("metadata_unavailable", f"the ECS agency's keys expired and new ones could not be "
+                                   f"had: {self._failure}; check the ECS's agency, then continue with --resume")
+
+    def invalidate(self, project_id: str) -> bool:
+        if self._clock() - self._key.fetched_at < self.REFETCH_AFTER_S:
+            return False
+        self._refresh_at = 0.0  # the next call refreshes (once: the new keys are fresh)
+        return True
+
+    def secrets(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (tuple(s for k in self._keys for s in (k.sk, k.security_token)),
+                tuple(k.ak for k in self._keys))
+
+
 def _answer(status: int, code: str, msg: str) -> str:
     """``HTTP 401 IAM.0001: message`` (the code left out when it only repeats the status)."""
     return f"HTTP {status}" + (f" {code}" if code != str(status) else "") + f": {msg.rstrip('.')}"
@@ -262,9 +354,22 @@ def _again(error: LoginRefused | LoginUnavailable) -> Callable[[], BulkRetryErro
 
 def authenticator_for(credentials: Credentials, *, timeout: float = 30.0, verify_tls: bool = True,
                       network: Network | None = None) -> Authenticator:
-    """The authenticator that uses *credentials* (IAM logins go through *network*'s proxy and trust)."""
+    """The authenticator that uses *credentials* (IAM logins go through *network*'s proxy and trust). For the ECS
+    agency this asks the metadata service for the first keys now (a few seconds at most), so that a run off ECS, or
+    on one without an agency, stops here with a :class:`~bulkretry.errors.CredentialsError` (exit 2), before
+    anything is called."""
     if isinstance(credentials, AkSk):
         return AkSkAuth(credentials)
     if isinstance(credentials, Token):
         return TokenAuth(credentials)
+    if isinstance(credentials, EcsAgency):
+        try:
+            key = fetch_key_now()
+        except MetadataError as exc:
+            first = ("no credentials are configured (options, environment, the SDK's credentials file, a KooCLI "
+                     "profile), and " if credentials.source == EcsAgency().source else f"{credentials.source}: ")
+            raise MetadataError(f"{first}{exc}. On an ECS, attach an agency to it; elsewhere set HUAWEICLOUD_SDK_AK "
+                                "and HUAWEICLOUD_SDK_SK, write ~/.huaweicloud/credentials, or name a KooCLI profile "
+                                "with --profile (BULKRETRY_NO_METADATA=1 leaves the metadata service out)") from None
+        return AgencyAuth(key, source=credentials.source)
     return IamPasswordAuth(credentials, timeout=timeout, verify_tls=verify_tls, network=network)

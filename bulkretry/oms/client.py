@@ -89,7 +89,8 @@ class Response(NamedTuple):
 class OmsClient:
     """Async OMS v2 client over one shared :class:`aiohttp.ClientSession` (one pool, keep-alive).
 
-    *endpoint* wins over *region*; a call may name its own region when no endpoint was given. Both are
+    *endpoint* wins over *region*; a call may name its own region when no endpoint was given, and a region's
+    endpoint is its override in *region_endpoints* (the SDK's variables), else ``oms.{region}``. Both are
     checked here (:mod:`bulkretry.oms.endpoint`; a :class:`ConfigError` for a bad one), and every URL built is
     checked to go to the host they name before anything is sent.
     """
@@ -105,6 +106,7 @@ class OmsClient:
         verify_tls: bool = True,
         network: Network | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        region_endpoints: Mapping[str, Endpoint] | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -112,6 +114,8 @@ class OmsClient:
         self._auth = auth
         self._endpoint = parse_endpoint(endpoint) if endpoint else None
         self._region = check_region(region) if region and not endpoint else region
+        #: The SDK's HUAWEICLOUD_SDK_REGION_OMS_<REGION> overrides (:func:`~bulkretry.oms.endpoint.region_overrides`).
+        self._region_endpoints = dict(region_endpoints or {})
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         # The proxy and trust of the run (oms/network.py); without one, no proxy and the system's store (aiohttp's
         # ssl=True), or nothing verified (False).
@@ -140,7 +144,7 @@ class OmsClient:
         region = region or self._region
         if not region:
             raise ValueError("no endpoint: give --endpoint, --region, or a region column")
-        return endpoint_for_region(region)
+        return endpoint_for_region(region, self._region_endpoints)
 
     # -- the three calls ---------------------------------------------------------------------------
 

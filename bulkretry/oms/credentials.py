@@ -1,7 +1,10 @@
-"""Credential records and where they come from (flags, files, the SDK's own environment names).
+"""Credential records, and the credentials the options and the environment give (flags, token and password
+files, the SDK's own environment names). The SDK's credentials file, a KooCLI profile and the ECS metadata
+service come after these, in :mod:`bulkretry.oms.sources`.
 
 Secrets live only in these objects and in the requests that need them: every ``repr`` here masks
-the access key and leaves the secret out.
+the access key and leaves the secret out. Each record also says where it came from (``source``, shown in the
+run's summary; never a secret) and the project and region that source gives as defaults, if any.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ import os
 import stat
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Union
 
 from bulkretry.errors import ConfigError, CredentialsError
 from bulkretry.masking import mask
@@ -19,10 +23,12 @@ from bulkretry.masking import mask
 __all__ = [
     "AUTH_KINDS",
     "AkSk",
+    "Credentials",
+    "EcsAgency",
     "IamPassword",
     "Token",
     "check_setting",
-    "load_credentials",
+    "from_environment",
     "read_small_file",
 ]
 
@@ -41,7 +47,6 @@ ENV_IAM_PASSWORD_FILE = "OMS_IAM_PASSWORD_FILE"
 DEFAULT_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
 
 
-
 @dataclass(frozen=True, slots=True)
 class AkSk:
     """Permanent or temporary AK/SK for request signing."""
@@ -49,10 +54,15 @@ class AkSk:
     ak: str
     sk: str
     security_token: str | None = None
+    #: Where the keys came from, for the run's summary (never a secret).
+    source: str = field(default="environment (HUAWEICLOUD_SDK_AK)", compare=False)
+    #: The project and region the source gives as defaults (a credentials file, a KooCLI profile).
+    project_id: str | None = field(default=None, compare=False)
+    region: str | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         temp = ", temporary" if self.security_token else ""
-        return f"AkSk(ak={mask(self.ak)!r}{temp})"
+        return f"AkSk(ak={mask(self.ak)!r}{temp}, source={self.source!r})"
 
     __str__ = __repr__
 
@@ -62,9 +72,12 @@ class Token:
     """A ready IAM token, sent as ``X-Auth-Token``."""
 
     token: str
+    source: str = field(default=f"environment ({ENV_TOKEN})", compare=False)
+    project_id: str | None = field(default=None, compare=False)
+    region: str | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
-        return f"Token(<{len(self.token)} chars>)"
+        return f"Token(<{len(self.token)} chars>, source={self.source!r})"
 
     __str__ = __repr__
 
@@ -77,6 +90,9 @@ class IamPassword:
     user: str
     domain: str
     password: str
+    source: str = field(default=f"IAM password ({ENV_IAM_USER})", compare=False)
+    project_id: str | None = field(default=None, compare=False)
+    region: str | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         return f"IamPassword(iam_endpoint={self.iam_endpoint!r}, user={self.user!r}, domain={self.domain!r})"
@@ -84,7 +100,17 @@ class IamPassword:
     __str__ = __repr__
 
 
-Credentials = AkSk | Token | IamPassword
+@dataclass(frozen=True)
+class EcsAgency:
+    """The ECS's agency: temporary AK/SK and a security token from the metadata service (``169.254.169.254``),
+    fetched when the run starts and again before they expire (:mod:`bulkretry.oms.metadata`)."""
+
+    source: str = "ECS metadata (agency)"
+    project_id: str | None = None
+    region: str | None = None
+
+
+Credentials = Union[AkSk, Token, IamPassword, EcsAgency]  # noqa: UP007 (a runtime alias: Python 3.9)
 
 
 #: What may not stand anywhere in a setting: control and format characters, line and paragraph separators.
@@ -161,8 +187,13 @@ def _read_secret_file(path: str, what: str) -> str:
     return value
 
 
-def load_credentials(
-    env: Mapping[str, str] | None = None,
+def _first_name(env: Mapping[str, str], *names: str) -> str:
+    """The first of *names* set in *env* (for saying where a value came from)."""
+    return next((name for name in names if env.get(name, "").strip()), names[0])
+
+
+def from_environment(
+    env: Mapping[str, str],
     *,
     auth: str | None = None,
     token: str | None = None,
@@ -170,12 +201,11 @@ def load_credentials(
     iam_endpoint: str | None = None,
     iam_user: str | None = None,
     iam_domain: str | None = None,
-) -> Credentials:
-    """Pick the first configured scheme (token, then AK/SK, then IAM password), or the one *auth* forces.
-
-    Raises :class:`CredentialsError` with what to set when nothing usable is configured.
-    """
-    env = os.environ if env is None else env
+) -> Credentials | None:
+    """The first scheme the options and the environment configure (token, then AK/SK, then IAM password), or
+    the one *auth* forces; None when none is (the chain of :func:`bulkretry.oms.sources.load_credentials` goes
+    on). Raises :class:`CredentialsError` for what is half configured or unreadable, and for a forced token or
+    password scheme that is not configured."""
     if auth is not None and auth not in AUTH_KINDS:
         raise CredentialsError(f"--auth must be one of {', '.join(AUTH_KINDS)}, not {auth!r}")
 
@@ -184,20 +214,23 @@ def load_credentials(
 
     if want("token"):
         value = check_setting((token or "").strip(), "--token", secret=True, error=CredentialsError)
+        source = "--token"
         if not value and token_file:
             value = check_setting(_read_secret_file(token_file, "token"), f"the token file {token_file!r}",
                                   secret=True, error=CredentialsError)
-        value = value or _first(env, ENV_TOKEN)
+            source = f"--token-file {token_file}"
+        if not value:
+            value, source = _first(env, ENV_TOKEN), f"environment ({ENV_TOKEN})"
         if value:
-            return Token(value)
+            return Token(value, source)
         if auth == "token":
             raise CredentialsError(f"--auth token: give --token-file FILE or set {ENV_TOKEN}")
 
     if want("aksk"):
         ak, sk = _first(env, *ENV_AK), _first(env, *ENV_SK)
         if ak and sk:
-            return AkSk(ak, sk, _first(env, ENV_SECURITY_TOKEN) or None)
-        if ak or sk or auth == "aksk":
+            return AkSk(ak, sk, _first(env, ENV_SECURITY_TOKEN) or None, f"environment ({_first_name(env, *ENV_AK)})")
+        if ak or sk:
             missing = " and ".join(
                 f"{names[0]} (or {names[1]})" for names, value in ((ENV_AK, ak), (ENV_SK, sk)) if not value
             )
@@ -214,13 +247,10 @@ def load_credentials(
             password = _read_secret_file(password_file, "IAM password")
         if user and password:
             endpoint = (iam_endpoint or "").strip() or _first(env, ENV_IAM_ENDPOINT) or DEFAULT_IAM_ENDPOINT
-            return IamPassword(endpoint.rstrip("/"), user, domain, password)
+            where = "--iam-user" if (iam_user or "").strip() else ENV_IAM_USER
+            return IamPassword(endpoint.rstrip("/"), user, domain, password, f"IAM password ({where})")
         if user or auth == "password":
             raise CredentialsError(
                 f"IAM password auth needs {ENV_IAM_USER} and {ENV_IAM_PASSWORD} (or {ENV_IAM_PASSWORD_FILE})"
             )
-
-    raise CredentialsError(
-        "no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (AK/SK signing), "
-        f"or {ENV_TOKEN} / --token-file (IAM token), or {ENV_IAM_USER} and {ENV_IAM_PASSWORD} (IAM password)"
-    )
+    return None

@@ -6,8 +6,14 @@ user name, a path or a query would be sent somewhere else than it says, or quiet
 here before any URL is built, by the planner (a manifest's region cell), the settings check (``--region``,
 ``--endpoint``) and the client (which also checks that the URL it built has the host it was asked for).
 
+The SDK's override of a region's endpoint, ``HUAWEICLOUD_SDK_REGION_OMS_<REGION, upper-cased, - as _>``
+(``region/provider.py``, ``EnvRegionProvider``), is honoured after ``--endpoint``: :func:`region_overrides` reads
+and checks every such variable before any call.
+
 >>> endpoint_for_region("cn-north-4").origin
 'https://oms.cn-north-4.myhuaweicloud.com'
+>>> endpoint_for_region("cn-north-4", region_overrides({"HUAWEICLOUD_SDK_REGION_OMS_CN_NORTH_4": "http://[::1]:81"})).origin
+'http://[::1]:81'
 >>> parse_endpoint("http://127.0.0.1:8080/").netloc
 '127.0.0.1:8080'
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -23,12 +30,14 @@ from bulkretry.errors import ConfigError
 
 __all__ = [
     "ENDPOINT_FORM",
+    "ENV_REGION_PREFIX",
     "REGION_MAX",
     "REGION_MIN",
     "Endpoint",
     "check_region",
     "endpoint_for_region",
     "parse_endpoint",
+    "region_overrides",
     "region_problem",
 ]
 
@@ -37,6 +46,8 @@ __all__ = [
 REGION_MIN, REGION_MAX = 2, 63
 #: Lower-case letters, digits and inner dashes: one DNS label, as every Huawei region id is.
 _REGION = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+#: The SDK's variables that set a region's OMS endpoint: this prefix, then the region id upper-cased, ``-`` as ``_``.
+ENV_REGION_PREFIX = "HUAWEICLOUD_SDK_REGION_OMS_"
 #: What ``--endpoint`` looks like, for messages.
 ENDPOINT_FORM = "https://host[:port]"
 #: A host name: ASCII letters, digits, dots, dashes (and underscores, which some internal names use).
@@ -77,10 +88,27 @@ def check_region(region: str, *, option: str = "--region") -> str:
     return region
 
 
-def endpoint_for_region(region: str) -> Endpoint:
-    """The OMS endpoint of *region*: ``https://oms.{region}.myhuaweicloud.com`` (:class:`ConfigError` when
-    *region* is not a region id, so no other host can be spliced in)."""
+def region_overrides(env: Mapping[str, str]) -> dict[str, Endpoint]:
+    """The endpoints the SDK's ``HUAWEICLOUD_SDK_REGION_OMS_<REGION>`` variables set in *env*, by ``<REGION>``;
+    each checked as ``--endpoint`` is (a :class:`ConfigError` naming the variable). The SDK takes a comma list
+    (endpoints to fail over to): the first is used, and every one is checked."""
+    found = {}
+    for name, value in env.items():
+        if name.startswith(ENV_REGION_PREFIX) and value.strip():
+            endpoints = [parse_endpoint(part.strip(), option=name) for part in value.split(",")]
+            found[name[len(ENV_REGION_PREFIX):]] = endpoints[0]
+    return found
+
+
+def endpoint_for_region(region: str, overrides: Mapping[str, Endpoint] | None = None) -> Endpoint:
+    """The OMS endpoint of *region*: its override from :func:`region_overrides`, else
+    ``https://oms.{region}.myhuaweicloud.com`` (:class:`ConfigError` when *region* is not a region id, so no
+    other host can be spliced in)."""
     check_region(region)
+    if overrides:
+        override = overrides.get(region.replace("-", "_").upper())
+        if override is not None:
+            return override
     host = f"oms.{region}.myhuaweicloud.com"
     return Endpoint("https", host, None, host, f"https://{host}")
 

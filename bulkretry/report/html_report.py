@@ -327,6 +327,8 @@ def _run_details(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
          if s.sessions > 1 else "1"),
         (_("run folder"), s.out_dir or "—"),
     ]
+    if s.credentials_source:  # names a variable, file or profile: shown as it is, in every language
+        facts.append((_("credentials"), _Html(f'<span class="mono">{escape(s.credentials_source)}</span>')))
     if s.learned_rates:
         facts.append((_("learned rates"), ", ".join(f"{k}: {v:g}/s" for k, v in s.learned_rates.items())))
     if s.source_run:
@@ -343,9 +345,14 @@ def _run_details(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
             "</div>")
 
 
+class _Html(str):
+    """A value already written as HTML (escaped where it holds data), which :func:`_dl` takes as it is."""
+
+
 def _dl(items: Iterable[tuple[str, Any]], _: Callable[[str], str]) -> str:
-    return "<dl>" + "".join(f"<dt>{escape(str(k).replace('_', ' '))}</dt><dd>{escape(_show(v, _))}</dd>"
-                            for k, v in items) + "</dl>"
+    return "<dl>" + "".join(
+        f"<dt>{escape(str(k).replace('_', ' '))}</dt><dd>{v if isinstance(v, _Html) else escape(_show(v, _))}</dd>"
+        for k, v in items) + "</dl>"
 
 
 # -- small helpers ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from bulkretry.errors import ConfigError
 from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.manifest.plan import Planner, RowPlan
 from bulkretry.manifest.read import count_rows, iter_rows, open_manifest, stopped_at
+from bulkretry.oms.endpoint import Endpoint, region_overrides
 from bulkretry.records import Outcome
 from bulkretry.run.rundir import file_sha256
 from bulkretry.run.settings import RunSettings
@@ -31,6 +32,8 @@ class PreparedRun:
     manifest_sha256: str = ""
     #: A rerun's groups that the manifest no longer holds.
     missing: int = 0
+    #: The SDK's ``HUAWEICLOUD_SDK_REGION_OMS_<REGION>`` endpoints, by ``<REGION>``, checked.
+    region_endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
 
     @property
     def extra_columns(self) -> list[str]:
@@ -63,13 +66,14 @@ def prepare(settings: RunSettings, env: Mapping[str, str] | None = None, *,
     *should_stop* (the CLI: a stop signal came) is asked between rows; yes ends the reading with
     :class:`~bulkretry.errors.Stopped`, nothing called."""
     env = dict(os.environ if env is None else env)
+    region_endpoints = {} if settings.endpoint else region_overrides(env)  # a bad one: ConfigError, nothing read
     info = open_manifest(settings.manifest, encoding=settings.encoding, delimiter=settings.delimiter,
                          sheet=settings.sheet)
     try:
         digest = file_sha256(settings.manifest)
     except OSError as exc:
         raise ConfigError(f"cannot read {settings.manifest}: {exc.strerror or exc}") from None
-    prepared = PreparedRun(settings, info, 0, env, digest)
+    prepared = PreparedRun(settings, info, 0, env, digest, region_endpoints=region_endpoints)
     prepared.planner()  # no project id or endpoint for any row: a ConfigError now
     selection = settings.selection
     if selection is None:

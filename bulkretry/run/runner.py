@@ -183,7 +183,8 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
     if own_session:
         session = make_session(limit=s.concurrency)
     client = None if s.dry_run else OmsClient(session, auth, endpoint=s.endpoint, region=s.region,  # type: ignore[arg-type]
-                                                  timeout=s.timeout, verify_tls=s.verify_tls, network=network)
+                                                  timeout=s.timeout, verify_tls=s.verify_tls, network=network,
+                                                  region_endpoints=prepared.region_endpoints)
     pacers = None
     if s.rate_auto is not None:  # each project finds its own quota (quotas are per account and API)
         start, top = s.rate_auto
@@ -272,7 +273,8 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
                 await session.close()  # type: ignore[union-attr]
         used = client.proxies_used if client is not None else ()
         summary = _finish(prepared, run, engine, session_started, time.monotonic() - t0,
-                          network.public(used) if network is not None else None)
+                          network.public(used) if network is not None else None,
+                          getattr(auth, "source", "") if auth is not None else "")
         # The user's own manifest with the outcomes added, fed from the same pass over the journal as the
         # reports (never fatal: it says why when it cannot be written).
         annotating = AnnotatedWriter(prepared.info, out_dir)
@@ -336,7 +338,7 @@ def _tap(results: Iterator[RowResult], annotating: AnnotatedWriter) -> Iterator[
 
 
 def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str, duration_s: float,
-            network: dict[str, Any] | None) -> RunSummary:
+            network: dict[str, Any] | None, credentials_source: str) -> RunSummary:
     """Close this session in the journal and sum up the whole run (every session) from it."""
     s, journal, stats = prepared.settings, run.journal, engine.stats
     try:
@@ -356,7 +358,7 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
         duration_s=round(sum(x["duration_s"] for x in sessions), 3), rows=prepared.rows, calls=calls,
         achieved_rate=round(sum(max(x["calls"] - 1, 0) for x in sessions) / spans, 3) if spans > 0 else 0.0,
         dry_run=s.dry_run, sessions=len(sessions), source_run=s.selection.public() if s.selection else None,
-        not_in_manifest=prepared.missing,
+        not_in_manifest=prepared.missing, credentials_source=credentials_source,
         learned_rates=({k: round(v, 2) for k, v in engine.pacers.rates.items()}
                        if s.rate_auto is not None and engine.pacers is not None else None),
         network=network,

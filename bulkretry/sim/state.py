@@ -1,4 +1,4 @@
-"""The simulator's world: task groups, their status machine, and the IAM tokens it issued.
+"""The simulator's world: task groups, their status machine, and the IAM tokens and temporary keys it issued.
 
 Time comes from an injectable ``clock`` (seconds, monotonic), so tests move a group from "executing"
 to "finished", or expire a token, by advancing a fake clock instead of sleeping. Every method is
@@ -14,13 +14,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bulkretry.sim.config import SimConfig
 from bulkretry.sim.groups import FAILED, FINISHED, RUNNING, STATUS_NAMES, generate_groups, settle_counters
 
-__all__ = ["IssuedToken", "SimError", "SimState"]
+__all__ = ["IssuedKey", "IssuedToken", "SimError", "SimState"]
 
 Clock = Callable[[], float]
 
@@ -47,6 +47,17 @@ class IssuedToken:
     expires_at: float
 
 
+@dataclass(frozen=True)
+class IssuedKey:
+    """Temporary AK/SK and security token the simulator issued (as IAM does for an ECS agency); they expire
+    at ``expires_at`` on the state's clock. Secrets not in ``repr``."""
+
+    ak: str
+    sk: str = field(repr=False)
+    security_token: str = field(repr=False)
+    expires_at: float
+
+
 def _not_found(group_id: str) -> SimError:
     del group_id  # never echoed: ids may hold anything
     return SimError(404, "OMS.1009", "The task group does not exist")
@@ -60,6 +71,7 @@ class SimState:
         settle_s: how long a retried group stays "executing" before it reports "migration finished".
         retries_by_group: successful retries per group id.
         tokens_issued: how many IAM tokens :meth:`issue_token` handed out.
+        keys_issued: how many temporary keys :meth:`issue_key` handed out.
     """
 
     def __init__(self, groups: Iterable[dict[str, Any]] = (), *, settle_s: float = 2.0,
@@ -68,6 +80,8 @@ class SimState:
         self.settle_s = settle_s
         self.retries_by_group: Counter[str] = Counter()
         self.tokens_issued = 0
+        self.keys_issued = 0
+        self._keys: dict[str, IssuedKey] = {}
         self._lock = threading.RLock()
         self._groups: dict[str, dict[str, Any]] = {}
         self._retried_at: dict[str, float] = {}
@@ -175,3 +189,18 @@ class SimState:
             if issued.project_id != project_id:
                 return "the token is scoped to another project"
             return None
+
+    def issue_key(self, ttl_s: float) -> IssuedKey:
+        """New random temporary keys (AK/SK and security token), valid for *ttl_s* seconds of the clock: what the
+        ECS metadata service hands out for an agency. Calls signed with them must carry the security token."""
+        ak = "SIMTMP" + secrets.token_hex(7).upper()
+        key = IssuedKey(ak, secrets.token_urlsafe(30), "sim-sts-" + secrets.token_urlsafe(60), self.clock() + ttl_s)
+        with self._lock:
+            self._keys[ak] = key
+            self.keys_issued += 1
+        return key
+
+    def temporary_key(self, ak: str) -> IssuedKey | None:
+        """The temporary key whose access key is *ak*, or None when *ak* is not one the simulator issued."""
+        with self._lock:
+            return self._keys.get(ak)

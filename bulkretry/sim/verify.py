@@ -1,4 +1,5 @@
-"""The simulator's gateway checks: an ``X-Auth-Token``, or an ``SDK-HMAC-SHA256`` signature.
+"""The simulator's gateway checks: an ``X-Auth-Token``, or an ``SDK-HMAC-SHA256`` signature, by the configured
+keys or by temporary keys the state issued (which need their ``X-Security-Token``, signed and unexpired).
 
 The signature is recomputed with :mod:`bulkretry.oms.signer`, the same code the client signs with, which
 ``tests/test_signer.py`` holds byte-identical to the official SDK. Reasons given back never echo a
@@ -27,13 +28,37 @@ from bulkretry.sim.state import SimState
 __all__ = ["auth_problem"]
 
 
-def _signature_problem(config: SimConfig, method: str, raw_path: str, raw_query: str,
+def _temporary_key_problem(state: SimState, ak: str, headers: Mapping[str, str],
+                           signed_headers: tuple[str, ...] | list[str]) -> tuple[str | None, str | None]:
+    """``(secret key, None)`` for the temporary key *ak* presented with its security token; ``(None, why)`` when
+    the token is missing, wrong, unsigned or expired; ``(None, None)`` when *ak* is no temporary key."""
+    key = state.temporary_key(ak)
+    if key is None:
+        return None, None
+    token = get_ignore_case(headers, "X-Security-Token")
+    if token is None:
+        return None, "a temporary access key needs its X-Security-Token"
+    if not hmac.compare_digest(token.encode(), key.security_token.encode()):
+        return None, "the security token does not belong to the access key"
+    if "x-security-token" not in signed_headers:
+        return None, "X-Security-Token is not among the signed headers"
+    if state.clock() >= key.expires_at:
+        return None, "the temporary access key has expired"
+    return key.sk, None
+
+
+def _signature_problem(config: SimConfig, state: SimState, method: str, raw_path: str, raw_query: str,
                        headers: Mapping[str, str], body: bytes, now: datetime) -> str | None:
     parsed = parse_authorization(get_ignore_case(headers, "Authorization"))
     if parsed is None:
         return "the Authorization header is not an SDK-HMAC-SHA256 signature with Access, SignedHeaders and a signature"
-    if not hmac.compare_digest(parsed.ak.encode(), config.ak.encode()):
-        return "the access key is unknown"
+    sk, problem = _temporary_key_problem(state, parsed.ak, headers, parsed.signed_headers)
+    if problem is not None:
+        return problem
+    if sk is None:
+        if not hmac.compare_digest(parsed.ak.encode(), config.ak.encode()):
+            return "the access key is unknown"
+        sk = config.sk
     sdk_date = get_ignore_case(headers, HEADER_DATE)
     if sdk_date is None:
         return f"the {HEADER_DATE} header is missing"
@@ -50,7 +75,7 @@ def _signature_problem(config: SimConfig, method: str, raw_path: str, raw_query:
         return f"signed header(s) not in the request: {', '.join(missing)}"
     query = parse_qsl(raw_query, keep_blank_values=True)
     canonical = canonical_request(method, raw_path, query, headers, parsed.signed_headers, body)
-    expected = signature(config.sk, string_to_sign(canonical, sdk_date))
+    expected = signature(sk, string_to_sign(canonical, sdk_date))
     if not hmac.compare_digest(expected.encode(), parsed.signature.encode()):
         return "the signature does not match (check the secret key and what is signed)"
     return None
@@ -71,7 +96,7 @@ def auth_problem(config: SimConfig, state: SimState, *, method: str, raw_path: s
         else:
             problem = state.token_problem(token, project_id)
     elif get_ignore_case(headers, "Authorization") is not None:
-        problem = _signature_problem(config, method, raw_path, raw_query, headers, body,
+        problem = _signature_problem(config, state, method, raw_path, raw_query, headers, body,
                                      now or datetime.now(UTC))
     else:
         return "no X-Auth-Token and no Authorization header"
