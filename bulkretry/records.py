@@ -89,6 +89,10 @@ class RunSummary:
     not_in_manifest: int = 0
     #: ``--rate auto``: the rate each project's pacer had reached at the end, calls/s.
     learned_rates: dict[str, float] | None = None
+    #: Why the last session halted (a systematic failure, or the time box); empty if it did not.
+    halted: str = ""
+    #: The error code of the rows the halted session did not call: ``halted`` or ``max_duration``.
+    halt_code: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSummary:
@@ -109,4 +113,7 @@ class RunSummary:
             data["not_in_manifest"] = self.not_in_manifest
         if self.learned_rates is not None:
             data["learned_rates"] = dict(self.learned_rates)
+        if self.halted:
+            data["halted"] = self.halted
+            data["halt_code"] = self.halt_code
         return data

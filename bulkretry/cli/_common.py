@@ -77,3 +77,4 @@ _formats = _parsed_by("report", "parse_formats")
 _rate = _parsed_by("run.adaptive", "parse_rate")  # RateSpec; a float default passes through argparse untouched
 _outcomes = _parsed_by("run.rerun", "parse_outcomes")
 _duration = _parsed_by("run.settings", "parse_duration")
+_halt_on_failure = _parsed_by("run.halt", "parse_halt_on_failure")

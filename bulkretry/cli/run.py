@@ -63,7 +63,7 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSett
         timeout=args.timeout, out_dir=Path(args.out) if args.out else None, formats=args.format or FORMATS,
         dry_run=args.dry_run, verify_tls=not args.insecure, resume=args.resume, force=args.force,
         check_status=args.check_status, verify_timeout=args.verify_timeout if args.verify else None,
-        max_duration=args.max_duration,
+        max_duration=args.max_duration, halt_on_failure=args.halt_on_failure,
     )
     return resumed(settings) if args.resume else settings
 
@@ -83,6 +83,7 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
         out_dir=Path(args.out) if args.out else None, formats=args.format, dry_run=args.dry_run,
         verify_tls=not args.insecure, check_status=args.check_status,
         verify_timeout=args.verify_timeout if args.verify else None, max_duration=args.max_duration,
+        halt_on_failure=args.halt_on_failure,
     )
 
 

@@ -10,6 +10,7 @@ from bulkretry.cli._common import (
     _duration,
     _formats,
     _Formatter,
+    _halt_on_failure,
     _max_attempts,
     _outcomes,
     _rate,
@@ -34,8 +35,13 @@ skipped/dry run), 1 some row failed, was invalid or interrupted, 2 nothing was c
 credentials error), 130 Ctrl-C, 143 SIGTERM; the report of what finished is written in every case. A signal
 while the manifest is read stops before any call; one while the reports are written lets them finish.
 
-A systematic failure stops the calls: when the first 5 calls are all refused (401/403), or IAM does not give
-a token (no answer, throttled, 5xx; asked once per project, not once per row), the run halts: the rows not
+Not retried either: an untrusted TLS certificate (error code tls_certificate), a host name that does not
+resolve (dns), a URL that cannot be sent.
+
+A systematic failure stops the calls: when the first 5 calls are all refused (401/403), the first 20 calls all
+fail with the same error (a closed port, an untrusted certificate, a name that does not resolve; 429 aside),
+IAM does not give a token (no answer, throttled, 5xx; asked once per project, not once per row), or, with
+--halt-on-failure PCT[:MIN], over PCT % of at least MIN finished rows failed, the run halts: the rows not
 called are marked interrupted with error code halted, and --resume calls them once the cause is fixed. When
 IAM refuses the password login (4xx) the run stops at that first login, before IAM locks the account: exit 2
 (1 if calls were made before it).
@@ -53,6 +59,7 @@ examples:
   bulkretry run groups.csv --endpoint http://127.0.0.1:8080 --dry-run
   bulkretry run groups.csv --region cn-north-4 --check-status --verify   # skip what is not failed; confirm the restart
   bulkretry run groups.csv --quiet --json-summary --log-file run.jsonl > summary.json   # from cron
+  bulkretry run groups.csv --region cn-north-4 --halt-on-failure 30:50   # stop once over 30 % of 50+ rows failed
 """
 
 RERUN_HELP = """\
@@ -183,6 +190,10 @@ def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
                    help="a time box for maintenance windows, e.g. 90s, 45m, 2h (at most a week): after it no new "
                         "call starts, calls in flight finish (within --timeout), the rows not called are interrupted "
                         "with error code max_duration (exit 1), and --resume continues")
+    g.add_argument("--halt-on-failure", type=_halt_on_failure, metavar="PCT[:MIN]",
+                   help="stop starting calls once over PCT %% of at least MIN finished rows failed (MIN default "
+                        "20), e.g. 50 or 30:100: the rows not called are interrupted with error code halted (exit 1) "
+                        "and --resume calls them (a resume keeps the run's setting unless given again)")
 
 
 def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
