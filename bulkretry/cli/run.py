@@ -96,7 +96,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     prepared = prepare(_settings_from(args, env), env)
     info = prepared.info
     _note_hidden_sheets(info, err)
-    where = f"sheet {info.sheet!r}" if info.kind == "xlsx" else f"{info.encoding}, delimiter {info.delimiter!r}"
+    where = f"sheet {info.sheet!r}" if info.kind != "csv" else f"{info.encoding}, delimiter {info.delimiter!r}"
     print(f"{info.path} ({info.kind}, {where}): {prepared.rows} rows, columns: {', '.join(info.columns)}", file=out)
     print(f"{'row':>6}  {'group_id':<38} verdict    reason", file=out)
     counts: dict[str, int] = {}

@@ -90,10 +90,11 @@ examples:
 
 
 def _add_manifest_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("manifest", metavar="MANIFEST", help="CSV (.csv/.tsv/.txt) or Excel (.xlsx/.xlsm) file")
+    p.add_argument("manifest", metavar="MANIFEST", help="CSV (.csv/.tsv/.txt), Excel (.xlsx/.xlsm, or .xls 97-2003) "
+                   "or OpenDocument (.ods) file; save other formats (WPS .et, .numbers, .xlsb) as .xlsx or .csv")
     g = p.add_argument_group("manifest")
-    g.add_argument("--sheet", help="Excel sheet name, hidden or not (default: the first visible sheet; hidden "
-                   "sheets are read only when named); an error with a CSV")
+    g.add_argument("--sheet", help="workbook sheet name, hidden or not (default: the first visible sheet; hidden "
+                   "sheets are read only when named; .xls/.ods: the first sheet); an error with a CSV")
     g.add_argument("--encoding", help="force the CSV encoding, a character set such as utf-8, gb18030, latin-1 "
                    "or utf-16-le (utf-16 alone needs a BOM) (default: detected; UTF-8, UTF-8 BOM, UTF-16 BOM or "
                    "GB18030); an error with a workbook")

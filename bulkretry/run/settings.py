@@ -23,7 +23,7 @@ from bulkretry.defaults import (
     MIN_RATE,
 )
 from bulkretry.errors import UsageError
-from bulkretry.manifest.read import EXCEL_SUFFIXES
+from bulkretry.manifest.read import WORKBOOK_SUFFIXES
 from bulkretry.oms.credentials import check_setting
 from bulkretry.report.common import FORMATS
 from bulkretry.run.adaptive import RateSpec, parse_rate
@@ -165,7 +165,7 @@ def rerun_settings(selection: Selection, *, manifest: str | None = None, endpoin
     if not given.get("formats"):
         given["formats"] = tuple(old.get("formats") or FORMATS)
     # The earlier run's reading options that fit this manifest's kind (a rerun may name another file).
-    excel = Path(path).suffix.lower() in EXCEL_SUFFIXES
+    excel = Path(path).suffix.lower() in WORKBOOK_SUFFIXES
     return RunSettings(
         manifest=Path(path), encoding=None if excel else old.get("encoding"),
         delimiter=None if excel else old.get("delimiter"), sheet=old.get("sheet") if excel else None,
