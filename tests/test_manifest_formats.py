@@ -179,3 +179,13 @@ def test_an_ods_manifest_runs_end_to_end_and_its_chinese_columns_reach_the_repor
     assert not list((tmp_path / "run").glob("annotated*"))
     code, out, err = run_cli("validate", str(XLS), "--project-id", PROJECT)
     assert code == 0 and "(xls, sheet '迁移任务组'): 3 rows" in out, (out, err)
+
+
+def test_a_sheet_read_again_after_it_changed_gives_the_new_cells(tmp_path: Path) -> None:
+    """The last sheet read is kept for the run's later passes, but never once the file changed."""
+    path = write_ods(tmp_path / "m.ods", [["group_id"], ["g1"]])
+    assert [r.values["group_id"] for r in read_all(path)[1]] == ["g1"]
+    write_ods(path, [["group_id"], ["g2"], ["g3"]])
+    assert [r.values["group_id"] for r in read_all(path)[1]] == ["g2", "g3"]
+    assert [r.values["group_id"] for r in read_all(path)[1]] == ["g2", "g3"]
+    assert "no group_id column" in error_of(path, sheet="说明")
