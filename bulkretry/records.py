@@ -94,6 +94,10 @@ class RunSummary:
     #: Where the last session's credentials came from (``KooCLI profile 'default'``; never a secret); empty for a
     #: dry run.
     credentials_source: str = ""
+    #: Why the last session halted (a systematic failure, or the time box); empty if it did not.
+    halted: str = ""
+    #: The error code of the rows the halted session did not call: ``halted`` or ``max_duration``.
+    halt_code: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSummary:
@@ -118,4 +122,7 @@ class RunSummary:
             data["network"] = dict(self.network)
         if self.credentials_source:
             data["credentials_source"] = self.credentials_source
+        if self.halted:
+            data["halted"] = self.halted
+            data["halt_code"] = self.halt_code
         return data

@@ -528,7 +528,7 @@ def test_binary_file_named_csv_is_an_error(tmp_path: Path) -> None:
     assert "NUL byte (at byte 12)" in str(err)
 
 
-@pytest.mark.parametrize(("name", "hint"), [("m.xls", ".xls workbook as .xlsx"), ("m.json", ".csv"), ("m", ".xlsx")])
+@pytest.mark.parametrize(("name", "hint"), [("m.et", "save it as .xlsx or .csv"), ("m.json", ".csv"), ("m", ".xlsx")])
 def test_unsupported_extension_is_an_error(tmp_path: Path, name: str, hint: str) -> None:
     """Other extensions are refused, naming the file and the supported kinds."""
     path = tmp_path / name

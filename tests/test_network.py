@@ -108,8 +108,8 @@ def test_a_bad_ca_bundle_exits_2_before_any_call(tmp_path: Path, sim_thread, mon
 def test_a_run_behind_a_proxy_with_a_private_ca(tmp_path: Path) -> None:
     """OMS at its real host name through a CONNECT proxy whose CA is private: --ca-bundle, SSL_CERT_FILE and
     REQUESTS_CA_BUNDLE each make it succeed with no other setup; without the CA every row fails with error code
-    tls; NO_PROXY goes direct; http:// goes through HTTP_PROXY as an absolute URI; proxy credentials reach the
-    proxy and nothing else; summary.json records the proxy's host:port and the CA's source."""
+    tls_certificate; NO_PROXY goes direct; http:// goes through HTTP_PROXY as an absolute URI; proxy credentials
+    reach the proxy and nothing else; summary.json records the proxy's host:port and the CA's source."""
     require_netns()
     done = run_isolated(SCENARIOS, "oms_behind_proxy", str(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -123,7 +123,7 @@ def test_a_run_behind_a_proxy_with_a_private_ca(tmp_path: Path) -> None:
         assert got["network"]["proxy"].startswith("127.0.0.1:")
         assert set(got["connects"]) == {oms}, case
     assert result["no_ca"]["exit"] == 1
-    assert result["no_ca"]["by_error_code"] == {"tls": 3}
+    assert result["no_ca"]["by_error_code"] == {"tls_certificate": 3}
     assert result["no_ca"]["network"]["ca"] == "system"
     assert result["no_proxy"]["by_outcome"] == {"succeeded": 3}
     assert result["no_proxy"]["connects"] == [] and result["no_proxy"]["network"]["proxy"] is None
@@ -137,8 +137,8 @@ def test_a_run_behind_a_proxy_with_a_private_ca(tmp_path: Path) -> None:
     assert not any(case.get("files_mention_password") for case in result.values() if isinstance(case, dict))
 
 
-async def test_an_untrusted_certificate_is_error_code_tls_and_the_bundle_fixes_it(ca: TestCA) -> None:
-    """On loopback: a server whose CA is not trusted fails the call with code tls (not retryable, saying
+async def test_an_untrusted_certificate_is_error_code_tls_certificate_and_the_bundle_fixes_it(ca: TestCA) -> None:
+    """On loopback: a server whose CA is not trusted fails the call with code tls_certificate (not retryable, saying
     what to do); the same call with the CA as the bundle reaches it."""
     from bulkretry.errors import TransportError
     from bulkretry.oms.auth import TokenAuth
@@ -153,7 +153,7 @@ async def test_an_untrusted_certificate_is_error_code_tls_and_the_bundle_fixes_i
             plain = OmsClient(session, auth, endpoint=server.url, network=network_from({}))
             with pytest.raises(TransportError) as info:
                 await plain.show_task_group("p1", "g1")
-            assert (info.value.code, info.value.retryable) == ("tls", False)
+            assert (info.value.code, info.value.retryable) == ("tls_certificate", False)
             assert "certificate" in info.value.message and "--ca-bundle" in info.value.message
             trusting = OmsClient(session, auth, endpoint=server.url, network=network_from({}, ca_bundle=str(ca.cert)))
             assert await trusting.show_task_group("p1", "g1") == {}

@@ -78,6 +78,7 @@ _rate = _parsed_by("run.adaptive", "parse_rate")  # RateSpec; a float default pa
 _outcomes = _parsed_by("run.rerun", "parse_outcomes")
 _duration = _parsed_by("run.settings", "parse_duration")
 _lang = _parsed_by("i18n", "parse_lang")
+_halt_on_failure = _parsed_by("run.halt", "parse_halt_on_failure")
 
 LANG_HELP = ("language of report.html, history.html, the Summary sheet of report.xlsx and the summary line: zh-CN "
              "or en (default: from LC_ALL, LC_MESSAGES or LANG, the first set: zh* is zh-CN, anything else en); "

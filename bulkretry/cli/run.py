@@ -109,7 +109,7 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSett
         timeout=args.timeout, out_dir=Path(args.out) if args.out else None, formats=args.format or FORMATS,
         dry_run=args.dry_run, verify_tls=not args.insecure, resume=args.resume, force=args.force,
         check_status=args.check_status, verify_timeout=args.verify_timeout if args.verify else None,
-        max_duration=args.max_duration, lang=_lang_of(args),
+        max_duration=args.max_duration, lang=_lang_of(args), halt_on_failure=args.halt_on_failure,
     )
     return resumed(settings) if args.resume else settings
 
@@ -129,7 +129,7 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
         out_dir=Path(args.out) if args.out else None, formats=args.format, dry_run=args.dry_run,
         verify_tls=not args.insecure, check_status=args.check_status,
         verify_timeout=args.verify_timeout if args.verify else None, max_duration=args.max_duration,
-        lang=_lang_of(args),
+        lang=_lang_of(args), halt_on_failure=args.halt_on_failure,
     )
 
 
@@ -142,7 +142,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     prepared = prepare(Sourced(args, env).defaults(_settings_from(args, env)), env)
     info = prepared.info
     _note_hidden_sheets(info, err)
-    where = f"sheet {info.sheet!r}" if info.kind == "xlsx" else f"{info.encoding}, delimiter {info.delimiter!r}"
+    where = f"sheet {info.sheet!r}" if info.kind != "csv" else f"{info.encoding}, delimiter {info.delimiter!r}"
     print(f"{info.path} ({info.kind}, {where}): {prepared.rows} rows, columns: {', '.join(info.columns)}", file=out)
     print(f"{'row':>6}  {'group_id':<38} verdict    reason", file=out)
     counts: dict[str, int] = {}

@@ -11,6 +11,7 @@ from bulkretry.cli._common import (
     _duration,
     _formats,
     _Formatter,
+    _halt_on_failure,
     _max_attempts,
     _outcomes,
     _rate,
@@ -41,8 +42,13 @@ skipped/dry run), 1 some row failed, was invalid or interrupted, 2 nothing was c
 credentials error), 130 Ctrl-C, 143 SIGTERM; the report of what finished is written in every case. A signal
 while the manifest is read stops before any call; one while the reports are written lets them finish.
 
-A systematic failure stops the calls: when the first 5 calls are all refused (401/403), or IAM does not give
-a token (no answer, throttled, 5xx; asked once per project, not once per row), the run halts: the rows not
+Not retried either: an untrusted TLS certificate (error code tls_certificate), a host name that does not
+resolve (dns), a URL that cannot be sent.
+
+A systematic failure stops the calls: when the first 5 calls are all refused (401/403), the first 20 calls all
+fail with the same error (a closed port, an untrusted certificate, a name that does not resolve; 429 aside),
+IAM does not give a token (no answer, throttled, 5xx; asked once per project, not once per row), or, with
+--halt-on-failure PCT[:MIN], over PCT % of at least MIN finished rows failed, the run halts: the rows not
 called are marked interrupted with error code halted, and --resume calls them once the cause is fixed. When
 IAM refuses the password login (4xx) the run stops at that first login, before IAM locks the account: exit 2
 (1 if calls were made before it).
@@ -64,6 +70,7 @@ examples:
   bulkretry run groups.csv --region cn-north-4 --lang zh-CN   # report.html and the summary line in Chinese
   HTTPS_PROXY=http://proxy.corp:3128 bulkretry run groups.csv --region cn-north-4 --ca-bundle corp-ca.pem
   bulkretry run groups.csv --region cn-north-4 --notify env:DINGTALK_URL --notify env:SMN_TOPIC --notify-on failure
+  bulkretry run groups.csv --region cn-north-4 --halt-on-failure 30:50   # stop once over 30 % of 50+ rows failed
 """
 
 RERUN_HELP = """\
@@ -94,10 +101,11 @@ examples:
 
 
 def _add_manifest_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("manifest", metavar="MANIFEST", help="CSV (.csv/.tsv/.txt) or Excel (.xlsx/.xlsm) file")
+    p.add_argument("manifest", metavar="MANIFEST", help="CSV (.csv/.tsv/.txt), Excel (.xlsx/.xlsm, or .xls 97-2003) "
+                   "or OpenDocument (.ods) file; save other formats (WPS .et, .numbers, .xlsb) as .xlsx or .csv")
     g = p.add_argument_group("manifest")
-    g.add_argument("--sheet", help="Excel sheet name, hidden or not (default: the first visible sheet; hidden "
-                   "sheets are read only when named); an error with a CSV")
+    g.add_argument("--sheet", help="workbook sheet name, hidden or not (default: the first visible sheet; hidden "
+                   "sheets are read only when named; .xls/.ods: the first sheet); an error with a CSV")
     g.add_argument("--encoding", help="force the CSV encoding, a character set such as utf-8, gb18030, latin-1 "
                    "or utf-16-le (utf-16 alone needs a BOM) (default: detected; UTF-8, UTF-8 BOM, UTF-16 BOM or "
                    "GB18030); an error with a workbook")
@@ -209,6 +217,10 @@ def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
                    help="a time box for maintenance windows, e.g. 90s, 45m, 2h (at most a week): after it no new "
                         "call starts, calls in flight finish (within --timeout), the rows not called are interrupted "
                         "with error code max_duration (exit 1), and --resume continues")
+    g.add_argument("--halt-on-failure", type=_halt_on_failure, metavar="PCT[:MIN]",
+                   help="stop starting calls once over PCT %% of at least MIN finished rows failed (MIN default "
+                        "20), e.g. 50 or 30:100: the rows not called are interrupted with error code halted (exit 1) "
+                        "and --resume calls them (a resume keeps the run's setting unless given again)")
 
 
 def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -20,6 +20,9 @@ secrets. The text bulkretry adds is never a formula: it is neutralised with a le
 Results are joined to rows by row number, checking that the row still holds the journal's group id: a
 manifest edited since the run is not annotated (the reason says so) rather than annotated wrongly.
 
+An ``.xls`` or ``.ods`` manifest is not annotated: openpyxl cannot write those formats, and a copy in another
+format would lose the workbook's other sheets and styles; the reason says so and points at ``report.xlsx``.
+
 Limits: openpyxl's normal mode holds the whole workbook in memory and is slow (measured: 200,000 rows of
 8 columns took 80 s and 1.2 GB), so a workbook of more than :data:`XLSX_MAX_ROWS` rows (all its sheets
 together) is not annotated, and the reason says so (``report.csv``/``report.xlsx`` have every row); the
@@ -108,9 +111,13 @@ class AnnotatedWriter:
         self.final = self.out_dir / name
         self._temp = self.final.with_name(name + ".tmp")
         self._format: AnnotatedCsv | AnnotatedXlsx | None = (
-            AnnotatedXlsx(info, self._temp, keep_vba=macro) if info.kind == "xlsx" else AnnotatedCsv(info, self._temp))
+            AnnotatedXlsx(info, self._temp, keep_vba=macro) if info.kind == "xlsx" else
+            AnnotatedCsv(info, self._temp) if info.kind == "csv" else None)
         self._started = False
-        self._reason = ""
+        self._reason = "" if self._format is not None else (
+            f"an .{info.kind} manifest is not annotated (bulkretry writes its outcomes into .xlsx, .xlsm and CSV "
+            "manifests only); report.xlsx and report.csv have every row with its manifest columns, or save the "
+            "manifest as .xlsx to get an annotated copy next time")
         self._last = 0
 
     def __repr__(self) -> str:

@@ -87,7 +87,7 @@ class ManifestInfo:
     """
 
     path: str
-    kind: str  # "csv" | "xlsx"
+    kind: str  # "csv" | "xlsx" | "xls" | "ods"
     encoding: str | None
     delimiter: str | None
     sheet: str | None

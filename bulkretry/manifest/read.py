@@ -1,4 +1,6 @@
-"""Reading manifests as operators really have them: CSV in any common encoding and delimiter, or Excel.
+"""Reading manifests as operators really have them: CSV in any common encoding and delimiter, Excel (``.xlsx``,
+``.xlsm``, and ``.xls`` 97-2003) or OpenDocument (``.ods``); a file whose content is not what its name says is
+named for what it is (:mod:`bulkretry.manifest.formats`).
 
 Every cell comes back as text, as the spreadsheet shows it: an id such as ``0012345`` is never turned into
 a number, a date or NaN. Rows stream (a chunk at a time for CSV, a row at a time for Excel), so memory does
@@ -6,7 +8,8 @@ not grow with the file, and each row carries the number a spreadsheet shows for 
 rows counted). Anything that makes the file unusable raises :class:`~bulkretry.errors.ManifestError`
 naming the file and, where known, the row and column.
 
-pandas and openpyxl are imported only when a file of their kind is read, so ``bulkretry --help`` stays fast.
+pandas, openpyxl, xlrd and odfpy are imported only when a file of their kind is read, so ``bulkretry --help``
+stays fast.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from bulkretry.errors import ManifestError
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, COLUMN_ALIASES, ManifestInfo, RawRow, canonical_name
 from bulkretry.manifest.csvfile import count_csv, iter_csv, open_csv, stopped_at
 from bulkretry.manifest.excel import iter_xlsx, open_xlsx
+from bulkretry.manifest.formats import CSV_SUFFIXES, EXCEL_SUFFIXES, SHEET_SUFFIXES, check_content, kind_for_suffix
+from bulkretry.manifest.sheets import iter_sheet, open_sheet
 
 __all__ = [
     "CANONICAL_COLUMNS",
     "COLUMN_ALIASES",
     "CSV_SUFFIXES",
     "EXCEL_SUFFIXES",
+    "SHEET_SUFFIXES",
+    "WORKBOOK_SUFFIXES",
     "ManifestInfo",
     "RawRow",
     "canonical_name",
@@ -35,17 +42,13 @@ __all__ = [
     "stopped_at",
 ]
 
-CSV_SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".txt")
-EXCEL_SUFFIXES: tuple[str, ...] = (".xlsx", ".xlsm")
-
-_SCAN_CHUNK = 1 << 20  # bytes read at a time when looking inside a file
-_ZIP_MAGIC = b"PK\x03\x04"
-_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ENCRYPTED_MARKER = "EncryptedPackage".encode("utf-16-le")  # a stream name inside an encrypted OOXML file
+#: Every workbook suffix bulkretry reads (``--sheet`` applies to them).
+WORKBOOK_SUFFIXES: tuple[str, ...] = EXCEL_SUFFIXES + SHEET_SUFFIXES
 
 
 def _kind_of(path: str) -> str:
-    """Check that *path* is a readable, non-empty file of a supported kind; return ``'csv'`` or ``'xlsx'``."""
+    """Check that *path* is a readable, non-empty file of a supported kind whose content matches its name;
+    return ``'csv'``, ``'xlsx'``, ``'xls'`` or ``'ods'``."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -54,64 +57,16 @@ def _kind_of(path: str) -> str:
         raise ManifestError(f"cannot be read: {exc.strerror or exc}", path=path) from None
     if Path(path).is_dir():
         raise ManifestError("is a directory, not a manifest file: name a .csv or .xlsx file", path=path)
-    suffix = Path(path).suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        kind = "csv"
-    elif suffix in EXCEL_SUFFIXES:
-        kind = "xlsx"
-    else:
-        hint = " (save an Excel 97-2003 .xls workbook as .xlsx)" if suffix == ".xls" else ""
-        shown = f"'{suffix}'" if suffix else "no extension"
-        raise ManifestError(
-            f"unsupported file type ({shown}): a manifest is a {', '.join(CSV_SUFFIXES + EXCEL_SUFFIXES)} file"
-            + hint, path=path)
+    kind = kind_for_suffix(path)
     try:
         with open(path, "rb") as fh:
-            head = fh.read(8)
+            head = fh.read(512)
     except OSError as exc:
         raise ManifestError(f"cannot be read: {exc.strerror or exc}", path=path) from None
     if st.st_size == 0 or not head:
         raise ManifestError("is empty (0 bytes): it needs a header row and at least one data row", path=path)
-    if kind == "xlsx":
-        _check_workbook_magic(path, head, suffix)
+    check_content(path, kind, head)
     return kind
-
-
-def _check_workbook_magic(path: str, head: bytes, suffix: str) -> None:
-    if head.startswith(_ZIP_MAGIC):
-        return
-    if head.startswith(_OLE2_MAGIC):
-        if _file_contains(path, _ENCRYPTED_MARKER):
-            raise ManifestError(
-                "is encrypted (password-protected): open it in Excel and save it without a password "
-                "(File > Info > Protect Workbook > Encrypt with Password, clear the password), or save it as .csv",
-                path=path)
-        raise ManifestError(
-            f"is not an Excel workbook ({suffix}): it is an OLE2 file, either a password-protected (encrypted) "
-            "workbook or an Excel 97-2003 .xls file renamed; save it without a password as .xlsx or .csv",
-            path=path)
-    looks = "looks like text (a CSV renamed?)" if _looks_like_text(head) else "is not a zip archive"
-    raise ManifestError(f"is not an Excel workbook ({suffix}): it {looks}; save it as .xlsx or .csv, "
-                        "or give a text file a .csv name", path=path)
-
-
-def _looks_like_text(head: bytes) -> bool:
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return b"\x00" not in head
-
-
-def _file_contains(path: str, needle: bytes) -> bool:
-    """Whether *needle* occurs in the file, reading it a chunk at a time."""
-    tail = b""
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_SCAN_CHUNK):
-            if needle in tail + chunk:
-                return True
-            tail = chunk[-(len(needle) - 1):]
-    return False
 
 
 def open_manifest(path: str | os.PathLike[str], *, encoding: str | None = None, delimiter: str | None = None,
@@ -127,12 +82,12 @@ def open_manifest(path: str | os.PathLike[str], *, encoding: str | None = None, 
     """
     name = os.fspath(path)
     kind = _kind_of(name)
-    if kind == "xlsx":
+    if kind != "csv":
         given = [option for option, value in (("--encoding", encoding), ("--delimiter", delimiter)) if value]
         if given:
             raise ManifestError(f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} for a CSV file and this "
-                                "is an Excel workbook: leave it out (use --sheet to pick a sheet)", path=name)
-        return open_xlsx(name, sheet)
+                                "is a workbook: leave it out (use --sheet to pick a sheet)", path=name)
+        return open_xlsx(name, sheet) if kind == "xlsx" else open_sheet(name, kind, sheet)
     if sheet:
         raise ManifestError("--sheet is for an Excel workbook and this is a CSV file, which has no sheets: leave "
                             "--sheet out (use --encoding or --delimiter for a CSV)", path=name)
@@ -150,6 +105,8 @@ def iter_rows(info: ManifestInfo, *, chunk_rows: int = 10_000) -> Iterator[RawRo
         raise ValueError("chunk_rows must be at least 1")
     if info.kind == "xlsx":
         return iter_xlsx(info)
+    if info.kind != "csv":
+        return iter_sheet(info)
     return iter_csv(info, chunk_rows)
 
 
@@ -163,9 +120,9 @@ def count_rows(info: ManifestInfo, *, chunk_rows: int = 10_000, should_stop: Cal
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
     stop = should_stop or _never
-    if info.kind == "xlsx":
+    if info.kind != "csv":
         count = 0
-        for raw in iter_xlsx(info):
+        for raw in iter_rows(info):
             if stop():
                 raise stopped_at(info, raw.row)
             count += 1

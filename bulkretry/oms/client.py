@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from email.utils import parsedate_to_datetime
@@ -27,7 +29,7 @@ from bulkretry.oms.endpoint import Endpoint, check_region, endpoint_for_region, 
 from bulkretry.oms.errorbody import MAX_BODY_BYTES, parse_error_body, read_capped, short_text
 from bulkretry.oms.network import Network
 
-__all__ = ["OmsClient", "Response", "encode_segment", "make_session", "parse_retry_after"]
+__all__ = ["OmsClient", "Response", "connect_failure", "encode_segment", "make_session", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
@@ -295,12 +297,14 @@ class OmsClient:
         except TimeoutError:
             raise TransportError("timeout", f"no answer within {self._timeout.total:g} s",
                                  latency_ms=_ms(clock() - started)) from None
-        except aiohttp.ClientSSLError as exc:  # a certificate not trusted, or no TLS at all: waiting cannot heal it
-            raise TransportError("tls", short_text(f"{_tls_problem(exc)}; trust the CA that signs it with "
-                                                   "--ca-bundle FILE (or REQUESTS_CA_BUNDLE / SSL_CERT_FILE)"),
-                                 retryable=False, latency_ms=_ms(clock() - started)) from None
+        except aiohttp.ClientConnectorError as exc:  # no connection: refused, no route, DNS, TLS handshake
+            code, message, retryable = connect_failure(exc)
+            raise TransportError(code, message, retryable=retryable, latency_ms=_ms(clock() - started)) from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"),
+                                 latency_ms=_ms(clock() - started)) from None
+        except aiohttp.InvalidURL as exc:  # (a ValueError too) a URL aiohttp cannot send: it never will
+            raise TransportError("invalid_request", short_text(f"not sent: invalid URL {exc}"), retryable=False,
                                  latency_ms=_ms(clock() - started)) from None
         except aiohttp.ClientResponseError as exc:  # an answer that is not HTTP (aiohttp calls it a 400)
             raise TransportError("connection", short_text(f"the answer is not valid HTTP: {exc.message}"),
@@ -347,6 +351,38 @@ class OmsClient:
             raise ApiError(resp.status, "invalid_response", "expected a JSON object from the service",
                            request_id=resp.request_id, latency_ms=resp.latency_ms)
         return resp.body
+
+
+#: getaddrinfo's answers that a name does not resolve (the resolver said so): asking again cannot help.
+#: ``EAI_AGAIN`` ("temporary failure", no resolver answered) is not among them: it may heal.
+_NO_SUCH_NAME = frozenset(getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY")
+                          if hasattr(socket, name))
+
+
+def connect_failure(exc: aiohttp.ClientConnectorError) -> tuple[str, str, bool]:
+    """``(error_code, message, retryable)`` of a connection that could not be made.
+
+    An untrusted certificate (``tls_certificate``), another TLS handshake failure (``tls``) and a name that does
+    not resolve (``dns``) fail every call the same way, so a row is not retried for them; a refused or
+    unreachable port (``connection``) and a resolver that did not answer (``dns``, retryable) may heal, and are
+    retried.
+    """
+    where = f"{exc.host}:{exc.port}"
+    cause = exc.os_error if not isinstance(exc, aiohttp.ClientConnectorCertificateError) else exc.certificate_error
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError) or isinstance(cause, ssl.SSLCertVerificationError):
+        why = getattr(cause, "verify_message", "") or getattr(cause, "reason", "") or str(cause)
+        return ("tls_certificate", short_text(f"certificate verify failed for {where}: {why}; the endpoint's "
+                                              "certificate is not trusted here (check --endpoint, or trust the CA "
+                                              "that signs it with --ca-bundle FILE, REQUESTS_CA_BUNDLE or "
+                                              "SSL_CERT_FILE)"), False)
+    if isinstance(exc, aiohttp.ClientSSLError):  # a handshake that failed for another reason: no TLS there at all
+        return "tls", short_text(f"{_tls_problem(exc)} ({where}); check --endpoint and any proxy"), False
+    if isinstance(cause, socket.gaierror):
+        lasting = cause.errno in _NO_SUCH_NAME
+        return ("dns", short_text(f"the name {exc.host} does not resolve ({cause.strerror or cause})"
+                                  if lasting else f"the name {exc.host} could not be resolved now "
+                                                  f"({cause.strerror or cause})"), not lasting)
+    return "connection", short_text(f"{type(exc).__name__}: {exc}"), True
 
 
 def _not_json(status: int, what: str, text: str, request_id: str, latency: float) -> ApiError:

@@ -61,8 +61,20 @@ CODES: dict[str, tuple[str, str]] = {
     # bulkretry's own.
     "timeout": (N_("No answer came within --timeout seconds (after every attempt)."),
                 N_("Rerun the failed rows later; raise --timeout if the service is known to be slow.")),
-    "connection": (N_("The connection failed: DNS, TCP, TLS or a broken answer."),
+    "connection": (N_("The connection failed: refused, unreachable, dropped, or a broken answer (retried up to "
+                   "--max-attempts)."),
                    N_("Check the network, proxy and endpoint from this machine; then rerun the failed rows.")),
+    "tls_certificate": (N_("The endpoint's TLS certificate is not trusted on this machine (self-signed, expired, "
+                        "an unknown CA, or issued for another name): the call was not sent, and not retried."),
+                        N_("Check --endpoint (or the region); behind an inspecting proxy or with a private CA, "
+                        "trust its CA with --ca-bundle FILE. Then continue with --resume or rerun the failed "
+                        "rows.")),
+    "tls": (N_("The TLS handshake failed (not a certificate problem: for example the endpoint does not speak "
+            "TLS, or no protocol in common): the call was not sent, and not retried."),
+            N_("Check --endpoint (https:// or http://) and any proxy in between; then rerun the failed rows.")),
+    "dns": (N_("The endpoint's host name could not be resolved: it does not exist (not retried), or no DNS "
+            "server answered (retried)."),
+            N_("Check --endpoint / --region and this machine's DNS; then rerun the failed rows.")),
     "invalid_response": (N_("The service answered something that is not what the API returns (not JSON, an HTML "
                          "page, or far too large): often a proxy, captive portal or gateway page. With HTTP 2xx "
                          "this is not counted as a success: the call may never have reached OMS."),
@@ -75,7 +87,8 @@ CODES: dict[str, tuple[str, str]] = {
     "duplicate": (N_("The same project and group appeared earlier in the manifest; it was called once, for the "
                   "first row."), N_("Nothing to do; remove the repeat from the manifest if you like.")),
     "halted": (N_("The run halted before calling this row: its first answers showed a failure every row would meet "
-               "(the first calls all refused with 401/403, or IAM giving no token), so no more calls were started; "
+               "(the first calls all refused with 401/403, the first 20 calls all failing alike, IAM giving no "
+               "token, or more rows failing than --halt-on-failure allows), so no more calls were started; "
                "error_msg names the cause."),
                N_("Fix the cause (credentials, project, IAM endpoint or network), then continue the run with "
                "bulkretry run --resume --out RUN_DIR: it calls these rows.")),

@@ -23,6 +23,7 @@ PARAM_LABELS = {
     "max_attempts": N_("max attempts"), "timeout": N_("timeout"), "formats": N_("formats"), "dry_run": N_("dry run"),
     "migrate_failed_object": N_("migrate failed object"), "source_run": N_("source run"),
     "check_status": N_("check status"), "verify_timeout": N_("verify timeout"), "max_duration": N_("max duration"),
+    "halt_on_failure": N_("halt on failure"),
 }
 COLUMN_LABELS = {
     "row": N_("row"), "group_id": N_("group id"), "outcome": N_("outcome"), "error_code": N_("error code"),

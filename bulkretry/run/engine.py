@@ -8,7 +8,8 @@ the manifest.
 Results go to ``on_result`` as rows finish. ``stop()`` stops new calls and marks the rest
 ``interrupted``; cancelling the run marks the calls in flight ``interrupted`` too. ``halt(reason)`` is a stop
 for a systematic failure: the rows not called are ``interrupted`` with error code ``halted`` and the reason.
-A :class:`~bulkretry.run.halt.HaltRule` halts the run from the finished rows (the first calls all refused);
+A :class:`~bulkretry.run.halt.HaltRule` halts the run from the calls and the finished rows (the first calls all
+refused, or all failing alike; too many rows failed);
 an IAM that gives no token halts it at once. An IAM that refuses the login (``LoginRefused``) ends the run:
 no other call starts, the rows not called get no result, and ``run()`` raises it once the calls in flight end.
 """
@@ -329,6 +330,10 @@ class Engine:
                     stats.throttled += throttled
                     if pacer is not None:
                         pacer.feedback(sent_at, throttled)
+                if self._halt_rule is not None:
+                    reason = self._halt_rule.observe_call(exc)
+                    if reason:
+                        self.halt(reason)
                 if not self._policy.should_retry(exc, tries):
                     return None, last, tries
                 delay = self._policy.delay(exc, tries)
@@ -349,6 +354,8 @@ class Engine:
                                             retryable=False), tries
             if pacer is not None:
                 pacer.feedback(sent_at, False)
+            if self._halt_rule is not None:
+                self._halt_rule.observe_call(None)
             return answer, None, tries
 
     async def _verify(self, plan: RowPlan, pacer: Any, made: list[int]) -> int | None:

@@ -31,7 +31,7 @@ from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import BATCH_ROWS, FORMATS, write_reports
 from bulkretry.run.adaptive import AdaptivePacer
 from bulkretry.run.engine import Engine, utc_now_iso
-from bulkretry.run.halt import FirstCallsRefused
+from bulkretry.run.halt import run_rules
 from bulkretry.run.journal import JOURNAL_NAME, RowSet
 from bulkretry.run.pacing import PacerPool
 from bulkretry.run.policy import RetryPolicy
@@ -192,7 +192,7 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
     engine = Engine(client, rate=None if pacers else s.rate, pacers=pacers, concurrency=s.concurrency,
                     dry_run=s.dry_run, policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s),
                     check_status=s.check_status, verify_timeout=s.verify_timeout,
-                    halt_rule=None if s.dry_run else FirstCallsRefused())
+                    halt_rule=None if s.dry_run else run_rules(s.halt_on_failure))
 
     def journal_failed(exc: JournalError) -> None:
         if not journal_errors:
@@ -361,7 +361,7 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
         not_in_manifest=prepared.missing, credentials_source=credentials_source,
         learned_rates=({k: round(v, 2) for k, v in engine.pacers.rates.items()}
                        if s.rate_auto is not None and engine.pacers is not None else None),
-        network=network,
+        network=network, halted=engine.halt_reason, halt_code=engine.halt_code if engine.halt_reason else "",
     )
     timeline = {int(second): counts for second, *counts in run.params.get("timeline", [])}
     for second, counts in stats.timeline.items():

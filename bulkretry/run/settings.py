@@ -24,7 +24,7 @@ from bulkretry.defaults import (
 )
 from bulkretry.errors import UsageError
 from bulkretry.i18n import DEFAULT_LANG
-from bulkretry.manifest.read import EXCEL_SUFFIXES
+from bulkretry.manifest.read import WORKBOOK_SUFFIXES
 from bulkretry.oms.credentials import check_setting
 from bulkretry.report.common import FORMATS
 from bulkretry.run.adaptive import RateSpec, parse_rate
@@ -32,7 +32,8 @@ from bulkretry.run.journal import JOURNAL_NAME
 from bulkretry.run.rerun import Selection, load_selection
 from bulkretry.run.rundir import read_params
 
-__all__ = ["RunSettings", "format_duration", "parse_duration", "rate_fields", "rerun_settings", "resumed"]
+__all__ = ["RunSettings", "format_duration", "halt_setting", "parse_duration", "rate_fields", "rerun_settings",
+           "resumed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,8 @@ class RunSettings:
     #: The language of report.html, the xlsx Summary sheet and the summary line (``--lang``). Not kept in the
     #: journal: ``report`` and ``rerun`` take theirs from ``--lang`` or the environment.
     lang: str = DEFAULT_LANG
+    #: ``--halt-on-failure PCT:MIN``: halt once over PCT % of at least MIN finished rows failed.
+    halt_on_failure: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
         """Refuse numbers no run can take (they come from options, or from an earlier run's journal for a rerun)."""
@@ -85,6 +88,12 @@ class RunSettings:
         ]
         if self.project_id is not None:  # a rerun's may come from the earlier run's journal
             check_setting(self.project_id, "--project-id")
+        if self.halt_on_failure is not None:
+            percent, min_rows = self.halt_on_failure
+            if not (isinstance(percent, (int, float)) and 0 < percent <= 100 and isinstance(min_rows, int)
+                    and min_rows >= 1):
+                raise UsageError(f"--halt-on-failure must be PCT[:MIN], PCT above 0 and at most 100, MIN a whole "
+                                 f"number of at least 1, got {percent!r}:{min_rows!r}")
         for option, value, low, high in checks:
             if value is not None and not (isinstance(value, int | float) and low <= value <= high and value > 0):
                 allowed = f"above 0 and at most {high:g}" if low == 0 else f"from {low:g} to {high:g}"
@@ -106,6 +115,7 @@ class RunSettings:
             "source_run": self.selection.public() if self.selection else None,
             "check_status": self.check_status, "verify_timeout": self.verify_timeout,
             "max_duration": self.max_duration,
+            "halt_on_failure": list(self.halt_on_failure) if self.halt_on_failure is not None else None,
         }
 
 
@@ -121,21 +131,32 @@ def resumed(settings: RunSettings) -> RunSettings:
     if settings.out_dir is None:
         raise UsageError("--resume needs --out DIR: the folder of the run to continue")
     exists = (settings.out_dir / JOURNAL_NAME).is_file()  # if not, the resume itself says so
-    source = read_params(settings.out_dir).get("source_run") if exists else None
+    params = read_params(settings.out_dir) if exists else {}
+    if settings.halt_on_failure is None:  # the run's own --halt-on-failure goes on unless given again
+        settings = replace(settings, halt_on_failure=halt_setting(params.get("halt_on_failure")))
+    source = params.get("source_run")
     if not source:
         return settings
     return replace(settings, selection=load_selection(Path(source["out_dir"]), source["only"], source["error_codes"]))
 
 
+def halt_setting(recorded: Any) -> tuple[float, int] | None:
+    """``--halt-on-failure`` as an earlier run recorded it (``[PCT, MIN]``), or None."""
+    if isinstance(recorded, (list, tuple)) and len(recorded) == 2:
+        return float(recorded[0]), int(recorded[1])
+    return None
+
+
 def rerun_settings(selection: Selection, *, manifest: str | None = None, endpoint: str | None = None,
                    region: str | None = None, project_id: str | None = None, rate: RateSpec | float | None = None,
                    concurrency: int | None = None, max_attempts: int | None = None, timeout: float | None = None,
-                   **given: Any) -> RunSettings:
+                   halt_on_failure: tuple[float, int] | None = None, **given: Any) -> RunSettings:
     """A rerun's settings: the earlier run's (from *selection*'s journal), overridden by what is given now.
 
-    The keywords named here fall back to the earlier run's value when None; *given* are RunSettings fields
-    taken as they are (``out_dir``, ``dry_run``, ``verify_tls``, ``check_status``, ``verify_timeout``;
-    ``formats`` falls back to the earlier run's when empty). The new run's folder goes beside the earlier one.
+    The keywords named here fall back to the earlier run's value when None (``halt_on_failure`` too); *given*
+    are RunSettings fields taken as they are (``out_dir``, ``dry_run``, ``verify_tls``, ``check_status``,
+    ``verify_timeout``; ``formats`` falls back to the earlier run's when empty). The new run's folder goes
+    beside the earlier one.
     """
     old = selection.source_params
 
@@ -148,7 +169,7 @@ def rerun_settings(selection: Selection, *, manifest: str | None = None, endpoin
     if not given.get("formats"):
         given["formats"] = tuple(old.get("formats") or FORMATS)
     # The earlier run's reading options that fit this manifest's kind (a rerun may name another file).
-    excel = Path(path).suffix.lower() in EXCEL_SUFFIXES
+    excel = Path(path).suffix.lower() in WORKBOOK_SUFFIXES
     return RunSettings(
         manifest=Path(path), encoding=None if excel else old.get("encoding"),
         delimiter=None if excel else old.get("delimiter"), sheet=old.get("sheet") if excel else None,
@@ -156,7 +177,8 @@ def rerun_settings(selection: Selection, *, manifest: str | None = None, endpoin
         migrate_failed_object=old.get("migrate_failed_object"),
         **rate_fields(rate if rate is not None else parse_rate(str(old.get("rate") or DEFAULT_RATE))),
         concurrency=pick("concurrency", concurrency), max_attempts=pick("max_attempts", max_attempts),
-        timeout=pick("timeout", timeout), runs_root=selection.source_dir.parent, selection=selection, **given,
+        timeout=pick("timeout", timeout), runs_root=selection.source_dir.parent, selection=selection,
+        halt_on_failure=halt_on_failure or halt_setting(old.get("halt_on_failure")), **given,
     )
 
 
