@@ -59,7 +59,8 @@ def test_check_status_writes_what_the_groups_get_answered(tmp_path: Path, monkey
     assert code == 1, err  # the unknown group and the invalid row
     header, rows, json_rows, sheet = _reports(tmp_path / "run")
     at = len(REPORT_COLUMNS) + len(STATUS)
-    assert tuple(header[len(REPORT_COLUMNS):at]) == STATUS and tuple(header[at:at + len(GROUP_COLUMNS)]) == GROUP_COLUMNS
+    assert tuple(header[len(REPORT_COLUMNS):at]) == STATUS
+    assert tuple(header[at:at + len(GROUP_COLUMNS)]) == GROUP_COLUMNS
     assert sheet[0] == header
     looked_up = [i for i, r in enumerate(rows) if r["status_before"]]
     assert len(looked_up) >= 10

@@ -47,10 +47,14 @@ def status_of(group: Any) -> int | None:
 #: The longest group error message or failed-object list key kept (the service's are far shorter).
 STORY_TEXT_LIMIT = 1_000
 #: ``GROUP_COLUMNS`` and where each is in ``ShowTaskGroupResponse`` (the SDK's names): ``(object, field)``.
-_STORY_FIELDS: tuple[tuple[str, str | None, str], ...] = tuple(zip(GROUP_COLUMNS, (
-    "error_reason", "error_reason", None, None, None, None, None, None, "failed_object_record"), (
-    "error_code", "error_msg", "total_task_num", "failed_task_num", "success_num", "fail_num", "total_size",
-    "complete_size", "list_file_key")))
+_STORY_FIELDS: tuple[tuple[str, str | None, str], ...] = (
+    ("group_error_code", "error_reason", "error_code"), ("group_error_msg", "error_reason", "error_msg"),
+    ("group_total_task_num", None, "total_task_num"), ("group_failed_task_num", None, "failed_task_num"),
+    ("group_success_num", None, "success_num"), ("group_fail_num", None, "fail_num"),
+    ("group_total_size", None, "total_size"), ("group_complete_size", None, "complete_size"),
+    ("group_failed_object_list", "failed_object_record", "list_file_key"),
+)
+assert tuple(column for column, _, _ in _STORY_FIELDS) == GROUP_COLUMNS
 
 
 def group_story(group: Any, clean: Callable[[str], str] = str) -> tuple[tuple[str, str | int], ...]:
@@ -59,8 +63,9 @@ def group_story(group: Any, clean: Callable[[str], str] = str) -> tuple[tuple[st
     (``failed_object_record.list_file_key``). Counts are ints; a field missing or of the wrong type is ''.
     Texts go through *clean* (the row's secrets taken out) after being put on one line.
 
-    >>> dict(group_story({"error_reason": {"error_code": "TRF.0058"}, "fail_num": 3, "total_size": "x"}))["group_fail_num"]
-    3
+    >>> story = dict(group_story({"error_reason": {"error_code": "TRF.0058"}, "fail_num": 3, "total_size": "x"}))
+    >>> story["group_error_code"], story["group_fail_num"], story["group_total_size"]
+    ('TRF.0058', 3, '')
     """
     if not isinstance(group, dict):
         group = {}

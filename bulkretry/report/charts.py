@@ -27,6 +27,12 @@ __all__ = ["COLOURS", "LatencyHistogram", "latency_chart", "outcome_colour", "ou
 COLOURS = {"succeeded": "#2f9e6e", "failed": "#d64545", "invalid": "#e08a1e", "interrupted": "#8a63d2",
            "duplicate": "#9aa5b1", "skipped": "#5b9bd5", "dry_run": "#3fa7a8"}
 _LABELS = {"dry_run": "dry run"}
+#: The charts' legends (one place, to translate): the timeline counts calls, the latency histogram rows, and
+#: their labels never share a word for "failed" so the two cannot be read as one count.
+_LEGEND = {
+    "answered": "calls answered", "throttled": "calls throttled (429)", "failed": "calls that failed otherwise",
+    "rows_ok": "rows that succeeded", "rows_bad": "rows that did not succeed",
+}
 
 # Latency histogram bins (ms): 1-2-5 steps; a last bin for anything slower.
 _EDGES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -153,14 +159,14 @@ def _timeline_svg(points: Mapping[int, list[int]]) -> str:
     slots = sum(len(row) for row in bars)
     slot = min(24.0, (plot_w - seg_gap * (len(bars) - 1)) / slots)  # a short run: narrow bars, left-aligned
     peak_rate = max(c / width for row in bars for _, width, c, _, _ in row)
-    y_max = _nice(peak_rate)
+    ticks = _ticks(peak_rate)
+    y_max = ticks[-1]
 
     def y(value: float) -> float:
         return top + plot_h - value / y_max * plot_h
 
     out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="calls per second over time">']
-    for i in range(5):
-        value = y_max * i / 4
+    for value in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
                    f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>')
     multi_day = len({_day(s) for s in seconds[:1] + seconds[-1:]}) > 1
@@ -189,7 +195,7 @@ def _timeline_svg(points: Mapping[int, list[int]]) -> str:
                 parts.append(f'<rect x="{x:.1f}" y="{rug_y + 7}" width="{max(bar_w, 1.5):.1f}" height="5" '
                              'class="fail"/>')
             when = _clock(start, multi_day) + (f"–{_clock(start + width - 1, False)}" if width > 1 else "")
-            tip = f"{when} UTC: {calls:,} calls, {throttled:,} throttled (429), {failed:,} other failures"
+            tip = f"{when} UTC: {calls:,} calls, {throttled:,} throttled (429), {failed:,} failed otherwise"
             out.append(f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>")
             if i % label_every == 0 and x < w - right - 48:
                 out.append(f'<text x="{x:.1f}" y="{h - 14}" class="axis">{_clock(start, multi_day and i == 0)}</text>')
@@ -205,10 +211,11 @@ def _timeline_svg(points: Mapping[int, list[int]]) -> str:
     per = f"one bar per {step} s · " if step > 1 else ""
     thr = (f"<b class='t-thr'>{throttled:,} throttled (429)</b> in {hot:,} seconds" if throttled
            else "no 429 (throttling)")
-    bad = f"<b class='t-fail'>{failed:,} other failures</b>" if failed else "no other failures"
+    bad = f"<b class='t-fail'>{failed:,} {_LEGEND['failed']}</b>" if failed else "no call failed otherwise"
     facts = f"{calls:,} calls · peak {peak:,} calls/s · {thr} · {bad} · {per}times in UTC"
-    legend = ('<ul class="legend inline"><li><i class="ok"></i>answered</li><li><i class="thr"></i>429 throttled</li>'
-              '<li><i class="fail"></i>other failure</li></ul>')
+    legend = (f'<ul class="legend inline"><li><i class="ok"></i>{_LEGEND["answered"]}</li>'
+              f'<li><i class="thr"></i>{_LEGEND["throttled"]}</li>'
+              f'<li><i class="fail"></i>{_LEGEND["failed"]}</li></ul>')
     return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
 
 
@@ -227,10 +234,10 @@ def latency_chart(lat: LatencyHistogram) -> str:
     w, h, left, top, bottom = 1000, 220, 46, 18, 34
     plot_w, plot_h = w - left - 10, h - top - bottom
     slot = plot_w / len(bins)
-    y_max = _nice(max(sum(lat.bins[i]) for i in bins))
+    ticks = _ticks(max(sum(lat.bins[i]) for i in bins))
+    y_max = ticks[-1]
     out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="latency histogram">']
-    for i in range(5):
-        value = y_max * i / 4
+    for value in ticks:
         yy = top + plot_h - value / y_max * plot_h
         out.append(f'<line x1="{left}" x2="{w - 10}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
                    f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>')
@@ -249,31 +256,36 @@ def latency_chart(lat: LatencyHistogram) -> str:
         if ok or bad:
             parts.append(f'<text x="{x + slot * 0.38:.1f}" y="{base - 5:.1f}" text-anchor="middle" class="axis">'
                          f"{ok + bad:,}</text>")
-        out.append(f"<g><title>{escape(label)}: {ok:,} succeeded, {bad:,} not</title>{''.join(parts)}</g>"
+        out.append(f"<g><title>{escape(label)}: {ok:,} rows succeeded, {bad:,} did not</title>{''.join(parts)}</g>"
                    f'<text x="{x + slot * 0.38:.1f}" y="{h - 12}" text-anchor="middle" class="axis">'
                    f"{escape(label)}</text>")
     out.append(f'<line x1="{left}" x2="{w - 10}" y1="{top + plot_h}" y2="{top + plot_h}" class="base"/></svg>')
     facts = (f"{lat.count:,} rows with a latency (the last attempt's) · median ≈ {_ms(lat.percentile(50))} · "
              f"p95 ≈ {_ms(lat.percentile(95))} · p99 ≈ {_ms(lat.percentile(99))} · max {_ms(lat.max)} · "
              f"mean {_ms(lat.total / lat.count)}")
-    legend = ('<ul class="legend inline"><li><i class="lat-ok"></i>succeeded</li>'
-              '<li><i class="lat-bad"></i>did not succeed</li></ul>')
+    legend = (f'<ul class="legend inline"><li><i class="lat-ok"></i>{_LEGEND["rows_ok"]}</li>'
+              f'<li><i class="lat-bad"></i>{_LEGEND["rows_bad"]}</li></ul>')
     return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
 
 
 # -- small helpers ---------------------------------------------------------------------------------------
 
 
-def _nice(value: float) -> float:
-    """The smallest 1-2-2.5-5 x 10^k at or above *value* (at least 1)."""
-    if value <= 1:
-        return 1.0
-    power: float = 10 ** math.floor(math.log10(value))
-    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
+def _ticks(peak: float, most: int = 5) -> list[float]:
+    """The y axis' ticks from 0: steps of 1, 2 or 5 x 10^k (at least 1: counts are whole), the smallest step
+    that reaches *peak* in at most *most* steps; the last tick is the axis' top.
+
+    >>> _ticks(7), _ticks(13), _ticks(2.5), _ticks(0), _ticks(1234)
+    ([0, 2, 4, 6, 8], [0, 5, 10, 15], [0, 1, 2, 3], [0, 1], [0, 500, 1000, 1500])
+    """
+    peak = max(peak, 1.0)
+    power = 10 ** max(0, math.floor(math.log10(peak / most)))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power * most >= peak)
+    return [step * i for i in range(math.ceil(peak / step - 1e-9) + 1)]
 
 
 def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    return f"{value:,.0f}"
 
 
 def _ms(ms: float) -> str:

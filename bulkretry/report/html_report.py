@@ -8,7 +8,10 @@
   codes with what they mean and what to do (:mod:`bulkretry.oms.codes`), calls per second over time with
   the 429s and failures marked, a latency histogram, and a searchable table of the rows that did not
   succeed. The table is filled by a few lines of JavaScript from a JSON block; its filters can be set
-  by the URL: ``report.html#outcome=failed&code=OMS.1015&q=text``.
+  by the URL: ``report.html#outcome=failed&code=OMS.1015&q=text``. Its cells are row, group (with the group's
+  own error code and failed objects, from ``GROUP_COLUMNS``), outcome, error (the message, the failed-object
+  list and the group's error message) and details (every other value; not printed), so it fits a 1,400 px
+  screen and an A4 page; the failed objects of these rows' groups are totalled above it.
 - Rows are streamed: only counts, a latency histogram and the first ``max_rows`` rows that did not
   succeed are kept, so a million failures make a page of a bounded size; the page says so and points
   to ``report.csv``.
@@ -38,7 +41,7 @@ from urllib.parse import quote
 from bulkretry import __version__
 from bulkretry.masking import looks_secret
 from bulkretry.oms.codes import explain
-from bulkretry.records import REPORT_COLUMNS, RunSummary
+from bulkretry.records import GROUP_COLUMNS, REPORT_COLUMNS, RunSummary
 from bulkretry.report.charts import (
     COLOURS,
     LatencyHistogram,
@@ -65,6 +68,13 @@ _ORDER = ("succeeded", "failed", "invalid", "interrupted", "duplicate", "skipped
 _TABLE = ("row", "group_id", "outcome", "error_code", "error_msg", "http_status", "attempts", "latency_ms",
           "project_id", "request_id", "finished_at")
 _LATENCY_AT = _TABLE.index("latency_ms")
+
+#: The words the table's script shows (one place, to translate): its column titles and the labels in its cells.
+_TABLE_WORDS = {
+    "row": "row", "group": "group", "outcome": "outcome", "error": "error", "details": "details",
+    "group_error": "group's error", "failed_objects": "failed objects", "failed_list": "list",
+    "matching": "matching rows", "kept": "of the first {n} kept here", "shown": "first {n} shown",
+}
 
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*(?: auto| RUN_DIR| failed)?)")
 
@@ -106,6 +116,11 @@ class HtmlReport:
         self._examples: dict[str, str] = {}
         self._table: list[list[Value]] = []
         self._latency = LatencyHistogram()
+        #: The objects that failed in the groups of the rows that did not succeed (``group_fail_num`` summed), and
+        #: in how many of those rows the group's GET answered.
+        self.failed_objects = 0
+        self.story_rows = 0
+        self._fail_num_at: int | None = None
 
     def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
         self._fh = open(self.path, "w", encoding="utf-8", errors="replace")  # noqa: SIM115 (closed by finish/discard)
@@ -115,6 +130,7 @@ class HtmlReport:
         self._columns = (*_TABLE, *extras)
         self._pick = (*(self._at[name] for name in _TABLE), *range(len(REPORT_COLUMNS), len(header)))
         self._slots = tuple(self._at[name] for name in ("outcome", "error_code", "error_msg", "latency_ms"))
+        self._fail_num_at = self._at.get(GROUP_COLUMNS[5])
 
     def write(self, values: tuple[Value, ...]) -> None:
         at_outcome, at_code, at_msg, at_latency = self._slots
@@ -133,6 +149,11 @@ class HtmlReport:
                 self._codes["(other codes)"] += 1
         if outcome != "succeeded":
             self.not_ok += 1
+            if self._fail_num_at is not None:
+                fail_num = values[self._fail_num_at]
+                if fail_num.__class__ is int:
+                    self.failed_objects += fail_num
+                    self.story_rows += 1
             if len(self._table) < self.max_rows:
                 row = [_cell(values[i]) for i in self._pick]
                 if isinstance(latency, float):
@@ -168,7 +189,8 @@ class HtmlReport:
         total = s.rows or sum(by_outcome.values())
         tone, word, sentence, command = _verdict(s, by_outcome, total)
         command_html = f' <code class="cmd">{escape(command)}</code>' if command else ""
-        table_data = {"columns": list(self._columns), "rows": self._table, "total": self.not_ok}
+        table_data = {"columns": list(self._columns), "rows": self._table, "total": self.not_ok,
+                      "words": _TABLE_WORDS}
         body = "".join([
             f'<header><p class="kicker">bulkretry · OMS task-group retry · run report</p>'
             f'<h1>Run <span class="mono">{escape(s.run_id)}</span></h1>{_meta(s, details.get("params"))}'
@@ -178,7 +200,9 @@ class HtmlReport:
             _section("Top error codes", _codes(by_code, self._examples, total), "codes"),
             _section("Calls per second", timeline_chart(details.get("timeline")), "timeline"),
             _section("Latency", latency_chart(self._latency), "latency"),
-            _section("Rows that did not succeed", _table(self.not_ok, len(self._table)), "rows"),
+            _section("Rows that did not succeed",
+                     _failed_objects(self.failed_objects, self.story_rows) + _table(self.not_ok, len(self._table)),
+                     "rows"),
             _section("Run details", _run_details(s, details.get("params")), "details"),
             f'<footer>Written by bulkretry {escape(__version__)} on {_now()}. This page is self-contained and makes '
             "no network requests. The run's journal.sqlite holds every row: <code>bulkretry report RUN_DIR --format "
@@ -282,6 +306,15 @@ def _table(total: int, kept: int) -> str:
             '<noscript><p class="note">The table needs JavaScript; report.csv holds every row.</p></noscript>'
             '<div class="table-wrap"><table class="rows"><thead id="rows-head"></thead><tbody id="rows-body">'
             '</tbody></table></div><p><button id="rows-more" type="button" hidden>Show more</button></p>')
+
+
+def _failed_objects(objects: int, rows: int) -> str:
+    """The objects that failed in these rows' groups, as their GETs said (only with --check-status or --verify)."""
+    if not rows:
+        return ""
+    return (f'<p class="facts story-total"><b>{objects:,} failed objects</b> in the groups of these {rows:,} rows, '
+            "as each group's lookup answered (group_fail_num); each row names its group's error and the list "
+            "OMS wrote of its failed objects.</p>")
 
 
 def _run_details(s: RunSummary, params: Any) -> str:

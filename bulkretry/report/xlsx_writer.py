@@ -273,7 +273,8 @@ class StreamingWorkbook:
 
     ``file`` is a path, or a binary file opened for writing (seekable), which is left open for the caller
     to sync and close. Each sheet's rows are spooled to a temporary file in ``spool_dir`` (default: the
-    workbook's folder when ``file`` is a path, else the system's temporary folder) until the sheet is closed. ``zip64=True`` lets a sheet pass ``MAX_SHEET_BYTES`` (see the module's notes).
+    workbook's folder when ``file`` is a path, else the system's temporary folder) until the sheet is closed.
+    ``zip64=True`` lets a sheet pass ``MAX_SHEET_BYTES`` (see the module's notes).
     """
 
     def __init__(self, file: str | os.PathLike[str] | IO[bytes], *, compresslevel: int = 1,
