@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from pathlib import Path
 
 import openpyxl
@@ -108,3 +109,61 @@ def test_without_check_status_there_are_no_group_columns(tmp_path: Path, monkeyp
                 config.project_id, "--out", str(tmp_path / "run"), "--rate", "500", "--quiet")
     header, _, json_rows, _ = _reports(tmp_path / "run")
     assert not set(GROUP_COLUMNS) & set(header) and not set(GROUP_COLUMNS) & set(json_rows[0])
+
+
+def _as_before_group_columns(journal: Path) -> None:
+    """Make a --check-status run's journal look written by a bulkretry without the group columns: its recorded
+    extra columns and every row's extra pairs lose them (the journal schema itself did not change)."""
+    db = sqlite3.connect(journal)
+    with db:
+        columns = json.loads(db.execute("SELECT value FROM run WHERE key = 'extra_columns'").fetchone()[0])
+        db.execute("UPDATE run SET value = ? WHERE key = 'extra_columns'",
+                   (json.dumps([c for c in columns if c not in GROUP_COLUMNS]),))
+        for row, extra in db.execute("SELECT row, extra FROM rows").fetchall():
+            kept = [pair for pair in json.loads(extra) if pair[0] not in GROUP_COLUMNS]
+            db.execute("UPDATE rows SET extra = ? WHERE row = ?", (json.dumps(kept, ensure_ascii=False), row))
+    db.close()
+
+
+def test_a_journal_from_before_the_group_columns_still_reports_and_resumes(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bulkretry report` of an older --check-status run writes its columns as they were; `--resume` of it (stopped
+    half way) writes the group columns, empty for the rows the older run finished, and `report` then keeps them."""
+    config = SimConfig(groups=40, failed_ratio=0.5, seed=5)
+    use_sim_credentials(monkeypatch, config)
+    with SimulatorThread(config) as sim_thread:
+        manifest = tmp_path / "failed.csv"
+        code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", config.project_id,
+                              "--out", str(manifest))
+        assert code == 0, err
+        run = tmp_path / "run"
+        argv = ("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id, "--out",
+                str(run), "--rate", "500", "--quiet", "--check-status")
+        code, _, err = run_cli(*argv)
+        assert code == 0, err
+        journal = run / "journal.sqlite"
+        _as_before_group_columns(journal)
+
+        code, _, err = run_cli("report", str(run), "--format", "csv,json,xlsx,html")
+        assert code == 0, err
+        header, rows, _, sheet = _reports(run)
+        assert "status_before" in header and not set(GROUP_COLUMNS) & set(header) and sheet[0] == header
+        assert len(rows) == 20 and all(r["outcome"] == "succeeded" for r in rows)
+
+        db = sqlite3.connect(journal)  # the older run stopped half way: the second half never finished
+        with db:
+            db.execute("DELETE FROM rows WHERE row > 11")
+        db.close()
+        code, _, err = run_cli(*argv, "--resume")
+        assert code == 0, err
+        for rebuilt in (False, True):
+            if rebuilt:
+                code, _, err = run_cli("report", str(run))
+                assert code == 0, err
+            header, rows, json_rows, _ = _reports(run)
+            assert tuple(header[len(REPORT_COLUMNS) + 2:][:len(GROUP_COLUMNS)]) == GROUP_COLUMNS
+            old, new = [r for r in json_rows if r["row"] <= 11], [r for r in json_rows if r["row"] > 11]
+            assert len(old) == 10 and len(new) == 10
+            assert all(r[c] == "" for r in old for c in GROUP_COLUMNS)
+            # Those groups were retried by the first session, so the second one found them executing (skipped).
+            assert all(r["outcome"] == "skipped" and isinstance(r["group_total_task_num"], int) for r in new)
