@@ -20,7 +20,7 @@ stays flat however many rows are written. What it writes, and why:
 - **Styles**: ``styles.xml`` holds the default font and one bold font; ``style=BOLD`` uses it (cellXfs 1).
 - **Streaming**: only one sheet is open at a time (a zip archive is written one member at a time), so sheets
   are written one after another and appear in the workbook in the order they were added. Each row is
-  appended to a text buffer that is encoded, compressed and written every ``buffer_size`` characters
+  appended to a text buffer that is encoded and spooled every ``buffer_size`` characters
   (256 Ki by default); what is kept otherwise is a counter per sheet, nothing that grows with the rows.
 - What comes before ``<sheetData>`` is given when the sheet is added: column ``widths`` (``<cols>``) and
   ``freeze_rows`` (a frozen pane below the header). The ``<dimension>`` that heads the sheet is only known after
