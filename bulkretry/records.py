@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-__all__ = ["FAILING", "FINE", "REPORT_COLUMNS", "Outcome", "RowResult", "RunSummary"]
+__all__ = ["FAILING", "FINE", "GROUP_COLUMNS", "GROUP_NUMBER_COLUMNS", "REPORT_COLUMNS", "Outcome", "RowResult",
+           "RunSummary"]
 
 
 class Outcome(StrEnum):
@@ -30,10 +31,20 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "attempts", "request_id", "latency_ms", "started_at", "finished_at",
 )
 
+#: With ``--check-status`` or ``--verify``: what the group's own GET answered (its error, task and object counts,
+#: sizes in bytes, the failed-object list), after the status columns. Empty where no GET answered.
+GROUP_COLUMNS: tuple[str, ...] = (
+    "group_error_code", "group_error_msg", "group_total_task_num", "group_failed_task_num", "group_success_num",
+    "group_fail_num", "group_total_size", "group_complete_size", "group_failed_object_list",
+)
+#: The group columns that hold a number (an ``int``, or '' when the service gave none).
+GROUP_NUMBER_COLUMNS: frozenset[str] = frozenset(GROUP_COLUMNS[2:8])
+
 
 class RowResult(NamedTuple):
     """What became of one manifest row. ``extra`` holds the manifest's other non-secret columns
-    (access keys already masked) as ``(column, value)`` pairs in manifest order.
+    (access keys already masked) as ``(column, value)`` pairs in manifest order, after the status and
+    :data:`GROUP_COLUMNS` pairs of ``--check-status``/``--verify`` (the group's counts and sizes are ints).
 
     A named tuple: immutable, and made at a quarter of a frozen dataclass's cost (one per row, per run).
     """
@@ -50,7 +61,7 @@ class RowResult(NamedTuple):
     latency_ms: float | None = None
     started_at: str = ""
     finished_at: str = ""
-    extra: tuple[tuple[str, str], ...] = ()
+    extra: tuple[tuple[str, str | int], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The report row: the contract's columns first, then the extra columns."""

@@ -205,7 +205,8 @@ def test_history_and_demo_take_the_language(zh_run, tmp_path: Path, monkeypatch:
 @pytest.mark.slow
 @needs_chromium
 def test_browser_fills_the_chinese_table_with_chinese_words_and_filters_by_the_csv_values(tmp_path: Path) -> None:
-    """The script's words come from the page: column names, outcome tags and options, the count line in Chinese;
+    """The script's words come from the page: headings, the details' column names, outcome tags and options, the
+    count line in Chinese;
     the URL's filters still take the csv's values (#outcome=failed)."""
     results = sample()
     write_reports(tmp_path / "run", results, summary_of(results), formats=["html"], extra_columns=("备注",),
@@ -213,9 +214,9 @@ def test_browser_fills_the_chinese_table_with_chinese_words_and_filters_by_the_c
     url = (tmp_path / "run" / "report.html").as_uri()
     dom = chromium(tmp_path, "--dump-dom", url + "#outcome=failed").stdout
     head = dom[dom.index('<thead id="rows-head">'):dom.index("</thead>", dom.index('<thead id="rows-head">'))]
-    assert re.findall(r"<th[^>]*>([^<]*)</th>", head)[:4] == ["行号", "任务组ID", "结果", "错误码"]
-    assert "<th>备注</th>" in head
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", head) == ["行号", "迁移任务组", "结果", "错误", "详情"]
     body = rows_body(dom)
+    assert '<span class="k">备注 </span>' in body and '<span class="k">请求ID </span>' in body
     assert body.count("<tr>") == 5 and set(re.findall(r'<span class="tag"[^>]*>([^<]*)</span>', body)) == {"失败"}
     assert '<option value="failed">失败  (5)</option>' in dom and '<option value="duplicate">重复  (1)</option>' in dom
     assert '<span id="rows-count" class="muted">匹配 5 行</span>' in dom

@@ -17,6 +17,7 @@ from huaweicloudsdkoms.v2 import (
     ShowTaskGroupRequest,
 )
 
+from bulkretry.oms.status import group_story
 from bulkretry.sim import SimConfig, SimulatorThread
 
 
@@ -83,6 +84,26 @@ def test_show_returns_the_group(oms: OmsClient, sim_thread: SimulatorThread) -> 
     expected = sim_thread.simulator.state.get(gid)
     assert shown.status_code == 200
     assert sanitize_for_serialization(shown) == {k: v for k, v in expected.items() if v is not None}
+
+
+def test_show_answers_the_groups_story_under_the_sdk_names(oms: OmsClient, sim_thread: SimulatorThread) -> None:
+    """A failed group's show answer carries its error, counts, sizes and failed-object list where the SDK's
+    ShowTaskGroupResponse reads them, and group_story takes the same values from the raw answer."""
+    state = sim_thread.simulator.state
+    gid = next(g for g in state.ids() if state.get(g)["status"] == 5
+               and state.get(g)["enable_failed_object_recording"])
+    shown = oms.show_task_group(ShowTaskGroupRequest(group_id=gid))
+    record = shown.failed_object_record
+    assert record.result is True and record.list_file_key.endswith(f"{gid}/failed_objects.txt")
+    assert shown.fail_num > 0 and shown.failed_task_num > 0 and shown.total_size >= shown.complete_size > 0
+    assert dict(group_story(state.get(gid))) == {
+        "group_error_code": shown.error_reason.error_code, "group_error_msg": shown.error_reason.error_msg,
+        "group_total_task_num": shown.total_task_num, "group_failed_task_num": shown.failed_task_num,
+        "group_success_num": shown.success_num, "group_fail_num": shown.fail_num,
+        "group_total_size": shown.total_size, "group_complete_size": shown.complete_size,
+        "group_failed_object_list": record.list_file_key}
+    finished = oms.show_task_group(ShowTaskGroupRequest(group_id=failed_id(sim_thread, 6)))
+    assert finished.failed_object_record.result is False and finished.failed_object_record.list_file_key == ""
 
 
 def test_retry_then_show_reports_executing(oms: OmsClient, sim_thread: SimulatorThread) -> None:

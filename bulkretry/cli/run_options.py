@@ -183,9 +183,11 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("OMS status")
     g.add_argument("--check-status", action="store_true",
                    help="look each group up first; skip (outcome skipped) those not in status 5, migration failed; "
-                        "a lookup without a readable status fails the row (status:unknown), not retried")
+                        "a lookup without a readable status fails the row (status:unknown), not retried; the reports "
+                        "get the group's own story (group_error_code, group_fail_num, group_failed_object_list, ...)")
     g.add_argument("--verify", action="store_true",
-                   help="after a retry, poll the group until it leaves status 5; report status_after")
+                   help="after a retry, poll the group until it leaves status 5; report status_after (and, "
+                        "without --check-status, the group columns of the last poll)")
     from bulkretry.defaults import MAX_VERIFY_TIMEOUT
 
     g.add_argument("--verify-timeout", type=_verify_timeout, default=60.0, metavar="S",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
+from bulkretry.oms.errorbody import short_text
+from bulkretry.records import GROUP_COLUMNS
 
-__all__ = ["FAILED", "FINISHED", "RUNNING", "STATUS_NAMES", "status_name", "status_of"]
+__all__ = ["FAILED", "FINISHED", "RUNNING", "STATUS_NAMES", "group_story", "status_name", "status_of"]
 
 STATUS_NAMES: dict[int, str] = {
     0: N_("waiting"),
@@ -42,3 +45,43 @@ def status_of(group: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
+
+
+#: The longest group error message or failed-object list key kept (the service's are far shorter).
+STORY_TEXT_LIMIT = 1_000
+#: ``GROUP_COLUMNS`` and where each is in ``ShowTaskGroupResponse`` (the SDK's names): ``(object, field)``.
+_STORY_FIELDS: tuple[tuple[str, str | None, str], ...] = (
+    ("group_error_code", "error_reason", "error_code"), ("group_error_msg", "error_reason", "error_msg"),
+    ("group_total_task_num", None, "total_task_num"), ("group_failed_task_num", None, "failed_task_num"),
+    ("group_success_num", None, "success_num"), ("group_fail_num", None, "fail_num"),
+    ("group_total_size", None, "total_size"), ("group_complete_size", None, "complete_size"),
+    ("group_failed_object_list", "failed_object_record", "list_file_key"),
+)
+assert tuple(column for column, _, _ in _STORY_FIELDS) == GROUP_COLUMNS
+
+
+def group_story(group: Any, clean: Callable[[str], str] = str) -> tuple[tuple[str, str | int], ...]:
+    """What a group's GET answered, as ``(column, value)`` pairs in ``GROUP_COLUMNS`` order: its error
+    (``error_reason``), task and object counts, sizes in bytes and failed-object list
+    (``failed_object_record.list_file_key``). Counts are ints; a field missing or of the wrong type is ''.
+    Texts go through *clean* (the row's secrets taken out) after being put on one line.
+
+    >>> story = dict(group_story({"error_reason": {"error_code": "TRF.0058"}, "fail_num": 3, "total_size": "x"}))
+    >>> story["group_error_code"], story["group_fail_num"], story["group_total_size"]
+    ('TRF.0058', 3, '')
+    """
+    if not isinstance(group, dict):
+        group = {}
+    story: list[tuple[str, str | int]] = []
+    for column, parent, name in _STORY_FIELDS:
+        where = group.get(parent) if parent else group
+        value = where.get(name) if isinstance(where, dict) else None
+        if parent:  # a text
+            story.append((column, clean(short_text(value, STORY_TEXT_LIMIT)) if isinstance(value, str) else ""))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            story.append((column, value))
+        elif isinstance(value, str) and value.strip().isdigit():
+            story.append((column, int(value)))
+        else:
+            story.append((column, ""))
+    return tuple(story)

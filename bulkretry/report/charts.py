@@ -32,6 +32,13 @@ COLOURS = {"succeeded": "#2f9e6e", "failed": "#d64545", "invalid": "#e08a1e", "i
 _LABELS = {"succeeded": N_("succeeded"), "failed": N_("failed"), "invalid": N_("invalid"),
            "interrupted": N_("interrupted"), "duplicate": N_("duplicate"), "skipped": N_("skipped"),
            "dry_run": N_("dry run")}
+#: The charts' legends (one place): the timeline counts calls, the latency histogram rows, and their labels
+#: never share a word for "failed" so the two cannot be read as one count.
+_LEGEND = {
+    "answered": N_("calls answered"), "throttled": N_("calls throttled (429)"),
+    "failed": N_("calls that failed otherwise"), "rows_ok": N_("rows that succeeded"),
+    "rows_bad": N_("rows that did not succeed"),
+}
 
 # Latency histogram bins (ms): 1-2-5 steps; a last bin for anything slower.
 _EDGES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -162,15 +169,15 @@ def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
     slots = sum(len(row) for row in bars)
     slot = min(24.0, (plot_w - seg_gap * (len(bars) - 1)) / slots)  # a short run: narrow bars, left-aligned
     peak_rate = max(c / width for row in bars for _, width, c, _, _ in row)
-    y_max = _nice(peak_rate)
+    ticks = _ticks(peak_rate)
+    y_max = ticks[-1]
 
     def y(value: float) -> float:
         return top + plot_h - value / y_max * plot_h
 
     out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" '
            f'aria-label="{escape(_("calls per second over time"))}">']
-    for i in range(5):
-        value = y_max * i / 4
+    for value in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
                    f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>')
     multi_day = len({_day(s) for s in seconds[:1] + seconds[-1:]}) > 1
@@ -199,7 +206,7 @@ def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
                 parts.append(f'<rect x="{x:.1f}" y="{rug_y + 7}" width="{max(bar_w, 1.5):.1f}" height="5" '
                              'class="fail"/>')
             when = _clock(start, multi_day) + (f"–{_clock(start + width - 1, False)}" if width > 1 else "")
-            tip = _("{when} UTC: {calls} calls, {throttled} throttled (429), {failed} other failures").format(
+            tip = _("{when} UTC: {calls} calls, {throttled} throttled (429), {failed} failed otherwise").format(
                 when=when, calls=f"{calls:,}", throttled=f"{throttled:,}", failed=f"{failed:,}")
             out.append(f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>")
             if i % label_every == 0 and x < w - right - 48:
@@ -216,12 +223,13 @@ def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
     per = _("one bar per {step} s · ").format(step=step) if step > 1 else ""
     thr = (_("<b class='t-thr'>{throttled} throttled (429)</b> in {hot} seconds").format(
         throttled=f"{throttled:,}", hot=f"{hot:,}") if throttled else _("no 429 (throttling)"))
-    bad = _("<b class='t-fail'>{failed} other failures</b>").format(failed=f"{failed:,}") if failed \
-        else _("no other failures")
+    bad = _("<b class='t-fail'>{failed} calls that failed otherwise</b>").format(failed=f"{failed:,}") if failed \
+        else _("no call failed otherwise")
     facts = _("{calls} calls · peak {peak} calls/s · {thr} · {bad} · {per}times in UTC").format(
         calls=f"{calls:,}", peak=f"{peak:,}", thr=thr, bad=bad, per=per)
-    legend = (f'<ul class="legend inline"><li><i class="ok"></i>{_("answered")}</li><li><i class="thr"></i>'
-              f'{_("429 throttled")}</li><li><i class="fail"></i>{_("other failure")}</li></ul>')
+    legend = (f'<ul class="legend inline"><li><i class="ok"></i>{_(_LEGEND["answered"])}</li>'
+              f'<li><i class="thr"></i>{_(_LEGEND["throttled"])}</li>'
+              f'<li><i class="fail"></i>{_(_LEGEND["failed"])}</li></ul>')
     return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
 
 
@@ -241,11 +249,11 @@ def latency_chart(lat: LatencyHistogram, lang: str = DEFAULT_LANG) -> str:
     w, h, left, top, bottom = 1000, 220, 46, 18, 34
     plot_w, plot_h = w - left - 10, h - top - bottom
     slot = plot_w / len(bins)
-    y_max = _nice(max(sum(lat.bins[i]) for i in bins))
+    ticks = _ticks(max(sum(lat.bins[i]) for i in bins))
+    y_max = ticks[-1]
     out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" '
            f'aria-label="{escape(_("latency histogram"))}">']
-    for i in range(5):
-        value = y_max * i / 4
+    for value in ticks:
         yy = top + plot_h - value / y_max * plot_h
         out.append(f'<line x1="{left}" x2="{w - 10}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
                    f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>')
@@ -264,7 +272,7 @@ def latency_chart(lat: LatencyHistogram, lang: str = DEFAULT_LANG) -> str:
         if ok or bad:
             parts.append(f'<text x="{x + slot * 0.38:.1f}" y="{base - 5:.1f}" text-anchor="middle" class="axis">'
                          f"{ok + bad:,}</text>")
-        tip = _("{label}: {ok} succeeded, {bad} not").format(label=label, ok=f"{ok:,}", bad=f"{bad:,}")
+        tip = _("{label}: {ok} rows succeeded, {bad} did not").format(label=label, ok=f"{ok:,}", bad=f"{bad:,}")
         out.append(f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>"
                    f'<text x="{x + slot * 0.38:.1f}" y="{h - 12}" text-anchor="middle" class="axis">'
                    f"{escape(label)}</text>")
@@ -273,8 +281,8 @@ def latency_chart(lat: LatencyHistogram, lang: str = DEFAULT_LANG) -> str:
               "max {max} · mean {mean}").format(
         count=f"{lat.count:,}", p50=_ms(lat.percentile(50)), p95=_ms(lat.percentile(95)),
         p99=_ms(lat.percentile(99)), max=_ms(lat.max), mean=_ms(lat.total / lat.count))
-    legend = (f'<ul class="legend inline"><li><i class="lat-ok"></i>{_("succeeded")}</li>'
-              f'<li><i class="lat-bad"></i>{_("did not succeed")}</li></ul>')
+    legend = (f'<ul class="legend inline"><li><i class="lat-ok"></i>{_(_LEGEND["rows_ok"])}</li>'
+              f'<li><i class="lat-bad"></i>{_(_LEGEND["rows_bad"])}</li></ul>')
     return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
 
 
@@ -286,16 +294,22 @@ def _muted(text: str) -> str:
     return f'<p class="muted">{escape(text, quote=False)}</p>'
 
 
-def _nice(value: float) -> float:
-    """The smallest 1-2-2.5-5 x 10^k at or above *value* (at least 1)."""
-    if value <= 1:
-        return 1.0
-    power: float = 10 ** math.floor(math.log10(value))
-    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
+
+def _ticks(peak: float, most: int = 5) -> list[float]:
+    """The y axis' ticks from 0: steps of 1, 2 or 5 x 10^k (at least 1: counts are whole), the smallest step
+    that reaches *peak* in at most *most* steps; the last tick is the axis' top.
+
+    >>> _ticks(7), _ticks(13), _ticks(2.5), _ticks(0), _ticks(1234)
+    ([0, 2, 4, 6, 8], [0, 5, 10, 15], [0, 1, 2, 3], [0, 1], [0, 500, 1000, 1500])
+    """
+    peak = max(peak, 1.0)
+    power = 10 ** max(0, math.floor(math.log10(peak / most)))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power * most >= peak)
+    return [step * i for i in range(math.ceil(peak / step - 1e-9) + 1)]
 
 
 def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    return f"{value:,.0f}"
 
 
 def _ms(ms: float) -> str:

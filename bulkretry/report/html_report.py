@@ -8,7 +8,10 @@
   codes with what they mean and what to do (:mod:`bulkretry.oms.codes`), calls per second over time with
   the 429s and failures marked, a latency histogram, and a searchable table of the rows that did not
   succeed. The table is filled by a few lines of JavaScript from a JSON block; its filters can be set
-  by the URL: ``report.html#outcome=failed&code=OMS.1015&q=text``.
+  by the URL: ``report.html#outcome=failed&code=OMS.1015&q=text``. Its cells are row, group (with the group's
+  own error code and failed objects, from ``GROUP_COLUMNS``), outcome, error (the message, the failed-object
+  list and the group's error message) and details (every other value; not printed), so it fits a 1,400 px
+  screen and an A4 page; the failed objects of these rows' groups are totalled above it.
 - Rows are streamed: only counts, a latency histogram and the first ``max_rows`` rows that did not
   succeed are kept, so a million failures make a page of a bounded size; the page says so and points
   to ``report.csv``.
@@ -43,7 +46,7 @@ from bulkretry import __version__
 from bulkretry.i18n import DEFAULT_LANG, translation
 from bulkretry.masking import looks_secret
 from bulkretry.oms.codes import explain
-from bulkretry.records import REPORT_COLUMNS, RunSummary
+from bulkretry.records import GROUP_COLUMNS, REPORT_COLUMNS, RunSummary
 from bulkretry.report.charts import (
     COLOURS,
     LatencyHistogram,
@@ -72,6 +75,7 @@ _TABLE = ("row", "group_id", "outcome", "error_code", "error_msg", "http_status"
           "project_id", "request_id", "finished_at")
 _LATENCY_AT = _TABLE.index("latency_ms")
 
+#: The words the table's script shows (one place, to translate): its column titles and the labels in its cells.
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*(?: auto| RUN_DIR| failed)?)")
 
 
@@ -117,6 +121,11 @@ class HtmlReport:
         self._examples: dict[str, str] = {}
         self._table: list[list[Value]] = []
         self._latency = LatencyHistogram()
+        #: The objects that failed in the groups of the rows that did not succeed (``group_fail_num`` summed), and
+        #: in how many of those rows the group's GET answered.
+        self.failed_objects = 0
+        self.story_rows = 0
+        self._fail_num_at: int | None = None
 
     def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
         self._fh = open(self.path, "w", encoding="utf-8", errors="replace")  # noqa: SIM115 (closed by finish/discard)
@@ -126,6 +135,7 @@ class HtmlReport:
         self._columns = (*_TABLE, *extras)
         self._pick = (*(self._at[name] for name in _TABLE), *range(len(REPORT_COLUMNS), len(header)))
         self._slots = tuple(self._at[name] for name in ("outcome", "error_code", "error_msg", "latency_ms"))
+        self._fail_num_at = self._at.get(GROUP_COLUMNS[5])
 
     def write(self, values: tuple[Value, ...]) -> None:
         at_outcome, at_code, at_msg, at_latency = self._slots
@@ -144,6 +154,11 @@ class HtmlReport:
                 self._codes["(other codes)"] += 1
         if outcome != "succeeded":
             self.not_ok += 1
+            if self._fail_num_at is not None:
+                fail_num = values[self._fail_num_at]
+                if fail_num.__class__ is int:
+                    self.failed_objects += fail_num
+                    self.story_rows += 1
             if len(self._table) < self.max_rows:
                 row = [_cell(values[i]) for i in self._pick]
                 if isinstance(latency, float):
@@ -193,7 +208,10 @@ class HtmlReport:
             _section(_("Top error codes"), _codes(by_code, self._examples, total, lang), "codes"),
             _section(_("Calls per second"), timeline_chart(details.get("timeline"), lang), "timeline"),
             _section(_("Latency"), latency_chart(self._latency, lang), "latency"),
-            _section(_("Rows that did not succeed"), _table(self.not_ok, len(self._table), _), "rows"),
+            _section(_("Rows that did not succeed"),
+                     _failed_objects(self.failed_objects, self.story_rows, _)
+                     + _table(self.not_ok, len(self._table), _),
+                     "rows"),
             _section(_("Run details"), _run_details(s, details.get("params"), _), "details"),
             "<footer>" + _("Written by bulkretry {version} on {when}. This page is self-contained and makes no "
                            "network requests. The run's journal.sqlite holds every row: <code>bulkretry report "
@@ -315,6 +333,16 @@ def _table(total: int, kept: int, _: Callable[[str], str]) -> str:
             f'<noscript><p class="note">{_("The table needs JavaScript; report.csv holds every row.")}</p></noscript>'
             '<div class="table-wrap"><table class="rows"><thead id="rows-head"></thead><tbody id="rows-body">'
             f'</tbody></table></div><p><button id="rows-more" type="button" hidden>{_("Show more")}</button></p>')
+
+
+def _failed_objects(objects: int, rows: int, _: Callable[[str], str]) -> str:
+    """The objects that failed in these rows' groups, as their GETs said (only with --check-status or --verify)."""
+    if not rows:
+        return ""
+    return '<p class="facts story-total">' + _(
+        "<b>{objects} failed objects</b> in the groups of these {rows} rows, as each group's lookup answered "
+        "(group_fail_num); each row names its group's error and the list OMS wrote of its failed objects.").format(
+            objects=f"{objects:,}", rows=f"{rows:,}") + "</p>"
 
 
 def _run_details(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:

@@ -30,6 +30,11 @@ COLUMN_LABELS = {
     "error_msg": N_("error msg"), "http_status": N_("http status"), "attempts": N_("attempts"),
     "latency_ms": N_("latency ms"), "project_id": N_("project id"), "request_id": N_("request id"),
     "finished_at": N_("finished at"),
+    "group_error_code": N_("group error code"), "group_error_msg": N_("group error message"),
+    "group_total_task_num": N_("group tasks"), "group_failed_task_num": N_("group failed tasks"),
+    "group_success_num": N_("group objects migrated"), "group_fail_num": N_("group objects failed"),
+    "group_total_size": N_("group size (bytes)"), "group_complete_size": N_("group size migrated (bytes)"),
+    "group_failed_object_list": N_("group failed-object list"),
 }
 
 
@@ -42,4 +47,7 @@ def script_words(columns: Iterable[str], lang: str) -> dict[str, Any]:
         "outcomes": {k: outcome_label(k, lang) for k in OUTCOME_ORDER} if lang != DEFAULT_LANG else {},
         "none": _("(none)"), "matching": _("{n} matching rows"), "kept": _(" (of the first {n} kept here)"),
         "first": _(", first {n} shown"),
+        "head": {"row": _("row"), "group": _("group"), "outcome": _("outcome"), "error": _("error"),
+                 "details": _("details")},
+        "group_error": _("group's error"), "failed_objects": _("failed objects"), "failed_list": _("list"),
     }

@@ -67,7 +67,7 @@ class XlsxReport:
 
     def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
         self._fh = open(self.path, "wb")  # noqa: SIM115 (closed by finish/discard)
-        self._book = StreamingWorkbook(self._fh)
+        self._book = StreamingWorkbook(self._fh, spool_dir=self.path.parent)
         self._header = tuple(_text(name) for name in header)
         self._widths = tuple(_WIDTHS.get(name) or _width(name) for name in header)
         _write_summary(self._book, summary, self.lang)

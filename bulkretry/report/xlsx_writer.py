@@ -14,15 +14,19 @@ stays flat however many rows are written. What it writes, and why:
   ``xml:space="preserve"`` so that Excel keeps it. Text is cut to Excel's 32,767 characters (UTF-16 code
   units) a cell: Excel reports a longer one as damaged content (openpyxl cuts there too).
 - A row's **last cell** is written even when empty (``<c r="N5"/>``): openpyxl's read-only mode sizes a
-  row by the cells it finds (there is no ``<dimension>``), so every row of a table is read at full width.
+  row by the cells it finds, so every row of a table is read at full width.
+- Every sheet carries its **``<dimension>``** (``A1:N123``), so readers that size a sheet up front (openpyxl's
+  read-only ``max_row``/``max_column``) see its real size.
 - **Styles**: ``styles.xml`` holds the default font and one bold font; ``style=BOLD`` uses it (cellXfs 1).
 - **Streaming**: only one sheet is open at a time (a zip archive is written one member at a time), so sheets
   are written one after another and appear in the workbook in the order they were added. Each row is
-  appended to a text buffer that is encoded, compressed and written every ``buffer_size`` characters
+  appended to a text buffer that is encoded and spooled every ``buffer_size`` characters
   (256 Ki by default); what is kept otherwise is a counter per sheet, nothing that grows with the rows.
-- Because a sheet's XML is streamed, what comes before ``<sheetData>`` is given when the sheet is added:
-  column ``widths`` (``<cols>``) and ``freeze_rows`` (a frozen pane below the header). ``<dimension>`` is
-  optional and left out (the size is not known yet); the ``autofilter`` (``<autoFilter ref="A1:N123"/>``
+- What comes before ``<sheetData>`` is given when the sheet is added: column ``widths`` (``<cols>``) and
+  ``freeze_rows`` (a frozen pane below the header). The ``<dimension>`` that heads the sheet is only known after
+  its last row, so the rows are spooled, uncompressed, to a temporary file beside the workbook and copied into
+  the sheet's zip member behind the head when the sheet is closed (a copy at disk-cache speed, a few percent
+  of what deflating the rows costs); the ``autofilter`` (``<autoFilter ref="A1:N123"/>``
   over the first row's columns, down to the last row) is written after ``</sheetData>``, where it belongs,
   and the hidden workbook-level ``_xlnm._FilterDatabase`` name that Excel writes with it goes into
   ``workbook.xml``, which, like the package's other small parts (``[Content_Types].xml``, the
@@ -50,8 +54,10 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from contextlib import suppress
+from shutil import copyfileobj
 from typing import IO, Any
 from zipfile import ZIP64_LIMIT, ZIP_DEFLATED, ZipFile
 
@@ -77,6 +83,9 @@ _SHORT = MAX_TEXT // 2  # text no longer than this is within MAX_TEXT whatever i
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 _STYLE_ATTR = {NORMAL: "", BOLD: ' s="1"'}
+#: The longest ``<dimension>`` (for the size count), and the chunk the spooled rows are copied in.
+_DIMENSION_MAX = '<dimension ref="A1:XFD1048576"/>'
+_COPY_CHUNK = 1024 * 1024
 
 def column_letter(index: int) -> str:
     """The letters of a 1-based column number: 1 -> ``A``, 28 -> ``AB``."""
@@ -121,7 +130,7 @@ class Worksheet:
     """One sheet being streamed; get it from :meth:`StreamingWorkbook.add_sheet`."""
 
     def __init__(self, title: str, index: int, out: IO[bytes], *, buffer_size: int, autofilter: bool,
-                 zip64: bool) -> None:
+                 zip64: bool, head: str = "", member: Callable[[], IO[bytes]] | None = None) -> None:
         self.title = title
         self.index = index  # 0-based position in the workbook
         #: Rows written so far (the last row's number).
@@ -137,6 +146,11 @@ class Worksheet:
         self._letters: list[str] = []
         self._autofilter = autofilter
         self._filter_columns = 0
+        #: The XML before ``<sheetData>``, with ``%DIMENSION%`` where the ``<dimension>`` goes (known at close).
+        self._head = head
+        #: Opens the sheet's zip member at close, when the rows (spooled to *out*) are copied into it.
+        self._member = member
+        self._flushed = len(head.encode("utf-8")) + len(_DIMENSION_MAX)
 
     @property
     def size(self) -> int:
@@ -206,10 +220,26 @@ class Worksheet:
         self._flush()
         out, self._out = self._out, None
         assert out is not None
-        out.close()
+        try:
+            if self._member is not None:
+                with self._member() as member:
+                    member.write(self._head.replace("%DIMENSION%", self.dimension).encode("utf-8"))
+                    out.seek(0)
+                    copyfileobj(out, member, _COPY_CHUNK)
+        finally:
+            out.close()
+
+    @property
+    def dimension(self) -> str:
+        """The sheet's ``<dimension>``: the range its rows span, ``A1:N123`` (``A1`` when it has none), for
+        readers that size a sheet before reading it (openpyxl's read-only ``max_row``, ``max_column``)."""
+        if not self.rows or not self._letters:
+            return '<dimension ref="A1"/>'
+        return f'<dimension ref="A1:{self._letters[-1]}{self.rows}"/>'
 
     def _abort(self) -> None:
         self.closed = True
+        self._member = None
         self._buf.clear()
         out, self._out = self._out, None
         if out is not None:
@@ -242,11 +272,14 @@ class StreamingWorkbook:
     """An ``.xlsx`` written as it goes: add sheets, write their rows, then :meth:`close` (or :meth:`abort`).
 
     ``file`` is a path, or a binary file opened for writing (seekable), which is left open for the caller
-    to sync and close. ``zip64=True`` lets a sheet pass ``MAX_SHEET_BYTES`` (see the module's notes).
+    to sync and close. Each sheet's rows are spooled to a temporary file in ``spool_dir`` (default: the
+    workbook's folder when ``file`` is a path, else the system's temporary folder) until the sheet is closed.
+    ``zip64=True`` lets a sheet pass ``MAX_SHEET_BYTES`` (see the module's notes).
     """
 
     def __init__(self, file: str | os.PathLike[str] | IO[bytes], *, compresslevel: int = 1,
-                 buffer_size: int = 256 * 1024, zip64: bool = False, creator: str = "bulkretry") -> None:
+                 buffer_size: int = 256 * 1024, zip64: bool = False, creator: str = "bulkretry",
+                 spool_dir: str | os.PathLike[str] | None = None) -> None:
         self._buffer_size = buffer_size
         self._zip64 = zip64
         self._creator = creator
@@ -254,6 +287,11 @@ class StreamingWorkbook:
         self._sheet: Worksheet | None = None
         self._names: set[str] = set()
         self.closed = False
+        #: Where the sheets' rows are spooled: *spool_dir*, else beside the workbook (its disk has room for it), else
+        #: the temporary folder.
+        if spool_dir is None and isinstance(file, (str, os.PathLike)):
+            spool_dir = os.path.dirname(os.path.abspath(file))
+        self._spool_dir = spool_dir
         self._zip = ZipFile(file, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=compresslevel)
 
     def __enter__(self) -> StreamingWorkbook:
@@ -280,7 +318,7 @@ class StreamingWorkbook:
         if self.closed:
             raise ValueError("the workbook is closed")
         _check_title(title, self._names)
-        head = [XML_DECL, f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><sheetViews><sheetView']
+        head = [XML_DECL, f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">%DIMENSION%<sheetViews><sheetView']
         if not self._sheets:
             head.append(' tabSelected="1"')
         head.append(' workbookViewId="0"')
@@ -304,12 +342,15 @@ class StreamingWorkbook:
         if self._sheet is not None:
             self._sheet.close()
         index = len(self._sheets)
-        out = self._zip.open(f"xl/worksheets/sheet{index + 1}.xml", "w", force_zip64=self._zip64)
-        sheet = Worksheet(title, index, out, buffer_size=self._buffer_size, autofilter=autofilter, zip64=self._zip64)
+        name, zf, zip64 = f"xl/worksheets/sheet{index + 1}.xml", self._zip, self._zip64
+        # The rows are spooled to a temporary file, uncompressed, and copied into the zip member at close, after
+        # the head, which then holds the <dimension> (only known once the last row is written).
+        out = tempfile.TemporaryFile(dir=self._spool_dir)  # noqa: SIM115 (closed by the sheet's close or abort)
+        sheet = Worksheet(title, index, out, buffer_size=self._buffer_size, autofilter=autofilter, zip64=zip64,
+                          head="".join(head), member=lambda: zf.open(name, "w", force_zip64=zip64))
         self._sheets.append(sheet)
         self._names.add(title.casefold())
         self._sheet = sheet
-        sheet._buf.append("".join(head))
         return sheet
 
     def close(self) -> None:

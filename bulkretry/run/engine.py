@@ -30,7 +30,7 @@ from bulkretry.manifest.plan import RowPlan
 from bulkretry.masking import redact
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.errorbody import short_text
-from bulkretry.oms.status import FAILED, status_name, status_of
+from bulkretry.oms.status import FAILED, group_story, status_name, status_of
 from bulkretry.records import Outcome, RowResult
 from bulkretry.run.halt import HaltRule
 from bulkretry.run.pacing import FixedPacer, PacerPool
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
         attempts: int
         started_at: str
         finished_at: str
-        extra: tuple[tuple[str, str], ...]
+        extra: tuple[tuple[str, str | int], ...]
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +223,13 @@ class Engine:
         tries = 0
         last: BulkRetryError | None = None
         result: RowResult | None = None
-        extra = plan.extra
+        extra: tuple[tuple[str, str | int], ...] = plan.extra
         pacer = self.pacers.get(plan.project_id) if self.pacers is not None else None
         client = self._client
         assert client is not None  # a row is called only when this is no dry run, and then __init__ had a client
         region = plan.region or None
+        before: tuple[tuple[str, str], ...] = ()  # the status columns of --check-status
+        story: tuple[tuple[str, str | int], ...] | None = None  # the group's own story (group_story)
         try:
             if self._check_status:  # look first: a group that is not failed is skipped, not retried
                 group, last, tries = await self._attempts(
@@ -235,8 +237,10 @@ class Engine:
                     made, on_call)
                 if group is not None:
                     status = status_of(group)
-                    extra = (("status_before", "" if status is None else str(status)),
-                             ("status_before_meaning", status_name(status)), *extra)
+                    before = (("status_before", "" if status is None else str(status)),
+                              ("status_before_meaning", status_name(status)))
+                    story = group_story(group, lambda text: redact(text, plan.body))
+                    extra = (*before, *story, *plan.extra)
                     if status is None:  # not known to be failed, nor known not to be: neither retry nor skip
                         result = RowResult(
                             plan.row, plan.project_id, plan.group_id, Outcome.FAILED, http_status=200,
@@ -256,9 +260,12 @@ class Engine:
                                                                  region=region), made, on_call)
                 if resp is not None:
                     if self._verify_timeout is not None:
-                        after = await self._verify(plan, pacer, made)
-                        extra = (("status_after", "" if after is None else str(after)),
-                                 ("status_after_meaning", status_name(after)), *extra)
+                        polled = await self._verify(plan, pacer, made)
+                        after = status_of(polled) if polled is not None else None
+                        if story is None and polled is not None:  # no lookup before: the group's story as polled
+                            story = group_story(polled, lambda text: redact(text, plan.body))
+                        extra = (*before, ("status_after", "" if after is None else str(after)),
+                                 ("status_after_meaning", status_name(after)), *(story or ()), *plan.extra)
                     result = RowResult(plan.row, plan.project_id, plan.group_id, Outcome.SUCCEEDED,
                                        http_status=resp.status, attempts=made[0], request_id=resp.request_id,
                                        latency_ms=resp.latency_ms, started_at=started,
@@ -358,28 +365,28 @@ class Engine:
                 self._halt_rule.observe_call(None)
             return answer, None, tries
 
-    async def _verify(self, plan: RowPlan, pacer: Any, made: list[int]) -> int | None:
-        """After a retry: poll the group until it leaves status 5 or the verify timeout passes; the status
-        last seen (None if none could be read). The polls count in ``made[0]``."""
+    async def _verify(self, plan: RowPlan, pacer: Any, made: list[int]) -> Any:
+        """After a retry: poll the group until it leaves status 5 or the verify timeout passes; the group
+        as last seen (None if no poll answered). The polls count in ``made[0]``."""
         client = self._client
         deadline = self._clock() + (self._verify_timeout or 0.0)
-        status: int | None = None
+        seen: Any = None
         while True:
             group, _, _ = await self._attempts(
                 plan, pacer, lambda: client.show_task_group(plan.project_id, plan.group_id,  # type: ignore[union-attr]
                                                             region=plan.region or None), made, None)
             if group is None:
-                return status
-            status = status_of(group)
-            if status != FAILED or self._clock() >= deadline:
-                return status
+                return seen
+            seen = group
+            if status_of(group) != FAILED or self._clock() >= deadline:
+                return seen
             with anyio.move_on_after(min(self._verify_interval, max(0.0, deadline - self._clock()))):
                 await self._stop_event.wait()  # type: ignore[union-attr]
             if self._stopping:
-                return status
+                return seen
 
     def _failure(self, plan: RowPlan, error: BulkRetryError | None, attempts: int, started: str,
-                 interrupted: bool, extra: tuple[tuple[str, str], ...] | None = None) -> RowResult:
+                 interrupted: bool, extra: tuple[tuple[str, str | int], ...] | None = None) -> RowResult:
         outcome = Outcome.INTERRUPTED if interrupted else Outcome.FAILED
         common: _FailureFields = dict(attempts=attempts, started_at=started, finished_at=self._now_iso(),
                                       extra=plan.extra if extra is None else extra)

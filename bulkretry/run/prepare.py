@@ -13,7 +13,7 @@ from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.manifest.plan import Planner, RowPlan
 from bulkretry.manifest.read import count_rows, iter_rows, open_manifest, stopped_at
 from bulkretry.oms.endpoint import Endpoint, region_overrides
-from bulkretry.records import Outcome
+from bulkretry.records import GROUP_COLUMNS, Outcome
 from bulkretry.run.rundir import file_sha256
 from bulkretry.run.settings import RunSettings
 
@@ -37,11 +37,13 @@ class PreparedRun:
 
     @property
     def extra_columns(self) -> list[str]:
-        """The report's columns after the contract's: status lookups (when asked for), then the manifest's."""
+        """The report's columns after the contract's: status lookups and the group's own story (when asked
+        for), then the manifest's."""
         s = self.settings
         status = (["status_before", "status_before_meaning"] if s.check_status else []) + (
             ["status_after", "status_after_meaning"] if s.verify_timeout is not None else [])
-        return status + self.planner().extra_columns
+        story = list(GROUP_COLUMNS) if status else []
+        return status + story + self.planner().extra_columns
 
     def planner(self) -> Planner:
         s = self.settings

@@ -93,7 +93,17 @@ def _open(prepared: PreparedRun) -> OpenRun:
     if s.resume:
         if s.out_dir is None:
             raise ConfigError("--resume needs --out DIR: the folder of the run to continue")
-        return reopen_run(s.out_dir, params, force=s.force)
+        run = reopen_run(s.out_dir, params, force=s.force)
+        if run.params.get("extra_columns") != prepared.extra_columns:
+            # The reports are written with this session's columns (a newer bulkretry may add some, such as the
+            # group columns of --check-status): `bulkretry report` rebuilds them with the same.
+            try:
+                run.journal.set_params({"extra_columns": prepared.extra_columns})
+            except BaseException:
+                run.close()
+                raise
+            run.params["extra_columns"] = prepared.extra_columns
+        return run
     name = s.manifest.stem + ("-rerun" if s.selection else "")
     return create_run(s.out_dir, s.runs_root, name, {**params, "started_at": utc_now_iso(), "sessions": []})
 

@@ -1,7 +1,8 @@
 """Task groups as OMS reports them, generated reproducibly from a seed.
 
 Each group is a plain dict with the fields of the SDK's ``TaskGroupResp`` model, counters consistent
-with its status, and, for failed groups, an ``error_reason`` taken from the service's TRF table.
+with its status, and, for failed groups, an ``error_reason`` taken from the service's TRF table and (when
+failed-object recording is on) the ``failed_object_record`` naming the list of the objects that failed.
 """
 
 from __future__ import annotations
@@ -136,6 +137,11 @@ def _group(rng: random.Random, index: int, status: int, project_id: str) -> dict
     if status == FAILED:
         code, msg = rng.choice(_REASONS)
         group["error_reason"] = {"error_code": code, "error_msg": msg}
+    # Where OMS wrote the list of the objects that failed (no random draw: the seed gives the same groups as before).
+    recorded = group["fail_num"] > 0 and group["enable_failed_object_recording"]
+    group["failed_object_record"] = {
+        "result": recorded, "error_code": "",
+        "list_file_key": f"oms/failed_object_lists/{group['group_id']}/failed_objects.txt" if recorded else ""}
     return group
 
 
