@@ -31,7 +31,7 @@ def samples_dir() -> Path:
     return path
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DemoResult:
     url: str
     seed: int

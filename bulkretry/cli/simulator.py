@@ -90,7 +90,10 @@ def _cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, task.cancel)  # type: ignore[union-attr]
+            try:
+                loop.add_signal_handler(signum, task.cancel)  # type: ignore[union-attr]
+            except NotImplementedError:  # Windows' event loops: a plain handler that hands the stop to the loop
+                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(task.cancel))  # type: ignore[union-attr]
         try:
             await serve_forever(config, on_listening)
         except asyncio.CancelledError:

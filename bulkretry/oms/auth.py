@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Protocol
 
 import aiohttp
@@ -40,7 +40,7 @@ _CHECK_IAM = "; check the IAM endpoint (--iam-endpoint or OMS_IAM_ENDPOINT) and 
 TOKEN_REFRESH_MARGIN_S = 15 * 60
 
 
-@dataclass(slots=True)
+@dataclass
 class OutgoingRequest:
     """A request ready to be authorised: the path is already percent-encoded, the body already bytes."""
 
@@ -75,7 +75,7 @@ class AkSkAuth:
 
     name = "aksk"
 
-    def __init__(self, credentials: AkSk, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, credentials: AkSk, *, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self._credentials = credentials
         self._now = now
 
@@ -123,7 +123,7 @@ class TokenAuth:
         return (self._token,), ()
 
 
-@dataclass(slots=True)
+@dataclass
 class _CachedToken:
     value: str = field(repr=False)
     refresh_at: float
@@ -205,7 +205,7 @@ class IamPasswordAuth:
                 if status >= 300:  # IAM may quote the password: out before the text is shortened
                     text = redact_credentials(text, (c.password,))
                 token = resp.headers.get("X-Subject-Token", "")
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
             raise LoginUnavailable("iam_timeout", f"{where} did not answer the login for project {project_id} "
                                                   f"within {self._timeout:g} s{_CHECK_IAM}") from None
         except (aiohttp.ClientError, ValueError) as exc:

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Union
 
 from bulkretry.errors import ConfigError, CredentialsError
 from bulkretry.masking import mask
@@ -42,7 +43,7 @@ DEFAULT_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
 
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AkSk:
     """Permanent or temporary AK/SK for request signing."""
 
@@ -57,7 +58,7 @@ class AkSk:
     __str__ = __repr__
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Token:
     """A ready IAM token, sent as ``X-Auth-Token``."""
 
@@ -69,7 +70,7 @@ class Token:
     __str__ = __repr__
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class IamPassword:
     """IAM user/password; a project-scoped token is fetched from ``POST /v3/auth/tokens``."""
 
@@ -84,7 +85,7 @@ class IamPassword:
     __str__ = __repr__
 
 
-Credentials = AkSk | Token | IamPassword
+Credentials = Union[AkSk, Token, IamPassword]
 
 
 #: What may not stand anywhere in a setting: control and format characters, line and paragraph separators.

@@ -34,7 +34,7 @@ from bulkretry.run.rundir import read_params
 __all__ = ["RunSettings", "format_duration", "parse_duration", "rate_fields", "rerun_settings", "resumed"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunSettings:
     manifest: Path
     encoding: str | None = None
@@ -82,7 +82,7 @@ class RunSettings:
         if self.project_id is not None:  # a rerun's may come from the earlier run's journal
             check_setting(self.project_id, "--project-id")
         for option, value, low, high in checks:
-            if value is not None and not (isinstance(value, int | float) and low <= value <= high and value > 0):
+            if value is not None and not (isinstance(value, (int, float)) and low <= value <= high and value > 0):
                 allowed = f"above 0 and at most {high:g}" if low == 0 else f"from {low:g} to {high:g}"
                 raise UsageError(f"{option} must be {allowed}, got {value!r}")
 
@@ -107,7 +107,7 @@ class RunSettings:
 
 def rate_fields(spec: RateSpec | float) -> dict[str, Any]:
     """``--rate`` as RunSettings fields: ``rate`` and ``rate_auto``."""
-    if isinstance(spec, int | float):
+    if isinstance(spec, (int, float)):
         return {"rate": float(spec), "rate_auto": None}
     return {"rate": spec.fixed, "rate_auto": (spec.start, spec.max_rate) if spec.auto else None}
 
