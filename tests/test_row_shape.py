@@ -16,7 +16,7 @@ from bulkretry.report.common import Writer, report_header, row_values
 from bulkretry.run.journal import Journal
 from bulkretry.run.summary import summarize
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
 
 #: Every field its own value, so that a field read from the wrong place shows.
 ONE = RowResult(row=7, project_id="p-7", group_id="g-7", outcome=Outcome.FAILED, http_status=409,

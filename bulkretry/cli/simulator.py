@@ -109,7 +109,8 @@ def _cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # -- demo --------------------------------------------------------------------------------------------
 
 DEMO_HELP = """\
-Start the simulator in this process and run samples/manifest.csv against it, exactly as
+Start the simulator in this process and run the sample manifest shipped in the package
+(bulkretry/samples/manifest.csv, so any folder will do) against it, exactly as
 `bulkretry run` would: the quickest way to see a run and its reports (written under ./bulkretry-runs/).
 Calls nothing outside this machine. Exits 0 when the demo ran, even though the sample fails some
 rows on purpose.
