@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Figure:
     """One printed figure: ``name: value unit (target ...) ok|MISSED  detail``."""
 

@@ -123,7 +123,7 @@ def section_cpu(tmp: Path, quick: bool) -> list[Figure]:
             # load drifts, so each pair's ratio is taken under the same conditions, and its median is the figure.
             for step in ((run_bare, run_ours) if n % 2 == 0 else (run_ours, run_bare)):
                 step()
-    ratios = [a / b for a, b in zip(ours, bare, strict=True)]
+    ratios = [a / b for a, b in zip(ours, bare)]
     ratio = median(ratios)
     return [Figure("cpu/call: bulkretry run / bare aiohttp", ratio, "x", "<= 1.5", ratio <= 1.5,
                    f"{rows} rows, token auth, all reports + annotated.csv; median of {repeats} paired "

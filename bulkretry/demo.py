@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from bulkretry.defaults import DEFAULT_RUNS_ROOT
@@ -24,15 +25,14 @@ DEMO_RATE = 50.0
 
 
 def samples_dir() -> Path:
-    """The ``samples/`` folder of the source checkout."""
-    path = Path(__file__).resolve().parent.parent / "samples"
+    """The sample manifests, package data (``bulkretry/samples/``): in a source checkout and an installed wheel."""
+    path = Path(str(files("bulkretry").joinpath("samples")))
     if not (path / "manifest.csv").is_file():
-        raise ConfigError(f"the sample manifests are not at {path}: run the demo from a source checkout "
-                          "(pip install -e .)")
+        raise ConfigError(f"the sample manifests are not at {path}: reinstall bulkretry (pip install bulkretry)")
     return path
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DemoResult:
     url: str
     seed: int
@@ -44,8 +44,8 @@ class DemoResult:
 
 async def run_demo(manifest: Path | None = None, *, runs_root: Path | None = None,
                    lang: str = DEFAULT_LANG) -> DemoResult:
-    """Run *manifest* (default: ``samples/manifest.csv``) against an in-process simulator; reports are
-    written, in *lang*, to a new folder under *runs_root* (default ``./bulkretry-runs``)."""
+    """Run *manifest* (default: the package's ``samples/manifest.csv``) against an in-process simulator; reports
+    are written, in *lang*, to a new folder under *runs_root* (default ``./bulkretry-runs``)."""
     from bulkretry.sim import SimConfig, running_simulator
 
     manifest = manifest or samples_dir() / "manifest.csv"

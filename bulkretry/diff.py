@@ -9,7 +9,6 @@ million-row runs are compared in bounded memory; neither journal is modified.
 
 from __future__ import annotations
 
-import csv
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from typing import Any
 from bulkretry.errors import ConfigError, JournalError
 from bulkretry.records import FAILING, FINE
 from bulkretry.report import neutralise
-from bulkretry.report.common import open_csv
+from bulkretry.report.common import csv_writer, open_csv
 from bulkretry.run.journal import check_journal, read_only_uri
 from bulkretry.run.rundir import require_run
 from bulkretry.run.runlock import RunLock
@@ -42,7 +41,7 @@ ORDER BY n.row
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DiffResult:
     counts: dict[str, int]
     #: Groups found in both runs, and in only one of them (duplicate rows left out).
@@ -99,7 +98,7 @@ def _write(out: Path, rows: Iterator[tuple[Any, ...]]) -> dict[str, int]:
     temp = out.with_name(out.name + ".tmp")
     try:
         with open_csv(temp) as fh:
-            writer = csv.writer(fh)
+            writer = csv_writer(fh)
             writer.writerow(DIFF_COLUMNS)
             for project_id, group_id, old_row, old_outcome, old_code, new_row, new_outcome, new_code, new_msg in rows:
                 change = _change(old_outcome, new_outcome)

@@ -5,7 +5,6 @@ that ``bulkretry run`` reads, with the group's own error reason and empty creden
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 from bulkretry.errors import ApiError, ConfigError
 from bulkretry.oms.client import MAX_PAGE_SIZE, OmsClient
 from bulkretry.report import neutralise
-from bulkretry.report.common import open_csv
+from bulkretry.report.common import csv_writer, open_csv
 
 __all__ = ["CREDENTIAL_ENV", "MANIFEST_COLUMNS", "MAX_DISCOVERED_GROUPS", "discover_groups", "manifest_row",
            "write_manifest"]
@@ -91,7 +90,7 @@ def write_manifest(path: Path, rows: Iterable[list[str]]) -> int:
     try:
         if suffix == ".csv":
             with open_csv(temp) as fh:
-                writer = csv.writer(fh)
+                writer = csv_writer(fh)
                 writer.writerow(MANIFEST_COLUMNS)
                 for row in rows:
                     writer.writerow([neutralise(cell) for cell in row])

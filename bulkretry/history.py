@@ -12,7 +12,6 @@ a few hundred MB; fine for today's manifests. ``history.csv`` and ``history.html
 
 from __future__ import annotations
 
-import csv
 import html
 import os
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ from bulkretry.i18n import DEFAULT_LANG, translation
 from bulkretry.records import FAILING, FINE
 from bulkretry.report import neutralise
 from bulkretry.report.charts import outcome_label
-from bulkretry.report.common import open_csv
+from bulkretry.report.common import csv_writer, open_csv
 from bulkretry.run.journal import JOURNAL_NAME
 from bulkretry.run.rundir import require_run, run_journal
 
@@ -38,7 +37,7 @@ HTML_ROWS = 1000
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunInfo:
     run_id: str
     started_at: str
@@ -55,7 +54,7 @@ class _Group:
         self.code = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class HistoryResult:
     runs: list[RunInfo]
     groups: int
@@ -173,7 +172,7 @@ def _replace(target: Path, write: Callable[[Path], None]) -> Path:
 
 def _write_csv(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str], _Group]) -> None:
     with open_csv(path) as fh:
-        writer = csv.writer(fh)
+        writer = csv_writer(fh)
         writer.writerow(["project_id", "group_id", *(neutralise(run.run_id) for run in runs), "last_outcome",
                          "runs_failed", "first_succeeded_run"])
         for (project_id, group_id), group in groups.items():
@@ -210,7 +209,7 @@ def _chart(runs: Sequence[RunInfo], failing: Sequence[int], lang: str) -> str:
     width = len(runs) * (bar + gap) + gap
     parts = [f'<svg role="img" width="{width}" height="{height + 40}" '
              f'aria-label="{html.escape(_("failing groups per run"))}">']
-    for index, (run, count) in enumerate(zip(runs, failing, strict=True)):
+    for index, (run, count) in enumerate(zip(runs, failing)):
         x = gap + index * (bar + gap)
         h = round(count / top * height)
         parts.append(f'<rect x="{x}" y="{height + 15 - h}" width="{bar}" height="{h}" fill="#c0392b">'

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum
 from typing import Any, NamedTuple
 
 __all__ = ["FAILING", "FINE", "GROUP_COLUMNS", "GROUP_NUMBER_COLUMNS", "REPORT_COLUMNS", "Outcome", "RowResult",
            "RunSummary"]
 
 
-class Outcome(StrEnum):
+class Outcome(str, Enum):
+    """A row's outcome. A str whose str(), format() and JSON are its value, as ``enum.StrEnum`` (3.11+) does."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__  # type: ignore[assignment]
+
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     INVALID = "invalid"
@@ -76,7 +81,7 @@ class RowResult(NamedTuple):
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunSummary:
     """``summary.json``: what the contract lists, plus where the run's files are."""
 

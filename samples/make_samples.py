@@ -1,5 +1,8 @@
 """Regenerate the sample manifests from the simulator's default seed: `python samples/make_samples.py`.
 
+They are written to `bulkretry/samples/`, package data, so that a wheel carries them and `bulkretry demo` runs
+from an installed package in any folder.
+
 The samples name real groups of `bulkretry sim` with its defaults, so `bulkretry demo` shows every
 kind of outcome: failed groups that restart, groups that are not failed (400), an unknown group (404),
 a duplicate row and a row that breaks the API's limits. `tests/test_samples.py` checks they still match.
@@ -15,7 +18,7 @@ from openpyxl import Workbook
 
 from bulkretry.sim import SimConfig, generate_groups
 
-HERE = Path(__file__).resolve().parent
+OUT = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
 UNKNOWN_GROUP = "00000000-0000-4000-8000-00000000dead"
 
 
@@ -55,7 +58,7 @@ CHINESE_HEADERS = {
 
 def main() -> None:
     rows = sample_rows()
-    with open(HERE / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+    with open(OUT / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -68,7 +71,7 @@ def main() -> None:
         sheet.append([yes_no.get(v, v) if k == "migrate_failed_object" else v for k, v in row.items()])
     for cell in sheet[1]:
         cell.number_format = "@"
-    book.save(HERE / "manifest.xlsx")
+    book.save(OUT / "manifest.xlsx")
 
 
 if __name__ == "__main__":

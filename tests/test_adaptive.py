@@ -13,7 +13,6 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from itertools import pairwise
 
 import pytest
 
@@ -75,10 +74,10 @@ class Run:
     rates: list[float] = field(default_factory=list)  # the pacer's rate after each slot
 
     def goodput(self, t0: float, t1: float) -> float:
-        return sum(ok for s, ok in zip(self.slots, self.admitted, strict=True) if t0 <= s < t1) / (t1 - t0)
+        return sum(ok for s, ok in zip(self.slots, self.admitted) if t0 <= s < t1) / (t1 - t0)
 
     def throttled_share(self, t0: float, t1: float) -> float:
-        picked = [ok for s, ok in zip(self.slots, self.admitted, strict=True) if t0 <= s < t1]
+        picked = [ok for s, ok in zip(self.slots, self.admitted) if t0 <= s < t1]
         return 1 - sum(picked) / len(picked)
 
 
@@ -133,7 +132,7 @@ async def test_slots_are_evenly_spaced_at_the_current_rate() -> None:
     pacer = make_pacer(clock, start=20.0, max_rate=20.0)
     slots = await acquire_n(pacer, 40)
     assert slots[0] == 0.0
-    assert all(b - a == pytest.approx(1 / 20) for a, b in pairwise(slots))
+    assert all(b - a == pytest.approx(1 / 20) for a, b in zip(slots, slots[1:]))
 
     # While the rate changes (slow start), each gap is 1/rate at the time the slot was handed out.
     pacer = make_pacer(clock, start=10.0, max_rate=1000.0)
@@ -171,7 +170,7 @@ async def test_no_burst_after_idle() -> None:
     resumed_at = clock.now
     slots = await acquire_n(pacer, 20)
     assert slots[0] == resumed_at  # the first call goes at once...
-    assert all(b - a == pytest.approx(1 / 20) for a, b in pairwise(slots))  # ...the rest paced
+    assert all(b - a == pytest.approx(1 / 20) for a, b in zip(slots, slots[1:]))  # ...the rest paced
 
 
 async def test_idle_time_does_not_grow_the_rate() -> None:
@@ -296,7 +295,7 @@ async def test_never_exceeds_max_rate() -> None:
     """A server that allows far more: the rate stops at max_rate and slots are never closer than 1/max_rate."""
     run, pacer = await simulate({0.0: 1000.0}, 30.0, start=10.0, max_rate=30.0)
     assert max(run.rates) == pytest.approx(30.0)
-    assert min(b - a for a, b in pairwise(run.slots)) >= 1 / 30 - 1e-9
+    assert min(b - a for a, b in zip(run.slots, run.slots[1:])) >= 1 / 30 - 1e-9
     assert all(run.admitted) and pacer.decreases == 0
 
 
@@ -305,7 +304,7 @@ async def test_never_goes_below_min_rate() -> None:
     run, pacer = await simulate({0.0: 0.01}, 120.0, start=10.0, min_rate=0.5)
     assert pacer.decreases >= 5
     assert min(run.rates) == pytest.approx(0.5)
-    assert max(b - a for a, b in pairwise(run.slots)) <= 1 / 0.5 + 1e-9
+    assert max(b - a for a, b in zip(run.slots, run.slots[1:])) <= 1 / 0.5 + 1e-9
 
 
 def test_constructor_checks_its_arguments() -> None:

@@ -17,7 +17,7 @@ from bulkretry.masking import MASKED, mask
 from bulkretry.records import Outcome, RowResult
 from bulkretry.run.journal import Journal
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
 HOSTILE_MSG = "=cmd|'/C calc'!A0"
 HOSTILE_ID = "</t><script>\x07"
 

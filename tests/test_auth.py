@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import aiohttp
 import pytest
@@ -13,7 +13,7 @@ from bulkretry.errors import ApiError, BulkRetryError, TransportError
 from bulkretry.oms.auth import IamPasswordAuth
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.credentials import IamPassword
-from tests.servers import serve
+from tests.servers import AIOHTTP_INFLATES_AHEAD, serve
 
 NOW = 1_800_000_000.0
 
@@ -39,7 +39,7 @@ class FakeIam:
             token = f"token-{len(self.issued) + 1}"
             project = body["auth"]["scope"]["project"]["id"]
             self.issued.append((token, project))
-            expires = datetime.fromtimestamp(self.now + self.ttl, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            expires = datetime.fromtimestamp(self.now + self.ttl, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             return web.json_response({"token": {"expires_at": expires}}, status=201,
                                      headers={"X-Subject-Token": token})
         token = request.headers.get("X-Auth-Token", "")
@@ -179,4 +179,4 @@ async def test_an_iam_answer_that_inflates_past_the_limit_is_not_held_whole() ->
         finally:
             tracemalloc.stop()
     assert "over 8388608 bytes" in str(info.value)
-    assert peak < 3 * MAX_BODY_BYTES, f"{peak / 2**20:.0f} MiB held"
+    assert peak < 3 * MAX_BODY_BYTES + AIOHTTP_INFLATES_AHEAD, f"{peak / 2**20:.0f} MiB held"

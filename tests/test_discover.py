@@ -132,7 +132,7 @@ def test_check_status_skips_groups_that_are_not_failed(tmp_path: Path, monkeypat
     never retried; the unknown group fails on the lookup; only the failed groups get a PUT."""
     config = SimConfig()
     use_sim_credentials(monkeypatch, config, DEMO_SRC_SK="x-secret", DEMO_DST_SK="y-secret")
-    samples = Path(__file__).resolve().parent.parent / "samples"
+    samples = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
     with SimulatorThread(config) as sim_thread:
         code, _, err = run_cli("run", str(samples / "manifest.csv"), "--endpoint", sim_thread.url, "--project-id",
                               config.project_id, "--out", str(tmp_path / "run"), "--rate", "500", "--quiet",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import aiohttp
 import anyio
@@ -353,7 +353,7 @@ def test_utc_now_iso_is_the_current_millisecond_in_utc() -> None:
         before = time.time()
         text = utc_now_iso()
         after = time.time()
-        stamp = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+        stamp = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
         assert int(before * 1000) / 1000 - 1e-6 <= stamp <= after + 1e-6, (before, text, after)
         seen.append(text)
     assert seen == sorted(seen) and len(set(seen)) > 1

@@ -16,7 +16,7 @@ from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import run_cli, use_sim_credentials
 from tests.test_sim_sdk import sdk_client
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
 STATUS = ("status_before", "status_before_meaning")
 
 

@@ -65,7 +65,7 @@ def test_the_page_totals_the_failed_objects_of_the_rows_that_did_not_succeed(tmp
     total = sum(1_000 + i for i in range(2, 202))
     assert f"<b>{total:,} failed objects</b> in the groups of these 200 rows" in page
     data = table_data(page)
-    first = dict(zip(data["columns"], data["rows"][0]))  # noqa: B905 (Python 3.9 has no strict=)
+    first = dict(zip(data["columns"], data["rows"][0]))
     assert first["group_fail_num"] == 1_002 and first["group_total_size"] == 98_765_432_100
     assert first["group_failed_object_list"] == (
         "oms/failed_object_lists/4f1c2b3a-1111-4222-8333-000000000002/failed_objects.txt")

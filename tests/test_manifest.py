@@ -30,7 +30,7 @@ from bulkretry.manifest.read import (
     read_manifest,
 )
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
 
 
 def write_csv(path: Path, rows: Sequence[Sequence[str]], *, encoding: str = "utf-8", delimiter: str = ",") -> Path:

@@ -60,7 +60,7 @@ _CRON_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
 def check_cron_schedule(fields: list[str]) -> None:
     """Five cron fields, each numbers, ranges, lists, steps or ``*`` within its range."""
     assert len(fields) == 5, fields
-    for field, (low, high) in zip(fields, _CRON_RANGES):  # noqa: B905 (Python 3.9 has no strict=)
+    for field, (low, high) in zip(fields, _CRON_RANGES):
         assert _CRON_FIELD.match(field), field
         for number in re.findall(r"\d+", field.split("/")[0]):
             assert low <= int(number) <= high, (field, low, high)

@@ -16,7 +16,7 @@ from bulkretry.report.common import Writer, report_header, row_values
 from bulkretry.run.journal import Journal
 from bulkretry.run.summary import summarize
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
 
 #: Every field its own value, so that a field read from the wrong place shows.
 ONE = RowResult(row=7, project_id="p-7", group_id="g-7", outcome=Outcome.FAILED, http_status=409,
@@ -45,7 +45,8 @@ def test_a_report_row_reads_each_field_by_its_name() -> None:
     """row_values: the contract's columns from the fields of the same name, the outcome as plain text, a NaN
     latency empty, each extra the first value of its name ('' when missing)."""
     header, extras = report_header(["owner", "备注", "missing"])
-    row = dict(zip(header, row_values(ONE, extras), strict=True))
+    assert len(row_values(ONE, extras)) == len(header)
+    row = dict(zip(header, row_values(ONE, extras)))
     assert row == {**{name: getattr(ONE, name) for name in REPORT_COLUMNS}, "outcome": "failed",
                    "owner": "ann", "备注": "x", "missing": ""}
     assert row["outcome"].__class__ is str
@@ -118,3 +119,14 @@ def test_report_of_a_run_killed_before_its_first_summary(tmp_path: Path) -> None
     assert (result.summary.run_id, result.summary.rows, result.summary.duration_s) == ("killed-1", 1, 0.0)
     assert sorted(p.name for p in result.files) == ["report.csv", "report.json", "summary.json"]
     assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["by_outcome"] == {"failed": 1}
+
+
+def test_an_outcome_is_its_text_everywhere() -> None:
+    """Outcome (a str Enum: StrEnum is Python 3.11+ only) is its value in str(), format(), JSON and as a key,
+    as StrEnum's is, so reports, the journal and summary.json hold the same text on every Python."""
+    for outcome in Outcome:
+        value = outcome.value
+        assert (str(outcome), f"{outcome}", f"{outcome:>12}") == (value, value, f"{value:>12}")
+        assert json.dumps({outcome: [outcome]}) == json.dumps({value: [value]})
+        assert {outcome: 1}[value] == 1 and Outcome(value) is outcome
+    assert repr(Outcome.FAILED) == "<Outcome.FAILED: 'failed'>"

@@ -13,7 +13,7 @@ from bulkretry.records import REPORT_COLUMNS
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import run_cli, use_sim_credentials
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
 DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
 EXPECTED = ["succeeded"] * 8 + ["duplicate", "failed", "failed", "failed", "invalid"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
@@ -48,7 +48,7 @@ def _request(rng: random.Random) -> dict:
         "query": query,
         "headers": headers,
         "body": body,
-        "date": (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 10**8)))
+        "date": (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randint(0, 10**8)))
         .strftime(signer.DATE_FORMAT),
         "ak": _text(rng, 4, 24).strip() or "AK",
         "sk": _text(rng, 4, 40),
@@ -113,7 +113,7 @@ def test_unsigned_payload_for_non_json_content() -> None:
     """Non-JSON bodies are declared UNSIGNED-PAYLOAD and that header is signed."""
     headers = signer.sign(method="POST", host="h", path="/x", query=None,
                           headers={"Content-Type": "text/plain"}, body=b"abc", ak="AK", sk="SK",
-                          now=datetime(2026, 11, 24, tzinfo=UTC))
+                          now=datetime(2026, 11, 24, tzinfo=timezone.utc))
     assert headers["X-Sdk-Content-Sha256"] == "UNSIGNED-PAYLOAD"
     assert "x-sdk-content-sha256" in headers["Authorization"]
     assert headers["X-Sdk-Date"] == "20261124T000000Z"

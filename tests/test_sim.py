@@ -7,7 +7,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -329,7 +329,7 @@ async def test_a_tampered_signed_request_is_a_401(sim: Simulator) -> None:
 @pytest.mark.parametrize(("minutes", "status"), [(-16, 401), (16, 401), (-10, 200)])
 async def test_signing_date_must_be_within_the_skew(sim: Simulator, minutes: int, status: int) -> None:
     """An X-Sdk-Date more than 15 minutes from now is a 401 that mentions the date."""
-    now = datetime.now(UTC) + timedelta(minutes=minutes)
+    now = datetime.now(timezone.utc) + timedelta(minutes=minutes)
     reply = await call(sim, "GET", GROUPS, auth="aksk", now=now)
     assert reply.status == status
     if status == 401:

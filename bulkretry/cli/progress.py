@@ -30,7 +30,7 @@ __all__ = ["GRACE_S", "RunOutcome", "run_with_progress"]
 GRACE_S = 10.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunOutcome:
     result: RunResult | None
     signal: str | None

@@ -92,7 +92,10 @@ def _cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, task.cancel)  # type: ignore[union-attr]
+            try:
+                loop.add_signal_handler(signum, task.cancel)  # type: ignore[union-attr]
+            except NotImplementedError:  # Windows' event loops: a plain handler that hands the stop to the loop
+                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(task.cancel))  # type: ignore[union-attr]
         try:
             await serve_forever(config, on_listening)
         except asyncio.CancelledError:
@@ -108,7 +111,8 @@ def _cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # -- demo --------------------------------------------------------------------------------------------
 
 DEMO_HELP = """\
-Start the simulator in this process and run samples/manifest.csv against it, exactly as
+Start the simulator in this process and run the sample manifest shipped in the package
+(bulkretry/samples/manifest.csv, so any folder will do) against it, exactly as
 `bulkretry run` would: the quickest way to see a run and its reports (written under ./bulkretry-runs/).
 Calls nothing outside this machine. Exits 0 when the demo ran, even though the sample fails some
 rows on purpose.

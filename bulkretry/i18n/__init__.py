@@ -82,6 +82,6 @@ def translation(lang: str = DEFAULT_LANG) -> gettext.NullTranslations:
     folder = _LOCALE_DIRS.get(lang)
     if folder is None:
         return gettext.NullTranslations()
-    path = files("bulkretry.i18n").joinpath("locale", folder, "LC_MESSAGES", f"{DOMAIN}.mo")
+    path = files("bulkretry.i18n").joinpath("locale").joinpath(folder).joinpath("LC_MESSAGES").joinpath(f"{DOMAIN}.mo")
     with path.open("rb") as fh:
         return gettext.GNUTranslations(fh)

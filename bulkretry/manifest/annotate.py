@@ -55,7 +55,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Annotated:
     """What :func:`write_annotated` did: the file written, or ``path=None`` and a sentence saying why not."""
 

@@ -7,7 +7,6 @@ keys masked, every text cell neutralised (``'=...``) as it is opened in Excel.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -26,7 +25,7 @@ from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.manifest.csvfile import csv_records, open_text
 from bulkretry.masking import ENV_PREFIXES, MASKED, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.records import RowResult, RunSummary
-from bulkretry.report.common import close_quietly, may_start_formula, neutralise, open_csv, sync_close
+from bulkretry.report.common import close_quietly, csv_writer, may_start_formula, neutralise, open_csv, sync_close
 
 __all__ = ["AnnotatedCsv"]
 
@@ -72,7 +71,7 @@ class AnnotatedCsv:
             self._records = enumerate(csv_records(self._source, info.delimiter, info.path), start=1)
         except ManifestError as exc:
             raise _unreadable(exc) from None
-        self._plan = (csv.writer(self._out), width, info.columns.index("group_id"), slots, total, appended,
+        self._plan = (csv_writer(self._out), width, info.columns.index("group_id"), slots, total, appended,
                       [""] * (total - width), secret_slots, key_slots)
 
     def write(self, result: RowResult, /) -> None:
@@ -114,7 +113,7 @@ class AnnotatedCsv:
                     raise changed(info, "has a different header")
                 cells = [cell.replace("\ufeff", "") for cell in record[:width]]
                 cells += [""] * (total - len(cells))
-                for slot, name in zip(slots, ANNOTATION_COLUMNS, strict=True):
+                for slot, name in zip(slots, ANNOTATION_COLUMNS):
                     cells[slot] = name
                 writer.writerow([neutralise(cell) for cell in cells])
                 continue
@@ -143,7 +142,7 @@ class AnnotatedCsv:
                 cells += values
             else:
                 cells += pad
-                for slot, value in zip(slots, values, strict=True):
+                for slot, value in zip(slots, values):
                     cells[slot] = value
             writer.writerow([neutralise(cell) if cell else cell for cell in cells]
                             if may_start_formula(cells) else cells)

@@ -96,7 +96,7 @@ class AnnotatedXlsx:
             raise changed(info, "has a different header")
         slots, reannotating = annotation_slots(info.headers)
         total = max(width, max(slots) + 1)
-        for slot, name in zip(slots, ANNOTATION_COLUMNS, strict=True):
+        for slot, name in zip(slots, ANNOTATION_COLUMNS):
             if slot >= width:  # a new column (an existing one keeps its header and width)
                 cell = ws.cell(row=top, column=slot + 1, value=name)
                 cell.font = Font(bold=True)
@@ -143,6 +143,11 @@ class AnnotatedXlsx:
         if book is not None:
             with suppress(Exception):
                 book.close()
+            # openpyxl keeps an .xlsm's macros in an in-memory zip it never closes: left to the garbage collector,
+            # its buffer may go first and its __del__ then fails (seen on Python 3.13).
+            with suppress(Exception):
+                if book.vba_archive is not None:
+                    book.vba_archive.close()
 
     def _fill(self, result: RowResult | None) -> None:
         """Go through the rows up to *result*'s (every row left when it is None): mask each, fill *result*'s in."""
@@ -157,7 +162,7 @@ class AnnotatedXlsx:
                 if cell.data_type != "f" and cell_text(cell.value, cell.number_format) != result.group_id:
                     raise changed(info, f"row {row} holds group {str(cell.value)[:60]!r}, not "
                                         f"{result.group_id[:60]!r}")
-                for slot, value in zip(slots, annotation(result), strict=True):
+                for slot, value in zip(slots, annotation(result)):
                     cells[slot].value = _xlsx_text(value) or None
                 fill = fills[result.outcome]
                 for cell in cells:

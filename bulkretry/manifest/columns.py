@@ -75,7 +75,7 @@ def canonical_name(header: str) -> str | None:
     return _BY_NORMALISED.get(_normalise(header))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ManifestInfo:
     """What :func:`open_manifest` found out about a manifest, enough for :func:`iter_rows` to read it.
 
@@ -149,7 +149,7 @@ def _header_cells(headers: Sequence[str], canonical: Sequence[str | None]) -> st
     known = [f"{name} ({column_letter(i + 1)})" for i, name in enumerate(canonical) if name]
     near = []
     others = []
-    for i, (header, name) in enumerate(zip(headers, canonical, strict=True)):
+    for i, (header, name) in enumerate(zip(headers, canonical)):
         if name or not header:
             continue
         # A name is short: a long cell is no typo of one (and is never quoted in part: it may be a key).
@@ -196,7 +196,7 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
                             f"do not matter); {_header_cells(headers, canonical)}{hint}", path=path)
     taken = set(CANONICAL_COLUMNS)
     columns: list[str] = []
-    for index, (header, name) in enumerate(zip(headers, canonical, strict=True)):
+    for index, (header, name) in enumerate(zip(headers, canonical)):
         if name is None:
             base = header or f"column {column_letter(index + 1)}"
             name, n = base, 1
@@ -217,7 +217,7 @@ def row_values(info: ManifestInfo, row: int, cells: Sequence[str], width: int) -
                     f"{row} ({quoted(cells[index])}) has no header; give the column a header, remove the stray "
                     "value, or quote a value that contains the delimiter",
                     path=info.path, row=row, column=column_letter(index + 1))
-    values = dict(zip(info.columns, cells, strict=False))
+    values = dict(zip(info.columns, cells))
     for column in info.columns[len(cells):]:
         values[column] = ""
     return values

@@ -120,14 +120,14 @@ def cell_text(value: Any, number_format: str | None) -> str:
         return value
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return _format_number(value, number_format)
     if isinstance(value, dt.datetime):
         shows_time = bool(_TIME_TOKENS.search(_QUOTED_OR_BRACKETED.sub("", number_format or "")))
         if value.time() == dt.time() and not shows_time:
             return value.date().isoformat()
         return value.isoformat()
-    if isinstance(value, dt.date | dt.time):
+    if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
         seconds = int(value.total_seconds())
@@ -219,8 +219,8 @@ def _rows_with_formulas(info: ManifestInfo, records: Iterator[tuple[int, list[st
     of such cells only is not blank."""
     width = len(info.columns)
     columns = info.columns
-    for (row, cells), formula_cells in zip(records, formula_rows, strict=False):
-        pairs = enumerate(zip(cells[:width], formula_cells, strict=False))
+    for (row, cells), formula_cells in zip(records, formula_rows):
+        pairs = enumerate(zip(cells[:width], formula_cells))
         missing = tuple(columns[index] for index, (text, cell) in pairs if cell.data_type == "f" and not text)
         if missing or not is_blank(cells):
             yield RawRow(row, row_values(info, row, cells, width), missing)

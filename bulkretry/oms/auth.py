@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Protocol
 
 import aiohttp
@@ -47,7 +47,7 @@ _CHECK_IAM = "; check the IAM endpoint (--iam-endpoint or OMS_IAM_ENDPOINT) and 
 TOKEN_REFRESH_MARGIN_S = 15 * 60
 
 
-@dataclass(slots=True)
+@dataclass
 class OutgoingRequest:
     """A request ready to be authorised: the path is already percent-encoded, the body already bytes."""
 
@@ -84,7 +84,7 @@ class AkSkAuth:
 
     name = "aksk"
 
-    def __init__(self, credentials: AkSk, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, credentials: AkSk, *, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self._credentials = credentials
         self._now = now
         self.source = credentials.source
@@ -138,7 +138,7 @@ class TokenAuth:
         return (self._token,), ()
 
 
-@dataclass(slots=True)
+@dataclass
 class _CachedToken:
     value: str = field(repr=False)
     refresh_at: float
@@ -224,7 +224,7 @@ class IamPasswordAuth:
                 if status >= 300:  # IAM may quote the password: out before the text is shortened
                     text = redact_credentials(text, (c.password,))
                 token = resp.headers.get("X-Subject-Token", "")
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
             raise LoginUnavailable("iam_timeout", f"{where} did not answer the login for project {project_id} "
                                                   f"within {self._timeout:g} s{_CHECK_IAM}") from None
         except (aiohttp.ClientError, ValueError) as exc:
@@ -278,7 +278,7 @@ class AgencyAuth:
 
     def __init__(self, key: TemporaryKey, *, source: str = "ECS metadata (agency)",
                  fetch: Callable[[], Awaitable[TemporaryKey]] | None = None, clock: Callable[[], float] = time.time,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.source = source
         self._clock = clock
         self._now = now

@@ -6,6 +6,7 @@ Retrying what is retryable is the engine's job; the client only classifies (``Ap
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -294,7 +295,7 @@ class OmsClient:
                 request_id = answer.get("X-Request-Id", "")
                 location = answer.get("Location", "") if 300 <= status < 400 else ""
                 retry_after = parse_retry_after(answer.get("Retry-After")) if not 200 <= status < 400 else None
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
             raise TransportError("timeout", f"no answer within {self._timeout.total:g} s",
                                  latency_ms=_ms(clock() - started)) from None
         except aiohttp.ClientConnectorError as exc:  # no connection: refused, no route, DNS, TLS handshake

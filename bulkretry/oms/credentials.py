@@ -47,7 +47,8 @@ ENV_IAM_PASSWORD_FILE = "OMS_IAM_PASSWORD_FILE"
 DEFAULT_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
 
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True)
 class AkSk:
     """Permanent or temporary AK/SK for request signing."""
 
@@ -67,7 +68,7 @@ class AkSk:
     __str__ = __repr__
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Token:
     """A ready IAM token, sent as ``X-Auth-Token``."""
 
@@ -82,7 +83,7 @@ class Token:
     __str__ = __repr__
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class IamPassword:
     """IAM user/password; a project-scoped token is fetched from ``POST /v3/auth/tokens``."""
 
@@ -110,7 +111,7 @@ class EcsAgency:
     region: str | None = None
 
 
-Credentials = Union[AkSk, Token, IamPassword, EcsAgency]  # noqa: UP007 (a runtime alias: Python 3.9)
+Credentials = Union[AkSk, Token, IamPassword, EcsAgency]
 
 
 #: What may not stand anywhere in a setting: control and format characters, line and paragraph separators.

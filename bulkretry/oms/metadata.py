@@ -91,7 +91,7 @@ def _expiry(text: object) -> float | None:
         except ValueError:
             return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)  # noqa: UP017 (Python 3.9)
+        when = when.replace(tzinfo=timezone.utc)
     return when.timestamp()
 
 
@@ -154,7 +154,7 @@ async def fetch_key(origin: str = METADATA_ORIGIN, *, clock: Callable[[], float]
             if status == 401 and NO_AGENCY not in text:  # the session token expired: a new one, once
                 token = await new_token()
                 status, text = await _ask(session, "GET", url, {TOKEN_HEADER: token} if token else {})
-    except (asyncio.TimeoutError, TimeoutError):  # noqa: UP041 (distinct before Python 3.11)
+    except (asyncio.TimeoutError, TimeoutError):
         raise MetadataError(f"{where} did not answer within {total_timeout:g} s") from None
     except aiohttp.ClientError as exc:
         raise MetadataError(f"{where} could not be reached: {short_text(str(exc) or type(exc).__name__, 160)}"

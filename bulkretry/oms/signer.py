@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
@@ -56,7 +56,7 @@ def _url_encode(value: str) -> str:
 def format_sdk_date(moment: datetime) -> str:
     """``X-Sdk-Date`` for *moment* (naive datetimes are taken as UTC)."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
+        moment = moment.astimezone(timezone.utc)
     return moment.strftime(DATE_FORMAT)
 
 
@@ -152,7 +152,7 @@ def sign(
         out[HEADER_CONTENT_SHA256] = "UNSIGNED-PAYLOAD"
     sdk_date = get_ignore_case(out, HEADER_DATE)
     if sdk_date is None:
-        sdk_date = format_sdk_date(now or datetime.now(UTC))
+        sdk_date = format_sdk_date(now or datetime.now(timezone.utc))
         out[HEADER_DATE] = sdk_date
     if get_ignore_case(out, "Host") is None:
         out["Host"] = host

@@ -16,9 +16,8 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from html import escape
-from itertools import pairwise
 from typing import Any
 
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
@@ -144,7 +143,7 @@ def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
     gap, max_bars = 300, 300  # a pause longer than gap seconds (a resume) is drawn as a break
     seconds = sorted(points)
     segments, first = [], seconds[0]
-    for before, after in pairwise(seconds):
+    for before, after in zip(seconds, seconds[1:]):
         if after - before > gap:
             segments.append((first, before))
             first = after
@@ -340,8 +339,8 @@ def _pause(seconds: int, lang: str = DEFAULT_LANG) -> str:
 
 
 def _day(second: int) -> str:
-    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%d")
 
 
 def _clock(second: int, with_day: bool) -> str:
-    return datetime.fromtimestamp(second, UTC).strftime("%m-%d %H:%M:%S" if with_day else "%H:%M:%S")
+    return datetime.fromtimestamp(second, timezone.utc).strftime("%m-%d %H:%M:%S" if with_day else "%H:%M:%S")

@@ -3,13 +3,16 @@ neutralisation."""
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any, Protocol, TypeVar
+from typing import IO, Any, Protocol, TypeVar, Union
 
 from bulkretry.records import REPORT_COLUMNS, Outcome, RowResult, RunSummary
 
@@ -20,6 +23,7 @@ __all__ = [
     "Value",
     "Writer",
     "close_quietly",
+    "csv_writer",
     "finite",
     "may_start_formula",
     "neutralise",
@@ -34,7 +38,7 @@ FORMATS: tuple[str, ...] = ("csv", "xlsx", "json", "html")
 
 #: One report cell before a format renders it: text, a number (``row``, ``http_status``, ``attempts``,
 #: ``latency_ms``; never neutralised), or empty.
-Value = str | int | float | None
+Value = Union[str, int, float, None]
 
 # OWASP "CSV injection": a spreadsheet may run a cell that starts with one of these as a formula.
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -127,6 +131,34 @@ def open_csv(path: Path) -> IO[str]:
         fh.close()
         raise
     return fh
+
+
+if sys.version_info >= (3, 11):
+    csv_writer = csv.writer
+else:
+    def csv_writer(fh: IO[str]) -> Any:
+        """``csv.writer(fh)`` writing the bytes Python 3.11+ writes: a NUL in a cell as it is, unquoted (3.9
+        quotes the cell, 3.10 refuses it)."""
+        return _NulWriter(fh)
+
+    class _NulWriter:
+        def __init__(self, fh: IO[str]) -> None:
+            self._fh, self._csv = fh, csv.writer(fh)
+
+        def writerow(self, row: Iterable[Any]) -> Any:
+            row = list(row)
+            if not any(isinstance(v, str) and "\x00" in v for v in row):
+                return self._csv.writerow(row)
+            # A stand-in that is not in the row and that the writer does not quote for: NUL as 3.11 treats it.
+            text = "".join(v for v in row if isinstance(v, str))
+            stand_in = next(c for c in map(chr, range(0xE000, 0x110000)) if c not in text)
+            buffer = io.StringIO()
+            csv.writer(buffer).writerow([v.replace("\x00", stand_in) if isinstance(v, str) else v for v in row])
+            return self._fh.write(buffer.getvalue().replace(stand_in, "\x00"))
+
+        def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+            for row in rows:
+                self.writerow(row)
 
 
 def close_quietly(fh: IO[Any] | None) -> None:

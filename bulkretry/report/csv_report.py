@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import IO, Any
 
 from bulkretry.records import RunSummary
-from bulkretry.report.common import TRIGGER_STARTS, Value, close_quietly, neutralise, open_csv, sync_close
+from bulkretry.report.common import TRIGGER_STARTS, Value, close_quietly, csv_writer, neutralise, open_csv, sync_close
 
 __all__ = ["CsvReport"]
 
@@ -25,7 +24,7 @@ class CsvReport:
 
     def start(self, header: tuple[str, ...], summary: RunSummary) -> None:
         self._fh = open_csv(self.path)  # closed by finish/discard
-        self._csv = csv.writer(self._fh)  # the "excel" dialect: ',' and '\r\n'
+        self._csv = csv_writer(self._fh)  # the "excel" dialect: ',' and '\r\n'
         self._csv.writerow([neutralise(name) for name in header])
         # The cells that may hold text; the rest are numbers (or None, which csv writes as '') and the
         # outcome, one of our own words.
@@ -34,7 +33,7 @@ class CsvReport:
     def write(self, values: tuple[Value, ...]) -> None:
         for i in self._text:
             value = values[i]
-            if value and value.__class__ is str and value[0] in TRIGGER_STARTS:
+            if value and value.__class__ is str and value[0] in TRIGGER_STARTS:  # type: ignore[index, unused-ignore]
                 self._csv.writerow([_cell(value) for value in values])
                 return
         self._csv.writerow(values)

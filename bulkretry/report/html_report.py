@@ -35,7 +35,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from html import escape
 from importlib.resources import files
 from pathlib import Path
@@ -81,7 +81,7 @@ _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*(?: auto| RUN_DIR| failed)?)")
 
 def _static(name: str) -> str:
     """A file of ``bulkretry/report/static/``, as text (package data, so a wheel has it)."""
-    return files("bulkretry.report").joinpath("static", name).read_text(encoding="utf-8")
+    return files("bulkretry.report").joinpath("static").joinpath(name).read_text(encoding="utf-8")
 
 
 # The page's style and script, read once. Each is inlined after a newline; the table's script gets the
@@ -144,7 +144,7 @@ class HtmlReport:
         self.rows += 1
         self.by_outcome[outcome] += 1
         latency = values[at_latency]
-        if isinstance(latency, int | float):
+        if isinstance(latency, (int, float)):
             self._latency.add(float(latency), outcome == "succeeded")
         if code:  # a server that makes up a code a row cannot make this grow without bound
             if code in self._codes or len(self._codes) < _MAX_EXAMPLES:
@@ -156,7 +156,7 @@ class HtmlReport:
             self.not_ok += 1
             if self._fail_num_at is not None:
                 fail_num = values[self._fail_num_at]
-                if fail_num.__class__ is int:
+                if type(fail_num) is int:
                     self.failed_objects += fail_num
                     self.story_rows += 1
             if len(self._table) < self.max_rows:
@@ -391,7 +391,7 @@ def _show(value: Any, _: Callable[[str], str]) -> str:
         return "—"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return ", ".join(_show(v, _) for v in value) or "—"
     if isinstance(value, Mapping):
         return _cut(json.dumps(value, ensure_ascii=False, default=str), 600)
@@ -399,7 +399,7 @@ def _show(value: Any, _: Callable[[str], str]) -> str:
 
 
 def _positive(number: Any) -> bool:
-    return isinstance(number, int | float) and math.isfinite(number) and number > 0
+    return isinstance(number, (int, float)) and math.isfinite(number) and number > 0
 
 
 def _prose(text: str) -> str:
@@ -429,7 +429,7 @@ def _hash_value(text: str) -> str:
 
 
 def _duration(seconds: float, _: Callable[[str], str]) -> str:
-    if not isinstance(seconds, int | float) or not math.isfinite(seconds):
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
         return "—"
     if seconds < 60:
         return f"{seconds:.1f} s"
@@ -446,4 +446,4 @@ def _when(iso: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -46,7 +46,7 @@ class JsonReport:
     def write(self, values: tuple[Value, ...]) -> None:
         assert self._fh is not None
         try:
-            text = _encode_row(dict(zip(self._header, values, strict=True)))
+            text = _encode_row(dict(zip(self._header, values)))
         except (TypeError, ValueError):  # a value that is not str, int, finite float nor None
             text = self._template.format(*map(_value, values))
         self._fh.write(self._separator + text)

@@ -89,7 +89,7 @@ def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSumma
         for writer in writers:
             writer.finish()
         write_summary(temps[-1], summary)
-        for temp, final in zip(temps, finals, strict=True):
+        for temp, final in zip(temps, finals):
             os.replace(temp, final)
     except BaseException:
         for writer in writers:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Protocol
 
 __all__ = ["ILLEGAL_XML_CHARS", "MAIN_NS", "REL_NS", "XML_DECL", "escape", "escape_attr", "package_parts"]
@@ -82,7 +82,7 @@ def package_parts(sheets: Sequence[SheetEntry], creator: str) -> list[tuple[str,
                  'Target="docProps/core.xml"/>'
                  f'<Relationship Id="rId3" Type="{rel}extended-properties" Target="docProps/app.xml"/>'
                  "</Relationships>")
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     core = (f'{XML_DECL}<cp:coreProperties '
             'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
             'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '

@@ -146,7 +146,7 @@ def _write_summary(book: StreamingWorkbook, summary: RunSummary, lang: str) -> N
 
 
 def _cell(value: Value) -> Value:
-    if value is None or isinstance(value, int | float):
+    if value is None or isinstance(value, (int, float)):
         return finite(value)
     return _text(str(value))
 

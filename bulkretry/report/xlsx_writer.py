@@ -174,7 +174,7 @@ class Worksheet:
         cells: list[str] = []
         append = cells.append
         # The usual cells inline (a function call per cell would cost as much as the cell); the rest in _cell.
-        for col, v in zip(letters, values):  # noqa: B905 (letters may be longer)
+        for col, v in zip(letters, values):  # letters may be longer
             cls = v.__class__
             if cls is str:
                 if not v:

@@ -87,7 +87,7 @@ class AdaptivePacer:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = anyio.sleep) -> None:
         for name, value in (("start", start), ("max_rate", max_rate), ("min_rate", min_rate)):
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"AdaptivePacer {name} must be a finite number > 0 (got {value!r})")
         if start > max_rate:
             raise ValueError(f"AdaptivePacer start must not be above max_rate (got {start:g} > {max_rate:g})")
@@ -219,7 +219,7 @@ class AdaptivePacer:
 # -- --rate ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RateSpec:
     """A parsed ``--rate``: ``fixed`` calls per second, or ``auto`` from ``start`` up to ``max_rate``
     (for a fixed rate both repeat it)."""

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -67,13 +67,13 @@ def utc_now_iso() -> str:
         return cached
     whole, frac = divmod(ms, 1000)
     if whole != _last[2]:
-        _last[2], _last[3] = whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _last[2], _last[3] = whole, datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     text = f"{_last[3]}.{frac:03d}Z"
     _last[0], _last[1] = ms, text
     return text
 
 
-@dataclass(slots=True)
+@dataclass
 class EngineStats:
     """Live counters of one engine run."""
 

@@ -214,7 +214,7 @@ class Journal:
 
     def unsaved(self) -> list[dict[str, Any]]:
         """The pending results as report rows: the last resort when the disk refuses them."""
-        return [dict(zip(_COLUMNS[:-1], _values(result)[:-1], strict=True)) for result in self._pending]
+        return [dict(zip(_COLUMNS[:-1], _values(result)[:-1])) for result in self._pending]
 
     def _write(self, action: Callable[[sqlite3.Connection], object]) -> None:
         db = self._db

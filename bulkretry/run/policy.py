@@ -20,7 +20,7 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, (ApiError, TransportError)) and error.retryable
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RetryPolicy:
     """``max_attempts`` calls per row at most; waits of ``uniform(0, min(cap, base * 2**n))``.
 

@@ -20,7 +20,7 @@ from bulkretry.run.settings import RunSettings
 __all__ = ["PreparedRun", "prepare"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PreparedRun:
     """A manifest read end to end (every row parses) and the run's settings checked; nothing called,
     nothing written yet. Rows are planned (checked against the API's limits) as they are called."""

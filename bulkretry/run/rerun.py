@@ -20,7 +20,7 @@ __all__ = ["DEFAULT_ONLY", "Selection", "load_selection", "parse_outcomes"]
 DEFAULT_ONLY: tuple[str, ...] = (Outcome.FAILED.value, Outcome.INTERRUPTED.value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Selection:
     """The groups of an earlier run to call again, and where they came from."""
 

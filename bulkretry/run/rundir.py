@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ __all__ = ["CALL_SETTINGS", "OpenRun", "create_run", "file_sha256", "read_params
 CALL_SETTINGS = ("sheet", "endpoint", "region", "project_id", "migrate_failed_object", "dry_run", "source_run")
 
 
-@dataclass(slots=True)
+@dataclass
 class OpenRun:
     """A locked run folder and its open journal."""
 
@@ -63,7 +63,7 @@ def create_run(out_dir: Path | None, runs_root: Path, name: str, params: Mapping
         _mkdir(out_dir, exist_ok=True)
         run_id = out_dir.name
     else:
-        run_id, out_dir = _new_folder(runs_root, f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{_slug(name)}")
+        run_id, out_dir = _new_folder(runs_root, f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{_slug(name)}")
     lock = RunLock(out_dir)
     lock.acquire()
     try:

@@ -26,16 +26,28 @@ try:
             return False
         return True
 
-except ImportError:  # pragma: no cover - Windows
+    def _unlock(fd: int) -> None:
+        pass  # closing the descriptor drops the lock
+
+except ImportError:  # Windows (tests/test_runlock.py hides fcntl and stands in for msvcrt)
     import msvcrt
 
+    # typeshed declares msvcrt's names only for sys.platform == "win32", and mypy checks as on Linux: hence the
+    # ignores. msvcrt locks bytes from the file's position: byte 0, where a fresh descriptor stands.
     def _try_lock(fd: int, shared: bool = False) -> bool:  # no shared locks here: readers lock as writers do
         try:
-            # typeshed declares msvcrt's names only for sys.platform == "win32", and mypy checks as on Linux
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
         except OSError:
             return False
         return True
+
+    def _unlock(fd: int) -> None:
+        """Windows asks for a region to be unlocked before its file is closed (the pid written moved on)."""
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            pass  # closing the file drops it anyway
 
 
 class RunLock:
@@ -85,6 +97,7 @@ class RunLock:
 
     def release(self) -> None:
         if self._fd is not None:
+            _unlock(self._fd)
             os.close(self._fd)  # closing the descriptor drops the lock
             self._fd = None
 
@@ -98,7 +111,12 @@ class RunLock:
 
 def _read_pid(fd: int) -> str:
     try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        if hasattr(os, "pread"):
+            data = os.pread(fd, 32, 0)
+        else:  # Windows: the descriptor is this function's own, so nothing else moves its position
+            os.lseek(fd, 0, os.SEEK_SET)
+            data = os.read(fd, 32)
+        text = data.decode("ascii", "replace").strip()
     except OSError:
         return ""
     return text if text.isdigit() else ""

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 PLAN_BATCH = 256
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunResult:
     summary: RunSummary
     out_dir: Path
@@ -74,7 +74,7 @@ class RunResult:
     halt_code: str = "halted"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunStart:
     """Handed to ``on_start`` before the first call: the engine (to stop it), the folder, and the rows
     already finished by an earlier session of a resumed run."""
@@ -375,7 +375,7 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
     )
     timeline = {int(second): counts for second, *counts in run.params.get("timeline", [])}
     for second, counts in stats.timeline.items():
-        timeline[second] = [a + b for a, b in zip(timeline.get(second, [0, 0, 0]), counts, strict=True)]
+        timeline[second] = [a + b for a, b in zip(timeline.get(second, [0, 0, 0]), counts)]
     try:
         journal.set_params({"finished_at": finished_at, "sessions": sessions, "summary": summary.as_dict(),
                             "timeline": [[second, *timeline[second]] for second in sorted(timeline)]})

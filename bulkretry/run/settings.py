@@ -36,7 +36,7 @@ __all__ = ["RunSettings", "format_duration", "halt_setting", "parse_duration", "
            "resumed"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RunSettings:
     manifest: Path
     encoding: str | None = None
@@ -95,7 +95,7 @@ class RunSettings:
                 raise UsageError(f"--halt-on-failure must be PCT[:MIN], PCT above 0 and at most 100, MIN a whole "
                                  f"number of at least 1, got {percent!r}:{min_rows!r}")
         for option, value, low, high in checks:
-            if value is not None and not (isinstance(value, int | float) and low <= value <= high and value > 0):
+            if value is not None and not (isinstance(value, (int, float)) and low <= value <= high and value > 0):
                 allowed = f"above 0 and at most {high:g}" if low == 0 else f"from {low:g} to {high:g}"
                 raise UsageError(f"{option} must be {allowed}, got {value!r}")
 
@@ -121,7 +121,7 @@ class RunSettings:
 
 def rate_fields(spec: RateSpec | float) -> dict[str, Any]:
     """``--rate`` as RunSettings fields: ``rate`` and ``rate_auto``."""
-    if isinstance(spec, int | float):
+    if isinstance(spec, (int, float)):
         return {"rate": float(spec), "rate_auto": None}
     return {"rate": spec.fixed, "rate_auto": (spec.start, spec.max_rate) if spec.auto else None}
 

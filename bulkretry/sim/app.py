@@ -14,7 +14,7 @@ import random
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
@@ -230,7 +230,7 @@ def build_app(config: SimConfig, state: SimState, traffic: Traffic | None = None
     app[CONFIG] = config
     app[STATE] = state
     app[TRAFFIC] = traffic if traffic is not None else Traffic()
-    handler = _Handler(config, state, app[TRAFFIC], utcnow or (lambda: datetime.now(UTC)))
+    handler = _Handler(config, state, app[TRAFFIC], utcnow or (lambda: datetime.now(timezone.utc)))
     app.router.add_route("*", "/{tail:.*}", handler.handle)
     app.on_response_prepare.append(_add_request_id)
     return app

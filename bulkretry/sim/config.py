@@ -16,10 +16,10 @@ def _check(ok: bool, name: str, allowed: str, value: object) -> None:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SimConfig:
     """What the simulator listens on, which credentials it accepts and how it misbehaves.
 

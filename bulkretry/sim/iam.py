@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bulkretry.sim.config import SimConfig
@@ -61,7 +61,7 @@ def issue_token(config: SimConfig, state: SimState, body: bytes,
     if project_id != config.project_id:
         return _error(401, "The request you have made requires authentication: unknown project.")
     token = state.issue_token(project_id, config.token_ttl_s)
-    issued = now or datetime.now(UTC)
+    issued = now or datetime.now(timezone.utc)
     expires = issued + timedelta(seconds=config.token_ttl_s)
     payload = {
         "token": {

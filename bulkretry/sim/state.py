@@ -39,7 +39,7 @@ class SimError(Exception):
         return {"error_code": self.error_code, "error_msg": self.error_msg}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class IssuedToken:
     """An IAM token the simulator issued: its project scope and its expiry on the state's clock."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 __all__ = ["RateWindow", "ReceivedRequest", "Traffic"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ReceivedRequest:
     """One request as it arrived, byte for byte (headers and body may hold secrets: not in ``repr``).
 
@@ -28,7 +28,7 @@ class ReceivedRequest:
     at: float
 
 
-@dataclass(slots=True)
+@dataclass
 class Traffic:
     """Live counters of one simulator, shared by its app and the :class:`Simulator` that exposes them.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
 from bulkretry.oms.signer import (
@@ -63,7 +63,7 @@ def _signature_problem(config: SimConfig, state: SimState, method: str, raw_path
     if sdk_date is None:
         return f"the {HEADER_DATE} header is missing"
     try:
-        signed_at = datetime.strptime(sdk_date, DATE_FORMAT).replace(tzinfo=UTC)
+        signed_at = datetime.strptime(sdk_date, DATE_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:
         return f"the {HEADER_DATE} header is not a date in the form YYYYMMDDTHHMMSSZ"
     if abs((now - signed_at).total_seconds()) > config.max_date_skew_s:
@@ -97,7 +97,7 @@ def auth_problem(config: SimConfig, state: SimState, *, method: str, raw_path: s
             problem = state.token_problem(token, project_id)
     elif get_ignore_case(headers, "Authorization") is not None:
         problem = _signature_problem(config, state, method, raw_path, raw_query, headers, body,
-                                     now or datetime.now(UTC))
+                                     now or datetime.now(timezone.utc))
     else:
         return "no X-Auth-Token and no Authorization header"
     if problem is None:
