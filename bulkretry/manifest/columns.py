@@ -27,6 +27,7 @@ __all__ = [
     "quoted",
     "raw_rows",
     "row_values",
+    "sheet_header",
     "trim",
 ]
 
@@ -140,6 +141,25 @@ def trim(cells: list[str]) -> list[str]:
     while cells and not cells[-1]:
         cells.pop()
     return cells
+
+
+def sheet_header(path: str, sheet: str,
+                 rows: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str], tuple[str, ...]]:
+    """A workbook sheet's header: ``(its row number, its cells, their column names)``, from *rows* (row number,
+    cells), which is advanced past the first data row. Raises ManifestError when the sheet has no header row or
+    no row after it."""
+    for row, cells in rows:
+        if not is_blank(cells):
+            header_row = row
+            break
+    else:
+        raise ManifestError(f"sheet {sheet!r} has no header row: the first non-blank row must name the columns "
+                            "(e.g. group_id)", path=path)
+    headers = trim(cells)
+    columns = columns_for(path, headers, None)
+    if not any(not is_blank(cells) for _, cells in rows):
+        raise ManifestError(f"sheet {sheet!r} has a header but no rows", path=path)
+    return header_row, headers, columns
 
 
 def _header_cells(headers: Sequence[str], canonical: Sequence[str | None]) -> str:

@@ -14,12 +14,11 @@ from bulkretry.errors import ManifestError
 from bulkretry.manifest.columns import (
     ManifestInfo,
     RawRow,
-    columns_for,
     is_blank,
     quoted,
     raw_rows,
     row_values,
-    trim,
+    sheet_header,
 )
 
 __all__ = ["MAX_PACKAGE_BYTES", "MAX_PART_RATIO", "cell_text", "check_package", "iter_xlsx", "open_xlsx"]
@@ -157,18 +156,7 @@ def open_xlsx(path: str, sheet: str | None) -> ManifestInfo:
     try:
         worksheet = _pick_sheet(path, workbook, sheet)
         worksheet.reset_dimensions()  # some writers store a wrong size; read what is really there
-        rows = _sheet_rows(path, worksheet)
-        for row, cells in rows:
-            if not is_blank(cells):
-                header_row = row
-                break
-        else:
-            raise ManifestError(f"sheet {worksheet.title!r} has no header row: the first non-blank row must "
-                                "name the columns (e.g. group_id)", path=path)
-        headers = trim(cells)
-        columns = columns_for(path, headers, None)
-        if not any(not is_blank(cells) for _, cells in rows):
-            raise ManifestError(f"sheet {worksheet.title!r} has a header but no rows", path=path)
+        header_row, headers, columns = sheet_header(path, worksheet.title, _sheet_rows(path, worksheet))
         hidden: tuple[str, ...] = ()
         if sheet is None:  # the hidden sheets passed over to reach this one, for the user to be told
             hidden = tuple(w.title for w in workbook.worksheets[:workbook.worksheets.index(worksheet)])

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bulkretry.errors import ManifestError
-from bulkretry.manifest.columns import ManifestInfo, RawRow, columns_for, is_blank, raw_rows, trim
+from bulkretry.manifest.columns import ManifestInfo, RawRow, raw_rows, sheet_header
 from bulkretry.manifest.excel import cell_text
 
 __all__ = ["ENGINES", "iter_sheet", "open_sheet"]
@@ -96,18 +96,7 @@ def _read_records(path: str, kind: str, sheet: str | None) -> tuple[str, list[tu
 def open_sheet(path: str, kind: str, sheet: str | None) -> ManifestInfo:
     """Check an ``.xls`` or ``.ods`` manifest (*kind*) and read its header, as ``open_xlsx`` does."""
     name, records = _records(path, kind, sheet)
-    rows = iter(records)
-    for row, cells in rows:
-        if not is_blank(cells):
-            header_row = row
-            break
-    else:
-        raise ManifestError(f"sheet {name!r} has no header row: the first non-blank row must name the columns "
-                            "(e.g. group_id)", path=path)
-    headers = trim(cells)
-    columns = columns_for(path, headers, None)
-    if not any(not is_blank(cells) for _, cells in rows):
-        raise ManifestError(f"sheet {name!r} has a header but no rows", path=path)
+    header_row, headers, columns = sheet_header(path, name, iter(records))
     return ManifestInfo(path, kind, None, None, name, tuple(headers), columns, header_row)
 
 
