@@ -31,10 +31,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from html import escape
 from importlib.resources import files
@@ -44,7 +43,6 @@ from urllib.parse import quote
 
 from bulkretry import __version__
 from bulkretry.i18n import DEFAULT_LANG, translation
-from bulkretry.masking import looks_secret
 from bulkretry.oms.codes import explain
 from bulkretry.records import GROUP_COLUMNS, REPORT_COLUMNS, RunSummary
 from bulkretry.report.charts import (
@@ -57,7 +55,8 @@ from bulkretry.report.charts import (
     timeline_chart,
 )
 from bulkretry.report.common import Value, close_quietly, sync_close
-from bulkretry.report.labels import OUTCOME_ORDER, PARAM_LABELS, script_words
+from bulkretry.report.html_details import cut, duration_text, positive, run_details, when_text
+from bulkretry.report.labels import OUTCOME_ORDER, script_words
 
 __all__ = ["MAX_TABLE_ROWS", "HtmlReport"]
 
@@ -212,7 +211,7 @@ class HtmlReport:
                      _failed_objects(self.failed_objects, self.story_rows, _)
                      + _table(self.not_ok, len(self._table), _),
                      "rows"),
-            _section(_("Run details"), _run_details(s, details.get("params"), _), "details"),
+            _section(_("Run details"), run_details(s, details.get("params"), _), "details"),
             "<footer>" + _("Written by bulkretry {version} on {when}. This page is self-contained and makes no "
                            "network requests. The run's journal.sqlite holds every row: <code>bulkretry report "
                            "RUN_DIR --format csv</code> writes them all to report.csv.").format(
@@ -260,9 +259,9 @@ def _meta(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
     """One line under the title: the manifest, when, how long, how many calls, where."""
     params = params if isinstance(params, Mapping) else {}
     where = params.get("endpoint") or params.get("region")
-    items = [s.manifest, _when(s.started_at)[:16] + " UTC" if s.started_at else "", _duration(s.duration_s, _),
+    items = [s.manifest, when_text(s.started_at)[:16] + " UTC" if s.started_at else "", duration_text(s.duration_s, _),
              _("{calls} calls").format(calls=f"{s.calls:,}")
-             + (_(" at {rate}/s").format(rate=f"{s.achieved_rate:g}") if _positive(s.achieved_rate) else ""),
+             + (_(" at {rate}/s").format(rate=f"{s.achieved_rate:g}") if positive(s.achieved_rate) else ""),
              _("rate {rate}").format(rate=params["rate"]) if params.get("rate") is not None else "",
              f"{where}" if where else "", _("dry run") if s.dry_run else ""]
     return '<p class="meta">' + "<span>·</span>".join(escape(str(i)) for i in items if i) + "</p>"
@@ -297,7 +296,7 @@ def _codes(by_code: Mapping[str, int], examples: Mapping[str, str], total: int, 
     for code, count in top:
         meaning, action = explain(code, lang)
         example = examples.get(code, "")
-        example_html = f'<div class="example">“{escape(_cut(example, 200))}”</div>' if example else ""
+        example_html = f'<div class="example">“{escape(cut(example, 200))}”</div>' if example else ""
         link = f"#code={_hash_value(code)}"
         share = (f'<small class="muted">{_("{share} of rows").format(share=f"{count / total:.1%}")}</small>'
                  if total else "")
@@ -345,61 +344,7 @@ def _failed_objects(objects: int, rows: int, _: Callable[[str], str]) -> str:
             objects=f"{objects:,}", rows=f"{rows:,}") + "</p>"
 
 
-def _run_details(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
-    facts: list[tuple[str, Any]] = [
-        (_("manifest"), s.manifest), (_("started"), _when(s.started_at)), (_("finished"), _when(s.finished_at)),
-        (_("duration"), _duration(s.duration_s, _)), (_("rows"), f"{s.rows:,}"), (_("calls"), f"{s.calls:,}"),
-        (_("achieved rate"),
-         _("{rate} calls/s").format(rate=f"{s.achieved_rate:g}") if _positive(s.achieved_rate) else "—"),
-        (_("sessions"), _("{sessions} (resumed {resumed}×)").format(sessions=s.sessions, resumed=s.sessions - 1)
-         if s.sessions > 1 else "1"),
-        (_("run folder"), s.out_dir or "—"),
-    ]
-    if s.credentials_source:  # names a variable, file or profile: shown as it is, in every language
-        facts.append((_("credentials"), _Html(f'<span class="mono">{escape(s.credentials_source)}</span>')))
-    if s.learned_rates:
-        facts.append((_("learned rates"), ", ".join(f"{k}: {v:g}/s" for k, v in s.learned_rates.items())))
-    if s.source_run:
-        facts.append((_("rerun of"), s.source_run))
-        facts.append((_("not in manifest"), s.not_in_manifest))
-    left = _dl(facts, _)
-    if not isinstance(params, Mapping):
-        right = f'<p class="muted">{_("Parameters not recorded.")}</p>'
-    else:
-        shown = [(_(PARAM_LABELS[k]) if k in PARAM_LABELS else k, v) for k, v in params.items()
-                 if not looks_secret(k)]
-        right = _dl(shown, _) if shown else f'<p class="muted">{_("No parameters.")}</p>'
-    return (f'<div class="two"><div><h3>{_("Run")}</h3>{left}</div><div><h3>{_("Parameters")}</h3>{right}</div>'
-            "</div>")
-
-
-class _Html(str):
-    """A value already written as HTML (escaped where it holds data), which :func:`_dl` takes as it is."""
-
-
-def _dl(items: Iterable[tuple[str, Any]], _: Callable[[str], str]) -> str:
-    return "<dl>" + "".join(
-        f"<dt>{escape(str(k).replace('_', ' '))}</dt><dd>{v if isinstance(v, _Html) else escape(_show(v, _))}</dd>"
-        for k, v in items) + "</dl>"
-
-
 # -- small helpers ---------------------------------------------------------------------------------------
-
-
-def _show(value: Any, _: Callable[[str], str]) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_show(v, _) for v in value) or "—"
-    if isinstance(value, Mapping):
-        return _cut(json.dumps(value, ensure_ascii=False, default=str), 600)
-    return _cut(str(value), 600)
-
-
-def _positive(number: Any) -> bool:
-    return isinstance(number, (int, float)) and math.isfinite(number) and number > 0
 
 
 def _prose(text: str) -> str:
@@ -413,10 +358,6 @@ def _cell(value: Value) -> Value:
     return value
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _script_json(data: Any) -> str:
     """JSON that is safe inside ``<script type="application/json">``: no ``<``, ``>``, ``&`` as themselves."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -426,23 +367,6 @@ def _script_json(data: Any) -> str:
 
 def _hash_value(text: str) -> str:
     return quote(text, safe="")
-
-
-def _duration(seconds: float, _: Callable[[str], str]) -> str:
-    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, sec = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    parts = [_("{n} d").format(n=days) if days else "", _("{n} h").format(n=hours) if hours else "",
-             _("{n} min").format(n=minutes) if minutes else "", f"{sec} s" if sec and not days else ""]
-    return " ".join(p for p in parts if p)
-
-
-def _when(iso: str) -> str:
-    return iso.replace("T", " ").replace("Z", " UTC") if iso else "—"
 
 
 def _now() -> str:
