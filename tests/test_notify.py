@@ -178,19 +178,27 @@ def _posted(server: RecordingTlsServer) -> list[dict]:
     return [seen.json() for seen in server.seen]
 
 
-def test_a_halted_run_says_so(tmp_path: Path, sim_thread, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """A run stopped by --max-duration: one message, titled halted, with the reason and exit status 1."""
-    use_sim_credentials(monkeypatch, sim_thread.config)
-    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=50)[1]][:20]
+def _notified_run(tmp_path: Path, sim_thread, monkeypatch: pytest.MonkeyPatch, rows: int,  # type: ignore[no-untyped-def]
+                  *options: str) -> tuple[int, str, str, list[dict]]:
+    """`run` of *rows* failed groups against the simulator with *options* and one json:// target (its URL in
+    $HOOK) that records what it is sent: ``(exit status, stdout, stderr, the messages)``."""
+    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=rows)[1]]
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in ids))
     with BackgroundLoop() as loop:
         server = loop.run(RecordingTlsServer(None).start())
         monkeypatch.setenv("HOOK", f"json://127.0.0.1:{server.port}/hook")
-        code, _out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
-                                  sim_thread.config.project_id, "--out", str(tmp_path / "run"), "--quiet",
-                                  "--rate", "20", "--max-duration", "0.2s", "--notify", "env:HOOK")
-        posted = _posted(server)
+        code, out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
+                                 sim_thread.config.project_id, "--out", str(tmp_path / "run"), "--quiet",
+                                 *options, "--notify", "env:HOOK")
+        return code, out, err, _posted(server)
+
+
+def test_a_halted_run_says_so(tmp_path: Path, sim_thread, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A run stopped by --max-duration: one message, titled halted, with the reason and exit status 1."""
+    use_sim_credentials(monkeypatch, sim_thread.config)
+    code, _out, err, posted = _notified_run(tmp_path, sim_thread, monkeypatch, 20, "--rate", "20",
+                                            "--max-duration", "0.2s")
     assert code == 1, err
     assert len(posted) == 1
     assert posted[0]["title"] == "bulkretry run run: halted"
@@ -202,16 +210,7 @@ def test_a_halted_run_says_so(tmp_path: Path, sim_thread, monkeypatch) -> None: 
 def test_the_notification_speaks_the_runs_language(tmp_path: Path, sim_thread, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """--lang zh-CN: the notification is in Chinese (sentences and outcome names); codes stay as they are."""
     use_sim_credentials(monkeypatch, sim_thread.config)
-    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=5)[1]][:2]
-    manifest = tmp_path / "m.csv"
-    manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in ids))
-    with BackgroundLoop() as loop:
-        server = loop.run(RecordingTlsServer(None).start())
-        monkeypatch.setenv("HOOK", f"json://127.0.0.1:{server.port}/hook")
-        code, _out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
-                                  sim_thread.config.project_id, "--out", str(tmp_path / "run"), "--quiet",
-                                  "--lang", "zh-CN", "--notify", "env:HOOK")
-        posted = _posted(server)
+    code, _out, err, posted = _notified_run(tmp_path, sim_thread, monkeypatch, 2, "--lang", "zh-CN")
     assert code == 0, err
     assert [p["title"] for p in posted] == ["bulkretry 运行 run：成功"]
     lines = posted[0]["message"].splitlines()
@@ -226,16 +225,8 @@ def test_a_run_ended_by_an_error_still_notifies(tmp_path: Path, sim_thread, monk
     clear_credentials(monkeypatch)
     monkeypatch.setenv("OMS_IAM_USER", "sim-user")
     monkeypatch.setenv("OMS_IAM_PASSWORD", "not-the-password")
-    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=10)[1]][:2]
-    manifest = tmp_path / "m.csv"
-    manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in ids))
-    with BackgroundLoop() as loop:
-        server = loop.run(RecordingTlsServer(None).start())
-        code, out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
-                                 sim_thread.config.project_id, "--out", str(tmp_path / "run"), "--quiet",
-                                 "--iam-endpoint", sim_thread.url, "--iam-domain", "sim-domain",
-                                 "--notify", f"json://127.0.0.1:{server.port}/hook")
-        posted = _posted(server)
+    code, out, err, posted = _notified_run(tmp_path, sim_thread, monkeypatch, 2, "--iam-endpoint", sim_thread.url,
+                                           "--iam-domain", "sim-domain")
     assert code == 2, (out, err)
     assert err.startswith("bulkretry: error: IAM") and err.count("\n") == 1, err
     assert len(posted) == 1
