@@ -126,23 +126,25 @@ def _proxy(value: str, variable: str) -> Proxy:
     return Proxy(url, unquote(parts.username or ""), unquote(parts.password or ""))
 
 
-def _check_bundle(path: str, source: str) -> str:
-    """*path* if it can serve as a bundle (a file of PEM certificates, or a folder); ConfigError saying why not."""
-    where = f"{source} {path}" if source == "--ca-bundle" else f"${source} ({path})"
-    if os.path.isdir(path):
-        return path
-    if not os.path.isfile(path):
-        raise ConfigError(f"{where}: no such file; give a file of PEM certificates (the CA that signs your "
-                          "proxy's or endpoint's certificate)")
-    _context_for(path, source)
-    return path
+def _bundle_context(path: str, source: str) -> ssl.SSLContext:
+    """The verifying context that trusts the bundle *path* (a file of PEM certificates, or a folder) instead of
+    the system's store; ConfigError saying why it cannot serve."""
+    if not os.path.isdir(path) and not os.path.isfile(path):
+        raise ConfigError(f"{_where(path, source)}: no such file; give a file of PEM certificates (the CA that "
+                          "signs your proxy's or endpoint's certificate)")
+    return _context_for(path, source)
+
+
+def _where(path: str, source: str) -> str:
+    """A bundle as a message names it: ``--ca-bundle FILE`` or ``$SSL_CERT_FILE (FILE)``."""
+    return f"{source} {path}" if source == "--ca-bundle" else f"${source} ({path})"
 
 
 def _context_for(ca_file: str | None, source: str) -> ssl.SSLContext:
     """The verifying context: the system's store, or *ca_file* instead of it."""
     if ca_file is None:
         return ssl.create_default_context()
-    where = f"{source} {ca_file}" if source == "--ca-bundle" else f"${source} ({ca_file})"
+    where = _where(ca_file, source)
     try:
         if os.path.isdir(ca_file):
             return ssl.create_default_context(capath=ca_file)
@@ -169,9 +171,9 @@ def network_from(env: Mapping[str, str], *, ca_bundle: str | None = None, verify
     if not verify:
         return Network(proxies, no_proxy, "insecure", None, verify=False)
     if ca_bundle is not None:
-        return Network(proxies, no_proxy, "--ca-bundle", _check_bundle(ca_bundle, "--ca-bundle"))
+        return Network(proxies, no_proxy, "--ca-bundle", ca_bundle, _context=_bundle_context(ca_bundle, "--ca-bundle"))
     for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
         value = env.get(variable, "").strip()
         if value:
-            return Network(proxies, no_proxy, variable, _check_bundle(value, variable))
+            return Network(proxies, no_proxy, variable, value, _context=_bundle_context(value, variable))
     return Network(proxies, no_proxy)
