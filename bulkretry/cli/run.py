@@ -273,7 +273,8 @@ def _execute(args: argparse.Namespace, prepared: PreparedRun, env: dict[str, str
 
         targets = resolve_targets(args.notify, env, region=settings.region, project_id=settings.project_id)
     # What names the run before it has a summary: its folder when given, else its manifest.
-    ended: dict[str, Any] = {"run_id": Path(args.out).name if args.out else settings.manifest.name}
+    ended: dict[str, Any] = {"run_id": Path(args.out).name if args.out else settings.manifest.name,
+                             "lang": settings.lang}
     try:
         code = _run_and_report(args, prepared, sourced, out, err, signals, network, ended,
                                smn=any(t.topic is not None for t in targets))
@@ -308,7 +309,7 @@ def _notify(args: argparse.Namespace, targets: list[Target], network: Network, e
     from bulkretry.i18n import DEFAULT_LANG, translation
     from bulkretry.report.charts import outcome_label
 
-    lang = _lang_of(args)
+    lang = ended["lang"]
     message = render(ending, gettext=translation(lang).gettext,
                      outcome_name=(lambda k: k) if lang == DEFAULT_LANG else (lambda k: outcome_label(k, lang)))
     warnings = send_notifications(targets, message, network=network, failed=ending.failed,
