@@ -62,13 +62,27 @@ def measure_limit(limit: float, seconds: float = 40.0) -> list[Figure]:
             path, res = "in-process engine (CLI lacks --rate auto)", _run_engine(url, config, manifest)
     goodput = res["succeeded"] / res["span_s"] if res["span_s"] > 0 else 0.0
     throttled = (res["calls"] - res["succeeded"]) / res["calls"] if res["calls"] else 1.0
-    detail = (f"{res['succeeded']}/{rows} rows ok, {res['calls']} calls in {res['span_s']:.1f} s, "
-              f"{goodput:.1f}/s vs limit {limit:g}/s; {path}")
+    detail = (
+        f"{res['succeeded']}/{rows} rows ok, {res['calls']} calls in {res['span_s']:.1f} s, "
+        f"{goodput:.1f}/s vs limit {limit:g}/s; {path}"
+    )
     return [
-        Figure(f"rate auto @{limit:g}/s: goodput / limit", goodput / limit, "ratio", f">= {GOODPUT_TARGET:.2f}",
-               goodput >= GOODPUT_TARGET * limit, detail),
-        Figure(f"rate auto @{limit:g}/s: calls answered 429", throttled, "share", f"<= {THROTTLED_TARGET:.2f}",
-               throttled <= THROTTLED_TARGET, f"{res['calls'] - res['succeeded']} of {res['calls']} calls"),
+        Figure(
+            f"rate auto @{limit:g}/s: goodput / limit",
+            goodput / limit,
+            "ratio",
+            f">= {GOODPUT_TARGET:.2f}",
+            goodput >= GOODPUT_TARGET * limit,
+            detail,
+        ),
+        Figure(
+            f"rate auto @{limit:g}/s: calls answered 429",
+            throttled,
+            "share",
+            f"<= {THROTTLED_TARGET:.2f}",
+            throttled <= THROTTLED_TARGET,
+            f"{res['calls'] - res['succeeded']} of {res['calls']} calls",
+        ),
     ]
 
 
@@ -86,8 +100,22 @@ def _simulator(limit: float, groups: int) -> Iterator[tuple[str, SimConfig]]:
     from bulkretry.sim.config import SimConfig
 
     port = free_port()
-    argv = [PYTHON, "-m", "bulkretry", "sim", "--port", str(port), "--groups", str(groups), "--failed-ratio",
-            "1.0", "--rate-limit", f"{limit:g}", "--latency-ms", str(LATENCY_MS)]
+    argv = [
+        PYTHON,
+        "-m",
+        "bulkretry",
+        "sim",
+        "--port",
+        str(port),
+        "--groups",
+        str(groups),
+        "--failed-ratio",
+        "1.0",
+        "--rate-limit",
+        f"{limit:g}",
+        "--latency-ms",
+        str(LATENCY_MS),
+    ]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
@@ -121,9 +149,27 @@ def _run_cli(url: str, config: SimConfig, manifest: Path, out_dir: Path) -> dict
     env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
     for name in ("OMS_AUTH_TOKEN", "HUAWEICLOUD_SDK_PROJECT_ID"):
         env.pop(name, None)
-    argv = [PYTHON, "-m", "bulkretry", "run", str(manifest), "--endpoint", url, "--project-id", config.project_id,
-            "--rate", "auto", "--concurrency", str(CONCURRENCY), "--quiet", "--json-summary", "--format", "csv",
-            "--out", str(out_dir)]
+    argv = [
+        PYTHON,
+        "-m",
+        "bulkretry",
+        "run",
+        str(manifest),
+        "--endpoint",
+        url,
+        "--project-id",
+        config.project_id,
+        "--rate",
+        "auto",
+        "--concurrency",
+        str(CONCURRENCY),
+        "--quiet",
+        "--json-summary",
+        "--format",
+        "csv",
+        "--out",
+        str(out_dir),
+    ]
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     try:
         summary = json.loads(proc.stdout)
@@ -162,8 +208,13 @@ def _run_engine(url: str, config: SimConfig, manifest: Path) -> dict[str, float]
     async def main() -> Engine:
         async with make_session(limit=CONCURRENCY) as session:
             client = OmsClient(session, AkSkAuth(AkSk(config.ak, config.sk)), endpoint=url)
-            engine = Engine(client, rate=None, concurrency=CONCURRENCY, policy=RetryPolicy(),
-                            pacers=PacerPool(lambda: AdaptivePacer(), shared=False))
+            engine = Engine(
+                client,
+                rate=None,
+                concurrency=CONCURRENCY,
+                policy=RetryPolicy(),
+                pacers=PacerPool(lambda: AdaptivePacer(), shared=False),
+            )
             await engine.run(plans, on_result)
             return engine
 

@@ -58,8 +58,9 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-def run_with_rusage(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
-                    timeout: float = 1800) -> tuple[int, float, float, int, str]:
+def run_with_rusage(
+    argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 1800
+) -> tuple[int, float, float, int, str]:
     """Run *argv*; return (exit status, CPU seconds (user+sys) of that process, wall seconds, peak RSS kB, output)."""
     start = time.perf_counter()
     out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{os.getpid()}-{time.monotonic_ns()}.out"

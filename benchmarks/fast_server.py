@@ -40,15 +40,17 @@ class Responder(asyncio.Protocol):
             length = 0
             at = head.find(b"content-length:")
             if at >= 0:
-                length = int(head[at + 15:head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None])
+                length = int(head[at + 15 : head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None])
             total = end + 4 + length
             if len(self._buffer) < total:
                 return
             self._buffer = self._buffer[total:]
             if _arrivals is not None:
                 _arrivals.append(time.time())
-            answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-                      b"X-Request-Id: r%d\r\n\r\n{}" % next(_counter))
+            answer = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                b"X-Request-Id: r%d\r\n\r\n{}" % next(_counter)
+            )
             if self._latency_s:
                 asyncio.get_running_loop().call_later(self._latency_s, self._send, answer)
             else:

@@ -78,23 +78,46 @@ def fast_server(latency_ms: float = 0.0, arrivals: Path | None = None) -> Iterat
         proc.wait(timeout=30)
 
 
-def bulkretry(manifest: Path, url: str, out: Path, *extra: str,
-              aksk: bool = False) -> tuple[float, float, int, dict[str, Any]]:
+def bulkretry(
+    manifest: Path, url: str, out: Path, *extra: str, aksk: bool = False
+) -> tuple[float, float, int, dict[str, Any]]:
     """One ``bulkretry run``: (CPU s, wall s, peak RSS kB, summary.json)."""
     env = {**QUIET_ENV, **(AKSK if aksk else {"OMS_AUTH_TOKEN": TOKEN})}
-    argv = [PYTHON, "-m", "bulkretry", "run", str(manifest), "--endpoint", url, "--project-id", PROJECT,
-            "--out", str(out), "--quiet", *extra]
+    argv = [
+        PYTHON,
+        "-m",
+        "bulkretry",
+        "run",
+        str(manifest),
+        "--endpoint",
+        url,
+        "--project-id",
+        PROJECT,
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
     code, cpu, wall, rss, output = run_with_rusage(argv, env=env, cwd=ROOT)
     if code not in (0, 1):
         raise RuntimeError(f"bulkretry exited {code}: {output[-2000:]}")
     return cpu, wall, rss, json.loads((out / "summary.json").read_text(encoding="utf-8"))
 
 
-def client(script: str, manifest: Path, url: str, *extra: str,
-           env: dict[str, str] | None = None) -> tuple[float, float]:
+def client(
+    script: str, manifest: Path, url: str, *extra: str, env: dict[str, str] | None = None
+) -> tuple[float, float]:
     """One baseline client process: (CPU s, wall s)."""
-    argv = [PYTHON, str(ROOT / "benchmarks" / script), str(manifest), "--endpoint", url, "--project-id", PROJECT,
-            *extra]
+    argv = [
+        PYTHON,
+        str(ROOT / "benchmarks" / script),
+        str(manifest),
+        "--endpoint",
+        url,
+        "--project-id",
+        PROJECT,
+        *extra,
+    ]
     code, cpu, wall, _, output = run_with_rusage(argv, env=env, cwd=ROOT)
     if code != 0:
         raise RuntimeError(f"{script} exited {code}: {output[-2000:]}")
@@ -121,34 +144,54 @@ def section_cpu(tmp: Path, quick: bool) -> list[Figure]:
         for n in range(repeats):
             # Each repeat is a pair run back to back, in turns bare first and bulkretry first: the machine's
             # load drifts, so each pair's ratio is taken under the same conditions, and its median is the figure.
-            for step in ((run_bare, run_ours) if n % 2 == 0 else (run_ours, run_bare)):
+            for step in (run_bare, run_ours) if n % 2 == 0 else (run_ours, run_bare):
                 step()
     ratios = [a / b for a, b in zip(ours, bare)]
     ratio = median(ratios)
-    return [Figure("cpu/call: bulkretry run / bare aiohttp", ratio, "x", "<= 1.5", ratio <= 1.5,
-                   f"{rows} rows, token auth, all reports + annotated.csv; median of {repeats} paired "
-                   f"ratio{'s' * (repeats > 1)} "
-                   f"({', '.join(f'{r:.2f}' for r in sorted(ratios))}); medians {median(ours) * 1e6:.0f} vs "
-                   f"{median(bare) * 1e6:.0f} us/call")]
+    return [
+        Figure(
+            "cpu/call: bulkretry run / bare aiohttp",
+            ratio,
+            "x",
+            "<= 1.5",
+            ratio <= 1.5,
+            f"{rows} rows, token auth, all reports + annotated.csv; median of {repeats} paired "
+            f"ratio{'s' * (repeats > 1)} "
+            f"({', '.join(f'{r:.2f}' for r in sorted(ratios))}); medians {median(ours) * 1e6:.0f} vs "
+            f"{median(bare) * 1e6:.0f} us/call",
+        )
+    ]
 
 
 def section_sdk(tmp: Path, quick: bool) -> list[Figure]:
     figures = []
     for latency in (0, 50):
         # The 50 ms loop is slow (20 calls/s): enough rows that neither side's start-up dominates.
-        rows = {"loop": (200 if quick else 600) if latency else (800 if quick else 2000),
-                "pool": 1000 if quick else 3000}
+        rows = {
+            "loop": (200 if quick else 600) if latency else (800 if quick else 2000),
+            "pool": 1000 if quick else 3000,
+        }
         for mode, n in rows.items():
             manifest = make_manifest(tmp / f"sdk-{latency}-{mode}.csv", n)
             with fast_server(latency_ms=latency) as url:
-                sdk_cpu, sdk_wall = client("sdk_client.py", manifest, url, "--mode", mode, "--threads", "16",
-                                           env={**QUIET_ENV, **AKSK})
-                cpu, wall, _, _ = bulkretry(manifest, url, tmp / f"sdk-{latency}-{mode}", "--rate", "1000000",
-                                            "--concurrency", "16", aksk=True)
+                sdk_cpu, sdk_wall = client(
+                    "sdk_client.py", manifest, url, "--mode", mode, "--threads", "16", env={**QUIET_ENV, **AKSK}
+                )
+                cpu, wall, _, _ = bulkretry(
+                    manifest, url, tmp / f"sdk-{latency}-{mode}", "--rate", "1000000", "--concurrency", "16", aksk=True
+                )
             ratio = (cpu / n) / (sdk_cpu / n)
-            figures.append(Figure(f"cpu/call: bulkretry / SDK {mode} @{latency}ms", ratio, "x", "<= 1.5",
-                                  ratio <= 1.5, f"{n} rows, AK/SK; {cpu / n * 1e6:.0f} vs {sdk_cpu / n * 1e6:.0f} "
-                                  f"us/call; wall {n / wall:.0f} vs {n / sdk_wall:.0f} calls/s"))
+            figures.append(
+                Figure(
+                    f"cpu/call: bulkretry / SDK {mode} @{latency}ms",
+                    ratio,
+                    "x",
+                    "<= 1.5",
+                    ratio <= 1.5,
+                    f"{n} rows, AK/SK; {cpu / n * 1e6:.0f} vs {sdk_cpu / n * 1e6:.0f} "
+                    f"us/call; wall {n / wall:.0f} vs {n / sdk_wall:.0f} calls/s",
+                )
+            )
     return figures
 
 
@@ -163,10 +206,22 @@ def section_rate(tmp: Path, quick: bool) -> list[Figure]:
     achieved = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
     busiest = max(bisect.bisect_left(arrivals, t + 1.0) - i for i, t in enumerate(arrivals))
     return [
-        Figure("rate 100/s: achieved / target (server side)", achieved / rate, "ratio", "0.95..1.05",
-               0.95 <= achieved / rate <= 1.05, f"{len(arrivals)} calls over {arrivals[-1] - arrivals[0]:.1f} s"),
-        Figure("rate 100/s: busiest 1-s window / rate", busiest / rate, "ratio", "<= 1.10", busiest / rate <= 1.10,
-               f"{busiest} calls in the busiest second"),
+        Figure(
+            "rate 100/s: achieved / target (server side)",
+            achieved / rate,
+            "ratio",
+            "0.95..1.05",
+            0.95 <= achieved / rate <= 1.05,
+            f"{len(arrivals)} calls over {arrivals[-1] - arrivals[0]:.1f} s",
+        ),
+        Figure(
+            "rate 100/s: busiest 1-s window / rate",
+            busiest / rate,
+            "ratio",
+            "<= 1.10",
+            busiest / rate <= 1.10,
+            f"{busiest} calls in the busiest second",
+        ),
     ]
 
 
@@ -176,8 +231,16 @@ def section_throughput(tmp: Path, quick: bool) -> list[Figure]:
     with fast_server(latency_ms=100) as url:
         _, wall, _, summary = bulkretry(manifest, url, tmp / "throughput", "--rate", "100000", "--concurrency", "128")
     achieved = summary["achieved_rate"]
-    return [Figure("throughput @100ms, concurrency 128", achieved, "calls/s", ">= 600", achieved >= 600,
-                   f"{rows} rows in {wall:.1f} s wall (ideal 1280/s)")]
+    return [
+        Figure(
+            "throughput @100ms, concurrency 128",
+            achieved,
+            "calls/s",
+            ">= 600",
+            achieved >= 600,
+            f"{rows} rows in {wall:.1f} s wall (ideal 1280/s)",
+        )
+    ]
 
 
 def section_memory(tmp: Path, quick: bool) -> list[Figure]:
@@ -190,8 +253,7 @@ def section_memory(tmp: Path, quick: bool) -> list[Figure]:
         manifest.unlink()
     top = max(sizes)
     growth = ", ".join(f"{rows // 1000}k: {mb:.0f} MB" for rows, mb in peaks.items())
-    return [Figure(f"peak RSS, --dry-run, {top // 1000}k rows", peaks[top], "MB", "<= 400", peaks[top] <= 400,
-                   growth)]
+    return [Figure(f"peak RSS, --dry-run, {top // 1000}k rows", peaks[top], "MB", "<= 400", peaks[top] <= 400, growth)]
 
 
 def section_adaptive(tmp: Path, quick: bool) -> list[Figure]:
@@ -201,8 +263,12 @@ def section_adaptive(tmp: Path, quick: bool) -> list[Figure]:
 
 
 SECTIONS: dict[str, Callable[[Path, bool], list[Figure]]] = {
-    "cpu": section_cpu, "sdk": section_sdk, "rate": section_rate, "throughput": section_throughput,
-    "memory": section_memory, "adaptive": section_adaptive,
+    "cpu": section_cpu,
+    "sdk": section_sdk,
+    "rate": section_rate,
+    "throughput": section_throughput,
+    "memory": section_memory,
+    "adaptive": section_adaptive,
 }
 
 
@@ -218,8 +284,11 @@ def main() -> int:
     # Byte-compile bulkretry as `pip install` does: an editable install run with PYTHONDONTWRITEBYTECODE=1
     # (as here) would otherwise compile every module again at each start, which no installed copy does.
     compileall.compile_dir(ROOT / "bulkretry", quiet=1)
-    print(f"bulkretry benchmarks on {os.cpu_count()} cores, python {sys.version.split()[0]}"
-          f"{' (quick)' if args.quick else ''}", flush=True)
+    print(
+        f"bulkretry benchmarks on {os.cpu_count()} cores, python {sys.version.split()[0]}"
+        f"{' (quick)' if args.quick else ''}",
+        flush=True,
+    )
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="bulkretry-bench-") as tmp:
         for name in chosen:
@@ -235,8 +304,10 @@ def main() -> int:
     for figure in figures:
         print(figure.line())
     missed = [f.name for f in figures if not f.ok]
-    print(f"\n{len(figures) - len(missed)}/{len(figures)} figures within target" + (
-        f"; missed: {', '.join(missed)}" if missed else ""))
+    print(
+        f"\n{len(figures) - len(missed)}/{len(figures)} figures within target"
+        + (f"; missed: {', '.join(missed)}" if missed else "")
+    )
     return 1 if missed else 0
 
 

@@ -29,15 +29,24 @@ def main() -> None:
     config = HttpConfig.get_default_config()
     config.timeout = (10, 30)
     credentials = BasicCredentials(os.environ["HUAWEICLOUD_SDK_AK"], os.environ["HUAWEICLOUD_SDK_SK"], args.project_id)
-    client = OmsClient.new_builder().with_http_config(config).with_credentials(credentials) \
-        .with_endpoints([args.endpoint]).build()
+    client = (
+        OmsClient.new_builder()
+        .with_http_config(config)
+        .with_credentials(credentials)
+        .with_endpoints([args.endpoint])
+        .build()
+    )
     with open(args.manifest, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
 
     def retry(row: dict[str, str]) -> int:
-        body = RetryTaskGroupReq(src_ak=row.get("src_ak") or None, src_sk=row.get("src_sk") or None,
-                                 dst_ak=row.get("dst_ak") or None, dst_sk=row.get("dst_sk") or None,
-                                 migrate_failed_object=False)
+        body = RetryTaskGroupReq(
+            src_ak=row.get("src_ak") or None,
+            src_sk=row.get("src_sk") or None,
+            dst_ak=row.get("dst_ak") or None,
+            dst_sk=row.get("dst_sk") or None,
+            migrate_failed_object=False,
+        )
         status: int = client.retry_task_group(RetryTaskGroupRequest(group_id=row["group_id"], body=body)).status_code
         return status
 

@@ -42,8 +42,9 @@ class DemoResult:
     rows: list[RowResult]
 
 
-async def run_demo(manifest: Path | None = None, *, runs_root: Path | None = None,
-                   lang: str = DEFAULT_LANG) -> DemoResult:
+async def run_demo(
+    manifest: Path | None = None, *, runs_root: Path | None = None, lang: str = DEFAULT_LANG
+) -> DemoResult:
     """Run *manifest* (default: the package's ``samples/manifest.csv``) against an in-process simulator; reports
     are written, in *lang*, to a new folder under *runs_root* (default ``./bulkretry-runs``)."""
     from bulkretry.sim import SimConfig, running_simulator
@@ -53,8 +54,14 @@ async def run_demo(manifest: Path | None = None, *, runs_root: Path | None = Non
     env = {**DEMO_ENV, **os.environ}
     rows: list[RowResult] = []
     async with running_simulator(config) as sim:
-        settings = RunSettings(manifest=manifest, endpoint=sim.url, project_id=config.project_id, rate=DEMO_RATE,
-                               runs_root=runs_root or DEFAULT_RUNS_ROOT, lang=lang)
+        settings = RunSettings(
+            manifest=manifest,
+            endpoint=sim.url,
+            project_id=config.project_id,
+            rate=DEMO_RATE,
+            runs_root=runs_root or DEFAULT_RUNS_ROOT,
+            lang=lang,
+        )
         prepared = prepare(settings, env)
         failed_groups = sim.state.list(status=5, offset=0, limit=1)[0]
         result = await execute(prepared, AkSkAuth(AkSk(config.ak, config.sk)), on_result=rows.append)

@@ -29,8 +29,18 @@ __all__ = ["CHANGES", "DIFF_COLUMNS", "DiffResult", "diff_runs"]
 
 #: The kinds of change, in the order they are printed.
 CHANGES = ("fixed", "still failing", "newly failing")
-DIFF_COLUMNS = ("change", "project_id", "group_id", "old_row", "old_outcome", "old_error_code", "new_row",
-                "new_outcome", "new_error_code", "new_error_msg")
+DIFF_COLUMNS = (
+    "change",
+    "project_id",
+    "group_id",
+    "old_row",
+    "old_outcome",
+    "old_error_code",
+    "new_row",
+    "new_outcome",
+    "new_error_code",
+    "new_error_msg",
+)
 
 _QUERY = f"""
 SELECT n.project_id, n.group_id, o.row, o.outcome, o.error_code, n.row, n.outcome, n.error_code, n.error_msg
@@ -78,12 +88,15 @@ def diff_runs(old_dir: Path, new_dir: Path, out: Path | None = None) -> DiffResu
             db = stack.enter_context(closing(sqlite3.connect(new_uri, uri=True)))
             check_journal(db, new_journal)
             db.execute("ATTACH DATABASE ? AS old", (old_uri,))
-            db.execute("CREATE TEMP TABLE old_rows AS SELECT project_id, group_id, row, outcome, error_code "
-                       "FROM old.rows WHERE outcome != 'duplicate'")
+            db.execute(
+                "CREATE TEMP TABLE old_rows AS SELECT project_id, group_id, row, outcome, error_code "
+                "FROM old.rows WHERE outcome != 'duplicate'"
+            )
             db.execute("CREATE INDEX temp.old_rows_key ON old_rows (project_id, group_id)")
             in_both, only_new = db.execute(
                 "SELECT COUNT(o.row), SUM(o.row IS NULL) FROM main.rows AS n LEFT JOIN temp.old_rows AS o "
-                "ON o.project_id = n.project_id AND o.group_id = n.group_id WHERE n.outcome != 'duplicate'").fetchone()
+                "ON o.project_id = n.project_id AND o.group_id = n.group_id WHERE n.outcome != 'duplicate'"
+            ).fetchone()
             old_total = db.execute("SELECT COUNT(*) FROM temp.old_rows").fetchone()[0]
             counts = _write(out, db.execute(_QUERY))
         except sqlite3.Error as exc:
@@ -105,13 +118,25 @@ def _write(out: Path, rows: Iterator[tuple[Any, ...]]) -> dict[str, int]:
                 if change is None:
                     continue
                 counts[change] += 1
-                writer.writerow([change, neutralise(project_id), neutralise(group_id), old_row, old_outcome,
-                                 neutralise(old_code), new_row, new_outcome, neutralise(new_code),
-                                 neutralise(new_msg)])
+                writer.writerow(
+                    [
+                        change,
+                        neutralise(project_id),
+                        neutralise(group_id),
+                        old_row,
+                        old_outcome,
+                        neutralise(old_code),
+                        new_row,
+                        new_outcome,
+                        neutralise(new_code),
+                        neutralise(new_msg),
+                    ]
+                )
         temp.replace(out)
     except OSError as exc:
         with suppress(OSError):  # on a read-only folder even removing the temporary file fails
             temp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}; give --out FILE in a folder you can write "
-                          "to") from None
+        raise ConfigError(
+            f"cannot write {out}: {exc.strerror or exc}; give --out FILE in a folder you can write to"
+        ) from None
     return dict(counts)

@@ -15,11 +15,29 @@ from bulkretry.oms.client import MAX_PAGE_SIZE, OmsClient
 from bulkretry.report import neutralise
 from bulkretry.report.common import csv_writer, open_csv
 
-__all__ = ["CREDENTIAL_ENV", "MANIFEST_COLUMNS", "MAX_DISCOVERED_GROUPS", "discover_groups", "manifest_row",
-           "write_manifest"]
+__all__ = [
+    "CREDENTIAL_ENV",
+    "MANIFEST_COLUMNS",
+    "MAX_DISCOVERED_GROUPS",
+    "discover_groups",
+    "manifest_row",
+    "write_manifest",
+]
 
-MANIFEST_COLUMNS = ("group_id", "project_id", "description", "src_bucket", "dst_bucket", "status",
-                    "error_code", "error_msg", "src_ak", "src_sk", "dst_ak", "dst_sk")
+MANIFEST_COLUMNS = (
+    "group_id",
+    "project_id",
+    "description",
+    "src_bucket",
+    "dst_bucket",
+    "status",
+    "error_code",
+    "error_msg",
+    "src_ak",
+    "src_sk",
+    "dst_ak",
+    "dst_sk",
+)
 #: ``--credentials-from-env``: what the credential cells say.
 CREDENTIAL_ENV = {"src_ak": "env:SRC_AK", "src_sk": "env:SRC_SK", "dst_ak": "env:DST_AK", "dst_sk": "env:DST_SK"}
 
@@ -28,8 +46,9 @@ CREDENTIAL_ENV = {"src_ak": "env:SRC_AK", "src_sk": "env:SRC_SK", "dst_ak": "env
 MAX_DISCOVERED_GROUPS = 100_000
 
 
-async def discover_groups(client: OmsClient, project_id: str, *, status: int | None = 5,
-                          region: str | None = None) -> AsyncIterator[dict[str, Any]]:
+async def discover_groups(
+    client: OmsClient, project_id: str, *, status: int | None = 5, region: str | None = None
+) -> AsyncIterator[dict[str, Any]]:
     """Every task group of *project_id* in *status* (``None``: every status), through all list pages, each once.
 
     A server that ignores ``offset`` sends the same page again and again, and one that never ends sends new
@@ -44,17 +63,23 @@ async def discover_groups(client: OmsClient, project_id: str, *, status: int | N
         if not group_id or str(group_id) in seen:
             stale += 1
             if stale >= MAX_PAGE_SIZE:
-                raise ApiError(200, "invalid_response",
-                               f"the task group list repeats itself: the last {stale} entries listed were listed "
-                               f"before or had no group_id (does the server ignore the list's offset?); stopped "
-                               f"after {len(seen)} groups")
+                raise ApiError(
+                    200,
+                    "invalid_response",
+                    f"the task group list repeats itself: the last {stale} entries listed were listed "
+                    f"before or had no group_id (does the server ignore the list's offset?); stopped "
+                    f"after {len(seen)} groups",
+                )
             continue
         stale = 0
         seen.add(str(group_id))
         if len(seen) > MAX_DISCOVERED_GROUPS:
-            raise ApiError(200, "invalid_response",
-                           f"the task group list does not end: more than {MAX_DISCOVERED_GROUPS} groups; stopped "
-                           "(list fewer with --status)")
+            raise ApiError(
+                200,
+                "invalid_response",
+                f"the task group list does not end: more than {MAX_DISCOVERED_GROUPS} groups; stopped "
+                "(list fewer with --status)",
+            )
         yield group
 
 
@@ -68,9 +93,12 @@ def manifest_row(group: dict[str, Any], project_id: str, *, credentials_from_env
     reason = group.get("error_reason") or {}
     credentials = CREDENTIAL_ENV if credentials_from_env else {}
     return [
-        _text(group.get("group_id")), project_id, _text(group.get("description")),
+        _text(group.get("group_id")),
+        project_id,
+        _text(group.get("description")),
         _text(src.get("bucket") if isinstance(src, dict) else ""),
-        _text(dst.get("bucket") if isinstance(dst, dict) else ""), _text(group.get("status")),
+        _text(dst.get("bucket") if isinstance(dst, dict) else ""),
+        _text(group.get("status")),
         _text(reason.get("error_code") if isinstance(reason, dict) else ""),
         _text(reason.get("error_msg") if isinstance(reason, dict) else ""),
         *(credentials.get(column, "") for column in ("src_ak", "src_sk", "dst_ak", "dst_sk")),
@@ -99,8 +127,12 @@ def write_manifest(path: Path, rows: Iterable[list[str]]) -> int:
             from bulkretry.report.xlsx_writer import BOLD, StreamingWorkbook
 
             with StreamingWorkbook(temp) as book:
-                sheet = book.add_sheet("task groups", widths=[38, 34, 30, 24, 24, 8, 12, 40, 22, 22, 22, 22],
-                                       freeze_rows=1, autofilter=True)
+                sheet = book.add_sheet(
+                    "task groups",
+                    widths=[38, 34, 30, 24, 24, 8, 12, 40, 22, 22, 22, 22],
+                    freeze_rows=1,
+                    autofilter=True,
+                )
                 sheet.write_row(MANIFEST_COLUMNS, style=BOLD)
                 for row in rows:
                     sheet.write_row([neutralise(cell) for cell in row])

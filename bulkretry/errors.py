@@ -58,14 +58,17 @@ class CredentialsError(ConfigError):
 class ManifestError(BulkRetryError):
     """The manifest cannot be read or used; names the file and, where known, row and column."""
 
-    def __init__(self, message: str, *, path: str | None = None, row: int | None = None,
-                 column: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | None = None, row: int | None = None, column: str | None = None
+    ) -> None:
         where = ", ".join(
-            part for part in (
+            part
+            for part in (
                 path,
                 f"row {row}" if row is not None else None,
                 f"column {column!r}" if column is not None else None,
-            ) if part
+            )
+            if part
         )
         super().__init__(f"{where}: {message}" if where else message)
         self.path, self.row, self.column = path, row, column
@@ -74,10 +77,19 @@ class ManifestError(BulkRetryError):
 class ApiError(BulkRetryError):
     """The service answered with an error status (after the client's own 401 refresh, if any)."""
 
-    def __init__(self, status: int, error_code: str, error_msg: str, *, request_id: str = "",
-                 latency_ms: float | None = None, retry_after: float | None = None) -> None:
-        super().__init__(f"HTTP {status} {error_code}: {error_msg}"
-                         + (f" (X-Request-Id {request_id})" if request_id else ""))
+    def __init__(
+        self,
+        status: int,
+        error_code: str,
+        error_msg: str,
+        *,
+        request_id: str = "",
+        latency_ms: float | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            f"HTTP {status} {error_code}: {error_msg}" + (f" (X-Request-Id {request_id})" if request_id else "")
+        )
         self.status = status
         self.error_code = error_code
         self.error_msg = error_msg
@@ -96,8 +108,7 @@ class TransportError(BulkRetryError):
     """No usable HTTP answer: a timeout (``code='timeout'``), a failed or dropped connection
     (``code='connection'``), or a request that could not be sent at all (``retryable=False``)."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool = True,
-                 latency_ms: float | None = None) -> None:
+    def __init__(self, code: str, message: str, *, retryable: bool = True, latency_ms: float | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
@@ -111,8 +122,16 @@ class LoginRefused(BulkRetryError):
     logins, so the run stops at once and makes no other call. ``exit_status`` is 2 (nothing was called), or 1
     when the run had called rows before (the run says so in the message)."""
 
-    def __init__(self, message: str, *, status: int, error_code: str, project_id: str, request_id: str = "",
-                 exit_status: int = EXIT_USAGE) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_code: str,
+        project_id: str,
+        request_id: str = "",
+        exit_status: int = EXIT_USAGE,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_code = error_code

@@ -73,8 +73,10 @@ def find_runs(folders: Sequence[Path]) -> list[Path]:
     if len(folders) == 1 and not (folders[0] / JOURNAL_NAME).exists() and folders[0].is_dir():
         found = sorted(sub for sub in folders[0].iterdir() if (sub / JOURNAL_NAME).is_file())
         if not found:
-            raise ConfigError(f"{folders[0]} holds no run ({JOURNAL_NAME} is missing) and no run folders: give "
-                              "run folders, or the folder that holds them")
+            raise ConfigError(
+                f"{folders[0]} holds no run ({JOURNAL_NAME} is missing) and no run folders: give "
+                "run folders, or the folder that holds them"
+            )
         return found
     seen: dict[Path, Path] = {}
     for folder in folders:
@@ -131,11 +133,19 @@ def history(folders: Sequence[Path], out_dir: Path | None = None, *, lang: str =
     except OSError as exc:
         raise ConfigError(f"cannot create {out_dir}: {exc.strerror or exc}; give --out DIR you can write to") from None
     stats = [_stats(group.outcomes) for group in groups.values()]
-    files = [_replace(out_dir / CSV_NAME, lambda path: _write_csv(path, runs, groups)),
-             _replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, groups, lang))]
-    return HistoryResult(runs, len(groups), sum(1 for s in stats if s[2] is None),
-                         sum(1 for g in groups.values() if _fixes(g.outcomes)),
-                         sum(1 for s in stats if s[0] not in FINE), out_dir, files)
+    files = [
+        _replace(out_dir / CSV_NAME, lambda path: _write_csv(path, runs, groups)),
+        _replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, groups, lang)),
+    ]
+    return HistoryResult(
+        runs,
+        len(groups),
+        sum(1 for s in stats if s[2] is None),
+        sum(1 for g in groups.values() if _fixes(g.outcomes)),
+        sum(1 for s in stats if s[0] not in FINE),
+        out_dir,
+        files,
+    )
 
 
 def _stats(outcomes: Sequence[str]) -> tuple[str, int, int | None]:
@@ -173,12 +183,28 @@ def _replace(target: Path, write: Callable[[Path], None]) -> Path:
 def _write_csv(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str], _Group]) -> None:
     with open_csv(path) as fh:
         writer = csv_writer(fh)
-        writer.writerow(["project_id", "group_id", *(neutralise(run.run_id) for run in runs), "last_outcome",
-                         "runs_failed", "first_succeeded_run"])
+        writer.writerow(
+            [
+                "project_id",
+                "group_id",
+                *(neutralise(run.run_id) for run in runs),
+                "last_outcome",
+                "runs_failed",
+                "first_succeeded_run",
+            ]
+        )
         for (project_id, group_id), group in groups.items():
             last, failed, first = _stats(group.outcomes)
-            writer.writerow([neutralise(project_id), neutralise(group_id), *group.outcomes, last, failed,
-                             neutralise(runs[first].run_id) if first is not None else ""])
+            writer.writerow(
+                [
+                    neutralise(project_id),
+                    neutralise(group_id),
+                    *group.outcomes,
+                    last,
+                    failed,
+                    neutralise(runs[first].run_id) if first is not None else "",
+                ]
+            )
 
 
 _STYLE = """
@@ -197,8 +223,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], total: int, lan
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-    more = ('<p class="muted">' + e(_("and {n} more: see {file}").format(n=total - len(rows), file=CSV_NAME))
-            + "</p>" if total > len(rows) else "")
+    more = (
+        '<p class="muted">' + e(_("and {n} more: see {file}").format(n=total - len(rows), file=CSV_NAME)) + "</p>"
+        if total > len(rows)
+        else ""
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
@@ -207,17 +236,21 @@ def _chart(runs: Sequence[RunInfo], failing: Sequence[int], lang: str) -> str:
     bar, gap, height = 36, 12, 120
     top = max(failing, default=0) or 1
     width = len(runs) * (bar + gap) + gap
-    parts = [f'<svg role="img" width="{width}" height="{height + 40}" '
-             f'aria-label="{html.escape(_("failing groups per run"))}">']
+    parts = [
+        f'<svg role="img" width="{width}" height="{height + 40}" '
+        f'aria-label="{html.escape(_("failing groups per run"))}">'
+    ]
     for index, (run, count) in enumerate(zip(runs, failing)):
         x = gap + index * (bar + gap)
         h = round(count / top * height)
-        parts.append(f'<rect x="{x}" y="{height + 15 - h}" width="{bar}" height="{h}" fill="#c0392b">'
-                     f"<title>{html.escape(_('{run}: {count} failing').format(run=run.run_id, count=count))}"
-                     "</title></rect>"
-                     f'<text x="{x + bar // 2}" y="{height + 12 - h}" font-size="11" text-anchor="middle">{count}'
-                     f'</text><text x="{x + bar // 2}" y="{height + 32}" font-size="11" text-anchor="middle">'
-                     f"{index + 1}</text>")
+        parts.append(
+            f'<rect x="{x}" y="{height + 15 - h}" width="{bar}" height="{h}" fill="#c0392b">'
+            f"<title>{html.escape(_('{run}: {count} failing').format(run=run.run_id, count=count))}"
+            "</title></rect>"
+            f'<text x="{x + bar // 2}" y="{height + 12 - h}" font-size="11" text-anchor="middle">{count}'
+            f'</text><text x="{x + bar // 2}" y="{height + 32}" font-size="11" text-anchor="middle">'
+            f"{index + 1}</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -252,10 +285,12 @@ def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str
     rounds = []
     for index, run in enumerate(runs):
         state = _("started {when} · {failing} failing · {fixed} fixed").format(
-            when=run.started_at, failing=failing[index], fixed=fixed_count[index])
-        rounds.append(f"<h3>{index + 1}. {e(run.run_id)} <span class=\"muted\">{e(state)}</span></h3>"
-                      + _table([_("project_id"), _("group_id"), _("outcome before")], fixed_in[index],
-                               fixed_count[index], lang))
+            when=run.started_at, failing=failing[index], fixed=fixed_count[index]
+        )
+        rounds.append(
+            f'<h3>{index + 1}. {e(run.run_id)} <span class="muted">{e(state)}</span></h3>'
+            + _table([_("project_id"), _("group_id"), _("outcome before")], fixed_in[index], fixed_count[index], lang)
+        )
     fixed = sum(1 for g in groups.values() if _fixes(g.outcomes))
     page = (
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
@@ -266,11 +301,20 @@ def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str
         f'</h1><p><span class="fail">{e(_("{n} never succeeded").format(n=never_total))}</span> · '
         f'<span class="ok">{e(_("{n} fixed along the way").format(n=fixed))}</span> · '
         f"{e(_('{n} still failing in the latest run that had them').format(n=still))}</p>"
-        f"<h2>{e(_('Failing groups per run'))}</h2>" + _chart(runs, failing, lang)
-        + "<ol>" + "".join(f"<li>{e(run.run_id)} <span class=\"muted\">{e(run.started_at)}</span></li>" for run in runs)
+        f"<h2>{e(_('Failing groups per run'))}</h2>"
+        + _chart(runs, failing, lang)
+        + "<ol>"
+        + "".join(f'<li>{e(run.run_id)} <span class="muted">{e(run.started_at)}</span></li>' for run in runs)
         + f"</ol><h2>{e(_('Never succeeded'))}</h2>"
-        + _table([_("project_id"), _("group_id"), _("last outcome"), _("last error code"), _("runs failed")], never,
-                 never_total, lang)
-        + f"<h2>{e(_('Fixed, round by round'))}</h2>" + "".join(rounds) + "</body></html>\n")
+        + _table(
+            [_("project_id"), _("group_id"), _("last outcome"), _("last error code"), _("runs failed")],
+            never,
+            never_total,
+            lang,
+        )
+        + f"<h2>{e(_('Fixed, round by round'))}</h2>"
+        + "".join(rounds)
+        + "</body></html>\n"
+    )
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(page)

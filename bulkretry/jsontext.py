@@ -27,8 +27,9 @@ def encoder(*, separators: tuple[str, str], allow_nan: bool = True) -> Callable[
     if c_make_encoder is None:
         return python.encode
     item_separator, key_separator = separators
-    chunks = c_make_encoder(None, python.default, encode_basestring, None, key_separator, item_separator,
-                            False, False, allow_nan)
+    chunks = c_make_encoder(
+        None, python.default, encode_basestring, None, key_separator, item_separator, False, False, allow_nan
+    )
 
     def encode(value: Any) -> str:
         return "".join(chunks(value, 0))

@@ -15,14 +15,27 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 __all__ = [
-    "ENV_PREFIX", "ENV_PREFIXES", "MASKED", "MASKED_COLUMNS", "PLAIN_ID_CHARS", "PLAIN_ID_MAX", "REDACTED",
-    "SECRET_COLUMNS", "hides_in_plain_id", "is_env_reference", "looks_secret", "mask", "masked_text", "redact",
-    "redact_credentials", "redact_url", "shown_url",
+    "ENV_PREFIX",
+    "ENV_PREFIXES",
+    "MASKED",
+    "MASKED_COLUMNS",
+    "PLAIN_ID_CHARS",
+    "PLAIN_ID_MAX",
+    "REDACTED",
+    "SECRET_COLUMNS",
+    "hides_in_plain_id",
+    "is_env_reference",
+    "looks_secret",
+    "mask",
+    "masked_text",
+    "redact",
+    "redact_credentials",
+    "redact_url",
+    "shown_url",
 ]
 
 #: Columns never written to a report, log or journal.
-SECRET_COLUMNS = frozenset({"src_sk", "dst_sk", "json_auth_file", "source_cdn_authentication_key",
-                            "connection_string"})
+SECRET_COLUMNS = frozenset({"src_sk", "dst_sk", "json_auth_file", "source_cdn_authentication_key", "connection_string"})
 #: Access-key columns: shown masked (``AKIA…7Q2M``).
 MASKED_COLUMNS = frozenset({"src_ak", "dst_ak"})
 #: What a secret cell shows in the annotated copy of the manifest.

@@ -6,8 +6,16 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
 
-__all__ = ["FAILING", "FINE", "GROUP_COLUMNS", "GROUP_NUMBER_COLUMNS", "REPORT_COLUMNS", "Outcome", "RowResult",
-           "RunSummary"]
+__all__ = [
+    "FAILING",
+    "FINE",
+    "GROUP_COLUMNS",
+    "GROUP_NUMBER_COLUMNS",
+    "REPORT_COLUMNS",
+    "Outcome",
+    "RowResult",
+    "RunSummary",
+]
 
 
 class Outcome(str, Enum):
@@ -32,15 +40,32 @@ FINE: tuple[str, ...] = (Outcome.SUCCEEDED.value, Outcome.SKIPPED.value)
 
 #: The report's first columns, in this order (the contract); the manifest's other columns follow.
 REPORT_COLUMNS: tuple[str, ...] = (
-    "row", "project_id", "group_id", "outcome", "http_status", "error_code", "error_msg",
-    "attempts", "request_id", "latency_ms", "started_at", "finished_at",
+    "row",
+    "project_id",
+    "group_id",
+    "outcome",
+    "http_status",
+    "error_code",
+    "error_msg",
+    "attempts",
+    "request_id",
+    "latency_ms",
+    "started_at",
+    "finished_at",
 )
 
 #: With ``--check-status`` or ``--verify``: what the group's own GET answered (its error, task and object counts,
 #: sizes in bytes, the failed-object list), after the status columns. Empty where no GET answered.
 GROUP_COLUMNS: tuple[str, ...] = (
-    "group_error_code", "group_error_msg", "group_total_task_num", "group_failed_task_num", "group_success_num",
-    "group_fail_num", "group_total_size", "group_complete_size", "group_failed_object_list",
+    "group_error_code",
+    "group_error_msg",
+    "group_total_task_num",
+    "group_failed_task_num",
+    "group_success_num",
+    "group_fail_num",
+    "group_total_size",
+    "group_complete_size",
+    "group_failed_object_list",
 )
 #: The group columns that hold a number (an ``int``, or '' when the service gave none).
 GROUP_NUMBER_COLUMNS: frozenset[str] = frozenset(GROUP_COLUMNS[2:8])
@@ -71,10 +96,18 @@ class RowResult(NamedTuple):
     def as_dict(self) -> dict[str, Any]:
         """The report row: the contract's columns first, then the extra columns."""
         out: dict[str, Any] = {
-            "row": self.row, "project_id": self.project_id, "group_id": self.group_id,
-            "outcome": self.outcome.value, "http_status": self.http_status, "error_code": self.error_code,
-            "error_msg": self.error_msg, "attempts": self.attempts, "request_id": self.request_id,
-            "latency_ms": self.latency_ms, "started_at": self.started_at, "finished_at": self.finished_at,
+            "row": self.row,
+            "project_id": self.project_id,
+            "group_id": self.group_id,
+            "outcome": self.outcome.value,
+            "http_status": self.http_status,
+            "error_code": self.error_code,
+            "error_msg": self.error_msg,
+            "attempts": self.attempts,
+            "request_id": self.request_id,
+            "latency_ms": self.latency_ms,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
         }
         for name, value in self.extra:
             out.setdefault(name, value)
@@ -123,10 +156,18 @@ class RunSummary:
 
     def as_dict(self) -> dict[str, Any]:
         data = {
-            "run_id": self.run_id, "manifest": self.manifest, "started_at": self.started_at,
-            "finished_at": self.finished_at, "duration_s": self.duration_s, "rows": self.rows,
-            "by_outcome": dict(self.by_outcome), "by_error_code": dict(self.by_error_code), "calls": self.calls,
-            "achieved_rate": self.achieved_rate, "out_dir": self.out_dir, "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "manifest": self.manifest,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+            "rows": self.rows,
+            "by_outcome": dict(self.by_outcome),
+            "by_error_code": dict(self.by_error_code),
+            "calls": self.calls,
+            "achieved_rate": self.achieved_rate,
+            "out_dir": self.out_dir,
+            "dry_run": self.dry_run,
             "sessions": self.sessions,
         }
         if self.source_run is not None:

@@ -31,16 +31,18 @@ def sample_rows() -> list[dict[str, str]]:
     owners = ["王伟", "李娜", "ops-team", "张敏"]
     rows = []
     for i, group in enumerate(failed[:8]):
-        rows.append({
-            "group_id": group["group_id"],
-            "src_ak": f"SRCAKEXAMPLE{i:04d}",
-            "src_sk": "env:DEMO_SRC_SK",
-            "dst_ak": f"DSTAKEXAMPLE{i:04d}",
-            "dst_sk": "env:DEMO_DST_SK",
-            "migrate_failed_object": "true" if i % 2 else "false",
-            "owner": owners[i % len(owners)],
-            "note": group["error_reason"]["error_code"],
-        })
+        rows.append(
+            {
+                "group_id": group["group_id"],
+                "src_ak": f"SRCAKEXAMPLE{i:04d}",
+                "src_sk": "env:DEMO_SRC_SK",
+                "dst_ak": f"DSTAKEXAMPLE{i:04d}",
+                "dst_sk": "env:DEMO_DST_SK",
+                "migrate_failed_object": "true" if i % 2 else "false",
+                "owner": owners[i % len(owners)],
+                "note": group["error_reason"]["error_code"],
+            }
+        )
     rows.append({**rows[0], "note": "duplicate of the first row"})
     rows.append({**rows[1], "group_id": finished["group_id"], "note": "already finished"})
     rows.append({**rows[2], "group_id": running["group_id"], "note": "still executing"})
@@ -51,8 +53,14 @@ def sample_rows() -> list[dict[str, str]]:
 
 #: The Excel sample uses the Chinese headers from the contract's aliases.
 CHINESE_HEADERS = {
-    "group_id": "任务组ID", "src_ak": "源端AK", "src_sk": "源端SK", "dst_ak": "目的端AK", "dst_sk": "目的端SK",
-    "migrate_failed_object": "migrate_failed_object", "owner": "负责人", "note": "备注",
+    "group_id": "任务组ID",
+    "src_ak": "源端AK",
+    "src_sk": "源端SK",
+    "dst_ak": "目的端AK",
+    "dst_sk": "目的端SK",
+    "migrate_failed_object": "migrate_failed_object",
+    "owner": "负责人",
+    "note": "备注",
 }
 
 

@@ -63,11 +63,19 @@ def update() -> tuple[int, int]:
     ``(messages, untranslated)``."""
     catalog = read_catalog() if PO.exists() else Catalog(locale="zh_CN", domain="bulkretry")
     messages = extract()
-    fresh = Catalog(locale="zh_CN", domain="bulkretry", project="bulkretry", charset="utf-8", fuzzy=False,
-                    header_comment="# Simplified Chinese messages of bulkretry, in the OMS console's words.\n"
-                                   "# The source of bulkretry.mo: after an edit, run `python -m tests.catalog`.",
-                    copyright_holder="bulkretry developers", msgid_bugs_address="bulkretry developers",
-                    last_translator="bulkretry developers", language_team="zh-CN")
+    fresh = Catalog(
+        locale="zh_CN",
+        domain="bulkretry",
+        project="bulkretry",
+        charset="utf-8",
+        fuzzy=False,
+        header_comment="# Simplified Chinese messages of bulkretry, in the OMS console's words.\n"
+        "# The source of bulkretry.mo: after an edit, run `python -m tests.catalog`.",
+        copyright_holder="bulkretry developers",
+        msgid_bugs_address="bulkretry developers",
+        last_translator="bulkretry developers",
+        language_team="zh-CN",
+    )
     fresh.revision_date = fresh.creation_date = catalog.creation_date
     for msgid, places in sorted(messages.items()):
         old = catalog.get(msgid)

@@ -10,9 +10,19 @@ from bulkretry.cli import main
 from bulkretry.sim import SimConfig
 
 #: Every environment variable that could give a run credentials (or a project) from the caller's shell.
-CREDENTIAL_ENV = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN", "CLOUD_SDK_AK",
-                  "CLOUD_SDK_SK", "OMS_AUTH_TOKEN", "OMS_IAM_USER", "OMS_IAM_PASSWORD", "OMS_IAM_PASSWORD_FILE",
-                  "HUAWEICLOUD_SDK_PROJECT_ID", "HUAWEICLOUD_SDK_CREDENTIALS_FILE")
+CREDENTIAL_ENV = (
+    "HUAWEICLOUD_SDK_AK",
+    "HUAWEICLOUD_SDK_SK",
+    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    "CLOUD_SDK_AK",
+    "CLOUD_SDK_SK",
+    "OMS_AUTH_TOKEN",
+    "OMS_IAM_USER",
+    "OMS_IAM_PASSWORD",
+    "OMS_IAM_PASSWORD_FILE",
+    "HUAWEICLOUD_SDK_PROJECT_ID",
+    "HUAWEICLOUD_SDK_CREDENTIALS_FILE",
+)
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:

@@ -32,8 +32,9 @@ def unavailable_reason() -> str | None:
     for tool in ("unshare", "ip"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
-    probe = subprocess.run(["unshare", "-n", "ip", "link", "set", "lo", "up"], capture_output=True, text=True,
-                           check=False)
+    probe = subprocess.run(
+        ["unshare", "-n", "ip", "link", "set", "lo", "up"], capture_output=True, text=True, check=False
+    )
     if probe.returncode != 0:
         return f"unshare -n is not permitted here: {probe.stderr.strip() or probe.returncode}"
     return None
@@ -49,9 +50,14 @@ def require_netns() -> None:
     pytest.skip(f"a loopback-only network namespace is needed: {reason}")
 
 
-def run_isolated(script: Path | str, *args: str, addresses: Sequence[str] = (),
-                 env: Mapping[str, str] | None = None, cwd: Path | str | None = None,
-                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_isolated(
+    script: Path | str,
+    *args: str,
+    addresses: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    cwd: Path | str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
     """Run the Python file *script* with *args* in a new loopback-only network namespace.
 
     *addresses* are added to ``lo`` first (``169.254.169.254``, as ``/32``). *env* replaces the environment
@@ -64,5 +70,12 @@ def run_isolated(script: Path | str, *args: str, addresses: Sequence[str] = (),
     setup = ["ip link set lo up"]
     setup += [f"ip addr add {shlex.quote(a if '/' in a else a + '/32')} dev lo" for a in addresses]
     command = " && ".join([*setup, shlex.join(["exec", sys.executable, str(script), *args])])
-    return subprocess.run(["unshare", "-n", "sh", "-c", command], env=environ, cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        ["unshare", "-n", "sh", "-c", command],
+        env=environ,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -54,12 +54,35 @@ def scenario(work: Path) -> dict[str, Any]:
         manifest = work / "m.csv"
         manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in state.ids()[:40]))
         # No credentials anywhere but the agency, and a dead proxy the metadata service must not go through.
-        os.environ.update({"HTTP_PROXY": "http://127.0.0.1:1", "http_proxy": "http://127.0.0.1:1",
-                           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
+        os.environ.update(
+            {
+                "HTTP_PROXY": "http://127.0.0.1:1",
+                "http_proxy": "http://127.0.0.1:1",
+                "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost",
+            }
+        )
         gets_before = fake.gets
         out, err = io.StringIO(), io.StringIO()
-        code = main(["run", str(manifest), "--endpoint", sim.url, "--project-id", config.project_id, "--rate", "10",
-                     "--concurrency", "8", "--out", str(work / "run"), "--quiet"], out=out, err=err)
+        code = main(
+            [
+                "run",
+                str(manifest),
+                "--endpoint",
+                sim.url,
+                "--project-id",
+                config.project_id,
+                "--rate",
+                "10",
+                "--concurrency",
+                "8",
+                "--out",
+                str(work / "run"),
+                "--quiet",
+            ],
+            out=out,
+            err=err,
+        )
     finally:
         bg.run(stack.aclose())
     summary = json.loads((work / "run" / "summary.json").read_text()) if (work / "run").exists() else {}
@@ -69,12 +92,18 @@ def scenario(work: Path) -> dict[str, Any]:
     return {
         "sdk_key": [sdk.ak, sdk.sk, sdk.security_token],
         "our_key": [ours.ak, ours.sk, ours.security_token],
-        "exit": code, "err": err.getvalue()[-2000:], "by_outcome": summary.get("by_outcome"),
+        "exit": code,
+        "err": err.getvalue()[-2000:],
+        "by_outcome": summary.get("by_outcome"),
         "credentials_source": summary.get("credentials_source"),
         "calls": len(calls),
-        "with_security_token": sum(1 for r in calls if r.headers.get("X-Security-Token")
-                                   and "x-security-token" in r.headers.get("Authorization", "")),
-        "refreshes": fake.gets - gets_before - 1, "peak_gets": fake.peak_gets,
+        "with_security_token": sum(
+            1
+            for r in calls
+            if r.headers.get("X-Security-Token") and "x-security-token" in r.headers.get("Authorization", "")
+        ),
+        "refreshes": fake.gets - gets_before - 1,
+        "peak_gets": fake.peak_gets,
         "secret_in_files": any(s.encode() in p.read_bytes() for p in files for s in secrets),
     }
 

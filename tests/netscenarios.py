@@ -21,8 +21,18 @@ from tests.clitools import CREDENTIAL_ENV, run_cli
 from tests.tlsnet import BackgroundLoop, Proxy, RecordingTlsServer, TestCA, TlsFront
 
 OMS_HOST = "oms.cn-north-4.myhuaweicloud.com"
-NETWORK_ENV = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
-               "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "ALL_PROXY", "all_proxy")
+NETWORK_ENV = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "ALL_PROXY",
+    "all_proxy",
+)
 
 
 def clean_environment(config: SimConfig) -> None:
@@ -46,8 +56,9 @@ def oms_behind_proxy(folder: Path) -> dict[str, Any]:
     with SimulatorThread(config) as sim, BackgroundLoop() as loop:
         sim_port = int(sim.url.rsplit(":", 1)[1])
         front = loop.run(TlsFront(ca.server_context([OMS_HOST, "127.0.0.1"]), ("127.0.0.1", sim_port)).start())
-        proxy = loop.run(Proxy(routes={OMS_HOST: ("127.0.0.1", front.port),
-                                       f"{OMS_HOST}:80": ("127.0.0.1", sim_port)}).start())
+        proxy = loop.run(
+            Proxy(routes={OMS_HOST: ("127.0.0.1", front.port), f"{OMS_HOST}:80": ("127.0.0.1", sim_port)}).start()
+        )
         groups = iter(failed_groups(sim))
 
         def run(case: str, *options: str, env: dict[str, str], endpoint: str | None = None) -> None:
@@ -58,32 +69,72 @@ def oms_behind_proxy(folder: Path) -> dict[str, Any]:
             os.environ.update(env)
             try:
                 where = ["--endpoint", endpoint] if endpoint else ["--region", "cn-north-4"]
-                code, out, err = run_cli("run", str(manifest), *where, "--project-id", config.project_id,
-                                         "--out", str(folder / case), "--quiet", "--json-summary",
-                                         "--max-attempts", "1", "--rate", "100", *options)
+                code, out, err = run_cli(
+                    "run",
+                    str(manifest),
+                    *where,
+                    "--project-id",
+                    config.project_id,
+                    "--out",
+                    str(folder / case),
+                    "--quiet",
+                    "--json-summary",
+                    "--max-attempts",
+                    "1",
+                    "--rate",
+                    "100",
+                    *options,
+                )
             finally:
                 os.environ.clear()
                 os.environ.update(saved)
             summary = json.loads(out) if out.strip().startswith("{") else {}
-            files = "".join(p.read_text(errors="replace") for p in (folder / case).glob("*") if p.is_file()
-                            and p.suffix in (".json", ".csv", ".html")) if (folder / case).is_dir() else ""
-            results[case] = {"exit": code, "stderr": err, "by_outcome": summary.get("by_outcome"),
-                             "by_error_code": summary.get("by_error_code"), "network": summary.get("network"),
-                             "connects": proxy.connects[before[0]:], "forwarded": proxy.forwarded[before[1]:],
-                             "files_mention_password": "proxy-pass" in files + err + out}
+            files = (
+                "".join(
+                    p.read_text(errors="replace")
+                    for p in (folder / case).glob("*")
+                    if p.is_file() and p.suffix in (".json", ".csv", ".html")
+                )
+                if (folder / case).is_dir()
+                else ""
+            )
+            results[case] = {
+                "exit": code,
+                "stderr": err,
+                "by_outcome": summary.get("by_outcome"),
+                "by_error_code": summary.get("by_error_code"),
+                "network": summary.get("network"),
+                "connects": proxy.connects[before[0] :],
+                "forwarded": proxy.forwarded[before[1] :],
+                "files_mention_password": "proxy-pass" in files + err + out,
+            }
 
         ca_file = str(ca.cert)
         run("ca_bundle", "--ca-bundle", ca_file, env={"HTTPS_PROXY": proxy.url})
         run("ssl_cert_file", env={"HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": ca_file})
-        run("requests_ca_bundle", env={"HTTPS_PROXY": proxy.url, "REQUESTS_CA_BUNDLE": ca_file,
-                                       "SSL_CERT_FILE": str(folder / "missing.pem")})
+        run(
+            "requests_ca_bundle",
+            env={"HTTPS_PROXY": proxy.url, "REQUESTS_CA_BUNDLE": ca_file, "SSL_CERT_FILE": str(folder / "missing.pem")},
+        )
         run("no_ca", env={"HTTPS_PROXY": proxy.url})
-        run("proxy_credentials", "--ca-bundle", ca_file,
-            env={"https_proxy": f"http://proxy-user:proxy-pass@127.0.0.1:{proxy.port}"})
-        run("no_proxy", "--ca-bundle", ca_file, env={"HTTPS_PROXY": proxy.url, "NO_PROXY": "localhost,127.0.0.1"},
-            endpoint=f"https://127.0.0.1:{front.port}")
-        run("plain_http", env={"HTTP_PROXY": proxy.url, "HTTPS_PROXY": "http://127.0.0.1:9"},
-            endpoint=f"http://{OMS_HOST}:80")
+        run(
+            "proxy_credentials",
+            "--ca-bundle",
+            ca_file,
+            env={"https_proxy": f"http://proxy-user:proxy-pass@127.0.0.1:{proxy.port}"},
+        )
+        run(
+            "no_proxy",
+            "--ca-bundle",
+            ca_file,
+            env={"HTTPS_PROXY": proxy.url, "NO_PROXY": "localhost,127.0.0.1"},
+            endpoint=f"https://127.0.0.1:{front.port}",
+        )
+        run(
+            "plain_http",
+            env={"HTTP_PROXY": proxy.url, "HTTPS_PROXY": "http://127.0.0.1:9"},
+            endpoint=f"http://{OMS_HOST}:80",
+        )
         results["authorizations"] = proxy.authorizations
     return results
 
@@ -94,8 +145,13 @@ WECOM_KEY = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
 SLACK_TOKENS = ("T1JJ3T3L2", "A1BRTD4JD", "TIiajkdnlazkcOXrIdevi7FQ")
 FEISHU_TOKEN = "3d2fa4c5-b1b9-4d2f-8a7e-1f0e9c8d7b6a"
 SMN_TOPIC = "bulkretry-alerts"
-NOTIFY_HOSTS = ("oapi.dingtalk.com", "qyapi.weixin.qq.com", "hooks.slack.com", "open.feishu.cn",
-                "smn.cn-north-4.myhuaweicloud.com")
+NOTIFY_HOSTS = (
+    "oapi.dingtalk.com",
+    "qyapi.weixin.qq.com",
+    "hooks.slack.com",
+    "open.feishu.cn",
+    "smn.cn-north-4.myhuaweicloud.com",
+)
 #: Every secret of the notification URLs: none may be seen in any output or file.
 NOTIFY_SECRETS = (DINGTALK_SECRET, DINGTALK_TOKEN, WECOM_KEY, *SLACK_TOKENS, FEISHU_TOKEN)
 
@@ -111,40 +167,81 @@ def notify_five(folder: Path) -> dict[str, Any]:
     with SimulatorThread(config) as sim, BackgroundLoop() as loop:
         sim_port = int(sim.url.rsplit(":", 1)[1])
         front = loop.run(TlsFront(ca.server_context([OMS_HOST]), ("127.0.0.1", sim_port)).start())
-        answers = {"hooks.slack.com": lambda seen: web.Response(text="ok"),
-                   "oapi.dingtalk.com": lambda seen: web.json_response({"errcode": 0, "errmsg": "ok"}),
-                   "qyapi.weixin.qq.com": lambda seen: web.json_response({"errcode": 0, "errmsg": "ok"}),
-                   "open.feishu.cn": lambda seen: web.json_response({"code": 0, "msg": "success"}),
-                   NOTIFY_HOSTS[-1]: lambda seen: web.json_response({"request_id": "r1", "message_id": "m1"})}
+        answers = {
+            "hooks.slack.com": lambda seen: web.Response(text="ok"),
+            "oapi.dingtalk.com": lambda seen: web.json_response({"errcode": 0, "errmsg": "ok"}),
+            "qyapi.weixin.qq.com": lambda seen: web.json_response({"errcode": 0, "errmsg": "ok"}),
+            "open.feishu.cn": lambda seen: web.json_response({"code": 0, "msg": "success"}),
+            NOTIFY_HOSTS[-1]: lambda seen: web.json_response({"request_id": "r1", "message_id": "m1"}),
+        }
         server = loop.run(RecordingTlsServer(ca.server_context(list(NOTIFY_HOSTS)), answers).start())
-        proxy = loop.run(Proxy(routes={OMS_HOST: ("127.0.0.1", front.port),
-                                       **{host: ("127.0.0.1", server.port) for host in NOTIFY_HOSTS}}).start())
+        proxy = loop.run(
+            Proxy(
+                routes={
+                    OMS_HOST: ("127.0.0.1", front.port),
+                    **{host: ("127.0.0.1", server.port) for host in NOTIFY_HOSTS},
+                }
+            ).start()
+        )
         states = sim.simulator.state.list(offset=0, limit=1000)[1]
         failed = [g["group_id"] for g in states if g["status"] == 5][:3]
         other = [g["group_id"] for g in states if g["status"] != 5][:1]  # retrying it is a 400: the run fails
         manifest = folder / "groups.csv"
         manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in failed + other))
-        os.environ.update({
-            "HTTPS_PROXY": proxy.url,
-            "DINGTALK_URL": f"dingtalk://{DINGTALK_SECRET}@{DINGTALK_TOKEN}/",
-            "WECOM_URL": f"wecombot://{WECOM_KEY}",
-            "SLACK_URL": "slack://" + "/".join(SLACK_TOKENS),
-            "FEISHU_URL": f"feishu://{FEISHU_TOKEN}",
-            "SMN_URL": f"smn://urn:smn:cn-north-4:{config.project_id}:{SMN_TOPIC}",
-        })
+        os.environ.update(
+            {
+                "HTTPS_PROXY": proxy.url,
+                "DINGTALK_URL": f"dingtalk://{DINGTALK_SECRET}@{DINGTALK_TOKEN}/",
+                "WECOM_URL": f"wecombot://{WECOM_KEY}",
+                "SLACK_URL": "slack://" + "/".join(SLACK_TOKENS),
+                "FEISHU_URL": f"feishu://{FEISHU_TOKEN}",
+                "SMN_URL": f"smn://urn:smn:cn-north-4:{config.project_id}:{SMN_TOPIC}",
+            }
+        )
         code, out, err = run_cli(
-            "run", str(manifest), "--region", "cn-north-4", "--project-id", config.project_id,
-            "--out", str(folder / "run"), "--quiet", "--json-summary", "--max-attempts", "1",
-            "--ca-bundle", str(ca.cert), "--log-file", str(folder / "run.jsonl"),
+            "run",
+            str(manifest),
+            "--region",
+            "cn-north-4",
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(folder / "run"),
+            "--quiet",
+            "--json-summary",
+            "--max-attempts",
+            "1",
+            "--ca-bundle",
+            str(ca.cert),
+            "--log-file",
+            str(folder / "run.jsonl"),
             *[f"--notify=env:{name}" for name in ("DINGTALK_URL", "WECOM_URL", "SLACK_URL", "FEISHU_URL")],
-            "--notify", "jsons://unreachable.example.com/hook", "--notify", "env:SMN_URL")
-        files = {str(p.relative_to(folder)): p.read_bytes().decode("utf-8", errors="replace")
-                 for p in folder.rglob("*") if p.is_file() and "ca" not in p.parts}
-        return {"exit": code, "stdout": out, "stderr": err, "seen": [seen.public() for seen in server.seen],
-                "connects": proxy.connects, "ak": config.ak, "sk": config.sk, "project_id": config.project_id,
-                "secret_in": sorted(name for name, text in {**files, "stdout": out, "stderr": err}.items()
-                                    if any(secret in text for secret in NOTIFY_SECRETS)),
-                "log": (folder / "run.jsonl").read_text() if (folder / "run.jsonl").exists() else ""}
+            "--notify",
+            "jsons://unreachable.example.com/hook",
+            "--notify",
+            "env:SMN_URL",
+        )
+        files = {
+            str(p.relative_to(folder)): p.read_bytes().decode("utf-8", errors="replace")
+            for p in folder.rglob("*")
+            if p.is_file() and "ca" not in p.parts
+        }
+        return {
+            "exit": code,
+            "stdout": out,
+            "stderr": err,
+            "seen": [seen.public() for seen in server.seen],
+            "connects": proxy.connects,
+            "ak": config.ak,
+            "sk": config.sk,
+            "project_id": config.project_id,
+            "secret_in": sorted(
+                name
+                for name, text in {**files, "stdout": out, "stderr": err}.items()
+                if any(secret in text for secret in NOTIFY_SECRETS)
+            ),
+            "log": (folder / "run.jsonl").read_text() if (folder / "run.jsonl").exists() else "",
+        }
 
 
 SCENARIOS = {"oms_behind_proxy": oms_behind_proxy, "notify_five": notify_five}

@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["PRELUDE", "popen_without_unix", "run_without_unix"]
 
-PRELUDE = '''
+PRELUDE = """
 import asyncio.unix_events, atexit, os, sys, types
 import fcntl as _fcntl
 
@@ -50,7 +50,7 @@ def _no_signal_handlers(self, sig, callback, *args):
 
 asyncio.unix_events._UnixSelectorEventLoop.add_signal_handler = _no_signal_handlers
 atexit.register(lambda: print(f"msvcrt.locking calls: {len(_calls)}", flush=True))
-'''
+"""
 
 
 #: The checkout whose bulkretry the child imports, whatever its working folder.
@@ -65,14 +65,23 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
 
-def run_without_unix(code: str, *args: str, cwd: Path | None = None, timeout: float = 60,
-                     **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def run_without_unix(
+    code: str, *args: str, cwd: Path | None = None, timeout: float = 60, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """Run *code* (with ``sys.argv[1:]`` = *args*) after the prelude; its output as text."""
-    return subprocess.run(_argv(code, args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=_env(),
-                          **kwargs)
+    return subprocess.run(
+        _argv(code, args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=_env(), **kwargs
+    )
 
 
 def popen_without_unix(code: str, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
     """Start *code* after the prelude, its stdin, stdout and stderr piped as text."""
-    return subprocess.Popen(_argv(code, args), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(), **kwargs)
+    return subprocess.Popen(
+        _argv(code, args),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        **kwargs,
+    )

@@ -44,8 +44,9 @@ def sdk_expected_authorization(request: web.Request, body: bytes, ak: str, sk: s
     return sdk_authorization(request.method, request.host, request.raw_path, dict(request.headers), body, ak, sk)
 
 
-def sdk_authorization(method: str, host: str, raw_path: str, headers: dict[str, str], body: bytes, ak: str,
-                      sk: str) -> str | None:
+def sdk_authorization(
+    method: str, host: str, raw_path: str, headers: dict[str, str], body: bytes, ak: str, sk: str
+) -> str | None:
     """The Authorization header the official SDK signer computes for a request received as these parts
     (*raw_path* with its query, as sent); None when the request names no signed headers."""
     lower = {k.lower(): v for k, v in headers.items()}
@@ -56,8 +57,13 @@ def sdk_authorization(method: str, host: str, raw_path: str, headers: dict[str, 
     signed = {name: lower.get(name, "") for name in names}
     path, _, query = raw_path.partition("?")
     sdk_request = SdkRequest(
-        method=method, schema="http", host=host, resource_path=path,
-        query_params=parse_qsl(query, keep_blank_values=True), header_params=signed, body=body,
+        method=method,
+        schema="http",
+        host=host,
+        resource_path=path,
+        query_params=parse_qsl(query, keep_blank_values=True),
+        header_params=signed,
+        body=body,
     )
     return Signer(BasicCredentials(ak, sk)).sign(sdk_request).header_params["Authorization"]
 
@@ -78,8 +84,16 @@ class FakeMetadata:
     refreshes would show in ``peak_gets``. ``no_agency``: answers as an ECS without an agency does. ``wall``:
     the time ``expires_at`` is told in (a test's shifted clock)."""
 
-    def __init__(self, state: object, *, ttl_s: float = 3600.0, fixed: bool = False, delay_s: float = 0.0,
-                 no_agency: bool = False, wall: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        state: object,
+        *,
+        ttl_s: float = 3600.0,
+        fixed: bool = False,
+        delay_s: float = 0.0,
+        no_agency: bool = False,
+        wall: Callable[[], float] | None = None,
+    ) -> None:
         import time
 
         self.state, self.ttl_s, self.fixed, self.delay_s, self.no_agency = state, ttl_s, fixed, delay_s, no_agency
@@ -93,10 +107,15 @@ class FakeMetadata:
         from datetime import datetime, timezone
 
         expires = self.wall() + (key.expires_at - self.state.clock())  # type: ignore[attr-defined]
-        when = datetime.fromtimestamp(expires, timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%S.%fZ")
-        return {"credential": {"access": key.ak, "secret": key.sk,  # type: ignore[attr-defined]
-                               "securitytoken": key.security_token, "expires_at": when}}  # type: ignore[attr-defined]
+        when = datetime.fromtimestamp(expires, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return {
+            "credential": {
+                "access": key.ak,
+                "secret": key.sk,  # type: ignore[attr-defined]
+                "securitytoken": key.security_token,
+                "expires_at": when,
+            }
+        }  # type: ignore[attr-defined]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         import asyncio

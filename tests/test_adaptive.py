@@ -87,8 +87,15 @@ def make_pacer(clock: SimClock, **kwargs) -> AdaptivePacer:
     return pacer
 
 
-async def simulate(limits: dict[float, float], seconds: float, *, seed: int = 7, rtt_s: float = 0.02,
-                   jitter_s: float = 0.002, **pacer_args) -> tuple[Run, AdaptivePacer]:
+async def simulate(
+    limits: dict[float, float],
+    seconds: float,
+    *,
+    seed: int = 7,
+    rtt_s: float = 0.02,
+    jitter_s: float = 0.002,
+    **pacer_args,
+) -> tuple[Run, AdaptivePacer]:
     """Callers always ready (the pacer is the bottleneck) against a server whose limit is ``limits[t]``
     from time t on; answers come after *rtt_s* (a 429 at once), arrivals are jittered."""
     clock = SimClock()
@@ -309,8 +316,13 @@ async def test_never_goes_below_min_rate() -> None:
 
 def test_constructor_checks_its_arguments() -> None:
     """Bad rates (zero, negative, NaN, infinite, start above max) are refused; a low start lowers min_rate."""
-    for bad in (dict(start=0), dict(start=-1), dict(max_rate=math.nan), dict(min_rate=math.inf),
-                dict(start=20, max_rate=10)):
+    for bad in (
+        dict(start=0),
+        dict(start=-1),
+        dict(max_rate=math.nan),
+        dict(min_rate=math.inf),
+        dict(start=20, max_rate=10),
+    ):
         with pytest.raises(ValueError):
             AdaptivePacer(**bad)  # type: ignore[arg-type]
     pacer = AdaptivePacer(start=0.2)  # a start under min_rate lowers the floor
@@ -325,26 +337,50 @@ def test_repr_shows_the_rate() -> None:
 # -- parse_rate ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "spec"), [
-    ("10", RateSpec(10.0, False, 10.0, 10.0)),
-    ("2.5", RateSpec(2.5, False, 2.5, 2.5)),
-    ("auto", RateSpec(None, True, 10.0, 1000.0)),
-    ("AUTO", RateSpec(None, True, 10.0, 1000.0)),
-    ("auto:20", RateSpec(None, True, 20.0, 1000.0)),
-    ("auto:20:200", RateSpec(None, True, 20.0, 200.0)),
-    ("auto:0.5:2.5", RateSpec(None, True, 0.5, 2.5)),
-    ("auto:5:5", RateSpec(None, True, 5.0, 5.0)),
-    ("auto:2000", RateSpec(None, True, 2000.0, 2000.0)),
-])
+@pytest.mark.parametrize(
+    ("text", "spec"),
+    [
+        ("10", RateSpec(10.0, False, 10.0, 10.0)),
+        ("2.5", RateSpec(2.5, False, 2.5, 2.5)),
+        ("auto", RateSpec(None, True, 10.0, 1000.0)),
+        ("AUTO", RateSpec(None, True, 10.0, 1000.0)),
+        ("auto:20", RateSpec(None, True, 20.0, 1000.0)),
+        ("auto:20:200", RateSpec(None, True, 20.0, 200.0)),
+        ("auto:0.5:2.5", RateSpec(None, True, 0.5, 2.5)),
+        ("auto:5:5", RateSpec(None, True, 5.0, 5.0)),
+        ("auto:2000", RateSpec(None, True, 2000.0, 2000.0)),
+    ],
+)
 def test_parse_rate_accepts(text: str, spec: RateSpec) -> None:
     """A number is a fixed rate; auto, auto:START and auto:START:MAX are adaptive with their bounds."""
     assert parse_rate(text) == spec
 
 
-@pytest.mark.parametrize("text", [
-    "0", "-1", "0.0", "nan", "inf", "-inf", "", "fast", "10/s", "auto:", "auto:0", "auto:-5", "auto:nan",
-    "auto:inf", "auto:20:10", "auto:20:0", "auto:1:2:3", "auto:x", "automatic", "10:20",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0",
+        "-1",
+        "0.0",
+        "nan",
+        "inf",
+        "-inf",
+        "",
+        "fast",
+        "10/s",
+        "auto:",
+        "auto:0",
+        "auto:-5",
+        "auto:nan",
+        "auto:inf",
+        "auto:20:10",
+        "auto:20:0",
+        "auto:1:2:3",
+        "auto:x",
+        "automatic",
+        "10:20",
+    ],
+)
 def test_parse_rate_rejects(text: str) -> None:
     """Anything else is a one-line ValueError naming the text and the accepted forms."""
     with pytest.raises(ValueError) as info:

@@ -94,11 +94,25 @@ def test_sample_workbook_gets_four_columns_values_and_fills(tmp_path: Path) -> N
     """samples/manifest.xlsx: Chinese headers kept, four columns after them, values and colours by row."""
     info = open_manifest(SAMPLES / "manifest.xlsx")
     rows = list(iter_rows(info))
-    outcomes = [Outcome.SUCCEEDED, Outcome.FAILED, Outcome.INVALID, Outcome.DUPLICATE, Outcome.INTERRUPTED,
-                Outcome.SKIPPED, Outcome.DRY_RUN]
-    results = [result(raw.row, raw.values["group_id"], outcomes[i % len(outcomes)],
-                      error_code="OMS.1015" if i % len(outcomes) == 1 else "", request_id=f"req-{raw.row}")
-               for i, raw in enumerate(rows)]
+    outcomes = [
+        Outcome.SUCCEEDED,
+        Outcome.FAILED,
+        Outcome.INVALID,
+        Outcome.DUPLICATE,
+        Outcome.INTERRUPTED,
+        Outcome.SKIPPED,
+        Outcome.DRY_RUN,
+    ]
+    results = [
+        result(
+            raw.row,
+            raw.values["group_id"],
+            outcomes[i % len(outcomes)],
+            error_code="OMS.1015" if i % len(outcomes) == 1 else "",
+            request_id=f"req-{raw.row}",
+        )
+        for i, raw in enumerate(rows)
+    ]
 
     done = write_annotated(info, iter(results), tmp_path)
 
@@ -108,7 +122,7 @@ def test_sample_workbook_gets_four_columns_values_and_fills(tmp_path: Path) -> N
     ws = book["迁移任务组"]
     header = [cell.value for cell in ws[1]]
     assert header == [*info.headers, *ANNOTATION_COLUMNS]
-    assert all(cell.font.b for cell in ws[1][len(info.headers):])
+    assert all(cell.font.b for cell in ws[1][len(info.headers) :])
     assert "succeeded" in ws.cell(row=1, column=len(info.headers) + 1).comment.text
     for res in results:
         cells = ws[res.row]
@@ -138,11 +152,30 @@ def test_generated_workbook_keeps_sheets_formulas_layout_and_masks_secrets(workb
     ws = book["清单"]
     assert ws.freeze_panes == "B3" and ws.auto_filter.ref == "A2:G6"
     assert ws.column_dimensions["A"].width == 41
-    assert [c.value for c in ws[2]] == ["group_id", "src_ak", "源端SK", "dst_sk", "json_auth_file",
-                                        "connection_string", "owner", *ANNOTATION_COLUMNS]
+    assert [c.value for c in ws[2]] == [
+        "group_id",
+        "src_ak",
+        "源端SK",
+        "dst_sk",
+        "json_auth_file",
+        "connection_string",
+        "owner",
+        *ANNOTATION_COLUMNS,
+    ]
     values = {row: [c.value for c in ws[row]] for row in (3, 4, 5, 6)}
-    assert values[3] == ["g-0001", mask(AK), MASKED, "env:DST_SK", MASKED, MASKED, "alice",
-                         "succeeded", None, None, "req-3"]
+    assert values[3] == [
+        "g-0001",
+        mask(AK),
+        MASKED,
+        "env:DST_SK",
+        MASKED,
+        MASKED,
+        "alice",
+        "succeeded",
+        None,
+        None,
+        "req-3",
+    ]
     assert values[4][:7] == ["g-0002", "env:SRC_AK", "env:SRC_SK", MASKED, None, None, "bob"]
     assert values[5] == [None] * 11  # blank, no result: stays empty
     assert values[6][:4] == ["g-0004", mask(AK), MASKED, MASKED]  # a formula in a secret column: masked too
@@ -195,14 +228,22 @@ def _with_macros(path: Path) -> bytes:
         for item in source.infolist():
             data = source.read(item.filename)
             if item.filename == "[Content_Types].xml":
-                data = data.replace(b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
-                                    b"application/vnd.ms-excel.sheet.macroEnabled.main+xml")
-                data = data.replace(b"<Default ", b'<Default Extension="bin" '
-                                                  b'ContentType="application/vnd.ms-office.vbaProject"/><Default ', 1)
+                data = data.replace(
+                    b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+                    b"application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+                )
+                data = data.replace(
+                    b"<Default ",
+                    b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Default ',
+                    1,
+                )
             elif item.filename == "xl/_rels/workbook.xml.rels":
-                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdVba" Type="http://schemas.microsoft'
-                                    b'.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/>'
-                                    b"</Relationships>")
+                data = data.replace(
+                    b"</Relationships>",
+                    b'<Relationship Id="rIdVba" Type="http://schemas.microsoft'
+                    b'.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/>'
+                    b"</Relationships>",
+                )
             target.writestr(item, data)
         target.writestr("xl/vbaProject.bin", vba)
     path.with_suffix(".xlsm").write_bytes(out.getvalue())
@@ -275,8 +316,16 @@ def test_sample_csv_gets_bom_crlf_four_columns_and_masked_keys(tmp_path: Path) -
     """samples/manifest.csv: UTF-8 BOM, CRLF, the rows in their order, the four columns, AKs masked, env: kept."""
     info = open_manifest(SAMPLES / "manifest.csv")
     rows = list(iter_rows(info))
-    results = [result(raw.row, raw.values["group_id"], Outcome.FAILED if raw.row == 3 else Outcome.SUCCEEDED,
-                      error_code="OMS.1015" if raw.row == 3 else "", request_id=f"req-{raw.row}") for raw in rows]
+    results = [
+        result(
+            raw.row,
+            raw.values["group_id"],
+            Outcome.FAILED if raw.row == 3 else Outcome.SUCCEEDED,
+            error_code="OMS.1015" if raw.row == 3 else "",
+            request_id=f"req-{raw.row}",
+        )
+        for raw in rows
+    ]
 
     done = write_annotated(info, results, tmp_path)
 
@@ -295,9 +344,18 @@ def test_sample_csv_gets_bom_crlf_four_columns_and_masked_keys(tmp_path: Path) -
 def test_journal_results_annotate_like_row_results(tmp_path: Path) -> None:
     """The results read back from the journal (without their extra columns) write the very bytes RowResults write."""
     info = open_manifest(SAMPLES / "manifest.csv")
-    results = [result(raw.row, raw.values["group_id"], Outcome.FAILED if raw.row % 2 else Outcome.SUCCEEDED,
-                      error_code="OMS.1015" if raw.row % 2 else "", error_msg=HOSTILE_MSG if raw.row == 3 else "",
-                      request_id=f"req-{raw.row}", extra=(("owner", "x"),)) for raw in iter_rows(info)]
+    results = [
+        result(
+            raw.row,
+            raw.values["group_id"],
+            Outcome.FAILED if raw.row % 2 else Outcome.SUCCEEDED,
+            error_code="OMS.1015" if raw.row % 2 else "",
+            error_msg=HOSTILE_MSG if raw.row == 3 else "",
+            request_id=f"req-{raw.row}",
+            extra=(("owner", "x"),),
+        )
+        for raw in iter_rows(info)
+    ]
     with Journal(tmp_path / "journal.sqlite") as journal:
         for one in results:
             journal.record(one)

@@ -1,4 +1,4 @@
-"""The package's shape, as ARCHITECTURE.md states it: layers that import only downward, small modules, a short
+"""The package's shape, as ARCHITECTURE.md states it: layers that import only downward, a short
 package root, and no private name used across a package boundary."""
 
 from __future__ import annotations
@@ -13,16 +13,27 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bulkretry"
 #: Each top-level part of the package and its layer: a module may import from its own part, and from parts of
 #: lower layers only. The root's vocabulary (errors, records, masking, ...) is the floor; cli is the top.
 LAYERS: dict[str, int] = {
-    "__init__": 0, "errors": 0, "masking": 0, "records": 0, "defaults": 0, "jsontext": 0, "i18n": 0,
+    "__init__": 0,
+    "errors": 0,
+    "masking": 0,
+    "records": 0,
+    "defaults": 0,
+    "jsontext": 0,
+    "i18n": 0,
     "oms": 1,
     "report": 2,
-    "manifest": 3, "sim": 3,
+    "manifest": 3,
+    "sim": 3,
     "run": 4,
-    "demo": 5, "discover": 5, "diff": 5, "history": 5, "notify": 5,
-    "cli": 6, "__main__": 7,
+    "demo": 5,
+    "discover": 5,
+    "diff": 5,
+    "history": 5,
+    "notify": 5,
+    "cli": 6,
+    "__main__": 7,
 }
 MAX_ROOT_MODULES = 12
-MAX_MODULE_LINES = 450
 
 
 def _modules() -> list[Path]:
@@ -76,8 +87,11 @@ def test_imports_only_go_down_the_layers() -> None:
     for path in _modules():
         here = _part(_name(path))
         for module, names, line in _imports(path):
-            targets = [module] if names == [] else [
-                f"{module}.{name}" if _is_module(f"{module}.{name}") else module for name in names]
+            targets = (
+                [module]
+                if names == []
+                else [f"{module}.{name}" if _is_module(f"{module}.{name}") else module for name in names]
+            )
             for target in targets:
                 there = _part(target)
                 if there != here and LAYERS[there] >= LAYERS[here] and not (LAYERS[here] == LAYERS[there] == 0):
@@ -100,7 +114,7 @@ def test_no_circular_imports_between_modules() -> None:
     def visit(node: str, trail: list[str]) -> None:
         if seen.get(node) == 2 or node not in graph:
             return
-        assert seen.get(node) != 1, "circle: " + " -> ".join([*trail[trail.index(node):], node])
+        assert seen.get(node) != 1, "circle: " + " -> ".join([*trail[trail.index(node) :], node])
         seen[node] = 1
         for dep in sorted(graph[node]):
             visit(dep, [*trail, node])
@@ -125,11 +139,9 @@ def test_no_private_name_crosses_a_package_boundary() -> None:
     assert not crossing, "\n".join(crossing)
 
 
-def test_modules_are_small_and_the_root_is_short() -> None:
-    """At most 450 lines a module, and at most 12 modules at the package root (the rest live in subpackages)."""
-    long = {str(p.relative_to(PACKAGE.parent)): n for p in _modules()
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
-    assert not long, f"over {MAX_MODULE_LINES} lines: {long}"
+def test_the_root_is_short() -> None:
+    """At most 12 modules at the package root (the rest live in subpackages). Modules are split by responsibility,
+    never by length: there is no cap on a module's lines."""
     root = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(root) <= MAX_ROOT_MODULES, root
 

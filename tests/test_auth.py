@@ -34,14 +34,14 @@ class FakeIam:
             body = await request.json()
             self.bodies.append(body)
             if body["auth"]["identity"]["password"]["user"]["password"] != "right":
-                return web.json_response({"error": {"code": 401, "message": "The username or password is wrong."}},
-                                         status=401)
+                return web.json_response(
+                    {"error": {"code": 401, "message": "The username or password is wrong."}}, status=401
+                )
             token = f"token-{len(self.issued) + 1}"
             project = body["auth"]["scope"]["project"]["id"]
             self.issued.append((token, project))
             expires = datetime.fromtimestamp(self.now + self.ttl, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            return web.json_response({"token": {"expires_at": expires}}, status=201,
-                                     headers={"X-Subject-Token": token})
+            return web.json_response({"token": {"expires_at": expires}}, status=201, headers={"X-Subject-Token": token})
         token = request.headers.get("X-Auth-Token", "")
         self.seen_tokens.append(token)
         if token in self.revoked or token not in {t for t, _ in self.issued}:
@@ -118,8 +118,9 @@ async def test_wrong_password_is_an_iam_error(iam: FakeIam) -> None:
 async def test_a_refused_login_is_asked_once_and_shared(iam: FakeIam) -> None:
     """Calls waiting for the login and calls after it all get the refusal; IAM is asked once per project."""
     client, _ = _client(iam, password="wrong")
-    first = await asyncio.gather(*(client.retry_task_group("p1", f"g{i}", {}) for i in range(8)),
-                                 return_exceptions=True)
+    first = await asyncio.gather(
+        *(client.retry_task_group("p1", f"g{i}", {}) for i in range(8)), return_exceptions=True
+    )
     later = await asyncio.gather(client.retry_task_group("p1", "g", {}), return_exceptions=True)
     assert len(iam.bodies) == 1 and iam.seen_tokens == []
     assert all(isinstance(e, BulkRetryError) and "refused the login" in str(e) for e in [*first, *later])
@@ -143,8 +144,9 @@ async def test_an_iam_that_does_not_answer_is_asked_once_and_shared() -> None:
         async with aiohttp.ClientSession() as session:
             auth = IamPasswordAuth(IamPassword(url, "alice", "corp", "right"), timeout=0.2)
             client = OmsClient(session, auth, endpoint=url)
-            errors = await asyncio.gather(*(client.retry_task_group("p1", f"g{i}", {}) for i in range(6)),
-                                          return_exceptions=True)
+            errors = await asyncio.gather(
+                *(client.retry_task_group("p1", f"g{i}", {}) for i in range(6)), return_exceptions=True
+            )
     finally:
         hold.set()
         server.close()
@@ -165,8 +167,11 @@ async def test_an_iam_answer_that_inflates_past_the_limit_is_not_held_whole() ->
     wire = gzip.compress(bytes(6 * MAX_BODY_BYTES), compresslevel=1)
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(status=201, body=wire, headers={"Content-Encoding": "gzip", "X-Subject-Token": "t-1",
-                                                            "Content-Type": "application/json"})
+        return web.Response(
+            status=201,
+            body=wire,
+            headers={"Content-Encoding": "gzip", "X-Subject-Token": "t-1", "Content-Type": "application/json"},
+        )
 
     async with serve(handler) as url, aiohttp.ClientSession() as session:
         auth = IamPasswordAuth(IamPassword(url, "alice", "corp", "right"))

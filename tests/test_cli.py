@@ -57,16 +57,24 @@ def test_every_command_help_has_an_example(capsys: pytest.CaptureFixture[str]) -
 
 async def test_sim_process_prints_its_url_first_and_stops_on_sigterm() -> None:
     """`bulkretry sim --port 0` prints `listening on URL` first, serves, and exits 0 on SIGTERM."""
-    proc = subprocess.Popen([sys.executable, "-m", "bulkretry", "sim", "--port", "0", "--groups", "7"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bulkretry", "sim", "--port", "0", "--groups", "7"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
     try:
         first = proc.stdout.readline().strip()  # type: ignore[union-attr]
         assert first.startswith("listening on http://127.0.0.1:")
         url = first.removeprefix("listening on ")
-        async with aiohttp.ClientSession() as session, session.get(
-            f"{url}/v2/0a1b2c3d4e5f60718293a4b5c6d7e8f9/taskgroups?limit=100",
-            headers={"X-Auth-Token": "sim-token"},
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{url}/v2/0a1b2c3d4e5f60718293a4b5c6d7e8f9/taskgroups?limit=100",
+                headers={"X-Auth-Token": "sim-token"},
+            ) as resp,
+        ):
             assert resp.status == 200
             assert (await resp.json())["count"] == 7
         proc.send_signal(signal.SIGTERM)
@@ -77,9 +85,18 @@ async def test_sim_process_prints_its_url_first_and_stops_on_sigterm() -> None:
             proc.wait()
 
 
-@pytest.mark.parametrize(("option", "value"), [("--rate", "nan"), ("--rate", "0"), ("--rate", "inf"),
-                                               ("--concurrency", "0"), ("--max-attempts", "1.5"),
-                                               ("--timeout", "-1"), ("--format", "csv,pdf")])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--rate", "nan"),
+        ("--rate", "0"),
+        ("--rate", "inf"),
+        ("--concurrency", "0"),
+        ("--max-attempts", "1.5"),
+        ("--timeout", "-1"),
+        ("--format", "csv,pdf"),
+    ],
+)
 def test_bad_run_option_values_exit_2(option: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Out-of-range, non-finite or unknown values are refused by name before anything is read."""
     code, _, _ = run_cli("run", "does-not-matter.csv", option, value)
@@ -93,17 +110,25 @@ def test_help_imports_no_heavy_module(argv: list[str]) -> None:
     import subprocess
     import sys
 
-    code = ("import sys, contextlib, io\nfrom bulkretry.cli import main\n"
-            f"with contextlib.redirect_stdout(io.StringIO()):\n    main({argv!r})\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'openpyxl', 'aiohttp', 'tqdm')))")
+    code = (
+        "import sys, contextlib, io\nfrom bulkretry.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    main({argv!r})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'openpyxl', 'aiohttp', 'tqdm')))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("argv", [["sim", "--port", "70000"], ["sim", "--groups", "1000000000"],
-                                  ["sim", "--latency-ms", "1e308"],
-                                  ["discover", "--project-id", "p", "--timeout", "1e308"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sim", "--port", "70000"],
+        ["sim", "--groups", "1000000000"],
+        ["sim", "--latency-ms", "1e308"],
+        ["discover", "--project-id", "p", "--timeout", "1e308"],
+    ],
+)
 def test_absurd_numbers_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """Numbers past an option's ceiling are refused by argparse, naming the option and the ceiling, exit 2."""
     code, _, _ = run_cli(*argv)
@@ -113,8 +138,14 @@ def test_absurd_numbers_are_usage_errors(argv: list[str], capsys: pytest.Capture
     assert f"argument {option}: must be" in err and ("at most" in err or "between" in err), err
 
 
-@pytest.mark.parametrize("options", [["--rate", "1000000", "--concurrency", "64"], ["--rate", "100000",
-                                     "--concurrency", "128"], ["--rate", "auto", "--concurrency", "64"]])
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--rate", "1000000", "--concurrency", "64"],
+        ["--rate", "100000", "--concurrency", "128"],
+        ["--rate", "auto", "--concurrency", "64"],
+    ],
+)
 def test_the_benchmarks_options_are_within_the_ceilings(options: list[str]) -> None:
     """The option values benchmarks/run.py and adaptive_rate.py pass to `bulkretry run` parse (a ceiling set below
     them would break the benchmark, as a first --rate cap of 100,000 did)."""

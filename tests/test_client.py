@@ -20,8 +20,18 @@ from tests.servers import AIOHTTP_INFLATES_AHEAD, sdk_expected_authorization, se
 from tests.test_errorbody import ERROR_BODIES
 
 AK, SK = "HPUAEXAMPLEAK0000001", "sk-example-0123456789abcdef"
-ODD_IDS = ["2c11d99a-9596-4bc6-a6ad-2336455b149c", "a/b", "..", ".", "x?y#z", "50%", "%2F", "任务组 1",
-           "tab\there", "~tilde+plus&amp=eq;semi"]
+ODD_IDS = [
+    "2c11d99a-9596-4bc6-a6ad-2336455b149c",
+    "a/b",
+    "..",
+    ".",
+    "x?y#z",
+    "50%",
+    "%2F",
+    "任务组 1",
+    "tab\there",
+    "~tilde+plus&amp=eq;semi",
+]
 
 
 def _segments(request: web.Request) -> list[str]:
@@ -41,8 +51,9 @@ async def test_signed_calls_are_accepted_by_the_sdk_signer(session: aiohttp.Clie
     async def handler(request: web.Request) -> web.Response:
         body = await request.read()
         expected = sdk_expected_authorization(request, body, AK, SK)
-        seen.append((_segments(request), expected == request.headers["Authorization"],
-                     json.loads(body) if body else None))
+        seen.append(
+            (_segments(request), expected == request.headers["Authorization"], json.loads(body) if body else None)
+        )
         return web.json_response({"taskgroups": [], "count": 0} if request.method == "GET" else {})
 
     async with serve(handler) as url:
@@ -65,8 +76,9 @@ async def test_signed_request_headers(session: aiohttp.ClientSession) -> None:
 
     async def handler(request: web.Request) -> web.Response:
         got.update(request.headers)
-        got["verified"] = str(sdk_expected_authorization(request, await request.read(), AK, SK)
-                              == request.headers["Authorization"])
+        got["verified"] = str(
+            sdk_expected_authorization(request, await request.read(), AK, SK) == request.headers["Authorization"]
+        )
         return web.json_response({})
 
     async with serve(handler) as url:
@@ -141,6 +153,7 @@ async def test_dropped_connection_is_a_retryable_transport_error(session: aiohtt
 
 async def test_refused_connection_is_a_transport_error(session: aiohttp.ClientSession) -> None:
     """Nothing listening is TransportError('connection')."""
+
     async def handler(request: web.Request) -> web.Response:
         return web.json_response({})
 
@@ -193,7 +206,7 @@ async def test_list_follows_every_page(session: aiohttp.ClientSession) -> None:
         q = dict(request.query)
         queries.append(q)
         offset, limit = int(q["offset"]), int(q["limit"])
-        return web.json_response({"taskgroups": groups[offset:offset + limit], "count": len(groups)})
+        return web.json_response({"taskgroups": groups[offset : offset + limit], "count": len(groups)})
 
     async with serve(handler) as url:
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
@@ -240,8 +253,13 @@ ODD_2XX = {  # name -> (status, body, content type)
     "plain text": (200, b"OK", "text/plain"),
     "broken json": (202, b'{"a": ', "application/json"),
 }
-FINE_2XX = {"empty": (200, b"", None), "object": (200, b"{}", "application/json"), "null": (200, b"null", None),
-            "array": (200, b"[1, 2]", "application/json"), "spaces": (204, b"", None)}
+FINE_2XX = {
+    "empty": (200, b"", None),
+    "object": (200, b"{}", "application/json"),
+    "null": (200, b"null", None),
+    "array": (200, b"[1, 2]", "application/json"),
+    "spaces": (204, b"", None),
+}
 
 
 async def test_a_2xx_that_is_not_json_is_an_invalid_response(session: aiohttp.ClientSession) -> None:
@@ -269,33 +287,49 @@ async def test_a_2xx_that_is_not_json_is_an_invalid_response(session: aiohttp.Cl
             assert (await client.retry_task_group("p", name, {})).status == status
 
 
-QUOTED = {"sk": "sk-quoted-0123456789abcdef", "security": "security-token-quoted-0123456789",
-          "token": "MIIToken-quoted-" + "x" * 400, "password": "pw-quoted-hunter2"}
+QUOTED = {
+    "sk": "sk-quoted-0123456789abcdef",
+    "security": "security-token-quoted-0123456789",
+    "token": "MIIToken-quoted-" + "x" * 400,
+    "password": "pw-quoted-hunter2",
+}
 AK_QUOTED = "HPUAQUOTEDAK00000001"
 
 
 async def test_a_server_quoting_the_runs_credentials_never_gets_them_into_a_result(
-        session: aiohttp.ClientSession) -> None:
+    session: aiohttp.ClientSession,
+) -> None:
     """Token, AK, SK, security token, IAM password (and the row's SK) quoted back in error_code, error_msg or
     X-Request-Id (a 4xx, a 2xx, after a long prefix): redacted, access keys masked, under every scheme."""
     from bulkretry.oms.auth import IamPasswordAuth
     from bulkretry.oms.credentials import IamPassword
 
-
     async def handler(request: web.Request) -> web.Response:
         if request.path == "/v3/auth/tokens":
             return web.json_response({}, status=201, headers={"X-Subject-Token": QUOTED["token"]})
-        quoted = " ".join([AK_QUOTED, request.headers.get("X-Auth-Token", ""), *QUOTED.values(),
-                           request.headers.get("Authorization", ""), (await request.text())])
+        quoted = " ".join(
+            [
+                AK_QUOTED,
+                request.headers.get("X-Auth-Token", ""),
+                *QUOTED.values(),
+                request.headers.get("Authorization", ""),
+                (await request.text()),
+            ]
+        )
         if request.path.endswith("/g-ok/retry"):
             return web.json_response({}, headers={"X-Request-Id": f"id {quoted}"[:4000]})
-        return web.json_response({"error_code": f"OMS.0002 {quoted}", "error_msg": "x" * 250 + quoted},
-                                 status=400, headers={"X-Request-Id": quoted[:4000]})
+        return web.json_response(
+            {"error_code": f"OMS.0002 {quoted}", "error_msg": "x" * 250 + quoted},
+            status=400,
+            headers={"X-Request-Id": quoted[:4000]},
+        )
 
     async with serve(handler) as url:
-        auths = {TokenAuth(Token(QUOTED["token"])): ["token"],
-                 AkSkAuth(AkSk(AK_QUOTED, QUOTED["sk"], QUOTED["security"])): ["sk", "security"],
-                 IamPasswordAuth(IamPassword(url, "u", "d", QUOTED["password"])): ["password", "token"]}
+        auths = {
+            TokenAuth(Token(QUOTED["token"])): ["token"],
+            AkSkAuth(AkSk(AK_QUOTED, QUOTED["sk"], QUOTED["security"])): ["sk", "security"],
+            IamPasswordAuth(IamPassword(url, "u", "d", QUOTED["password"])): ["password", "token"],
+        }
         for auth, own in auths.items():
             secrets = [QUOTED[name] for name in own] + ["row-src-sk-0123456789"]
             client = OmsClient(session, auth, endpoint=url)
@@ -312,12 +346,18 @@ async def test_a_server_quoting_the_runs_credentials_never_gets_them_into_a_resu
             assert "HPUA…0001" in err.error_msg or "sk" not in own
 
 
-@pytest.mark.parametrize("body", [
-    {"src_ak": "AK", "src_sk": "s\"k\\n", "migrate_failed_object": False},
-    {"json_auth_file": '{"type": "service_account",\n "private_key": "-----BEGIN\\nKEY\\n-----"}', "dst_sk": "中文✓😀"},
-    {"connection_string": "a\u2028b\x00c\x7f", "flag": True, "n": 3, "none": None},
-    {},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"src_ak": "AK", "src_sk": 's"k\\n', "migrate_failed_object": False},
+        {
+            "json_auth_file": '{"type": "service_account",\n "private_key": "-----BEGIN\\nKEY\\n-----"}',
+            "dst_sk": "中文✓😀",
+        },
+        {"connection_string": "a\u2028b\x00c\x7f", "flag": True, "n": 3, "none": None},
+        {},
+    ],
+)
 def test_the_body_is_encoded_as_compact_json_exactly(body):
     """The client's JSON body (C encoder made once) is what json.dumps(separators=(',', ':')) writes."""
     assert client_module._json_text(body) == json.dumps(body, ensure_ascii=False, separators=(",", ":"))
@@ -327,8 +367,9 @@ def test_the_body_is_encoded_as_compact_json_exactly(body):
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 @pytest.mark.parametrize("declared", [True, False])
-async def test_compressed_bodies_are_capped_when_decompressed(session: aiohttp.ClientSession, encoding: str,
-                                                              declared: bool) -> None:
+async def test_compressed_bodies_are_capped_when_decompressed(
+    session: aiohttp.ClientSession, encoding: str, declared: bool
+) -> None:
     """A small compressed body that inflates past the limit is refused after reading just past the limit."""
     import gzip
     import tracemalloc
@@ -370,8 +411,11 @@ async def test_a_small_compressed_body_is_read_whole(session: aiohttp.ClientSess
     group = {"group_id": "g", "description": "x" * 5000}
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=gzip.compress(json.dumps(group).encode()), content_type="application/json",
-                            headers={"Content-Encoding": "gzip"})
+        return web.Response(
+            body=gzip.compress(json.dumps(group).encode()),
+            content_type="application/json",
+            headers={"Content-Encoding": "gzip"},
+        )
 
     async with serve(handler) as url:
         assert await OmsClient(session, TokenAuth(Token("t")), endpoint=url).show_task_group("p", "g") == group

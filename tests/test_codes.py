@@ -7,13 +7,30 @@ import pytest
 from bulkretry.oms.codes import CODES, explain
 
 
-@pytest.mark.parametrize(("code", "words"), [
-    ("OMS.1015", "status"), ("OMS.1009", "does not exist"), ("OMS.0003", "project"), ("APIGW.0301", "clock"),
-    ("APIGW.0308", "--rate auto"), ("APIGW.0202", "later"), ("timeout", "--timeout"), ("interrupted", "--resume"),
-    ("halted", "--resume"), ("duplicate", "Nothing to do"), ("invalid:src_ak too long", "Fix column src_ak"),
-    ("302", "redirect"), ("307", "--endpoint"), ("503", "later"), ("418", "4xx"), ("OMS.9999", "OMS"),
-    ("APIGW.0999", "Gateway"), ("whatever", "request_id"), ("", "Nothing to do"),
-])
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("OMS.1015", "status"),
+        ("OMS.1009", "does not exist"),
+        ("OMS.0003", "project"),
+        ("APIGW.0301", "clock"),
+        ("APIGW.0308", "--rate auto"),
+        ("APIGW.0202", "later"),
+        ("timeout", "--timeout"),
+        ("interrupted", "--resume"),
+        ("halted", "--resume"),
+        ("duplicate", "Nothing to do"),
+        ("invalid:src_ak too long", "Fix column src_ak"),
+        ("302", "redirect"),
+        ("307", "--endpoint"),
+        ("503", "later"),
+        ("418", "4xx"),
+        ("OMS.9999", "OMS"),
+        ("APIGW.0999", "Gateway"),
+        ("whatever", "request_id"),
+        ("", "Nothing to do"),
+    ],
+)
 def test_explain_gives_meaning_and_action(code, words):
     """Known codes, the invalid: prefix, HTTP-status codes and code families all get advice."""
     meaning, action = explain(code)

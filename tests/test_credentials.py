@@ -23,8 +23,13 @@ AK = "HPUAVISIBLEAKEND7Q2M"
 
 def test_token_wins_then_aksk_then_password() -> None:
     """The first configured scheme wins: token, then AK/SK, then IAM password."""
-    env = {"OMS_AUTH_TOKEN": "t", "HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "s",
-           "OMS_IAM_USER": "u", "OMS_IAM_PASSWORD": "p"}
+    env = {
+        "OMS_AUTH_TOKEN": "t",
+        "HUAWEICLOUD_SDK_AK": "a",
+        "HUAWEICLOUD_SDK_SK": "s",
+        "OMS_IAM_USER": "u",
+        "OMS_IAM_PASSWORD": "p",
+    }
     assert load_credentials(env) == Token("t")
     assert load_credentials({k: v for k, v in env.items() if k != "OMS_AUTH_TOKEN"}) == AkSk("a", "s")
     only_password = {"OMS_IAM_USER": "u", "OMS_IAM_PASSWORD": "p", "OMS_IAM_ENDPOINT": "http://iam:1/"}
@@ -60,8 +65,14 @@ def test_nothing_configured_ends_at_the_ecs_agency_or_says_what_to_set() -> None
     assert load_credentials({}) == EcsAgency()
     with pytest.raises(CredentialsError) as info:
         load_credentials({"BULKRETRY_NO_METADATA": "1"})
-    for name in ("HUAWEICLOUD_SDK_AK", "OMS_AUTH_TOKEN", "OMS_IAM_USER", "~/.huaweicloud/credentials", "--profile",
-                 "BULKRETRY_NO_METADATA"):
+    for name in (
+        "HUAWEICLOUD_SDK_AK",
+        "OMS_AUTH_TOKEN",
+        "OMS_IAM_USER",
+        "~/.huaweicloud/credentials",
+        "--profile",
+        "BULKRETRY_NO_METADATA",
+    ):
         assert name in str(info.value)
 
 
@@ -90,8 +101,11 @@ def test_mask_shows_only_the_ends() -> None:
 def test_no_secret_in_any_repr_or_str() -> None:
     """repr/str of credentials, authenticators and clients never hold a secret."""
     objects = [
-        AkSk(AK, SECRETS[0], SECRETS[3]), Token(SECRETS[1]), IamPassword("http://iam", "u", "d", SECRETS[2]),
-        AkSkAuth(AkSk(AK, SECRETS[0], SECRETS[3])), TokenAuth(Token(SECRETS[1])),
+        AkSk(AK, SECRETS[0], SECRETS[3]),
+        Token(SECRETS[1]),
+        IamPassword("http://iam", "u", "d", SECRETS[2]),
+        AkSkAuth(AkSk(AK, SECRETS[0], SECRETS[3])),
+        TokenAuth(Token(SECRETS[1])),
         IamPasswordAuth(IamPassword("http://iam", "u", "d", SECRETS[2])),
         OmsClient(None, authenticator_for(AkSk(AK, SECRETS[0])), region="cn-north-4"),  # type: ignore[arg-type]
     ]
@@ -108,14 +122,14 @@ async def test_no_secret_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> 
 
     async def handler(request: web.Request) -> web.Response:
         if request.path == "/v3/auth/tokens":
-            return web.json_response({"token": {"expires_at": "2099-01-01T00:00:00Z"}}, status=201,
-                                     headers={"X-Subject-Token": SECRETS[1]})
+            return web.json_response(
+                {"token": {"expires_at": "2099-01-01T00:00:00Z"}}, status=201, headers={"X-Subject-Token": SECRETS[1]}
+            )
         return web.json_response({"error_code": "APIGW.0301", "error_msg": "bad auth"}, status=401)
 
     messages: list[str] = []
     async with serve(handler) as url, aiohttp.ClientSession() as session:
-        for creds in (AkSk(AK, SECRETS[0], SECRETS[3]), Token(SECRETS[1]),
-                      IamPassword(url, "u", "d", SECRETS[2])):
+        for creds in (AkSk(AK, SECRETS[0], SECRETS[3]), Token(SECRETS[1]), IamPassword(url, "u", "d", SECRETS[2])):
             client = OmsClient(session, authenticator_for(creds), endpoint=url)
             with pytest.raises(ApiError) as info:
                 await client.retry_task_group("p", "g", {"src_sk": SECRETS[0]})
@@ -138,6 +152,7 @@ def _sized(size: int) -> object:
         with open(path, "wb") as fh:
             fh.truncate(size)  # sparse: no disk used
         return str(path)
+
     return make
 
 

@@ -14,8 +14,27 @@ from bulkretry.report.csv_report import CsvReport
 
 SUMMARY = RunSummary(run_id="r", manifest="m.csv", started_at="", finished_at="", duration_s=0.0, rows=0)
 HEADER = (*REPORT_COLUMNS, "owner", "备注")
-TEXTS = ["", "plain", "a,b", 'say "hi"', "two\nlines", "cr\r\nlf", " edge ", "中文,逗号", "a-b", "x=1", "1+1",
-         "=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx", "'quoted", "new\n=line"]
+TEXTS = [
+    "",
+    "plain",
+    "a,b",
+    'say "hi"',
+    "two\nlines",
+    "cr\r\nlf",
+    " edge ",
+    "中文,逗号",
+    "a-b",
+    "x=1",
+    "1+1",
+    "=SUM(A1)",
+    "+1",
+    "-2",
+    "@x",
+    "\tx",
+    "\rx",
+    "'quoted",
+    "new\n=line",
+]
 
 
 def plain_path(path: Path, rows: list[tuple[Value, ...]]) -> None:
@@ -39,9 +58,24 @@ def random_rows(rng: random.Random, count: int) -> list[tuple[Value, ...]]:
     rows = []
     for row in range(2, count + 2):
         text = lambda: rng.choice(TEXTS)  # noqa: E731
-        rows.append((row, text(), text(), rng.choice(["succeeded", "failed", "invalid"]),
-                     rng.choice([None, 200, 400, 503]), text(), text(), rng.randint(0, 5), text(),
-                     rng.choice([None, 0.0, 12.5, 1234.0, 0.1 + 0.2]), text(), text(), text(), text()))
+        rows.append(
+            (
+                row,
+                text(),
+                text(),
+                rng.choice(["succeeded", "failed", "invalid"]),
+                rng.choice([None, 200, 400, 503]),
+                text(),
+                text(),
+                rng.randint(0, 5),
+                text(),
+                rng.choice([None, 0.0, 12.5, 1234.0, 0.1 + 0.2]),
+                text(),
+                text(),
+                text(),
+                text(),
+            )
+        )
     return rows
 
 

@@ -26,8 +26,20 @@ def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def _run(config: SimConfig, manifest: Path, out: Path, *extra: str) -> list[dict[str, str]]:
     with SimulatorThread(config) as sim_thread:
-        code, _, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
-                            "--out", str(out), "--rate", "500", "--quiet", *extra)
+        code, _, err = run_cli(
+            "run",
+            str(manifest),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(out),
+            "--rate",
+            "500",
+            "--quiet",
+            *extra,
+        )
     assert code in (0, 1), err
     return _rows(out / "report.csv")
 
@@ -65,8 +77,19 @@ def test_diff_sees_newly_failing_and_still_failing_rows(tmp_path: Path) -> None:
     config = SimConfig(failed_ratio=1.0)
     with SimulatorThread(config) as sim_thread:  # one server for both runs: the second retry finds them executing
         for out in ("old", "new"):
-            run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
-                 "--out", str(tmp_path / out), "--rate", "500", "--quiet")
+            run_cli(
+                "run",
+                str(manifest),
+                "--endpoint",
+                sim_thread.url,
+                "--project-id",
+                config.project_id,
+                "--out",
+                str(tmp_path / out),
+                "--rate",
+                "500",
+                "--quiet",
+            )
     code, out, _ = run_cli("diff", str(tmp_path / "old"), str(tmp_path / "new"), "--out", str(tmp_path / "d.csv"))
     assert code == 1
     assert "fixed: 0\nstill failing: 1\nnewly failing: 6\n" in out
@@ -92,7 +115,8 @@ def test_report_writes_the_reports_again_from_the_journal(tmp_path: Path) -> Non
     assert _rows(tmp_path / "run" / "report.csv") == rows
     again = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert {k: again[k] for k in ("run_id", "rows", "by_outcome", "calls")} == {
-        k: summary_json[k] for k in ("run_id", "rows", "by_outcome", "calls")}
+        k: summary_json[k] for k in ("run_id", "rows", "by_outcome", "calls")
+    }
     code, _, _ = run_cli("report", str(tmp_path / "run"), "--format", "json")
     report = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
     assert code == 0 and [r["group_id"] for r in report["rows"]] == [r["group_id"] for r in rows]
@@ -127,22 +151,34 @@ NOT_JOURNALS = {"empty": lambda: b"", "text": lambda: b"not a database\n" * 100,
 
 @pytest.mark.parametrize("kind", list(NOT_JOURNALS))
 @pytest.mark.parametrize("command", ["report", "diff old", "diff new"])
-def test_a_journal_that_is_not_one_is_not_a_run_and_is_left_as_it_was(tmp_path: Path, kind: str,
-                                                                      command: str) -> None:
+def test_a_journal_that_is_not_one_is_not_a_run_and_is_left_as_it_was(tmp_path: Path, kind: str, command: str) -> None:
     """report/diff of a folder whose journal.sqlite is empty, not SQLite or not ours: exit 2, the file untouched."""
     good = tmp_path / "good"
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\ng1\n", encoding="utf-8")
-    code, _, err = run_cli("run", str(manifest), "--endpoint", "http://127.0.0.1:9", "--project-id", "p", "--dry-run",
-                           "--out", str(good), "--quiet")
+    code, _, err = run_cli(
+        "run",
+        str(manifest),
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--project-id",
+        "p",
+        "--dry-run",
+        "--out",
+        str(good),
+        "--quiet",
+    )
     assert code == 0, err
     bad = tmp_path / "bad"
     bad.mkdir()
     journal = bad / "journal.sqlite"
     journal.write_bytes(NOT_JOURNALS[kind]())
     before = (journal.read_bytes(), journal.stat().st_mtime_ns)
-    argv = {"report": ["report", str(bad)], "diff old": ["diff", str(bad), str(good), "--out", str(tmp_path / "d.csv")],
-            "diff new": ["diff", str(good), str(bad)]}[command]
+    argv = {
+        "report": ["report", str(bad)],
+        "diff old": ["diff", str(bad), str(good), "--out", str(tmp_path / "d.csv")],
+        "diff new": ["diff", str(good), str(bad)],
+    }[command]
     code, out, err = run_cli(*argv)
     assert code == 2, (out, err)
     assert err.startswith("bulkretry: error: ") and err.count("\n") == 1 and "Traceback" not in err, err

@@ -46,12 +46,14 @@ def _sdk_failed(sim_thread: SimulatorThread) -> list:
         offset += 50
 
 
-def test_discover_writes_exactly_the_failed_groups_the_sdk_lists(sim_thread: SimulatorThread, env: dict,
-                                                                 tmp_path: Path) -> None:
+def test_discover_writes_exactly_the_failed_groups_the_sdk_lists(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """Every page, every failed group once, in the API's order, with buckets and the group's TRF reason."""
     out = tmp_path / "failed.csv"
-    code, stdout, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id,
-                             "--out", str(out))
+    code, stdout, err = run_cli(
+        "discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id, "--out", str(out)
+    )
     assert code == 0, err
     with open(out, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -65,56 +67,86 @@ def test_discover_writes_exactly_the_failed_groups_the_sdk_lists(sim_thread: Sim
     assert all(r[c] == "" for r in rows for c in ("src_ak", "src_sk", "dst_ak", "dst_sk"))
 
 
-def test_discovered_xlsx_with_env_references_is_a_manifest_run_accepts(sim_thread: SimulatorThread, env: dict,
-                                                                       tmp_path: Path) -> None:
+def test_discovered_xlsx_with_env_references_is_a_manifest_run_accepts(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """--out .xlsx --credentials-from-env: the manifest reader reads it, credential cells say env:NAME."""
     out = tmp_path / "failed.xlsx"
-    code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id,
-                           "--out", str(out), "--credentials-from-env")
+    code, _, err = run_cli(
+        "discover",
+        "--endpoint",
+        sim_thread.url,
+        "--project-id",
+        sim_thread.config.project_id,
+        "--out",
+        str(out),
+        "--credentials-from-env",
+    )
     assert code == 0, err
     info = open_manifest(out)
     rows = list(iter_rows(info))
     assert len(rows) == len(_sdk_failed(sim_thread))
     assert {rows[0].values[c] for c in ("src_ak", "src_sk", "dst_ak", "dst_sk")} == {
-        "env:SRC_AK", "env:SRC_SK", "env:DST_AK", "env:DST_SK"}
+        "env:SRC_AK",
+        "env:SRC_SK",
+        "env:DST_AK",
+        "env:DST_SK",
+    }
 
 
 def test_discover_never_overwrites_and_needs_a_project(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """An existing --out is refused (it may hold typed-in keys); no project id is a usage error."""
     out = tmp_path / "m.csv"
     out.write_text("keep me", encoding="utf-8")
-    code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id,
-                           "--out", str(out))
+    code, _, err = run_cli(
+        "discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id, "--out", str(out)
+    )
     assert code == 2 and "already exists" in err and out.read_text(encoding="utf-8") == "keep me"
     code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--out", str(tmp_path / "x.csv"))
     assert code == 2 and "--project-id" in err
 
 
-def test_discover_with_bad_credentials_says_so(sim_thread: SimulatorThread, env: dict, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_discover_with_bad_credentials_says_so(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A 401 from the list API: exit 1, the code named, no file written."""
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "wrong-secret")
     out = tmp_path / "m.csv"
-    code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id,
-                           "--out", str(out))
+    code, _, err = run_cli(
+        "discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id, "--out", str(out)
+    )
     assert code == 1 and "APIGW.0301" in err and not out.exists()
     assert "wrong-secret" not in err
 
 
 @pytest.mark.parametrize("settle_s", [0.0, 600.0])
-def test_verify_records_the_status_the_sdk_then_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      settle_s: float) -> None:
+def test_verify_records_the_status_the_sdk_then_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settle_s: float
+) -> None:
     """discover, then run --verify: every succeeded row's status_after is what the SDK reads afterwards
     (executing while the group settles; migration finished once it has)."""
     config = SimConfig(groups=30, failed_ratio=0.5, seed=11, settle_s=settle_s)
     use_sim_credentials(monkeypatch, config)
     with SimulatorThread(config) as sim_thread:
         manifest = tmp_path / "failed.csv"
-        code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", config.project_id,
-                            "--out", str(manifest))
+        code, _, err = run_cli(
+            "discover", "--endpoint", sim_thread.url, "--project-id", config.project_id, "--out", str(manifest)
+        )
         assert code == 0, err
-        code, _, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
-                            "--out", str(tmp_path / "run"), "--rate", "500", "--quiet", "--verify")
+        code, _, err = run_cli(
+            "run",
+            str(manifest),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(tmp_path / "run"),
+            "--rate",
+            "500",
+            "--quiet",
+            "--verify",
+        )
         assert code == 0, err
         with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))
@@ -134,16 +166,29 @@ def test_check_status_skips_groups_that_are_not_failed(tmp_path: Path, monkeypat
     use_sim_credentials(monkeypatch, config, DEMO_SRC_SK="x-secret", DEMO_DST_SK="y-secret")
     samples = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
     with SimulatorThread(config) as sim_thread:
-        code, _, err = run_cli("run", str(samples / "manifest.csv"), "--endpoint", sim_thread.url, "--project-id",
-                              config.project_id, "--out", str(tmp_path / "run"), "--rate", "500", "--quiet",
-                              "--check-status")
+        code, _, err = run_cli(
+            "run",
+            str(samples / "manifest.csv"),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(tmp_path / "run"),
+            "--rate",
+            "500",
+            "--quiet",
+            "--check-status",
+        )
         puts = [r.path_segments[3] for r in sim_thread.simulator.received if r.method == "PUT"]
     with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
         rows = {r["row"]: r for r in csv.DictReader(fh)}
     assert code == 1, err  # the unknown group and the invalid row
     skipped = [r for r in rows.values() if r["outcome"] == "skipped"]
     assert {(r["error_code"], r["status_before_meaning"]) for r in skipped} == {
-        ("status:6", "migration finished"), ("status:1", "executing")}
+        ("status:6", "migration finished"),
+        ("status:1", "executing"),
+    }
     assert rows["13"]["outcome"] == "failed" and rows["13"]["error_code"] == "OMS.1009"
     succeeded = [r["group_id"] for r in rows.values() if r["outcome"] == "succeeded"]
     assert sorted(puts) == sorted(succeeded) and len(succeeded) == 8
@@ -157,6 +202,7 @@ def _page_server(page_for: Callable[[int, int], list[dict]], requests: list[int]
         if len(requests) > 3000:  # a safety stop for the code under test, far past any limit it should keep
             return web.json_response({"taskgroups": []})
         return web.json_response({"taskgroups": page_for(offset, limit)})
+
     return handler
 
 
@@ -179,7 +225,7 @@ async def test_a_list_that_shifts_gives_each_group_once() -> None:
     """A group listed on two pages (the list shifted while it was read) comes out once; the listing ends."""
     requests: list[int] = []
     groups = [{"group_id": f"g{i}"} for i in range(250)]
-    got = await _discover(lambda offset, limit: groups[max(0, offset - 1):max(0, offset - 1) + limit], requests)
+    got = await _discover(lambda offset, limit: groups[max(0, offset - 1) : max(0, offset - 1) + limit], requests)
     assert [g["group_id"] for g in got] == [g["group_id"] for g in groups]
 
 

@@ -7,11 +7,41 @@ import pytest
 from bulkretry.errors import ConfigError
 from bulkretry.oms.endpoint import check_region, endpoint_for_region, parse_endpoint, region_problem
 
-GOOD_REGIONS = ["cn-north-4", "ap-southeast-1", "my-kualalumpur-1", "eu-west-101", "la-south-2", "ru-moscow-1",
-                "af-south-1", "cn-southwest-2", "a1"]
-BAD_REGIONS = ["", "x@127.0.0.1:18444#", "oms.evil.example/", "a/b", "a?b", "a#b", "a:1", "a@b", "CN-NORTH-4",
-               "-a", "a-", "a.b", "a b", " cn-north-4", "a\nb", "a\x00b", "区域", "cn-north-4\u200b", "a" * 64, "x",
-               "a%2Fb", "a\\b"]
+GOOD_REGIONS = [
+    "cn-north-4",
+    "ap-southeast-1",
+    "my-kualalumpur-1",
+    "eu-west-101",
+    "la-south-2",
+    "ru-moscow-1",
+    "af-south-1",
+    "cn-southwest-2",
+    "a1",
+]
+BAD_REGIONS = [
+    "",
+    "x@127.0.0.1:18444#",
+    "oms.evil.example/",
+    "a/b",
+    "a?b",
+    "a#b",
+    "a:1",
+    "a@b",
+    "CN-NORTH-4",
+    "-a",
+    "a-",
+    "a.b",
+    "a b",
+    " cn-north-4",
+    "a\nb",
+    "a\x00b",
+    "区域",
+    "cn-north-4\u200b",
+    "a" * 64,
+    "x",
+    "a%2Fb",
+    "a\\b",
+]
 
 
 @pytest.mark.parametrize("region", GOOD_REGIONS)
@@ -37,24 +67,43 @@ def test_anything_else_is_not_a_region(region: str) -> None:
 
 GOOD_ENDPOINTS = {  # given -> (origin, host compared, port)
     "http://127.0.0.1:8080": ("http://127.0.0.1:8080", "127.0.0.1", 8080),
-    "https://oms.cn-north-4.myhuaweicloud.com/": ("https://oms.cn-north-4.myhuaweicloud.com",
-                                                  "oms.cn-north-4.myhuaweicloud.com", None),
+    "https://oms.cn-north-4.myhuaweicloud.com/": (
+        "https://oms.cn-north-4.myhuaweicloud.com",
+        "oms.cn-north-4.myhuaweicloud.com",
+        None,
+    ),
     "HTTP://Sim.Local:1": ("http://Sim.Local:1", "sim.local", 1),
     "http://[::1]:8080": ("http://[::1]:8080", "::1", 8080),
     "http://sim_host:65535/": ("http://sim_host:65535", "sim_host", 65535),
 }
 #: Each refused, whatever the host: (endpoint, a word the message says).
 BAD_ENDPOINTS = [
-    ("", "empty"), ("127.0.0.1:8080", "scheme"), ("oms.cn-north-4.myhuaweicloud.com", "scheme"),
-    ("ftp://127.0.0.1:8080", "scheme"), ("file:///etc/passwd", "scheme"), ("http://", "host"),
-    ("http://:8080", "host"), ("http:///v2", "path"), ("http://127.0.0.1 :8080", "spaces"),
-    (" http://127.0.0.1:8080", "spaces"), ("http://127.0.0.1:8080\n", "spaces"), ("http://127.0.0.1:70000", "port"),
-    ("http://127.0.0.1:99999999999", "port"), ("http://127.0.0.1:0", "port"), ("http://127.0.0.1:", "port"),
-    ("http://127.0.0.1:80x", "port"), ("http://127.0.0.1:8080/v2", "path"), ("http://127.0.0.1:8080/oms/", "path"),
-    ("http://127.0.0.1:8080?x=1", "query"), ("http://127.0.0.1:8080/?", "query"),
+    ("", "empty"),
+    ("127.0.0.1:8080", "scheme"),
+    ("oms.cn-north-4.myhuaweicloud.com", "scheme"),
+    ("ftp://127.0.0.1:8080", "scheme"),
+    ("file:///etc/passwd", "scheme"),
+    ("http://", "host"),
+    ("http://:8080", "host"),
+    ("http:///v2", "path"),
+    ("http://127.0.0.1 :8080", "spaces"),
+    (" http://127.0.0.1:8080", "spaces"),
+    ("http://127.0.0.1:8080\n", "spaces"),
+    ("http://127.0.0.1:70000", "port"),
+    ("http://127.0.0.1:99999999999", "port"),
+    ("http://127.0.0.1:0", "port"),
+    ("http://127.0.0.1:", "port"),
+    ("http://127.0.0.1:80x", "port"),
+    ("http://127.0.0.1:8080/v2", "path"),
+    ("http://127.0.0.1:8080/oms/", "path"),
+    ("http://127.0.0.1:8080?x=1", "query"),
+    ("http://127.0.0.1:8080/?", "query"),
     ("http://127.0.0.1:8080#f", "fragment"),
-    ("http://[::1", "host"), ("http://[zz::1]:80", "IPv6"), ("http://ex%41mple.com", "host name"),
-    ("http://例子.测试", "host name"), ("http://a\\b.com", "host name"),
+    ("http://[::1", "host"),
+    ("http://[zz::1]:80", "IPv6"),
+    ("http://ex%41mple.com", "host name"),
+    ("http://例子.测试", "host name"),
+    ("http://a\\b.com", "host name"),
 ]
 
 

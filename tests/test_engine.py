@@ -53,16 +53,22 @@ async def test_every_row_is_sent_as_the_manifest_says(session: aiohttp.ClientSes
     config = SimConfig(groups=20, failed_ratio=0.5)
     async with running_simulator(config) as sim:
         ids = _failed_ids(sim)
-        plans = _plans(config, ids, src_ak="SRC-AK", src_sk="SRC-SK", dst_ak="DST-AK", dst_sk="DST-SK",
-                       migrate_failed_object="是")
+        plans = _plans(
+            config, ids, src_ak="SRC-AK", src_sk="SRC-SK", dst_ak="DST-AK", dst_sk="DST-SK", migrate_failed_object="是"
+        )
         client = OmsClient(session, AkSkAuth(AkSk(config.ak, config.sk)), endpoint=sim.url)
         results = await _run(Engine(client, rate=None, concurrency=4, policy=FAST), plans)
         received = [r for r in sim.received if r.method == "PUT"]
     assert [r.outcome for r in results] == [Outcome.SUCCEEDED] * len(ids)
     assert sorted(r.path_segments[3] for r in received) == sorted(ids)
     for request in received:
-        assert json.loads(request.body) == {"src_ak": "SRC-AK", "src_sk": "SRC-SK", "dst_ak": "DST-AK",
-                                            "dst_sk": "DST-SK", "migrate_failed_object": True}
+        assert json.loads(request.body) == {
+            "src_ak": "SRC-AK",
+            "src_sk": "SRC-SK",
+            "dst_ak": "DST-AK",
+            "dst_sk": "DST-SK",
+            "migrate_failed_object": True,
+        }
     assert all(r.attempts == 1 and r.http_status == 200 and r.request_id for r in results)
 
 
@@ -75,18 +81,24 @@ async def test_final_errors_are_not_retried(session: aiohttp.ClientSession) -> N
         results = await _run(Engine(client, rate=None, concurrency=2, policy=FAST), plans)
         calls = len(sim.received)
     assert [(r.outcome, r.http_status, r.error_code, r.attempts) for r in results] == [
-        (Outcome.FAILED, 400, "OMS.1015", 1), (Outcome.FAILED, 404, "OMS.1009", 1)]
+        (Outcome.FAILED, 400, "OMS.1015", 1),
+        (Outcome.FAILED, 404, "OMS.1009", 1),
+    ]
     assert calls == 2
 
 
-@pytest.mark.parametrize(("status", "body"), [
-    (429, {"error_code": "APIGW.0308", "error_msg": "throttled"}),
-    (500, {"error_code": "OMS.0000", "error_msg": "internal"}),
-    (503, {"error": {"code": "APIGW.0202", "message": "backend unavailable"}}),
-    (504, {"errorCode": "APIGW.0203", "errorMsg": "backend timeout"}),
-])
-async def test_retryable_failures_are_retried_until_they_pass(session: aiohttp.ClientSession, status: int,
-                                                              body: dict) -> None:
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (429, {"error_code": "APIGW.0308", "error_msg": "throttled"}),
+        (500, {"error_code": "OMS.0000", "error_msg": "internal"}),
+        (503, {"error": {"code": "APIGW.0202", "message": "backend unavailable"}}),
+        (504, {"errorCode": "APIGW.0203", "errorMsg": "backend timeout"}),
+    ],
+)
+async def test_retryable_failures_are_retried_until_they_pass(
+    session: aiohttp.ClientSession, status: int, body: dict
+) -> None:
     """A row that fails twice with a retryable status succeeds on its third attempt."""
     seen: list[str] = []
 
@@ -110,15 +122,20 @@ async def test_retries_stop_at_max_attempts_with_the_last_error(session: aiohttp
     async def handler(request: web.Request) -> web.Response:
         nonlocal calls
         calls += 1
-        return web.json_response({"error": {"code": "APIGW.0202", "message": "down"}}, status=503,
-                                 headers={"X-Request-Id": f"r{calls}"})
+        return web.json_response(
+            {"error": {"code": "APIGW.0202", "message": "down"}}, status=503, headers={"X-Request-Id": f"r{calls}"}
+        )
 
     async with serve(handler) as url:
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
         [result] = await _run(Engine(client, rate=None, concurrency=1, policy=FAST), _plans(SimConfig(), ["g"]))
     assert calls == 4
     assert (result.outcome, result.attempts, result.error_code, result.request_id) == (
-        Outcome.FAILED, 4, "APIGW.0202", "r4")
+        Outcome.FAILED,
+        4,
+        "APIGW.0202",
+        "r4",
+    )
 
 
 async def test_timeouts_and_resets_are_retried(session: aiohttp.ClientSession) -> None:
@@ -176,17 +193,22 @@ async def test_invalid_and_duplicate_rows_are_never_sent(session: aiohttp.Client
     async with running_simulator(config) as sim:
         ids = _failed_ids(sim)
         planner = Planner(columns=["group_id", "src_ak"], project_id=config.project_id, endpoint="http://x")
-        plans = [planner.plan(2, {"group_id": ids[0], "src_ak": "ok"}),
-                 planner.plan(3, {"group_id": ids[1], "src_ak": "A" * 101}),
-                 planner.plan(4, {"group_id": ids[0], "src_ak": "ok"}),
-                 planner.plan(5, {"group_id": "", "src_ak": "ok"})]
+        plans = [
+            planner.plan(2, {"group_id": ids[0], "src_ak": "ok"}),
+            planner.plan(3, {"group_id": ids[1], "src_ak": "A" * 101}),
+            planner.plan(4, {"group_id": ids[0], "src_ak": "ok"}),
+            planner.plan(5, {"group_id": "", "src_ak": "ok"}),
+        ]
         client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
         results = await _run(Engine(client, rate=None, concurrency=2, policy=FAST), plans)
         sent = [r.path_segments[3] for r in sim.received]
     assert sent == [ids[0]]
     assert [(r.outcome, r.error_code) for r in results] == [
-        (Outcome.SUCCEEDED, ""), (Outcome.INVALID, "invalid:src_ak too long"),
-        (Outcome.DUPLICATE, "duplicate"), (Outcome.INVALID, "invalid:group_id missing")]
+        (Outcome.SUCCEEDED, ""),
+        (Outcome.INVALID, "invalid:src_ak too long"),
+        (Outcome.DUPLICATE, "duplicate"),
+        (Outcome.INVALID, "invalid:group_id missing"),
+    ]
     assert all(r.attempts == 0 for r in results[1:])
 
 
@@ -231,13 +253,16 @@ async def test_halt_stops_new_calls_and_marks_the_rest_halted(session: aiohttp.C
     assert calls == 1 and engine.halt_reason == "the sky fell"
     assert results[0].outcome is Outcome.SUCCEEDED and len(results) == 10
     assert {(r.outcome, r.error_code, r.error_msg, r.attempts) for r in results[1:]} == {
-        (Outcome.INTERRUPTED, "halted", "halted: the sky fell", 0)}
+        (Outcome.INTERRUPTED, "halted", "halted: the sky fell", 0)
+    }
 
 
-@pytest.mark.parametrize(("token", "project", "refused"), [("wrong", None, "401 APIGW.0301"),
-                                                          (None, "other-project", "403 OMS.0003")])
-async def test_first_calls_all_refused_halt_the_engine(session: aiohttp.ClientSession, token: str | None,
-                                                       project: str | None, refused: str) -> None:
+@pytest.mark.parametrize(
+    ("token", "project", "refused"), [("wrong", None, "401 APIGW.0301"), (None, "other-project", "403 OMS.0003")]
+)
+async def test_first_calls_all_refused_halt_the_engine(
+    session: aiohttp.ClientSession, token: str | None, project: str | None, refused: str
+) -> None:
     """With FirstCallsRefused(3), three refused calls (401 or 403) halt the run: no fourth call is made."""
     config = SimConfig(groups=10, failed_ratio=1.0)
     async with running_simulator(config) as sim:
@@ -250,7 +275,8 @@ async def test_first_calls_all_refused_halt_the_engine(session: aiohttp.ClientSe
     reason = f"the first 3 calls were refused with {refused}; check the credentials"
     assert engine.halt_reason == reason
     assert {(r.outcome, r.error_code, r.error_msg) for r in results[3:]} == {
-        (Outcome.INTERRUPTED, "halted", f"halted: {reason}")}
+        (Outcome.INTERRUPTED, "halted", f"halted: {reason}")
+    }
 
 
 async def test_one_call_not_refused_among_the_first_is_no_storm(session: aiohttp.ClientSession) -> None:
@@ -284,20 +310,26 @@ async def test_cancel_records_calls_in_flight_as_interrupted(session: aiohttp.Cl
 
 async def test_dry_run_calls_nothing(session: aiohttp.ClientSession) -> None:
     """A dry run reports every valid row as dry_run and needs no client."""
-    results = await _run(Engine(None, rate=None, concurrency=1, policy=FAST, dry_run=True),
-                         _plans(SimConfig(), ["a", "b"]))
+    results = await _run(
+        Engine(None, rate=None, concurrency=1, policy=FAST, dry_run=True), _plans(SimConfig(), ["a", "b"])
+    )
     assert [r.outcome for r in results] == [Outcome.DRY_RUN, Outcome.DRY_RUN]
 
 
-@pytest.mark.parametrize(("status", "body", "code"), [
-    (400, {"error_code": "OMS.1015", "error_msg": "not failed"}, "OMS.1015"),
-    (403, {"errorCode": "OMS.0060", "errorMsg": "region not supported"}, "OMS.0060"),
-    (404, {"code": "OMS.1009", "message": "no such group"}, "OMS.1009"),
-    (401, {"error": {"code": "APIGW.0301", "message": "bad credentials"}}, "APIGW.0301"),
-])
-async def test_final_error_spellings_give_the_right_code(session: aiohttp.ClientSession, status: int, body: dict,
-                                                         code: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    [
+        (400, {"error_code": "OMS.1015", "error_msg": "not failed"}, "OMS.1015"),
+        (403, {"errorCode": "OMS.0060", "errorMsg": "region not supported"}, "OMS.0060"),
+        (404, {"code": "OMS.1009", "message": "no such group"}, "OMS.1009"),
+        (401, {"error": {"code": "APIGW.0301", "message": "bad credentials"}}, "APIGW.0301"),
+    ],
+)
+async def test_final_error_spellings_give_the_right_code(
+    session: aiohttp.ClientSession, status: int, body: dict, code: str
+) -> None:
     """Every error-body spelling ends the row at once as failed, with the service's own code and message."""
+
     async def handler(request: web.Request) -> web.Response:
         return web.json_response(body, status=status, headers={"X-Request-Id": "rid"})
 
@@ -305,7 +337,12 @@ async def test_final_error_spellings_give_the_right_code(session: aiohttp.Client
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
         [result] = await _run(Engine(client, rate=None, concurrency=1, policy=FAST), _plans(SimConfig(), ["g"]))
     assert (result.outcome, result.http_status, result.error_code, result.attempts, result.request_id) == (
-        Outcome.FAILED, status, code, 1, "rid")
+        Outcome.FAILED,
+        status,
+        code,
+        1,
+        "rid",
+    )
     assert result.error_msg
 
 
@@ -315,12 +352,25 @@ async def test_a_server_echoing_the_body_does_not_leak_secrets(session: aiohttp.
 
     async def handler(request: web.Request) -> web.Response:
         body = await request.json()
-        return web.json_response({"error_code": "OMS.0002", "error_msg": f"bad body {body} / {body['src_sk']} / "
-                                  f"{json.loads(body['json_auth_file'])['private_key']}"}, status=400)
+        return web.json_response(
+            {
+                "error_code": "OMS.0002",
+                "error_msg": f"bad body {body} / {body['src_sk']} / "
+                f"{json.loads(body['json_auth_file'])['private_key']}",
+            },
+            status=400,
+        )
 
     async with serve(handler) as url:
-        plans = _plans(SimConfig(), ["g"], src_ak="SRCAK12345678", src_sk="the-source-secret",
-                       dst_ak="DSTAK12345678", dst_sk="the-destination-secret", json_auth_file=key_file)
+        plans = _plans(
+            SimConfig(),
+            ["g"],
+            src_ak="SRCAK12345678",
+            src_sk="the-source-secret",
+            dst_ak="DSTAK12345678",
+            dst_sk="the-destination-secret",
+            json_auth_file=key_file,
+        )
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
         [result] = await _run(Engine(client, rate=None, concurrency=1, policy=FAST), plans)
     assert result.outcome is Outcome.FAILED and result.error_code == "OMS.0002"
@@ -359,10 +409,21 @@ def test_utc_now_iso_is_the_current_millisecond_in_utc() -> None:
     assert seen == sorted(seen) and len(set(seen)) > 1
 
 
-@pytest.mark.parametrize("group", [{}, {"status": None}, {"status": "failed"}, {"status": True}, {"status": 5.0},
-                                   {"status": ""}, {"taskgroup": {"status": 5}}])
-async def test_check_status_without_a_readable_status_fails_the_row(session: aiohttp.ClientSession,
-                                                                    group: object) -> None:
+@pytest.mark.parametrize(
+    "group",
+    [
+        {},
+        {"status": None},
+        {"status": "failed"},
+        {"status": True},
+        {"status": 5.0},
+        {"status": ""},
+        {"taskgroup": {"status": 5}},
+    ],
+)
+async def test_check_status_without_a_readable_status_fails_the_row(
+    session: aiohttp.ClientSession, group: object
+) -> None:
     """--check-status: a lookup answered without a readable status fails the row (status:unknown), no retry."""
     seen: list[str] = []
 
@@ -372,10 +433,15 @@ async def test_check_status_without_a_readable_status_fails_the_row(session: aio
 
     async with serve(handler) as url:
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
-        [result] = await _run(Engine(client, rate=None, concurrency=1, policy=FAST, check_status=True),
-                              _plans(SimConfig(), ["g"]))
+        [result] = await _run(
+            Engine(client, rate=None, concurrency=1, policy=FAST, check_status=True), _plans(SimConfig(), ["g"])
+        )
     assert (result.outcome, result.error_code, result.http_status, result.attempts) == (
-        Outcome.FAILED, "status:unknown", 200, 1)
+        Outcome.FAILED,
+        "status:unknown",
+        200,
+        1,
+    )
     assert "no readable status" in result.error_msg and "--check-status" in result.error_msg
     assert dict(result.extra)["status_before_meaning"] == "unknown"
     assert seen == ["GET"]  # looked up, never retried

@@ -24,11 +24,16 @@ def _story(shown: object) -> dict[str, object]:
     """The group columns as the official SDK reads the group's GET."""
     reason, record = shown.error_reason, shown.failed_object_record  # type: ignore[attr-defined]
     return {
-        "group_error_code": reason.error_code if reason else "", "group_error_msg": reason.error_msg if reason else "",
-        "group_total_task_num": shown.total_task_num, "group_failed_task_num": shown.failed_task_num,  # type: ignore[attr-defined]
-        "group_success_num": shown.success_num, "group_fail_num": shown.fail_num,  # type: ignore[attr-defined]
-        "group_total_size": shown.total_size, "group_complete_size": shown.complete_size,  # type: ignore[attr-defined]
-        "group_failed_object_list": record.list_file_key if record else ""}
+        "group_error_code": reason.error_code if reason else "",
+        "group_error_msg": reason.error_msg if reason else "",
+        "group_total_task_num": shown.total_task_num,
+        "group_failed_task_num": shown.failed_task_num,  # type: ignore[attr-defined]
+        "group_success_num": shown.success_num,
+        "group_fail_num": shown.fail_num,  # type: ignore[attr-defined]
+        "group_total_size": shown.total_size,
+        "group_complete_size": shown.complete_size,  # type: ignore[attr-defined]
+        "group_failed_object_list": record.list_file_key if record else "",
+    }
 
 
 def _reports(out: Path) -> tuple[list[str], list[dict], list[dict], list[list]]:
@@ -52,16 +57,29 @@ def test_check_status_writes_what_the_groups_get_answered(tmp_path: Path, monkey
     use_sim_credentials(monkeypatch, config, DEMO_SRC_SK="x-secret", DEMO_DST_SK="y-secret")
     with SimulatorThread(config) as sim_thread:
         oms = sdk_client(sim_thread.url, config)
-        before = {gid: _story(oms.show_task_group(ShowTaskGroupRequest(group_id=gid)))
-                  for gid in sim_thread.simulator.state.ids()}
-        code, _, err = run_cli("run", str(SAMPLES / "manifest.csv"), "--endpoint", sim_thread.url, "--project-id",
-                              config.project_id, "--out", str(tmp_path / "run"), "--rate", "500", "--quiet",
-                              "--check-status")
+        before = {
+            gid: _story(oms.show_task_group(ShowTaskGroupRequest(group_id=gid)))
+            for gid in sim_thread.simulator.state.ids()
+        }
+        code, _, err = run_cli(
+            "run",
+            str(SAMPLES / "manifest.csv"),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(tmp_path / "run"),
+            "--rate",
+            "500",
+            "--quiet",
+            "--check-status",
+        )
     assert code == 1, err  # the unknown group and the invalid row
     header, rows, json_rows, sheet = _reports(tmp_path / "run")
     at = len(REPORT_COLUMNS) + len(STATUS)
-    assert tuple(header[len(REPORT_COLUMNS):at]) == STATUS
-    assert tuple(header[at:at + len(GROUP_COLUMNS)]) == GROUP_COLUMNS
+    assert tuple(header[len(REPORT_COLUMNS) : at]) == STATUS
+    assert tuple(header[at : at + len(GROUP_COLUMNS)]) == GROUP_COLUMNS
     assert sheet[0] == header
     looked_up = [i for i, r in enumerate(rows) if r["status_before"]]
     assert len(looked_up) >= 10
@@ -85,16 +103,30 @@ def test_verify_alone_writes_the_story_of_the_last_poll(tmp_path: Path, monkeypa
     use_sim_credentials(monkeypatch, config)
     with SimulatorThread(config) as sim_thread:
         manifest = tmp_path / "failed.csv"
-        code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", config.project_id,
-                              "--out", str(manifest))
+        code, _, err = run_cli(
+            "discover", "--endpoint", sim_thread.url, "--project-id", config.project_id, "--out", str(manifest)
+        )
         assert code == 0, err
-        code, _, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
-                              "--out", str(tmp_path / "run"), "--rate", "500", "--quiet", "--verify")
+        code, _, err = run_cli(
+            "run",
+            str(manifest),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(tmp_path / "run"),
+            "--rate",
+            "500",
+            "--quiet",
+            "--verify",
+        )
         assert code == 0, err
         oms = sdk_client(sim_thread.url, config)
         _, _, json_rows, _ = _reports(tmp_path / "run")
-        after = {r["group_id"]: _story(oms.show_task_group(ShowTaskGroupRequest(group_id=r["group_id"])))
-                 for r in json_rows}
+        after = {
+            r["group_id"]: _story(oms.show_task_group(ShowTaskGroupRequest(group_id=r["group_id"]))) for r in json_rows
+        }
     assert json_rows and all(r["status_after"] == "6" for r in json_rows)
     for row in json_rows:
         assert {c: row[c] for c in GROUP_COLUMNS} == after[row["group_id"]]
@@ -105,8 +137,19 @@ def test_without_check_status_there_are_no_group_columns(tmp_path: Path, monkeyp
     config = SimConfig()
     use_sim_credentials(monkeypatch, config, DEMO_SRC_SK="x-secret", DEMO_DST_SK="y-secret")
     with SimulatorThread(config) as sim_thread:
-        run_cli("run", str(SAMPLES / "manifest.csv"), "--endpoint", sim_thread.url, "--project-id",
-                config.project_id, "--out", str(tmp_path / "run"), "--rate", "500", "--quiet")
+        run_cli(
+            "run",
+            str(SAMPLES / "manifest.csv"),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(tmp_path / "run"),
+            "--rate",
+            "500",
+            "--quiet",
+        )
     header, _, json_rows, _ = _reports(tmp_path / "run")
     assert not set(GROUP_COLUMNS) & set(header) and not set(GROUP_COLUMNS) & set(json_rows[0])
 
@@ -117,28 +160,44 @@ def _as_before_group_columns(journal: Path) -> None:
     db = sqlite3.connect(journal)
     with db:
         columns = json.loads(db.execute("SELECT value FROM run WHERE key = 'extra_columns'").fetchone()[0])
-        db.execute("UPDATE run SET value = ? WHERE key = 'extra_columns'",
-                   (json.dumps([c for c in columns if c not in GROUP_COLUMNS]),))
+        db.execute(
+            "UPDATE run SET value = ? WHERE key = 'extra_columns'",
+            (json.dumps([c for c in columns if c not in GROUP_COLUMNS]),),
+        )
         for row, extra in db.execute("SELECT row, extra FROM rows").fetchall():
             kept = [pair for pair in json.loads(extra) if pair[0] not in GROUP_COLUMNS]
             db.execute("UPDATE rows SET extra = ? WHERE row = ?", (json.dumps(kept, ensure_ascii=False), row))
     db.close()
 
 
-def test_a_journal_from_before_the_group_columns_still_reports_and_resumes(tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_journal_from_before_the_group_columns_still_reports_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`bulkretry report` of an older --check-status run writes its columns as they were; `--resume` of it (stopped
     half way) writes the group columns, empty for the rows the older run finished, and `report` then keeps them."""
     config = SimConfig(groups=40, failed_ratio=0.5, seed=5)
     use_sim_credentials(monkeypatch, config)
     with SimulatorThread(config) as sim_thread:
         manifest = tmp_path / "failed.csv"
-        code, _, err = run_cli("discover", "--endpoint", sim_thread.url, "--project-id", config.project_id,
-                              "--out", str(manifest))
+        code, _, err = run_cli(
+            "discover", "--endpoint", sim_thread.url, "--project-id", config.project_id, "--out", str(manifest)
+        )
         assert code == 0, err
         run = tmp_path / "run"
-        argv = ("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id, "--out",
-                str(run), "--rate", "500", "--quiet", "--check-status")
+        argv = (
+            "run",
+            str(manifest),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(run),
+            "--rate",
+            "500",
+            "--quiet",
+            "--check-status",
+        )
         code, _, err = run_cli(*argv)
         assert code == 0, err
         journal = run / "journal.sqlite"
@@ -161,7 +220,7 @@ def test_a_journal_from_before_the_group_columns_still_reports_and_resumes(tmp_p
                 code, _, err = run_cli("report", str(run))
                 assert code == 0, err
             header, rows, json_rows, _ = _reports(run)
-            assert tuple(header[len(REPORT_COLUMNS) + 2:][:len(GROUP_COLUMNS)]) == GROUP_COLUMNS
+            assert tuple(header[len(REPORT_COLUMNS) + 2 :][: len(GROUP_COLUMNS)]) == GROUP_COLUMNS
             old, new = [r for r in json_rows if r["row"] <= 11], [r for r in json_rows if r["row"] > 11]
             assert len(old) == 10 and len(new) == 10
             assert all(r[c] == "" for r in old for c in GROUP_COLUMNS)

@@ -53,8 +53,20 @@ def _report(run: Path) -> list[dict[str, str]]:
 
 
 def _run(url: str, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    return run_cli("run", str(manifest), "--endpoint", url, "--project-id", PROJECT, "--out", str(out),
-                   "--rate", "100", "--quiet", *extra)
+    return run_cli(
+        "run",
+        str(manifest),
+        "--endpoint",
+        url,
+        "--project-id",
+        PROJECT,
+        "--out",
+        str(out),
+        "--rate",
+        "100",
+        "--quiet",
+        *extra,
+    )
 
 
 def _closed_port() -> int:
@@ -69,9 +81,30 @@ class TlsServer:
 
     def __init__(self, folder: Path) -> None:
         cert, key = folder / "cert.pem", folder / "key.pem"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-days",
+                "1",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
+        )
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert, key)
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -123,8 +156,9 @@ def _check_halted(out_dir: Path, code: int, err: str, cause: str) -> tuple[list[
     return rows, summary
 
 
-def _resume_calls_exactly_the_unfinished(sim: SimulatorThread, manifest: Path, out_dir: Path,
-                                         rows: list[dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+def _resume_calls_exactly_the_unfinished(
+    sim: SimulatorThread, manifest: Path, out_dir: Path, rows: list[dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A resume against a working endpoint (--force: the endpoint changed) calls the rows not finished, only."""
     unfinished = {r["group_id"] for r in rows if r["outcome"] == "interrupted"}
     use_sim_credentials(monkeypatch, sim.simulator.config)
@@ -140,7 +174,8 @@ def _resume_calls_exactly_the_unfinished(sim: SimulatorThread, manifest: Path, o
 
 @pytest.mark.slow
 def test_a_closed_port_halts_300_rows_within_30_calls_and_resume_calls_the_rest(
-        sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A refused connection is retried per row, but the first 20 calls all refused halt the run."""
     clear_credentials(monkeypatch)
     monkeypatch.setenv("OMS_AUTH_TOKEN", "sim-token")
@@ -155,7 +190,8 @@ def test_a_closed_port_halts_300_rows_within_30_calls_and_resume_calls_the_rest(
 
 @pytest.mark.slow
 def test_an_untrusted_certificate_is_not_retried_and_halts_300_rows_within_30_calls(
-        sim_thread: SimulatorThread, tls_server: TlsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim_thread: SimulatorThread, tls_server: TlsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """tls_certificate: one call per row, the first 20 halt the run; the server saw at most 30 connections."""
     clear_credentials(monkeypatch)
     monkeypatch.setenv("OMS_AUTH_TOKEN", "sim-token")
@@ -171,7 +207,7 @@ def test_an_untrusted_certificate_is_not_retried_and_halts_300_rows_within_30_ca
     _resume_calls_exactly_the_unfinished(sim_thread, manifest, out_dir, rows, monkeypatch)
 
 
-DNS_SCENARIO = r'''
+DNS_SCENARIO = r"""
 import asyncio, csv, json, socket, sys, threading
 import aiohttp
 from bulkretry.cli import main
@@ -210,7 +246,7 @@ with open("m.csv", "w", newline="") as fh:
 code = main(["run", "m.csv", "--endpoint", "https://oms.example.invalid", "--project-id", "p1", "--out", "run",
              "--rate", "100", "--quiet"])
 print(json.dumps({"no_resolver": no_resolver, "nxdomain": nxdomain, "code": code, "queries": len(queries)}))
-'''
+"""
 
 
 def _nameservers() -> list[str]:
@@ -233,8 +269,9 @@ def test_a_name_that_does_not_resolve_is_not_retried_and_halts_the_run(tmp_path:
     script.write_text(DNS_SCENARIO, encoding="utf-8")
     env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_PROXY") and k != "NO_PROXY"}
     env["OMS_AUTH_TOKEN"] = "a-token"
-    done = run_isolated(script, ",".join(servers), addresses=[s for s in servers if not s.startswith("127.")],
-                        env=env, cwd=tmp_path)
+    done = run_isolated(
+        script, ",".join(servers), addresses=[s for s in servers if not s.startswith("127.")], env=env, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["no_resolver"][0] == "dns" and result["no_resolver"][2] is True, result
@@ -243,8 +280,9 @@ def test_a_name_that_does_not_resolve_is_not_retried_and_halts_the_run(tmp_path:
     assert result["code"] == 1, done.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert 20 <= summary["calls"] <= 30 and summary["halt_code"] == "halted", summary
-    assert summary["halted"].startswith("the first 20 calls all failed with dns: the name oms.example.invalid does "
-                                        "not resolve"), summary
+    assert summary["halted"].startswith(
+        "the first 20 calls all failed with dns: the name oms.example.invalid does not resolve"
+    ), summary
     rows = _report(tmp_path / "run")
     failed = [r for r in rows if r["outcome"] == "failed"]
     assert failed and {(r["error_code"], r["attempts"]) for r in failed} == {("dns", "1")}
@@ -263,12 +301,14 @@ def test_the_first_calls_failing_alike_halt_only_when_all_of_them_fail_the_same_
     refused = TransportError("connection", "Cannot connect to host 127.0.0.1:9 [Connect call failed]")
     rule = FirstCallsFailedAlike(3)
     assert [rule.observe_call(e) for e in (refused, ApiError(429, "APIGW.0308", "slow down"), refused)] == [None] * 3
-    assert rule.observe_call(refused) == ("the first 3 calls all failed with connection: Cannot connect to host "
-                                          "127.0.0.1:9 [Connect call failed]")
+    assert rule.observe_call(refused) == (
+        "the first 3 calls all failed with connection: Cannot connect to host 127.0.0.1:9 [Connect call failed]"
+    )
     assert FirstCallsFailedAlike(2).observe_call(ApiError(503, "", "busy")) is None
     rule = FirstCallsFailedAlike(2)
     assert [rule.observe_call(ApiError(503, "APIGW.0202", "down")) for _ in range(2)][-1] == (
-        "the first 2 calls all failed with 503 APIGW.0202: down")
+        "the first 2 calls all failed with 503 APIGW.0202: down"
+    )
     for settle in (None, TransportError("timeout", "no answer"), ApiError(404, "OMS.1009", "no such group")):
         rule = FirstCallsFailedAlike(2)
         assert [rule.observe_call(e) for e in (refused, settle, refused, refused)] == [None] * 4, settle
@@ -277,24 +317,32 @@ def test_the_first_calls_failing_alike_halt_only_when_all_of_them_fail_the_same_
 def test_failure_share_halts_over_pct_of_at_least_min_rows() -> None:
     """--halt-on-failure 50:4: nothing before 4 rows finished; then more than half failed halts."""
     rule = FailureShare(50, 4)
-    rows = [_row(Outcome.FAILED, "OMS.1009", 404), _row(Outcome.FAILED, "OMS.1009", 404),
-            _row(Outcome.INTERRUPTED, "interrupted"), _row(Outcome.SUCCEEDED), _row(Outcome.SUCCEEDED)]
+    rows = [
+        _row(Outcome.FAILED, "OMS.1009", 404),
+        _row(Outcome.FAILED, "OMS.1009", 404),
+        _row(Outcome.INTERRUPTED, "interrupted"),
+        _row(Outcome.SUCCEEDED),
+        _row(Outcome.SUCCEEDED),
+    ]
     assert [rule.observe(r) for r in rows] == [None] * 5  # 2 of 4 is not over 50 %
     assert rule.observe(_row(Outcome.FAILED, "503", 503)) == (
         "3 of the 5 rows finished failed, over the 50 % that --halt-on-failure 50:4 allows (top errors: OMS.1009 ×2, "
-        "503 ×1)")
+        "503 ×1)"
+    )
     assert run_rules().observe(_row(Outcome.FAILED)) is None
 
 
-@pytest.mark.parametrize(("text", "expected"), [("50", (50.0, 20)), ("12.5:3", (12.5, 3)), ("100:1", (100.0, 1)),
-                                                ("30%:100", (30.0, 100))])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("50", (50.0, 20)), ("12.5:3", (12.5, 3)), ("100:1", (100.0, 1)), ("30%:100", (30.0, 100))]
+)
 def test_halt_on_failure_reads_pct_and_min(text: str, expected: tuple[float, int]) -> None:
     assert parse_halt_on_failure(text) == expected
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "100.1", "nan", "x", "50:0", "50:-1", "50:1.5", "50:x", ""])
-def test_a_bad_halt_on_failure_is_a_usage_error_naming_the_option(value: str, tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_halt_on_failure_is_a_usage_error_naming_the_option(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Exit 2 before anything is read or called, for run and rerun alike."""
     manifest = _manifest(tmp_path / "m.csv", ["g1"])
     for argv in (["run", str(manifest)], ["rerun", str(tmp_path)]):
@@ -310,8 +358,9 @@ def half_missing(sim_thread: SimulatorThread, tmp_path: Path) -> Path:
     return _manifest(tmp_path / "m.csv", [g for i, r in enumerate(real) for g in (r, f"gone-{i}")])
 
 
-def test_halt_on_failure_halts_the_run_and_a_resume_keeps_it(sim_thread: SimulatorThread, half_missing: Path,
-                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_halt_on_failure_halts_the_run_and_a_resume_keeps_it(
+    sim_thread: SimulatorThread, half_missing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Half the rows fail: --halt-on-failure 40:10 halts after 10 rows; a resume without the option halts again
     (the run's setting is kept; the share is judged per session), and one with a looser share calls the rest."""
     use_sim_credentials(monkeypatch, sim_thread.simulator.config)
@@ -324,11 +373,13 @@ def test_halt_on_failure_halts_the_run_and_a_resume_keeps_it(sim_thread: Simulat
     assert all(r["error_msg"].startswith(f"halted: {reason}") for r in _report(out_dir) if r["attempts"] == "0")
     code, _, err = _run(sim_thread.url, half_missing, out_dir, "--concurrency", "1", "--resume")
     assert code == 1 and sim_thread.simulator.calls == 20 and "40:10" in err, err  # judged per session: rows 11-20
-    code, _, err = _run(sim_thread.url, half_missing, out_dir, "--concurrency", "1", "--resume",
-                        "--halt-on-failure", "60:10")
+    code, _, err = _run(
+        sim_thread.url, half_missing, out_dir, "--concurrency", "1", "--resume", "--halt-on-failure", "60:10"
+    )
     assert code == 1 and sim_thread.simulator.calls == 40, err
     assert "halted" not in json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
     code, out, err = run_cli("rerun", str(out_dir), "--quiet", "--json-summary", "--out", str(tmp_path / "rerun"))
     assert code == 1 and sim_thread.simulator.calls == 40 + 10, err  # the rerun took the run's own 40:10
-    assert json.loads(out)["halted"].startswith("10 of the 10 rows finished failed, over the 40 % that "
-                                                "--halt-on-failure 40:10 allows"), out
+    assert json.loads(out)["halted"].startswith(
+        "10 of the 10 rows finished failed, over the 40 % that --halt-on-failure 40:10 allows"
+    ), out

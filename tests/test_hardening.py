@@ -84,8 +84,20 @@ def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def _run(url: str, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    return run_cli("run", str(manifest), "--endpoint", url, "--project-id", PROJECT, "--out", str(out),
-                "--rate", "200", "--quiet", *extra)
+    return run_cli(
+        "run",
+        str(manifest),
+        "--endpoint",
+        url,
+        "--project-id",
+        PROJECT,
+        "--out",
+        str(out),
+        "--rate",
+        "200",
+        "--quiet",
+        *extra,
+    )
 
 
 def _write_csv(path: Path, rows: list[list[str]]) -> Path:
@@ -126,11 +138,17 @@ def _bytes(data: bytes) -> Callable[[Path], Path]:
     def make(path: Path) -> Path:
         path.write_bytes(data)
         return path
+
     return make
 
 
-ENCRYPTED = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600 + "EncryptionInfo".encode("utf-16-le") + b"\0" * 50
-             + "EncryptedPackage".encode("utf-16-le"))
+ENCRYPTED = (
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    + b"\0" * 600
+    + "EncryptionInfo".encode("utf-16-le")
+    + b"\0" * 50
+    + "EncryptedPackage".encode("utf-16-le")
+)
 BAD_MANIFESTS = {
     "missing": ("missing.csv", lambda p: p, ["no such file"]),
     "empty": ("empty.csv", _bytes(b""), ["empty"]),
@@ -146,8 +164,9 @@ BAD_MANIFESTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_MANIFESTS))
-def test_bad_manifest_is_one_line_exit_2_and_nothing_sent(sim_thread: SimulatorThread, env: dict, tmp_path: Path,
-                                                          case: str) -> None:
+def test_bad_manifest_is_one_line_exit_2_and_nothing_sent(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path, case: str
+) -> None:
     """An unusable manifest: exit 2, one line naming the file (and row/column), no traceback, no call."""
     name, make, words = BAD_MANIFESTS[case]
     manifest = make(tmp_path / name)
@@ -161,18 +180,37 @@ def test_bad_manifest_is_one_line_exit_2_and_nothing_sent(sim_thread: SimulatorT
     assert not (tmp_path / "run").exists()
 
 
-ABSURD_NUMBERS = [("--concurrency", "1025"), ("--concurrency", "99999999999999999999"), ("--max-attempts", "101"),
-                  ("--max-attempts", "1025"), ("--timeout", "1e308"), ("--timeout", "3601"),
-                  ("--verify-timeout", "1e308"), ("--verify-timeout", "inf"), ("--rate", "1e-320"),
-                  ("--rate", "1e308"), ("--rate", "auto:1:1e308"), ("--rate", "auto:0.001")]
+ABSURD_NUMBERS = [
+    ("--concurrency", "1025"),
+    ("--concurrency", "99999999999999999999"),
+    ("--max-attempts", "101"),
+    ("--max-attempts", "1025"),
+    ("--timeout", "1e308"),
+    ("--timeout", "3601"),
+    ("--verify-timeout", "1e308"),
+    ("--verify-timeout", "inf"),
+    ("--rate", "1e-320"),
+    ("--rate", "1e308"),
+    ("--rate", "auto:1:1e308"),
+    ("--rate", "auto:0.001"),
+]
 
 
-@pytest.mark.parametrize(("option", "value"), [("--rate", "0"), ("--concurrency", "-1"), ("--timeout", "nan"),
-                                               ("--format", "pdf"), ("--max-attempts", "0"), ("--rate", "inf"),
-                                               *ABSURD_NUMBERS])
-def test_bad_option_is_named_exit_2_and_nothing_sent(sim_thread: SimulatorThread, env: dict, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str], option: str,
-                                                     value: str) -> None:
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--rate", "0"),
+        ("--concurrency", "-1"),
+        ("--timeout", "nan"),
+        ("--format", "pdf"),
+        ("--max-attempts", "0"),
+        ("--rate", "inf"),
+        *ABSURD_NUMBERS,
+    ],
+)
+def test_bad_option_is_named_exit_2_and_nothing_sent(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
     """A bad option value: argparse's usage and one error line naming the option, exit 2, no call."""
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
     before = len(sim_thread.simulator.received)
@@ -186,8 +224,9 @@ def test_bad_option_is_named_exit_2_and_nothing_sent(sim_thread: SimulatorThread
     assert not (tmp_path / "run").exists()
 
 
-def test_no_credentials_is_one_line_exit_2_and_nothing_sent(sim_thread: SimulatorThread, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_credentials_is_one_line_exit_2_and_nothing_sent(
+    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No credential of any kind in the environment: one line saying what to set, exit 2, no call."""
     clear_credentials(monkeypatch)
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
@@ -212,8 +251,10 @@ DIRTY_GLOBALS = {
     "token file BEL": ("token file", {"token_file": f"tok\x07{SECRET_PART}"}),
     "AK env LF": ("HUAWEICLOUD_SDK_AK", {"env": {"HUAWEICLOUD_SDK_AK": f"AK\n{SECRET_PART}"}}),
     "SK env TAB": ("HUAWEICLOUD_SDK_SK", {"env": {"HUAWEICLOUD_SDK_SK": f"sk\t{SECRET_PART}"}}),
-    "security token env U+2028": ("HUAWEICLOUD_SDK_SECURITY_TOKEN",
-                                  {"env": {"HUAWEICLOUD_SDK_SECURITY_TOKEN": f"sts\u2028{SECRET_PART}"}}),
+    "security token env U+2028": (
+        "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+        {"env": {"HUAWEICLOUD_SDK_SECURITY_TOKEN": f"sts\u2028{SECRET_PART}"}},
+    ),
     "IAM user env CR": ("OMS_IAM_USER", {"iam": True, "env": {"OMS_IAM_USER": "bob\rmallory"}}),
     "IAM domain flag DEL": ("--iam-domain", {"iam": True, "argv": ["--iam-domain", "acme\x7fcorp"]}),
 }
@@ -221,11 +262,20 @@ DIRTY_GLOBALS = {
 
 @pytest.mark.parametrize("case", list(DIRTY_GLOBALS))
 def test_global_values_with_control_characters_are_refused_before_any_call(
-        sim_thread: SimulatorThread, env: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
     """A global value with CR/LF, a control character or spaces around it: exit 2 naming it, no secret, no call."""
     where, given = DIRTY_GLOBALS[case]
-    argv = ["run", str(_write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])), "--endpoint", sim_thread.url,
-            "--out", str(tmp_path / "run"), "--quiet", *given.get("argv", [])]
+    argv = [
+        "run",
+        str(_write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])),
+        "--endpoint",
+        sim_thread.url,
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        *given.get("argv", []),
+    ]
     if "--project-id" not in argv and "HUAWEICLOUD_SDK_PROJECT_ID" not in given.get("env", {}):
         argv += ["--project-id", PROJECT]
     if given.get("iam"):  # password auth: the simulator's IAM
@@ -247,20 +297,32 @@ def test_global_values_with_control_characters_are_refused_before_any_call(
     assert not (tmp_path / "run").exists()
 
 
-def test_a_token_file_with_a_trailing_newline_still_works(sim_thread: SimulatorThread, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_token_file_with_a_trailing_newline_still_works(
+    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Whitespace around a token file's content (its final newline, a BOM) is not part of the token."""
     clear_credentials(monkeypatch)
     (tmp_path / "token").write_text(f"\ufeff  {sim_thread.config.token}\r\n\n", encoding="utf-8")
-    _, out, err = run_cli("run", str(_write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])), "--endpoint",
-                          sim_thread.url, "--project-id", sim_thread.config.project_id, "--out",
-                          str(tmp_path / "run"), "--quiet", "--token-file", str(tmp_path / "token"))
+    _, out, err = run_cli(
+        "run",
+        str(_write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])),
+        "--endpoint",
+        sim_thread.url,
+        "--project-id",
+        sim_thread.config.project_id,
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        "--token-file",
+        str(tmp_path / "token"),
+    )
     assert "HTTP 401" not in out + err and "401" not in _report(tmp_path / "run")[0]["http_status"], (out, err)
 
 
 @pytest.mark.parametrize("encoding", ["rot13", "hex", "base64", "punycode", "utf-16"])
-def test_encoding_that_cannot_read_the_file_is_one_line_exit_2(sim_thread: SimulatorThread, env: dict,
-                                                               tmp_path: Path, encoding: str) -> None:
+def test_encoding_that_cannot_read_the_file_is_one_line_exit_2(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path, encoding: str
+) -> None:
     """--encoding naming a codec that is no text file's charset (or utf-16 without a BOM): exit 2, one line, no call."""
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
     before = len(sim_thread.simulator.received)
@@ -290,8 +352,9 @@ def test_a_hidden_first_sheet_is_not_read_and_the_sheet_read_is_said(tmp_path: P
     assert "'current'" in err and "'old'" in err and "--sheet" in err
 
 
-def test_uncomputed_formula_credentials_are_invalid_and_never_sent(sim_thread: SimulatorThread, env: dict,
-                                                                   tmp_path: Path) -> None:
+def test_uncomputed_formula_credentials_are_invalid_and_never_sent(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """A workbook saved by a tool that does not compute formulas: rows whose SK is such a formula are invalid and
     not called (never a body without its src_sk); the other rows are called."""
     book = openpyxl.Workbook()
@@ -310,8 +373,23 @@ def test_uncomputed_formula_credentials_are_invalid_and_never_sent(sim_thread: S
 
 # -- 2. ids never leave their path segment ------------------------------------------------------------------
 
-ODD_GROUPS = ["a/b", "a/../../b", "..", ".", "x?y=1", "x#frag", "100%", "a%2Fb", "%2e%2e", "a\r\nb", "a\nb",
-              "组/1", "?", "#", "/"]
+ODD_GROUPS = [
+    "a/b",
+    "a/../../b",
+    "..",
+    ".",
+    "x?y=1",
+    "x#frag",
+    "100%",
+    "a%2Fb",
+    "%2e%2e",
+    "a\r\nb",
+    "a\nb",
+    "组/1",
+    "?",
+    "#",
+    "/",
+]
 ODD_PROJECTS = ["p/q", "p?x=1", "项目#1", "..", ".", "p%2F", "p\rq"]
 NEVER_SENT = {"..", ".", "a\r\nb", "a\nb", "p\rq"}
 
@@ -392,6 +470,7 @@ def _misbehaving(elsewhere: str) -> Handler:
         if group == "json-null":
             return web.json_response(None)
         return web.json_response({})
+
     return handle
 
 
@@ -485,6 +564,7 @@ def _use_password(monkeypatch: pytest.MonkeyPatch, user: str, password: str) -> 
 def _iam_answering(status: int, message: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         return web.json_response({"error": {"code": status, "message": message}}, status=status)
+
     return handler
 
 
@@ -493,16 +573,29 @@ def _iam_logins(sim: SimulatorThread) -> int:
 
 
 @pytest.mark.parametrize("case", ["wrong-password", "unknown-user", 400, 403])
-def test_a_refused_iam_login_stops_the_run_at_once_exit_2(sim_thread: SimulatorThread, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch, case: object) -> None:
+def test_a_refused_iam_login_stops_the_run_at_once_exit_2(
+    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: object
+) -> None:
     """IAM refusing the login (4xx) is asked once, not once per row: no OMS call, one line, exit 2."""
-    _use_password(monkeypatch, "nobody" if case == "unknown-user" else "sim-user",
-                  "sim-password" if isinstance(case, int) else "not-the-password")
+    _use_password(
+        monkeypatch,
+        "nobody" if case == "unknown-user" else "sim-user",
+        "sim-password" if isinstance(case, int) else "not-the-password",
+    )
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], *([g] for g in _failed_groups(sim_thread, 8))])
     iam = ServerThread(_iam_answering(case, "The account is locked.")) if isinstance(case, int) else None
     with iam or ServerThread(_record_only):
-        code, out, err = _run(sim_thread.url, manifest, tmp_path / "run", "--concurrency", "4",
-                              "--iam-endpoint", iam.url if iam else sim_thread.url, "--iam-domain", "sim-domain")
+        code, out, err = _run(
+            sim_thread.url,
+            manifest,
+            tmp_path / "run",
+            "--concurrency",
+            "4",
+            "--iam-endpoint",
+            iam.url if iam else sim_thread.url,
+            "--iam-domain",
+            "sim-domain",
+        )
     logins = len(iam.requests) if iam else _iam_logins(sim_thread)
     assert (code, logins, sim_thread.simulator.calls) == (2, 1, 0), (out, err)
     assert err.startswith("bulkretry: error: IAM") and err.count("\n") == 1, err
@@ -510,20 +603,32 @@ def test_a_refused_iam_login_stops_the_run_at_once_exit_2(sim_thread: SimulatorT
     assert "not-the-password" not in out + err and "Traceback" not in err
 
 
-def test_a_refused_login_after_calls_for_another_project_exits_1(sim_thread: SimulatorThread, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_refused_login_after_calls_for_another_project_exits_1(
+    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """IAM refusing a second project stops the run there; the calls made are kept and the exit is 1."""
     _use_password(monkeypatch, "sim-user", "sim-password")
     g = _failed_groups(sim_thread, 5)
     rows = [[PROJECT, g[0]], [PROJECT, g[1]], ["other-project", g[2]], ["other-project", g[3]], [PROJECT, g[4]]]
     manifest = _write_csv(tmp_path / "m.csv", [["project_id", "group_id"], *rows])
-    code, out, err = _run(sim_thread.url, manifest, tmp_path / "run", "--concurrency", "1",
-                          "--iam-endpoint", sim_thread.url, "--iam-domain", "sim-domain")
+    code, out, err = _run(
+        sim_thread.url,
+        manifest,
+        tmp_path / "run",
+        "--concurrency",
+        "1",
+        "--iam-endpoint",
+        sim_thread.url,
+        "--iam-domain",
+        "sim-domain",
+    )
     assert (code, _iam_logins(sim_thread), sim_thread.simulator.calls) == (1, 2, 2), (out, err)
     assert err.startswith("bulkretry: error: IAM") and "other-project" in err, err
     assert "2 calls were made before" in err and "--resume" in err, err
-    assert [(r["group_id"], r["outcome"]) for r in _report(tmp_path / "run")] == [(g[0], "succeeded"),
-                                                                                (g[1], "succeeded")]
+    assert [(r["group_id"], r["outcome"]) for r in _report(tmp_path / "run")] == [
+        (g[0], "succeeded"),
+        (g[1], "succeeded"),
+    ]
 
 
 class SilentListener:
@@ -566,21 +671,37 @@ def _closed_port_url() -> str:
 
 
 @pytest.mark.parametrize("case", ["silent", "closed", 429, 503])
-def test_an_iam_that_gives_no_token_is_asked_once_and_halts_the_run(sim_thread: SimulatorThread, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch,
-                                                                    case: object) -> None:
+def test_an_iam_that_gives_no_token_is_asked_once_and_halts_the_run(
+    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: object
+) -> None:
     """IAM silent, closed, throttling or failing: one login attempt for the run, every row halted, exit 1."""
     _use_password(monkeypatch, "sim-user", "sim-password")
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], *([g] for g in _failed_groups(sim_thread, 6))])
     server: SilentListener | ServerThread | None = (
-        SilentListener() if case == "silent" else
-        ServerThread(_iam_answering(case, "busy")) if isinstance(case, int) else None)
+        SilentListener()
+        if case == "silent"
+        else ServerThread(_iam_answering(case, "busy"))
+        if isinstance(case, int)
+        else None
+    )
     with server or ServerThread(_record_only):
         url = server.url if server else _closed_port_url()
-        code, out, err = _run(sim_thread.url, manifest, tmp_path / "run", "--concurrency", "3", "--max-attempts",
-                              "3", "--timeout", "0.3", "--iam-endpoint", url, "--iam-domain", "sim-domain")
-    attempts = (len(server.accepted) if isinstance(server, SilentListener)
-                else len(server.requests) if server else 1)
+        code, out, err = _run(
+            sim_thread.url,
+            manifest,
+            tmp_path / "run",
+            "--concurrency",
+            "3",
+            "--max-attempts",
+            "3",
+            "--timeout",
+            "0.3",
+            "--iam-endpoint",
+            url,
+            "--iam-domain",
+            "sim-domain",
+        )
+    attempts = len(server.accepted) if isinstance(server, SilentListener) else len(server.requests) if server else 1
     assert (code, attempts, sim_thread.simulator.calls) == (1, 1, 0), (out, err)
     rows = _report(tmp_path / "run")
     assert len(rows) == 6
@@ -590,9 +711,9 @@ def test_an_iam_that_gives_no_token_is_asked_once_and_halts_the_run(sim_thread: 
 
 
 @pytest.mark.parametrize("case", ["wrong-sk", "wrong-token", "wrong-project"])
-def test_refused_first_calls_halt_the_run_and_resume_calls_the_rest(sim_thread: SimulatorThread, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch,
-                                                                    case: str) -> None:
+def test_refused_first_calls_halt_the_run_and_resume_calls_the_rest(
+    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
     """The first 5 calls all refused (401/403): no more calls start, the rest are halted, --resume calls them."""
     config = sim_thread.simulator.config
     clear_credentials(monkeypatch)
@@ -630,11 +751,18 @@ def test_refused_first_calls_halt_the_run_and_resume_calls_the_rest(sim_thread: 
 
 def _bulkretry(*argv: str, env: dict[str, str], ignore_sigint: bool = False) -> subprocess.Popen[str]:
     """``python -m bulkretry ARGV`` as a child process (with SIGINT ignored, as a shell's background job has it)."""
+
     def ignore() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    return subprocess.Popen([sys.executable, "-m", "bulkretry", *argv], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=ignore if ignore_sigint else None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bulkretry", *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ignore if ignore_sigint else None,
+    )
 
 
 def _wait_until(found: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
@@ -665,10 +793,12 @@ def _has_open(pid: int, path: Path) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see when the manifest is being read")
-@pytest.mark.parametrize(("signame", "expected", "ignored"), [
-    ("SIGINT", 130, False), ("SIGTERM", 143, False), ("SIGINT", 130, True)])
-def test_a_signal_while_the_manifest_is_read_stops_before_any_call(tmp_path: Path, signame: str, expected: int,
-                                                                   ignored: bool) -> None:
+@pytest.mark.parametrize(
+    ("signame", "expected", "ignored"), [("SIGINT", 130, False), ("SIGTERM", 143, False), ("SIGINT", 130, True)]
+)
+def test_a_signal_while_the_manifest_is_read_stops_before_any_call(
+    tmp_path: Path, signame: str, expected: int, ignored: bool
+) -> None:
     """A stop signal while a large workbook is still being read: no call ever starts, exit 130/143, one line."""
     manifest = tmp_path / "big.xlsx"
     book = openpyxl.Workbook(write_only=True)
@@ -680,8 +810,19 @@ def test_a_signal_while_the_manifest_is_read_stops_before_any_call(tmp_path: Pat
     config = SimConfig(groups=5)
     with SimulatorThread(config) as sim_thread:
         env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
-        proc = _bulkretry("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
-                          "--out", str(tmp_path / "run"), "--quiet", env=env, ignore_sigint=ignored)
+        proc = _bulkretry(
+            "run",
+            str(manifest),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+            env=env,
+            ignore_sigint=ignored,
+        )
         _wait_until(lambda: _has_open(proc.pid, manifest), proc, "the manifest being read")
         proc.send_signal(getattr(signal, signame))
         _, err = proc.communicate(timeout=60)
@@ -694,17 +835,30 @@ def test_a_signal_while_the_manifest_is_read_stops_before_any_call(tmp_path: Pat
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="Linux only, as the test above")
 @pytest.mark.parametrize(("signame", "expected"), [("SIGINT", 130), ("SIGTERM", 143)])
-def test_a_signal_while_the_reports_are_written_ends_with_its_status(tmp_path: Path, signame: str,
-                                                                     expected: int) -> None:
+def test_a_signal_while_the_reports_are_written_ends_with_its_status(
+    tmp_path: Path, signame: str, expected: int
+) -> None:
     """A stop signal while the reports are written: they are finished (whole, consistent), and the exit
     status is the signal's, not 0."""
     rows = 8000
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"]] + [[f"g-{n:06d}"] for n in range(rows)])
     out = tmp_path / "run"
-    proc = _bulkretry("run", str(manifest), "--endpoint", "http://127.0.0.1:9", "--project-id", PROJECT,
-                      "--out", str(out), "--dry-run", "--quiet", env=dict(os.environ))
-    _wait_until(lambda: out.is_dir() and any(p.suffix == ".tmp" for p in out.iterdir()), proc,
-                "the reports being written")
+    proc = _bulkretry(
+        "run",
+        str(manifest),
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--project-id",
+        PROJECT,
+        "--out",
+        str(out),
+        "--dry-run",
+        "--quiet",
+        env=dict(os.environ),
+    )
+    _wait_until(
+        lambda: out.is_dir() and any(p.suffix == ".tmp" for p in out.iterdir()), proc, "the reports being written"
+    )
     proc.send_signal(getattr(signal, signame))
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == expected, err
@@ -744,8 +898,9 @@ def _unsaved_lines(err: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
 
 
-def test_a_full_disk_loses_no_answer_and_a_resume_counts_every_session(sim_thread: SimulatorThread, env: dict,
-                                                                      tmp_path: Path) -> None:
+def test_a_full_disk_loses_no_answer_and_a_resume_counts_every_session(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """The run folder's disk fills mid-run: exit 1, every answer journalled or printed, the session survives."""
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], *([f"g{i:04d}"] for i in range(300))])
     with _tmpfs(tmp_path / "disk", "256k") as disk:
@@ -770,7 +925,8 @@ def test_a_full_disk_loses_no_answer_and_a_resume_counts_every_session(sim_threa
 
 @pytest.mark.parametrize("disk", ["dev-full", "tmpfs"])
 def test_a_full_disk_under_the_log_file_is_one_warning_and_the_run_goes_on(
-        sim_thread: SimulatorThread, env: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str], disk: str) -> None:
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str], disk: str
+) -> None:
     """--log-file whose disk is full (at once, or after a few records): one warning, no traceback, exit 0."""
     ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]]
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], *([g] for g in ids)])
@@ -792,8 +948,9 @@ def test_a_full_disk_under_the_log_file_is_one_warning_and_the_run_goes_on(
     assert [r["outcome"] for r in _report(tmp_path / "run")] == ["succeeded"] * len(ids)
 
 
-def test_an_archived_run_on_a_read_only_mount_is_read_not_written(sim_thread: SimulatorThread, env: dict,
-                                                                  tmp_path: Path) -> None:
+def test_an_archived_run_on_a_read_only_mount_is_read_not_written(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """rerun and diff --out work from a read-only run folder; report and diff's default say where to write instead."""
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"], ["g2"]])
     code, _, err = _run(sim_thread.url, manifest, tmp_path / "run")
@@ -863,15 +1020,27 @@ def token_env(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.mark.parametrize("region", HOSTILE_REGIONS)
-def test_a_region_cell_naming_another_host_is_invalid_and_never_called(token_env: str, tmp_path: Path,
-                                                                       region: str) -> None:
+def test_a_region_cell_naming_another_host_is_invalid_and_never_called(
+    token_env: str, tmp_path: Path, region: str
+) -> None:
     """A region cell with @ : / ? # is invalid:region in validate and run; no connection goes anywhere."""
     with Listener() as listener:
         cell = region.format(port=listener.port)
         manifest = _write_csv(tmp_path / "m.csv", [["group_id", "region"], ["g1", cell]])
         vcode, vout, _ = run_cli("validate", str(manifest), "--project-id", PROJECT)
-        code, out, err = run_cli("run", str(manifest), "--project-id", PROJECT, "--out", str(tmp_path / "run"),
-                                 "--quiet", "--max-attempts", "1", "--timeout", "2")
+        code, out, err = run_cli(
+            "run",
+            str(manifest),
+            "--project-id",
+            PROJECT,
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+            "--max-attempts",
+            "1",
+            "--timeout",
+            "2",
+        )
         assert listener.connections == 0
     assert vcode == 1 and "invalid:region" in vout, vout
     assert code == 1, (out, err)
@@ -882,15 +1051,18 @@ def test_a_region_cell_naming_another_host_is_invalid_and_never_called(token_env
 
 @pytest.mark.parametrize("command", ["validate", "run", "discover"])
 @pytest.mark.parametrize("region", HOSTILE_REGIONS)
-def test_a_region_option_naming_another_host_is_exit_2_and_never_called(token_env: str, tmp_path: Path, command: str,
-                                                                        region: str) -> None:
+def test_a_region_option_naming_another_host_is_exit_2_and_never_called(
+    token_env: str, tmp_path: Path, command: str, region: str
+) -> None:
     """--region with @ : / ? # (run, validate, discover): exit 2, one line naming --region, no connection."""
     with Listener() as listener:
         value = region.format(port=listener.port)
         manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
-        args = {"validate": ["validate", str(manifest)],
-                "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
-                "discover": ["discover", "--out", str(tmp_path / "found.csv")]}[command]
+        args = {
+            "validate": ["validate", str(manifest)],
+            "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
+            "discover": ["discover", "--out", str(tmp_path / "found.csv")],
+        }[command]
         timeout = [] if command == "validate" else ["--timeout", "2"]
         code, out, err = run_cli(*args, "--region", value, "--project-id", PROJECT, *timeout)
         assert listener.connections == 0
@@ -900,22 +1072,36 @@ def test_a_region_option_naming_another_host_is_exit_2_and_never_called(token_en
 
 
 #: --endpoint values refused before any call ({url} is a live simulator's http://127.0.0.1:PORT).
-BAD_ENDPOINTS = ["{hostport}", "ftp://{hostport}", "http://", "http://:{port}", "http://127.0.0.1 :{port}",
-                 " {url}", "http://127.0.0.1:{port}0000", "{url}/v2", "{url}/prefix/", "{url}?x=1", "{url}#f",
-                 "http://127.0.0.1:"]
+BAD_ENDPOINTS = [
+    "{hostport}",
+    "ftp://{hostport}",
+    "http://",
+    "http://:{port}",
+    "http://127.0.0.1 :{port}",
+    " {url}",
+    "http://127.0.0.1:{port}0000",
+    "{url}/v2",
+    "{url}/prefix/",
+    "{url}?x=1",
+    "{url}#f",
+    "http://127.0.0.1:",
+]
 
 
 @pytest.mark.parametrize("command", ["run", "validate", "discover"])
 @pytest.mark.parametrize("endpoint", BAD_ENDPOINTS)
-def test_a_bad_endpoint_is_exit_2_naming_the_option_and_the_form(sim_thread: SimulatorThread, env: dict,
-                                                                 tmp_path: Path, command: str, endpoint: str) -> None:
+def test_a_bad_endpoint_is_exit_2_naming_the_option_and_the_form(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path, command: str, endpoint: str
+) -> None:
     """No scheme, another scheme, no host, spaces, a port over 65535, a path/query/fragment: exit 2, nothing sent."""
     url = sim_thread.url
     value = endpoint.format(url=url, hostport=url.removeprefix("http://"), port=url.rsplit(":", 1)[1])
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
-    args = {"validate": ["validate", str(manifest)],
-            "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
-            "discover": ["discover", "--out", str(tmp_path / "found.csv")]}[command]
+    args = {
+        "validate": ["validate", str(manifest)],
+        "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
+        "discover": ["discover", "--out", str(tmp_path / "found.csv")],
+    }[command]
     before = len(sim_thread.simulator.received)
     code, out, err = run_cli(*args, "--endpoint", value, "--project-id", PROJECT)
     assert code == 2, (out, err)
@@ -935,13 +1121,19 @@ async def _quoting(request: web.Request) -> web.Response:
     token = request.headers.get("X-Auth-Token", "")
     body = await request.text()
     if request.method == "GET":
-        return web.json_response({"error_code": "APIGW.0301", "error_msg": f"token {token} refused"}, status=401,
-                                 headers={"X-Request-Id": token[:200]})
+        return web.json_response(
+            {"error_code": "APIGW.0301", "error_msg": f"token {token} refused"},
+            status=401,
+            headers={"X-Request-Id": token[:200]},
+        )
     group = unquote(request.raw_path.split("/")[4])
     if group == "quote-ok":
         return web.json_response({}, headers={"X-Request-Id": f"{token} {ROW_SK}"})
-    return web.json_response({"error_code": "OMS.0002", "error_msg": f"{'x' * 280} token {token} body {body}"},
-                             status=400, headers={"X-Request-Id": token})
+    return web.json_response(
+        {"error_code": "OMS.0002", "error_msg": f"{'x' * 280} token {token} body {body}"},
+        status=400,
+        headers={"X-Request-Id": token},
+    )
 
 
 def test_a_server_quoting_the_runs_token_leaves_it_in_no_file_or_output(token_env: str, tmp_path: Path) -> None:
@@ -949,15 +1141,19 @@ def test_a_server_quoting_the_runs_token_leaves_it_in_no_file_or_output(token_en
     manifest = _write_csv(tmp_path / "m.csv", [["group_id", "src_sk"], ["quote-ok", ROW_SK], ["quote-err", ROW_SK]])
     with ServerThread(_quoting) as server:
         code, out, err = _run(server.url, manifest, tmp_path / "run", "--max-attempts", "1")
-        dcode, dout, derr = run_cli("discover", "--endpoint", server.url, "--project-id", PROJECT,
-                                    "--out", str(tmp_path / "found.csv"))
+        dcode, dout, derr = run_cli(
+            "discover", "--endpoint", server.url, "--project-id", PROJECT, "--out", str(tmp_path / "found.csv")
+        )
     assert (code, dcode) == (1, 1), (out, err, dout, derr)
     assert "[redacted]" in derr
     rows = {r["group_id"]: r for r in _report(tmp_path / "run")}
     assert rows["quote-ok"]["outcome"] == "succeeded" and "[redacted]" in rows["quote-ok"]["request_id"]
     assert "[redacted]" in rows["quote-err"]["error_msg"], rows["quote-err"]
-    texts = [out, err, dout, derr] + [p.read_bytes().decode("utf-8", "replace") for p in (tmp_path / "run").rglob("*")
-                                      if p.is_file() and p.suffix != ".xlsx"]
+    texts = [out, err, dout, derr] + [
+        p.read_bytes().decode("utf-8", "replace")
+        for p in (tmp_path / "run").rglob("*")
+        if p.is_file() and p.suffix != ".xlsx"
+    ]
     with zipfile.ZipFile(tmp_path / "run" / "report.xlsx") as book:
         texts += [book.read(name).decode("utf-8", "replace") for name in book.namelist()]
     for secret in (TOKEN, TOKEN[:12], ROW_SK, ROW_SK[:12]):
@@ -965,13 +1161,17 @@ def test_a_server_quoting_the_runs_token_leaves_it_in_no_file_or_output(token_en
 
 
 @pytest.mark.parametrize("command", ["run", "validate", "discover"])
-def test_an_endpoint_with_a_password_is_refused_without_echoing_it(sim_thread: SimulatorThread, env: dict,
-                                                                   tmp_path: Path, command: str) -> None:
+def test_an_endpoint_with_a_password_is_refused_without_echoing_it(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path, command: str
+) -> None:
     """--endpoint http://user:pass@host: exit 2 before any call, the password in no output and no file."""
     value = sim_thread.url.replace("http://", "http://admin:hunter2-pw@")
     manifest = _write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
-    args = {"validate": ["validate", str(manifest)], "run": ["run", str(manifest), "--out", str(tmp_path / "run")],
-            "discover": ["discover", "--out", str(tmp_path / "found.csv")]}[command]
+    args = {
+        "validate": ["validate", str(manifest)],
+        "run": ["run", str(manifest), "--out", str(tmp_path / "run")],
+        "discover": ["discover", "--out", str(tmp_path / "found.csv")],
+    }[command]
     before = len(sim_thread.simulator.received)
     code, out, err = run_cli(*args, "--endpoint", value, "--project-id", PROJECT)
     assert code == 2, (out, err)

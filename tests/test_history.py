@@ -35,12 +35,25 @@ def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\n" + "\n".join([*ids, "no-such-group", ODD, ids[0]]) + "\n", encoding="utf-8")
     root = tmp_path / "runs"
-    for name, config, extra in (("zz-first", SimConfig(failed_ratio=1.0, error_rate=0.3, seed=42), ["--max-attempts",
-                                                                                                     "1"]),
-                                ("aa-second", SimConfig(failed_ratio=1.0, seed=42), [])):
+    for name, config, extra in (
+        ("zz-first", SimConfig(failed_ratio=1.0, error_rate=0.3, seed=42), ["--max-attempts", "1"]),
+        ("aa-second", SimConfig(failed_ratio=1.0, seed=42), []),
+    ):
         with SimulatorThread(config) as sim_thread:
-            code, _, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
-                                   config.project_id, "--out", str(root / name), "--rate", "500", "--quiet", *extra)
+            code, _, err = run_cli(
+                "run",
+                str(manifest),
+                "--endpoint",
+                sim_thread.url,
+                "--project-id",
+                config.project_id,
+                "--out",
+                str(root / name),
+                "--rate",
+                "500",
+                "--quiet",
+                *extra,
+            )
         assert code == 1, err
     return root
 
@@ -48,19 +61,30 @@ def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_history_csv_has_a_column_per_run_in_start_order(campaign: Path, tmp_path: Path) -> None:
     """Columns by start time (not by name), each cell the run's outcome; last_outcome, runs_failed, first fine run."""
     first, second = _rows(campaign / "zz-first" / "report.csv"), _rows(campaign / "aa-second" / "report.csv")
-    transient = {r["group_id"] for r in first if r["outcome"] == "failed" and r["group_id"] not in ("no-such-group",
-                                                                                                  "'" + ODD)}
+    transient = {
+        r["group_id"] for r in first if r["outcome"] == "failed" and r["group_id"] not in ("no-such-group", "'" + ODD)
+    }
     assert transient
-    code, out, err = run_cli("history", str(campaign / "aa-second"), str(campaign / "zz-first"), "--out",
-                             str(tmp_path / "h"))
+    code, out, err = run_cli(
+        "history", str(campaign / "aa-second"), str(campaign / "zz-first"), "--out", str(tmp_path / "h")
+    )
     assert code == 1, err
     groups = len({r["group_id"] for r in first if r["outcome"] != "duplicate"})
-    assert out == (f"2 runs, {groups} groups: 2 never succeeded, {len(transient)} fixed along the way · history.csv, "
-                   f"history.html in {tmp_path / 'h'}\n")
+    assert out == (
+        f"2 runs, {groups} groups: 2 never succeeded, {len(transient)} fixed along the way · history.csv, "
+        f"history.html in {tmp_path / 'h'}\n"
+    )
     with open(tmp_path / "h" / "history.csv", encoding="utf-8-sig", newline="") as fh:
         header, *body = list(csv.reader(fh))
-    assert header == ["project_id", "group_id", "zz-first", "aa-second", "last_outcome", "runs_failed",
-                      "first_succeeded_run"]
+    assert header == [
+        "project_id",
+        "group_id",
+        "zz-first",
+        "aa-second",
+        "last_outcome",
+        "runs_failed",
+        "first_succeeded_run",
+    ]
     assert (tmp_path / "h" / "history.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     outcome = {r["group_id"]: r["outcome"] for r in second if r["outcome"] != "duplicate"}
     expected = []
@@ -73,8 +97,9 @@ def test_history_csv_has_a_column_per_run_in_start_order(campaign: Path, tmp_pat
         fine = next((run for run, c in zip(("zz-first", "aa-second"), cells) if c == "succeeded"), "")
         expected.append([r["project_id"], gid, *cells, cells[1], str(failed), fine])
     assert body == expected
-    assert [row[2:] for row in body if row[1] in ("no-such-group", "'" + ODD)] == [["failed", "failed", "failed", "2",
-                                                                                   ""]] * 2
+    assert [row[2:] for row in body if row[1] in ("no-such-group", "'" + ODD)] == [
+        ["failed", "failed", "failed", "2", ""]
+    ] * 2
     assert {row[1] for row in body if row[2:] == ["failed", "succeeded", "succeeded", "1", "aa-second"]} == transient
 
 
@@ -93,9 +118,9 @@ def test_history_html_is_self_contained_and_lists_the_never_succeeded_first(camp
     assert never < page.index("<td>no-such-group</td><td>failed</td><td>OMS.1009</td>") < page.index("Fixed, round")
 
 
-def test_history_of_a_runs_root_orders_runs_by_start_and_leaves_them_untouched(campaign: Path,
-                                                                               tmp_path: Path,
-                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_history_of_a_runs_root_orders_runs_by_start_and_leaves_them_untouched(
+    campaign: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A runs root: each subfolder with a journal is a run; default --out is the cwd; run folders unmodified."""
     (campaign / "notes").mkdir()  # a subfolder without a journal is not a run
     before = {name: _snapshot(campaign / name) for name in ("zz-first", "aa-second")}
@@ -121,8 +146,19 @@ def test_history_exits_0_when_every_group_ends_fine(tmp_path: Path, monkeypatch:
         ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]][:3]
         manifest = tmp_path / "m.csv"
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
-        code, _, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
-                               "--out", str(tmp_path / "run"), "--rate", "500", "--quiet")
+        code, _, err = run_cli(
+            "run",
+            str(manifest),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(tmp_path / "run"),
+            "--rate",
+            "500",
+            "--quiet",
+        )
     assert code == 0, err
     code, out, err = run_cli("history", str(tmp_path / "run"), "--out", str(tmp_path / "h"))
     assert code == 0, err

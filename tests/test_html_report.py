@@ -29,25 +29,50 @@ T0 = 1_764_000_000
 
 def result(row: int, outcome: Outcome = Outcome.SUCCEEDED, **fields) -> RowResult:
     """A row result with plausible defaults; ``fields`` override them."""
-    base = dict(row=row, project_id="p-0001", group_id=f"g-{row:04d}", outcome=outcome,
-                http_status=200 if outcome is Outcome.SUCCEEDED else None, attempts=1, request_id=f"req-{row}",
-                latency_ms=40.0 + row, started_at="2025-11-24T16:00:00.000Z", finished_at="2025-11-24T16:00:00.050Z",
-                extra=(("备注", f"第{row}批"),))
+    base = dict(
+        row=row,
+        project_id="p-0001",
+        group_id=f"g-{row:04d}",
+        outcome=outcome,
+        http_status=200 if outcome is Outcome.SUCCEEDED else None,
+        attempts=1,
+        request_id=f"req-{row}",
+        latency_ms=40.0 + row,
+        started_at="2025-11-24T16:00:00.000Z",
+        finished_at="2025-11-24T16:00:00.050Z",
+        extra=(("备注", f"第{row}批"),),
+    )
     return RowResult(**(base | fields))
 
 
 def sample() -> list[RowResult]:
     """A mix of outcomes, Chinese notes, and hostile text from the server and the manifest."""
     return [
-        result(2), result(3), result(4),
+        result(2),
+        result(3),
+        result(4),
         result(5, Outcome.FAILED, http_status=400, error_code="OMS.1015", error_msg="任务组状态不允许重试"),
         result(6, Outcome.FAILED, http_status=404, error_code="OMS.1009", error_msg="group does not exist"),
-        result(7, Outcome.FAILED, group_id=HOSTILE_GROUP, http_status=502, error_code="502", error_msg=HOSTILE_MSG,
-               extra=(("备注", HOSTILE_EXTRA),)),
+        result(
+            7,
+            Outcome.FAILED,
+            group_id=HOSTILE_GROUP,
+            http_status=502,
+            error_code="502",
+            error_msg=HOSTILE_MSG,
+            extra=(("备注", HOSTILE_EXTRA),),
+        ),
         result(8, Outcome.FAILED, http_status=429, error_code="APIGW.0308", error_msg="throttled", attempts=5),
         result(9, Outcome.FAILED, error_code="timeout", error_msg="no answer within 30 s", latency_ms=30_000.0),
-        result(10, Outcome.INVALID, group_id="", error_code="invalid:group_id missing", error_msg="group_id is empty",
-               latency_ms=None, attempts=0),
+        result(
+            10,
+            Outcome.INVALID,
+            group_id="",
+            error_code="invalid:group_id missing",
+            error_msg="group_id is empty",
+            latency_ms=None,
+            attempts=0,
+        ),
         result(11, Outcome.DUPLICATE, error_code="duplicate", error_msg="same as row 2", latency_ms=None, attempts=0),
         result(12, Outcome.INTERRUPTED, error_code="interrupted", error_msg="not called", latency_ms=None, attempts=0),
     ]
@@ -57,19 +82,46 @@ def summary_of(results: list[RowResult], **fields) -> RunSummary:
     """The summary a run would write for these results."""
     by_outcome = Counter(str(r.outcome) for r in results)
     by_code = Counter(r.error_code for r in results if r.error_code)
-    base = dict(run_id="20251124-160000-清单", manifest="清单/华北迁移.xlsx", started_at="2025-11-24T16:00:00Z",
-                finished_at="2025-11-24T16:02:00Z", duration_s=120.5, rows=len(results),
-                by_outcome=dict(by_outcome.most_common()), by_error_code=dict(by_code.most_common()), calls=14,
-                achieved_rate=9.5, out_dir="runs/x")
+    base = dict(
+        run_id="20251124-160000-清单",
+        manifest="清单/华北迁移.xlsx",
+        started_at="2025-11-24T16:00:00Z",
+        finished_at="2025-11-24T16:02:00Z",
+        duration_s=120.5,
+        rows=len(results),
+        by_outcome=dict(by_outcome.most_common()),
+        by_error_code=dict(by_code.most_common()),
+        calls=14,
+        achieved_rate=9.5,
+        out_dir="runs/x",
+    )
     return RunSummary(**(base | fields))
 
 
 DETAILS = {
-    "params": {"manifest": "清单/华北迁移.xlsx", "region": "cn-north-4", "endpoint": None, "rate": "auto:5:20",
-               "concurrency": 16, "max_attempts": 5, "timeout": 30.0, "formats": ["csv", "html"], "dry_run": False,
-               "source_run": None, "dst_sk": "NEVER-SHOWN-SECRET"},
-    "timeline": [[T0, 9, 0, 0], [T0 + 1, 12, 3, 1], [T0 + 2, 8, 0, 0], [T0 + 3, 11, 2, 0],
-                 [T0 + 7200, 7, 0, 1], [T0 + 7201, 6, 0, 0], "not an entry", [None]],
+    "params": {
+        "manifest": "清单/华北迁移.xlsx",
+        "region": "cn-north-4",
+        "endpoint": None,
+        "rate": "auto:5:20",
+        "concurrency": 16,
+        "max_attempts": 5,
+        "timeout": 30.0,
+        "formats": ["csv", "html"],
+        "dry_run": False,
+        "source_run": None,
+        "dst_sk": "NEVER-SHOWN-SECRET",
+    },
+    "timeline": [
+        [T0, 9, 0, 0],
+        [T0 + 1, 12, 3, 1],
+        [T0 + 2, 8, 0, 0],
+        [T0 + 3, 11, 2, 0],
+        [T0 + 7200, 7, 0, 1],
+        [T0 + 7201, 6, 0, 0],
+        "not an entry",
+        [None],
+    ],
 }
 
 
@@ -89,6 +141,7 @@ def table_data(page: str) -> dict:
 
 
 # --- the file ----------------------------------------------------------------------------------------------------
+
 
 def test_html_is_a_default_format_after_the_others():
     """html joins the formats, last, so it is written by default."""
@@ -118,7 +171,7 @@ def test_inline_style_and_script_are_the_package_files_and_the_policy_allows_tha
     before, after = static.joinpath("report.js").read_text(encoding="utf-8").split("%COLOURS%")
     text = script.group(1)
     assert text.startswith("\n" + before) and text.endswith(after)
-    colours = json.loads(text[len(before) + 1:len(text) - len(after)])
+    colours = json.loads(text[len(before) + 1 : len(text) - len(after)])
     assert set(colours) == {str(o) for o in Outcome} and all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours.values())
     policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', page)
     digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
@@ -130,8 +183,10 @@ def test_big_numbers_and_donut_match_the_summary(tmp_path):
     rows = sample()
     summary = summary_of(rows)
     page = write_html(tmp_path, rows, summary)
-    cards = dict((label, int(n.replace(",", ""))) for n, label in
-                 re.findall(r'<div class="num[^"]*"[^>]*><b>([\d,]+)</b><span>([^<]+)</span>', page))
+    cards = dict(
+        (label, int(n.replace(",", "")))
+        for n, label in re.findall(r'<div class="num[^"]*"[^>]*><b>([\d,]+)</b><span>([^<]+)</span>', page)
+    )
     assert cards.pop("rows") == summary.rows == 11
     assert cards == summary.by_outcome
     assert f'<text x="90" y="88" text-anchor="middle" class="big">{summary.rows}</text>' in page
@@ -147,8 +202,11 @@ def test_table_holds_exactly_the_rows_that_did_not_succeed(tmp_path):
     assert data["total"] == 8
     assert {r[at("outcome")] for r in data["rows"]} == {"failed", "invalid", "duplicate", "interrupted"}
     hostile = next(r for r in data["rows"] if r[at("row")] == 7)
-    assert (hostile[at("group_id")], hostile[at("error_msg")], hostile[-1]) == (HOSTILE_GROUP, HOSTILE_MSG,
-                                                                                  HOSTILE_EXTRA)
+    assert (hostile[at("group_id")], hostile[at("error_msg")], hostile[-1]) == (
+        HOSTILE_GROUP,
+        HOSTILE_MSG,
+        HOSTILE_EXTRA,
+    )
 
 
 def test_table_is_capped_with_a_note_pointing_to_the_csv(tmp_path, monkeypatch):
@@ -163,10 +221,12 @@ def test_table_is_capped_with_a_note_pointing_to_the_csv(tmp_path, monkeypatch):
 
 def test_ten_thousand_rows_cap_keeps_the_page_bounded(tmp_path):
     """20,000 failures: the table keeps 10,000, and the page stays a few MB."""
-    rows = (result(i, Outcome.FAILED, error_code="timeout", error_msg="no answer within 30 s")
-            for i in range(2, 20_002))
-    page = write_html(tmp_path, rows, summary_of([], rows=20_000, by_outcome={"failed": 20_000},
-                                                     by_error_code={"timeout": 20_000}))
+    rows = (
+        result(i, Outcome.FAILED, error_code="timeout", error_msg="no answer within 30 s") for i in range(2, 20_002)
+    )
+    page = write_html(
+        tmp_path, rows, summary_of([], rows=20_000, by_outcome={"failed": 20_000}, by_error_code={"timeout": 20_000})
+    )
     assert len(table_data(page)["rows"]) == html_module.MAX_TABLE_ROWS == 10_000
     assert "the first 10,000 of 20,000 rows" in page
     assert len(page.encode()) < 3_000_000
@@ -175,8 +235,9 @@ def test_ten_thousand_rows_cap_keeps_the_page_bounded(tmp_path):
 def test_hostile_text_is_escaped_everywhere(tmp_path):
     """Server and manifest text never becomes markup: no raw tag, and only the page's own two scripts."""
     rows = [*sample(), result(13, Outcome.FAILED, error_code='<i>X"</i>', error_msg="a & b \"quoted\" 'single'")]
-    page = write_html(tmp_path, rows, summary_of(rows), details={
-        "params": {"manifest": HOSTILE_MSG}, "timeline": DETAILS["timeline"]})
+    page = write_html(
+        tmp_path, rows, summary_of(rows), details={"params": {"manifest": HOSTILE_MSG}, "timeline": DETAILS["timeline"]}
+    )
     for raw in (HOSTILE_MSG, HOSTILE_GROUP, HOSTILE_EXTRA, "<i>X", "alert(1)</script>", "<b>bold"):
         assert raw not in page, raw
     assert page.count("<script") == 2 and page.count("</script>") == 2
@@ -206,8 +267,8 @@ def test_details_show_parameters_and_a_timeline_but_never_secret_looking_ones(tm
     page = write_html(tmp_path, sample(), summary_of(sample()))
     assert "cn-north-4" in page and "auto:5:20" in page and "csv, html" in page
     assert "NEVER-SHOWN-SECRET" not in page and "dst sk" not in page
-    timeline = page[page.index('aria-label="calls per second over time"'):]
-    timeline = timeline[:timeline.index("</svg>")]
+    timeline = page[page.index('aria-label="calls per second over time"') :]
+    timeline = timeline[: timeline.index("</svg>")]
     assert 'class="thr"' in timeline and 'class="fail"' in timeline and "2 h pause" in timeline
     assert "53 calls · peak 12 calls/s" in page and "5 throttled (429)</b> in 2 seconds" in page
 
@@ -227,11 +288,14 @@ def test_latency_histogram_at_either_end_of_the_bins(tmp_path, latency):
     assert page.count('class="lat-ok"') == 2  # the legend's, and the one bar with rows
 
 
-@pytest.mark.parametrize(("outcomes", "word"), [
-    ({"succeeded": 3}, "All retried"),
-    ({"succeeded": 2, "failed": 1}, "Needs attention"),
-    ({"succeeded": 1, "interrupted": 2}, "Interrupted"),
-])
+@pytest.mark.parametrize(
+    ("outcomes", "word"),
+    [
+        ({"succeeded": 3}, "All retried"),
+        ({"succeeded": 2, "failed": 1}, "Needs attention"),
+        ({"succeeded": 1, "interrupted": 2}, "Interrupted"),
+    ],
+)
 def test_verdict_in_the_title_and_the_banner(tmp_path, outcomes, word):
     """The verdict follows the outcomes and is in the page's title."""
     rows = [result(i, Outcome(o)) for i, o in enumerate((o for o, n in outcomes.items() for _ in range(n)), 2)]
@@ -271,14 +335,23 @@ def test_html_writer_keeps_no_more_than_its_cap_and_discards_quietly(tmp_path):
 # --- in a browser -----------------------------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None,
-                                    reason="chromium is not installed: apt-get install chromium (.ci/run installs it)")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed: apt-get install chromium (.ci/run installs it)"
+)
 
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     """Run headless Chromium with its own profile; fail with its stderr if it fails."""
-    command = [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--hide-scrollbars",
-               f"--user-data-dir={tmp_path / 'profile'}", *args]
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--disable-gpu",
+        "--no-sandbox",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        *args,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr[-2_000:]
     return done
@@ -287,7 +360,7 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 def rows_body(dom: str) -> str:
     """The table body as the script filled it."""
     start = dom.index('<tbody id="rows-body"')
-    return dom[start:dom.index("</tbody>", start)]
+    return dom[start : dom.index("</tbody>", start)]
 
 
 @pytest.mark.slow

@@ -25,11 +25,34 @@ PLACEHOLDER = re.compile(r"\{[a-z_]*\}|<[^>]+>")
 
 # Tokens a Chinese page keeps as they are: codes, ids, options, commands, paths, URLs, file names, identifiers
 # (error_msg, project_id), acronyms (HTTP, OMS, AK/SK), units (ms, s), numbers.
-_KEPT = re.compile(r"https?://\S+|\S*/\S*|--[a-z-]+|\b[A-Z]+\.\d+\b|\b\w+\.(?:csv|xlsx|json|html|sqlite|jsonl)\b"
-                   r"|\b\w*_\w*\b|\b[A-Z]{2,}\w*\b|\b\d[\w.:-]*")
+_KEPT = re.compile(
+    r"https?://\S+|\S*/\S*|--[a-z-]+|\b[A-Z]+\.\d+\b|\b\w+\.(?:csv|xlsx|json|html|sqlite|jsonl)\b"
+    r"|\b\w*_\w*\b|\b[A-Z]{2,}\w*\b|\b\d[\w.:-]*"
+)
 #: Words that stay English in Chinese text: the tool, its commands, the manifest's column names, values to type.
-_ALLOWED = {"bulkretry", "run", "rerun", "report", "resume", "out", "only", "failed", "format", "csv", "auto",
-            "region", "true", "false", "Token", "JavaScript", "xlsx", "json", "html", "env", "UTC"}
+_ALLOWED = {
+    "bulkretry",
+    "run",
+    "rerun",
+    "report",
+    "resume",
+    "out",
+    "only",
+    "failed",
+    "format",
+    "csv",
+    "auto",
+    "region",
+    "true",
+    "false",
+    "Token",
+    "JavaScript",
+    "xlsx",
+    "json",
+    "html",
+    "env",
+    "UTC",
+}
 
 
 def english_words(text: str) -> list[str]:
@@ -80,16 +103,19 @@ def test_translations_keep_every_placeholder_and_tag() -> None:
 # -- choosing the language -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("environ", "lang"), [
-    ({}, "en"),
-    ({"LANG": "zh_CN.UTF-8"}, "zh-CN"),
-    ({"LANG": "zh_TW.UTF-8"}, "zh-CN"),
-    ({"LANG": "C.UTF-8"}, "en"),
-    ({"LANG": "zh_CN.UTF-8", "LC_ALL": "en_US.UTF-8"}, "en"),
-    ({"LANG": "en_US.UTF-8", "LC_MESSAGES": "zh_CN.GB18030"}, "zh-CN"),
-    ({"LANG": "zh_CN.UTF-8", "LC_ALL": ""}, "zh-CN"),
-    ({"LANGUAGE": "zh_CN", "LANG": "en_US.UTF-8"}, "en"),
-])
+@pytest.mark.parametrize(
+    ("environ", "lang"),
+    [
+        ({}, "en"),
+        ({"LANG": "zh_CN.UTF-8"}, "zh-CN"),
+        ({"LANG": "zh_TW.UTF-8"}, "zh-CN"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"LANG": "zh_CN.UTF-8", "LC_ALL": "en_US.UTF-8"}, "en"),
+        ({"LANG": "en_US.UTF-8", "LC_MESSAGES": "zh_CN.GB18030"}, "zh-CN"),
+        ({"LANG": "zh_CN.UTF-8", "LC_ALL": ""}, "zh-CN"),
+        ({"LANGUAGE": "zh_CN", "LANG": "en_US.UTF-8"}, "en"),
+    ],
+)
 def test_default_language_is_the_first_of_lc_all_lc_messages_lang_that_is_set(environ, lang) -> None:
     """LC_ALL, then LC_MESSAGES, then LANG; an empty one is skipped; zh* is Chinese, anything else English."""
     assert lang_from_env(environ) == lang
@@ -111,9 +137,25 @@ def test_every_error_code_and_status_is_explained_in_chinese() -> None:
     """The meaning and the action of every code the tool knows (OMS, APIGW, TRF, its own, HTTP statuses, the
     families of unknown ones, refused cells) are Chinese, with no English word but codes, commands and columns;
     English stays as written."""
-    codes = [*CODES, "400", "401", "403", "404", "429", "302", "500", "418", "OMS.9999", "APIGW.9999", "TRF.9999",
-             "something-new", "", "invalid:src_ak too long", "invalid:group_id missing",
-             "invalid:region not a region id"]
+    codes = [
+        *CODES,
+        "400",
+        "401",
+        "403",
+        "404",
+        "429",
+        "302",
+        "500",
+        "418",
+        "OMS.9999",
+        "APIGW.9999",
+        "TRF.9999",
+        "something-new",
+        "",
+        "invalid:src_ak too long",
+        "invalid:group_id missing",
+        "invalid:region not a region id",
+    ]
     for code in codes:
         meaning, action = explain(code, "zh-CN")
         assert CJK.search(meaning) and CJK.search(action), code
@@ -140,11 +182,27 @@ def zh_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
     with SimulatorThread(config) as sim_thread:
         groups = [g["group_id"] for g in sim_thread.simulator.state.list(status=None, offset=0, limit=40)[1]]
         manifest = tmp_path / "华北迁移.csv"
-        manifest.write_text("group_id,src_ak\n" + "".join(f"{g},\n" for g in groups)
-                            + f"no-such-group,\n{groups[0]},\n{groups[1]},{'A' * 200}\n", encoding="utf-8")
-        code, out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
-                                 config.project_id, "--out", str(tmp_path / "run"), "--rate", "500",
-                                 "--max-attempts", "1", "--quiet")
+        manifest.write_text(
+            "group_id,src_ak\n"
+            + "".join(f"{g},\n" for g in groups)
+            + f"no-such-group,\n{groups[0]},\n{groups[1]},{'A' * 200}\n",
+            encoding="utf-8",
+        )
+        code, out, err = run_cli(
+            "run",
+            str(manifest),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(tmp_path / "run"),
+            "--rate",
+            "500",
+            "--max-attempts",
+            "1",
+            "--quiet",
+        )
     assert code == 1, err
     return tmp_path / "run", out
 
@@ -209,11 +267,18 @@ def test_browser_fills_the_chinese_table_with_chinese_words_and_filters_by_the_c
     count line in Chinese;
     the URL's filters still take the csv's values (#outcome=failed)."""
     results = sample()
-    write_reports(tmp_path / "run", results, summary_of(results), formats=["html"], extra_columns=("备注",),
-                  details=DETAILS, lang="zh-CN")
+    write_reports(
+        tmp_path / "run",
+        results,
+        summary_of(results),
+        formats=["html"],
+        extra_columns=("备注",),
+        details=DETAILS,
+        lang="zh-CN",
+    )
     url = (tmp_path / "run" / "report.html").as_uri()
     dom = chromium(tmp_path, "--dump-dom", url + "#outcome=failed").stdout
-    head = dom[dom.index('<thead id="rows-head">'):dom.index("</thead>", dom.index('<thead id="rows-head">'))]
+    head = dom[dom.index('<thead id="rows-head">') : dom.index("</thead>", dom.index('<thead id="rows-head">'))]
     assert re.findall(r"<th[^>]*>([^<]*)</th>", head) == ["行号", "迁移任务组", "结果", "错误", "详情"]
     body = rows_body(dom)
     assert '<span class="k">备注 </span>' in body and '<span class="k">请求ID </span>' in body

@@ -16,8 +16,18 @@ from bulkretry.run.journal import Journal, RowSet
 
 
 def _result(row: int, outcome: Outcome = Outcome.SUCCEEDED, attempts: int = 1, code: str = "") -> RowResult:
-    return RowResult(row, "p", f"g{row}", outcome, http_status=200 if attempts else None, error_code=code,
-                     attempts=attempts, started_at="t0", finished_at="t1", extra=(("note", f"n{row}"),))
+    return RowResult(
+        row,
+        "p",
+        f"g{row}",
+        outcome,
+        http_status=200 if attempts else None,
+        error_code=code,
+        attempts=attempts,
+        started_at="t0",
+        finished_at="t1",
+        extra=(("note", f"n{row}"),),
+    )
 
 
 _CRASHING_WRITER = """
@@ -40,8 +50,12 @@ os.kill(os.getpid(), signal.SIGKILL)
 def _after_kill_9(tmp_path: Path, steps: str, commit_every: int = 1000) -> tuple[list[int], int]:
     """Run *steps* on a journal in another process that then dies by SIGKILL: (rows on disk, horizon)."""
     path = tmp_path / "j.sqlite"
-    proc = subprocess.run([sys.executable, "-c", _CRASHING_WRITER, str(path), str(commit_every), steps],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASHING_WRITER, str(path), str(commit_every), steps],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == -9, proc.stderr
     with closing(sqlite3.connect(path)) as db:
         rows = [row for (row,) in db.execute("SELECT row FROM rows ORDER BY row")]

@@ -9,8 +9,13 @@ import pytest
 
 from bulkretry.jsontext import encoder
 
-VALUES = [{"a": [1, 2.5, -0.0, 1e300], "中文": "q\"\\\n\u2028😀", "b": None, "c": True}, [["k", "v"], ("t", 1)], "x",
-          3, 0.1]
+VALUES = [
+    {"a": [1, 2.5, -0.0, 1e300], "中文": 'q"\\\n\u2028😀', "b": None, "c": True},
+    [["k", "v"], ("t", 1)],
+    "x",
+    3,
+    0.1,
+]
 
 
 @pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])

@@ -41,8 +41,13 @@ def write_csv(path: Path, rows: Sequence[Sequence[str]], *, encoding: str = "utf
     return path
 
 
-def write_xlsx(path: Path, rows: Sequence[Sequence[object]], *, title: str = "Sheet1",
-               more: dict[str, Sequence[Sequence[object]]] | None = None) -> Path:
+def write_xlsx(
+    path: Path,
+    rows: Sequence[Sequence[object]],
+    *,
+    title: str = "Sheet1",
+    more: dict[str, Sequence[Sequence[object]]] | None = None,
+) -> Path:
     """Write an openpyxl workbook: *rows* from A1 of the first sheet, *more* as further sheets."""
     wb = Workbook()
     ws = wb.active
@@ -75,15 +80,33 @@ def manifest_error(path: Path, **kw: object) -> ManifestError:
 # ---------------------------------------------------------------------------------------------- names
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("group_id", "group_id"), ("Group-ID", "group_id"), (" task group id ", "group_id"),
-    ("TASK_GROUP_ID", "group_id"), ("groupId", "group_id"), ("任务组ID", "group_id"), ("迁移任务组ID", "group_id"),
-    ("任务组id", "group_id"), ("\ufeffgroup_id", "group_id"), ("projectId", "project_id"),
-    ("Project ID", "project_id"), ("项目ID", "project_id"), ("区域", "region"), ("REGION", "region"),
-    ("源端AK", "src_ak"), ("源端SK", "src_sk"), ("目的端AK", "dst_ak"), ("目的端 sk", "dst_sk"),
-    ("Json-Auth-File", "json_auth_file"), ("source cdn authentication key", "source_cdn_authentication_key"),
-    ("connection_string", "connection_string"), ("Migrate Failed Object", "migrate_failed_object"),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("group_id", "group_id"),
+        ("Group-ID", "group_id"),
+        (" task group id ", "group_id"),
+        ("TASK_GROUP_ID", "group_id"),
+        ("groupId", "group_id"),
+        ("任务组ID", "group_id"),
+        ("迁移任务组ID", "group_id"),
+        ("任务组id", "group_id"),
+        ("\ufeffgroup_id", "group_id"),
+        ("projectId", "project_id"),
+        ("Project ID", "project_id"),
+        ("项目ID", "project_id"),
+        ("区域", "region"),
+        ("REGION", "region"),
+        ("源端AK", "src_ak"),
+        ("源端SK", "src_sk"),
+        ("目的端AK", "dst_ak"),
+        ("目的端 sk", "dst_sk"),
+        ("Json-Auth-File", "json_auth_file"),
+        ("source cdn authentication key", "source_cdn_authentication_key"),
+        ("connection_string", "connection_string"),
+        ("Migrate Failed Object", "migrate_failed_object"),
+    ],
+)
 def test_canonical_name_matches_aliases_ignoring_case_spaces_and_dashes(header: str, expected: str) -> None:
     """Every contract alias, in odd case and spacing, maps to its canonical column."""
     assert canonical_name(header) == expected
@@ -99,8 +122,18 @@ def test_canonical_columns_are_the_contracts() -> None:
     """The canonical columns and their order are the contract's."""
     assert CANONICAL_COLUMNS[0] == "group_id"
     assert set(CANONICAL_COLUMNS) == {
-        "group_id", "project_id", "region", "src_ak", "src_sk", "dst_ak", "dst_sk", "json_auth_file",
-        "source_cdn_authentication_key", "connection_string", "migrate_failed_object"}
+        "group_id",
+        "project_id",
+        "region",
+        "src_ak",
+        "src_sk",
+        "dst_ak",
+        "dst_sk",
+        "json_auth_file",
+        "source_cdn_authentication_key",
+        "connection_string",
+        "migrate_failed_object",
+    }
 
 
 # ---------------------------------------------------------------------------------------------- CSV encodings
@@ -109,9 +142,15 @@ def test_canonical_columns_are_the_contracts() -> None:
 CHINESE_ROWS = [["任务组ID", "源端AK", "负责人"], ["g-1", "AK1", "王伟"], ["g-2", "AK2", "李娜"]]
 
 
-@pytest.mark.parametrize(("encoding", "reported"), [
-    ("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("gbk", "gb18030"), ("gb18030", "gb18030"),
-])
+@pytest.mark.parametrize(
+    ("encoding", "reported"),
+    [
+        ("utf-8", "utf-8"),
+        ("utf-8-sig", "utf-8-sig"),
+        ("gbk", "gb18030"),
+        ("gb18030", "gb18030"),
+    ],
+)
 def test_csv_encodings_are_detected(tmp_path: Path, encoding: str, reported: str) -> None:
     """UTF-8, UTF-8 with BOM, GBK and GB18030 files read back the same Chinese text."""
     path = write_csv(tmp_path / "m.csv", CHINESE_ROWS, encoding=encoding)
@@ -169,8 +208,9 @@ def test_unknown_encoding_name_is_an_error(tmp_path: Path) -> None:
     assert "klingon-8" in str(err)
 
 
-@pytest.mark.parametrize("encoding", ["rot13", "hex", "base64", "zlib", "uu", "punycode", "undefined", "idna",
-                                      "unicode_escape"])
+@pytest.mark.parametrize(
+    "encoding", ["rot13", "hex", "base64", "zlib", "uu", "punycode", "undefined", "idna", "unicode_escape"]
+)
 def test_forced_encoding_that_is_not_a_text_codec_is_an_error(tmp_path: Path, encoding: str) -> None:
     """A codec that does not turn file bytes into text (bytes-to-bytes, punycode, undefined) is a ManifestError."""
     path = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
@@ -178,11 +218,13 @@ def test_forced_encoding_that_is_not_a_text_codec_is_an_error(tmp_path: Path, en
     assert repr(encoding) in str(err) and "--encoding" in str(err)
 
 
-@pytest.mark.parametrize(("forced", "encoding", "hint"), [("utf-16", "utf-16-le", "utf-16-le"),
-                                                          ("UTF_16", "utf-16-be", "utf-16-be"),
-                                                          ("utf-32", "utf-32-le", "utf-32-le")])
-def test_forced_utf16_without_a_bom_names_the_byte_order_to_give(tmp_path: Path, forced: str, encoding: str,
-                                                                 hint: str) -> None:
+@pytest.mark.parametrize(
+    ("forced", "encoding", "hint"),
+    [("utf-16", "utf-16-le", "utf-16-le"), ("UTF_16", "utf-16-be", "utf-16-be"), ("utf-32", "utf-32-le", "utf-32-le")],
+)
+def test_forced_utf16_without_a_bom_names_the_byte_order_to_give(
+    tmp_path: Path, forced: str, encoding: str, hint: str
+) -> None:
     """--encoding utf-16/utf-32 on a file without a byte-order mark says to give -le or -be, naming the likely one."""
     path = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]], encoding=encoding)
     err = manifest_error(path, encoding=forced)
@@ -331,8 +373,10 @@ def test_trailing_empty_cells_beyond_the_header_are_fine(tmp_path: Path) -> None
     info, rows = read_all(path)
     assert info.headers == ("group_id", "note")
     assert [(r.row, r.values) for r in rows] == [
-        (2, {"group_id": "g1", "note": "a"}), (3, {"group_id": "g2", "note": "b"}),
-        (4, {"group_id": "g3", "note": "c"})]
+        (2, {"group_id": "g1", "note": "a"}),
+        (3, {"group_id": "g2", "note": "b"}),
+        (4, {"group_id": "g3", "note": "c"}),
+    ]
 
 
 def test_unclosed_quote_is_an_error_not_a_swallowed_file(tmp_path: Path) -> None:
@@ -361,8 +405,12 @@ def test_count_rows_is_the_number_of_rows_iter_rows_gives(tmp_path: Path, seed: 
             lines.append(",".join(rng.choice(["", " ", "\t"]) for _ in range(3)))  # whitespace only
         else:
             row = [rng.choice(cells) for _ in range(rng.randint(1, 3))]
-            lines.append(",".join(f'"{c.replace(chr(34), chr(34) * 2)}"' if rng.random() < 0.5 or set(c) & set(',"\n')
-                                  else c for c in row))
+            lines.append(
+                ",".join(
+                    f'"{c.replace(chr(34), chr(34) * 2)}"' if rng.random() < 0.5 or set(c) & set(',"\n') else c
+                    for c in row
+                )
+            )
     if seed % 2:
         lines.insert(rng.randint(1, len(lines)), "g-extra,n,o,,")  # empty cells past the header: csv-module path
     path = tmp_path / "m.csv"
@@ -381,8 +429,11 @@ def test_count_rows_raises_what_iter_rows_raises(tmp_path: Path) -> None:
         count_rows(info, chunk_rows=2)
     with pytest.raises(ManifestError) as iterated:
         list(iter_rows(info, chunk_rows=2))
-    assert (counted.value.row, counted.value.column, str(counted.value)) == (
-        iterated.value.row, iterated.value.column, str(iterated.value)) == (7, "C", str(iterated.value))
+    assert (
+        (counted.value.row, counted.value.column, str(counted.value))
+        == (iterated.value.row, iterated.value.column, str(iterated.value))
+        == (7, "C", str(iterated.value))
+    )
     book = write_xlsx(tmp_path / "m.xlsx", [["group_id"], ["g1"], [None], ["  "], ["g2"]])
     assert count_rows(open_manifest(book)) == 2
 
@@ -430,8 +481,13 @@ def test_unknown_columns_are_kept_in_order_and_made_unique(tmp_path: Path) -> No
     assert info.headers == ("note", "task group id", "", "note", "owner", "note")
     assert info.columns == ("note", "group_id", "column C", "note (2)", "owner", "note (3)")
     assert list(rows[0].values.items()) == [
-        ("note", "n1"), ("group_id", "g1"), ("column C", "x"), ("note (2)", "n2"), ("owner", "o"),
-        ("note (3)", "n3")]
+        ("note", "n1"),
+        ("group_id", "g1"),
+        ("column C", "x"),
+        ("note (2)", "n2"),
+        ("owner", "o"),
+        ("note (3)", "n3"),
+    ]
 
 
 def test_two_headers_for_the_same_column_are_an_error(tmp_path: Path) -> None:
@@ -447,8 +503,16 @@ def test_missing_group_id_lists_accepted_names_and_found_headers(tmp_path: Path)
     """Without a group_id column the error lists its accepted names, the known columns found, and a typo's fix."""
     path = write_csv(tmp_path / "m.csv", [["grop_id", "project_id", "note"], ["g1", "p1", "x"]])
     err = str(manifest_error(path))
-    for name in ("group_id", "task_group_id", "groupId", "任务组ID", "迁移任务组ID", "project_id (B)",
-                 "'grop_id' (A; did you mean group_id?)", "column C are not shown"):
+    for name in (
+        "group_id",
+        "task_group_id",
+        "groupId",
+        "任务组ID",
+        "迁移任务组ID",
+        "project_id (B)",
+        "'grop_id' (A; did you mean group_id?)",
+        "column C are not shown",
+    ):
         assert name in err
 
 
@@ -458,13 +522,28 @@ def test_a_manifest_without_a_header_row_never_echoes_its_first_row(tmp_path: Pa
     from tests.clitools import run_cli
 
     secret, key = "Zq8s7DkE0pLwX3vN5bR1tY6uI9oA2sD4fG7hJ0kQ", "HPUAKEYABCDEFGH12345"
-    path = write_csv(tmp_path / "m.csv", [["5c941cf0-dc98-42c1-a2ac-f72f9e574f7a", key, secret, "ok"],
-                                          ["ed3049cf-43e4-48fc-a3f2-ae24fc3d3348", key, secret, "ok"]])
+    path = write_csv(
+        tmp_path / "m.csv",
+        [
+            ["5c941cf0-dc98-42c1-a2ac-f72f9e574f7a", key, secret, "ok"],
+            ["ed3049cf-43e4-48fc-a3f2-ae24fc3d3348", key, secret, "ok"],
+        ],
+    )
     err = str(manifest_error(path))
     assert "columns A, B, C, D are not shown" in err and "add a header row" in err
     code, out, errout = run_cli("validate", str(path), "--project-id", "p1", "--region", "cn-north-4")
-    code2, out2, errout2 = run_cli("run", str(path), "--project-id", "p1", "--region", "cn-north-4", "--quiet",
-                                   "--json-summary", "--out", str(tmp_path / "run"))
+    code2, out2, errout2 = run_cli(
+        "run",
+        str(path),
+        "--project-id",
+        "p1",
+        "--region",
+        "cn-north-4",
+        "--quiet",
+        "--json-summary",
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert code == code2 == 2, errout + errout2
     for text in (err, out, errout, out2, errout2):
         assert secret not in text and key not in text and "5c941cf0" not in text
@@ -550,8 +629,13 @@ def test_csv_renamed_to_xlsx_is_an_error(tmp_path: Path) -> None:
 def test_password_protected_workbook_is_an_error(tmp_path: Path) -> None:
     """An encrypted workbook (OLE2 container with an EncryptedPackage stream) says to remove the password."""
     path = tmp_path / "m.xlsx"
-    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600
-                     + "EncryptionInfo".encode("utf-16-le") + b"\0" * 50 + "EncryptedPackage".encode("utf-16-le"))
+    path.write_bytes(
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+        + b"\0" * 600
+        + "EncryptionInfo".encode("utf-16-le")
+        + b"\0" * 50
+        + "EncryptedPackage".encode("utf-16-le")
+    )
     err = manifest_error(path)
     assert "password-protected" in str(err)
     assert "without a password" in str(err)
@@ -586,10 +670,40 @@ def test_xlsx_cells_read_as_the_user_sees_them(tmp_path: Path) -> None:
     path = tmp_path / "m.xlsx"
     wb = Workbook()
     ws = wb.active
-    ws.append(["group_id", "int", "float", "whole", "padded", "bool", "date", "datetime", "time", "empty",
-               "text", "big", "formula"])
-    ws.append([12345, 42, 1.5, 3.0, 12345, True, dt.date(2024, 1, 1), dt.datetime(2024, 1, 2, 13, 45, 6),
-               dt.time(8, 30), None, "0012345", 123456789012345.0, "=1+1"])
+    ws.append(
+        [
+            "group_id",
+            "int",
+            "float",
+            "whole",
+            "padded",
+            "bool",
+            "date",
+            "datetime",
+            "time",
+            "empty",
+            "text",
+            "big",
+            "formula",
+        ]
+    )
+    ws.append(
+        [
+            12345,
+            42,
+            1.5,
+            3.0,
+            12345,
+            True,
+            dt.date(2024, 1, 1),
+            dt.datetime(2024, 1, 2, 13, 45, 6),
+            dt.time(8, 30),
+            None,
+            "0012345",
+            123456789012345.0,
+            "=1+1",
+        ]
+    )
     ws.append(["g2", -7, 0.1 + 0.2, 1e20, -42, False, None, None, None, None, " keep spaces ", 0, None])
     ws["E2"].number_format = "000000000"
     ws["E3"].number_format = "00000"
@@ -597,10 +711,35 @@ def test_xlsx_cells_read_as_the_user_sees_them(tmp_path: Path) -> None:
     info, rows = read_all(path)
     assert info.kind == "xlsx" and info.sheet == "Sheet" and info.encoding is None and info.delimiter is None
     assert list(rows[0].values.values()) == [
-        "12345", "42", "1.5", "3", "000012345", "TRUE", "2024-01-01", "2024-01-02T13:45:06", "08:30:00", "",
-        "0012345", "123456789012345", ""]
+        "12345",
+        "42",
+        "1.5",
+        "3",
+        "000012345",
+        "TRUE",
+        "2024-01-01",
+        "2024-01-02T13:45:06",
+        "08:30:00",
+        "",
+        "0012345",
+        "123456789012345",
+        "",
+    ]
     assert list(rows[1].values.values()) == [
-        "g2", "-7", "0.3", "100000000000000000000", "-00042", "FALSE", "", "", "", "", " keep spaces ", "0", ""]
+        "g2",
+        "-7",
+        "0.3",
+        "100000000000000000000",
+        "-00042",
+        "FALSE",
+        "",
+        "",
+        "",
+        "",
+        " keep spaces ",
+        "0",
+        "",
+    ]
 
 
 def test_xlsx_chinese_headers_and_unknown_columns(tmp_path: Path) -> None:
@@ -627,8 +766,10 @@ def test_xlsx_row_numbers_are_the_sheets(tmp_path: Path) -> None:
     assert info.header_row == 3
     assert info.columns == ("column A", "group_id", "note")  # the table starts in column B
     assert [(r.row, r.values) for r in rows] == [
-        (4, {"column A": "", "group_id": "g1", "note": ""}), (9, {"column A": "", "group_id": "g2", "note": "x"}),
-        (10, {"column A": "", "group_id": "", "note": "only a note"})]
+        (4, {"column A": "", "group_id": "g1", "note": ""}),
+        (9, {"column A": "", "group_id": "g2", "note": "x"}),
+        (10, {"column A": "", "group_id": "", "note": "only a note"}),
+    ]
 
 
 def test_xlsx_trailing_empty_headers_are_ignored_and_stray_values_rejected(tmp_path: Path) -> None:
@@ -645,8 +786,9 @@ def test_xlsx_trailing_empty_headers_are_ignored_and_stray_values_rejected(tmp_p
 
 def test_xlsx_sheet_selection(tmp_path: Path) -> None:
     """The first sheet by default; sheet= picks another by name (case-insensitive if unambiguous)."""
-    path = write_xlsx(tmp_path / "m.xlsx", [["group_id"], ["first"]], title="One",
-                      more={"迁移任务组": [["任务组ID"], ["second"]]})
+    path = write_xlsx(
+        tmp_path / "m.xlsx", [["group_id"], ["first"]], title="One", more={"迁移任务组": [["任务组ID"], ["second"]]}
+    )
     info, rows = read_all(path)
     assert (info.sheet, rows[0].values["group_id"]) == ("One", "first")
     info, rows = read_all(path, sheet="迁移任务组")
@@ -860,7 +1002,10 @@ def test_xlsx_formulas_without_a_cached_value_are_named_per_row(tmp_path: Path) 
     wb.save(tmp_path / "f.xlsx")
     info, rows = read_all(tmp_path / "f.xlsx")
     assert [(r.row, r.values["group_id"], r.values["src_sk"], r.formulas) for r in rows] == [
-        (2, "g1", "", ("src_sk", "note")), (3, "g2", "plain-sk", ()), (4, "", "", ("group_id",))]
+        (2, "g1", "", ("src_sk", "note")),
+        (3, "g2", "plain-sk", ()),
+        (4, "", "", ("group_id",)),
+    ]
     assert count_rows(info) == 3
     _, rows = read_all(write_xlsx(tmp_path / "plain.xlsx", [["group_id"], ["g1"]]))
     assert rows[0].formulas == ()
@@ -869,8 +1014,14 @@ def test_xlsx_formulas_without_a_cached_value_are_named_per_row(tmp_path: Path) 
 def test_xlsx_read_in_step_with_its_formulas_gives_the_rows_a_csv_gives(tmp_path: Path) -> None:
     """A sheet the formula scan flags (here by a ':f ' in a note) is read twice in step: its rows are exactly those
     of the same table as CSV (blank rows, short rows, unknown columns), none with formulas."""
-    table = [["group_id", "src_sk", "note", "other"], ["g1", "sk1", "a:f b", ""], ["", "", "", ""],
-             ["g2", "", "", "x"], ["", "", "only note", ""], ["g3", "sk3", "", ""]]
+    table = [
+        ["group_id", "src_sk", "note", "other"],
+        ["g1", "sk1", "a:f b", ""],
+        ["", "", "", ""],
+        ["g2", "", "", "x"],
+        ["", "", "only note", ""],
+        ["g3", "sk3", "", ""],
+    ]
     _, from_xlsx = read_all(write_xlsx(tmp_path / "m.xlsx", [[c or None for c in r] for r in table]))
     _, from_csv = read_all(write_csv(tmp_path / "m.csv", table))
     assert from_xlsx == from_csv

@@ -102,11 +102,11 @@ def test_renamed_spreadsheets_are_named_for_what_they_are(tmp_path: Path) -> Non
     xlsx = write_xlsx(tmp_path / "a.xlsx")
     cases = {
         (ods, "m.xlsx"): "is an OpenDocument spreadsheet (.ods, LibreOffice or WPS) saved with the name .xlsx: "
-                         "rename it to .ods, or save it as .xlsx",
+        "rename it to .ods, or save it as .xlsx",
         (ods, "m.xls"): "is an OpenDocument spreadsheet (.ods, LibreOffice or WPS) saved with the name .xls: "
-                        "rename it to .ods",
+        "rename it to .ods",
         (XLS, "m.xlsx"): "is an Excel 97-2003 workbook (.xls, or a WPS .et) saved with the name .xlsx: rename it "
-                         "to .xls",
+        "to .xls",
         (XLS, "m.ods"): "saved with the name .ods: rename it to .xls",
         (xlsx, "m.xls"): "is an Excel workbook (.xlsx) saved with the name .xls: rename it to .xlsx",
         (xlsx, "m.ods"): "is an Excel workbook (.xlsx) saved with the name .ods: rename it to .xlsx",
@@ -120,13 +120,19 @@ def test_renamed_spreadsheets_are_named_for_what_they_are(tmp_path: Path) -> Non
         assert message in error_of(target), (source.name, name)
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("m.xls", b"group_id\ng1\n", "is not an Excel 97-2003 workbook (.xls): it looks like text (a CSV renamed?)"),
-    ("m.xls", b"<html><body><table><tr><td>group_id</td></tr></table></body></html>",
-     "is not an Excel 97-2003 workbook (.xls): it is a web page (HTML"),
-    ("m.ods", b"group_id\ng1\n", "is not an OpenDocument spreadsheet (.ods): it looks like text"),
-    ("m.ods", b"\x00\x01\x02binary", "is not an OpenDocument spreadsheet (.ods): it is not a zip archive"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("m.xls", b"group_id\ng1\n", "is not an Excel 97-2003 workbook (.xls): it looks like text (a CSV renamed?)"),
+        (
+            "m.xls",
+            b"<html><body><table><tr><td>group_id</td></tr></table></body></html>",
+            "is not an Excel 97-2003 workbook (.xls): it is a web page (HTML",
+        ),
+        ("m.ods", b"group_id\ng1\n", "is not an OpenDocument spreadsheet (.ods): it looks like text"),
+        ("m.ods", b"\x00\x01\x02binary", "is not an OpenDocument spreadsheet (.ods): it is not a zip archive"),
+    ],
+)
 def test_text_saved_under_a_spreadsheet_name_says_so(tmp_path: Path, name: str, content: bytes, message: str) -> None:
     path = tmp_path / name
     path.write_bytes(content)
@@ -138,21 +144,31 @@ def test_other_zip_formats_named_as_spreadsheets_say_what_they_are(tmp_path: Pat
     for name, members, what in [
         ("b.xlsx", {"[Content_Types].xml": "", "xl/workbook.bin": ""}, "an Excel binary workbook (.xlsb)"),
         ("n.xlsx", {"Index/Document.iwa": ""}, "an Apple Numbers file"),
-        ("t.ods", {"mimetype": "application/vnd.oasis.opendocument.text", "content.xml": ""},
-         "an OpenDocument file that is not a spreadsheet"),
+        (
+            "t.ods",
+            {"mimetype": "application/vnd.oasis.opendocument.text", "content.xml": ""},
+            "an OpenDocument file that is not a spreadsheet",
+        ),
     ]:
         path = tmp_path / name
         with zipfile.ZipFile(path, "w") as archive:
             for member, text in members.items():
                 archive.writestr(member, text)
-        assert f"it is {what}, saved with the name {path.suffix}; open it in its program and save it as .xlsx or " \
-               ".csv" in error_of(path)
+        assert (
+            f"it is {what}, saved with the name {path.suffix}; open it in its program and save it as .xlsx or "
+            ".csv" in error_of(path)
+        )
 
 
-@pytest.mark.parametrize(("suffix", "hint"), [
-    (".et", "a WPS Spreadsheets workbook: in WPS, File > Save As > Excel workbook (.xlsx), or CSV"),
-    (".numbers", "an Apple Numbers file"), (".xlsb", "an Excel binary workbook"), (".wps", "save it as .xlsx or .csv"),
-])
+@pytest.mark.parametrize(
+    ("suffix", "hint"),
+    [
+        (".et", "a WPS Spreadsheets workbook: in WPS, File > Save As > Excel workbook (.xlsx), or CSV"),
+        (".numbers", "an Apple Numbers file"),
+        (".xlsb", "an Excel binary workbook"),
+        (".wps", "save it as .xlsx or .csv"),
+    ],
+)
 def test_formats_not_read_say_save_as_xlsx_or_csv(tmp_path: Path, suffix: str, hint: str) -> None:
     path = tmp_path / f"m{suffix}"
     shutil.copyfile(XLS, path)  # a WPS .et is an OLE2 file much like an .xls: refused by its name all the same
@@ -161,20 +177,31 @@ def test_formats_not_read_say_save_as_xlsx_or_csv(tmp_path: Path, suffix: str, h
 
 
 def test_an_ods_manifest_runs_end_to_end_and_its_chinese_columns_reach_the_report(
-        sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """bulkretry run on an .ods against the simulator: every group retried, the Chinese column in report.csv, and
     no annotated copy but a note saying why and where the rows are."""
     use_sim_credentials(monkeypatch, sim_thread.simulator.config)
     groups = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]][:3]
     rows: list[list[object]] = [["任务组ID", "备注"], *([g, f"第{i}批"] for i, g in enumerate(groups))]
     manifest = write_ods(tmp_path / "清单.ods", rows)
-    code, out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", PROJECT, "--out",
-                             str(tmp_path / "run"), "--quiet")
+    code, out, err = run_cli(
+        "run",
+        str(manifest),
+        "--endpoint",
+        sim_thread.url,
+        "--project-id",
+        PROJECT,
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+    )
     assert code == 0, (out, err)
     with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["group_id"], r["outcome"], r["备注"]) for r in rows] == [
-        (g, "succeeded", f"第{i}批") for i, g in enumerate(groups)]
+        (g, "succeeded", f"第{i}批") for i, g in enumerate(groups)
+    ]
     assert "no annotated manifest: an .ods manifest is not annotated" in err and "report.xlsx" in err, err
     assert not list((tmp_path / "run").glob("annotated*"))
     code, out, err = run_cli("validate", str(XLS), "--project-id", PROJECT)

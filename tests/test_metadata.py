@@ -46,10 +46,14 @@ async def test_agency_keys_sign_with_the_security_token_and_refresh_once_for_all
     config = SimConfig(groups=60, failed_ratio=1.0)
     state = SimState.from_config(config, clock=clock)
     fake = FakeMetadata(state, ttl_s=3600, delay_s=0.05, wall=clock)
-    async with running_simulator(config, state=state) as sim, serve_metadata(fake) as origin, \
-            aiohttp.ClientSession() as session:
-        auth = AgencyAuth(await fetch_key(origin, clock=clock), fetch=lambda: fetch_key(origin, clock=clock),
-                          clock=clock)
+    async with (
+        running_simulator(config, state=state) as sim,
+        serve_metadata(fake) as origin,
+        aiohttp.ClientSession() as session,
+    ):
+        auth = AgencyAuth(
+            await fetch_key(origin, clock=clock), fetch=lambda: fetch_key(origin, clock=clock), clock=clock
+        )
         client = OmsClient(session, auth, endpoint=sim.url)
         first = await _retry_failed(client, state, config.project_id, 10)
         assert not [r for r in first if isinstance(r, BaseException)]
@@ -63,8 +67,10 @@ async def test_agency_keys_sign_with_the_security_token_and_refresh_once_for_all
         assert not [r for r in third if isinstance(r, BaseException)]
         issued = list(fake.keys)
         shown = repr(auth) + repr(client) + repr(await fetch_key(origin))
-        assert not any(k.ak in shown or k.sk in shown or k.security_token in shown  # type: ignore[attr-defined]
-                       for k in fake.keys)
+        assert not any(
+            k.ak in shown or k.sk in shown or k.security_token in shown  # type: ignore[attr-defined]
+            for k in fake.keys
+        )
     tokens = [r.headers.get("X-Security-Token") for r in sim.received if r.method == "PUT"]
     assert len(tokens) == 25 and set(tokens) == {k.security_token for k in issued}  # type: ignore[attr-defined]
     assert all("x-security-token" in r.headers["Authorization"] for r in sim.received)
@@ -78,10 +84,14 @@ async def test_a_failed_refresh_keeps_the_valid_keys_then_fails_calls_at_once() 
     config = SimConfig(groups=60, failed_ratio=1.0)
     state = SimState.from_config(config, clock=clock)
     fake = FakeMetadata(state, ttl_s=3600, wall=clock)
-    async with running_simulator(config, state=state) as sim, serve_metadata(fake) as origin, \
-            aiohttp.ClientSession() as session:
-        auth = AgencyAuth(await fetch_key(origin, clock=clock), fetch=lambda: fetch_key(origin, clock=clock),
-                          clock=clock)
+    async with (
+        running_simulator(config, state=state) as sim,
+        serve_metadata(fake) as origin,
+        aiohttp.ClientSession() as session,
+    ):
+        auth = AgencyAuth(
+            await fetch_key(origin, clock=clock), fetch=lambda: fetch_key(origin, clock=clock), clock=clock
+        )
         client = OmsClient(session, auth, endpoint=sim.url)
         fake.down = True
         clock.shift = 3100
@@ -106,8 +116,11 @@ async def test_a_401_fetches_new_keys_once_when_the_keys_are_not_new() -> None:
     config = SimConfig(groups=60, failed_ratio=1.0)
     state = SimState.from_config(config, clock=clock)
     fake = FakeMetadata(state, ttl_s=3600, wall=clock)
-    async with running_simulator(config, state=state) as sim, serve_metadata(fake) as origin, \
-            aiohttp.ClientSession() as session:
+    async with (
+        running_simulator(config, state=state) as sim,
+        serve_metadata(fake) as origin,
+        aiohttp.ClientSession() as session,
+    ):
         stale = await fetch_key(origin, clock=clock)
         state._keys.pop(stale.ak)  # revoked: the simulator no longer knows it
         auth = AgencyAuth(stale, fetch=lambda: fetch_key(origin, clock=clock), clock=clock)
@@ -153,10 +166,22 @@ def utc(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 
 ANSWERS = [
-    {"credential": {"access": "A1", "secret": "S1", "securitytoken": "T1",
-                    "expires_at": "2026-12-02T03:04:05.000000Z"}},
-    {"credentials": {"accessKeyId": "A2", "secretAccessKey": "S2", "securityToken": "T2",
-                     "expiration": "2027-01-01T00:00:00.500000Z"}},
+    {
+        "credential": {
+            "access": "A1",
+            "secret": "S1",
+            "securitytoken": "T1",
+            "expires_at": "2026-12-02T03:04:05.000000Z",
+        }
+    },
+    {
+        "credentials": {
+            "accessKeyId": "A2",
+            "secretAccessKey": "S2",
+            "securityToken": "T2",
+            "expiration": "2027-01-01T00:00:00.500000Z",
+        }
+    },
     {"access_key_id": "A3", "secret_access_key": "S3", "security_token": "T3", "expires_at": "2030-06-30T12:00:00.0Z"},
 ]
 
@@ -169,8 +194,7 @@ def test_a_securitykey_answer_reads_as_the_sdk_reads_it(utc: None, answer: dict)
     assert (ours.ak, ours.sk, ours.security_token) == (sdk.access, sdk.secret, sdk.security_token)
     assert int(ours.expires_at) == int(sdk.expire_at)
     with pytest.raises(MetadataError, match="securitytoken"):
-        parse_key(json.dumps({"credential": {"access": "A", "secret": "S", "expires_at": "2030-01-01T00:00:00Z"}}),
-                  0.0)
+        parse_key(json.dumps({"credential": {"access": "A", "secret": "S", "expires_at": "2030-01-01T00:00:00Z"}}), 0.0)
 
 
 SCENARIO = Path(__file__).with_name("netns_ecs_agency.py")
@@ -204,7 +228,8 @@ def test_off_ecs_the_chain_ends_at_once_with_exit_2(tmp_path: Path) -> None:
         "out, err = io.StringIO(), io.StringIO()\n"
         "code = main(['run', sys.argv[1], '--endpoint', 'http://127.0.0.1:9', '--project-id', 'p', '--out', "
         "sys.argv[2]], out=out, err=err)\n"
-        "print(json.dumps({'exit': code, 'err': err.getvalue()}))\n")
+        "print(json.dumps({'exit': code, 'err': err.getvalue()}))\n"
+    )
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\ng1\n")
     done = run_isolated(script, str(manifest), str(tmp_path / "run"), env=_clean_env(tmp_path))
@@ -221,13 +246,11 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
     import os
 
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "CI")}
-    return {**keep, "HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8",
-            "TZ": "UTC"}
+    return {**keep, "HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "TZ": "UTC"}
 
 
 @pytest.mark.parametrize(("life", "before"), [(86400.0, 600.0), (3600.0, 600.0), (1000.0, 200.0), (3.0, 0.6)])
-def test_keys_are_refreshed_a_fifth_of_their_life_or_ten_minutes_before_they_expire(life: float,
-                                                                                   before: float) -> None:
+def test_keys_are_refreshed_a_fifth_of_their_life_or_ten_minutes_before_they_expire(life: float, before: float) -> None:
     """The refresh point: the smaller of a fifth of the lifetime and 10 minutes before expiry; a key that looks
     expired on arrival (clock skew) is used for 30 s, not refreshed on every call."""
     key = TemporaryKey("a", "s", "t", expires_at=1000.0 + life, fetched_at=1000.0)

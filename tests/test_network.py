@@ -27,8 +27,9 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
 
 def test_the_proxy_is_read_from_the_environment_lower_case_first() -> None:
     """HTTPS_PROXY for https URLs, HTTP_PROXY for http ones; the lower-case spelling wins, as in requests."""
-    net = network_from({"HTTPS_PROXY": "http://upper:3128", "https_proxy": "http://lower:3128",
-                        "HTTP_PROXY": "proxy.corp:8080"})
+    net = network_from(
+        {"HTTPS_PROXY": "http://upper:3128", "https_proxy": "http://lower:3128", "HTTP_PROXY": "proxy.corp:8080"}
+    )
     assert net.proxy_for("https://oms.cn-north-4.myhuaweicloud.com/v2/x").url == "http://lower:3128"  # type: ignore[union-attr]
     assert net.proxy_for("http://oms.example/").url == "http://proxy.corp:8080"  # type: ignore[union-attr]
     assert network_from({}).proxy_for("https://oms.example/") is None
@@ -36,8 +37,9 @@ def test_the_proxy_is_read_from_the_environment_lower_case_first() -> None:
 
 def test_no_proxy_sends_matching_hosts_direct() -> None:
     """NO_PROXY: exact hosts, domain suffixes (with or without a dot), host:port, and * for everything."""
-    net = network_from({"HTTPS_PROXY": "http://p:1",
-                        "NO_PROXY": "localhost, .internal,myhuaweicloud.com,10.0.0.1:8443"})
+    net = network_from(
+        {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "localhost, .internal,myhuaweicloud.com,10.0.0.1:8443"}
+    )
     assert net.proxy_for("https://localhost:9000/") is None
     assert net.proxy_for("https://a.internal/") is None
     assert net.proxy_for("https://oms.cn-north-4.myhuaweicloud.com/") is None
@@ -95,8 +97,18 @@ def test_a_bad_ca_bundle_exits_2_before_any_call(tmp_path: Path, sim_thread, mon
     manifest.write_text("group_id\ng-1\n")
     junk = tmp_path / "junk.pem"
     junk.write_text("-----BEGIN NOTHING-----\n")
-    code, _out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", "p",
-                             "--ca-bundle", str(junk), "--out", str(tmp_path / "run"))
+    code, _out, err = run_cli(
+        "run",
+        str(manifest),
+        "--endpoint",
+        sim_thread.url,
+        "--project-id",
+        "p",
+        "--ca-bundle",
+        str(junk),
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert code == 2, err
     assert "junk.pem holds no usable PEM certificate" in err
     assert "Traceback" not in err
@@ -115,8 +127,12 @@ def test_a_run_behind_a_proxy_with_a_private_ca(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     oms = "oms.cn-north-4.myhuaweicloud.com:443"
-    for case, source in (("ca_bundle", "--ca-bundle"), ("ssl_cert_file", "SSL_CERT_FILE"),
-                         ("requests_ca_bundle", "REQUESTS_CA_BUNDLE"), ("proxy_credentials", "--ca-bundle")):
+    for case, source in (
+        ("ca_bundle", "--ca-bundle"),
+        ("ssl_cert_file", "SSL_CERT_FILE"),
+        ("requests_ca_bundle", "REQUESTS_CA_BUNDLE"),
+        ("proxy_credentials", "--ca-bundle"),
+    ):
         got = result[case]
         assert (got["exit"], got["by_outcome"]) == (0, {"succeeded": 3}), (case, got["stderr"])
         assert got["network"]["ca"] == source

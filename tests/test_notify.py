@@ -27,9 +27,16 @@ from tests.netns import require_netns, run_isolated
 from tests.servers import sdk_authorization, serve
 from tests.tlsnet import BackgroundLoop, RecordingTlsServer
 
-SUMMARY = RunSummary(run_id="20261202-010000-groups", manifest="groups.csv", started_at="", finished_at="",
-                     duration_s=3725.0, rows=120, by_outcome={"succeeded": 100, "failed": 15, "interrupted": 5},
-                     by_error_code={"OMS.0500": 9, "duplicate": 4, "APIGW.0308": 4, "tls": 2, "halted": 5})
+SUMMARY = RunSummary(
+    run_id="20261202-010000-groups",
+    manifest="groups.csv",
+    started_at="",
+    finished_at="",
+    duration_s=3725.0,
+    rows=120,
+    by_outcome={"succeeded": 100, "failed": 15, "interrupted": 5},
+    by_error_code={"OMS.0500": 9, "duplicate": 4, "APIGW.0308": 4, "tls": 2, "halted": 5},
+)
 
 
 def test_the_text_holds_the_run_id_counts_top_three_codes_duration_and_report() -> None:
@@ -38,9 +45,13 @@ def test_the_text_holds_the_run_id_counts_top_three_codes_duration_and_report() 
     title, body = render(Ending(1, SUMMARY, report="/runs/x/report.html"))
     assert title == "bulkretry run 20261202-010000-groups: some rows failed"
     assert body.splitlines() == [
-        "Run: 20261202-010000-groups", "Rows: 120 (100 succeeded, 15 failed, 5 interrupted)",
-        "Top errors: OMS.0500 ×9, APIGW.0308 ×4, tls ×2", "Duration: 1 h 02 min", "Exit status: 1",
-        "Report: /runs/x/report.html"]
+        "Run: 20261202-010000-groups",
+        "Rows: 120 (100 succeeded, 15 failed, 5 interrupted)",
+        "Top errors: OMS.0500 ×9, APIGW.0308 ×4, tls ×2",
+        "Duration: 1 h 02 min",
+        "Exit status: 1",
+        "Report: /runs/x/report.html",
+    ]
     assert render(Ending(143, SUMMARY, signal="SIGTERM")).title.endswith(": stopped by SIGTERM")
     assert render(Ending(1, SUMMARY, halted="the first 5 calls were refused")).title.endswith(": halted")
     assert render(Ending(0, SUMMARY)).title.endswith(": succeeded")
@@ -77,8 +88,9 @@ def test_env_references_are_resolved_and_missing_ones_refused() -> None:
         resolve_targets(["env:NOPE"], {})
 
 
-@pytest.mark.parametrize("url", ["nosuch://key123456", "wecombot://", "not a url secret123456",
-                                 "smn://urn:smn:cn-north-4:secret123456"])
+@pytest.mark.parametrize(
+    "url", ["nosuch://key123456", "wecombot://", "not a url secret123456", "smn://urn:smn:cn-north-4:secret123456"]
+)
 def test_a_bad_target_is_refused_without_quoting_it(url: str) -> None:
     """An unknown scheme, a key of the wrong form, no URL, a malformed SMN URN: ConfigError, the value unquoted."""
     with pytest.raises(ConfigError) as info:
@@ -91,10 +103,15 @@ def test_an_smn_urn_gives_the_region_project_and_endpoint() -> None:
     HUAWEICLOUD_SDK_REGION_SMN_<R> endpoint."""
     [target] = resolve_targets(["smn://urn:smn:ap-southeast-1:p1:alerts"], {})
     assert target.topic is not None
-    assert (target.topic.project_id, target.topic.endpoint.origin) == ("p1", "https://smn.ap-southeast-1.myhuaweicloud.com")
+    assert (target.topic.project_id, target.topic.endpoint.origin) == (
+        "p1",
+        "https://smn.ap-southeast-1.myhuaweicloud.com",
+    )
     assert target.topic.path == "/v2/p1/notifications/topics/urn%3Asmn%3Aap-southeast-1%3Ap1%3Aalerts/publish"
-    [target] = resolve_targets(["smn://urn:smn:ap-southeast-1:p1:alerts"],
-                               {"HUAWEICLOUD_SDK_REGION_SMN_AP_SOUTHEAST_1": "http://127.0.0.1:8080"})
+    [target] = resolve_targets(
+        ["smn://urn:smn:ap-southeast-1:p1:alerts"],
+        {"HUAWEICLOUD_SDK_REGION_SMN_AP_SOUTHEAST_1": "http://127.0.0.1:8080"},
+    )
     assert target.topic is not None and target.topic.endpoint.origin == "http://127.0.0.1:8080"
 
 
@@ -119,8 +136,9 @@ async def test_a_target_that_fails_is_a_warning_the_others_are_sent() -> None:
         targets = resolve_targets([f"json://127.0.0.1:{port}/broken-s3cr3t", f"json://127.0.0.1:{port}/fine"], {})
         import asyncio
 
-        warnings = await asyncio.to_thread(send_notifications, targets, render(Ending(0, SUMMARY)),
-                                           network=network_from({}), failed=False, timeout=5)
+        warnings = await asyncio.to_thread(
+            send_notifications, targets, render(Ending(0, SUMMARY)), network=network_from({}), failed=False, timeout=5
+        )
     assert [g["path"] for g in got] == ["/broken-s3cr3t", "/fine"]
     assert got[1]["body"]["title"].endswith(": succeeded")
     assert len(warnings) == 1 and warnings[0].startswith("notification to json://*** (--notify #1) not sent")
@@ -128,23 +146,44 @@ async def test_a_target_that_fails_is_a_warning_the_others_are_sent() -> None:
 
 
 def test_run_sends_one_notification_and_a_failed_one_changes_nothing_but_a_warning(
-        tmp_path: Path, sim_thread, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, sim_thread, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     """run --notify: one message per target at the end; a target that cannot be reached is a warning on stderr
     and in the log file; the exit status, stdout and the run's files are as without it; the URL never shows."""
     use_sim_credentials(monkeypatch, sim_thread.config, HOOK="json://127.0.0.1:9/hook-s3cr3t")
     ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=10)[1]][:2]
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in ids))
-    code, out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
-                             sim_thread.config.project_id, "--out", str(tmp_path / "run"), "--quiet",
-                             "--notify", "env:HOOK", "--log-file", str(tmp_path / "log.jsonl"))
+    code, out, err = run_cli(
+        "run",
+        str(manifest),
+        "--endpoint",
+        sim_thread.url,
+        "--project-id",
+        sim_thread.config.project_id,
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        "--notify",
+        "env:HOOK",
+        "--log-file",
+        str(tmp_path / "log.jsonl"),
+    )
     assert code == 0, err
     assert "2 rows: 2 succeeded" in out
     assert "bulkretry: warning: notification to json://*** ($HOOK) not sent" in err
     log = (tmp_path / "log.jsonl").read_text()
     assert '"event": "notify_failed"' in log
-    everything = err + out + log + "".join(p.read_text(errors="replace") for p in (tmp_path / "run").iterdir()
-                                           if p.suffix in (".json", ".csv", ".html"))
+    everything = (
+        err
+        + out
+        + log
+        + "".join(
+            p.read_text(errors="replace")
+            for p in (tmp_path / "run").iterdir()
+            if p.suffix in (".json", ".csv", ".html")
+        )
+    )
     assert "s3cr3t" not in everything
 
 
@@ -154,9 +193,21 @@ def test_notify_on_failure_sends_nothing_for_a_clean_run(tmp_path: Path, sim_thr
     ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=10)[1]][:1]
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in ids))
-    code, _out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
-                              sim_thread.config.project_id, "--out", str(tmp_path / "run"), "--quiet",
-                              "--notify", "env:HOOK", "--notify-on", "failure")
+    code, _out, err = run_cli(
+        "run",
+        str(manifest),
+        "--endpoint",
+        sim_thread.url,
+        "--project-id",
+        sim_thread.config.project_id,
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        "--notify",
+        "env:HOOK",
+        "--notify-on",
+        "failure",
+    )
     assert code == 0, err
     assert "notification" not in err
 
@@ -167,8 +218,18 @@ def test_a_missing_notify_variable_exits_2_before_any_call(tmp_path: Path, sim_t
     monkeypatch.delenv("DINGTALK_URL", raising=False)
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\ng-1\n")
-    code, _out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", "p",
-                              "--out", str(tmp_path / "run"), "--notify", "env:DINGTALK_URL")
+    code, _out, err = run_cli(
+        "run",
+        str(manifest),
+        "--endpoint",
+        sim_thread.url,
+        "--project-id",
+        "p",
+        "--out",
+        str(tmp_path / "run"),
+        "--notify",
+        "env:DINGTALK_URL",
+    )
     assert code == 2, err
     assert "$DINGTALK_URL is not set" in err
     assert sim_thread.simulator.traffic.calls == 0 and not (tmp_path / "run").exists()
@@ -178,8 +239,13 @@ def _posted(server: RecordingTlsServer) -> list[dict]:
     return [seen.json() for seen in server.seen]
 
 
-def _notified_run(tmp_path: Path, sim_thread, monkeypatch: pytest.MonkeyPatch, rows: int,  # type: ignore[no-untyped-def]
-                  *options: str) -> tuple[int, str, str, list[dict]]:
+def _notified_run(
+    tmp_path: Path,
+    sim_thread,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: int,  # type: ignore[no-untyped-def]
+    *options: str,
+) -> tuple[int, str, str, list[dict]]:
     """`run` of *rows* failed groups against the simulator with *options* and one json:// target (its URL in
     $HOOK) that records what it is sent: ``(exit status, stdout, stderr, the messages)``."""
     ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=rows)[1]]
@@ -188,17 +254,29 @@ def _notified_run(tmp_path: Path, sim_thread, monkeypatch: pytest.MonkeyPatch, r
     with BackgroundLoop() as loop:
         server = loop.run(RecordingTlsServer(None).start())
         monkeypatch.setenv("HOOK", f"json://127.0.0.1:{server.port}/hook")
-        code, out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
-                                 sim_thread.config.project_id, "--out", str(tmp_path / "run"), "--quiet",
-                                 *options, "--notify", "env:HOOK")
+        code, out, err = run_cli(
+            "run",
+            str(manifest),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            sim_thread.config.project_id,
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+            *options,
+            "--notify",
+            "env:HOOK",
+        )
         return code, out, err, _posted(server)
 
 
 def test_a_halted_run_says_so(tmp_path: Path, sim_thread, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A run stopped by --max-duration: one message, titled halted, with the reason and exit status 1."""
     use_sim_credentials(monkeypatch, sim_thread.config)
-    code, _out, err, posted = _notified_run(tmp_path, sim_thread, monkeypatch, 20, "--rate", "20",
-                                            "--max-duration", "0.2s")
+    code, _out, err, posted = _notified_run(
+        tmp_path, sim_thread, monkeypatch, 20, "--rate", "20", "--max-duration", "0.2s"
+    )
     assert code == 1, err
     assert len(posted) == 1
     assert posted[0]["title"] == "bulkretry run run: halted"
@@ -225,8 +303,9 @@ def test_a_run_ended_by_an_error_still_notifies(tmp_path: Path, sim_thread, monk
     clear_credentials(monkeypatch)
     monkeypatch.setenv("OMS_IAM_USER", "sim-user")
     monkeypatch.setenv("OMS_IAM_PASSWORD", "not-the-password")
-    code, out, err, posted = _notified_run(tmp_path, sim_thread, monkeypatch, 2, "--iam-endpoint", sim_thread.url,
-                                           "--iam-domain", "sim-domain")
+    code, out, err, posted = _notified_run(
+        tmp_path, sim_thread, monkeypatch, 2, "--iam-endpoint", sim_thread.url, "--iam-domain", "sim-domain"
+    )
     assert code == 2, (out, err)
     assert err.startswith("bulkretry: error: IAM") and err.count("\n") == 1, err
     assert len(posted) == 1
@@ -256,12 +335,15 @@ def test_five_targets_each_get_one_correct_message(tmp_path: Path) -> None:
     query = parse_qs(ding["raw_path"].split("?", 1)[1])  # as sent (aiohttp's query_string is decoded once)
     assert query["access_token"] == [netscenarios.DINGTALK_TOKEN]
     secret = netscenarios.DINGTALK_SECRET
-    expected = base64.b64encode(hmac.new(secret.encode(), f"{query['timestamp'][0]}\n{secret}".encode(),
-                                         hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(secret.encode(), f"{query['timestamp'][0]}\n{secret}".encode(), hashlib.sha256).digest()
+    ).decode()
     assert query["sign"] == [expected]  # decoded once, as DingTalk does (Apprise alone encodes it twice)
-    texts = {"oapi.dingtalk.com": json.loads(ding["body"])["text"]["content"],
-             "qyapi.weixin.qq.com": json.loads(seen["qyapi.weixin.qq.com"]["body"])["text"]["content"],
-             "open.feishu.cn": json.loads(seen["open.feishu.cn"]["body"])["content"]["text"]}
+    texts = {
+        "oapi.dingtalk.com": json.loads(ding["body"])["text"]["content"],
+        "qyapi.weixin.qq.com": json.loads(seen["qyapi.weixin.qq.com"]["body"])["text"]["content"],
+        "open.feishu.cn": json.loads(seen["open.feishu.cn"]["body"])["content"]["text"],
+    }
     assert seen["qyapi.weixin.qq.com"]["query"] == f"key={netscenarios.WECOM_KEY}"
     assert seen["open.feishu.cn"]["path"] == f"/open-apis/bot/v2/hook/{netscenarios.FEISHU_TOKEN}/"
     assert seen["hooks.slack.com"]["path"] == "/services/" + "/".join(netscenarios.SLACK_TOKENS)
@@ -270,12 +352,14 @@ def test_five_targets_each_get_one_correct_message(tmp_path: Path) -> None:
 
     smn = seen["smn.cn-north-4.myhuaweicloud.com"]
     pid = result["project_id"]
-    assert smn["raw_path"] == (f"/v2/{pid}/notifications/topics/urn%3Asmn%3Acn-north-4%3A{pid}%3A"
-                               f"{netscenarios.SMN_TOPIC}/publish")
+    assert smn["raw_path"] == (
+        f"/v2/{pid}/notifications/topics/urn%3Asmn%3Acn-north-4%3A{pid}%3A{netscenarios.SMN_TOPIC}/publish"
+    )
     published = json.loads(smn["body"])
     texts["smn"] = f"{published['subject']}\n{published['message']}"
-    oracle = sdk_authorization("POST", smn["host"], smn["raw_path"], smn["headers"], smn["body"].encode(),
-                               result["ak"], result["sk"])
+    oracle = sdk_authorization(
+        "POST", smn["host"], smn["raw_path"], smn["headers"], smn["body"].encode(), result["ak"], result["sk"]
+    )
     assert oracle is not None and smn["headers"]["Authorization"] == oracle
     for where, text in texts.items():
         assert text.startswith("bulkretry run run: some rows failed"), where
@@ -302,12 +386,36 @@ def test_a_run_stopped_by_sigterm_notifies_and_exits_143(tmp_path: Path) -> None
         ids = [g["group_id"] for g in sim.simulator.state.list(status=5, offset=0, limit=100)[1]]
         manifest = tmp_path / "m.csv"
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
-        env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk,
-               "HOOK": f"json://127.0.0.1:{server.port}/hook"}
+        env = {
+            **os.environ,
+            "HUAWEICLOUD_SDK_AK": config.ak,
+            "HUAWEICLOUD_SDK_SK": config.sk,
+            "HOOK": f"json://127.0.0.1:{server.port}/hook",
+        }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim.url, "--project-id",
-             config.project_id, "--out", str(tmp_path / "run"), "--concurrency", "2", "--quiet", "--notify",
-             "env:HOOK"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "bulkretry",
+                "run",
+                str(manifest),
+                "--endpoint",
+                sim.url,
+                "--project-id",
+                config.project_id,
+                "--out",
+                str(tmp_path / "run"),
+                "--concurrency",
+                "2",
+                "--quiet",
+                "--notify",
+                "env:HOOK",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 20
         while len(sim.simulator.received) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)

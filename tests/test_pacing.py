@@ -90,8 +90,9 @@ def test_pool_shares_one_pacer_or_keeps_one_per_key() -> None:
 
 
 @pytest.mark.slow
-def test_rate_auto_finishes_a_throttled_run_and_reports_the_learned_rate(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rate_auto_finishes_a_throttled_run_and_reports_the_learned_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """--rate auto against a server that answers 429 beyond 40/s: every row succeeds (429s retried) and
     summary.json says which rate the project's pacer ended at."""
     config = SimConfig(groups=120, failed_ratio=1.0, rate_limit=40)
@@ -100,9 +101,22 @@ def test_rate_auto_finishes_a_throttled_run_and_reports_the_learned_rate(tmp_pat
         manifest = tmp_path / "m.csv"
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
         use_sim_credentials(monkeypatch, config)
-        code, out, err = run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
-                              "--rate", "auto:80", "--max-attempts", "20", "--out", str(tmp_path / "run"),
-                              "--quiet", "--json-summary")
+        code, out, err = run_cli(
+            "run",
+            str(manifest),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--rate",
+            "auto:80",
+            "--max-attempts",
+            "20",
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+            "--json-summary",
+        )
         throttled = sim_thread.simulator.traffic.throttled
     assert code == 0, err
     summary_json = json.loads(out)

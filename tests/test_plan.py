@@ -44,8 +44,10 @@ def test_first_rows_memory_is_a_few_dozen_bytes_per_key() -> None:
 def test_planner_marks_the_second_occurrence_as_a_duplicate_of_the_first() -> None:
     """The same (project, group) twice: the later row is a duplicate naming the first row."""
     planner = Planner(columns=["group_id", "project_id"], endpoint="http://x")
-    plans = [planner.plan(row, {"group_id": g, "project_id": p})
-             for row, (p, g) in enumerate([("a", "g1"), ("b", "g1"), ("a", "g1")], start=2)]
+    plans = [
+        planner.plan(row, {"group_id": g, "project_id": p})
+        for row, (p, g) in enumerate([("a", "g1"), ("b", "g1"), ("a", "g1")], start=2)
+    ]
     assert [p.verdict for p in plans] == [None, None, Outcome.DUPLICATE]
     assert "row 2" in plans[2].error_msg
 
@@ -53,18 +55,32 @@ def test_planner_marks_the_second_occurrence_as_a_duplicate_of_the_first() -> No
 def test_planner_fills_empty_body_cells_from_run_wide_defaults() -> None:
     """BULKRETRY_<COLUMN> fills a body field whose cell is empty or whose column is absent; a cell wins;
     a default may itself be an env: reference; without a column or a default the field is left out."""
-    env = {"BULKRETRY_SRC_SK": "default-src-sk", "BULKRETRY_DST_SK": "env:DST_FROM_ENV", "DST_FROM_ENV": "dst-sk",
-           "BULKRETRY_CONNECTION_STRING": ""}
+    env = {
+        "BULKRETRY_SRC_SK": "default-src-sk",
+        "BULKRETRY_DST_SK": "env:DST_FROM_ENV",
+        "DST_FROM_ENV": "dst-sk",
+        "BULKRETRY_CONNECTION_STRING": "",
+    }
     planner = Planner(columns=["group_id", "src_ak", "src_sk", "dst_ak"], project_id="p", endpoint="http://x", env=env)
     given = planner.plan(2, {"group_id": "g1", "src_ak": "AK1", "src_sk": "own-sk", "dst_ak": "AK2"})
     empty = planner.plan(3, {"group_id": "g2", "src_ak": "AK1", "src_sk": "", "dst_ak": ""})
-    assert dict(given.body) == {"src_ak": "AK1", "src_sk": "own-sk", "dst_ak": "AK2", "dst_sk": "dst-sk",
-                                "migrate_failed_object": False}
-    assert dict(empty.body) == {"src_ak": "AK1", "src_sk": "default-src-sk", "dst_sk": "dst-sk",
-                                "migrate_failed_object": False}
+    assert dict(given.body) == {
+        "src_ak": "AK1",
+        "src_sk": "own-sk",
+        "dst_ak": "AK2",
+        "dst_sk": "dst-sk",
+        "migrate_failed_object": False,
+    }
+    assert dict(empty.body) == {
+        "src_ak": "AK1",
+        "src_sk": "default-src-sk",
+        "dst_sk": "dst-sk",
+        "migrate_failed_object": False,
+    }
     assert list(given.body) == ["src_ak", "src_sk", "dst_ak", "dst_sk", "migrate_failed_object"]  # the API's order
-    unset = Planner(columns=["group_id"], project_id="p", endpoint="http://x",
-                    env={"BULKRETRY_DST_SK": "env:MISSING"}).plan(2, {"group_id": "g1"})
+    unset = Planner(
+        columns=["group_id"], project_id="p", endpoint="http://x", env={"BULKRETRY_DST_SK": "env:MISSING"}
+    ).plan(2, {"group_id": "g1"})
     assert unset.verdict is Outcome.INVALID and "MISSING" in unset.error_msg
 
 
@@ -73,8 +89,15 @@ def test_planner_refuses_a_region_cell_that_is_not_a_region_id() -> None:
     planner = Planner(columns=["group_id", "region"], project_id="p")
     cells = ["cn-north-4", " ap-southeast-1 ", "x@127.0.0.1:18444#", "a/b", "CN-NORTH-4", "cn-north-4", ""]
     plans = [planner.plan(row, {"group_id": f"g{row}", "region": cell}) for row, cell in enumerate(cells, start=2)]
-    assert [p.error_code for p in plans] == ["", "", "invalid:region not a region id", "invalid:region not a region id",
-                                             "invalid:region not a region id", "", "invalid:region missing"]
+    assert [p.error_code for p in plans] == [
+        "",
+        "",
+        "invalid:region not a region id",
+        "invalid:region not a region id",
+        "invalid:region not a region id",
+        "",
+        "invalid:region missing",
+    ]
     assert plans[1].region == "ap-southeast-1"
     assert "x@127.0.0.1:18444#" in plans[2].error_msg and "cn-north-4" in plans[2].error_msg
     pinned = Planner(columns=["group_id", "region"], project_id="p", endpoint="http://127.0.0.1:1")
@@ -106,14 +129,25 @@ def test_masked_text_keeps_an_env_reference_in_any_case(column: str, prefix: str
 HUGE = "x" * 1_000_000
 
 
-@pytest.mark.parametrize(("column", "value"), [
-    ("migrate_failed_object", HUGE), ("src_sk", "env:" + HUGE), ("json_auth_file", HUGE),
-    ("group_id", " " + "g" * 1000 + " "), ("src_sk", "ENV:" + HUGE),
-])
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("migrate_failed_object", HUGE),
+        ("src_sk", "env:" + HUGE),
+        ("json_auth_file", HUGE),
+        ("group_id", " " + "g" * 1000 + " "),
+        ("src_sk", "ENV:" + HUGE),
+    ],
+)
 def test_a_huge_cell_is_quoted_by_a_short_prefix_only(tmp_path: Path, column: str, value: str) -> None:
     """A row refused for a huge cell says why in a short message: at most a short prefix of the cell is quoted."""
-    planner = Planner(columns=["group_id", "src_sk", "json_auth_file", "migrate_failed_object"], project_id="p",
-                      endpoint="http://x", env={}, base_dir=tmp_path)
+    planner = Planner(
+        columns=["group_id", "src_sk", "json_auth_file", "migrate_failed_object"],
+        project_id="p",
+        endpoint="http://x",
+        env={},
+        base_dir=tmp_path,
+    )
     plan = planner.plan(2, {"group_id": "g1", column: value})
     assert plan.verdict is Outcome.INVALID
     assert len(plan.error_msg) < 300 and len(plan.error_code) < 100, plan.error_msg[:300]
@@ -121,8 +155,9 @@ def test_a_huge_cell_is_quoted_by_a_short_prefix_only(tmp_path: Path, column: st
 
 def _key_plan(tmp_path: Path, cell: str) -> RowPlan:
     """The plan of one row whose json_auth_file cell is *cell* (paths relative to *tmp_path*)."""
-    planner = Planner(columns=["group_id", "json_auth_file"], project_id="p", endpoint="http://x", env={},
-                      base_dir=tmp_path)
+    planner = Planner(
+        columns=["group_id", "json_auth_file"], project_id="p", endpoint="http://x", env={}, base_dir=tmp_path
+    )
     return planner.plan(2, {"group_id": "g1", "json_auth_file": cell})
 
 

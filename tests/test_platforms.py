@@ -78,8 +78,11 @@ def test_secret_files_without_o_nonblock(tmp_path: Path, monkeypatch: pytest.Mon
     assert load_credentials({}, token_file=str(tmp_path / "tok")) == Token("file-token")
     with open(tmp_path / "big", "wb") as fh:
         fh.truncate(1 << 30)
-    for path, words in ((tmp_path / "big", "larger than"), ("/dev/zero", "not a regular file"),
-                        (tmp_path, "not a regular file")):
+    for path, words in (
+        (tmp_path / "big", "larger than"),
+        ("/dev/zero", "not a regular file"),
+        (tmp_path, "not a regular file"),
+    ):
         with pytest.raises(CredentialsError, match=words):
             load_credentials({}, token_file=str(path))
 

@@ -71,7 +71,7 @@ def _bulkretry_argv(command: str) -> list[str]:
     words = shlex.split(command)
     start = next(i for i, w in enumerate(words[:-1]) if Path(w).name == "bulkretry" and words[i + 1] == "run")
     argv: list[str] = []
-    for word in words[start + 1:]:
+    for word in words[start + 1 :]:
         if word in {"&&", "||", ";", "|"}:
             break
         argv.append(word)
@@ -79,8 +79,11 @@ def _bulkretry_argv(command: str) -> list[str]:
 
 
 def test_the_crontab_line_has_five_fields_and_a_run_the_parser_takes() -> None:
-    lines = [line for line in (DEPLOY / "crontab").read_text(encoding="utf-8").splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line
+        for line in (DEPLOY / "crontab").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     settings = [line for line in lines if re.match(r"^[A-Z_]+=", line)]
     jobs = [line for line in lines if line not in settings]
     assert {line.split("=")[0] for line in settings} <= {"SHELL", "PATH", "MAILTO"}
@@ -96,10 +99,30 @@ def test_the_crontab_line_has_five_fields_and_a_run_the_parser_takes() -> None:
 #: Keys the units may use, per section (a typo such as ``OnCalender`` fails here).
 UNIT_KEYS = {
     "Unit": {"Description", "Documentation", "Wants", "After", "Requires"},
-    "Service": {"Type", "EnvironmentFile", "DynamicUser", "User", "Group", "StateDirectory", "LogsDirectory",
-                "WorkingDirectory", "ExecStart", "TimeoutStartSec", "TimeoutStopSec", "KillMode", "Nice",
-                "NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices",
-                "ProtectKernelTunables", "ProtectControlGroups", "RestrictAddressFamilies", "SuccessExitStatus"},
+    "Service": {
+        "Type",
+        "EnvironmentFile",
+        "DynamicUser",
+        "User",
+        "Group",
+        "StateDirectory",
+        "LogsDirectory",
+        "WorkingDirectory",
+        "ExecStart",
+        "TimeoutStartSec",
+        "TimeoutStopSec",
+        "KillMode",
+        "Nice",
+        "NoNewPrivileges",
+        "ProtectSystem",
+        "ProtectHome",
+        "PrivateTmp",
+        "PrivateDevices",
+        "ProtectKernelTunables",
+        "ProtectControlGroups",
+        "RestrictAddressFamilies",
+        "SuccessExitStatus",
+    },
     "Timer": {"OnCalendar", "Persistent", "AccuracySec", "RandomizedDelaySec", "Unit"},
     "Install": {"WantedBy"},
 }
@@ -107,8 +130,9 @@ UNIT_KEYS = {
 
 def read_unit(name: str) -> configparser.ConfigParser:
     """A unit file parsed strictly: no key twice, no section twice, every line ``Key=value`` in a section."""
-    unit = configparser.ConfigParser(strict=True, interpolation=None, delimiters=("=",), comment_prefixes=("#", ";"),
-                                     empty_lines_in_values=False)
+    unit = configparser.ConfigParser(
+        strict=True, interpolation=None, delimiters=("=",), comment_prefixes=("#", ";"), empty_lines_in_values=False
+    )
     unit.optionxform = str  # type: ignore[assignment,method-assign]  # systemd keys are case-sensitive
     unit.read_string((DEPLOY / name).read_text(encoding="utf-8"), source=name)
     for section in unit.sections():
@@ -139,21 +163,32 @@ def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
     if analyze is None or not program.exists():
         pytest.skip("needs systemd-analyze and the bulkretry console script")
     text = (DEPLOY / "bulkretry.service").read_text(encoding="utf-8")
-    (tmp_path / "bulkretry.service").write_text(text.replace("/opt/bulkretry/bin/bulkretry", str(program)),
-                                                encoding="utf-8")
+    (tmp_path / "bulkretry.service").write_text(
+        text.replace("/opt/bulkretry/bin/bulkretry", str(program)), encoding="utf-8"
+    )
     shutil.copyfile(DEPLOY / "bulkretry.timer", tmp_path / "bulkretry.timer")
-    done = subprocess.run([analyze, "verify", "bulkretry.service", "bulkretry.timer"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [analyze, "verify", "bulkretry.service", "bulkretry.timer"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0 and not done.stderr.strip(), done.stderr
-    calendar = subprocess.run([analyze, "calendar", read_unit("bulkretry.timer")["Timer"]["OnCalendar"]],
-                              capture_output=True, text=True, timeout=60, check=False)
+    calendar = subprocess.run(
+        [analyze, "calendar", read_unit("bulkretry.timer")["Timer"]["OnCalendar"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert calendar.returncode == 0, calendar.stderr
 
 
 def _documents() -> dict[str, dict[str, Any]]:
     docs = list(yaml.safe_load_all((DEPLOY / "cronjob.yaml").read_text(encoding="utf-8")))
-    assert all(isinstance(doc, dict) and doc.get("apiVersion") and doc.get("metadata", {}).get("name")
-               for doc in docs)
+    assert all(isinstance(doc, dict) and doc.get("apiVersion") and doc.get("metadata", {}).get("name") for doc in docs)
     by_kind = {doc["kind"]: doc for doc in docs}
     assert len(by_kind) == len(docs)
     return by_kind

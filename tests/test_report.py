@@ -34,8 +34,15 @@ FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1", "-2+3", "@SUM(A1:A2)"
 def result(row: int, **fields) -> RowResult:
     """A row result with plausible defaults; ``fields`` override them."""
     base = dict(
-        row=row, project_id="p-0001", group_id=f"g-{row:04d}", outcome=Outcome.SUCCEEDED, http_status=200,
-        attempts=1, request_id=f"req-{row}", latency_ms=12.5, started_at="2024-05-01T08:00:00.000Z",
+        row=row,
+        project_id="p-0001",
+        group_id=f"g-{row:04d}",
+        outcome=Outcome.SUCCEEDED,
+        http_status=200,
+        attempts=1,
+        request_id=f"req-{row}",
+        latency_ms=12.5,
+        started_at="2024-05-01T08:00:00.000Z",
         finished_at="2024-05-01T08:00:00.013Z",
     )
     return RowResult(**(base | fields))
@@ -45,10 +52,17 @@ def result(row: int, **fields) -> RowResult:
 def summary() -> RunSummary:
     """A run summary with outcome and error-code counts and a Chinese manifest name."""
     return RunSummary(
-        run_id="20240501-080000-abcd", manifest="清单/任务组.csv", started_at="2024-05-01T08:00:00Z",
-        finished_at="2024-05-01T08:01:00Z", duration_s=60.25, rows=3,
-        by_outcome={"succeeded": 1, "failed": 1, "invalid": 1}, by_error_code={"OMS.0001": 1, "invalid:group_id": 1},
-        calls=4, achieved_rate=0.07, out_dir="runs/x",
+        run_id="20240501-080000-abcd",
+        manifest="清单/任务组.csv",
+        started_at="2024-05-01T08:00:00Z",
+        finished_at="2024-05-01T08:01:00Z",
+        duration_s=60.25,
+        rows=3,
+        by_outcome={"succeeded": 1, "failed": 1, "invalid": 1},
+        by_error_code={"OMS.0001": 1, "invalid:group_id": 1},
+        calls=4,
+        achieved_rate=0.07,
+        out_dir="runs/x",
     )
 
 
@@ -57,11 +71,30 @@ def results() -> list[RowResult]:
     """Three results: a success, a server failure with Chinese text, and a local one with no HTTP status."""
     return [
         result(2, extra=(("owner", "alice"), ("备注", "第一批"))),
-        result(3, outcome=Outcome.FAILED, http_status=400, error_code="OMS.0001", error_msg="任务组状态不允许重试",
-               attempts=3, latency_ms=101.0, extra=(("备注", "第二批"),)),
-        result(4, group_id="", outcome=Outcome.INVALID, http_status=None, error_code="invalid:group_id",
-               error_msg="group_id is empty", attempts=0, request_id="", latency_ms=None, started_at="",
-               finished_at="", extra=(("owner", "bob"), ("ignored", "not a report column"))),
+        result(
+            3,
+            outcome=Outcome.FAILED,
+            http_status=400,
+            error_code="OMS.0001",
+            error_msg="任务组状态不允许重试",
+            attempts=3,
+            latency_ms=101.0,
+            extra=(("备注", "第二批"),),
+        ),
+        result(
+            4,
+            group_id="",
+            outcome=Outcome.INVALID,
+            http_status=None,
+            error_code="invalid:group_id",
+            error_msg="group_id is empty",
+            attempts=0,
+            request_id="",
+            latency_ms=None,
+            started_at="",
+            finished_at="",
+            extra=(("owner", "bob"), ("ignored", "not a report column")),
+        ),
     ]
 
 
@@ -109,6 +142,7 @@ def write(tmp_path: Path, results, summary: RunSummary, **kw) -> list[Path]:
 
 # --- formats ---------------------------------------------------------------------------------------------------
 
+
 def test_parse_formats_accepts_lists_with_spaces_case_and_repeats():
     """A comma list is read in order, spaces and case ignored, repeats dropped."""
     assert parse_formats("csv,xlsx") == ("csv", "xlsx")
@@ -138,6 +172,7 @@ def test_write_reports_rejects_unknown_format_before_writing(tmp_path, results, 
 
 
 # --- what is written -------------------------------------------------------------------------------------------
+
 
 def test_returns_reports_in_format_order_then_summary(tmp_path, results, summary):
     """The paths come back in the formats' order, then summary.json, and exist; nothing else is left."""
@@ -186,6 +221,7 @@ def test_summary_json_turns_nan_rate_into_null(tmp_path, summary):
 
 # --- csv -------------------------------------------------------------------------------------------------------
 
+
 def test_csv_has_bom_crlf_header_and_rows_in_order(tmp_path, results, summary):
     """report.csv starts with a UTF-8 BOM, uses CRLF, has the exact header and one row per result in order."""
     write(tmp_path, results, summary, formats=("csv",))
@@ -196,8 +232,22 @@ def test_csv_has_bom_crlf_header_and_rows_in_order(tmp_path, results, summary):
     rows = read_csv(path)
     assert rows[0] == HEADER
     assert [r[0] for r in rows[1:]] == ["2", "3", "4"]
-    assert rows[1] == ["2", "p-0001", "g-0002", "succeeded", "200", "", "", "1", "req-2", "12.5",
-                       "2024-05-01T08:00:00.000Z", "2024-05-01T08:00:00.013Z", "alice", "第一批"]
+    assert rows[1] == [
+        "2",
+        "p-0001",
+        "g-0002",
+        "succeeded",
+        "200",
+        "",
+        "",
+        "1",
+        "req-2",
+        "12.5",
+        "2024-05-01T08:00:00.000Z",
+        "2024-05-01T08:00:00.013Z",
+        "alice",
+        "第一批",
+    ]
     assert rows[2][6] == "任务组状态不允许重试"
     assert rows[2][-2:] == ["", "第二批"]  # a missing extra is empty
     assert rows[3][4] == "" and rows[3][9] == ""  # None is empty
@@ -217,6 +267,7 @@ def test_extra_column_clashing_with_a_report_column_is_renamed(tmp_path, summary
 
 # --- xlsx ------------------------------------------------------------------------------------------------------
 
+
 def test_xlsx_sheets_header_freeze_filter_and_types(tmp_path, results, summary):
     """report.xlsx has Summary then Rows; Rows has a bold frozen header, a filter over the data, typed cells."""
     write(tmp_path, results, summary, formats=("xlsx",))
@@ -229,8 +280,22 @@ def test_xlsx_sheets_header_freeze_filter_and_types(tmp_path, results, summary):
     assert all(c.font.b for c in ws[1])
     assert ws.column_dimensions["G"].width >= 40  # error_msg is wide
     row2 = [c.value for c in ws[2]]
-    assert row2 == [2, "p-0001", "g-0002", "succeeded", 200, None, None, 1, "req-2", 12.5,
-                    "2024-05-01T08:00:00.000Z", "2024-05-01T08:00:00.013Z", "alice", "第一批"]
+    assert row2 == [
+        2,
+        "p-0001",
+        "g-0002",
+        "succeeded",
+        200,
+        None,
+        None,
+        1,
+        "req-2",
+        12.5,
+        "2024-05-01T08:00:00.000Z",
+        "2024-05-01T08:00:00.013Z",
+        "alice",
+        "第一批",
+    ]
     for name in ("row", "http_status", "attempts", "latency_ms"):
         cell = ws.cell(3, REPORT_COLUMNS.index(name) + 1)
         assert cell.data_type == "n" and isinstance(cell.value, (int, float)), name
@@ -297,8 +362,25 @@ def test_xlsx_rows_beyond_a_sheet_continue_on_the_next(tmp_path, summary, monkey
 # trim without xml:space="preserve", tab and LF, long text, text that looks like a number, a boolean, an
 # error value or a formula.
 ROUND_TRIP_TEXTS = [
-    "任务组状态不允许重试", "<&>\"'", "]]>", "&amp;", "  lead", "trail  ", " both ", "a\tb", "line1\nline2",
-    "中文<b>&</b> 混合", "emoji 😀", "x" * 5_000 + "尾", "", "0012", "1e5", "TRUE", "#N/A", "=1+1", "\u00a0nbsp",
+    "任务组状态不允许重试",
+    "<&>\"'",
+    "]]>",
+    "&amp;",
+    "  lead",
+    "trail  ",
+    " both ",
+    "a\tb",
+    "line1\nline2",
+    "中文<b>&</b> 混合",
+    "emoji 😀",
+    "x" * 5_000 + "尾",
+    "",
+    "0012",
+    "1e5",
+    "TRUE",
+    "#N/A",
+    "=1+1",
+    "\u00a0nbsp",
 ]
 NUMBER_COLUMNS = [REPORT_COLUMNS.index(name) for name in ("row", "http_status", "attempts", "latency_ms")]
 
@@ -307,11 +389,19 @@ def round_trip_rows(n: int) -> list[RowResult]:
     """n results whose texts, numbers and empty cells cycle through ROUND_TRIP_TEXTS and a few numbers."""
     texts = ROUND_TRIP_TEXTS
     return [
-        result(i + 2, project_id=texts[i % len(texts)], group_id=texts[(i + 3) % len(texts)],
-               error_code=texts[(i + 5) % len(texts)][:40], error_msg=texts[(i + 7) % len(texts)],
-               http_status=[200, None, 400][i % 3], attempts=i, request_id=texts[(i + 11) % len(texts)],
-               latency_ms=[12.5, None, 101.0, 0.1 + 0.2, 1e-7][i % 5], started_at=texts[(i + 13) % len(texts)],
-               extra=(("owner", texts[(i + 1) % len(texts)]), ("备注", texts[(i + 2) % len(texts)])))
+        result(
+            i + 2,
+            project_id=texts[i % len(texts)],
+            group_id=texts[(i + 3) % len(texts)],
+            error_code=texts[(i + 5) % len(texts)][:40],
+            error_msg=texts[(i + 7) % len(texts)],
+            http_status=[200, None, 400][i % 3],
+            attempts=i,
+            request_id=texts[(i + 11) % len(texts)],
+            latency_ms=[12.5, None, 101.0, 0.1 + 0.2, 1e-7][i % 5],
+            started_at=texts[(i + 13) % len(texts)],
+            extra=(("owner", texts[(i + 1) % len(texts)]), ("备注", texts[(i + 2) % len(texts)])),
+        )
         for i in range(n)
     ]
 
@@ -378,9 +468,18 @@ def test_xlsx_package_has_every_part_and_a_sound_zip(tmp_path, results, summary,
         assert zf.testzip() is None
         infos = zf.infolist()
     parts = xml_parts(path)
-    assert {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml",
-            "xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml", "xl/worksheets/sheet3.xml",
-            "docProps/core.xml", "docProps/app.xml"} <= set(parts)
+    assert {
+        "[Content_Types].xml",
+        "_rels/.rels",
+        "xl/workbook.xml",
+        "xl/_rels/workbook.xml.rels",
+        "xl/styles.xml",
+        "xl/worksheets/sheet1.xml",
+        "xl/worksheets/sheet2.xml",
+        "xl/worksheets/sheet3.xml",
+        "docProps/core.xml",
+        "docProps/app.xml",
+    } <= set(parts)
     types = parts["[Content_Types].xml"].decode()
     for part in ("/xl/workbook.xml", "/xl/styles.xml", *(f"/xl/worksheets/sheet{i}.xml" for i in (1, 2, 3))):
         assert f'PartName="{part}"' in types
@@ -390,8 +489,10 @@ def test_xlsx_package_has_every_part_and_a_sound_zip(tmp_path, results, summary,
     raw = path.read_bytes()
     for info in infos:
         assert info.extra == b"" and info.extract_version == 20, info.filename
-        version, extra_length = struct.unpack_from("<H", raw, info.header_offset + 4)[0], \
-            struct.unpack_from("<H", raw, info.header_offset + 28)[0]
+        version, extra_length = (
+            struct.unpack_from("<H", raw, info.header_offset + 4)[0],
+            struct.unpack_from("<H", raw, info.header_offset + 28)[0],
+        )
         assert (version, extra_length) == (20, 0), info.filename  # the local header too
 
 
@@ -411,10 +512,14 @@ def test_xlsx_header_is_bold_and_frozen_and_the_filter_covers_the_written_rows(t
     rows_2 = parts["xl/worksheets/sheet3.xml"].decode()
     assert '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>' in rows_2
     assert rows_2.endswith('</sheetData><autoFilter ref="A1:N101"/>' + rows_2.split('<autoFilter ref="A1:N101"/>')[1])
-    names = {(n.get("name"), n.get("localSheetId"), n.get("hidden")): n.text
-             for n in ET.fromstring(parts["xl/workbook.xml"]).iter(f"{{{xlsx_package.MAIN_NS}}}definedName")}
-    assert names == {("_xlnm._FilterDatabase", "1", "1"): "'Rows'!$A$1:$N$201",
-                     ("_xlnm._FilterDatabase", "2", "1"): "'Rows 2'!$A$1:$N$101"}
+    names = {
+        (n.get("name"), n.get("localSheetId"), n.get("hidden")): n.text
+        for n in ET.fromstring(parts["xl/workbook.xml"]).iter(f"{{{xlsx_package.MAIN_NS}}}definedName")
+    }
+    assert names == {
+        ("_xlnm._FilterDatabase", "1", "1"): "'Rows'!$A$1:$N$201",
+        ("_xlnm._FilterDatabase", "2", "1"): "'Rows 2'!$A$1:$N$101",
+    }
 
 
 @pytest.mark.parametrize("bad", ["\x00", "\x0b", "\x1f", "\ufffe", "\uffff", "\ud800", "\udfff"])
@@ -438,8 +543,9 @@ def test_xlsx_never_holds_a_character_xml_cannot(tmp_path, summary, bad):
 def test_xlsx_rows_continue_on_the_next_sheet_before_a_sheet_outgrows_a_zip_member(tmp_path, summary, monkeypatch):
     """Rows also continue on the next sheet when a sheet's XML nears what a zip member holds without ZIP64."""
     monkeypatch.setattr(XlsxReport, "bytes_per_sheet", 20_000)
-    write(tmp_path, (result(i, error_msg="m" * 1_000) for i in range(2, 62)), summary, formats=("xlsx",),
-          extra_columns=())
+    write(
+        tmp_path, (result(i, error_msg="m" * 1_000) for i in range(2, 62)), summary, formats=("xlsx",), extra_columns=()
+    )
     wb = openpyxl.load_workbook(tmp_path / "run" / "report.xlsx")
     sheets = wb.sheetnames[1:]
     assert len(sheets) > 2 and sheets == ["Rows"] + [f"Rows {i}" for i in range(2, len(sheets) + 1)]
@@ -496,6 +602,7 @@ def test_xlsx_discard_never_raises(tmp_path, summary):
 
 # --- json ------------------------------------------------------------------------------------------------------
 
+
 def test_json_round_trips_types(tmp_path, results, summary):
     """report.json is {"summary", "rows"}; numbers stay numbers, None is null, Chinese is kept as UTF-8."""
     write(tmp_path, results, summary, formats=("json",))
@@ -514,11 +621,13 @@ def test_json_round_trips_types(tmp_path, results, summary):
 def test_json_rows_are_what_json_dumps_writes(tmp_path, summary):
     """Each row line is byte for byte json.dumps(row, ensure_ascii=False): floats of every form included."""
     latencies = [0.1, 25.8, -0.0, 1e-7, 1e300, 123456789.123, 5.0, float("nan"), float("inf"), None]
-    results = [result(i + 1, latency_ms=value, error_msg="中文 \"q\"") for i, value in enumerate(latencies)]
+    results = [result(i + 1, latency_ms=value, error_msg='中文 "q"') for i, value in enumerate(latencies)]
     write(tmp_path, results, summary, formats=("json",), extra_columns=())
     lines = (tmp_path / "run" / "report.json").read_text(encoding="utf-8").splitlines()[2:-1]
-    expected = [{**r.as_dict(), "latency_ms": r.latency_ms if r.latency_ms is None or math.isfinite(r.latency_ms)
-                 else None} for r in results]
+    expected = [
+        {**r.as_dict(), "latency_ms": r.latency_ms if r.latency_ms is None or math.isfinite(r.latency_ms) else None}
+        for r in results
+    ]
     assert [line.removesuffix(",") for line in lines] == [json.dumps(row, ensure_ascii=False) for row in expected]
 
 
@@ -538,15 +647,17 @@ def test_json_writer_takes_values_the_row_encoder_refuses(tmp_path, summary):
     assert [line.removesuffix(",") for line in lines] == expected
 
 
-HOSTILE = ['say "hi" \\ {0} {} }{', "line\nbreak\ttab\r", "混合 text ✓ 😀", "\u2028\u0000\x7f", "{\"json\": 1}", ""]
+HOSTILE = ['say "hi" \\ {0} {} }{', "line\nbreak\ttab\r", "混合 text ✓ 😀", "\u2028\u0000\x7f", '{"json": 1}', ""]
 
 
 def test_json_and_csv_carry_any_text_exactly(tmp_path, summary):
     """Quotes, backslashes, format braces, control characters and non-BMP text come back as they went in,
     in values and in extra column names alike (each row's JSON is one line)."""
     names = ["{0}", 'a "quoted" {name}', "备注"]
-    results = [result(i + 1, error_msg=text, request_id=text[::-1], extra=tuple((name, text) for name in names))
-               for i, text in enumerate(HOSTILE)]
+    results = [
+        result(i + 1, error_msg=text, request_id=text[::-1], extra=tuple((name, text) for name in names))
+        for i, text in enumerate(HOSTILE)
+    ]
     write(tmp_path, results, summary, formats=("json", "csv"), extra_columns=names)
     raw = (tmp_path / "run" / "report.json").read_text(encoding="utf-8")
     data = json.loads(raw)
@@ -566,11 +677,17 @@ def test_results_read_back_from_the_journal_give_the_same_reports(tmp_path, summ
     from bulkretry.run.journal import Journal
 
     extras = [
-        (("owner", "ann"), ("备注", "x")), (("备注", "y"), ("owner", "bob")), (("owner", "c1"), ("owner", "c2")),
-        (), (("备注", "=1"),), (("owner", "d"), ("备注", "e"), ("other", "f")),
+        (("owner", "ann"), ("备注", "x")),
+        (("备注", "y"), ("owner", "bob")),
+        (("owner", "c1"), ("owner", "c2")),
+        (),
+        (("备注", "=1"),),
+        (("owner", "d"), ("备注", "e"), ("other", "f")),
     ]
-    results = [result(i + 1, extra=extra, latency_ms=[1.5, float("nan"), float("inf"), None][i % 4])
-               for i, extra in enumerate(extras)]
+    results = [
+        result(i + 1, extra=extra, latency_ms=[1.5, float("nan"), float("inf"), None][i % 4])
+        for i, extra in enumerate(extras)
+    ]
     write_reports(tmp_path / "a", results, summary, formats=("csv", "json"), extra_columns=EXTRAS)
     with Journal(tmp_path / "journal.sqlite") as journal:
         for one in results:
@@ -581,11 +698,18 @@ def test_results_read_back_from_the_journal_give_the_same_reports(tmp_path, summ
     rows = read_csv(tmp_path / "b" / "report.csv")
     owner, note = rows[0].index("owner"), rows[0].index("备注")
     assert [(row[owner], row[note]) for row in rows[1:]] == [
-        ("ann", "x"), ("bob", "y"), ("c1", ""), ("", ""), ("", "'=1"), ("d", "e")]
+        ("ann", "x"),
+        ("bob", "y"),
+        ("c1", ""),
+        ("", ""),
+        ("", "'=1"),
+        ("d", "e"),
+    ]
     assert [row[rows[0].index("latency_ms")] for row in rows[1:]] == ["1.5", "", "", "", "1.5", ""]
 
 
 # --- formula neutralisation -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("text", FORMULAS)
 def test_neutralise_prefixes_formula_triggers(text):
@@ -657,6 +781,7 @@ def test_xlsx_never_holds_a_formula(tmp_path, summary):
 
 
 # --- streaming and atomicity -------------------------------------------------------------------------------------
+
 
 def test_fifty_thousand_results_are_read_once(tmp_path, summary):
     """A 50k-result iterable is iterated once, and csv and json have every row in order."""

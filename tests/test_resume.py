@@ -66,8 +66,14 @@ def _stopped_run(sim_thread: SimulatorThread, manifest: Path, out: Path, stop_af
     from bulkretry.oms.auth import AkSkAuth
     from bulkretry.oms.credentials import AkSk
 
-    settings = RunSettings(manifest=manifest, endpoint=sim_thread.url, project_id=sim_thread.config.project_id,
-                           rate=None, concurrency=1, out_dir=out)
+    settings = RunSettings(
+        manifest=manifest,
+        endpoint=sim_thread.url,
+        project_id=sim_thread.config.project_id,
+        rate=None,
+        concurrency=1,
+        out_dir=out,
+    )
     engine = {}
     seen = []
 
@@ -77,8 +83,14 @@ def _stopped_run(sim_thread: SimulatorThread, manifest: Path, out: Path, stop_af
             engine["e"].stop()
 
     prepared = prepare(settings)
-    anyio.run(lambda: execute(prepared, AkSkAuth(AkSk(sim_thread.config.ak, sim_thread.config.sk)), on_result=on_result,
-                              on_start=lambda start: engine.setdefault("e", start.engine)))
+    anyio.run(
+        lambda: execute(
+            prepared,
+            AkSkAuth(AkSk(sim_thread.config.ak, sim_thread.config.sk)),
+            on_result=on_result,
+            on_start=lambda start: engine.setdefault("e", start.engine),
+        )
+    )
 
 
 # -- resume ---------------------------------------------------------------------------------------------
@@ -92,8 +104,9 @@ def test_resume_calls_only_the_rows_not_yet_finished(sim_thread: SimulatorThread
     done = [r["group_id"] for r in first if r["outcome"] == "succeeded"]
     assert len(done) == 4 and {r["outcome"] for r in first} == {"succeeded", "interrupted"}
     before = len(sim_thread.simulator.received)
-    code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"),
-                           "--resume")
+    code, _, err = run_cli(
+        "run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"), "--resume"
+    )
     assert code == 0, err
     assert sorted(_puts(sim_thread, before)) == sorted(set(ids) - set(done))
     rows = _report(tmp_path / "run")
@@ -109,15 +122,17 @@ def test_resume_of_a_finished_run_calls_nothing(sim_thread: SimulatorThread, env
     _failed_manifest(sim_thread, tmp_path / "m.csv", 3)
     run_cli("run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"))
     before = len(sim_thread.simulator.received)
-    code, _, err = run_cli("run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"),
-                           "--resume")
+    code, _, err = run_cli(
+        "run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"), "--resume"
+    )
     assert code == 0, err
     assert len(sim_thread.simulator.received) == before
     assert len(_report(tmp_path / "run")) == 3
 
 
-def test_resume_refuses_a_changed_manifest_unless_forced(sim_thread: SimulatorThread, env: dict,
-                                                         tmp_path: Path) -> None:
+def test_resume_refuses_a_changed_manifest_unless_forced(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """An edited manifest: exit 2, nothing called, a message saying what to do; --force goes on."""
     manifest = tmp_path / "m.csv"
     _failed_manifest(sim_thread, manifest, 6)
@@ -127,14 +142,16 @@ def test_resume_refuses_a_changed_manifest_unless_forced(sim_thread: SimulatorTh
     code, _, err = run_cli("run", str(manifest), *_where(sim_thread), "--out", str(tmp_path / "run"), "--resume")
     assert code == 2 and "the manifest changed" in err and "--force" in err and "Traceback" not in err
     assert len(sim_thread.simulator.received) == before
-    code, _, err = run_cli("run", str(manifest), *_where(sim_thread), "--out", str(tmp_path / "run"), "--resume",
-                           "--force")
+    code, _, err = run_cli(
+        "run", str(manifest), *_where(sim_thread), "--out", str(tmp_path / "run"), "--resume", "--force"
+    )
     assert code == 1, err  # the unknown group fails; the others succeed
     assert len(_puts(sim_thread, before)) == 5
 
 
-def test_a_forced_resume_names_the_groups_its_changed_rows_hold(sim_thread: SimulatorThread, env: dict,
-                                                                 tmp_path: Path) -> None:
+def test_a_forced_resume_names_the_groups_its_changed_rows_hold(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """--resume --force after finished rows changed groups: the groups those rows hold now were not called, and
     the run says which (a warning on stderr, the log), instead of skipping them silently."""
     manifest = tmp_path / "m.csv"
@@ -144,8 +161,9 @@ def test_a_forced_resume_names_the_groups_its_changed_rows_hold(sim_thread: Simu
     lines[1], lines[2] = f"{ids[6]},moved", f"{ids[7]},moved"  # rows 2 and 3 now hold groups never called
     manifest.write_text("\n".join(lines[:7]) + "\n", encoding="utf-8")
     before = len(sim_thread.simulator.received)
-    code, _, err = run_cli("run", str(manifest), *_where(sim_thread), "--out", str(tmp_path / "run"), "--resume",
-                           "--force")
+    code, _, err = run_cli(
+        "run", str(manifest), *_where(sim_thread), "--out", str(tmp_path / "run"), "--resume", "--force"
+    )
     assert code in (0, 1) and "Traceback" not in err, err  # 1 when a row the stopped session reached fails now
     project = sim_thread.config.project_id
     assert "2 rows finished in an earlier session now hold other groups" in err, err
@@ -157,14 +175,25 @@ def test_resume_refuses_changed_call_settings(sim_thread: SimulatorThread, env: 
     """Another project id than the run's own: exit 2, naming the setting."""
     _failed_manifest(sim_thread, tmp_path / "m.csv", 4)
     _stopped_run(sim_thread, tmp_path / "m.csv", tmp_path / "run", stop_after=1)
-    code, _, err = run_cli("run", str(tmp_path / "m.csv"), "--endpoint", sim_thread.url, "--project-id", "other",
-                        "--quiet", "--out", str(tmp_path / "run"), "--resume")
+    code, _, err = run_cli(
+        "run",
+        str(tmp_path / "m.csv"),
+        "--endpoint",
+        sim_thread.url,
+        "--project-id",
+        "other",
+        "--quiet",
+        "--out",
+        str(tmp_path / "run"),
+        "--resume",
+    )
     assert code == 2 and "project_id was" in err
 
 
 @pytest.mark.parametrize("case", ["no-out", "empty-folder"])
-def test_resume_without_a_run_is_a_usage_error(sim_thread: SimulatorThread, env: dict, tmp_path: Path,
-                                               case: str) -> None:
+def test_resume_without_a_run_is_a_usage_error(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path, case: str
+) -> None:
     """--resume without --out, or on a folder with no run: exit 2 with what to do, nothing called."""
     _failed_manifest(sim_thread, tmp_path / "m.csv", 2)
     out = [] if case == "no-out" else ["--out", str(tmp_path)]
@@ -220,8 +249,9 @@ def test_rerun_by_error_code_and_default_folder(sim_thread: SimulatorThread, env
     assert [r["group_id"] for r in _report(new)] == unknown
 
 
-def test_rerun_with_nothing_to_do_exits_0_and_writes_nothing(sim_thread: SimulatorThread, env: dict,
-                                                             tmp_path: Path) -> None:
+def test_rerun_with_nothing_to_do_exits_0_and_writes_nothing(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """A run with no failed row: rerun says so, calls nothing, creates no folder."""
     _failed_manifest(sim_thread, tmp_path / "m.csv", 3)
     run_cli("run", str(tmp_path / "m.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"))
@@ -238,8 +268,9 @@ def test_rerun_of_a_folder_without_a_run_exits_2(tmp_path: Path) -> None:
     assert code == 2 and str(tmp_path) in err and "holds no run" in err
 
 
-def test_rerun_matches_rows_by_group_after_the_manifest_was_edited(sim_thread: SimulatorThread, env: dict,
-                                                                   tmp_path: Path) -> None:
+def test_rerun_matches_rows_by_group_after_the_manifest_was_edited(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """Finished rows deleted from the manifest: the interrupted groups are still found and called."""
     manifest = tmp_path / "m.csv"
     ids = _failed_manifest(sim_thread, manifest, 8)
@@ -259,8 +290,16 @@ def test_rerun_matches_rows_by_group_after_the_manifest_was_edited(sim_thread: S
 def test_log_file_and_json_summary(sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
     """--log-file: JSON lines (start, one per row, finish); --json-summary: stdout is one JSON document."""
     log = tmp_path / "run.jsonl"
-    code, out, err = run_cli("run", str(SAMPLES / "manifest.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"),
-                          "--log-file", str(log), "--json-summary")
+    code, out, err = run_cli(
+        "run",
+        str(SAMPLES / "manifest.csv"),
+        *_where(sim_thread),
+        "--out",
+        str(tmp_path / "run"),
+        "--log-file",
+        str(log),
+        "--json-summary",
+    )
     assert code == 1
     doc = json.loads(out)
     assert doc["exit_status"] == 1 and doc["by_outcome"]["succeeded"] == 8 and doc["rows"] == 13
@@ -281,10 +320,11 @@ def test_no_secret_in_any_file_log_or_output(sim_thread: SimulatorThread, env: d
     """Every file a run, a resume and a rerun write, the log and the output hold none of the secrets."""
     log = tmp_path / "run.jsonl"
     outputs = []
-    for argv in (["run", str(SAMPLES / "manifest.csv"), *_where(sim_thread), "--out", str(tmp_path / "run")],
-                 ["run", str(SAMPLES / "manifest.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"),
-                  "--resume"],
-                 ["rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again")]):
+    for argv in (
+        ["run", str(SAMPLES / "manifest.csv"), *_where(sim_thread), "--out", str(tmp_path / "run")],
+        ["run", str(SAMPLES / "manifest.csv"), *_where(sim_thread), "--out", str(tmp_path / "run"), "--resume"],
+        ["rerun", str(tmp_path / "run"), "--out", str(tmp_path / "again")],
+    ):
         code, out, err = run_cli(*argv, "--log-file", str(log), "--json-summary")
         assert code == 1 and json.loads(out)["exit_status"] == 1, err
         outputs.append(out + err)
@@ -313,8 +353,24 @@ def test_kill_9_at_a_random_moment_then_resume_completes_the_run(tmp_path: Path,
         manifest = tmp_path / "m.csv"
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
         env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
-        argv = [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
-                config.project_id, "--out", str(tmp_path / "run"), "--rate", "400", "--concurrency", "8", "--quiet"]
+        argv = [
+            sys.executable,
+            "-m",
+            "bulkretry",
+            "run",
+            str(manifest),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(tmp_path / "run"),
+            "--rate",
+            "400",
+            "--concurrency",
+            "8",
+            "--quiet",
+        ]
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         target = random.Random(seed).randint(20, 200)
         deadline = time.monotonic() + 60
@@ -332,7 +388,7 @@ def test_kill_9_at_a_random_moment_then_resume_completes_the_run(tmp_path: Path,
         assert called_rows - finished <= maybe_called  # every call that went out is journalled or under the horizon
         assert len(maybe_called) <= 8 + 2 * 8  # the calls in flight, and the horizon's slack (2 x concurrency)
         resume = subprocess.run([*argv, "--resume"], env=env, capture_output=True, text=True, timeout=120)
-        second = _puts(sim_thread, 0)[len(first):]
+        second = _puts(sim_thread, 0)[len(first) :]
     assert resume.returncode in (0, 1), resume.stderr
     again = {ids.index(g) + 2 for g in second}
     assert not again & finished  # no finished row was called again
@@ -355,8 +411,24 @@ def test_a_second_ctrl_c_aborts_at_once_and_the_journal_stays_consistent(tmp_pat
         manifest = tmp_path / "m.csv"
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
         env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
-        argv = [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
-                config.project_id, "--out", str(tmp_path / "run"), "--concurrency", "3", "--rate", "100", "--quiet"]
+        argv = [
+            sys.executable,
+            "-m",
+            "bulkretry",
+            "run",
+            str(manifest),
+            "--endpoint",
+            sim_thread.url,
+            "--project-id",
+            config.project_id,
+            "--out",
+            str(tmp_path / "run"),
+            "--concurrency",
+            "3",
+            "--rate",
+            "100",
+            "--quiet",
+        ]
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
         while len(_puts(sim_thread)) < 3 and time.monotonic() < deadline:
@@ -370,8 +442,9 @@ def test_a_second_ctrl_c_aborts_at_once_and_the_journal_stays_consistent(tmp_pat
         assert [r["group_id"] for r in rows] == ids and {r["outcome"] for r in rows} == {"interrupted"}
         with closing(sqlite3.connect(tmp_path / "run" / "journal.sqlite")) as db:
             assert db.execute("SELECT COUNT(*) FROM rows WHERE outcome = 'interrupted'").fetchone()[0] == len(ids)
-        resume = subprocess.run([*argv, "--resume", "--concurrency", "10"], env=env, capture_output=True,
-                                text=True, timeout=120)
+        resume = subprocess.run(
+            [*argv, "--resume", "--concurrency", "10"], env=env, capture_output=True, text=True, timeout=120
+        )
     assert resume.returncode in (0, 1), resume.stderr
     assert {r["outcome"] for r in _report(tmp_path / "run")} <= {"succeeded", "failed"}
 
@@ -387,8 +460,15 @@ def test_a_stopped_rerun_resumes_with_its_own_selection(sim_thread: SimulatorThr
     _failed_manifest(sim_thread, manifest, 10)
     _stopped_run(sim_thread, manifest, tmp_path / "run", stop_after=4)  # 6 rows interrupted
     selection = load_selection(tmp_path / "run")
-    settings = RunSettings(manifest=manifest, endpoint=sim_thread.url, project_id=sim_thread.config.project_id,
-                           rate=None, concurrency=1, out_dir=tmp_path / "again", selection=selection)
+    settings = RunSettings(
+        manifest=manifest,
+        endpoint=sim_thread.url,
+        project_id=sim_thread.config.project_id,
+        rate=None,
+        concurrency=1,
+        out_dir=tmp_path / "again",
+        selection=selection,
+    )
     engine = {}
     seen = []
 
@@ -398,8 +478,11 @@ def test_a_stopped_rerun_resumes_with_its_own_selection(sim_thread: SimulatorThr
             engine["e"].stop()
 
     auth = AkSkAuth(AkSk(sim_thread.config.ak, sim_thread.config.sk))
-    anyio.run(lambda: execute(prepare(settings), auth, on_result=on_result,
-                              on_start=lambda start: engine.setdefault("e", start.engine)))
+    anyio.run(
+        lambda: execute(
+            prepare(settings), auth, on_result=on_result, on_start=lambda start: engine.setdefault("e", start.engine)
+        )
+    )
     before = len(sim_thread.simulator.received)
     code, _, err = run_cli("run", str(manifest), *_where(sim_thread), "--out", str(tmp_path / "again"), "--resume")
     assert code == 0, err
@@ -412,8 +495,9 @@ def test_a_stopped_rerun_resumes_with_its_own_selection(sim_thread: SimulatorThr
 
 
 @pytest.mark.slow
-def test_max_duration_starts_no_call_after_the_time_box_and_resume_finishes(sim_thread: SimulatorThread, env: dict,
-                                                                              tmp_path: Path) -> None:
+def test_max_duration_starts_no_call_after_the_time_box_and_resume_finishes(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """--max-duration 1s at 10 calls/s: no call starts after the second, the rows not called are interrupted with
     error code max_duration (exit 1, the reason said), and --resume calls exactly those."""
     manifest = tmp_path / "m.csv"
@@ -421,8 +505,20 @@ def test_max_duration_starts_no_call_after_the_time_box_and_resume_finishes(sim_
     where = ["--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id, "--quiet"]
     before = len(sim_thread.simulator.received)
     started = time.monotonic()
-    code, out, err = run_cli("run", str(manifest), *where, "--rate", "10", "--concurrency", "2",
-                             "--max-duration", "1s", "--out", str(tmp_path / "run"), "--json-summary")
+    code, out, err = run_cli(
+        "run",
+        str(manifest),
+        *where,
+        "--rate",
+        "10",
+        "--concurrency",
+        "2",
+        "--max-duration",
+        "1s",
+        "--out",
+        str(tmp_path / "run"),
+        "--json-summary",
+    )
     assert code == 1, err
     assert time.monotonic() - started < 20  # a bound against a hang, not a timing assertion
     called = _puts(sim_thread, before)

@@ -19,10 +19,21 @@ from bulkretry.run.summary import summarize
 SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
 
 #: Every field its own value, so that a field read from the wrong place shows.
-ONE = RowResult(row=7, project_id="p-7", group_id="g-7", outcome=Outcome.FAILED, http_status=409,
-                error_code="OMS.1015", error_msg="not failed", attempts=3, request_id="req-7", latency_ms=12.5,
-                started_at="2024-05-01T08:00:00Z", finished_at="2024-05-01T08:00:01Z",
-                extra=(("owner", "ann"), ("备注", "x"), ("owner", "bob")))
+ONE = RowResult(
+    row=7,
+    project_id="p-7",
+    group_id="g-7",
+    outcome=Outcome.FAILED,
+    http_status=409,
+    error_code="OMS.1015",
+    error_msg="not failed",
+    attempts=3,
+    request_id="req-7",
+    latency_ms=12.5,
+    started_at="2024-05-01T08:00:00Z",
+    finished_at="2024-05-01T08:00:01Z",
+    extra=(("owner", "ann"), ("备注", "x"), ("owner", "bob")),
+)
 
 
 def test_the_journal_gives_back_row_results_field_by_field(tmp_path: Path) -> None:
@@ -47,8 +58,13 @@ def test_a_report_row_reads_each_field_by_its_name() -> None:
     header, extras = report_header(["owner", "备注", "missing"])
     assert len(row_values(ONE, extras)) == len(header)
     row = dict(zip(header, row_values(ONE, extras)))
-    assert row == {**{name: getattr(ONE, name) for name in REPORT_COLUMNS}, "outcome": "failed",
-                   "owner": "ann", "备注": "x", "missing": ""}
+    assert row == {
+        **{name: getattr(ONE, name) for name in REPORT_COLUMNS},
+        "outcome": "failed",
+        "owner": "ann",
+        "备注": "x",
+        "missing": "",
+    }
     assert row["outcome"].__class__ is str
     assert row_values(ONE._replace(latency_ms=math.nan), ())[REPORT_COLUMNS.index("latency_ms")] is None
     assert row_values(ONE, ()) == tuple(row[name] for name in REPORT_COLUMNS)
@@ -60,8 +76,12 @@ def test_reports_from_the_journal_hold_each_field_under_its_name(tmp_path: Path)
     with Journal(tmp_path / "journal.sqlite") as journal:
         journal.record(ONE)
         write_reports(tmp_path, journal.results(), summary, formats=("csv", "json"), extra_columns=["owner", "备注"])
-    expected = {**{name: getattr(ONE, name) for name in REPORT_COLUMNS}, "outcome": "failed", "owner": "ann",
-                "备注": "x"}
+    expected = {
+        **{name: getattr(ONE, name) for name in REPORT_COLUMNS},
+        "outcome": "failed",
+        "owner": "ann",
+        "备注": "x",
+    }
     (rows,) = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["rows"]
     assert rows == expected
     with open(tmp_path / "report.csv", encoding="utf-8-sig", newline="") as fh:
@@ -72,8 +92,10 @@ def test_reports_from_the_journal_hold_each_field_under_its_name(tmp_path: Path)
 def test_the_annotated_copy_follows_the_writer_protocol(tmp_path: Path) -> None:
     """AnnotatedCsv is a Writer[RowResult] (start, write each RowResult, finish); AnnotatedWriter drives it so."""
     info = open_manifest(SAMPLES / "manifest.csv")
-    results = [RowResult(raw.row, "p", raw.values["group_id"], Outcome.SUCCEEDED, request_id=f"req-{raw.row}")
-               for raw in iter_rows(info)]
+    results = [
+        RowResult(raw.row, "p", raw.values["group_id"], Outcome.SUCCEEDED, request_id=f"req-{raw.row}")
+        for raw in iter_rows(info)
+    ]
     plain: Writer[RowResult] = AnnotatedCsv(info, tmp_path / "plain.csv")
     plain.start((), RunSummary("r", "m", "", "", 0.0, 0))
     for result in results:
@@ -90,15 +112,35 @@ def test_the_annotated_copy_follows_the_writer_protocol(tmp_path: Path) -> None:
 
 def test_summarize_takes_the_counts_from_the_journal_and_the_rest_from_what_is_given_or_stored(tmp_path: Path) -> None:
     """One summary for run (every field given) and report (the stored summary, the journal's counts)."""
-    stored = RunSummary("run-1", "m.csv", "2024-05-01T08:00:00Z", "2024-05-01T08:01:00Z", 60.0, 5, calls=4,
-                        achieved_rate=2.0, out_dir="/elsewhere", sessions=2)
+    stored = RunSummary(
+        "run-1",
+        "m.csv",
+        "2024-05-01T08:00:00Z",
+        "2024-05-01T08:01:00Z",
+        60.0,
+        5,
+        calls=4,
+        achieved_rate=2.0,
+        out_dir="/elsewhere",
+        sessions=2,
+    )
     with Journal(tmp_path / "journal.sqlite") as journal:
         journal.record(ONE)
         journal.record(ONE._replace(row=8, outcome=Outcome.SUCCEEDED, error_code=""))
         journal.set_params({"run_id": "run-1", "manifest": "m.csv", "summary": stored.as_dict()})
         rebuilt = summarize(journal, journal.params(), tmp_path)
-        given = summarize(journal, journal.params(), tmp_path, run_id="run-2", manifest="n.csv", started_at="a",
-                          finished_at="b", duration_s=1.0, rows=1, calls=9)
+        given = summarize(
+            journal,
+            journal.params(),
+            tmp_path,
+            run_id="run-2",
+            manifest="n.csv",
+            started_at="a",
+            finished_at="b",
+            duration_s=1.0,
+            rows=1,
+            calls=9,
+        )
         bare = summarize(journal, {}, tmp_path / "killed", duration_s=0.0)
     counts = {"by_outcome": {"failed": 1, "succeeded": 1}, "by_error_code": {"OMS.1015": 1}}
     assert rebuilt.as_dict() == {**stored.as_dict(), **counts, "out_dir": str(tmp_path)}

@@ -31,13 +31,26 @@ def env(monkeypatch: pytest.MonkeyPatch, sim_config: SimConfig) -> dict[str, str
 
 
 def _run(sim_thread: SimulatorThread, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    return run_cli("run", str(manifest), "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id,
-                "--out", str(out), "--rate", "200", "--quiet", *extra)
+    return run_cli(
+        "run",
+        str(manifest),
+        "--endpoint",
+        sim_thread.url,
+        "--project-id",
+        sim_thread.config.project_id,
+        "--out",
+        str(out),
+        "--rate",
+        "200",
+        "--quiet",
+        *extra,
+    )
 
 
 @pytest.mark.parametrize("manifest", ["manifest.csv", "manifest.xlsx"])
-def test_run_writes_one_report_row_per_manifest_row(sim_thread: SimulatorThread, env: dict, tmp_path: Path,
-                                                    manifest: str) -> None:
+def test_run_writes_one_report_row_per_manifest_row(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path, manifest: str
+) -> None:
     """The sample (English CSV or Chinese-header xlsx) yields the contract's reports, in manifest order."""
     code, out, err = _run(sim_thread, SAMPLES / manifest, tmp_path / "run")
     assert code == 1, err  # some rows fail on purpose
@@ -89,8 +102,9 @@ def test_invalid_and_duplicate_rows_are_not_sent(sim_thread: SimulatorThread, en
     assert all(isinstance(b["migrate_failed_object"], bool) for b in bodies)
 
 
-def test_dry_run_calls_nothing_and_needs_no_credentials(sim_thread: SimulatorThread, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run_calls_nothing_and_needs_no_credentials(
+    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """--dry-run reports dry_run rows, exits 1 only for the invalid row, and sends no request."""
     for name in ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "OMS_AUTH_TOKEN"):
         monkeypatch.delenv(name, raising=False)
@@ -103,8 +117,9 @@ def test_dry_run_calls_nothing_and_needs_no_credentials(sim_thread: SimulatorThr
     assert not (tmp_path / "run" / "report.xlsx").exists()
 
 
-def test_missing_credentials_exit_2_and_call_nothing(sim_thread: SimulatorThread, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_credentials_exit_2_and_call_nothing(
+    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With no credentials configured, the run stops before any call with exit 2 and a hint."""
     for name in ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "OMS_AUTH_TOKEN", "CLOUD_SDK_AK", "OMS_IAM_USER"):
         monkeypatch.delenv(name, raising=False)
@@ -171,9 +186,27 @@ def test_a_signal_stops_the_run_and_still_writes_the_report(tmp_path: Path, sign
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
         env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bulkretry", "run", str(manifest), "--endpoint", sim_thread.url, "--project-id",
-             config.project_id, "--out", str(tmp_path / "run"), "--concurrency", "2", "--quiet"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "bulkretry",
+                "run",
+                str(manifest),
+                "--endpoint",
+                sim_thread.url,
+                "--project-id",
+                config.project_id,
+                "--out",
+                str(tmp_path / "run"),
+                "--concurrency",
+                "2",
+                "--quiet",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 20
         while len(sim_thread.simulator.received) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -190,8 +223,9 @@ def test_a_signal_stops_the_run_and_still_writes_the_report(tmp_path: Path, sign
     assert 2 <= outcomes.count("succeeded") < len(ids) - 5
 
 
-def test_journal_keeps_a_per_second_timeline_of_calls_429s_and_failures(sim_thread: SimulatorThread, env: dict,
-                                                                          tmp_path: Path) -> None:
+def test_journal_keeps_a_per_second_timeline_of_calls_429s_and_failures(
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """The timeline (for the HTML report) counts every call once, and the failed ones as failures."""
     from bulkretry.run.journal import Journal
 
@@ -216,8 +250,14 @@ def _execute(sim_thread: SimulatorThread, manifest: Path, out: Path, on_result=N
     from bulkretry.run.runner import execute
     from bulkretry.run.settings import RunSettings
 
-    settings = RunSettings(manifest=manifest, endpoint=sim_thread.url, project_id=sim_thread.config.project_id,
-                           rate=None, concurrency=1, out_dir=out)
+    settings = RunSettings(
+        manifest=manifest,
+        endpoint=sim_thread.url,
+        project_id=sim_thread.config.project_id,
+        rate=None,
+        concurrency=1,
+        out_dir=out,
+    )
     prepared = prepare(settings)
     auth = AkSkAuth(AkSk(sim_thread.config.ak, sim_thread.config.sk))
     return prepared, anyio.run(lambda: execute(prepared, auth, on_result=on_result))
@@ -238,8 +278,14 @@ def test_a_cancelled_run_reports_the_rows_planned_ahead_as_interrupted(tmp_path:
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\n" + "".join(f"g-{i:04d}\n" for i in range(rows)), encoding="utf-8")
     with SimulatorThread(SimConfig(latency_ms=200)) as sim_thread:
-        settings = RunSettings(manifest=manifest, endpoint=sim_thread.url, project_id=sim_thread.config.project_id,
-                               rate=None, concurrency=2, out_dir=tmp_path / "run")
+        settings = RunSettings(
+            manifest=manifest,
+            endpoint=sim_thread.url,
+            project_id=sim_thread.config.project_id,
+            rate=None,
+            concurrency=2,
+            out_dir=tmp_path / "run",
+        )
         prepared = prepare(settings)
 
         async def main() -> None:
@@ -252,7 +298,7 @@ def test_a_cancelled_run_reports_the_rows_planned_ahead_as_interrupted(tmp_path:
     assert [r["group_id"] for r in report] == [f"g-{i:04d}" for i in range(rows)]
     called = [r for r in report if r["outcome"] != "interrupted"]
     assert 1 <= len(called) < 20 and all(r["attempts"] == "1" for r in called)
-    assert all(r["error_code"] == "interrupted" for r in report[len(called) + 2:])
+    assert all(r["error_code"] == "interrupted" for r in report[len(called) + 2 :])
 
 
 def _failed_ids(sim_thread: SimulatorThread, n: int) -> list[str]:
@@ -280,13 +326,15 @@ def test_run_annotates_the_csv_as_write_annotated_does(sim_thread: SimulatorThre
         annotated = [row for row in csv.DictReader(fh) if row["group_id"]]
     with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
         report = list(csv.DictReader(fh))
-    assert [(r["group_id"], r["outcome"], r["error_code"]) for r in annotated] == \
-        [(r["group_id"], r["outcome"], r["error_code"]) for r in report]
+    assert [(r["group_id"], r["outcome"], r["error_code"]) for r in annotated] == [
+        (r["group_id"], r["outcome"], r["error_code"]) for r in report
+    ]
     assert [r["outcome"] for r in report] == ["succeeded"] * 6 + ["failed"]
 
 
 def test_manifest_edited_during_the_run_costs_the_annotation_not_the_reports(
-        sim_thread: SimulatorThread, env: dict, tmp_path: Path) -> None:
+    sim_thread: SimulatorThread, env: dict, tmp_path: Path
+) -> None:
     """The annotated writer stops partway (row 5 no longer holds its group): the reports still have every row,
     no annotated.csv (nor its temporary file) is left, and the run says why."""
     ids = _failed_ids(sim_thread, 6)
@@ -298,8 +346,9 @@ def test_manifest_edited_during_the_run_costs_the_annotation_not_the_reports(
     def on_result(result) -> None:
         seen.append(result)
         if len(seen) == len(ids):  # after the last call, before the reports
-            manifest.write_text("group_id,note\n" + "".join(f"{gid},row {i}\n" for i, gid in enumerate(edited)),
-                                encoding="utf-8")
+            manifest.write_text(
+                "group_id,note\n" + "".join(f"{gid},row {i}\n" for i, gid in enumerate(edited)), encoding="utf-8"
+            )
 
     _, result = _execute(sim_thread, manifest, tmp_path / "run", on_result=on_result)
     assert "annotated.csv not written" in result.note and "row 5 holds group 'someone-else'" in result.note

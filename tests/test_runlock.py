@@ -22,8 +22,10 @@ def test_a_held_lock_refuses_a_second_holder(tmp_path: Path) -> None:
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     """The lock dies with its process (kill -9 included): the folder can be locked again at once."""
-    code = ("import sys, os, signal; from pathlib import Path; from bulkretry.run.runlock import RunLock; "
-            "RunLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); os.kill(os.getpid(), signal.SIGKILL)")
+    code = (
+        "import sys, os, signal; from pathlib import Path; from bulkretry.run.runlock import RunLock; "
+        "RunLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); os.kill(os.getpid(), signal.SIGKILL)"
+    )
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=30)
     assert proc.stdout.strip() == "locked" and proc.returncode == -9
     with RunLock(tmp_path):

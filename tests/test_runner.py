@@ -21,11 +21,18 @@ def test_plans_made_before_a_manifest_error_come_out_before_it() -> None:
     assert list(_in_batches(iter(range(7)), 3)) == list(range(7))
 
 
-@pytest.mark.parametrize(("field", "value", "option"), [
-    ("concurrency", 10_000_000, "--concurrency"), ("max_attempts", 2000, "--max-attempts"),
-    ("timeout", 1e308, "--timeout"), ("verify_timeout", float("inf"), "--verify-timeout"),
-    ("rate", 1e-320, "--rate"), ("rate_auto", (1.0, 1e308), "--rate auto"), ("timeout", float("nan"), "--timeout"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "option"),
+    [
+        ("concurrency", 10_000_000, "--concurrency"),
+        ("max_attempts", 2000, "--max-attempts"),
+        ("timeout", 1e308, "--timeout"),
+        ("verify_timeout", float("inf"), "--verify-timeout"),
+        ("rate", 1e-320, "--rate"),
+        ("rate_auto", (1.0, 1e308), "--rate auto"),
+        ("timeout", float("nan"), "--timeout"),
+    ],
+)
 def test_settings_refuse_numbers_no_run_can_take(field: str, value: object, option: str) -> None:
     """RunSettings (a rerun's too, from an earlier journal) refuse absurd numbers: a usage error naming the option."""
     from pathlib import Path

@@ -27,8 +27,10 @@ def test_csv_sample_is_what_make_samples_writes() -> None:
 def test_sample_groups_have_the_states_the_demo_needs() -> None:
     """Eight failed groups, one finished, one executing, one unknown, in the default simulator."""
     config = SimConfig()
-    status = {g["group_id"]: g["status"] for g in generate_groups(config.seed, config.groups,
-                                                                   config.failed_ratio, config.project_id)}
+    status = {
+        g["group_id"]: g["status"]
+        for g in generate_groups(config.seed, config.groups, config.failed_ratio, config.project_id)
+    }
     rows = _expected_rows()
     assert [status.get(r["group_id"]) for r in rows] == [5] * 8 + [5, 6, 1, None, 5]
     assert rows[8]["group_id"] == rows[0]["group_id"]

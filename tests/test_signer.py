@@ -27,20 +27,30 @@ def _request(rng: random.Random) -> dict:
     if rng.random() < 0.5:
         segments.append("retry")
     # Distinct keys: the SDK (and we) sort (key, value) pairs, which needs comparable values per key.
-    query = [(_text(rng, 1, 6) + str(i), rng.choice([_text(rng, 0, 8), rng.randint(0, 999), rng.random() < 0.5,
-                                             [_text(rng, 0, 4), _text(rng, 0, 4)]]))
-             for i in range(rng.randint(0, 4))]
-    headers = {"User-Agent": rng.choice(["huaweicloud-usdk-python/3.0", "bulkretry/0.1.0"]),
-               "X-Project-Id": "  " + _text(rng, 1, 8).strip() + " "}
+    query = [
+        (
+            _text(rng, 1, 6) + str(i),
+            rng.choice(
+                [_text(rng, 0, 8), rng.randint(0, 999), rng.random() < 0.5, [_text(rng, 0, 4), _text(rng, 0, 4)]]
+            ),
+        )
+        for i in range(rng.randint(0, 4))
+    ]
+    headers = {
+        "User-Agent": rng.choice(["huaweicloud-usdk-python/3.0", "bulkretry/0.1.0"]),
+        "X-Project-Id": "  " + _text(rng, 1, 8).strip() + " ",
+    }
     if rng.random() < 0.7:
         headers["Content-Type"] = rng.choice(
-            ["application/json;charset=UTF-8", "application/json", "text/plain", "application/octet-stream"])
+            ["application/json;charset=UTF-8", "application/json", "text/plain", "application/octet-stream"]
+        )
     if rng.random() < 0.3:
         headers["X_Underscored"] = "never signed"
     if rng.random() < 0.3:
         headers["X-Security-Token"] = _text(rng, 10, 40).strip() or "t"
-    body = rng.choice([None, b"", "{}", '{"src_ak":"AK","migrate_failed_object":true}',
-                       '{"description":"迁移 ✓"}', _text(rng, 0, 40)])
+    body = rng.choice(
+        [None, b"", "{}", '{"src_ak":"AK","migrate_failed_object":true}', '{"description":"迁移 ✓"}', _text(rng, 0, 40)]
+    )
     return {
         "method": rng.choice(["GET", "PUT", "POST", "DELETE", "get"]),
         "host": rng.choice(["oms.cn-north-4.myhuaweicloud.com", "127.0.0.1:8080", "[::1]:9"]),
@@ -48,8 +58,9 @@ def _request(rng: random.Random) -> dict:
         "query": query,
         "headers": headers,
         "body": body,
-        "date": (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randint(0, 10**8)))
-        .strftime(signer.DATE_FORMAT),
+        "date": (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randint(0, 10**8))).strftime(
+            signer.DATE_FORMAT
+        ),
         "ak": _text(rng, 4, 24).strip() or "AK",
         "sk": _text(rng, 4, 40),
     }
@@ -58,20 +69,33 @@ def _request(rng: random.Random) -> dict:
 def _sdk_sign(case: dict) -> dict[str, str]:
     sdk_path = "/" + "/".join(quote(s, safe="") for s in case["segments"])
     headers = dict(case["headers"], **{"X-Sdk-Date": case["date"]})
-    request = SdkRequest(method=case["method"], schema="https", host=case["host"], resource_path=sdk_path,
-                         query_params=copy.deepcopy(case["query"]), header_params=headers, body=case["body"])
+    request = SdkRequest(
+        method=case["method"],
+        schema="https",
+        host=case["host"],
+        resource_path=sdk_path,
+        query_params=copy.deepcopy(case["query"]),
+        header_params=headers,
+        body=case["body"],
+    )
     signed = Signer(BasicCredentials(case["ak"], case["sk"])).sign(request)
     # The SDK re-encodes header values for `requests` (UTF-8 bytes read as Latin-1); undo that to compare.
-    return {k: v if k == "Authorization" else v.encode("iso-8859-1").decode("utf-8")
-            for k, v in signed.header_params.items()}
+    return {
+        k: v if k == "Authorization" else v.encode("iso-8859-1").decode("utf-8")
+        for k, v in signed.header_params.items()
+    }
 
 
 def _our_sign(case: dict) -> dict[str, str]:
     return signer.sign(
-        method=case["method"], host=case["host"],
+        method=case["method"],
+        host=case["host"],
         path="/" + "/".join(encode_segment(s) for s in case["segments"]),
-        query=copy.deepcopy(case["query"]), headers=dict(case["headers"], **{"X-Sdk-Date": case["date"]}),
-        body=case["body"], ak=case["ak"], sk=case["sk"],
+        query=copy.deepcopy(case["query"]),
+        headers=dict(case["headers"], **{"X-Sdk-Date": case["date"]}),
+        body=case["body"],
+        ak=case["ak"],
+        sk=case["sk"],
     )
 
 
@@ -86,9 +110,17 @@ def test_signatures_equal_the_sdk_signer_on_generated_requests(seed: int) -> Non
 
 def test_signature_changes_with_every_signed_part() -> None:
     """Changing the path, query, a signed header, the body or the key changes the signature."""
-    base = {"method": "PUT", "host": "h", "segments": ["v2", "p", "taskgroups", "g", "retry"],
-            "query": [("a", "1")], "headers": {"X-Project-Id": "p", "Content-Type": "application/json"},
-            "body": "{}", "date": "20261124T102030Z", "ak": "AK", "sk": "SK"}
+    base = {
+        "method": "PUT",
+        "host": "h",
+        "segments": ["v2", "p", "taskgroups", "g", "retry"],
+        "query": [("a", "1")],
+        "headers": {"X-Project-Id": "p", "Content-Type": "application/json"},
+        "body": "{}",
+        "date": "20261124T102030Z",
+        "ak": "AK",
+        "sk": "SK",
+    }
     original = _our_sign(base)["Authorization"]
     variants = [
         {"segments": ["v2", "p", "taskgroups", "g2", "retry"]},
@@ -111,9 +143,17 @@ def test_encoded_slash_is_signed_as_a_separator_like_the_sdk() -> None:
 
 def test_unsigned_payload_for_non_json_content() -> None:
     """Non-JSON bodies are declared UNSIGNED-PAYLOAD and that header is signed."""
-    headers = signer.sign(method="POST", host="h", path="/x", query=None,
-                          headers={"Content-Type": "text/plain"}, body=b"abc", ak="AK", sk="SK",
-                          now=datetime(2026, 11, 24, tzinfo=timezone.utc))
+    headers = signer.sign(
+        method="POST",
+        host="h",
+        path="/x",
+        query=None,
+        headers={"Content-Type": "text/plain"},
+        body=b"abc",
+        ak="AK",
+        sk="SK",
+        now=datetime(2026, 11, 24, tzinfo=timezone.utc),
+    )
     assert headers["X-Sdk-Content-Sha256"] == "UNSIGNED-PAYLOAD"
     assert "x-sdk-content-sha256" in headers["Authorization"]
     assert headers["X-Sdk-Date"] == "20261124T000000Z"
@@ -127,8 +167,9 @@ def test_sign_refuses_missing_keys() -> None:
 
 def test_parse_authorization_round_trip_and_garbage() -> None:
     """The server-side parser reads what sign() writes and rejects malformed headers."""
-    auth = signer.sign(method="GET", host="h", path="/v2/p", query=None, headers={"X-Project-Id": "p"},
-                       body=None, ak="MYAK", sk="SK")["Authorization"]
+    auth = signer.sign(
+        method="GET", host="h", path="/v2/p", query=None, headers={"X-Project-Id": "p"}, body=None, ak="MYAK", sk="SK"
+    )["Authorization"]
     parsed = signer.parse_authorization(auth)
     assert parsed is not None
     assert parsed.ak == "MYAK"

@@ -58,22 +58,37 @@ class Reply:
         return json.loads(self.body)
 
 
-async def call(sim: Simulator, method: str, path: str, *, query: str = "", body: bytes = b"",
-               headers: dict[str, str] | None = None, auth: str = "token", sk: str | None = None,
-               now: datetime | None = None) -> Reply:
+async def call(
+    sim: Simulator,
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    auth: str = "token",
+    sk: str | None = None,
+    now: datetime | None = None,
+) -> Reply:
     """Send one request as-is (path and query already encoded); auth is 'token', 'aksk' or 'none'."""
     out = dict(headers or {})
     if auth == "token" and "X-Auth-Token" not in out:
         assert sim.config.token is not None
         out["X-Auth-Token"] = sim.config.token
     elif auth == "aksk":
-        out = sign(method=method, host=sim.url.removeprefix("http://"), path=path,
-                   query=parse_qsl(query, keep_blank_values=True),
-                   headers={"Content-Type": "application/json", **out}, body=body,
-                   ak=sim.config.ak, sk=sk or sim.config.sk, now=now)
+        out = sign(
+            method=method,
+            host=sim.url.removeprefix("http://"),
+            path=path,
+            query=parse_qsl(query, keep_blank_values=True),
+            headers={"Content-Type": "application/json", **out},
+            body=body,
+            ak=sim.config.ak,
+            sk=sk or sim.config.sk,
+            now=now,
+        )
     url = URL(sim.url + path + (f"?{query}" if query else ""), encoded=True)
-    async with aiohttp.ClientSession() as session, session.request(method, url, headers=out,
-                                                                    data=body) as resp:
+    async with aiohttp.ClientSession() as session, session.request(method, url, headers=out, data=body) as resp:
         return Reply(resp.status, resp.headers, await resp.read())
 
 
@@ -89,8 +104,10 @@ def test_generation_is_reproducible_from_the_seed() -> None:
     first = generate_groups(7, 30, 0.5, PID)
     assert first == generate_groups(7, 30, 0.5, PID)
     assert [g["group_id"] for g in first] != [g["group_id"] for g in generate_groups(8, 30, 0.5, PID)]
-    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
-                            g["group_id"]) for g in first)
+    assert all(
+        re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", g["group_id"])
+        for g in first
+    )
     assert len({g["group_id"] for g in first}) == 30
 
 
@@ -107,9 +124,16 @@ def test_generated_counters_add_up_and_failures_have_reasons() -> None:
     for g in generate_groups(3, 60, 0.5, PID):
         assert g["success_num"] + g["fail_num"] + g["skip_num"] <= g["total_num"]
         assert 0 <= g["complete_size"] <= g["create_complete_size"] <= g["total_size"]
-        assert g["total_task_num"] == sum(g[k] for k in ("failed_task_num", "complete_task_num",
-                                                         "paused_task_num", "executing_task_num",
-                                                         "waiting_task_num"))
+        assert g["total_task_num"] == sum(
+            g[k]
+            for k in (
+                "failed_task_num",
+                "complete_task_num",
+                "paused_task_num",
+                "executing_task_num",
+                "waiting_task_num",
+            )
+        )
         assert g["task_type"] == "object" and g["src_node"]["cloud_type"] and g["dst_node"]["bucket"]
         assert 1_704_067_200_000 <= g["start_time"] < 1_735_689_600_000
         if g["status"] == 5:
@@ -123,8 +147,17 @@ def test_generated_counters_add_up_and_failures_have_reasons() -> None:
 # --- config -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("field", "value"), [("port", 70000), ("failed_ratio", 1.5), ("error_rate", -0.1),
-                                              ("rate_limit", 0), ("groups", -1), ("settle_s", -1.0)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("port", 70000),
+        ("failed_ratio", 1.5),
+        ("error_rate", -0.1),
+        ("rate_limit", 0),
+        ("groups", -1),
+        ("settle_s", -1.0),
+    ],
+)
 def test_config_rejects_values_out_of_range(field: str, value: object) -> None:
     """A bad value is a ValueError naming the field."""
     with pytest.raises(ValueError, match=field):
@@ -187,8 +220,10 @@ async def test_retry_of_a_group_that_is_not_failed_is_a_400(sim: Simulator, stat
     gid = first_with_status(sim, status)
     reply = await call(sim, "PUT", f"{GROUPS}/{gid}/retry")
     assert reply.status == 400
-    assert reply.json() == {"error_code": "OMS.1015", "error_msg": "Task group status does not support "
-                                                                   f"retry: {STATUS_NAMES[status]} ({status})"}
+    assert reply.json() == {
+        "error_code": "OMS.1015",
+        "error_msg": f"Task group status does not support retry: {STATUS_NAMES[status]} ({status})",
+    }
 
 
 async def test_unknown_group_is_a_404_oms_1009(sim: Simulator) -> None:
@@ -201,25 +236,36 @@ async def test_unknown_group_is_a_404_oms_1009(sim: Simulator) -> None:
 # --- request validation -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("field", "limit"), [("src_ak", 100), ("src_sk", 100), ("dst_ak", 100), ("dst_sk", 100),
-                                              ("source_cdn_authentication_key", 255),
-                                              ("json_auth_file", 65535), ("connection_string", 2048)])
-async def test_retry_body_over_a_limit_is_a_400_that_never_echoes_it(sim: Simulator, field: str,
-                                                                     limit: int) -> None:
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [
+        ("src_ak", 100),
+        ("src_sk", 100),
+        ("dst_ak", 100),
+        ("dst_sk", 100),
+        ("source_cdn_authentication_key", 255),
+        ("json_auth_file", 65535),
+        ("connection_string", 2048),
+    ],
+)
+async def test_retry_body_over_a_limit_is_a_400_that_never_echoes_it(sim: Simulator, field: str, limit: int) -> None:
     """One character over the limit is 400 OMS.0002 naming the field; exactly at the limit is accepted."""
     gid = first_with_status(sim, 5)
     over = json.dumps({field: "Q" * (limit + 1)}).encode()
     reply = await call(sim, "PUT", f"{GROUPS}/{gid}/retry", body=over)
     assert reply.status == 400
-    assert reply.json() == {"error_code": "OMS.0002", "error_msg": f"Invalid parameter: {field} length must "
-                                                                   f"be 0..{limit}"}
+    assert reply.json() == {
+        "error_code": "OMS.0002",
+        "error_msg": f"Invalid parameter: {field} length must be 0..{limit}",
+    }
     assert "QQ" not in reply.text
     at_limit = json.dumps({field: "Q" * limit, "unknown_field": 1}).encode()
     assert (await call(sim, "PUT", f"{GROUPS}/{gid}/retry", body=at_limit)).status == 200
 
 
-@pytest.mark.parametrize("body", [b"[1]", b"{not json", b'"text"', b'{"src_ak": 5}',
-                                  b'{"migrate_failed_object": "yes"}', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "body", [b"[1]", b"{not json", b'"text"', b'{"src_ak": 5}', b'{"migrate_failed_object": "yes"}', b"\xff\xfe"]
+)
 async def test_retry_body_of_the_wrong_shape_is_a_400(sim: Simulator, body: bytes) -> None:
     """Bodies that are not a JSON object, or hold fields of the wrong type, are 400 OMS.0002."""
     reply = await call(sim, "PUT", f"{GROUPS}/{first_with_status(sim, 5)}/retry", body=body)
@@ -269,8 +315,12 @@ async def test_unknown_routes_and_wrong_methods_answer_json(sim: Simulator) -> N
 
 async def test_every_response_has_a_request_id(sim: Simulator) -> None:
     """200, 4xx and unknown-route answers all carry a distinct 32-hex X-Request-Id."""
-    replies = [await call(sim, "GET", GROUPS), await call(sim, "GET", GROUPS, auth="none"),
-               await call(sim, "GET", "/nowhere"), await call(sim, "GET", f"{GROUPS}/missing")]
+    replies = [
+        await call(sim, "GET", GROUPS),
+        await call(sim, "GET", GROUPS, auth="none"),
+        await call(sim, "GET", "/nowhere"),
+        await call(sim, "GET", f"{GROUPS}/missing"),
+    ]
     ids = [r.headers["X-Request-Id"] for r in replies]
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids) and len(set(ids)) == 4
 
@@ -296,20 +346,25 @@ async def test_signed_requests_are_accepted(sim: Simulator) -> None:
     reply = await call(sim, "GET", GROUPS, query="limit=2&offset=1&status=5", auth="aksk")
     assert reply.status == 200 and reply.json()["count"] == 12
     gid = reply.json()["taskgroups"][0]["group_id"]
-    retried = await call(sim, "PUT", f"{GROUPS}/{gid}/retry", body=b'{"dst_sk": "x"}', auth="aksk",
-                         headers={"X-Project-Id": PID})
+    retried = await call(
+        sim, "PUT", f"{GROUPS}/{gid}/retry", body=b'{"dst_sk": "x"}', auth="aksk", headers={"X-Project-Id": PID}
+    )
     assert retried.status == 200
 
 
-@pytest.mark.parametrize(("kwargs", "reason"), [
-    ({"auth": "aksk", "sk": "wrong-secret"}, "signature does not match"),
-    ({"auth": "aksk", "headers": {"X-Project-Id": "other"}}, "X-Project-Id"),
-    ({"auth": "token", "headers": {"X-Auth-Token": "not-the-token"}}, "token is not valid"),
-    ({"auth": "none"}, "no X-Auth-Token"),
-    ({"auth": "none", "headers": {"Authorization": "Basic abc"}}, "Authorization header"),
-])
-async def test_bad_credentials_are_a_401_that_echoes_no_secret(sim: Simulator, kwargs: dict[str, Any],
-                                                               reason: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"auth": "aksk", "sk": "wrong-secret"}, "signature does not match"),
+        ({"auth": "aksk", "headers": {"X-Project-Id": "other"}}, "X-Project-Id"),
+        ({"auth": "token", "headers": {"X-Auth-Token": "not-the-token"}}, "token is not valid"),
+        ({"auth": "none"}, "no X-Auth-Token"),
+        ({"auth": "none", "headers": {"Authorization": "Basic abc"}}, "Authorization header"),
+    ],
+)
+async def test_bad_credentials_are_a_401_that_echoes_no_secret(
+    sim: Simulator, kwargs: dict[str, Any], reason: str
+) -> None:
     """Every authentication failure is 401 APIGW.0301 with a reason and without the secret."""
     reply = await call(sim, "GET", GROUPS, **kwargs)
     assert reply.status == 401 and reply.json()["error_code"] == "APIGW.0301"
@@ -320,8 +375,16 @@ async def test_bad_credentials_are_a_401_that_echoes_no_secret(sim: Simulator, k
 
 async def test_a_tampered_signed_request_is_a_401(sim: Simulator) -> None:
     """Changing the path after signing breaks the signature."""
-    headers = sign(method="GET", host=sim.url.removeprefix("http://"), path=f"{GROUPS}/x", query=None,
-                   headers={}, body=b"", ak=sim.config.ak, sk=sim.config.sk)
+    headers = sign(
+        method="GET",
+        host=sim.url.removeprefix("http://"),
+        path=f"{GROUPS}/x",
+        query=None,
+        headers={},
+        body=b"",
+        ak=sim.config.ak,
+        sk=sim.config.sk,
+    )
     reply = await call(sim, "GET", f"{GROUPS}/y", headers=headers, auth="none")
     assert reply.status == 401 and "signature" in reply.json()["error_msg"]
 
@@ -347,9 +410,17 @@ async def test_iam_token_flow() -> None:
     config = SimConfig(groups=3, token=None, token_ttl_s=60)
     clock = FakeClock()
     async with running_simulator(config, state=SimState.from_config(config, clock=clock)) as sim:
-        request = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": "sim-user", "password": "sim-password", "domain": {"name": "sim-domain"}}}},
-            "scope": {"project": {"id": PID}}}}
+        request = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {"name": "sim-user", "password": "sim-password", "domain": {"name": "sim-domain"}}
+                    },
+                },
+                "scope": {"project": {"id": PID}},
+            }
+        }
         issued = await call(sim, "POST", "/v3/auth/tokens", body=json.dumps(request).encode(), auth="none")
         assert issued.status == 201
         token = issued.headers["X-Subject-Token"]
@@ -365,8 +436,9 @@ async def test_iam_token_flow() -> None:
         request["auth"]["identity"]["password"]["user"]["password"] = "wrong"
         wrong = await call(sim, "POST", "/v3/auth/tokens", body=json.dumps(request).encode(), auth="none")
         assert wrong.status == 401
-        assert wrong.json() == {"error": {"code": 401, "message": "The username or password is wrong.",
-                                          "title": "Unauthorized"}}
+        assert wrong.json() == {
+            "error": {"code": 401, "message": "The username or password is wrong.", "title": "Unauthorized"}
+        }
         bad = await call(sim, "POST", "/v3/auth/tokens", body=b"{}", auth="none")
         assert bad.status == 400 and bad.json()["error"]["code"] == 400
         assert sim.iam_tokens_issued == 1 and sim.calls == 2
@@ -375,9 +447,17 @@ async def test_iam_token_flow() -> None:
 async def test_token_for_another_project_is_refused() -> None:
     """IAM refuses a scope other than the configured project."""
     async with running_simulator(SimConfig(groups=0)) as sim:
-        request = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": "sim-user", "password": "sim-password", "domain": {"name": "sim-domain"}}}},
-            "scope": {"project": {"id": "other"}}}}
+        request = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {"name": "sim-user", "password": "sim-password", "domain": {"name": "sim-domain"}}
+                    },
+                },
+                "scope": {"project": {"id": "other"}},
+            }
+        }
         reply = await call(sim, "POST", "/v3/auth/tokens", body=json.dumps(request).encode(), auth="none")
         assert reply.status == 401 and "X-Subject-Token" not in reply.headers
 
@@ -394,8 +474,10 @@ async def test_rate_limit_throttles_beyond_n_per_second_and_counts_refusals() ->
         clock.now += 0.9
         refused = [await call(sim, "GET", GROUPS) for _ in range(3)]
         assert [r.status for r in refused] == [429, 429, 429]
-        assert refused[0].json() == {"error_code": "APIGW.0308", "error_msg": "The throttling threshold has "
-                                     "been reached: policy user over ratelimit,limit:3,time:1 second"}
+        assert refused[0].json() == {
+            "error_code": "APIGW.0308",
+            "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:3,time:1 second",
+        }
         assert "Retry-After" not in refused[0].headers
         clock.now += 0.6  # the first three left the window, the three refusals did not
         assert (await call(sim, "GET", GROUPS)).status == 429

@@ -25,11 +25,13 @@ def sdk_client(url: str, config: SimConfig, *, sk: str | None = None) -> OmsClie
     """An OmsClient signing with AK/SK, pointed at *url*."""
     http_config = HttpConfig.get_default_config()
     http_config.timeout = (5, 10)
-    return (OmsClient.new_builder()
-            .with_http_config(http_config)
-            .with_credentials(BasicCredentials(config.ak, sk or config.sk, config.project_id))
-            .with_endpoints([url])
-            .build())
+    return (
+        OmsClient.new_builder()
+        .with_http_config(http_config)
+        .with_credentials(BasicCredentials(config.ak, sk or config.sk, config.project_id))
+        .with_endpoints([url])
+        .build()
+    )
 
 
 @pytest.fixture
@@ -72,8 +74,7 @@ def test_list_filters_on_status(oms: OmsClient, sim_thread: SimulatorThread) -> 
     page = oms.list_task_group(ListTaskGroupRequest(status=5, limit=100))
     state = sim_thread.simulator.state
     assert page.count == 12
-    assert [g.group_id for g in page.taskgroups] == [
-        gid for gid in state.ids() if state.get(gid)["status"] == 5]
+    assert [g.group_id for g in page.taskgroups] == [gid for gid in state.ids() if state.get(gid)["status"] == 5]
     assert all(g.error_reason.error_code.startswith("TRF.") for g in page.taskgroups)
 
 
@@ -90,18 +91,22 @@ def test_show_answers_the_groups_story_under_the_sdk_names(oms: OmsClient, sim_t
     """A failed group's show answer carries its error, counts, sizes and failed-object list where the SDK's
     ShowTaskGroupResponse reads them, and group_story takes the same values from the raw answer."""
     state = sim_thread.simulator.state
-    gid = next(g for g in state.ids() if state.get(g)["status"] == 5
-               and state.get(g)["enable_failed_object_recording"])
+    gid = next(g for g in state.ids() if state.get(g)["status"] == 5 and state.get(g)["enable_failed_object_recording"])
     shown = oms.show_task_group(ShowTaskGroupRequest(group_id=gid))
     record = shown.failed_object_record
     assert record.result is True and record.list_file_key.endswith(f"{gid}/failed_objects.txt")
     assert shown.fail_num > 0 and shown.failed_task_num > 0 and shown.total_size >= shown.complete_size > 0
     assert dict(group_story(state.get(gid))) == {
-        "group_error_code": shown.error_reason.error_code, "group_error_msg": shown.error_reason.error_msg,
-        "group_total_task_num": shown.total_task_num, "group_failed_task_num": shown.failed_task_num,
-        "group_success_num": shown.success_num, "group_fail_num": shown.fail_num,
-        "group_total_size": shown.total_size, "group_complete_size": shown.complete_size,
-        "group_failed_object_list": record.list_file_key}
+        "group_error_code": shown.error_reason.error_code,
+        "group_error_msg": shown.error_reason.error_msg,
+        "group_total_task_num": shown.total_task_num,
+        "group_failed_task_num": shown.failed_task_num,
+        "group_success_num": shown.success_num,
+        "group_fail_num": shown.fail_num,
+        "group_total_size": shown.total_size,
+        "group_complete_size": shown.complete_size,
+        "group_failed_object_list": record.list_file_key,
+    }
     finished = oms.show_task_group(ShowTaskGroupRequest(group_id=failed_id(sim_thread, 6)))
     assert finished.failed_object_record.result is False and finished.failed_object_record.list_file_key == ""
 
@@ -116,23 +121,30 @@ def test_retry_then_show_reports_executing(oms: OmsClient, sim_thread: Simulator
     assert sim_thread.simulator.received[-2].body == b'{"src_ak": "AK", "src_sk": "SK", "migrate_failed_object": true}'
 
 
-@pytest.mark.parametrize(("case", "status", "code"), [
-    ("not failed", 400, "OMS.1015"),
-    ("unknown", 404, "OMS.1009"),
-    ("over a limit", 400, "OMS.0002"),
-])
-def test_service_errors_become_client_request_exceptions(oms: OmsClient, sim_thread: SimulatorThread,
-                                                         case: str, status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("not failed", 400, "OMS.1015"),
+        ("unknown", 404, "OMS.1009"),
+        ("over a limit", 400, "OMS.0002"),
+    ],
+)
+def test_service_errors_become_client_request_exceptions(
+    oms: OmsClient, sim_thread: SimulatorThread, case: str, status: int, code: str
+) -> None:
     """The SDK reads the sim's error bodies into status_code, error_code, error_msg and request_id."""
-    gid = {"not failed": failed_id(sim_thread, 6), "unknown": "no-such-group",
-           "over a limit": failed_id(sim_thread)}[case]
+    gid = {"not failed": failed_id(sim_thread, 6), "unknown": "no-such-group", "over a limit": failed_id(sim_thread)}[
+        case
+    ]
     body = RetryTaskGroupReq(dst_sk="S" * 101) if case == "over a limit" else None
     with pytest.raises(ClientRequestException) as info:
         oms.retry_task_group(RetryTaskGroupRequest(group_id=gid, body=body))
     assert (info.value.status_code, info.value.error_code) == (status, code)
-    expected_msg = {"not failed": "Task group status does not support retry: migration finished (6)",
-                    "unknown": "The task group does not exist",
-                    "over a limit": "Invalid parameter: dst_sk length must be 0..100"}[case]
+    expected_msg = {
+        "not failed": "Task group status does not support retry: migration finished (6)",
+        "unknown": "The task group does not exist",
+        "over a limit": "Invalid parameter: dst_sk length must be 0..100",
+    }[case]
     assert info.value.error_msg == expected_msg
     assert len(info.value.request_id) == 32
 
@@ -170,10 +182,10 @@ def test_injected_5xx_are_server_response_exceptions(thread_with: SimulatorThrea
     assert seen == [(500, "OMS.0000"), (502, "502"), (503, "APIGW.0202"), (504, "APIGW.0203")]
 
 
-@pytest.mark.parametrize("group_id", ["中文 任务组", "with space", "50%off", "%2F", "a/b", "x?y#z",
-                                      "a+b&c=d;e", "~tilde'!*()", "ümlaut-ß"])
-def test_sdk_signatures_pass_for_awkward_group_ids(oms: OmsClient, sim_thread: SimulatorThread,
-                                                   group_id: str) -> None:
+@pytest.mark.parametrize(
+    "group_id", ["中文 任务组", "with space", "50%off", "%2F", "a/b", "x?y#z", "a+b&c=d;e", "~tilde'!*()", "ümlaut-ß"]
+)
+def test_sdk_signatures_pass_for_awkward_group_ids(oms: OmsClient, sim_thread: SimulatorThread, group_id: str) -> None:
     """The SDK's encoded paths pass the sim's signature check and reach the right group."""
     sim_thread.simulator.state.add_group({"group_id": group_id, "status": 5})
     assert oms.show_task_group(ShowTaskGroupRequest(group_id=group_id)).group_id == group_id

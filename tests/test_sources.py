@@ -43,8 +43,9 @@ def _sdk_answer(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str, 
 
 
 @pytest.mark.parametrize("case", list(SDK_FILES))
-def test_the_credentials_file_reads_as_the_sdk_reads_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        case: str) -> None:
+def test_the_credentials_file_reads_as_the_sdk_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
     """Same file, same answer as the SDK's ProfileCredentialProvider: keys, security token, project id; a file
     the SDK finds no keys in gives none here either (and its project id still serves as a default)."""
     path = tmp_path / "credentials"
@@ -57,8 +58,7 @@ def test_the_credentials_file_reads_as_the_sdk_reads_it(tmp_path: Path, monkeypa
         assert project_id == "only-a-project"
 
 
-def test_the_default_credentials_file_is_in_home(no_ambient_credentials: Path, monkeypatch: pytest.MonkeyPatch
-                                                 ) -> None:
+def test_the_default_credentials_file_is_in_home(no_ambient_credentials: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without HUAWEICLOUD_SDK_CREDENTIALS_FILE the file is ~/.huaweicloud/credentials, as for the SDK; the
     environment's keys still come first, the file before a KooCLI profile."""
     folder = no_ambient_credentials / ".huaweicloud"
@@ -74,12 +74,15 @@ def test_the_default_credentials_file_is_in_home(no_ambient_credentials: Path, m
     assert load_credentials({**env, "HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "s"}) == AkSk("a", "s")
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("[basic]\nak = A\n", "has ak but no sk"),
-    ("[basic]\nidp_id = i\nid_token_file = /f\n", "federated login"),
-    ("ak = A\nsk = B\n", "not an INI file"),
-    ("[basic]\nak = A\nsk = two\\x00\n", None),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[basic]\nak = A\n", "has ak but no sk"),
+        ("[basic]\nidp_id = i\nid_token_file = /f\n", "federated login"),
+        ("ak = A\nsk = B\n", "not an INI file"),
+        ("[basic]\nak = A\nsk = two\\x00\n", None),
+    ],
+)
 def test_a_broken_credentials_file_is_refused_naming_it(tmp_path: Path, text: str, words: str | None) -> None:
     """A credentials file that is there but cannot be used stops the run (exit 2) with what to fix, never
     skipped in silence; no secret is quoted."""
@@ -99,8 +102,15 @@ def test_a_named_credentials_file_must_exist(tmp_path: Path) -> None:
 
 
 def _profile(name: str, **fields: object) -> dict[str, object]:
-    return {"name": name, "mode": "AKSK", "accessKeyId": f"KOOAK-{name}", "secretAccessKey": f"koo-sk-{name}",
-            "region": "cn-north-4", "projectId": f"project-{name}", **fields}
+    return {
+        "name": name,
+        "mode": "AKSK",
+        "accessKeyId": f"KOOAK-{name}",
+        "secretAccessKey": f"koo-sk-{name}",
+        "region": "cn-north-4",
+        "projectId": f"project-{name}",
+        **fields,
+    }
 
 
 def _write_profiles(home: Path, config: dict[str, object]) -> Path:
@@ -182,16 +192,20 @@ def _manifest(tmp_path: Path, rows: int = 3) -> Path:
     from bulkretry.sim.groups import FAILED, generate_groups
 
     config = SimConfig(groups=20)
-    failed = [g["group_id"] for g in generate_groups(config.seed, 20, config.failed_ratio, config.project_id)
-              if g["status"] == FAILED][:rows]
+    failed = [
+        g["group_id"]
+        for g in generate_groups(config.seed, 20, config.failed_ratio, config.project_id)
+        if g["status"] == FAILED
+    ][:rows]
     path = tmp_path / "m.csv"
     path.write_text("group_id\n" + "".join(f"{g}\n" for g in failed))
     return path
 
 
 @pytest.mark.parametrize("source", ["credentials file", "KooCLI profile"])
-def test_a_run_with_only_a_file_or_a_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             no_ambient_credentials: Path, source: str) -> None:
+def test_a_run_with_only_a_file_or_a_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_ambient_credentials: Path, source: str
+) -> None:
     """Nothing in the environment but a credentials file, or a KooCLI profile, and the SDK's endpoint override:
     the run finds keys, project (and the profile's region) there, succeeds, and names the source in
     summary.json, never a secret."""
@@ -203,11 +217,19 @@ def test_a_run_with_only_a_file_or_a_profile(tmp_path: Path, monkeypatch: pytest
         if source == "credentials file":
             (home / ".huaweicloud").mkdir()
             (home / ".huaweicloud" / "credentials").write_text(
-                f"[basic]\nak = {config.ak}\nsk = {config.sk}\nproject_id = {config.project_id}\n")
+                f"[basic]\nak = {config.ak}\nsk = {config.sk}\nproject_id = {config.project_id}\n"
+            )
             where, expected = ["--region", "cn-north-4"], f"credentials file {home / '.huaweicloud' / 'credentials'}"
         else:
-            _write_profiles(home, {"current": "ops", "profiles": [_profile(
-                "ops", accessKeyId=config.ak, secretAccessKey=config.sk, projectId=config.project_id)]})
+            _write_profiles(
+                home,
+                {
+                    "current": "ops",
+                    "profiles": [
+                        _profile("ops", accessKeyId=config.ak, secretAccessKey=config.sk, projectId=config.project_id)
+                    ],
+                },
+            )
             where, expected = [], "KooCLI profile 'ops'"
         code, out, err = run_cli("run", str(_manifest(tmp_path)), *where, "--out", str(tmp_path / "run"), "--quiet")
     assert code == 0, out + err
@@ -225,16 +247,28 @@ def test_a_bad_endpoint_override_stops_before_any_call(tmp_path: Path, monkeypat
     monkeypatch.setenv("HUAWEICLOUD_SDK_REGION_OMS_CN_NORTH_4", "ftp://x")
     monkeypatch.setenv("HUAWEICLOUD_SDK_AK", "a")
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "s")
-    code, _, err = run_cli("run", str(_manifest(tmp_path)), "--region", "cn-north-4", "--project-id", "p",
-                           "--out", str(tmp_path / "run"))
+    code, _, err = run_cli(
+        "run", str(_manifest(tmp_path)), "--region", "cn-north-4", "--project-id", "p", "--out", str(tmp_path / "run")
+    )
     assert code == 2 and "HUAWEICLOUD_SDK_REGION_OMS_CN_NORTH_4" in err and not (tmp_path / "run").exists()
-    code, _, err = run_cli("run", str(_manifest(tmp_path)), "--endpoint", "http://127.0.0.1:9", "--project-id",
-                           "p", "--dry-run", "--out", str(tmp_path / "dry"), "--quiet")
+    code, _, err = run_cli(
+        "run",
+        str(_manifest(tmp_path)),
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--project-id",
+        "p",
+        "--dry-run",
+        "--out",
+        str(tmp_path / "dry"),
+        "--quiet",
+    )
     assert code == 0, err
 
 
-def test_validate_takes_the_project_and_region_of_a_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            no_ambient_credentials: Path) -> None:
+def test_validate_takes_the_project_and_region_of_a_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_ambient_credentials: Path
+) -> None:
     """`validate --profile NAME` plans the rows as `run --profile NAME` would: with the profile's project and
     region, where without them there is no endpoint at all."""
     clear_credentials(monkeypatch)
@@ -257,14 +291,22 @@ def test_a_profile_region_is_held_to_the_region_rule(tmp_path: Path) -> None:
         load_credentials({"HOME": str(tmp_path)})
 
 
-def test_discover_with_only_a_koocli_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             no_ambient_credentials: Path) -> None:
+def test_discover_with_only_a_koocli_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_ambient_credentials: Path
+) -> None:
     """`discover --profile NAME`: keys, project and region from the profile, the endpoint from the SDK's
     override variable; nothing else configured."""
     clear_credentials(monkeypatch)
     config = SimConfig(groups=20)
-    _write_profiles(no_ambient_credentials, {"current": "x", "profiles": [_profile(
-        "ops", accessKeyId=config.ak, secretAccessKey=config.sk, projectId=config.project_id)]})
+    _write_profiles(
+        no_ambient_credentials,
+        {
+            "current": "x",
+            "profiles": [
+                _profile("ops", accessKeyId=config.ak, secretAccessKey=config.sk, projectId=config.project_id)
+            ],
+        },
+    )
     with SimulatorThread(config) as sim:
         monkeypatch.setenv("HUAWEICLOUD_SDK_REGION_OMS_CN_NORTH_4", sim.url)
         code, out, err = run_cli("discover", "--profile", "ops", "--out", str(tmp_path / "found.csv"))

@@ -16,8 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _pip(*args: str, cwd: Path) -> None:
     """pip offline: no index, no build isolation (setuptools comes with the test extras)."""
-    proc = subprocess.run([sys.executable, "-m", "pip", *args, "--no-deps", "--no-index", "--quiet"], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", *args, "--no-deps", "--no-index", "--quiet"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -36,8 +41,12 @@ def test_the_installed_wheel_runs_the_demo_in_any_folder(tmp_path: Path) -> None
         names = set(archive.namelist())
         license_text = archive.read(next(n for n in names if n.endswith(".dist-info/licenses/LICENSE")))
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    assert {"bulkretry/samples/manifest.csv", "bulkretry/samples/manifest.xlsx", "bulkretry/report/static/report.css",
-            "bulkretry/report/static/report.js"} <= names
+    assert {
+        "bulkretry/samples/manifest.csv",
+        "bulkretry/samples/manifest.xlsx",
+        "bulkretry/report/static/report.css",
+        "bulkretry/report/static/report.js",
+    } <= names
     assert license_text == (ROOT / "LICENSE").read_bytes() and b"Apache License" in license_text
     assert "License-Expression: Apache-2.0" in metadata and "Project-URL: Issues, https://github.com/" in metadata
 
@@ -46,10 +55,13 @@ def test_the_installed_wheel_runs_the_demo_in_any_folder(tmp_path: Path) -> None
     empty = tmp_path / "anywhere"
     empty.mkdir()
     # -I: neither the working folder nor PYTHONPATH on sys.path; the installed copy first, ahead of any editable one.
-    code = (f"import sys; sys.path.insert(0, {str(site)!r}); import bulkretry; print('from', bulkretry.__file__); "
-            "import runpy; runpy.run_module('bulkretry', run_name='__main__', alter_sys=True)")
-    proc = subprocess.run([sys.executable, "-I", "-c", code, "demo"], cwd=empty, capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        f"import sys; sys.path.insert(0, {str(site)!r}); import bulkretry; print('from', bulkretry.__file__); "
+        "import runpy; runpy.run_module('bulkretry', run_name='__main__', alter_sys=True)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", code, "demo"], cwd=empty, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith(f"from {site / 'bulkretry' / '__init__.py'}\n"), proc.stdout
     (run,) = (empty / "bulkretry-runs").iterdir()

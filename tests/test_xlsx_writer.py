@@ -55,8 +55,11 @@ def test_every_sheet_carries_its_dimension_for_readers_that_size_it_first(tmp_pa
         one.write_row(["only"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.xlsx"]
     book = openpyxl.load_workbook(path, read_only=True)
-    assert [(ws.title, ws.max_row, ws.max_column) for ws in book] == [("Wide", 2_500, 31), ("Empty", 1, 1),
-                                                                    ("One", 1, 1)]
+    assert [(ws.title, ws.max_row, ws.max_column) for ws in book] == [
+        ("Wide", 2_500, 31),
+        ("Empty", 1, 1),
+        ("One", 1, 1),
+    ]
     assert [b"<dimension" in xml for name, xml in xml_parts(path).items() if "worksheets/" in name] == [True] * 3
     book.close()
 

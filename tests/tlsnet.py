@@ -43,9 +43,25 @@ class TestCA:
         folder.mkdir(parents=True, exist_ok=True)
         self.key = folder / "ca.key"
         self.cert = folder / "ca.pem"
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out", self.cert,
-                 "-days", "2", "-subj", f"/CN={name}", "-addext", "basicConstraints=critical,CA:TRUE",
-                 "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            self.key,
+            "-out",
+            self.cert,
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        )
         self._issued = 0
 
     def issue(self, names: Sequence[str]) -> tuple[Path, Path]:
@@ -57,8 +73,23 @@ class TestCA:
         alt = ",".join(f"IP:{n}" if n.replace(".", "").isdigit() or ":" in n else f"DNS:{n}" for n in names)
         ext.write_text(f"subjectAltName={alt}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")
         _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={names[0]}")
-        _openssl("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key, "-CAcreateserial", "-out", cert,
-                 "-days", "2", "-extfile", ext)
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            self.cert,
+            "-CAkey",
+            self.key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+        )
         return cert, key
 
     def server_context(self, names: Sequence[str]) -> ssl.SSLContext:
@@ -91,8 +122,15 @@ class Seen:
 
     def public(self) -> dict[str, Any]:
         """As JSON: the body as text."""
-        return {"host": self.host, "method": self.method, "path": self.path, "query": self.query,
-                "raw_path": self.raw_path, "headers": self.headers, "body": self.body.decode("utf-8", errors="replace")}
+        return {
+            "host": self.host,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "raw_path": self.raw_path,
+            "headers": self.headers,
+            "body": self.body.decode("utf-8", errors="replace"),
+        }
 
 
 #: Makes the answer to a request: a response, or an awaitable of one.
@@ -133,9 +171,15 @@ class RecordingTlsServer:
             await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        seen = Seen(request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host,
-                    request.method, request.path, request.query_string, dict(request.headers), await request.read(),
-                    request.raw_path)
+        seen = Seen(
+            request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host,
+            request.method,
+            request.path,
+            request.query_string,
+            dict(request.headers),
+            await request.read(),
+            request.raw_path,
+        )
         self.seen.append(seen)
         answer = self.answers.get(seen.host)
         if answer is None:
@@ -227,7 +271,8 @@ class Proxy:
             route = self._route(host, int(port_text or 80))
             kept = [h for h in headers if not h.lower().startswith(("proxy-", "connection:"))]
             rest = ("\r\n".join([f"{method} /{path} {version}", *kept, "Connection: close"]) + "\r\n\r\n").encode(
-                "latin-1")
+                "latin-1"
+            )
         if route is None:
             writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             await writer.drain()
@@ -259,8 +304,12 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.close()
 
 
-async def _pipe_both(a_reader: asyncio.StreamReader, a_writer: asyncio.StreamWriter,
-                     b_reader: asyncio.StreamReader, b_writer: asyncio.StreamWriter) -> None:
+async def _pipe_both(
+    a_reader: asyncio.StreamReader,
+    a_writer: asyncio.StreamWriter,
+    b_reader: asyncio.StreamReader,
+    b_writer: asyncio.StreamWriter,
+) -> None:
     await asyncio.gather(_pipe(a_reader, b_writer), _pipe(b_reader, a_writer))
 
 

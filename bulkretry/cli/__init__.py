@@ -34,7 +34,6 @@ examples:
 """
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     from bulkretry.cli.run_options import _add_rerun_parser, _add_run_parser, _add_validate_parser
     from bulkretry.cli.simulator import _add_demo_parser, _add_sim_parser
@@ -86,8 +85,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         import logging
 
         logging.getLogger("bulkretry").exception("unexpected error", extra={"event": "crash", "fields": {}})
-        print(f"bulkretry: unexpected error ({type(exc).__name__}: {exc}); this is a bug. Results obtained so far "
-              "are in the run folder's journal.sqlite: continue with --out DIR --resume", file=err)
+        print(
+            f"bulkretry: unexpected error ({type(exc).__name__}: {exc}); this is a bug. Results obtained so far "
+            "are in the run folder's journal.sqlite: continue with --out DIR --resume",
+            file=err,
+        )
         return _failed(args, out, f"{type(exc).__name__}: {exc}")
 
 

@@ -15,6 +15,7 @@ EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM = 0, 130, 143
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_SIGINT", "EXIT_SIGTERM", "EXIT_USAGE"]
 
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
@@ -80,9 +81,11 @@ _duration = _parsed_by("run.settings", "parse_duration")
 _lang = _parsed_by("i18n", "parse_lang")
 _halt_on_failure = _parsed_by("run.halt", "parse_halt_on_failure")
 
-LANG_HELP = ("language of report.html, history.html, the Summary sheet of report.xlsx and the summary line: zh-CN "
-             "or en (default: from LC_ALL, LC_MESSAGES or LANG, the first set: zh* is zh-CN, anything else en); "
-             "csv/json columns, outcomes and error codes are never translated")
+LANG_HELP = (
+    "language of report.html, history.html, the Summary sheet of report.xlsx and the summary line: zh-CN "
+    "or en (default: from LC_ALL, LC_MESSAGES or LANG, the first set: zh* is zh-CN, anything else en); "
+    "csv/json columns, outcomes and error codes are never translated"
+)
 
 
 def _add_lang_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

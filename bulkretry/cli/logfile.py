@@ -56,8 +56,11 @@ class _LogFile(logging.FileHandler):
         self.failed = True
         exc = sys.exc_info()[1]
         why = (exc.strerror or str(exc)) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
-        print(f"bulkretry: warning: --log-file {self.baseFilename}: cannot write ({why}); logging stops here, "
-              "the run goes on (its journal and reports are not affected)", file=self._err)
+        print(
+            f"bulkretry: warning: --log-file {self.baseFilename}: cannot write ({why}); logging stops here, "
+            "the run goes on (its journal and reports are not affected)",
+            file=self._err,
+        )
 
     def close(self) -> None:
         try:

@@ -37,8 +37,15 @@ class RunOutcome:
     out_dir: Path | None
 
 
-def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quiet: bool, err: TextIO,
-                      signals: StopSignals, network: Network | None = None) -> RunOutcome:
+def run_with_progress(
+    prepared: PreparedRun,
+    auth: Authenticator | None,
+    *,
+    quiet: bool,
+    err: TextIO,
+    signals: StopSignals,
+    network: Network | None = None,
+) -> RunOutcome:
     """Run *prepared* with a progress bar on *err*; *signals* (installed by the caller before the manifest
     was read) stop it: the first stops new calls at once, a second abandons the calls in flight."""
     from tqdm import tqdm
@@ -46,8 +53,15 @@ def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quie
     tqdm.monitor_interval = 0  # no monitor thread: our bar is updated from one thread, often enough
 
     show = not quiet and hasattr(err, "isatty") and err.isatty()
-    bar = tqdm(total=prepared.rows, file=err, disable=not show, unit="row", dynamic_ncols=True,
-               desc="dry run" if prepared.settings.dry_run else "retrying", smoothing=0.05)
+    bar = tqdm(
+        total=prepared.rows,
+        file=err,
+        disable=not show,
+        unit="row",
+        dynamic_ncols=True,
+        desc="dry run" if prepared.settings.dry_run else "retrying",
+        smoothing=0.05,
+    )
     counts: Counter[str] = Counter()
     state: dict[str, object] = {"engine": None, "out_dir": None}
 
@@ -59,8 +73,9 @@ def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quie
         engine = state["engine"]
         pacers = engine.pacers if isinstance(engine, Engine) else None
         rate = f" · limit {pacers.rate:.3g}/s" if pacers is not None and prepared.settings.rate_auto else ""
-        bar.set_postfix_str(f"ok {counts['succeeded']} · failed {counts['failed']} · invalid {counts['invalid']}"
-                            f"{rate}", refresh=False)
+        bar.set_postfix_str(
+            f"ok {counts['succeeded']} · failed {counts['failed']} · invalid {counts['invalid']}{rate}", refresh=False
+        )
 
     def on_start(start: RunStart) -> None:
         state["engine"], state["out_dir"] = start.engine, start.out_dir
@@ -95,8 +110,9 @@ def run_with_progress(prepared: PreparedRun, auth: Authenticator | None, *, quie
 
         signals.on_signal = on_signal
         try:
-            return await execute(prepared, auth, on_result=on_result, on_start=on_start,
-                                 should_stop=signals.requested, network=network)
+            return await execute(
+                prepared, auth, on_result=on_result, on_start=on_start, should_stop=signals.requested, network=network
+            )
         finally:
             signals.on_signal = None
 

@@ -99,45 +99,82 @@ examples:
 """
 
 
-
 def _add_manifest_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("manifest", metavar="MANIFEST", help="CSV (.csv/.tsv/.txt), Excel (.xlsx/.xlsm, or .xls 97-2003) "
-                   "or OpenDocument (.ods) file; save other formats (WPS .et, .numbers, .xlsb) as .xlsx or .csv")
+    p.add_argument(
+        "manifest",
+        metavar="MANIFEST",
+        help="CSV (.csv/.tsv/.txt), Excel (.xlsx/.xlsm, or .xls 97-2003) "
+        "or OpenDocument (.ods) file; save other formats (WPS .et, .numbers, .xlsb) as .xlsx or .csv",
+    )
     g = p.add_argument_group("manifest")
-    g.add_argument("--sheet", help="workbook sheet name, hidden or not (default: the first visible sheet; hidden "
-                   "sheets are read only when named; .xls/.ods: the first sheet); an error with a CSV")
-    g.add_argument("--encoding", help="force the CSV encoding, a character set such as utf-8, gb18030, latin-1 "
-                   "or utf-16-le (utf-16 alone needs a BOM) (default: detected; UTF-8, UTF-8 BOM, UTF-16 BOM or "
-                   "GB18030); an error with a workbook")
-    g.add_argument("--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed); an error with a "
-                   "workbook")
+    g.add_argument(
+        "--sheet",
+        help="workbook sheet name, hidden or not (default: the first visible sheet; hidden "
+        "sheets are read only when named; .xls/.ods: the first sheet); an error with a CSV",
+    )
+    g.add_argument(
+        "--encoding",
+        help="force the CSV encoding, a character set such as utf-8, gb18030, latin-1 "
+        "or utf-16-le (utf-16 alone needs a BOM) (default: detected; UTF-8, UTF-8 BOM, UTF-16 BOM or "
+        "GB18030); an error with a workbook",
+    )
+    g.add_argument(
+        "--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed); an error with a workbook"
+    )
     g = p.add_argument_group("where")
-    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query "
-                   "(default: https://oms.{region}.myhuaweicloud.com)")
-    g.add_argument("--region", metavar="R", help="region id for rows without a region column, e.g. cn-north-4 "
-                   "(lower-case letters, digits, dashes)")
-    g.add_argument("--project-id", metavar="ID",
-                   help="project for rows without a project_id column (default: $HUAWEICLOUD_SDK_PROJECT_ID)")
+    g.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="OMS endpoint as https://host[:port], no path, user or query "
+        "(default: https://oms.{region}.myhuaweicloud.com)",
+    )
+    g.add_argument(
+        "--region",
+        metavar="R",
+        help="region id for rows without a region column, e.g. cn-north-4 (lower-case letters, digits, dashes)",
+    )
+    g.add_argument(
+        "--project-id",
+        metavar="ID",
+        help="project for rows without a project_id column (default: $HUAWEICLOUD_SDK_PROJECT_ID)",
+    )
     g = p.add_argument_group("body defaults")
     m = g.add_mutually_exclusive_group()
-    m.add_argument("--migrate-failed-object", dest="migrate_failed_object", action="store_const", const=True,
-                   help="rows with an empty migrate_failed_object cell re-send only the failed objects")
-    m.add_argument("--full-remigrate", dest="migrate_failed_object", action="store_const", const=False,
-                   help="rows with an empty cell re-migrate fully (the API's default)")
+    m.add_argument(
+        "--migrate-failed-object",
+        dest="migrate_failed_object",
+        action="store_const",
+        const=True,
+        help="rows with an empty migrate_failed_object cell re-send only the failed objects",
+    )
+    m.add_argument(
+        "--full-remigrate",
+        dest="migrate_failed_object",
+        action="store_const",
+        const=False,
+        help="rows with an empty cell re-migrate fully (the API's default)",
+    )
 
 
 def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("run", help="retry every task group of a manifest", description=RUN_HELP,
-                       formatter_class=_Formatter)
+    p = sub.add_parser(
+        "run", help="retry every task group of a manifest", description=RUN_HELP, formatter_class=_Formatter
+    )
     _add_manifest_options(p)
     _add_pace_and_output_options(p, rerun=False)
     _add_status_options(p)
     _add_notify_options(p)
     g = p.add_argument_group("resume")
-    g.add_argument("--resume", action="store_true",
-                   help="continue the run in --out DIR: rows already finished are not called again")
-    g.add_argument("--force", action="store_true",
-                   help="with --resume: continue even though the manifest or the call settings changed")
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out DIR: rows already finished are not called again",
+    )
+    g.add_argument(
+        "--force",
+        action="store_true",
+        help="with --resume: continue even though the manifest or the call settings changed",
+    )
     _add_auth_options(p)
     p.set_defaults(handler=_cmd_run)
 
@@ -158,22 +195,51 @@ def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> 
 
     shown = "" if rerun else " (default: %(default)s)"
     g = p.add_argument_group("pace (default: as the earlier run)" if rerun else "pace")
-    g.add_argument("--rate", type=_rate, default=None if rerun else DEFAULT_RATE, metavar="N|auto",
-                   help=f"at most N calls per second in total, retries included, {MIN_RATE:g} to {MAX_RATE:g}"
-                        f"{shown}; auto[:START[:MAX]] finds each project's limit from 429s (default auto:10:1000)")
-    g.add_argument("--concurrency", type=_concurrency, default=None if rerun else DEFAULT_CONCURRENCY, metavar="N",
-                   help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY}{shown}")
-    g.add_argument("--max-attempts", type=_max_attempts, default=None if rerun else DEFAULT_MAX_ATTEMPTS,
-                   metavar="N", help=f"attempts per row for 429, 5xx, timeouts and dropped connections, 1 to "
-                                     f"{MAX_ATTEMPTS}{shown}")
-    g.add_argument("--timeout", type=_timeout, default=None if rerun else DEFAULT_TIMEOUT, metavar="S",
-                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g}{shown}")
+    g.add_argument(
+        "--rate",
+        type=_rate,
+        default=None if rerun else DEFAULT_RATE,
+        metavar="N|auto",
+        help=f"at most N calls per second in total, retries included, {MIN_RATE:g} to {MAX_RATE:g}"
+        f"{shown}; auto[:START[:MAX]] finds each project's limit from 429s (default auto:10:1000)",
+    )
+    g.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=None if rerun else DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY}{shown}",
+    )
+    g.add_argument(
+        "--max-attempts",
+        type=_max_attempts,
+        default=None if rerun else DEFAULT_MAX_ATTEMPTS,
+        metavar="N",
+        help=f"attempts per row for 429, 5xx, timeouts and dropped connections, 1 to {MAX_ATTEMPTS}{shown}",
+    )
+    g.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=None if rerun else DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g}{shown}",
+    )
     g = p.add_argument_group("output")
-    g.add_argument("--out", metavar="DIR", help="the new run's folder (default: a new one beside the earlier run)"
-                   if rerun else "the run's folder (default: a new one under ./bulkretry-runs/)")
-    g.add_argument("--format", type=_formats, default=None, metavar="LIST",
-                   help="comma list of csv,xlsx,json,html (default: "
-                        + ("as the earlier run)" if rerun else "all four); summary.json is always written"))
+    g.add_argument(
+        "--out",
+        metavar="DIR",
+        help="the new run's folder (default: a new one beside the earlier run)"
+        if rerun
+        else "the run's folder (default: a new one under ./bulkretry-runs/)",
+    )
+    g.add_argument(
+        "--format",
+        type=_formats,
+        default=None,
+        metavar="LIST",
+        help="comma list of csv,xlsx,json,html (default: "
+        + ("as the earlier run)" if rerun else "all four); summary.json is always written"),
+    )
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
     _add_lang_option(g)
     _add_unattended_options(g)
@@ -181,59 +247,106 @@ def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> 
 
 def _add_status_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("OMS status")
-    g.add_argument("--check-status", action="store_true",
-                   help="look each group up first; skip (outcome skipped) those not in status 5, migration failed; "
-                        "a lookup without a readable status fails the row (status:unknown), not retried; the reports "
-                        "get the group's own story (group_error_code, group_fail_num, group_failed_object_list, ...)")
-    g.add_argument("--verify", action="store_true",
-                   help="after a retry, poll the group until it leaves status 5; report status_after (and, "
-                        "without --check-status, the group columns of the last poll)")
+    g.add_argument(
+        "--check-status",
+        action="store_true",
+        help="look each group up first; skip (outcome skipped) those not in status 5, migration failed; "
+        "a lookup without a readable status fails the row (status:unknown), not retried; the reports "
+        "get the group's own story (group_error_code, group_fail_num, group_failed_object_list, ...)",
+    )
+    g.add_argument(
+        "--verify",
+        action="store_true",
+        help="after a retry, poll the group until it leaves status 5; report status_after (and, "
+        "without --check-status, the group columns of the last poll)",
+    )
     from bulkretry.defaults import MAX_VERIFY_TIMEOUT
 
-    g.add_argument("--verify-timeout", type=_verify_timeout, default=60.0, metavar="S",
-                   help=f"how long --verify polls a group, every 2 s, at most {MAX_VERIFY_TIMEOUT:g} "
-                        "(default: %(default)s)")
+    g.add_argument(
+        "--verify-timeout",
+        type=_verify_timeout,
+        default=60.0,
+        metavar="S",
+        help=f"how long --verify polls a group, every 2 s, at most {MAX_VERIFY_TIMEOUT:g} (default: %(default)s)",
+    )
 
 
 def _add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> None:
-    g = p.add_argument_group("notifications" + (" (not taken from the earlier run: give them again)" if rerun
-                                                else ""))
-    g.add_argument("--notify", action="append", default=[], metavar="URL",
-                   help="when the run ends, however it ends, send its summary to URL (repeatable): any Apprise URL "
-                        "(dingtalk://, wecombot://, feishu://, slack://, mailto://, json://, ...) or "
-                        "smn://TOPIC_URN (Huawei Cloud SMN, signed with the run's credentials); env:NAME reads the "
-                        "URL from $NAME: prefer it, as these URLs hold keys and flags show in `ps`. A target that "
-                        "fails is a warning; the exit status stays as it would be")
-    g.add_argument("--notify-on", choices=("always", "failure"), default="always",
-                   help="send always (default), or only when the exit status is not 0")
+    g = p.add_argument_group("notifications" + (" (not taken from the earlier run: give them again)" if rerun else ""))
+    g.add_argument(
+        "--notify",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="when the run ends, however it ends, send its summary to URL (repeatable): any Apprise URL "
+        "(dingtalk://, wecombot://, feishu://, slack://, mailto://, json://, ...) or "
+        "smn://TOPIC_URN (Huawei Cloud SMN, signed with the run's credentials); env:NAME reads the "
+        "URL from $NAME: prefer it, as these URLs hold keys and flags show in `ps`. A target that "
+        "fails is a warning; the exit status stays as it would be",
+    )
+    g.add_argument(
+        "--notify-on",
+        choices=("always", "failure"),
+        default="always",
+        help="send always (default), or only when the exit status is not 0",
+    )
 
 
 def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
-    g.add_argument("--log-file", metavar="FILE",
-                   help="append a JSON-lines log of the run to FILE (no secrets); if FILE stops taking writes "
-                        "(a full disk): one warning, the log stops, the run goes on")
-    g.add_argument("--json-summary", action="store_true",
-                   help="print the summary as one JSON document on stdout (the summary line goes to stderr)")
-    g.add_argument("--max-duration", type=_duration, metavar="DURATION",
-                   help="a time box for maintenance windows, e.g. 90s, 45m, 2h (at most a week): after it no new "
-                        "call starts, calls in flight finish (within --timeout), the rows not called are interrupted "
-                        "with error code max_duration (exit 1), and --resume continues")
-    g.add_argument("--halt-on-failure", type=_halt_on_failure, metavar="PCT[:MIN]",
-                   help="stop starting calls once over PCT %% of at least MIN finished rows failed (MIN default "
-                        "20), e.g. 50 or 30:100: the rows not called are interrupted with error code halted (exit 1) "
-                        "and --resume calls them (a resume keeps the run's setting unless given again)")
+    g.add_argument(
+        "--log-file",
+        metavar="FILE",
+        help="append a JSON-lines log of the run to FILE (no secrets); if FILE stops taking writes "
+        "(a full disk): one warning, the log stops, the run goes on",
+    )
+    g.add_argument(
+        "--json-summary",
+        action="store_true",
+        help="print the summary as one JSON document on stdout (the summary line goes to stderr)",
+    )
+    g.add_argument(
+        "--max-duration",
+        type=_duration,
+        metavar="DURATION",
+        help="a time box for maintenance windows, e.g. 90s, 45m, 2h (at most a week): after it no new "
+        "call starts, calls in flight finish (within --timeout), the rows not called are interrupted "
+        "with error code max_duration (exit 1), and --resume continues",
+    )
+    g.add_argument(
+        "--halt-on-failure",
+        type=_halt_on_failure,
+        metavar="PCT[:MIN]",
+        help="stop starting calls once over PCT %% of at least MIN finished rows failed (MIN default "
+        "20), e.g. 50 or 30:100: the rows not called are interrupted with error code halted (exit 1) "
+        "and --resume calls them (a resume keeps the run's setting unless given again)",
+    )
 
 
 def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("rerun", help="a new run of the rows of an earlier run that failed",
-                       description=RERUN_HELP, formatter_class=_Formatter)
+    p = sub.add_parser(
+        "rerun",
+        help="a new run of the rows of an earlier run that failed",
+        description=RERUN_HELP,
+        formatter_class=_Formatter,
+    )
     p.add_argument("source", metavar="DIR", help="the folder of the earlier run")
     g = p.add_argument_group("which rows")
-    g.add_argument("--only", type=_outcomes, default=None, metavar="LIST",
-                   help="comma list of outcomes to run again (default: failed,interrupted)")
-    g.add_argument("--error-code", action="extend", nargs="+", default=[], metavar="CODE",
-                   help="only rows that ended with one of these error codes (repeatable)")
+    g.add_argument(
+        "--only",
+        type=_outcomes,
+        default=None,
+        metavar="LIST",
+        help="comma list of outcomes to run again (default: failed,interrupted)",
+    )
+    g.add_argument(
+        "--error-code",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="CODE",
+        help="only rows that ended with one of these error codes (repeatable)",
+    )
     g.add_argument("--manifest", metavar="FILE", help="read the rows from FILE (default: the earlier run's manifest)")
     g = p.add_argument_group("where (default: as the earlier run)")
     g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query")
@@ -250,14 +363,23 @@ def _add_auth_options(p: argparse.ArgumentParser) -> None:
     from bulkretry.oms.credentials import AUTH_KINDS
 
     g = p.add_argument_group("authentication")
-    g.add_argument("--auth", choices=AUTH_KINDS, help="force one scheme (default: the first configured; aksk: "
-                   "keys from any source)")
+    g.add_argument(
+        "--auth",
+        choices=AUTH_KINDS,
+        help="force one scheme (default: the first configured; aksk: keys from any source)",
+    )
     _add_profile_option(g)
     g.add_argument("--token", help="IAM token (prefer OMS_AUTH_TOKEN or --token-file: flags show in `ps`)")
-    g.add_argument("--token-file", metavar="FILE",
-                   help="read the IAM token from FILE (a regular file of at most 64 KiB; spaces around are dropped)")
-    g.add_argument("--iam-endpoint", metavar="URL", help="IAM endpoint for password auth "
-                   "(default: $OMS_IAM_ENDPOINT or https://iam.myhuaweicloud.com)")
+    g.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="read the IAM token from FILE (a regular file of at most 64 KiB; spaces around are dropped)",
+    )
+    g.add_argument(
+        "--iam-endpoint",
+        metavar="URL",
+        help="IAM endpoint for password auth (default: $OMS_IAM_ENDPOINT or https://iam.myhuaweicloud.com)",
+    )
     g.add_argument("--iam-user", metavar="NAME", help="IAM user for password auth (default: $OMS_IAM_USER)")
     g.add_argument("--iam-domain", metavar="NAME", help="IAM account (domain) name (default: $OMS_IAM_DOMAIN)")
     g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (never in production)")
@@ -266,21 +388,32 @@ def _add_auth_options(p: argparse.ArgumentParser) -> None:
 
 def _add_network_options(g: argparse._ArgumentGroup) -> None:
     """``--ca-bundle`` (the proxy comes from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, as for every HTTP tool)."""
-    g.add_argument("--ca-bundle", metavar="FILE",
-                   help="trust the CA certificates in FILE (PEM) instead of the system's store, e.g. a company "
-                        "proxy's CA (default: $REQUESTS_CA_BUNDLE, else $SSL_CERT_FILE, else the system's store); "
-                        "HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured")
+    g.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="trust the CA certificates in FILE (PEM) instead of the system's store, e.g. a company "
+        "proxy's CA (default: $REQUESTS_CA_BUNDLE, else $SSL_CERT_FILE, else the system's store); "
+        "HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured",
+    )
 
 
 def _add_profile_option(g: argparse._ArgumentGroup) -> None:
-    g.add_argument("--profile", metavar="NAME", help="the KooCLI profile (~/.hcloud/config.json) whose keys, "
-                   "project and region to use (default: the current one, after the environment and the SDK's "
-                   "credentials file)")
+    g.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="the KooCLI profile (~/.hcloud/config.json) whose keys, "
+        "project and region to use (default: the current one, after the environment and the SDK's "
+        "credentials file)",
+    )
 
 
 def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("validate", help="check a manifest and print what would happen; calls nothing",
-                       description=VALIDATE_HELP, formatter_class=_Formatter)
+    p = sub.add_parser(
+        "validate",
+        help="check a manifest and print what would happen; calls nothing",
+        description=VALIDATE_HELP,
+        formatter_class=_Formatter,
+    )
     _add_manifest_options(p)
     p.add_argument("--quiet", action="store_true", help="print only the rows with problems, and the summary")
     _add_profile_option(p.add_argument_group("defaults from credentials (read, never used: nothing is called)"))

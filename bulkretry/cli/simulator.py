@@ -38,26 +38,48 @@ def _add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     from bulkretry.sim.config import SimConfig  # small module, no aiohttp
 
     d = SimConfig()
-    p = sub.add_parser("sim", help="run the built-in OMS + IAM simulator", description=SIM_HELP,
-                       formatter_class=_Formatter)
+    p = sub.add_parser(
+        "sim", help="run the built-in OMS + IAM simulator", description=SIM_HELP, formatter_class=_Formatter
+    )
     p.add_argument("--host", default=d.host, help="address to listen on (default: %(default)s)")
-    p.add_argument("--port", type=_port, default=8080,
-                   help="port, 0 to 65535; 0 picks a free one (default: %(default)s)")
+    p.add_argument(
+        "--port", type=_port, default=8080, help="port, 0 to 65535; 0 picks a free one (default: %(default)s)"
+    )
     p.add_argument("--ak", default=d.ak, help="access key it accepts for signing (default: %(default)s)")
     p.add_argument("--sk", default=d.sk, help="secret key it accepts (a test value; default: the documented one)")
     p.add_argument("--token", default=d.token, help="a token it accepts as-is (default: %(default)s)")
     p.add_argument("--project-id", default=d.project_id, help="its project id (default: %(default)s)")
-    p.add_argument("--groups", type=_sim_groups, default=d.groups,
-                   help="task groups to create, at most 1000000 (default: %(default)s)")
-    p.add_argument("--failed-ratio", type=_ratio, default=d.failed_ratio,
-                   help="share of groups in status 5, migration failed (default: %(default)s)")
+    p.add_argument(
+        "--groups",
+        type=_sim_groups,
+        default=d.groups,
+        help="task groups to create, at most 1000000 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--failed-ratio",
+        type=_ratio,
+        default=d.failed_ratio,
+        help="share of groups in status 5, migration failed (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=d.seed, help="seed for group ids and states (default: %(default)s)")
-    p.add_argument("--rate-limit", type=_positive_float, default=None,
-                   help="answer 429 APIGW.0308 beyond N calls/s (default: no limit)")
-    p.add_argument("--latency-ms", type=_latency_ms, default=d.latency_ms,
-                   help="added latency per call, at most 600000 (default: %(default)s)")
-    p.add_argument("--error-rate", type=_ratio, default=d.error_rate,
-                   help="share of calls answered with a transient 5xx (default: %(default)s)")
+    p.add_argument(
+        "--rate-limit",
+        type=_positive_float,
+        default=None,
+        help="answer 429 APIGW.0308 beyond N calls/s (default: no limit)",
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=_latency_ms,
+        default=d.latency_ms,
+        help="added latency per call, at most 600000 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--error-rate",
+        type=_ratio,
+        default=d.error_rate,
+        help="share of calls answered with a transient 5xx (default: %(default)s)",
+    )
     p.set_defaults(handler=_cmd_sim)
 
 
@@ -65,9 +87,18 @@ def _sim_config_from(args: argparse.Namespace) -> SimConfig:
     from bulkretry.sim.config import SimConfig
 
     return SimConfig(
-        host=args.host, port=args.port, ak=args.ak, sk=args.sk, token=args.token, project_id=args.project_id,
-        groups=args.groups, failed_ratio=args.failed_ratio, seed=args.seed, rate_limit=args.rate_limit,
-        latency_ms=args.latency_ms, error_rate=args.error_rate,
+        host=args.host,
+        port=args.port,
+        ak=args.ak,
+        sk=args.sk,
+        token=args.token,
+        project_id=args.project_id,
+        groups=args.groups,
+        failed_ratio=args.failed_ratio,
+        seed=args.seed,
+        rate_limit=args.rate_limit,
+        latency_ms=args.latency_ms,
+        error_rate=args.error_rate,
     )
 
 
@@ -83,8 +114,12 @@ def _cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def on_listening(url: str) -> None:
         print(f"listening on {url}", file=out, flush=True)
-        print(f"project_id {config.project_id} · AK {config.ak} · {config.groups} groups "
-              f"(seed {config.seed}) · Ctrl-C to stop", file=out, flush=True)
+        print(
+            f"project_id {config.project_id} · AK {config.ak} · {config.groups} groups "
+            f"(seed {config.seed}) · Ctrl-C to stop",
+            file=out,
+            flush=True,
+        )
 
     async def serve_until_signalled() -> None:
         import signal
@@ -124,8 +159,12 @@ examples:
 
 
 def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="run the sample manifest against the built-in simulator",
-                       description=DEMO_HELP, formatter_class=_Formatter)
+    p = sub.add_parser(
+        "demo",
+        help="run the sample manifest against the built-in simulator",
+        description=DEMO_HELP,
+        formatter_class=_Formatter,
+    )
     _add_lang_option(p)
     p.set_defaults(handler=_cmd_demo)
 
@@ -138,14 +177,17 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     lang = _lang_of(args)
     demo = asyncio.run(run_demo(lang=lang))
-    print(f"simulator at {demo.url} (seed {demo.seed}, {demo.groups} groups, "
-          f"{demo.failed_groups} in status 5)", file=out)
+    print(
+        f"simulator at {demo.url} (seed {demo.seed}, {demo.groups} groups, {demo.failed_groups} in status 5)", file=out
+    )
     print(f"manifest {demo.run.summary.manifest} · {len(demo.rows)} rows", file=out)
     print(f"{'row':>4}  {'group_id':<38} {'outcome':<10} {'http':>4}  error_code", file=out)
     for row in demo.rows:
-        print(f"{row.row:>4}  {row.group_id:<38} {row.outcome.value:<10} {row.http_status or '':>4}  "
-              f"{row.error_code}".rstrip(), file=out)
+        print(
+            f"{row.row:>4}  {row.group_id:<38} {row.outcome.value:<10} {row.http_status or '':>4}  "
+            f"{row.error_code}".rstrip(),
+            file=out,
+        )
     print(_summary_line(demo.run.summary, demo.run.files, lang), file=out)
-    print("(the sample fails some rows on purpose: groups that are not failed, an unknown group, a bad row)",
-          file=out)
+    print("(the sample fails some rows on purpose: groups that are not failed, an unknown group, a bad row)", file=out)
     return EXIT_OK

@@ -46,18 +46,31 @@ examples:
 
 
 def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help="write a run's reports again from its journal", description=REPORT_HELP,
-                       formatter_class=_Formatter)
+    p = sub.add_parser(
+        "report",
+        help="write a run's reports again from its journal",
+        description=REPORT_HELP,
+        formatter_class=_Formatter,
+    )
     p.add_argument("run_dir", metavar="DIR", help="the folder of the run")
-    p.add_argument("--format", type=_formats, default=None, metavar="LIST",
-                   help="comma list of report formats (default: the run's own)")
+    p.add_argument(
+        "--format",
+        type=_formats,
+        default=None,
+        metavar="LIST",
+        help="comma list of report formats (default: the run's own)",
+    )
     _add_lang_option(p)
     p.set_defaults(handler=_cmd_report)
 
 
 def _add_diff_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("diff", help="compare two runs: fixed, still failing, newly failing", description=DIFF_HELP,
-                       formatter_class=_Formatter)
+    p = sub.add_parser(
+        "diff",
+        help="compare two runs: fixed, still failing, newly failing",
+        description=DIFF_HELP,
+        formatter_class=_Formatter,
+    )
     p.add_argument("old_dir", metavar="OLD_DIR", help="the earlier run's folder")
     p.add_argument("new_dir", metavar="NEW_DIR", help="the later run's folder")
     p.add_argument("--out", metavar="FILE", help="where to write the changed rows (default: NEW_DIR/diff.csv)")
@@ -70,8 +83,10 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.run.runner import rebuild_reports
 
     result = rebuild_reports(Path(args.run_dir), args.format, _lang_of(args))
-    print(f"{result.summary.rows} rows · reports written: {', '.join(f.name for f in result.files)} "
-          f"in {result.out_dir}", file=out)
+    print(
+        f"{result.summary.rows} rows · reports written: {', '.join(f.name for f in result.files)} in {result.out_dir}",
+        file=out,
+    )
     return EXIT_OK
 
 
@@ -83,8 +98,11 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     result = diff_runs(Path(args.old_dir), Path(args.new_dir), Path(args.out) if args.out else None)
     for change in CHANGES:
         print(f"{change}: {result.counts[change]}", file=out)
-    print(f"({result.in_both} groups in both runs, {result.only_old} only in {args.old_dir}, {result.only_new} only "
-          f"in {args.new_dir}) · {result.path}", file=out)
+    print(
+        f"({result.in_both} groups in both runs, {result.only_old} only in {args.old_dir}, {result.only_new} only "
+        f"in {args.new_dir}) · {result.path}",
+        file=out,
+    )
     return EXIT_FAILED if result.counts["newly failing"] else EXIT_OK
 
 
@@ -106,11 +124,16 @@ examples:
 
 
 def _add_history_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("history", help="every run of a manifest, round by round: history.csv and history.html",
-                       description=HISTORY_HELP, formatter_class=_Formatter)
+    p = sub.add_parser(
+        "history",
+        help="every run of a manifest, round by round: history.csv and history.html",
+        description=HISTORY_HELP,
+        formatter_class=_Formatter,
+    )
     p.add_argument("run_dirs", nargs="+", metavar="DIR", help="run folders, or one folder holding run folders")
-    p.add_argument("--out", metavar="DIR", help="where to write history.csv and history.html "
-                   "(default: the current directory)")
+    p.add_argument(
+        "--out", metavar="DIR", help="where to write history.csv and history.html (default: the current directory)"
+    )
     _add_lang_option(p)
     p.set_defaults(handler=_cmd_history)
 
@@ -121,9 +144,11 @@ def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.history import history
 
     result = history([Path(d) for d in args.run_dirs], Path(args.out) if args.out else None, lang=_lang_of(args))
-    print(f"{len(result.runs)} runs, {result.groups} groups: {result.never_succeeded} never succeeded, "
-          f"{result.fixed} fixed along the way · {', '.join(f.name for f in result.files)} in {result.out_dir}",
-          file=out)
+    print(
+        f"{len(result.runs)} runs, {result.groups} groups: {result.never_succeeded} never succeeded, "
+        f"{result.fixed} fixed along the way · {', '.join(f.name for f in result.files)} in {result.out_dir}",
+        file=out,
+    )
     return EXIT_FAILED if result.not_fine else EXIT_OK
 
 
@@ -147,23 +172,48 @@ examples:
 def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from bulkretry.defaults import MAX_TIMEOUT
 
-    p = sub.add_parser("discover", help="write a manifest of the groups in a status (default: failed)",
-                       description=DISCOVER_HELP, formatter_class=_Formatter)
+    p = sub.add_parser(
+        "discover",
+        help="write a manifest of the groups in a status (default: failed)",
+        description=DISCOVER_HELP,
+        formatter_class=_Formatter,
+    )
     g = p.add_argument_group("where")
-    g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query "
-                   "(default: https://oms.{region}.myhuaweicloud.com)")
-    g.add_argument("--region", metavar="R", help="region id for the default endpoint, e.g. cn-north-4 "
-                   "(lower-case letters, digits, dashes)")
+    g.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="OMS endpoint as https://host[:port], no path, user or query "
+        "(default: https://oms.{region}.myhuaweicloud.com)",
+    )
+    g.add_argument(
+        "--region",
+        metavar="R",
+        help="region id for the default endpoint, e.g. cn-north-4 (lower-case letters, digits, dashes)",
+    )
     g.add_argument("--project-id", metavar="ID", help="the project (default: $HUAWEICLOUD_SDK_PROJECT_ID)")
     g = p.add_argument_group("what")
-    g.add_argument("--status", type=_non_negative_int, default=5, metavar="N",
-                   help="task group status to list (default: %(default)s, migration failed)")
-    g.add_argument("--out", metavar="FILE", help="the manifest to write, .csv or .xlsx "
-                   "(default: manifest-<project>-status<N>.csv)")
-    g.add_argument("--credentials-from-env", action="store_true",
-                   help="fill the credential cells with env:SRC_AK, env:SRC_SK, env:DST_AK, env:DST_SK")
-    g.add_argument("--timeout", type=_timeout, default=30.0, metavar="S",
-                   help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g} (default: %(default)s)")
+    g.add_argument(
+        "--status",
+        type=_non_negative_int,
+        default=5,
+        metavar="N",
+        help="task group status to list (default: %(default)s, migration failed)",
+    )
+    g.add_argument(
+        "--out", metavar="FILE", help="the manifest to write, .csv or .xlsx (default: manifest-<project>-status<N>.csv)"
+    )
+    g.add_argument(
+        "--credentials-from-env",
+        action="store_true",
+        help="fill the credential cells with env:SRC_AK, env:SRC_SK, env:DST_AK, env:DST_SK",
+    )
+    g.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=30.0,
+        metavar="S",
+        help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g} (default: %(default)s)",
+    )
     _add_auth_options(p)
     p.set_defaults(handler=_cmd_discover)
 
@@ -182,8 +232,10 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     given = sourced.credentials
     project_id = _project_id(args, env) or (given.project_id if given else None)
     if not project_id:
-        raise UsageError("no project id: give --project-id, set HUAWEICLOUD_SDK_PROJECT_ID, or name a KooCLI profile "
-                         "with a projectId (--profile)")
+        raise UsageError(
+            "no project id: give --project-id, set HUAWEICLOUD_SDK_PROJECT_ID, or name a KooCLI profile "
+            "with a projectId (--profile)"
+        )
     region = args.region or (given.region if given and not args.endpoint else None)
     if not args.endpoint and not region:
         raise UsageError("no endpoint: give --endpoint URL or --region R")
@@ -204,10 +256,20 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     async def listing() -> list[list[str]]:
         async with make_session(limit=4) as session:
-            client = OmsClient(session, auth, endpoint=args.endpoint, region=region, timeout=args.timeout,
-                               verify_tls=not args.insecure, region_endpoints=region_endpoints, network=network)
-            return [manifest_row(group, project_id, credentials_from_env=args.credentials_from_env)
-                    async for group in discover_groups(client, project_id, status=args.status)]
+            client = OmsClient(
+                session,
+                auth,
+                endpoint=args.endpoint,
+                region=region,
+                timeout=args.timeout,
+                verify_tls=not args.insecure,
+                region_endpoints=region_endpoints,
+                network=network,
+            )
+            return [
+                manifest_row(group, project_id, credentials_from_env=args.credentials_from_env)
+                async for group in discover_groups(client, project_id, status=args.status)
+            ]
 
     from bulkretry.errors import ApiError, TransportError
 
@@ -217,6 +279,9 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"bulkretry: error: listing the task groups failed: {exc}", file=err)
         return EXIT_FAILED
     count = write_manifest(target, rows)
-    print(f"{count} task groups in status {args.status} · manifest: {target}"
-          + ("" if count else " (header only: nothing to retry)"), file=out)
+    print(
+        f"{count} task groups in status {args.status} · manifest: {target}"
+        + ("" if count else " (header only: nothing to retry)"),
+        file=out,
+    )
     return EXIT_OK

@@ -25,8 +25,17 @@ from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
 
-__all__ = ["DEFAULT_LANG", "DOMAIN", "ENV_VARS", "LANGS", "N_", "lang_from_env", "parse_lang", "resolve_lang",
-           "translation"]
+__all__ = [
+    "DEFAULT_LANG",
+    "DOMAIN",
+    "ENV_VARS",
+    "LANGS",
+    "N_",
+    "lang_from_env",
+    "parse_lang",
+    "resolve_lang",
+    "translation",
+]
 
 #: The languages, as ``--lang`` spells them and as ``<html lang>`` takes them.
 LANGS = ("zh-CN", "en")

@@ -48,7 +48,11 @@ from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.records import RowResult, RunSummary
 
 __all__ = [
-    "ANNOTATION_COLUMNS", "OUTCOME_COLOURS", "XLSX_MAX_ROWS", "Annotated", "AnnotatedWriter",
+    "ANNOTATION_COLUMNS",
+    "OUTCOME_COLOURS",
+    "XLSX_MAX_ROWS",
+    "Annotated",
+    "AnnotatedWriter",
     "write_annotated",
 ]
 
@@ -111,13 +115,22 @@ class AnnotatedWriter:
         self.final = self.out_dir / name
         self._temp = self.final.with_name(name + ".tmp")
         self._format: AnnotatedCsv | AnnotatedXlsx | None = (
-            AnnotatedXlsx(info, self._temp, keep_vba=macro) if info.kind == "xlsx" else
-            AnnotatedCsv(info, self._temp) if info.kind == "csv" else None)
+            AnnotatedXlsx(info, self._temp, keep_vba=macro)
+            if info.kind == "xlsx"
+            else AnnotatedCsv(info, self._temp)
+            if info.kind == "csv"
+            else None
+        )
         self._started = False
-        self._reason = "" if self._format is not None else (
-            f"an .{info.kind} manifest is not annotated (bulkretry writes its outcomes into .xlsx, .xlsm and CSV "
-            "manifests only); report.xlsx and report.csv have every row with its manifest columns, or save the "
-            "manifest as .xlsx to get an annotated copy next time")
+        self._reason = (
+            ""
+            if self._format is not None
+            else (
+                f"an .{info.kind} manifest is not annotated (bulkretry writes its outcomes into .xlsx, .xlsm and CSV "
+                "manifests only); report.xlsx and report.csv have every row with its manifest columns, or save the "
+                "manifest as .xlsx to get an annotated copy next time"
+            )
+        )
         self._last = 0
 
     def __repr__(self) -> str:
@@ -197,8 +210,7 @@ class AnnotatedWriter:
         elif isinstance(exc, OSError):
             why = f"{exc.strerror or exc} ({exc.filename or self._temp})"
         else:
-            log.error("the annotated manifest failed", exc_info=exc,
-                      extra={"event": "internal_error", "fields": {}})
+            log.error("the annotated manifest failed", exc_info=exc, extra={"event": "internal_error", "fields": {}})
             why = f"an unexpected error ({type(exc).__name__}: {exc})"
         with suppress(OSError):
             if self.final.exists():

@@ -11,8 +11,15 @@ from bulkretry.records import Outcome, RowResult
 from bulkretry.report.common import OUTCOME_TEXT
 
 __all__ = [
-    "ANNOTATION_COLUMNS", "NO_ANNOTATION", "OUTCOME_COLOURS", "XLSX_MAX_ROWS", "Skip", "annotation",
-    "annotation_slots", "changed", "header_of",
+    "ANNOTATION_COLUMNS",
+    "NO_ANNOTATION",
+    "OUTCOME_COLOURS",
+    "XLSX_MAX_ROWS",
+    "Skip",
+    "annotation",
+    "annotation_slots",
+    "changed",
+    "header_of",
 ]
 
 #: The columns added to the manifest, in this order.
@@ -26,8 +33,13 @@ XLSX_MAX_ROWS = 100_000
 _GREEN, _RED, _AMBER, _GREY = "C6EFCE", "FFC7CE", "FFEB9C", "E7E6E6"
 #: The light fill (RGB) of a row by its outcome.
 OUTCOME_COLOURS: dict[Outcome, str] = {
-    Outcome.SUCCEEDED: _GREEN, Outcome.FAILED: _RED, Outcome.INVALID: _AMBER, Outcome.INTERRUPTED: _AMBER,
-    Outcome.DUPLICATE: _GREY, Outcome.SKIPPED: _GREY, Outcome.DRY_RUN: _GREY,
+    Outcome.SUCCEEDED: _GREEN,
+    Outcome.FAILED: _RED,
+    Outcome.INVALID: _AMBER,
+    Outcome.INTERRUPTED: _AMBER,
+    Outcome.DUPLICATE: _GREY,
+    Outcome.SKIPPED: _GREY,
+    Outcome.DRY_RUN: _GREY,
 }
 
 
@@ -59,8 +71,10 @@ def annotation_slots(headers: Sequence[str]) -> tuple[list[int], bool]:
 
 def changed(info: ManifestInfo, why: str) -> Skip:
     """The reason not to annotate a manifest that no longer matches the journal (*why*: what differs)."""
-    return Skip(f"{Path(info.path).name} {why}: it has changed since the run, so its rows no longer match "
-                "the journal (report.csv has every result)")
+    return Skip(
+        f"{Path(info.path).name} {why}: it has changed since the run, so its rows no longer match "
+        "the journal (report.csv has every result)"
+    )
 
 
 def header_of(cells: Sequence[str]) -> tuple[str, ...]:

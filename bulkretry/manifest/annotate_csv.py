@@ -71,8 +71,17 @@ class AnnotatedCsv:
             self._records = enumerate(csv_records(self._source, info.delimiter, info.path), start=1)
         except ManifestError as exc:
             raise _unreadable(exc) from None
-        self._plan = (csv_writer(self._out), width, info.columns.index("group_id"), slots, total, appended,
-                      [""] * (total - width), secret_slots, key_slots)
+        self._plan = (
+            csv_writer(self._out),
+            width,
+            info.columns.index("group_id"),
+            slots,
+            total,
+            appended,
+            [""] * (total - width),
+            secret_slots,
+            key_slots,
+        )
 
     def write(self, result: RowResult, /) -> None:
         """Copy the manifest up to *result*'s row, and that row with *result*'s outcome."""
@@ -144,8 +153,9 @@ class AnnotatedCsv:
                 cells += pad
                 for slot, value in zip(slots, values):
                     cells[slot] = value
-            writer.writerow([neutralise(cell) if cell else cell for cell in cells]
-                            if may_start_formula(cells) else cells)
+            writer.writerow(
+                [neutralise(cell) if cell else cell for cell in cells] if may_start_formula(cells) else cells
+            )
             if ours:
                 self.rows += 1
                 return

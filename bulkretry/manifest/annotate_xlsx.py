@@ -38,8 +38,10 @@ from bulkretry.report.xlsx_writer import ILLEGAL_XML_CHARS, MAX_TEXT
 
 __all__ = ["AnnotatedXlsx"]
 
-_LEGEND = ("bulkretry: rows are coloured by outcome. Green: succeeded. Red: failed. Amber: invalid, "
-           "interrupted. Grey: duplicate, skipped, dry_run. Secret columns show ***, access keys are masked.")
+_LEGEND = (
+    "bulkretry: rows are coloured by outcome. Green: succeeded. Red: failed. Amber: invalid, "
+    "interrupted. Grey: duplicate, skipped, dry_run. Secret columns show ***, access keys are masked."
+)
 _TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")  # <row ...>, also with a prefix (<x:row>)
 _SCAN_CHUNK = 1 << 20
@@ -77,8 +79,10 @@ class AnnotatedXlsx:
         info = self.info
         limit = XLSX_MAX_ROWS
         if _stored_rows(info.path, limit) > limit:
-            raise Skip(f"the workbook has more than {limit:,} rows, too many to copy it in memory "
-                       "(report.csv and report.xlsx have every result)")
+            raise Skip(
+                f"the workbook has more than {limit:,} rows, too many to copy it in memory "
+                "(report.csv and report.xlsx have every result)"
+            )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # openpyxl warns about the features it does not keep
@@ -90,8 +94,10 @@ class AnnotatedXlsx:
         ws = book[info.sheet]
         top = info.header_row
         width = len(info.headers)
-        header_cells = [cell_text(cell.value, cell.number_format)
-                        for cell in next(ws.iter_rows(min_row=top, max_row=top, max_col=max(width, 1)))]
+        header_cells = [
+            cell_text(cell.value, cell.number_format)
+            for cell in next(ws.iter_rows(min_row=top, max_row=top, max_col=max(width, 1)))
+        ]
         if header_of(header_cells) != info.headers:
             raise changed(info, "has a different header")
         slots, reannotating = annotation_slots(info.headers)
@@ -108,12 +114,24 @@ class AnnotatedXlsx:
         if ws.freeze_panes is None:
             ws.freeze_panes = f"A{top + 1}"
 
-        fills = {outcome: PatternFill(fill_type="solid", start_color=rgb, end_color=rgb)
-                 for outcome, rgb in OUTCOME_COLOURS.items()}
-        guarded = [(index, column) for index, column in enumerate(info.columns)
-                   if column in SECRET_COLUMNS or column in MASKED_COLUMNS]
-        self._plan = (info.columns.index("group_id"), slots, reannotating, fills, set(OUTCOME_COLOURS.values()),
-                      PatternFill(fill_type=None), guarded)
+        fills = {
+            outcome: PatternFill(fill_type="solid", start_color=rgb, end_color=rgb)
+            for outcome, rgb in OUTCOME_COLOURS.items()
+        }
+        guarded = [
+            (index, column)
+            for index, column in enumerate(info.columns)
+            if column in SECRET_COLUMNS or column in MASKED_COLUMNS
+        ]
+        self._plan = (
+            info.columns.index("group_id"),
+            slots,
+            reannotating,
+            fills,
+            set(OUTCOME_COLOURS.values()),
+            PatternFill(fill_type=None),
+            guarded,
+        )
         self._last = ws.max_row
         self._rows = ws.iter_rows(min_row=top + 1, max_row=max(self._last, top + 1), max_col=total)
 
@@ -160,8 +178,7 @@ class AnnotatedXlsx:
             if result is not None and result.row == row:
                 cell = cells[group]
                 if cell.data_type != "f" and cell_text(cell.value, cell.number_format) != result.group_id:
-                    raise changed(info, f"row {row} holds group {str(cell.value)[:60]!r}, not "
-                                        f"{result.group_id[:60]!r}")
+                    raise changed(info, f"row {row} holds group {str(cell.value)[:60]!r}, not {result.group_id[:60]!r}")
                 for slot, value in zip(slots, annotation(result)):
                     cells[slot].value = _xlsx_text(value) or None
                 fill = fills[result.outcome]
@@ -191,10 +208,14 @@ def _stored_rows(path: str, limit: int) -> int:
             parts = []
             if "[Content_Types].xml" in names:
                 types = ET.fromstring(archive.read("[Content_Types].xml"))
-                parts = [override.get("PartName", "").lstrip("/") for override in types.iter(f"{_TYPES}Override")
-                         if "worksheet" in override.get("ContentType", "")]
+                parts = [
+                    override.get("PartName", "").lstrip("/")
+                    for override in types.iter(f"{_TYPES}Override")
+                    if "worksheet" in override.get("ContentType", "")
+                ]
             parts = [part for part in parts if part in names] or sorted(
-                name for name in names if name.startswith("xl/worksheets/") and name.endswith(".xml"))
+                name for name in names if name.startswith("xl/worksheets/") and name.endswith(".xml")
+            )
             count = 0
             for part in parts:
                 with archive.open(part) as xml:

@@ -33,24 +33,35 @@ __all__ = [
 
 #: The columns bulkretry knows, in the contract's order. Only ``group_id`` is required.
 CANONICAL_COLUMNS: tuple[str, ...] = (
-    "group_id", "project_id", "region", "src_ak", "src_sk", "dst_ak", "dst_sk", "json_auth_file",
-    "source_cdn_authentication_key", "connection_string", "migrate_failed_object",
+    "group_id",
+    "project_id",
+    "region",
+    "src_ak",
+    "src_sk",
+    "dst_ak",
+    "dst_sk",
+    "json_auth_file",
+    "source_cdn_authentication_key",
+    "connection_string",
+    "migrate_failed_object",
 )
 
 #: The other spellings accepted for each column (case, spaces, ``_`` and ``-`` are ignored when matching).
-COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "group_id": ("task_group_id", "groupId", "任务组ID", "迁移任务组ID"),
-    "project_id": ("projectId", "项目ID"),
-    "region": ("区域",),
-    "src_ak": ("源端AK",),
-    "src_sk": ("源端SK",),
-    "dst_ak": ("目的端AK",),
-    "dst_sk": ("目的端SK",),
-    "json_auth_file": (),
-    "source_cdn_authentication_key": (),
-    "connection_string": (),
-    "migrate_failed_object": (),
-})
+COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "group_id": ("task_group_id", "groupId", "任务组ID", "迁移任务组ID"),
+        "project_id": ("projectId", "项目ID"),
+        "region": ("区域",),
+        "src_ak": ("源端AK",),
+        "src_sk": ("源端SK",),
+        "dst_ak": ("目的端AK",),
+        "dst_sk": ("目的端SK",),
+        "json_auth_file": (),
+        "source_cdn_authentication_key": (),
+        "connection_string": (),
+        "migrate_failed_object": (),
+    }
+)
 
 #: The delimiters a CSV's layout is guessed among.
 SNIFFED_DELIMITERS = (",", ";", "\t")
@@ -62,9 +73,7 @@ def _normalise(name: str) -> str:
 
 
 _BY_NORMALISED: dict[str, str] = {
-    _normalise(spelling): column
-    for column in CANONICAL_COLUMNS
-    for spelling in (column, *COLUMN_ALIASES[column])
+    _normalise(spelling): column for column in CANONICAL_COLUMNS for spelling in (column, *COLUMN_ALIASES[column])
 }
 
 
@@ -108,7 +117,6 @@ class RawRow(NamedTuple):
     formulas: tuple[str, ...] = ()
 
 
-
 #: How much of a cell a message quotes: enough to find it, never a whole 10 MB cell.
 QUOTED_CHARS = 40
 
@@ -143,8 +151,9 @@ def trim(cells: list[str]) -> list[str]:
     return cells
 
 
-def sheet_header(path: str, sheet: str,
-                 rows: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str], tuple[str, ...]]:
+def sheet_header(
+    path: str, sheet: str, rows: Iterator[tuple[int, list[str]]]
+) -> tuple[int, list[str], tuple[str, ...]]:
     """A workbook sheet's header: ``(its row number, its cells, their column names)``, from *rows* (row number,
     cells), which is advanced past the first data row. Raises ManifestError when the sheet has no header row or
     no row after it."""
@@ -153,8 +162,10 @@ def sheet_header(path: str, sheet: str,
             header_row = row
             break
     else:
-        raise ManifestError(f"sheet {sheet!r} has no header row: the first non-blank row must name the columns "
-                            "(e.g. group_id)", path=path)
+        raise ManifestError(
+            f"sheet {sheet!r} has no header row: the first non-blank row must name the columns (e.g. group_id)",
+            path=path,
+        )
     headers = trim(cells)
     columns = columns_for(path, headers, None)
     if not any(not is_blank(cells) for _, cells in rows):
@@ -173,8 +184,11 @@ def _header_cells(headers: Sequence[str], canonical: Sequence[str | None]) -> st
         if name or not header:
             continue
         # A name is short: a long cell is no typo of one (and is never quoted in part: it may be a key).
-        close = difflib.get_close_matches(_normalise(header), _BY_NORMALISED, n=1, cutoff=0.75) \
-            if len(header) <= QUOTED_CHARS else []
+        close = (
+            difflib.get_close_matches(_normalise(header), _BY_NORMALISED, n=1, cutoff=0.75)
+            if len(header) <= QUOTED_CHARS
+            else []
+        )
         if close:
             near.append(f"{quoted(header)} ({column_letter(i + 1)}; did you mean {_BY_NORMALISED[close[0]]}?)")
         else:
@@ -183,8 +197,10 @@ def _header_cells(headers: Sequence[str], canonical: Sequence[str | None]) -> st
     if near:
         parts.append(f"unknown: {', '.join(near)}")
     if others:
-        parts.append(f"the cells of column{'s' * (len(others) > 1)} {', '.join(others)} are not shown (if the file "
-                     "has no header row, its first row is values, keys included: add a header row)")
+        parts.append(
+            f"the cells of column{'s' * (len(others) > 1)} {', '.join(others)} are not shown (if the file "
+            "has no header row, its first row is values, keys included: add a header row)"
+        )
     return "; ".join(parts)
 
 
@@ -200,7 +216,9 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
             raise ManifestError(
                 f"columns {quoted(headers[other])} ({column_letter(other + 1)}) and {quoted(headers[index])} "
                 f"({column_letter(index + 1)}) both mean {name}: keep only one of them",
-                path=path, column=headers[index][:QUOTED_CHARS])
+                path=path,
+                column=headers[index][:QUOTED_CHARS],
+            )
         first_seen[name] = index
     if "group_id" not in first_seen:
         accepted = ", ".join(("group_id", *COLUMN_ALIASES["group_id"]))
@@ -212,8 +230,11 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
                 names = any(canonical_name(part) for d in others for part in headers[0].split(d))
                 shown = f" {headers[0][:200]!r}" if names else ""
                 hint = f" (the header{shown} was split on {delimiter!r}; if that is wrong, pass --delimiter)"
-        raise ManifestError(f"has no group_id column: name one column {accepted} (case, spaces, '_' and '-' "
-                            f"do not matter); {_header_cells(headers, canonical)}{hint}", path=path)
+        raise ManifestError(
+            f"has no group_id column: name one column {accepted} (case, spaces, '_' and '-' "
+            f"do not matter); {_header_cells(headers, canonical)}{hint}",
+            path=path,
+        )
     taken = set(CANONICAL_COLUMNS)
     columns: list[str] = []
     for index, (header, name) in enumerate(zip(headers, canonical)):
@@ -236,9 +257,12 @@ def row_values(info: ManifestInfo, row: int, cells: Sequence[str], width: int) -
                     f"has {len(cells)} cells but the header has {width} columns: cell {column_letter(index + 1)}"
                     f"{row} ({quoted(cells[index])}) has no header; give the column a header, remove the stray "
                     "value, or quote a value that contains the delimiter",
-                    path=info.path, row=row, column=column_letter(index + 1))
+                    path=info.path,
+                    row=row,
+                    column=column_letter(index + 1),
+                )
     values = dict(zip(info.columns, cells))
-    for column in info.columns[len(cells):]:
+    for column in info.columns[len(cells) :]:
         values[column] = ""
     return values
 
@@ -249,4 +273,3 @@ def raw_rows(info: ManifestInfo, records: Iterable[tuple[int, Sequence[str]]]) -
     for row, cells in records:
         if not is_blank(cells):
             yield RawRow(row, row_values(info, row, cells, width))
-

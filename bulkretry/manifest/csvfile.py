@@ -38,8 +38,15 @@ _BOM_BYTE_ORDERS = {
 }
 _BOM_HEAD = 256  # bytes looked at to guess the byte order of a file without a BOM
 _DELIMITER_NAMES = {
-    ",": ",", "comma": ",", ";": ";", "semicolon": ";", "|": "|", "pipe": "|",
-    "\t": "\t", "\\t": "\t", "tab": "\t",
+    ",": ",",
+    "comma": ",",
+    ";": ";",
+    "semicolon": ";",
+    "|": "|",
+    "pipe": "|",
+    "\t": "\t",
+    "\\t": "\t",
+    "tab": "\t",
 }
 
 
@@ -80,13 +87,19 @@ def _scan(path: str, codec: str, *, find_nul: bool) -> tuple[int | None, int | N
 
 
 def _codec_error(path: str, codec: str, exc: Exception) -> ManifestError:
-    return ManifestError(f"cannot be decoded as {codec} text ({str(exc)[:80]}); check --encoding (or leave it "
-                         "out to detect UTF-8/UTF-16/GB18030)", path=path)
+    return ManifestError(
+        f"cannot be decoded as {codec} text ({str(exc)[:80]}); check --encoding (or leave it "
+        "out to detect UTF-8/UTF-16/GB18030)",
+        path=path,
+    )
 
 
 def _nul_error(path: str, offset: int) -> ManifestError:
-    return ManifestError(f"contains a NUL byte (at byte {offset}): it is a binary file, not CSV text; "
-                         "export the manifest as .csv or .xlsx", path=path)
+    return ManifestError(
+        f"contains a NUL byte (at byte {offset}): it is a binary file, not CSV text; "
+        "export the manifest as .csv or .xlsx",
+        path=path,
+    )
 
 
 def _forced_codec(path: str, forced: str) -> str:
@@ -94,25 +107,30 @@ def _forced_codec(path: str, forced: str) -> str:
     try:
         info = codecs.lookup(forced)
     except LookupError:
-        raise ManifestError(f"unknown encoding {forced!r}: try utf-8, utf-8-sig, gb18030 or gbk",
-                            path=path) from None
+        raise ManifestError(f"unknown encoding {forced!r}: try utf-8, utf-8-sig, gb18030 or gbk", path=path) from None
     codec = info.name
     if not getattr(info, "_is_text_encoding", True) or codec in _NOT_FILE_ENCODINGS:
-        raise ManifestError(f"--encoding {forced!r} is not a character encoding for text files (it is the {codec} "
-                            "codec); give the file's character set, e.g. --encoding utf-8, gb18030, utf-16-le or "
-                            "latin-1, or leave --encoding out to detect UTF-8/UTF-16/GB18030", path=path)
+        raise ManifestError(
+            f"--encoding {forced!r} is not a character encoding for text files (it is the {codec} "
+            "codec); give the file's character set, e.g. --encoding utf-8, gb18030, utf-16-le or "
+            "latin-1, or leave --encoding out to detect UTF-8/UTF-16/GB18030",
+            path=path,
+        )
     if codec in _BOM_BYTE_ORDERS:
         with open(path, "rb") as fh:
             head = fh.read(_BOM_HEAD)
         boms, width = _BOM_BYTE_ORDERS[codec]
         if not head.startswith(boms):
             # ASCII characters have their zero bytes last in little-endian, first in big-endian.
-            units = [head[i:i + width] for i in range(0, len(head) - width + 1, width)]
+            units = [head[i : i + width] for i in range(0, len(head) - width + 1, width)]
             big = sum(1 for u in units if u[0] == 0 and u[-1] != 0) > sum(1 for u in units if u[-1] == 0)
             likely, other = (f"{codec}-be", f"{codec}-le") if big else (f"{codec}-le", f"{codec}-be")
-            raise ManifestError(f"--encoding {forced!r} needs a byte-order mark (BOM) at the start of the file and "
-                                f"this file has none: name the byte order, --encoding {likely} (likely, from its "
-                                f"first bytes) or --encoding {other}", path=path)
+            raise ManifestError(
+                f"--encoding {forced!r} needs a byte-order mark (BOM) at the start of the file and "
+                f"this file has none: name the byte order, --encoding {likely} (likely, from its "
+                f"first bytes) or --encoding {other}",
+                path=path,
+            )
     return codec
 
 
@@ -127,8 +145,11 @@ def detect_encoding(path: str, forced: str | None) -> str:
             codec = "utf-8-sig"
         bad, nul = _scan(path, codec, find_nul=not codec.startswith(("utf-16", "utf-32")))
         if bad is not None:
-            raise ManifestError(f"is not valid {codec} text: the bytes at offset {bad} cannot be decoded; "
-                                "check --encoding (or leave it out to detect UTF-8/GB18030)", path=path)
+            raise ManifestError(
+                f"is not valid {codec} text: the bytes at offset {bad} cannot be decoded; "
+                "check --encoding (or leave it out to detect UTF-8/GB18030)",
+                path=path,
+            )
         if nul is not None:
             raise _nul_error(path, nul)
         return codec
@@ -144,17 +165,20 @@ def detect_encoding(path: str, forced: str | None) -> str:
     bad_gb, _ = _scan(path, "gb18030", find_nul=False)
     if bad_gb is None:
         return "gb18030"
-    raise ManifestError(f"is neither UTF-8 text (invalid byte at offset {bad}) nor GBK/GB18030 text "
-                        f"(invalid byte at offset {bad_gb}): pass --encoding with the file's encoding, "
-                        "e.g. --encoding latin-1, or save it as UTF-8", path=path)
-
+    raise ManifestError(
+        f"is neither UTF-8 text (invalid byte at offset {bad}) nor GBK/GB18030 text "
+        f"(invalid byte at offset {bad_gb}): pass --encoding with the file's encoding, "
+        "e.g. --encoding latin-1, or save it as UTF-8",
+        path=path,
+    )
 
 
 def resolve_delimiter(path: str, delimiter: str) -> str:
     found = _DELIMITER_NAMES.get(delimiter) or _DELIMITER_NAMES.get(delimiter.strip().lower())
     if found is None:
-        raise ManifestError(f"unsupported delimiter {delimiter!r}: use ',', ';', tab ('\\t' or 'tab') or '|'",
-                            path=path)
+        raise ManifestError(
+            f"unsupported delimiter {delimiter!r}: use ',', ';', tab ('\\t' or 'tab') or '|'", path=path
+        )
     return found
 
 
@@ -173,8 +197,11 @@ def sniff_delimiter(path: str, encoding: str) -> str:
     chosen = "\t" if prefer_tab else ","
     for rank, candidate in enumerate(SNIFFED_DELIMITERS):
         try:
-            records = [r for r in csv.reader(io.StringIO(sample), delimiter=candidate)
-                       if not is_blank(cell.strip(_SNIFF_FILLER) for cell in r)]
+            records = [
+                r
+                for r in csv.reader(io.StringIO(sample), delimiter=candidate)
+                if not is_blank(cell.strip(_SNIFF_FILLER) for cell in r)
+            ]
         except csv.Error:
             continue
         records = records[: _SNIFF_RECORDS + 1]
@@ -191,8 +218,9 @@ def sniff_delimiter(path: str, encoding: str) -> str:
     return chosen
 
 
-def csv_records(fh: io.TextIOWrapper, delimiter: str, path: str, *, strict: bool = False,
-                 first_row: int = 1) -> Iterator[list[str]]:
+def csv_records(
+    fh: io.TextIOWrapper, delimiter: str, path: str, *, strict: bool = False, first_row: int = 1
+) -> Iterator[list[str]]:
     """``csv.reader`` over *fh*, turning its errors into a ManifestError with the row number.
 
     *strict* also rejects a quote that is never closed (the lenient reader silently swallows the rest
@@ -207,8 +235,11 @@ def csv_records(fh: io.TextIOWrapper, delimiter: str, path: str, *, strict: bool
         except StopIteration:
             return
         except csv.Error as exc:
-            what = ("a quote (\") opened in this row is never closed" if "end of data" in str(exc)
-                    else f"cannot be parsed as CSV ({exc})")
+            what = (
+                'a quote (") opened in this row is never closed'
+                if "end of data" in str(exc)
+                else f"cannot be parsed as CSV ({exc})"
+            )
             raise ManifestError(f"{what}; check the quotes in this row", path=path, row=row) from None
         yield record
 
@@ -221,8 +252,7 @@ def read_csv_header(path: str, encoding: str, delimiter: str) -> tuple[int, list
             if not is_blank(record):
                 has_rows = any(not is_blank(r) for r in records)
                 return row, record, has_rows
-    raise ManifestError("has no header row: the first non-blank row must name the columns (e.g. group_id)",
-                        path=path)
+    raise ManifestError("has no header row: the first non-blank row must name the columns (e.g. group_id)", path=path)
 
 
 def open_csv(path: str, encoding: str | None, delimiter: str | None) -> ManifestInfo:
@@ -308,9 +338,20 @@ def _pandas_chunks(info: ManifestInfo, width: int, chunk_rows: int) -> Iterator[
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             reader = pd.read_csv(
-                info.path, sep=info.delimiter, encoding=info.encoding, dtype=str, keep_default_na=False,
-                na_filter=False, skip_blank_lines=False, chunksize=chunk_rows, header=0, engine="c",
-                names=list(range(width)), index_col=False, skiprows=info.header_row - 1, quotechar='"',
+                info.path,
+                sep=info.delimiter,
+                encoding=info.encoding,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                chunksize=chunk_rows,
+                header=0,
+                engine="c",
+                names=list(range(width)),
+                index_col=False,
+                skiprows=info.header_row - 1,
+                quotechar='"',
             )
     except (pd.errors.ParserError, pd.errors.ParserWarning):
         yield first, None
@@ -337,4 +378,3 @@ def _csv_module_rows(info: ManifestInfo, skip: int) -> Iterator[tuple[int, tuple
             data_index = index - info.header_row
             if data_index >= skip:
                 yield info.header_row + 1 + data_index, tuple(record)
-

@@ -48,19 +48,26 @@ def check_package(path: str) -> None:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ManifestError(f"is damaged or not an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel "
-                            "and save it again as .xlsx, or save it as .csv", path=path) from None
+        raise ManifestError(
+            f"is damaged or not an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel "
+            "and save it again as .xlsx, or save it as .csv",
+            path=path,
+        ) from None
     total = sum(entry.file_size for entry in entries)
     if total > MAX_PACKAGE_BYTES:
         raise ManifestError(
             f"inflates to {total:,} bytes of XML, over the limit of {MAX_PACKAGE_BYTES // 2**20} MB for a workbook: "
-            "save the manifest as .csv (read in constant memory), or split it into smaller workbooks", path=path)
+            "save the manifest as .csv (read in constant memory), or split it into smaller workbooks",
+            path=path,
+        )
     for entry in entries:
         if entry.file_size > _RATIO_FROM and entry.file_size > MAX_PART_RATIO * max(entry.compress_size, 1):
             raise ManifestError(
                 f"part {quoted(entry.filename)} would inflate from {entry.compress_size:,} to {entry.file_size:,} "
                 f"bytes, more than {MAX_PART_RATIO} times: a workbook that is mostly one repeated byte (a zip "
-                "bomb?) is refused; open it in Excel and save it again, or save the manifest as .csv", path=path)
+                "bomb?) is refused; open it in Excel and save it again, or save the manifest as .csv",
+                path=path,
+            )
 
 
 def _load_workbook(path: str, *, data_only: bool = True) -> Any:
@@ -72,8 +79,11 @@ def _load_workbook(path: str, *, data_only: bool = True) -> Any:
             warnings.simplefilter("ignore")  # openpyxl warns about features it drops; we only read values
             return load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
     except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) for damaged files
-        raise ManifestError(f"is damaged or not an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel "
-                            "and save it again as .xlsx, or save it as .csv", path=path) from None
+        raise ManifestError(
+            f"is damaged or not an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel "
+            "and save it again as .xlsx, or save it as .csv",
+            path=path,
+        ) from None
 
 
 def _pick_sheet(path: str, workbook: Any, sheet: str | None) -> Any:
@@ -87,8 +97,11 @@ def _pick_sheet(path: str, workbook: Any, sheet: str | None) -> Any:
         for worksheet in worksheets:
             if getattr(worksheet, "sheet_state", "visible") == "visible":
                 return worksheet
-        raise ManifestError(f"has only hidden worksheets ({', '.join(quoted(w.title) for w in worksheets)}): "
-                            "name the one to read with --sheet, or unhide it in Excel", path=path)
+        raise ManifestError(
+            f"has only hidden worksheets ({', '.join(quoted(w.title) for w in worksheets)}): "
+            "name the one to read with --sheet, or unhide it in Excel",
+            path=path,
+        )
     if sheet not in names:
         folded = [n for n in names if n.strip().casefold() == sheet.strip().casefold()]
         if len(folded) != 1:
@@ -146,8 +159,9 @@ def _sheet_rows(path: str, worksheet: Any, min_row: int = 1) -> Iterator[tuple[i
         except StopIteration:
             return
         except Exception as exc:  # the sheet's XML is parsed lazily; a damaged part fails here
-            raise ManifestError(f"cannot be read ({type(exc).__name__}: {exc}); open it in Excel and save "
-                                "it again", path=path, row=row) from None
+            raise ManifestError(
+                f"cannot be read ({type(exc).__name__}: {exc}); open it in Excel and save it again", path=path, row=row
+            ) from None
         yield row, [cell_text(cell.value, cell.number_format) for cell in cells]
 
 
@@ -159,7 +173,7 @@ def open_xlsx(path: str, sheet: str | None) -> ManifestInfo:
         header_row, headers, columns = sheet_header(path, worksheet.title, _sheet_rows(path, worksheet))
         hidden: tuple[str, ...] = ()
         if sheet is None:  # the hidden sheets passed over to reach this one, for the user to be told
-            hidden = tuple(w.title for w in workbook.worksheets[:workbook.worksheets.index(worksheet)])
+            hidden = tuple(w.title for w in workbook.worksheets[: workbook.worksheets.index(worksheet)])
         return ManifestInfo(path, "xlsx", None, None, worksheet.title, tuple(headers), columns, header_row, hidden)
     finally:
         workbook.close()
@@ -201,8 +215,9 @@ def _may_hold_formulas(worksheet: Any) -> bool:
     return False
 
 
-def _rows_with_formulas(info: ManifestInfo, records: Iterator[tuple[int, list[str]]],
-                        formula_rows: Iterator[Any]) -> Iterator[RawRow]:
+def _rows_with_formulas(
+    info: ManifestInfo, records: Iterator[tuple[int, list[str]]], formula_rows: Iterator[Any]
+) -> Iterator[RawRow]:
     """:func:`raw_rows` for a sheet with formulas: each row names its columns whose formula has no value; a row
     of such cells only is not blank."""
     width = len(info.columns)
@@ -212,4 +227,3 @@ def _rows_with_formulas(info: ManifestInfo, records: Iterator[tuple[int, list[st
         missing = tuple(columns[index] for index, (text, cell) in pairs if cell.data_type == "f" and not text)
         if missing or not is_blank(cells):
             yield RawRow(row, row_values(info, row, cells, width), missing)
-

@@ -47,8 +47,12 @@ _NAMES: dict[str, tuple[str, str]] = {
     "zip": ("a zip archive that is no spreadsheet", ""),
 }
 #: What each name promises, in a message.
-_LABELS = {"csv": "a text (CSV) file", "xlsx": "an Excel workbook", "xls": "an Excel 97-2003 workbook",
-           "ods": "an OpenDocument spreadsheet"}
+_LABELS = {
+    "csv": "a text (CSV) file",
+    "xlsx": "an Excel workbook",
+    "xls": "an Excel 97-2003 workbook",
+    "ods": "an OpenDocument spreadsheet",
+}
 
 #: Formats people have that bulkretry does not read: how to save them as something it does.
 _UNSUPPORTED: dict[str, str] = {
@@ -78,10 +82,14 @@ def kind_for_suffix(path: str) -> str:
     what = _UNSUPPORTED.get(suffix)
     shown = f"'{suffix}'" if suffix else "no extension"
     if what:
-        raise ManifestError(f"unsupported file type ({shown}, {what}): save it as .xlsx or .csv (bulkretry reads "
-                            f"{known})", path=path)
-    raise ManifestError(f"unsupported file type ({shown}): a manifest is a {known} file; open it in its program "
-                        "and save it as .xlsx or .csv", path=path)
+        raise ManifestError(
+            f"unsupported file type ({shown}, {what}): save it as .xlsx or .csv (bulkretry reads {known})", path=path
+        )
+    raise ManifestError(
+        f"unsupported file type ({shown}): a manifest is a {known} file; open it in its program "
+        "and save it as .xlsx or .csv",
+        path=path,
+    )
 
 
 def sniff(path: str, head: bytes) -> str:
@@ -117,25 +125,35 @@ def check_content(path: str, kind: str, head: bytes) -> None:
         raise ManifestError(
             "is encrypted (password-protected): open it in Excel and save it without a password "
             "(File > Info > Protect Workbook > Encrypt with Password, clear the password), or save it as .csv",
-            path=path)
+            path=path,
+        )
     label = _LABELS[kind]
     if found in ("text", "html", "binary"):
-        looks = {"text": "looks like text (a CSV renamed?)",
-                 "html": "is a web page (HTML; some systems export a table as a web page named .xls)",
-                 "binary": "is not an OLE2 file" if kind == "xls" else "is not a zip archive"}[found]
-        raise ManifestError(f"is not {label} ({suffix}): it {looks}; save it as .xlsx or .csv, or give a text "
-                            "file a .csv name", path=path)
+        looks = {
+            "text": "looks like text (a CSV renamed?)",
+            "html": "is a web page (HTML; some systems export a table as a web page named .xls)",
+            "binary": "is not an OLE2 file" if kind == "xls" else "is not a zip archive",
+        }[found]
+        raise ManifestError(
+            f"is not {label} ({suffix}): it {looks}; save it as .xlsx or .csv, or give a text file a .csv name",
+            path=path,
+        )
     if found == "ole2":
         raise ManifestError(
             f"is not {label} ({suffix}): it is an OLE2 file that holds no workbook, either a password-protected "
             "(encrypted) workbook or another Office 97-2003 document; save it without a password as .xlsx or .csv",
-            path=path)
+            path=path,
+        )
     what, proper = _NAMES[found]
     if proper:
-        raise ManifestError(f"is {what} saved with the name {suffix}: rename it to {proper}, or save it as .xlsx",
-                            path=path)
-    raise ManifestError(f"is not a spreadsheet bulkretry reads: it is {what}, saved with the name {suffix}; open "
-                        "it in its program and save it as .xlsx or .csv", path=path)
+        raise ManifestError(
+            f"is {what} saved with the name {suffix}: rename it to {proper}, or save it as .xlsx", path=path
+        )
+    raise ManifestError(
+        f"is not a spreadsheet bulkretry reads: it is {what}, saved with the name {suffix}; open "
+        "it in its program and save it as .xlsx or .csv",
+        path=path,
+    )
 
 
 def _zip_kind(path: str) -> str:
@@ -176,5 +194,5 @@ def _file_contains(path: str, needle: bytes) -> bool:
         while chunk := fh.read(_SCAN_CHUNK):
             if needle in tail + chunk:
                 return True
-            tail = chunk[-(len(needle) - 1):]
+            tail = chunk[-(len(needle) - 1) :]
     return False

@@ -133,16 +133,23 @@ def _read_key_file(path: Path) -> str:
     try:
         data = read_small_file(path, KEY_FILE_MAX_BYTES)
     except OSError:
-        raise _Invalid("json_auth_file", "unreadable",
-                       f"json_auth_file names a file that cannot be read: {shown}") from None
+        raise _Invalid(
+            "json_auth_file", "unreadable", f"json_auth_file names a file that cannot be read: {shown}"
+        ) from None
     if data is None:
-        raise _Invalid("json_auth_file", "not a file",
-                       f"json_auth_file names {shown}, which is not a regular file (a device, pipe or folder); "
-                       "name the key's .json file")
+        raise _Invalid(
+            "json_auth_file",
+            "not a file",
+            f"json_auth_file names {shown}, which is not a regular file (a device, pipe or folder); "
+            "name the key's .json file",
+        )
     if len(data) > KEY_FILE_MAX_BYTES:
-        raise _Invalid("json_auth_file", "too long",
-                       f"json_auth_file names {shown}, over {KEY_FILE_MAX_BYTES:,} bytes; the API allows a key of "
-                       f"0..{BODY_LIMITS['json_auth_file']} characters")
+        raise _Invalid(
+            "json_auth_file",
+            "too long",
+            f"json_auth_file names {shown}, over {KEY_FILE_MAX_BYTES:,} bytes; the API allows a key of "
+            f"0..{BODY_LIMITS['json_auth_file']} characters",
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -152,25 +159,38 @@ def _read_key_file(path: Path) -> str:
 def _check_formulas(formulas: tuple[str, ...]) -> None:
     for column in formulas:
         if column in _KNOWN_COLUMNS:
-            raise _Invalid(column, "formula without a value",
-                           f"{column} is a formula saved without its value (by a tool that does not compute "
-                           "formulas): open the workbook in Excel and save it, or paste values")
+            raise _Invalid(
+                column,
+                "formula without a value",
+                f"{column} is a formula saved without its value (by a tool that does not compute "
+                "formulas): open the workbook in Excel and save it, or paste values",
+            )
 
 
 def _check_id(column: str, value: str) -> None:
-    if (0 < len(value) <= MAX_ID_LENGTH and value.isascii() and value.isprintable() and value not in (".", "..")
-            and value[0] != " " and value[-1] != " "):
+    if (
+        0 < len(value) <= MAX_ID_LENGTH
+        and value.isascii()
+        and value.isprintable()
+        and value not in (".", "..")
+        and value[0] != " "
+        and value[-1] != " "
+    ):
         return  # the usual id: printable ASCII, no edge spaces (the checks below would all pass)
     if not value:
         raise _Invalid(column, "missing", f"{column} is empty; every row needs one")
     if len(value) > MAX_ID_LENGTH:
         raise _Invalid(column, "too long", f"{column} has {len(value)} characters; the API allows 1..{MAX_ID_LENGTH}")
     if value != value.strip():
-        raise _Invalid(column, "has surrounding spaces",
-                       f"{column} {quoted(value.strip())} has leading or trailing spaces; remove them")
+        raise _Invalid(
+            column,
+            "has surrounding spaces",
+            f"{column} {quoted(value.strip())} has leading or trailing spaces; remove them",
+        )
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
-        raise _Invalid(column, "has control characters",
-                       f"{column} holds a control or invisible character (line break, tab, …)")
+        raise _Invalid(
+            column, "has control characters", f"{column} holds a control or invisible character (line break, tab, …)"
+        )
     if value in (".", ".."):
         raise _Invalid(column, "is a dot segment", f"{column} {quoted(value)} is not an id")
 
@@ -206,8 +226,9 @@ class FirstRows:
 
     def first(self, project_id: str, group_id: str, row: int) -> int:
         """The first row seen with this key; records *row* as that first row if the key is new."""
-        key = int.from_bytes(blake2b(f"{project_id}\x00{group_id}".encode("utf-8", "surrogatepass"),
-                                     digest_size=16).digest(), "little")
+        key = int.from_bytes(
+            blake2b(f"{project_id}\x00{group_id}".encode("utf-8", "surrogatepass"), digest_size=16).digest(), "little"
+        )
         hi, lo = key & _LOW64, key >> 64  # the digest's first and last 8 bytes
         first = self._place(hi, lo, row)
         if first == row:
@@ -241,9 +262,17 @@ class Planner:
     where relative ``json_auth_file`` paths are looked up (the manifest's folder).
     """
 
-    def __init__(self, *, columns: Iterable[str], project_id: str | None = None, region: str | None = None,
-                 endpoint: str | None = None, migrate_failed_object: bool | None = None,
-                 env: Mapping[str, str] | None = None, base_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        columns: Iterable[str],
+        project_id: str | None = None,
+        region: str | None = None,
+        endpoint: str | None = None,
+        migrate_failed_object: bool | None = None,
+        env: Mapping[str, str] | None = None,
+        base_dir: Path | None = None,
+    ) -> None:
         self.columns = list(columns)
         self.extra_columns = report_columns(self.columns)
         self._key_slots = [i for i, column in enumerate(self.extra_columns) if column in MASKED_COLUMNS]
@@ -254,23 +283,30 @@ class Planner:
         self._migrate_default = bool(migrate_failed_object)
         self._first_row = FirstRows()
         if "project_id" not in self.columns and not self._project_id:
-            raise ConfigError("no project id: add a project_id column to the manifest, give --project-id, "
-                              "set HUAWEICLOUD_SDK_PROJECT_ID, or name a KooCLI profile with a projectId (--profile)")
+            raise ConfigError(
+                "no project id: add a project_id column to the manifest, give --project-id, "
+                "set HUAWEICLOUD_SDK_PROJECT_ID, or name a KooCLI profile with a projectId (--profile)"
+            )
         if endpoint:
             parse_endpoint(endpoint)  # a bad --endpoint is a ConfigError before any call
         if self._region:
             check_region(self._region)
         if not endpoint and "region" not in self.columns and not self._region:
-            raise ConfigError("no endpoint: give --endpoint URL or --region R (or add a region column, or name a "
-                              "KooCLI profile with a region: --profile)")
+            raise ConfigError(
+                "no endpoint: give --endpoint URL or --region R (or add a region column, or name a "
+                "KooCLI profile with a region: --profile)"
+            )
         self._needs_region = not endpoint
         #: Region ids already found good (a run has a few; bounded against a hostile manifest).
         self._good_regions: set[str] = set()
         # Run-wide defaults for empty body cells, looked up once: BULKRETRY_SRC_SK and friends.
         defaults = {column: self._env.get(DEFAULT_ENV_PREFIX + column.upper(), "") for column in BODY_LIMITS}
         # The body fields a row can have: a column of the manifest, or one with a default (in the API's order).
-        self._body_fields = [(column, limit, defaults[column]) for column, limit in BODY_LIMITS.items()
-                             if column in self.columns or defaults[column]]
+        self._body_fields = [
+            (column, limit, defaults[column])
+            for column, limit in BODY_LIMITS.items()
+            if column in self.columns or defaults[column]
+        ]
 
     def plan(self, row: int, values: Mapping[str, str], formulas: tuple[str, ...] = ()) -> RowPlan:
         """One row's plan; *formulas* names the columns whose cell is a formula without a value (invalid if
@@ -293,12 +329,30 @@ class Planner:
                 self._check_region(region)
             body = self._body(values)
         except _Invalid as bad:
-            return RowPlan(row, project_id, group_id, region, RetryBody({}), extra, Outcome.INVALID,
-                           f"invalid:{bad.column} {bad.why}", bad.detail)
+            return RowPlan(
+                row,
+                project_id,
+                group_id,
+                region,
+                RetryBody({}),
+                extra,
+                Outcome.INVALID,
+                f"invalid:{bad.column} {bad.why}",
+                bad.detail,
+            )
         first = self._first_row.first(project_id, group_id, row)
         if first != row:
-            return RowPlan(row, project_id, group_id, region, RetryBody({}), extra, Outcome.DUPLICATE,
-                           "duplicate", f"same project and group as row {first}; called once")
+            return RowPlan(
+                row,
+                project_id,
+                group_id,
+                region,
+                RetryBody({}),
+                extra,
+                Outcome.DUPLICATE,
+                "duplicate",
+                f"same project and group as row {first}; called once",
+            )
         return RowPlan(row, project_id, group_id, region, body, extra)
 
     def plan_all(self, rows: Iterable[Any]) -> Iterator[RowPlan]:
@@ -324,8 +378,9 @@ class Planner:
         if not name:
             raise _Invalid(column, "bad env reference", f"{column} says {value[:4]!r} without a variable name")
         if name not in self._env:
-            raise _Invalid(column, "env not set", f"{column} refers to the environment variable {quoted(name)}, "
-                                                  "which is not set")
+            raise _Invalid(
+                column, "env not set", f"{column} refers to the environment variable {quoted(name)}, which is not set"
+            )
         return self._env[name]
 
     def _body(self, values: Mapping[str, str]) -> RetryBody:
@@ -347,8 +402,11 @@ class Planner:
         if flag:
             parsed = parse_bool(flag)
             if parsed is None:
-                raise _Invalid("migrate_failed_object", "not a boolean",
-                               f"migrate_failed_object {quoted(flag)} is not true/false, 1/0, yes/no or 是/否")
+                raise _Invalid(
+                    "migrate_failed_object",
+                    "not a boolean",
+                    f"migrate_failed_object {quoted(flag)} is not true/false, 1/0, yes/no or 是/否",
+                )
             body["migrate_failed_object"] = parsed
         else:
             body["migrate_failed_object"] = self._migrate_default

@@ -69,8 +69,9 @@ def _kind_of(path: str) -> str:
     return kind
 
 
-def open_manifest(path: str | os.PathLike[str], *, encoding: str | None = None, delimiter: str | None = None,
-                  sheet: str | None = None) -> ManifestInfo:
+def open_manifest(
+    path: str | os.PathLike[str], *, encoding: str | None = None, delimiter: str | None = None, sheet: str | None = None
+) -> ManifestInfo:
     """Check a manifest and read its header: kind, encoding, delimiter, sheet and columns.
 
     *encoding* and *delimiter* (``','``, ``';'``, ``'\\t'``/``'tab'``, ``'|'``) force what is otherwise
@@ -85,12 +86,18 @@ def open_manifest(path: str | os.PathLike[str], *, encoding: str | None = None, 
     if kind != "csv":
         given = [option for option, value in (("--encoding", encoding), ("--delimiter", delimiter)) if value]
         if given:
-            raise ManifestError(f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} for a CSV file and this "
-                                "is a workbook: leave it out (use --sheet to pick a sheet)", path=name)
+            raise ManifestError(
+                f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} for a CSV file and this "
+                "is a workbook: leave it out (use --sheet to pick a sheet)",
+                path=name,
+            )
         return open_xlsx(name, sheet) if kind == "xlsx" else open_sheet(name, kind, sheet)
     if sheet:
-        raise ManifestError("--sheet is for an Excel workbook and this is a CSV file, which has no sheets: leave "
-                            "--sheet out (use --encoding or --delimiter for a CSV)", path=name)
+        raise ManifestError(
+            "--sheet is for an Excel workbook and this is a CSV file, which has no sheets: leave "
+            "--sheet out (use --encoding or --delimiter for a CSV)",
+            path=name,
+        )
     return open_csv(name, encoding, delimiter)
 
 
@@ -134,8 +141,14 @@ def _never() -> bool:
     return False
 
 
-def read_manifest(path: str | os.PathLike[str], *, encoding: str | None = None, delimiter: str | None = None,
-                  sheet: str | None = None, chunk_rows: int = 10_000) -> tuple[ManifestInfo, Iterator[RawRow]]:
+def read_manifest(
+    path: str | os.PathLike[str],
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    chunk_rows: int = 10_000,
+) -> tuple[ManifestInfo, Iterator[RawRow]]:
     """:func:`open_manifest` and :func:`iter_rows` in one call: ``info, rows = read_manifest('m.csv')``."""
     info = open_manifest(path, encoding=encoding, delimiter=delimiter, sheet=sheet)
     return info, iter_rows(info, chunk_rows=chunk_rows)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from bulkretry.errors import ManifestError
 from bulkretry.manifest.columns import ManifestInfo, RawRow, raw_rows, sheet_header
@@ -21,7 +21,7 @@ from bulkretry.manifest.excel import cell_text
 __all__ = ["ENGINES", "iter_sheet", "open_sheet"]
 
 #: The pandas engine (and the package it needs) of each kind.
-ENGINES: dict[str, tuple[str, str]] = {"xls": ("xlrd", "xlrd"), "ods": ("odf", "odfpy")}
+ENGINES: dict[str, tuple[Literal["xlrd", "odf"], str]] = {"xls": ("xlrd", "xlrd"), "ods": ("odf", "odfpy")}
 _NAMES = {"xls": "Excel 97-2003 workbook", "ods": "OpenDocument spreadsheet"}
 
 
@@ -34,12 +34,17 @@ def _book(path: str, kind: str) -> Any:
             warnings.simplefilter("ignore")  # pandas 3 marks the xlrd engine deprecated; it still reads .xls
             return pd.ExcelFile(path, engine=engine)
     except ImportError:
-        raise ManifestError(f"is an {_NAMES[kind]} and reading one needs the Python package {package}, which is "
-                            f"not installed: pip install {package}, or save the file as .xlsx or .csv",
-                            path=path) from None
+        raise ManifestError(
+            f"is an {_NAMES[kind]} and reading one needs the Python package {package}, which is "
+            f"not installed: pip install {package}, or save the file as .xlsx or .csv",
+            path=path,
+        ) from None
     except Exception as exc:  # xlrd and odfpy raise many kinds for a damaged file
-        raise ManifestError(f"is damaged or not an {_NAMES[kind]} ({type(exc).__name__}: {exc}); open it and "
-                            "save it again, or save it as .xlsx or .csv", path=path) from None
+        raise ManifestError(
+            f"is damaged or not an {_NAMES[kind]} ({type(exc).__name__}: {exc}); open it and "
+            "save it again, or save it as .xlsx or .csv",
+            path=path,
+        ) from None
 
 
 def _sheet_name(path: str, book: Any, sheet: str | None) -> str:
@@ -85,8 +90,11 @@ def _read_records(path: str, kind: str, sheet: str | None) -> tuple[str, list[tu
                 warnings.simplefilter("ignore")
                 frame = book.parse(name, header=None, dtype=object, na_filter=False)
         except Exception as exc:
-            raise ManifestError(f"sheet {name!r} cannot be read ({type(exc).__name__}: {exc}); open the file and "
-                                "save it again, or save it as .xlsx or .csv", path=path) from None
+            raise ManifestError(
+                f"sheet {name!r} cannot be read ({type(exc).__name__}: {exc}); open the file and "
+                "save it again, or save it as .xlsx or .csv",
+                path=path,
+            ) from None
     finally:
         book.close()
     rows = [[cell_text(value, None) for value in values] for values in frame.itertuples(index=False, name=None)]
@@ -103,4 +111,4 @@ def open_sheet(path: str, kind: str, sheet: str | None) -> ManifestInfo:
 def iter_sheet(info: ManifestInfo) -> Iterator[RawRow]:
     """The data rows of an ``.xls`` or ``.ods`` manifest opened by :func:`open_sheet`."""
     _, records = _records(info.path, info.kind, info.sheet)
-    yield from raw_rows(info, records[info.header_row:])  # (rows are new dicts: the cached lists stay as they are)
+    yield from raw_rows(info, records[info.header_row :])  # (rows are new dicts: the cached lists stay as they are)

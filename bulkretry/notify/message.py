@@ -58,8 +58,13 @@ def _identity(text: str) -> str:
     return text
 
 
-def render(ending: Ending, *, gettext: Callable[[str], str] = _identity,
-           outcome_name: Callable[[str], str] = _identity, max_bytes: int = BODY_MAX_BYTES) -> Message:
+def render(
+    ending: Ending,
+    *,
+    gettext: Callable[[str], str] = _identity,
+    outcome_name: Callable[[str], str] = _identity,
+    max_bytes: int = BODY_MAX_BYTES,
+) -> Message:
     """The notification of *ending*: a title of at most :data:`TITLE_MAX_BYTES` and a body such that title,
     a line break and body take at most *max_bytes* UTF-8 bytes. *gettext* translates the sentences and
     *outcome_name* names an outcome (``failed``) in the text's language."""
@@ -76,12 +81,16 @@ def render(ending: Ending, *, gettext: Callable[[str], str] = _identity,
         verdict = _("some rows failed")
     else:
         verdict = _("succeeded")
-    title = cut_bytes(_("bulkretry run {run_id}: {verdict}").format(run_id=run_id or "?", verdict=verdict),
-                      TITLE_MAX_BYTES)
+    title = cut_bytes(
+        _("bulkretry run {run_id}: {verdict}").format(run_id=run_id or "?", verdict=verdict), TITLE_MAX_BYTES
+    )
     lines = [_("Run: {run_id}").format(run_id=run_id or "?")]
     if summary is not None:
-        counts = _(", ").join(_("{count} {outcome}").format(count=summary.by_outcome[k], outcome=outcome_name(k))
-                              for k in _ORDER if summary.by_outcome.get(k))
+        counts = _(", ").join(
+            _("{count} {outcome}").format(count=summary.by_outcome[k], outcome=outcome_name(k))
+            for k in _ORDER
+            if summary.by_outcome.get(k)
+        )
         lines.append(_("Rows: {rows} ({counts})").format(rows=summary.rows, counts=counts or _("none")))
         codes = [(c, n) for c, n in summary.by_error_code.items() if c != "duplicate"][:3]
         if codes:

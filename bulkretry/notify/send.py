@@ -50,8 +50,9 @@ class Target:
         return f"{self.shown} ({self.source})"
 
 
-def resolve_targets(values: Sequence[str], env: Mapping[str, str], *, region: str | None = None,
-                    project_id: str | None = None) -> list[Target]:
+def resolve_targets(
+    values: Sequence[str], env: Mapping[str, str], *, region: str | None = None, project_id: str | None = None
+) -> list[Target]:
     """The ``--notify`` *values* as targets; ConfigError (exit 2, before any call) for a variable that is not
     set or a URL that no plugin takes. The message names the option's position or variable, never the URL."""
     targets = []
@@ -59,22 +60,28 @@ def resolve_targets(values: Sequence[str], env: Mapping[str, str], *, region: st
         source = f"--notify #{number}"
         url = value.strip()
         if is_env_reference(url):
-            name = url[len(ENV_PREFIX):]
+            name = url[len(ENV_PREFIX) :]
             source = f"${name}"
             url = env.get(name, "").strip()
             if not url:
-                raise ConfigError(f"--notify env:{name}: ${name} is not set (or empty); set it to the notification "
-                                  "URL, e.g. dingtalk://SECRET@TOKEN/")
+                raise ConfigError(
+                    f"--notify env:{name}: ${name} is not set (or empty); set it to the notification "
+                    "URL, e.g. dingtalk://SECRET@TOKEN/"
+                )
         shown = shown_url(url)
         if "://" not in url:
-            raise ConfigError(f"{source}: not a notification URL (expected scheme://…, e.g. dingtalk://, wecombot://, "
-                              "smn://urn:smn:…); the value is not shown, it may hold a key")
+            raise ConfigError(
+                f"{source}: not a notification URL (expected scheme://…, e.g. dingtalk://, wecombot://, "
+                "smn://urn:smn:…); the value is not shown, it may hold a key"
+            )
         if url.split("://", 1)[0].lower() == SCHEME:
             targets.append(Target(url, shown, source, parse_smn_url(url, env, region=region, project_id=project_id)))
             continue
         if _apprise_plugin(url) is None:
-            raise ConfigError(f"{source} ({shown}): not a URL Apprise can send to (an unknown scheme, or a key or "
-                              "token of the wrong form); see https://github.com/caronc/apprise/wiki")
+            raise ConfigError(
+                f"{source} ({shown}): not a URL Apprise can send to (an unknown scheme, or a key or "
+                "token of the wrong form); see https://github.com/caronc/apprise/wiki"
+            )
         targets.append(Target(url, shown, source))
     return targets
 
@@ -93,8 +100,15 @@ def signer_for(auth: Authenticator, network: Network) -> Signer:
     return sign
 
 
-def send_notifications(targets: Sequence[Target], message: Message, *, network: Network, failed: bool,
-                       sign: Signer | None = None, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+def send_notifications(
+    targets: Sequence[Target],
+    message: Message,
+    *,
+    network: Network,
+    failed: bool,
+    sign: Signer | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[str]:
     """Send *message* to each of *targets*; the warnings (one per target not reached), never an exception.
 
     *failed* picks the notification type (a failure or a success); *sign* signs ``smn://`` targets (None: they
@@ -118,8 +132,9 @@ def send_notifications(targets: Sequence[Target], message: Message, *, network: 
     return warnings
 
 
-def _send_one(apprise: Any, target: Target, message: Message, kind: Any, network: Network, sign: Signer | None,
-              timeout: float) -> bool:
+def _send_one(
+    apprise: Any, target: Target, message: Message, kind: Any, network: Network, sign: Signer | None, timeout: float
+) -> bool:
     if target.topic is not None:
         if sign is None:
             raise ConfigError("smn:// needs the run's credentials, and this run loaded none")
@@ -135,8 +150,9 @@ def _send_one(apprise: Any, target: Target, message: Message, kind: Any, network
     plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout
     notifier = apprise.Apprise(asset=_asset(apprise))
     notifier.add(plugin)
-    return bool(notifier.notify(body=message.body, title=message.title, body_format=apprise.NotifyFormat.TEXT,
-                                notify_type=kind))
+    return bool(
+        notifier.notify(body=message.body, title=message.title, body_format=apprise.NotifyFormat.TEXT, notify_type=kind)
+    )
 
 
 def _sign_dingtalk_once(plugin: Any) -> None:

@@ -44,12 +44,12 @@ class SmnTopic:
 
     @property
     def path(self) -> str:
-        return (f"/v2/{encode_segment(self.project_id)}/notifications/topics/{encode_segment(self.urn)}"
-                "/publish")
+        return f"/v2/{encode_segment(self.project_id)}/notifications/topics/{encode_segment(self.urn)}/publish"
 
 
-def parse_smn_url(url: str, env: Mapping[str, str], *, region: str | None = None,
-                  project_id: str | None = None) -> SmnTopic:
+def parse_smn_url(
+    url: str, env: Mapping[str, str], *, region: str | None = None, project_id: str | None = None
+) -> SmnTopic:
     """``smn://TOPIC_URN[?region=R&project_id=P]`` as an :class:`SmnTopic`; ConfigError saying what is missing.
 
     *region* and *project_id* are the run's, used when neither the URN nor the query gives one.
@@ -60,8 +60,10 @@ def parse_smn_url(url: str, env: Mapping[str, str], *, region: str | None = None
     options = dict(parse_qsl(query))
     parts = urn.split(":")
     if len(parts) != 5 or parts[:2] != ["urn", "smn"] or not parts[4]:
-        raise ConfigError("--notify smn://…: expected smn://urn:smn:REGION:PROJECT_ID:TOPIC_NAME (the topic's URN "
-                          "as the SMN console shows it)")
+        raise ConfigError(
+            "--notify smn://…: expected smn://urn:smn:REGION:PROJECT_ID:TOPIC_NAME (the topic's URN "
+            "as the SMN console shows it)"
+        )
     region = parts[2] or options.get("region") or region
     project = parts[3] or options.get("project_id") or project_id
     if not region or not project:
@@ -111,16 +113,29 @@ class SmnNotify(_NotifyBase):  # type: ignore[misc]
     def send(self, body: str, title: str = "", notify_type: str = "info", **kwargs: Any) -> bool:
         """Publish *body* with *title* as the subject (else the first line of *body*), within 512 bytes."""
         subject = title or body.split("\n", 1)[0]
-        payload = json.dumps({"subject": cut_bytes(subject, SUBJECT_MAX_BYTES), "message": body},
-                             ensure_ascii=False).encode("utf-8")
+        payload = json.dumps(
+            {"subject": cut_bytes(subject, SUBJECT_MAX_BYTES), "message": body}, ensure_ascii=False
+        ).encode("utf-8")
         endpoint = self.topic.endpoint
-        request = OutgoingRequest("POST", endpoint.netloc, self.topic.path, [],
-                                  {"Content-Type": "application/json;charset=UTF-8"}, payload, self.topic.project_id)
+        request = OutgoingRequest(
+            "POST",
+            endpoint.netloc,
+            self.topic.path,
+            [],
+            {"Content-Type": "application/json;charset=UTF-8"},
+            payload,
+            self.topic.project_id,
+        )
         try:
             headers = dict(self._sign(request))
-            answer = requests.post(endpoint.origin + self.topic.path, data=payload, headers=headers,
-                                   verify=self.verify_certificate, timeout=self.request_timeout,
-                                   allow_redirects=False)
+            answer = requests.post(
+                endpoint.origin + self.topic.path,
+                data=payload,
+                headers=headers,
+                verify=self.verify_certificate,
+                timeout=self.request_timeout,
+                allow_redirects=False,
+            )
         except requests.RequestException as exc:
             self.logger.warning(f"Failed to send SMN notification: {type(exc).__name__}: {short_text(str(exc))}")
             return False
@@ -133,4 +148,3 @@ class SmnNotify(_NotifyBase):  # type: ignore[misc]
             return False
         self.logger.info("Sent SMN notification.")
         return True
-

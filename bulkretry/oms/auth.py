@@ -112,8 +112,17 @@ def _signed(request: OutgoingRequest, ak: str, sk: str, security_token: str | No
         headers["X-Project-Id"] = request.project_id
     if security_token:
         headers["X-Security-Token"] = security_token
-    return signer.sign(method=request.method, host=request.host, path=request.path, query=request.query,
-                       headers=headers, body=request.body, ak=ak, sk=sk, now=now)
+    return signer.sign(
+        method=request.method,
+        host=request.host,
+        path=request.path,
+        query=request.query,
+        headers=headers,
+        body=request.body,
+        ak=ak,
+        sk=sk,
+        now=now,
+    )
 
 
 class TokenAuth:
@@ -149,8 +158,15 @@ class IamPasswordAuth:
 
     name = "password"
 
-    def __init__(self, credentials: IamPassword, *, clock: Callable[[], float] = time.time,
-                 timeout: float = 30.0, verify_tls: bool = True, network: Network | None = None) -> None:
+    def __init__(
+        self,
+        credentials: IamPassword,
+        *,
+        clock: Callable[[], float] = time.time,
+        timeout: float = 30.0,
+        verify_tls: bool = True,
+        network: Network | None = None,
+    ) -> None:
         self._credentials = credentials
         self.source = credentials.source
         self._clock = clock
@@ -214,8 +230,12 @@ class IamPasswordAuth:
         where = f"IAM at {c.iam_endpoint}"
         try:
             async with session.post(
-                url, data=json.dumps(body), headers={"Content-Type": "application/json;charset=UTF-8"},
-                timeout=aiohttp.ClientTimeout(total=self._timeout), allow_redirects=False, **self._options,
+                url,
+                data=json.dumps(body),
+                headers={"Content-Type": "application/json;charset=UTF-8"},
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                allow_redirects=False,
+                **self._options,
             ) as resp:
                 raw = await read_capped(resp.content, MAX_BODY_BYTES)  # decompressed, as IAM may gzip it
                 text = raw.decode("utf-8", errors="replace") if len(raw) <= MAX_BODY_BYTES else ""
@@ -225,28 +245,41 @@ class IamPasswordAuth:
                     text = redact_credentials(text, (c.password,))
                 token = resp.headers.get("X-Subject-Token", "")
         except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
-            raise LoginUnavailable("iam_timeout", f"{where} did not answer the login for project {project_id} "
-                                                  f"within {self._timeout:g} s{_CHECK_IAM}") from None
+            raise LoginUnavailable(
+                "iam_timeout",
+                f"{where} did not answer the login for project {project_id} within {self._timeout:g} s{_CHECK_IAM}",
+            ) from None
         except (aiohttp.ClientError, ValueError) as exc:
             why = short_text(str(exc) or type(exc).__name__)
-            raise LoginUnavailable("iam_connection", f"{where} could not be reached for the login of project "
-                                                     f"{project_id}: {why}{_CHECK_IAM}") from None
+            raise LoginUnavailable(
+                "iam_connection",
+                f"{where} could not be reached for the login of project {project_id}: {why}{_CHECK_IAM}",
+            ) from None
         if len(raw) > MAX_BODY_BYTES:  # a broken or hostile answer: never held whole in memory
-            raise LoginUnavailable("iam_invalid_response", f"{where} answered the login for project {project_id} "
-                                                           f"with over {MAX_BODY_BYTES} bytes{_CHECK_IAM}")
+            raise LoginUnavailable(
+                "iam_invalid_response",
+                f"{where} answered the login for project {project_id} with over {MAX_BODY_BYTES} bytes{_CHECK_IAM}",
+            )
         if 400 <= status < 500 and status != 429:  # the login itself was refused: trying again cannot help
             code, msg = parse_error_body(status, text)
             raise LoginRefused(
                 f"{where} refused the login of user {c.user!r} (domain {c.domain!r}) for project {project_id}: "
-                f"{_answer(status, code, msg)}" + (f" (X-Request-Id {request_id})" if request_id else "")
+                f"{_answer(status, code, msg)}"
+                + (f" (X-Request-Id {request_id})" if request_id else "")
                 + ". Check the user, password and domain (OMS_IAM_USER or --iam-user, OMS_IAM_PASSWORD, "
                 "OMS_IAM_DOMAIN or --iam-domain) and the project id; the run stopped at this first refusal, as "
                 "IAM locks an account after a few failed logins",
-                status=status, error_code=code, project_id=project_id, request_id=request_id)
+                status=status,
+                error_code=code,
+                project_id=project_id,
+                request_id=request_id,
+            )
         if status >= 300 or not token:
             code, msg = parse_error_body(status, text) if status >= 300 else ("iam_no_token", "no X-Subject-Token")
-            raise LoginUnavailable("iam_no_token", f"{where} gave no token for project {project_id}: "
-                                                    f"{_answer(status, code, msg)}{_CHECK_IAM}")
+            raise LoginUnavailable(
+                "iam_no_token",
+                f"{where} gave no token for project {project_id}: {_answer(status, code, msg)}{_CHECK_IAM}",
+            )
         self.fetches += 1
         return _CachedToken(token, self._refresh_at(text))
 
@@ -276,9 +309,15 @@ class AgencyAuth:
     #: A 401 fetches new keys only when the keys in use are at least this old (else it is not about them).
     REFETCH_AFTER_S = 60.0
 
-    def __init__(self, key: TemporaryKey, *, source: str = "ECS metadata (agency)",
-                 fetch: Callable[[], Awaitable[TemporaryKey]] | None = None, clock: Callable[[], float] = time.time,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(
+        self,
+        key: TemporaryKey,
+        *,
+        source: str = "ECS metadata (agency)",
+        fetch: Callable[[], Awaitable[TemporaryKey]] | None = None,
+        clock: Callable[[], float] = time.time,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
         self.source = source
         self._clock = clock
         self._now = now
@@ -313,19 +352,27 @@ class AgencyAuth:
                 except MetadataError as exc:
                     self._retry_at = self._clock() + self.RETRY_S
                     self._failure = str(exc)
-                    log.warning("the ECS agency's keys could not be refreshed: %s", exc,
-                                extra={"event": "metadata_refresh_failed", "fields": {"error": str(exc)}})
+                    log.warning(
+                        "the ECS agency's keys could not be refreshed: %s",
+                        exc,
+                        extra={"event": "metadata_refresh_failed", "fields": {"error": str(exc)}},
+                    )
                 else:
                     self._key, self._refresh_at, self._retry_at = key, refresh_at(key), 0.0
                     self._keys = [*self._keys[-3:], key]
                     self.refreshes += 1
-                    log.info("the ECS agency's keys were refreshed", extra={
-                        "event": "metadata_refresh", "fields": {"expires_at": key.expires_at}})
+                    log.info(
+                        "the ECS agency's keys were refreshed",
+                        extra={"event": "metadata_refresh", "fields": {"expires_at": key.expires_at}},
+                    )
                     return key
             if self._clock() < self._key.expires_at:  # still valid: used until a refresh succeeds
                 return self._key
-            raise LoginUnavailable("metadata_unavailable", f"the ECS agency's keys expired and new ones could not be "
-                                   f"had: {self._failure}; check the ECS's agency, then continue with --resume")
+            raise LoginUnavailable(
+                "metadata_unavailable",
+                f"the ECS agency's keys expired and new ones could not be "
+                f"had: {self._failure}; check the ECS's agency, then continue with --resume",
+            )
 
     def invalidate(self, project_id: str) -> bool:
         if self._clock() - self._key.fetched_at < self.REFETCH_AFTER_S:
@@ -334,8 +381,7 @@ class AgencyAuth:
         return True
 
     def secrets(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        return (tuple(s for k in self._keys for s in (k.sk, k.security_token)),
-                tuple(k.ak for k in self._keys))
+        return (tuple(s for k in self._keys for s in (k.sk, k.security_token)), tuple(k.ak for k in self._keys))
 
 
 def _answer(status: int, code: str, msg: str) -> str:
@@ -347,13 +393,19 @@ def _again(error: LoginRefused | LoginUnavailable) -> Callable[[], BulkRetryErro
     """The same failure as a new exception each time (one instance raised from many tasks would share a
     traceback)."""
     if isinstance(error, LoginRefused):
-        return lambda: LoginRefused(str(error), status=error.status, error_code=error.error_code,
-                                    project_id=error.project_id, request_id=error.request_id)
+        return lambda: LoginRefused(
+            str(error),
+            status=error.status,
+            error_code=error.error_code,
+            project_id=error.project_id,
+            request_id=error.request_id,
+        )
     return lambda: LoginUnavailable(error.code, error.message)
 
 
-def authenticator_for(credentials: Credentials, *, timeout: float = 30.0, verify_tls: bool = True,
-                      network: Network | None = None) -> Authenticator:
+def authenticator_for(
+    credentials: Credentials, *, timeout: float = 30.0, verify_tls: bool = True, network: Network | None = None
+) -> Authenticator:
     """The authenticator that uses *credentials* (IAM logins go through *network*'s proxy and trust). For the ECS
     agency this asks the metadata service for the first keys now (a few seconds at most), so that a run off ECS, or
     on one without an agency, stops here with a :class:`~bulkretry.errors.CredentialsError` (exit 2), before
@@ -366,10 +418,16 @@ def authenticator_for(credentials: Credentials, *, timeout: float = 30.0, verify
         try:
             key = fetch_key_now()
         except MetadataError as exc:
-            first = ("no credentials are configured (options, environment, the SDK's credentials file, a KooCLI "
-                     "profile), and " if credentials.source == EcsAgency().source else f"{credentials.source}: ")
-            raise MetadataError(f"{first}{exc}. On an ECS, attach an agency to it; elsewhere set HUAWEICLOUD_SDK_AK "
-                                "and HUAWEICLOUD_SDK_SK, write ~/.huaweicloud/credentials, or name a KooCLI profile "
-                                "with --profile (BULKRETRY_NO_METADATA=1 leaves the metadata service out)") from None
+            first = (
+                "no credentials are configured (options, environment, the SDK's credentials file, a KooCLI "
+                "profile), and "
+                if credentials.source == EcsAgency().source
+                else f"{credentials.source}: "
+            )
+            raise MetadataError(
+                f"{first}{exc}. On an ECS, attach an agency to it; elsewhere set HUAWEICLOUD_SDK_AK "
+                "and HUAWEICLOUD_SDK_SK, write ~/.huaweicloud/credentials, or name a KooCLI profile "
+                "with --profile (BULKRETRY_NO_METADATA=1 leaves the metadata service out)"
+            ) from None
         return AgencyAuth(key, source=credentials.source)
     return IamPasswordAuth(credentials, timeout=timeout, verify_tls=verify_tls, network=network)

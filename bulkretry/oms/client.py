@@ -54,8 +54,9 @@ def make_session(*, limit: int = 100) -> aiohttp.ClientSession:
     """
     # No cookie jar: the API uses none, and a gateway's Set-Cookie must not ride along on later calls
     # (it also saves filtering cookies on every request).
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit, limit_per_host=0),
-                                    cookie_jar=aiohttp.DummyCookieJar())
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit, limit_per_host=0), cookie_jar=aiohttp.DummyCookieJar()
+    )
     if hasattr(session, "_retry_connection"):
         session._retry_connection = False
     return session
@@ -151,21 +152,32 @@ class OmsClient:
 
     # -- the three calls ---------------------------------------------------------------------------
 
-    async def retry_task_group(self, project_id: str, group_id: str, body: Mapping[str, Any], *,
-                               region: str | None = None) -> Response:
+    async def retry_task_group(
+        self, project_id: str, group_id: str, body: Mapping[str, Any], *, region: str | None = None
+    ) -> Response:
         """``PUT /v2/{project_id}/taskgroups/{group_id}/retry`` with *body* as JSON."""
         copy = getattr(body, "copy", None)  # a dict, or a RetryBody: a plain dict at C speed
-        return await self.request("PUT", project_id, ("taskgroups", group_id, "retry"),
-                                  json_body=copy() if copy is not None else dict(body), region=region)
+        return await self.request(
+            "PUT",
+            project_id,
+            ("taskgroups", group_id, "retry"),
+            json_body=copy() if copy is not None else dict(body),
+            region=region,
+        )
 
     async def show_task_group(self, project_id: str, group_id: str, *, region: str | None = None) -> dict[str, Any]:
         """``GET /v2/{project_id}/taskgroups/{group_id}``: the group as a dict."""
         resp = await self.request("GET", project_id, ("taskgroups", group_id), region=region)
         return self._expect_object(resp)
 
-    async def list_task_groups(self, project_id: str, *, status: int | None = None,
-                               page_size: int = MAX_PAGE_SIZE, region: str | None = None,
-                               ) -> AsyncIterator[dict[str, Any]]:
+    async def list_task_groups(
+        self,
+        project_id: str,
+        *,
+        status: int | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        region: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
         """Every group (of *status*, if given), page by page through ``GET /v2/{project_id}/taskgroups``."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
@@ -177,8 +189,9 @@ class OmsClient:
             resp = await self.request("GET", project_id, ("taskgroups",), query=query, region=region)
             page = self._expect_object(resp).get("taskgroups") or []
             if not isinstance(page, list):
-                raise ApiError(resp.status, "invalid_response", "'taskgroups' is not a list",
-                               request_id=resp.request_id)
+                raise ApiError(
+                    resp.status, "invalid_response", "'taskgroups' is not a list", request_id=resp.request_id
+                )
             for group in page:
                 yield group
             offset += len(page)
@@ -203,9 +216,16 @@ class OmsClient:
             path = f"/v2/{encode_segment(project_id)}/"
             url = URL(target.origin + path, encoded=True)
             if ((url.host or "").lower(), url.explicit_port, url.scheme, url.user) != (
-                    target.host.lower(), target.port, target.scheme, None):
-                raise TransportError("invalid_request", f"not sent: the URL built for {target.origin} goes to "
-                                     f"{short_text(str(url.host))}, another host", retryable=False)
+                target.host.lower(),
+                target.port,
+                target.scheme,
+                None,
+            ):
+                raise TransportError(
+                    "invalid_request",
+                    f"not sent: the URL built for {target.origin} goes to {short_text(str(url.host))}, another host",
+                    retryable=False,
+                )
             options = self._direct
             if self._network is not None:
                 options = self._network.aiohttp_options(target.origin + path)
@@ -214,9 +234,16 @@ class OmsClient:
             found = self._prefixes[(region, project_id)] = (target.netloc, target.origin, path, options)
         return found
 
-    async def request(self, method: str, project_id: str, segments: tuple[str, ...], *,
-                      query: list[tuple[str, str]] | None = None, json_body: Any = None,
-                      region: str | None = None) -> Response:
+    async def request(
+        self,
+        method: str,
+        project_id: str,
+        segments: tuple[str, ...],
+        *,
+        query: list[tuple[str, str]] | None = None,
+        json_body: Any = None,
+        region: str | None = None,
+    ) -> Response:
         """Send one request under ``/v2/{project_id}/``; raise :class:`ApiError` or :class:`TransportError`."""
         netloc, origin, path, options = self._prefix(region, project_id)
         path += "/".join([_SEGMENTS.get(part) or encode_segment(part) for part in segments])
@@ -265,12 +292,21 @@ class OmsClient:
             if message == error.message:
                 return error
             return TransportError(error.code, message, retryable=error.retryable, latency_ms=error.latency_ms)
-        fields = (self._redacted(error.error_code, body), self._redacted(error.error_msg, body),
-                  self._request_id(error.request_id, body) if error.request_id else "")
+        fields = (
+            self._redacted(error.error_code, body),
+            self._redacted(error.error_msg, body),
+            self._request_id(error.request_id, body) if error.request_id else "",
+        )
         if fields == (error.error_code, error.error_msg, error.request_id):
             return error
-        return ApiError(error.status, fields[0], fields[1], request_id=fields[2], latency_ms=error.latency_ms,
-                        retry_after=error.retry_after)
+        return ApiError(
+            error.status,
+            fields[0],
+            fields[1],
+            request_id=fields[2],
+            latency_ms=error.latency_ms,
+            retry_after=error.retry_after,
+        )
 
     async def _send(self, url: URL, outgoing: OutgoingRequest, json_body: Any, options: dict[str, Any]) -> Response:
         clock = self._clock
@@ -278,8 +314,13 @@ class OmsClient:
         headers = await self._auth.authorize(outgoing, self._session)
         try:
             async with self._session.request(
-                outgoing.method, url, headers=headers, data=outgoing.body or None,
-                timeout=self._timeout, allow_redirects=False, **options,
+                outgoing.method,
+                url,
+                headers=headers,
+                data=outgoing.body or None,
+                timeout=self._timeout,
+                allow_redirects=False,
+                **options,
             ) as resp:
                 length = resp.content_length
                 # The usual case: a small body of a declared length, in one go. A compressed body's declared
@@ -296,40 +337,57 @@ class OmsClient:
                 location = answer.get("Location", "") if 300 <= status < 400 else ""
                 retry_after = parse_retry_after(answer.get("Retry-After")) if not 200 <= status < 400 else None
         except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
-            raise TransportError("timeout", f"no answer within {self._timeout.total:g} s",
-                                 latency_ms=_ms(clock() - started)) from None
+            raise TransportError(
+                "timeout", f"no answer within {self._timeout.total:g} s", latency_ms=_ms(clock() - started)
+            ) from None
         except aiohttp.ClientConnectorError as exc:  # no connection: refused, no route, DNS, TLS handshake
             code, message, retryable = connect_failure(exc)
             raise TransportError(code, message, retryable=retryable, latency_ms=_ms(clock() - started)) from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            raise TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"),
-                                 latency_ms=_ms(clock() - started)) from None
+            raise TransportError(
+                "connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=_ms(clock() - started)
+            ) from None
         except aiohttp.InvalidURL as exc:  # (a ValueError too) a URL aiohttp cannot send: it never will
-            raise TransportError("invalid_request", short_text(f"not sent: invalid URL {exc}"), retryable=False,
-                                 latency_ms=_ms(clock() - started)) from None
+            raise TransportError(
+                "invalid_request",
+                short_text(f"not sent: invalid URL {exc}"),
+                retryable=False,
+                latency_ms=_ms(clock() - started),
+            ) from None
         except aiohttp.ClientResponseError as exc:  # an answer that is not HTTP (aiohttp calls it a 400)
-            raise TransportError("connection", short_text(f"the answer is not valid HTTP: {exc.message}"),
-                                 latency_ms=_ms(clock() - started)) from None
+            raise TransportError(
+                "connection",
+                short_text(f"the answer is not valid HTTP: {exc.message}"),
+                latency_ms=_ms(clock() - started),
+            ) from None
         except aiohttp.ClientError as exc:
-            raise TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"),
-                                 latency_ms=_ms(clock() - started)) from None
+            raise TransportError(
+                "connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=_ms(clock() - started)
+            ) from None
         except ValueError as exc:  # a header or URL that cannot be sent (e.g. a control character)
-            raise TransportError("invalid_request", short_text(str(exc)), retryable=False,
-                                 latency_ms=_ms(clock() - started)) from None
+            raise TransportError(
+                "invalid_request", short_text(str(exc)), retryable=False, latency_ms=_ms(clock() - started)
+            ) from None
         latency = _ms(clock() - started)
         if len(request_id) > PLAIN_ID_MAX or request_id.strip(PLAIN_ID_CHARS) or self._scan_ids:
             request_id = self._request_id(request_id, json_body)  # not the usual hex id: it may quote a secret
         if len(raw) > MAX_BODY_BYTES:
-            raise ApiError(status, "invalid_response", f"response body over {MAX_BODY_BYTES} bytes",
-                           request_id=request_id, latency_ms=latency)
+            raise ApiError(
+                status,
+                "invalid_response",
+                f"response body over {MAX_BODY_BYTES} bytes",
+                request_id=request_id,
+                latency_ms=latency,
+            )
         text = raw.decode("utf-8", errors="replace")
         if 300 <= status < 400:
             try:
                 target = short_text(urlsplit(location).netloc) or "the same host"
             except ValueError:  # a Location that is no URL at all, e.g. "http://[oops"
                 target = "an unreadable Location"
-            raise ApiError(status, str(status), f"redirect to {target} not followed",
-                           request_id=request_id, latency_ms=latency)
+            raise ApiError(
+                status, str(status), f"redirect to {target} not followed", request_id=request_id, latency_ms=latency
+            )
         if status >= 400 or status < 200:
             code, msg = parse_error_body(status, self._redacted(text, json_body))  # before the text is shortened
             raise ApiError(status, code, msg, request_id=request_id, latency_ms=latency, retry_after=retry_after)
@@ -342,22 +400,33 @@ class OmsClient:
         try:
             body = json.loads(text) if text.strip() else None
         except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack allows
-            raise _not_json(status, f"a body that is not JSON ({short_text(content_type, 40) or 'no type'})",
-                            self._redacted(text, json_body), request_id, latency) from None
+            raise _not_json(
+                status,
+                f"a body that is not JSON ({short_text(content_type, 40) or 'no type'})",
+                self._redacted(text, json_body),
+                request_id,
+                latency,
+            ) from None
         return Response(status, request_id, latency, body)
 
     @staticmethod
     def _expect_object(resp: Response) -> dict[str, Any]:
         if not isinstance(resp.body, dict):
-            raise ApiError(resp.status, "invalid_response", "expected a JSON object from the service",
-                           request_id=resp.request_id, latency_ms=resp.latency_ms)
+            raise ApiError(
+                resp.status,
+                "invalid_response",
+                "expected a JSON object from the service",
+                request_id=resp.request_id,
+                latency_ms=resp.latency_ms,
+            )
         return resp.body
 
 
 #: getaddrinfo's answers that a name does not resolve (the resolver said so): asking again cannot help.
 #: ``EAI_AGAIN`` ("temporary failure", no resolver answered) is not among them: it may heal.
-_NO_SUCH_NAME = frozenset(getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY")
-                          if hasattr(socket, name))
+_NO_SUCH_NAME = frozenset(
+    getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY") if hasattr(socket, name)
+)
 
 
 def connect_failure(exc: aiohttp.ClientConnectorError) -> tuple[str, str, bool]:
@@ -372,25 +441,39 @@ def connect_failure(exc: aiohttp.ClientConnectorError) -> tuple[str, str, bool]:
     cause = exc.os_error if not isinstance(exc, aiohttp.ClientConnectorCertificateError) else exc.certificate_error
     if isinstance(exc, aiohttp.ClientConnectorCertificateError) or isinstance(cause, ssl.SSLCertVerificationError):
         why = getattr(cause, "verify_message", "") or getattr(cause, "reason", "") or str(cause)
-        return ("tls_certificate", short_text(f"certificate verify failed for {where}: {why}; the endpoint's "
-                                              "certificate is not trusted here (check --endpoint, or trust the CA "
-                                              "that signs it with --ca-bundle FILE, REQUESTS_CA_BUNDLE or "
-                                              "SSL_CERT_FILE)"), False)
+        return (
+            "tls_certificate",
+            short_text(
+                f"certificate verify failed for {where}: {why}; the endpoint's "
+                "certificate is not trusted here (check --endpoint, or trust the CA "
+                "that signs it with --ca-bundle FILE, REQUESTS_CA_BUNDLE or "
+                "SSL_CERT_FILE)"
+            ),
+            False,
+        )
     if isinstance(exc, aiohttp.ClientSSLError):  # a handshake that failed for another reason: no TLS there at all
         return "tls", short_text(f"{_tls_problem(exc)} ({where}); check --endpoint and any proxy"), False
     if isinstance(cause, socket.gaierror):
         lasting = cause.errno in _NO_SUCH_NAME
-        return ("dns", short_text(f"the name {exc.host} does not resolve ({cause.strerror or cause})"
-                                  if lasting else f"the name {exc.host} could not be resolved now "
-                                                  f"({cause.strerror or cause})"), not lasting)
+        return (
+            "dns",
+            short_text(
+                f"the name {exc.host} does not resolve ({cause.strerror or cause})"
+                if lasting
+                else f"the name {exc.host} could not be resolved now ({cause.strerror or cause})"
+            ),
+            not lasting,
+        )
     return "connection", short_text(f"{type(exc).__name__}: {exc}"), True
 
 
 def _not_json(status: int, what: str, text: str, request_id: str, latency: float) -> ApiError:
     """A 2xx that is not the API's answer: ``invalid_response`` (not retryable), saying who likely answered."""
     start = short_text(text, 60)
-    message = (f"HTTP {status} with {what}: a proxy or captive page likely answered, not OMS; the retry may not "
-               "have reached it. Check --endpoint and any proxy" + (f" (page: {start})" if start else ""))
+    message = (
+        f"HTTP {status} with {what}: a proxy or captive page likely answered, not OMS; the retry may not "
+        "have reached it. Check --endpoint and any proxy" + (f" (page: {start})" if start else "")
+    )
     return ApiError(status, "invalid_response", short_text(message), request_id=request_id, latency_ms=latency)
 
 

@@ -47,7 +47,6 @@ ENV_IAM_PASSWORD_FILE = "OMS_IAM_PASSWORD_FILE"
 DEFAULT_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
 
 
-
 @dataclass(frozen=True)
 class AkSk:
     """Permanent or temporary AK/SK for request signing."""
@@ -118,8 +117,7 @@ Credentials = Union[AkSk, Token, IamPassword, EcsAgency]
 _UNSEEN = frozenset(("Cc", "Cf", "Zl", "Zp"))
 
 
-def check_setting(value: str, what: str, *, secret: bool = False,
-                  error: type[ConfigError] = ConfigError) -> str:
+def check_setting(value: str, what: str, *, secret: bool = False, error: type[ConfigError] = ConfigError) -> str:
     """*value* when it is one clean line: no line break or other control character anywhere, no whitespace
     around it. Otherwise *error*, naming *what* (an option, a variable, a file) and the character's position;
     the value itself is shown only when it is not *secret*. Such a value would go into a URL path or a header
@@ -130,8 +128,10 @@ def check_setting(value: str, what: str, *, secret: bool = False,
     for index, char in enumerate(value, 1):
         if unicodedata.category(char) in _UNSEEN:
             kind = "a line break" if char in "\r\n" else "a control character"
-            raise error(f"{what}{shown} holds {kind} (U+{ord(char):04X}) at character {index}: "
-                        "give the value alone, on one line")
+            raise error(
+                f"{what}{shown} holds {kind} (U+{ord(char):04X}) at character {index}: "
+                "give the value alone, on one line"
+            )
     if value.strip() != value:
         raise error(f"{what}{shown} has spaces around it: give the value without them")
     return value
@@ -174,11 +174,15 @@ def _read_secret_file(path: str, what: str) -> str:
     except OSError as exc:
         raise CredentialsError(f"cannot read the {what} file {path!r}: {exc.strerror or exc}") from None
     if data is None:
-        raise CredentialsError(f"the {what} file {path!r} is not a regular file (a device, FIFO or folder); "
-                               "put the value in an ordinary file")
+        raise CredentialsError(
+            f"the {what} file {path!r} is not a regular file (a device, FIFO or folder); "
+            "put the value in an ordinary file"
+        )
     if len(data) > MAX_SECRET_FILE_BYTES:
-        raise CredentialsError(f"the {what} file {path!r} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB; "
-                               f"it should hold only the {what}")
+        raise CredentialsError(
+            f"the {what} file {path!r} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB; "
+            f"it should hold only the {what}"
+        )
     try:
         value = data.decode("utf-8-sig").strip()  # -sig: a byte-order mark (Notepad's) is no part of the value
     except UnicodeDecodeError:
@@ -217,8 +221,12 @@ def from_environment(
         value = check_setting((token or "").strip(), "--token", secret=True, error=CredentialsError)
         source = "--token"
         if not value and token_file:
-            value = check_setting(_read_secret_file(token_file, "token"), f"the token file {token_file!r}",
-                                  secret=True, error=CredentialsError)
+            value = check_setting(
+                _read_secret_file(token_file, "token"),
+                f"the token file {token_file!r}",
+                secret=True,
+                error=CredentialsError,
+            )
             source = f"--token-file {token_file}"
         if not value:
             value, source = _first(env, ENV_TOKEN), f"environment ({ENV_TOKEN})"
@@ -238,10 +246,14 @@ def from_environment(
             raise CredentialsError(f"AK/SK signing needs {missing} in the environment")
 
     if want("password"):
-        user = (check_setting((iam_user or "").strip(), "--iam-user", error=CredentialsError)
-                or _first(env, ENV_IAM_USER))
-        domain = (check_setting((iam_domain or "").strip(), "--iam-domain", error=CredentialsError)
-                  or _first(env, ENV_IAM_DOMAIN) or user)
+        user = check_setting((iam_user or "").strip(), "--iam-user", error=CredentialsError) or _first(
+            env, ENV_IAM_USER
+        )
+        domain = (
+            check_setting((iam_domain or "").strip(), "--iam-domain", error=CredentialsError)
+            or _first(env, ENV_IAM_DOMAIN)
+            or user
+        )
         password = _first(env, ENV_IAM_PASSWORD)
         password_file = _first(env, ENV_IAM_PASSWORD_FILE)
         if not password and password_file:

@@ -76,8 +76,10 @@ def region_problem(region: str) -> str:
         return ""
     if not region:
         return "the region is empty"
-    return (f"{_shown(region)} is not a region id: a region id is {REGION_MIN}..{REGION_MAX} lower-case letters, "
-            "digits and inner dashes, e.g. cn-north-4 or ap-southeast-1")
+    return (
+        f"{_shown(region)} is not a region id: a region id is {REGION_MIN}..{REGION_MAX} lower-case letters, "
+        "digits and inner dashes, e.g. cn-north-4 or ap-southeast-1"
+    )
 
 
 def check_region(region: str, *, option: str = "--region") -> str:
@@ -96,7 +98,7 @@ def region_overrides(env: Mapping[str, str]) -> dict[str, Endpoint]:
     for name, value in env.items():
         if name.startswith(ENV_REGION_PREFIX) and value.strip():
             endpoints = [parse_endpoint(part.strip(), option=name) for part in value.split(",")]
-            found[name[len(ENV_REGION_PREFIX):]] = endpoints[0]
+            found[name[len(ENV_REGION_PREFIX) :]] = endpoints[0]
     return found
 
 
@@ -124,15 +126,20 @@ def parse_endpoint(url: str, *, option: str = "--endpoint") -> Endpoint:
 
     def refuse(why: str, *, quote: bool = True) -> ConfigError:
         shown = f" {_shown(url)}" if quote else ""
-        return ConfigError(f"{option}{shown}: {why}; give it as {ENDPOINT_FORM}, e.g. "
-                           "https://oms.cn-north-4.myhuaweicloud.com or http://127.0.0.1:8080")
+        return ConfigError(
+            f"{option}{shown}: {why}; give it as {ENDPOINT_FORM}, e.g. "
+            "https://oms.cn-north-4.myhuaweicloud.com or http://127.0.0.1:8080"
+        )
 
     if not url:
         raise refuse("the endpoint is empty", quote=False)
     scheme, sep, _ = url.partition("://")
     if "@" in url:  # checked first: such a URL is never quoted back (it may hold a password)
-        raise refuse("holds a user name or password (user:password@host); credentials come from --auth and "
-                     "the environment, never from the URL", quote=False)
+        raise refuse(
+            "holds a user name or password (user:password@host); credentials come from --auth and "
+            "the environment, never from the URL",
+            quote=False,
+        )
     if not url.isprintable() or any(c.isspace() for c in url):
         raise refuse("holds spaces or control characters")
     if not sep:
@@ -145,8 +152,9 @@ def parse_endpoint(url: str, *, option: str = "--endpoint") -> Endpoint:
     except ValueError as exc:  # a port over 65535 or not a number, brackets that do not close
         raise refuse(f"has a bad host or port ({exc})") from None
     if split.path not in ("", "/") or split.query or split.fragment or "?" in url or "#" in url:
-        raise refuse("has a path, query or fragment, which bulkretry would not use (it adds /v2/{project_id}/... "
-                     "itself)")
+        raise refuse(
+            "has a path, query or fragment, which bulkretry would not use (it adds /v2/{project_id}/... itself)"
+        )
     netloc = split.netloc
     host = split.hostname or ""
     if not host:
@@ -157,8 +165,7 @@ def parse_endpoint(url: str, *, option: str = "--endpoint") -> Endpoint:
         except ValueError:
             raise refuse("has a bad IPv6 address") from None
     elif not _HOST.fullmatch(host):
-        raise refuse("has a bad host name (ASCII letters, digits, dots and dashes; a non-ASCII name in its "
-                     "xn-- form)")
+        raise refuse("has a bad host name (ASCII letters, digits, dots and dashes; a non-ASCII name in its xn-- form)")
     if netloc.endswith(":") or port == 0:
         raise refuse("has an empty or zero port (1..65535)")
     scheme = split.scheme

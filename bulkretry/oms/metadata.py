@@ -130,9 +130,13 @@ async def _ask(session: aiohttp.ClientSession, method: str, url: str, headers: d
         return resp.status, raw[:_MAX_ANSWER].decode("utf-8", errors="replace")
 
 
-async def fetch_key(origin: str = METADATA_ORIGIN, *, clock: Callable[[], float] = time.time,
-                    connect_timeout: float = CONNECT_TIMEOUT_S, total_timeout: float = TOTAL_TIMEOUT_S
-                    ) -> TemporaryKey:
+async def fetch_key(
+    origin: str = METADATA_ORIGIN,
+    *,
+    clock: Callable[[], float] = time.time,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+    total_timeout: float = TOTAL_TIMEOUT_S,
+) -> TemporaryKey:
     """A fresh temporary key from the metadata service at *origin*; MetadataError saying why not.
 
     Its own connection, never through a proxy (``trust_env=False``) and never with the run's session."""
@@ -140,6 +144,7 @@ async def fetch_key(origin: str = METADATA_ORIGIN, *, clock: Callable[[], float]
     where = f"the ECS metadata service ({origin})"
     try:
         async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
+
             async def new_token() -> str | None:
                 status, text = await _ask(session, "PUT", origin + TOKEN_PATH, {TOKEN_TTL_HEADER: str(TOKEN_TTL_S)})
                 if status == 200:
@@ -157,11 +162,14 @@ async def fetch_key(origin: str = METADATA_ORIGIN, *, clock: Callable[[], float]
     except (asyncio.TimeoutError, TimeoutError):
         raise MetadataError(f"{where} did not answer within {total_timeout:g} s") from None
     except aiohttp.ClientError as exc:
-        raise MetadataError(f"{where} could not be reached: {short_text(str(exc) or type(exc).__name__, 160)}"
-                            ) from None
+        raise MetadataError(
+            f"{where} could not be reached: {short_text(str(exc) or type(exc).__name__, 160)}"
+        ) from None
     if NO_AGENCY in text:
-        raise MetadataError(f"{where} answered that this server has no agency: attach an agency to the ECS "
-                            f"(Cloud Service Agency), or give other credentials (HTTP {status})")
+        raise MetadataError(
+            f"{where} answered that this server has no agency: attach an agency to the ECS "
+            f"(Cloud Service Agency), or give other credentials (HTTP {status})"
+        )
     if status != 200:  # the body is not quoted: it may hold a key all the same
         raise MetadataError(f"{where} gave no key: HTTP {status}")
     return parse_key(text, clock())
@@ -172,4 +180,3 @@ def fetch_key_now(origin: str = METADATA_ORIGIN, **options: object) -> Temporary
     it works whether or not an event loop runs here."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(lambda: asyncio.run(fetch_key(origin, **options))).result()  # type: ignore[arg-type]
-

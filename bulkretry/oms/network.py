@@ -76,7 +76,8 @@ class Network:
         if proxy is None or not parts.hostname:
             return None
         if self.no_proxy and urllib_request.proxy_bypass_environment(  # type: ignore[attr-defined]
-                parts.netloc.rsplit("@", 1)[-1], {"no": self.no_proxy}):
+            parts.netloc.rsplit("@", 1)[-1], {"no": self.no_proxy}
+        ):
             return None
         return proxy
 
@@ -101,8 +102,11 @@ class Network:
         """What ``summary.json`` records: the proxy the calls went through (``host:port``, never its credentials;
         None when they went direct) and where the trusted certificates came from."""
         used = sorted(proxies_used)
-        return {"proxy": ", ".join(used) or None, "ca": self.ca_source,
-                **({"ca_file": self.ca_file} if self.ca_file else {})}
+        return {
+            "proxy": ", ".join(used) or None,
+            "ca": self.ca_source,
+            **({"ca_file": self.ca_file} if self.ca_file else {}),
+        }
 
 
 def _env(env: Mapping[str, str], name: str) -> str:
@@ -119,8 +123,10 @@ def _proxy(value: str, variable: str) -> Proxy:
     except ValueError:
         parts, port = None, None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"${variable} is not a proxy URL: expected http://host:port (the value is not shown, it "
-                          "may hold a password)")
+        raise ConfigError(
+            f"${variable} is not a proxy URL: expected http://host:port (the value is not shown, it "
+            "may hold a password)"
+        )
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     url = f"{parts.scheme.lower()}://{host}" + (f":{port}" if port else "")
     return Proxy(url, unquote(parts.username or ""), unquote(parts.password or ""))
@@ -130,8 +136,10 @@ def _bundle_context(path: str, source: str) -> ssl.SSLContext:
     """The verifying context that trusts the bundle *path* (a file of PEM certificates, or a folder) instead of
     the system's store; ConfigError saying why it cannot serve."""
     if not os.path.isdir(path) and not os.path.isfile(path):
-        raise ConfigError(f"{_where(path, source)}: no such file; give a file of PEM certificates (the CA that "
-                          "signs your proxy's or endpoint's certificate)")
+        raise ConfigError(
+            f"{_where(path, source)}: no such file; give a file of PEM certificates (the CA that "
+            "signs your proxy's or endpoint's certificate)"
+        )
     return _context_for(path, source)
 
 
@@ -150,8 +158,10 @@ def _context_for(ca_file: str | None, source: str) -> ssl.SSLContext:
             return ssl.create_default_context(capath=ca_file)
         return ssl.create_default_context(cafile=ca_file)
     except ssl.SSLError as exc:  # (an OSError too: first)
-        raise ConfigError(f"{where} holds no usable PEM certificate ({exc.reason or exc}); give a file of "
-                          "-----BEGIN CERTIFICATE----- blocks") from None
+        raise ConfigError(
+            f"{where} holds no usable PEM certificate ({exc.reason or exc}); give a file of "
+            "-----BEGIN CERTIFICATE----- blocks"
+        ) from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{where} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
 

@@ -63,9 +63,11 @@ MAX_CONFIG_BYTES = 1024 * 1024
 #: KooCLI's profile modes this tool can use.
 MODE_AKSK, MODE_ECS_AGENCY = "aksk", "ecsagency"
 
-_OTHER_SOURCES = ("give the keys as HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or in the SDK's credentials file "
-                  "~/.huaweicloud/credentials (section [basic]: ak, sk), or use a KooCLI profile in mode AKSK "
-                  "with plaintext keys")
+_OTHER_SOURCES = (
+    "give the keys as HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or in the SDK's credentials file "
+    "~/.huaweicloud/credentials (section [basic]: ak, sk), or use a KooCLI profile in mode AKSK "
+    "with plaintext keys"
+)
 
 
 def _home(env: Mapping[str, str]) -> str | None:
@@ -130,8 +132,10 @@ def credentials_file(env: Mapping[str, str]) -> tuple[AkSk | None, str | None]:
         return None, None
     if not path.exists():
         if named:
-            raise CredentialsError(f"{ENV_CREDENTIALS_FILE} names {path}, which does not exist: fix the path, or "
-                                   f"unset {ENV_CREDENTIALS_FILE} to use ~/.huaweicloud/credentials")
+            raise CredentialsError(
+                f"{ENV_CREDENTIALS_FILE} names {path}, which does not exist: fix the path, or "
+                f"unset {ENV_CREDENTIALS_FILE} to use ~/.huaweicloud/credentials"
+            )
         return None, None
     where = f"the credentials file {path}"
     # interpolation=None: a '%' in a key is the key's, where the SDK's parser would stop on it
@@ -140,8 +144,9 @@ def credentials_file(env: Mapping[str, str]) -> tuple[AkSk | None, str | None]:
         parser.read_string(_read_text(path, "credentials file"), source=str(path))
     except configparser.Error as exc:
         why = str(exc).splitlines()[0]
-        raise CredentialsError(f"{where} is not an INI file as the SDK writes it ([basic] then ak = ..., sk = ..."
-                               f"): {why}") from None
+        raise CredentialsError(
+            f"{where} is not an INI file as the SDK writes it ([basic] then ak = ..., sk = ...): {why}"
+        ) from None
     if not parser.has_section(SECTION):
         return None, None
     values = dict(parser.items(SECTION))
@@ -149,8 +154,9 @@ def credentials_file(env: Mapping[str, str]) -> tuple[AkSk | None, str | None]:
     project_id = _value(values, "project_id", where) or None
     _value(values, "iam_endpoint", where)  # the SDK's key, checked; AK/SK signing never calls IAM
     if values.get("idp_id") and values.get("id_token_file"):
-        raise CredentialsError(f"{where} configures federated login (idp_id, id_token_file), which bulkretry does "
-                               f"not do: {_OTHER_SOURCES}")
+        raise CredentialsError(
+            f"{where} configures federated login (idp_id, id_token_file), which bulkretry does not do: {_OTHER_SOURCES}"
+        )
     ak = _value(values, "ak", where, secret=True)
     sk = _value(values, "sk", where, secret=True)
     if ak and sk:
@@ -173,15 +179,18 @@ def koocli_profile(env: Mapping[str, str], name: str | None = None) -> AkSk | Ec
     path = koocli_config_path(env)
     if path is None or not path.exists():
         if name is not None:
-            raise CredentialsError(f"--profile {name}: there is no KooCLI configuration "
-                                   f"({path or '~/.hcloud/config.json'}); create the profile with `hcloud configure "
-                                   f"set --cli-profile={name}` or {_OTHER_SOURCES}")
+            raise CredentialsError(
+                f"--profile {name}: there is no KooCLI configuration "
+                f"({path or '~/.hcloud/config.json'}); create the profile with `hcloud configure "
+                f"set --cli-profile={name}` or {_OTHER_SOURCES}"
+            )
         return None
     try:
         config = json.loads(_read_text(path, "KooCLI configuration"))
     except ValueError as exc:
-        raise CredentialsError(f"the KooCLI configuration {path} is not JSON ({exc}); check it with "
-                               "`hcloud configure test`") from None
+        raise CredentialsError(
+            f"the KooCLI configuration {path} is not JSON ({exc}); check it with `hcloud configure test`"
+        ) from None
     config = config if isinstance(config, dict) else {}
     profiles = [p for p in config.get("profiles") or [] if isinstance(p, dict)]
     wanted = name if name is not None else str(config.get("current") or "default")
@@ -199,21 +208,27 @@ def koocli_profile(env: Mapping[str, str], name: str | None = None) -> AkSk | Ec
         raise CredentialsError(f"region in {where}: {region_problem(region)}")
     if mode.lower() == MODE_ECS_AGENCY:
         if not metadata_enabled(env):
-            raise CredentialsError(f"the {where} is in mode ecsAgency, but {ENV_NO_METADATA} is set: unset it, or "
-                                   f"{_OTHER_SOURCES}")
+            raise CredentialsError(
+                f"the {where} is in mode ecsAgency, but {ENV_NO_METADATA} is set: unset it, or {_OTHER_SOURCES}"
+            )
         return EcsAgency(f"ECS metadata (agency), as KooCLI profile {wanted!r} says", project_id, region)
     if mode.lower() != MODE_AKSK:
-        raise CredentialsError(f"the {where} is in mode {mode}, which bulkretry cannot use (only AKSK and "
-                               f"ecsAgency): {_OTHER_SOURCES}, or name another profile with --profile")
+        raise CredentialsError(
+            f"the {where} is in mode {mode}, which bulkretry cannot use (only AKSK and "
+            f"ecsAgency): {_OTHER_SOURCES}, or name another profile with --profile"
+        )
     if config.get("authEncrypt") in (True, "true", "True"):
-        raise CredentialsError(f"the {where} is encrypted (authEncrypt), and only KooCLI can read its keys: "
-                               f"{_OTHER_SOURCES}")
+        raise CredentialsError(
+            f"the {where} is encrypted (authEncrypt), and only KooCLI can read its keys: {_OTHER_SOURCES}"
+        )
     ak = _value(profile, "accessKeyId", where, secret=True)
     sk = _value(profile, "secretAccessKey", where, secret=True)
     if not (ak and sk):
         missing = " and ".join(k for k, v in (("accessKeyId", ak), ("secretAccessKey", sk)) if not v)
-        raise CredentialsError(f"the {where} has no {missing}: set them with `hcloud configure set "
-                               f"--cli-profile={wanted}`, or {_OTHER_SOURCES}")
+        raise CredentialsError(
+            f"the {where} has no {missing}: set them with `hcloud configure set "
+            f"--cli-profile={wanted}`, or {_OTHER_SOURCES}"
+        )
     token = _value(profile, "securityToken", where, secret=True) or None
     return AkSk(ak, sk, token, f"KooCLI profile {wanted!r}", project_id, region)
 
@@ -246,14 +261,22 @@ def load_credentials(
         raise CredentialsError(f"--auth must be one of {', '.join(AUTH_KINDS)}, not {auth!r}")
     if profile is not None:
         if auth not in (None, "aksk"):
-            raise CredentialsError(f"--profile names a KooCLI profile, whose keys sign the calls: it does not go "
-                                   f"with --auth {auth}")
+            raise CredentialsError(
+                f"--profile names a KooCLI profile, whose keys sign the calls: it does not go with --auth {auth}"
+            )
         check_setting(profile, "--profile", error=CredentialsError)
         named = koocli_profile(env, profile)
         assert named is not None  # a named profile is there or refused
         return named
-    found = from_environment(env, auth=auth, token=token, token_file=token_file, iam_endpoint=iam_endpoint,
-                             iam_user=iam_user, iam_domain=iam_domain)
+    found = from_environment(
+        env,
+        auth=auth,
+        token=token,
+        token_file=token_file,
+        iam_endpoint=iam_endpoint,
+        iam_user=iam_user,
+        iam_domain=iam_domain,
+    )
     if found is not None:
         return found
     keys, project_id = credentials_file(env)
@@ -265,8 +288,10 @@ def load_credentials(
     if metadata_enabled(env):
         return EcsAgency(project_id=project_id)
     if auth == "aksk":
-        raise CredentialsError(f"--auth aksk: set {ENV_AK[0]} and {ENV_SK[0]}, or give the keys in the SDK's "
-                               "credentials file or a KooCLI profile")
+        raise CredentialsError(
+            f"--auth aksk: set {ENV_AK[0]} and {ENV_SK[0]}, or give the keys in the SDK's "
+            "credentials file or a KooCLI profile"
+        )
     raise CredentialsError(
         f"no credentials: set {ENV_AK[0]} and {ENV_SK[0]} (AK/SK signing), or {ENV_TOKEN} / --token-file (IAM "
         f"token), or {ENV_IAM_USER} and {ENV_IAM_PASSWORD} (IAM password), or write the SDK's credentials file "

@@ -51,10 +51,14 @@ def status_of(group: Any) -> int | None:
 STORY_TEXT_LIMIT = 1_000
 #: ``GROUP_COLUMNS`` and where each is in ``ShowTaskGroupResponse`` (the SDK's names): ``(object, field)``.
 _STORY_FIELDS: tuple[tuple[str, str | None, str], ...] = (
-    ("group_error_code", "error_reason", "error_code"), ("group_error_msg", "error_reason", "error_msg"),
-    ("group_total_task_num", None, "total_task_num"), ("group_failed_task_num", None, "failed_task_num"),
-    ("group_success_num", None, "success_num"), ("group_fail_num", None, "fail_num"),
-    ("group_total_size", None, "total_size"), ("group_complete_size", None, "complete_size"),
+    ("group_error_code", "error_reason", "error_code"),
+    ("group_error_msg", "error_reason", "error_msg"),
+    ("group_total_task_num", None, "total_task_num"),
+    ("group_failed_task_num", None, "failed_task_num"),
+    ("group_success_num", None, "success_num"),
+    ("group_fail_num", None, "fail_num"),
+    ("group_total_size", None, "total_size"),
+    ("group_complete_size", None, "complete_size"),
     ("group_failed_object_list", "failed_object_record", "list_file_key"),
 )
 assert tuple(column for column, _, _ in _STORY_FIELDS) == GROUP_COLUMNS

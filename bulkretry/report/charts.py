@@ -22,20 +22,42 @@ from typing import Any
 
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
 
-__all__ = ["COLOURS", "LatencyHistogram", "latency_chart", "outcome_colour", "outcome_donut", "outcome_label",
-           "timeline_chart"]
+__all__ = [
+    "COLOURS",
+    "LatencyHistogram",
+    "latency_chart",
+    "outcome_colour",
+    "outcome_donut",
+    "outcome_label",
+    "timeline_chart",
+]
 
 #: Each outcome's colour: in the donut, the page's number cards and the table's tags.
-COLOURS = {"succeeded": "#2f9e6e", "failed": "#d64545", "invalid": "#e08a1e", "interrupted": "#8a63d2",
-           "duplicate": "#9aa5b1", "skipped": "#5b9bd5", "dry_run": "#3fa7a8"}
-_LABELS = {"succeeded": N_("succeeded"), "failed": N_("failed"), "invalid": N_("invalid"),
-           "interrupted": N_("interrupted"), "duplicate": N_("duplicate"), "skipped": N_("skipped"),
-           "dry_run": N_("dry run")}
+COLOURS = {
+    "succeeded": "#2f9e6e",
+    "failed": "#d64545",
+    "invalid": "#e08a1e",
+    "interrupted": "#8a63d2",
+    "duplicate": "#9aa5b1",
+    "skipped": "#5b9bd5",
+    "dry_run": "#3fa7a8",
+}
+_LABELS = {
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    "invalid": N_("invalid"),
+    "interrupted": N_("interrupted"),
+    "duplicate": N_("duplicate"),
+    "skipped": N_("skipped"),
+    "dry_run": N_("dry run"),
+}
 #: The charts' legends (one place): the timeline counts calls, the latency histogram rows, and their labels
 #: never share a word for "failed" so the two cannot be read as one count.
 _LEGEND = {
-    "answered": N_("calls answered"), "throttled": N_("calls throttled (429)"),
-    "failed": N_("calls that failed otherwise"), "rows_ok": N_("rows that succeeded"),
+    "answered": N_("calls answered"),
+    "throttled": N_("calls throttled (429)"),
+    "failed": N_("calls that failed otherwise"),
+    "rows_ok": N_("rows that succeeded"),
     "rows_bad": N_("rows that did not succeed"),
 }
 
@@ -100,18 +122,25 @@ def outcome_donut(by: Mapping[str, int], names: list[str], total: int, lang: str
     counted = sum(by[k] for k in names) or 1
     for k in names:
         length = by[k] / counted * circumference
-        arcs.append(f'<circle r="{r}" cx="90" cy="90" fill="none" stroke="{outcome_colour(k)}" stroke-width="{width}" '
-                    f'stroke-dasharray="{length:.2f} {circumference - length:.2f}" stroke-dashoffset="{-start:.2f}">'
-                    f"<title>{escape(outcome_label(k, lang))}: {by[k]:,}</title></circle>")
+        arcs.append(
+            f'<circle r="{r}" cx="90" cy="90" fill="none" stroke="{outcome_colour(k)}" stroke-width="{width}" '
+            f'stroke-dasharray="{length:.2f} {circumference - length:.2f}" stroke-dashoffset="{-start:.2f}">'
+            f"<title>{escape(outcome_label(k, lang))}: {by[k]:,}</title></circle>"
+        )
         start += length
-    legend = "".join(f'<li><i style="background:{outcome_colour(k)}"></i>{escape(outcome_label(k, lang))} '
-                     f'<span class="muted">{by[k]:,}</span></li>' for k in names)
-    return (f'<figure class="donut"><svg viewBox="0 0 180 180" width="180" height="180" role="img" '
-            f'aria-label="{escape(_("rows by outcome"))}"><g transform="rotate(-90 90 90)">'
-            f'<circle r="{r}" cx="90" cy="90" fill="none" stroke="#eef0f3" stroke-width="{width}"/>{"".join(arcs)}</g>'
-            f'<text x="90" y="88" text-anchor="middle" class="big">{total:,}</text>'
-            f'<text x="90" y="108" text-anchor="middle" class="axis">{escape(_("rows"))}</text></svg>'
-            f'<figcaption><ul class="legend">{legend}</ul></figcaption></figure>')
+    legend = "".join(
+        f'<li><i style="background:{outcome_colour(k)}"></i>{escape(outcome_label(k, lang))} '
+        f'<span class="muted">{by[k]:,}</span></li>'
+        for k in names
+    )
+    return (
+        f'<figure class="donut"><svg viewBox="0 0 180 180" width="180" height="180" role="img" '
+        f'aria-label="{escape(_("rows by outcome"))}"><g transform="rotate(-90 90 90)">'
+        f'<circle r="{r}" cx="90" cy="90" fill="none" stroke="#eef0f3" stroke-width="{width}"/>{"".join(arcs)}</g>'
+        f'<text x="90" y="88" text-anchor="middle" class="big">{total:,}</text>'
+        f'<text x="90" y="108" text-anchor="middle" class="axis">{escape(_("rows"))}</text></svg>'
+        f'<figcaption><ul class="legend">{legend}</ul></figcaption></figure>'
+    )
 
 
 def timeline_chart(entries: Any, lang: str = DEFAULT_LANG) -> str:
@@ -174,20 +203,25 @@ def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
     def y(value: float) -> float:
         return top + plot_h - value / y_max * plot_h
 
-    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" '
-           f'aria-label="{escape(_("calls per second over time"))}">']
+    out = [
+        f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="{escape(_("calls per second over time"))}">'
+    ]
     for value in ticks:
-        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
-                   f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>')
+        out.append(
+            f'<line x1="{left}" x2="{w - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>'
+        )
     multi_day = len({_day(s) for s in seconds[:1] + seconds[-1:]}) > 1
     x, rug_y = float(left), top + plot_h + 6
     bar_w = slot * 0.82 if slot > 4 else max(slot, 0.6)
     for n, row in enumerate(bars):
         if n:
             mid, pause = x - seg_gap / 2, row[0][0] - (bars[n - 1][-1][0] + bars[n - 1][-1][1] - 1)
-            out.append(f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{top}" y2="{top + plot_h}" class="break"/>'
-                       f'<text x="{mid:.1f}" y="{top - 3}" text-anchor="middle" class="axis">'
-                       f'{escape(_("{pause} pause").format(pause=_pause(pause, lang)), quote=False)}</text>')
+            out.append(
+                f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{top}" y2="{top + plot_h}" class="break"/>'
+                f'<text x="{mid:.1f}" y="{top - 3}" text-anchor="middle" class="axis">'
+                f"{escape(_('{pause} pause').format(pause=_pause(pause, lang)), quote=False)}</text>"
+            )
         label_every = max(1, math.ceil(110 / slot))
         for i, (start, width, calls, throttled, failed) in enumerate(row):
             ok = max(0, calls - throttled - failed)
@@ -197,16 +231,19 @@ def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
                 if value:
                     height = value / width / y_max * plot_h
                     base -= height
-                    parts.append(f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{height:.1f}" '
-                                 f'class="{cls}"/>')
+                    parts.append(
+                        f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{height:.1f}" class="{cls}"/>'
+                    )
             if throttled:
                 parts.append(f'<rect x="{x:.1f}" y="{rug_y}" width="{max(bar_w, 1.5):.1f}" height="5" class="thr"/>')
             if failed:
-                parts.append(f'<rect x="{x:.1f}" y="{rug_y + 7}" width="{max(bar_w, 1.5):.1f}" height="5" '
-                             'class="fail"/>')
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{rug_y + 7}" width="{max(bar_w, 1.5):.1f}" height="5" class="fail"/>'
+                )
             when = _clock(start, multi_day) + (f"–{_clock(start + width - 1, False)}" if width > 1 else "")
             tip = _("{when} UTC: {calls} calls, {throttled} throttled (429), {failed} failed otherwise").format(
-                when=when, calls=f"{calls:,}", throttled=f"{throttled:,}", failed=f"{failed:,}")
+                when=when, calls=f"{calls:,}", throttled=f"{throttled:,}", failed=f"{failed:,}"
+            )
             out.append(f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>")
             if i % label_every == 0 and x < w - right - 48:
                 out.append(f'<text x="{x:.1f}" y="{h - 14}" class="axis">{_clock(start, multi_day and i == 0)}</text>')
@@ -220,15 +257,26 @@ def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
     peak = max(p[0] for p in points.values())
     hot = sum(1 for p in points.values() if p[1])
     per = _("one bar per {step} s · ").format(step=step) if step > 1 else ""
-    thr = (_("<b class='t-thr'>{throttled} throttled (429)</b> in {hot} seconds").format(
-        throttled=f"{throttled:,}", hot=f"{hot:,}") if throttled else _("no 429 (throttling)"))
-    bad = _("<b class='t-fail'>{failed} calls that failed otherwise</b>").format(failed=f"{failed:,}") if failed \
+    thr = (
+        _("<b class='t-thr'>{throttled} throttled (429)</b> in {hot} seconds").format(
+            throttled=f"{throttled:,}", hot=f"{hot:,}"
+        )
+        if throttled
+        else _("no 429 (throttling)")
+    )
+    bad = (
+        _("<b class='t-fail'>{failed} calls that failed otherwise</b>").format(failed=f"{failed:,}")
+        if failed
         else _("no call failed otherwise")
+    )
     facts = _("{calls} calls · peak {peak} calls/s · {thr} · {bad} · {per}times in UTC").format(
-        calls=f"{calls:,}", peak=f"{peak:,}", thr=thr, bad=bad, per=per)
-    legend = (f'<ul class="legend inline"><li><i class="ok"></i>{_(_LEGEND["answered"])}</li>'
-              f'<li><i class="thr"></i>{_(_LEGEND["throttled"])}</li>'
-              f'<li><i class="fail"></i>{_(_LEGEND["failed"])}</li></ul>')
+        calls=f"{calls:,}", peak=f"{peak:,}", thr=thr, bad=bad, per=per
+    )
+    legend = (
+        f'<ul class="legend inline"><li><i class="ok"></i>{_(_LEGEND["answered"])}</li>'
+        f'<li><i class="thr"></i>{_(_LEGEND["throttled"])}</li>'
+        f'<li><i class="fail"></i>{_(_LEGEND["failed"])}</li></ul>'
+    )
     return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
 
 
@@ -250,12 +298,13 @@ def latency_chart(lat: LatencyHistogram, lang: str = DEFAULT_LANG) -> str:
     slot = plot_w / len(bins)
     ticks = _ticks(max(sum(lat.bins[i]) for i in bins))
     y_max = ticks[-1]
-    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" '
-           f'aria-label="{escape(_("latency histogram"))}">']
+    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="{escape(_("latency histogram"))}">']
     for value in ticks:
         yy = top + plot_h - value / y_max * plot_h
-        out.append(f'<line x1="{left}" x2="{w - 10}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
-                   f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>')
+        out.append(
+            f'<line x1="{left}" x2="{w - 10}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>'
+        )
     for n, i in enumerate(bins):
         ok, bad = lat.bins[i]
         x = left + n * slot + slot * 0.12
@@ -265,23 +314,37 @@ def latency_chart(lat: LatencyHistogram, lang: str = DEFAULT_LANG) -> str:
             if value:
                 height = value / y_max * plot_h
                 base -= height
-                parts.append(f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot * 0.76:.1f}" height="{height:.1f}" '
-                             f'class="{cls}"/>')
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot * 0.76:.1f}" height="{height:.1f}" class="{cls}"/>'
+                )
         label = _bin_label(i)
         if ok or bad:
-            parts.append(f'<text x="{x + slot * 0.38:.1f}" y="{base - 5:.1f}" text-anchor="middle" class="axis">'
-                         f"{ok + bad:,}</text>")
+            parts.append(
+                f'<text x="{x + slot * 0.38:.1f}" y="{base - 5:.1f}" text-anchor="middle" class="axis">'
+                f"{ok + bad:,}</text>"
+            )
         tip = _("{label}: {ok} rows succeeded, {bad} did not").format(label=label, ok=f"{ok:,}", bad=f"{bad:,}")
-        out.append(f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>"
-                   f'<text x="{x + slot * 0.38:.1f}" y="{h - 12}" text-anchor="middle" class="axis">'
-                   f"{escape(label)}</text>")
+        out.append(
+            f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>"
+            f'<text x="{x + slot * 0.38:.1f}" y="{h - 12}" text-anchor="middle" class="axis">'
+            f"{escape(label)}</text>"
+        )
     out.append(f'<line x1="{left}" x2="{w - 10}" y1="{top + plot_h}" y2="{top + plot_h}" class="base"/></svg>')
-    facts = _("{count} rows with a latency (the last attempt's) · median ≈ {p50} · p95 ≈ {p95} · p99 ≈ {p99} · "
-              "max {max} · mean {mean}").format(
-        count=f"{lat.count:,}", p50=_ms(lat.percentile(50)), p95=_ms(lat.percentile(95)),
-        p99=_ms(lat.percentile(99)), max=_ms(lat.max), mean=_ms(lat.total / lat.count))
-    legend = (f'<ul class="legend inline"><li><i class="lat-ok"></i>{_(_LEGEND["rows_ok"])}</li>'
-              f'<li><i class="lat-bad"></i>{_(_LEGEND["rows_bad"])}</li></ul>')
+    facts = _(
+        "{count} rows with a latency (the last attempt's) · median ≈ {p50} · p95 ≈ {p95} · p99 ≈ {p99} · "
+        "max {max} · mean {mean}"
+    ).format(
+        count=f"{lat.count:,}",
+        p50=_ms(lat.percentile(50)),
+        p95=_ms(lat.percentile(95)),
+        p99=_ms(lat.percentile(99)),
+        max=_ms(lat.max),
+        mean=_ms(lat.total / lat.count),
+    )
+    legend = (
+        f'<ul class="legend inline"><li><i class="lat-ok"></i>{_(_LEGEND["rows_ok"])}</li>'
+        f'<li><i class="lat-bad"></i>{_(_LEGEND["rows_bad"])}</li></ul>'
+    )
     return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
 
 
@@ -291,7 +354,6 @@ def latency_chart(lat: LatencyHistogram, lang: str = DEFAULT_LANG) -> str:
 def _muted(text: str) -> str:
     """A sentence in place of a chart (the catalog's text, so only ``&<>`` are escaped)."""
     return f'<p class="muted">{escape(text, quote=False)}</p>'
-
 
 
 def _ticks(peak: float, most: int = 5) -> list[float]:

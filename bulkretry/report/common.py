@@ -97,9 +97,20 @@ def row_values(result: RowResult, extras: tuple[str, ...]) -> tuple[Value, ...]:
     outcome as its text, numbers stay numbers (a NaN or infinite latency is empty), ``None`` is empty, and
     each extra is the first value of that name in ``result.extra`` ('' when there is none)."""
     pairs = result.extra
-    values = (result.row, result.project_id, result.group_id, OUTCOME_TEXT[result.outcome], result.http_status,
-              result.error_code, result.error_msg, result.attempts, result.request_id, finite(result.latency_ms),
-              result.started_at, result.finished_at)
+    values = (
+        result.row,
+        result.project_id,
+        result.group_id,
+        OUTCOME_TEXT[result.outcome],
+        result.http_status,
+        result.error_code,
+        result.error_msg,
+        result.attempts,
+        result.request_id,
+        finite(result.latency_ms),
+        result.started_at,
+        result.finished_at,
+    )
     if not extras:
         return values
     if tuple(map(_NAME, pairs)) == extras:  # the usual row: the extra columns, in order, once each
@@ -136,6 +147,7 @@ def open_csv(path: Path) -> IO[str]:
 if sys.version_info >= (3, 11):
     csv_writer = csv.writer
 else:
+
     def csv_writer(fh: IO[str]) -> Any:
         """``csv.writer(fh)`` writing the bytes Python 3.11+ writes: a NUL in a cell as it is, unquoted (3.9
         quotes the cell, 3.10 refuses it)."""

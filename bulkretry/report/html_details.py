@@ -19,12 +19,22 @@ __all__ = ["cut", "duration_text", "positive", "run_details", "show_value", "whe
 def run_details(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
     """The "Run details" card: the run's facts beside its parameters (none that looks secret)."""
     facts: list[tuple[str, Any]] = [
-        (_("manifest"), s.manifest), (_("started"), when_text(s.started_at)), (_("finished"), when_text(s.finished_at)),
-        (_("duration"), duration_text(s.duration_s, _)), (_("rows"), f"{s.rows:,}"), (_("calls"), f"{s.calls:,}"),
-        (_("achieved rate"),
-         _("{rate} calls/s").format(rate=f"{s.achieved_rate:g}") if positive(s.achieved_rate) else "—"),
-        (_("sessions"), _("{sessions} (resumed {resumed}×)").format(sessions=s.sessions, resumed=s.sessions - 1)
-         if s.sessions > 1 else "1"),
+        (_("manifest"), s.manifest),
+        (_("started"), when_text(s.started_at)),
+        (_("finished"), when_text(s.finished_at)),
+        (_("duration"), duration_text(s.duration_s, _)),
+        (_("rows"), f"{s.rows:,}"),
+        (_("calls"), f"{s.calls:,}"),
+        (
+            _("achieved rate"),
+            _("{rate} calls/s").format(rate=f"{s.achieved_rate:g}") if positive(s.achieved_rate) else "—",
+        ),
+        (
+            _("sessions"),
+            _("{sessions} (resumed {resumed}×)").format(sessions=s.sessions, resumed=s.sessions - 1)
+            if s.sessions > 1
+            else "1",
+        ),
         (_("run folder"), s.out_dir or "—"),
     ]
     if s.credentials_source:  # names a variable, file or profile: shown as it is, in every language
@@ -38,11 +48,9 @@ def run_details(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
     if not isinstance(params, Mapping):
         right = f'<p class="muted">{_("Parameters not recorded.")}</p>'
     else:
-        shown = [(_(PARAM_LABELS[k]) if k in PARAM_LABELS else k, v) for k, v in params.items()
-                 if not looks_secret(k)]
+        shown = [(_(PARAM_LABELS[k]) if k in PARAM_LABELS else k, v) for k, v in params.items() if not looks_secret(k)]
         right = _dl(shown, _) if shown else f'<p class="muted">{_("No parameters.")}</p>'
-    return (f'<div class="two"><div><h3>{_("Run")}</h3>{left}</div><div><h3>{_("Parameters")}</h3>{right}</div>'
-            "</div>")
+    return f'<div class="two"><div><h3>{_("Run")}</h3>{left}</div><div><h3>{_("Parameters")}</h3>{right}</div></div>'
 
 
 class _Html(str):
@@ -50,9 +58,15 @@ class _Html(str):
 
 
 def _dl(items: Iterable[tuple[str, Any]], _: Callable[[str], str]) -> str:
-    return "<dl>" + "".join(
-        f"<dt>{escape(str(k).replace('_', ' '))}</dt><dd>{v if isinstance(v, _Html) else escape(show_value(v, _))}</dd>"
-        for k, v in items) + "</dl>"
+    return (
+        "<dl>"
+        + "".join(
+            f"<dt>{escape(str(k).replace('_', ' '))}</dt>"
+            f"<dd>{v if isinstance(v, _Html) else escape(show_value(v, _))}</dd>"
+            for k, v in items
+        )
+        + "</dl>"
+    )
 
 
 def show_value(value: Any, _: Callable[[str], str]) -> str:
@@ -83,8 +97,12 @@ def duration_text(seconds: float, _: Callable[[str], str]) -> str:
     minutes, sec = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
-    parts = [_("{n} d").format(n=days) if days else "", _("{n} h").format(n=hours) if hours else "",
-             _("{n} min").format(n=minutes) if minutes else "", f"{sec} s" if sec and not days else ""]
+    parts = [
+        _("{n} d").format(n=days) if days else "",
+        _("{n} h").format(n=hours) if hours else "",
+        _("{n} min").format(n=minutes) if minutes else "",
+        f"{sec} s" if sec and not days else "",
+    ]
     return " ".join(p for p in parts if p)
 
 

@@ -70,8 +70,19 @@ _MAX_EXAMPLES = 1_000
 
 _ORDER = OUTCOME_ORDER
 # The table's columns, in this order, then the manifest's extra columns.
-_TABLE = ("row", "group_id", "outcome", "error_code", "error_msg", "http_status", "attempts", "latency_ms",
-          "project_id", "request_id", "finished_at")
+_TABLE = (
+    "row",
+    "group_id",
+    "outcome",
+    "error_code",
+    "error_msg",
+    "http_status",
+    "attempts",
+    "latency_ms",
+    "project_id",
+    "request_id",
+    "finished_at",
+)
 _LATENCY_AT = _TABLE.index("latency_ms")
 
 #: The words the table's script shows (one place, to translate): its column titles and the labels in its cells.
@@ -87,8 +98,10 @@ def _static(name: str) -> str:
 # outcome colours in place of ``%COLOURS%``. The CSP allows that script by the sha256 of this exact text.
 _CSS = "\n" + _static("report.css")
 _SCRIPT = "\n" + _static("report.js").replace("%COLOURS%", json.dumps(COLOURS))
-_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        f"script-src 'sha256-{base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()}'")
+_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    f"script-src 'sha256-{base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()}'"
+)
 
 
 class HtmlReport:
@@ -100,8 +113,14 @@ class HtmlReport:
     #: ... and the report's language.
     accepts_lang = True
 
-    def __init__(self, path: Path, details: Mapping[str, Any] | None = None, *, max_rows: int | None = None,
-                 lang: str = DEFAULT_LANG) -> None:
+    def __init__(
+        self,
+        path: Path,
+        details: Mapping[str, Any] | None = None,
+        *,
+        max_rows: int | None = None,
+        lang: str = DEFAULT_LANG,
+    ) -> None:
         self.path = path
         self.details = details
         #: The page's language (``en``, ``zh-CN``).
@@ -130,7 +149,7 @@ class HtmlReport:
         self._fh = open(self.path, "w", encoding="utf-8", errors="replace")  # noqa: SIM115 (closed by finish/discard)
         self._summary = summary
         self._at = {name: i for i, name in enumerate(header)}
-        extras = header[len(REPORT_COLUMNS):]
+        extras = header[len(REPORT_COLUMNS) :]
         self._columns = (*_TABLE, *extras)
         self._pick = (*(self._at[name] for name in _TABLE), *range(len(REPORT_COLUMNS), len(header)))
         self._slots = tuple(self._at[name] for name in ("outcome", "error_code", "error_msg", "latency_ms"))
@@ -195,28 +214,39 @@ class HtmlReport:
         total = s.rows or sum(by_outcome.values())
         tone, word, sentence, command = _verdict(s, by_outcome, total, _)
         command_html = f' <code class="cmd">{escape(command)}</code>' if command else ""
-        table_data = {"columns": list(self._columns), "rows": self._table, "total": self.not_ok,
-                      "words": script_words(self._columns, lang)}
-        body = "".join([
-            f'<header><p class="kicker">{_("bulkretry · OMS task-group retry · run report")}</p>'
-            f'<h1>{_("Run {run_id}").format(run_id=f"<span class={chr(34)}mono{chr(34)}>{escape(s.run_id)}</span>")}'
-            f'</h1>{_meta(s, details.get("params"), _)}'
-            f'<p class="verdict {tone}"><span class="pill">{escape(word)}</span> {escape(sentence)}{command_html}</p>'
-            "</header>",
-            _section(_("Outcomes"), _outcomes(by_outcome, total, lang), "outcomes"),
-            _section(_("Top error codes"), _codes(by_code, self._examples, total, lang), "codes"),
-            _section(_("Calls per second"), timeline_chart(details.get("timeline"), lang), "timeline"),
-            _section(_("Latency"), latency_chart(self._latency, lang), "latency"),
-            _section(_("Rows that did not succeed"),
-                     _failed_objects(self.failed_objects, self.story_rows, _)
-                     + _table(self.not_ok, len(self._table), _),
-                     "rows"),
-            _section(_("Run details"), run_details(s, details.get("params"), _), "details"),
-            "<footer>" + _("Written by bulkretry {version} on {when}. This page is self-contained and makes no "
-                           "network requests. The run's journal.sqlite holds every row: <code>bulkretry report "
-                           "RUN_DIR --format csv</code> writes them all to report.csv.").format(
-                               version=escape(__version__), when=_now()) + "</footer>",
-        ])
+        table_data = {
+            "columns": list(self._columns),
+            "rows": self._table,
+            "total": self.not_ok,
+            "words": script_words(self._columns, lang),
+        }
+        body = "".join(
+            [
+                f'<header><p class="kicker">{_("bulkretry · OMS task-group retry · run report")}</p>'
+                f"<h1>{_('Run {run_id}').format(run_id=_mono(s.run_id))}"
+                f"</h1>{_meta(s, details.get('params'), _)}"
+                f'<p class="verdict {tone}"><span class="pill">{escape(word)}</span> '
+                f"{escape(sentence)}{command_html}</p>"
+                "</header>",
+                _section(_("Outcomes"), _outcomes(by_outcome, total, lang), "outcomes"),
+                _section(_("Top error codes"), _codes(by_code, self._examples, total, lang), "codes"),
+                _section(_("Calls per second"), timeline_chart(details.get("timeline"), lang), "timeline"),
+                _section(_("Latency"), latency_chart(self._latency, lang), "latency"),
+                _section(
+                    _("Rows that did not succeed"),
+                    _failed_objects(self.failed_objects, self.story_rows, _) + _table(self.not_ok, len(self._table), _),
+                    "rows",
+                ),
+                _section(_("Run details"), run_details(s, details.get("params"), _), "details"),
+                "<footer>"
+                + _(
+                    "Written by bulkretry {version} on {when}. This page is self-contained and makes no "
+                    "network requests. The run's journal.sqlite holds every row: <code>bulkretry report "
+                    "RUN_DIR --format csv</code> writes them all to report.csv."
+                ).format(version=escape(__version__), when=_now())
+                + "</footer>",
+            ]
+        )
         return (
             f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
@@ -226,14 +256,14 @@ class HtmlReport:
             f"</title><style>{_CSS}</style></head>\n"
             f"<body><main>{body}</main>\n"
             f'<script type="application/json" id="rows-data">{_script_json(table_data)}</script>\n'
-            f"<script>{_SCRIPT}</script></body></html>\n")
+            f"<script>{_SCRIPT}</script></body></html>\n"
+        )
 
 
 # -- sections --------------------------------------------------------------------------------------------
 
 
-def _verdict(s: RunSummary, by: Mapping[str, int], total: int,
-             _: Callable[[str], str]) -> tuple[str, str, str, str]:
+def _verdict(s: RunSummary, by: Mapping[str, int], total: int, _: Callable[[str], str]) -> tuple[str, str, str, str]:
     """``(tone, word, sentence, command to run next or '')``."""
     ok, failed, invalid, interrupted = (by.get(k, 0) for k in ("succeeded", "failed", "invalid", "interrupted"))
     share = _(" ({share} succeeded)").format(share=f"{ok / total:.1%}") if total else ""
@@ -243,28 +273,51 @@ def _verdict(s: RunSummary, by: Mapping[str, int], total: int,
         return "info", _("No rows"), _("The manifest had no rows to retry."), ""
     if interrupted:
         also = _(", and {bad} failed or were invalid").format(bad=f"{failed + invalid:,}") if failed or invalid else ""
-        return "warn", _("Interrupted"), _("{interrupted} of {total} rows were not finished{also}{share}. Continue "
-                                           "the run with").format(interrupted=f"{interrupted:,}", total=f"{total:,}",
-                                                                  also=also, share=share), \
-            "bulkretry run --resume --out RUN_DIR"
+        return (
+            "warn",
+            _("Interrupted"),
+            _("{interrupted} of {total} rows were not finished{also}{share}. Continue the run with").format(
+                interrupted=f"{interrupted:,}", total=f"{total:,}", also=also, share=share
+            ),
+            "bulkretry run --resume --out RUN_DIR",
+        )
     if failed or invalid:
-        return "bad", _("Needs attention"), _("{bad} of {total} rows were not retried{share}: see the error codes "
-                                              "below.").format(bad=f"{failed + invalid:,}", total=f"{total:,}",
-                                                               share=share), ""
-    return "ok", _("All retried"), _("Every task group was retried: {ok} of {total} rows succeeded.").format(
-        ok=f"{ok:,}", total=f"{total:,}"), ""
+        return (
+            "bad",
+            _("Needs attention"),
+            _("{bad} of {total} rows were not retried{share}: see the error codes below.").format(
+                bad=f"{failed + invalid:,}", total=f"{total:,}", share=share
+            ),
+            "",
+        )
+    return (
+        "ok",
+        _("All retried"),
+        _("Every task group was retried: {ok} of {total} rows succeeded.").format(ok=f"{ok:,}", total=f"{total:,}"),
+        "",
+    )
 
 
 def _meta(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
     """One line under the title: the manifest, when, how long, how many calls, where."""
     params = params if isinstance(params, Mapping) else {}
     where = params.get("endpoint") or params.get("region")
-    items = [s.manifest, when_text(s.started_at)[:16] + " UTC" if s.started_at else "", duration_text(s.duration_s, _),
-             _("{calls} calls").format(calls=f"{s.calls:,}")
-             + (_(" at {rate}/s").format(rate=f"{s.achieved_rate:g}") if positive(s.achieved_rate) else ""),
-             _("rate {rate}").format(rate=params["rate"]) if params.get("rate") is not None else "",
-             f"{where}" if where else "", _("dry run") if s.dry_run else ""]
+    items = [
+        s.manifest,
+        when_text(s.started_at)[:16] + " UTC" if s.started_at else "",
+        duration_text(s.duration_s, _),
+        _("{calls} calls").format(calls=f"{s.calls:,}")
+        + (_(" at {rate}/s").format(rate=f"{s.achieved_rate:g}") if positive(s.achieved_rate) else ""),
+        _("rate {rate}").format(rate=params["rate"]) if params.get("rate") is not None else "",
+        f"{where}" if where else "",
+        _("dry run") if s.dry_run else "",
+    ]
     return '<p class="meta">' + "<span>·</span>".join(escape(str(i)) for i in items if i) + "</p>"
+
+
+def _mono(text: str) -> str:
+    """*text* (an id) set in the monospace face."""
+    return f'<span class="mono">{escape(text)}</span>'
 
 
 def _section(title: str, inner: str, anchor: str) -> str:
@@ -278,10 +331,14 @@ def _outcomes(by: Mapping[str, int], total: int, lang: str) -> str:
         return f'<p class="muted">{_("No rows.")}</p>'
     cards = "".join(
         f'<div class="num" style="border-color:{outcome_colour(k)}"><b>{by[k]:,}</b>'
-        f'<span>{escape(outcome_label(k, lang))}</span><small>'
-        f'{_("{share} of rows").format(share=f"{by[k] / total:.1%}")}</small></div>' for k in names)
-    cards = (f'<div class="num total"><b>{total:,}</b><span>{_("rows")}</span><small>{_("in the manifest")}</small>'
-             f"</div>{cards}")
+        f"<span>{escape(outcome_label(k, lang))}</span><small>"
+        f"{_('{share} of rows').format(share=f'{by[k] / total:.1%}')}</small></div>"
+        for k in names
+    )
+    cards = (
+        f'<div class="num total"><b>{total:,}</b><span>{_("rows")}</span><small>{_("in the manifest")}</small>'
+        f"</div>{cards}"
+    )
     return f'<div class="outcomes"><div class="numbers">{cards}</div>{outcome_donut(by, names, total, lang)}</div>'
 
 
@@ -298,20 +355,29 @@ def _codes(by_code: Mapping[str, int], examples: Mapping[str, str], total: int, 
         example = examples.get(code, "")
         example_html = f'<div class="example">“{escape(cut(example, 200))}”</div>' if example else ""
         link = f"#code={_hash_value(code)}"
-        share = (f'<small class="muted">{_("{share} of rows").format(share=f"{count / total:.1%}")}</small>'
-                 if total else "")
+        share = (
+            f'<small class="muted">{_("{share} of rows").format(share=f"{count / total:.1%}")}</small>' if total else ""
+        )
         rows.append(
             f'<tr><td><a class="mono code" href="{escape(link)}" title="{escape(_("show these rows"))}">'
             f"{escape(code)}</a></td>"
             f'<td class="n">{count:,}<div class="bar"><i style="width:{max(2.0, 100 * count / peak):.1f}%"></i></div>'
-            f"{share}</td><td>{_prose(meaning)}{example_html}</td><td>{_prose(action)}</td></tr>")
+            f"{share}</td><td>{_prose(meaning)}{example_html}</td><td>{_prose(action)}</td></tr>"
+        )
     more = ""
     if rest:
-        more = ('<p class="muted">' + _("and {codes} more codes ({rows} rows): see report.csv.").format(
-            codes=f"{len(rest):,}", rows=f"{sum(n for _code, n in rest):,}") + "</p>")
-    return (f'<table class="codes"><thead><tr><th>{_("Code")}</th><th class="n">{_("Rows")}</th>'
-            f'<th>{_("What it means")}</th><th>{_("What to do")}</th></tr></thead><tbody>{"".join(rows)}</tbody>'
-            f"</table>{more}")
+        more = (
+            '<p class="muted">'
+            + _("and {codes} more codes ({rows} rows): see report.csv.").format(
+                codes=f"{len(rest):,}", rows=f"{sum(n for _code, n in rest):,}"
+            )
+            + "</p>"
+        )
+    return (
+        f'<table class="codes"><thead><tr><th>{_("Code")}</th><th class="n">{_("Rows")}</th>'
+        f"<th>{_('What it means')}</th><th>{_('What to do')}</th></tr></thead><tbody>{''.join(rows)}</tbody>"
+        f"</table>{more}"
+    )
 
 
 def _table(total: int, kept: int, _: Callable[[str], str]) -> str:
@@ -319,29 +385,40 @@ def _table(total: int, kept: int, _: Callable[[str], str]) -> str:
         return f'<p class="muted">{_("None: every row succeeded.")}</p>'
     cap = ""
     if kept < total:
-        cap = ('<p class="note">' + _("This table holds the first {kept} of {total} rows that did not succeed — "
-                                      "see report.csv for all of them.").format(kept=f"{kept:,}", total=f"{total:,}")
-               + "</p>")
-    return (f"{cap}"
-            f'<div class="controls"><input id="f-q" type="search" '
-            f'placeholder="{escape(_("Search group, message, request id…"))}" '
-            f'aria-label="{escape(_("search the rows"))}"><select id="f-outcome" aria-label="{escape(_("outcome"))}">'
-            f'<option value="">{_("every outcome")}</option></select><select id="f-code" '
-            f'aria-label="{escape(_("error code"))}"><option value="">{_("every error code")}</option></select>'
-            '<span id="rows-count" class="muted"></span></div>'
-            f'<noscript><p class="note">{_("The table needs JavaScript; report.csv holds every row.")}</p></noscript>'
-            '<div class="table-wrap"><table class="rows"><thead id="rows-head"></thead><tbody id="rows-body">'
-            f'</tbody></table></div><p><button id="rows-more" type="button" hidden>{_("Show more")}</button></p>')
+        cap = (
+            '<p class="note">'
+            + _(
+                "This table holds the first {kept} of {total} rows that did not succeed — "
+                "see report.csv for all of them."
+            ).format(kept=f"{kept:,}", total=f"{total:,}")
+            + "</p>"
+        )
+    return (
+        f"{cap}"
+        f'<div class="controls"><input id="f-q" type="search" '
+        f'placeholder="{escape(_("Search group, message, request id…"))}" '
+        f'aria-label="{escape(_("search the rows"))}"><select id="f-outcome" aria-label="{escape(_("outcome"))}">'
+        f'<option value="">{_("every outcome")}</option></select><select id="f-code" '
+        f'aria-label="{escape(_("error code"))}"><option value="">{_("every error code")}</option></select>'
+        '<span id="rows-count" class="muted"></span></div>'
+        f'<noscript><p class="note">{_("The table needs JavaScript; report.csv holds every row.")}</p></noscript>'
+        '<div class="table-wrap"><table class="rows"><thead id="rows-head"></thead><tbody id="rows-body">'
+        f'</tbody></table></div><p><button id="rows-more" type="button" hidden>{_("Show more")}</button></p>'
+    )
 
 
 def _failed_objects(objects: int, rows: int, _: Callable[[str], str]) -> str:
     """The objects that failed in these rows' groups, as their GETs said (only with --check-status or --verify)."""
     if not rows:
         return ""
-    return '<p class="facts story-total">' + _(
-        "<b>{objects} failed objects</b> in the groups of these {rows} rows, as each group's lookup answered "
-        "(group_fail_num); each row names its group's error and the list OMS wrote of its failed objects.").format(
-            objects=f"{objects:,}", rows=f"{rows:,}") + "</p>"
+    return (
+        '<p class="facts story-total">'
+        + _(
+            "<b>{objects} failed objects</b> in the groups of these {rows} rows, as each group's lookup answered "
+            "(group_fail_num); each row names its group's error and the list OMS wrote of its failed objects."
+        ).format(objects=f"{objects:,}", rows=f"{rows:,}")
+        + "</p>"
+    )
 
 
 # -- small helpers ---------------------------------------------------------------------------------------
@@ -361,8 +438,13 @@ def _cell(value: Value) -> Value:
 def _script_json(data: Any) -> str:
     """JSON that is safe inside ``<script type="application/json">``: no ``<``, ``>``, ``&`` as themselves."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _hash_value(text: str) -> str:

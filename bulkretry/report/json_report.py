@@ -37,8 +37,9 @@ class JsonReport:
         self._header = header
         # The row as a dict through the C encoder: one call, where a template filled value by value costs
         # a Python call per value. The template is for the values the C encoder refuses (see _value).
-        self._template = "{{" + ", ".join(_dumps(name).replace("{", "{{").replace("}", "}}") + ": {}"
-                                           for name in header) + "}}"
+        self._template = (
+            "{{" + ", ".join(_dumps(name).replace("{", "{{").replace("}", "}}") + ": {}" for name in header) + "}}"
+        )
         self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed by finish/discard)
         self._fh.write(f'{{"summary": {_dumps(_json_safe(summary.as_dict()))},\n"rows": [')
         self._separator = "\n"
@@ -97,5 +98,6 @@ def _value(value: Value) -> str:
 
 def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
     # NaN and infinities are not JSON; a rate computed over no time must not make the file unreadable.
-    return {key: None if isinstance(value, float) and not math.isfinite(value) else value
-            for key, value in data.items()}
+    return {
+        key: None if isinstance(value, float) and not math.isfinite(value) else value for key, value in data.items()
+    }

@@ -28,7 +28,11 @@ BATCH_ROWS = 512
 _ALLOWED = ", ".join(FORMATS)
 
 _WRITERS: dict[str, type[Writer[tuple[Value, ...]]]] = {
-    "csv": CsvReport, "xlsx": XlsxReport, "json": JsonReport, "html": HtmlReport}
+    "csv": CsvReport,
+    "xlsx": XlsxReport,
+    "json": JsonReport,
+    "html": HtmlReport,
+}
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -42,9 +46,16 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return _check_formats(names, given=text)
 
 
-def write_reports(out_dir: Path, results: Iterable[RowResult], summary: RunSummary, *,
-                  formats: Sequence[str] = FORMATS, extra_columns: Sequence[str] = (),
-                  details: Mapping[str, Any] | None = None, lang: str = DEFAULT_LANG) -> list[Path]:
+def write_reports(
+    out_dir: Path,
+    results: Iterable[RowResult],
+    summary: RunSummary,
+    *,
+    formats: Sequence[str] = FORMATS,
+    extra_columns: Sequence[str] = (),
+    details: Mapping[str, Any] | None = None,
+    lang: str = DEFAULT_LANG,
+) -> list[Path]:
     """Write ``report.<format>`` for each of ``formats``, then ``summary.json``, into ``out_dir``.
 
     ``results`` (``RowResult`` s in manifest order, as ``Journal.results()`` gives them) is read once,
@@ -115,6 +126,8 @@ def _writer(name: str, out_dir: Path, details: Mapping[str, Any] | None, lang: s
 def _check_formats(names: Sequence[str], *, given: str) -> tuple[str, ...]:
     unknown = [name for name in dict.fromkeys(names) if name not in FORMATS]
     if unknown:
-        raise ValueError(f"unknown report format {', '.join(map(repr, unknown))} in {given!r}; "
-                         f"choose one or more of {_ALLOWED}, comma-separated (e.g. 'csv,xlsx')")
+        raise ValueError(
+            f"unknown report format {', '.join(map(repr, unknown))} in {given!r}; "
+            f"choose one or more of {_ALLOWED}, comma-separated (e.g. 'csv,xlsx')"
+        )
     return tuple(dict.fromkeys(names))

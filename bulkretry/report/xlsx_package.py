@@ -22,7 +22,6 @@ XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _CT = "application/vnd.openxmlformats-officedocument"
 
 
-
 class SheetEntry(Protocol):
     """What the package parts need of a sheet."""
 
@@ -36,9 +35,9 @@ _STYLES = (
     '<fonts count="2">'
     '<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-    '</fonts>'
+    "</fonts>"
     '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
-    '</fills>'
+    "</fills>"
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
     '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
@@ -46,7 +45,7 @@ _STYLES = (
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     '<dxfs count="0"/>'
     '<tableStyles count="0" defaultTableStyle="TableStyleMedium9" defaultPivotStyle="PivotStyleLight16"/>'
-    '</styleSheet>'
+    "</styleSheet>"
 )
 
 
@@ -60,52 +59,77 @@ def escape_attr(text: str) -> str:
 
 def package_parts(sheets: Sequence[SheetEntry], creator: str) -> list[tuple[str, str]]:
     """Every part of the package but the sheets themselves, as ``(member name, XML)``."""
-    entries = "".join(f'<sheet name="{escape_attr(s.title)}" sheetId="{s.index + 1}" r:id="rId{s.index + 1}"/>'
-                      for s in sheets)
+    entries = "".join(
+        f'<sheet name="{escape_attr(s.title)}" sheetId="{s.index + 1}" r:id="rId{s.index + 1}"/>' for s in sheets
+    )
     names = "".join(
         f'<definedName name="_xlnm._FilterDatabase" localSheetId="{s.index}" hidden="1">'
         f"{escape(_quote(s.title))}!{_absolute(s.autofilter_ref)}</definedName>"
-        for s in sheets if s.autofilter_ref)
-    workbook = (f'{XML_DECL}<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><workbookPr/>'
-                '<bookViews><workbookView activeTab="0"/></bookViews>'
-                f"<sheets>{entries}</sheets>{f'<definedNames>{names}</definedNames>' if names else ''}"
-                '<calcPr calcId="124519" fullCalcOnLoad="1"/></workbook>')
+        for s in sheets
+        if s.autofilter_ref
+    )
+    workbook = (
+        f'{XML_DECL}<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><workbookPr/>'
+        '<bookViews><workbookView activeTab="0"/></bookViews>'
+        f"<sheets>{entries}</sheets>{f'<definedNames>{names}</definedNames>' if names else ''}"
+        '<calcPr calcId="124519" fullCalcOnLoad="1"/></workbook>'
+    )
     rel = f"{REL_NS}/"
-    links = "".join(f'<Relationship Id="rId{s.index + 1}" Type="{rel}worksheet" '
-                    f'Target="worksheets/sheet{s.index + 1}.xml"/>' for s in sheets)
-    workbook_rels = (f'{XML_DECL}<Relationships xmlns="{_PKG_REL_NS}">{links}'
-                     f'<Relationship Id="rId{len(sheets) + 1}" Type="{rel}styles" Target="styles.xml"/>'
-                     "</Relationships>")
-    root_rels = (f'{XML_DECL}<Relationships xmlns="{_PKG_REL_NS}">'
-                 f'<Relationship Id="rId1" Type="{rel}officeDocument" Target="xl/workbook.xml"/>'
-                 f'<Relationship Id="rId2" Type="{_PKG_REL_NS}/metadata/core-properties" '
-                 'Target="docProps/core.xml"/>'
-                 f'<Relationship Id="rId3" Type="{rel}extended-properties" Target="docProps/app.xml"/>'
-                 "</Relationships>")
+    links = "".join(
+        f'<Relationship Id="rId{s.index + 1}" Type="{rel}worksheet" Target="worksheets/sheet{s.index + 1}.xml"/>'
+        for s in sheets
+    )
+    workbook_rels = (
+        f'{XML_DECL}<Relationships xmlns="{_PKG_REL_NS}">{links}'
+        f'<Relationship Id="rId{len(sheets) + 1}" Type="{rel}styles" Target="styles.xml"/>'
+        "</Relationships>"
+    )
+    root_rels = (
+        f'{XML_DECL}<Relationships xmlns="{_PKG_REL_NS}">'
+        f'<Relationship Id="rId1" Type="{rel}officeDocument" Target="xl/workbook.xml"/>'
+        f'<Relationship Id="rId2" Type="{_PKG_REL_NS}/metadata/core-properties" '
+        'Target="docProps/core.xml"/>'
+        f'<Relationship Id="rId3" Type="{rel}extended-properties" Target="docProps/app.xml"/>'
+        "</Relationships>"
+    )
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    core = (f'{XML_DECL}<cp:coreProperties '
-            'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
-            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-            f"<dc:creator>{escape(ILLEGAL_XML_CHARS.sub('', creator))}</dc:creator>"
-            f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created>'
-            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{now}</dcterms:modified></cp:coreProperties>')
-    app = (f'{XML_DECL}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
-           "<Application>Microsoft Excel Compatible / bulkretry</Application></Properties>")
-    overrides = "".join(f'<Override PartName="/xl/worksheets/sheet{s.index + 1}.xml" '
-                        f'ContentType="{_CT}.spreadsheetml.worksheet+xml"/>' for s in sheets)
-    types = (f'{XML_DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-             '<Default Extension="xml" ContentType="application/xml"/>'
-             f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.spreadsheetml.sheet.main+xml"/>'
-             f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.spreadsheetml.styles+xml"/>'
-             '<Override PartName="/docProps/core.xml" '
-             'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
-             f'<Override PartName="/docProps/app.xml" ContentType="{_CT}.extended-properties+xml"/>'
-             f"{overrides}</Types>")
-    return [("xl/workbook.xml", workbook), ("xl/_rels/workbook.xml.rels", workbook_rels),
-            ("xl/styles.xml", _STYLES), ("docProps/core.xml", core), ("docProps/app.xml", app),
-            ("_rels/.rels", root_rels), ("[Content_Types].xml", types)]
+    core = (
+        f"{XML_DECL}<cp:coreProperties "
+        'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<dc:creator>{escape(ILLEGAL_XML_CHARS.sub('', creator))}</dc:creator>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created>'
+        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{now}</dcterms:modified></cp:coreProperties>'
+    )
+    app = (
+        f'{XML_DECL}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+        "<Application>Microsoft Excel Compatible / bulkretry</Application></Properties>"
+    )
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{s.index + 1}.xml" ContentType="{_CT}.spreadsheetml.worksheet+xml"/>'
+        for s in sheets
+    )
+    types = (
+        f'{XML_DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.spreadsheetml.sheet.main+xml"/>'
+        f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/docProps/core.xml" '
+        'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
+        f'<Override PartName="/docProps/app.xml" ContentType="{_CT}.extended-properties+xml"/>'
+        f"{overrides}</Types>"
+    )
+    return [
+        ("xl/workbook.xml", workbook),
+        ("xl/_rels/workbook.xml.rels", workbook_rels),
+        ("xl/styles.xml", _STYLES),
+        ("docProps/core.xml", core),
+        ("docProps/app.xml", app),
+        ("_rels/.rels", root_rels),
+        ("[Content_Types].xml", types),
+    ]
 
 
 def _quote(title: str) -> str:
@@ -115,5 +139,3 @@ def _quote(title: str) -> str:
 def _absolute(ref: str | None) -> str:
     assert ref is not None
     return ":".join(re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", part) for part in ref.split(":"))
-
-

@@ -30,15 +30,31 @@ __all__ = ["XlsxReport"]
 
 # Widths (in characters) of the contract's columns; extra columns are sized from their header.
 _WIDTHS = {
-    "row": 7, "project_id": 34, "group_id": 38, "outcome": 12, "http_status": 12, "error_code": 18,
-    "error_msg": 60, "attempts": 9, "request_id": 38, "latency_ms": 12, "started_at": 28, "finished_at": 28,
+    "row": 7,
+    "project_id": 34,
+    "group_id": 38,
+    "outcome": 12,
+    "http_status": 12,
+    "error_code": 18,
+    "error_msg": 60,
+    "attempts": 9,
+    "request_id": 38,
+    "latency_ms": 12,
+    "started_at": 28,
+    "finished_at": 28,
 }
 
 # The Summary sheet's fields, and their labels (in English the field's name; in Chinese words).
 _SUMMARY_FIELDS = {
-    "run_id": N_("run_id"), "manifest": N_("manifest"), "started_at": N_("started_at"),
-    "finished_at": N_("finished_at"), "duration_s": N_("duration_s"), "rows": N_("rows"), "calls": N_("calls"),
-    "achieved_rate": N_("achieved_rate"), "sessions": N_("sessions"),
+    "run_id": N_("run_id"),
+    "manifest": N_("manifest"),
+    "started_at": N_("started_at"),
+    "finished_at": N_("finished_at"),
+    "duration_s": N_("duration_s"),
+    "rows": N_("rows"),
+    "calls": N_("calls"),
+    "achieved_rate": N_("achieved_rate"),
+    "sessions": N_("sessions"),
 }
 
 
@@ -116,8 +132,9 @@ class XlsxReport:
     def _new_rows_sheet(self) -> Worksheet:
         assert self._book is not None
         self._sheets += 1
-        ws = self._book.add_sheet("Rows" if self._sheets == 1 else f"Rows {self._sheets}", widths=self._widths,
-                                  freeze_rows=1, autofilter=True)
+        ws = self._book.add_sheet(
+            "Rows" if self._sheets == 1 else f"Rows {self._sheets}", widths=self._widths, freeze_rows=1, autofilter=True
+        )
         ws.write_row(self._header, style=BOLD)
         self._ws, self._rows = ws, 0
         return ws
@@ -134,10 +151,12 @@ def _write_summary(book: StreamingWorkbook, summary: RunSummary, lang: str) -> N
     if summary.source_run is not None:  # a rerun says which run it came from
         source = summary.source_run
         ws.write_row((_("rerun of"), _cell(f"{source['run_id']} ({source['out_dir']})")))
-        codes = _("; error code {codes}").format(codes=", ".join(source["error_codes"])) if source["error_codes"] \
-            else ""
-        ws.write_row((_("rerun rows"), _cell(_("outcome {outcomes}").format(outcomes=", ".join(source["only"]))
-                                             + codes)))
+        codes = (
+            _("; error code {codes}").format(codes=", ".join(source["error_codes"])) if source["error_codes"] else ""
+        )
+        ws.write_row(
+            (_("rerun rows"), _cell(_("outcome {outcomes}").format(outcomes=", ".join(source["only"])) + codes))
+        )
     for heading, counts in ((_("outcome"), summary.by_outcome), (_("error_code"), summary.by_error_code)):
         ws.write_row(())
         ws.write_row((heading, _("rows")), style=BOLD)

@@ -64,7 +64,14 @@ from zipfile import ZIP64_LIMIT, ZIP_DEFLATED, ZipFile
 from bulkretry.report.xlsx_package import ILLEGAL_XML_CHARS, MAIN_NS, REL_NS, XML_DECL, escape, package_parts
 
 __all__ = [
-    "BOLD", "ILLEGAL_XML_CHARS", "MAX_ROWS", "MAX_SHEET_BYTES", "MAX_TEXT", "NORMAL", "StreamingWorkbook", "Worksheet",
+    "BOLD",
+    "ILLEGAL_XML_CHARS",
+    "MAX_ROWS",
+    "MAX_SHEET_BYTES",
+    "MAX_TEXT",
+    "NORMAL",
+    "StreamingWorkbook",
+    "Worksheet",
     "column_letter",
 ]
 
@@ -87,6 +94,7 @@ _STYLE_ATTR = {NORMAL: "", BOLD: ' s="1"'}
 _DIMENSION_MAX = '<dimension ref="A1:XFD1048576"/>'
 _COPY_CHUNK = 1024 * 1024
 
+
 def column_letter(index: int) -> str:
     """The letters of a 1-based column number: 1 -> ``A``, 28 -> ``AB``."""
     if not 1 <= index <= _MAX_COLUMNS:
@@ -104,7 +112,7 @@ def _t(text: str) -> str:
     if len(text) > _SHORT:  # may be longer than Excel's limit, which counts UTF-16 code units
         units = text.encode("utf-16-le")
         if len(units) > 2 * MAX_TEXT:
-            text = units[:2 * MAX_TEXT].decode("utf-16-le", "ignore")  # "ignore": a pair cut in half
+            text = units[: 2 * MAX_TEXT].decode("utf-16-le", "ignore")  # "ignore": a pair cut in half
     if not text:
         return ""
     # Whitespace at either end, XML's or any other (NBSP, ideographic space): preserving costs nothing.
@@ -129,8 +137,18 @@ def _cell(ref: str, value: Any) -> str:
 class Worksheet:
     """One sheet being streamed; get it from :meth:`StreamingWorkbook.add_sheet`."""
 
-    def __init__(self, title: str, index: int, out: IO[bytes], *, buffer_size: int, autofilter: bool,
-                 zip64: bool, head: str = "", member: Callable[[], IO[bytes]] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        index: int,
+        out: IO[bytes],
+        *,
+        buffer_size: int,
+        autofilter: bool,
+        zip64: bool,
+        head: str = "",
+        member: Callable[[], IO[bytes]] | None = None,
+    ) -> None:
         self.title = title
         self.index = index  # 0-based position in the workbook
         #: Rows written so far (the last row's number).
@@ -252,9 +270,11 @@ class Worksheet:
         self._buf.clear()
         self._size = 0
         if not self._zip64 and self._flushed + len(data) > MAX_SHEET_BYTES:
-            raise ValueError(f"sheet {self.title!r} would pass {MAX_SHEET_BYTES:,} bytes, the most a zip member "
-                             "holds without ZIP64: start another sheet before (see Worksheet.size), or write the "
-                             "workbook with zip64=True")
+            raise ValueError(
+                f"sheet {self.title!r} would pass {MAX_SHEET_BYTES:,} bytes, the most a zip member "
+                "holds without ZIP64: start another sheet before (see Worksheet.size), or write the "
+                "workbook with zip64=True"
+            )
         self._flushed += len(data)
         self._out.write(data)
 
@@ -277,9 +297,16 @@ class StreamingWorkbook:
     ``zip64=True`` lets a sheet pass ``MAX_SHEET_BYTES`` (see the module's notes).
     """
 
-    def __init__(self, file: str | os.PathLike[str] | IO[bytes], *, compresslevel: int = 1,
-                 buffer_size: int = 256 * 1024, zip64: bool = False, creator: str = "bulkretry",
-                 spool_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        file: str | os.PathLike[str] | IO[bytes],
+        *,
+        compresslevel: int = 1,
+        buffer_size: int = 256 * 1024,
+        zip64: bool = False,
+        creator: str = "bulkretry",
+        spool_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
         self._buffer_size = buffer_size
         self._zip64 = zip64
         self._creator = creator
@@ -307,8 +334,9 @@ class StreamingWorkbook:
     def sheets(self) -> tuple[Worksheet, ...]:
         return tuple(self._sheets)
 
-    def add_sheet(self, title: str, *, widths: Sequence[float | None] = (), freeze_rows: int = 0,
-                  autofilter: bool = False) -> Worksheet:
+    def add_sheet(
+        self, title: str, *, widths: Sequence[float | None] = (), freeze_rows: int = 0, autofilter: bool = False
+    ) -> Worksheet:
         """Close the open sheet, if any, and start the next one.
 
         ``widths`` are column widths in characters from column A (``None`` keeps the default);
@@ -326,13 +354,18 @@ class StreamingWorkbook:
             if not 0 < freeze_rows < MAX_ROWS:
                 raise ValueError(f"cannot freeze {freeze_rows} rows")
             top = f"A{freeze_rows + 1}"
-            head.append(f'><pane ySplit="{freeze_rows}" topLeftCell="{top}" activePane="bottomLeft" state="frozen"/>'
-                        f'<selection pane="bottomLeft" activeCell="{top}" sqref="{top}"/></sheetView>')
+            head.append(
+                f'><pane ySplit="{freeze_rows}" topLeftCell="{top}" activePane="bottomLeft" state="frozen"/>'
+                f'<selection pane="bottomLeft" activeCell="{top}" sqref="{top}"/></sheetView>'
+            )
         else:
             head.append("/>")
         head.append('</sheetViews><sheetFormatPr defaultRowHeight="15"/>')
-        cols = [f'<col min="{i}" max="{i}" width="{_width(w)}" customWidth="1"/>'
-                for i, w in enumerate(widths, 1) if w is not None]
+        cols = [
+            f'<col min="{i}" max="{i}" width="{_width(w)}" customWidth="1"/>'
+            for i, w in enumerate(widths, 1)
+            if w is not None
+        ]
         if len(widths) > _MAX_COLUMNS:
             raise ValueError(f"a sheet has at most {_MAX_COLUMNS} columns")
         if cols:
@@ -346,8 +379,16 @@ class StreamingWorkbook:
         # The rows are spooled to a temporary file, uncompressed, and copied into the zip member at close, after
         # the head, which then holds the <dimension> (only known once the last row is written).
         out = tempfile.TemporaryFile(dir=self._spool_dir)  # noqa: SIM115 (closed by the sheet's close or abort)
-        sheet = Worksheet(title, index, out, buffer_size=self._buffer_size, autofilter=autofilter, zip64=zip64,
-                          head="".join(head), member=lambda: zf.open(name, "w", force_zip64=zip64))
+        sheet = Worksheet(
+            title,
+            index,
+            out,
+            buffer_size=self._buffer_size,
+            autofilter=autofilter,
+            zip64=zip64,
+            head="".join(head),
+            member=lambda: zf.open(name, "w", force_zip64=zip64),
+        )
         self._sheets.append(sheet)
         self._names.add(title.casefold())
         self._sheet = sheet
@@ -396,8 +437,9 @@ def _check_title(title: str, taken: set[str]) -> None:
     if not 1 <= len(title) <= 31:
         raise ValueError(f"a sheet name has 1 to 31 characters: {title!r}")
     if _SHEET_NAME_FORBIDDEN.search(title) or ILLEGAL_XML_CHARS.search(title) or title[0] == "'" or title[-1] == "'":
-        raise ValueError(f"a sheet name holds none of []:*?/\\ nor control characters, nor starts or ends "
-                         f"with ': {title!r}")
+        raise ValueError(
+            f"a sheet name holds none of []:*?/\\ nor control characters, nor starts or ends with ': {title!r}"
+        )
     if title.casefold() in taken:
         raise ValueError(f"there is already a sheet named {title!r}")
 

@@ -83,9 +83,15 @@ class AdaptivePacer:
     #: How far back slots are remembered, to find the rate a late-answered call was sent at.
     HISTORY_S = 60.0
 
-    def __init__(self, start: float = DEFAULT_START, max_rate: float = DEFAULT_MAX, *, min_rate: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = anyio.sleep) -> None:
+    def __init__(
+        self,
+        start: float = DEFAULT_START,
+        max_rate: float = DEFAULT_MAX,
+        *,
+        min_rate: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
         for name, value in (("start", start), ("max_rate", max_rate), ("min_rate", min_rate)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"AdaptivePacer {name} must be a finite number > 0 (got {value!r})")
@@ -169,14 +175,14 @@ class AdaptivePacer:
         if self._slots[self._first] < slot - self.HISTORY_S:
             self._first = bisect.bisect_left(self._slots, slot - self.HISTORY_S, self._first)
             if self._first > len(self._slots) // 2:
-                del self._slots[:self._first], self._rates[:self._first]
+                del self._slots[: self._first], self._rates[: self._first]
                 self._first = 0
 
     def _grow(self, dt: float) -> None:
         if dt <= 0:
             return
         if self._slow_start:
-            rate = self._rate * self.SLOW_START_GROWTH ** dt
+            rate = self._rate * self.SLOW_START_GROWTH**dt
         else:
             self._t += dt
             k = self._k
@@ -253,8 +259,10 @@ def parse_rate(text: str) -> RateSpec:
             problem = " (START is above MAX)"
     elif len(parts) == 1 and (value := _number(parts[0])) is not None:
         return RateSpec(value, False, value, value)
-    raise ValueError(f"invalid rate {text!r}{problem}: expected {_FORMS}, with numbers from {MIN_RATE:g} to "
-                     f"{MAX_RATE:g} calls per second")
+    raise ValueError(
+        f"invalid rate {text!r}{problem}: expected {_FORMS}, with numbers from {MIN_RATE:g} to "
+        f"{MAX_RATE:g} calls per second"
+    )
 
 
 def _number(text: str) -> float | None:

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         finished_at: str
         extra: tuple[tuple[str, str | int], ...]
 
+
 log = logging.getLogger(__name__)
 
 
@@ -109,10 +110,22 @@ class Engine:
     pacer (``--rate auto``); *concurrency* is the most calls in flight.
     """
 
-    def __init__(self, client: OmsClient | None, *, rate: float | None, concurrency: int, policy: RetryPolicy,
-                 pacers: PacerPool | None = None, dry_run: bool = False, check_status: bool = False,
-                 verify_timeout: float | None = None, verify_interval: float = 2.0, halt_rule: HaltRule | None = None,
-                 clock: Callable[[], float] = time.monotonic, now_iso: Callable[[], str] = utc_now_iso) -> None:
+    def __init__(
+        self,
+        client: OmsClient | None,
+        *,
+        rate: float | None,
+        concurrency: int,
+        policy: RetryPolicy,
+        pacers: PacerPool | None = None,
+        dry_run: bool = False,
+        check_status: bool = False,
+        verify_timeout: float | None = None,
+        verify_interval: float = 2.0,
+        halt_rule: HaltRule | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now_iso: Callable[[], str] = utc_now_iso,
+    ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive")
         if concurrency < 1:
@@ -121,8 +134,9 @@ class Engine:
             raise ValueError("a client is needed unless this is a dry run")
         self._client = client
         self._rate = rate
-        self.pacers = pacers if pacers is not None else (
-            PacerPool(lambda: FixedPacer(rate), shared=True) if rate else None)
+        self.pacers = (
+            pacers if pacers is not None else (PacerPool(lambda: FixedPacer(rate), shared=True) if rate else None)
+        )
         self._concurrency = concurrency
         self._policy = policy
         self._dry_run = dry_run
@@ -142,8 +156,10 @@ class Engine:
         self.stats = EngineStats()
 
     def __repr__(self) -> str:
-        return (f"Engine(rate={self._rate}, concurrency={self._concurrency}, "
-                f"max_attempts={self._policy.max_attempts}, calls={self.stats.calls})")
+        return (
+            f"Engine(rate={self._rate}, concurrency={self._concurrency}, "
+            f"max_attempts={self._policy.max_attempts}, calls={self.stats.calls})"
+        )
 
     @property
     def stopping(self) -> bool:
@@ -175,8 +191,9 @@ class Engine:
             return self.halt_code, f"{self.halt_code}: {self.halt_reason}"
         return "interrupted", "not called: the run was stopped"
 
-    async def run(self, plans: Iterable[RowPlan], on_result: ResultSink,
-                  on_call: CallHook | None = None) -> EngineStats:
+    async def run(
+        self, plans: Iterable[RowPlan], on_result: ResultSink, on_call: CallHook | None = None
+    ) -> EngineStats:
         """Call every callable plan; report every plan (called or not) to *on_result*, once.
 
         *on_call* hears of a row just before its first call goes out (the journal marks it in flight);
@@ -214,8 +231,17 @@ class Engine:
 
     def _local(self, plan: RowPlan, outcome: Outcome, code: str, msg: str) -> RowResult:
         now = self._now_iso()
-        return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=code, error_msg=msg,
-                         started_at=now, finished_at=now, extra=plan.extra)
+        return RowResult(
+            plan.row,
+            plan.project_id,
+            plan.group_id,
+            outcome,
+            error_code=code,
+            error_msg=msg,
+            started_at=now,
+            finished_at=now,
+            extra=plan.extra,
+        )
 
     async def _row(self, plan: RowPlan, on_result: ResultSink, on_call: CallHook | None) -> None:
         started = self._now_iso()
@@ -233,43 +259,84 @@ class Engine:
         try:
             if self._check_status:  # look first: a group that is not failed is skipped, not retried
                 group, last, tries = await self._attempts(
-                    plan, pacer, lambda: client.show_task_group(plan.project_id, plan.group_id, region=region),
-                    made, on_call)
+                    plan,
+                    pacer,
+                    lambda: client.show_task_group(plan.project_id, plan.group_id, region=region),
+                    made,
+                    on_call,
+                )
                 if group is not None:
                     status = status_of(group)
-                    before = (("status_before", "" if status is None else str(status)),
-                              ("status_before_meaning", status_name(status)))
+                    before = (
+                        ("status_before", "" if status is None else str(status)),
+                        ("status_before_meaning", status_name(status)),
+                    )
                     story = group_story(group, lambda text: redact(text, plan.body))
                     extra = (*before, *story, *plan.extra)
                     if status is None:  # not known to be failed, nor known not to be: neither retry nor skip
                         result = RowResult(
-                            plan.row, plan.project_id, plan.group_id, Outcome.FAILED, http_status=200,
-                            error_code="status:unknown", attempts=made[0], started_at=started,
+                            plan.row,
+                            plan.project_id,
+                            plan.group_id,
+                            Outcome.FAILED,
+                            http_status=200,
+                            error_code="status:unknown",
+                            attempts=made[0],
+                            started_at=started,
                             error_msg="the status lookup answered with no readable status, so it is not known whether "
-                                      "the group failed: not retried; look the group up in the OMS console, or run "
-                                      "this row again without --check-status", finished_at=self._now_iso(), extra=extra)
+                            "the group failed: not retried; look the group up in the OMS console, or run "
+                            "this row again without --check-status",
+                            finished_at=self._now_iso(),
+                            extra=extra,
+                        )
                     elif status != FAILED:
                         result = RowResult(
-                            plan.row, plan.project_id, plan.group_id, Outcome.SKIPPED, http_status=200,
-                            error_code=f"status:{status}", attempts=made[0], started_at=started,
+                            plan.row,
+                            plan.project_id,
+                            plan.group_id,
+                            Outcome.SKIPPED,
+                            http_status=200,
+                            error_code=f"status:{status}",
+                            attempts=made[0],
+                            started_at=started,
                             error_msg=f"status {status} ({status_name(status)}): not failed, so not retried",
-                            finished_at=self._now_iso(), extra=extra)
+                            finished_at=self._now_iso(),
+                            extra=extra,
+                        )
             if result is None and last is None and not self._stopping:
                 resp, last, tries = await self._attempts(
-                    plan, pacer, lambda: client.retry_task_group(plan.project_id, plan.group_id, plan.body,
-                                                                 region=region), made, on_call)
+                    plan,
+                    pacer,
+                    lambda: client.retry_task_group(plan.project_id, plan.group_id, plan.body, region=region),
+                    made,
+                    on_call,
+                )
                 if resp is not None:
                     if self._verify_timeout is not None:
                         polled = await self._verify(plan, pacer, made)
                         after = status_of(polled) if polled is not None else None
                         if story is None and polled is not None:  # no lookup before: the group's story as polled
                             story = group_story(polled, lambda text: redact(text, plan.body))
-                        extra = (*before, ("status_after", "" if after is None else str(after)),
-                                 ("status_after_meaning", status_name(after)), *(story or ()), *plan.extra)
-                    result = RowResult(plan.row, plan.project_id, plan.group_id, Outcome.SUCCEEDED,
-                                       http_status=resp.status, attempts=made[0], request_id=resp.request_id,
-                                       latency_ms=resp.latency_ms, started_at=started,
-                                       finished_at=self._now_iso(), extra=extra)
+                        extra = (
+                            *before,
+                            ("status_after", "" if after is None else str(after)),
+                            ("status_after_meaning", status_name(after)),
+                            *(story or ()),
+                            *plan.extra,
+                        )
+                    result = RowResult(
+                        plan.row,
+                        plan.project_id,
+                        plan.group_id,
+                        Outcome.SUCCEEDED,
+                        http_status=resp.status,
+                        attempts=made[0],
+                        request_id=resp.request_id,
+                        latency_ms=resp.latency_ms,
+                        started_at=started,
+                        finished_at=self._now_iso(),
+                        extra=extra,
+                    )
             if result is None and (self.fatal is None or made[0]):  # a refused login: an uncalled row has no result
                 interrupted = self._stopping and (last is None or self._policy.should_retry(last, tries))
                 result = self._failure(plan, last, made[0], started, interrupted, extra)
@@ -284,8 +351,9 @@ class Engine:
                     if reason:
                         self.halt(reason)
 
-    async def _attempts(self, plan: RowPlan, pacer: Any, call: Callable[[], Any], made: list[int],
-                        on_call: CallHook | None) -> tuple[Any, BulkRetryError | None, int]:
+    async def _attempts(
+        self, plan: RowPlan, pacer: Any, call: Callable[[], Any], made: list[int], on_call: CallHook | None
+    ) -> tuple[Any, BulkRetryError | None, int]:
         """Make one call under the pacer and the retry policy: ``(answer or None, last error, tries)``.
 
         ``made[0]`` counts every call made for the row (this one's tries added as they go out); *on_call*
@@ -345,20 +413,36 @@ class Engine:
                     return None, last, tries
                 delay = self._policy.delay(exc, tries)
                 if log.isEnabledFor(logging.INFO):
-                    log.info("row %d: %s, retrying in %.2f s", plan.row, _code(exc), delay, extra={
-                        "event": "retry", "fields": {"row": plan.row, "group_id": plan.group_id,
-                                                     "attempt": tries, "error_code": _code(exc),
-                                                     "delay_s": round(delay, 3)}})
+                    log.info(
+                        "row %d: %s, retrying in %.2f s",
+                        plan.row,
+                        _code(exc),
+                        delay,
+                        extra={
+                            "event": "retry",
+                            "fields": {
+                                "row": plan.row,
+                                "group_id": plan.group_id,
+                                "attempt": tries,
+                                "error_code": _code(exc),
+                                "delay_s": round(delay, 3),
+                            },
+                        },
+                    )
                 with anyio.move_on_after(delay):
                     await self._stop_event.wait()  # type: ignore[union-attr]
                 if self._stopping:  # stop() may have set it while this waited; mypy keeps the narrowing to False
                     return None, last, tries  # type: ignore[unreachable]
                 continue
             except Exception as exc:  # a bug or a library surprise: this row fails, the run goes on
-                log.exception("row %d: unexpected error", plan.row,
-                              extra={"event": "internal_error", "fields": {"row": plan.row}})
-                return None, TransportError("internal_error", short_text(f"{type(exc).__name__}: {exc}"),
-                                            retryable=False), tries
+                log.exception(
+                    "row %d: unexpected error", plan.row, extra={"event": "internal_error", "fields": {"row": plan.row}}
+                )
+                return (
+                    None,
+                    TransportError("internal_error", short_text(f"{type(exc).__name__}: {exc}"), retryable=False),
+                    tries,
+                )
             if pacer is not None:
                 pacer.feedback(sent_at, False)
             if self._halt_rule is not None:
@@ -373,8 +457,16 @@ class Engine:
         seen: Any = None
         while True:
             group, _, _ = await self._attempts(
-                plan, pacer, lambda: client.show_task_group(plan.project_id, plan.group_id,  # type: ignore[union-attr]
-                                                            region=plan.region or None), made, None)
+                plan,
+                pacer,
+                lambda: client.show_task_group(  # type: ignore[union-attr]
+                    plan.project_id,
+                    plan.group_id,
+                    region=plan.region or None,
+                ),
+                made,
+                None,
+            )
             if group is None:
                 return seen
             seen = group
@@ -385,19 +477,46 @@ class Engine:
             if self._stopping:
                 return seen
 
-    def _failure(self, plan: RowPlan, error: BulkRetryError | None, attempts: int, started: str,
-                 interrupted: bool, extra: tuple[tuple[str, str | int], ...] | None = None) -> RowResult:
+    def _failure(
+        self,
+        plan: RowPlan,
+        error: BulkRetryError | None,
+        attempts: int,
+        started: str,
+        interrupted: bool,
+        extra: tuple[tuple[str, str | int], ...] | None = None,
+    ) -> RowResult:
         outcome = Outcome.INTERRUPTED if interrupted else Outcome.FAILED
-        common: _FailureFields = dict(attempts=attempts, started_at=started, finished_at=self._now_iso(),
-                                      extra=plan.extra if extra is None else extra)
+        common: _FailureFields = dict(
+            attempts=attempts,
+            started_at=started,
+            finished_at=self._now_iso(),
+            extra=plan.extra if extra is None else extra,
+        )
         if isinstance(error, ApiError):
-            return RowResult(plan.row, plan.project_id, plan.group_id, outcome, http_status=error.status,
-                             error_code=redact(error.error_code, plan.body),
-                             error_msg=redact(error.error_msg, plan.body), request_id=error.request_id,
-                             latency_ms=error.latency_ms, **common)
+            return RowResult(
+                plan.row,
+                plan.project_id,
+                plan.group_id,
+                outcome,
+                http_status=error.status,
+                error_code=redact(error.error_code, plan.body),
+                error_msg=redact(error.error_msg, plan.body),
+                request_id=error.request_id,
+                latency_ms=error.latency_ms,
+                **common,
+            )
         if isinstance(error, TransportError):
-            return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=error.code,
-                             error_msg=redact(error.message, plan.body), latency_ms=error.latency_ms, **common)
+            return RowResult(
+                plan.row,
+                plan.project_id,
+                plan.group_id,
+                outcome,
+                error_code=error.code,
+                error_msg=redact(error.message, plan.body),
+                latency_ms=error.latency_ms,
+                **common,
+            )
         code, msg = ("interrupted", "stopped before an answer came") if not self.halt_reason else self.not_called()
         return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=code, error_msg=msg, **common)
 

@@ -22,9 +22,19 @@ from bulkretry.errors import ApiError, BulkRetryError, TransportError
 from bulkretry.oms.errorbody import short_text
 from bulkretry.records import Outcome, RowResult
 
-__all__ = ["ALIKE_CALLS", "DEFAULT_MIN_ROWS", "FIRST_CALLS", "REFUSED_STATUSES", "FailureShare",
-           "FirstCallsFailedAlike", "FirstCallsRefused", "HaltRule", "HaltRules", "parse_halt_on_failure",
-           "run_rules"]
+__all__ = [
+    "ALIKE_CALLS",
+    "DEFAULT_MIN_ROWS",
+    "FIRST_CALLS",
+    "REFUSED_STATUSES",
+    "FailureShare",
+    "FirstCallsFailedAlike",
+    "FirstCallsRefused",
+    "HaltRule",
+    "HaltRules",
+    "parse_halt_on_failure",
+    "run_rules",
+]
 
 #: How many of the first finished calls must all be refused before the run halts.
 FIRST_CALLS = 5
@@ -162,8 +172,10 @@ class FailureShare:
         if self._seen < self.min_rows or self._failed * 100 <= self.percent * self._seen:
             return None
         top = ", ".join(f"{code} ×{n}" for code, n in self._codes.most_common(3))
-        return (f"{self._failed} of the {self._seen} rows finished failed, over the {self.percent:g} % that "
-                f"--halt-on-failure {self.percent:g}:{self.min_rows} allows (top errors: {top})")
+        return (
+            f"{self._failed} of the {self._seen} rows finished failed, over the {self.percent:g} % that "
+            f"--halt-on-failure {self.percent:g}:{self.min_rows} allows (top errors: {top})"
+        )
 
     def observe_call(self, error: BulkRetryError | None) -> str | None:
         """See :meth:`HaltRule.observe_call`: this rule reads rows only."""
@@ -216,6 +228,8 @@ def parse_halt_on_failure(text: str) -> tuple[float, int]:
     except ValueError:
         min_rows = 0
     if not 0 < percent <= 100 or min_rows < 1:  # NaN fails this too
-        raise ValueError(f"invalid value {text!r}: expected PCT[:MIN], a percentage above 0 and at most 100 and a "
-                         f"whole number of rows of at least 1 (default {DEFAULT_MIN_ROWS}), e.g. 50 or 30:100")
+        raise ValueError(
+            f"invalid value {text!r}: expected PCT[:MIN], a percentage above 0 and at most 100 and a "
+            f"whole number of rows of at least 1 (default {DEFAULT_MIN_ROWS}), e.g. 50 or 30:100"
+        )
     return percent, min_rows

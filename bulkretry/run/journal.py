@@ -112,8 +112,16 @@ class Journal:
     seconds, whichever comes first. ``horizon_slack`` is how far ``started()`` raises the horizon.
     """
 
-    def __init__(self, path: Path, *, commit_every: int = 500, commit_interval_s: float = 0.5,
-                 horizon_slack: int = 64, clock: Callable[[], float] = time.monotonic, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        commit_every: int = 500,
+        commit_interval_s: float = 0.5,
+        horizon_slack: int = 64,
+        clock: Callable[[], float] = time.monotonic,
+        read_only: bool = False,
+    ) -> None:
         self.path = Path(path)
         self._cleanup = ExitStack()
         if read_only:
@@ -141,8 +149,9 @@ class Journal:
             if version is None:
                 self._db.execute("INSERT INTO run (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             elif json.loads(version[0]) > SCHEMA_VERSION:
-                raise JournalError(f"{self.path} was written by a newer bulkretry (journal schema {version[0]}); "
-                                   "use that version")
+                raise JournalError(
+                    f"{self.path} was written by a newer bulkretry (journal schema {version[0]}); use that version"
+                )
         except sqlite3.OperationalError as exc:
             what = "is open in another program; close it there" if "locked" in str(exc) else "cannot be opened"
             raise JournalError(f"{self.path} {what} ({exc})") from None
@@ -163,9 +172,12 @@ class Journal:
     # -- run parameters ----------------------------------------------------------------------------
 
     def set_params(self, params: Mapping[str, Any]) -> None:
-        self._write(lambda db: db.executemany(
-            "INSERT OR REPLACE INTO run (key, value) VALUES (?, ?)",
-            [(k, json.dumps(v, ensure_ascii=False)) for k, v in params.items()]))
+        self._write(
+            lambda db: db.executemany(
+                "INSERT OR REPLACE INTO run (key, value) VALUES (?, ?)",
+                [(k, json.dumps(v, ensure_ascii=False)) for k, v in params.items()],
+            )
+        )
 
     def params(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM run")}
@@ -251,21 +263,32 @@ class Journal:
         decode = _DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner without json.loads' checks: the journal wrote this JSON
         for record in cursor:
             pairs = record[12]
-            yield new(RowResult, (record[0], record[1], record[2], outcome_of[record[3]], *record[4:12],
-                                  tuple(map(tuple, decode(pairs, 0)[0])) if pairs != "[]" else ()))
+            yield new(
+                RowResult,
+                (
+                    record[0],
+                    record[1],
+                    record[2],
+                    outcome_of[record[3]],
+                    *record[4:12],
+                    tuple(map(tuple, decode(pairs, 0)[0])) if pairs != "[]" else (),
+                ),
+            )
 
     def finished(self) -> RowSet:
         """The rows with a final outcome: everything recorded except ``interrupted``."""
         self.flush()
-        return RowSet(row for (row,) in self._db.execute("SELECT row FROM rows WHERE outcome != ?",
-                                                          (Outcome.INTERRUPTED.value,)))
+        return RowSet(
+            row for (row,) in self._db.execute("SELECT row FROM rows WHERE outcome != ?", (Outcome.INTERRUPTED.value,))
+        )
 
     def counts(self) -> tuple[Counter[str], Counter[str]]:
         """``(by_outcome, by_error_code)`` over every recorded row."""
         self.flush()
         by_outcome = Counter(dict(self._db.execute("SELECT outcome, COUNT(*) FROM rows GROUP BY outcome")))
-        by_code = Counter(dict(self._db.execute(
-            "SELECT error_code, COUNT(*) FROM rows WHERE error_code != '' GROUP BY error_code")))
+        by_code = Counter(
+            dict(self._db.execute("SELECT error_code, COUNT(*) FROM rows WHERE error_code != '' GROUP BY error_code"))
+        )
         return by_outcome, by_code
 
     def count(self) -> int:
@@ -290,8 +313,10 @@ class Journal:
 
 
 def _not_a_journal(path: Path, why: str) -> JournalError:
-    return JournalError(f"{path.parent} is not a run: its {path.name} is not a bulkretry journal ({why}); "
-                        "give the folder of a bulkretry run")
+    return JournalError(
+        f"{path.parent} is not a run: its {path.name} is not a bulkretry journal ({why}); "
+        "give the folder of a bulkretry run"
+    )
 
 
 def read_only_uri(path: Path, cleanup: ExitStack) -> str:

@@ -41,15 +41,22 @@ class PreparedRun:
         for), then the manifest's."""
         s = self.settings
         status = (["status_before", "status_before_meaning"] if s.check_status else []) + (
-            ["status_after", "status_after_meaning"] if s.verify_timeout is not None else [])
+            ["status_after", "status_after_meaning"] if s.verify_timeout is not None else []
+        )
         story = list(GROUP_COLUMNS) if status else []
         return status + story + self.planner().extra_columns
 
     def planner(self) -> Planner:
         s = self.settings
-        return Planner(columns=self.info.columns, project_id=s.project_id, region=s.region, endpoint=s.endpoint,
-                       migrate_failed_object=s.migrate_failed_object, env=self.env,
-                       base_dir=Path(self.info.path).resolve().parent)
+        return Planner(
+            columns=self.info.columns,
+            project_id=s.project_id,
+            region=s.region,
+            endpoint=s.endpoint,
+            migrate_failed_object=s.migrate_failed_object,
+            env=self.env,
+            base_dir=Path(self.info.path).resolve().parent,
+        )
 
     def plans(self) -> Iterator[RowPlan]:
         """Every row's plan (a rerun: its selected rows), streamed from the manifest (a fresh pass each time)."""
@@ -60,8 +67,9 @@ class PreparedRun:
         return (p for p in plans if selection.keeps(p.project_id, p.group_id, p.verdict is Outcome.DUPLICATE))
 
 
-def prepare(settings: RunSettings, env: Mapping[str, str] | None = None, *,
-            should_stop: Callable[[], bool] | None = None) -> PreparedRun:
+def prepare(
+    settings: RunSettings, env: Mapping[str, str] | None = None, *, should_stop: Callable[[], bool] | None = None
+) -> PreparedRun:
     """Open the manifest, read every row once (so a broken file stops here, before any call) and check
     the settings; raise ManifestError/ConfigError before anything is called.
 
@@ -69,8 +77,9 @@ def prepare(settings: RunSettings, env: Mapping[str, str] | None = None, *,
     :class:`~bulkretry.errors.Stopped`, nothing called."""
     env = dict(os.environ if env is None else env)
     region_endpoints = {} if settings.endpoint else region_overrides(env)  # a bad one: ConfigError, nothing read
-    info = open_manifest(settings.manifest, encoding=settings.encoding, delimiter=settings.delimiter,
-                         sheet=settings.sheet)
+    info = open_manifest(
+        settings.manifest, encoding=settings.encoding, delimiter=settings.delimiter, sheet=settings.sheet
+    )
     try:
         digest = file_sha256(settings.manifest)
     except OSError as exc:

@@ -33,16 +33,22 @@ class Selection:
     source_params: dict[str, Any]
 
     def __repr__(self) -> str:
-        return (f"Selection({self.source_run_id!r}, only={self.only}, codes={self.error_codes}, "
-                f"{len(self.targets)} groups)")
+        return (
+            f"Selection({self.source_run_id!r}, only={self.only}, codes={self.error_codes}, {len(self.targets)} groups)"
+        )
 
     def keeps(self, project_id: str, group_id: str, duplicate: bool) -> bool:
         return (project_id, group_id) in self.targets and (not duplicate or Outcome.DUPLICATE.value in self.only)
 
     def public(self) -> dict[str, Any]:
         """What the new run records about its source (journal, summary.json)."""
-        return {"run_id": self.source_run_id, "out_dir": str(self.source_dir), "only": list(self.only),
-                "error_codes": list(self.error_codes), "groups": len(self.targets)}
+        return {
+            "run_id": self.source_run_id,
+            "out_dir": str(self.source_dir),
+            "only": list(self.only),
+            "error_codes": list(self.error_codes),
+            "groups": len(self.targets),
+        }
 
 
 def parse_outcomes(text: str) -> tuple[str, ...]:
@@ -51,18 +57,19 @@ def parse_outcomes(text: str) -> tuple[str, ...]:
     allowed = [o.value for o in Outcome]
     unknown = [name for name in names if name not in allowed]
     if unknown or not names:
-        raise ValueError(f"unknown outcome {', '.join(map(repr, unknown)) or repr(text)}; "
-                         f"choose from {', '.join(allowed)}")
+        raise ValueError(
+            f"unknown outcome {', '.join(map(repr, unknown)) or repr(text)}; choose from {', '.join(allowed)}"
+        )
     return names
 
 
-def load_selection(source_dir: Path, only: Iterable[str] = DEFAULT_ONLY,
-                   error_codes: Iterable[str] = ()) -> Selection:
+def load_selection(source_dir: Path, only: Iterable[str] = DEFAULT_ONLY, error_codes: Iterable[str] = ()) -> Selection:
     """Read *source_dir*'s journal (under its lock, so never while it runs) for the rows to call again."""
     source_dir = Path(source_dir).absolute()
     only, codes = tuple(only), tuple(error_codes)
     with run_journal(source_dir, "; give the folder of an earlier run") as journal:
         params = journal.params()
-        targets = frozenset((r.project_id, r.group_id) for r in journal.results(only)
-                            if not codes or r.error_code in codes)
+        targets = frozenset(
+            (r.project_id, r.group_id) for r in journal.results(only) if not codes or r.error_code in codes
+        )
     return Selection(source_dir, str(params.get("run_id") or source_dir.name), only, codes, targets, params)

@@ -20,8 +20,16 @@ from bulkretry.errors import ConfigError, JournalError
 from bulkretry.run.journal import JOURNAL_NAME, Journal
 from bulkretry.run.runlock import RunLock
 
-__all__ = ["CALL_SETTINGS", "OpenRun", "create_run", "file_sha256", "read_params", "reopen_run", "require_run",
-           "run_journal"]
+__all__ = [
+    "CALL_SETTINGS",
+    "OpenRun",
+    "create_run",
+    "file_sha256",
+    "read_params",
+    "reopen_run",
+    "require_run",
+    "run_journal",
+]
 
 #: Settings that decide which rows are called and how: a resume must use the run's own.
 CALL_SETTINGS = ("sheet", "endpoint", "region", "project_id", "migrate_failed_object", "dry_run", "source_run")
@@ -68,8 +76,10 @@ def create_run(out_dir: Path | None, runs_root: Path, name: str, params: Mapping
     lock.acquire()
     try:
         if (out_dir / JOURNAL_NAME).exists():
-            raise ConfigError(f"{out_dir} already holds a run; add --resume to continue it, or choose another "
-                              "--out (a run is never overwritten)")
+            raise ConfigError(
+                f"{out_dir} already holds a run; add --resume to continue it, or choose another "
+                "--out (a run is never overwritten)"
+            )
         journal = Journal(out_dir / JOURNAL_NAME)
         journal.set_params({**params, "run_id": run_id})
     except BaseException:
@@ -81,8 +91,10 @@ def create_run(out_dir: Path | None, runs_root: Path, name: str, params: Mapping
 def reopen_run(out_dir: Path, params: Mapping[str, Any], *, force: bool) -> OpenRun:
     """Reopen the run in *out_dir* to resume it; ConfigError if there is none or it does not match *params*."""
     if not (out_dir / JOURNAL_NAME).is_file():
-        raise ConfigError(f"nothing to resume in {out_dir}: it holds no run ({JOURNAL_NAME} is missing); "
-                          "drop --resume to start a new run there")
+        raise ConfigError(
+            f"nothing to resume in {out_dir}: it holds no run ({JOURNAL_NAME} is missing); "
+            "drop --resume to start a new run there"
+        )
     lock = RunLock(out_dir)
     lock.acquire()
     try:
@@ -91,9 +103,11 @@ def reopen_run(out_dir: Path, params: Mapping[str, Any], *, force: bool) -> Open
         changes = _changes(old, params)
         if changes and not force:
             journal.close()
-            raise ConfigError(f"cannot resume {out_dir}: {'; '.join(changes)} since the run began. Resuming would "
-                              "mix two different runs; start a new run (or `bulkretry rerun` what failed), or "
-                              "add --force to resume anyway")
+            raise ConfigError(
+                f"cannot resume {out_dir}: {'; '.join(changes)} since the run began. Resuming would "
+                "mix two different runs; start a new run (or `bulkretry rerun` what failed), or "
+                "add --force to resume anyway"
+            )
         if changes:
             journal.set_params({"forced_changes": changes})
     except JournalError as exc:
@@ -135,8 +149,10 @@ def read_params(out_dir: Path) -> dict[str, Any]:
 def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     changes = []
     if old.get("manifest_sha256") != new.get("manifest_sha256"):
-        changes.append(f"the manifest changed (sha256 {str(old.get('manifest_sha256'))[:12]}… then, "
-                       f"{str(new.get('manifest_sha256'))[:12]}… now)")
+        changes.append(
+            f"the manifest changed (sha256 {str(old.get('manifest_sha256'))[:12]}… then, "
+            f"{str(new.get('manifest_sha256'))[:12]}… now)"
+        )
     for key in CALL_SETTINGS:
         if old.get(key) != new.get(key):
             changes.append(f"{key} was {old.get(key)!r}, now {new.get(key)!r}")
@@ -151,8 +167,10 @@ def _mkdir(path: Path, *, exist_ok: bool) -> None:
             raise
         raise ConfigError(f"{path} exists and is not a folder; choose another --out") from None
     except OSError as exc:
-        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror or exc}; choose another --out "
-                          "(a folder you can write to)") from None
+        raise ConfigError(
+            f"cannot create the run folder {path}: {exc.strerror or exc}; choose another --out "
+            "(a folder you can write to)"
+        ) from None
 
 
 def _new_folder(root: Path, base: str) -> tuple[str, Path]:

@@ -77,8 +77,11 @@ class RunLock:
         if not _try_lock(fd, self.shared):
             holder = _read_pid(fd)
             os.close(fd)
-            raise ConfigError(f"{self.path.parent} is in use by another bulkretry run"
-                              + (f" (pid {holder})" if holder else "") + "; wait for it to finish or stop it")
+            raise ConfigError(
+                f"{self.path.parent} is in use by another bulkretry run"
+                + (f" (pid {holder})" if holder else "")
+                + "; wait for it to finish or stop it"
+            )
         if not self.shared:
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())

@@ -49,7 +49,6 @@ __all__ = [
 ]
 
 
-
 log = logging.getLogger(__name__)
 
 #: Plans made at a time, ahead of the calls. Planning a batch in one go keeps the planner's code and data in
@@ -88,8 +87,12 @@ class RunStart:
 
 def _open(prepared: PreparedRun) -> OpenRun:
     s = prepared.settings
-    params = {**s.public_params(), "manifest_sha256": prepared.manifest_sha256, "manifest_rows": prepared.rows,
-              "extra_columns": prepared.extra_columns}
+    params = {
+        **s.public_params(),
+        "manifest_sha256": prepared.manifest_sha256,
+        "manifest_rows": prepared.rows,
+        "extra_columns": prepared.extra_columns,
+    }
     if s.resume:
         if s.out_dir is None:
             raise ConfigError("--resume needs --out DIR: the folder of the run to continue")
@@ -161,29 +164,53 @@ def _unsaved(exc: JournalError, run: OpenRun) -> UnsavedResults:
     return UnsavedResults(
         f"{exc}; {len(answers)} answers from the service could not be saved and are listed below, one JSON object "
         f"a line (keep them: they say which groups were restarted); free some space on that disk, then continue "
-        f"with --out {run.out_dir} --resume", answers, run.out_dir)
+        f"with --out {run.out_dir} --resume",
+        answers,
+        run.out_dir,
+    )
 
 
-async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | None,
-                   on_result: Callable[[RowResult], None] | None, on_start: Callable[[RunStart], None] | None,
-                   session: aiohttp.ClientSession | None, should_stop: Callable[[], bool] | None,
-                   network: Network | None) -> RunResult:
+async def _execute(
+    prepared: PreparedRun,
+    run: OpenRun,
+    auth: Authenticator | None,
+    on_result: Callable[[RowResult], None] | None,
+    on_start: Callable[[RunStart], None] | None,
+    session: aiohttp.ClientSession | None,
+    should_stop: Callable[[], bool] | None,
+    network: Network | None,
+) -> RunResult:
     s = prepared.settings
     journal, out_dir = run.journal, run.out_dir
     session_started, t0 = utc_now_iso(), time.monotonic()
     # This session is on record before its first call (a JournalError now: nothing was called), so a session
     # that cannot write its summary (a full disk, a kill) still counts; _finish fills in its figures.
-    journal.set_params({"sessions": [*run.params.get("sessions", []), {
-        "started_at": session_started, "finished_at": None, "duration_s": 0.0, "calls": 0, "call_span_s": 0.0,
-        "resumed": run.resumed}]})
+    journal.set_params(
+        {
+            "sessions": [
+                *run.params.get("sessions", []),
+                {
+                    "started_at": session_started,
+                    "finished_at": None,
+                    "duration_s": 0.0,
+                    "calls": 0,
+                    "call_span_s": 0.0,
+                    "resumed": run.resumed,
+                },
+            ]
+        }
+    )
     done = journal.finished() if run.resumed else RowSet()
     changed = ChangedRows()
     if run.resumed and run.params.get("forced_changes"):
         changed = changed_rows(prepared.info, journal, s.project_id or "")
         if changed.rows:
-            log.warning("%d rows finished earlier now hold other groups, which this resume does not call: %s",
-                        changed.rows, ", ".join(changed.first), extra={"event": "changed_rows", "fields": {
-                            "count": changed.rows, "first": list(changed.first)}})
+            log.warning(
+                "%d rows finished earlier now hold other groups, which this resume does not call: %s",
+                changed.rows,
+                ", ".join(changed.first),
+                extra={"event": "changed_rows", "fields": {"count": changed.rows, "first": list(changed.first)}},
+            )
     # Rows up to the earlier session's horizon that are not finished may have been called already.
     horizon_before = journal.calling_horizon() if run.resumed else 0
     journal.horizon_slack = 2 * s.concurrency
@@ -192,17 +219,35 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
     own_session = session is None and not s.dry_run
     if own_session:
         session = make_session(limit=s.concurrency)
-    client = None if s.dry_run else OmsClient(session, auth, endpoint=s.endpoint, region=s.region,  # type: ignore[arg-type]
-                                                  timeout=s.timeout, verify_tls=s.verify_tls, network=network,
-                                                  region_endpoints=prepared.region_endpoints)
+    client = (
+        None
+        if s.dry_run
+        else OmsClient(
+            session,  # type: ignore[arg-type]
+            auth,  # type: ignore[arg-type]
+            endpoint=s.endpoint,
+            region=s.region,
+            timeout=s.timeout,
+            verify_tls=s.verify_tls,
+            network=network,
+            region_endpoints=prepared.region_endpoints,
+        )
+    )
     pacers = None
     if s.rate_auto is not None:  # each project finds its own quota (quotas are per account and API)
         start, top = s.rate_auto
         pacers = PacerPool(lambda: AdaptivePacer(start, top), shared=False)
-    engine = Engine(client, rate=None if pacers else s.rate, pacers=pacers, concurrency=s.concurrency,
-                    dry_run=s.dry_run, policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s),
-                    check_status=s.check_status, verify_timeout=s.verify_timeout,
-                    halt_rule=None if s.dry_run else run_rules(s.halt_on_failure))
+    engine = Engine(
+        client,
+        rate=None if pacers else s.rate,
+        pacers=pacers,
+        concurrency=s.concurrency,
+        dry_run=s.dry_run,
+        policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s),
+        check_status=s.check_status,
+        verify_timeout=s.verify_timeout,
+        halt_rule=None if s.dry_run else run_rules(s.halt_on_failure),
+    )
 
     def journal_failed(exc: JournalError) -> None:
         if not journal_errors:
@@ -224,8 +269,10 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
     def record(result: RowResult) -> None:
         nonlocal flush_due
         if result.row <= horizon_before and result.outcome is Outcome.FAILED:
-            result = result._replace(error_msg=f"{result.error_msg} (the earlier session may have called this "
-                                                "row before it stopped: that call may have restarted the group)")
+            result = result._replace(
+                error_msg=f"{result.error_msg} (the earlier session may have called this "
+                "row before it stopped: that call may have restarted the group)"
+            )
         try:
             journal.record(result)
         except JournalError as exc:
@@ -234,12 +281,27 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
             flush_due = True
             loop.call_soon(flush)
         if log.isEnabledFor(logging.INFO):
-            log.info("row %d: %s %s", result.row, result.outcome.value, result.error_code, extra={
-                "event": "row", "fields": {
-                    "row": result.row, "project_id": result.project_id, "group_id": result.group_id,
-                    "outcome": result.outcome.value, "http_status": result.http_status,
-                    "error_code": result.error_code, "error_msg": result.error_msg, "attempts": result.attempts,
-                    "request_id": result.request_id, "latency_ms": result.latency_ms}})
+            log.info(
+                "row %d: %s %s",
+                result.row,
+                result.outcome.value,
+                result.error_code,
+                extra={
+                    "event": "row",
+                    "fields": {
+                        "row": result.row,
+                        "project_id": result.project_id,
+                        "group_id": result.group_id,
+                        "outcome": result.outcome.value,
+                        "http_status": result.http_status,
+                        "error_code": result.error_code,
+                        "error_msg": result.error_msg,
+                        "attempts": result.attempts,
+                        "request_id": result.request_id,
+                        "latency_ms": result.latency_ms,
+                    },
+                },
+            )
         if on_result is not None:
             on_result(result)
 
@@ -249,21 +311,39 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         except JournalError as exc:
             journal_failed(exc)
 
-    log.info("%s run %s: %d rows, %d already finished", "resuming" if run.resumed else "starting", run.run_id,
-             prepared.rows, len(done), extra={"event": "resume" if run.resumed else "start", "fields": {
-                 "run_id": run.run_id, "out_dir": str(out_dir), "rows": prepared.rows, "done": len(done),
-                 **{k: v for k, v in run.params.items() if k in s.public_params()}}})
+    log.info(
+        "%s run %s: %d rows, %d already finished",
+        "resuming" if run.resumed else "starting",
+        run.run_id,
+        prepared.rows,
+        len(done),
+        extra={
+            "event": "resume" if run.resumed else "start",
+            "fields": {
+                "run_id": run.run_id,
+                "out_dir": str(out_dir),
+                "rows": prepared.rows,
+                "done": len(done),
+                **{k: v for k, v in run.params.items() if k in s.public_params()},
+            },
+        },
+    )
     if on_start is not None:
         on_start(RunStart(engine, out_dir, prepared.rows, len(done), run.resumed))
-    plans = _in_batches((plan for plan in prepared.plans() if plan.row not in done) if done else prepared.plans(),
-                        PLAN_BATCH)
+    plans = _in_batches(
+        (plan for plan in prepared.plans() if plan.row not in done) if done else prepared.plans(), PLAN_BATCH
+    )
     refused: LoginRefused | None = None
     if should_stop is not None and should_stop():
         engine.stop()
     deadline = None
     if s.max_duration is not None:  # the time box: no call starts after it (calls in flight finish)
-        deadline = loop.call_later(s.max_duration, engine.halt, f"the run reached --max-duration "
-                                   f"{format_duration(s.max_duration)}; continue it with --resume", "max_duration")
+        deadline = loop.call_later(
+            s.max_duration,
+            engine.halt,
+            f"the run reached --max-duration {format_duration(s.max_duration)}; continue it with --resume",
+            "max_duration",
+        )
     try:
         await engine.run(plans, record, on_call=started)
     except LoginRefused as exc:
@@ -276,26 +356,51 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
         code, msg = engine.not_called()
         for plan in () if engine.fatal is not None else plans:
             now = utc_now_iso()
-            record(RowResult(plan.row, plan.project_id, plan.group_id, Outcome.INTERRUPTED, error_code=code,
-                             error_msg=msg, started_at=now, finished_at=now, extra=plan.extra))
+            record(
+                RowResult(
+                    plan.row,
+                    plan.project_id,
+                    plan.group_id,
+                    Outcome.INTERRUPTED,
+                    error_code=code,
+                    error_msg=msg,
+                    started_at=now,
+                    finished_at=now,
+                    extra=plan.extra,
+                )
+            )
         if own_session:
             with anyio.CancelScope(shield=True):
                 await session.close()  # type: ignore[union-attr]
         used = client.proxies_used if client is not None else ()
-        summary = _finish(prepared, run, engine, session_started, time.monotonic() - t0,
-                          network.public(used) if network is not None else None,
-                          getattr(auth, "source", "") if auth is not None else "")
+        summary = _finish(
+            prepared,
+            run,
+            engine,
+            session_started,
+            time.monotonic() - t0,
+            network.public(used) if network is not None else None,
+            getattr(auth, "source", "") if auth is not None else "",
+        )
         # The user's own manifest with the outcomes added, fed from the same pass over the journal as the
         # reports (never fatal: it says why when it cannot be written).
         annotating = AnnotatedWriter(prepared.info, out_dir)
         try:
-            files = write_reports(out_dir, _tap(journal.results(), annotating), summary, formats=s.formats,
-                                  extra_columns=prepared.extra_columns, details=_report_details(journal.params()),
-                                  lang=s.lang)
+            files = write_reports(
+                out_dir,
+                _tap(journal.results(), annotating),
+                summary,
+                formats=s.formats,
+                extra_columns=prepared.extra_columns,
+                details=_report_details(journal.params()),
+                lang=s.lang,
+            )
         except OSError as exc:
             annotating.discard()
-            raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc}); "
-                              f"every result is kept in {out_dir / JOURNAL_NAME}") from None
+            raise ReportError(
+                f"the reports could not be written to {out_dir} ({exc.strerror or exc}); "
+                f"every result is kept in {out_dir / JOURNAL_NAME}"
+            ) from None
         except BaseException:
             annotating.discard()
             raise
@@ -304,19 +409,28 @@ async def _execute(prepared: PreparedRun, run: OpenRun, auth: Authenticator | No
             files.append(annotated.path)
     if refused is not None:
         raise _after_refusal(refused, engine.stats.calls, out_dir)
-    return RunResult(summary, out_dir, files, annotated.skipped_reason, engine.halt_reason, changed,
-                     engine.halt_code)
+    return RunResult(summary, out_dir, files, annotated.skipped_reason, engine.halt_reason, changed, engine.halt_code)
 
 
 def _after_refusal(error: LoginRefused, calls: int, out_dir: Path) -> LoginRefused:
     """*error* with what the run did before it: exit status 2 when nothing was called, else 1."""
     resume = f"continue the run with --out {out_dir} --resume once the login is fixed"
     if not calls:
-        return LoginRefused(f"{error}; nothing was called ({resume})", status=error.status,
-                            error_code=error.error_code, project_id=error.project_id, request_id=error.request_id)
-    return LoginRefused(f"{error}; {calls} calls were made before it (their rows are in the "
-                        f"reports in {out_dir}): {resume}", status=error.status, error_code=error.error_code,
-                        project_id=error.project_id, request_id=error.request_id, exit_status=EXIT_FAILED)
+        return LoginRefused(
+            f"{error}; nothing was called ({resume})",
+            status=error.status,
+            error_code=error.error_code,
+            project_id=error.project_id,
+            request_id=error.request_id,
+        )
+    return LoginRefused(
+        f"{error}; {calls} calls were made before it (their rows are in the reports in {out_dir}): {resume}",
+        status=error.status,
+        error_code=error.error_code,
+        project_id=error.project_id,
+        request_id=error.request_id,
+        exit_status=EXIT_FAILED,
+    )
 
 
 def _in_batches(plans: Iterator[RowPlan], size: int) -> Iterator[RowPlan]:
@@ -347,8 +461,15 @@ def _tap(results: Iterator[RowResult], annotating: AnnotatedWriter) -> Iterator[
         yield from batch
 
 
-def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str, duration_s: float,
-            network: dict[str, Any] | None, credentials_source: str) -> RunSummary:
+def _finish(
+    prepared: PreparedRun,
+    run: OpenRun,
+    engine: Engine,
+    started_at: str,
+    duration_s: float,
+    network: dict[str, Any] | None,
+    credentials_source: str,
+) -> RunSummary:
     """Close this session in the journal and sum up the whole run (every session) from it."""
     s, journal, stats = prepared.settings, run.journal, engine.stats
     try:
@@ -357,33 +478,67 @@ def _finish(prepared: PreparedRun, run: OpenRun, engine: Engine, started_at: str
         raise _unsaved(exc, run) from None
     span = (stats.last_call_at - stats.first_call_at) if stats.first_call_at and stats.last_call_at else 0.0
     finished_at = utc_now_iso()
-    sessions = [*run.params.get("sessions", []), {
-        "started_at": started_at, "finished_at": finished_at, "duration_s": round(duration_s, 3),
-        "calls": stats.calls, "call_span_s": round(span, 3), "resumed": run.resumed}]
+    sessions = [
+        *run.params.get("sessions", []),
+        {
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "duration_s": round(duration_s, 3),
+            "calls": stats.calls,
+            "call_span_s": round(span, 3),
+            "resumed": run.resumed,
+        },
+    ]
     calls = sum(x["calls"] for x in sessions)
     spans = sum(x["call_span_s"] for x in sessions)
     summary = summarize(
-        journal, run.params, run.out_dir, run_id=run.run_id, manifest=str(s.manifest),
-        started_at=run.params.get("started_at", started_at), finished_at=finished_at,
-        duration_s=round(sum(x["duration_s"] for x in sessions), 3), rows=prepared.rows, calls=calls,
+        journal,
+        run.params,
+        run.out_dir,
+        run_id=run.run_id,
+        manifest=str(s.manifest),
+        started_at=run.params.get("started_at", started_at),
+        finished_at=finished_at,
+        duration_s=round(sum(x["duration_s"] for x in sessions), 3),
+        rows=prepared.rows,
+        calls=calls,
         achieved_rate=round(sum(max(x["calls"] - 1, 0) for x in sessions) / spans, 3) if spans > 0 else 0.0,
-        dry_run=s.dry_run, sessions=len(sessions), source_run=s.selection.public() if s.selection else None,
-        not_in_manifest=prepared.missing, credentials_source=credentials_source,
-        learned_rates=({k: round(v, 2) for k, v in engine.pacers.rates.items()}
-                       if s.rate_auto is not None and engine.pacers is not None else None),
-        network=network, halted=engine.halt_reason, halt_code=engine.halt_code if engine.halt_reason else "",
+        dry_run=s.dry_run,
+        sessions=len(sessions),
+        source_run=s.selection.public() if s.selection else None,
+        not_in_manifest=prepared.missing,
+        credentials_source=credentials_source,
+        learned_rates=(
+            {k: round(v, 2) for k, v in engine.pacers.rates.items()}
+            if s.rate_auto is not None and engine.pacers is not None
+            else None
+        ),
+        network=network,
+        halted=engine.halt_reason,
+        halt_code=engine.halt_code if engine.halt_reason else "",
     )
     timeline = {int(second): counts for second, *counts in run.params.get("timeline", [])}
     for second, counts in stats.timeline.items():
         timeline[second] = [a + b for a, b in zip(timeline.get(second, [0, 0, 0]), counts)]
     try:
-        journal.set_params({"finished_at": finished_at, "sessions": sessions, "summary": summary.as_dict(),
-                            "timeline": [[second, *timeline[second]] for second in sorted(timeline)]})
+        journal.set_params(
+            {
+                "finished_at": finished_at,
+                "sessions": sessions,
+                "summary": summary.as_dict(),
+                "timeline": [[second, *timeline[second]] for second in sorted(timeline)],
+            }
+        )
     except JournalError as exc:
-        raise UnsavedResults(f"{exc}; every result is saved, but not this session's summary: free some space on "
-                             f"that disk, then run `bulkretry report {run.out_dir}`", [], run.out_dir) from None
-    log.info("run %s finished: %s", run.run_id, summary.by_outcome,
-             extra={"event": "finish", "fields": summary.as_dict()})
+        raise UnsavedResults(
+            f"{exc}; every result is saved, but not this session's summary: free some space on "
+            f"that disk, then run `bulkretry report {run.out_dir}`",
+            [],
+            run.out_dir,
+        ) from None
+    log.info(
+        "run %s finished: %s", run.run_id, summary.by_outcome, extra={"event": "finish", "fields": summary.as_dict()}
+    )
     return summary
 
 
@@ -409,12 +564,21 @@ def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None, lang:
             first = next(journal.results(), None)
             extra_columns = [name for name, _ in first.extra] if first else []
         try:
-            files = write_reports(out_dir, journal.results(), summary, formats=chosen,
-                                  extra_columns=extra_columns, details=_report_details(params), lang=lang)
+            files = write_reports(
+                out_dir,
+                journal.results(),
+                summary,
+                formats=chosen,
+                extra_columns=extra_columns,
+                details=_report_details(params),
+                lang=lang,
+            )
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):  # an archive: nothing was called, nothing lost
-                raise ConfigError(f"cannot write the reports in {out_dir} ({exc.strerror or exc}); its journal was "
-                                  f"read but the folder cannot be written: copy the folder somewhere writable "
-                                  f"(cp -r {out_dir} NEW_DIR) and run `bulkretry report NEW_DIR`") from None
+                raise ConfigError(
+                    f"cannot write the reports in {out_dir} ({exc.strerror or exc}); its journal was "
+                    f"read but the folder cannot be written: copy the folder somewhere writable "
+                    f"(cp -r {out_dir} NEW_DIR) and run `bulkretry report NEW_DIR`"
+                ) from None
             raise ReportError(f"the reports could not be written to {out_dir} ({exc.strerror or exc})") from None
     return RunResult(summary, out_dir, files)

@@ -32,8 +32,15 @@ from bulkretry.run.journal import JOURNAL_NAME
 from bulkretry.run.rerun import Selection, load_selection
 from bulkretry.run.rundir import read_params
 
-__all__ = ["RunSettings", "format_duration", "halt_setting", "parse_duration", "rate_fields", "rerun_settings",
-           "resumed"]
+__all__ = [
+    "RunSettings",
+    "format_duration",
+    "halt_setting",
+    "parse_duration",
+    "rate_fields",
+    "rerun_settings",
+    "resumed",
+]
 
 
 @dataclass(frozen=True)
@@ -90,10 +97,13 @@ class RunSettings:
             check_setting(self.project_id, "--project-id")
         if self.halt_on_failure is not None:
             percent, min_rows = self.halt_on_failure
-            if not (isinstance(percent, (int, float)) and 0 < percent <= 100 and isinstance(min_rows, int)
-                    and min_rows >= 1):
-                raise UsageError(f"--halt-on-failure must be PCT[:MIN], PCT above 0 and at most 100, MIN a whole "
-                                 f"number of at least 1, got {percent!r}:{min_rows!r}")
+            if not (
+                isinstance(percent, (int, float)) and 0 < percent <= 100 and isinstance(min_rows, int) and min_rows >= 1
+            ):
+                raise UsageError(
+                    f"--halt-on-failure must be PCT[:MIN], PCT above 0 and at most 100, MIN a whole "
+                    f"number of at least 1, got {percent!r}:{min_rows!r}"
+                )
         for option, value, low, high in checks:
             if value is not None and not (isinstance(value, (int, float)) and low <= value <= high and value > 0):
                 allowed = f"above 0 and at most {high:g}" if low == 0 else f"from {low:g} to {high:g}"
@@ -107,13 +117,24 @@ class RunSettings:
     def public_params(self) -> dict[str, object]:
         """The settings as recorded in the journal and shown to people (nothing secret is here)."""
         return {
-            "manifest": str(self.manifest), "manifest_path": str(self.manifest.absolute()), "sheet": self.sheet,
-            "encoding": self.encoding, "delimiter": self.delimiter, "endpoint": self.endpoint, "region": self.region,
-            "project_id": self.project_id, "rate": self.rate_text, "concurrency": self.concurrency,
-            "max_attempts": self.max_attempts, "timeout": self.timeout, "formats": list(self.formats),
-            "dry_run": self.dry_run, "migrate_failed_object": self.migrate_failed_object,
+            "manifest": str(self.manifest),
+            "manifest_path": str(self.manifest.absolute()),
+            "sheet": self.sheet,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "project_id": self.project_id,
+            "rate": self.rate_text,
+            "concurrency": self.concurrency,
+            "max_attempts": self.max_attempts,
+            "timeout": self.timeout,
+            "formats": list(self.formats),
+            "dry_run": self.dry_run,
+            "migrate_failed_object": self.migrate_failed_object,
             "source_run": self.selection.public() if self.selection else None,
-            "check_status": self.check_status, "verify_timeout": self.verify_timeout,
+            "check_status": self.check_status,
+            "verify_timeout": self.verify_timeout,
             "max_duration": self.max_duration,
             "halt_on_failure": list(self.halt_on_failure) if self.halt_on_failure is not None else None,
         }
@@ -147,10 +168,20 @@ def halt_setting(recorded: Any) -> tuple[float, int] | None:
     return None
 
 
-def rerun_settings(selection: Selection, *, manifest: str | None = None, endpoint: str | None = None,
-                   region: str | None = None, project_id: str | None = None, rate: RateSpec | float | None = None,
-                   concurrency: int | None = None, max_attempts: int | None = None, timeout: float | None = None,
-                   halt_on_failure: tuple[float, int] | None = None, **given: Any) -> RunSettings:
+def rerun_settings(
+    selection: Selection,
+    *,
+    manifest: str | None = None,
+    endpoint: str | None = None,
+    region: str | None = None,
+    project_id: str | None = None,
+    rate: RateSpec | float | None = None,
+    concurrency: int | None = None,
+    max_attempts: int | None = None,
+    timeout: float | None = None,
+    halt_on_failure: tuple[float, int] | None = None,
+    **given: Any,
+) -> RunSettings:
     """A rerun's settings: the earlier run's (from *selection*'s journal), overridden by what is given now.
 
     The keywords named here fall back to the earlier run's value when None (``halt_on_failure`` too); *given*
@@ -171,14 +202,22 @@ def rerun_settings(selection: Selection, *, manifest: str | None = None, endpoin
     # The earlier run's reading options that fit this manifest's kind (a rerun may name another file).
     excel = Path(path).suffix.lower() in WORKBOOK_SUFFIXES
     return RunSettings(
-        manifest=Path(path), encoding=None if excel else old.get("encoding"),
-        delimiter=None if excel else old.get("delimiter"), sheet=old.get("sheet") if excel else None,
-        endpoint=pick("endpoint", endpoint), region=pick("region", region), project_id=pick("project_id", project_id),
+        manifest=Path(path),
+        encoding=None if excel else old.get("encoding"),
+        delimiter=None if excel else old.get("delimiter"),
+        sheet=old.get("sheet") if excel else None,
+        endpoint=pick("endpoint", endpoint),
+        region=pick("region", region),
+        project_id=pick("project_id", project_id),
         migrate_failed_object=old.get("migrate_failed_object"),
         **rate_fields(rate if rate is not None else parse_rate(str(old.get("rate") or DEFAULT_RATE))),
-        concurrency=pick("concurrency", concurrency), max_attempts=pick("max_attempts", max_attempts),
-        timeout=pick("timeout", timeout), runs_root=selection.source_dir.parent, selection=selection,
-        halt_on_failure=halt_on_failure or halt_setting(old.get("halt_on_failure")), **given,
+        concurrency=pick("concurrency", concurrency),
+        max_attempts=pick("max_attempts", max_attempts),
+        timeout=pick("timeout", timeout),
+        runs_root=selection.source_dir.parent,
+        selection=selection,
+        halt_on_failure=halt_on_failure or halt_setting(old.get("halt_on_failure")),
+        **given,
     )
 
 
@@ -196,8 +235,10 @@ def parse_duration(text: str) -> float:
     except ValueError:
         seconds = float("nan")
     if not 0 < seconds <= MAX_DURATION:  # NaN fails this too
-        raise ValueError(f"invalid duration {text!r}: expected a number with s, m or h (e.g. 90s, 45m, 2h), "
-                         f"more than 0 and at most {MAX_DURATION / 86400:g} days")
+        raise ValueError(
+            f"invalid duration {text!r}: expected a number with s, m or h (e.g. 90s, 45m, 2h), "
+            f"more than 0 and at most {MAX_DURATION / 86400:g} days"
+        )
     return seconds
 
 

@@ -25,12 +25,24 @@ def summarize(journal: Journal, params: Mapping[str, Any], out_dir: Path, **fiel
     """
     by_outcome, by_code = journal.counts()
     stored = params.get("summary") or {}
-    data = {"run_id": params.get("run_id", out_dir.name), "manifest": params.get("manifest", ""),
-            "started_at": params.get("started_at", ""), "finished_at": params.get("finished_at", ""),
-            "duration_s": 0.0, **stored, **fields}
+    data = {
+        "run_id": params.get("run_id", out_dir.name),
+        "manifest": params.get("manifest", ""),
+        "started_at": params.get("started_at", ""),
+        "finished_at": params.get("finished_at", ""),
+        "duration_s": 0.0,
+        **stored,
+        **fields,
+    }
     if "sessions" not in fields and params.get("sessions"):  # every session on record, finished or not
         data["sessions"] = len(params["sessions"])
     if "rows" not in fields:
         data["rows"] = max(int(stored.get("rows") or 0), sum(by_outcome.values()))
-    return RunSummary.from_dict({**data, "by_outcome": dict(by_outcome.most_common()),
-                                 "by_error_code": dict(by_code.most_common()), "out_dir": str(out_dir)})
+    return RunSummary.from_dict(
+        {
+            **data,
+            "by_outcome": dict(by_outcome.most_common()),
+            "by_error_code": dict(by_code.most_common()),
+            "out_dir": str(out_dir),
+        }
+    )

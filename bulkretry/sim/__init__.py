@@ -33,9 +33,16 @@ __all__ = [
 ]
 
 _HOME = {
-    "STATUS_NAMES": "groups", "generate_groups": "groups", "SimConfig": "config", "SimError": "state",
-    "SimState": "state", "ReceivedRequest": "traffic", "Simulator": "server", "SimulatorThread": "server",
-    "running_simulator": "server", "serve_forever": "server",
+    "STATUS_NAMES": "groups",
+    "generate_groups": "groups",
+    "SimConfig": "config",
+    "SimError": "state",
+    "SimState": "state",
+    "ReceivedRequest": "traffic",
+    "Simulator": "server",
+    "SimulatorThread": "server",
+    "running_simulator": "server",
+    "serve_forever": "server",
 }
 
 

@@ -44,8 +44,10 @@ RETRY_STRING_LIMITS: dict[str, int] = {
 }
 MAX_ID_LENGTH = 1024
 
-_NO_API = {"error_code": "APIGW.0101",
-           "error_msg": "The API does not exist or has not been published in the environment"}
+_NO_API = {
+    "error_code": "APIGW.0101",
+    "error_msg": "The API does not exist or has not been published in the environment",
+}
 _BAD_GATEWAY_PAGE = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -86,8 +88,7 @@ def _bad_param(message: str) -> SimError:
     return SimError(400, "OMS.0002", f"Invalid parameter: {message}")
 
 
-def _int_param(query: Mapping[str, str], name: str, default: int | None, low: int,
-               high: int | None) -> int | None:
+def _int_param(query: Mapping[str, str], name: str, default: int | None, low: int, high: int | None) -> int | None:
     raw = query.get(name)
     if raw is None:
         return default
@@ -127,8 +128,7 @@ def _retry_body(body: bytes) -> dict[str, Any]:
 class _Handler:
     """The catch-all request handler and the per-app machinery it needs (window, error RNG)."""
 
-    def __init__(self, config: SimConfig, state: SimState, traffic: Traffic,
-                 utcnow: Callable[[], datetime]) -> None:
+    def __init__(self, config: SimConfig, state: SimState, traffic: Traffic, utcnow: Callable[[], datetime]) -> None:
         self.config, self.state, self.traffic, self.utcnow = config, state, traffic, utcnow
         self.window = RateWindow(config.rate_limit) if config.rate_limit is not None else None
         self.error_rng = random.Random(config.seed ^ 0x5EED)
@@ -141,16 +141,27 @@ class _Handler:
         segments = tuple(unquote(part) for part in raw_path.split("/")[1:]) if raw_path.startswith("/") else ()
         headers = dict(request.headers)
         if self.config.record:
-            self.traffic.received.append(ReceivedRequest(
-                method=request.method, raw_path=raw_path, path_segments=segments,
-                query=tuple(parse_qsl(raw_query, keep_blank_values=True)), headers=headers, body=body,
-                at=self.state.clock()))
+            self.traffic.received.append(
+                ReceivedRequest(
+                    method=request.method,
+                    raw_path=raw_path,
+                    path_segments=segments,
+                    query=tuple(parse_qsl(raw_query, keep_blank_values=True)),
+                    headers=headers,
+                    body=body,
+                    at=self.state.clock(),
+                )
+            )
         route = _resolve(segments)
         if route is None:
             return _json(404, _NO_API)
         if request.method != route.method:
-            return _error(405, "APIGW.0101", f"Method {request.method} is not allowed for this API "
-                                             f"(use {route.method})", {"Allow": route.method})
+            return _error(
+                405,
+                "APIGW.0101",
+                f"Method {request.method} is not allowed for this API (use {route.method})",
+                {"Allow": route.method},
+            )
         if route.name == "iam":
             status, payload, extra = issue_token(self.config, self.state, body, self.utcnow())
             return _json(status, payload, extra)
@@ -162,15 +173,29 @@ class _Handler:
         finally:
             self.traffic.in_flight -= 1
 
-    async def _oms(self, method: str, route: _Route, raw_path: str, raw_query: str,
-                   headers: dict[str, str], body: bytes) -> web.StreamResponse:
+    async def _oms(
+        self, method: str, route: _Route, raw_path: str, raw_query: str, headers: dict[str, str], body: bytes
+    ) -> web.StreamResponse:
         config = self.config
         if self.window is not None and not self.window.admit(self.state.clock()):
             self.traffic.throttled += 1
-            return _error(429, "APIGW.0308", "The throttling threshold has been reached: policy user over "
-                                             f"ratelimit,limit:{config.rate_limit:g},time:1 second")
-        problem = auth_problem(config, self.state, method=method, raw_path=raw_path, raw_query=raw_query,
-                               headers=headers, body=body, project_id=route.project_id, now=self.utcnow())
+            return _error(
+                429,
+                "APIGW.0308",
+                "The throttling threshold has been reached: policy user over "
+                f"ratelimit,limit:{config.rate_limit:g},time:1 second",
+            )
+        problem = auth_problem(
+            config,
+            self.state,
+            method=method,
+            raw_path=raw_path,
+            raw_query=raw_query,
+            headers=headers,
+            body=body,
+            project_id=route.project_id,
+            now=self.utcnow(),
+        )
         if problem is not None:
             return _error(401, "APIGW.0301", f"Incorrect IAM authentication information: {problem}")
         if route.project_id != config.project_id:
@@ -219,8 +244,9 @@ async def _add_request_id(request: web.Request, response: web.StreamResponse) ->
     response.headers.setdefault("X-Request-Id", uuid.uuid4().hex)
 
 
-def build_app(config: SimConfig, state: SimState, traffic: Traffic | None = None, *,
-              utcnow: Callable[[], datetime] | None = None) -> web.Application:
+def build_app(
+    config: SimConfig, state: SimState, traffic: Traffic | None = None, *, utcnow: Callable[[], datetime] | None = None
+) -> web.Application:
     """The simulator as an ``aiohttp.web.Application``; *traffic* collects what it sees.
 
     *utcnow* (default: the real UTC time) is what ``X-Sdk-Date`` is checked against and what IAM

@@ -62,32 +62,65 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         _check(isinstance(self.host, str) and bool(self.host), "host", "a non-empty host name", self.host)
-        _check(isinstance(self.port, int) and 0 <= self.port <= 65535, "port", "an integer in 0..65535",
-               self.port)
+        _check(isinstance(self.port, int) and 0 <= self.port <= 65535, "port", "an integer in 0..65535", self.port)
         for name in ("ak", "sk", "iam_user", "iam_domain", "iam_password"):
             value = getattr(self, name)
             shown = value if name in ("ak", "iam_user", "iam_domain") else "…"
-            _check(isinstance(value, str) and bool(value) and value == value.strip(), name,
-                   "a non-empty string without surrounding spaces", shown)
-        _check(self.token is None or (isinstance(self.token, str) and bool(self.token.strip())), "token",
-               "None or a non-empty string", "…")
-        _check(isinstance(self.project_id, str) and 1 <= len(self.project_id) <= 1024
-               and "/" not in self.project_id, "project_id", "1..1024 characters without '/'",
-               self.project_id)
-        _check(isinstance(self.groups, int) and 0 <= self.groups <= _MAX_GROUPS, "groups",
-               f"an integer in 0..{_MAX_GROUPS}", self.groups)
-        _check(_is_number(self.failed_ratio) and 0.0 <= self.failed_ratio <= 1.0, "failed_ratio",
-               "a number in 0..1", self.failed_ratio)
+            _check(
+                isinstance(value, str) and bool(value) and value == value.strip(),
+                name,
+                "a non-empty string without surrounding spaces",
+                shown,
+            )
+        _check(
+            self.token is None or (isinstance(self.token, str) and bool(self.token.strip())),
+            "token",
+            "None or a non-empty string",
+            "…",
+        )
+        _check(
+            isinstance(self.project_id, str) and 1 <= len(self.project_id) <= 1024 and "/" not in self.project_id,
+            "project_id",
+            "1..1024 characters without '/'",
+            self.project_id,
+        )
+        _check(
+            isinstance(self.groups, int) and 0 <= self.groups <= _MAX_GROUPS,
+            "groups",
+            f"an integer in 0..{_MAX_GROUPS}",
+            self.groups,
+        )
+        _check(
+            _is_number(self.failed_ratio) and 0.0 <= self.failed_ratio <= 1.0,
+            "failed_ratio",
+            "a number in 0..1",
+            self.failed_ratio,
+        )
         _check(isinstance(self.seed, int) and not isinstance(self.seed, bool), "seed", "an integer", self.seed)
-        _check(self.rate_limit is None or (_is_number(self.rate_limit) and self.rate_limit > 0), "rate_limit",
-               "None or a number > 0 (calls per second)", self.rate_limit)
-        _check(_is_number(self.latency_ms) and 0.0 <= self.latency_ms <= 600_000, "latency_ms",
-               "a number in 0..600000", self.latency_ms)
-        _check(_is_number(self.error_rate) and 0.0 <= self.error_rate <= 1.0, "error_rate",
-               "a number in 0..1", self.error_rate)
-        _check(_is_number(self.token_ttl_s) and self.token_ttl_s > 0, "token_ttl_s", "a number > 0",
-               self.token_ttl_s)
-        _check(_is_number(self.max_date_skew_s) and self.max_date_skew_s >= 0, "max_date_skew_s",
-               "a number >= 0", self.max_date_skew_s)
+        _check(
+            self.rate_limit is None or (_is_number(self.rate_limit) and self.rate_limit > 0),
+            "rate_limit",
+            "None or a number > 0 (calls per second)",
+            self.rate_limit,
+        )
+        _check(
+            _is_number(self.latency_ms) and 0.0 <= self.latency_ms <= 600_000,
+            "latency_ms",
+            "a number in 0..600000",
+            self.latency_ms,
+        )
+        _check(
+            _is_number(self.error_rate) and 0.0 <= self.error_rate <= 1.0,
+            "error_rate",
+            "a number in 0..1",
+            self.error_rate,
+        )
+        _check(_is_number(self.token_ttl_s) and self.token_ttl_s > 0, "token_ttl_s", "a number > 0", self.token_ttl_s)
+        _check(
+            _is_number(self.max_date_skew_s) and self.max_date_skew_s >= 0,
+            "max_date_skew_s",
+            "a number >= 0",
+            self.max_date_skew_s,
+        )
         _check(_is_number(self.settle_s) and self.settle_s >= 0, "settle_s", "a number >= 0", self.settle_s)
         _check(isinstance(self.record, bool), "record", "True or False", self.record)

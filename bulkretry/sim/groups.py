@@ -37,8 +37,7 @@ _CLOUDS = (
     ("HuaweiCloud", ("cn-north-4", "cn-east-3", "cn-south-1")),
 )
 _DST_REGIONS = ("cn-north-4", "cn-east-3", "cn-south-1", "ap-southeast-1")
-_OVERWRITE = ("SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE", "NO_OVERWRITE", "CRC64_COMPARISON_OVERWRITE",
-              "FULL_OVERWRITE")
+_OVERWRITE = ("SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE", "NO_OVERWRITE", "CRC64_COMPARISON_OVERWRITE", "FULL_OVERWRITE")
 _STORAGE = ("STANDARD", "IA", "ARCHIVE", "SRC_STORAGE_MAPPING")
 _CHECKS = ("size_last_modified", "crc64")
 #: 2024-01-01T00:00:00Z in ms; start times fall in the year after it.
@@ -113,11 +112,13 @@ def _group(rng: random.Random, index: int, status: int, project_id: str) -> dict
         "group_id": _uuid(rng),
         "status": status,
         "error_reason": None,
-        "src_node": {"bucket": f"src-{cloud.lower()}-{index:04d}", "cloud_type": cloud,
-                     "region": rng.choice(regions)},
+        "src_node": {"bucket": f"src-{cloud.lower()}-{index:04d}", "cloud_type": cloud, "region": rng.choice(regions)},
         "description": f"sim group {index} ({cloud} to OBS {dst_region})",
-        "dst_node": {"bucket": f"obs-{project_id[:8]}-{index:04d}", "region": dst_region,
-                     "save_prefix": f"migrated/{index:04d}/" if rng.random() < 0.5 else ""},
+        "dst_node": {
+            "bucket": f"obs-{project_id[:8]}-{index:04d}",
+            "region": dst_region,
+            "save_prefix": f"migrated/{index:04d}/" if rng.random() < 0.5 else "",
+        },
         "enable_metadata_migration": rng.random() < 0.5,
         "enable_failed_object_recording": rng.random() < 0.8,
         "enable_restore": rng.random() < 0.2,
@@ -140,8 +141,10 @@ def _group(rng: random.Random, index: int, status: int, project_id: str) -> dict
     # Where OMS wrote the list of the objects that failed (no random draw: the seed gives the same groups as before).
     recorded = group["fail_num"] > 0 and group["enable_failed_object_recording"]
     group["failed_object_record"] = {
-        "result": recorded, "error_code": "",
-        "list_file_key": f"oms/failed_object_lists/{group['group_id']}/failed_objects.txt" if recorded else ""}
+        "result": recorded,
+        "error_code": "",
+        "list_file_key": f"oms/failed_object_lists/{group['group_id']}/failed_objects.txt" if recorded else "",
+    }
     return group
 
 

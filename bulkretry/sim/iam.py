@@ -33,8 +33,9 @@ def _dig(obj: Any, *keys: str) -> Any:
     return obj
 
 
-def issue_token(config: SimConfig, state: SimState, body: bytes,
-                now: datetime | None = None) -> tuple[int, dict[str, Any], dict[str, str]]:
+def issue_token(
+    config: SimConfig, state: SimState, body: bytes, now: datetime | None = None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     """``(status, JSON body, extra headers)`` for a token request.
 
     201 with ``X-Subject-Token`` for the configured user, password and domain scoped to the configured
@@ -49,8 +50,11 @@ def issue_token(config: SimConfig, state: SimState, body: bytes,
     user = _dig(identity, "password", "user")
     project_id = _dig(data, "auth", "scope", "project", "id")
     if not isinstance(methods, list) or "password" not in methods or not isinstance(user, dict):
-        return _error(400, "The request body must be a password authentication request "
-                           "(auth.identity.methods=['password'], auth.identity.password.user).")
+        return _error(
+            400,
+            "The request body must be a password authentication request "
+            "(auth.identity.methods=['password'], auth.identity.password.user).",
+        )
     name, password, domain = user.get("name"), user.get("password"), _dig(user, "domain", "name")
     if not all(isinstance(value, str) for value in (name, password, domain)):
         return _error(400, "auth.identity.password.user needs name, password and domain.name as strings.")
@@ -68,10 +72,16 @@ def issue_token(config: SimConfig, state: SimState, body: bytes,
             "expires_at": _iso(expires),
             "issued_at": _iso(issued),
             "methods": ["password"],
-            "project": {"id": project_id, "name": PROJECT_NAME,
-                        "domain": {"id": "sim-domain-id", "name": config.iam_domain}},
-            "user": {"id": "sim-user-id", "name": config.iam_user,
-                     "domain": {"id": "sim-domain-id", "name": config.iam_domain}},
+            "project": {
+                "id": project_id,
+                "name": PROJECT_NAME,
+                "domain": {"id": "sim-domain-id", "name": config.iam_domain},
+            },
+            "user": {
+                "id": "sim-user-id",
+                "name": config.iam_user,
+                "domain": {"id": "sim-domain-id", "name": config.iam_domain},
+            },
             "catalog": [],
             "roles": [{"id": "0", "name": "op_user"}],
         }

@@ -39,8 +39,10 @@ class Simulator:
         self.url = ""
 
     def __repr__(self) -> str:
-        return (f"<Simulator {self.url or 'not listening'} calls={self.calls} throttled={self.throttled} "
-                f"groups={len(self.state)}>")
+        return (
+            f"<Simulator {self.url or 'not listening'} calls={self.calls} throttled={self.throttled} "
+            f"groups={len(self.state)}>"
+        )
 
     @property
     def received(self) -> list[ReceivedRequest]:
@@ -78,8 +80,7 @@ def _url(host: str, port: int) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running_simulator(config: SimConfig, *, state: SimState | None = None
-                            ) -> AsyncIterator[Simulator]:
+async def running_simulator(config: SimConfig, *, state: SimState | None = None) -> AsyncIterator[Simulator]:
     """Serve a :class:`Simulator` on ``config.host``/``config.port`` in the running loop, for the block.
 
     Example::
@@ -88,8 +89,7 @@ async def running_simulator(config: SimConfig, *, state: SimState | None = None
             ...  # call sim.url
     """
     sim = Simulator(config, state)
-    runner = web.AppRunner(sim.app, access_log=None, handle_signals=False,
-                           shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
+    runner = web.AppRunner(sim.app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)
@@ -100,8 +100,9 @@ async def running_simulator(config: SimConfig, *, state: SimState | None = None
         await runner.cleanup()
 
 
-async def serve_forever(config: SimConfig, on_listening: Callable[[str], None], *,
-                        state: SimState | None = None) -> None:
+async def serve_forever(
+    config: SimConfig, on_listening: Callable[[str], None], *, state: SimState | None = None
+) -> None:
     """Serve until cancelled; call ``on_listening(url)`` once the port is open (the CLI prints it)."""
     async with running_simulator(config, state=state) as sim:
         on_listening(sim.url)
@@ -117,8 +118,7 @@ class SimulatorThread:
             requests.get(sim.url + "/v2/…")   # sim.simulator.state holds the groups
     """
 
-    def __init__(self, config: SimConfig, *, state: SimState | None = None,
-                 start_timeout_s: float = 10.0) -> None:
+    def __init__(self, config: SimConfig, *, state: SimState | None = None, start_timeout_s: float = 10.0) -> None:
         self.config = config
         self._state = state
         self._start_timeout_s = start_timeout_s
@@ -165,8 +165,9 @@ class SimulatorThread:
             raise RuntimeError(f"the simulator could not start: {self._error}") from self._error
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=_SHUTDOWN_TIMEOUT_S + 5)

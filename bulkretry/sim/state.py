@@ -74,8 +74,9 @@ class SimState:
         keys_issued: how many temporary keys :meth:`issue_key` handed out.
     """
 
-    def __init__(self, groups: Iterable[dict[str, Any]] = (), *, settle_s: float = 2.0,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, groups: Iterable[dict[str, Any]] = (), *, settle_s: float = 2.0, clock: Clock = time.monotonic
+    ) -> None:
         self.clock = clock
         self.settle_s = settle_s
         self.retries_by_group: Counter[str] = Counter()
@@ -139,13 +140,12 @@ class SimState:
                 raise _not_found(group_id)
             return copy.deepcopy(self._settled(group_id))
 
-    def list(self, status: int | None = None, offset: int = 0, limit: int = 10
-             ) -> tuple[int, list[dict[str, Any]]]:
+    def list(self, status: int | None = None, offset: int = 0, limit: int = 10) -> tuple[int, list[dict[str, Any]]]:
         """``(count of matching groups, copies of the page)``, in the order the groups were added."""
         with self._lock:
             settled = (self._settled(gid) for gid in list(self._groups))
             matching = [group for group in settled if status is None or group["status"] == status]
-            return len(matching), copy.deepcopy(matching[offset:offset + limit])
+            return len(matching), copy.deepcopy(matching[offset : offset + limit])
 
     def retry(self, group_id: str, body: dict[str, Any] | None = None) -> None:
         """Restart a failed group: it becomes "executing", its error and failure counters are cleared.
@@ -160,8 +160,9 @@ class SimState:
             group = self._settled(group_id)
             status = group["status"]
             if status != FAILED:
-                raise SimError(400, "OMS.1015", "Task group status does not support retry: "
-                                                f"{STATUS_NAMES[status]} ({status})")
+                raise SimError(
+                    400, "OMS.1015", f"Task group status does not support retry: {STATUS_NAMES[status]} ({status})"
+                )
             group["status"] = RUNNING
             group["error_reason"] = None
             if "fail_num" in group:

@@ -28,8 +28,9 @@ from bulkretry.sim.state import SimState
 __all__ = ["auth_problem"]
 
 
-def _temporary_key_problem(state: SimState, ak: str, headers: Mapping[str, str],
-                           signed_headers: tuple[str, ...] | list[str]) -> tuple[str | None, str | None]:
+def _temporary_key_problem(
+    state: SimState, ak: str, headers: Mapping[str, str], signed_headers: tuple[str, ...] | list[str]
+) -> tuple[str | None, str | None]:
     """``(secret key, None)`` for the temporary key *ak* presented with its security token; ``(None, why)`` when
     the token is missing, wrong, unsigned or expired; ``(None, None)`` when *ak* is no temporary key."""
     key = state.temporary_key(ak)
@@ -47,8 +48,16 @@ def _temporary_key_problem(state: SimState, ak: str, headers: Mapping[str, str],
     return key.sk, None
 
 
-def _signature_problem(config: SimConfig, state: SimState, method: str, raw_path: str, raw_query: str,
-                       headers: Mapping[str, str], body: bytes, now: datetime) -> str | None:
+def _signature_problem(
+    config: SimConfig,
+    state: SimState,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+) -> str | None:
     parsed = parse_authorization(get_ignore_case(headers, "Authorization"))
     if parsed is None:
         return "the Authorization header is not an SDK-HMAC-SHA256 signature with Access, SignedHeaders and a signature"
@@ -67,8 +76,7 @@ def _signature_problem(config: SimConfig, state: SimState, method: str, raw_path
     except ValueError:
         return f"the {HEADER_DATE} header is not a date in the form YYYYMMDDTHHMMSSZ"
     if abs((now - signed_at).total_seconds()) > config.max_date_skew_s:
-        return (f"the request date ({HEADER_DATE}) is more than {config.max_date_skew_s:g} s "
-                "away from the server time")
+        return f"the request date ({HEADER_DATE}) is more than {config.max_date_skew_s:g} s away from the server time"
     by_name = {key.lower() for key in headers}
     missing = [name for name in parsed.signed_headers if name not in by_name]
     if missing:
@@ -81,9 +89,18 @@ def _signature_problem(config: SimConfig, state: SimState, method: str, raw_path
     return None
 
 
-def auth_problem(config: SimConfig, state: SimState, *, method: str, raw_path: str, raw_query: str,
-                 headers: Mapping[str, str], body: bytes, project_id: str,
-                 now: datetime | None = None) -> str | None:
+def auth_problem(
+    config: SimConfig,
+    state: SimState,
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    project_id: str,
+    now: datetime | None = None,
+) -> str | None:
     """None if the request is authenticated for *project_id*; otherwise the reason, safe to send back.
 
     *raw_path* is the path as received (percent-encoded, no query), *raw_query* the raw query string,
@@ -96,8 +113,9 @@ def auth_problem(config: SimConfig, state: SimState, *, method: str, raw_path: s
         else:
             problem = state.token_problem(token, project_id)
     elif get_ignore_case(headers, "Authorization") is not None:
-        problem = _signature_problem(config, state, method, raw_path, raw_query, headers, body,
-                                     now or datetime.now(timezone.utc))
+        problem = _signature_problem(
+            config, state, method, raw_path, raw_query, headers, body, now or datetime.now(timezone.utc)
+        )
     else:
         return "no X-Auth-Token and no Authorization header"
     if problem is None:
