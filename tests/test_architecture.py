@@ -34,6 +34,9 @@ LAYERS: dict[str, int] = {
     "__main__": 7,
 }
 MAX_ROOT_MODULES = 12
+#: A function's lines, decorators and docstring included (ruff holds complexity, branches, arguments, statements).
+MAX_FUNCTION_LINES = 60
+ROOT = PACKAGE.parent
 
 
 def _modules() -> list[Path]:
@@ -144,6 +147,31 @@ def test_the_root_is_short() -> None:
     never by length: there is no cap on a module's lines."""
     root = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(root) <= MAX_ROOT_MODULES, root
+
+
+def test_functions_are_short() -> None:
+    """No function of the package, the tests or the benchmarks is over 60 lines: one job each."""
+    long = []
+    for path in [*_modules(), *sorted((ROOT / "tests").rglob("*.py")), *sorted((ROOT / "benchmarks").rglob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                lines = (node.end_lineno or node.lineno) - start + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, f"over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(long)
+
+
+def test_no_private_name_is_imported_from_another_module() -> None:
+    """A name with a leading underscore stays in its module: what another module uses is public (within its package,
+    when only that package uses it)."""
+    crossing = [
+        f"{path.relative_to(ROOT)}:{line} imports {private} from {module}"
+        for path in _modules()
+        for module, names, line in _imports(path)
+        if (private := [n for n in names if n.startswith("_") and not n.startswith("__")])
+    ]
+    assert not crossing, "\n".join(crossing)
 
 
 def test_architecture_md_names_every_subpackage_and_root_module() -> None:
