@@ -112,17 +112,8 @@ def _signed(request: OutgoingRequest, ak: str, sk: str, security_token: str | No
         headers["X-Project-Id"] = request.project_id
     if security_token:
         headers["X-Security-Token"] = security_token
-    return signer.sign(
-        method=request.method,
-        host=request.host,
-        path=request.path,
-        query=request.query,
-        headers=headers,
-        body=request.body,
-        ak=ak,
-        sk=sk,
-        now=now,
-    )
+    signing = signer.SigningRequest(request.method, request.host, request.path, request.query, headers, request.body)
+    return signer.sign(signing, ak=ak, sk=sk, now=now)
 
 
 class TokenAuth:
