@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from bulkretry.errors import ApiError, CredentialsError
 from bulkretry.masking import mask
 from bulkretry.oms.auth import AkSkAuth, IamPasswordAuth, TokenAuth, authenticator_for
 from bulkretry.oms.client import OmsClient
-from bulkretry.oms.credentials import AkSk, EcsAgency, IamPassword, Token
+from bulkretry.oms.credentials import AkSk, CredentialOptions, EcsAgency, IamPassword, Token
 from bulkretry.oms.sources import load_credentials
 from tests.servers import serve
 
@@ -39,11 +40,11 @@ def test_token_wins_then_aksk_then_password() -> None:
 def test_auth_flag_forces_a_scheme() -> None:
     """--auth picks one scheme even when another is configured, and says what is missing."""
     env = {"OMS_AUTH_TOKEN": "t", "HUAWEICLOUD_SDK_AK": "a", "HUAWEICLOUD_SDK_SK": "s"}
-    assert load_credentials(env, auth="aksk") == AkSk("a", "s")
+    assert load_credentials(env, CredentialOptions(auth="aksk")) == AkSk("a", "s")
     with pytest.raises(CredentialsError, match="OMS_IAM_USER"):
-        load_credentials(env, auth="password")
+        load_credentials(env, CredentialOptions(auth="password"))
     with pytest.raises(CredentialsError, match="--auth must be one of"):
-        load_credentials(env, auth="kerberos")
+        load_credentials(env, CredentialOptions(auth="kerberos"))
 
 
 def test_sdk_environment_names_are_honoured() -> None:
@@ -81,13 +82,13 @@ def test_secret_files(tmp_path: Path) -> None:
     (tmp_path / "tok").write_text("file-token\n")
     (tmp_path / "pw").write_text("file-pw\n")
     (tmp_path / "empty").write_text("  \n")
-    assert load_credentials({}, token_file=str(tmp_path / "tok")) == Token("file-token")
+    assert load_credentials({}, CredentialOptions(token_file=str(tmp_path / "tok"))) == Token("file-token")
     env = {"OMS_IAM_USER": "u", "OMS_IAM_PASSWORD_FILE": str(tmp_path / "pw")}
     assert load_credentials(env).password == "file-pw"  # type: ignore[union-attr]
     with pytest.raises(CredentialsError, match="empty"):
-        load_credentials({}, token_file=str(tmp_path / "empty"))
+        load_credentials({}, CredentialOptions(token_file=str(tmp_path / "empty")))
     with pytest.raises(CredentialsError, match="cannot read"):
-        load_credentials({}, token_file=str(tmp_path / "missing"))
+        load_credentials({}, CredentialOptions(token_file=str(tmp_path / "missing")))
 
 
 def test_mask_shows_only_the_ends() -> None:
@@ -174,7 +175,22 @@ def test_secret_files_are_small_regular_files(tmp_path: Path, case: str, where: 
     path = make(tmp_path / "secret")  # type: ignore[operator]
     with pytest.raises(CredentialsError) as info:
         if where == "--token-file":
-            load_credentials({}, token_file=path)
+            load_credentials({}, CredentialOptions(token_file=path))
         else:
             load_credentials({"OMS_IAM_USER": "u", "OMS_IAM_PASSWORD_FILE": path})
     assert words in str(info.value) and path in str(info.value)
+
+
+def test_credential_options_hide_the_token_and_read_parsed_arguments() -> None:
+    """CredentialOptions leaves the token out of its repr, takes the same-named attributes of parsed arguments
+    (None for one a command lacks) and refuses an unknown --auth when made."""
+    args = argparse.Namespace(auth="token", token=SECRETS[1], token_file=None, iam_user="u", unrelated=1)
+    options = CredentialOptions.from_options(args)
+    assert options == CredentialOptions(auth="token", token=SECRETS[1], iam_user="u")
+    assert options.profile is None and options.iam_endpoint is None
+    for text in (repr(options), str(options)):
+        assert SECRETS[1] not in text and "iam_user='u'" in text
+    assert options.wants("token") and not options.wants("aksk")
+    assert CredentialOptions().wants("password")
+    with pytest.raises(CredentialsError, match="--auth must be one of"):
+        CredentialOptions.from_options(argparse.Namespace(auth="kerberos"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bulkretry.errors import ConfigError, CredentialsError
-from bulkretry.oms.credentials import Token
+from bulkretry.oms.credentials import CredentialOptions, Token
 from bulkretry.oms.sources import load_credentials
 from bulkretry.run.runlock import RunLock
 from tests.nounix import popen_without_unix, run_without_unix
@@ -75,7 +75,7 @@ def test_secret_files_without_o_nonblock(tmp_path: Path, monkeypatch: pytest.Mon
     for name in ("O_NONBLOCK", "O_NOCTTY", "O_CLOEXEC"):
         monkeypatch.delattr(os, name)
     (tmp_path / "tok").write_text("file-token\n")
-    assert load_credentials({}, token_file=str(tmp_path / "tok")) == Token("file-token")
+    assert load_credentials({}, CredentialOptions(token_file=str(tmp_path / "tok"))) == Token("file-token")
     with open(tmp_path / "big", "wb") as fh:
         fh.truncate(1 << 30)
     for path, words in (
@@ -84,7 +84,7 @@ def test_secret_files_without_o_nonblock(tmp_path: Path, monkeypatch: pytest.Mon
         (tmp_path, "not a regular file"),
     ):
         with pytest.raises(CredentialsError, match=words):
-            load_credentials({}, token_file=str(path))
+            load_credentials({}, CredentialOptions(token_file=str(path)))
 
 
 @pytest.mark.slow

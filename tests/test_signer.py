@@ -88,12 +88,14 @@ def _sdk_sign(case: dict) -> dict[str, str]:
 
 def _our_sign(case: dict) -> dict[str, str]:
     return signer.sign(
-        method=case["method"],
-        host=case["host"],
-        path="/" + "/".join(encode_segment(s) for s in case["segments"]),
-        query=copy.deepcopy(case["query"]),
-        headers=dict(case["headers"], **{"X-Sdk-Date": case["date"]}),
-        body=case["body"],
+        signer.SigningRequest(
+            method=case["method"],
+            host=case["host"],
+            path="/" + "/".join(encode_segment(s) for s in case["segments"]),
+            query=copy.deepcopy(case["query"]),
+            headers=dict(case["headers"], **{"X-Sdk-Date": case["date"]}),
+            body=case["body"],
+        ),
         ak=case["ak"],
         sk=case["sk"],
     )
@@ -144,12 +146,9 @@ def test_encoded_slash_is_signed_as_a_separator_like_the_sdk() -> None:
 def test_unsigned_payload_for_non_json_content() -> None:
     """Non-JSON bodies are declared UNSIGNED-PAYLOAD and that header is signed."""
     headers = signer.sign(
-        method="POST",
-        host="h",
-        path="/x",
-        query=None,
-        headers={"Content-Type": "text/plain"},
-        body=b"abc",
+        signer.SigningRequest(
+            method="POST", host="h", path="/x", query=None, headers={"Content-Type": "text/plain"}, body=b"abc"
+        ),
         ak="AK",
         sk="SK",
         now=datetime(2026, 11, 24, tzinfo=timezone.utc),
@@ -162,13 +161,19 @@ def test_unsigned_payload_for_non_json_content() -> None:
 def test_sign_refuses_missing_keys() -> None:
     """Signing without an AK or SK is a clear error, not a bad signature."""
     with pytest.raises(ValueError, match="access key and a secret key"):
-        signer.sign(method="GET", host="h", path="/", query=None, headers={}, body=None, ak="AK", sk="")
+        signer.sign(
+            signer.SigningRequest(method="GET", host="h", path="/", query=None, headers={}, body=None), ak="AK", sk=""
+        )
 
 
 def test_parse_authorization_round_trip_and_garbage() -> None:
     """The server-side parser reads what sign() writes and rejects malformed headers."""
     auth = signer.sign(
-        method="GET", host="h", path="/v2/p", query=None, headers={"X-Project-Id": "p"}, body=None, ak="MYAK", sk="SK"
+        signer.SigningRequest(
+            method="GET", host="h", path="/v2/p", query=None, headers={"X-Project-Id": "p"}, body=None
+        ),
+        ak="MYAK",
+        sk="SK",
     )["Authorization"]
     parsed = signer.parse_authorization(auth)
     assert parsed is not None
@@ -177,3 +182,12 @@ def test_parse_authorization_round_trip_and_garbage() -> None:
     assert len(parsed.signature) == 64
     for bad in (None, "", "Bearer x", "SDK-HMAC-SHA256 Access=a", "SDK-HMAC-SHA256 nonsense"):
         assert signer.parse_authorization(bad) is None
+
+
+def test_a_text_body_is_signed_as_its_utf8_bytes() -> None:
+    """A SigningRequest's text body signs exactly as its UTF-8 bytes, and the headers given are not changed."""
+    headers = {"Content-Type": "application/json", "X-Sdk-Date": "20261124T000000Z"}
+    as_text = signer.SigningRequest("POST", "h", "/v2/p", None, headers, '{"名": 1}')
+    as_bytes = signer.SigningRequest("POST", "h", "/v2/p", None, headers, '{"名": 1}'.encode())
+    assert signer.sign(as_text, ak="AK", sk="SK") == signer.sign(as_bytes, ak="AK", sk="SK")
+    assert headers == {"Content-Type": "application/json", "X-Sdk-Date": "20261124T000000Z"}

@@ -17,7 +17,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from bulkretry.oms.errorbody import parse_error_body
-from bulkretry.oms.signer import sign
+from bulkretry.oms.signer import SigningRequest, sign
 from bulkretry.sim import (
     STATUS_NAMES,
     SimConfig,
@@ -77,12 +77,14 @@ async def call(
         out["X-Auth-Token"] = sim.config.token
     elif auth == "aksk":
         out = sign(
-            method=method,
-            host=sim.url.removeprefix("http://"),
-            path=path,
-            query=parse_qsl(query, keep_blank_values=True),
-            headers={"Content-Type": "application/json", **out},
-            body=body,
+            SigningRequest(
+                method=method,
+                host=sim.url.removeprefix("http://"),
+                path=path,
+                query=parse_qsl(query, keep_blank_values=True),
+                headers={"Content-Type": "application/json", **out},
+                body=body,
+            ),
             ak=sim.config.ak,
             sk=sk or sim.config.sk,
             now=now,
@@ -376,12 +378,9 @@ async def test_bad_credentials_are_a_401_that_echoes_no_secret(
 async def test_a_tampered_signed_request_is_a_401(sim: Simulator) -> None:
     """Changing the path after signing breaks the signature."""
     headers = sign(
-        method="GET",
-        host=sim.url.removeprefix("http://"),
-        path=f"{GROUPS}/x",
-        query=None,
-        headers={},
-        body=b"",
+        SigningRequest(
+            method="GET", host=sim.url.removeprefix("http://"), path=f"{GROUPS}/x", query=None, headers={}, body=b""
+        ),
         ak=sim.config.ak,
         sk=sim.config.sk,
     )

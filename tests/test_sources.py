@@ -13,7 +13,7 @@ from huaweicloudsdkcore.exceptions.exceptions import ApiValueError
 from huaweicloudsdkcore.region.provider import EnvRegionProvider
 
 from bulkretry.errors import ConfigError, CredentialsError
-from bulkretry.oms.credentials import AkSk, EcsAgency
+from bulkretry.oms.credentials import AkSk, CredentialOptions, EcsAgency
 from bulkretry.oms.endpoint import endpoint_for_region, region_overrides
 from bulkretry.oms.sources import credentials_file, koocli_profile, load_credentials
 from bulkretry.sim import SimConfig, SimulatorThread
@@ -129,12 +129,14 @@ def test_the_current_koocli_profile_or_the_one_named(tmp_path: Path) -> None:
     current = load_credentials(env)
     assert current == AkSk("KOOAK-b", "koo-sk-b", "st")
     assert (current.source, current.project_id, current.region) == ("KooCLI profile 'b'", "project-b", "cn-north-4")
-    named = load_credentials({**env, "HUAWEICLOUD_SDK_AK": "x", "HUAWEICLOUD_SDK_SK": "y"}, profile="a")
+    named = load_credentials(
+        {**env, "HUAWEICLOUD_SDK_AK": "x", "HUAWEICLOUD_SDK_SK": "y"}, CredentialOptions(profile="a")
+    )
     assert named == AkSk("KOOAK-a", "koo-sk-a") and named.project_id == "project-a"
     with pytest.raises(CredentialsError, match=r"no such profile.*'a', 'b'"):
-        load_credentials(env, profile="c")
+        load_credentials(env, CredentialOptions(profile="c"))
     with pytest.raises(CredentialsError, match="does not go with --auth token"):
-        load_credentials(env, profile="a", auth="token")
+        load_credentials(env, CredentialOptions(profile="a", auth="token"))
 
 
 def test_an_encrypted_or_unusable_profile_says_which_other_source_to_use(tmp_path: Path) -> None:

@@ -48,22 +48,14 @@ class Sourced:
 
     def __init__(self, args: argparse.Namespace, env: dict[str, str]) -> None:
         from bulkretry.errors import CredentialsError
+        from bulkretry.oms.credentials import CredentialOptions
         from bulkretry.oms.sources import load_credentials
 
         self.credentials: Credentials | None = None
         self.error: CredentialsError | None = None
         self.named = getattr(args, "profile", None) is not None
         try:
-            self.credentials = load_credentials(
-                env,
-                auth=getattr(args, "auth", None),
-                token=getattr(args, "token", None),
-                token_file=getattr(args, "token_file", None),
-                iam_endpoint=getattr(args, "iam_endpoint", None),
-                iam_user=getattr(args, "iam_user", None),
-                iam_domain=getattr(args, "iam_domain", None),
-                profile=getattr(args, "profile", None),
-            )
+            self.credentials = load_credentials(env, CredentialOptions.from_options(args))
         except CredentialsError as exc:
             self.error = exc
 

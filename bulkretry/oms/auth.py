@@ -112,17 +112,8 @@ def _signed(request: OutgoingRequest, ak: str, sk: str, security_token: str | No
         headers["X-Project-Id"] = request.project_id
     if security_token:
         headers["X-Security-Token"] = security_token
-    return signer.sign(
-        method=request.method,
-        host=request.host,
-        path=request.path,
-        query=request.query,
-        headers=headers,
-        body=request.body,
-        ak=ak,
-        sk=sk,
-        now=now,
-    )
+    signing = signer.SigningRequest(request.method, request.host, request.path, request.query, headers, request.body)
+    return signer.sign(signing, ak=ak, sk=sk, now=now)
 
 
 class TokenAuth:
@@ -153,6 +144,19 @@ class _CachedToken:
     refresh_at: float
 
 
+@dataclass(frozen=True)
+class _LoginAnswer:
+    """What IAM answered a login: its status, its body as text (the password taken out of an error's; ``""`` when
+    the body was too long), its ``X-Subject-Token`` and its ``X-Request-Id`` (redacted, shortened)."""
+
+    status: int
+    text: str = field(repr=False)
+    token: str = field(repr=False)
+    request_id: str
+    #: The body was over :data:`MAX_BODY_BYTES`.
+    too_long: bool
+
+
 class IamPasswordAuth:
     """IAM password token per project, from ``POST {iam}/v3/auth/tokens`` (``X-Subject-Token``)."""
 
@@ -173,8 +177,8 @@ class IamPasswordAuth:
         self._timeout = timeout
         # aiohttp's ssl= and proxy options for IAM: the run's network (oms/network.py), else ssl=True (verify with
         # the system's store) or False (--insecure) and no proxy.
-        url = f"{credentials.iam_endpoint}/v3/auth/tokens"
-        self._options = network.aiohttp_options(url) if network is not None else {"ssl": verify_tls}
+        self._url = f"{credentials.iam_endpoint}/v3/auth/tokens"
+        self._options = network.aiohttp_options(self._url) if network is not None else {"ssl": verify_tls}
         self._tokens: dict[str, _CachedToken] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         #: A project's failed login, made again for every row that asks for a token (no second login).
@@ -216,22 +220,35 @@ class IamPasswordAuth:
             return cached.value
 
     async def _fetch(self, project_id: str, session: aiohttp.ClientSession) -> _CachedToken:
+        answer = await self._login(project_id, session)
+        token = self._token_in(answer, project_id)
+        self.fetches += 1
+        return _CachedToken(token, self._refresh_at(answer.text))
+
+    @property
+    def _where(self) -> str:
+        return f"IAM at {self._credentials.iam_endpoint}"
+
+    def _login_body(self, project_id: str) -> str:
+        """The login's JSON: the user's password, scoped to *project_id*."""
         c = self._credentials
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {"user": {"name": c.user, "password": c.password, "domain": {"name": c.domain}}},
-                },
-                "scope": {"project": {"id": project_id}},
+        identity = {"name": c.user, "password": c.password, "domain": {"name": c.domain}}
+        return json.dumps(
+            {
+                "auth": {
+                    "identity": {"methods": ["password"], "password": {"user": identity}},
+                    "scope": {"project": {"id": project_id}},
+                }
             }
-        }
-        url = f"{c.iam_endpoint}/v3/auth/tokens"
-        where = f"IAM at {c.iam_endpoint}"
+        )
+
+    async def _login(self, project_id: str, session: aiohttp.ClientSession) -> _LoginAnswer:
+        """IAM's answer to the login for *project_id*; :class:`LoginUnavailable` when none came."""
+        password, body = (self._credentials.password,), self._login_body(project_id)
         try:
             async with session.post(
-                url,
-                data=json.dumps(body),
+                self._url,
+                data=body,
                 headers={"Content-Type": "application/json;charset=UTF-8"},
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 allow_redirects=False,
@@ -239,49 +256,65 @@ class IamPasswordAuth:
             ) as resp:
                 raw = await read_capped(resp.content, MAX_BODY_BYTES)  # decompressed, as IAM may gzip it
                 text = raw.decode("utf-8", errors="replace") if len(raw) <= MAX_BODY_BYTES else ""
-                request_id = short_text(redact_credentials(resp.headers.get("X-Request-Id", ""), (c.password,)), 128)
-                status = resp.status
-                if status >= 300:  # IAM may quote the password: out before the text is shortened
-                    text = redact_credentials(text, (c.password,))
-                token = resp.headers.get("X-Subject-Token", "")
+                if resp.status >= 300:  # IAM may quote the password: out before the text is shortened
+                    text = redact_credentials(text, password)
+                return _LoginAnswer(
+                    status=resp.status,
+                    text=text,
+                    token=resp.headers.get("X-Subject-Token", ""),
+                    request_id=short_text(redact_credentials(resp.headers.get("X-Request-Id", ""), password), 128),
+                    too_long=len(raw) > MAX_BODY_BYTES,
+                )
         except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
             raise LoginUnavailable(
                 "iam_timeout",
-                f"{where} did not answer the login for project {project_id} within {self._timeout:g} s{_CHECK_IAM}",
+                f"{self._where} did not answer the login for project {project_id} within {self._timeout:g} s"
+                f"{_CHECK_IAM}",
             ) from None
         except (aiohttp.ClientError, ValueError) as exc:
             why = short_text(str(exc) or type(exc).__name__)
             raise LoginUnavailable(
                 "iam_connection",
-                f"{where} could not be reached for the login of project {project_id}: {why}{_CHECK_IAM}",
+                f"{self._where} could not be reached for the login of project {project_id}: {why}{_CHECK_IAM}",
             ) from None
-        if len(raw) > MAX_BODY_BYTES:  # a broken or hostile answer: never held whole in memory
+
+    def _token_in(self, answer: _LoginAnswer, project_id: str) -> str:
+        """The token *answer* gives; :class:`LoginRefused` when IAM refused the login, :class:`LoginUnavailable`
+        when it gave no token for another reason."""
+        where, status = self._where, answer.status
+        if answer.too_long:  # a broken or hostile answer: never held whole in memory
             raise LoginUnavailable(
                 "iam_invalid_response",
                 f"{where} answered the login for project {project_id} with over {MAX_BODY_BYTES} bytes{_CHECK_IAM}",
             )
         if 400 <= status < 500 and status != 429:  # the login itself was refused: trying again cannot help
-            code, msg = parse_error_body(status, text)
-            raise LoginRefused(
-                f"{where} refused the login of user {c.user!r} (domain {c.domain!r}) for project {project_id}: "
-                f"{_answer(status, code, msg)}"
-                + (f" (X-Request-Id {request_id})" if request_id else "")
-                + ". Check the user, password and domain (OMS_IAM_USER or --iam-user, OMS_IAM_PASSWORD, "
-                "OMS_IAM_DOMAIN or --iam-domain) and the project id; the run stopped at this first refusal, as "
-                "IAM locks an account after a few failed logins",
-                status=status,
-                error_code=code,
-                project_id=project_id,
-                request_id=request_id,
+            raise self._refused(answer, project_id)
+        if status >= 300 or not answer.token:
+            code, msg = (
+                parse_error_body(status, answer.text) if status >= 300 else ("iam_no_token", "no X-Subject-Token")
             )
-        if status >= 300 or not token:
-            code, msg = parse_error_body(status, text) if status >= 300 else ("iam_no_token", "no X-Subject-Token")
             raise LoginUnavailable(
                 "iam_no_token",
                 f"{where} gave no token for project {project_id}: {_answer(status, code, msg)}{_CHECK_IAM}",
             )
-        self.fetches += 1
-        return _CachedToken(token, self._refresh_at(text))
+        return answer.token
+
+    def _refused(self, answer: _LoginAnswer, project_id: str) -> LoginRefused:
+        """The run-stopping error for a login IAM refused (4xx but 429), with what to check."""
+        c, request_id = self._credentials, answer.request_id
+        code, msg = parse_error_body(answer.status, answer.text)
+        return LoginRefused(
+            f"{self._where} refused the login of user {c.user!r} (domain {c.domain!r}) for project {project_id}: "
+            f"{_answer(answer.status, code, msg)}"
+            + (f" (X-Request-Id {request_id})" if request_id else "")
+            + ". Check the user, password and domain (OMS_IAM_USER or --iam-user, OMS_IAM_PASSWORD, "
+            "OMS_IAM_DOMAIN or --iam-domain) and the project id; the run stopped at this first refusal, as "
+            "IAM locks an account after a few failed logins",
+            status=answer.status,
+            error_code=code,
+            project_id=project_id,
+            request_id=request_id,
+        )
 
     def _refresh_at(self, text: str) -> float:
         now = self._clock()

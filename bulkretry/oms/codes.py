@@ -25,6 +25,17 @@ from bulkretry.i18n import DEFAULT_LANG, N_, translation
 __all__ = ["CODES", "explain"]
 
 _TRANSIENT = N_("Transient: rerun the failed rows later (bulkretry rerun RUN_DIR --only failed).")
+# Advice several codes share, each written once.
+_RETRY_GROUP = N_("Retry the group: bulkretry run (or rerun) restarts it.")
+_GRANT_DESTINATION = N_("Grant the destination account access to the bucket, then retry the group.")
+_DESTINATION_DENIED = (
+    N_("The destination AK/SK has no permission on the destination bucket or its objects."),
+    _GRANT_DESTINATION,
+)
+_SOURCE_DENIED = (
+    N_("The source AK/SK has no permission to list or read the source objects."),
+    N_("Grant the source account list and read permissions, then retry the group."),
+)
 
 #: Known codes: ``code -> (meaning, what to do)``.
 CODES: dict[str, tuple[str, str]] = {
@@ -158,26 +169,11 @@ CODES: dict[str, tuple[str, str]] = {
         N_("Continue the run with bulkretry run --resume --out RUN_DIR."),
     ),
     # Why a task group failed (its error_reason, as `bulkretry discover` lists it): TRF.xxxx.
-    "TRF.0001": (
-        N_("The migration task group failed on an internal error of the service."),
-        N_("Retry the group: bulkretry run (or rerun) restarts it."),
-    ),
-    "TRF.0003": (
-        N_("The task timed out while it waited to be executed."),
-        N_("Retry the group: bulkretry run (or rerun) restarts it."),
-    ),
-    "TRF.0051": (
-        N_("The destination AK/SK has no permission on the destination bucket."),
-        N_("Grant the destination account access to the bucket, then retry the group."),
-    ),
-    "TRF.0052": (
-        N_("The destination AK/SK has no permission on the destination bucket or its objects."),
-        N_("Grant the destination account access to the bucket, then retry the group."),
-    ),
-    "TRF.0054": (
-        N_("The destination AK/SK has no permission on the destination bucket or its objects."),
-        N_("Grant the destination account access to the bucket, then retry the group."),
-    ),
+    "TRF.0001": (N_("The migration task group failed on an internal error of the service."), _RETRY_GROUP),
+    "TRF.0003": (N_("The task timed out while it waited to be executed."), _RETRY_GROUP),
+    "TRF.0051": (N_("The destination AK/SK has no permission on the destination bucket."), _GRANT_DESTINATION),
+    "TRF.0052": _DESTINATION_DENIED,
+    "TRF.0054": _DESTINATION_DENIED,
     "TRF.0055": (
         N_("The destination bucket has no space left."),
         N_("Free space or raise the bucket's quota, then retry the group."),
@@ -195,18 +191,9 @@ CODES: dict[str, tuple[str, str]] = {
         N_("The source AK/SK is invalid."),
         N_("Put a valid src_ak/src_sk in the manifest, then retry the group."),
     ),
-    "TRF.0152": (
-        N_("The source AK/SK has no permission to list or read the source objects."),
-        N_("Grant the source account list and read permissions, then retry the group."),
-    ),
-    "TRF.0153": (
-        N_("The source AK/SK has no permission to list or read the source objects."),
-        N_("Grant the source account list and read permissions, then retry the group."),
-    ),
-    "TRF.0154": (
-        N_("The source AK/SK has no permission to list or read the source objects."),
-        N_("Grant the source account list and read permissions, then retry the group."),
-    ),
+    "TRF.0152": _SOURCE_DENIED,
+    "TRF.0153": _SOURCE_DENIED,
+    "TRF.0154": _SOURCE_DENIED,
 }
 
 #: Advice for a code that is an HTTP status with no code of its own, by status.

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import stat
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 from bulkretry.errors import ConfigError, CredentialsError
 from bulkretry.masking import mask
@@ -23,6 +23,7 @@ from bulkretry.masking import mask
 __all__ = [
     "AUTH_KINDS",
     "AkSk",
+    "CredentialOptions",
     "Credentials",
     "EcsAgency",
     "IamPassword",
@@ -47,6 +48,12 @@ ENV_IAM_PASSWORD_FILE = "OMS_IAM_PASSWORD_FILE"
 DEFAULT_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
 
 
+def _aside(default: str | None = None) -> Any:
+    """A record's field that says where its credentials came from, or what they give as defaults: never
+    compared, so two records with the same keys are equal whatever their source."""
+    return field(default=default, compare=False)
+
+
 @dataclass(frozen=True)
 class AkSk:
     """Permanent or temporary AK/SK for request signing."""
@@ -55,16 +62,15 @@ class AkSk:
     sk: str
     security_token: str | None = None
     #: Where the keys came from, for the run's summary (never a secret).
-    source: str = field(default="environment (HUAWEICLOUD_SDK_AK)", compare=False)
+    source: str = _aside("environment (HUAWEICLOUD_SDK_AK)")
     #: The project and region the source gives as defaults (a credentials file, a KooCLI profile).
-    project_id: str | None = field(default=None, compare=False)
-    region: str | None = field(default=None, compare=False)
+    project_id: str | None = _aside()
+    region: str | None = _aside()
 
+    # str() is object's, which calls this repr: neither shows the secret
     def __repr__(self) -> str:
         temp = ", temporary" if self.security_token else ""
         return f"AkSk(ak={mask(self.ak)!r}{temp}, source={self.source!r})"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,12 @@ class Token:
     """A ready IAM token, sent as ``X-Auth-Token``."""
 
     token: str
-    source: str = field(default=f"environment ({ENV_TOKEN})", compare=False)
-    project_id: str | None = field(default=None, compare=False)
-    region: str | None = field(default=None, compare=False)
+    source: str = _aside(f"environment ({ENV_TOKEN})")
+    project_id: str | None = _aside()
+    region: str | None = _aside()
 
     def __repr__(self) -> str:
         return f"Token(<{len(self.token)} chars>, source={self.source!r})"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -90,14 +94,12 @@ class IamPassword:
     user: str
     domain: str
     password: str
-    source: str = field(default=f"IAM password ({ENV_IAM_USER})", compare=False)
-    project_id: str | None = field(default=None, compare=False)
-    region: str | None = field(default=None, compare=False)
+    source: str = _aside(f"IAM password ({ENV_IAM_USER})")
+    project_id: str | None = _aside()
+    region: str | None = _aside()
 
     def __repr__(self) -> str:
         return f"IamPassword(iam_endpoint={self.iam_endpoint!r}, user={self.user!r}, domain={self.domain!r})"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -197,73 +199,120 @@ def _first_name(env: Mapping[str, str], *names: str) -> str:
     return next((name for name in names if env.get(name, "").strip()), names[0])
 
 
-def from_environment(
-    env: Mapping[str, str],
-    *,
-    auth: str | None = None,
-    token: str | None = None,
-    token_file: str | None = None,
-    iam_endpoint: str | None = None,
-    iam_user: str | None = None,
-    iam_domain: str | None = None,
-) -> Credentials | None:
-    """The first scheme the options and the environment configure (token, then AK/SK, then IAM password), or
-    the one *auth* forces; None when none is (the chain of :func:`bulkretry.oms.sources.load_credentials` goes
-    on). Raises :class:`CredentialsError` for what is half configured or unreadable, and for a forced token or
-    password scheme that is not configured."""
-    if auth is not None and auth not in AUTH_KINDS:
-        raise CredentialsError(f"--auth must be one of {', '.join(AUTH_KINDS)}, not {auth!r}")
+@dataclass(frozen=True)
+class CredentialOptions:
+    """What the command line says about credentials (``--auth``, ``--token``, ``--token-file``,
+    ``--iam-endpoint``, ``--iam-user``, ``--iam-domain``, ``--profile``), each None when not given: the one
+    value every step of the chain takes. The environment fills in the rest, step by step
+    (:func:`from_environment`). The token is left out of the repr."""
 
-    def want(kind: str) -> bool:
-        return auth is None or auth == kind
+    #: The scheme to use (one of :data:`AUTH_KINDS`), whatever else is configured.
+    auth: str | None = None
+    token: str | None = field(default=None, repr=False)
+    token_file: str | None = None
+    iam_endpoint: str | None = None
+    iam_user: str | None = None
+    iam_domain: str | None = None
+    #: The KooCLI profile whose keys sign the calls (:func:`bulkretry.oms.sources.load_credentials`).
+    profile: str | None = None
 
-    if want("token"):
-        value = check_setting((token or "").strip(), "--token", secret=True, error=CredentialsError)
-        source = "--token"
-        if not value and token_file:
-            value = check_setting(
-                _read_secret_file(token_file, "token"),
-                f"the token file {token_file!r}",
-                secret=True,
-                error=CredentialsError,
-            )
-            source = f"--token-file {token_file}"
-        if not value:
-            value, source = _first(env, ENV_TOKEN), f"environment ({ENV_TOKEN})"
-        if value:
-            return Token(value, source)
-        if auth == "token":
-            raise CredentialsError(f"--auth token: give --token-file FILE or set {ENV_TOKEN}")
+    def __post_init__(self) -> None:
+        if self.auth is not None and self.auth not in AUTH_KINDS:
+            raise CredentialsError(f"--auth must be one of {', '.join(AUTH_KINDS)}, not {self.auth!r}")
 
-    if want("aksk"):
-        ak, sk = _first(env, *ENV_AK), _first(env, *ENV_SK)
-        if ak and sk:
-            return AkSk(ak, sk, _first(env, ENV_SECURITY_TOKEN) or None, f"environment ({_first_name(env, *ENV_AK)})")
-        if ak or sk:
-            missing = " and ".join(
-                f"{names[0]} (or {names[1]})" for names, value in ((ENV_AK, ak), (ENV_SK, sk)) if not value
-            )
-            raise CredentialsError(f"AK/SK signing needs {missing} in the environment")
+    @classmethod
+    def from_options(cls, options: object) -> CredentialOptions:
+        """The attributes of the same names on *options* (parsed arguments; one a command lacks is None)."""
+        return cls(**{f.name: getattr(options, f.name, None) for f in fields(cls)})
 
-    if want("password"):
-        user = check_setting((iam_user or "").strip(), "--iam-user", error=CredentialsError) or _first(
-            env, ENV_IAM_USER
+    def wants(self, kind: str) -> bool:
+        """Whether the scheme *kind* may be used: *auth* forces none, or forces this one."""
+        return self.auth is None or self.auth == kind
+
+
+def _option(value: str | None, name: str, *, secret: bool = False) -> str:
+    """The option *name*'s *value* as one clean line, ``""`` when not given."""
+    return check_setting((value or "").strip(), name, secret=secret, error=CredentialsError)
+
+
+def _given_token(options: CredentialOptions) -> tuple[str, str]:
+    """``(token, source)`` from ``--token``, else from ``--token-file``; ``("", ...)`` when neither gives one."""
+    value = _option(options.token, "--token", secret=True)
+    path = options.token_file
+    if value or not path:
+        return value, "--token"
+    text = check_setting(
+        _read_secret_file(path, "token"), f"the token file {path!r}", secret=True, error=CredentialsError
+    )
+    return text, f"--token-file {path}"
+
+
+def _token(env: Mapping[str, str], options: CredentialOptions) -> Token | None:
+    """A token from the options, else from ``$OMS_AUTH_TOKEN``."""
+    value, source = _given_token(options)
+    if not value:
+        value, source = _first(env, ENV_TOKEN), f"environment ({ENV_TOKEN})"
+    if value:
+        return Token(value, source)
+    if options.auth == "token":
+        raise CredentialsError(f"--auth token: give --token-file FILE or set {ENV_TOKEN}")
+    return None
+
+
+def _aksk(env: Mapping[str, str], options: CredentialOptions) -> AkSk | None:
+    """Keys from the SDK's environment variables (no option gives keys: they would show in the process list)."""
+    ak, sk = _first(env, *ENV_AK), _first(env, *ENV_SK)
+    if ak and sk:
+        return AkSk(ak, sk, _first(env, ENV_SECURITY_TOKEN) or None, f"environment ({_first_name(env, *ENV_AK)})")
+    if ak or sk:
+        missing = " and ".join(
+            f"{names[0]} (or {names[1]})" for names, value in ((ENV_AK, ak), (ENV_SK, sk)) if not value
         )
-        domain = (
-            check_setting((iam_domain or "").strip(), "--iam-domain", error=CredentialsError)
-            or _first(env, ENV_IAM_DOMAIN)
-            or user
+        raise CredentialsError(f"AK/SK signing needs {missing} in the environment")
+    return None
+
+
+def _env_password(env: Mapping[str, str]) -> str:
+    """``$OMS_IAM_PASSWORD``, else the content of the file ``$OMS_IAM_PASSWORD_FILE`` names; ``""`` for neither."""
+    password, path = _first(env, ENV_IAM_PASSWORD), _first(env, ENV_IAM_PASSWORD_FILE)
+    if not password and path:
+        return _read_secret_file(path, "IAM password")
+    return password
+
+
+def _iam_password(env: Mapping[str, str], options: CredentialOptions) -> IamPassword | None:
+    """An IAM user and password: the user and domain from the options, else the environment (the domain defaults
+    to the user's name); the password from the environment only."""
+    user = _option(options.iam_user, "--iam-user") or _first(env, ENV_IAM_USER)
+    domain = _option(options.iam_domain, "--iam-domain") or _first(env, ENV_IAM_DOMAIN) or user
+    password = _env_password(env)
+    if user and password:
+        endpoint = (options.iam_endpoint or "").strip() or _first(env, ENV_IAM_ENDPOINT) or DEFAULT_IAM_ENDPOINT
+        where = "--iam-user" if (options.iam_user or "").strip() else ENV_IAM_USER
+        return IamPassword(endpoint.rstrip("/"), user, domain, password, f"IAM password ({where})")
+    if user or options.auth == "password":
+        raise CredentialsError(
+            f"IAM password auth needs {ENV_IAM_USER} and {ENV_IAM_PASSWORD} (or {ENV_IAM_PASSWORD_FILE})"
         )
-        password = _first(env, ENV_IAM_PASSWORD)
-        password_file = _first(env, ENV_IAM_PASSWORD_FILE)
-        if not password and password_file:
-            password = _read_secret_file(password_file, "IAM password")
-        if user and password:
-            endpoint = (iam_endpoint or "").strip() or _first(env, ENV_IAM_ENDPOINT) or DEFAULT_IAM_ENDPOINT
-            where = "--iam-user" if (iam_user or "").strip() else ENV_IAM_USER
-            return IamPassword(endpoint.rstrip("/"), user, domain, password, f"IAM password ({where})")
-        if user or auth == "password":
-            raise CredentialsError(
-                f"IAM password auth needs {ENV_IAM_USER} and {ENV_IAM_PASSWORD} (or {ENV_IAM_PASSWORD_FILE})"
-            )
+    return None
+
+
+#: The schemes the options and the environment may configure, in the order they are looked for.
+_SCHEMES: tuple[tuple[str, Callable[[Mapping[str, str], CredentialOptions], Credentials | None]], ...] = (
+    ("token", _token),
+    ("aksk", _aksk),
+    ("password", _iam_password),
+)
+
+
+def from_environment(env: Mapping[str, str], options: CredentialOptions | None = None) -> Credentials | None:
+    """The first scheme *options* and the environment configure (token, then AK/SK, then IAM password), or
+    the one ``options.auth`` forces; None when none is (the chain of :func:`bulkretry.oms.sources.load_credentials`
+    goes on). Raises :class:`CredentialsError` for what is half configured or unreadable, and for a forced token
+    or password scheme that is not configured."""
+    options = options or CredentialOptions()
+    for kind, scheme in _SCHEMES:
+        found = scheme(env, options) if options.wants(kind) else None
+        if found is not None:
+            return found
     return None

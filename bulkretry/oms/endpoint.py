@@ -24,7 +24,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from bulkretry.errors import ConfigError
 
@@ -115,6 +115,71 @@ def endpoint_for_region(region: str, overrides: Mapping[str, Endpoint] | None = 
     return Endpoint("https", host, None, host, f"https://{host}")
 
 
+class _EndpointCheck:
+    """The checks of one ``--endpoint`` value, each refusing it with a :class:`ConfigError` naming the option."""
+
+    def __init__(self, url: str, option: str) -> None:
+        self.url = url
+        self.option = option
+
+    def refuse(self, why: str, *, quote: bool = True) -> ConfigError:
+        shown = f" {_shown(self.url)}" if quote else ""
+        return ConfigError(
+            f"{self.option}{shown}: {why}; give it as {ENDPOINT_FORM}, e.g. "
+            "https://oms.cn-north-4.myhuaweicloud.com or http://127.0.0.1:8080"
+        )
+
+    def text(self) -> None:
+        """The value as text: not empty, no credentials, spaces or control characters, an http(s) scheme."""
+        url = self.url
+        if not url:
+            raise self.refuse("the endpoint is empty", quote=False)
+        scheme, sep, _ = url.partition("://")
+        if "@" in url:  # checked first: such a URL is never quoted back (it may hold a password)
+            raise self.refuse(
+                "holds a user name or password (user:password@host); credentials come from --auth and "
+                "the environment, never from the URL",
+                quote=False,
+            )
+        if not url.isprintable() or any(c.isspace() for c in url):
+            raise self.refuse("holds spaces or control characters")
+        if not sep:
+            raise self.refuse("has no scheme")
+        if scheme.lower() not in ("http", "https"):
+            raise self.refuse(f"has the scheme {scheme!r}, not http or https")
+
+    def split(self) -> tuple[SplitResult, int | None]:
+        """The URL's parts and port, with nothing after the host but a ``/``."""
+        try:
+            split = urlsplit(self.url)
+            port = split.port
+        except ValueError as exc:  # a port over 65535 or not a number, brackets that do not close
+            raise self.refuse(f"has a bad host or port ({exc})") from None
+        if split.path not in ("", "/") or split.query or split.fragment or "?" in self.url or "#" in self.url:
+            raise self.refuse(
+                "has a path, query or fragment, which bulkretry would not use (it adds /v2/{project_id}/... itself)"
+            )
+        return split, port
+
+    def host(self, split: SplitResult, port: int | None) -> str:
+        """The host: a host name or a bracketed IPv6 address, then a port of 1..65535 if any."""
+        host = split.hostname or ""
+        if not host:
+            raise self.refuse("has no host")
+        if split.netloc.startswith("["):
+            try:
+                ipaddress.IPv6Address(host.split("%", 1)[0])
+            except ValueError:
+                raise self.refuse("has a bad IPv6 address") from None
+        elif not _HOST.fullmatch(host):
+            raise self.refuse(
+                "has a bad host name (ASCII letters, digits, dots and dashes; a non-ASCII name in its xn-- form)"
+            )
+        if split.netloc.endswith(":") or port == 0:
+            raise self.refuse("has an empty or zero port (1..65535)")
+        return host
+
+
 def parse_endpoint(url: str, *, option: str = "--endpoint") -> Endpoint:
     """*url* checked as an OMS endpoint, ``https://host[:port]`` (http allowed, for a local simulator).
 
@@ -123,50 +188,8 @@ def parse_endpoint(url: str, *, option: str = "--endpoint") -> Endpoint:
     quoted back), and a path, query or fragment (bulkretry adds ``/v2/{project_id}/...`` itself; a path would
     otherwise be dropped without a word). A trailing ``/`` is fine.
     """
-
-    def refuse(why: str, *, quote: bool = True) -> ConfigError:
-        shown = f" {_shown(url)}" if quote else ""
-        return ConfigError(
-            f"{option}{shown}: {why}; give it as {ENDPOINT_FORM}, e.g. "
-            "https://oms.cn-north-4.myhuaweicloud.com or http://127.0.0.1:8080"
-        )
-
-    if not url:
-        raise refuse("the endpoint is empty", quote=False)
-    scheme, sep, _ = url.partition("://")
-    if "@" in url:  # checked first: such a URL is never quoted back (it may hold a password)
-        raise refuse(
-            "holds a user name or password (user:password@host); credentials come from --auth and "
-            "the environment, never from the URL",
-            quote=False,
-        )
-    if not url.isprintable() or any(c.isspace() for c in url):
-        raise refuse("holds spaces or control characters")
-    if not sep:
-        raise refuse("has no scheme")
-    if scheme.lower() not in ("http", "https"):
-        raise refuse(f"has the scheme {scheme!r}, not http or https")
-    try:
-        split = urlsplit(url)
-        port = split.port
-    except ValueError as exc:  # a port over 65535 or not a number, brackets that do not close
-        raise refuse(f"has a bad host or port ({exc})") from None
-    if split.path not in ("", "/") or split.query or split.fragment or "?" in url or "#" in url:
-        raise refuse(
-            "has a path, query or fragment, which bulkretry would not use (it adds /v2/{project_id}/... itself)"
-        )
-    netloc = split.netloc
-    host = split.hostname or ""
-    if not host:
-        raise refuse("has no host")
-    if netloc.startswith("["):
-        try:
-            ipaddress.IPv6Address(host.split("%", 1)[0])
-        except ValueError:
-            raise refuse("has a bad IPv6 address") from None
-    elif not _HOST.fullmatch(host):
-        raise refuse("has a bad host name (ASCII letters, digits, dots and dashes; a non-ASCII name in its xn-- form)")
-    if netloc.endswith(":") or port == 0:
-        raise refuse("has an empty or zero port (1..65535)")
-    scheme = split.scheme
-    return Endpoint(scheme, host, port, netloc, f"{scheme}://{netloc}")
+    check = _EndpointCheck(url, option)
+    check.text()
+    split, port = check.split()
+    host = check.host(split, port)
+    return Endpoint(split.scheme, host, port, split.netloc, f"{split.scheme}://{split.netloc}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import NamedTuple
 from urllib.parse import quote, unquote
@@ -20,6 +21,7 @@ __all__ = [
     "DATE_FORMAT",
     "HEADER_DATE",
     "ParsedAuthorization",
+    "SigningRequest",
     "canonical_query",
     "canonical_request",
     "canonical_uri",
@@ -125,28 +127,23 @@ def signature(sk: str, to_sign: str) -> str:
     return hmac.new(sk.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def sign(
-    *,
-    method: str,
-    host: str,
-    path: str,
-    query: QueryParams | None,
-    headers: Mapping[str, str],
-    body: bytes | str | None,
-    ak: str,
-    sk: str,
-    now: datetime | None = None,
-) -> dict[str, str]:
-    """Return the headers to send: *headers* (values trimmed) plus date, host and ``Authorization``.
+@dataclass(frozen=True)
+class SigningRequest:
+    """A request as it is signed: *path* as sent (already percent-encoded), *query* the parameters as
+    ``(name, value)`` pairs, *body* as sent (text is signed as its UTF-8 bytes)."""
 
-    *path* is the request path as sent (already percent-encoded); *query* the parameters as
-    ``(name, value)`` pairs. A ``X-Sdk-Date`` already in *headers* is kept, as the SDK does.
-    """
-    if not ak or not sk:
-        raise ValueError("AK/SK signing needs both an access key and a secret key")
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    out = dict(headers)
+    method: str
+    host: str
+    path: str
+    query: QueryParams | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | str | None = None
+
+
+def _headers_to_sign(request: SigningRequest, now: datetime | None) -> tuple[dict[str, str], str]:
+    """``(headers, X-Sdk-Date)``: *request*'s headers with what the SDK adds before it signs (an unsigned
+    payload declared for content that is not JSON or BSON, the date unless given, the host unless given)."""
+    out = dict(request.headers)
     content_type = out.get("Content-Type")
     if content_type and not content_type.startswith(("application/json", "application/bson")):
         out[HEADER_CONTENT_SHA256] = "UNSIGNED-PAYLOAD"
@@ -155,9 +152,19 @@ def sign(
         sdk_date = format_sdk_date(now or datetime.now(timezone.utc))
         out[HEADER_DATE] = sdk_date
     if get_ignore_case(out, "Host") is None:
-        out["Host"] = host
+        out["Host"] = request.host
+    return out, sdk_date
+
+
+def sign(request: SigningRequest, *, ak: str, sk: str, now: datetime | None = None) -> dict[str, str]:
+    """Return the headers to send: *request*'s headers (values trimmed) plus date, host and ``Authorization``.
+    A ``X-Sdk-Date`` already in the headers is kept, as the SDK does; else it is *now* (default: the clock)."""
+    if not ak or not sk:
+        raise ValueError("AK/SK signing needs both an access key and a secret key")
+    body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
+    out, sdk_date = _headers_to_sign(request, now)
     signed = _signed_header_names(out)
-    canonical = canonical_request(method, path, query, out, signed, body)
+    canonical = canonical_request(request.method, request.path, request.query, out, signed, body)
     sig = signature(sk, string_to_sign(canonical, sdk_date))
     out = {key: str(value).strip() for key, value in out.items()}
     out["Authorization"] = f"{ALGORITHM} Access={ak}, SignedHeaders={';'.join(signed)}, Signature={sig}"

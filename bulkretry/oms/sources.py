@@ -26,13 +26,13 @@ from typing import Any
 
 from bulkretry.errors import CredentialsError
 from bulkretry.oms.credentials import (
-    AUTH_KINDS,
     ENV_AK,
     ENV_IAM_PASSWORD,
     ENV_IAM_USER,
     ENV_SK,
     ENV_TOKEN,
     AkSk,
+    CredentialOptions,
     Credentials,
     EcsAgency,
     check_setting,
@@ -167,40 +167,57 @@ def credentials_file(env: Mapping[str, str]) -> tuple[AkSk | None, str | None]:
     return None, project_id
 
 
-def koocli_profile(env: Mapping[str, str], name: str | None = None) -> AkSk | EcsAgency | None:
-    """The KooCLI profile *name* (else the config's ``current`` one) of ``~/.hcloud/config.json``: its keys and
-    its ``projectId`` and ``region`` as defaults; an :class:`EcsAgency` for a profile in mode ``ecsAgency``.
+def _no_config(path: Path | None, name: str) -> CredentialsError:
+    """The error for ``--profile NAME`` when there is no KooCLI configuration at *path*."""
+    return CredentialsError(
+        f"--profile {name}: there is no KooCLI configuration "
+        f"({path or '~/.hcloud/config.json'}); create the profile with `hcloud configure "
+        f"set --cli-profile={name}` or {_OTHER_SOURCES}"
+    )
 
-    None when there is no config, or (no *name* given) the current profile is not in it. CredentialsError, saying
-    which other source to use: a named profile or config that is not there, an encrypted config (KooCLI's
-    ``authEncrypt``: the keys are ciphertext only KooCLI reads), another mode (SSO, token, agency), an AKSK
-    profile without its keys.
-    """
-    path = koocli_config_path(env)
-    if path is None or not path.exists():
-        if name is not None:
-            raise CredentialsError(
-                f"--profile {name}: there is no KooCLI configuration "
-                f"({path or '~/.hcloud/config.json'}); create the profile with `hcloud configure "
-                f"set --cli-profile={name}` or {_OTHER_SOURCES}"
-            )
-        return None
+
+def _koocli_config(path: Path) -> dict[str, Any]:
+    """KooCLI's configuration at *path* as a JSON object (``{}`` for any other JSON value)."""
     try:
         config = json.loads(_read_text(path, "KooCLI configuration"))
     except ValueError as exc:
         raise CredentialsError(
             f"the KooCLI configuration {path} is not JSON ({exc}); check it with `hcloud configure test`"
         ) from None
-    config = config if isinstance(config, dict) else {}
+    return config if isinstance(config, dict) else {}
+
+
+def _find_profile(config: Mapping[str, Any], name: str | None, path: Path) -> tuple[str, dict[str, Any] | None]:
+    """``(wanted, profile)``: the name looked for (*name*, else the config's ``current``, else ``default``) and
+    its profile, None when the current one is not there. A profile asked for by *name* and not there is a
+    CredentialsError that lists the profiles there are."""
     profiles = [p for p in config.get("profiles") or [] if isinstance(p, dict)]
     wanted = name if name is not None else str(config.get("current") or "default")
     profile = next((p for p in profiles if p.get("name") == wanted), None)
-    if profile is None:
-        if name is None:
-            return None
+    if profile is None and name is not None:
         known = ", ".join(repr(str(p.get("name"))) for p in profiles) or "none"
         raise CredentialsError(f"--profile {name}: {path} has no such profile (profiles: {known})")
-    where = f"KooCLI profile {wanted!r} of {path}"
+    return wanted, profile
+
+
+def _profile_keys(profile: Mapping[str, Any], where: str, wanted: str) -> tuple[str, str, str | None]:
+    """``(ak, sk, security token)`` of an AKSK profile; CredentialsError naming the keys it lacks."""
+    ak = _value(profile, "accessKeyId", where, secret=True)
+    sk = _value(profile, "secretAccessKey", where, secret=True)
+    if not (ak and sk):
+        missing = " and ".join(k for k, v in (("accessKeyId", ak), ("secretAccessKey", sk)) if not v)
+        raise CredentialsError(
+            f"the {where} has no {missing}: set them with `hcloud configure set "
+            f"--cli-profile={wanted}`, or {_OTHER_SOURCES}"
+        )
+    return ak, sk, _value(profile, "securityToken", where, secret=True) or None
+
+
+def _profile_credentials(
+    env: Mapping[str, str], config: Mapping[str, Any], profile: Mapping[str, Any], where: str, wanted: str
+) -> AkSk | EcsAgency:
+    """What the profile *wanted* (described as *where*) gives: its keys, or the ECS agency, with its
+    ``projectId`` and ``region`` as defaults; CredentialsError for a mode or a config bulkretry cannot use."""
     mode = str(profile.get("mode") or "AKSK")
     project_id = _value(profile, "projectId", where) or None
     region = _value(profile, "region", where) or None
@@ -221,16 +238,29 @@ def koocli_profile(env: Mapping[str, str], name: str | None = None) -> AkSk | Ec
         raise CredentialsError(
             f"the {where} is encrypted (authEncrypt), and only KooCLI can read its keys: {_OTHER_SOURCES}"
         )
-    ak = _value(profile, "accessKeyId", where, secret=True)
-    sk = _value(profile, "secretAccessKey", where, secret=True)
-    if not (ak and sk):
-        missing = " and ".join(k for k, v in (("accessKeyId", ak), ("secretAccessKey", sk)) if not v)
-        raise CredentialsError(
-            f"the {where} has no {missing}: set them with `hcloud configure set "
-            f"--cli-profile={wanted}`, or {_OTHER_SOURCES}"
-        )
-    token = _value(profile, "securityToken", where, secret=True) or None
+    ak, sk, token = _profile_keys(profile, where, wanted)
     return AkSk(ak, sk, token, f"KooCLI profile {wanted!r}", project_id, region)
+
+
+def koocli_profile(env: Mapping[str, str], name: str | None = None) -> AkSk | EcsAgency | None:
+    """The KooCLI profile *name* (else the config's ``current`` one) of ``~/.hcloud/config.json``: its keys and
+    its ``projectId`` and ``region`` as defaults; an :class:`EcsAgency` for a profile in mode ``ecsAgency``.
+
+    None when there is no config, or (no *name* given) the current profile is not in it. CredentialsError, saying
+    which other source to use: a named profile or config that is not there, an encrypted config (KooCLI's
+    ``authEncrypt``: the keys are ciphertext only KooCLI reads), another mode (SSO, token, agency), an AKSK
+    profile without its keys.
+    """
+    path = koocli_config_path(env)
+    if path is None or not path.exists():
+        if name is not None:
+            raise _no_config(path, name)
+        return None
+    config = _koocli_config(path)
+    wanted, profile = _find_profile(config, name, path)
+    if profile is None:
+        return None
+    return _profile_credentials(env, config, profile, f"KooCLI profile {wanted!r} of {path}", wanted)
 
 
 def metadata_enabled(env: Mapping[str, str]) -> bool:
@@ -238,45 +268,46 @@ def metadata_enabled(env: Mapping[str, str]) -> bool:
     return env.get(ENV_NO_METADATA, "").strip().lower() in ("", "0", "false", "no")
 
 
-def load_credentials(
-    env: Mapping[str, str] | None = None,
-    *,
-    auth: str | None = None,
-    token: str | None = None,
-    token_file: str | None = None,
-    iam_endpoint: str | None = None,
-    iam_user: str | None = None,
-    iam_domain: str | None = None,
-    profile: str | None = None,
-) -> Credentials:
+def _named_profile(env: Mapping[str, str], options: CredentialOptions) -> AkSk | EcsAgency:
+    """The KooCLI profile ``--profile`` names, whatever else is configured; it goes with ``--auth aksk`` only."""
+    if options.auth not in (None, "aksk"):
+        raise CredentialsError(
+            f"--profile names a KooCLI profile, whose keys sign the calls: it does not go with --auth {options.auth}"
+        )
+    name = check_setting(options.profile or "", "--profile", error=CredentialsError)
+    named = koocli_profile(env, name)
+    assert named is not None  # a named profile is there or refused
+    return named
+
+
+def _nothing_configured(auth: str | None) -> CredentialsError:
+    """The error at the end of a chain that found nothing (the ECS agency left out): what to set."""
+    if auth == "aksk":
+        return CredentialsError(
+            f"--auth aksk: set {ENV_AK[0]} and {ENV_SK[0]}, or give the keys in the SDK's "
+            "credentials file or a KooCLI profile"
+        )
+    return CredentialsError(
+        f"no credentials: set {ENV_AK[0]} and {ENV_SK[0]} (AK/SK signing), or {ENV_TOKEN} / --token-file (IAM "
+        f"token), or {ENV_IAM_USER} and {ENV_IAM_PASSWORD} (IAM password), or write the SDK's credentials file "
+        f"~/.huaweicloud/credentials, or name a KooCLI profile with --profile ({ENV_NO_METADATA} is set, so the "
+        "ECS agency is not asked)"
+    )
+
+
+def load_credentials(env: Mapping[str, str] | None = None, options: CredentialOptions | None = None) -> Credentials:
     """The run's credentials: the first configured of the options and the environment (token, AK/SK, IAM
-    password), the SDK's credentials file, the current KooCLI profile, the ECS agency; or the one *auth* forces
-    (``aksk``: any source of keys). ``--profile`` (*profile*) names the KooCLI profile to use, whatever else is
-    configured. Reads files only: the metadata service is asked when the authenticator is made.
+    password), the SDK's credentials file, the current KooCLI profile, the ECS agency; or the one ``options.auth``
+    forces (``aksk``: any source of keys). ``options.profile`` (``--profile``) names the KooCLI profile to use,
+    whatever else is configured. Reads files only: the metadata service is asked when the authenticator is made.
 
     Raises :class:`CredentialsError` with what to set when nothing usable is configured.
     """
     env = os.environ if env is None else env
-    if auth is not None and auth not in AUTH_KINDS:
-        raise CredentialsError(f"--auth must be one of {', '.join(AUTH_KINDS)}, not {auth!r}")
-    if profile is not None:
-        if auth not in (None, "aksk"):
-            raise CredentialsError(
-                f"--profile names a KooCLI profile, whose keys sign the calls: it does not go with --auth {auth}"
-            )
-        check_setting(profile, "--profile", error=CredentialsError)
-        named = koocli_profile(env, profile)
-        assert named is not None  # a named profile is there or refused
-        return named
-    found = from_environment(
-        env,
-        auth=auth,
-        token=token,
-        token_file=token_file,
-        iam_endpoint=iam_endpoint,
-        iam_user=iam_user,
-        iam_domain=iam_domain,
-    )
+    options = options or CredentialOptions()
+    if options.profile is not None:
+        return _named_profile(env, options)
+    found = from_environment(env, options)
     if found is not None:
         return found
     keys, project_id = credentials_file(env)
@@ -287,14 +318,4 @@ def load_credentials(
         return current
     if metadata_enabled(env):
         return EcsAgency(project_id=project_id)
-    if auth == "aksk":
-        raise CredentialsError(
-            f"--auth aksk: set {ENV_AK[0]} and {ENV_SK[0]}, or give the keys in the SDK's "
-            "credentials file or a KooCLI profile"
-        )
-    raise CredentialsError(
-        f"no credentials: set {ENV_AK[0]} and {ENV_SK[0]} (AK/SK signing), or {ENV_TOKEN} / --token-file (IAM "
-        f"token), or {ENV_IAM_USER} and {ENV_IAM_PASSWORD} (IAM password), or write the SDK's credentials file "
-        f"~/.huaweicloud/credentials, or name a KooCLI profile with --profile ({ENV_NO_METADATA} is set, so the "
-        "ECS agency is not asked)"
-    )
+    raise _nothing_configured(options.auth)
