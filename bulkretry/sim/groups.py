@@ -17,10 +17,10 @@ from bulkretry.sim.seeded import (
     DST_REGIONS,
     EPOCH_MS,
     OVERWRITE_MODES,
-    REASONS,
     STORAGE_POLICIES,
     YEAR_MS,
     deal_statuses,
+    failure_fields,
     random_uuid,
 )
 
@@ -126,16 +126,8 @@ def _group(rng: random.Random, index: int, status: int, project_id: str) -> dict
         "enable_requester_pays": False,
     }
     group.update(_counters(rng, status))
-    if status == FAILED:
-        code, msg = rng.choice(REASONS)
-        group["error_reason"] = {"error_code": code, "error_msg": msg}
-    # Where OMS wrote the list of the objects that failed (no random draw: the seed gives the same groups as before).
-    recorded = group["fail_num"] > 0 and group["enable_failed_object_recording"]
-    group["failed_object_record"] = {
-        "result": recorded,
-        "error_code": "",
-        "list_file_key": f"oms/failed_object_lists/{group['group_id']}/failed_objects.txt" if recorded else "",
-    }
+    failures = group["fail_num"], group["enable_failed_object_recording"]
+    group.update(failure_fields(rng, status == FAILED, *failures, group["group_id"]))
     return group
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "CLOUDS",
@@ -16,6 +17,7 @@ __all__ = [
     "STORAGE_POLICIES",
     "YEAR_MS",
     "deal_statuses",
+    "failure_fields",
     "random_uuid",
 ]
 
@@ -71,3 +73,21 @@ def deal_statuses(rng: random.Random, count: int, failed_ratio: float, failed: i
             statuses.append(others[dealt % len(others)])
             dealt += 1
     return statuses
+
+
+def failure_fields(
+    rng: random.Random, failed: bool, failed_objects: int, recording: bool, owner_id: object
+) -> dict[str, Any]:
+    """The ``error_reason`` of a generated record (a reason from the TRF table, drawn from *rng*, when *failed*)
+    and its ``failed_object_record``: where OMS wrote the list of its *failed_objects* when *recording* is on."""
+    reason = None
+    if failed:
+        code, msg = rng.choice(REASONS)
+        reason = {"error_code": code, "error_msg": msg}
+    recorded = failed_objects > 0 and recording
+    record = {
+        "result": recorded,
+        "error_code": "",
+        "list_file_key": f"oms/failed_object_lists/{owner_id}/failed_objects.txt" if recorded else "",
+    }
+    return {"error_reason": reason, "failed_object_record": record}

@@ -12,17 +12,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from bulkretry.sim.seeded import (
-    CLOUDS,
-    CONSISTENCY_CHECKS,
-    DST_REGIONS,
-    EPOCH_MS,
-    OVERWRITE_MODES,
-    REASONS,
-    STORAGE_POLICIES,
-    YEAR_MS,
-    deal_statuses,
-)
+from bulkretry.sim import seeded
 
 __all__ = [
     "MAX_TASK_ID",
@@ -87,8 +77,8 @@ def _counters(rng: random.Random, status: int) -> dict[str, Any]:
 
 
 def _task(rng: random.Random, task_id: int, status: int, group_id: str | None, project_id: str) -> dict[str, Any]:
-    cloud, regions = rng.choice(CLOUDS)
-    dst_region = rng.choice(DST_REGIONS)
+    cloud, regions = rng.choice(seeded.CLOUDS)
+    dst_region = rng.choice(seeded.DST_REGIONS)
     task: dict[str, Any] = {
         "id": task_id,
         "name": f"sim-task-{task_id}",
@@ -112,26 +102,19 @@ def _task(rng: random.Random, task_id: int, status: int, group_id: str | None, p
         "migrate_since": 0,
         "migrate_speed": rng.randint(1, 200) * 1024 * 1024 if status == TASK_RUNNING else 0,
         "left_time": rng.randint(60, 86400) * 1000 if status == TASK_RUNNING else 0,
-        "start_time": EPOCH_MS + rng.randrange(YEAR_MS),
+        "start_time": seeded.EPOCH_MS + rng.randrange(seeded.YEAR_MS),
         "total_time": rng.randint(60, 86400) * 1000 if status != TASK_WAITING else 0,
-        "object_overwrite_mode": rng.choice(OVERWRITE_MODES),
-        "dst_storage_policy": rng.choice(STORAGE_POLICIES),
-        "consistency_check": rng.choice(CONSISTENCY_CHECKS),
+        "object_overwrite_mode": rng.choice(seeded.OVERWRITE_MODES),
+        "dst_storage_policy": rng.choice(seeded.STORAGE_POLICIES),
+        "consistency_check": rng.choice(seeded.CONSISTENCY_CHECKS),
         "obs_system": "BUCKET",
         "enable_requester_pays": False,
         "success_record_error_reason": "",
         "skip_record_error_reason": "",
     }
     task.update(_counters(rng, status))
-    if status == TASK_FAILED:
-        code, msg = rng.choice(REASONS)
-        task["error_reason"] = {"error_code": code, "error_msg": msg}
-    recorded = task["failed_num"] > 0 and task["enable_failed_object_recording"]
-    task["failed_object_record"] = {
-        "result": recorded,
-        "error_code": "",
-        "list_file_key": f"oms/failed_object_lists/{task_id}/failed_objects.txt" if recorded else "",
-    }
+    failures = task["failed_num"], task["enable_failed_object_recording"]
+    task.update(seeded.failure_fields(rng, status == TASK_FAILED, *failures, task_id))
     return task
 
 
@@ -150,7 +133,7 @@ def generate_tasks(
     (status 4), the others are dealt over waiting, running, stopped and succeeded. About half of them belong to
     one of *group_ids* (none when it is empty); the others stand alone."""
     rng = random.Random(seed ^ _SALT)
-    statuses = deal_statuses(rng, count, failed_ratio, TASK_FAILED, _OTHER_STATUSES)
+    statuses = seeded.deal_statuses(rng, count, failed_ratio, TASK_FAILED, _OTHER_STATUSES)
     tasks = []
     for task_id, status in zip(_unique_ids(rng, count), statuses):
         group_id = rng.choice(group_ids) if group_ids and rng.random() < 0.5 else None
