@@ -2,8 +2,8 @@
 
 Nothing here waits for real time. ``SimClock`` is the pacer's clock and its ``sleep``: sleeping moves
 the clock on and, on the way, delivers the answers due by then (``pacer.feedback``), as the engine
-would. ``Server`` is a sliding one-second window in which refused calls count too, as
-``bulkretry sim --rate-limit`` and API Gateway behave, answering 429 without saying its limit.
+would. ``Server`` is the simulator's own ``RateWindow``: a sliding one-second window in which refused calls
+count too, as ``bulkretry sim --rate-limit`` and API Gateway behave, answering 429 without saying its limit.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections import deque
 from dataclasses import dataclass, field
 
 import pytest
 
 from bulkretry.run.adaptive import AdaptivePacer, RateSpec, parse_rate
+from bulkretry.sim.traffic import RateWindow as Server
 
 BETA = AdaptivePacer.BETA
 
@@ -48,23 +48,6 @@ class SimClock:
     async def sleep(self, seconds: float) -> None:
         assert seconds > 0, "the pacer slept for nothing"
         self.advance_to(self.now + seconds)
-
-
-class Server:
-    """At most ``limit`` calls in any sliding second; refused calls count too."""
-
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
-        self.capacity = max(1, int(limit))
-        self.window = self.capacity / limit
-        self._times: deque[float] = deque()
-
-    def admit(self, at: float) -> bool:
-        while self._times and self._times[0] <= at - self.window:
-            self._times.popleft()
-        allowed = len(self._times) < self.capacity
-        self._times.append(at)
-        return allowed
 
 
 @dataclass

@@ -58,6 +58,14 @@ class Reply:
         return json.loads(self.body)
 
 
+@dataclass(frozen=True)
+class AkSk:
+    """Sign with AK/SK: the simulator's secret key unless *sk* is given, dated *now* unless it is None."""
+
+    sk: str | None = None
+    now: datetime | None = None
+
+
 async def call(
     sim: Simulator,
     method: str,
@@ -66,16 +74,16 @@ async def call(
     query: str = "",
     body: bytes = b"",
     headers: dict[str, str] | None = None,
-    auth: str = "token",
-    sk: str | None = None,
-    now: datetime | None = None,
+    auth: str | AkSk = "token",
 ) -> Reply:
-    """Send one request as-is (path and query already encoded); auth is 'token', 'aksk' or 'none'."""
+    """Send one request as-is (path and query already encoded); auth is 'token', 'aksk' (an AkSk()), an AkSk or
+    'none'."""
     out = dict(headers or {})
+    signing = AkSk() if auth == "aksk" else auth
     if auth == "token" and "X-Auth-Token" not in out:
         assert sim.config.token is not None
         out["X-Auth-Token"] = sim.config.token
-    elif auth == "aksk":
+    elif isinstance(signing, AkSk):
         out = sign(
             SigningRequest(
                 method=method,
@@ -86,8 +94,8 @@ async def call(
                 body=body,
             ),
             ak=sim.config.ak,
-            sk=sk or sim.config.sk,
-            now=now,
+            sk=signing.sk or sim.config.sk,
+            now=signing.now,
         )
     url = URL(sim.url + path + (f"?{query}" if query else ""), encoded=True)
     async with aiohttp.ClientSession() as session, session.request(method, url, headers=out, data=body) as resp:
@@ -305,7 +313,7 @@ async def test_encoded_slash_stays_in_its_segment(sim: Simulator) -> None:
 
 async def test_unknown_routes_and_wrong_methods_answer_json(sim: Simulator) -> None:
     """Unknown paths are 404 APIGW.0101; a known path with the wrong method is a JSON 405."""
-    for path in ("/", "/v2", f"/v2/{PID}/tasks", f"{GROUPS}/x/retry/more", f"{GROUPS}//retry"):
+    for path in ("/", "/v2", f"/v2/{PID}/jobs", f"{GROUPS}/x/retry/more", f"{GROUPS}//retry"):
         reply = await call(sim, "GET", path)
         assert reply.status == 404 and reply.json()["error_code"] == "APIGW.0101", path
     reply = await call(sim, "POST", f"{GROUPS}/x/retry")
@@ -357,7 +365,7 @@ async def test_signed_requests_are_accepted(sim: Simulator) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
-        ({"auth": "aksk", "sk": "wrong-secret"}, "signature does not match"),
+        ({"auth": AkSk(sk="wrong-secret")}, "signature does not match"),
         ({"auth": "aksk", "headers": {"X-Project-Id": "other"}}, "X-Project-Id"),
         ({"auth": "token", "headers": {"X-Auth-Token": "not-the-token"}}, "token is not valid"),
         ({"auth": "none"}, "no X-Auth-Token"),
@@ -392,7 +400,7 @@ async def test_a_tampered_signed_request_is_a_401(sim: Simulator) -> None:
 async def test_signing_date_must_be_within_the_skew(sim: Simulator, minutes: int, status: int) -> None:
     """An X-Sdk-Date more than 15 minutes from now is a 401 that mentions the date."""
     now = datetime.now(timezone.utc) + timedelta(minutes=minutes)
-    reply = await call(sim, "GET", GROUPS, auth="aksk", now=now)
+    reply = await call(sim, "GET", GROUPS, auth=AkSk(now=now))
     assert reply.status == status
     if status == 401:
         assert "X-Sdk-Date" in reply.json()["error_msg"]

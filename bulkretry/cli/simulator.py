@@ -22,9 +22,11 @@ if TYPE_CHECKING:  # for annotations only: the commands import it lazily
     from bulkretry.sim.config import SimConfig
 
 SIM_HELP = """\
-Run the built-in OMS + IAM simulator: a real HTTP server that speaks the OMS v2 task-group API
-(list, show, retry) and IAM's POST /v3/auth/tokens, verifies AK/SK signatures and tokens, and
-keeps a reproducible set of task groups. Its first line of output is `listening on http://HOST:PORT`.
+Run the built-in OMS + IAM simulator: a real HTTP server that speaks the OMS v2 API for task groups
+(list, show, retry, start, stop) and tasks (list, show, start, stop, batch-update of their priority)
+and IAM's POST /v3/auth/tokens, verifies AK/SK signatures and tokens, and keeps a reproducible set
+of task groups and tasks, with the service's status machines. Its first line of output is
+`listening on http://HOST:PORT`.
 
 examples:
   bulkretry sim --port 8080

@@ -1,10 +1,11 @@
 """A faithful OMS + IAM simulator (aiohttp.web), for tests, benchmarks and ``bulkretry sim``.
 
-It serves ``GET /v2/{project_id}/taskgroups[/{group_id}]``, ``PUT …/{group_id}/retry`` and IAM's
-``POST /v3/auth/tokens`` with the real status machine, limits, auth checks and error shapes, and can
-throttle, slow down and fail on purpose. It never prints.
+It serves the OMS v2 calls of ``ROUTES``: task groups (list, show, retry, start, stop), tasks (list, show,
+start, stop, batch-update of their priority), and IAM's ``POST /v3/auth/tokens``, with the service's status
+machines, limits, auth checks and error shapes, and can throttle, slow down and fail on purpose. It never
+prints.
 
-Names are loaded on first use, so ``SimConfig`` or ``generate_groups`` do not import aiohttp.
+Names are loaded on first use, so ``SimConfig``, ``ROUTES`` or ``generate_groups`` do not import aiohttp.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bulkretry.sim.config import SimConfig
+    from bulkretry.sim.errors import SimError
     from bulkretry.sim.groups import STATUS_NAMES, generate_groups
+    from bulkretry.sim.routes import ROUTES
     from bulkretry.sim.server import Simulator, SimulatorThread, running_simulator, serve_forever
-    from bulkretry.sim.state import SimError, SimState
+    from bulkretry.sim.state import SimState
+    from bulkretry.sim.tasks import TASK_STATUS_NAMES, generate_tasks
     from bulkretry.sim.traffic import ReceivedRequest
 
 __all__ = [
+    "ROUTES",
     "STATUS_NAMES",
+    "TASK_STATUS_NAMES",
     "ReceivedRequest",
     "SimConfig",
     "SimError",
@@ -28,6 +34,7 @@ __all__ = [
     "Simulator",
     "SimulatorThread",
     "generate_groups",
+    "generate_tasks",
     "running_simulator",
     "serve_forever",
 ]
@@ -35,8 +42,11 @@ __all__ = [
 _HOME = {
     "STATUS_NAMES": "groups",
     "generate_groups": "groups",
+    "TASK_STATUS_NAMES": "tasks",
+    "generate_tasks": "tasks",
+    "ROUTES": "routes",
     "SimConfig": "config",
-    "SimError": "state",
+    "SimError": "errors",
     "SimState": "state",
     "ReceivedRequest": "traffic",
     "Simulator": "server",

@@ -3,20 +3,79 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["SimConfig"]
+__all__ = ["MAX_GROUPS", "MAX_TASKS", "SimConfig"]
 
-_MAX_GROUPS = 1_000_000
+MAX_GROUPS = 1_000_000
+MAX_TASKS = 1_000_000
 
+Rule = Callable[[object], bool]
 
-def _check(ok: bool, name: str, allowed: str, value: object) -> None:
-    if not ok:
-        raise ValueError(f"SimConfig.{name} must be {allowed} (got {value!r})")
+#: Fields whose value is never shown, not even when it is wrong.
+_SECRETS = frozenset({"sk", "token", "iam_password"})
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number_from(low: float, high: float = math.inf) -> Rule:
+    """A finite number in ``low..high``."""
+    return lambda value: _is_number(value) and low <= value <= high  # type: ignore[operator]
+
+
+def _positive(value: object) -> bool:
+    return _is_number(value) and value > 0  # type: ignore[operator]
+
+
+def _integer_from(low: int, high: int) -> Rule:
+    return lambda value: _is_integer(value) and low <= value <= high  # type: ignore[operator]
+
+
+def _plain_text(value: object) -> bool:
+    """A non-empty string without surrounding spaces."""
+    return isinstance(value, str) and bool(value) and value == value.strip()
+
+
+def _token(value: object) -> bool:
+    return value is None or (isinstance(value, str) and bool(value.strip()))
+
+
+def _project_id(value: object) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= 1024 and "/" not in value
+
+
+_PLAIN_TEXT = "a non-empty string without surrounding spaces"
+
+#: Each field's check and the words that say what it allows, in the order the fields are checked.
+_RULES: tuple[tuple[str, Rule, str], ...] = (
+    ("host", lambda value: isinstance(value, str) and bool(value), "a non-empty host name"),
+    ("port", _integer_from(0, 65535), "an integer in 0..65535"),
+    ("ak", _plain_text, _PLAIN_TEXT),
+    ("sk", _plain_text, _PLAIN_TEXT),
+    ("iam_user", _plain_text, _PLAIN_TEXT),
+    ("iam_domain", _plain_text, _PLAIN_TEXT),
+    ("iam_password", _plain_text, _PLAIN_TEXT),
+    ("token", _token, "None or a non-empty string"),
+    ("project_id", _project_id, "1..1024 characters without '/'"),
+    ("groups", _integer_from(0, MAX_GROUPS), f"an integer in 0..{MAX_GROUPS}"),
+    ("tasks", _integer_from(0, MAX_TASKS), f"an integer in 0..{MAX_TASKS}"),
+    ("failed_ratio", _number_from(0.0, 1.0), "a number in 0..1"),
+    ("seed", _is_integer, "an integer"),
+    ("rate_limit", lambda value: value is None or _positive(value), "None or a number > 0 (calls per second)"),
+    ("latency_ms", _number_from(0.0, 600_000), "a number in 0..600000"),
+    ("error_rate", _number_from(0.0, 1.0), "a number in 0..1"),
+    ("token_ttl_s", _positive, "a number > 0"),
+    ("max_date_skew_s", _number_from(0.0), "a number >= 0"),
+    ("settle_s", _number_from(0.0), "a number >= 0"),
+    ("record", lambda value: isinstance(value, bool), "True or False"),
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +88,8 @@ class SimConfig:
         token: an ``X-Auth-Token`` accepted as-is (None: only tokens issued by the sim's IAM).
         project_id: the only project the credentials give access to.
         groups, failed_ratio, seed: the generated task groups (reproducible from the seed).
+        tasks: the generated migration tasks (from the same seed and failed ratio; about half of them
+            belong to a generated group, the others stand alone).
         rate_limit: at most this many OMS calls per second (sliding window on the state's clock;
             rejected calls count too); None for no limit.
         latency_ms: added to every OMS call after authentication.
@@ -36,7 +97,9 @@ class SimConfig:
         iam_user, iam_domain, iam_password: the password credentials the sim's IAM accepts.
         token_ttl_s: lifetime of IAM tokens, on the state's clock.
         max_date_skew_s: largest accepted distance between ``X-Sdk-Date`` and the real UTC time.
-        settle_s: after a retry, how long a group reports "executing" before "migration finished".
+        settle_s: how long a status in passing lasts, on the state's clock: a retried group is "executing"
+            before "migration finished", a started one before "monitoring"; a stopped group or task is
+            "pausing" before "paused" (or "stopped"); a started task "waiting" before "running".
         record: keep every received request in ``Simulator.received``.
     """
 
@@ -59,68 +122,11 @@ class SimConfig:
     max_date_skew_s: float = 900.0
     settle_s: float = 2.0
     record: bool = True
+    tasks: int = 30
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.host, str) and bool(self.host), "host", "a non-empty host name", self.host)
-        _check(isinstance(self.port, int) and 0 <= self.port <= 65535, "port", "an integer in 0..65535", self.port)
-        for name in ("ak", "sk", "iam_user", "iam_domain", "iam_password"):
+        for name, rule, allowed in _RULES:
             value = getattr(self, name)
-            shown = value if name in ("ak", "iam_user", "iam_domain") else "…"
-            _check(
-                isinstance(value, str) and bool(value) and value == value.strip(),
-                name,
-                "a non-empty string without surrounding spaces",
-                shown,
-            )
-        _check(
-            self.token is None or (isinstance(self.token, str) and bool(self.token.strip())),
-            "token",
-            "None or a non-empty string",
-            "…",
-        )
-        _check(
-            isinstance(self.project_id, str) and 1 <= len(self.project_id) <= 1024 and "/" not in self.project_id,
-            "project_id",
-            "1..1024 characters without '/'",
-            self.project_id,
-        )
-        _check(
-            isinstance(self.groups, int) and 0 <= self.groups <= _MAX_GROUPS,
-            "groups",
-            f"an integer in 0..{_MAX_GROUPS}",
-            self.groups,
-        )
-        _check(
-            _is_number(self.failed_ratio) and 0.0 <= self.failed_ratio <= 1.0,
-            "failed_ratio",
-            "a number in 0..1",
-            self.failed_ratio,
-        )
-        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool), "seed", "an integer", self.seed)
-        _check(
-            self.rate_limit is None or (_is_number(self.rate_limit) and self.rate_limit > 0),
-            "rate_limit",
-            "None or a number > 0 (calls per second)",
-            self.rate_limit,
-        )
-        _check(
-            _is_number(self.latency_ms) and 0.0 <= self.latency_ms <= 600_000,
-            "latency_ms",
-            "a number in 0..600000",
-            self.latency_ms,
-        )
-        _check(
-            _is_number(self.error_rate) and 0.0 <= self.error_rate <= 1.0,
-            "error_rate",
-            "a number in 0..1",
-            self.error_rate,
-        )
-        _check(_is_number(self.token_ttl_s) and self.token_ttl_s > 0, "token_ttl_s", "a number > 0", self.token_ttl_s)
-        _check(
-            _is_number(self.max_date_skew_s) and self.max_date_skew_s >= 0,
-            "max_date_skew_s",
-            "a number >= 0",
-            self.max_date_skew_s,
-        )
-        _check(_is_number(self.settle_s) and self.settle_s >= 0, "settle_s", "a number >= 0", self.settle_s)
-        _check(isinstance(self.record, bool), "record", "True or False", self.record)
+            if not rule(value):
+                shown = "…" if name in _SECRETS else value
+                raise ValueError(f"SimConfig.{name} must be {allowed} (got {shown!r})")

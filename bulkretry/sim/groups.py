@@ -8,45 +8,36 @@ failed-object recording is on) the ``failed_object_record`` naming the list of t
 from __future__ import annotations
 
 import random
-import uuid
 from typing import Any
 
 from bulkretry.oms.status import FAILED, FINISHED, RUNNING, STATUS_NAMES
+from bulkretry.sim.seeded import (
+    CLOUDS,
+    CONSISTENCY_CHECKS,
+    DST_REGIONS,
+    EPOCH_MS,
+    OVERWRITE_MODES,
+    STORAGE_POLICIES,
+    YEAR_MS,
+    deal_statuses,
+    failure_fields,
+    random_uuid,
+)
 
-__all__ = ["FAILED", "FINISHED", "RUNNING", "STATUS_NAMES", "generate_groups", "settle_counters"]
+__all__ = [
+    "FAILED",
+    "FINISHED",
+    "RUNNING",
+    "STATUS_NAMES",
+    "clear_failure",
+    "generate_groups",
+    "pause_counters",
+    "resume_counters",
+    "settle_counters",
+]
 
 #: Statuses of the groups that are not failed, in the order they are dealt out.
 _OTHER_STATUSES = (0, 1, 2, 3, 6)
-
-_REASONS = (
-    ("TRF.0001", "Internal system error. Retry the migration task group."),
-    ("TRF.0003", "The task timed out while waiting to be executed."),
-    ("TRF.0051", "The destination AK/SK does not have permission to access the bucket."),
-    ("TRF.0055", "The destination bucket does not have enough space."),
-    ("TRF.0057", "The destination AK/SK is invalid."),
-    ("TRF.0058", "The destination bucket does not exist."),
-    ("TRF.0063", "The account balance is insufficient."),
-    ("TRF.0151", "The source AK/SK is invalid."),
-    ("TRF.0152", "The source AK/SK does not have permission to list objects."),
-)
-_CLOUDS = (
-    ("Aliyun", ("oss-cn-hangzhou", "oss-cn-beijing", "oss-cn-shanghai")),
-    ("AWS", ("us-east-1", "eu-west-1", "ap-southeast-1")),
-    ("Tencent", ("ap-guangzhou", "ap-shanghai", "ap-beijing")),
-    ("Qiniu", ("z0", "z1", "z2")),
-    ("HuaweiCloud", ("cn-north-4", "cn-east-3", "cn-south-1")),
-)
-_DST_REGIONS = ("cn-north-4", "cn-east-3", "cn-south-1", "ap-southeast-1")
-_OVERWRITE = ("SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE", "NO_OVERWRITE", "CRC64_COMPARISON_OVERWRITE", "FULL_OVERWRITE")
-_STORAGE = ("STANDARD", "IA", "ARCHIVE", "SRC_STORAGE_MAPPING")
-_CHECKS = ("size_last_modified", "crc64")
-#: 2024-01-01T00:00:00Z in ms; start times fall in the year after it.
-_EPOCH_MS = 1_704_067_200_000
-_YEAR_MS = 365 * 24 * 3600 * 1000
-
-
-def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def _counters(rng: random.Random, status: int) -> dict[str, int]:
@@ -105,11 +96,11 @@ def settle_counters(group: dict[str, Any]) -> None:
 
 
 def _group(rng: random.Random, index: int, status: int, project_id: str) -> dict[str, Any]:
-    cloud, regions = rng.choice(_CLOUDS)
-    dst_region = rng.choice(_DST_REGIONS)
-    start = _EPOCH_MS + rng.randrange(_YEAR_MS)
+    cloud, regions = rng.choice(CLOUDS)
+    dst_region = rng.choice(DST_REGIONS)
+    start = EPOCH_MS + rng.randrange(YEAR_MS)
     group: dict[str, Any] = {
-        "group_id": _uuid(rng),
+        "group_id": random_uuid(rng),
         "status": status,
         "error_reason": None,
         "src_node": {"bucket": f"src-{cloud.lower()}-{index:04d}", "cloud_type": cloud, "region": rng.choice(regions)},
@@ -128,40 +119,45 @@ def _group(rng: random.Random, index: int, status: int, project_id: str) -> dict
         "migrate_speed": rng.randint(0, 200) * 1024 * 1024 if status in (1, 2) else 0,
         "start_time": start,
         "total_time": rng.randint(60, 86400) * 1000 if status != 0 else 0,
-        "object_overwrite_mode": rng.choice(_OVERWRITE),
-        "dst_storage_policy": rng.choice(_STORAGE),
-        "consistency_check": rng.choice(_CHECKS),
+        "object_overwrite_mode": rng.choice(OVERWRITE_MODES),
+        "dst_storage_policy": rng.choice(STORAGE_POLICIES),
+        "consistency_check": rng.choice(CONSISTENCY_CHECKS),
         "obs_system": "BUCKET",
         "enable_requester_pays": False,
     }
     group.update(_counters(rng, status))
-    if status == FAILED:
-        code, msg = rng.choice(_REASONS)
-        group["error_reason"] = {"error_code": code, "error_msg": msg}
-    # Where OMS wrote the list of the objects that failed (no random draw: the seed gives the same groups as before).
-    recorded = group["fail_num"] > 0 and group["enable_failed_object_recording"]
-    group["failed_object_record"] = {
-        "result": recorded,
-        "error_code": "",
-        "list_file_key": f"oms/failed_object_lists/{group['group_id']}/failed_objects.txt" if recorded else "",
-    }
+    failures = group["fail_num"], group["enable_failed_object_recording"]
+    group.update(failure_fields(rng, status == FAILED, *failures, group["group_id"]))
     return group
 
 
 def generate_groups(seed: int, count: int, failed_ratio: float, project_id: str) -> list[dict[str, Any]]:
     """*count* task groups, the same for the same arguments; exactly ``round(count*failed_ratio)`` are
     failed (status 5), the others are dealt over waiting, executing, monitoring, paused and finished."""
-    if count < 0 or not 0.0 <= failed_ratio <= 1.0:
-        raise ValueError("generate_groups needs count >= 0 and failed_ratio in 0..1")
     rng = random.Random(seed)
-    failed = set(rng.sample(range(count), round(count * failed_ratio)))
-    others = 0
-    groups = []
-    for index in range(count):
-        if index in failed:
-            status = FAILED
-        else:
-            status = _OTHER_STATUSES[others % len(_OTHER_STATUSES)]
-            others += 1
-        groups.append(_group(rng, index, status, project_id))
-    return groups
+    statuses = deal_statuses(rng, count, failed_ratio, FAILED, _OTHER_STATUSES)
+    return [_group(rng, index, status, project_id) for index, status in enumerate(statuses)]
+
+
+def clear_failure(group: dict[str, Any]) -> None:
+    """Clear a retried group's error and failure counters; its failed tasks run again."""
+    group["error_reason"] = None
+    if "fail_num" in group:
+        group["executing_task_num"] = group.get("executing_task_num", 0) + group["failed_task_num"]
+        group.update(fail_num=0, failed_task_num=0)
+
+
+def pause_counters(group: dict[str, Any]) -> None:
+    """Move a paused group's open tasks (executing or waiting) to the paused count; nothing moves any more."""
+    if "executing_task_num" in group:
+        paused = group["paused_task_num"] + group["executing_task_num"] + group["waiting_task_num"]
+        group.update(paused_task_num=paused, executing_task_num=0, waiting_task_num=0)
+    if "migrate_speed" in group:
+        group["migrate_speed"] = 0
+
+
+def resume_counters(group: dict[str, Any]) -> None:
+    """Move a started group's paused tasks to the executing count."""
+    if "paused_task_num" in group:
+        executing = group["executing_task_num"] + group["paused_task_num"]
+        group.update(executing_task_num=executing, paused_task_num=0)

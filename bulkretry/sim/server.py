@@ -7,6 +7,7 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
+from typing import Generic, TypeVar, overload
 
 from aiohttp import web
 
@@ -17,8 +18,33 @@ from bulkretry.sim.traffic import ReceivedRequest, Traffic
 
 __all__ = ["Simulator", "SimulatorThread", "running_simulator", "serve_forever"]
 
+T = TypeVar("T")
+
 #: How long shutting down waits for requests still being answered.
 _SHUTDOWN_TIMEOUT_S = 2.0
+
+
+class _FromTraffic(Generic[T]):
+    """A read-only attribute of a :class:`Simulator` that is the counter of the same name in its ``traffic``."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, sim: None, owner: type) -> _FromTraffic[T]: ...
+
+    @overload
+    def __get__(self, sim: Simulator, owner: type) -> T: ...
+
+    def __get__(self, sim: Simulator | None, owner: type) -> T | _FromTraffic[T]:
+        if sim is None:
+            return self
+        value: T = getattr(sim.traffic, self.name)
+        return value
 
 
 class Simulator:
@@ -44,30 +70,11 @@ class Simulator:
             f"groups={len(self.state)}>"
         )
 
-    @property
-    def received(self) -> list[ReceivedRequest]:
-        """Every request received, in order (when ``config.record``)."""
-        return self.traffic.received
-
-    @property
-    def calls(self) -> int:
-        """OMS calls received, throttled and rejected ones included (IAM requests not)."""
-        return self.traffic.calls
-
-    @property
-    def throttled(self) -> int:
-        """OMS calls answered 429."""
-        return self.traffic.throttled
-
-    @property
-    def injected_errors(self) -> int:
-        """OMS calls answered with an injected 5xx."""
-        return self.traffic.injected_errors
-
-    @property
-    def peak_in_flight(self) -> int:
-        """The most OMS calls handled at the same time."""
-        return self.traffic.peak_in_flight
+    received = _FromTraffic[list[ReceivedRequest]]("Every request received, in order (when ``config.record``).")
+    calls = _FromTraffic[int]("OMS calls received, throttled and rejected ones included (IAM requests not).")
+    throttled = _FromTraffic[int]("OMS calls answered 429.")
+    injected_errors = _FromTraffic[int]("OMS calls answered with an injected 5xx.")
+    peak_in_flight = _FromTraffic[int]("The most OMS calls handled at the same time.")
 
     @property
     def iam_tokens_issued(self) -> int:

@@ -1,4 +1,5 @@
-"""The simulator's world: task groups, their status machine, and the IAM tokens and temporary keys it issued.
+"""The simulator's world: task groups and tasks, their status machines, and the IAM tokens and temporary keys it
+issued.
 
 Time comes from an injectable ``clock`` (seconds, monotonic), so tests move a group from "executing"
 to "finished", or expire a token, by advancing a fake clock instead of sleeping. Every method is
@@ -13,30 +14,19 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bulkretry.sim.actions import GROUP_RETRY, GROUP_START, GROUP_STOP, TASK_PRIORITY, TASK_START, TASK_STOP
+from bulkretry.sim.bodies import TaskQuery, TaskUpdate
 from bulkretry.sim.config import SimConfig
-from bulkretry.sim.groups import FAILED, FINISHED, RUNNING, STATUS_NAMES, generate_groups, settle_counters
+from bulkretry.sim.errors import SimError, not_found
+from bulkretry.sim.groups import STATUS_NAMES, generate_groups
+from bulkretry.sim.store import Clock, Store
+from bulkretry.sim.tasks import MAX_TASK_ID, TASK_STATUS_NAMES, generate_tasks
 
 __all__ = ["IssuedKey", "IssuedToken", "SimError", "SimState"]
-
-Clock = Callable[[], float]
-
-
-class SimError(Exception):
-    """An error the simulated service answers with: HTTP status plus an OMS error code and message."""
-
-    def __init__(self, status: int, error_code: str, error_msg: str) -> None:
-        super().__init__(f"HTTP {status} {error_code}: {error_msg}")
-        self.status = status
-        self.error_code = error_code
-        self.error_msg = error_msg
-
-    def body(self) -> dict[str, str]:
-        """The JSON body OMS sends for this error."""
-        return {"error_code": self.error_code, "error_msg": self.error_msg}
 
 
 @dataclass(frozen=True)
@@ -58,24 +48,24 @@ class IssuedKey:
     expires_at: float
 
 
-def _not_found(group_id: str) -> SimError:
-    del group_id  # never echoed: ids may hold anything
-    return SimError(404, "OMS.1009", "The task group does not exist")
-
-
 class SimState:
-    """Task groups by id (in generation order) and their status machine.
+    """Task groups and tasks by id (in generation order), their status machines, and what IAM issued.
 
     Attributes:
         clock: seconds on a monotonic scale; ``time.monotonic`` unless injected.
-        settle_s: how long a retried group stays "executing" before it reports "migration finished".
+        settle_s: how long a status in passing lasts (see :class:`~bulkretry.sim.config.SimConfig`).
         retries_by_group: successful retries per group id.
         tokens_issued: how many IAM tokens :meth:`issue_token` handed out.
         keys_issued: how many temporary keys :meth:`issue_key` handed out.
     """
 
     def __init__(
-        self, groups: Iterable[dict[str, Any]] = (), *, settle_s: float = 2.0, clock: Clock = time.monotonic
+        self,
+        groups: Iterable[dict[str, Any]] = (),
+        *,
+        settle_s: float = 2.0,
+        clock: Clock = time.monotonic,
+        tasks: Iterable[dict[str, Any]] = (),
     ) -> None:
         self.clock = clock
         self.settle_s = settle_s
@@ -84,17 +74,21 @@ class SimState:
         self.keys_issued = 0
         self._keys: dict[str, IssuedKey] = {}
         self._lock = threading.RLock()
-        self._groups: dict[str, dict[str, Any]] = {}
-        self._retried_at: dict[str, float] = {}
+        self._groups: Store[str] = Store("task group", clock, settle_s)
+        self._tasks: Store[int] = Store("task", clock, settle_s)
         self._tokens: dict[str, IssuedToken] = {}
         for group in groups:
             self.add_group(group)
+        for task in tasks:
+            self.add_task(task)
 
     @classmethod
     def from_config(cls, config: SimConfig, *, clock: Clock = time.monotonic) -> SimState:
-        """The state *config* describes: its generated groups and its ``settle_s``."""
+        """The state *config* describes: its generated groups and tasks and its ``settle_s``."""
         groups = generate_groups(config.seed, config.groups, config.failed_ratio, config.project_id)
-        return cls(groups, settle_s=config.settle_s, clock=clock)
+        group_ids = [group["group_id"] for group in groups]
+        tasks = generate_tasks(config.seed, config.tasks, config.failed_ratio, config.project_id, group_ids)
+        return cls(groups, settle_s=config.settle_s, clock=clock, tasks=tasks)
 
     def __len__(self) -> int:
         return len(self._groups)
@@ -104,13 +98,18 @@ class SimState:
 
     def __repr__(self) -> str:
         with self._lock:
-            by_status = Counter(self._settled(gid)["status"] for gid in self._groups)
-        return f"<SimState {len(self)} groups, by status {dict(sorted(by_status.items()))}>"
+            groups, tasks = self._groups.by_status(), self._tasks.by_status()
+        return (
+            f"<SimState {len(self)} groups, by status {dict(sorted(groups.items()))}; "
+            f"{len(self._tasks)} tasks, by status {dict(sorted(tasks.items()))}>"
+        )
+
+    # --- task groups -------------------------------------------------------------------------------
 
     def ids(self) -> list[str]:
         """Every group id, in the order the groups were added."""
         with self._lock:
-            return list(self._groups)
+            return self._groups.keys()
 
     def add_group(self, group: dict[str, Any]) -> None:
         """Add (or replace) a group; it needs at least ``group_id`` and ``status``. The dict is copied."""
@@ -119,57 +118,104 @@ class SimState:
         if group.get("status") not in STATUS_NAMES:
             raise ValueError(f"a group's status must be one of {sorted(STATUS_NAMES)}")
         with self._lock:
-            self._groups[group["group_id"]] = copy.deepcopy(group)
-            self._retried_at.pop(group["group_id"], None)
-
-    def _settled(self, group_id: str) -> dict[str, Any]:
-        """The stored group, moved on to "finished" if its retry is ``settle_s`` old (lock held)."""
-        group = self._groups[group_id]
-        retried = self._retried_at.get(group_id)
-        if retried is not None and group["status"] == RUNNING and self.clock() - retried >= self.settle_s:
-            group["status"] = FINISHED
-            if "total_num" in group:
-                settle_counters(group)
-            del self._retried_at[group_id]
-        return group
+            self._groups.add(group["group_id"], group)
 
     def get(self, group_id: str) -> dict[str, Any]:
         """A copy of the group as OMS would show it now; :class:`SimError` 404 ``OMS.1009`` if unknown."""
         with self._lock:
-            if group_id not in self._groups:
-                raise _not_found(group_id)
-            return copy.deepcopy(self._settled(group_id))
-
-    def list(self, status: int | None = None, offset: int = 0, limit: int = 10) -> tuple[int, list[dict[str, Any]]]:
-        """``(count of matching groups, copies of the page)``, in the order the groups were added."""
-        with self._lock:
-            settled = (self._settled(gid) for gid in list(self._groups))
-            matching = [group for group in settled if status is None or group["status"] == status]
-            return len(matching), copy.deepcopy(matching[offset : offset + limit])
+            return copy.deepcopy(self._groups.current(group_id))
 
     def retry(self, group_id: str, body: dict[str, Any] | None = None) -> None:
-        """Restart a failed group: it becomes "executing", its error and failure counters are cleared.
+        """Restart a failed group: it becomes "executing", its error and failure counters are cleared, and it
+        finishes ``settle_s`` later.
 
         Raises :class:`SimError`: 404 ``OMS.1009`` for an unknown group, 400 ``OMS.1015`` for a group
         that is not in status 5 (migration failed). *body* (the validated request) is not used yet.
         """
         del body
         with self._lock:
-            if group_id not in self._groups:
-                raise _not_found(group_id)
-            group = self._settled(group_id)
-            status = group["status"]
-            if status != FAILED:
-                raise SimError(
-                    400, "OMS.1015", f"Task group status does not support retry: {STATUS_NAMES[status]} ({status})"
-                )
-            group["status"] = RUNNING
-            group["error_reason"] = None
-            if "fail_num" in group:
-                group["executing_task_num"] = group.get("executing_task_num", 0) + group["failed_task_num"]
-                group.update(fail_num=0, failed_task_num=0)
-            self._retried_at[group_id] = self.clock()
+            self._groups.apply(GROUP_RETRY, group_id)
             self.retries_by_group[group_id] += 1
+
+    def start_group(self, group_id: str, body: dict[str, Any] | None = None) -> None:
+        """Resume a paused group (3): "executing" (1), then "monitoring" (2) ``settle_s`` later; 400 ``OMS.1015``
+        from any other status. *body* (the validated request) is not used yet."""
+        del body
+        with self._lock:
+            self._groups.apply(GROUP_START, group_id)
+
+    def stop_group(self, group_id: str) -> None:
+        """Pause an executing or monitoring group (1, 2): "pausing" (7), then "paused" (3) ``settle_s`` later;
+        400 ``OMS.1015`` from any other status."""
+        with self._lock:
+            self._groups.apply(GROUP_STOP, group_id)
+
+    # --- tasks -------------------------------------------------------------------------------------
+
+    def task_ids(self) -> list[int]:
+        """Every task id, in the order the tasks were added."""
+        with self._lock:
+            return self._tasks.keys()
+
+    def add_task(self, task: dict[str, Any]) -> None:
+        """Add (or replace) a task; it needs at least an integer ``id`` and a ``status``. The dict is copied."""
+        task_id = task.get("id")
+        if not isinstance(task_id, int) or isinstance(task_id, bool) or not 0 <= task_id <= MAX_TASK_ID:
+            raise ValueError(f"a task needs an integer id in 0..{MAX_TASK_ID}")
+        if task.get("status") not in TASK_STATUS_NAMES:
+            raise ValueError(f"a task's status must be one of {sorted(TASK_STATUS_NAMES)}")
+        with self._lock:
+            self._tasks.add(task_id, task)
+
+    def get_task(self, task_id: int) -> dict[str, Any]:
+        """A copy of the task as OMS would show it now; :class:`SimError` 404 ``OMS.1009`` if unknown."""
+        with self._lock:
+            return copy.deepcopy(self._tasks.current(task_id))
+
+    def list_tasks(self, query: TaskQuery) -> tuple[int, list[dict[str, Any]]]:
+        """``(count of the tasks *query* matches, copies of its page)``, in the order the tasks were added."""
+        with self._lock:
+            matching = self._tasks.matching(query.matches)
+            return len(matching), copy.deepcopy(matching[query.offset : query.offset + query.limit])
+
+    def start_task(self, task_id: int, body: dict[str, Any] | None = None) -> None:
+        """Start a stopped or failed task (3, 4): "waiting" (1), then "running" (2) ``settle_s`` later; its error
+        is cleared. 400 ``OMS.1015`` from any other status. *body* (the validated request) is not used yet."""
+        del body
+        with self._lock:
+            self._tasks.apply(TASK_START, task_id)
+
+    def stop_task(self, task_id: int) -> None:
+        """Stop a running task (2): "pausing" (7), then "stopped" (3) ``settle_s`` later; 400 ``OMS.1015`` from
+        any other status."""
+        with self._lock:
+            self._tasks.apply(TASK_STOP, task_id)
+
+    def update_tasks(self, update: TaskUpdate) -> int:
+        """Set the priority of the tasks *update* names, all or none; returns how many were changed.
+
+        Raises :class:`SimError`: 404 ``OMS.1009`` for an unknown group or for task ids that do not exist (the
+        message lists them), 400 ``OMS.1015`` when a task is not waiting, stopped or failed (the first one).
+        """
+        with self._lock:
+            keys = self._tasks_of(update)
+            self._tasks.check(TASK_PRIORITY, keys, lambda task_id: f"task {task_id} is ")
+            for task_id in keys:
+                self._tasks.current(task_id)["task_priority"] = update.task_priority
+            return len(keys)
+
+    def _tasks_of(self, update: TaskUpdate) -> list[int]:
+        """The ids of the tasks *update* names: its ``ids``, or every task of its group (lock held)."""
+        if update.group_id is not None:
+            if update.group_id not in self._groups:
+                raise not_found("task group")
+            return [task["id"] for task in self._tasks.matching(lambda task: task.get("group_id") == update.group_id)]
+        unknown = [task_id for task_id in update.ids if task_id not in self._tasks]
+        if unknown:
+            raise SimError(404, "OMS.1009", f"The tasks do not exist: {', '.join(map(str, unknown))}")
+        return list(dict.fromkeys(update.ids))
+
+    # --- IAM ---------------------------------------------------------------------------------------
 
     def issue_token(self, project_id: str, ttl_s: float) -> str:
         """A new random IAM token scoped to *project_id*, valid for *ttl_s* seconds of the clock."""
@@ -205,3 +251,10 @@ class SimState:
         """The temporary key whose access key is *ak*, or None when *ak* is not one the simulator issued."""
         with self._lock:
             return self._keys.get(ak)
+
+    # Last, because annotations after it in the class would read ``list`` as this method.
+    def list(self, status: int | None = None, offset: int = 0, limit: int = 10) -> tuple[int, list[dict[str, Any]]]:
+        """``(count of matching groups, copies of the page)``, in the order the groups were added."""
+        with self._lock:
+            matching = self._groups.matching(lambda group: status is None or group["status"] == status)
+            return len(matching), copy.deepcopy(matching[offset : offset + limit])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl
 
 from bulkretry.oms.signer import (
     DATE_FORMAT,
@@ -24,6 +23,7 @@ from bulkretry.oms.signer import (
 )
 from bulkretry.sim.config import SimConfig
 from bulkretry.sim.state import SimState
+from bulkretry.sim.traffic import ReceivedRequest
 
 __all__ = ["auth_problem"]
 
@@ -48,16 +48,19 @@ def _temporary_key_problem(
     return key.sk, None
 
 
-def _signature_problem(
-    config: SimConfig,
-    state: SimState,
-    method: str,
-    raw_path: str,
-    raw_query: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    now: datetime,
-) -> str | None:
+def _date_problem(sdk_date: str, now: datetime, max_skew_s: float) -> str | None:
+    """Why the ``X-Sdk-Date`` value is malformed or too far from *now*; None when it is good."""
+    try:
+        signed_at = datetime.strptime(sdk_date, DATE_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return f"the {HEADER_DATE} header is not a date in the form YYYYMMDDTHHMMSSZ"
+    if abs((now - signed_at).total_seconds()) > max_skew_s:
+        return f"the request date ({HEADER_DATE}) is more than {max_skew_s:g} s away from the server time"
+    return None
+
+
+def _signature_problem(config: SimConfig, state: SimState, request: ReceivedRequest, now: datetime) -> str | None:
+    headers = request.headers
     parsed = parse_authorization(get_ignore_case(headers, "Authorization"))
     if parsed is None:
         return "the Authorization header is not an SDK-HMAC-SHA256 signature with Access, SignedHeaders and a signature"
@@ -71,18 +74,16 @@ def _signature_problem(
     sdk_date = get_ignore_case(headers, HEADER_DATE)
     if sdk_date is None:
         return f"the {HEADER_DATE} header is missing"
-    try:
-        signed_at = datetime.strptime(sdk_date, DATE_FORMAT).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return f"the {HEADER_DATE} header is not a date in the form YYYYMMDDTHHMMSSZ"
-    if abs((now - signed_at).total_seconds()) > config.max_date_skew_s:
-        return f"the request date ({HEADER_DATE}) is more than {config.max_date_skew_s:g} s away from the server time"
+    problem = _date_problem(sdk_date, now, config.max_date_skew_s)
+    if problem is not None:
+        return problem
     by_name = {key.lower() for key in headers}
     missing = [name for name in parsed.signed_headers if name not in by_name]
     if missing:
         return f"signed header(s) not in the request: {', '.join(missing)}"
-    query = parse_qsl(raw_query, keep_blank_values=True)
-    canonical = canonical_request(method, raw_path, query, headers, parsed.signed_headers, body)
+    canonical = canonical_request(
+        request.method, request.raw_path, request.query, headers, parsed.signed_headers, request.body
+    )
     expected = signature(sk, string_to_sign(canonical, sdk_date))
     if not hmac.compare_digest(expected.encode(), parsed.signature.encode()):
         return "the signature does not match (check the secret key and what is signed)"
@@ -90,22 +91,14 @@ def _signature_problem(
 
 
 def auth_problem(
-    config: SimConfig,
-    state: SimState,
-    *,
-    method: str,
-    raw_path: str,
-    raw_query: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    project_id: str,
-    now: datetime | None = None,
+    config: SimConfig, state: SimState, request: ReceivedRequest, project_id: str, now: datetime | None = None
 ) -> str | None:
-    """None if the request is authenticated for *project_id*; otherwise the reason, safe to send back.
+    """None if *request* is authenticated for *project_id*; otherwise the reason, safe to send back.
 
-    *raw_path* is the path as received (percent-encoded, no query), *raw_query* the raw query string,
-    *now* the real UTC time (injectable for tests) against which ``X-Sdk-Date`` is checked.
+    The signature is checked over the request as received (its raw path and query); *now* is the real UTC
+    time (injectable for tests) against which ``X-Sdk-Date`` is checked.
     """
+    headers = request.headers
     token = get_ignore_case(headers, "X-Auth-Token")
     if token is not None:
         if config.token is not None and hmac.compare_digest(token.encode(), config.token.encode()):
@@ -113,9 +106,7 @@ def auth_problem(
         else:
             problem = state.token_problem(token, project_id)
     elif get_ignore_case(headers, "Authorization") is not None:
-        problem = _signature_problem(
-            config, state, method, raw_path, raw_query, headers, body, now or datetime.now(timezone.utc)
-        )
+        problem = _signature_problem(config, state, request, now or datetime.now(timezone.utc))
     else:
         return "no X-Auth-Token and no Authorization header"
     if problem is None:
