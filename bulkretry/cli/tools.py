@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from bulkretry.cli._common import (
+from bulkretry.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
-    _add_lang_option,
-    _formats,
-    _Formatter,
-    _lang_of,
-    _non_negative_int,
-    _timeout,
+    HelpFormatter,
+    add_lang_option,
+    formats_type,
+    lang_of,
+    non_negative_int,
+    timeout_type,
 )
-from bulkretry.cli.run import Sourced, _project_id
-from bulkretry.cli.run_options import _add_auth_options
+from bulkretry.cli.run import Sourced, project_id_option
+from bulkretry.cli.run_options import add_auth_options
 from bulkretry.errors import UsageError
 
 REPORT_HELP = """\
@@ -45,31 +45,31 @@ examples:
 """
 
 
-def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "report",
         help="write a run's reports again from its journal",
         description=REPORT_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("run_dir", metavar="DIR", help="the folder of the run")
     p.add_argument(
         "--format",
-        type=_formats,
+        type=formats_type,
         default=None,
         metavar="LIST",
         help="comma list of report formats (default: the run's own)",
     )
-    _add_lang_option(p)
+    add_lang_option(p)
     p.set_defaults(handler=_cmd_report)
 
 
-def _add_diff_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_diff_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "diff",
         help="compare two runs: fixed, still failing, newly failing",
         description=DIFF_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("old_dir", metavar="OLD_DIR", help="the earlier run's folder")
     p.add_argument("new_dir", metavar="NEW_DIR", help="the later run's folder")
@@ -82,7 +82,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from bulkretry.run.runner import rebuild_reports
 
-    result = rebuild_reports(Path(args.run_dir), args.format, _lang_of(args))
+    result = rebuild_reports(Path(args.run_dir), args.format, lang_of(args))
     print(
         f"{result.summary.rows} rows · reports written: {', '.join(f.name for f in result.files)} in {result.out_dir}",
         file=out,
@@ -123,18 +123,18 @@ examples:
 """
 
 
-def _add_history_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_history_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "history",
         help="every run of a manifest, round by round: history.csv and history.html",
         description=HISTORY_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("run_dirs", nargs="+", metavar="DIR", help="run folders, or one folder holding run folders")
     p.add_argument(
         "--out", metavar="DIR", help="where to write history.csv and history.html (default: the current directory)"
     )
-    _add_lang_option(p)
+    add_lang_option(p)
     p.set_defaults(handler=_cmd_history)
 
 
@@ -143,7 +143,7 @@ def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from bulkretry.history import history
 
-    result = history([Path(d) for d in args.run_dirs], Path(args.out) if args.out else None, lang=_lang_of(args))
+    result = history([Path(d) for d in args.run_dirs], Path(args.out) if args.out else None, lang=lang_of(args))
     print(
         f"{len(result.runs)} runs, {result.groups} groups: {result.never_succeeded} never succeeded, "
         f"{result.fixed} fixed along the way · {', '.join(f.name for f in result.files)} in {result.out_dir}",
@@ -169,14 +169,14 @@ examples:
 """
 
 
-def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from bulkretry.defaults import MAX_TIMEOUT
 
     p = sub.add_parser(
         "discover",
         help="write a manifest of the groups in a status (default: failed)",
         description=DISCOVER_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     g = p.add_argument_group("where")
     g.add_argument(
@@ -194,7 +194,7 @@ def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     g = p.add_argument_group("what")
     g.add_argument(
         "--status",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=5,
         metavar="N",
         help="task group status to list (default: %(default)s, migration failed)",
@@ -209,12 +209,12 @@ def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
     g.add_argument(
         "--timeout",
-        type=_timeout,
+        type=timeout_type,
         default=30.0,
         metavar="S",
         help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g} (default: %(default)s)",
     )
-    _add_auth_options(p)
+    add_auth_options(p)
     p.set_defaults(handler=_cmd_discover)
 
 
@@ -230,7 +230,7 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     env = dict(os.environ)
     sourced = Sourced(args, env)  # a credentials file or KooCLI profile may give the project and region
     given = sourced.credentials
-    project_id = _project_id(args, env) or (given.project_id if given else None)
+    project_id = project_id_option(args, env) or (given.project_id if given else None)
     if not project_id:
         raise UsageError(
             "no project id: give --project-id, set HUAWEICLOUD_SDK_PROJECT_ID, or name a KooCLI profile "
