@@ -181,6 +181,12 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     """The pace and output options of `run`, and of `rerun`, where a value not given is the earlier run's."""
+    _add_pace_options(p, rerun=rerun)
+    _add_output_options(p, rerun=rerun)
+
+
+def _add_pace_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
+    """--rate, --concurrency, --max-attempts, --timeout: shown with their defaults for `run`, none for `rerun`."""
     from bulkretry.defaults import (
         DEFAULT_CONCURRENCY,
         DEFAULT_MAX_ATTEMPTS,
@@ -224,6 +230,10 @@ def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> 
         metavar="S",
         help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g}{shown}",
     )
+
+
+def _add_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
+    """Where the files go and in which formats, and the options of an unattended run."""
     g = p.add_argument_group("output")
     g.add_argument(
         "--out",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
 from bulkretry.cli.common import (
     EXIT_FAILED,
@@ -18,6 +20,11 @@ from bulkretry.cli.common import (
 from bulkretry.cli.run import Sourced, project_id_option
 from bulkretry.cli.run_options import add_auth_options
 from bulkretry.errors import UsageError
+
+if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
+    from bulkretry.oms.auth import Authenticator
+    from bulkretry.oms.endpoint import Endpoint
+    from bulkretry.oms.network import Network
 
 REPORT_HELP = """\
 Write the reports of the run in DIR again from its journal (journal.sqlite), in the run's own formats or
@@ -223,12 +230,48 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
     from pathlib import Path
 
-    from bulkretry.discover import discover_groups, manifest_row, write_manifest
+    from bulkretry.errors import ApiError, TransportError
     from bulkretry.oms.auth import authenticator_for
-    from bulkretry.oms.client import OmsClient, make_session
+    from bulkretry.oms.network import network_from
 
     env = dict(os.environ)
     sourced = Sourced(args, env)  # a credentials file or KooCLI profile may give the project and region
+    where = _discover_where(args, env, sourced)
+    target = Path(args.out or f"manifest-{where.project_id[:12]}-status{args.status}.csv")
+    if target.exists():
+        raise UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")
+    network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
+    auth = authenticator_for(sourced.required(), timeout=args.timeout, verify_tls=not args.insecure, network=network)
+    try:
+        rows = asyncio.run(_listing(args, where, auth, network))
+    except (ApiError, TransportError) as exc:
+        print(f"bulkretry: error: listing the task groups failed: {exc}", file=err)
+        return EXIT_FAILED
+    from bulkretry.discover import write_manifest
+
+    count = write_manifest(target, rows)
+    print(
+        f"{count} task groups in status {args.status} · manifest: {target}"
+        + ("" if count else " (header only: nothing to retry)"),
+        file=out,
+    )
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where `discover` lists: the project, and the region or the SDK's endpoint overrides (checked)."""
+
+    project_id: str
+    region: str | None
+    region_endpoints: Mapping[str, Endpoint]
+
+
+def _discover_where(args: argparse.Namespace, env: dict[str, str], sourced: Sourced) -> _Where:
+    """The project and region from the options, the environment, or the credentials file or KooCLI profile;
+    a usage error when either is missing or malformed."""
+    from bulkretry.oms.endpoint import check_region, parse_endpoint, region_overrides
+
     given = sourced.credentials
     project_id = project_id_option(args, env) or (given.project_id if given else None)
     if not project_id:
@@ -239,49 +282,30 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     region = args.region or (given.region if given and not args.endpoint else None)
     if not args.endpoint and not region:
         raise UsageError("no endpoint: give --endpoint URL or --region R")
-    from bulkretry.oms.endpoint import check_region, parse_endpoint, region_overrides
-
     if args.endpoint:
         parse_endpoint(args.endpoint)
     if region:
         check_region(region, option="--region" if args.region else "the region of the KooCLI profile")
-    region_endpoints = {} if args.endpoint else region_overrides(env)
-    target = Path(args.out or f"manifest-{project_id[:12]}-status{args.status}.csv")
-    if target.exists():
-        raise UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")
-    from bulkretry.oms.network import network_from
+    return _Where(project_id, region, {} if args.endpoint else region_overrides(env))
 
-    network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
-    auth = authenticator_for(sourced.required(), timeout=args.timeout, verify_tls=not args.insecure, network=network)
 
-    async def listing() -> list[list[str]]:
-        async with make_session(limit=4) as session:
-            client = OmsClient(
-                session,
-                auth,
-                endpoint=args.endpoint,
-                region=region,
-                timeout=args.timeout,
-                verify_tls=not args.insecure,
-                region_endpoints=region_endpoints,
-                network=network,
-            )
-            return [
-                manifest_row(group, project_id, credentials_from_env=args.credentials_from_env)
-                async for group in discover_groups(client, project_id, status=args.status)
-            ]
+async def _listing(args: argparse.Namespace, where: _Where, auth: Authenticator, network: Network) -> list[list[str]]:
+    """Every group in ``--status``, each as a manifest row."""
+    from bulkretry.discover import discover_groups, manifest_row
+    from bulkretry.oms.client import OmsClient, make_session
 
-    from bulkretry.errors import ApiError, TransportError
-
-    try:
-        rows = asyncio.run(listing())
-    except (ApiError, TransportError) as exc:
-        print(f"bulkretry: error: listing the task groups failed: {exc}", file=err)
-        return EXIT_FAILED
-    count = write_manifest(target, rows)
-    print(
-        f"{count} task groups in status {args.status} · manifest: {target}"
-        + ("" if count else " (header only: nothing to retry)"),
-        file=out,
-    )
-    return EXIT_OK
+    async with make_session(limit=4) as session:
+        client = OmsClient(
+            session,
+            auth,
+            endpoint=args.endpoint,
+            region=where.region,
+            timeout=args.timeout,
+            verify_tls=not args.insecure,
+            region_endpoints=where.region_endpoints,
+            network=network,
+        )
+        return [
+            manifest_row(group, where.project_id, credentials_from_env=args.credentials_from_env)
+            async for group in discover_groups(client, where.project_id, status=args.status)
+        ]
