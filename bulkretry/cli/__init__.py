@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bulkretry import __version__
-from bulkretry.cli.common import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, HelpFormatter
-from bulkretry.errors import BulkRetryError, Stopped, UnsavedResults
+from bulkretry.cli.common import HelpFormatter
+from bulkretry.errors import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, BulkRetryError, Stopped, UnsavedResults
 
 __all__ = ["main"]
 

@@ -1,4 +1,5 @@
-"""What the commands share: exit statuses, the help formatter, argparse types, the usage error."""
+"""What the commands share: the help formatter, argparse types, ``--lang`` (the exit statuses are in
+:mod:`bulkretry.errors`)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,7 @@ from typing import Any
 
 from bulkretry.defaults import MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_TIMEOUT, MAX_VERIFY_TIMEOUT
 
-#: The contract's exit statuses (errors.py): 0 every row fine, 1 some rows failed, 2 nothing was called, 130/143
-#: stopped.
-from bulkretry.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
-
 __all__ = [
-    "EXIT_FAILED",
-    "EXIT_OK",
-    "EXIT_SIGINT",
-    "EXIT_SIGTERM",
-    "EXIT_USAGE",
     "LANG_HELP",
     "HelpFormatter",
     "add_lang_option",

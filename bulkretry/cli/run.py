@@ -7,7 +7,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING, TextIO
 
-from bulkretry.cli.common import EXIT_FAILED, EXIT_OK, lang_of
+from bulkretry.cli.common import lang_of
+from bulkretry.errors import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
     from collections.abc import Callable

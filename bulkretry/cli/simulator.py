@@ -6,7 +6,6 @@ import argparse
 from typing import TYPE_CHECKING, TextIO
 
 from bulkretry.cli.common import (
-    EXIT_OK,
     HelpFormatter,
     add_lang_option,
     lang_of,
@@ -16,7 +15,7 @@ from bulkretry.cli.common import (
     ratio,
     sim_groups_type,
 )
-from bulkretry.errors import UsageError
+from bulkretry.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:  # for annotations only: the commands import it lazily
     from bulkretry.sim.config import SimConfig

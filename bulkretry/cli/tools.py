@@ -7,19 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from bulkretry.cli.common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    HelpFormatter,
-    add_lang_option,
-    formats_type,
-    lang_of,
-    non_negative_int,
-    timeout_type,
-)
+from bulkretry.cli.common import HelpFormatter, add_lang_option, formats_type, lang_of, non_negative_int, timeout_type
 from bulkretry.cli.run import Sourced, project_id_option
 from bulkretry.cli.run_options import add_auth_options
-from bulkretry.errors import UsageError
+from bulkretry.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
     from bulkretry.oms.auth import Authenticator
