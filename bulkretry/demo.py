@@ -15,7 +15,7 @@ from bulkretry.oms.credentials import AkSk
 from bulkretry.records import RowResult
 from bulkretry.run.prepare import prepare
 from bulkretry.run.runner import RunResult, execute
-from bulkretry.run.settings import RunSettings
+from bulkretry.run.settings import ManifestSource, Output, Pacing, RunSettings, ServiceTarget
 
 __all__ = ["DEMO_ENV", "DemoResult", "run_demo", "samples_dir"]
 
@@ -55,12 +55,10 @@ async def run_demo(
     rows: list[RowResult] = []
     async with running_simulator(config) as sim:
         settings = RunSettings(
-            manifest=manifest,
-            endpoint=sim.url,
-            project_id=config.project_id,
-            rate=DEMO_RATE,
-            runs_root=runs_root or DEFAULT_RUNS_ROOT,
-            lang=lang,
+            ManifestSource(manifest),
+            ServiceTarget(endpoint=sim.url, project_id=config.project_id),
+            Pacing(rate=DEMO_RATE),
+            output=Output(runs_root=runs_root or DEFAULT_RUNS_ROOT, lang=lang),
         )
         prepared = prepare(settings, env)
         failed_groups = sim.state.list(status=5, offset=0, limit=1)[0]

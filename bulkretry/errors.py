@@ -14,6 +14,9 @@ from typing import Any
 
 __all__ = [
     "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_SIGINT",
+    "EXIT_SIGTERM",
     "EXIT_USAGE",
     "ApiError",
     "BulkRetryError",
@@ -28,12 +31,22 @@ __all__ = [
     "TransportError",
     "UnsavedResults",
     "UsageError",
+    "signal_exit_status",
 ]
 
+#: Every row is fine (succeeded, skipped or a dry run).
+EXIT_OK = 0
 #: Some rows (or the run's ending) failed after calls were made.
 EXIT_FAILED = 1
 #: Nothing was called: bad usage, settings, credentials or manifest.
 EXIT_USAGE = 2
+#: A stop signal ended the run: SIGINT (Ctrl-C), SIGTERM.
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+def signal_exit_status(name: str | None) -> int:
+    """The contract's status for a stop signal named *name*: 143 for SIGTERM, else 130."""
+    return EXIT_SIGTERM if name == "SIGTERM" else EXIT_SIGINT
 
 
 class BulkRetryError(Exception):
@@ -164,7 +177,7 @@ class Stopped(BulkRetryError):
     what was being done (``while reading the manifest m.xlsx (at row 1234)``), *signal* what stopped it;
     ``exit_status`` is the signal's (130 unless given: 143 for SIGTERM)."""
 
-    exit_status = 130
+    exit_status = EXIT_SIGINT
 
     def __init__(self, where: str, *, signal: str | None = None, exit_status: int | None = None) -> None:
         super().__init__(f"stopped{f' by {signal}' if signal else ''} {where}: nothing was called")

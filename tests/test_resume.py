@@ -21,7 +21,7 @@ import pytest
 from bulkretry.run.prepare import prepare
 from bulkretry.run.runlock import RunLock
 from bulkretry.run.runner import execute
-from bulkretry.run.settings import RunSettings
+from bulkretry.run.settings import ManifestSource, Output, Pacing, Resume, RunSettings, ServiceTarget
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import run_cli, use_sim_credentials
 
@@ -67,12 +67,10 @@ def _stopped_run(sim_thread: SimulatorThread, manifest: Path, out: Path, stop_af
     from bulkretry.oms.credentials import AkSk
 
     settings = RunSettings(
-        manifest=manifest,
-        endpoint=sim_thread.url,
-        project_id=sim_thread.config.project_id,
-        rate=None,
-        concurrency=1,
-        out_dir=out,
+        ManifestSource(manifest),
+        ServiceTarget(endpoint=sim_thread.url, project_id=sim_thread.config.project_id),
+        Pacing(rate=None, concurrency=1),
+        output=Output(out_dir=out),
     )
     engine = {}
     seen = []
@@ -461,13 +459,11 @@ def test_a_stopped_rerun_resumes_with_its_own_selection(sim_thread: SimulatorThr
     _stopped_run(sim_thread, manifest, tmp_path / "run", stop_after=4)  # 6 rows interrupted
     selection = load_selection(tmp_path / "run")
     settings = RunSettings(
-        manifest=manifest,
-        endpoint=sim_thread.url,
-        project_id=sim_thread.config.project_id,
-        rate=None,
-        concurrency=1,
-        out_dir=tmp_path / "again",
-        selection=selection,
+        ManifestSource(manifest),
+        ServiceTarget(endpoint=sim_thread.url, project_id=sim_thread.config.project_id),
+        Pacing(rate=None, concurrency=1),
+        output=Output(out_dir=tmp_path / "again"),
+        resume=Resume(selection=selection),
     )
     engine = {}
     seen = []

@@ -248,15 +248,13 @@ def _execute(sim_thread: SimulatorThread, manifest: Path, out: Path, on_result=N
     from bulkretry.oms.credentials import AkSk
     from bulkretry.run.prepare import prepare
     from bulkretry.run.runner import execute
-    from bulkretry.run.settings import RunSettings
+    from bulkretry.run.settings import ManifestSource, Output, Pacing, RunSettings, ServiceTarget
 
     settings = RunSettings(
-        manifest=manifest,
-        endpoint=sim_thread.url,
-        project_id=sim_thread.config.project_id,
-        rate=None,
-        concurrency=1,
-        out_dir=out,
+        ManifestSource(manifest),
+        ServiceTarget(endpoint=sim_thread.url, project_id=sim_thread.config.project_id),
+        Pacing(rate=None, concurrency=1),
+        output=Output(out_dir=out),
     )
     prepared = prepare(settings)
     auth = AkSkAuth(AkSk(sim_thread.config.ak, sim_thread.config.sk))
@@ -272,19 +270,17 @@ def test_a_cancelled_run_reports_the_rows_planned_ahead_as_interrupted(tmp_path:
     from bulkretry.oms.credentials import Token
     from bulkretry.run.prepare import prepare
     from bulkretry.run.runner import PLAN_BATCH, execute
-    from bulkretry.run.settings import RunSettings
+    from bulkretry.run.settings import ManifestSource, Output, Pacing, RunSettings, ServiceTarget
 
     rows = 2 * PLAN_BATCH + 7
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\n" + "".join(f"g-{i:04d}\n" for i in range(rows)), encoding="utf-8")
     with SimulatorThread(SimConfig(latency_ms=200)) as sim_thread:
         settings = RunSettings(
-            manifest=manifest,
-            endpoint=sim_thread.url,
-            project_id=sim_thread.config.project_id,
-            rate=None,
-            concurrency=2,
-            out_dir=tmp_path / "run",
+            ManifestSource(manifest),
+            ServiceTarget(endpoint=sim_thread.url, project_id=sim_thread.config.project_id),
+            Pacing(rate=None, concurrency=2),
+            output=Output(out_dir=tmp_path / "run"),
         )
         prepared = prepare(settings)
 

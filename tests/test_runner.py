@@ -38,7 +38,10 @@ def test_settings_refuse_numbers_no_run_can_take(field: str, value: object, opti
     from pathlib import Path
 
     from bulkretry.errors import UsageError
-    from bulkretry.run.settings import RunSettings
+    from bulkretry.run.settings import Checks, ManifestSource, Pacing, RunSettings
 
     with pytest.raises(UsageError, match=f"^{option} must be"):
-        RunSettings(manifest=Path("m.csv"), **{field: value})  # type: ignore[arg-type]
+        part = (
+            {"checks": Checks(**{field: value})} if field == "verify_timeout" else {"pacing": Pacing(**{field: value})}
+        )
+        RunSettings(ManifestSource(Path("m.csv")), **part)  # type: ignore[arg-type]

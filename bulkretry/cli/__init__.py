@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bulkretry import __version__
-from bulkretry.cli._common import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, _Formatter
-from bulkretry.errors import BulkRetryError, Stopped, UnsavedResults
+from bulkretry.cli.common import HelpFormatter
+from bulkretry.errors import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, BulkRetryError, Stopped, UnsavedResults
 
 __all__ = ["main"]
 
@@ -35,22 +35,22 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bulkretry.cli.run_options import _add_rerun_parser, _add_run_parser, _add_validate_parser
-    from bulkretry.cli.simulator import _add_demo_parser, _add_sim_parser
-    from bulkretry.cli.tools import _add_diff_parser, _add_discover_parser, _add_history_parser, _add_report_parser
+    from bulkretry.cli.run_options import add_rerun_parser, add_run_parser, add_validate_parser
+    from bulkretry.cli.simulator import add_demo_parser, add_sim_parser
+    from bulkretry.cli.tools import add_diff_parser, add_discover_parser, add_history_parser, add_report_parser
 
-    parser = argparse.ArgumentParser(prog="bulkretry", description=MAIN_HELP, formatter_class=_Formatter)
+    parser = argparse.ArgumentParser(prog="bulkretry", description=MAIN_HELP, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    _add_run_parser(sub)
-    _add_rerun_parser(sub)
-    _add_report_parser(sub)
-    _add_diff_parser(sub)
-    _add_history_parser(sub)
-    _add_discover_parser(sub)
-    _add_validate_parser(sub)
-    _add_sim_parser(sub)
-    _add_demo_parser(sub)
+    add_run_parser(sub)
+    add_rerun_parser(sub)
+    add_report_parser(sub)
+    add_diff_parser(sub)
+    add_history_parser(sub)
+    add_discover_parser(sub)
+    add_validate_parser(sub)
+    add_sim_parser(sub)
+    add_demo_parser(sub)
     return parser
 
 

@@ -5,32 +5,23 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bulkretry.cli._common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_SIGINT,
-    EXIT_SIGTERM,
-    _lang_of,
-)
+from bulkretry.cli.common import lang_of
+from bulkretry.errors import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
     from collections.abc import Callable
-    from pathlib import Path
 
     from bulkretry.cli.signals import StopSignals
     from bulkretry.manifest.columns import ManifestInfo
-    from bulkretry.notify.send import Target
     from bulkretry.oms.credentials import Credentials
-    from bulkretry.oms.network import Network
-    from bulkretry.records import RunSummary
     from bulkretry.run.prepare import PreparedRun
     from bulkretry.run.rerun import Selection
-    from bulkretry.run.settings import RunSettings
+    from bulkretry.run.settings import Checks, Output, PacingGiven, RunSettings
 
 
-def _project_id(args: argparse.Namespace, env: dict[str, str] | None) -> str | None:
+def project_id_option(args: argparse.Namespace, env: dict[str, str] | None) -> str | None:
     """--project-id, or (when *env* is given) $HUAWEICLOUD_SDK_PROJECT_ID: checked to be one clean line, naming
     where it came from."""
     from bulkretry.oms.credentials import ENV_PROJECT_ID, check_setting
@@ -76,10 +67,14 @@ class Sourced:
             if self.error is not None and self.named:  # a profile asked for by name: told at once, even in a dry run
                 raise self.error
             return settings
+        target = settings.target
         return replace(
             settings,
-            project_id=settings.project_id or c.project_id,
-            region=settings.region or (None if settings.endpoint else c.region),
+            target=replace(
+                target,
+                project_id=target.project_id or c.project_id,
+                region=target.region or (None if target.endpoint else c.region),
+            ),
         )
 
 
@@ -87,45 +82,63 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings
     """The settings that `run` and `validate` share (the manifest options)."""
     from pathlib import Path
 
-    from bulkretry.run.settings import RunSettings
+    from bulkretry.run.settings import Checks, ManifestSource, RunSettings, ServiceTarget
 
     return RunSettings(
-        manifest=Path(args.manifest),
-        encoding=args.encoding,
-        delimiter=args.delimiter,
-        sheet=args.sheet,
-        endpoint=args.endpoint,
-        region=args.region,
-        project_id=_project_id(args, env),
-        migrate_failed_object=args.migrate_failed_object,
+        manifest=ManifestSource(Path(args.manifest), args.encoding, args.delimiter, args.sheet),
+        target=ServiceTarget(args.endpoint, args.region, project_id_option(args, env)),
+        checks=Checks(migrate_failed_object=args.migrate_failed_object),
     )
+
+
+def _pacing_given(args: argparse.Namespace) -> PacingGiven:
+    """The pace options of `run` and `rerun` as given (a rerun's are None when not given)."""
+    from bulkretry.run.settings import PacingGiven
+
+    return PacingGiven(
+        rate=args.rate,
+        concurrency=args.concurrency,
+        max_attempts=args.max_attempts,
+        timeout=args.timeout,
+        halt_on_failure=args.halt_on_failure,
+        max_duration=args.max_duration,
+    )
+
+
+def _checks(args: argparse.Namespace, migrate_failed_object: bool | None) -> Checks:
+    from bulkretry.run.settings import Checks
+
+    return Checks(
+        dry_run=args.dry_run,
+        check_status=args.check_status,
+        verify_timeout=args.verify_timeout if args.verify else None,
+        migrate_failed_object=migrate_failed_object,
+    )
+
+
+def _output(args: argparse.Namespace, formats: tuple[str, ...]) -> Output:
+    from pathlib import Path
+
+    from bulkretry.run.settings import Output
+
+    return Output(out_dir=Path(args.out) if args.out else None, formats=formats, lang=lang_of(args))
 
 
 def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings:
     """The shared settings plus `run`'s own options (a resumed rerun also gets its selection back)."""
     from dataclasses import replace
-    from pathlib import Path
 
     from bulkretry.report import FORMATS
-    from bulkretry.run.settings import rate_fields, resumed
+    from bulkretry.run.settings import Resume, resumed
 
+    shared = _settings_from(args, env)
     settings = replace(
-        _settings_from(args, env),
-        **rate_fields(args.rate),
-        concurrency=args.concurrency,
-        max_attempts=args.max_attempts,
-        timeout=args.timeout,
-        out_dir=Path(args.out) if args.out else None,
-        formats=args.format or FORMATS,
-        dry_run=args.dry_run,
-        verify_tls=not args.insecure,
-        resume=args.resume,
-        force=args.force,
-        check_status=args.check_status,
-        verify_timeout=args.verify_timeout if args.verify else None,
-        max_duration=args.max_duration,
-        lang=_lang_of(args),
-        halt_on_failure=args.halt_on_failure,
+        shared,
+        target=replace(shared.target, verify_tls=not args.insecure),
+        pacing=_pacing_given(args).over({}),
+        checks=_checks(args, args.migrate_failed_object),
+        output=_output(args, args.format or FORMATS),
+        resume=Resume(resume=args.resume, force=args.force),
     )
     return resumed(settings) if args.resume else settings
 
@@ -135,32 +148,20 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
     from pathlib import Path
 
     from bulkretry.run.rerun import DEFAULT_ONLY, load_selection
-    from bulkretry.run.settings import rerun_settings
+    from bulkretry.run.settings import ServiceTarget, rerun_settings
 
     selection = load_selection(Path(args.source), args.only or DEFAULT_ONLY, args.error_code)
     return selection, rerun_settings(
         selection,
         manifest=args.manifest,
-        endpoint=args.endpoint,
-        region=args.region,
-        project_id=_project_id(args, None),
-        rate=args.rate,
-        concurrency=args.concurrency,
-        max_attempts=args.max_attempts,
-        timeout=args.timeout,
-        out_dir=Path(args.out) if args.out else None,
-        formats=args.format,
-        dry_run=args.dry_run,
-        verify_tls=not args.insecure,
-        check_status=args.check_status,
-        verify_timeout=args.verify_timeout if args.verify else None,
-        max_duration=args.max_duration,
-        lang=_lang_of(args),
-        halt_on_failure=args.halt_on_failure,
+        target=ServiceTarget(args.endpoint, args.region, project_id_option(args, None), verify_tls=not args.insecure),
+        pacing=_pacing_given(args),
+        checks=_checks(args, None),
+        output=_output(args, args.format or ()),
     )
 
 
-def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
 
     from bulkretry.run.prepare import prepare
@@ -188,39 +189,6 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_FAILED if counts.get("invalid") else EXIT_OK
 
 
-def _summary_line(summary: RunSummary, files: list[Path], lang: str = "en") -> str:
-    """The line printed at the end of a run, in *lang* (English names the outcomes as the csv does)."""
-    from bulkretry.i18n import DEFAULT_LANG, translation
-    from bulkretry.report.charts import outcome_label
-
-    _ = translation(lang).gettext
-    order = ["succeeded", "failed", "invalid", "duplicate", "skipped", "dry_run", "interrupted"]
-    counts = _(", ").join(
-        _("{count} {outcome}").format(
-            count=summary.by_outcome[k], outcome=k if lang == DEFAULT_LANG else outcome_label(k, lang)
-        )
-        for k in order
-        if summary.by_outcome.get(k)
-    )
-    codes = [(c, n) for c, n in summary.by_error_code.items() if c not in ("duplicate",)][:3]
-    top = _(" · top errors: {codes}").format(codes=_(", ").join(f"{c} ×{n}" for c, n in codes)) if codes else ""
-    return _("{rows} rows: {counts}{top} · {duration} s · {calls} calls at {rate}/s · report: {report}").format(
-        rows=summary.rows,
-        counts=counts or _("nothing"),
-        top=top,
-        duration=f"{summary.duration_s:.1f}",
-        calls=summary.calls,
-        rate=f"{summary.achieved_rate:g}",
-        report=_report_file(summary, files),
-    )
-
-
-def _report_file(summary: RunSummary, files: list[Path]) -> Path | str:
-    """The report to open: report.html, else report.xlsx, else the first file written, else the folder."""
-    shown = {f.name: f for f in files}
-    return shown.get("report.html") or shown.get("report.xlsx") or (files[0] if files else summary.out_dir)
-
-
 def _note_hidden_sheets(info: ManifestInfo, err: TextIO) -> None:
     """Say which sheet is read when hidden sheets come before it (they are never read unless named)."""
     if info.hidden_sheets:
@@ -232,7 +200,7 @@ def _note_hidden_sheets(info: ManifestInfo, err: TextIO) -> None:
         )
 
 
-def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
 
     from bulkretry.run.prepare import prepare
@@ -244,7 +212,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     def body(signals: StopSignals) -> int:
         prepared = prepare(settings, env, should_stop=signals.requested)
         _note_hidden_sheets(prepared.info, err)
-        return _execute(args, prepared, env, sourced, out, err, signals)
+        return run_prepared(args, prepared, env, sourced, out, err, signals)
 
     return _stoppable(args, out, err, body)
 
@@ -267,7 +235,7 @@ def _stoppable(args: argparse.Namespace, out: TextIO, err: TextIO, body: Callabl
             return signals.exit_status
 
 
-def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
 
     from bulkretry.run.prepare import prepare
@@ -290,21 +258,22 @@ def _cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _note_hidden_sheets(prepared.info, err)
         if prepared.manifest_sha256 != selection.source_params.get("manifest_sha256"):
             print(
-                f"note: {settings.manifest} changed since {args.source} ran; rows are matched by project and group id",
+                f"note: {settings.manifest.path} changed since {args.source} ran; rows are matched by project and "
+                "group id",
                 file=err,
             )
         if prepared.missing:
             print(
                 f"warning: {prepared.missing} of the {len(selection.targets)} groups with {what} are no longer "
-                f"in {settings.manifest} and are not called",
+                f"in {settings.manifest.path} and are not called",
                 file=err,
             )
-        return _execute(args, prepared, env, sourced, out, err, signals)
+        return run_prepared(args, prepared, env, sourced, out, err, signals)
 
     return _stoppable(args, out, err, body)
 
 
-def _execute(
+def run_prepared(
     args: argparse.Namespace,
     prepared: PreparedRun,
     env: dict[str, str],
@@ -313,205 +282,30 @@ def _execute(
     err: TextIO,
     signals: StopSignals,
 ) -> int:
-    """Run *prepared* (see :func:`_run_and_report`), then send the notifications, whatever the ending: an exit
-    status, an error (re-raised after), or a second signal. The network settings and the ``--notify`` targets
+    """Run *prepared* (:func:`bulkretry.run.job.run_job`) with the terminal as its observer: the progress bar, the
+    lines at the end, the notifications, whatever the ending. The network settings and the ``--notify`` targets
     are checked first, before any call (exit 2)."""
     from pathlib import Path
 
-    from bulkretry.errors import BulkRetryError
+    from bulkretry.cli.ending import Notifier
+    from bulkretry.cli.progress import Terminal, TerminalRun
     from bulkretry.oms.network import network_from
+    from bulkretry.run.job import JobRequest, run_job
 
     settings = prepared.settings
-    network = network_from(env, ca_bundle=args.ca_bundle, verify=settings.verify_tls)
+    network = network_from(env, ca_bundle=args.ca_bundle, verify=settings.target.verify_tls)
     targets = []
     if args.notify:
         from bulkretry.notify.send import resolve_targets
 
-        targets = resolve_targets(args.notify, env, region=settings.region, project_id=settings.project_id)
-    # What names the run before it has a summary: its folder when given, else its manifest.
-    ended: dict[str, Any] = {
-        "run_id": Path(args.out).name if args.out else settings.manifest.name,
-        "lang": settings.lang,
-    }
-    try:
-        code = _run_and_report(
-            args, prepared, sourced, out, err, signals, network, ended, smn=any(t.topic is not None for t in targets)
-        )
-    except BulkRetryError as exc:
-        _notify(args, targets, network, ended, err, exc.exit_status, error=str(exc))
-        raise
-    except KeyboardInterrupt:  # a second signal with no run to hand it to
-        _notify(args, targets, network, ended, err, signals.exit_status, signal=signals.name or "SIGINT")
-        raise
-    _notify(args, targets, network, ended, err, code)
-    return code
-
-
-def _notify(
-    args: argparse.Namespace,
-    targets: list[Target],
-    network: Network,
-    ended: dict[str, Any],
-    err: TextIO,
-    exit_status: int,
-    *,
-    error: str = "",
-    signal: str | None = None,
-) -> None:
-    """Send the run's ending to *targets* (per ``--notify-on``); what could not be sent is a warning on *err* and
-    in the log file, and changes nothing else."""
-    if not targets or (args.notify_on == "failure" and exit_status == EXIT_OK):
-        return
-    import logging
-    from pathlib import Path
-
-    from bulkretry.cli.logfile import json_log
-    from bulkretry.notify.message import Ending, render
-    from bulkretry.notify.send import send_notifications, signer_for
-
-    summary = ended.get("summary")
-    ending = Ending(
-        exit_status,
-        summary,
-        report=ended.get("report", ""),
-        halted=ended.get("halted", ""),
-        signal=ended.get("signal") or signal,
-        error=error,
-        run_id=summary.run_id if summary is not None else ended.get("run_id", ""),
+        target = settings.target
+        targets = resolve_targets(args.notify, env, region=target.region, project_id=target.project_id)
+    log_file = Path(args.log_file) if args.log_file else None
+    notifier = Notifier(
+        targets, network, settings.output.lang, only_failures=args.notify_on == "failure", log_file=log_file
     )
-    auth = ended.get("auth")
-    from bulkretry.i18n import DEFAULT_LANG, translation
-    from bulkretry.report.charts import outcome_label
-
-    lang = ended["lang"]
-    message = render(
-        ending,
-        gettext=translation(lang).gettext,
-        outcome_name=(lambda k: k) if lang == DEFAULT_LANG else (lambda k: outcome_label(k, lang)),
+    terminal = Terminal(out, err, quiet=args.quiet, json_summary=args.json_summary, log_file=log_file)
+    request = JobRequest(
+        prepared, sourced.required, network, signals, needs_auth=any(t.topic is not None for t in targets)
     )
-    warnings = send_notifications(
-        targets,
-        message,
-        network=network,
-        failed=ending.failed,
-        sign=signer_for(auth, network) if auth is not None else None,
-    )
-    if not warnings:
-        return
-    log = logging.getLogger("bulkretry.notify")
-    with json_log(Path(args.log_file) if args.log_file else None, err):
-        for warning in warnings:
-            print(f"bulkretry: warning: {warning}", file=err)
-            log.warning("%s", warning, extra={"event": "notify_failed", "fields": {}})
-
-
-def _run_and_report(
-    args: argparse.Namespace,
-    prepared: PreparedRun,
-    sourced: Sourced,
-    out: TextIO,
-    err: TextIO,
-    signals: StopSignals,
-    network: Network,
-    ended: dict[str, Any],
-    *,
-    smn: bool = False,
-) -> int:
-    """Run *prepared* with a progress bar (and a JSON log), print the summary, pick the exit status. What the
-    notification says goes into *ended* as it becomes known (``auth``, ``summary``, ``report``, ...); *smn*: an
-    ``smn://`` target needs the credentials even for a dry run."""
-    import shlex
-    from dataclasses import replace
-    from pathlib import Path
-
-    from bulkretry.cli.logfile import json_log
-    from bulkretry.cli.progress import run_with_progress
-    from bulkretry.oms.auth import authenticator_for
-    from bulkretry.records import FAILING
-
-    settings = prepared.settings
-    auth = None
-    if not settings.dry_run or smn:  # the ECS agency: its first keys are asked for here (exit 2 when none come)
-        auth = ended["auth"] = authenticator_for(
-            sourced.required(), timeout=settings.timeout, verify_tls=settings.verify_tls, network=network
-        )
-    if signals.requested():  # stopped after the manifest was read: no run folder, no call
-        from bulkretry.errors import Stopped
-
-        raise Stopped("before the first call")
-    # The run allocates a few short-lived objects per call and keeps few cycles: freeze what the imports
-    # made and collect the youngest generation less often. Measured: about 4 % less CPU per call.
-    import gc
-
-    gc.freeze()
-    threshold = gc.get_threshold()
-    gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
-    try:
-        with json_log(Path(args.log_file) if args.log_file else None, err):
-            outcome = run_with_progress(prepared, auth, quiet=args.quiet, err=err, signals=signals, network=network)
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
-    summary = outcome.result.summary if outcome.result is not None else None
-    outcome = replace(outcome, signal=signals.name)  # a signal while the reports were written counts too
-    ended.update(summary=summary, signal=outcome.signal, report=str(outcome.out_dir or ""))
-    if outcome.out_dir:
-        ended["run_id"] = outcome.out_dir.name
-    if outcome.signal is not None:
-        code = EXIT_SIGTERM if outcome.signal == "SIGTERM" else EXIT_SIGINT
-    else:
-        by = summary.by_outcome  # type: ignore[union-attr]
-        code = EXIT_FAILED if any(by.get(k) for k in FAILING) else EXIT_OK
-    if outcome.result is not None:
-        ended.update(
-            report=str(_report_file(outcome.result.summary, outcome.result.files)),
-            halted=outcome.result.halted if outcome.signal is None else "",
-        )
-        line = _summary_line(outcome.result.summary, outcome.result.files, settings.lang)
-        print(line, file=err if args.json_summary else out)
-        if outcome.result.note:
-            print(f"note: no annotated manifest: {outcome.result.note}", file=err)
-        changed = outcome.result.changed
-        if changed.rows:
-            print(
-                f"bulkretry: warning: {changed.rows} rows finished in an earlier session now hold other groups "
-                f"(the manifest changed, and --force resumed anyway), so those groups were not called: "
-                f"{', '.join(changed.first)}{', ...' if changed.rows > len(changed.first) else ''}; call them "
-                "with a new run (without --resume) of a manifest that lists them",
-                file=err,
-            )
-        if outcome.result.halted and outcome.signal is None:
-            halt_code = outcome.result.halt_code
-            boxed = halt_code == "max_duration"
-            print(
-                f"bulkretry: {'the time box ended' if boxed else 'the run halted'}: {outcome.result.halted}; the "
-                f"rows not called are interrupted (error code {halt_code}): {'' if boxed else 'fix the cause, then '}"
-                "continue with: "
-                "bulkretry run "
-                f"{shlex.quote(str(settings.manifest))} --out {shlex.quote(str(outcome.result.out_dir))} --resume "
-                "(and the same options)",
-                file=err,
-            )
-    if outcome.signal is not None:
-        print(
-            f"bulkretry: stopped by {outcome.signal}; unfinished rows are marked interrupted"
-            + (
-                f"; report in {outcome.out_dir}; continue with: bulkretry run {shlex.quote(str(settings.manifest))} "
-                f"--out {shlex.quote(str(outcome.out_dir))} --resume (and the same options)"
-                if outcome.out_dir
-                else ""
-            ),
-            file=err,
-        )
-    if args.json_summary:
-        data = summary.as_dict() if summary is not None else {}
-        files = [str(f) for f in outcome.result.files] if outcome.result is not None else []
-        halted = outcome.result.halted if outcome.result is not None else ""
-        print(
-            json.dumps(
-                {**data, "files": files, "signal": outcome.signal, "halted": halted or None, "exit_status": code},
-                ensure_ascii=False,
-            ),
-            file=out,
-        )
-    return code
+    return run_job(request, TerminalRun(prepared, terminal, notifier)).exit_status

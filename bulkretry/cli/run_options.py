@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import argparse
 
-from bulkretry.cli._common import (
-    _add_lang_option,
-    _concurrency,
-    _duration,
-    _formats,
-    _Formatter,
-    _halt_on_failure,
-    _max_attempts,
-    _outcomes,
-    _rate,
-    _timeout,
-    _verify_timeout,
+from bulkretry.cli.common import (
+    HelpFormatter,
+    add_lang_option,
+    concurrency_type,
+    duration_type,
+    formats_type,
+    halt_on_failure_type,
+    max_attempts_type,
+    outcomes_type,
+    rate_type,
+    timeout_type,
+    verify_timeout_type,
 )
-from bulkretry.cli.run import _cmd_rerun, _cmd_run, _cmd_validate
+from bulkretry.cli.run import cmd_rerun, cmd_run, cmd_validate
 
 RUN_HELP = """\
 Retry every task group of MANIFEST (CSV or Excel, one row per group), rate-limited and concurrent,
@@ -156,9 +156,9 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "run", help="retry every task group of a manifest", description=RUN_HELP, formatter_class=_Formatter
+        "run", help="retry every task group of a manifest", description=RUN_HELP, formatter_class=HelpFormatter
     )
     _add_manifest_options(p)
     _add_pace_and_output_options(p, rerun=False)
@@ -175,12 +175,18 @@ def _add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="with --resume: continue even though the manifest or the call settings changed",
     )
-    _add_auth_options(p)
-    p.set_defaults(handler=_cmd_run)
+    add_auth_options(p)
+    p.set_defaults(handler=cmd_run)
 
 
 def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     """The pace and output options of `run`, and of `rerun`, where a value not given is the earlier run's."""
+    _add_pace_options(p, rerun=rerun)
+    _add_output_options(p, rerun=rerun)
+
+
+def _add_pace_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
+    """--rate, --concurrency, --max-attempts, --timeout: shown with their defaults for `run`, none for `rerun`."""
     from bulkretry.defaults import (
         DEFAULT_CONCURRENCY,
         DEFAULT_MAX_ATTEMPTS,
@@ -197,7 +203,7 @@ def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> 
     g = p.add_argument_group("pace (default: as the earlier run)" if rerun else "pace")
     g.add_argument(
         "--rate",
-        type=_rate,
+        type=rate_type,
         default=None if rerun else DEFAULT_RATE,
         metavar="N|auto",
         help=f"at most N calls per second in total, retries included, {MIN_RATE:g} to {MAX_RATE:g}"
@@ -205,25 +211,29 @@ def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> 
     )
     g.add_argument(
         "--concurrency",
-        type=_concurrency,
+        type=concurrency_type,
         default=None if rerun else DEFAULT_CONCURRENCY,
         metavar="N",
         help=f"at most N calls in flight, 1 to {MAX_CONCURRENCY}{shown}",
     )
     g.add_argument(
         "--max-attempts",
-        type=_max_attempts,
+        type=max_attempts_type,
         default=None if rerun else DEFAULT_MAX_ATTEMPTS,
         metavar="N",
         help=f"attempts per row for 429, 5xx, timeouts and dropped connections, 1 to {MAX_ATTEMPTS}{shown}",
     )
     g.add_argument(
         "--timeout",
-        type=_timeout,
+        type=timeout_type,
         default=None if rerun else DEFAULT_TIMEOUT,
         metavar="S",
         help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g}{shown}",
     )
+
+
+def _add_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
+    """Where the files go and in which formats, and the options of an unattended run."""
     g = p.add_argument_group("output")
     g.add_argument(
         "--out",
@@ -234,14 +244,14 @@ def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> 
     )
     g.add_argument(
         "--format",
-        type=_formats,
+        type=formats_type,
         default=None,
         metavar="LIST",
         help="comma list of csv,xlsx,json,html (default: "
         + ("as the earlier run)" if rerun else "all four); summary.json is always written"),
     )
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
-    _add_lang_option(g)
+    add_lang_option(g)
     _add_unattended_options(g)
 
 
@@ -264,7 +274,7 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
 
     g.add_argument(
         "--verify-timeout",
-        type=_verify_timeout,
+        type=verify_timeout_type,
         default=60.0,
         metavar="S",
         help=f"how long --verify polls a group, every 2 s, at most {MAX_VERIFY_TIMEOUT:g} (default: %(default)s)",
@@ -307,7 +317,7 @@ def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
     )
     g.add_argument(
         "--max-duration",
-        type=_duration,
+        type=duration_type,
         metavar="DURATION",
         help="a time box for maintenance windows, e.g. 90s, 45m, 2h (at most a week): after it no new "
         "call starts, calls in flight finish (within --timeout), the rows not called are interrupted "
@@ -315,7 +325,7 @@ def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
     )
     g.add_argument(
         "--halt-on-failure",
-        type=_halt_on_failure,
+        type=halt_on_failure_type,
         metavar="PCT[:MIN]",
         help="stop starting calls once over PCT %% of at least MIN finished rows failed (MIN default "
         "20), e.g. 50 or 30:100: the rows not called are interrupted with error code halted (exit 1) "
@@ -323,18 +333,18 @@ def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
     )
 
 
-def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "rerun",
         help="a new run of the rows of an earlier run that failed",
         description=RERUN_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("source", metavar="DIR", help="the folder of the earlier run")
     g = p.add_argument_group("which rows")
     g.add_argument(
         "--only",
-        type=_outcomes,
+        type=outcomes_type,
         default=None,
         metavar="LIST",
         help="comma list of outcomes to run again (default: failed,interrupted)",
@@ -355,11 +365,11 @@ def _add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _add_pace_and_output_options(p, rerun=True)
     _add_status_options(p)
     _add_notify_options(p, rerun=True)
-    _add_auth_options(p)
-    p.set_defaults(handler=_cmd_rerun)
+    add_auth_options(p)
+    p.set_defaults(handler=cmd_rerun)
 
 
-def _add_auth_options(p: argparse.ArgumentParser) -> None:
+def add_auth_options(p: argparse.ArgumentParser) -> None:
     from bulkretry.oms.credentials import AUTH_KINDS
 
     g = p.add_argument_group("authentication")
@@ -407,14 +417,14 @@ def _add_profile_option(g: argparse._ArgumentGroup) -> None:
     )
 
 
-def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "validate",
         help="check a manifest and print what would happen; calls nothing",
         description=VALIDATE_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     _add_manifest_options(p)
     p.add_argument("--quiet", action="store_true", help="print only the rows with problems, and the summary")
     _add_profile_option(p.add_argument_group("defaults from credentials (read, never used: nothing is called)"))
-    p.set_defaults(handler=_cmd_validate)
+    p.set_defaults(handler=cmd_validate)

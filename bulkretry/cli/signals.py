@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
 
-from bulkretry.cli._common import EXIT_SIGINT, EXIT_SIGTERM
+from bulkretry.errors import signal_exit_status
 
 __all__ = ["StopSignals"]
 
@@ -47,7 +47,7 @@ class StopSignals:
     @property
     def exit_status(self) -> int:
         """The contract's status for the first signal: 143 for SIGTERM, else 130."""
-        return EXIT_SIGTERM if self.name == "SIGTERM" else EXIT_SIGINT
+        return signal_exit_status(self.name)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.name = self.name or _SIGNALS.get(signum, "SIGINT")

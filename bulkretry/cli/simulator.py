@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, TextIO
 
-from bulkretry.cli._common import (
-    EXIT_OK,
-    _add_lang_option,
-    _Formatter,
-    _lang_of,
-    _latency_ms,
-    _port,
-    _positive_float,
-    _ratio,
-    _sim_groups,
+from bulkretry.cli.common import (
+    HelpFormatter,
+    add_lang_option,
+    lang_of,
+    latency_ms_type,
+    port_type,
+    positive_float,
+    ratio,
+    sim_groups_type,
 )
-from bulkretry.errors import UsageError
+from bulkretry.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:  # for annotations only: the commands import it lazily
     from bulkretry.sim.config import SimConfig
@@ -36,16 +35,16 @@ examples:
 """
 
 
-def _add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from bulkretry.sim.config import SimConfig  # small module, no aiohttp
 
     d = SimConfig()
     p = sub.add_parser(
-        "sim", help="run the built-in OMS + IAM simulator", description=SIM_HELP, formatter_class=_Formatter
+        "sim", help="run the built-in OMS + IAM simulator", description=SIM_HELP, formatter_class=HelpFormatter
     )
     p.add_argument("--host", default=d.host, help="address to listen on (default: %(default)s)")
     p.add_argument(
-        "--port", type=_port, default=8080, help="port, 0 to 65535; 0 picks a free one (default: %(default)s)"
+        "--port", type=port_type, default=8080, help="port, 0 to 65535; 0 picks a free one (default: %(default)s)"
     )
     p.add_argument("--ak", default=d.ak, help="access key it accepts for signing (default: %(default)s)")
     p.add_argument("--sk", default=d.sk, help="secret key it accepts (a test value; default: the documented one)")
@@ -53,32 +52,32 @@ def _add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--project-id", default=d.project_id, help="its project id (default: %(default)s)")
     p.add_argument(
         "--groups",
-        type=_sim_groups,
+        type=sim_groups_type,
         default=d.groups,
         help="task groups to create, at most 1000000 (default: %(default)s)",
     )
     p.add_argument(
         "--failed-ratio",
-        type=_ratio,
+        type=ratio,
         default=d.failed_ratio,
         help="share of groups in status 5, migration failed (default: %(default)s)",
     )
     p.add_argument("--seed", type=int, default=d.seed, help="seed for group ids and states (default: %(default)s)")
     p.add_argument(
         "--rate-limit",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="answer 429 APIGW.0308 beyond N calls/s (default: no limit)",
     )
     p.add_argument(
         "--latency-ms",
-        type=_latency_ms,
+        type=latency_ms_type,
         default=d.latency_ms,
         help="added latency per call, at most 600000 (default: %(default)s)",
     )
     p.add_argument(
         "--error-rate",
-        type=_ratio,
+        type=ratio,
         default=d.error_rate,
         help="share of calls answered with a transient 5xx (default: %(default)s)",
     )
@@ -160,24 +159,24 @@ examples:
 """
 
 
-def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
         help="run the sample manifest against the built-in simulator",
         description=DEMO_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
-    _add_lang_option(p)
+    add_lang_option(p)
     p.set_defaults(handler=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
 
-    from bulkretry.cli.run import _summary_line
+    from bulkretry.cli.ending import summary_line
     from bulkretry.demo import run_demo
 
-    lang = _lang_of(args)
+    lang = lang_of(args)
     demo = asyncio.run(run_demo(lang=lang))
     print(
         f"simulator at {demo.url} (seed {demo.seed}, {demo.groups} groups, {demo.failed_groups} in status 5)", file=out
@@ -190,6 +189,6 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"{row.error_code}".rstrip(),
             file=out,
         )
-    print(_summary_line(demo.run.summary, demo.run.files, lang), file=out)
+    print(summary_line(demo.run.summary, demo.run.files, lang), file=out)
     print("(the sample fails some rows on purpose: groups that are not failed, an unknown group, a bad row)", file=out)
     return EXIT_OK

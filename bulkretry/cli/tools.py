@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
-from bulkretry.cli._common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    _add_lang_option,
-    _formats,
-    _Formatter,
-    _lang_of,
-    _non_negative_int,
-    _timeout,
-)
-from bulkretry.cli.run import Sourced, _project_id
-from bulkretry.cli.run_options import _add_auth_options
-from bulkretry.errors import UsageError
+from bulkretry.cli.common import HelpFormatter, add_lang_option, formats_type, lang_of, non_negative_int, timeout_type
+from bulkretry.cli.run import Sourced, project_id_option
+from bulkretry.cli.run_options import add_auth_options
+from bulkretry.errors import EXIT_FAILED, EXIT_OK, UsageError
+
+if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
+    from bulkretry.oms.auth import Authenticator
+    from bulkretry.oms.endpoint import Endpoint
+    from bulkretry.oms.network import Network
 
 REPORT_HELP = """\
 Write the reports of the run in DIR again from its journal (journal.sqlite), in the run's own formats or
@@ -45,31 +43,31 @@ examples:
 """
 
 
-def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "report",
         help="write a run's reports again from its journal",
         description=REPORT_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("run_dir", metavar="DIR", help="the folder of the run")
     p.add_argument(
         "--format",
-        type=_formats,
+        type=formats_type,
         default=None,
         metavar="LIST",
         help="comma list of report formats (default: the run's own)",
     )
-    _add_lang_option(p)
+    add_lang_option(p)
     p.set_defaults(handler=_cmd_report)
 
 
-def _add_diff_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_diff_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "diff",
         help="compare two runs: fixed, still failing, newly failing",
         description=DIFF_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("old_dir", metavar="OLD_DIR", help="the earlier run's folder")
     p.add_argument("new_dir", metavar="NEW_DIR", help="the later run's folder")
@@ -82,7 +80,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from bulkretry.run.runner import rebuild_reports
 
-    result = rebuild_reports(Path(args.run_dir), args.format, _lang_of(args))
+    result = rebuild_reports(Path(args.run_dir), args.format, lang_of(args))
     print(
         f"{result.summary.rows} rows · reports written: {', '.join(f.name for f in result.files)} in {result.out_dir}",
         file=out,
@@ -123,18 +121,18 @@ examples:
 """
 
 
-def _add_history_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_history_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "history",
         help="every run of a manifest, round by round: history.csv and history.html",
         description=HISTORY_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("run_dirs", nargs="+", metavar="DIR", help="run folders, or one folder holding run folders")
     p.add_argument(
         "--out", metavar="DIR", help="where to write history.csv and history.html (default: the current directory)"
     )
-    _add_lang_option(p)
+    add_lang_option(p)
     p.set_defaults(handler=_cmd_history)
 
 
@@ -143,7 +141,7 @@ def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from bulkretry.history import history
 
-    result = history([Path(d) for d in args.run_dirs], Path(args.out) if args.out else None, lang=_lang_of(args))
+    result = history([Path(d) for d in args.run_dirs], Path(args.out) if args.out else None, lang=lang_of(args))
     print(
         f"{len(result.runs)} runs, {result.groups} groups: {result.never_succeeded} never succeeded, "
         f"{result.fixed} fixed along the way · {', '.join(f.name for f in result.files)} in {result.out_dir}",
@@ -169,14 +167,14 @@ examples:
 """
 
 
-def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from bulkretry.defaults import MAX_TIMEOUT
 
     p = sub.add_parser(
         "discover",
         help="write a manifest of the groups in a status (default: failed)",
         description=DISCOVER_HELP,
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     g = p.add_argument_group("where")
     g.add_argument(
@@ -194,7 +192,7 @@ def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     g = p.add_argument_group("what")
     g.add_argument(
         "--status",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=5,
         metavar="N",
         help="task group status to list (default: %(default)s, migration failed)",
@@ -209,12 +207,12 @@ def _add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
     g.add_argument(
         "--timeout",
-        type=_timeout,
+        type=timeout_type,
         default=30.0,
         metavar="S",
         help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g} (default: %(default)s)",
     )
-    _add_auth_options(p)
+    add_auth_options(p)
     p.set_defaults(handler=_cmd_discover)
 
 
@@ -223,14 +221,50 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
     from pathlib import Path
 
-    from bulkretry.discover import discover_groups, manifest_row, write_manifest
+    from bulkretry.errors import ApiError, TransportError
     from bulkretry.oms.auth import authenticator_for
-    from bulkretry.oms.client import OmsClient, make_session
+    from bulkretry.oms.network import network_from
 
     env = dict(os.environ)
     sourced = Sourced(args, env)  # a credentials file or KooCLI profile may give the project and region
+    where = _discover_where(args, env, sourced)
+    target = Path(args.out or f"manifest-{where.project_id[:12]}-status{args.status}.csv")
+    if target.exists():
+        raise UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")
+    network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
+    auth = authenticator_for(sourced.required(), timeout=args.timeout, verify_tls=not args.insecure, network=network)
+    try:
+        rows = asyncio.run(_listing(args, where, auth, network))
+    except (ApiError, TransportError) as exc:
+        print(f"bulkretry: error: listing the task groups failed: {exc}", file=err)
+        return EXIT_FAILED
+    from bulkretry.discover import write_manifest
+
+    count = write_manifest(target, rows)
+    print(
+        f"{count} task groups in status {args.status} · manifest: {target}"
+        + ("" if count else " (header only: nothing to retry)"),
+        file=out,
+    )
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where `discover` lists: the project, and the region or the SDK's endpoint overrides (checked)."""
+
+    project_id: str
+    region: str | None
+    region_endpoints: Mapping[str, Endpoint]
+
+
+def _discover_where(args: argparse.Namespace, env: dict[str, str], sourced: Sourced) -> _Where:
+    """The project and region from the options, the environment, or the credentials file or KooCLI profile;
+    a usage error when either is missing or malformed."""
+    from bulkretry.oms.endpoint import check_region, parse_endpoint, region_overrides
+
     given = sourced.credentials
-    project_id = _project_id(args, env) or (given.project_id if given else None)
+    project_id = project_id_option(args, env) or (given.project_id if given else None)
     if not project_id:
         raise UsageError(
             "no project id: give --project-id, set HUAWEICLOUD_SDK_PROJECT_ID, or name a KooCLI profile "
@@ -239,49 +273,30 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     region = args.region or (given.region if given and not args.endpoint else None)
     if not args.endpoint and not region:
         raise UsageError("no endpoint: give --endpoint URL or --region R")
-    from bulkretry.oms.endpoint import check_region, parse_endpoint, region_overrides
-
     if args.endpoint:
         parse_endpoint(args.endpoint)
     if region:
         check_region(region, option="--region" if args.region else "the region of the KooCLI profile")
-    region_endpoints = {} if args.endpoint else region_overrides(env)
-    target = Path(args.out or f"manifest-{project_id[:12]}-status{args.status}.csv")
-    if target.exists():
-        raise UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")
-    from bulkretry.oms.network import network_from
+    return _Where(project_id, region, {} if args.endpoint else region_overrides(env))
 
-    network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
-    auth = authenticator_for(sourced.required(), timeout=args.timeout, verify_tls=not args.insecure, network=network)
 
-    async def listing() -> list[list[str]]:
-        async with make_session(limit=4) as session:
-            client = OmsClient(
-                session,
-                auth,
-                endpoint=args.endpoint,
-                region=region,
-                timeout=args.timeout,
-                verify_tls=not args.insecure,
-                region_endpoints=region_endpoints,
-                network=network,
-            )
-            return [
-                manifest_row(group, project_id, credentials_from_env=args.credentials_from_env)
-                async for group in discover_groups(client, project_id, status=args.status)
-            ]
+async def _listing(args: argparse.Namespace, where: _Where, auth: Authenticator, network: Network) -> list[list[str]]:
+    """Every group in ``--status``, each as a manifest row."""
+    from bulkretry.discover import discover_groups, manifest_row
+    from bulkretry.oms.client import OmsClient, make_session
 
-    from bulkretry.errors import ApiError, TransportError
-
-    try:
-        rows = asyncio.run(listing())
-    except (ApiError, TransportError) as exc:
-        print(f"bulkretry: error: listing the task groups failed: {exc}", file=err)
-        return EXIT_FAILED
-    count = write_manifest(target, rows)
-    print(
-        f"{count} task groups in status {args.status} · manifest: {target}"
-        + ("" if count else " (header only: nothing to retry)"),
-        file=out,
-    )
-    return EXIT_OK
+    async with make_session(limit=4) as session:
+        client = OmsClient(
+            session,
+            auth,
+            endpoint=args.endpoint,
+            region=where.region,
+            timeout=args.timeout,
+            verify_tls=not args.insecure,
+            region_endpoints=where.region_endpoints,
+            network=network,
+        )
+        return [
+            manifest_row(group, where.project_id, credentials_from_env=args.credentials_from_env)
+            async for group in discover_groups(client, where.project_id, status=args.status)
+        ]

@@ -1,7 +1,9 @@
 """A run: from a manifest to journalled results and reports.
 
-- :mod:`~bulkretry.run.runner`: wires a run (prepare, execute, finish, rebuild the reports).
-- :mod:`~bulkretry.run.settings`: ``RunSettings``, and a rerun's settings merged from the earlier run's.
+- :mod:`~bulkretry.run.job`: a whole run after the manifest is read, to its ending and exit status (``run_job``).
+- :mod:`~bulkretry.run.runner`: one session of a run, step by step (execute, finish, rebuild the reports).
+- :mod:`~bulkretry.run.settings`: ``RunSettings`` as value objects, and a rerun's settings merged from the
+  earlier run's.
 - :mod:`~bulkretry.run.engine`: fans the calls out under a pacer and a concurrency cap, one result per row.
 - :mod:`~bulkretry.run.pacing` and :mod:`~bulkretry.run.adaptive`: send slots at an exact or a learnt rate.
 - :mod:`~bulkretry.run.policy`: what is worth another attempt, and how long to wait.

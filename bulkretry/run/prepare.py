@@ -39,21 +39,21 @@ class PreparedRun:
     def extra_columns(self) -> list[str]:
         """The report's columns after the contract's: status lookups and the group's own story (when asked
         for), then the manifest's."""
-        s = self.settings
-        status = (["status_before", "status_before_meaning"] if s.check_status else []) + (
-            ["status_after", "status_after_meaning"] if s.verify_timeout is not None else []
+        checks = self.settings.checks
+        status = (["status_before", "status_before_meaning"] if checks.check_status else []) + (
+            ["status_after", "status_after_meaning"] if checks.verify_timeout is not None else []
         )
         story = list(GROUP_COLUMNS) if status else []
         return status + story + self.planner().extra_columns
 
     def planner(self) -> Planner:
-        s = self.settings
+        target = self.settings.target
         return Planner(
             columns=self.info.columns,
-            project_id=s.project_id,
-            region=s.region,
-            endpoint=s.endpoint,
-            migrate_failed_object=s.migrate_failed_object,
+            project_id=target.project_id,
+            region=target.region,
+            endpoint=target.endpoint,
+            migrate_failed_object=self.settings.checks.migrate_failed_object,
             env=self.env,
             base_dir=Path(self.info.path).resolve().parent,
         )
@@ -61,7 +61,7 @@ class PreparedRun:
     def plans(self) -> Iterator[RowPlan]:
         """Every row's plan (a rerun: its selected rows), streamed from the manifest (a fresh pass each time)."""
         plans = self.planner().plan_all(iter_rows(self.info))
-        selection = self.settings.selection
+        selection = self.settings.resume.selection
         if selection is None:
             return plans
         return (p for p in plans if selection.keeps(p.project_id, p.group_id, p.verdict is Outcome.DUPLICATE))
@@ -76,21 +76,20 @@ def prepare(
     *should_stop* (the CLI: a stop signal came) is asked between rows; yes ends the reading with
     :class:`~bulkretry.errors.Stopped`, nothing called."""
     env = dict(os.environ if env is None else env)
-    region_endpoints = {} if settings.endpoint else region_overrides(env)  # a bad one: ConfigError, nothing read
-    info = open_manifest(
-        settings.manifest, encoding=settings.encoding, delimiter=settings.delimiter, sheet=settings.sheet
-    )
+    region_endpoints = {} if settings.target.endpoint else region_overrides(env)  # a bad one: ConfigError
+    source = settings.manifest
+    info = open_manifest(source.path, encoding=source.encoding, delimiter=source.delimiter, sheet=source.sheet)
     try:
-        digest = file_sha256(settings.manifest)
+        digest = file_sha256(source.path)
     except OSError as exc:
-        raise ConfigError(f"cannot read {settings.manifest}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot read {source.path}: {exc.strerror or exc}") from None
     prepared = PreparedRun(settings, info, 0, env, digest, region_endpoints=region_endpoints)
     prepared.planner()  # no project id or endpoint for any row: a ConfigError now
-    selection = settings.selection
+    selection = settings.resume.selection
     if selection is None:
         return replace(prepared, rows=count_rows(info, should_stop=should_stop))
     # A rerun: the rows of the selected groups (matched as the planner will: the run's default project).
-    default_project = settings.project_id or ""
+    default_project = settings.target.project_id or ""
     rows, seen = 0, set()
     for raw in iter_rows(info):
         if should_stop is not None and should_stop():

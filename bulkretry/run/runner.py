@@ -38,7 +38,7 @@ from bulkretry.run.policy import RetryPolicy
 from bulkretry.run.prepare import PreparedRun
 from bulkretry.run.resume import ChangedRows, changed_rows
 from bulkretry.run.rundir import OpenRun, create_run, reopen_run, run_journal
-from bulkretry.run.settings import RunSettings, format_duration
+from bulkretry.run.settings import ManifestSource, RunSettings, format_duration
 from bulkretry.run.summary import summarize
 
 __all__ = [
@@ -86,6 +86,8 @@ class RunStart:
 
 
 def _open(prepared: PreparedRun) -> OpenRun:
+    """A new run folder, or (``--resume``) the run's own, reopened after checking nothing that decides the calls
+    changed."""
     s = prepared.settings
     params = {
         **s.public_params(),
@@ -93,22 +95,27 @@ def _open(prepared: PreparedRun) -> OpenRun:
         "manifest_rows": prepared.rows,
         "extra_columns": prepared.extra_columns,
     }
-    if s.resume:
-        if s.out_dir is None:
+    out_dir = s.output.out_dir
+    if s.resume.resume:
+        if out_dir is None:
             raise ConfigError("--resume needs --out DIR: the folder of the run to continue")
-        run = reopen_run(s.out_dir, params, force=s.force)
-        if run.params.get("extra_columns") != prepared.extra_columns:
-            # The reports are written with this session's columns (a newer bulkretry may add some, such as the
-            # group columns of --check-status): `bulkretry report` rebuilds them with the same.
-            try:
-                run.journal.set_params({"extra_columns": prepared.extra_columns})
-            except BaseException:
-                run.close()
-                raise
-            run.params["extra_columns"] = prepared.extra_columns
-        return run
-    name = s.manifest.stem + ("-rerun" if s.selection else "")
-    return create_run(s.out_dir, s.runs_root, name, {**params, "started_at": utc_now_iso(), "sessions": []})
+        return _reopen(out_dir, params, prepared.extra_columns, force=s.resume.force)
+    name = s.manifest.path.stem + ("-rerun" if s.resume.selection else "")
+    return create_run(out_dir, s.output.runs_root, name, {**params, "started_at": utc_now_iso(), "sessions": []})
+
+
+def _reopen(out_dir: Path, params: dict[str, Any], extra_columns: list[str], *, force: bool) -> OpenRun:
+    run = reopen_run(out_dir, params, force=force)
+    if run.params.get("extra_columns") != extra_columns:
+        # The reports are written with this session's columns (a newer bulkretry may add some, such as the
+        # group columns of --check-status): `bulkretry report` rebuilds them with the same.
+        try:
+            run.journal.set_params({"extra_columns": extra_columns})
+        except BaseException:
+            run.close()
+            raise
+        run.params["extra_columns"] = extra_columns
+    return run
 
 
 async def execute(
@@ -136,8 +143,9 @@ async def execute(
     and trust (:mod:`bulkretry.oms.network`; default: no proxy, the system's store), recorded in the summary.
     """
     run = _open(prepared)
+    hooks = _Hooks(auth, network, on_result, on_start, should_stop)
     try:
-        result = await _execute(prepared, run, auth, on_result, on_start, session, should_stop, network)
+        result = await _execute(prepared, run, hooks, session)
     except UnsavedResults:
         with suppress(JournalError):  # the results the journal refused are in the exception already
             run.close()
@@ -170,40 +178,51 @@ def _unsaved(exc: JournalError, run: OpenRun) -> UnsavedResults:
     )
 
 
-async def _execute(
-    prepared: PreparedRun,
-    run: OpenRun,
-    auth: Authenticator | None,
-    on_result: Callable[[RowResult], None] | None,
-    on_start: Callable[[RunStart], None] | None,
-    session: aiohttp.ClientSession | None,
-    should_stop: Callable[[], bool] | None,
-    network: Network | None,
-) -> RunResult:
-    s = prepared.settings
-    journal, out_dir = run.journal, run.out_dir
-    session_started, t0 = utc_now_iso(), time.monotonic()
-    # This session is on record before its first call (a JournalError now: nothing was called), so a session
-    # that cannot write its summary (a full disk, a kill) still counts; _finish fills in its figures.
-    journal.set_params(
-        {
-            "sessions": [
-                *run.params.get("sessions", []),
-                {
-                    "started_at": session_started,
-                    "finished_at": None,
-                    "duration_s": 0.0,
-                    "calls": 0,
-                    "call_span_s": 0.0,
-                    "resumed": run.resumed,
-                },
-            ]
+class _Session:
+    """One session of a run, step by step: put it on record in the journal, build the client, pacers and
+    engine, call the rows (each result recorded and flushed), record the rows never reached, then close the
+    session in the journal and write the reports with the annotated copy."""
+
+    def __init__(self, prepared: PreparedRun, run: OpenRun, hooks: _Hooks) -> None:
+        self.prepared, self.settings, self.run, self.hooks = prepared, prepared.settings, run, hooks
+        self.journal = run.journal
+        self.started_at, self.t0 = utc_now_iso(), time.monotonic()
+        self.journal_errors: list[JournalError] = []
+        self.flush_due = False
+        self.done = RowSet()
+        self.changed = ChangedRows()
+        #: Rows up to the earlier session's horizon that are not finished may have been called already.
+        self.horizon_before = 0
+
+    # -- before the first call
+
+    def open(self) -> None:
+        """Put this session on record before its first call (a JournalError now: nothing was called), so a
+        session that cannot write its summary (a full disk, a kill) still counts; ``finish`` fills in its
+        figures. A resume also learns the rows finished earlier and the calling horizon."""
+        run, journal = self.run, self.journal
+        journal.set_params({"sessions": [*run.params.get("sessions", []), self._session_record(None, 0.0, 0, 0.0)]})
+        if run.resumed:
+            self.done = journal.finished()
+            self.changed = self._changed_rows()
+            self.horizon_before = journal.calling_horizon()
+        journal.horizon_slack = 2 * self.settings.pacing.concurrency
+
+    def _session_record(self, finished_at: str | None, duration_s: float, calls: int, span: float) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at,
+            "finished_at": finished_at,
+            "duration_s": duration_s,
+            "calls": calls,
+            "call_span_s": span,
+            "resumed": self.run.resumed,
         }
-    )
-    done = journal.finished() if run.resumed else RowSet()
-    changed = ChangedRows()
-    if run.resumed and run.params.get("forced_changes"):
-        changed = changed_rows(prepared.info, journal, s.project_id or "")
+
+    def _changed_rows(self) -> ChangedRows:
+        """A forced resume of a changed manifest: the rows finished earlier that now hold other groups (logged)."""
+        if not self.run.params.get("forced_changes"):
+            return ChangedRows()
+        changed = changed_rows(self.prepared.info, self.journal, self.settings.target.project_id or "")
         if changed.rows:
             log.warning(
                 "%d rows finished earlier now hold other groups, which this resume does not call: %s",
@@ -211,152 +230,102 @@ async def _execute(
                 ", ".join(changed.first),
                 extra={"event": "changed_rows", "fields": {"count": changed.rows, "first": list(changed.first)}},
             )
-    # Rows up to the earlier session's horizon that are not finished may have been called already.
-    horizon_before = journal.calling_horizon() if run.resumed else 0
-    journal.horizon_slack = 2 * s.concurrency
-    journal_errors: list[JournalError] = []
+        return changed
 
-    own_session = session is None and not s.dry_run
-    if own_session:
-        session = make_session(limit=s.concurrency)
-    client = (
-        None
-        if s.dry_run
-        else OmsClient(
-            session,  # type: ignore[arg-type]
-            auth,  # type: ignore[arg-type]
-            endpoint=s.endpoint,
-            region=s.region,
-            timeout=s.timeout,
-            verify_tls=s.verify_tls,
-            network=network,
-            region_endpoints=prepared.region_endpoints,
+    def build(self, session: aiohttp.ClientSession | None) -> None:
+        """The client (none for a dry run; a session of its own unless given one), the pacers and the engine."""
+        s = self.settings
+        self.own_session = session is None and not s.checks.dry_run
+        self.session = make_session(limit=s.pacing.concurrency) if self.own_session else session
+        self.client = None if s.checks.dry_run else self._client()
+        self.engine = _engine(s, self.client)
+
+    def _client(self) -> OmsClient:
+        target = self.settings.target
+        return OmsClient(
+            self.session,  # type: ignore[arg-type]
+            self.hooks.auth,  # type: ignore[arg-type]
+            endpoint=target.endpoint,
+            region=target.region,
+            timeout=self.settings.pacing.timeout,
+            verify_tls=target.verify_tls,
+            network=self.hooks.network,
+            region_endpoints=self.prepared.region_endpoints,
         )
-    )
-    pacers = None
-    if s.rate_auto is not None:  # each project finds its own quota (quotas are per account and API)
-        start, top = s.rate_auto
-        pacers = PacerPool(lambda: AdaptivePacer(start, top), shared=False)
-    engine = Engine(
-        client,
-        rate=None if pacers else s.rate,
-        pacers=pacers,
-        concurrency=s.concurrency,
-        dry_run=s.dry_run,
-        policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s),
-        check_status=s.check_status,
-        verify_timeout=s.verify_timeout,
-        halt_rule=None if s.dry_run else run_rules(s.halt_on_failure),
-    )
 
-    def journal_failed(exc: JournalError) -> None:
-        if not journal_errors:
+    # -- each row
+
+    def journal_failed(self, exc: JournalError) -> None:
+        """The journal cannot be written: said once, and no new call starts."""
+        if not self.journal_errors:
             log.error("%s; no new calls will start", exc, extra={"event": "journal_error", "fields": {}})
-        journal_errors.append(exc)
-        engine.stop()
+        self.journal_errors.append(exc)
+        self.engine.stop()
 
-    loop = asyncio.get_running_loop()
-    flush_due = False
-
-    def flush() -> None:
-        nonlocal flush_due
-        flush_due = False
+    def flush(self) -> None:
+        self.flush_due = False
         try:
-            journal.flush()
+            self.journal.flush()
         except JournalError as exc:
-            journal_failed(exc)
+            self.journal_failed(exc)
 
-    def record(result: RowResult) -> None:
-        nonlocal flush_due
-        if result.row <= horizon_before and result.outcome is Outcome.FAILED:
+    def record(self, result: RowResult) -> None:
+        """Journal one row's result; an answer from the service is on disk within this loop turn."""
+        if result.row <= self.horizon_before and result.outcome is Outcome.FAILED:
             result = result._replace(
                 error_msg=f"{result.error_msg} (the earlier session may have called this "
                 "row before it stopped: that call may have restarted the group)"
             )
         try:
-            journal.record(result)
+            self.journal.record(result)
         except JournalError as exc:
-            journal_failed(exc)
-        if result.attempts and not flush_due:  # an answer from the service: on disk within this loop turn
-            flush_due = True
-            loop.call_soon(flush)
+            self.journal_failed(exc)
+        if result.attempts and not self.flush_due:
+            self.flush_due = True
+            asyncio.get_running_loop().call_soon(self.flush)
         if log.isEnabledFor(logging.INFO):
-            log.info(
-                "row %d: %s %s",
-                result.row,
-                result.outcome.value,
-                result.error_code,
-                extra={
-                    "event": "row",
-                    "fields": {
-                        "row": result.row,
-                        "project_id": result.project_id,
-                        "group_id": result.group_id,
-                        "outcome": result.outcome.value,
-                        "http_status": result.http_status,
-                        "error_code": result.error_code,
-                        "error_msg": result.error_msg,
-                        "attempts": result.attempts,
-                        "request_id": result.request_id,
-                        "latency_ms": result.latency_ms,
-                    },
-                },
-            )
-        if on_result is not None:
-            on_result(result)
+            _log_row(result)
+        if self.hooks.on_result is not None:
+            self.hooks.on_result(result)
 
-    def started(plan: RowPlan) -> None:
+    def started(self, plan: RowPlan) -> None:
+        """A row's first call starts: the journal's calling horizon moves."""
         try:
-            journal.started(plan.row)
+            self.journal.started(plan.row)
         except JournalError as exc:
-            journal_failed(exc)
+            self.journal_failed(exc)
 
-    log.info(
-        "%s run %s: %d rows, %d already finished",
-        "resuming" if run.resumed else "starting",
-        run.run_id,
-        prepared.rows,
-        len(done),
-        extra={
-            "event": "resume" if run.resumed else "start",
-            "fields": {
-                "run_id": run.run_id,
-                "out_dir": str(out_dir),
-                "rows": prepared.rows,
-                "done": len(done),
-                **{k: v for k, v in run.params.items() if k in s.public_params()},
-            },
-        },
-    )
-    if on_start is not None:
-        on_start(RunStart(engine, out_dir, prepared.rows, len(done), run.resumed))
-    plans = _in_batches(
-        (plan for plan in prepared.plans() if plan.row not in done) if done else prepared.plans(), PLAN_BATCH
-    )
-    refused: LoginRefused | None = None
-    if should_stop is not None and should_stop():
-        engine.stop()
-    deadline = None
-    if s.max_duration is not None:  # the time box: no call starts after it (calls in flight finish)
-        deadline = loop.call_later(
-            s.max_duration,
-            engine.halt,
-            f"the run reached --max-duration {format_duration(s.max_duration)}; continue it with --resume",
-            "max_duration",
-        )
-    try:
-        await engine.run(plans, record, on_call=started)
-    except LoginRefused as exc:
-        refused = exc
-    finally:
-        if deadline is not None:
-            deadline.cancel()
-        # Rows the engine never reached (a cancelled run) are interrupted, and still reported; after a refused
-        # login they are simply not called (and not recorded).
-        code, msg = engine.not_called()
-        for plan in () if engine.fatal is not None else plans:
+    # -- the calls
+
+    async def call(self, plans: Iterator[RowPlan]) -> LoginRefused | None:
+        """Run the engine over *plans* (within ``--max-duration``); the refused login that stopped it, if one did."""
+        max_duration = self.settings.pacing.max_duration
+        deadline = None
+        if max_duration is not None:  # the time box: no call starts after it (calls in flight finish)
+            deadline = asyncio.get_running_loop().call_later(
+                max_duration,
+                self.engine.halt,
+                f"the run reached --max-duration {format_duration(max_duration)}; continue it with --resume",
+                "max_duration",
+            )
+        try:
+            await self.engine.run(plans, self.record, on_call=self.started)
+        except LoginRefused as exc:
+            return exc
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+        return None
+
+    def record_not_reached(self, plans: Iterator[RowPlan]) -> None:
+        """Rows the engine never reached (a cancelled or halted run) are interrupted, and still reported; after
+        a refused login they are simply not called (and not recorded)."""
+        if self.engine.fatal is not None:
+            return
+        code, msg = self.engine.not_called()
+        for plan in plans:
             now = utc_now_iso()
-            record(
+            self.record(
                 RowResult(
                     plan.row,
                     plan.project_id,
@@ -369,31 +338,96 @@ async def _execute(
                     extra=plan.extra,
                 )
             )
-        if own_session:
+
+    async def close_session(self) -> None:
+        if self.own_session:
             with anyio.CancelScope(shield=True):
-                await session.close()  # type: ignore[union-attr]
-        used = client.proxies_used if client is not None else ()
-        summary = _finish(
-            prepared,
-            run,
-            engine,
-            session_started,
-            time.monotonic() - t0,
-            network.public(used) if network is not None else None,
-            getattr(auth, "source", "") if auth is not None else "",
+                await self.session.close()  # type: ignore[union-attr]
+
+    # -- after the calls
+
+    def finish(self) -> RunSummary:
+        """Close this session in the journal and sum up the whole run (every session) from it."""
+        try:
+            self.journal.flush()
+        except JournalError as exc:
+            raise _unsaved(exc, self.run) from None
+        stats = self.engine.stats
+        span = (stats.last_call_at - stats.first_call_at) if stats.first_call_at and stats.last_call_at else 0.0
+        finished_at = utc_now_iso()
+        sessions = [
+            *self.run.params.get("sessions", []),
+            self._session_record(finished_at, round(time.monotonic() - self.t0, 3), stats.calls, round(span, 3)),
+        ]
+        summary = self._summarize(finished_at, sessions)
+        self._store(finished_at, sessions, summary)
+        log.info(
+            "run %s finished: %s",
+            self.run.run_id,
+            summary.by_outcome,
+            extra={"event": "finish", "fields": summary.as_dict()},
         )
-        # The user's own manifest with the outcomes added, fed from the same pass over the journal as the
-        # reports (never fatal: it says why when it cannot be written).
-        annotating = AnnotatedWriter(prepared.info, out_dir)
+        return summary
+
+    def _summarize(self, finished_at: str, sessions: list[dict[str, Any]]) -> RunSummary:
+        s, run, engine = self.settings, self.run, self.engine
+        selection = s.resume.selection
+        auth, network = self.hooks.auth, self.hooks.network
+        used = self.client.proxies_used if self.client is not None else ()
+        return summarize(
+            self.journal,
+            run.params,
+            run.out_dir,
+            run_id=run.run_id,
+            manifest=str(s.manifest.path),
+            started_at=run.params.get("started_at", self.started_at),
+            finished_at=finished_at,
+            rows=self.prepared.rows,
+            dry_run=s.checks.dry_run,
+            source_run=selection.public() if selection else None,
+            not_in_manifest=self.prepared.missing,
+            credentials_source=getattr(auth, "source", "") if auth is not None else "",
+            learned_rates=_learned_rates(s, engine),
+            network=network.public(used) if network is not None else None,
+            halted=engine.halt_reason,
+            halt_code=engine.halt_code if engine.halt_reason else "",
+            **_session_figures(sessions),
+        )
+
+    def _store(self, finished_at: str, sessions: list[dict[str, Any]], summary: RunSummary) -> None:
+        """This session's figures, the summary and the timeline into the journal."""
+        timeline = _merged_timeline(self.run.params.get("timeline", []), self.engine.stats.timeline)
+        try:
+            self.journal.set_params(
+                {
+                    "finished_at": finished_at,
+                    "sessions": sessions,
+                    "summary": summary.as_dict(),
+                    "timeline": [[second, *timeline[second]] for second in sorted(timeline)],
+                }
+            )
+        except JournalError as exc:
+            raise UnsavedResults(
+                f"{exc}; every result is saved, but not this session's summary: free some space on "
+                f"that disk, then run `bulkretry report {self.run.out_dir}`",
+                [],
+                self.run.out_dir,
+            ) from None
+
+    def write_files(self, summary: RunSummary) -> tuple[list[Path], str]:
+        """The reports, and the user's own manifest with the outcomes added, fed from the same pass over the
+        journal (the annotated copy is never fatal: the reason it could not be written comes back)."""
+        s, out_dir, journal = self.settings, self.run.out_dir, self.journal
+        annotating = AnnotatedWriter(self.prepared.info, out_dir)
         try:
             files = write_reports(
                 out_dir,
                 _tap(journal.results(), annotating),
                 summary,
-                formats=s.formats,
-                extra_columns=prepared.extra_columns,
+                formats=s.output.formats,
+                extra_columns=self.prepared.extra_columns,
                 details=_report_details(journal.params()),
-                lang=s.lang,
+                lang=s.output.lang,
             )
         except OSError as exc:
             annotating.discard()
@@ -407,9 +441,112 @@ async def _execute(
         annotated = annotating.finish()
         if annotated.path is not None:
             files.append(annotated.path)
+        return files, annotated.skipped_reason
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    """What :func:`execute` is given besides the run: the credentials, the network and the callbacks."""
+
+    auth: Authenticator | None
+    network: Network | None
+    on_result: Callable[[RowResult], None] | None
+    on_start: Callable[[RunStart], None] | None
+    should_stop: Callable[[], bool] | None
+
+
+def _engine(s: RunSettings, client: OmsClient | None) -> Engine:
+    """The engine of settings *s*: a fixed rate, or (``--rate auto``) a pacer per project."""
+    pacing, checks = s.pacing, s.checks
+    pacers = None
+    if pacing.rate_auto is not None:  # each project finds its own quota (quotas are per account and API)
+        start, top = pacing.rate_auto
+        pacers = PacerPool(lambda: AdaptivePacer(start, top), shared=False)
+    return Engine(
+        client,
+        rate=None if pacers else pacing.rate,
+        pacers=pacers,
+        concurrency=pacing.concurrency,
+        dry_run=checks.dry_run,
+        policy=RetryPolicy(max_attempts=pacing.max_attempts, base_s=pacing.backoff_base_s),
+        check_status=checks.check_status,
+        verify_timeout=checks.verify_timeout,
+        halt_rule=None if checks.dry_run else run_rules(pacing.halt_on_failure),
+    )
+
+
+def _log_row(result: RowResult) -> None:
+    log.info(
+        "row %d: %s %s",
+        result.row,
+        result.outcome.value,
+        result.error_code,
+        extra={
+            "event": "row",
+            "fields": {
+                "row": result.row,
+                "project_id": result.project_id,
+                "group_id": result.group_id,
+                "outcome": result.outcome.value,
+                "http_status": result.http_status,
+                "error_code": result.error_code,
+                "error_msg": result.error_msg,
+                "attempts": result.attempts,
+                "request_id": result.request_id,
+                "latency_ms": result.latency_ms,
+            },
+        },
+    )
+
+
+def _log_start(prepared: PreparedRun, run: OpenRun, done: int) -> None:
+    public = prepared.settings.public_params()
+    log.info(
+        "%s run %s: %d rows, %d already finished",
+        "resuming" if run.resumed else "starting",
+        run.run_id,
+        prepared.rows,
+        done,
+        extra={
+            "event": "resume" if run.resumed else "start",
+            "fields": {
+                "run_id": run.run_id,
+                "out_dir": str(run.out_dir),
+                "rows": prepared.rows,
+                "done": done,
+                **{k: v for k, v in run.params.items() if k in public},
+            },
+        },
+    )
+
+
+async def _execute(
+    prepared: PreparedRun, run: OpenRun, hooks: _Hooks, session: aiohttp.ClientSession | None
+) -> RunResult:
+    """The steps of one session, in order (see :class:`_Session`)."""
+    steps = _Session(prepared, run, hooks)
+    steps.open()
+    steps.build(session)
+    engine, done = steps.engine, steps.done
+    _log_start(prepared, run, len(done))
+    if hooks.on_start is not None:
+        hooks.on_start(RunStart(engine, run.out_dir, prepared.rows, len(done), run.resumed))
+    plans = _in_batches(
+        (plan for plan in prepared.plans() if plan.row not in done) if done else prepared.plans(), PLAN_BATCH
+    )
+    if hooks.should_stop is not None and hooks.should_stop():
+        engine.stop()
+    refused: LoginRefused | None = None
+    try:
+        refused = await steps.call(plans)
+    finally:
+        steps.record_not_reached(plans)
+        await steps.close_session()
+        summary = steps.finish()
+        files, note = steps.write_files(summary)
     if refused is not None:
-        raise _after_refusal(refused, engine.stats.calls, out_dir)
-    return RunResult(summary, out_dir, files, annotated.skipped_reason, engine.halt_reason, changed, engine.halt_code)
+        raise _after_refusal(refused, engine.stats.calls, run.out_dir)
+    return RunResult(summary, run.out_dir, files, note, engine.halt_reason, steps.changed, engine.halt_code)
 
 
 def _after_refusal(error: LoginRefused, calls: int, out_dir: Path) -> LoginRefused:
@@ -461,90 +598,36 @@ def _tap(results: Iterator[RowResult], annotating: AnnotatedWriter) -> Iterator[
         yield from batch
 
 
-def _finish(
-    prepared: PreparedRun,
-    run: OpenRun,
-    engine: Engine,
-    started_at: str,
-    duration_s: float,
-    network: dict[str, Any] | None,
-    credentials_source: str,
-) -> RunSummary:
-    """Close this session in the journal and sum up the whole run (every session) from it."""
-    s, journal, stats = prepared.settings, run.journal, engine.stats
-    try:
-        journal.flush()
-    except JournalError as exc:
-        raise _unsaved(exc, run) from None
-    span = (stats.last_call_at - stats.first_call_at) if stats.first_call_at and stats.last_call_at else 0.0
-    finished_at = utc_now_iso()
-    sessions = [
-        *run.params.get("sessions", []),
-        {
-            "started_at": started_at,
-            "finished_at": finished_at,
-            "duration_s": round(duration_s, 3),
-            "calls": stats.calls,
-            "call_span_s": round(span, 3),
-            "resumed": run.resumed,
-        },
-    ]
-    calls = sum(x["calls"] for x in sessions)
+def _session_figures(sessions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's duration, calls and achieved rate over every session (each session's rate over its own span)."""
     spans = sum(x["call_span_s"] for x in sessions)
-    summary = summarize(
-        journal,
-        run.params,
-        run.out_dir,
-        run_id=run.run_id,
-        manifest=str(s.manifest),
-        started_at=run.params.get("started_at", started_at),
-        finished_at=finished_at,
-        duration_s=round(sum(x["duration_s"] for x in sessions), 3),
-        rows=prepared.rows,
-        calls=calls,
-        achieved_rate=round(sum(max(x["calls"] - 1, 0) for x in sessions) / spans, 3) if spans > 0 else 0.0,
-        dry_run=s.dry_run,
-        sessions=len(sessions),
-        source_run=s.selection.public() if s.selection else None,
-        not_in_manifest=prepared.missing,
-        credentials_source=credentials_source,
-        learned_rates=(
-            {k: round(v, 2) for k, v in engine.pacers.rates.items()}
-            if s.rate_auto is not None and engine.pacers is not None
-            else None
-        ),
-        network=network,
-        halted=engine.halt_reason,
-        halt_code=engine.halt_code if engine.halt_reason else "",
-    )
-    timeline = {int(second): counts for second, *counts in run.params.get("timeline", [])}
-    for second, counts in stats.timeline.items():
+    calls_after_first = sum(max(x["calls"] - 1, 0) for x in sessions)
+    return {
+        "duration_s": round(sum(x["duration_s"] for x in sessions), 3),
+        "calls": sum(x["calls"] for x in sessions),
+        "achieved_rate": round(calls_after_first / spans, 3) if spans > 0 else 0.0,
+        "sessions": len(sessions),
+    }
+
+
+def _learned_rates(s: RunSettings, engine: Engine) -> dict[str, float] | None:
+    """``--rate auto``: the rate each project's pacer learned."""
+    if s.pacing.rate_auto is None or engine.pacers is None:
+        return None
+    return {k: round(v, 2) for k, v in engine.pacers.rates.items()}
+
+
+def _merged_timeline(stored: list[list[int]], this_session: Mapping[int, list[int]]) -> dict[int, list[int]]:
+    """The calls per second of the earlier sessions (as stored) plus this session's."""
+    timeline = {int(second): counts for second, *counts in stored}
+    for second, counts in this_session.items():
         timeline[second] = [a + b for a, b in zip(timeline.get(second, [0, 0, 0]), counts)]
-    try:
-        journal.set_params(
-            {
-                "finished_at": finished_at,
-                "sessions": sessions,
-                "summary": summary.as_dict(),
-                "timeline": [[second, *timeline[second]] for second in sorted(timeline)],
-            }
-        )
-    except JournalError as exc:
-        raise UnsavedResults(
-            f"{exc}; every result is saved, but not this session's summary: free some space on "
-            f"that disk, then run `bulkretry report {run.out_dir}`",
-            [],
-            run.out_dir,
-        ) from None
-    log.info(
-        "run %s finished: %s", run.run_id, summary.by_outcome, extra={"event": "finish", "fields": summary.as_dict()}
-    )
-    return summary
+    return timeline
 
 
 def _report_details(params: Mapping[str, Any]) -> dict[str, Any]:
     """What the HTML report shows besides the rows: the run's public parameters and its timeline."""
-    public = RunSettings(manifest=Path()).public_params()
+    public = RunSettings(ManifestSource(Path())).public_params()
     return {"params": {k: params[k] for k in public if k in params}, "timeline": params.get("timeline", [])}
 
 

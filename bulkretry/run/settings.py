@@ -1,10 +1,13 @@
-"""What a run is asked to do (``RunSettings``), and the settings of a rerun or of a resumed rerun, merged
-from the earlier run's journal: the library's half of ``bulkretry run``, ``rerun`` and ``--resume``.
+"""What a run is asked to do (``RunSettings``, made of a few value objects: where the manifest is, where the
+calls go, how fast, what to check, where the files go, what to continue), and the settings of a rerun or of a
+resumed rerun, merged from the earlier run's journal: the library's half of ``bulkretry run``, ``rerun`` and
+``--resume``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,68 +36,73 @@ from bulkretry.run.rerun import Selection, load_selection
 from bulkretry.run.rundir import read_params
 
 __all__ = [
+    "Checks",
+    "ManifestSource",
+    "Output",
+    "Pacing",
+    "PacingGiven",
+    "Resume",
     "RunSettings",
+    "ServiceTarget",
     "format_duration",
     "halt_setting",
     "parse_duration",
-    "rate_fields",
     "rerun_settings",
     "resumed",
 ]
 
 
+def _check_numbers(checks: list[tuple[str, Any, float, float]]) -> None:
+    """Refuse numbers no run can take (they come from options, or from an earlier run's journal for a rerun)."""
+    for option, value, low, high in checks:
+        if value is not None and not (isinstance(value, (int, float)) and low <= value <= high and value > 0):
+            allowed = f"above 0 and at most {high:g}" if low == 0 else f"from {low:g} to {high:g}"
+            raise UsageError(f"{option} must be {allowed}, got {value!r}")
+
+
 @dataclass(frozen=True)
-class RunSettings:
-    manifest: Path
+class ManifestSource:
+    """The manifest and how to read it (``--encoding`` and ``--delimiter`` for a CSV, ``--sheet`` for a workbook)."""
+
+    path: Path
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """Where the calls go: ``--endpoint`` or ``--region``, the default project, and whether TLS is verified."""
+
     endpoint: str | None = None
     region: str | None = None
     project_id: str | None = None
+    verify_tls: bool = True
+
+    def __post_init__(self) -> None:
+        if self.project_id is not None:  # a rerun's may come from the earlier run's journal
+            check_setting(self.project_id, "--project-id")
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How fast and how long: the rate, the calls in flight, the attempts per row, the time limits, and when a
+    systematic failure halts the run."""
+
     rate: float | None = DEFAULT_RATE
     #: ``--rate auto``: ``(start, max)`` per project; then ``rate`` is ignored.
     rate_auto: tuple[float, float] | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    timeout: float = DEFAULT_TIMEOUT
-    out_dir: Path | None = None
-    runs_root: Path = DEFAULT_RUNS_ROOT
-    formats: tuple[str, ...] = FORMATS
-    dry_run: bool = False
-    migrate_failed_object: bool | None = None
-    verify_tls: bool = True
     backoff_base_s: float = 0.5
-    #: Continue the run in ``out_dir``; ``force``: even though the manifest or call settings changed.
-    resume: bool = False
-    force: bool = False
-    #: A rerun: only these groups of an earlier run.
-    selection: Selection | None = None
-    #: Look each group up first and skip those not in status 5 (--check-status).
-    check_status: bool = False
-    #: Poll each retried group until it leaves status 5, up to this many seconds (--verify).
-    verify_timeout: float | None = None
-    #: Start no call after this many seconds of the run (--max-duration); the rest are ``max_duration``.
-    max_duration: float | None = None
-    #: The language of report.html, the xlsx Summary sheet and the summary line (``--lang``). Not kept in the
-    #: journal: ``report`` and ``rerun`` take theirs from ``--lang`` or the environment.
-    lang: str = DEFAULT_LANG
+    timeout: float = DEFAULT_TIMEOUT
     #: ``--halt-on-failure PCT:MIN``: halt once over PCT % of at least MIN finished rows failed.
     halt_on_failure: tuple[float, int] | None = None
+    #: Start no call after this many seconds of the run (--max-duration); the rest are ``max_duration``.
+    max_duration: float | None = None
 
     def __post_init__(self) -> None:
-        """Refuse numbers no run can take (they come from options, or from an earlier run's journal for a rerun)."""
-        checks = [
-            ("--concurrency", self.concurrency, 1, MAX_CONCURRENCY),
-            ("--max-attempts", self.max_attempts, 1, MAX_ATTEMPTS),
-            ("--timeout", self.timeout, 0, MAX_TIMEOUT),
-            ("--verify-timeout", self.verify_timeout, 0, MAX_VERIFY_TIMEOUT),
-            ("--max-duration", self.max_duration, 0, MAX_DURATION),
-            ("--rate", self.rate, MIN_RATE, MAX_RATE),
-            *(("--rate auto", value, MIN_RATE, MAX_RATE) for value in self.rate_auto or ()),
-        ]
-        if self.project_id is not None:  # a rerun's may come from the earlier run's journal
-            check_setting(self.project_id, "--project-id")
+        """Refuse a ``--halt-on-failure`` and numbers no run can take."""
         if self.halt_on_failure is not None:
             percent, min_rows = self.halt_on_failure
             if not (
@@ -104,61 +112,157 @@ class RunSettings:
                     f"--halt-on-failure must be PCT[:MIN], PCT above 0 and at most 100, MIN a whole "
                     f"number of at least 1, got {percent!r}:{min_rows!r}"
                 )
-        for option, value, low, high in checks:
-            if value is not None and not (isinstance(value, (int, float)) and low <= value <= high and value > 0):
-                allowed = f"above 0 and at most {high:g}" if low == 0 else f"from {low:g} to {high:g}"
-                raise UsageError(f"{option} must be {allowed}, got {value!r}")
+        _check_numbers(
+            [
+                ("--concurrency", self.concurrency, 1, MAX_CONCURRENCY),
+                ("--max-attempts", self.max_attempts, 1, MAX_ATTEMPTS),
+                ("--timeout", self.timeout, 0, MAX_TIMEOUT),
+                ("--max-duration", self.max_duration, 0, MAX_DURATION),
+                ("--rate", self.rate, MIN_RATE, MAX_RATE),
+                *(("--rate auto", value, MIN_RATE, MAX_RATE) for value in self.rate_auto or ()),
+            ]
+        )
 
     @property
     def rate_text(self) -> float | str | None:
         """``--rate`` as given: a number, or ``auto:START:MAX``."""
         return f"auto:{self.rate_auto[0]:g}:{self.rate_auto[1]:g}" if self.rate_auto else self.rate
 
-    def public_params(self) -> dict[str, object]:
-        """The settings as recorded in the journal and shown to people (nothing secret is here)."""
-        return {
-            "manifest": str(self.manifest),
-            "manifest_path": str(self.manifest.absolute()),
-            "sheet": self.sheet,
-            "encoding": self.encoding,
-            "delimiter": self.delimiter,
-            "endpoint": self.endpoint,
-            "region": self.region,
-            "project_id": self.project_id,
-            "rate": self.rate_text,
-            "concurrency": self.concurrency,
-            "max_attempts": self.max_attempts,
-            "timeout": self.timeout,
-            "formats": list(self.formats),
-            "dry_run": self.dry_run,
-            "migrate_failed_object": self.migrate_failed_object,
-            "source_run": self.selection.public() if self.selection else None,
-            "check_status": self.check_status,
-            "verify_timeout": self.verify_timeout,
-            "max_duration": self.max_duration,
-            "halt_on_failure": list(self.halt_on_failure) if self.halt_on_failure is not None else None,
-        }
+
+@dataclass(frozen=True)
+class PacingGiven:
+    """The pace options as given (None: not given): a run's become its :class:`Pacing` with the defaults, a
+    rerun's with the earlier run's values."""
+
+    rate: RateSpec | float | None = None
+    concurrency: int | None = None
+    max_attempts: int | None = None
+    timeout: float | None = None
+    halt_on_failure: tuple[float, int] | None = None
+    max_duration: float | None = None
+
+    def over(self, earlier: Mapping[str, Any]) -> Pacing:
+        """The pacing of these options, each one not given taken from *earlier* (a run's recorded parameters),
+        else the default (``--max-duration`` is never taken from an earlier run)."""
+        rate = self.rate if self.rate is not None else parse_rate(str(earlier.get("rate") or DEFAULT_RATE))
+        default = Pacing()
+
+        def pick(name: str, value: Any) -> Any:
+            if value is not None:
+                return value
+            recorded = earlier.get(name)
+            return recorded if recorded is not None else getattr(default, name)
+
+        return Pacing(
+            **_rate_fields(rate),
+            concurrency=pick("concurrency", self.concurrency),
+            max_attempts=pick("max_attempts", self.max_attempts),
+            timeout=pick("timeout", self.timeout),
+            halt_on_failure=self.halt_on_failure or halt_setting(earlier.get("halt_on_failure")),
+            max_duration=self.max_duration,
+        )
 
 
-def rate_fields(spec: RateSpec | float) -> dict[str, Any]:
-    """``--rate`` as RunSettings fields: ``rate`` and ``rate_auto``."""
+def _rate_fields(spec: RateSpec | float) -> dict[str, Any]:
+    """``--rate`` as :class:`Pacing` fields: ``rate`` and ``rate_auto``."""
     if isinstance(spec, (int, float)):
         return {"rate": float(spec), "rate_auto": None}
     return {"rate": spec.fixed, "rate_auto": (spec.start, spec.max_rate) if spec.auto else None}
 
 
+@dataclass(frozen=True)
+class Checks:
+    """What each row does besides its call: a dry run, the status looked up first (``--check-status``) or
+    polled after (``--verify``), and the body's ``migrate_failed_object`` default."""
+
+    dry_run: bool = False
+    #: Look each group up first and skip those not in status 5 (--check-status).
+    check_status: bool = False
+    #: Poll each retried group until it leaves status 5, up to this many seconds (--verify).
+    verify_timeout: float | None = None
+    migrate_failed_object: bool | None = None
+
+    def __post_init__(self) -> None:
+        _check_numbers([("--verify-timeout", self.verify_timeout, 0, MAX_VERIFY_TIMEOUT)])
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where the run's files go, in which formats and language."""
+
+    out_dir: Path | None = None
+    runs_root: Path = DEFAULT_RUNS_ROOT
+    formats: tuple[str, ...] = FORMATS
+    #: The language of report.html, the xlsx Summary sheet and the summary line (``--lang``). Not kept in the
+    #: journal: ``report`` and ``rerun`` take theirs from ``--lang`` or the environment.
+    lang: str = DEFAULT_LANG
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Whether the run continues an earlier one, and which rows of an earlier run a rerun takes."""
+
+    #: Continue the run in ``out_dir``; ``force``: even though the manifest or call settings changed.
+    resume: bool = False
+    force: bool = False
+    #: A rerun: only these groups of an earlier run.
+    selection: Selection | None = None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run is asked to do, as a few value objects (each checks its own values when made)."""
+
+    manifest: ManifestSource
+    target: ServiceTarget = field(default_factory=ServiceTarget)
+    pacing: Pacing = field(default_factory=Pacing)
+    checks: Checks = field(default_factory=Checks)
+    output: Output = field(default_factory=Output)
+    resume: Resume = field(default_factory=Resume)
+
+    def public_params(self) -> dict[str, object]:
+        """The settings as recorded in the journal and shown to people (nothing secret is here)."""
+        m, t, p, c = self.manifest, self.target, self.pacing, self.checks
+        selection = self.resume.selection
+        return {
+            "manifest": str(m.path),
+            "manifest_path": str(m.path.absolute()),
+            "sheet": m.sheet,
+            "encoding": m.encoding,
+            "delimiter": m.delimiter,
+            "endpoint": t.endpoint,
+            "region": t.region,
+            "project_id": t.project_id,
+            "rate": p.rate_text,
+            "concurrency": p.concurrency,
+            "max_attempts": p.max_attempts,
+            "timeout": p.timeout,
+            "formats": list(self.output.formats),
+            "dry_run": c.dry_run,
+            "migrate_failed_object": c.migrate_failed_object,
+            "source_run": selection.public() if selection else None,
+            "check_status": c.check_status,
+            "verify_timeout": c.verify_timeout,
+            "max_duration": p.max_duration,
+            "halt_on_failure": list(p.halt_on_failure) if p.halt_on_failure is not None else None,
+        }
+
+
 def resumed(settings: RunSettings) -> RunSettings:
     """*settings* of a ``--resume``: when the run in ``out_dir`` is a rerun, the same rows of the same earlier run."""
-    if settings.out_dir is None:
+    out_dir = settings.output.out_dir
+    if out_dir is None:
         raise UsageError("--resume needs --out DIR: the folder of the run to continue")
-    exists = (settings.out_dir / JOURNAL_NAME).is_file()  # if not, the resume itself says so
-    params = read_params(settings.out_dir) if exists else {}
-    if settings.halt_on_failure is None:  # the run's own --halt-on-failure goes on unless given again
-        settings = replace(settings, halt_on_failure=halt_setting(params.get("halt_on_failure")))
+    exists = (out_dir / JOURNAL_NAME).is_file()  # if not, the resume itself says so
+    params = read_params(out_dir) if exists else {}
+    if settings.pacing.halt_on_failure is None:  # the run's own --halt-on-failure goes on unless given again
+        pacing = replace(settings.pacing, halt_on_failure=halt_setting(params.get("halt_on_failure")))
+        settings = replace(settings, pacing=pacing)
     source = params.get("source_run")
     if not source:
         return settings
-    return replace(settings, selection=load_selection(Path(source["out_dir"]), source["only"], source["error_codes"]))
+    selection = load_selection(Path(source["out_dir"]), source["only"], source["error_codes"])
+    return replace(settings, resume=replace(settings.resume, selection=selection))
 
 
 def halt_setting(recorded: Any) -> tuple[float, int] | None:
@@ -172,52 +276,51 @@ def rerun_settings(
     selection: Selection,
     *,
     manifest: str | None = None,
-    endpoint: str | None = None,
-    region: str | None = None,
-    project_id: str | None = None,
-    rate: RateSpec | float | None = None,
-    concurrency: int | None = None,
-    max_attempts: int | None = None,
-    timeout: float | None = None,
-    halt_on_failure: tuple[float, int] | None = None,
-    **given: Any,
+    target: ServiceTarget | None = None,
+    pacing: PacingGiven | None = None,
+    checks: Checks | None = None,
+    output: Output | None = None,
 ) -> RunSettings:
     """A rerun's settings: the earlier run's (from *selection*'s journal), overridden by what is given now.
 
-    The keywords named here fall back to the earlier run's value when None (``halt_on_failure`` too); *given*
-    are RunSettings fields taken as they are (``out_dir``, ``dry_run``, ``verify_tls``, ``check_status``,
-    ``verify_timeout``; ``formats`` falls back to the earlier run's when empty). The new run's folder goes
-    beside the earlier one.
+    *target*'s endpoint, region and project, and each of *pacing*'s options, fall back to the earlier run's
+    value when None; *checks* and *output* are taken as they are (but ``output.formats`` falls back to the
+    earlier run's when empty, and the body's ``migrate_failed_object`` is always the earlier run's). The new
+    run's folder goes beside the earlier one.
     """
     old = selection.source_params
-
-    def pick(name: str, value: Any) -> Any:
-        return value if value is not None else old.get(name)
-
     path = manifest or old.get("manifest_path") or old.get("manifest")
     if not path:
         raise UsageError(f"{selection.source_dir}: the run does not record its manifest; give it with --manifest FILE")
-    if not given.get("formats"):
-        given["formats"] = tuple(old.get("formats") or FORMATS)
-    # The earlier run's reading options that fit this manifest's kind (a rerun may name another file).
-    excel = Path(path).suffix.lower() in WORKBOOK_SUFFIXES
+    given_output = output or Output()
     return RunSettings(
-        manifest=Path(path),
-        encoding=None if excel else old.get("encoding"),
-        delimiter=None if excel else old.get("delimiter"),
-        sheet=old.get("sheet") if excel else None,
-        endpoint=pick("endpoint", endpoint),
-        region=pick("region", region),
-        project_id=pick("project_id", project_id),
-        migrate_failed_object=old.get("migrate_failed_object"),
-        **rate_fields(rate if rate is not None else parse_rate(str(old.get("rate") or DEFAULT_RATE))),
-        concurrency=pick("concurrency", concurrency),
-        max_attempts=pick("max_attempts", max_attempts),
-        timeout=pick("timeout", timeout),
-        runs_root=selection.source_dir.parent,
-        selection=selection,
-        halt_on_failure=halt_on_failure or halt_setting(old.get("halt_on_failure")),
-        **given,
+        manifest=_earlier_reading(Path(path), old),
+        target=_earlier_target(target or ServiceTarget(), old),
+        pacing=(pacing or PacingGiven()).over(old),
+        checks=replace(checks or Checks(), migrate_failed_object=old.get("migrate_failed_object")),
+        output=replace(
+            given_output,
+            formats=given_output.formats or tuple(old.get("formats") or FORMATS),
+            runs_root=selection.source_dir.parent,
+        ),
+        resume=Resume(selection=selection),
+    )
+
+
+def _earlier_reading(path: Path, old: Mapping[str, Any]) -> ManifestSource:
+    """The earlier run's reading options that fit this manifest's kind (a rerun may name another file)."""
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        return ManifestSource(path, sheet=old.get("sheet"))
+    return ManifestSource(path, encoding=old.get("encoding"), delimiter=old.get("delimiter"))
+
+
+def _earlier_target(given: ServiceTarget, old: Mapping[str, Any]) -> ServiceTarget:
+    """*given*, its endpoint, region and project falling back to the earlier run's."""
+    return replace(
+        given,
+        endpoint=given.endpoint if given.endpoint is not None else old.get("endpoint"),
+        region=given.region if given.region is not None else old.get("region"),
+        project_id=given.project_id if given.project_id is not None else old.get("project_id"),
     )
 
 

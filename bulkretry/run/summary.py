@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from bulkretry.records import RunSummary
 from bulkretry.run.journal import Journal
 
-__all__ = ["summarize"]
+__all__ = ["report_file", "summarize"]
 
 
 def summarize(journal: Journal, params: Mapping[str, Any], out_dir: Path, **fields: Any) -> RunSummary:
@@ -46,3 +46,9 @@ def summarize(journal: Journal, params: Mapping[str, Any], out_dir: Path, **fiel
             "out_dir": str(out_dir),
         }
     )
+
+
+def report_file(summary: RunSummary, files: Sequence[Path]) -> Path | str:
+    """The report to open: report.html, else report.xlsx, else the first file written, else the run's folder."""
+    shown = {f.name: f for f in files}
+    return shown.get("report.html") or shown.get("report.xlsx") or (files[0] if files else summary.out_dir)

@@ -1,4 +1,5 @@
-"""What the commands share: exit statuses, the help formatter, argparse types, the usage error."""
+"""What the commands share: the help formatter, argparse types, ``--lang`` (the exit statuses are in
+:mod:`bulkretry.errors`)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,36 @@ from collections.abc import Callable
 from typing import Any
 
 from bulkretry.defaults import MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_TIMEOUT, MAX_VERIFY_TIMEOUT
-from bulkretry.errors import EXIT_FAILED, EXIT_USAGE
 
-#: The contract's exit statuses: 0 every row fine, 1 some rows failed, 2 nothing was called, 130/143 stopped.
-EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM = 0, 130, 143
+__all__ = [
+    "LANG_HELP",
+    "HelpFormatter",
+    "add_lang_option",
+    "concurrency_type",
+    "duration_type",
+    "formats_type",
+    "halt_on_failure_type",
+    "lang_of",
+    "lang_type",
+    "latency_ms_type",
+    "max_attempts_type",
+    "non_negative_float",
+    "non_negative_int",
+    "outcomes_type",
+    "port_type",
+    "positive_float",
+    "positive_int",
+    "rate_type",
+    "ratio",
+    "sim_groups_type",
+    "timeout_type",
+    "verify_timeout_type",
+]
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_SIGINT", "EXIT_SIGTERM", "EXIT_USAGE"]
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every command's help: descriptions and examples as written, option help from column 32."""
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
 
@@ -42,20 +64,20 @@ def _number(kind: type[float], *, low: float, high: float | None = None, above: 
     return parse
 
 
-_positive_float = _number(float, low=0, above=True)
-_non_negative_float = _number(float, low=0)
-_ratio = _number(float, low=0, high=1)
-_non_negative_int = _number(int, low=0)
-_positive_int = _number(int, low=1)
+positive_float = _number(float, low=0, above=True)
+non_negative_float = _number(float, low=0)
+ratio = _number(float, low=0, high=1)
+non_negative_int = _number(int, low=0)
+positive_int = _number(int, low=1)
 #: The run's options, each with its ceiling (defaults.py says why they have one).
-_concurrency = _number(int, low=1, high=MAX_CONCURRENCY)
-_max_attempts = _number(int, low=1, high=MAX_ATTEMPTS)
-_timeout = _number(float, low=0, high=MAX_TIMEOUT, above=True)
-_verify_timeout = _number(float, low=0, high=MAX_VERIFY_TIMEOUT, above=True)
+concurrency_type = _number(int, low=1, high=MAX_CONCURRENCY)
+max_attempts_type = _number(int, low=1, high=MAX_ATTEMPTS)
+timeout_type = _number(float, low=0, high=MAX_TIMEOUT, above=True)
+verify_timeout_type = _number(float, low=0, high=MAX_VERIFY_TIMEOUT, above=True)
 #: The simulator's: a TCP port; groups and latency it can hold and wait without running out.
-_port = _number(int, low=0, high=65535)
-_sim_groups = _number(int, low=0, high=1_000_000)
-_latency_ms = _number(float, low=0, high=600_000)
+port_type = _number(int, low=0, high=65535)
+sim_groups_type = _number(int, low=0, high=1_000_000)
+latency_ms_type = _number(float, low=0, high=600_000)
 
 
 def _parsed_by(module: str, name: str) -> Callable[[str], Any]:
@@ -74,12 +96,12 @@ def _parsed_by(module: str, name: str) -> Callable[[str], Any]:
     return parse
 
 
-_formats = _parsed_by("report", "parse_formats")
-_rate = _parsed_by("run.adaptive", "parse_rate")  # RateSpec; a float default passes through argparse untouched
-_outcomes = _parsed_by("run.rerun", "parse_outcomes")
-_duration = _parsed_by("run.settings", "parse_duration")
-_lang = _parsed_by("i18n", "parse_lang")
-_halt_on_failure = _parsed_by("run.halt", "parse_halt_on_failure")
+formats_type = _parsed_by("report", "parse_formats")
+rate_type = _parsed_by("run.adaptive", "parse_rate")  # RateSpec; a float default passes through argparse untouched
+outcomes_type = _parsed_by("run.rerun", "parse_outcomes")
+duration_type = _parsed_by("run.settings", "parse_duration")
+lang_type = _parsed_by("i18n", "parse_lang")
+halt_on_failure_type = _parsed_by("run.halt", "parse_halt_on_failure")
 
 LANG_HELP = (
     "language of report.html, history.html, the Summary sheet of report.xlsx and the summary line: zh-CN "
@@ -88,12 +110,12 @@ LANG_HELP = (
 )
 
 
-def _add_lang_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+def add_lang_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--lang``, on the commands that write what people read (run, rerun, report, demo, history)."""
-    p.add_argument("--lang", type=_lang, default=None, metavar="zh-CN|en", help=LANG_HELP)
+    p.add_argument("--lang", type=lang_type, default=None, metavar="zh-CN|en", help=LANG_HELP)
 
 
-def _lang_of(args: argparse.Namespace) -> str:
+def lang_of(args: argparse.Namespace) -> str:
     """The language of this command: ``--lang``, or the environment's."""
     import os
 
