@@ -1,13 +1,21 @@
-"""Running the CLI in-process, and the environment a run against the simulator needs."""
+"""Running the CLI in-process, the environment a run against the simulator needs, and the shipped samples."""
 
 from __future__ import annotations
 
+import csv
 import io
+from pathlib import Path
 
 import pytest
 
 from bulkretry.cli import main
 from bulkretry.sim import SimConfig
+
+#: The shipped sample manifests (``bulkretry/samples/``, package data).
+SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
+
+#: The secrets the samples' ``env:`` cells name.
+DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
 
 #: Every environment variable that could give a run credentials (or a project) from the caller's shell.
 CREDENTIAL_ENV = (
@@ -45,3 +53,30 @@ def use_sim_credentials(monkeypatch: pytest.MonkeyPatch, config: SimConfig, **ex
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
+
+
+def run_manifest(
+    manifest: Path, endpoint: str, project_id: str, out: Path, *extra: str, rate: str = "500"
+) -> tuple[int, str, str]:
+    """``bulkretry run MANIFEST`` against *endpoint* for *project_id* into *out*, quiet, at *rate* calls a second,
+    with *extra* options: ``(exit status, stdout, stderr)``."""
+    return run_cli(
+        "run",
+        str(manifest),
+        "--endpoint",
+        endpoint,
+        "--project-id",
+        project_id,
+        "--out",
+        str(out),
+        "--rate",
+        rate,
+        "--quiet",
+        *extra,
+    )
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV the run wrote (UTF-8, with or without a BOM), as dicts by header."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))

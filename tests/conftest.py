@@ -1,4 +1,5 @@
-"""Shared fixtures: the OMS + IAM simulator, in the test's event loop or in a background thread."""
+"""Shared fixtures: the OMS + IAM simulator, in the test's event loop or in a background thread, and the
+environment a CLI run against it needs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bulkretry.sim import SimConfig, Simulator, SimulatorThread, running_simulator
+from tests.clitools import DEMO_SECRETS, use_sim_credentials
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +55,10 @@ def sim_thread(sim_config: SimConfig) -> Iterator[SimulatorThread]:
     """The simulator served from a background thread, for blocking clients such as the official SDK."""
     with SimulatorThread(sim_config) as thread:
         yield thread
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, sim_config: SimConfig) -> dict[str, str]:
+    """Only the simulator's AK/SK as credentials, and the secrets the sample manifests' env: cells name
+    (DEMO_SECRETS); nothing else from the caller's environment. Returns what was set."""
+    return use_sim_credentials(monkeypatch, sim_config, **DEMO_SECRETS)

@@ -28,7 +28,7 @@ from aiohttp import web
 from bulkretry.oms.errorbody import MAX_BODY_BYTES
 from bulkretry.report.common import neutralise
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import clear_credentials, run_cli, use_sim_credentials
+from tests.clitools import clear_credentials, run_cli, run_manifest, use_sim_credentials
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
@@ -77,27 +77,8 @@ class ServerThread:
         self._thread.join(10)
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Only AK/SK credentials (the simulator's), nothing else from the caller's environment; returns what was set."""
-    return use_sim_credentials(monkeypatch, SimConfig())
-
-
 def _run(url: str, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    return run_cli(
-        "run",
-        str(manifest),
-        "--endpoint",
-        url,
-        "--project-id",
-        PROJECT,
-        "--out",
-        str(out),
-        "--rate",
-        "200",
-        "--quiet",
-        *extra,
-    )
+    return run_manifest(manifest, url, PROJECT, out, *extra, rate="200")
 
 
 def _write_csv(path: Path, rows: list[list[str]]) -> Path:

@@ -29,8 +29,7 @@ from bulkretry.manifest.read import (
     open_manifest,
     read_manifest,
 )
-
-SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
+from tests.clitools import SAMPLES
 
 
 def write_csv(path: Path, rows: Sequence[Sequence[str]], *, encoding: str = "utf-8", delimiter: str = ",") -> Path:

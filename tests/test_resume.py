@@ -23,22 +23,13 @@ from bulkretry.run.runlock import RunLock
 from bulkretry.run.runner import execute
 from bulkretry.run.settings import RunSettings
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import run_cli, use_sim_credentials
-
-SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
-DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
+from tests.clitools import DEMO_SECRETS, SAMPLES, run_cli
 
 
 @pytest.fixture
 def sim_config() -> SimConfig:
     """The default simulator: the groups samples/ was made from."""
     return SimConfig()
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, sim_config: SimConfig) -> dict[str, str]:
-    """Only the simulator's AK/SK and the samples' env: secrets; returns what was set."""
-    return use_sim_credentials(monkeypatch, sim_config, **DEMO_SECRETS)
 
 
 def _where(sim_thread: SimulatorThread) -> list[str]:

@@ -11,10 +11,8 @@ import pytest
 
 from bulkretry.records import REPORT_COLUMNS
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import run_cli, use_sim_credentials
+from tests.clitools import DEMO_SECRETS, SAMPLES, run_cli, run_manifest
 
-SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
-DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
 EXPECTED = ["succeeded"] * 8 + ["duplicate", "failed", "failed", "failed", "invalid"]
 
 
@@ -24,27 +22,8 @@ def sim_config() -> SimConfig:
     return SimConfig()
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, sim_config: SimConfig) -> dict[str, str]:
-    """Only the simulator's AK/SK and the samples' env: secrets; returns what was set."""
-    return use_sim_credentials(monkeypatch, sim_config, **DEMO_SECRETS)
-
-
 def _run(sim_thread: SimulatorThread, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    return run_cli(
-        "run",
-        str(manifest),
-        "--endpoint",
-        sim_thread.url,
-        "--project-id",
-        sim_thread.config.project_id,
-        "--out",
-        str(out),
-        "--rate",
-        "200",
-        "--quiet",
-        *extra,
-    )
+    return run_manifest(manifest, sim_thread.url, sim_thread.config.project_id, out, *extra, rate="200")
 
 
 @pytest.mark.parametrize("manifest", ["manifest.csv", "manifest.xlsx"])
