@@ -9,10 +9,16 @@ from pathlib import Path
 import pytest
 
 from bulkretry.cli import main
-from bulkretry.sim import SimConfig
+from bulkretry.sim import SimConfig, SimulatorThread
 
 #: The shipped sample manifests (``bulkretry/samples/``, package data).
 SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
+
+#: The simulator's project (``SimConfig``'s default), also for the servers that stand in for OMS.
+PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+
+#: The token ``token_env`` gives a run.
+TOKEN = "the-run-token-0123456789"
 
 #: The secrets the samples' ``env:`` cells name.
 DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
@@ -76,7 +82,22 @@ def run_manifest(
     )
 
 
-def read_csv(path: Path) -> list[dict[str, str]]:
+def csv_dicts(path: Path) -> list[dict[str, str]]:
     """The rows of a CSV the run wrote (UTF-8, with or without a BOM), as dicts by header."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def run_at(url: str, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
+    """``bulkretry run MANIFEST`` for PROJECT against the server at *url*, into *out*, at 200 calls a second."""
+    return run_manifest(manifest, url, PROJECT, out, *extra, rate="200")
+
+
+def read_report(run: Path) -> list[dict[str, str]]:
+    """The rows of a run folder's report.csv."""
+    return csv_dicts(run / "report.csv")
+
+
+def failed_group_ids(sim_thread: SimulatorThread, n: int) -> list[str]:
+    """The first *n* failed groups of the simulator (at most 1,000), in the order it lists them."""
+    return [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=1000)[1]][:n]
