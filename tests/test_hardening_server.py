@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -39,38 +40,70 @@ EXPECTED = {  # group id (its behaviour) -> (outcome, http_status, error_code, a
 }
 
 
+#: An answer to the retry call of one group: (request, group id, the URL of the other server) -> response.
+Answer = Callable[[web.Request, str, str], Awaitable[web.StreamResponse]]
+
+
+async def _dropped(request: web.Request, group: str, elsewhere: str) -> web.StreamResponse:
+    """The connection closed without an answer (after a line that is not HTTP, for ``not-http``)."""
+    assert request.transport is not None
+    if group == "not-http":
+        request.transport.write(b"NOT HTTP\x00\r\n\r\n")
+    request.transport.abort()
+    return web.Response()
+
+
+async def _slow(request: web.Request, group: str, elsewhere: str) -> web.StreamResponse:
+    await asyncio.sleep(30)
+    return web.json_response({})
+
+
+async def _deep_json(request: web.Request, group: str, elsewhere: str) -> web.StreamResponse:
+    return web.Response(status=int(group[-3:]), text="[" * 100_000, content_type="application/json")
+
+
+async def _redirect_away(request: web.Request, group: str, elsewhere: str) -> web.StreamResponse:
+    raise web.HTTPFound(f"{elsewhere}/v2/{PROJECT}/taskgroups/ok/retry")
+
+
+async def _redirect_same(request: web.Request, group: str, elsewhere: str) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently(f"/v2/{PROJECT}/taskgroups/ok/retry")
+
+
+def _answer(response: Callable[[], web.StreamResponse]) -> Answer:
+    """A canned answer, built afresh for each request."""
+
+    async def answer(request: web.Request, group: str, elsewhere: str) -> web.StreamResponse:
+        return response()
+
+    return answer
+
+
+#: How the misbehaving server answers each group of EXPECTED (any other: ``{}``).
+MISBEHAVIOUR: dict[str, Answer] = {
+    "garbage-500": _answer(lambda: web.Response(status=500, body=b"\x00\xff<html>\r\n  oops \x1b[31m not json")),
+    "huge-500": _answer(lambda: web.Response(status=500, body=b"x" * (MAX_BODY_BYTES + 4096))),
+    "deep-json-500": _deep_json,
+    "deep-json-200": _deep_json,
+    "hostile-code": _answer(
+        lambda: web.json_response({"error_code": "X\n\x1b[2J" * 500, "error_msg": "a\x00b\x1b[31mc"}, status=400)
+    ),
+    "slow": _slow,
+    "reset": _dropped,
+    "not-http": _dropped,
+    "redirect-away": _redirect_away,
+    "redirect-same": _redirect_same,
+    "bad-location": _answer(lambda: web.Response(status=302, headers={"Location": "http://[oops/"})),
+    "garbage-200": _answer(lambda: web.Response(status=200, body=b"<html>\x00 fine?", content_type="text/html")),
+    "json-array": _answer(lambda: web.json_response([1, 2])),
+    "json-null": _answer(lambda: web.json_response(None)),
+}
+
+
 def _misbehaving(elsewhere: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         group = unquote(request.raw_path.split("/")[4])
-        assert request.transport is not None
-        if group == "garbage-500":
-            return web.Response(status=500, body=b"\x00\xff<html>\r\n  oops \x1b[31m not json")
-        if group == "huge-500":
-            return web.Response(status=500, body=b"x" * (MAX_BODY_BYTES + 4096))
-        if group.startswith("deep-json"):
-            return web.Response(status=int(group[-3:]), text="[" * 100_000, content_type="application/json")
-        if group == "hostile-code":
-            return web.json_response({"error_code": "X\n\x1b[2J" * 500, "error_msg": "a\x00b\x1b[31mc"}, status=400)
-        if group == "slow":
-            await asyncio.sleep(30)
-        if group in ("reset", "not-http"):
-            if group == "not-http":
-                request.transport.write(b"NOT HTTP\x00\r\n\r\n")
-            request.transport.abort()
-            return web.Response()
-        if group == "redirect-away":
-            raise web.HTTPFound(f"{elsewhere}/v2/{PROJECT}/taskgroups/ok/retry")
-        if group == "redirect-same":
-            raise web.HTTPMovedPermanently(f"/v2/{PROJECT}/taskgroups/ok/retry")
-        if group == "bad-location":
-            return web.Response(status=302, headers={"Location": "http://[oops/"})
-        if group == "garbage-200":
-            return web.Response(status=200, body=b"<html>\x00 fine?", content_type="text/html")
-        if group == "json-array":
-            return web.json_response([1, 2])
-        if group == "json-null":
-            return web.json_response(None)
-        return web.json_response({})
+        return await MISBEHAVIOUR.get(group, _answer(lambda: web.json_response({})))(request, group, elsewhere)
 
     return handle
 

@@ -22,9 +22,9 @@ from tests.manifests import manifest_error, read_all, write_csv, write_xlsx
 # ---------------------------------------------------------------------------------------------- Excel
 
 
-def test_xlsx_cells_read_as_the_user_sees_them(tmp_path: Path) -> None:
-    """Numbers, zero-padded formats, booleans, dates and times in Excel come back as text."""
-    path = tmp_path / "m.xlsx"
+def _typed_cells_workbook(path: Path) -> Path:
+    """A workbook of one header and two rows of Excel's own types: numbers (some zero-padded by their format),
+    booleans, dates, times, an empty cell, text that looks like a number, a formula."""
     wb = Workbook()
     ws = wb.active
     ws.append(
@@ -65,6 +65,12 @@ def test_xlsx_cells_read_as_the_user_sees_them(tmp_path: Path) -> None:
     ws["E2"].number_format = "000000000"
     ws["E3"].number_format = "00000"
     wb.save(path)
+    return path
+
+
+def test_xlsx_cells_read_as_the_user_sees_them(tmp_path: Path) -> None:
+    """Numbers, zero-padded formats, booleans, dates and times in Excel come back as text."""
+    path = _typed_cells_workbook(tmp_path / "m.xlsx")
     info, rows = read_all(path)
     assert info.kind == "xlsx" and info.sheet == "Sheet" and info.encoding is None and info.delimiter is None
     assert list(rows[0].values.values()) == [
