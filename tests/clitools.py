@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,32 @@ def read_report(run: Path) -> list[dict[str, str]]:
 def failed_group_ids(sim_thread: SimulatorThread, n: int) -> list[str]:
     """The first *n* failed groups of the simulator (at most 1,000), in the order it lists them."""
     return [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=1000)[1]][:n]
+
+
+def write_group_manifest(path: Path, ids: list[str]) -> Path:
+    """A one-column manifest of *ids*."""
+    path.write_text("group_id\n" + "".join(f"{gid}\n" for gid in ids), encoding="utf-8")
+    return path
+
+
+def child_run_argv(manifest: Path, endpoint: str, project_id: str, out: Path, *extra: str) -> list[str]:
+    """The argv of ``python -m bulkretry run MANIFEST`` in a child process, against *endpoint* into *out*."""
+    return [
+        sys.executable,
+        "-m",
+        "bulkretry",
+        "run",
+        str(manifest),
+        "--endpoint",
+        endpoint,
+        "--project-id",
+        project_id,
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def child_env(config: SimConfig) -> dict[str, str]:
+    """This process's environment with the simulator's AK/SK, for a child ``bulkretry``."""
+    return {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}

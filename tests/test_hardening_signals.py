@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import PROJECT, read_report
+from tests.clitools import PROJECT, child_env, read_report
 from tests.manifests import write_csv
 
 # -- stop signals before the first call and after the last one ----------------------------------------------------
@@ -81,7 +81,7 @@ def test_a_signal_while_the_manifest_is_read_stops_before_any_call(
     book.save(manifest)
     config = SimConfig(groups=5)
     with SimulatorThread(config) as sim_thread:
-        env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
+        env = child_env(config)
         proc = _bulkretry(
             "run",
             str(manifest),
