@@ -63,25 +63,17 @@ def use_sim_credentials(monkeypatch: pytest.MonkeyPatch, config: SimConfig, **ex
     return values
 
 
+def run_argv(manifest: Path, endpoint: str, project_id: str, out: Path, *extra: str) -> list[str]:
+    """The argv of ``bulkretry run MANIFEST`` against *endpoint* for *project_id* into *out*, with *extra* options."""
+    return ["run", str(manifest), "--endpoint", endpoint, "--project-id", project_id, "--out", str(out), *extra]
+
+
 def run_manifest(
     manifest: Path, endpoint: str, project_id: str, out: Path, *extra: str, rate: str = "500"
 ) -> tuple[int, str, str]:
     """``bulkretry run MANIFEST`` against *endpoint* for *project_id* into *out*, quiet, at *rate* calls a second,
     with *extra* options: ``(exit status, stdout, stderr)``."""
-    return run_cli(
-        "run",
-        str(manifest),
-        "--endpoint",
-        endpoint,
-        "--project-id",
-        project_id,
-        "--out",
-        str(out),
-        "--rate",
-        rate,
-        "--quiet",
-        *extra,
-    )
+    return run_cli(*run_argv(manifest, endpoint, project_id, out, "--rate", rate, "--quiet", *extra))
 
 
 def csv_dicts(path: Path) -> list[dict[str, str]]:
@@ -113,20 +105,7 @@ def write_group_manifest(path: Path, ids: list[str]) -> Path:
 
 def child_run_argv(manifest: Path, endpoint: str, project_id: str, out: Path, *extra: str) -> list[str]:
     """The argv of ``python -m bulkretry run MANIFEST`` in a child process, against *endpoint* into *out*."""
-    return [
-        sys.executable,
-        "-m",
-        "bulkretry",
-        "run",
-        str(manifest),
-        "--endpoint",
-        endpoint,
-        "--project-id",
-        project_id,
-        "--out",
-        str(out),
-        *extra,
-    ]
+    return [sys.executable, "-m", "bulkretry", *run_argv(manifest, endpoint, project_id, out, *extra)]
 
 
 def child_env(config: SimConfig) -> dict[str, str]:
