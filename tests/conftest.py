@@ -1,4 +1,5 @@
-"""Shared fixtures: the OMS + IAM simulator, in the test's event loop or in a background thread."""
+"""Shared fixtures: the OMS + IAM simulator, in the test's event loop or in a background thread, and the
+environment a CLI run against it needs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.sim import SimConfig, Simulator, SimulatorThread, running_simulator
+from tests.clitools import DEMO_SECRETS, TOKEN, clear_credentials, use_sim_credentials
+from tests.reports import result
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +57,68 @@ def sim_thread(sim_config: SimConfig) -> Iterator[SimulatorThread]:
     """The simulator served from a background thread, for blocking clients such as the official SDK."""
     with SimulatorThread(sim_config) as thread:
         yield thread
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, sim_config: SimConfig) -> dict[str, str]:
+    """Only the simulator's AK/SK as credentials, and the secrets the sample manifests' env: cells name
+    (DEMO_SECRETS); nothing else from the caller's environment. Returns what was set."""
+    return use_sim_credentials(monkeypatch, sim_config, **DEMO_SECRETS)
+
+
+@pytest.fixture
+def token_env(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Only a token as credentials (sent as X-Auth-Token, so nothing in aiohttp stops a URL with a user name)."""
+    clear_credentials(monkeypatch)
+    monkeypatch.setenv("OMS_AUTH_TOKEN", TOKEN)
+    return TOKEN
+
+
+@pytest.fixture
+def summary() -> RunSummary:
+    """A run summary with outcome and error-code counts and a Chinese manifest name."""
+    return RunSummary(
+        run_id="20240501-080000-abcd",
+        manifest="清单/任务组.csv",
+        started_at="2024-05-01T08:00:00Z",
+        finished_at="2024-05-01T08:01:00Z",
+        duration_s=60.25,
+        rows=3,
+        by_outcome={"succeeded": 1, "failed": 1, "invalid": 1},
+        by_error_code={"OMS.0001": 1, "invalid:group_id": 1},
+        calls=4,
+        achieved_rate=0.07,
+        out_dir="runs/x",
+    )
+
+
+@pytest.fixture
+def results() -> list[RowResult]:
+    """Three results: a success, a server failure with Chinese text, and a local one with no HTTP status."""
+    return [
+        result(2, extra=(("owner", "alice"), ("备注", "第一批"))),
+        result(
+            3,
+            outcome=Outcome.FAILED,
+            http_status=400,
+            error_code="OMS.0001",
+            error_msg="任务组状态不允许重试",
+            attempts=3,
+            latency_ms=101.0,
+            extra=(("备注", "第二批"),),
+        ),
+        result(
+            4,
+            group_id="",
+            outcome=Outcome.INVALID,
+            http_status=None,
+            error_code="invalid:group_id",
+            error_msg="group_id is empty",
+            attempts=0,
+            request_id="",
+            latency_ms=None,
+            started_at="",
+            finished_at="",
+            extra=(("owner", "bob"), ("ignored", "not a report column")),
+        ),
+    ]

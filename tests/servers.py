@@ -1,8 +1,11 @@
-"""Small real HTTP servers for tests: a canned responder and a server that checks signatures with the SDK."""
+"""Small real HTTP servers for tests: a canned responder (in the test's loop or a thread of its own) and a server
+that checks signatures with the SDK."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
@@ -162,3 +165,50 @@ async def serve_metadata(fake: FakeMetadata, host: str = "127.0.0.1", port: int 
         yield f"http://{host}" + ("" if bound == 80 else f":{bound}")
     finally:
         await runner.cleanup()
+
+
+class ServerThread:
+    """An aiohttp server answering every request with *handler*, in a background thread (the CLI blocks)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[web.Request] = []
+        self.url = ""
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
+
+    async def _record(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(request)
+        return await self.handler(request)
+
+    async def _serve(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._record)
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        assert self._ready.wait(10), "the test server did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+async def empty_json(request: web.Request) -> web.Response:
+    """Answer any request with an empty JSON object (a server that only records what it was asked)."""
+    return web.json_response({})

@@ -16,8 +16,8 @@ from bulkretry.manifest.read import iter_rows, open_manifest
 from bulkretry.masking import MASKED, mask
 from bulkretry.records import Outcome, RowResult
 from bulkretry.run.journal import Journal
+from tests.clitools import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
 HOSTILE_MSG = "=cmd|'/C calc'!A0"
 HOSTILE_ID = "</t><script>\x07"
 

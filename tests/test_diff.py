@@ -10,7 +10,7 @@ import pytest
 
 from bulkretry.run.runlock import RunLock
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import run_cli, use_sim_credentials
+from tests.clitools import run_cli, run_manifest
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -18,28 +18,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Only the simulator's AK/SK as credentials; returns what was set."""
-    return use_sim_credentials(monkeypatch, SimConfig())
-
-
 def _run(config: SimConfig, manifest: Path, out: Path, *extra: str) -> list[dict[str, str]]:
     with SimulatorThread(config) as sim_thread:
-        code, _, err = run_cli(
-            "run",
-            str(manifest),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            config.project_id,
-            "--out",
-            str(out),
-            "--rate",
-            "500",
-            "--quiet",
-            *extra,
-        )
+        code, _, err = run_manifest(manifest, sim_thread.url, config.project_id, out, *extra)
     assert code in (0, 1), err
     return _rows(out / "report.csv")
 
@@ -77,19 +58,7 @@ def test_diff_sees_newly_failing_and_still_failing_rows(tmp_path: Path) -> None:
     config = SimConfig(failed_ratio=1.0)
     with SimulatorThread(config) as sim_thread:  # one server for both runs: the second retry finds them executing
         for out in ("old", "new"):
-            run_cli(
-                "run",
-                str(manifest),
-                "--endpoint",
-                sim_thread.url,
-                "--project-id",
-                config.project_id,
-                "--out",
-                str(tmp_path / out),
-                "--rate",
-                "500",
-                "--quiet",
-            )
+            run_manifest(manifest, sim_thread.url, config.project_id, tmp_path / out)
     code, out, _ = run_cli("diff", str(tmp_path / "old"), str(tmp_path / "new"), "--out", str(tmp_path / "d.csv"))
     assert code == 1
     assert "fixed: 0\nstill failing: 1\nnewly failing: 6\n" in out

@@ -18,7 +18,7 @@ from bulkretry.oms.auth import TokenAuth
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.credentials import Token
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import run_cli, use_sim_credentials
+from tests.clitools import SAMPLES, run_cli, run_manifest, use_sim_credentials
 from tests.servers import serve
 from tests.test_sim_sdk import sdk_client
 
@@ -27,12 +27,6 @@ from tests.test_sim_sdk import sdk_client
 def sim_config() -> SimConfig:
     """230 groups, half of them failed: more than two list pages of 100."""
     return SimConfig(groups=230, failed_ratio=0.5, seed=7)
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, sim_config: SimConfig) -> dict[str, str]:
-    """Only the simulator's AK/SK as credentials, nothing else from the caller's environment."""
-    return use_sim_credentials(monkeypatch, sim_config)
 
 
 def _sdk_failed(sim_thread: SimulatorThread) -> list:
@@ -133,20 +127,7 @@ def test_verify_records_the_status_the_sdk_then_reads(
             "discover", "--endpoint", sim_thread.url, "--project-id", config.project_id, "--out", str(manifest)
         )
         assert code == 0, err
-        code, _, err = run_cli(
-            "run",
-            str(manifest),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            config.project_id,
-            "--out",
-            str(tmp_path / "run"),
-            "--rate",
-            "500",
-            "--quiet",
-            "--verify",
-        )
+        code, _, err = run_manifest(manifest, sim_thread.url, config.project_id, tmp_path / "run", "--verify")
         assert code == 0, err
         with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))
@@ -164,21 +145,9 @@ def test_check_status_skips_groups_that_are_not_failed(tmp_path: Path, monkeypat
     never retried; the unknown group fails on the lookup; only the failed groups get a PUT."""
     config = SimConfig()
     use_sim_credentials(monkeypatch, config, DEMO_SRC_SK="x-secret", DEMO_DST_SK="y-secret")
-    samples = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
     with SimulatorThread(config) as sim_thread:
-        code, _, err = run_cli(
-            "run",
-            str(samples / "manifest.csv"),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            config.project_id,
-            "--out",
-            str(tmp_path / "run"),
-            "--rate",
-            "500",
-            "--quiet",
-            "--check-status",
+        code, _, err = run_manifest(
+            SAMPLES / "manifest.csv", sim_thread.url, config.project_id, tmp_path / "run", "--check-status"
         )
         puts = [r.path_segments[3] for r in sim_thread.simulator.received if r.method == "PUT"]
     with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:

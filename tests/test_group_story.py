@@ -13,10 +13,9 @@ from huaweicloudsdkoms.v2 import ShowTaskGroupRequest
 
 from bulkretry.records import GROUP_COLUMNS, REPORT_COLUMNS
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import run_cli, use_sim_credentials
+from tests.clitools import SAMPLES, run_cli, run_manifest, use_sim_credentials
 from tests.test_sim_sdk import sdk_client
 
-SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
 STATUS = ("status_before", "status_before_meaning")
 
 
@@ -61,19 +60,8 @@ def test_check_status_writes_what_the_groups_get_answered(tmp_path: Path, monkey
             gid: _story(oms.show_task_group(ShowTaskGroupRequest(group_id=gid)))
             for gid in sim_thread.simulator.state.ids()
         }
-        code, _, err = run_cli(
-            "run",
-            str(SAMPLES / "manifest.csv"),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            config.project_id,
-            "--out",
-            str(tmp_path / "run"),
-            "--rate",
-            "500",
-            "--quiet",
-            "--check-status",
+        code, _, err = run_manifest(
+            SAMPLES / "manifest.csv", sim_thread.url, config.project_id, tmp_path / "run", "--check-status"
         )
     assert code == 1, err  # the unknown group and the invalid row
     header, rows, json_rows, sheet = _reports(tmp_path / "run")
@@ -107,20 +95,7 @@ def test_verify_alone_writes_the_story_of_the_last_poll(tmp_path: Path, monkeypa
             "discover", "--endpoint", sim_thread.url, "--project-id", config.project_id, "--out", str(manifest)
         )
         assert code == 0, err
-        code, _, err = run_cli(
-            "run",
-            str(manifest),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            config.project_id,
-            "--out",
-            str(tmp_path / "run"),
-            "--rate",
-            "500",
-            "--quiet",
-            "--verify",
-        )
+        code, _, err = run_manifest(manifest, sim_thread.url, config.project_id, tmp_path / "run", "--verify")
         assert code == 0, err
         oms = sdk_client(sim_thread.url, config)
         _, _, json_rows, _ = _reports(tmp_path / "run")
@@ -137,19 +112,7 @@ def test_without_check_status_there_are_no_group_columns(tmp_path: Path, monkeyp
     config = SimConfig()
     use_sim_credentials(monkeypatch, config, DEMO_SRC_SK="x-secret", DEMO_DST_SK="y-secret")
     with SimulatorThread(config) as sim_thread:
-        run_cli(
-            "run",
-            str(SAMPLES / "manifest.csv"),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            config.project_id,
-            "--out",
-            str(tmp_path / "run"),
-            "--rate",
-            "500",
-            "--quiet",
-        )
+        run_manifest(SAMPLES / "manifest.csv", sim_thread.url, config.project_id, tmp_path / "run")
     header, _, json_rows, _ = _reports(tmp_path / "run")
     assert not set(GROUP_COLUMNS) & set(header) and not set(GROUP_COLUMNS) & set(json_rows[0])
 

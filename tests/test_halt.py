@@ -24,10 +24,9 @@ from bulkretry.run.halt import (
     run_rules,
 )
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import clear_credentials, run_cli, use_sim_credentials
+from tests.clitools import PROJECT, clear_credentials, run_cli, run_manifest, use_sim_credentials
 from tests.netns import require_netns, run_isolated
 
-PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 ROWS = 300
 
 
@@ -53,20 +52,7 @@ def _report(run: Path) -> list[dict[str, str]]:
 
 
 def _run(url: str, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    return run_cli(
-        "run",
-        str(manifest),
-        "--endpoint",
-        url,
-        "--project-id",
-        PROJECT,
-        "--out",
-        str(out),
-        "--rate",
-        "100",
-        "--quiet",
-        *extra,
-    )
+    return run_manifest(manifest, url, PROJECT, out, *extra, rate="100")
 
 
 def _closed_port() -> int:

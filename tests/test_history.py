@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import run_cli, use_sim_credentials
+from tests.clitools import failed_group_ids, run_cli, run_manifest, use_sim_credentials, write_group_manifest
 
 #: A group id a spreadsheet would run as a formula and a browser would read as markup.
 ODD = "=<i>odd</i>"
@@ -40,20 +40,7 @@ def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("aa-second", SimConfig(failed_ratio=1.0, seed=42), []),
     ):
         with SimulatorThread(config) as sim_thread:
-            code, _, err = run_cli(
-                "run",
-                str(manifest),
-                "--endpoint",
-                sim_thread.url,
-                "--project-id",
-                config.project_id,
-                "--out",
-                str(root / name),
-                "--rate",
-                "500",
-                "--quiet",
-                *extra,
-            )
+            code, _, err = run_manifest(manifest, sim_thread.url, config.project_id, root / name, *extra)
         assert code == 1, err
     return root
 
@@ -143,22 +130,9 @@ def test_history_exits_0_when_every_group_ends_fine(tmp_path: Path, monkeypatch:
     config = SimConfig(failed_ratio=1.0)
     use_sim_credentials(monkeypatch, config)
     with SimulatorThread(config) as sim_thread:
-        ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]][:3]
-        manifest = tmp_path / "m.csv"
-        manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
-        code, _, err = run_cli(
-            "run",
-            str(manifest),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            config.project_id,
-            "--out",
-            str(tmp_path / "run"),
-            "--rate",
-            "500",
-            "--quiet",
-        )
+        ids = failed_group_ids(sim_thread, 3)
+        manifest = write_group_manifest(tmp_path / "m.csv", ids)
+        code, _, err = run_manifest(manifest, sim_thread.url, config.project_id, tmp_path / "run")
     assert code == 0, err
     code, out, err = run_cli("history", str(tmp_path / "run"), "--out", str(tmp_path / "h"))
     assert code == 0, err

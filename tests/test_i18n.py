@@ -17,7 +17,7 @@ from bulkretry.oms.status import STATUS_NAMES, status_name
 from bulkretry.report import write_reports
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.catalog import MO, compile_mo, extract, read_catalog
-from tests.clitools import run_cli, use_sim_credentials
+from tests.clitools import run_cli, run_manifest, use_sim_credentials
 from tests.test_html_report import DETAILS, chromium, needs_chromium, rows_body, sample, summary_of
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -188,20 +188,8 @@ def zh_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
             + f"no-such-group,\n{groups[0]},\n{groups[1]},{'A' * 200}\n",
             encoding="utf-8",
         )
-        code, out, err = run_cli(
-            "run",
-            str(manifest),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            config.project_id,
-            "--out",
-            str(tmp_path / "run"),
-            "--rate",
-            "500",
-            "--max-attempts",
-            "1",
-            "--quiet",
+        code, out, err = run_manifest(
+            manifest, sim_thread.url, config.project_id, tmp_path / "run", "--max-attempts", "1"
         )
     assert code == 1, err
     return tmp_path / "run", out

@@ -18,18 +18,11 @@ import pytest
 from openpyxl import Workbook
 
 from bulkretry.errors import ManifestError
-from bulkretry.manifest.columns import ManifestInfo, RawRow
-from bulkretry.manifest.read import read_manifest
 from bulkretry.sim import SimulatorThread
-from tests.clitools import run_cli, use_sim_credentials
+from tests.clitools import PROJECT, run_cli, use_sim_credentials
+from tests.manifests import read_all
 
 XLS = Path(__file__).parent / "data" / "manifest-zh.xls"
-PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
-
-
-def read_all(path: Path, **kw: object) -> tuple[ManifestInfo, list[RawRow]]:
-    info, rows = read_manifest(path, **kw)  # type: ignore[arg-type]
-    return info, list(rows)
 
 
 def error_of(path: Path, **kw: object) -> str:

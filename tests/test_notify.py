@@ -21,8 +21,16 @@ from bulkretry.notify.message import BODY_MAX_BYTES, TITLE_MAX_BYTES, Ending, cu
 from bulkretry.notify.send import resolve_targets, send_notifications
 from bulkretry.oms.network import network_from
 from bulkretry.records import RunSummary
+from bulkretry.sim import SimulatorThread
 from tests import netscenarios
-from tests.clitools import clear_credentials, run_cli, use_sim_credentials
+from tests.clitools import (
+    child_run_argv,
+    clear_credentials,
+    failed_group_ids,
+    run_cli,
+    use_sim_credentials,
+    write_group_manifest,
+)
 from tests.netns import require_netns, run_isolated
 from tests.servers import sdk_authorization, serve
 from tests.tlsnet import BackgroundLoop, RecordingTlsServer
@@ -145,16 +153,10 @@ async def test_a_target_that_fails_is_a_warning_the_others_are_sent() -> None:
     assert "s3cr3t" not in warnings[0]
 
 
-def test_run_sends_one_notification_and_a_failed_one_changes_nothing_but_a_warning(
-    tmp_path: Path, sim_thread, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
-    """run --notify: one message per target at the end; a target that cannot be reached is a warning on stderr
-    and in the log file; the exit status, stdout and the run's files are as without it; the URL never shows."""
-    use_sim_credentials(monkeypatch, sim_thread.config, HOOK="json://127.0.0.1:9/hook-s3cr3t")
-    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=10)[1]][:2]
-    manifest = tmp_path / "m.csv"
-    manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in ids))
-    code, out, err = run_cli(
+def _hook_run(sim_thread: SimulatorThread, tmp_path: Path, groups: int, *extra: str) -> tuple[int, str, str]:
+    """`bulkretry run` of *groups* failed groups into tmp_path/run, notifying env:HOOK, with *extra* options."""
+    manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, groups))
+    return run_cli(
         "run",
         str(manifest),
         "--endpoint",
@@ -166,9 +168,17 @@ def test_run_sends_one_notification_and_a_failed_one_changes_nothing_but_a_warni
         "--quiet",
         "--notify",
         "env:HOOK",
-        "--log-file",
-        str(tmp_path / "log.jsonl"),
+        *extra,
     )
+
+
+def test_run_sends_one_notification_and_a_failed_one_changes_nothing_but_a_warning(
+    tmp_path: Path, sim_thread, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """run --notify: one message per target at the end; a target that cannot be reached is a warning on stderr
+    and in the log file; the exit status, stdout and the run's files are as without it; the URL never shows."""
+    use_sim_credentials(monkeypatch, sim_thread.config, HOOK="json://127.0.0.1:9/hook-s3cr3t")
+    code, out, err = _hook_run(sim_thread, tmp_path, 2, "--log-file", str(tmp_path / "log.jsonl"))
     assert code == 0, err
     assert "2 rows: 2 succeeded" in out
     assert "bulkretry: warning: notification to json://*** ($HOOK) not sent" in err
@@ -190,24 +200,7 @@ def test_run_sends_one_notification_and_a_failed_one_changes_nothing_but_a_warni
 def test_notify_on_failure_sends_nothing_for_a_clean_run(tmp_path: Path, sim_thread, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """--notify-on failure: a run that exits 0 sends nothing (so no warning for an unreachable target)."""
     use_sim_credentials(monkeypatch, sim_thread.config, HOOK="json://127.0.0.1:9/hook")
-    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=10)[1]][:1]
-    manifest = tmp_path / "m.csv"
-    manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in ids))
-    code, _out, err = run_cli(
-        "run",
-        str(manifest),
-        "--endpoint",
-        sim_thread.url,
-        "--project-id",
-        sim_thread.config.project_id,
-        "--out",
-        str(tmp_path / "run"),
-        "--quiet",
-        "--notify",
-        "env:HOOK",
-        "--notify-on",
-        "failure",
-    )
+    code, _out, err = _hook_run(sim_thread, tmp_path, 1, "--notify-on", "failure")
     assert code == 0, err
     assert "notification" not in err
 
@@ -375,7 +368,6 @@ def test_a_run_stopped_by_sigterm_notifies_and_exits_143(tmp_path: Path) -> None
     import os
     import signal
     import subprocess
-    import sys
     import time
 
     from bulkretry.sim import SimConfig, SimulatorThread
@@ -393,24 +385,17 @@ def test_a_run_stopped_by_sigterm_notifies_and_exits_143(tmp_path: Path) -> None
             "HOOK": f"json://127.0.0.1:{server.port}/hook",
         }
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bulkretry",
-                "run",
-                str(manifest),
-                "--endpoint",
+            child_run_argv(
+                manifest,
                 sim.url,
-                "--project-id",
                 config.project_id,
-                "--out",
-                str(tmp_path / "run"),
+                tmp_path / "run",
                 "--concurrency",
                 "2",
                 "--quiet",
                 "--notify",
                 "env:HOOK",
-            ],
+            ),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -10,7 +10,7 @@ import pytest
 
 from bulkretry.run.pacing import FixedPacer, PacerPool
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import run_cli, use_sim_credentials
+from tests.clitools import failed_group_ids, run_cli, use_sim_credentials, write_group_manifest
 
 
 class FakeClock:
@@ -97,9 +97,8 @@ def test_rate_auto_finishes_a_throttled_run_and_reports_the_learned_rate(
     summary.json says which rate the project's pacer ended at."""
     config = SimConfig(groups=120, failed_ratio=1.0, rate_limit=40)
     with SimulatorThread(config) as sim_thread:
-        ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=200)[1]][:100]
-        manifest = tmp_path / "m.csv"
-        manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
+        ids = failed_group_ids(sim_thread, 100)
+        manifest = write_group_manifest(tmp_path / "m.csv", ids)
         use_sim_credentials(monkeypatch, config)
         code, out, err = run_cli(
             "run",

@@ -10,7 +10,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -23,22 +22,21 @@ from bulkretry.run.runlock import RunLock
 from bulkretry.run.runner import execute
 from bulkretry.run.settings import ManifestSource, Output, Pacing, Resume, RunSettings, ServiceTarget
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import run_cli, use_sim_credentials
-
-SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
-DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
+from tests.clitools import (
+    DEMO_SECRETS,
+    SAMPLES,
+    child_env,
+    child_run_argv,
+    failed_group_ids,
+    run_cli,
+    write_group_manifest,
+)
 
 
 @pytest.fixture
 def sim_config() -> SimConfig:
     """The default simulator: the groups samples/ was made from."""
     return SimConfig()
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, sim_config: SimConfig) -> dict[str, str]:
-    """Only the simulator's AK/SK and the samples' env: secrets; returns what was set."""
-    return use_sim_credentials(monkeypatch, sim_config, **DEMO_SECRETS)
 
 
 def _where(sim_thread: SimulatorThread) -> list[str]:
@@ -347,28 +345,20 @@ def test_kill_9_at_a_random_moment_then_resume_completes_the_run(tmp_path: Path,
     and the final report has every row, each called."""
     config = SimConfig(groups=400, failed_ratio=1.0, latency_ms=20)
     with SimulatorThread(config) as sim_thread:
-        ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=1000)[1]][:300]
-        manifest = tmp_path / "m.csv"
-        manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
-        env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
-        argv = [
-            sys.executable,
-            "-m",
-            "bulkretry",
-            "run",
-            str(manifest),
-            "--endpoint",
+        ids = failed_group_ids(sim_thread, 300)
+        manifest = write_group_manifest(tmp_path / "m.csv", ids)
+        env = child_env(config)
+        argv = child_run_argv(
+            manifest,
             sim_thread.url,
-            "--project-id",
             config.project_id,
-            "--out",
-            str(tmp_path / "run"),
+            tmp_path / "run",
             "--rate",
             "400",
             "--concurrency",
             "8",
             "--quiet",
-        ]
+        )
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         target = random.Random(seed).randint(20, 200)
         deadline = time.monotonic() + 60
@@ -405,28 +395,20 @@ def test_a_second_ctrl_c_aborts_at_once_and_the_journal_stays_consistent(tmp_pat
     journalled, and --resume then finishes the run."""
     config = SimConfig(groups=40, failed_ratio=1.0, latency_ms=4000)
     with SimulatorThread(config) as sim_thread:
-        ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]][:10]
-        manifest = tmp_path / "m.csv"
-        manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
-        env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
-        argv = [
-            sys.executable,
-            "-m",
-            "bulkretry",
-            "run",
-            str(manifest),
-            "--endpoint",
+        ids = failed_group_ids(sim_thread, 10)
+        manifest = write_group_manifest(tmp_path / "m.csv", ids)
+        env = child_env(config)
+        argv = child_run_argv(
+            manifest,
             sim_thread.url,
-            "--project-id",
             config.project_id,
-            "--out",
-            str(tmp_path / "run"),
+            tmp_path / "run",
             "--concurrency",
             "3",
             "--rate",
             "100",
             "--quiet",
-        ]
+        )
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
         while len(_puts(sim_thread)) < 3 and time.monotonic() < deadline:

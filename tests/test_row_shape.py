@@ -15,8 +15,7 @@ from bulkretry.report import write_reports
 from bulkretry.report.common import Writer, report_header, row_values
 from bulkretry.run.journal import Journal
 from bulkretry.run.summary import summarize
-
-SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
+from tests.clitools import SAMPLES
 
 #: Every field its own value, so that a field read from the wrong place shows.
 ONE = RowResult(

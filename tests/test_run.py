@@ -11,10 +11,8 @@ import pytest
 
 from bulkretry.records import REPORT_COLUMNS
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import run_cli, use_sim_credentials
+from tests.clitools import DEMO_SECRETS, SAMPLES, child_env, child_run_argv, run_cli, run_manifest
 
-SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
-DEMO_SECRETS = {"DEMO_SRC_SK": "demo-source-secret-value", "DEMO_DST_SK": "demo-destination-secret-value"}
 EXPECTED = ["succeeded"] * 8 + ["duplicate", "failed", "failed", "failed", "invalid"]
 
 
@@ -24,27 +22,8 @@ def sim_config() -> SimConfig:
     return SimConfig()
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, sim_config: SimConfig) -> dict[str, str]:
-    """Only the simulator's AK/SK and the samples' env: secrets; returns what was set."""
-    return use_sim_credentials(monkeypatch, sim_config, **DEMO_SECRETS)
-
-
 def _run(sim_thread: SimulatorThread, manifest: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    return run_cli(
-        "run",
-        str(manifest),
-        "--endpoint",
-        sim_thread.url,
-        "--project-id",
-        sim_thread.config.project_id,
-        "--out",
-        str(out),
-        "--rate",
-        "200",
-        "--quiet",
-        *extra,
-    )
+    return run_manifest(manifest, sim_thread.url, sim_thread.config.project_id, out, *extra, rate="200")
 
 
 @pytest.mark.parametrize("manifest", ["manifest.csv", "manifest.xlsx"])
@@ -173,10 +152,8 @@ def test_validate_without_project_is_a_usage_error(env: dict) -> None:
 @pytest.mark.parametrize(("signame", "expected"), [("SIGINT", 130), ("SIGTERM", 143)])
 def test_a_signal_stops_the_run_and_still_writes_the_report(tmp_path: Path, signame: str, expected: int) -> None:
     """Ctrl-C / SIGTERM: exit 130 / 143, finished rows kept, the rest interrupted, every report written."""
-    import os
     import signal
     import subprocess
-    import sys
     import time
 
     config = SimConfig(latency_ms=300)
@@ -184,24 +161,11 @@ def test_a_signal_stops_the_run_and_still_writes_the_report(tmp_path: Path, sign
         ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]]
         manifest = tmp_path / "m.csv"
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
-        env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
+        env = child_env(config)
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bulkretry",
-                "run",
-                str(manifest),
-                "--endpoint",
-                sim_thread.url,
-                "--project-id",
-                config.project_id,
-                "--out",
-                str(tmp_path / "run"),
-                "--concurrency",
-                "2",
-                "--quiet",
-            ],
+            child_run_argv(
+                manifest, sim_thread.url, config.project_id, tmp_path / "run", "--concurrency", "2", "--quiet"
+            ),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

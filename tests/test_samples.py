@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-from pathlib import Path
 
 from bulkretry.sim import SimConfig, generate_groups
-
-SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
+from tests.clitools import SAMPLES
 
 
 def _expected_rows() -> list[dict[str, str]]:

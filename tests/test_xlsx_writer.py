@@ -8,8 +8,8 @@ import pytest
 from bulkretry.records import REPORT_COLUMNS, Outcome
 from bulkretry.report import write_reports, xlsx_writer
 from bulkretry.report.xlsx_writer import StreamingWorkbook
+from tests.reports import read_xlsx_rows, xml_parts
 from tests.test_html_report import result, summary_of
-from tests.test_report import read_xlsx_rows, xml_parts
 
 
 def test_xlsx_writer_itself_never_writes_what_xml_cannot_hold(tmp_path):
