@@ -44,7 +44,7 @@ from urllib.parse import quote
 from bulkretry import __version__
 from bulkretry.i18n import DEFAULT_LANG, translation
 from bulkretry.oms.codes import explain
-from bulkretry.records import GROUP_COLUMNS, REPORT_COLUMNS, RunSummary
+from bulkretry.records import REPORT_COLUMNS, RunSummary
 from bulkretry.report.charts import (
     COLOURS,
     LatencyHistogram,
@@ -153,7 +153,7 @@ class HtmlReport:
         self._columns = (*_TABLE, *extras)
         self._pick = (*(self._at[name] for name in _TABLE), *range(len(REPORT_COLUMNS), len(header)))
         self._slots = tuple(self._at[name] for name in ("outcome", "error_code", "error_msg", "latency_ms"))
-        self._fail_num_at = self._at.get(GROUP_COLUMNS[5])
+        self._fail_num_at = self._at.get("group_fail_num")
 
     def write(self, values: tuple[Value, ...]) -> None:
         at_outcome, at_code, at_msg, at_latency = self._slots
