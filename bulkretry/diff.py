@@ -29,6 +29,7 @@ __all__ = ["CHANGES", "DIFF_COLUMNS", "DiffResult", "diff_runs"]
 
 #: The kinds of change, in the order they are printed.
 CHANGES = ("fixed", "still failing", "newly failing")
+#: diff.csv's columns: the change, then the query's columns by these names.
 DIFF_COLUMNS = (
     "change",
     "project_id",
@@ -41,9 +42,13 @@ DIFF_COLUMNS = (
     "new_error_code",
     "new_error_msg",
 )
+#: The columns that hold text from a journal (a manifest's ids, the server's codes and messages): neutralised.
+_TEXT_COLUMNS = frozenset({"project_id", "group_id", "old_error_code", "new_error_code", "new_error_msg"})
 
 _QUERY = f"""
-SELECT n.project_id, n.group_id, o.row, o.outcome, o.error_code, n.row, n.outcome, n.error_code, n.error_msg
+SELECT n.project_id AS project_id, n.group_id AS group_id, o.row AS old_row, o.outcome AS old_outcome,
+  o.error_code AS old_error_code, n.row AS new_row, n.outcome AS new_outcome, n.error_code AS new_error_code,
+  n.error_msg AS new_error_msg
 FROM main.rows AS n JOIN temp.old_rows AS o ON o.project_id = n.project_id AND o.group_id = n.group_id
 WHERE n.outcome != 'duplicate'
   AND (o.outcome IN ({", ".join(f"'{x}'" for x in FAILING)}) OR n.outcome IN ({", ".join(f"'{x}'" for x in FAILING)}))
@@ -87,17 +92,20 @@ def diff_runs(old_dir: Path, new_dir: Path, out: Path | None = None) -> DiffResu
                 check_journal(probe, old_journal)
             db = stack.enter_context(closing(sqlite3.connect(new_uri, uri=True)))
             check_journal(db, new_journal)
+            db.row_factory = sqlite3.Row
             db.execute("ATTACH DATABASE ? AS old", (old_uri,))
             db.execute(
                 "CREATE TEMP TABLE old_rows AS SELECT project_id, group_id, row, outcome, error_code "
                 "FROM old.rows WHERE outcome != 'duplicate'"
             )
             db.execute("CREATE INDEX temp.old_rows_key ON old_rows (project_id, group_id)")
-            in_both, only_new = db.execute(
-                "SELECT COUNT(o.row), SUM(o.row IS NULL) FROM main.rows AS n LEFT JOIN temp.old_rows AS o "
-                "ON o.project_id = n.project_id AND o.group_id = n.group_id WHERE n.outcome != 'duplicate'"
+            matched = db.execute(
+                "SELECT COUNT(o.row) AS in_both, SUM(o.row IS NULL) AS only_new FROM main.rows AS n "
+                "LEFT JOIN temp.old_rows AS o ON o.project_id = n.project_id AND o.group_id = n.group_id "
+                "WHERE n.outcome != 'duplicate'"
             ).fetchone()
-            old_total = db.execute("SELECT COUNT(*) FROM temp.old_rows").fetchone()[0]
+            old_total = db.execute("SELECT COUNT(*) AS n FROM temp.old_rows").fetchone()["n"]
+            in_both, only_new = matched["in_both"], matched["only_new"]
             counts = _write(out, db.execute(_QUERY))
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot compare {old_dir} and {new_dir}: {exc}") from None
@@ -106,32 +114,25 @@ def diff_runs(old_dir: Path, new_dir: Path, out: Path | None = None) -> DiffResu
     return DiffResult(counts, in_both or 0, old_total - (in_both or 0), only_new or 0, out)
 
 
-def _write(out: Path, rows: Iterator[tuple[Any, ...]]) -> dict[str, int]:
+def _cell(record: sqlite3.Row, name: str) -> Any:
+    """A diff.csv cell: the query's column *name*, neutralised if it is text from a journal."""
+    value = record[name]
+    return neutralise(value) if name in _TEXT_COLUMNS else value
+
+
+def _write(out: Path, rows: Iterator[sqlite3.Row]) -> dict[str, int]:
     counts: Counter[str] = Counter({change: 0 for change in CHANGES})
     temp = out.with_name(out.name + ".tmp")
     try:
         with open_csv(temp) as fh:
             writer = csv_writer(fh)
             writer.writerow(DIFF_COLUMNS)
-            for project_id, group_id, old_row, old_outcome, old_code, new_row, new_outcome, new_code, new_msg in rows:
-                change = _change(old_outcome, new_outcome)
+            for record in rows:
+                change = _change(record["old_outcome"], record["new_outcome"])
                 if change is None:
                     continue
                 counts[change] += 1
-                writer.writerow(
-                    [
-                        change,
-                        neutralise(project_id),
-                        neutralise(group_id),
-                        old_row,
-                        old_outcome,
-                        neutralise(old_code),
-                        new_row,
-                        new_outcome,
-                        neutralise(new_code),
-                        neutralise(new_msg),
-                    ]
-                )
+                writer.writerow([change, *(_cell(record, name) for name in DIFF_COLUMNS[1:])])
         temp.replace(out)
     except OSError as exc:
         with suppress(OSError):  # on a read-only folder even removing the temporary file fails

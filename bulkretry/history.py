@@ -16,8 +16,9 @@ import html
 import os
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from bulkretry.errors import ConfigError
 from bulkretry.i18n import DEFAULT_LANG, translation
@@ -140,20 +141,27 @@ def history(folders: Sequence[Path], out_dir: Path | None = None, *, lang: str =
     return HistoryResult(
         runs,
         len(groups),
-        sum(1 for s in stats if s[2] is None),
+        sum(1 for s in stats if s.first_fine is None),
         sum(1 for g in groups.values() if _fixes(g.outcomes)),
-        sum(1 for s in stats if s[0] not in FINE),
+        sum(1 for s in stats if s.last not in FINE),
         out_dir,
         files,
     )
 
 
-def _stats(outcomes: Sequence[str]) -> tuple[str, int, int | None]:
-    """``(last outcome, runs failed, index of the first fine run or None)``."""
+class _Stats(NamedTuple):
+    """A group's history in three figures."""
+
+    last: str  # its last outcome
+    failed: int  # how many runs it failed in
+    first_fine: int | None  # the first run (index) it was fine in, or None
+
+
+def _stats(outcomes: Sequence[str]) -> _Stats:
     last = next((o for o in reversed(outcomes) if o), "")
     failed = sum(1 for o in outcomes if o in FAILING)
     first = next((i for i, o in enumerate(outcomes) if o in FINE), None)
-    return last, failed, first
+    return _Stats(last, failed, first)
 
 
 def _fixes(outcomes: Sequence[str]) -> list[int]:
@@ -194,15 +202,15 @@ def _write_csv(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str]
             ]
         )
         for (project_id, group_id), group in groups.items():
-            last, failed, first = _stats(group.outcomes)
+            stats = _stats(group.outcomes)
             writer.writerow(
                 [
                     neutralise(project_id),
                     neutralise(group_id),
                     *group.outcomes,
-                    last,
-                    failed,
-                    neutralise(runs[first].run_id) if first is not None else "",
+                    stats.last,
+                    stats.failed,
+                    neutralise(runs[stats.first_fine].run_id) if stats.first_fine is not None else "",
                 ]
             )
 
@@ -255,6 +263,84 @@ def _chart(runs: Sequence[RunInfo], failing: Sequence[int], lang: str) -> str:
     return "".join(parts)
 
 
+@dataclass
+class _Story:
+    """What history.html tells, counted in one pass over the groups: per run, the groups failing in it and those
+    fixed in it (the first ``HTML_ROWS`` of them as table rows); the groups that never succeeded (the first
+    ``HTML_ROWS`` as rows), those still failing, and those fixed along the way."""
+
+    failing: list[int]
+    fixed_count: list[int]
+    fixed_in: list[list[list[str]]]
+    never: list[list[str]] = field(default_factory=list)
+    never_total: int = 0
+    still: int = 0
+    fixed: int = 0
+
+    @classmethod
+    def told(cls, runs: int, groups: dict[tuple[str, str], _Group], word: Callable[[str], str]) -> _Story:
+        """The story of *groups* over *runs* runs, each outcome shown in a table as *word* gives it."""
+        story = cls([0] * runs, [0] * runs, [[] for _ in range(runs)])
+        for (project_id, group_id), group in groups.items():
+            story.add(project_id, group_id, group, word)
+        return story
+
+    def add(self, project_id: str, group_id: str, group: _Group, word: Callable[[str], str]) -> None:
+        for index, outcome in enumerate(group.outcomes):
+            if outcome in FAILING:
+                self.failing[index] += 1
+        stats = _stats(group.outcomes)
+        self.still += stats.last in FAILING
+        if stats.first_fine is None:
+            self.never_total += 1
+            if len(self.never) < HTML_ROWS:
+                self.never.append([project_id, group_id, word(stats.last), group.code, str(stats.failed)])
+        fixes = _fixes(group.outcomes)
+        self.fixed += bool(fixes)
+        for index in fixes:
+            self.fixed_count[index] += 1
+            if len(self.fixed_in[index]) < HTML_ROWS:
+                before = next(o for o in reversed(group.outcomes[:index]) if o)
+                self.fixed_in[index].append([project_id, group_id, word(before)])
+
+
+def _rounds(runs: Sequence[RunInfo], story: _Story, lang: str) -> str:
+    """Each run's heading (when, failing, fixed) and the table of the groups it fixed."""
+    e = html.escape
+    _ = translation(lang).gettext
+    rounds = []
+    for index, run in enumerate(runs):
+        state = _("started {when} · {failing} failing · {fixed} fixed").format(
+            when=run.started_at, failing=story.failing[index], fixed=story.fixed_count[index]
+        )
+        rounds.append(
+            f'<h3>{index + 1}. {e(run.run_id)} <span class="muted">{e(state)}</span></h3>'
+            + _table(
+                [_("project_id"), _("group_id"), _("outcome before")],
+                story.fixed_in[index],
+                story.fixed_count[index],
+                lang,
+            )
+        )
+    return "".join(rounds)
+
+
+def _head(runs: Sequence[RunInfo], groups: int, story: _Story, lang: str) -> str:
+    """The page up to its first heading: the title, the style and the counts."""
+    e = html.escape
+    _ = translation(lang).gettext
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{e(_('bulkretry history: {runs} runs').format(runs=len(runs)))}</title><style>{_STYLE}</style>"
+        f"</head><body><h1>{e(_('History of {runs} runs, {groups} groups').format(runs=len(runs), groups=groups))}"
+        f'</h1><p><span class="fail">{e(_("{n} never succeeded").format(n=story.never_total))}</span> · '
+        f'<span class="ok">{e(_("{n} fixed along the way").format(n=story.fixed))}</span> · '
+        f"{e(_('{n} still failing in the latest run that had them').format(n=story.still))}</p>"
+    )
+
+
 def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str], _Group], lang: str) -> None:
     e = html.escape
     _ = translation(lang).gettext
@@ -262,58 +348,22 @@ def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str
     def word(outcome: str) -> str:  # an outcome in a table: as the csv has it in English, in words otherwise
         return outcome if lang == DEFAULT_LANG or not outcome else outcome_label(outcome, lang)
 
-    failing = [0] * len(runs)
-    never: list[list[str]] = []
-    never_total = still = 0
-    fixed_in: list[list[list[str]]] = [[] for _ in runs]
-    fixed_count = [0] * len(runs)
-    for (project_id, group_id), group in groups.items():
-        for index, outcome in enumerate(group.outcomes):
-            if outcome in FAILING:
-                failing[index] += 1
-        last, failed, first = _stats(group.outcomes)
-        still += last in FAILING
-        if first is None:
-            never_total += 1
-            if len(never) < HTML_ROWS:
-                never.append([project_id, group_id, word(last), group.code, str(failed)])
-        for index in _fixes(group.outcomes):
-            fixed_count[index] += 1
-            if len(fixed_in[index]) < HTML_ROWS:
-                before = next(o for o in reversed(group.outcomes[:index]) if o)
-                fixed_in[index].append([project_id, group_id, word(before)])
-    rounds = []
-    for index, run in enumerate(runs):
-        state = _("started {when} · {failing} failing · {fixed} fixed").format(
-            when=run.started_at, failing=failing[index], fixed=fixed_count[index]
-        )
-        rounds.append(
-            f'<h3>{index + 1}. {e(run.run_id)} <span class="muted">{e(state)}</span></h3>'
-            + _table([_("project_id"), _("group_id"), _("outcome before")], fixed_in[index], fixed_count[index], lang)
-        )
-    fixed = sum(1 for g in groups.values() if _fixes(g.outcomes))
+    story = _Story.told(len(runs), groups, word)
     page = (
-        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{e(_('bulkretry history: {runs} runs').format(runs=len(runs)))}</title><style>{_STYLE}</style>"
-        f"</head><body><h1>{e(_('History of {runs} runs, {groups} groups').format(runs=len(runs), groups=len(groups)))}"
-        f'</h1><p><span class="fail">{e(_("{n} never succeeded").format(n=never_total))}</span> · '
-        f'<span class="ok">{e(_("{n} fixed along the way").format(n=fixed))}</span> · '
-        f"{e(_('{n} still failing in the latest run that had them').format(n=still))}</p>"
-        f"<h2>{e(_('Failing groups per run'))}</h2>"
-        + _chart(runs, failing, lang)
+        _head(runs, len(groups), story, lang)
+        + f"<h2>{e(_('Failing groups per run'))}</h2>"
+        + _chart(runs, story.failing, lang)
         + "<ol>"
         + "".join(f'<li>{e(run.run_id)} <span class="muted">{e(run.started_at)}</span></li>' for run in runs)
         + f"</ol><h2>{e(_('Never succeeded'))}</h2>"
         + _table(
             [_("project_id"), _("group_id"), _("last outcome"), _("last error code"), _("runs failed")],
-            never,
-            never_total,
+            story.never,
+            story.never_total,
             lang,
         )
         + f"<h2>{e(_('Fixed, round by round'))}</h2>"
-        + "".join(rounds)
+        + _rounds(runs, story, lang)
         + "</body></html>\n"
     )
     with open(path, "w", encoding="utf-8") as fh:

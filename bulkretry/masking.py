@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
+from bulkretry.columns import MANIFEST
+
 __all__ = [
     "ENV_PREFIX",
     "ENV_PREFIXES",
@@ -34,10 +36,10 @@ __all__ = [
     "shown_url",
 ]
 
-#: Columns never written to a report, log or journal.
-SECRET_COLUMNS = frozenset({"src_sk", "dst_sk", "json_auth_file", "source_cdn_authentication_key", "connection_string"})
-#: Access-key columns: shown masked (``AKIA…7Q2M``).
-MASKED_COLUMNS = frozenset({"src_ak", "dst_ak"})
+#: Columns never written to a report, log or journal (the registry's ``secret`` columns).
+SECRET_COLUMNS = frozenset(column.name for column in MANIFEST if column.secret)
+#: Access-key columns: shown masked (``AKIA…7Q2M``; the registry's ``masked`` columns).
+MASKED_COLUMNS = frozenset(column.name for column in MANIFEST if column.masked)
 #: What a secret cell shows in the annotated copy of the manifest.
 MASKED = "***"
 #: What a secret quoted by the service becomes in a report.

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
 
+from bulkretry.columns import GROUP, REPORT, names
+
 __all__ = [
     "FAILING",
     "FINE",
@@ -39,36 +41,13 @@ FAILING: tuple[str, ...] = (Outcome.FAILED.value, Outcome.INTERRUPTED.value, Out
 FINE: tuple[str, ...] = (Outcome.SUCCEEDED.value, Outcome.SKIPPED.value)
 
 #: The report's first columns, in this order (the contract); the manifest's other columns follow.
-REPORT_COLUMNS: tuple[str, ...] = (
-    "row",
-    "project_id",
-    "group_id",
-    "outcome",
-    "http_status",
-    "error_code",
-    "error_msg",
-    "attempts",
-    "request_id",
-    "latency_ms",
-    "started_at",
-    "finished_at",
-)
+REPORT_COLUMNS: tuple[str, ...] = names(REPORT)
 
 #: With ``--check-status`` or ``--verify``: what the group's own GET answered (its error, task and object counts,
 #: sizes in bytes, the failed-object list), after the status columns. Empty where no GET answered.
-GROUP_COLUMNS: tuple[str, ...] = (
-    "group_error_code",
-    "group_error_msg",
-    "group_total_task_num",
-    "group_failed_task_num",
-    "group_success_num",
-    "group_fail_num",
-    "group_total_size",
-    "group_complete_size",
-    "group_failed_object_list",
-)
+GROUP_COLUMNS: tuple[str, ...] = names(GROUP)
 #: The group columns that hold a number (an ``int``, or '' when the service gave none).
-GROUP_NUMBER_COLUMNS: frozenset[str] = frozenset(GROUP_COLUMNS[2:8])
+GROUP_NUMBER_COLUMNS: frozenset[str] = frozenset(column.name for column in GROUP if column.number)
 
 
 class RowResult(NamedTuple):

@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bulkretry"
 LAYERS: dict[str, int] = {
     "__init__": 0,
     "errors": 0,
+    "columns": 0,
     "masking": 0,
     "records": 0,
     "defaults": 0,

@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bulkretry.manifest.annotate_common import ANNOTATION_COLUMNS, OUTCOME_COLOURS, XLSX_MAX_ROWS, Skip
 from bulkretry.manifest.annotate_csv import AnnotatedCsv
@@ -143,16 +144,8 @@ class AnnotatedWriter:
             return
         self._started = True
         writer = self._format
-        if writer is None:
-            return
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            writer.start()
-        except Exception as exc:
-            self._stop(exc)
-        except BaseException:
-            self.discard()
-            raise
+        if writer is not None:
+            self._guarded(self._open, writer)
 
     def write(self, result: RowResult, /) -> None:
         """The next result, rows in increasing order."""
@@ -164,10 +157,18 @@ class AnnotatedWriter:
         if not self._started:
             self.start()
         writer = self._format
-        if writer is None:
-            return
+        if writer is not None:
+            self._guarded(writer.write, result)
+
+    def _open(self, writer: AnnotatedCsv | AnnotatedXlsx) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        writer.start()
+
+    def _guarded(self, action: Callable[[Any], None], argument: Any) -> None:
+        """``action(argument)`` on the format's writer: what it raises stops the copy (kept as the reason),
+        but a cancellation or Ctrl-C removes what was written and goes on up."""
         try:
-            writer.write(result)
+            action(argument)
         except Exception as exc:
             self._stop(exc)
         except BaseException:

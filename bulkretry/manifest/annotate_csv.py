@@ -7,7 +7,8 @@ keys masked, every text cell neutralised (``'=...``) as it is opened in Excel.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,7 +22,7 @@ from bulkretry.manifest.annotate_common import (
     changed,
     header_of,
 )
-from bulkretry.manifest.columns import ManifestInfo
+from bulkretry.manifest.columns import ManifestInfo, is_blank
 from bulkretry.manifest.csvfile import csv_records, open_text
 from bulkretry.masking import ENV_PREFIXES, MASKED, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.records import RowResult, RunSummary
@@ -47,7 +48,7 @@ class AnnotatedCsv:
         self._source: IO[str] | None = None
         self._records: Iterator[tuple[int, list[str]]] = iter(())
         self._row = 0  # the last record copied
-        self._plan: tuple[Any, ...] = ()
+        self._layout: _Layout | None = None
 
     def __repr__(self) -> str:
         return f"<AnnotatedCsv {self.path} {'open' if self._out else 'closed'}>"
@@ -71,14 +72,13 @@ class AnnotatedCsv:
             self._records = enumerate(csv_records(self._source, info.delimiter, info.path), start=1)
         except ManifestError as exc:
             raise _unreadable(exc) from None
-        self._plan = (
+        self._layout = _Layout(
             csv_writer(self._out),
             width,
             info.columns.index("group_id"),
             slots,
             total,
             appended,
-            [""] * (total - width),
             secret_slots,
             key_slots,
         )
@@ -110,57 +110,89 @@ class AnnotatedCsv:
 
     def _copy(self, result: RowResult | None) -> None:
         """Copy the records up to *result*'s row and that row annotated; every record left when it is None."""
-        info = self.info
-        writer, width, group, slots, total, appended, pad, secret_slots, key_slots = self._plan
+        info, layout = self.info, self._layout
+        assert layout is not None  # set by start
         for row, record in self._records:
             self._row = row
             if row < info.header_row:
-                writer.writerow(())  # the blank records above the header
-                continue
-            if row == info.header_row:
+                layout.writer.writerow(())  # the blank records above the header
+            elif row == info.header_row:
                 if header_of(record) != info.headers:
                     raise changed(info, "has a different header")
-                cells = [cell.replace("\ufeff", "") for cell in record[:width]]
-                cells += [""] * (total - len(cells))
-                for slot, name in zip(slots, ANNOTATION_COLUMNS):
-                    cells[slot] = name
-                writer.writerow([neutralise(cell) for cell in cells])
-                continue
-            # Cells past the header's width are blank (the manifest reader refuses anything else).
-            cells = record if len(record) == width else record[:width] + [""] * (width - len(record))
-            if result is not None and result.row <= row:
-                if result.row < row:
-                    raise changed(info, f"has no data row {result.row}")
-                if cells[group] != result.group_id:
-                    raise changed(info, f"row {row} holds group {cells[group][:60]!r}, not {result.group_id[:60]!r}")
-                values, ours = annotation(result), True
-            elif not any(cell and not cell.isspace() for cell in cells):
-                writer.writerow(())  # a blank row stays a blank line
-                continue
-            else:
-                values, ours = NO_ANNOTATION, False
-            for index in secret_slots:
-                text = cells[index]
-                if text and text[:4] not in ENV_PREFIXES:
-                    cells[index] = MASKED
-            for index in key_slots:
-                text = cells[index]
-                if text and text[:4] not in ENV_PREFIXES:
-                    cells[index] = mask(text)
-            if appended:
-                cells += values
-            else:
-                cells += pad
-                for slot, value in zip(slots, values):
-                    cells[slot] = value
-            writer.writerow(
-                [neutralise(cell) if cell else cell for cell in cells] if may_start_formula(cells) else cells
-            )
-            if ours:
+                layout.write_header(record)
+            elif result is not None and result.row <= row:
+                cells = layout.cells(record)
+                self._check(result, row, cells[layout.group])
+                layout.write_row(cells, annotation(result))
                 self.rows += 1
                 return
+            else:
+                layout.write_row(layout.cells(record), None)
         if result is not None:
             raise changed(info, f"ends at row {self._row}, before row {result.row}")
+
+    def _check(self, result: RowResult, row: int, group: str) -> None:
+        """The record at *row* (holding *group*), reached while looking for *result*'s row, must be that row,
+        with its group."""
+        if result.row < row:
+            raise changed(self.info, f"has no data row {result.row}")
+        if group != result.group_id:
+            raise changed(self.info, f"row {row} holds group {group[:60]!r}, not {result.group_id[:60]!r}")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where things go in a row of the copy: the manifest's *width* and its group_id column, the annotation's
+    *slots* among *total* cells (*appended*: right after the header's), and the secret and access-key columns
+    (looked up once: what ``masked_text`` does, per column)."""
+
+    writer: Any
+    width: int
+    group: int
+    slots: list[int]
+    total: int
+    appended: bool
+    secret_slots: list[int]
+    key_slots: list[int]
+
+    def cells(self, record: list[str]) -> list[str]:
+        """A data record at the header's width (cells past it are blank: the manifest reader refuses others)."""
+        width = self.width
+        return record if len(record) == width else record[:width] + [""] * (width - len(record))
+
+    def write_header(self, record: list[str]) -> None:
+        """The header row, the annotation's names in their slots."""
+        cells = [cell.replace("\ufeff", "") for cell in record[: self.width]]
+        cells += [""] * (self.total - len(cells))
+        for slot, name in zip(self.slots, ANNOTATION_COLUMNS):
+            cells[slot] = name
+        self.writer.writerow([neutralise(cell) for cell in cells])
+
+    def write_row(self, cells: list[str], values: Sequence[str] | None) -> None:
+        """A data row, its secrets hidden and its keys masked, with *values* (None: a row with no result, which
+        stays a blank line if it is blank)."""
+        if values is None:
+            if is_blank(cells):
+                self.writer.writerow(())
+                return
+            values = NO_ANNOTATION
+        for index in self.secret_slots:
+            text = cells[index]
+            if text and text[:4] not in ENV_PREFIXES:
+                cells[index] = MASKED
+        for index in self.key_slots:
+            text = cells[index]
+            if text and text[:4] not in ENV_PREFIXES:
+                cells[index] = mask(text)
+        if self.appended:
+            cells += values
+        else:
+            cells += [""] * (self.total - self.width)
+            for slot, value in zip(self.slots, values):
+                cells[slot] = value
+        self.writer.writerow(
+            [neutralise(cell) if cell else cell for cell in cells] if may_start_formula(cells) else cells
+        )
 
 
 def _unreadable(exc: ManifestError) -> Skip:

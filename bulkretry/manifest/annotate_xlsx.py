@@ -71,27 +71,10 @@ class AnnotatedXlsx:
 
     def start(self, header: tuple[str, ...] = (), summary: RunSummary | None = None) -> None:
         """Load the workbook and add the columns (*header* and *summary* are the reports'; unused here)."""
-        from openpyxl import load_workbook
-        from openpyxl.comments import Comment
-        from openpyxl.styles import Font, PatternFill
-        from openpyxl.utils import get_column_letter
+        from openpyxl.styles import PatternFill
 
         info = self.info
-        limit = XLSX_MAX_ROWS
-        if _stored_rows(info.path, limit) > limit:
-            raise Skip(
-                f"the workbook has more than {limit:,} rows, too many to copy it in memory "
-                "(report.csv and report.xlsx have every result)"
-            )
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # openpyxl warns about the features it does not keep
-                self._book = book = load_workbook(info.path, keep_vba=self._keep_vba)
-        except Exception as exc:  # openpyxl raises many kinds for what it cannot read
-            raise Skip(f"openpyxl cannot open the workbook to copy it ({type(exc).__name__}: {exc})") from None
-        if info.sheet not in book.sheetnames:
-            raise changed(info, f"has no sheet {info.sheet!r}")
-        ws = book[info.sheet]
+        ws = self._sheet()
         top = info.header_row
         width = len(info.headers)
         header_cells = [
@@ -101,19 +84,7 @@ class AnnotatedXlsx:
         if header_of(header_cells) != info.headers:
             raise changed(info, "has a different header")
         slots, reannotating = annotation_slots(info.headers)
-        total = max(width, max(slots) + 1)
-        for slot, name in zip(slots, ANNOTATION_COLUMNS):
-            if slot >= width:  # a new column (an existing one keeps its header and width)
-                cell = ws.cell(row=top, column=slot + 1, value=name)
-                cell.font = Font(bold=True)
-                letter = get_column_letter(slot + 1)
-                if letter not in ws.column_dimensions:
-                    ws.column_dimensions[letter].width = _WIDTHS[name]
-        legend = ws.cell(row=top, column=slots[0] + 1)
-        legend.comment = Comment(_LEGEND, "bulkretry", height=110, width=320)
-        if ws.freeze_panes is None:
-            ws.freeze_panes = f"A{top + 1}"
-
+        _add_columns(ws, top, width, slots)
         fills = {
             outcome: PatternFill(fill_type="solid", start_color=rgb, end_color=rgb)
             for outcome, rgb in OUTCOME_COLOURS.items()
@@ -133,7 +104,30 @@ class AnnotatedXlsx:
             guarded,
         )
         self._last = ws.max_row
+        total = max(width, max(slots) + 1)
         self._rows = ws.iter_rows(min_row=top + 1, max_row=max(self._last, top + 1), max_col=total)
+
+    def _sheet(self) -> Any:
+        """The manifest's sheet, its workbook loaded (kept in ``_book``); a :class:`Skip` for a workbook too big
+        to copy in memory or one openpyxl cannot open."""
+        from openpyxl import load_workbook
+
+        info = self.info
+        limit = XLSX_MAX_ROWS
+        if _stored_rows(info.path, limit) > limit:
+            raise Skip(
+                f"the workbook has more than {limit:,} rows, too many to copy it in memory "
+                "(report.csv and report.xlsx have every result)"
+            )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # openpyxl warns about the features it does not keep
+                self._book = book = load_workbook(info.path, keep_vba=self._keep_vba)
+        except Exception as exc:  # openpyxl raises many kinds for what it cannot read
+            raise Skip(f"openpyxl cannot open the workbook to copy it ({type(exc).__name__}: {exc})") from None
+        if info.sheet not in book.sheetnames:
+            raise changed(info, f"has no sheet {info.sheet!r}")
+        return book[info.sheet]
 
     def write(self, result: RowResult, /) -> None:
         """Mask the rows up to *result*'s, and fill that one in with *result*'s outcome."""
@@ -194,6 +188,26 @@ class AnnotatedXlsx:
                         cell.fill = no_fill
         if result is not None:
             raise changed(info, f"ends at row {self._last}, before row {result.row}")
+
+
+def _add_columns(ws: Any, top: int, width: int, slots: list[int]) -> None:
+    """The annotation's headers (bold, sized; a column already there keeps its header and width), the legend
+    as a comment on the first, and the header row frozen (unless the sheet freezes something already)."""
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    for slot, name in zip(slots, ANNOTATION_COLUMNS):
+        if slot >= width:  # a new column (an existing one keeps its header and width)
+            cell = ws.cell(row=top, column=slot + 1, value=name)
+            cell.font = Font(bold=True)
+            letter = get_column_letter(slot + 1)
+            if letter not in ws.column_dimensions:
+                ws.column_dimensions[letter].width = _WIDTHS[name]
+    legend = ws.cell(row=top, column=slots[0] + 1)
+    legend.comment = Comment(_LEGEND, "bulkretry", height=110, width=320)
+    if ws.freeze_panes is None:
+        ws.freeze_panes = f"A{top + 1}"
 
 
 def _stored_rows(path: str, limit: int) -> int:

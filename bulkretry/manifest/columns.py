@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
 
+from bulkretry.columns import MANIFEST, names
 from bulkretry.errors import ManifestError
 
 __all__ = [
     "CANONICAL_COLUMNS",
     "COLUMN_ALIASES",
+    "REQUIRED_COLUMNS",
     "SNIFFED_DELIMITERS",
     "ManifestInfo",
     "RawRow",
@@ -31,37 +33,13 @@ __all__ = [
     "trim",
 ]
 
-#: The columns bulkretry knows, in the contract's order. Only ``group_id`` is required.
-CANONICAL_COLUMNS: tuple[str, ...] = (
-    "group_id",
-    "project_id",
-    "region",
-    "src_ak",
-    "src_sk",
-    "dst_ak",
-    "dst_sk",
-    "json_auth_file",
-    "source_cdn_authentication_key",
-    "connection_string",
-    "migrate_failed_object",
-)
+#: The columns bulkretry knows, in the contract's order (from the registry, :mod:`bulkretry.columns`).
+CANONICAL_COLUMNS: tuple[str, ...] = names(MANIFEST)
 
 #: The other spellings accepted for each column (case, spaces, ``_`` and ``-`` are ignored when matching).
-COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "group_id": ("task_group_id", "groupId", "任务组ID", "迁移任务组ID"),
-        "project_id": ("projectId", "项目ID"),
-        "region": ("区域",),
-        "src_ak": ("源端AK",),
-        "src_sk": ("源端SK",),
-        "dst_ak": ("目的端AK",),
-        "dst_sk": ("目的端SK",),
-        "json_auth_file": (),
-        "source_cdn_authentication_key": (),
-        "connection_string": (),
-        "migrate_failed_object": (),
-    }
-)
+COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType({column.name: column.aliases for column in MANIFEST})
+#: The columns every manifest must have.
+REQUIRED_COLUMNS: tuple[str, ...] = names(column for column in MANIFEST if column.required)
 
 #: The delimiters a CSV's layout is guessed among.
 SNIFFED_DELIMITERS = (",", ";", "\t")
@@ -204,8 +182,29 @@ def _header_cells(headers: Sequence[str], canonical: Sequence[str | None]) -> st
     return "; ".join(parts)
 
 
+def _missing_column(
+    path: str, headers: list[str], canonical: Sequence[str | None], delimiter: str | None, name: str
+) -> ManifestError:
+    """The error for a manifest without the required column *name*: the spellings it may have, what the header
+    row holds, and, for a header that one delimiter left whole, a hint at another."""
+    accepted = ", ".join((name, *COLUMN_ALIASES[name]))
+    hint = ""
+    if delimiter is not None and len(headers) == 1:
+        others = [d for d in (*SNIFFED_DELIMITERS, "|") if d != delimiter and d in headers[0]]
+        if others:
+            # Split on the other delimiter, the cell names known columns: a header, safe to quote.
+            known = any(canonical_name(part) for d in others for part in headers[0].split(d))
+            shown = f" {headers[0][:200]!r}" if known else ""
+            hint = f" (the header{shown} was split on {delimiter!r}; if that is wrong, pass --delimiter)"
+    return ManifestError(
+        f"has no {name} column: name one column {accepted} (case, spaces, '_' and '-' "
+        f"do not matter); {_header_cells(headers, canonical)}{hint}",
+        path=path,
+    )
+
+
 def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[str, ...]:
-    """Each header's canonical name (or itself, made unique); raises for a clash or a missing group_id."""
+    """Each header's canonical name (or itself, made unique); raises for a clash or a missing required column."""
     canonical = [canonical_name(h) if h else None for h in headers]
     first_seen: dict[str, int] = {}
     for index, name in enumerate(canonical):
@@ -220,21 +219,9 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
                 column=headers[index][:QUOTED_CHARS],
             )
         first_seen[name] = index
-    if "group_id" not in first_seen:
-        accepted = ", ".join(("group_id", *COLUMN_ALIASES["group_id"]))
-        hint = ""
-        if delimiter is not None and len(headers) == 1:
-            others = [d for d in (*SNIFFED_DELIMITERS, "|") if d != delimiter and d in headers[0]]
-            if others:
-                # Split on the other delimiter, the cell names known columns: a header, safe to quote.
-                names = any(canonical_name(part) for d in others for part in headers[0].split(d))
-                shown = f" {headers[0][:200]!r}" if names else ""
-                hint = f" (the header{shown} was split on {delimiter!r}; if that is wrong, pass --delimiter)"
-        raise ManifestError(
-            f"has no group_id column: name one column {accepted} (case, spaces, '_' and '-' "
-            f"do not matter); {_header_cells(headers, canonical)}{hint}",
-            path=path,
-        )
+    for required in REQUIRED_COLUMNS:
+        if required not in first_seen:
+            raise _missing_column(path, headers, canonical, delimiter, required)
     taken = set(CANONICAL_COLUMNS)
     columns: list[str] = []
     for index, (header, name) in enumerate(zip(headers, canonical)):

@@ -13,6 +13,7 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from bulkretry.columns import BODY_LIMITS, MAX_ID_LENGTH, REPORT, names
 from bulkretry.errors import ConfigError
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
 from bulkretry.masking import ENV_PREFIXES, MASKED_COLUMNS, SECRET_COLUMNS, mask
@@ -29,20 +30,9 @@ __all__ = [
     "report_columns",
 ]
 
-#: Retry body fields and their largest length (the API page's limits).
-BODY_LIMITS: dict[str, int] = {
-    "src_ak": 100,
-    "src_sk": 100,
-    "dst_ak": 100,
-    "dst_sk": 100,
-    "json_auth_file": 65535,
-    "source_cdn_authentication_key": 255,
-    "connection_string": 2048,
-}
 #: Columns that go into the report's first block, not into the extra columns.
-LEADING_COLUMNS = frozenset({"group_id", "project_id"})
+LEADING_COLUMNS = frozenset(CANONICAL_COLUMNS) & frozenset(names(REPORT))
 _KNOWN_COLUMNS = frozenset(CANONICAL_COLUMNS)
-MAX_ID_LENGTH = 1024
 #: Run-wide defaults for empty credential cells come from ``BULKRETRY_<COLUMN>`` (e.g. BULKRETRY_SRC_SK).
 DEFAULT_ENV_PREFIX = "BULKRETRY_"
 

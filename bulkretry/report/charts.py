@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
@@ -167,90 +168,146 @@ def timeline_chart(entries: Any, lang: str = DEFAULT_LANG) -> str:
     return _timeline_svg(points, lang)
 
 
-def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
-    _ = translation(lang).gettext
-    gap, max_bars = 300, 300  # a pause longer than gap seconds (a resume) is drawn as a break
-    seconds = sorted(points)
+@dataclass(frozen=True)
+class _Plot:
+    """A chart's frame in its SVG: the plot's *left* edge, where its lines end (*right*), its *top* and *height*,
+    and the y axis' *ticks* (the last one is the axis' top)."""
+
+    left: int
+    right: int
+    top: int
+    height: int
+    ticks: list[float]
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.height
+
+    def y(self, value: float) -> float:
+        return self.top + self.height - value / self.ticks[-1] * self.height
+
+    def grid(self) -> str:
+        """The grid line and label of each tick."""
+        return "".join(
+            f'<line x1="{self.left}" x2="{self.right}" y1="{self.y(value):.1f}" y2="{self.y(value):.1f}" class="grid"/>'
+            f'<text x="{self.left - 6}" y="{self.y(value) + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>'
+            for value in self.ticks
+        )
+
+    def stack(self, x: float, width: float, values: Iterable[tuple[float, str]]) -> tuple[str, float]:
+        """A bar of *values* stacked from the base (each ``(value, class)``; none drawn for 0), and its top."""
+        base: float = self.bottom
+        parts = []
+        for value, cls in values:
+            if value:
+                height = value / self.ticks[-1] * self.height
+                base -= height
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{base:.1f}" width="{width:.1f}" height="{height:.1f}" class="{cls}"/>'
+                )
+        return "".join(parts), base
+
+    def end(self) -> str:
+        """The base line, and the end of the SVG."""
+        return f'<line x1="{self.left}" x2="{self.right}" y1="{self.bottom}" y2="{self.bottom}" class="base"/></svg>'
+
+
+#: The most bars a timeline draws (seconds are summed into wider bars past it), and the pause (seconds) drawn
+#: as a break (a resume).
+_MAX_BARS, _GAP = 300, 300
+#: A timeline bar: its first second, how many seconds it covers, and their calls, throttled and failed calls.
+_Bar = tuple[int, int, int, int, int]
+
+
+def _segments(seconds: list[int]) -> list[tuple[int, int]]:
+    """The runs of *seconds* (sorted) with no pause longer than ``_GAP`` inside: ``(first, last)`` each."""
     segments, first = [], seconds[0]
     for before, after in zip(seconds, seconds[1:]):
-        if after - before > gap:
+        if after - before > _GAP:
             segments.append((first, before))
             first = after
     segments.append((first, seconds[-1]))
-    active = sum(end - begin + 1 for begin, end in segments)
-    step = max(1, math.ceil(active / max_bars))
-    bars: list[list[tuple[int, ...]]] = []  # per segment: (start, seconds, calls, throttled, failed)
+    return segments
+
+
+def _bars(points: Mapping[int, list[int]], segments: list[tuple[int, int]], step: int) -> list[list[_Bar]]:
+    """Each segment's bars, *step* seconds each (the last one may be narrower)."""
+    bars: list[list[_Bar]] = []
     for begin, end in segments:
-        row = []
+        row: list[_Bar] = []
         for start in range(begin, end + 1, step):
             width = min(step, end + 1 - start)
             sums = [0, 0, 0]
             for sec in range(start, start + width):
                 for i, n in enumerate(points.get(sec, ())):
                     sums[i] += n
-            row.append((start, width, *sums))
+            row.append((start, width, sums[0], sums[1], sums[2]))
         bars.append(row)
+    return bars
 
-    w, h, left, right, top, bottom = 1000, 250, 46, 10, 14, 54
-    plot_w, plot_h = w - left - right, h - top - bottom
-    seg_gap = 22
-    slots = sum(len(row) for row in bars)
-    slot = min(24.0, (plot_w - seg_gap * (len(bars) - 1)) / slots)  # a short run: narrow bars, left-aligned
-    peak_rate = max(c / width for row in bars for _, width, c, _, _ in row)
-    ticks = _ticks(peak_rate)
-    y_max = ticks[-1]
 
-    def y(value: float) -> float:
-        return top + plot_h - value / y_max * plot_h
+def _timeline_bar(plot: _Plot, x: float, bar_w: float, bar: _Bar, multi_day: bool, _: Callable[[str], str]) -> str:
+    """One bar: answered, throttled and failed calls stacked, a rug mark under it for each of the last two, and
+    its tooltip."""
+    start, width, calls, throttled, failed = bar
+    ok = max(0, calls - throttled - failed)
+    rug_y = plot.bottom + 6
+    parts, _top = plot.stack(x, bar_w, ((ok / width, "ok"), (throttled / width, "thr"), (failed / width, "fail")))
+    if throttled:
+        parts += f'<rect x="{x:.1f}" y="{rug_y}" width="{max(bar_w, 1.5):.1f}" height="5" class="thr"/>'
+    if failed:
+        parts += f'<rect x="{x:.1f}" y="{rug_y + 7}" width="{max(bar_w, 1.5):.1f}" height="5" class="fail"/>'
+    when = _clock(start, multi_day) + (f"–{_clock(start + width - 1, False)}" if width > 1 else "")
+    tip = _("{when} UTC: {calls} calls, {throttled} throttled (429), {failed} failed otherwise").format(
+        when=when, calls=f"{calls:,}", throttled=f"{throttled:,}", failed=f"{failed:,}"
+    )
+    return f"<g><title>{escape(tip)}</title>{parts}</g>"
 
+
+def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
+    _ = translation(lang).gettext
+    seconds = sorted(points)
+    segments = _segments(seconds)
+    step = max(1, math.ceil(sum(end - begin + 1 for begin, end in segments) / _MAX_BARS))
+    bars = _bars(points, segments, step)
+    w, h, seg_gap = 1000, 250, 22
+    peak_rate = max(c / width for row in bars for _start, width, c, _thr, _fail in row)
+    plot = _Plot(46, w - 10, 14, h - 14 - 54, _ticks(peak_rate))
+    # A short run: narrow bars, left-aligned.
+    slot = min(24.0, (plot.right - plot.left - seg_gap * (len(bars) - 1)) / sum(len(row) for row in bars))
     out = [
-        f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="{escape(_("calls per second over time"))}">'
+        f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="{escape(_("calls per second over time"))}">',
+        plot.grid(),
     ]
-    for value in ticks:
-        out.append(
-            f'<line x1="{left}" x2="{w - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
-            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>'
-        )
     multi_day = len({_day(s) for s in seconds[:1] + seconds[-1:]}) > 1
-    x, rug_y = float(left), top + plot_h + 6
+    x = float(plot.left)
     bar_w = slot * 0.82 if slot > 4 else max(slot, 0.6)
+    label_every = max(1, math.ceil(110 / slot))
     for n, row in enumerate(bars):
         if n:
             mid, pause = x - seg_gap / 2, row[0][0] - (bars[n - 1][-1][0] + bars[n - 1][-1][1] - 1)
             out.append(
-                f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{top}" y2="{top + plot_h}" class="break"/>'
-                f'<text x="{mid:.1f}" y="{top - 3}" text-anchor="middle" class="axis">'
+                f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{plot.top}" y2="{plot.bottom}" class="break"/>'
+                f'<text x="{mid:.1f}" y="{plot.top - 3}" text-anchor="middle" class="axis">'
                 f"{escape(_('{pause} pause').format(pause=_pause(pause, lang)), quote=False)}</text>"
             )
-        label_every = max(1, math.ceil(110 / slot))
-        for i, (start, width, calls, throttled, failed) in enumerate(row):
-            ok = max(0, calls - throttled - failed)
-            parts: list[str] = []
-            base: float = top + plot_h
-            for value, cls in ((ok, "ok"), (throttled, "thr"), (failed, "fail")):
-                if value:
-                    height = value / width / y_max * plot_h
-                    base -= height
-                    parts.append(
-                        f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{height:.1f}" class="{cls}"/>'
-                    )
-            if throttled:
-                parts.append(f'<rect x="{x:.1f}" y="{rug_y}" width="{max(bar_w, 1.5):.1f}" height="5" class="thr"/>')
-            if failed:
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{rug_y + 7}" width="{max(bar_w, 1.5):.1f}" height="5" class="fail"/>'
-                )
-            when = _clock(start, multi_day) + (f"–{_clock(start + width - 1, False)}" if width > 1 else "")
-            tip = _("{when} UTC: {calls} calls, {throttled} throttled (429), {failed} failed otherwise").format(
-                when=when, calls=f"{calls:,}", throttled=f"{throttled:,}", failed=f"{failed:,}"
-            )
-            out.append(f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>")
-            if i % label_every == 0 and x < w - right - 48:
-                out.append(f'<text x="{x:.1f}" y="{h - 14}" class="axis">{_clock(start, multi_day and i == 0)}</text>')
+        for i, bar in enumerate(row):
+            out.append(_timeline_bar(plot, x, bar_w, bar, multi_day, _))
+            if i % label_every == 0 and x < w - 10 - 48:
+                out.append(f'<text x="{x:.1f}" y="{h - 14}" class="axis">{_clock(bar[0], multi_day and i == 0)}</text>')
             x += slot
         x += seg_gap
-    out.append(f'<line x1="{left}" x2="{w - right}" y1="{top + plot_h}" y2="{top + plot_h}" class="base"/></svg>')
+    out.append(plot.end())
+    legend = (
+        f'<ul class="legend inline"><li><i class="ok"></i>{_(_LEGEND["answered"])}</li>'
+        f'<li><i class="thr"></i>{_(_LEGEND["throttled"])}</li>'
+        f'<li><i class="fail"></i>{_(_LEGEND["failed"])}</li></ul>'
+    )
+    return f'{legend}{"".join(out)}<p class="facts">{_timeline_facts(points, step, _)}</p>'
 
+
+def _timeline_facts(points: Mapping[int, list[int]], step: int, _: Callable[[str], str]) -> str:
+    """The sentence under the timeline: calls, peak, throttling, other failures, the bars' width."""
     calls = sum(p[0] for p in points.values())
     throttled = sum(p[1] for p in points.values())
     failed = sum(p[2] for p in points.values())
@@ -269,22 +326,13 @@ def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
         if failed
         else _("no call failed otherwise")
     )
-    facts = _("{calls} calls · peak {peak} calls/s · {thr} · {bad} · {per}times in UTC").format(
+    return _("{calls} calls · peak {peak} calls/s · {thr} · {bad} · {per}times in UTC").format(
         calls=f"{calls:,}", peak=f"{peak:,}", thr=thr, bad=bad, per=per
     )
-    legend = (
-        f'<ul class="legend inline"><li><i class="ok"></i>{_(_LEGEND["answered"])}</li>'
-        f'<li><i class="thr"></i>{_(_LEGEND["throttled"])}</li>'
-        f'<li><i class="fail"></i>{_(_LEGEND["failed"])}</li></ul>'
-    )
-    return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
 
 
-def latency_chart(lat: LatencyHistogram, lang: str = DEFAULT_LANG) -> str:
-    """The latency histogram (succeeded and not, stacked), with the median, p95, p99, maximum and mean."""
-    _ = translation(lang).gettext
-    if not lat.count:
-        return _muted(_("No latencies: no call was answered."))
+def _latency_bins(lat: LatencyHistogram) -> range:
+    """The bins the histogram shows: those used, widened by a few empty ones around a narrow spread."""
     used = [i for i, (ok, bad) in enumerate(lat.bins) if ok or bad]
     lo, hi, last = used[0], used[-1], len(lat.bins) - 1
     while hi - lo < 5 and (lo > 0 or hi < last):  # a few empty bins around a narrow spread read better
@@ -292,45 +340,49 @@ def latency_chart(lat: LatencyHistogram, lang: str = DEFAULT_LANG) -> str:
             hi += 1
         else:
             lo -= 1
-    bins = range(lo, hi + 1)
-    w, h, left, top, bottom = 1000, 220, 46, 18, 34
-    plot_w, plot_h = w - left - 10, h - top - bottom
-    slot = plot_w / len(bins)
-    ticks = _ticks(max(sum(lat.bins[i]) for i in bins))
-    y_max = ticks[-1]
-    out = [f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="{escape(_("latency histogram"))}">']
-    for value in ticks:
-        yy = top + plot_h - value / y_max * plot_h
-        out.append(
-            f'<line x1="{left}" x2="{w - 10}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
-            f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="axis">{_fmt(value)}</text>'
-        )
+    return range(lo, hi + 1)
+
+
+def latency_chart(lat: LatencyHistogram, lang: str = DEFAULT_LANG) -> str:
+    """The latency histogram (succeeded and not, stacked), with the median, p95, p99, maximum and mean."""
+    _ = translation(lang).gettext
+    if not lat.count:
+        return _muted(_("No latencies: no call was answered."))
+    bins = _latency_bins(lat)
+    w, h = 1000, 220
+    plot = _Plot(46, w - 10, 18, h - 18 - 34, _ticks(max(sum(lat.bins[i]) for i in bins)))
+    slot = (plot.right - plot.left) / len(bins)
+    out = [
+        f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="{escape(_("latency histogram"))}">',
+        plot.grid(),
+    ]
     for n, i in enumerate(bins):
         ok, bad = lat.bins[i]
-        x = left + n * slot + slot * 0.12
-        base: float = top + plot_h
-        parts: list[str] = []
-        for value, cls in ((ok, "lat-ok"), (bad, "lat-bad")):
-            if value:
-                height = value / y_max * plot_h
-                base -= height
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot * 0.76:.1f}" height="{height:.1f}" class="{cls}"/>'
-                )
+        x = plot.left + n * slot + slot * 0.12
+        parts, base = plot.stack(x, slot * 0.76, ((ok, "lat-ok"), (bad, "lat-bad")))
         label = _bin_label(i)
         if ok or bad:
-            parts.append(
+            parts += (
                 f'<text x="{x + slot * 0.38:.1f}" y="{base - 5:.1f}" text-anchor="middle" class="axis">'
                 f"{ok + bad:,}</text>"
             )
         tip = _("{label}: {ok} rows succeeded, {bad} did not").format(label=label, ok=f"{ok:,}", bad=f"{bad:,}")
         out.append(
-            f"<g><title>{escape(tip)}</title>{''.join(parts)}</g>"
+            f"<g><title>{escape(tip)}</title>{parts}</g>"
             f'<text x="{x + slot * 0.38:.1f}" y="{h - 12}" text-anchor="middle" class="axis">'
             f"{escape(label)}</text>"
         )
-    out.append(f'<line x1="{left}" x2="{w - 10}" y1="{top + plot_h}" y2="{top + plot_h}" class="base"/></svg>')
-    facts = _(
+    out.append(plot.end())
+    legend = (
+        f'<ul class="legend inline"><li><i class="lat-ok"></i>{_(_LEGEND["rows_ok"])}</li>'
+        f'<li><i class="lat-bad"></i>{_(_LEGEND["rows_bad"])}</li></ul>'
+    )
+    return f'{legend}{"".join(out)}<p class="facts">{_latency_facts(lat, _)}</p>'
+
+
+def _latency_facts(lat: LatencyHistogram, _: Callable[[str], str]) -> str:
+    """The sentence under the histogram: the rows, the median, p95, p99, maximum and mean."""
+    return _(
         "{count} rows with a latency (the last attempt's) · median ≈ {p50} · p95 ≈ {p95} · p99 ≈ {p99} · "
         "max {max} · mean {mean}"
     ).format(
@@ -341,11 +393,6 @@ def latency_chart(lat: LatencyHistogram, lang: str = DEFAULT_LANG) -> str:
         max=_ms(lat.max),
         mean=_ms(lat.total / lat.count),
     )
-    legend = (
-        f'<ul class="legend inline"><li><i class="lat-ok"></i>{_(_LEGEND["rows_ok"])}</li>'
-        f'<li><i class="lat-bad"></i>{_(_LEGEND["rows_bad"])}</li></ul>'
-    )
-    return f'{legend}{"".join(out)}<p class="facts">{facts}</p>'
 
 
 # -- small helpers ---------------------------------------------------------------------------------------

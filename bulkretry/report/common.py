@@ -20,6 +20,7 @@ __all__ = [
     "FORMATS",
     "OUTCOME_TEXT",
     "TRIGGER_STARTS",
+    "TextFileReport",
     "Value",
     "Writer",
     "close_quietly",
@@ -168,10 +169,6 @@ else:
             csv.writer(buffer).writerow([v.replace("\x00", stand_in) if isinstance(v, str) else v for v in row])
             return self._fh.write(buffer.getvalue().replace(stand_in, "\x00"))
 
-        def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
-            for row in rows:
-                self.writerow(row)
-
 
 def close_quietly(fh: IO[Any] | None) -> None:
     """Close *fh* (if any) after a failure, ignoring an OSError such as flushing its buffer again on a full disk."""
@@ -187,6 +184,35 @@ def sync_close(fh: IO[Any]) -> None:
         os.fsync(fh.fileno())
     finally:
         fh.close()
+
+
+class TextFileReport:
+    """What a report written to one text file shares: its ``path``, the file while it is open (``None`` before
+    ``start`` and after ``finish`` or ``discard``), closing it at the end, and ``discard``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+
+    def close_with(self, last: str) -> None:
+        """Write *last* (the file's end; may be empty), then flush the file to the disk and close it; it is
+        closed too if that write fails."""
+        assert self._fh is not None
+        fh, self._fh = self._fh, None
+        try:
+            fh.write(last)
+        except BaseException:
+            close_quietly(fh)
+            raise
+        sync_close(fh)
+
+    def discard(self) -> None:
+        """Close the file as it is (after a failure); never raises."""
+        fh, self._fh = self._fh, None
+        close_quietly(fh)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.path} {'open' if self._fh else 'closed'}>"
 
 
 RowT_contra = TypeVar("RowT_contra", contravariant=True)

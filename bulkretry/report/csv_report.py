@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from bulkretry.records import RunSummary
-from bulkretry.report.common import TRIGGER_STARTS, Value, close_quietly, csv_writer, neutralise, open_csv, sync_close
+from bulkretry.report.common import TRIGGER_STARTS, TextFileReport, Value, csv_writer, neutralise, open_csv
 
 __all__ = ["CsvReport"]
 
 
-class CsvReport:
+class CsvReport(TextFileReport):
     """Streams rows to ``report.csv``; every text cell is neutralised, numbers are written as numbers."""
 
     filename = "report.csv"
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh: IO[str] | None = None
+        super().__init__(path)
         self._csv: Any = None
         self._text: tuple[int, ...] = ()
 
@@ -39,16 +38,7 @@ class CsvReport:
         self._csv.writerow(values)
 
     def finish(self) -> None:
-        assert self._fh is not None
-        fh, self._fh = self._fh, None
-        sync_close(fh)
-
-    def discard(self) -> None:
-        fh, self._fh = self._fh, None
-        close_quietly(fh)
-
-    def __repr__(self) -> str:
-        return f"<CsvReport {self.path} {'open' if self._fh else 'closed'}>"
+        self.close_with("")
 
 
 _NEVER_FORMULAS = frozenset({"row", "outcome", "http_status", "attempts", "latency_ms"})

@@ -38,13 +38,13 @@ from datetime import datetime, timezone
 from html import escape
 from importlib.resources import files
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote
 
 from bulkretry import __version__
 from bulkretry.i18n import DEFAULT_LANG, translation
 from bulkretry.oms.codes import explain
-from bulkretry.records import GROUP_COLUMNS, REPORT_COLUMNS, RunSummary
+from bulkretry.records import REPORT_COLUMNS, RunSummary
 from bulkretry.report.charts import (
     COLOURS,
     LatencyHistogram,
@@ -54,7 +54,7 @@ from bulkretry.report.charts import (
     outcome_label,
     timeline_chart,
 )
-from bulkretry.report.common import Value, close_quietly, sync_close
+from bulkretry.report.common import TextFileReport, Value
 from bulkretry.report.html_details import cut, duration_text, positive, run_details, when_text
 from bulkretry.report.labels import OUTCOME_ORDER, script_words
 
@@ -104,7 +104,7 @@ _CSP = (
 )
 
 
-class HtmlReport:
+class HtmlReport(TextFileReport):
     """Streams rows into aggregates and a capped table; writes ``report.html`` at :meth:`finish`."""
 
     filename = "report.html"
@@ -121,13 +121,12 @@ class HtmlReport:
         max_rows: int | None = None,
         lang: str = DEFAULT_LANG,
     ) -> None:
-        self.path = path
+        super().__init__(path)
         self.details = details
         #: The page's language (``en``, ``zh-CN``).
         self.lang = lang
         #: The most rows the table keeps (default ``MAX_TABLE_ROWS``).
         self.max_rows = MAX_TABLE_ROWS if max_rows is None else max_rows
-        self._fh: IO[str] | None = None
         self._summary: RunSummary | None = None
         self._columns: tuple[str, ...] = ()
         self._pick: tuple[int, ...] = ()
@@ -153,7 +152,7 @@ class HtmlReport:
         self._columns = (*_TABLE, *extras)
         self._pick = (*(self._at[name] for name in _TABLE), *range(len(REPORT_COLUMNS), len(header)))
         self._slots = tuple(self._at[name] for name in ("outcome", "error_code", "error_msg", "latency_ms"))
-        self._fail_num_at = self._at.get(GROUP_COLUMNS[5])
+        self._fail_num_at = self._at.get("group_fail_num")
 
     def write(self, values: tuple[Value, ...]) -> None:
         at_outcome, at_code, at_msg, at_latency = self._slots
@@ -185,17 +184,7 @@ class HtmlReport:
 
     def finish(self) -> None:
         assert self._fh is not None and self._summary is not None
-        fh, self._fh = self._fh, None
-        try:
-            fh.write(self.render())
-        except BaseException:
-            close_quietly(fh)
-            raise
-        sync_close(fh)
-
-    def discard(self) -> None:
-        fh, self._fh = self._fh, None
-        close_quietly(fh)
+        self.close_with(self.render())
 
     def __repr__(self) -> str:
         return f"<HtmlReport {self.path} rows={self.rows} table={len(self._table)} {'open' if self._fh else 'closed'}>"

@@ -12,23 +12,22 @@ import json
 import math
 from json.encoder import encode_basestring as _encode_text  # what JSONEncoder(ensure_ascii=False) uses
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from bulkretry.jsontext import encoder
 from bulkretry.records import RunSummary
-from bulkretry.report.common import Value, close_quietly, sync_close
+from bulkretry.report.common import TextFileReport, Value, sync_close
 
 __all__ = ["JsonReport", "write_summary"]
 
 
-class JsonReport:
+class JsonReport(TextFileReport):
     """Streams rows to ``report.json`` without holding them: the opening, each row, then the closing."""
 
     filename = "report.json"
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh: IO[str] | None = None
+        super().__init__(path)
         self._header: tuple[str, ...] = ()
         self._template = ""
         self._separator = ""
@@ -54,17 +53,7 @@ class JsonReport:
         self._separator = ",\n"
 
     def finish(self) -> None:
-        assert self._fh is not None
-        fh, self._fh = self._fh, None
-        fh.write("\n]}\n")
-        sync_close(fh)
-
-    def discard(self) -> None:
-        fh, self._fh = self._fh, None
-        close_quietly(fh)
-
-    def __repr__(self) -> str:
-        return f"<JsonReport {self.path} {'open' if self._fh else 'closed'}>"
+        self.close_with("\n]}\n")
 
 
 def write_summary(path: Path, summary: RunSummary) -> None:

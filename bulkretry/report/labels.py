@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from bulkretry.columns import LABELS
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
 from bulkretry.report.charts import outcome_label
 
@@ -15,7 +16,7 @@ __all__ = ["COLUMN_LABELS", "OUTCOME_ORDER", "PARAM_LABELS", "script_words"]
 #: The outcomes in the order the page lists them.
 OUTCOME_ORDER = ("succeeded", "failed", "invalid", "interrupted", "duplicate", "skipped", "dry_run")
 
-# The labels of the run's public parameters and of the table's columns (English: the name, '_' as ' ').
+# The labels of the run's public parameters (English: the name, '_' as ' ').
 PARAM_LABELS = {
     "manifest": N_("manifest"),
     "manifest_path": N_("manifest path"),
@@ -38,28 +39,8 @@ PARAM_LABELS = {
     "max_duration": N_("max duration"),
     "halt_on_failure": N_("halt on failure"),
 }
-COLUMN_LABELS = {
-    "row": N_("row"),
-    "group_id": N_("group id"),
-    "outcome": N_("outcome"),
-    "error_code": N_("error code"),
-    "error_msg": N_("error msg"),
-    "http_status": N_("http status"),
-    "attempts": N_("attempts"),
-    "latency_ms": N_("latency ms"),
-    "project_id": N_("project id"),
-    "request_id": N_("request id"),
-    "finished_at": N_("finished at"),
-    "group_error_code": N_("group error code"),
-    "group_error_msg": N_("group error message"),
-    "group_total_task_num": N_("group tasks"),
-    "group_failed_task_num": N_("group failed tasks"),
-    "group_success_num": N_("group objects migrated"),
-    "group_fail_num": N_("group objects failed"),
-    "group_total_size": N_("group size (bytes)"),
-    "group_complete_size": N_("group size migrated (bytes)"),
-    "group_failed_object_list": N_("group failed-object list"),
-}
+#: The table's column labels: the registry's (:mod:`bulkretry.columns`).
+COLUMN_LABELS = LABELS
 
 
 def script_words(columns: Iterable[str], lang: str) -> dict[str, Any]:

@@ -90,26 +90,36 @@ def write_reports(
     try:
         for writer in writers:
             writer.start(header, summary)
-        rows = iter(results)
-        while batch := list(islice(rows, BATCH_ROWS)):
-            values = [row_values(result, extras) for result in batch]
-            for writer in writers:
-                write = writer.write
-                for row in values:
-                    write(row)
+        _feed(writers, results, extras)
         for writer in writers:
             writer.finish()
         write_summary(temps[-1], summary)
         for temp, final in zip(temps, finals):
             os.replace(temp, final)
     except BaseException:
-        for writer in writers:
-            writer.discard()
-        for temp in temps:
-            with suppress(OSError):
-                temp.unlink(missing_ok=True)
+        _discard(writers, temps)
         raise
     return finals
+
+
+def _feed(writers: Sequence[Writer[tuple[Value, ...]]], results: Iterable[RowResult], extras: tuple[str, ...]) -> None:
+    """Every result to every writer, :data:`BATCH_ROWS` at a time (each result's values made once)."""
+    rows = iter(results)
+    while batch := list(islice(rows, BATCH_ROWS)):
+        values = [row_values(result, extras) for result in batch]
+        for writer in writers:
+            write = writer.write
+            for row in values:
+                write(row)
+
+
+def _discard(writers: Sequence[Writer[tuple[Value, ...]]], temps: Sequence[Path]) -> None:
+    """After a failure: every writer discarded and every temporary file removed (never raises)."""
+    for writer in writers:
+        writer.discard()
+    for temp in temps:
+        with suppress(OSError):
+            temp.unlink(missing_ok=True)
 
 
 def _writer(name: str, out_dir: Path, details: Mapping[str, Any] | None, lang: str) -> Writer[tuple[Value, ...]]:

@@ -59,6 +59,19 @@ def escape_attr(text: str) -> str:
 
 def package_parts(sheets: Sequence[SheetEntry], creator: str) -> list[tuple[str, str]]:
     """Every part of the package but the sheets themselves, as ``(member name, XML)``."""
+    return [
+        ("xl/workbook.xml", _workbook(sheets)),
+        ("xl/_rels/workbook.xml.rels", _workbook_rels(sheets)),
+        ("xl/styles.xml", _STYLES),
+        ("docProps/core.xml", _core(creator)),
+        ("docProps/app.xml", _APP),
+        ("_rels/.rels", _ROOT_RELS),
+        ("[Content_Types].xml", _content_types(sheets)),
+    ]
+
+
+def _workbook(sheets: Sequence[SheetEntry]) -> str:
+    """``xl/workbook.xml``: the sheets, and each autofilter's defined name."""
     entries = "".join(
         f'<sheet name="{escape_attr(s.title)}" sheetId="{s.index + 1}" r:id="rId{s.index + 1}"/>' for s in sheets
     )
@@ -68,32 +81,48 @@ def package_parts(sheets: Sequence[SheetEntry], creator: str) -> list[tuple[str,
         for s in sheets
         if s.autofilter_ref
     )
-    workbook = (
+    return (
         f'{XML_DECL}<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><workbookPr/>'
         '<bookViews><workbookView activeTab="0"/></bookViews>'
         f"<sheets>{entries}</sheets>{f'<definedNames>{names}</definedNames>' if names else ''}"
         '<calcPr calcId="124519" fullCalcOnLoad="1"/></workbook>'
     )
-    rel = f"{REL_NS}/"
+
+
+_REL = f"{REL_NS}/"
+
+
+def _workbook_rels(sheets: Sequence[SheetEntry]) -> str:
+    """``xl/_rels/workbook.xml.rels``: the workbook's links to its sheets and styles."""
     links = "".join(
-        f'<Relationship Id="rId{s.index + 1}" Type="{rel}worksheet" Target="worksheets/sheet{s.index + 1}.xml"/>'
+        f'<Relationship Id="rId{s.index + 1}" Type="{_REL}worksheet" Target="worksheets/sheet{s.index + 1}.xml"/>'
         for s in sheets
     )
-    workbook_rels = (
+    return (
         f'{XML_DECL}<Relationships xmlns="{_PKG_REL_NS}">{links}'
-        f'<Relationship Id="rId{len(sheets) + 1}" Type="{rel}styles" Target="styles.xml"/>'
+        f'<Relationship Id="rId{len(sheets) + 1}" Type="{_REL}styles" Target="styles.xml"/>'
         "</Relationships>"
     )
-    root_rels = (
-        f'{XML_DECL}<Relationships xmlns="{_PKG_REL_NS}">'
-        f'<Relationship Id="rId1" Type="{rel}officeDocument" Target="xl/workbook.xml"/>'
-        f'<Relationship Id="rId2" Type="{_PKG_REL_NS}/metadata/core-properties" '
-        'Target="docProps/core.xml"/>'
-        f'<Relationship Id="rId3" Type="{rel}extended-properties" Target="docProps/app.xml"/>'
-        "</Relationships>"
-    )
+
+
+_ROOT_RELS = (
+    f'{XML_DECL}<Relationships xmlns="{_PKG_REL_NS}">'
+    f'<Relationship Id="rId1" Type="{_REL}officeDocument" Target="xl/workbook.xml"/>'
+    f'<Relationship Id="rId2" Type="{_PKG_REL_NS}/metadata/core-properties" '
+    'Target="docProps/core.xml"/>'
+    f'<Relationship Id="rId3" Type="{_REL}extended-properties" Target="docProps/app.xml"/>'
+    "</Relationships>"
+)
+_APP = (
+    f'{XML_DECL}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+    "<Application>Microsoft Excel Compatible / bulkretry</Application></Properties>"
+)
+
+
+def _core(creator: str) -> str:
+    """``docProps/core.xml``: the creator, and now as the time it was created and modified."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    core = (
+    return (
         f"{XML_DECL}<cp:coreProperties "
         'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
         'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
@@ -102,15 +131,15 @@ def package_parts(sheets: Sequence[SheetEntry], creator: str) -> list[tuple[str,
         f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created>'
         f'<dcterms:modified xsi:type="dcterms:W3CDTF">{now}</dcterms:modified></cp:coreProperties>'
     )
-    app = (
-        f'{XML_DECL}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
-        "<Application>Microsoft Excel Compatible / bulkretry</Application></Properties>"
-    )
+
+
+def _content_types(sheets: Sequence[SheetEntry]) -> str:
+    """``[Content_Types].xml``: the type of every part."""
     overrides = "".join(
         f'<Override PartName="/xl/worksheets/sheet{s.index + 1}.xml" ContentType="{_CT}.spreadsheetml.worksheet+xml"/>'
         for s in sheets
     )
-    types = (
+    return (
         f'{XML_DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
         '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
         '<Default Extension="xml" ContentType="application/xml"/>'
@@ -121,15 +150,6 @@ def package_parts(sheets: Sequence[SheetEntry], creator: str) -> list[tuple[str,
         f'<Override PartName="/docProps/app.xml" ContentType="{_CT}.extended-properties+xml"/>'
         f"{overrides}</Types>"
     )
-    return [
-        ("xl/workbook.xml", workbook),
-        ("xl/_rels/workbook.xml.rels", workbook_rels),
-        ("xl/styles.xml", _STYLES),
-        ("docProps/core.xml", core),
-        ("docProps/app.xml", app),
-        ("_rels/.rels", root_rels),
-        ("[Content_Types].xml", types),
-    ]
 
 
 def _quote(title: str) -> str:

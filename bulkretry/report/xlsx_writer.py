@@ -57,6 +57,7 @@ import re
 import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from shutil import copyfileobj
 from typing import IO, Any
 from zipfile import ZIP64_LIMIT, ZIP_DEFLATED, ZipFile
@@ -70,6 +71,7 @@ __all__ = [
     "MAX_SHEET_BYTES",
     "MAX_TEXT",
     "NORMAL",
+    "Spool",
     "StreamingWorkbook",
     "Worksheet",
     "column_letter",
@@ -134,21 +136,54 @@ def _cell(ref: str, value: Any) -> str:
     return f'<c r="{ref} t="inlineStr"><is>{t}</is></c>' if t else ""
 
 
+@dataclass(frozen=True)
+class Spool:
+    """Where a sheet's rows go: *out*, a temporary file, in blocks of *buffer_size* characters; at the sheet's
+    close they are copied into the zip member that *member* opens (ZIP64 if *zip64*; none: left in *out*)."""
+
+    out: IO[bytes]
+    buffer_size: int
+    zip64: bool
+    member: Callable[[], IO[bytes]] | None = None
+
+
+def _row_cells(letters: Sequence[str], values: Sequence[Any], tail: str) -> list[str]:
+    """A row's ``<c>`` elements (none for an empty cell); *tail* follows a cell's column letter in ``r="``."""
+    cells: list[str] = []
+    append = cells.append
+    # The usual cells inline (a function call per cell would cost as much as the cell); the rest in _cell.
+    for col, v in zip(letters, values):  # letters may be longer
+        cls = v.__class__
+        if cls is str:
+            if not v:
+                continue
+            # Printable: no control characters (nor CR, tab, LF), no surrogates, U+FFFE, U+FFFF.
+            if v.isprintable() and len(v) <= _SHORT:  # then its only whitespace is " "
+                if "&" in v or "<" in v or ">" in v:
+                    v = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                if v[0] == " " or v[-1] == " ":
+                    append(f'<c r="{col}{tail} t="inlineStr"><is><t xml:space="preserve">{v}</t></is></c>')
+                else:
+                    append(f'<c r="{col}{tail} t="inlineStr"><is><t>{v}</t></is></c>')
+                continue
+        elif v is None:
+            continue
+        elif cls is int:
+            append(f'<c r="{col}{tail}><v>{v}</v></c>')
+            continue
+        elif cls is float:
+            if v - v == 0.0:  # finite
+                append(f'<c r="{col}{tail}><v>{v!r}</v></c>')
+            continue
+        append(_cell(col + tail, v))
+    return cells
+
+
 class Worksheet:
     """One sheet being streamed; get it from :meth:`StreamingWorkbook.add_sheet`."""
 
-    def __init__(
-        self,
-        title: str,
-        index: int,
-        out: IO[bytes],
-        *,
-        buffer_size: int,
-        autofilter: bool,
-        zip64: bool,
-        head: str = "",
-        member: Callable[[], IO[bytes]] | None = None,
-    ) -> None:
+    def __init__(self, title: str, index: int, spool: Spool, *, autofilter: bool, head: str = "") -> None:
+        out, zip64 = spool.out, spool.zip64
         self.title = title
         self.index = index  # 0-based position in the workbook
         #: Rows written so far (the last row's number).
@@ -158,7 +193,7 @@ class Worksheet:
         self._out: IO[bytes] | None = out
         self._zip64 = zip64
         self._flushed = 0  # bytes
-        self._limit = buffer_size
+        self._limit = spool.buffer_size
         self._buf: list[str] = []
         self._size = 0  # characters in _buf
         self._letters: list[str] = []
@@ -167,7 +202,7 @@ class Worksheet:
         #: The XML before ``<sheetData>``, with ``%DIMENSION%`` where the ``<dimension>`` goes (known at close).
         self._head = head
         #: Opens the sheet's zip member at close, when the rows (spooled to *out*) are copied into it.
-        self._member = member
+        self._member = spool.member
         self._flushed = len(head.encode("utf-8")) + len(_DIMENSION_MAX)
 
     @property
@@ -177,45 +212,9 @@ class Worksheet:
 
     def write_row(self, values: Sequence[Any], style: int = NORMAL) -> None:
         """Append a row: ``values`` from column A on (``None`` or ``""`` leaves a cell empty)."""
-        if self.closed:
-            raise ValueError(f"sheet {self.title!r} is closed")
-        if self.rows == MAX_ROWS:
-            raise ValueError(f"sheet {self.title!r} is full: a worksheet holds at most {MAX_ROWS:,} rows")
-        self.rows = n = self.rows + 1
-        letters = self._letters
-        if len(values) > len(letters):
-            letters = self._grow(len(values))
-        if n == 1 and self._autofilter:
-            self._filter_columns = len(values)
-        sa = _STYLE_ATTR[style]
-        tail = f'{n}"{sa}'
-        cells: list[str] = []
-        append = cells.append
-        # The usual cells inline (a function call per cell would cost as much as the cell); the rest in _cell.
-        for col, v in zip(letters, values):  # letters may be longer
-            cls = v.__class__
-            if cls is str:
-                if not v:
-                    continue
-                # Printable: no control characters (nor CR, tab, LF), no surrogates, U+FFFE, U+FFFF.
-                if v.isprintable() and len(v) <= _SHORT:  # then its only whitespace is " "
-                    if "&" in v or "<" in v or ">" in v:
-                        v = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                    if v[0] == " " or v[-1] == " ":
-                        append(f'<c r="{col}{tail} t="inlineStr"><is><t xml:space="preserve">{v}</t></is></c>')
-                    else:
-                        append(f'<c r="{col}{tail} t="inlineStr"><is><t>{v}</t></is></c>')
-                    continue
-            elif v is None:
-                continue
-            elif cls is int:
-                append(f'<c r="{col}{tail}><v>{v}</v></c>')
-                continue
-            elif cls is float:
-                if v - v == 0.0:  # finite
-                    append(f'<c r="{col}{tail}><v>{v!r}</v></c>')
-                continue
-            append(_cell(col + tail, v))
+        n, letters = self._next_row(len(values))
+        tail = f'{n}"{_STYLE_ATTR[style]}'
+        cells = _row_cells(letters, values, tail)
         if values and (not cells or not cells[-1].startswith(f'<c r="{letters[len(values) - 1]}{n}"')):
             cells.append(f'<c r="{letters[len(values) - 1]}{tail}/>')  # the last cell, for the row's width
         row = f'<row r="{n}">{"".join(cells)}</row>' if cells else ""
@@ -223,6 +222,20 @@ class Worksheet:
         self._size += len(row)
         if self._size >= self._limit:
             self._flush()
+
+    def _next_row(self, width: int) -> tuple[int, list[str]]:
+        """The next row's number, and the column letters of a row *width* cells wide (or wider)."""
+        if self.closed:
+            raise ValueError(f"sheet {self.title!r} is closed")
+        if self.rows == MAX_ROWS:
+            raise ValueError(f"sheet {self.title!r} is full: a worksheet holds at most {MAX_ROWS:,} rows")
+        self.rows = n = self.rows + 1
+        letters = self._letters
+        if width > len(letters):
+            letters = self._grow(width)
+        if n == 1 and self._autofilter:
+            self._filter_columns = width
+        return n, letters
 
     def close(self) -> None:
         """Write the end of the sheet (the autofilter) and close its zip member; the workbook stays open."""
@@ -379,16 +392,8 @@ class StreamingWorkbook:
         # The rows are spooled to a temporary file, uncompressed, and copied into the zip member at close, after
         # the head, which then holds the <dimension> (only known once the last row is written).
         out = tempfile.TemporaryFile(dir=self._spool_dir)  # noqa: SIM115 (closed by the sheet's close or abort)
-        sheet = Worksheet(
-            title,
-            index,
-            out,
-            buffer_size=self._buffer_size,
-            autofilter=autofilter,
-            zip64=zip64,
-            head="".join(head),
-            member=lambda: zf.open(name, "w", force_zip64=zip64),
-        )
+        spool = Spool(out, self._buffer_size, zip64, lambda: zf.open(name, "w", force_zip64=zip64))
+        sheet = Worksheet(title, index, spool, autofilter=autofilter, head="".join(head))
         self._sheets.append(sheet)
         self._names.add(title.casefold())
         self._sheet = sheet

@@ -53,8 +53,13 @@ CREATE TABLE IF NOT EXISTS rows (
     extra TEXT NOT NULL
 );
 """
-#: The ``rows`` table's columns: a ``RowResult``'s fields, in their order (``_values`` and ``results`` rely on it).
+#: The ``rows`` table's columns: a ``RowResult``'s fields, by name and in their order.
 _COLUMNS = RowResult._fields
+#: Where the two fields stored in another form (the outcome's value, the extra pairs as JSON) sit in a ``RowResult``
+#: and in a record of ``_SELECT`` (which lists ``_COLUMNS`` by name): found by name, so they follow any change of
+#: the fields. The per-row paths slice around them, as a ``sqlite3.Row`` read by name costs a third more.
+_OUTCOME_AT = _COLUMNS.index("outcome")
+_EXTRA_AT = _COLUMNS.index("extra")
 _INSERT = f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows"
 _SELECT_NO_EXTRA = f"SELECT {', '.join(_COLUMNS[:-1])}, '[]' FROM rows"  # every column, extra left empty
@@ -69,7 +74,12 @@ _encode_pairs = encoder(separators=(", ", ": "))
 
 def _values(result: RowResult) -> tuple[Any, ...]:
     """*result* as a ``rows`` row, in ``_COLUMNS`` order."""
-    return (*result[:3], result[3].value, *result[4:12], _encode_pairs(result[12]) if result[12] else "[]")
+    return (
+        *result[:_OUTCOME_AT],
+        result.outcome.value,
+        *result[_OUTCOME_AT + 1 : _EXTRA_AT],
+        _encode_pairs(result.extra) if result.extra else "[]",
+    )
 
 
 class RowSet:
@@ -145,13 +155,11 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            version = self._db.execute("SELECT value FROM run WHERE key = 'schema'").fetchone()
+            version = _run_value(self._db, "schema")
             if version is None:
                 self._db.execute("INSERT INTO run (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif json.loads(version[0]) > SCHEMA_VERSION:
-                raise JournalError(
-                    f"{self.path} was written by a newer bulkretry (journal schema {version[0]}); use that version"
-                )
+            else:
+                _check_schema(self.path, version)
         except sqlite3.OperationalError as exc:
             what = "is open in another program; close it there" if "locked" in str(exc) else "cannot be opened"
             raise JournalError(f"{self.path} {what} ({exc})") from None
@@ -202,8 +210,8 @@ class Journal:
 
     def calling_horizon(self) -> int:
         """Every row whose call may have gone out is at most this row number (0: none yet)."""
-        found = self._db.execute("SELECT value FROM run WHERE key = 'calling_horizon'").fetchone()
-        return int(json.loads(found[0])) if found else 0
+        found = _run_value(self._db, "calling_horizon")
+        return int(json.loads(found)) if found else 0
 
     def record(self, result: RowResult) -> None:
         """Keep *result*: committed with the next ``started()``/``flush()``, or when its batch is full."""
@@ -259,18 +267,16 @@ class Journal:
             cursor = self._db.execute(f"{columns} WHERE outcome IN ({marks}) ORDER BY row", tuple(outcomes))
         # The tuple is made as RowResult; tuple.__new__ skips the named tuple's Python __new__, and the outcome's
         # text becomes its Outcome by a dict lookup: together a fraction of a microsecond a row.
-        new, outcome_of = tuple.__new__, _OUTCOMES
+        new, outcome_of, outcome_at, extra_at = tuple.__new__, _OUTCOMES, _OUTCOME_AT, _EXTRA_AT
         decode = _DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner without json.loads' checks: the journal wrote this JSON
         for record in cursor:
-            pairs = record[12]
+            pairs = record[extra_at]
             yield new(
                 RowResult,
                 (
-                    record[0],
-                    record[1],
-                    record[2],
-                    outcome_of[record[3]],
-                    *record[4:12],
+                    *record[:outcome_at],
+                    outcome_of[record[outcome_at]],
+                    *record[outcome_at + 1 : extra_at],
                     tuple(map(tuple, decode(pairs, 0)[0])) if pairs != "[]" else (),
                 ),
             )
@@ -312,6 +318,19 @@ class Journal:
         self.close()
 
 
+def _run_value(db: sqlite3.Connection, key: str) -> str | None:
+    """The ``run`` table's text for *key* (JSON), or None when there is none."""
+    for (value,) in db.execute("SELECT value FROM run WHERE key = ?", (key,)):
+        return str(value)
+    return None
+
+
+def _check_schema(path: Path, version: str) -> None:
+    """A :class:`JournalError` if the journal *path* is of a schema newer than this bulkretry reads."""
+    if json.loads(version) > SCHEMA_VERSION:
+        raise JournalError(f"{path} was written by a newer bulkretry (journal schema {version}); use that version")
+
+
 def _not_a_journal(path: Path, why: str) -> JournalError:
     return JournalError(
         f"{path.parent} is not a run: its {path.name} is not a bulkretry journal ({why}); "
@@ -351,13 +370,11 @@ def _open_read_only(path: Path, cleanup: ExitStack) -> sqlite3.Connection:
     db = sqlite3.connect(read_only_uri(path, cleanup), uri=True, isolation_level=None, check_same_thread=False)
     try:
         check_journal(db, path)
-        version = db.execute("SELECT value FROM run WHERE key = 'schema'").fetchone()
+        version = _run_value(db, "schema")
+        if version is not None:
+            _check_schema(path, version)
     except BaseException:
         db.close()
         cleanup.close()
         raise
-    if version is not None and json.loads(version[0]) > SCHEMA_VERSION:
-        db.close()
-        cleanup.close()
-        raise JournalError(f"{path} was written by a newer bulkretry (journal schema {version[0]}); use that version")
     return db

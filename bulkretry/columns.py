@@ -1,0 +1,120 @@
+"""Every column bulkretry knows, in one registry: the manifest's columns (their other spellings, which is
+required, which is secret or shown masked, the API's length limits) and the report's own (its first block and
+the group's story), each with the label report.html gives it.
+
+A column is one :class:`Column` entry; its place in its tuple is its order (the contract's order for the
+manifest, the report's order for the report). The reader, the planner, masking, the report writers and their
+labels all read these tuples; nothing else lists a column's facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from bulkretry.i18n import N_
+
+__all__ = [
+    "BODY_LIMITS",
+    "GROUP",
+    "LABELS",
+    "MANIFEST",
+    "MAX_ID_LENGTH",
+    "REPORT",
+    "Column",
+    "names",
+]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column's facts.
+
+    ``aliases`` are the other spellings a manifest's header may use (case, spaces, ``_`` and ``-`` are ignored
+    when matching); ``secret`` columns are never written to a report, log or journal (``***`` in the annotated
+    copy); ``masked`` ones are access keys, shown as ``SRCA…0001``; ``max_length`` is the API's largest length
+    (``None``: not a text the API limits); ``body`` marks a text field of the retry call's body; ``number``
+    a group column that holds an int (or '' when the service gave none); ``label`` is the msgid report.html
+    shows for it (marked with ``N_``, translated where shown; ``None``: the name with ``_`` as a space, as it is).
+    """
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    secret: bool = False
+    masked: bool = False
+    max_length: int | None = None
+    body: bool = False
+    number: bool = False
+    label: str | None = None
+
+
+#: The largest id (project or group) the API takes.
+MAX_ID_LENGTH = 1024
+
+#: The manifest's columns, in the contract's order (the retry body's text fields in the API's order among them).
+MANIFEST: tuple[Column, ...] = (
+    Column(
+        "group_id",
+        ("task_group_id", "groupId", "任务组ID", "迁移任务组ID"),
+        required=True,
+        max_length=MAX_ID_LENGTH,
+        label=N_("group id"),
+    ),
+    Column("project_id", ("projectId", "项目ID"), max_length=MAX_ID_LENGTH, label=N_("project id")),
+    Column("region", ("区域",)),
+    Column("src_ak", ("源端AK",), masked=True, max_length=100, body=True),
+    Column("src_sk", ("源端SK",), secret=True, max_length=100, body=True),
+    Column("dst_ak", ("目的端AK",), masked=True, max_length=100, body=True),
+    Column("dst_sk", ("目的端SK",), secret=True, max_length=100, body=True),
+    Column("json_auth_file", secret=True, max_length=65535, body=True),
+    Column("source_cdn_authentication_key", secret=True, max_length=255, body=True),
+    Column("connection_string", secret=True, max_length=2048, body=True),
+    Column("migrate_failed_object"),
+)
+
+#: The report's first columns, in this order (the contract); the manifest's other columns follow.
+REPORT: tuple[Column, ...] = (
+    Column("row", label=N_("row")),
+    MANIFEST[1],
+    MANIFEST[0],
+    Column("outcome", label=N_("outcome")),
+    Column("http_status", label=N_("http status")),
+    Column("error_code", label=N_("error code")),
+    Column("error_msg", label=N_("error msg")),
+    Column("attempts", label=N_("attempts")),
+    Column("request_id", label=N_("request id")),
+    Column("latency_ms", label=N_("latency ms")),
+    Column("started_at"),
+    Column("finished_at", label=N_("finished at")),
+)
+
+#: With ``--check-status`` or ``--verify``: what the group's own GET answered (its error, task and object counts,
+#: sizes in bytes, the failed-object list), after the status columns. Empty where no GET answered.
+GROUP: tuple[Column, ...] = (
+    Column("group_error_code", label=N_("group error code")),
+    Column("group_error_msg", label=N_("group error message")),
+    Column("group_total_task_num", number=True, label=N_("group tasks")),
+    Column("group_failed_task_num", number=True, label=N_("group failed tasks")),
+    Column("group_success_num", number=True, label=N_("group objects migrated")),
+    Column("group_fail_num", number=True, label=N_("group objects failed")),
+    Column("group_total_size", number=True, label=N_("group size (bytes)")),
+    Column("group_complete_size", number=True, label=N_("group size migrated (bytes)")),
+    Column("group_failed_object_list", label=N_("group failed-object list")),
+)
+
+
+def names(columns: Iterable[Column]) -> tuple[str, ...]:
+    """The names of *columns*, in their order."""
+    return tuple(column.name for column in columns)
+
+
+#: The retry body's text fields and their largest length, in the API's order.
+BODY_LIMITS: Mapping[str, int] = MappingProxyType(
+    {c.name: c.max_length for c in MANIFEST if c.body and c.max_length is not None}
+)
+#: Each labelled column's msgid, by name (report.html translates it where shown).
+LABELS: Mapping[str, str] = MappingProxyType(
+    {c.name: c.label for c in (*REPORT, *GROUP, *MANIFEST) if c.label is not None}
+)
