@@ -262,7 +262,6 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 endpoint=args.endpoint,
                 region=region,
                 timeout=args.timeout,
-                verify_tls=not args.insecure,
                 region_endpoints=region_endpoints,
                 network=network,
             )

@@ -21,6 +21,7 @@ from typing import Protocol
 from bulkretry.errors import ApiError, BulkRetryError, TransportError
 from bulkretry.oms.errorbody import short_text
 from bulkretry.records import Outcome, RowResult
+from bulkretry.run.policy import failure_kind
 
 __all__ = [
     "ALIKE_CALLS",
@@ -98,7 +99,8 @@ class FirstCallsFailedAlike:
     call. Counted by calls, not rows, so a failure retried per row (a refused connection, a 503) halts within
     about *first* calls however many attempts a row may make. A 429 is not counted either way (pacing handles
     it); an answer, an OMS error about the row itself (a 4xx with an ``OMS.`` code: no such group, not failed)
-    or a second kind of error settles it: the rule never fires."""
+    or a second kind of error settles it: the rule never fires. Which failures are systematic, throttled or
+    about the row is :mod:`bulkretry.run.policy`'s word."""
 
     def __init__(self, first: int = ALIKE_CALLS) -> None:
         if first < 1:
@@ -119,19 +121,16 @@ class FirstCallsFailedAlike:
         """See :meth:`HaltRule.observe_call`."""
         if self._seen >= self.first:
             return None
-        if isinstance(error, ApiError):
-            if error.status == 429:
-                return None
-            if 400 <= error.status < 500 and error.error_code.upper().startswith("OMS."):
-                self._seen = self.first  # OMS judged this row (no such group, not failed): the endpoint works
-                return None
-            key: tuple[int | None, str] = (error.status, error.error_code or str(error.status))
-            message = error.error_msg
-        elif isinstance(error, TransportError):
-            key, message = (None, error.code), error.message
-        else:  # an answer: the endpoint works
+        if error is None:  # an answer: the endpoint works
             self._seen = self.first
             return None
+        kind = failure_kind(error)
+        if kind.throttled:  # pacing's business, not a sign either way
+            return None
+        if not kind.systematic:
+            self._seen = self.first  # the service judged this row (no such group, not failed): the endpoint works
+            return None
+        key, message = _alike(error)
         if self._key is None:
             self._key, self._message = key, message
         elif key != self._key:
@@ -143,6 +142,16 @@ class FirstCallsFailedAlike:
         status, code = self._key
         what = f"{status} {code}" if status is not None and code != str(status) else code
         return f"the first {self.first} calls all failed with {what}: {short_text(self._message, 300)}"
+
+
+def _alike(error: BulkRetryError) -> tuple[tuple[int | None, str], str]:
+    """What makes two failed calls the same error (the HTTP status and error code, or the transport code), and
+    the error's message."""
+    if isinstance(error, ApiError):
+        return (error.status, error.error_code or str(error.status)), error.error_msg
+    if isinstance(error, TransportError):
+        return (None, error.code), error.message
+    return (None, type(error).__name__), str(error)
 
 
 class FailureShare:

@@ -30,7 +30,7 @@ from bulkretry.oms.network import Network
 from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import BATCH_ROWS, FORMATS, write_reports
 from bulkretry.run.adaptive import AdaptivePacer
-from bulkretry.run.engine import Engine, utc_now_iso
+from bulkretry.run.engine import Engine, EngineConfig, utc_now_iso
 from bulkretry.run.halt import run_rules
 from bulkretry.run.journal import JOURNAL_NAME, RowSet
 from bulkretry.run.pacing import PacerPool
@@ -228,8 +228,7 @@ async def _execute(
             endpoint=s.endpoint,
             region=s.region,
             timeout=s.timeout,
-            verify_tls=s.verify_tls,
-            network=network,
+            network=network if network is not None else Network(verify=s.verify_tls),
             region_endpoints=prepared.region_endpoints,
         )
     )
@@ -239,14 +238,16 @@ async def _execute(
         pacers = PacerPool(lambda: AdaptivePacer(start, top), shared=False)
     engine = Engine(
         client,
-        rate=None if pacers else s.rate,
-        pacers=pacers,
-        concurrency=s.concurrency,
-        dry_run=s.dry_run,
-        policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s),
-        check_status=s.check_status,
-        verify_timeout=s.verify_timeout,
-        halt_rule=None if s.dry_run else run_rules(s.halt_on_failure),
+        EngineConfig(
+            rate=None if pacers else s.rate,
+            pacers=pacers,
+            concurrency=s.concurrency,
+            dry_run=s.dry_run,
+            policy=RetryPolicy(max_attempts=s.max_attempts, base_s=s.backoff_base_s),
+            check_status=s.check_status,
+            verify_timeout=s.verify_timeout,
+            halt_rule=None if s.dry_run else run_rules(s.halt_on_failure),
+        ),
     )
 
     def journal_failed(exc: JournalError) -> None:
