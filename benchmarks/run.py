@@ -138,17 +138,7 @@ def section_cpu(tmp: Path, quick: bool) -> list[Figure]:
     ours: list[float] = []
     bare: list[float] = []
     with fast_server() as url:
-
-        def run_bare() -> float:
-            bare.append(client("bare_aiohttp.py", manifest, url, "--concurrency", "64")[0] / rows)
-            return bare[-1]
-
-        def run_ours() -> float:
-            out = tmp / f"cpu-{len(ours)}"
-            ours.append(bulkretry(manifest, url, out, "--rate", "1000000", "--concurrency", "64")[0] / rows)
-            return ours[-1]
-
-        ratios = paired_ratios(run_ours, run_bare, repeats)
+        ratios = cpu_pairs(tmp / "cpu", manifest, url, rows, repeats, ours, bare)
     ratio = median(ratios)
     return [
         Figure(
@@ -180,6 +170,24 @@ def paired_ratios(run_ours: Callable[[], float], run_bare: Callable[[], float], 
     return ratios
 
 
+def cpu_pairs(
+    out: Path, manifest: Path, url: str, rows: int, pairs: int, ours: list[float], bare: list[float], *extra: str
+) -> list[float]:
+    """CPU per call of ``bulkretry run`` (with *extra*) over the bare loop against *url*, *pairs* times (each run's
+    CPU per call added to *ours* and *bare*): the paired ratios."""
+
+    def run_bare() -> float:
+        bare.append(client("bare_aiohttp.py", manifest, url, "--concurrency", "64")[0] / rows)
+        return bare[-1]
+
+    def run_ours() -> float:
+        argv = ("--rate", "1000000", "--concurrency", "64", *extra)
+        ours.append(bulkretry(manifest, url, Path(f"{out}-{len(ours)}"), *argv)[0] / rows)
+        return ours[-1]
+
+    return paired_ratios(run_ours, run_bare, pairs)
+
+
 def section_nginx(tmp: Path, quick: bool) -> list[Figure]:
     binary = find_nginx()
     if binary is None:
@@ -190,18 +198,8 @@ def section_nginx(tmp: Path, quick: bool) -> list[Figure]:
     ours: list[float] = []
     bare: list[float] = []
     with nginx_server(binary, tmp / "nginx") as url:
-
-        def run_bare() -> float:
-            bare.append(client("bare_aiohttp.py", manifest, url, "--concurrency", "64")[0] / rows)
-            return bare[-1]
-
-        def run_ours() -> float:
-            out = tmp / f"nginx-{len(ours)}"
-            argv = ("--rate", "1000000", "--concurrency", "64", "--format", "csv", "--auth", "token")
-            ours.append(bulkretry(manifest, url, out, *argv)[0] / rows)
-            return ours[-1]
-
-        ratios = paired_ratios(run_ours, run_bare, pairs)
+        options = ("--format", "csv", "--auth", "token")
+        ratios = cpu_pairs(tmp / "nginx-run", manifest, url, rows, pairs, ours, bare, *options)
     ratio = median(ratios)
     return [
         Figure(

@@ -51,6 +51,10 @@ MAX_REQUEST_ID_CHARS = 128
 #: The list API's largest page.
 MAX_PAGE_SIZE = 100
 
+#: The headers of every request, made once (an authenticator copies them before it adds its own).
+_PLAIN_HEADERS = {"User-Agent": USER_AGENT}
+_JSON_HEADERS = {"User-Agent": USER_AGENT, "Content-Type": JSON_CONTENT_TYPE}
+
 #: A request body as compact JSON (what ``json.dumps(body, ensure_ascii=False, separators=(",", ":"))`` writes).
 _json_text = encoder(separators=(",", ":"))
 
@@ -251,11 +255,10 @@ class OmsClient:
         netloc, origin, path, options = self._prefix(region, project_id)
         path += "/".join([_SEGMENTS.get(part) or encode_segment(part) for part in segments])
         body = b""
+        headers = _PLAIN_HEADERS
         if json_body is not None:
             body = _json_text(json_body).encode("utf-8")
-            headers = {"User-Agent": USER_AGENT, "Content-Type": JSON_CONTENT_TYPE}
-        else:
-            headers = {"User-Agent": USER_AGENT}
+            headers = _JSON_HEADERS
         query = list(query) if query else []
         outgoing = OutgoingRequest(method, netloc, path, query, headers, body, project_id)
         if query:

@@ -15,7 +15,7 @@ port, an untrusted certificate, a name that does not resolve) and, with ``--halt
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from bulkretry.errors import ApiError, BulkRetryError, TransportError
@@ -74,6 +74,11 @@ class FirstCallsRefused:
     def __repr__(self) -> str:
         return f"FirstCallsRefused(first={self.first}, seen={self._seen})"
 
+    @property
+    def settled(self) -> bool:
+        """The first calls are judged: the rule will not fire from now on."""
+        return self._seen >= self.first
+
     def observe(self, result: RowResult) -> str | None:
         """See :meth:`HaltRule.observe`."""
         if self._seen >= self.first or result.outcome is Outcome.INTERRUPTED:
@@ -112,6 +117,11 @@ class FirstCallsFailedAlike:
 
     def __repr__(self) -> str:
         return f"FirstCallsFailedAlike(first={self.first}, seen={self._seen})"
+
+    @property
+    def settled(self) -> bool:
+        """The first calls are judged: the rule will not fire from now on."""
+        return self._seen >= self.first
 
     def observe(self, result: RowResult) -> str | None:
         """See :meth:`HaltRule.observe`: this rule reads calls only."""
@@ -196,25 +206,32 @@ class HaltRules:
 
     def __init__(self, rules: Sequence[HaltRule]) -> None:
         self.rules = tuple(rules)
+        # The rules still deciding: a first-calls rule that has settled is dropped, so once the first calls are
+        # judged a run without --halt-on-failure asks no rule at all (they are heard on every call).
+        self._rows: list[HaltRule] = [rule for rule in self.rules if not isinstance(rule, FirstCallsFailedAlike)]
+        self._calls: list[HaltRule] = [rule for rule in self.rules if isinstance(rule, FirstCallsFailedAlike)]
 
     def __repr__(self) -> str:
         return f"HaltRules({list(self.rules)!r})"
 
     def observe(self, result: RowResult) -> str | None:
         """See :meth:`HaltRule.observe`."""
-        for rule in self.rules:
-            reason = rule.observe(result)
-            if reason:
-                return reason
-        return None
+        return _first_reason(self._rows, lambda rule: rule.observe(result)) if self._rows else None
 
     def observe_call(self, error: BulkRetryError | None) -> str | None:
         """See :meth:`HaltRule.observe_call`."""
-        for rule in self.rules:
-            reason = rule.observe_call(error)
-            if reason:
-                return reason
-        return None
+        return _first_reason(self._calls, lambda rule: rule.observe_call(error)) if self._calls else None
+
+
+def _first_reason(rules: list[HaltRule], ask: Callable[[HaltRule], str | None]) -> str | None:
+    """The first reason *ask* gets from *rules*; a first-calls rule that has settled leaves *rules*."""
+    for rule in list(rules):
+        reason = ask(rule)
+        if reason:
+            return reason
+        if isinstance(rule, (FirstCallsRefused, FirstCallsFailedAlike)) and rule.settled:
+            rules.remove(rule)
+    return None
 
 
 def run_rules(halt_on_failure: tuple[float, int] | None = None) -> HaltRules:
