@@ -190,7 +190,7 @@ def _run_engine(url: str, config: SimConfig, manifest: Path) -> dict[str, float]
     from bulkretry.oms.credentials import AkSk
     from bulkretry.records import Outcome
     from bulkretry.run.adaptive import AdaptivePacer
-    from bulkretry.run.engine import Engine
+    from bulkretry.run.engine import Engine, EngineConfig
     from bulkretry.run.pacing import PacerPool
     from bulkretry.run.policy import RetryPolicy
 
@@ -210,10 +210,12 @@ def _run_engine(url: str, config: SimConfig, manifest: Path) -> dict[str, float]
             client = OmsClient(session, AkSkAuth(AkSk(config.ak, config.sk)), endpoint=url)
             engine = Engine(
                 client,
-                rate=None,
-                concurrency=CONCURRENCY,
-                policy=RetryPolicy(),
-                pacers=PacerPool(lambda: AdaptivePacer(), shared=False),
+                EngineConfig(
+                    rate=None,
+                    concurrency=CONCURRENCY,
+                    policy=RetryPolicy(),
+                    pacers=PacerPool(lambda: AdaptivePacer(), shared=False),
+                ),
             )
             await engine.run(plans, on_result)
             return engine

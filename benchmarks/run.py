@@ -19,6 +19,10 @@ Sections (every client runs in its own process; CPU is that process's user+syste
 * ``throughput``: 100 ms latency, ``--concurrency 128``: at least 600 calls/s.
 * ``memory``: peak RSS of ``bulkretry run --dry-run`` on 10k, 100k and 1M-row manifests: at most 400 MB.
 * ``adaptive``: ``--rate auto`` against a server that allows 50/s (``benchmarks/adaptive_rate.py``).
+* ``nginx``: CPU per call of ``bulkretry run --format csv --auth token`` against the bare aiohttp loop, 30,000
+  rows at concurrency 64, both against nginx (``benchmarks/nginx_server.py``: C, so the server's own cost is
+  not on the client's cores); 5 alternated pairs (``--quick``: 3), the median paired ratio. Target: at most
+  1.25x. Skipped, with a message, when nginx is not installed.
 
 Exit status 0 when every figure is within its target, 1 otherwise.
 """
@@ -42,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import PYTHON, ROOT, Figure, median, run_with_rusage
+from benchmarks.nginx_server import find_nginx, nginx_server
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 TOKEN = "bench-token"
@@ -133,20 +138,7 @@ def section_cpu(tmp: Path, quick: bool) -> list[Figure]:
     ours: list[float] = []
     bare: list[float] = []
     with fast_server() as url:
-
-        def run_bare() -> None:
-            bare.append(client("bare_aiohttp.py", manifest, url, "--concurrency", "64")[0] / rows)
-
-        def run_ours() -> None:
-            out = tmp / f"cpu-{len(ours)}"
-            ours.append(bulkretry(manifest, url, out, "--rate", "1000000", "--concurrency", "64")[0] / rows)
-
-        for n in range(repeats):
-            # Each repeat is a pair run back to back, in turns bare first and bulkretry first: the machine's
-            # load drifts, so each pair's ratio is taken under the same conditions, and its median is the figure.
-            for step in (run_bare, run_ours) if n % 2 == 0 else (run_ours, run_bare):
-                step()
-    ratios = [a / b for a, b in zip(ours, bare)]
+        ratios = cpu_pairs(tmp / "cpu", manifest, url, rows, repeats, ours, bare)
     ratio = median(ratios)
     return [
         Figure(
@@ -158,6 +150,66 @@ def section_cpu(tmp: Path, quick: bool) -> list[Figure]:
             f"{rows} rows, token auth, all reports + annotated.csv; median of {repeats} paired "
             f"ratio{'s' * (repeats > 1)} "
             f"({', '.join(f'{r:.2f}' for r in sorted(ratios))}); medians {median(ours) * 1e6:.0f} vs "
+            f"{median(bare) * 1e6:.0f} us/call",
+        )
+    ]
+
+
+def paired_ratios(run_ours: Callable[[], float], run_bare: Callable[[], float], pairs: int) -> list[float]:
+    """*pairs* ratios ours/bare, each of two runs back to back, in turns bare first and ours first: the machine's
+    load drifts, so each pair's ratio is taken under the same conditions."""
+    ratios = []
+    for n in range(pairs):
+        if n % 2 == 0:
+            bare = run_bare()
+            ours = run_ours()
+        else:
+            ours = run_ours()
+            bare = run_bare()
+        ratios.append(ours / bare)
+    return ratios
+
+
+def cpu_pairs(
+    out: Path, manifest: Path, url: str, rows: int, pairs: int, ours: list[float], bare: list[float], *extra: str
+) -> list[float]:
+    """CPU per call of ``bulkretry run`` (with *extra*) over the bare loop against *url*, *pairs* times (each run's
+    CPU per call added to *ours* and *bare*): the paired ratios."""
+
+    def run_bare() -> float:
+        bare.append(client("bare_aiohttp.py", manifest, url, "--concurrency", "64")[0] / rows)
+        return bare[-1]
+
+    def run_ours() -> float:
+        argv = ("--rate", "1000000", "--concurrency", "64", *extra)
+        ours.append(bulkretry(manifest, url, Path(f"{out}-{len(ours)}"), *argv)[0] / rows)
+        return ours[-1]
+
+    return paired_ratios(run_ours, run_bare, pairs)
+
+
+def section_nginx(tmp: Path, quick: bool) -> list[Figure]:
+    binary = find_nginx()
+    if binary is None:
+        print("   skipped: nginx is not installed (apt-get install nginx-light, or put nginx on PATH)", flush=True)
+        return []
+    rows, pairs = 30_000, (3 if quick else 5)
+    manifest = make_manifest(tmp / "nginx.csv", rows)
+    ours: list[float] = []
+    bare: list[float] = []
+    with nginx_server(binary, tmp / "nginx") as url:
+        options = ("--format", "csv", "--auth", "token")
+        ratios = cpu_pairs(tmp / "nginx-run", manifest, url, rows, pairs, ours, bare, *options)
+    ratio = median(ratios)
+    return [
+        Figure(
+            "cpu/call vs nginx: bulkretry run / bare aiohttp",
+            ratio,
+            "x",
+            "<= 1.25",
+            ratio <= 1.25,
+            f"{rows} rows, token auth, csv; median of {pairs} paired ratios "
+            f"({', '.join(f'{r:.3f}' for r in sorted(ratios))}); medians {median(ours) * 1e6:.0f} vs "
             f"{median(bare) * 1e6:.0f} us/call",
         )
     ]
@@ -269,6 +321,7 @@ SECTIONS: dict[str, Callable[[Path, bool], list[Figure]]] = {
     "throughput": section_throughput,
     "memory": section_memory,
     "adaptive": section_adaptive,
+    "nginx": section_nginx,
 }
 
 

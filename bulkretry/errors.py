@@ -9,6 +9,8 @@ and the service's own text (with the run's secrets redacted).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,12 @@ __all__ = [
     "EXIT_SIGINT",
     "EXIT_SIGTERM",
     "EXIT_USAGE",
+    "FAILURES",
     "ApiError",
     "BulkRetryError",
     "ConfigError",
     "CredentialsError",
+    "FailureKind",
     "JournalError",
     "LoginRefused",
     "LoginUnavailable",
@@ -31,6 +35,7 @@ __all__ = [
     "TransportError",
     "UnsavedResults",
     "UsageError",
+    "failure_named",
     "signal_exit_status",
 ]
 
@@ -87,6 +92,52 @@ class ManifestError(BulkRetryError):
         self.path, self.row, self.column = path, row, column
 
 
+@dataclass(frozen=True)
+class FailureKind:
+    """One kind of failed call, as the run treats it: named by the client (or IAM login) that met it, judged by
+    :mod:`bulkretry.run.policy` (retries and waits) and :mod:`bulkretry.run.halt` (systematic failures)."""
+
+    name: str
+    #: Another attempt may pass (a pause, a restart, a dropped connection); False: every attempt fails alike.
+    retried: bool
+    #: The service asked us to slow down (429): the pacer hears of it, the halt rules do not count it.
+    throttled: bool = False
+    #: The same failure on every call would be one cause for the whole run (a closed port, an untrusted
+    #: certificate, a server error); False: about the row itself (the service judged the group).
+    systematic: bool = True
+
+
+#: Every kind of failure a call can meet, by name: the one table of what is retried. The client names the kind
+#: (:attr:`ApiError.kind`, :attr:`TransportError.kind`) and decides nothing; :mod:`bulkretry.run.policy` owns the
+#: decision and documents it. A kind not in the table (a transport code unknown here) is retried.
+FAILURES: Mapping[str, FailureKind] = {
+    kind.name: kind
+    for kind in (
+        FailureKind("throttled", retried=True, throttled=True, systematic=False),  # 429
+        FailureKind("server_error", retried=True),  # 5xx
+        FailureKind("row_rejected", retried=False, systematic=False),  # a 4xx with an OMS. code: about the row
+        FailureKind("http_error", retried=False),  # every other status: 3xx, 4xx, a 2xx that is no answer
+        FailureKind("timeout", retried=True),  # no answer within --timeout
+        FailureKind("connection", retried=True),  # refused, unreachable, dropped, an answer that is not HTTP
+        FailureKind("dns_temporary", retried=True),  # (code dns) no resolver answered: it may heal
+        FailureKind("dns", retried=False),  # the resolver said the name does not exist
+        FailureKind("tls", retried=False),  # a handshake that failed: no TLS there
+        FailureKind("tls_certificate", retried=False),  # an untrusted certificate
+        FailureKind("invalid_request", retried=False),  # a request that cannot be sent (URL, header, host)
+        FailureKind("internal_error", retried=False),  # a bug or a library surprise
+        FailureKind("login_unavailable", retried=False),  # IAM gave no token: the run halts, no row retries
+    )
+}
+
+#: A kind the table does not name: retried, as a dropped connection.
+_UNKNOWN = FailureKind("unknown", retried=True)
+
+
+def failure_named(name: str) -> FailureKind:
+    """The kind called *name* in :data:`FAILURES`; one the table does not name is retried."""
+    return FAILURES.get(name, _UNKNOWN)
+
+
 class ApiError(BulkRetryError):
     """The service answered with an error status (after the client's own 401 refresh, if any)."""
 
@@ -112,21 +163,42 @@ class ApiError(BulkRetryError):
         self.retry_after = retry_after
 
     @property
+    def kind(self) -> str:
+        """The failure's name in :data:`FAILURES`: from the status, and the error code for a 4xx."""
+        status = self.status
+        if status == 429:
+            return "throttled"
+        if status >= 500:
+            return "server_error"
+        if 400 <= status < 500 and self.error_code.upper().startswith("OMS."):
+            return "row_rejected"
+        return "http_error"
+
+    @property
     def retryable(self) -> bool:
-        """Throttling and server-side failures may pass; every other error is final."""
-        return self.status == 429 or self.status >= 500
+        """Whether another attempt may pass, as :data:`FAILURES` says (throttling and server-side failures)."""
+        return failure_named(self.kind).retried
 
 
 class TransportError(BulkRetryError):
     """No usable HTTP answer: a timeout (``code='timeout'``), a failed or dropped connection
-    (``code='connection'``), or a request that could not be sent at all (``retryable=False``)."""
+    (``code='connection'``), or a request that could not be sent at all (``code='invalid_request'``).
 
-    def __init__(self, code: str, message: str, *, retryable: bool = True, latency_ms: float | None = None) -> None:
+    *kind* names the failure in :data:`FAILURES` when it is finer than the code (``dns_temporary``: code ``dns``,
+    but no resolver answered); by default it is the code.
+    """
+
+    def __init__(self, code: str, message: str, *, kind: str = "", latency_ms: float | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-        self.retryable = retryable
+        self.kind = kind or code
         self.latency_ms = latency_ms
+
+    @property
+    def retryable(self) -> bool:
+        """Whether another attempt may pass, as :data:`FAILURES` says for :attr:`kind`."""
+        return failure_named(self.kind).retried
 
 
 class LoginRefused(BulkRetryError):
@@ -159,7 +231,7 @@ class LoginUnavailable(TransportError):
     would meet the same, so it is not retried per row: the run halts (``halted``) and ``--resume`` continues."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message, retryable=False)
+        super().__init__(code, message, kind="login_unavailable")
 
 
 class JournalError(BulkRetryError):

@@ -213,7 +213,8 @@ async def probe() -> list:
         try:
             await session.get("https://oms.example.invalid/")
         except aiohttp.ClientConnectorError as exc:
-            return list(connect_failure(exc))
+            named = connect_failure(exc)
+            return [named.code, named.message, named.retryable]
     return []
 
 no_resolver = asyncio.run(probe())  # nothing listens at the nameserver yet: a temporary failure

@@ -20,7 +20,7 @@ def test_policy_waits() -> None:
     assert policy.delay(ApiError(503, "c", "m", retry_after=10_000), 1) == 300.0
     assert policy.should_retry(throttled, 2) and not policy.should_retry(throttled, 3)
     assert policy.should_retry(TransportError("timeout", "t"), 1)
-    assert not policy.should_retry(TransportError("invalid_request", "t", retryable=False), 1)
+    assert not policy.should_retry(TransportError("invalid_request", "t"), 1)
     for status in (400, 401, 403, 404, 302):
         assert not policy.should_retry(ApiError(status, "c", "m"), 1)
 

@@ -292,7 +292,6 @@ async def _listing(args: argparse.Namespace, where: _Where, auth: Authenticator,
             endpoint=args.endpoint,
             region=where.region,
             timeout=args.timeout,
-            verify_tls=not args.insecure,
             region_endpoints=where.region_endpoints,
             network=network,
         )

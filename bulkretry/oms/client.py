@@ -1,7 +1,8 @@
 """The OMS v2 client: one call at a time, authenticated, typed results, no printing and no retry policy.
 
-Retrying what is retryable is the engine's job; the client only classifies (``ApiError.retryable``,
-``TransportError.retryable``) and refreshes an IAM token once after a 401.
+The client names each failure (an :class:`ApiError`'s status and code, a :class:`TransportError`'s code and kind);
+whether it is retried is :mod:`bulkretry.run.policy`'s word, and retrying is the engine's job. The client only
+refreshes an IAM token once after a 401.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
@@ -30,7 +31,16 @@ from bulkretry.oms.endpoint import Endpoint, check_region, endpoint_for_region, 
 from bulkretry.oms.errorbody import MAX_BODY_BYTES, parse_error_body, read_capped, short_text
 from bulkretry.oms.network import Network
 
-__all__ = ["OmsClient", "Response", "connect_failure", "encode_segment", "make_session", "parse_retry_after"]
+__all__ = [
+    "SEND_FAILURES",
+    "OmsClient",
+    "Response",
+    "connect_failure",
+    "encode_segment",
+    "make_session",
+    "parse_retry_after",
+    "transport_failure",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +50,10 @@ JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 MAX_REQUEST_ID_CHARS = 128
 #: The list API's largest page.
 MAX_PAGE_SIZE = 100
+
+#: The headers of every request, made once (an authenticator copies them before it adds its own).
+_PLAIN_HEADERS = {"User-Agent": USER_AGENT}
+_JSON_HEADERS = {"User-Agent": USER_AGENT, "Content-Type": JSON_CONTENT_TYPE}
 
 #: A request body as compact JSON (what ``json.dumps(body, ensure_ascii=False, separators=(",", ":"))`` writes).
 _json_text = encoder(separators=(",", ":"))
@@ -96,7 +110,8 @@ class OmsClient:
     *endpoint* wins over *region*; a call may name its own region when no endpoint was given, and a region's
     endpoint is its override in *region_endpoints* (the SDK's variables), else ``oms.{region}``. Both are
     checked here (:mod:`bulkretry.oms.endpoint`; a :class:`ConfigError` for a bad one), and every URL built is
-    checked to go to the host they name before anything is sent.
+    checked to go to the host they name before anything is sent. *network* is the run's proxy and trust
+    (``Network(verify=False)`` for ``--insecure``); without one, no proxy and the system's store.
     """
 
     def __init__(
@@ -107,9 +122,7 @@ class OmsClient:
         endpoint: str | None = None,
         region: str | None = None,
         timeout: float = 30.0,
-        verify_tls: bool = True,
         network: Network | None = None,
-        clock: Callable[[], float] = time.perf_counter,
         region_endpoints: Mapping[str, Endpoint] | None = None,
     ) -> None:
         if timeout <= 0:
@@ -121,13 +134,10 @@ class OmsClient:
         #: The SDK's HUAWEICLOUD_SDK_REGION_OMS_<REGION> overrides (:func:`~bulkretry.oms.endpoint.region_overrides`).
         self._region_endpoints = dict(region_endpoints or {})
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        # The proxy and trust of the run (oms/network.py); without one, no proxy and the system's store (aiohttp's
-        # ssl=True), or nothing verified (False).
-        self._network = network
-        self._direct: dict[str, Any] = {"ssl": verify_tls}
+        # The proxy and trust of the run (oms/network.py); without one, no proxy and the system's store.
+        self._network = network if network is not None else Network()
         #: The proxies the calls went through (``host:port``), for the run's summary.
         self.proxies_used: set[str] = set()
-        self._clock = clock
         # A plain request id (hex and dashes) needs a look only if one of the run's secrets could stand in it.
         self._scan_ids = hides_in_plain_id(auth.secrets()[0])
         # (region, project id) -> (netloc, "scheme://netloc", "/v2/{project}/", aiohttp's ssl and proxy options):
@@ -212,7 +222,7 @@ class OmsClient:
             try:
                 target = self._target(region)
             except ConfigError as exc:
-                raise TransportError("invalid_request", f"not sent: {exc}", retryable=False) from None
+                raise TransportError("invalid_request", f"not sent: {exc}") from None
             path = f"/v2/{encode_segment(project_id)}/"
             url = URL(target.origin + path, encoded=True)
             if ((url.host or "").lower(), url.explicit_port, url.scheme, url.user) != (
@@ -224,13 +234,10 @@ class OmsClient:
                 raise TransportError(
                     "invalid_request",
                     f"not sent: the URL built for {target.origin} goes to {short_text(str(url.host))}, another host",
-                    retryable=False,
                 )
-            options = self._direct
-            if self._network is not None:
-                options = self._network.aiohttp_options(target.origin + path)
-                if "proxy" in options:
-                    self.proxies_used.add(urlsplit(options["proxy"]).netloc)
+            options = self._network.aiohttp_options(target.origin + path)
+            if "proxy" in options:
+                self.proxies_used.add(urlsplit(options["proxy"]).netloc)
             found = self._prefixes[(region, project_id)] = (target.netloc, target.origin, path, options)
         return found
 
@@ -248,11 +255,10 @@ class OmsClient:
         netloc, origin, path, options = self._prefix(region, project_id)
         path += "/".join([_SEGMENTS.get(part) or encode_segment(part) for part in segments])
         body = b""
+        headers = _PLAIN_HEADERS
         if json_body is not None:
             body = _json_text(json_body).encode("utf-8")
-            headers = {"User-Agent": USER_AGENT, "Content-Type": JSON_CONTENT_TYPE}
-        else:
-            headers = {"User-Agent": USER_AGENT}
+            headers = _JSON_HEADERS
         query = list(query) if query else []
         outgoing = OutgoingRequest(method, netloc, path, query, headers, body, project_id)
         if query:
@@ -291,7 +297,7 @@ class OmsClient:
             message = self._redacted(error.message, body)
             if message == error.message:
                 return error
-            return TransportError(error.code, message, retryable=error.retryable, latency_ms=error.latency_ms)
+            return TransportError(error.code, message, kind=error.kind, latency_ms=error.latency_ms)
         fields = (
             self._redacted(error.error_code, body),
             self._redacted(error.error_msg, body),
@@ -309,8 +315,7 @@ class OmsClient:
         )
 
     async def _send(self, url: URL, outgoing: OutgoingRequest, json_body: Any, options: dict[str, Any]) -> Response:
-        clock = self._clock
-        started = clock()
+        started = time.perf_counter()
         headers = await self._auth.authorize(outgoing, self._session)
         try:
             async with self._session.request(
@@ -331,46 +336,17 @@ class OmsClient:
                     raw = await resp.read()
                 else:
                     raw = await read_capped(resp.content, MAX_BODY_BYTES)
-                status, answer = resp.status, resp.headers
-                content_type = answer.get("Content-Type", "")
-                request_id = answer.get("X-Request-Id", "")
-                location = answer.get("Location", "") if 300 <= status < 400 else ""
-                retry_after = parse_retry_after(answer.get("Retry-After")) if not 200 <= status < 400 else None
-        except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
-            raise TransportError(
-                "timeout", f"no answer within {self._timeout.total:g} s", latency_ms=_ms(clock() - started)
-            ) from None
-        except aiohttp.ClientConnectorError as exc:  # no connection: refused, no route, DNS, TLS handshake
-            code, message, retryable = connect_failure(exc)
-            raise TransportError(code, message, retryable=retryable, latency_ms=_ms(clock() - started)) from None
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            raise TransportError(
-                "connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=_ms(clock() - started)
-            ) from None
-        except aiohttp.InvalidURL as exc:  # (a ValueError too) a URL aiohttp cannot send: it never will
-            raise TransportError(
-                "invalid_request",
-                short_text(f"not sent: invalid URL {exc}"),
-                retryable=False,
-                latency_ms=_ms(clock() - started),
-            ) from None
-        except aiohttp.ClientResponseError as exc:  # an answer that is not HTTP (aiohttp calls it a 400)
-            raise TransportError(
-                "connection",
-                short_text(f"the answer is not valid HTTP: {exc.message}"),
-                latency_ms=_ms(clock() - started),
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise TransportError(
-                "connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=_ms(clock() - started)
-            ) from None
-        except ValueError as exc:  # a header or URL that cannot be sent (e.g. a control character)
-            raise TransportError(
-                "invalid_request", short_text(str(exc)), retryable=False, latency_ms=_ms(clock() - started)
-            ) from None
-        latency = _ms(clock() - started)
+        except SEND_FAILURES as exc:
+            raise transport_failure(exc, self._timeout.total, _ms(time.perf_counter() - started)) from None
+        return self._answer(resp.status, resp.headers, raw, json_body, _ms(time.perf_counter() - started))
+
+    def _answer(self, status: int, head: Mapping[str, str], raw: bytes, json_body: Any, latency: float) -> Response:
+        """The answer to a call as a :class:`Response`, or the :class:`ApiError` it is."""
+        request_id = head.get("X-Request-Id", "")
         if len(request_id) > PLAIN_ID_MAX or request_id.strip(PLAIN_ID_CHARS) or self._scan_ids:
             request_id = self._request_id(request_id, json_body)  # not the usual hex id: it may quote a secret
+        if 200 <= status < 300 and raw == b"{}":  # what the retry call answers: no need for the parser
+            return Response(status, request_id, latency, {})
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(
                 status,
@@ -380,25 +356,39 @@ class OmsClient:
                 latency_ms=latency,
             )
         text = raw.decode("utf-8", errors="replace")
+        if not 200 <= status < 300:
+            raise self._status_error(status, head, text, json_body, request_id, latency)
+        return Response(status, request_id, latency, self._json(status, head, text, json_body, request_id, latency))
+
+    def _status_error(
+        self, status: int, head: Mapping[str, str], text: str, json_body: Any, request_id: str, latency: float
+    ) -> ApiError:
+        """A status that is not 2xx as its :class:`ApiError`: a redirect not followed, or the service's error."""
         if 300 <= status < 400:
             try:
-                target = short_text(urlsplit(location).netloc) or "the same host"
+                target = short_text(urlsplit(head.get("Location", "")).netloc) or "the same host"
             except ValueError:  # a Location that is no URL at all, e.g. "http://[oops"
                 target = "an unreadable Location"
-            raise ApiError(
+            return ApiError(
                 status, str(status), f"redirect to {target} not followed", request_id=request_id, latency_ms=latency
             )
-        if status >= 400 or status < 200:
-            code, msg = parse_error_body(status, self._redacted(text, json_body))  # before the text is shortened
-            raise ApiError(status, code, msg, request_id=request_id, latency_ms=latency, retry_after=retry_after)
-        if text == "{}":  # what the retry call answers: no need for the parser
-            return Response(status, request_id, latency, {})
-        # Anything else must be JSON or empty (OMS's other answer): an HTML or text page with a 2xx is a proxy,
-        # a captive portal or a gateway speaking, and the call may never have reached OMS. Not a success.
+        code, msg = parse_error_body(status, self._redacted(text, json_body))  # before the text is shortened
+        retry_after = parse_retry_after(head.get("Retry-After"))
+        return ApiError(status, code, msg, request_id=request_id, latency_ms=latency, retry_after=retry_after)
+
+    def _json(
+        self, status: int, head: Mapping[str, str], text: str, json_body: Any, request_id: str, latency: float
+    ) -> Any:
+        """A 2xx body as JSON (or None when empty, OMS's other answer).
+
+        Anything else is an HTML or text page with a 2xx: a proxy, a captive portal or a gateway speaking, and the
+        call may never have reached OMS. Not a success.
+        """
+        content_type = head.get("Content-Type", "")
         if "html" in content_type.lower():
             raise _not_json(status, "an HTML page", self._redacted(text, json_body), request_id, latency)
         try:
-            body = json.loads(text) if text.strip() else None
+            return json.loads(text) if text.strip() else None
         except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack allows
             raise _not_json(
                 status,
@@ -407,7 +397,6 @@ class OmsClient:
                 request_id,
                 latency,
             ) from None
-        return Response(status, request_id, latency, body)
 
     @staticmethod
     def _expect_object(resp: Response) -> dict[str, Any]:
@@ -429,42 +418,55 @@ _NO_SUCH_NAME = frozenset(
 )
 
 
-def connect_failure(exc: aiohttp.ClientConnectorError) -> tuple[str, str, bool]:
-    """``(error_code, message, retryable)`` of a connection that could not be made.
-
-    An untrusted certificate (``tls_certificate``), another TLS handshake failure (``tls``) and a name that does
-    not resolve (``dns``) fail every call the same way, so a row is not retried for them; a refused or
-    unreachable port (``connection``) and a resolver that did not answer (``dns``, retryable) may heal, and are
-    retried.
-    """
+def connect_failure(exc: aiohttp.ClientConnectorError, latency_ms: float | None = None) -> TransportError:
+    """A connection that could not be made, named: ``tls_certificate`` (an untrusted certificate), ``tls``
+    (another TLS handshake failure), ``dns`` (a name that does not resolve; kind ``dns_temporary`` when no
+    resolver answered) or ``connection`` (a refused or unreachable port). Whether each is retried is
+    :mod:`bulkretry.run.policy`'s word."""
     where = f"{exc.host}:{exc.port}"
     cause = exc.os_error if not isinstance(exc, aiohttp.ClientConnectorCertificateError) else exc.certificate_error
     if isinstance(exc, aiohttp.ClientConnectorCertificateError) or isinstance(cause, ssl.SSLCertVerificationError):
         why = getattr(cause, "verify_message", "") or getattr(cause, "reason", "") or str(cause)
-        return (
-            "tls_certificate",
-            short_text(
-                f"certificate verify failed for {where}: {why}; the endpoint's "
-                "certificate is not trusted here (check --endpoint, or trust the CA "
-                "that signs it with --ca-bundle FILE, REQUESTS_CA_BUNDLE or "
-                "SSL_CERT_FILE)"
-            ),
-            False,
+        message = (
+            f"certificate verify failed for {where}: {why}; the endpoint's certificate is not trusted here (check "
+            "--endpoint, or trust the CA that signs it with --ca-bundle FILE, REQUESTS_CA_BUNDLE or SSL_CERT_FILE)"
         )
+        return TransportError("tls_certificate", short_text(message), latency_ms=latency_ms)
     if isinstance(exc, aiohttp.ClientSSLError):  # a handshake that failed for another reason: no TLS there at all
-        return "tls", short_text(f"{_tls_problem(exc)} ({where}); check --endpoint and any proxy"), False
+        message = f"{_tls_problem(exc)} ({where}); check --endpoint and any proxy"
+        return TransportError("tls", short_text(message), latency_ms=latency_ms)
     if isinstance(cause, socket.gaierror):
-        lasting = cause.errno in _NO_SUCH_NAME
-        return (
-            "dns",
-            short_text(
-                f"the name {exc.host} does not resolve ({cause.strerror or cause})"
-                if lasting
-                else f"the name {exc.host} could not be resolved now ({cause.strerror or cause})"
-            ),
-            not lasting,
-        )
-    return "connection", short_text(f"{type(exc).__name__}: {exc}"), True
+        why = cause.strerror or cause
+        if cause.errno in _NO_SUCH_NAME:
+            return TransportError(
+                "dns", short_text(f"the name {exc.host} does not resolve ({why})"), latency_ms=latency_ms
+            )
+        message = f"the name {exc.host} could not be resolved now ({why})"
+        return TransportError("dns", short_text(message), kind="dns_temporary", latency_ms=latency_ms)
+    return TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=latency_ms)
+
+
+#: What sending a request and reading its answer can raise, each named by :func:`transport_failure`.
+SEND_FAILURES = (TimeoutError, asyncio.TimeoutError, aiohttp.ClientError, ValueError)
+
+
+def transport_failure(exc: BaseException, timeout_s: float | None, latency_ms: float) -> TransportError:
+    """What went wrong when no usable answer came (one of :data:`SEND_FAILURES`), named."""
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # one class from Python 3.11 on
+        return TransportError("timeout", f"no answer within {timeout_s:g} s", latency_ms=latency_ms)
+    if isinstance(exc, aiohttp.ClientConnectorError):  # no connection: refused, no route, DNS, TLS handshake
+        return connect_failure(exc, latency_ms)
+    if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)):
+        return TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=latency_ms)
+    if isinstance(exc, aiohttp.InvalidURL):  # (a ValueError too) a URL aiohttp cannot send: it never will
+        return TransportError("invalid_request", short_text(f"not sent: invalid URL {exc}"), latency_ms=latency_ms)
+    if isinstance(exc, aiohttp.ClientResponseError):  # an answer that is not HTTP (aiohttp calls it a 400)
+        message = short_text(f"the answer is not valid HTTP: {exc.message}")
+        return TransportError("connection", message, latency_ms=latency_ms)
+    if isinstance(exc, aiohttp.ClientError):
+        return TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=latency_ms)
+    # a header or URL that cannot be sent (e.g. a control character)
+    return TransportError("invalid_request", short_text(str(exc)), latency_ms=latency_ms)
 
 
 def _not_json(status: int, what: str, text: str, request_id: str, latency: float) -> ApiError:

@@ -41,11 +41,6 @@ class Proxy:
     user: str = field(default="", repr=False)
     password: str = field(default="", repr=False)
 
-    @property
-    def hostport(self) -> str:
-        """``host:port``: the proxy as it may be shown."""
-        return urlsplit(self.url).netloc
-
 
 @dataclass(frozen=True)
 class Network:
@@ -82,9 +77,15 @@ class Network:
         return proxy
 
     def aiohttp_options(self, url: str) -> dict[str, Any]:
-        """The keyword arguments of an aiohttp request to *url*: ``ssl``, ``proxy`` and ``proxy_headers``."""
-        options: dict[str, Any] = {"ssl": self.ssl_option()}
+        """The keyword arguments of an aiohttp request to *url*: ``ssl``, ``proxy`` and ``proxy_headers``.
+
+        A plain ``http://`` URL that goes direct makes no TLS handshake, so it gets no ``ssl`` (and the run's
+        context, which reads every certificate of the store, is not made for it).
+        """
         proxy = self.proxy_for(url)
+        if proxy is None and url[:7].lower() == "http://":
+            return {}
+        options: dict[str, Any] = {"ssl": self.ssl_option()}
         if proxy is not None:
             options["proxy"] = proxy.url
             if proxy.user or proxy.password:  # (aiohttp's BasicAuth is deprecated: the header itself)

@@ -34,9 +34,9 @@ from bulkretry.oms.status import FAILED, group_story, status_name, status_of
 from bulkretry.records import Outcome, RowResult
 from bulkretry.run.halt import HaltRule
 from bulkretry.run.pacing import FixedPacer, PacerPool
-from bulkretry.run.policy import RetryPolicy
+from bulkretry.run.policy import RetryPolicy, failure_kind
 
-__all__ = ["Engine", "EngineStats", "utc_now_iso"]
+__all__ = ["Engine", "EngineConfig", "EngineStats", "utc_now_iso"]
 
 ResultSink = Callable[[RowResult], None]
 CallHook = Callable[[RowPlan], None]
@@ -94,60 +94,99 @@ class EngineStats:
             counts = self.timeline[second] = [0, 0, 0]
         counts[slot] += 1
 
-    @property
-    def achieved_rate(self) -> float:
-        """Calls per second between the first and the last call (0 with fewer than two calls)."""
-        if self.first_call_at is None or self.last_call_at is None or self.calls < 2:
-            return 0.0
-        span = self.last_call_at - self.first_call_at
-        return round((self.calls - 1) / span, 3) if span > 0 else 0.0
+    def count_call(self, now: float, second: int) -> None:
+        """Count one call going out at *now* (the engine's clock), in the Unix second *second*."""
+        self.calls += 1
+        if self.first_call_at is None:
+            self.first_call_at = now
+        self.last_call_at = now
+        self.in_flight += 1
+        if self.in_flight > self.peak_in_flight:
+            self.peak_in_flight = self.in_flight
+        self.mark(second, 0)
+
+    def uncount_call(self, second: int) -> None:
+        """Take back a call counted in *second* that never went out (IAM gave no token)."""
+        self.calls -= 1
+        self.timeline[second][0] -= 1
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How an :class:`Engine` calls: the settings of a run's calls, and the pacers and halt rules it reads.
+
+    *rate* is calls per second in total (``None``: unlimited), or *pacers* hands out each project's pacer
+    (``--rate auto``); *concurrency* is the most calls in flight. *check_status* looks a group up before its retry
+    (a group that is not failed is skipped); *verify_timeout* polls it after the retry, every *verify_interval*
+    seconds, until it leaves status 5 or the time passes. *halt_rule* hears of every call and row.
+    """
+
+    rate: float | None = None
+    concurrency: int = 1
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    pacers: PacerPool | None = None
+    dry_run: bool = False
+    check_status: bool = False
+    verify_timeout: float | None = None
+    verify_interval: float = 2.0
+    halt_rule: HaltRule | None = None
+
+    def __post_init__(self) -> None:
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError("rate must be positive")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+
+    def pacer_pool(self) -> PacerPool | None:
+        """The pacers of the run: *pacers*, else one shared pacer at *rate*, else none (no limit)."""
+        if self.pacers is not None:
+            return self.pacers
+        rate = self.rate
+        return PacerPool(lambda: FixedPacer(rate), shared=True) if rate else None
+
+
+class _Row:
+    """One row in progress: what its calls have made so far (a cancel, a stop and the result read it)."""
+
+    __slots__ = ("before", "extra", "last", "made", "pacer", "plan", "started", "story", "tries")
+
+    def __init__(self, plan: RowPlan, started: str, pacer: Any) -> None:
+        self.plan = plan
+        self.started = started
+        self.pacer = pacer
+        #: Calls made for the row so far, lookups and polls included.
+        self.made = 0
+        #: Calls made by the current :meth:`Engine._attempts` (the policy counts them).
+        self.tries = 0
+        self.last: BulkRetryError | None = None
+        self.extra: tuple[tuple[str, str | int], ...] = plan.extra
+        #: The status columns of ``--check-status``, and the group's own story (group_story).
+        self.before: tuple[tuple[str, str], ...] = ()
+        self.story: tuple[tuple[str, str | int], ...] | None = None
 
 
 class Engine:
-    """Runs :class:`RowPlan` s through an :class:`OmsClient`.
-
-    *rate* is calls per second in total (``None``: unlimited), or *pacers* hands out each project's
-    pacer (``--rate auto``); *concurrency* is the most calls in flight.
-    """
+    """Runs :class:`RowPlan` s through an :class:`OmsClient`, as *config* says (:class:`EngineConfig`)."""
 
     def __init__(
         self,
         client: OmsClient | None,
+        config: EngineConfig,
         *,
-        rate: float | None,
-        concurrency: int,
-        policy: RetryPolicy,
-        pacers: PacerPool | None = None,
-        dry_run: bool = False,
-        check_status: bool = False,
-        verify_timeout: float | None = None,
-        verify_interval: float = 2.0,
-        halt_rule: HaltRule | None = None,
         clock: Callable[[], float] = time.monotonic,
         now_iso: Callable[[], str] = utc_now_iso,
     ) -> None:
-        if rate is not None and rate <= 0:
-            raise ValueError("rate must be positive")
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        if client is None and not dry_run:
+        if client is None and not config.dry_run:
             raise ValueError("a client is needed unless this is a dry run")
         self._client = client
-        self._rate = rate
-        self.pacers = (
-            pacers if pacers is not None else (PacerPool(lambda: FixedPacer(rate), shared=True) if rate else None)
-        )
-        self._concurrency = concurrency
-        self._policy = policy
-        self._dry_run = dry_run
-        self._check_status = check_status
-        self._verify_timeout = verify_timeout
-        self._verify_interval = verify_interval
+        self.config = config
+        self.pacers = config.pacer_pool()
+        self._policy = config.policy
+        self._halt_rule = config.halt_rule
         self._clock = clock
         self._now_iso = now_iso
         self._stopping = False
         self._stop_event: anyio.Event | None = None
-        self._halt_rule = halt_rule
         #: Why the run halted (empty: it did not), and the error code of the rows it did not call.
         self.halt_reason = ""
         self.halt_code = "halted"
@@ -156,14 +195,11 @@ class Engine:
         self.stats = EngineStats()
 
     def __repr__(self) -> str:
+        c = self.config
         return (
-            f"Engine(rate={self._rate}, concurrency={self._concurrency}, "
-            f"max_attempts={self._policy.max_attempts}, calls={self.stats.calls})"
+            f"Engine(rate={c.rate}, concurrency={c.concurrency}, "
+            f"max_attempts={c.policy.max_attempts}, calls={self.stats.calls})"
         )
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
 
     def stop_now(self) -> None:
         """Start no new call from now on: a flag only, so safe from a signal handler; ``stop()`` (on the
@@ -211,23 +247,27 @@ class Engine:
             for plan in source:
                 if self.fatal is not None:  # IAM refused the login: the rows not called are left as they are
                     return
-                if not plan.callable:
-                    on_result(self._local(plan, plan.verdict, plan.error_code, plan.error_msg))  # type: ignore[arg-type]
-                elif self._dry_run:
-                    on_result(self._local(plan, Outcome.DRY_RUN, "", "dry run: not called"))
-                elif self._stopping:
-                    on_result(self._local(plan, Outcome.INTERRUPTED, *self.not_called()))
-                else:
+                if plan.callable and not self._stopping and not self.config.dry_run:
                     await self._row(plan, on_result, on_call)
+                else:
+                    on_result(self._uncalled(plan))
 
         async with anyio.create_task_group() as tg:
-            for _ in range(self._concurrency):
+            for _ in range(self.config.concurrency):
                 tg.start_soon(worker)
         if self.fatal is not None:
             raise self.fatal
         return self.stats
 
     # -- one row -----------------------------------------------------------------------------------
+
+    def _uncalled(self, plan: RowPlan) -> RowResult:
+        """The result of a row that is not called: invalid or a duplicate, a dry run, or the run stopped."""
+        if not plan.callable:
+            return self._local(plan, plan.verdict, plan.error_code, plan.error_msg)  # type: ignore[arg-type]
+        if self.config.dry_run:
+            return self._local(plan, Outcome.DRY_RUN, "", "dry run: not called")
+        return self._local(plan, Outcome.INTERRUPTED, *self.not_called())
 
     def _local(self, plan: RowPlan, outcome: Outcome, code: str, msg: str) -> RowResult:
         now = self._now_iso()
@@ -244,104 +284,13 @@ class Engine:
         )
 
     async def _row(self, plan: RowPlan, on_result: ResultSink, on_call: CallHook | None) -> None:
-        started = self._now_iso()
-        made = [0]  # calls made for this row so far (a cell _attempts adds to, so a cancel still sees it)
-        tries = 0
-        last: BulkRetryError | None = None
+        """Call one row (look it up first, retry it, poll it, as the run asks) and report its result."""
+        row = _Row(plan, self._now_iso(), self.pacers.get(plan.project_id) if self.pacers is not None else None)
         result: RowResult | None = None
-        extra: tuple[tuple[str, str | int], ...] = plan.extra
-        pacer = self.pacers.get(plan.project_id) if self.pacers is not None else None
-        client = self._client
-        assert client is not None  # a row is called only when this is no dry run, and then __init__ had a client
-        region = plan.region or None
-        before: tuple[tuple[str, str], ...] = ()  # the status columns of --check-status
-        story: tuple[tuple[str, str | int], ...] | None = None  # the group's own story (group_story)
         try:
-            if self._check_status:  # look first: a group that is not failed is skipped, not retried
-                group, last, tries = await self._attempts(
-                    plan,
-                    pacer,
-                    lambda: client.show_task_group(plan.project_id, plan.group_id, region=region),
-                    made,
-                    on_call,
-                )
-                if group is not None:
-                    status = status_of(group)
-                    before = (
-                        ("status_before", "" if status is None else str(status)),
-                        ("status_before_meaning", status_name(status)),
-                    )
-                    story = group_story(group, lambda text: redact(text, plan.body))
-                    extra = (*before, *story, *plan.extra)
-                    if status is None:  # not known to be failed, nor known not to be: neither retry nor skip
-                        result = RowResult(
-                            plan.row,
-                            plan.project_id,
-                            plan.group_id,
-                            Outcome.FAILED,
-                            http_status=200,
-                            error_code="status:unknown",
-                            attempts=made[0],
-                            started_at=started,
-                            error_msg="the status lookup answered with no readable status, so it is not known whether "
-                            "the group failed: not retried; look the group up in the OMS console, or run "
-                            "this row again without --check-status",
-                            finished_at=self._now_iso(),
-                            extra=extra,
-                        )
-                    elif status != FAILED:
-                        result = RowResult(
-                            plan.row,
-                            plan.project_id,
-                            plan.group_id,
-                            Outcome.SKIPPED,
-                            http_status=200,
-                            error_code=f"status:{status}",
-                            attempts=made[0],
-                            started_at=started,
-                            error_msg=f"status {status} ({status_name(status)}): not failed, so not retried",
-                            finished_at=self._now_iso(),
-                            extra=extra,
-                        )
-            if result is None and last is None and not self._stopping:
-                resp, last, tries = await self._attempts(
-                    plan,
-                    pacer,
-                    lambda: client.retry_task_group(plan.project_id, plan.group_id, plan.body, region=region),
-                    made,
-                    on_call,
-                )
-                if resp is not None:
-                    if self._verify_timeout is not None:
-                        polled = await self._verify(plan, pacer, made)
-                        after = status_of(polled) if polled is not None else None
-                        if story is None and polled is not None:  # no lookup before: the group's story as polled
-                            story = group_story(polled, lambda text: redact(text, plan.body))
-                        extra = (
-                            *before,
-                            ("status_after", "" if after is None else str(after)),
-                            ("status_after_meaning", status_name(after)),
-                            *(story or ()),
-                            *plan.extra,
-                        )
-                    result = RowResult(
-                        plan.row,
-                        plan.project_id,
-                        plan.group_id,
-                        Outcome.SUCCEEDED,
-                        http_status=resp.status,
-                        attempts=made[0],
-                        request_id=resp.request_id,
-                        latency_ms=resp.latency_ms,
-                        started_at=started,
-                        finished_at=self._now_iso(),
-                        extra=extra,
-                    )
-            if result is None and (self.fatal is None or made[0]):  # a refused login: an uncalled row has no result
-                interrupted = self._stopping and (last is None or self._policy.should_retry(last, tries))
-                result = self._failure(plan, last, made[0], started, interrupted, extra)
+            result = await self._call_row(row, on_call)
         except anyio.get_cancelled_exc_class():
-            result = self._failure(plan, last, made[0], started, True, extra)
+            result = self._failure(row, True)
             raise
         finally:
             if result is not None:
@@ -351,120 +300,192 @@ class Engine:
                     if reason:
                         self.halt(reason)
 
-    async def _attempts(
-        self, plan: RowPlan, pacer: Any, call: Callable[[], Any], made: list[int], on_call: CallHook | None
-    ) -> tuple[Any, BulkRetryError | None, int]:
-        """Make one call under the pacer and the retry policy: ``(answer or None, last error, tries)``.
+    async def _call_row(self, row: _Row, on_call: CallHook | None) -> RowResult | None:
+        """The calls of one row and its result (None: IAM refused the login before the row's first call)."""
+        plan, client = row.plan, self._client
+        assert client is not None  # a row is called only when this is no dry run, and then __init__ had a client
+        region = plan.region or None
+        if self.config.check_status:  # look first: a group that is not failed is skipped, not retried
+            looked = await self._look_first(row, on_call)
+            if looked is not None:
+                return looked
+        if row.last is None and not self._stopping:
+            resp = await self._attempts(
+                row, lambda: client.retry_task_group(plan.project_id, plan.group_id, plan.body, region=region), on_call
+            )
+            if resp is not None:
+                if self.config.verify_timeout is not None:
+                    await self._verify(row)
+                return RowResult(
+                    plan.row,
+                    plan.project_id,
+                    plan.group_id,
+                    Outcome.SUCCEEDED,
+                    http_status=resp.status,
+                    attempts=row.made,
+                    request_id=resp.request_id,
+                    latency_ms=resp.latency_ms,
+                    started_at=row.started,
+                    finished_at=self._now_iso(),
+                    extra=row.extra,
+                )
+        if self.fatal is not None and not row.made:  # a refused login: an uncalled row has no result
+            return None
+        return self._failure(
+            row, self._stopping and (row.last is None or self._policy.should_retry(row.last, row.tries))
+        )
 
-        ``made[0]`` counts every call made for the row (this one's tries added as they go out); *on_call*
-        hears of the row's very first call. Returns no answer and no error when the engine stopped first.
+    async def _look_first(self, row: _Row, on_call: CallHook | None) -> RowResult | None:
+        """``--check-status``: the group's GET before its retry. The row's result when it is not to be retried
+        (not failed, or no readable status); None to go on (failed, or the lookup itself failed: ``row.last``)."""
+        plan, client = row.plan, self._client
+        group = await self._attempts(
+            row,
+            lambda: client.show_task_group(plan.project_id, plan.group_id, region=plan.region or None),  # type: ignore[union-attr]
+            on_call,
+        )
+        if group is None:
+            return None
+        status = status_of(group)
+        row.before = (
+            ("status_before", "" if status is None else str(status)),
+            ("status_before_meaning", status_name(status)),
+        )
+        row.story = group_story(group, lambda text: redact(text, plan.body))
+        row.extra = (*row.before, *row.story, *plan.extra)
+        if status is None:  # not known to be failed, nor known not to be: neither retry nor skip
+            code, outcome = "status:unknown", Outcome.FAILED
+            msg = (
+                "the status lookup answered with no readable status, so it is not known whether the group failed: "
+                "not retried; look the group up in the OMS console, or run this row again without --check-status"
+            )
+        elif status != FAILED:
+            code, outcome = f"status:{status}", Outcome.SKIPPED
+            msg = f"status {status} ({status_name(status)}): not failed, so not retried"
+        else:
+            return None
+        return self._looked(row, outcome, code, msg)
+
+    def _looked(self, row: _Row, outcome: Outcome, code: str, msg: str) -> RowResult:
+        """The result of a row that its lookup settled (skipped, or a status not known)."""
+        plan = row.plan
+        return RowResult(
+            plan.row,
+            plan.project_id,
+            plan.group_id,
+            outcome,
+            http_status=200,
+            error_code=code,
+            error_msg=msg,
+            attempts=row.made,
+            started_at=row.started,
+            finished_at=self._now_iso(),
+            extra=row.extra,
+        )
+
+    # -- the calls of a row ------------------------------------------------------------------------
+
+    async def _attempts(self, row: _Row, call: Callable[[], Any], on_call: CallHook | None) -> Any:
+        """Make one call under the pacer and the retry policy: the answer, or None (``row.last`` says why).
+
+        ``row.made`` counts every call made for the row, ``row.tries`` this one's; *on_call* hears of the row's
+        very first call. Returns None with ``row.last`` unchanged when the engine stopped first.
         """
-        tries = 0
-        last: BulkRetryError | None = None
+        row.tries = 0
+        pacer, stats = row.pacer, self.stats
         while True:
             sent_at = await pacer.acquire() if pacer is not None else 0.0
-            if made[0] == 0 and on_call is not None:
-                on_call(plan)
+            if not row.made and on_call is not None:
+                on_call(row.plan)
             if self._stopping:  # stopped while waiting for its turn
-                return None, last, tries
-            tries += 1
-            made[0] += 1
+                return None
+            row.tries += 1
+            row.made += 1
             # The call's bookkeeping is here, not in a coroutine of its own: one less coroutine per call.
-            stats = self.stats
-            stats.calls += 1
-            now = self._clock()
-            if stats.first_call_at is None:
-                stats.first_call_at = now
-            stats.last_call_at = now
-            stats.in_flight += 1
-            if stats.in_flight > stats.peak_in_flight:
-                stats.peak_in_flight = stats.in_flight
             second = int(time.time())
-            stats.mark(second, 0)
+            stats.count_call(self._clock(), second)
             try:
                 try:
                     answer = await call()
                 finally:
                     stats.in_flight -= 1
             except (LoginRefused, LoginUnavailable) as exc:  # no call went out: IAM gave no token
-                stats.calls -= 1
-                made[0] -= 1
-                stats.timeline[second][0] -= 1
-                if isinstance(exc, LoginRefused):
-                    if self.fatal is None:
-                        self.fatal = exc
-                        self.stop()
-                else:
-                    self.halt(exc.message)
-                return None, last, tries - 1
+                self._no_token(row, exc, second)
+                return None
             except (ApiError, TransportError) as exc:
-                last = exc
-                throttled = isinstance(exc, ApiError) and exc.status == 429
-                stats.mark(second, 1 if throttled else 2)
-                if isinstance(exc, ApiError):
-                    stats.throttled += throttled
-                    if pacer is not None:
-                        pacer.feedback(sent_at, throttled)
-                if self._halt_rule is not None:
-                    reason = self._halt_rule.observe_call(exc)
-                    if reason:
-                        self.halt(reason)
-                if not self._policy.should_retry(exc, tries):
-                    return None, last, tries
-                delay = self._policy.delay(exc, tries)
-                if log.isEnabledFor(logging.INFO):
-                    log.info(
-                        "row %d: %s, retrying in %.2f s",
-                        plan.row,
-                        _code(exc),
-                        delay,
-                        extra={
-                            "event": "retry",
-                            "fields": {
-                                "row": plan.row,
-                                "group_id": plan.group_id,
-                                "attempt": tries,
-                                "error_code": _code(exc),
-                                "delay_s": round(delay, 3),
-                            },
-                        },
-                    )
-                with anyio.move_on_after(delay):
-                    await self._stop_event.wait()  # type: ignore[union-attr]
-                if self._stopping:  # stop() may have set it while this waited; mypy keeps the narrowing to False
-                    return None, last, tries  # type: ignore[unreachable]
-                continue
+                if await self._retry_after(row, exc, sent_at, second):
+                    continue
+                return None
             except Exception as exc:  # a bug or a library surprise: this row fails, the run goes on
-                log.exception(
-                    "row %d: unexpected error", plan.row, extra={"event": "internal_error", "fields": {"row": plan.row}}
-                )
-                return (
-                    None,
-                    TransportError("internal_error", short_text(f"{type(exc).__name__}: {exc}"), retryable=False),
-                    tries,
-                )
+                row.last = _internal_error(row.plan, exc)
+                return None
             if pacer is not None:
                 pacer.feedback(sent_at, False)
             if self._halt_rule is not None:
                 self._halt_rule.observe_call(None)
-            return answer, None, tries
+            return answer
 
-    async def _verify(self, plan: RowPlan, pacer: Any, made: list[int]) -> Any:
-        """After a retry: poll the group until it leaves status 5 or the verify timeout passes; the group
-        as last seen (None if no poll answered). The polls count in ``made[0]``."""
-        client = self._client
-        deadline = self._clock() + (self._verify_timeout or 0.0)
+    def _no_token(self, row: _Row, exc: LoginRefused | LoginUnavailable, second: int) -> None:
+        """IAM gave no token, so the call never went out: a refused login ends the run, an IAM that does not
+        answer halts it."""
+        self.stats.uncount_call(second)
+        row.made -= 1
+        row.tries -= 1
+        if isinstance(exc, LoginRefused):
+            if self.fatal is None:
+                self.fatal = exc
+                self.stop()
+        else:
+            self.halt(exc.message)
+
+    async def _retry_after(self, row: _Row, exc: ApiError | TransportError, sent_at: float, second: int) -> bool:
+        """A call failed with *exc*: tell the pacer and the halt rules, and wait before another attempt if the
+        policy wants one. True to try again, False when the row's calls end here (``row.last`` is *exc*)."""
+        row.last = exc
+        throttled = failure_kind(exc).throttled
+        self.stats.mark(second, 1 if throttled else 2)
+        if isinstance(exc, ApiError):  # (an answer: the pacer learns from answers only)
+            self.stats.throttled += throttled
+            if row.pacer is not None:
+                row.pacer.feedback(sent_at, throttled)
+        if self._halt_rule is not None:
+            reason = self._halt_rule.observe_call(exc)
+            if reason:
+                self.halt(reason)
+        if not self._policy.should_retry(exc, row.tries):
+            return False
+        delay = self._policy.delay(exc, row.tries)
+        if log.isEnabledFor(logging.INFO):
+            _log_retry(row, exc, delay)
+        with anyio.move_on_after(delay):
+            await self._stop_event.wait()  # type: ignore[union-attr]
+        return not self._stopping
+
+    async def _verify(self, row: _Row) -> None:
+        """After a retry: poll the group until it leaves status 5 or the verify timeout passes, and put what was
+        last seen in the row's status columns. The polls count in ``row.made``."""
+        polled = await self._poll(row)
+        plan = row.plan
+        after = status_of(polled) if polled is not None else None
+        if row.story is None and polled is not None:  # no lookup before: the group's story as polled
+            row.story = group_story(polled, lambda text: redact(text, plan.body))
+        row.extra = (
+            *row.before,
+            ("status_after", "" if after is None else str(after)),
+            ("status_after_meaning", status_name(after)),
+            *(row.story or ()),
+            *plan.extra,
+        )
+
+    async def _poll(self, row: _Row) -> Any:
+        """The group as last seen by polling it after its retry (None if no poll answered)."""
+        plan, client = row.plan, self._client
+        deadline = self._clock() + (self.config.verify_timeout or 0.0)
         seen: Any = None
         while True:
-            group, _, _ = await self._attempts(
-                plan,
-                pacer,
-                lambda: client.show_task_group(  # type: ignore[union-attr]
-                    plan.project_id,
-                    plan.group_id,
-                    region=plan.region or None,
-                ),
-                made,
+            group = await self._attempts(
+                row,
+                lambda: client.show_task_group(plan.project_id, plan.group_id, region=plan.region or None),  # type: ignore[union-attr]
                 None,
             )
             if group is None:
@@ -472,26 +493,17 @@ class Engine:
             seen = group
             if status_of(group) != FAILED or self._clock() >= deadline:
                 return seen
-            with anyio.move_on_after(min(self._verify_interval, max(0.0, deadline - self._clock()))):
+            with anyio.move_on_after(min(self.config.verify_interval, max(0.0, deadline - self._clock()))):
                 await self._stop_event.wait()  # type: ignore[union-attr]
             if self._stopping:
                 return seen
 
-    def _failure(
-        self,
-        plan: RowPlan,
-        error: BulkRetryError | None,
-        attempts: int,
-        started: str,
-        interrupted: bool,
-        extra: tuple[tuple[str, str | int], ...] | None = None,
-    ) -> RowResult:
+    def _failure(self, row: _Row, interrupted: bool) -> RowResult:
+        """The result of a row whose calls ended without success: failed, or interrupted by a stop."""
+        plan, error = row.plan, row.last
         outcome = Outcome.INTERRUPTED if interrupted else Outcome.FAILED
         common: _FailureFields = dict(
-            attempts=attempts,
-            started_at=started,
-            finished_at=self._now_iso(),
-            extra=plan.extra if extra is None else extra,
+            attempts=row.made, started_at=row.started, finished_at=self._now_iso(), extra=row.extra
         )
         if isinstance(error, ApiError):
             return RowResult(
@@ -507,19 +519,29 @@ class Engine:
                 **common,
             )
         if isinstance(error, TransportError):
+            msg = redact(error.message, plan.body)
             return RowResult(
-                plan.row,
-                plan.project_id,
-                plan.group_id,
-                outcome,
-                error_code=error.code,
-                error_msg=redact(error.message, plan.body),
-                latency_ms=error.latency_ms,
-                **common,
-            )
+                plan.row, plan.project_id, plan.group_id, outcome, error_code=error.code, error_msg=msg,
+                latency_ms=error.latency_ms, **common,
+            )  # fmt: skip
         code, msg = ("interrupted", "stopped before an answer came") if not self.halt_reason else self.not_called()
         return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=code, error_msg=msg, **common)
 
 
-def _code(error: ApiError | TransportError) -> str:
-    return (error.error_code or str(error.status)) if isinstance(error, ApiError) else error.code
+def _internal_error(plan: RowPlan, exc: Exception) -> TransportError:
+    """A bug or a library surprise in a call, logged with its traceback, as the row's error."""
+    log.exception("row %d: unexpected error", plan.row, extra={"event": "internal_error", "fields": {"row": plan.row}})
+    return TransportError("internal_error", short_text(f"{type(exc).__name__}: {exc}"))
+
+
+def _log_retry(row: _Row, error: ApiError | TransportError, delay: float) -> None:
+    """Log one retry of *row* after *error*, in *delay* seconds."""
+    code = (error.error_code or str(error.status)) if isinstance(error, ApiError) else error.code
+    fields = {
+        "row": row.plan.row,
+        "group_id": row.plan.group_id,
+        "attempt": row.tries,
+        "error_code": code,
+        "delay_s": round(delay, 3),
+    }
+    log.info("row %d: %s, retrying in %.2f s", row.plan.row, code, delay, extra={"event": "retry", "fields": fields})

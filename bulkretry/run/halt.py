@@ -15,12 +15,13 @@ port, an untrusted certificate, a name that does not resolve) and, with ``--halt
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from bulkretry.errors import ApiError, BulkRetryError, TransportError
 from bulkretry.oms.errorbody import short_text
 from bulkretry.records import Outcome, RowResult
+from bulkretry.run.policy import failure_kind
 
 __all__ = [
     "ALIKE_CALLS",
@@ -73,6 +74,11 @@ class FirstCallsRefused:
     def __repr__(self) -> str:
         return f"FirstCallsRefused(first={self.first}, seen={self._seen})"
 
+    @property
+    def settled(self) -> bool:
+        """The first calls are judged: the rule will not fire from now on."""
+        return self._seen >= self.first
+
     def observe(self, result: RowResult) -> str | None:
         """See :meth:`HaltRule.observe`."""
         if self._seen >= self.first or result.outcome is Outcome.INTERRUPTED:
@@ -98,7 +104,8 @@ class FirstCallsFailedAlike:
     call. Counted by calls, not rows, so a failure retried per row (a refused connection, a 503) halts within
     about *first* calls however many attempts a row may make. A 429 is not counted either way (pacing handles
     it); an answer, an OMS error about the row itself (a 4xx with an ``OMS.`` code: no such group, not failed)
-    or a second kind of error settles it: the rule never fires."""
+    or a second kind of error settles it: the rule never fires. Which failures are systematic, throttled or
+    about the row is :mod:`bulkretry.run.policy`'s word."""
 
     def __init__(self, first: int = ALIKE_CALLS) -> None:
         if first < 1:
@@ -111,6 +118,11 @@ class FirstCallsFailedAlike:
     def __repr__(self) -> str:
         return f"FirstCallsFailedAlike(first={self.first}, seen={self._seen})"
 
+    @property
+    def settled(self) -> bool:
+        """The first calls are judged: the rule will not fire from now on."""
+        return self._seen >= self.first
+
     def observe(self, result: RowResult) -> str | None:
         """See :meth:`HaltRule.observe`: this rule reads calls only."""
         return None
@@ -119,19 +131,16 @@ class FirstCallsFailedAlike:
         """See :meth:`HaltRule.observe_call`."""
         if self._seen >= self.first:
             return None
-        if isinstance(error, ApiError):
-            if error.status == 429:
-                return None
-            if 400 <= error.status < 500 and error.error_code.upper().startswith("OMS."):
-                self._seen = self.first  # OMS judged this row (no such group, not failed): the endpoint works
-                return None
-            key: tuple[int | None, str] = (error.status, error.error_code or str(error.status))
-            message = error.error_msg
-        elif isinstance(error, TransportError):
-            key, message = (None, error.code), error.message
-        else:  # an answer: the endpoint works
+        if error is None:  # an answer: the endpoint works
             self._seen = self.first
             return None
+        kind = failure_kind(error)
+        if kind.throttled:  # pacing's business, not a sign either way
+            return None
+        if not kind.systematic:
+            self._seen = self.first  # the service judged this row (no such group, not failed): the endpoint works
+            return None
+        key, message = _alike(error)
         if self._key is None:
             self._key, self._message = key, message
         elif key != self._key:
@@ -143,6 +152,16 @@ class FirstCallsFailedAlike:
         status, code = self._key
         what = f"{status} {code}" if status is not None and code != str(status) else code
         return f"the first {self.first} calls all failed with {what}: {short_text(self._message, 300)}"
+
+
+def _alike(error: BulkRetryError) -> tuple[tuple[int | None, str], str]:
+    """What makes two failed calls the same error (the HTTP status and error code, or the transport code), and
+    the error's message."""
+    if isinstance(error, ApiError):
+        return (error.status, error.error_code or str(error.status)), error.error_msg
+    if isinstance(error, TransportError):
+        return (None, error.code), error.message
+    return (None, type(error).__name__), str(error)
 
 
 class FailureShare:
@@ -187,25 +206,32 @@ class HaltRules:
 
     def __init__(self, rules: Sequence[HaltRule]) -> None:
         self.rules = tuple(rules)
+        # The rules still deciding: a first-calls rule that has settled is dropped, so once the first calls are
+        # judged a run without --halt-on-failure asks no rule at all (they are heard on every call).
+        self._rows: list[HaltRule] = [rule for rule in self.rules if not isinstance(rule, FirstCallsFailedAlike)]
+        self._calls: list[HaltRule] = [rule for rule in self.rules if isinstance(rule, FirstCallsFailedAlike)]
 
     def __repr__(self) -> str:
         return f"HaltRules({list(self.rules)!r})"
 
     def observe(self, result: RowResult) -> str | None:
         """See :meth:`HaltRule.observe`."""
-        for rule in self.rules:
-            reason = rule.observe(result)
-            if reason:
-                return reason
-        return None
+        return _first_reason(self._rows, lambda rule: rule.observe(result)) if self._rows else None
 
     def observe_call(self, error: BulkRetryError | None) -> str | None:
         """See :meth:`HaltRule.observe_call`."""
-        for rule in self.rules:
-            reason = rule.observe_call(error)
-            if reason:
-                return reason
-        return None
+        return _first_reason(self._calls, lambda rule: rule.observe_call(error)) if self._calls else None
+
+
+def _first_reason(rules: list[HaltRule], ask: Callable[[HaltRule], str | None]) -> str | None:
+    """The first reason *ask* gets from *rules*; a first-calls rule that has settled leaves *rules*."""
+    for rule in list(rules):
+        reason = ask(rule)
+        if reason:
+            return reason
+        if isinstance(rule, (FirstCallsRefused, FirstCallsFailedAlike)) and rule.settled:
+            rules.remove(rule)
+    return None
 
 
 def run_rules(halt_on_failure: tuple[float, int] | None = None) -> HaltRules:

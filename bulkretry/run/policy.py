@@ -1,8 +1,29 @@
-"""What is worth another attempt, and how long to wait before it.
+"""What is worth another attempt, how long to wait before it, and what counts as a systematic failure.
 
-Retryable: 429, 5xx, timeouts and dropped connections. Final at once: every other status (400, 401,
-403, 404, 3xx) and requests that cannot be sent. Waits are exponential backoff with full jitter
-(AWS's "Exponential Backoff And Jitter"), or the server's ``Retry-After`` when it sends one.
+The one place a failed call is judged. The client and IAM logins only name a failure (its kind); the table of
+kinds is :data:`bulkretry.errors.FAILURES` (kept in the root vocabulary so an error's ``retryable`` reads it too),
+and this module decides with it:
+
+=====================  ========  ==========  ==================================================================
+kind                   retried   systematic  when
+=====================  ========  ==========  ==================================================================
+``throttled``          yes       no          429: the pacer slows down; the halt rules do not count it
+``server_error``       yes       yes         5xx
+``row_rejected``       no        no          a 4xx with an ``OMS.`` code: the service judged the row itself
+``http_error``         no        yes         every other status: 3xx (not followed), 4xx, a 2xx that is no answer
+``timeout``            yes       yes         no answer within ``--timeout``
+``connection``         yes       yes         refused, unreachable, dropped, an answer that is not HTTP
+``dns_temporary``      yes       yes         code ``dns``: no resolver answered (it may heal)
+``dns``                no        yes         the name does not exist
+``tls``                no        yes         a TLS handshake that failed
+``tls_certificate``    no        yes         an untrusted certificate
+``invalid_request``    no        yes         a request that cannot be sent (URL, header, another host)
+``internal_error``     no        yes         a bug or a library surprise
+``login_unavailable``  no        yes         IAM gave no token: the run halts instead
+=====================  ========  ==========  ==================================================================
+
+A transport code the table does not name is retried. Waits are exponential backoff with full jitter (AWS's
+"Exponential Backoff And Jitter"), or the server's ``Retry-After`` when it sends one.
 """
 
 from __future__ import annotations
@@ -11,13 +32,25 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from bulkretry.errors import ApiError, BulkRetryError, TransportError
+from bulkretry.errors import ApiError, BulkRetryError, FailureKind, TransportError, failure_named
 
-__all__ = ["RetryPolicy", "is_retryable"]
+__all__ = ["RetryPolicy", "failure_kind", "is_retryable"]
+
+#: What a failure that is neither an :class:`ApiError` nor a :class:`TransportError` is: final, and no sign of a
+#: systematic failure of the calls.
+_NOT_A_CALL = FailureKind("not_a_call", retried=False, systematic=False)
+
+
+def failure_kind(error: BaseException) -> FailureKind:
+    """How the run treats *error*: its row of :data:`~bulkretry.errors.FAILURES`."""
+    if isinstance(error, (ApiError, TransportError)):
+        return failure_named(error.kind)
+    return _NOT_A_CALL
 
 
 def is_retryable(error: BaseException) -> bool:
-    return isinstance(error, (ApiError, TransportError)) and error.retryable
+    """Whether another attempt after *error* may pass."""
+    return failure_kind(error).retried
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from bulkretry.oms.network import Network
 from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import BATCH_ROWS, FORMATS, write_reports
 from bulkretry.run.adaptive import AdaptivePacer
-from bulkretry.run.engine import Engine, utc_now_iso
+from bulkretry.run.engine import Engine, EngineConfig, utc_now_iso
 from bulkretry.run.halt import run_rules
 from bulkretry.run.journal import JOURNAL_NAME, RowSet
 from bulkretry.run.pacing import PacerPool
@@ -248,8 +248,7 @@ class _Session:
             endpoint=target.endpoint,
             region=target.region,
             timeout=self.settings.pacing.timeout,
-            verify_tls=target.verify_tls,
-            network=self.hooks.network,
+            network=self.hooks.network if self.hooks.network is not None else Network(verify=target.verify_tls),
             region_endpoints=self.prepared.region_endpoints,
         )
 
@@ -464,14 +463,16 @@ def _engine(s: RunSettings, client: OmsClient | None) -> Engine:
         pacers = PacerPool(lambda: AdaptivePacer(start, top), shared=False)
     return Engine(
         client,
-        rate=None if pacers else pacing.rate,
-        pacers=pacers,
-        concurrency=pacing.concurrency,
-        dry_run=checks.dry_run,
-        policy=RetryPolicy(max_attempts=pacing.max_attempts, base_s=pacing.backoff_base_s),
-        check_status=checks.check_status,
-        verify_timeout=checks.verify_timeout,
-        halt_rule=None if checks.dry_run else run_rules(pacing.halt_on_failure),
+        EngineConfig(
+            rate=None if pacers else pacing.rate,
+            pacers=pacers,
+            concurrency=pacing.concurrency,
+            dry_run=checks.dry_run,
+            policy=RetryPolicy(max_attempts=pacing.max_attempts, base_s=pacing.backoff_base_s),
+            check_status=checks.check_status,
+            verify_timeout=checks.verify_timeout,
+            halt_rule=None if checks.dry_run else run_rules(pacing.halt_on_failure),
+        ),
     )
 
 
