@@ -25,3 +25,7 @@ MAX_DURATION = 7 * 86400.0
 #: top as "no limit").
 MIN_RATE = 0.01
 MAX_RATE = 1_000_000.0
+
+#: ``--action priority``: task ids per ``batch-update`` call (``--batch-size``), and the most one call takes.
+DEFAULT_BATCH_SIZE = 50
+MAX_BATCH_SIZE = 1000

@@ -12,6 +12,7 @@ from bulkretry.errors import ConfigError
 from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.manifest.plan import Planner, RowPlan
 from bulkretry.manifest.read import count_rows, iter_rows, open_manifest, stopped_at
+from bulkretry.oms.actions import GROUPS, TASKS, Action, action_for
 from bulkretry.oms.endpoint import Endpoint, region_overrides
 from bulkretry.records import GROUP_COLUMNS, Outcome
 from bulkretry.run.rundir import file_sha256
@@ -45,6 +46,15 @@ class PreparedRun:
         )
         story = list(GROUP_COLUMNS) if status else []
         return status + story + self.planner().extra_columns
+
+    @property
+    def action(self) -> Action:
+        """The run's call: ``--action`` on ``--target``, or on tasks when the manifest has a ``task_id`` column
+        (else on groups). A :class:`~bulkretry.errors.UsageError` when there is no such call (``prepare`` asks
+        first, so a run stops with it before any call)."""
+        work = self.settings.work
+        target = work.target or (TASKS if "task_id" in self.info.columns else GROUPS)
+        return action_for(work.action, target)
 
     def planner(self) -> Planner:
         target = self.settings.target
@@ -84,6 +94,7 @@ def prepare(
     except OSError as exc:
         raise ConfigError(f"cannot read {source.path}: {exc.strerror or exc}") from None
     prepared = PreparedRun(settings, info, 0, env, digest, region_endpoints=region_endpoints)
+    prepared.action  # noqa: B018 (no such call, e.g. retry on tasks: a UsageError now, before any call)
     prepared.planner()  # no project id or endpoint for any row: a ConfigError now
     selection = settings.resume.selection
     if selection is None:

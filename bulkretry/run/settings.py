@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from bulkretry.defaults import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_RATE,
     DEFAULT_RUNS_ROOT,
     DEFAULT_TIMEOUT,
     MAX_ATTEMPTS,
+    MAX_BATCH_SIZE,
     MAX_CONCURRENCY,
     MAX_DURATION,
     MAX_RATE,
@@ -28,6 +30,7 @@ from bulkretry.defaults import (
 from bulkretry.errors import UsageError
 from bulkretry.i18n import DEFAULT_LANG
 from bulkretry.manifest.read import WORKBOOK_SUFFIXES
+from bulkretry.oms.actions import ACTION_NAMES, DEFAULT_ACTION, PRIORITIES, TARGETS
 from bulkretry.oms.credentials import check_setting
 from bulkretry.report.common import FORMATS
 from bulkretry.run.adaptive import RateSpec, parse_rate
@@ -44,6 +47,7 @@ __all__ = [
     "Resume",
     "RunSettings",
     "ServiceTarget",
+    "Work",
     "format_duration",
     "halt_setting",
     "parse_duration",
@@ -187,6 +191,32 @@ class Checks:
 
 
 @dataclass(frozen=True)
+class Work:
+    """What each row's call is: ``--action``, on ``--target`` (None: tasks when the manifest has a ``task_id``
+    column, else groups; the run's :class:`~bulkretry.oms.actions.Action` is resolved with the manifest, in
+    ``PreparedRun.action``), ``--priority`` (the level of ``priority`` rows whose cell is empty) and
+    ``--batch-size`` (task ids per ``batch-update`` call)."""
+
+    action: str = DEFAULT_ACTION
+    target: str | None = None
+    priority: str | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTION_NAMES:
+            raise UsageError(f"--action must be one of {', '.join(ACTION_NAMES)}, got {self.action!r}")
+        if self.target is not None and self.target not in TARGETS:
+            raise UsageError(f"--target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.priority is not None and self.priority not in PRIORITIES:
+            raise UsageError(f"--priority must be one of {', '.join(PRIORITIES)}, got {self.priority!r}")
+        _check_numbers([("--batch-size", self.batch_size, 1, MAX_BATCH_SIZE)])
+
+    def public(self) -> dict[str, object]:
+        """As the journal keeps it (``target`` is the resolved one, from ``PreparedRun.action``)."""
+        return {"action": self.action, "priority": self.priority, "batch_size": self.batch_size}
+
+
+@dataclass(frozen=True)
 class Output:
     """Where the run's files go, in which formats and language."""
 
@@ -219,6 +249,7 @@ class RunSettings:
     checks: Checks = field(default_factory=Checks)
     output: Output = field(default_factory=Output)
     resume: Resume = field(default_factory=Resume)
+    work: Work = field(default_factory=Work)
 
     def public_params(self) -> dict[str, object]:
         """The settings as recorded in the journal and shown to people (nothing secret is here)."""
