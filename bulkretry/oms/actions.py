@@ -111,54 +111,24 @@ class Action:
         return f"{self.method} /v2/{{project_id}}/{path}"
 
 
+def _on_group(name: str, body: tuple[str, ...], allowed: set[int], pending: set[int]) -> Action:
+    """``PUT /v2/{project_id}/taskgroups/{group_id}/NAME``."""
+    return Action(name, GROUPS, "PUT", ("taskgroups", "{id}", name), body, frozenset(allowed), frozenset(pending))
+
+
+def _on_task(name: str, body: tuple[str, ...], allowed: set[int], pending: set[int]) -> Action:
+    """``POST /v2/{project_id}/tasks/{task_id}/NAME``."""
+    return Action(name, TASKS, "POST", ("tasks", "{id}", name), body, frozenset(allowed), frozenset(pending))
+
+
 ACTIONS: dict[tuple[str, str], Action] = {
     (action.name, action.target): action
     for action in (
-        Action(
-            "retry",
-            GROUPS,
-            "PUT",
-            ("taskgroups", "{id}", "retry"),
-            (*CREDENTIAL_FIELDS, "migrate_failed_object"),
-            allowed=frozenset({5}),
-            pending=frozenset({5}),
-        ),
-        Action(
-            "start",
-            GROUPS,
-            "PUT",
-            ("taskgroups", "{id}", "start"),
-            CREDENTIAL_FIELDS,
-            allowed=frozenset({3}),
-            pending=frozenset({3}),
-        ),
-        Action(
-            "stop",
-            GROUPS,
-            "PUT",
-            ("taskgroups", "{id}", "stop"),
-            (),
-            allowed=frozenset({1, 2}),
-            pending=frozenset({1, 2, 7}),
-        ),
-        Action(
-            "start",
-            TASKS,
-            "POST",
-            ("tasks", "{id}", "start"),
-            (*CREDENTIAL_FIELDS, *_TASK_TOKENS, "migrate_failed_object"),
-            allowed=frozenset({3, 4}),
-            pending=frozenset({3, 4}),
-        ),
-        Action(
-            "stop",
-            TASKS,
-            "POST",
-            ("tasks", "{id}", "stop"),
-            (),
-            allowed=frozenset({2}),
-            pending=frozenset({2, 7}),
-        ),
+        _on_group("retry", (*CREDENTIAL_FIELDS, "migrate_failed_object"), allowed={5}, pending={5}),
+        _on_group("start", CREDENTIAL_FIELDS, allowed={3}, pending={3}),
+        _on_group("stop", (), allowed={1, 2}, pending={1, 2, 7}),
+        _on_task("start", (*CREDENTIAL_FIELDS, *_TASK_TOKENS, "migrate_failed_object"), allowed={3, 4}, pending={3, 4}),
+        _on_task("stop", (), allowed={2}, pending={2, 7}),
         Action(
             "priority",
             TASKS,

@@ -60,24 +60,31 @@ class HaltRule(Protocol):
         ...
 
 
-class FirstCallsRefused:
-    """The first *first* calls to finish were all refused (401/403): the credentials are not accepted, and
-    every other row would be refused too. Any other outcome among them settles it: the rule never fires."""
+class _FirstCalls:
+    """What the first-calls rules share: how many calls they judge, and whether they have judged them all."""
 
-    def __init__(self, first: int = FIRST_CALLS) -> None:
+    def __init__(self, first: int) -> None:
         if first < 1:
             raise ValueError("first must be at least 1")
         self.first = first
         self._seen = 0
-        self._refused: Counter[tuple[int, str]] = Counter()
 
     def __repr__(self) -> str:
-        return f"FirstCallsRefused(first={self.first}, seen={self._seen})"
+        return f"{type(self).__name__}(first={self.first}, seen={self._seen})"
 
     @property
     def settled(self) -> bool:
         """The first calls are judged: the rule will not fire from now on."""
         return self._seen >= self.first
+
+
+class FirstCallsRefused(_FirstCalls):
+    """The first *first* calls to finish were all refused (401/403): the credentials are not accepted, and
+    every other row would be refused too. Any other outcome among them settles it: the rule never fires."""
+
+    def __init__(self, first: int = FIRST_CALLS) -> None:
+        super().__init__(first)
+        self._refused: Counter[tuple[int, str]] = Counter()
 
     def observe(self, result: RowResult) -> str | None:
         """See :meth:`HaltRule.observe`."""
@@ -98,7 +105,7 @@ class FirstCallsRefused:
         return None
 
 
-class FirstCallsFailedAlike:
+class FirstCallsFailedAlike(_FirstCalls):
     """The run's first *first* calls all failed with the same error (the same HTTP status and error code): a
     closed port, an untrusted certificate, a name that does not resolve, a gateway or server error on every
     call. Counted by calls, not rows, so a failure retried per row (a refused connection, a 503) halts within
@@ -108,20 +115,9 @@ class FirstCallsFailedAlike:
     about the row is :mod:`bulkretry.run.policy`'s word."""
 
     def __init__(self, first: int = ALIKE_CALLS) -> None:
-        if first < 1:
-            raise ValueError("first must be at least 1")
-        self.first = first
-        self._seen = 0
+        super().__init__(first)
         self._key: tuple[int | None, str] | None = None
         self._message = ""
-
-    def __repr__(self) -> str:
-        return f"FirstCallsFailedAlike(first={self.first}, seen={self._seen})"
-
-    @property
-    def settled(self) -> bool:
-        """The first calls are judged: the rule will not fire from now on."""
-        return self._seen >= self.first
 
     def observe(self, result: RowResult) -> str | None:
         """See :meth:`HaltRule.observe`: this rule reads calls only."""
