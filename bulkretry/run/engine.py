@@ -687,7 +687,7 @@ def _statuses(action: Action, statuses: Iterable[int]) -> str:
 
 def _not_accepted(action: Action, status: int) -> str:
     """Why a row is skipped: ``status 2 (running): --action start accepts 3 (stopped), 4 (failed)``."""
-    return f"{_statuses(action, (status,))}: --action {action.name} accepts {_statuses(action, action.allowed)}"
+    return f"status {_statuses(action, (status,))}: --action {action.name} accepts {_statuses(action, action.allowed)}"
 
 
 def _unknown_status(action: Action) -> str:
