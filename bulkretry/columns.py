@@ -16,11 +16,13 @@ from types import MappingProxyType
 from bulkretry.i18n import N_
 
 __all__ = [
+    "BODY_FIELDS",
     "BODY_LIMITS",
     "GROUP",
     "LABELS",
     "MANIFEST",
     "MAX_ID_LENGTH",
+    "MAX_TASK_ID",
     "REPORT",
     "Column",
     "names",
@@ -34,9 +36,11 @@ class Column:
     ``aliases`` are the other spellings a manifest's header may use (case, spaces, ``_`` and ``-`` are ignored
     when matching); ``secret`` columns are never written to a report, log or journal (``***`` in the annotated
     copy); ``masked`` ones are access keys, shown as ``SRCA…0001``; ``max_length`` is the API's largest length
-    (``None``: not a text the API limits); ``body`` marks a text field of the retry call's body; ``number``
-    a group column that holds an int (or '' when the service gave none); ``label`` is the msgid report.html
-    shows for it (marked with ``N_``, translated where shown; ``None``: the name with ``_`` as a space, as it is).
+    (``None``: not a text the API limits); ``body`` marks a field of a call's body, sent when the action's
+    ``body_fields`` name it (:mod:`bulkretry.oms.actions`); ``stands_for`` names the required column this one may
+    take the place of (``task_id`` for ``group_id``: a task manifest); ``number`` a group column that holds an int
+    (or '' when the service gave none); ``label`` is the msgid report.html shows for it (marked with ``N_``,
+    translated where shown; ``None``: the name with ``_`` as a space, as it is).
     """
 
     name: str
@@ -48,10 +52,17 @@ class Column:
     body: bool = False
     number: bool = False
     label: str | None = None
+    stands_for: str | None = None
 
 
 #: The largest id (project or group) the API takes.
 MAX_ID_LENGTH = 1024
+#: The largest task id the API takes (the SDK's ``ids: list[int]``, a Long of at most 15 digits).
+MAX_TASK_ID = 999_999_999_999_999
+#: A KMS key id is 36 characters (the SDK's request models say so).
+KMS_KEY_ID_LENGTH = 36
+#: A temporary security token of a task start: no limit is documented; what a token header takes.
+SECURITY_TOKEN_LENGTH = 16384
 
 #: The manifest's columns, in the contract's order (the retry body's text fields in the API's order among them).
 MANIFEST: tuple[Column, ...] = (
@@ -72,6 +83,22 @@ MANIFEST: tuple[Column, ...] = (
     Column("source_cdn_authentication_key", secret=True, max_length=255, body=True),
     Column("connection_string", secret=True, max_length=2048, body=True),
     Column("migrate_failed_object"),
+    Column(
+        "task_id",
+        ("taskId", "任务ID", "迁移任务ID"),
+        max_length=len(str(MAX_TASK_ID)),
+        label=N_("task id"),
+        stands_for="group_id",
+    ),
+    Column("src_crypto_type", body=True),
+    Column("src_kms_key_id", max_length=KMS_KEY_ID_LENGTH, body=True),
+    Column("dst_crypto_type", body=True),
+    Column("dst_kms_key_id", max_length=KMS_KEY_ID_LENGTH, body=True),
+    Column("source_cdn_crypto_type", body=True),
+    Column("source_cdn_kms_key_id", max_length=KMS_KEY_ID_LENGTH, body=True),
+    Column("src_security_token", secret=True, max_length=SECURITY_TOKEN_LENGTH, body=True),
+    Column("dst_security_token", secret=True, max_length=SECURITY_TOKEN_LENGTH, body=True),
+    Column("priority"),
 )
 
 #: The report's first columns, in this order (the contract); the manifest's other columns follow.
@@ -110,7 +137,9 @@ def names(columns: Iterable[Column]) -> tuple[str, ...]:
     return tuple(column.name for column in columns)
 
 
-#: The retry body's text fields and their largest length, in the API's order.
+#: The body fields a manifest column gives (an action sends those its ``body_fields`` name), in this order.
+BODY_FIELDS: tuple[str, ...] = names(c for c in MANIFEST if c.body)
+#: The body's text fields and their largest length, in the API's order.
 BODY_LIMITS: Mapping[str, int] = MappingProxyType(
     {c.name: c.max_length for c in MANIFEST if c.body and c.max_length is not None}
 )

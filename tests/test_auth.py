@@ -10,10 +10,13 @@ import pytest
 from aiohttp import web
 
 from bulkretry.errors import ApiError, BulkRetryError, TransportError
+from bulkretry.oms.actions import ACTIONS, GROUPS
 from bulkretry.oms.auth import IamPasswordAuth
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.credentials import IamPassword
 from tests.servers import AIOHTTP_INFLATES_AHEAD, serve
+
+RETRY = ACTIONS["retry", GROUPS]
 
 NOW = 1_800_000_000.0
 
@@ -65,8 +68,8 @@ def _client(iam: FakeIam, password: str = "right") -> tuple[OmsClient, IamPasswo
 async def test_token_is_fetched_once_per_project_and_cached(iam: FakeIam) -> None:
     """Many calls, even concurrent ones, fetch one token per project with a project-scoped password body."""
     client, auth = _client(iam)
-    await asyncio.gather(*(client.retry_task_group("p1", f"g{i}", {}) for i in range(10)))
-    await client.retry_task_group("p2", "g", {})
+    await asyncio.gather(*(client.call(RETRY, "p1", f"g{i}", {}) for i in range(10)))
+    await client.call(RETRY, "p2", "g", {})
     assert auth.fetches == 2
     assert [p for _, p in iam.issued] == ["p1", "p2"]
     ident = iam.bodies[0]["auth"]["identity"]
@@ -77,9 +80,9 @@ async def test_token_is_fetched_once_per_project_and_cached(iam: FakeIam) -> Non
 async def test_token_is_refreshed_before_it_expires(iam: FakeIam) -> None:
     """Close to its expiry (inside the refresh margin) a new token is fetched before the call."""
     client, auth = _client(iam)
-    await client.retry_task_group("p1", "g", {})
+    await client.call(RETRY, "p1", "g", {})
     iam.now += 3600 - 60  # one minute before expiry: inside the margin
-    await client.retry_task_group("p1", "g", {})
+    await client.call(RETRY, "p1", "g", {})
     assert auth.fetches == 2
     assert iam.seen_tokens == ["token-1", "token-2"]
 
@@ -87,9 +90,9 @@ async def test_token_is_refreshed_before_it_expires(iam: FakeIam) -> None:
 async def test_a_401_refreshes_the_token_once(iam: FakeIam) -> None:
     """A revoked token gets one fresh token and one more try; the call then succeeds."""
     client, auth = _client(iam)
-    await client.retry_task_group("p1", "g", {})
+    await client.call(RETRY, "p1", "g", {})
     iam.revoked.add("token-1")
-    await client.retry_task_group("p1", "g", {})
+    await client.call(RETRY, "p1", "g", {})
     assert iam.seen_tokens == ["token-1", "token-1", "token-2"]
     assert auth.fetches == 2
 
@@ -97,10 +100,10 @@ async def test_a_401_refreshes_the_token_once(iam: FakeIam) -> None:
 async def test_a_second_401_is_final(iam: FakeIam) -> None:
     """When the fresh token is refused too, the 401 is reported, not looped on."""
     client, _ = _client(iam)
-    await client.retry_task_group("p1", "g", {})
+    await client.call(RETRY, "p1", "g", {})
     iam.revoked.update({"token-1", "token-2", "token-3"})
     with pytest.raises(ApiError) as info:
-        await client.retry_task_group("p1", "g", {})
+        await client.call(RETRY, "p1", "g", {})
     assert info.value.status == 401 and info.value.error_code == "APIGW.0301"
     assert len(iam.issued) == 2
 
@@ -109,7 +112,7 @@ async def test_wrong_password_is_an_iam_error(iam: FakeIam) -> None:
     """IAM's own error shape comes through with its status, its message and the project, never the password."""
     client, _ = _client(iam, password="not-the-right-one")
     with pytest.raises(BulkRetryError) as info:
-        await client.retry_task_group("p1", "g", {})
+        await client.call(RETRY, "p1", "g", {})
     assert getattr(info.value, "status", None) == 401 and info.value.exit_status == 2
     assert "username or password is wrong" in str(info.value) and "p1" in str(info.value)
     assert "wrong" not in str(info.value).replace("is wrong", "")
@@ -118,13 +121,11 @@ async def test_wrong_password_is_an_iam_error(iam: FakeIam) -> None:
 async def test_a_refused_login_is_asked_once_and_shared(iam: FakeIam) -> None:
     """Calls waiting for the login and calls after it all get the refusal; IAM is asked once per project."""
     client, _ = _client(iam, password="wrong")
-    first = await asyncio.gather(
-        *(client.retry_task_group("p1", f"g{i}", {}) for i in range(8)), return_exceptions=True
-    )
-    later = await asyncio.gather(client.retry_task_group("p1", "g", {}), return_exceptions=True)
+    first = await asyncio.gather(*(client.call(RETRY, "p1", f"g{i}", {}) for i in range(8)), return_exceptions=True)
+    later = await asyncio.gather(client.call(RETRY, "p1", "g", {}), return_exceptions=True)
     assert len(iam.bodies) == 1 and iam.seen_tokens == []
     assert all(isinstance(e, BulkRetryError) and "refused the login" in str(e) for e in [*first, *later])
-    await asyncio.gather(client.retry_task_group("p2", "g", {}), return_exceptions=True)
+    await asyncio.gather(client.call(RETRY, "p2", "g", {}), return_exceptions=True)
     assert len(iam.bodies) == 2  # another project is its own login
 
 
@@ -145,7 +146,7 @@ async def test_an_iam_that_does_not_answer_is_asked_once_and_shared() -> None:
             auth = IamPasswordAuth(IamPassword(url, "alice", "corp", "right"), timeout=0.2)
             client = OmsClient(session, auth, endpoint=url)
             errors = await asyncio.gather(
-                *(client.retry_task_group("p1", f"g{i}", {}) for i in range(6)), return_exceptions=True
+                *(client.call(RETRY, "p1", f"g{i}", {}) for i in range(6)), return_exceptions=True
             )
     finally:
         hold.set()
@@ -179,7 +180,7 @@ async def test_an_iam_answer_that_inflates_past_the_limit_is_not_held_whole() ->
         tracemalloc.start()
         try:
             with pytest.raises(LoginUnavailable) as info:
-                await client.retry_task_group("p1", "g", {})
+                await client.call(RETRY, "p1", "g", {})
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -12,12 +12,15 @@ from aiohttp import web
 
 from bulkretry.errors import ApiError, ConfigError, TransportError
 from bulkretry.oms import client as client_module
+from bulkretry.oms.actions import ACTIONS, GROUPS
 from bulkretry.oms.auth import AkSkAuth, TokenAuth
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.credentials import AkSk, Token
 from bulkretry.oms.errorbody import MAX_BODY_BYTES, parse_error_body
 from tests.servers import AIOHTTP_INFLATES_AHEAD, sdk_expected_authorization, serve
 from tests.test_errorbody import ERROR_BODIES
+
+RETRY = ACTIONS["retry", GROUPS]
 
 AK, SK = "HPUAEXAMPLEAK0000001", "sk-example-0123456789abcdef"
 ODD_IDS = [
@@ -59,8 +62,8 @@ async def test_signed_calls_are_accepted_by_the_sdk_signer(session: aiohttp.Clie
     async with serve(handler) as url:
         client = OmsClient(session, AkSkAuth(AkSk(AK, SK)), endpoint=url)
         for group_id in ODD_IDS:
-            await client.retry_task_group("proj-1", group_id, {"src_ak": "源AK", "migrate_failed_object": True})
-        await client.show_task_group("proj-1", "g-1")
+            await client.call(RETRY, "proj-1", group_id, {"src_ak": "源AK", "migrate_failed_object": True})
+        await client.show(RETRY, "proj-1", "g-1")
         _ = [g async for g in client.list_task_groups("proj-1", status=5, page_size=7)]
 
     assert all(ok for _, ok, _ in seen), [s for s, ok, _ in seen if not ok]
@@ -83,7 +86,7 @@ async def test_signed_request_headers(session: aiohttp.ClientSession) -> None:
 
     async with serve(handler) as url:
         client = OmsClient(session, AkSkAuth(AkSk(AK, SK, "temp-token-xyz")), endpoint=url)
-        await client.retry_task_group("p1", "g1", {})
+        await client.call(RETRY, "p1", "g1", {})
     assert got["X-Project-Id"] == "p1"
     assert got["X-Security-Token"] == "temp-token-xyz"
     assert "x-security-token" in got["Authorization"]
@@ -100,7 +103,7 @@ async def test_token_is_sent_as_x_auth_token(session: aiohttp.ClientSession) -> 
         return web.json_response({}, headers={"X-Request-Id": "req-123"})
 
     async with serve(handler) as url:
-        resp = await OmsClient(session, TokenAuth(Token("tok-abc")), endpoint=url).retry_task_group("p", "g", {})
+        resp = await OmsClient(session, TokenAuth(Token("tok-abc")), endpoint=url).call(RETRY, "p", "g", {})
     assert got["X-Auth-Token"] == "tok-abc"
     assert "Authorization" not in got
     assert resp.status == 200 and resp.request_id == "req-123" and resp.latency_ms >= 0
@@ -115,7 +118,7 @@ async def test_error_responses_become_typed_errors(session: aiohttp.ClientSessio
 
     async with serve(handler) as url:
         with pytest.raises(ApiError) as info:
-            await OmsClient(session, TokenAuth(Token("t")), endpoint=url).retry_task_group("p", "g", {})
+            await OmsClient(session, TokenAuth(Token("t")), endpoint=url).call(RETRY, "p", "g", {})
     err = info.value
     assert (err.status, err.error_code, err.error_msg) == (status, *parse_error_body(status, text))
     assert err.request_id == "rid-9"
@@ -133,7 +136,7 @@ async def test_timeout_is_a_retryable_transport_error(session: aiohttp.ClientSes
     async with serve(handler) as url:
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url, timeout=0.2)
         with pytest.raises(TransportError) as info:
-            await client.retry_task_group("p", "g", {})
+            await client.call(RETRY, "p", "g", {})
     assert info.value.code == "timeout" and info.value.retryable
 
 
@@ -147,7 +150,7 @@ async def test_dropped_connection_is_a_retryable_transport_error(session: aiohtt
 
     async with serve(handler) as url:
         with pytest.raises(TransportError) as info:
-            await OmsClient(session, TokenAuth(Token("t")), endpoint=url).retry_task_group("p", "g", {})
+            await OmsClient(session, TokenAuth(Token("t")), endpoint=url).call(RETRY, "p", "g", {})
     assert info.value.code == "connection" and info.value.retryable
 
 
@@ -160,7 +163,7 @@ async def test_refused_connection_is_a_transport_error(session: aiohttp.ClientSe
     async with serve(handler) as url:
         pass  # the port is free again once the server stops
     with pytest.raises(TransportError) as info:
-        await OmsClient(session, TokenAuth(Token("t")), endpoint=url).retry_task_group("p", "g", {})
+        await OmsClient(session, TokenAuth(Token("t")), endpoint=url).call(RETRY, "p", "g", {})
     assert info.value.code == "connection"
 
 
@@ -179,7 +182,7 @@ async def test_redirects_are_never_followed(session: aiohttp.ClientSession) -> N
 
         async with serve(handler) as url:
             with pytest.raises(ApiError) as info:
-                await OmsClient(session, TokenAuth(Token("t")), endpoint=url).retry_task_group("p", "g", {})
+                await OmsClient(session, TokenAuth(Token("t")), endpoint=url).call(RETRY, "p", "g", {})
     assert info.value.status == 302 and not info.value.retryable
     assert "not followed" in info.value.error_msg
     assert elsewhere == []
@@ -193,7 +196,7 @@ async def test_huge_bodies_are_refused(session: aiohttp.ClientSession) -> None:
 
     async with serve(handler) as url:
         with pytest.raises(ApiError) as info:
-            await OmsClient(session, TokenAuth(Token("t")), endpoint=url).show_task_group("p", "g")
+            await OmsClient(session, TokenAuth(Token("t")), endpoint=url).show(RETRY, "p", "g")
     assert info.value.error_code == "invalid_response"
 
 
@@ -237,7 +240,7 @@ async def test_a_region_naming_another_host_is_never_called(session: aiohttp.Cli
         client = OmsClient(session, TokenAuth(Token("tok-secret")), timeout=2)
         for region in (f"x@127.0.0.1:{port}#", f"a:b@127.0.0.1:{port}/", "UPPER"):
             with pytest.raises(TransportError) as info:
-                await client.retry_task_group("p", "g", {"src_sk": "s"}, region=region)
+                await client.call(RETRY, "p", "g", {"src_sk": "s"}, region=region)
             assert (info.value.code, info.value.retryable) == ("invalid_request", False), info.value
             assert "region id" in info.value.message
         with pytest.raises(BlockingIOError):
@@ -278,13 +281,13 @@ async def test_a_2xx_that_is_not_json_is_an_invalid_response(session: aiohttp.Cl
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
         for name, (status, _, _) in ODD_2XX.items():
             with pytest.raises(ApiError) as info:
-                await client.retry_task_group("p", name, {})
+                await client.call(RETRY, "p", name, {})
             err = info.value
             assert (err.status, err.error_code, err.retryable) == (status, "invalid_response", False), name
             assert "proxy or captive page" in err.error_msg, err.error_msg
             assert name != "html page" or "hotel Wi-Fi" in err.error_msg  # the page's start, to recognise it
         for name, (status, _, _) in FINE_2XX.items():
-            assert (await client.retry_task_group("p", name, {})).status == status
+            assert (await client.call(RETRY, "p", name, {})).status == status
 
 
 QUOTED = {
@@ -334,9 +337,9 @@ async def test_a_server_quoting_the_runs_credentials_never_gets_them_into_a_resu
             secrets = [QUOTED[name] for name in own] + ["row-src-sk-0123456789"]
             client = OmsClient(session, auth, endpoint=url)
             body = {"src_ak": "SRCAK0000000001", "src_sk": "row-src-sk-0123456789"}
-            ok = await client.retry_task_group("p", "g-ok", body)
+            ok = await client.call(RETRY, "p", "g-ok", body)
             with pytest.raises(ApiError) as info:
-                await client.retry_task_group("p", "g-bad", body)
+                await client.call(RETRY, "p", "g-bad", body)
             err = info.value
             texts = [ok.request_id, err.error_code, err.error_msg, err.request_id, str(err)]
             for text in texts:
@@ -395,7 +398,7 @@ async def test_compressed_bodies_are_capped_when_decompressed(
         tracemalloc.start()
         try:
             with pytest.raises(ApiError) as info:
-                await client.show_task_group("p", "g")
+                await client.show(RETRY, "p", "g")
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -418,4 +421,4 @@ async def test_a_small_compressed_body_is_read_whole(session: aiohttp.ClientSess
         )
 
     async with serve(handler) as url:
-        assert await OmsClient(session, TokenAuth(Token("t")), endpoint=url).show_task_group("p", "g") == group
+        assert await OmsClient(session, TokenAuth(Token("t")), endpoint=url).show(RETRY, "p", "g") == group

@@ -39,6 +39,8 @@ def test_the_users_read_the_registry() -> None:
         "json_auth_file",
         "source_cdn_authentication_key",
         "connection_string",
+        "src_security_token",
+        "dst_security_token",
     } == SECRET_COLUMNS
     assert {"src_ak", "dst_ak"} == MASKED_COLUMNS
     assert {"group_id", "project_id"} == LEADING_COLUMNS
@@ -57,6 +59,11 @@ def test_the_body_fields_keep_the_apis_order_and_limits() -> None:
         "json_auth_file": 65535,
         "source_cdn_authentication_key": 255,
         "connection_string": 2048,
+        "src_kms_key_id": 36,
+        "dst_kms_key_id": 36,
+        "source_cdn_kms_key_id": 36,
+        "src_security_token": 16384,
+        "dst_security_token": 16384,
     }
 
 

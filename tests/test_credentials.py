@@ -12,11 +12,14 @@ from aiohttp import web
 
 from bulkretry.errors import ApiError, CredentialsError
 from bulkretry.masking import mask
+from bulkretry.oms.actions import ACTIONS, GROUPS
 from bulkretry.oms.auth import AkSkAuth, IamPasswordAuth, TokenAuth, authenticator_for
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.credentials import AkSk, CredentialOptions, EcsAgency, IamPassword, Token
 from bulkretry.oms.sources import load_credentials
 from tests.servers import serve
+
+RETRY = ACTIONS["retry", GROUPS]
 
 SECRETS = ["sk-very-secret-0123456789", "tok-very-secret-abcdef", "pw-very-secret-123", "sts-very-secret-xyz"]
 AK = "HPUAVISIBLEAKEND7Q2M"
@@ -133,7 +136,7 @@ async def test_no_secret_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> 
         for creds in (AkSk(AK, SECRETS[0], SECRETS[3]), Token(SECRETS[1]), IamPassword(url, "u", "d", SECRETS[2])):
             client = OmsClient(session, authenticator_for(creds), endpoint=url)
             with pytest.raises(ApiError) as info:
-                await client.retry_task_group("p", "g", {"src_sk": SECRETS[0]})
+                await client.call(RETRY, "p", "g", {"src_sk": SECRETS[0]})
             messages += [str(info.value), repr(info.value), repr(client)]
     messages += [record.getMessage() for record in caplog.records]
     assert messages

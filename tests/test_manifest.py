@@ -77,6 +77,16 @@ def test_canonical_columns_are_the_contracts() -> None:
         "source_cdn_authentication_key",
         "connection_string",
         "migrate_failed_object",
+        "task_id",
+        "src_crypto_type",
+        "src_kms_key_id",
+        "dst_crypto_type",
+        "dst_kms_key_id",
+        "source_cdn_crypto_type",
+        "source_cdn_kms_key_id",
+        "src_security_token",
+        "dst_security_token",
+        "priority",
     }
 
 

@@ -15,6 +15,7 @@ import pytest
 from huaweicloudsdkcore.auth.internal import StsAccessor
 
 from bulkretry.errors import ApiError, LoginUnavailable
+from bulkretry.oms.actions import ACTIONS, GROUPS
 from bulkretry.oms.auth import AgencyAuth
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.metadata import MetadataError, TemporaryKey, fetch_key, parse_key, refresh_at
@@ -22,6 +23,8 @@ from bulkretry.sim import SimConfig, running_simulator
 from bulkretry.sim.state import SimState
 from tests.netns import METADATA_ADDRESS, require_netns, run_isolated
 from tests.servers import FakeMetadata, serve_metadata
+
+RETRY = ACTIONS["retry", GROUPS]
 
 
 class Clock:
@@ -36,7 +39,7 @@ class Clock:
 
 async def _retry_failed(client: OmsClient, state: SimState, project: str, count: int) -> list[object]:
     failed = [g for g in state.ids() if state.get(g)["status"] == 5][:count]
-    return await asyncio.gather(*(client.retry_task_group(project, g, {}) for g in failed), return_exceptions=True)
+    return await asyncio.gather(*(client.call(RETRY, project, g, {}) for g in failed), return_exceptions=True)
 
 
 async def test_agency_keys_sign_with_the_security_token_and_refresh_once_for_all(tmp_path: Path) -> None:

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from bulkretry.errors import ConfigError
+from bulkretry.oms.actions import ACTIONS, GROUPS
 from bulkretry.oms.network import network_from
 from tests.clitools import run_cli
 from tests.netns import require_netns, run_isolated
 from tests.tlsnet import TestCA
+
+RETRY = ACTIONS["retry", GROUPS]
 
 SCENARIOS = Path(__file__).with_name("netscenarios.py")
 
@@ -168,11 +171,11 @@ async def test_an_untrusted_certificate_is_error_code_tls_certificate_and_the_bu
             auth = TokenAuth(Token("t0ken-value"))
             plain = OmsClient(session, auth, endpoint=server.url, network=network_from({}))
             with pytest.raises(TransportError) as info:
-                await plain.show_task_group("p1", "g1")
+                await plain.show(RETRY, "p1", "g1")
             assert (info.value.code, info.value.retryable) == ("tls_certificate", False)
             assert "certificate" in info.value.message and "--ca-bundle" in info.value.message
             trusting = OmsClient(session, auth, endpoint=server.url, network=network_from({}, ca_bundle=str(ca.cert)))
-            assert await trusting.show_task_group("p1", "g1") == {}
+            assert await trusting.show(RETRY, "p1", "g1") == {}
     finally:
         await server.stop()
     assert [seen.path for seen in server.seen] == ["/v2/p1/taskgroups/g1"]

@@ -20,6 +20,7 @@ __all__ = [
     "COLUMN_ALIASES",
     "REQUIRED_COLUMNS",
     "SNIFFED_DELIMITERS",
+    "STAND_INS",
     "ManifestInfo",
     "RawRow",
     "canonical_name",
@@ -40,6 +41,10 @@ CANONICAL_COLUMNS: tuple[str, ...] = names(MANIFEST)
 COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType({column.name: column.aliases for column in MANIFEST})
 #: The columns every manifest must have.
 REQUIRED_COLUMNS: tuple[str, ...] = names(column for column in MANIFEST if column.required)
+#: The columns that may take the place of a required one, by the required one (``group_id``: ``task_id``).
+STAND_INS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {name: names(c for c in MANIFEST if c.stands_for == name) for name in REQUIRED_COLUMNS}
+)
 
 #: The delimiters a CSV's layout is guessed among.
 SNIFFED_DELIMITERS = (",", ";", "\t")
@@ -220,7 +225,7 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
             )
         first_seen[name] = index
     for required in REQUIRED_COLUMNS:
-        if required not in first_seen:
+        if required not in first_seen and not any(other in first_seen for other in STAND_INS[required]):
             raise _missing_column(path, headers, canonical, delimiter, required)
     taken = set(CANONICAL_COLUMNS)
     columns: list[str] = []

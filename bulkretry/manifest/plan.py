@@ -1,10 +1,10 @@
-"""From manifest rows to retry plans: resolve ``env:`` cells and run-wide defaults, check every row
-against the API's limits, and mark repeated ``(project_id, group_id)`` rows. Nothing here calls out.
+"""From manifest rows to call plans: the row's target id checked (a group id, or a task id: an integer), its body
+made for the run's action (:mod:`bulkretry.manifest.body`), its project and region checked, and repeated
+``(project_id, id)`` rows marked. Nothing here calls out.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import unicodedata
 from array import array
@@ -13,84 +13,40 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bulkretry.columns import BODY_LIMITS, MAX_ID_LENGTH, REPORT, names
+from bulkretry.columns import BODY_LIMITS, MAX_ID_LENGTH, MAX_TASK_ID, REPORT, names
 from bulkretry.errors import ConfigError
+from bulkretry.manifest.body import BodyMaker, CallBody, CallSpec, InvalidCell
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
 from bulkretry.masking import ENV_PREFIXES, MASKED_COLUMNS, SECRET_COLUMNS, mask
-from bulkretry.oms.credentials import read_small_file
+from bulkretry.oms.actions import GROUPS
 from bulkretry.oms.endpoint import check_region, parse_endpoint, region_problem
 from bulkretry.records import Outcome
 
 __all__ = [
     "BODY_LIMITS",
+    "CallBody",
+    "CallSpec",
     "Planner",
-    "RetryBody",
     "RowPlan",
-    "parse_bool",
     "report_columns",
 ]
 
-#: Columns that go into the report's first block, not into the extra columns.
+#: Columns that go into the report's first block in a group run, not into the extra columns (a task run's
+#: ``task_id`` takes the place of ``group_id``).
 LEADING_COLUMNS = frozenset(CANONICAL_COLUMNS) & frozenset(names(REPORT))
 _KNOWN_COLUMNS = frozenset(CANONICAL_COLUMNS)
-#: Run-wide defaults for empty credential cells come from ``BULKRETRY_<COLUMN>`` (e.g. BULKRETRY_SRC_SK).
-DEFAULT_ENV_PREFIX = "BULKRETRY_"
-
-_TRUE = {"true", "1", "yes", "y", "是", "t"}
-_FALSE = {"false", "0", "no", "n", "否", "f"}
-
-
-def parse_bool(text: str) -> bool | None:
-    """``true/false``, ``1/0``, ``yes/no``, ``是/否`` (any case, spaces ignored); None if it is none of them."""
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    return None
-
-
-class RetryBody(Mapping[str, Any]):
-    """The JSON body of one retry call. Holds secrets: its repr shows field names only."""
-
-    __slots__ = ("_fields",)
-
-    def __init__(self, fields: Mapping[str, Any]) -> None:
-        self._fields = dict(fields)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._fields[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._fields)
-
-    def __len__(self) -> int:
-        return len(self._fields)
-
-    def copy(self) -> dict[str, Any]:
-        """The fields as a plain dict (as ``dict.copy``): what the client encodes, without a lookup per key."""
-        return dict(self._fields)
-
-    def __repr__(self) -> str:
-        return f"RetryBody(fields={sorted(self._fields)!r})"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mapping) and dict(self._fields) == dict(other)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class RowPlan(NamedTuple):
     """One manifest row, ready: called when ``verdict`` is None, otherwise reported as it says (a named
-    tuple: immutable, and quick to make, one per row)."""
+    tuple: immutable, and quick to make, one per row). ``group_id`` holds the row's target id: its group id,
+    or in a task run its task id."""
 
     row: int
     project_id: str
     group_id: str
     region: str
-    body: RetryBody
+    body: CallBody
     extra: tuple[tuple[str, str], ...]
     verdict: Outcome | None = None
     error_code: str = ""
@@ -101,55 +57,17 @@ class RowPlan(NamedTuple):
         return self.verdict is None
 
 
-def report_columns(columns: Iterable[str]) -> list[str]:
-    """The manifest columns that the report carries after its own (secrets dropped)."""
-    return [c for c in columns if c not in SECRET_COLUMNS and c not in LEADING_COLUMNS]
-
-
-class _Invalid(Exception):
-    def __init__(self, column: str, why: str, detail: str) -> None:
-        super().__init__(detail)
-        self.column, self.why, self.detail = column, why, detail
-
-
-#: The most bytes read from a json_auth_file: the API's 65,535 characters, 4 UTF-8 bytes each, and a BOM.
-KEY_FILE_MAX_BYTES = 4 * BODY_LIMITS["json_auth_file"] + 3
-
-
-def _read_key_file(path: Path) -> str:
-    """A json_auth_file's text: a regular file only (a FIFO or a device such as /dev/zero is refused without
-    waiting on it), and at most :data:`KEY_FILE_MAX_BYTES` read (a bigger file is refused, not loaded)."""
-    shown = quoted(path.name)
-    try:
-        data = read_small_file(path, KEY_FILE_MAX_BYTES)
-    except OSError:
-        raise _Invalid(
-            "json_auth_file", "unreadable", f"json_auth_file names a file that cannot be read: {shown}"
-        ) from None
-    if data is None:
-        raise _Invalid(
-            "json_auth_file",
-            "not a file",
-            f"json_auth_file names {shown}, which is not a regular file (a device, pipe or folder); "
-            "name the key's .json file",
-        )
-    if len(data) > KEY_FILE_MAX_BYTES:
-        raise _Invalid(
-            "json_auth_file",
-            "too long",
-            f"json_auth_file names {shown}, over {KEY_FILE_MAX_BYTES:,} bytes; the API allows a key of "
-            f"0..{BODY_LIMITS['json_auth_file']} characters",
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _Invalid("json_auth_file", "not JSON", f"json_auth_file names {shown}, which is not UTF-8 text") from None
+def report_columns(columns: Iterable[str], id_column: str = "group_id") -> list[str]:
+    """The manifest columns that the report carries after its own (secrets dropped); *id_column* names the
+    run's target (``group_id``, or ``task_id``: a task run's ``group_id`` is carried as information)."""
+    leading = (LEADING_COLUMNS - {"group_id"}) | {id_column}
+    return [c for c in columns if c not in SECRET_COLUMNS and c not in leading]
 
 
 def _check_formulas(formulas: tuple[str, ...]) -> None:
     for column in formulas:
         if column in _KNOWN_COLUMNS:
-            raise _Invalid(
+            raise InvalidCell(
                 column,
                 "formula without a value",
                 f"{column} is a formula saved without its value (by a tool that does not compute "
@@ -157,7 +75,7 @@ def _check_formulas(formulas: tuple[str, ...]) -> None:
             )
 
 
-def _check_id(column: str, value: str) -> None:
+def _check_id(column: str, value: str) -> str:
     if (
         0 < len(value) <= MAX_ID_LENGTH
         and value.isascii()
@@ -166,23 +84,43 @@ def _check_id(column: str, value: str) -> None:
         and value[0] != " "
         and value[-1] != " "
     ):
-        return  # the usual id: printable ASCII, no edge spaces (the checks below would all pass)
+        return value  # the usual id: printable ASCII, no edge spaces (the checks below would all pass)
     if not value:
-        raise _Invalid(column, "missing", f"{column} is empty; every row needs one")
+        raise InvalidCell(column, "missing", f"{column} is empty; every row needs one")
     if len(value) > MAX_ID_LENGTH:
-        raise _Invalid(column, "too long", f"{column} has {len(value)} characters; the API allows 1..{MAX_ID_LENGTH}")
+        raise InvalidCell(
+            column, "too long", f"{column} has {len(value)} characters; the API allows 1..{MAX_ID_LENGTH}"
+        )
     if value != value.strip():
-        raise _Invalid(
+        raise InvalidCell(
             column,
             "has surrounding spaces",
             f"{column} {quoted(value.strip())} has leading or trailing spaces; remove them",
         )
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
-        raise _Invalid(
+        raise InvalidCell(
             column, "has control characters", f"{column} holds a control or invisible character (line break, tab, …)"
         )
     if value in (".", ".."):
-        raise _Invalid(column, "is a dot segment", f"{column} {quoted(value)} is not an id")
+        raise InvalidCell(column, "is a dot segment", f"{column} {quoted(value)} is not an id")
+    return value
+
+
+def _check_group_id(value: str) -> str:
+    """A group id as it is sent."""
+    return _check_id("group_id", value)
+
+
+def _check_task_id(value: str) -> str:
+    """A task id as it is sent: an integer 0..MAX_TASK_ID (the SDK's ``ids: list[int]``), written plainly."""
+    text = value.strip()
+    if not text:
+        raise InvalidCell("task_id", "missing", "task_id is empty; every row needs one")
+    if not (text.isascii() and text.isdigit() and int(text) <= MAX_TASK_ID):
+        raise InvalidCell(
+            "task_id", "not an integer", f"task_id {quoted(value)} is not a task id: an integer 0..{MAX_TASK_ID}"
+        )
+    return str(int(text))
 
 
 _LOW64 = (1 << 64) - 1
@@ -248,8 +186,9 @@ class FirstRows:
 class Planner:
     """Turns raw manifest rows into :class:`RowPlan` s; one planner per pass over a manifest.
 
-    *env* supplies ``env:NAME`` cells and the ``BULKRETRY_<COLUMN>`` run-wide defaults; *base_dir* is
-    where relative ``json_auth_file`` paths are looked up (the manifest's folder).
+    *call* is the run's action and its body defaults (:class:`CallSpec`; the retry of groups unless given);
+    *env* supplies ``env:NAME`` cells and the ``BULKRETRY_<COLUMN>`` run-wide defaults; *base_dir* is where
+    relative ``json_auth_file`` paths are looked up (the manifest's folder).
     """
 
     def __init__(
@@ -259,19 +198,30 @@ class Planner:
         project_id: str | None = None,
         region: str | None = None,
         endpoint: str | None = None,
-        migrate_failed_object: bool | None = None,
+        call: CallSpec | None = None,
         env: Mapping[str, str] | None = None,
         base_dir: Path | None = None,
     ) -> None:
+        self.call = call or CallSpec()
+        action = self.call.action
         self.columns = list(columns)
-        self.extra_columns = report_columns(self.columns)
+        self.extra_columns = report_columns(self.columns, action.id_column)
         self._key_slots = [i for i, column in enumerate(self.extra_columns) if column in MASKED_COLUMNS]
         self._project_id = project_id or ""
         self._region = region or ""
-        self._env = os.environ if env is None else env
-        self._base_dir = base_dir or Path.cwd()
-        self._migrate_default = bool(migrate_failed_object)
+        self._id_column = action.id_column
+        self._target_id = _check_group_id if action.target == GROUPS else _check_task_id
+        #: What a duplicate row repeats: ``group`` or ``task``.
+        self._noun = action.id_column[: -len("_id")]
         self._first_row = FirstRows()
+        self._check_where(endpoint)
+        self._needs_region = not endpoint
+        #: Region ids already found good (a run has a few; bounded against a hostile manifest).
+        self._good_regions: set[str] = set()
+        self._bodies = BodyMaker(self.call, self.columns, os.environ if env is None else env, base_dir or Path.cwd())
+
+    def _check_where(self, endpoint: str | None) -> None:
+        """Every row has a project and an endpoint (a column, an option or a profile); ConfigError if not."""
         if "project_id" not in self.columns and not self._project_id:
             raise ConfigError(
                 "no project id: add a project_id column to the manifest, give --project-id, "
@@ -286,64 +236,48 @@ class Planner:
                 "no endpoint: give --endpoint URL or --region R (or add a region column, or name a "
                 "KooCLI profile with a region: --profile)"
             )
-        self._needs_region = not endpoint
-        #: Region ids already found good (a run has a few; bounded against a hostile manifest).
-        self._good_regions: set[str] = set()
-        # Run-wide defaults for empty body cells, looked up once: BULKRETRY_SRC_SK and friends.
-        defaults = {column: self._env.get(DEFAULT_ENV_PREFIX + column.upper(), "") for column in BODY_LIMITS}
-        # The body fields a row can have: a column of the manifest, or one with a default (in the API's order).
-        self._body_fields = [
-            (column, limit, defaults[column])
-            for column, limit in BODY_LIMITS.items()
-            if column in self.columns or defaults[column]
-        ]
 
     def plan(self, row: int, values: Mapping[str, str], formulas: tuple[str, ...] = ()) -> RowPlan:
         """One row's plan; *formulas* names the columns whose cell is a formula without a value (invalid if
         the column is one bulkretry uses)."""
         project_id = values.get("project_id", "") or self._project_id
-        group_id = values.get("group_id", "")
+        target_id = values.get(self._id_column, "")
         region = values.get("region", "").strip() or self._region
-        shown = [(column, values.get(column, "")) for column in self.extra_columns]
-        for slot in self._key_slots:  # access keys are shown masked; an env: reference is no secret
-            column, value = shown[slot]
-            if value and value[:4] not in ENV_PREFIXES:
-                shown[slot] = (column, mask(value))
-        extra = tuple(shown)
+        extra = self._shown(values)
         try:
             if formulas:
                 _check_formulas(formulas)
-            _check_id("group_id", group_id)
+            target_id = self._target_id(target_id)
             _check_id("project_id", project_id)
             if self._needs_region and region not in self._good_regions:
                 self._check_region(region)
-            body = self._body(values)
-        except _Invalid as bad:
+            body = self._bodies.body(values)
+        except InvalidCell as bad:
             return RowPlan(
                 row,
                 project_id,
-                group_id,
+                target_id,
                 region,
-                RetryBody({}),
+                CallBody({}),
                 extra,
                 Outcome.INVALID,
                 f"invalid:{bad.column} {bad.why}",
                 bad.detail,
             )
-        first = self._first_row.first(project_id, group_id, row)
+        first = self._first_row.first(project_id, target_id, row)
         if first != row:
             return RowPlan(
                 row,
                 project_id,
-                group_id,
+                target_id,
                 region,
-                RetryBody({}),
+                CallBody({}),
                 extra,
                 Outcome.DUPLICATE,
                 "duplicate",
-                f"same project and group as row {first}; called once",
+                f"same project and {self._noun} as row {first}; called once",
             )
-        return RowPlan(row, project_id, group_id, region, body, extra)
+        return RowPlan(row, project_id, target_id, region, body, extra)
 
     def plan_all(self, rows: Iterable[Any]) -> Iterator[RowPlan]:
         """Plan every :class:`~bulkretry.manifest.columns.RawRow` of *rows*, in order."""
@@ -352,67 +286,21 @@ class Planner:
 
     # -- pieces ------------------------------------------------------------------------------------
 
+    def _shown(self, values: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """The row's extra columns as the report shows them: access keys masked (an env: reference is no secret)."""
+        shown = [(column, values.get(column, "")) for column in self.extra_columns]
+        for slot in self._key_slots:
+            column, value = shown[slot]
+            if value and value[:4] not in ENV_PREFIXES:
+                shown[slot] = (column, mask(value))
+        return tuple(shown)
+
     def _check_region(self, region: str) -> None:
         """A row's region goes into the endpoint's host name: only a region id may (never ``x@host#``)."""
         if not region:
-            raise _Invalid("region", "missing", "no region for this row and no --endpoint or --region")
+            raise InvalidCell("region", "missing", "no region for this row and no --endpoint or --region")
         problem = region_problem(region)
         if problem:
-            raise _Invalid("region", "not a region id", f"region {problem}")
+            raise InvalidCell("region", "not a region id", f"region {problem}")
         if len(self._good_regions) < 1024:
             self._good_regions.add(region)
-
-    def _env_value(self, column: str, value: str) -> str:
-        """An ``env:NAME`` cell: the variable's value."""
-        name = value[4:].strip()
-        if not name:
-            raise _Invalid(column, "bad env reference", f"{column} says {value[:4]!r} without a variable name")
-        if name not in self._env:
-            raise _Invalid(
-                column, "env not set", f"{column} refers to the environment variable {quoted(name)}, which is not set"
-            )
-        return self._env[name]
-
-    def _body(self, values: Mapping[str, str]) -> RetryBody:
-        body: dict[str, Any] = {}
-        get = values.get
-        for column, limit, default in self._body_fields:
-            value = get(column, "") or default
-            if not value:
-                continue
-            if value[:4] in ENV_PREFIXES:
-                value = self._env_value(column, value)
-            if column == "json_auth_file" and value:
-                value = self._key_file_text(value)
-            if len(value) > limit:
-                raise _Invalid(column, "too long", f"{column} has {len(value)} characters; the API allows 0..{limit}")
-            if value:
-                body[column] = value
-        flag = values.get("migrate_failed_object", "").strip()
-        if flag:
-            parsed = parse_bool(flag)
-            if parsed is None:
-                raise _Invalid(
-                    "migrate_failed_object",
-                    "not a boolean",
-                    f"migrate_failed_object {quoted(flag)} is not true/false, 1/0, yes/no or 是/否",
-                )
-            body["migrate_failed_object"] = parsed
-        else:
-            body["migrate_failed_object"] = self._migrate_default
-        return RetryBody(body)
-
-    def _key_file_text(self, value: str) -> str:
-        """A JSON key cell holds the key itself, or a path to it."""
-        if value.lstrip().startswith("{"):
-            text = value
-        else:
-            path = Path(value).expanduser()
-            if not path.is_absolute():
-                path = self._base_dir / path
-            text = _read_key_file(path)
-        try:
-            json.loads(text)
-        except ValueError:
-            raise _Invalid("json_auth_file", "not JSON", "json_auth_file is not a JSON key") from None
-        return text

@@ -14,7 +14,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
@@ -26,6 +26,7 @@ from bulkretry import __version__
 from bulkretry.errors import ApiError, ConfigError, TransportError
 from bulkretry.jsontext import encoder
 from bulkretry.masking import PLAIN_ID_CHARS, PLAIN_ID_MAX, hides_in_plain_id, redact, redact_credentials
+from bulkretry.oms.actions import ACTIONS, Action
 from bulkretry.oms.auth import Authenticator, OutgoingRequest
 from bulkretry.oms.endpoint import Endpoint, check_region, endpoint_for_region, parse_endpoint
 from bulkretry.oms.errorbody import MAX_BODY_BYTES, parse_error_body, read_capped, short_text
@@ -79,8 +80,8 @@ def make_session(*, limit: int = 100) -> aiohttp.ClientSession:
 _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote() leaves as it is: the usual id needs no work
 
 
-#: The fixed segments of the three calls' paths, already encoded.
-_SEGMENTS = {"taskgroups": "taskgroups", "retry": "retry"}
+#: The fixed segments of the actions' paths (and their targets' GETs), already encoded.
+_SEGMENTS = {part: part for action in ACTIONS.values() for part in (*action.path, *action.show_path) if part != "{id}"}
 
 
 def encode_segment(value: str) -> str:
@@ -160,24 +161,43 @@ class OmsClient:
             raise ValueError("no endpoint: give --endpoint, --region, or a region column")
         return endpoint_for_region(region, self._region_endpoints)
 
-    # -- the three calls ---------------------------------------------------------------------------
+    # -- the calls ---------------------------------------------------------------------------------
 
-    async def retry_task_group(
-        self, project_id: str, group_id: str, body: Mapping[str, Any], *, region: str | None = None
+    async def call(
+        self, action: Action, project_id: str, target_id: str, body: Mapping[str, Any], *, region: str | None = None
     ) -> Response:
-        """``PUT /v2/{project_id}/taskgroups/{group_id}/retry`` with *body* as JSON."""
-        copy = getattr(body, "copy", None)  # a dict, or a RetryBody: a plain dict at C speed
+        """*action* on the group or task *target_id* (``PUT /v2/{project_id}/taskgroups/{group_id}/retry``, ...),
+        with *body* as JSON, or no body at all for an action that has none (a stop)."""
         return await self.request(
-            "PUT",
+            action.method,
             project_id,
-            ("taskgroups", group_id, "retry"),
-            json_body=copy() if copy is not None else dict(body),
+            action.segments(target_id),
+            json_body=_json_body(body) if action.body_fields else None,
             region=region,
         )
 
-    async def show_task_group(self, project_id: str, group_id: str, *, region: str | None = None) -> dict[str, Any]:
-        """``GET /v2/{project_id}/taskgroups/{group_id}``: the group as a dict."""
-        resp = await self.request("GET", project_id, ("taskgroups", group_id), region=region)
+    async def call_batch(
+        self,
+        action: Action,
+        project_id: str,
+        ids: Sequence[int],
+        body: Mapping[str, Any],
+        *,
+        region: str | None = None,
+    ) -> Response:
+        """A batch *action* (``POST /v2/{project_id}/tasks/batch-update``) on the tasks *ids*: one call, its body
+        ``{"ids": [...]}`` and the fields of *body* (``task_priority``)."""
+        return await self.request(
+            action.method, project_id, action.path, json_body={"ids": list(ids), **_json_body(body)}, region=region
+        )
+
+    async def show(
+        self, action: Action, project_id: str, target_id: str, *, region: str | None = None
+    ) -> dict[str, Any]:
+        """The GET of *action*'s target (``GET /v2/{project_id}/taskgroups/{group_id}`` or ``.../tasks/{task_id}``):
+        the group or task as a dict."""
+        segments = tuple(target_id if part == "{id}" else part for part in action.show_path)
+        resp = await self.request("GET", project_id, segments, region=region)
         return self._expect_object(resp)
 
     async def list_task_groups(
@@ -345,7 +365,7 @@ class OmsClient:
         request_id = head.get("X-Request-Id", "")
         if len(request_id) > PLAIN_ID_MAX or request_id.strip(PLAIN_ID_CHARS) or self._scan_ids:
             request_id = self._request_id(request_id, json_body)  # not the usual hex id: it may quote a secret
-        if 200 <= status < 300 and raw == b"{}":  # what the retry call answers: no need for the parser
+        if 200 <= status < 300 and raw == b"{}":  # what the actions answer: no need for the parser
             return Response(status, request_id, latency, {})
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(
@@ -469,11 +489,17 @@ def transport_failure(exc: BaseException, timeout_s: float | None, latency_ms: f
     return TransportError("invalid_request", short_text(str(exc)), latency_ms=latency_ms)
 
 
+def _json_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """*body* as a plain dict (a ``CallBody`` or a dict: copied at C speed)."""
+    copy = getattr(body, "copy", None)
+    return copy() if copy is not None else dict(body)
+
+
 def _not_json(status: int, what: str, text: str, request_id: str, latency: float) -> ApiError:
     """A 2xx that is not the API's answer: ``invalid_response`` (not retryable), saying who likely answered."""
     start = short_text(text, 60)
     message = (
-        f"HTTP {status} with {what}: a proxy or captive page likely answered, not OMS; the retry may not "
+        f"HTTP {status} with {what}: a proxy or captive page likely answered, not OMS; the call may not "
         "have reached it. Check --endpoint and any proxy" + (f" (page: {start})" if start else "")
     )
     return ApiError(status, "invalid_response", short_text(message), request_id=request_id, latency_ms=latency)

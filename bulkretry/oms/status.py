@@ -1,4 +1,5 @@
-"""Task group statuses as the OMS API numbers them (``GET /v2/{project_id}/taskgroups/{group_id}``)."""
+"""Task group and task statuses as the OMS API numbers them (``GET /v2/{project_id}/taskgroups/{group_id}``,
+``GET /v2/{project_id}/tasks/{task_id}``: two scales), in words."""
 
 from __future__ import annotations
 
@@ -6,10 +7,20 @@ from collections.abc import Callable
 from typing import Any
 
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
+from bulkretry.oms.actions import GROUPS
 from bulkretry.oms.errorbody import short_text
 from bulkretry.records import GROUP_COLUMNS
 
-__all__ = ["FAILED", "FINISHED", "RUNNING", "STATUS_NAMES", "group_story", "status_name", "status_of"]
+__all__ = [
+    "FAILED",
+    "FINISHED",
+    "RUNNING",
+    "STATUS_NAMES",
+    "TASK_STATUS_NAMES",
+    "group_story",
+    "status_name",
+    "status_of",
+]
 
 STATUS_NAMES: dict[int, str] = {
     0: N_("waiting"),
@@ -24,14 +35,25 @@ STATUS_NAMES: dict[int, str] = {
     9: N_("deleted"),
 }
 RUNNING, FAILED, FINISHED = 1, 5, 6
+#: Task statuses (``GET /v2/{project_id}/tasks/{task_id}``): another scale than the groups'.
+TASK_STATUS_NAMES: dict[int, str] = {
+    1: N_("waiting"),
+    2: N_("running"),
+    3: N_("stopped"),
+    4: N_("failed"),
+    5: N_("succeeded"),
+    6: N_("retrying"),
+    7: N_("pausing"),
+}
 
 
-def status_name(status: int | None, lang: str = DEFAULT_LANG) -> str:
-    """The status in words (``5`` -> ``migration failed``; in Chinese ``迁移失败``, as the OMS console says)."""
+def status_name(status: int | None, lang: str = DEFAULT_LANG, target: str = GROUPS) -> str:
+    """The status of a group (or, *target* ``tasks``, of a task) in words (``5`` -> ``migration failed``; in
+    Chinese ``迁移失败``, as the OMS console says)."""
     _ = translation(lang).gettext
     if status is None:
         return _("unknown")
-    name = STATUS_NAMES.get(status)
+    name = (STATUS_NAMES if target == GROUPS else TASK_STATUS_NAMES).get(status)
     return _(name) if name else _("status {status}").format(status=status)
 
 

@@ -1,10 +1,11 @@
-"""The batch engine: fan out retry calls under a rate limit and a concurrency cap, one result per row.
+"""The batch engine: fan out the run's calls (its action) under a rate limit and a concurrency cap, one result per row.
 
 An anyio task group on asyncio; a pacer (:mod:`bulkretry.run.pacing`) spaces every call (first attempts and
 retries alike) ``1/rate`` seconds apart, so no one-second window holds more than ``rate`` calls (with
 ``--rate auto``: at the rate each project's pacer has learnt from 429s); ``concurrency`` workers share one
 iterator of plans, so at most that many rows are in progress and memory follows the concurrency, not
-the manifest.
+the manifest. A batch action (``priority``) sends consecutive rows of one project, region and body in one call,
+``batch_size`` at a time, and gives each row its own result from the batch's answer.
 Results go to ``on_result`` as rows finish. ``stop()`` stops new calls and marks the rest
 ``interrupted``; cancelling the run marks the calls in flight ``interrupted`` too. ``halt(reason)`` is a stop
 for a systematic failure: the rows not called are ``interrupted`` with error code ``halted`` and the reason.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -28,9 +29,10 @@ import anyio
 from bulkretry.errors import ApiError, BulkRetryError, LoginRefused, LoginUnavailable, TransportError
 from bulkretry.manifest.plan import RowPlan
 from bulkretry.masking import redact
-from bulkretry.oms.client import OmsClient
+from bulkretry.oms.actions import ACTIONS, DEFAULT_ACTION, GROUPS, Action
+from bulkretry.oms.client import OmsClient, Response
 from bulkretry.oms.errorbody import short_text
-from bulkretry.oms.status import FAILED, group_story, status_name, status_of
+from bulkretry.oms.status import group_story, status_name, status_of
 from bulkretry.records import Outcome, RowResult
 from bulkretry.run.halt import HaltRule
 from bulkretry.run.pacing import FixedPacer, PacerPool
@@ -115,10 +117,12 @@ class EngineStats:
 class EngineConfig:
     """How an :class:`Engine` calls: the settings of a run's calls, and the pacers and halt rules it reads.
 
-    *rate* is calls per second in total (``None``: unlimited), or *pacers* hands out each project's pacer
-    (``--rate auto``); *concurrency* is the most calls in flight. *check_status* looks a group up before its retry
-    (a group that is not failed is skipped); *verify_timeout* polls it after the retry, every *verify_interval*
-    seconds, until it leaves status 5 or the time passes. *halt_rule* hears of every call and row.
+    *action* is the call each row gets (:mod:`bulkretry.oms.actions`; the retry of task groups unless given), a
+    batch action *batch_size* rows a call. *rate* is calls per second in total (``None``: unlimited), or *pacers*
+    hands out each project's pacer (``--rate auto``); *concurrency* is the most calls in flight. *check_status*
+    reads the target before its call (a status the action does not accept is skipped); *verify_timeout* polls it
+    after the call, every *verify_interval* seconds, while its status is in ``action.pending`` and the time has
+    not passed. *halt_rule* hears of every call and row.
     """
 
     rate: float | None = None
@@ -130,12 +134,16 @@ class EngineConfig:
     verify_timeout: float | None = None
     verify_interval: float = 2.0
     halt_rule: HaltRule | None = None
+    action: Action = ACTIONS[(DEFAULT_ACTION, GROUPS)]
+    batch_size: int = 50
 
     def __post_init__(self) -> None:
         if self.rate is not None and self.rate <= 0:
             raise ValueError("rate must be positive")
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
 
     def pacer_pool(self) -> PacerPool | None:
         """The pacers of the run: *pacers*, else one shared pacer at *rate*, else none (no limit)."""
@@ -148,7 +156,7 @@ class EngineConfig:
 class _Row:
     """One row in progress: what its calls have made so far (a cancel, a stop and the result read it)."""
 
-    __slots__ = ("before", "extra", "last", "made", "pacer", "plan", "started", "story", "tries")
+    __slots__ = ("answer", "before", "extra", "last", "made", "pacer", "plan", "started", "story", "tries")
 
     def __init__(self, plan: RowPlan, started: str, pacer: Any) -> None:
         self.plan = plan
@@ -163,6 +171,8 @@ class _Row:
         #: The status columns of ``--check-status``, and the group's own story (group_story).
         self.before: tuple[tuple[str, str], ...] = ()
         self.story: tuple[tuple[str, str | int], ...] | None = None
+        #: A batch's answer (on the batch's own row, which counts its calls).
+        self.answer: Response | None = None
 
 
 class Engine:
@@ -240,24 +250,40 @@ class Engine:
         if self._stopping:
             self._stop_event.set()
         source = iter(plans)
-
-        async def worker() -> None:
-            # Each worker pulls the next plan from the one shared iterator (next() never awaits, so no
-            # plan is taken twice): *concurrency* workers, not a task per row, keep memory and CPU flat.
-            for plan in source:
-                if self.fatal is not None:  # IAM refused the login: the rows not called are left as they are
-                    return
-                if plan.callable and not self._stopping and not self.config.dry_run:
-                    await self._row(plan, on_result, on_call)
-                else:
-                    on_result(self._uncalled(plan))
-
+        worker = self._batch_worker if self.config.action.batch else self._worker
         async with anyio.create_task_group() as tg:
             for _ in range(self.config.concurrency):
-                tg.start_soon(worker)
+                tg.start_soon(worker, source, on_result, on_call)
         if self.fatal is not None:
             raise self.fatal
         return self.stats
+
+    def _calls(self, plan: RowPlan) -> bool:
+        """Whether *plan* is to be called now (not invalid or a duplicate, not a dry run, the run not stopped)."""
+        return plan.callable and not self._stopping and not self.config.dry_run
+
+    async def _worker(self, source: Iterator[RowPlan], on_result: ResultSink, on_call: CallHook | None) -> None:
+        """Call the plans of *source* one row at a time."""
+        # Each worker pulls the next plan from the one shared iterator (next() never awaits, so no
+        # plan is taken twice): *concurrency* workers, not a task per row, keep memory and CPU flat.
+        for plan in source:
+            if self.fatal is not None:  # IAM refused the login: the rows not called are left as they are
+                return
+            if self._calls(plan):
+                await self._row(plan, on_result, on_call)
+            else:
+                on_result(self._uncalled(plan))
+
+    def _report(self, result: RowResult | None, on_result: ResultSink) -> None:
+        """Hand a row's *result* on (None: IAM refused the login before its first call), and let the halt rule
+        read it when the row made calls."""
+        if result is None:
+            return
+        on_result(result)
+        if result.attempts and self._halt_rule is not None:
+            reason = self._halt_rule.observe(result)
+            if reason:
+                self.halt(reason)
 
     # -- one row -----------------------------------------------------------------------------------
 
@@ -266,7 +292,7 @@ class Engine:
         if not plan.callable:
             return self._local(plan, plan.verdict, plan.error_code, plan.error_msg)  # type: ignore[arg-type]
         if self.config.dry_run:
-            return self._local(plan, Outcome.DRY_RUN, "", "dry run: not called")
+            return self._local(plan, Outcome.DRY_RUN, "", f"dry run: not called ({self.config.action.describe()})")
         return self._local(plan, Outcome.INTERRUPTED, *self.not_called())
 
     def _local(self, plan: RowPlan, outcome: Outcome, code: str, msg: str) -> RowResult:
@@ -283,9 +309,12 @@ class Engine:
             extra=plan.extra,
         )
 
+    def _new_row(self, plan: RowPlan) -> _Row:
+        return _Row(plan, self._now_iso(), self.pacers.get(plan.project_id) if self.pacers is not None else None)
+
     async def _row(self, plan: RowPlan, on_result: ResultSink, on_call: CallHook | None) -> None:
-        """Call one row (look it up first, retry it, poll it, as the run asks) and report its result."""
-        row = _Row(plan, self._now_iso(), self.pacers.get(plan.project_id) if self.pacers is not None else None)
+        """Call one row (look it up first, call it, poll it, as the run asks) and report its result."""
+        row = self._new_row(plan)
         result: RowResult | None = None
         try:
             result = await self._call_row(row, on_call)
@@ -293,78 +322,78 @@ class Engine:
             result = self._failure(row, True)
             raise
         finally:
-            if result is not None:
-                on_result(result)
-                if result.attempts and self._halt_rule is not None:
-                    reason = self._halt_rule.observe(result)
-                    if reason:
-                        self.halt(reason)
+            self._report(result, on_result)
 
     async def _call_row(self, row: _Row, on_call: CallHook | None) -> RowResult | None:
         """The calls of one row and its result (None: IAM refused the login before the row's first call)."""
         plan, client = row.plan, self._client
         assert client is not None  # a row is called only when this is no dry run, and then __init__ had a client
-        region = plan.region or None
-        if self.config.check_status:  # look first: a group that is not failed is skipped, not retried
+        region, action = plan.region or None, self.config.action
+        if self.config.check_status:  # look first: a status the action does not accept is skipped, not called
             looked = await self._look_first(row, on_call)
             if looked is not None:
                 return looked
         if row.last is None and not self._stopping:
             resp = await self._attempts(
-                row, lambda: client.retry_task_group(plan.project_id, plan.group_id, plan.body, region=region), on_call
+                row, lambda: client.call(action, plan.project_id, plan.group_id, plan.body, region=region), on_call
             )
             if resp is not None:
-                if self.config.verify_timeout is not None:
-                    await self._verify(row)
-                return RowResult(
-                    plan.row,
-                    plan.project_id,
-                    plan.group_id,
-                    Outcome.SUCCEEDED,
-                    http_status=resp.status,
-                    attempts=row.made,
-                    request_id=resp.request_id,
-                    latency_ms=resp.latency_ms,
-                    started_at=row.started,
-                    finished_at=self._now_iso(),
-                    extra=row.extra,
-                )
-        if self.fatal is not None and not row.made:  # a refused login: an uncalled row has no result
+                return await self._succeeded(row, resp)
+        return self._ending(row)
+
+    async def _succeeded(self, row: _Row, resp: Response) -> RowResult:
+        """The result of a row whose call succeeded (polled first with ``--verify``)."""
+        if self.config.verify_timeout is not None:
+            await self._verify(row)
+        plan = row.plan
+        return RowResult(
+            plan.row,
+            plan.project_id,
+            plan.group_id,
+            Outcome.SUCCEEDED,
+            http_status=resp.status,
+            attempts=row.made,
+            request_id=resp.request_id,
+            latency_ms=resp.latency_ms,
+            started_at=row.started,
+            finished_at=self._now_iso(),
+            extra=row.extra,
+        )
+
+    def _ending(self, row: _Row) -> RowResult | None:
+        """The result of a row whose calls ended without success: failed, or interrupted by a stop (None: IAM
+        refused the login before the row's first call, and an uncalled row then has no result)."""
+        if self.fatal is not None and not row.made:
             return None
         return self._failure(
             row, self._stopping and (row.last is None or self._policy.should_retry(row.last, row.tries))
         )
 
     async def _look_first(self, row: _Row, on_call: CallHook | None) -> RowResult | None:
-        """``--check-status``: the group's GET before its retry. The row's result when it is not to be retried
-        (not failed, or no readable status); None to go on (failed, or the lookup itself failed: ``row.last``)."""
-        plan, client = row.plan, self._client
-        group = await self._attempts(
+        """``--check-status``: the target's GET before its call. The row's result when it is not to be called
+        (a status the action does not accept, or no readable status); None to go on (accepted, or the lookup
+        itself failed: ``row.last``)."""
+        plan, client, action = row.plan, self._client, self.config.action
+        found = await self._attempts(
             row,
-            lambda: client.show_task_group(plan.project_id, plan.group_id, region=plan.region or None),  # type: ignore[union-attr]
+            lambda: client.show(action, plan.project_id, plan.group_id, region=plan.region or None),  # type: ignore[union-attr]
             on_call,
         )
-        if group is None:
+        if found is None:
             return None
-        status = status_of(group)
+        status = status_of(found)
         row.before = (
             ("status_before", "" if status is None else str(status)),
-            ("status_before_meaning", status_name(status)),
+            ("status_before_meaning", status_name(status, target=action.target)),
         )
-        row.story = group_story(group, lambda text: redact(text, plan.body))
-        row.extra = (*row.before, *row.story, *plan.extra)
-        if status is None:  # not known to be failed, nor known not to be: neither retry nor skip
-            code, outcome = "status:unknown", Outcome.FAILED
-            msg = (
-                "the status lookup answered with no readable status, so it is not known whether the group failed: "
-                "not retried; look the group up in the OMS console, or run this row again without --check-status"
-            )
-        elif status != FAILED:
-            code, outcome = f"status:{status}", Outcome.SKIPPED
-            msg = f"status {status} ({status_name(status)}): not failed, so not retried"
-        else:
+        if action.target == GROUPS:
+            row.story = group_story(found, lambda text: redact(text, plan.body))
+        row.extra = (*row.before, *(row.story or ()), *plan.extra)
+        if status is None:  # not known to be accepted, nor known not to be: neither call nor skip
+            return self._looked(row, Outcome.FAILED, "status:unknown", _unknown_status(action))
+        if action.accepts(status):
             return None
-        return self._looked(row, outcome, code, msg)
+        return self._looked(row, Outcome.SKIPPED, f"status:{status}", _not_accepted(action, status))
 
     def _looked(self, row: _Row, outcome: Outcome, code: str, msg: str) -> RowResult:
         """The result of a row that its lookup settled (skipped, or a status not known)."""
@@ -382,6 +411,107 @@ class Engine:
             finished_at=self._now_iso(),
             extra=row.extra,
         )
+
+    # -- batches (an action whose ids go into one call's body) ----------------------------------------
+
+    async def _batch_worker(self, source: Iterator[RowPlan], on_result: ResultSink, on_call: CallHook | None) -> None:
+        """Call the plans of *source* a batch at a time (see :meth:`_gather`)."""
+        after = _After()
+        while True:
+            plan, after.plan = after.plan or next(source, None), None
+            if plan is None or self.fatal is not None:
+                return
+            if not self._calls(plan):
+                on_result(self._uncalled(plan))
+                continue
+            batch, after = self._gather(plan, source, on_result)
+            try:
+                await self._batch(batch, on_result, on_call)
+            except anyio.get_cancelled_exc_class():
+                if after.plan is not None:  # read past the batch, never called: still one result for it
+                    on_result(self._local(after.plan, Outcome.INTERRUPTED, *self.not_called()))
+                raise
+            if after.error is not None:
+                raise after.error
+
+    def _gather(self, first: RowPlan, source: Iterator[RowPlan], on_result: ResultSink) -> tuple[list[RowPlan], _After]:
+        """*first* and the callable plans after it of the same project, region and body, up to ``batch_size``
+        (plans not to be called in between are reported as they come); and what was read past the batch: the
+        next plan (another project, region or body), or the error the manifest raised."""
+        key, batch = _batch_key(first), [first]
+        while len(batch) < self.config.batch_size:
+            try:
+                plan = next(source, None)
+            except Exception as exc:  # a manifest error: this batch is called first, then it is raised
+                return batch, _After(error=exc)
+            if plan is None:
+                break
+            if not plan.callable:
+                on_result(self._uncalled(plan))
+            elif _batch_key(plan) != key:
+                return batch, _After(plan=plan)
+            else:
+                batch.append(plan)
+        return batch, _After()
+
+    async def _batch(self, plans: list[RowPlan], on_result: ResultSink, on_call: CallHook | None) -> None:
+        """One call for *plans* (with ``--check-status``, for those whose status the action accepts, each read
+        first), and each row's result."""
+        left = [self._new_row(plan) for plan in plans]  # the rows not reported yet
+        carrier = _Row(plans[0], left[0].started, left[0].pacer)  # the batch call's own count of calls
+        try:
+            if self.config.check_status:
+                left = await self._accepted(left, on_result, on_call)
+            if left and not self._stopping:
+                await self._batch_call(carrier, left, on_call)
+            for row in left:
+                self._report(await self._batch_result(row, carrier), on_result)
+            left = []
+        except anyio.get_cancelled_exc_class():
+            for row in left:
+                _share_calls(carrier, row)
+                self._report(self._failure(row, True), on_result)
+            raise
+
+    async def _accepted(self, rows: list[_Row], on_result: ResultSink, on_call: CallHook | None) -> list[_Row]:
+        """``--check-status`` of a batch: each row read in turn; the rows whose status the action does not
+        accept (or whose lookup failed) are reported, the others returned."""
+        accepted: list[_Row] = []
+        for index, row in enumerate(rows):
+            if self._stopping:
+                return [*accepted, *rows[index:]]
+            looked = await self._look_first(row, on_call)
+            if looked is not None:
+                self._report(looked, on_result)
+            elif row.last is not None:
+                self._report(self._ending(row), on_result)
+            else:
+                accepted.append(row)
+        return accepted
+
+    async def _batch_call(self, carrier: _Row, rows: list[_Row], on_call: CallHook | None) -> None:
+        """The one call of a batch, under the pacer and the retry policy; its answer in ``carrier.answer``, or
+        ``carrier.last`` says why there is none. Each row's first call is heard by *on_call*."""
+        client, action, plan = self._client, self.config.action, carrier.plan
+
+        def hear(_: RowPlan) -> None:
+            for row in rows:
+                if not row.made and on_call is not None:
+                    on_call(row.plan)
+
+        ids = [int(row.plan.group_id) for row in rows]
+        carrier.answer = await self._attempts(
+            carrier,
+            lambda: client.call_batch(action, plan.project_id, ids, plan.body, region=plan.region or None),  # type: ignore[union-attr]
+            hear,
+        )
+
+    async def _batch_result(self, row: _Row, carrier: _Row) -> RowResult | None:
+        """A row's result from its batch's answer: the same status, request id and latency for every row of it."""
+        _share_calls(carrier, row)
+        if carrier.answer is None:
+            return self._ending(row)
+        return await self._succeeded(row, carrier.answer)
 
     # -- the calls of a row ------------------------------------------------------------------------
 
@@ -462,36 +592,36 @@ class Engine:
         return not self._stopping
 
     async def _verify(self, row: _Row) -> None:
-        """After a retry: poll the group until it leaves status 5 or the verify timeout passes, and put what was
-        last seen in the row's status columns. The polls count in ``row.made``."""
+        """After the call: poll the target while its status is in ``action.pending`` and the verify timeout has
+        not passed, and put what was last seen in the row's status columns. The polls count in ``row.made``."""
         polled = await self._poll(row)
-        plan = row.plan
+        plan, target = row.plan, self.config.action.target
         after = status_of(polled) if polled is not None else None
-        if row.story is None and polled is not None:  # no lookup before: the group's story as polled
+        if row.story is None and polled is not None and target == GROUPS:  # no lookup before: the story as polled
             row.story = group_story(polled, lambda text: redact(text, plan.body))
         row.extra = (
             *row.before,
             ("status_after", "" if after is None else str(after)),
-            ("status_after_meaning", status_name(after)),
+            ("status_after_meaning", status_name(after, target=target)),
             *(row.story or ()),
             *plan.extra,
         )
 
     async def _poll(self, row: _Row) -> Any:
-        """The group as last seen by polling it after its retry (None if no poll answered)."""
-        plan, client = row.plan, self._client
+        """The target as last seen by polling it after its call (None if no poll answered)."""
+        plan, client, action = row.plan, self._client, self.config.action
         deadline = self._clock() + (self.config.verify_timeout or 0.0)
         seen: Any = None
         while True:
-            group = await self._attempts(
+            found = await self._attempts(
                 row,
-                lambda: client.show_task_group(plan.project_id, plan.group_id, region=plan.region or None),  # type: ignore[union-attr]
+                lambda: client.show(action, plan.project_id, plan.group_id, region=plan.region or None),  # type: ignore[union-attr]
                 None,
             )
-            if group is None:
+            if found is None:
                 return seen
-            seen = group
-            if status_of(group) != FAILED or self._clock() >= deadline:
+            seen = found
+            if status_of(found) not in action.pending or self._clock() >= deadline:
                 return seen
             with anyio.move_on_after(min(self.config.verify_interval, max(0.0, deadline - self._clock()))):
                 await self._stop_event.wait()  # type: ignore[union-attr]
@@ -526,6 +656,48 @@ class Engine:
             )  # fmt: skip
         code, msg = ("interrupted", "stopped before an answer came") if not self.halt_reason else self.not_called()
         return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=code, error_msg=msg, **common)
+
+
+class _After:
+    """What a batch worker read past its batch: the next plan, or the error the manifest raised."""
+
+    __slots__ = ("error", "plan")
+
+    def __init__(self, plan: RowPlan | None = None, error: Exception | None = None) -> None:
+        self.plan, self.error = plan, error
+
+
+def _batch_key(plan: RowPlan) -> tuple[str, str, tuple[tuple[str, Any], ...]]:
+    """Plans with the same key can share a batch call: one project, region and body (the level)."""
+    return plan.project_id, plan.region, tuple(plan.body.items())
+
+
+def _share_calls(carrier: _Row, row: _Row) -> None:
+    """A batch's calls, counted on its own row, are each of its rows' calls (once: the carrier is then spent
+    for this row)."""
+    if carrier.made and row.last is None:
+        row.made += carrier.made
+        row.tries, row.last = carrier.tries, carrier.last
+
+
+def _statuses(action: Action, statuses: Iterable[int]) -> str:
+    """``3 (stopped), 4 (failed)``: statuses of *action*'s target, in words."""
+    return ", ".join(f"{status} ({status_name(status, target=action.target)})" for status in sorted(statuses))
+
+
+def _not_accepted(action: Action, status: int) -> str:
+    """Why a row is skipped: ``status 2 (running): --action start accepts 3 (stopped), 4 (failed)``."""
+    return f"status {_statuses(action, (status,))}: --action {action.name} accepts {_statuses(action, action.allowed)}"
+
+
+def _unknown_status(action: Action) -> str:
+    """Why a row whose lookup gave no readable status is neither called nor skipped."""
+    what = action.id_column[: -len("_id")]
+    return (
+        f"the status lookup answered with no readable status, so it is not known whether --action {action.name} "
+        f"applies to the {what}: not called; look the {what} up in the OMS console, or run this row again without "
+        "--check-status"
+    )
 
 
 def _internal_error(plan: RowPlan, exc: Exception) -> TransportError:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bulkretry.errors import ConfigError
 from bulkretry.manifest.columns import ManifestInfo
-from bulkretry.manifest.plan import Planner, RowPlan
+from bulkretry.manifest.plan import CallSpec, Planner, RowPlan
 from bulkretry.manifest.read import count_rows, iter_rows, open_manifest, stopped_at
 from bulkretry.oms.actions import GROUPS, TASKS, Action, action_for
 from bulkretry.oms.endpoint import Endpoint, region_overrides
@@ -38,13 +38,13 @@ class PreparedRun:
 
     @property
     def extra_columns(self) -> list[str]:
-        """The report's columns after the contract's: status lookups and the group's own story (when asked
+        """The report's columns after the contract's: status lookups and a group's own story (when asked
         for), then the manifest's."""
         checks = self.settings.checks
         status = (["status_before", "status_before_meaning"] if checks.check_status else []) + (
             ["status_after", "status_after_meaning"] if checks.verify_timeout is not None else []
         )
-        story = list(GROUP_COLUMNS) if status else []
+        story = list(GROUP_COLUMNS) if status and self.action.target == GROUPS else []
         return status + story + self.planner().extra_columns
 
     @property
@@ -63,7 +63,7 @@ class PreparedRun:
             project_id=target.project_id,
             region=target.region,
             endpoint=target.endpoint,
-            migrate_failed_object=self.settings.checks.migrate_failed_object,
+            call=CallSpec(self.action, bool(self.settings.checks.migrate_failed_object), self.settings.work.priority),
             env=self.env,
             base_dir=Path(self.info.path).resolve().parent,
         )
@@ -99,13 +99,14 @@ def prepare(
     selection = settings.resume.selection
     if selection is None:
         return replace(prepared, rows=count_rows(info, should_stop=should_stop))
-    # A rerun: the rows of the selected groups (matched as the planner will: the run's default project).
+    # A rerun: the rows of the selected targets (matched as the planner will: the run's default project).
     default_project = settings.target.project_id or ""
+    id_column = prepared.action.id_column
     rows, seen = 0, set()
     for raw in iter_rows(info):
         if should_stop is not None and should_stop():
             raise stopped_at(info, raw.row)
-        key = (raw.values.get("project_id", "") or default_project, raw.values.get("group_id", ""))
+        key = (raw.values.get("project_id", "") or default_project, raw.values.get(id_column, ""))
         if key in selection.targets:
             rows += key not in seen or Outcome.DUPLICATE.value in selection.only
             seen.add(key)

@@ -238,7 +238,7 @@ class _Session:
         self.own_session = session is None and not s.checks.dry_run
         self.session = make_session(limit=s.pacing.concurrency) if self.own_session else session
         self.client = None if s.checks.dry_run else self._client()
-        self.engine = _engine(s, self.client)
+        self.engine = _engine(self.prepared, self.client)
 
     def _client(self) -> OmsClient:
         target = self.settings.target
@@ -454,8 +454,9 @@ class _Hooks:
     should_stop: Callable[[], bool] | None
 
 
-def _engine(s: RunSettings, client: OmsClient | None) -> Engine:
-    """The engine of settings *s*: a fixed rate, or (``--rate auto``) a pacer per project."""
+def _engine(prepared: PreparedRun, client: OmsClient | None) -> Engine:
+    """The engine of the run: its action, and a fixed rate or (``--rate auto``) a pacer per project."""
+    s = prepared.settings
     pacing, checks = s.pacing, s.checks
     pacers = None
     if pacing.rate_auto is not None:  # each project finds its own quota (quotas are per account and API)
@@ -472,6 +473,8 @@ def _engine(s: RunSettings, client: OmsClient | None) -> Engine:
             check_status=checks.check_status,
             verify_timeout=checks.verify_timeout,
             halt_rule=None if checks.dry_run else run_rules(pacing.halt_on_failure),
+            action=prepared.action,
+            batch_size=s.work.batch_size,
         ),
     )
 

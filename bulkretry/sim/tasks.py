@@ -12,6 +12,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from bulkretry.oms.status import TASK_STATUS_NAMES
 from bulkretry.sim import seeded
 
 __all__ = [
@@ -29,16 +30,6 @@ __all__ = [
     "stop_moving",
 ]
 
-#: Task statuses as the OMS API numbers them (``GET /v2/{project_id}/tasks/{task_id}``).
-TASK_STATUS_NAMES: dict[int, str] = {
-    1: "waiting",
-    2: "running",
-    3: "stopped",
-    4: "failed",
-    5: "succeeded",
-    6: "retrying",
-    7: "pausing",
-}
 TASK_WAITING, TASK_RUNNING, TASK_STOPPED, TASK_FAILED, TASK_SUCCEEDED, TASK_PAUSING = 1, 2, 3, 4, 5, 7
 PRIORITIES = ("HIGH", "MEDIUM", "LOW")
 #: The largest task id the API takes (a Long of at most 15 digits).

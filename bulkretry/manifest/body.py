@@ -1,0 +1,255 @@
+"""A row's call body: the fields its action sends (``Action.body_fields``), read from the row's cells, the run's
+``BULKRETRY_<COLUMN>`` defaults and options, ``env:`` references and JSON key files resolved, and each checked
+against the API's limits and values before any call. Nothing here calls out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bulkretry.columns import BODY_FIELDS, BODY_LIMITS
+from bulkretry.errors import UsageError
+from bulkretry.manifest.columns import quoted
+from bulkretry.masking import ENV_PREFIXES
+from bulkretry.oms.actions import ACTIONS, CRYPTO_FIELDS, DEFAULT_ACTION, GROUPS, PRIORITIES, Action
+from bulkretry.oms.credentials import read_small_file
+
+__all__ = [
+    "CRYPTO_TYPES",
+    "DEFAULT_ENV_PREFIX",
+    "KEY_FILE_MAX_BYTES",
+    "BodyMaker",
+    "CallBody",
+    "CallSpec",
+    "InvalidCell",
+    "parse_bool",
+]
+
+#: Run-wide defaults for empty body cells come from ``BULKRETRY_<COLUMN>`` (e.g. BULKRETRY_SRC_SK).
+DEFAULT_ENV_PREFIX = "BULKRETRY_"
+#: The values of a ``*_crypto_type`` field; ``KMS`` needs its key id.
+CRYPTO_TYPES: tuple[str, ...] = ("DEFAULT", "KMS")
+#: The most bytes read from a json_auth_file: the API's 65,535 characters, 4 UTF-8 bytes each, and a BOM.
+KEY_FILE_MAX_BYTES = 4 * BODY_LIMITS["json_auth_file"] + 3
+
+_TRUE = {"true", "1", "yes", "y", "是", "t"}
+_FALSE = {"false", "0", "no", "n", "否", "f"}
+
+
+def parse_bool(text: str) -> bool | None:
+    """``true/false``, ``1/0``, ``yes/no``, ``是/否`` (any case, spaces ignored); None if it is none of them."""
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+class InvalidCell(Exception):
+    """A cell the API would refuse: the row is ``invalid:<column> <why>``, *detail* its message (no secret in it)."""
+
+    def __init__(self, column: str, why: str, detail: str) -> None:
+        super().__init__(detail)
+        self.column, self.why, self.detail = column, why, detail
+
+
+class CallBody(Mapping[str, Any]):
+    """The JSON body of one row's call. Holds secrets: its repr shows field names only."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self._fields = dict(fields)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def copy(self) -> dict[str, Any]:
+        """The fields as a plain dict (as ``dict.copy``): what the client encodes, without a lookup per key."""
+        return dict(self._fields)
+
+    def __repr__(self) -> str:
+        return f"CallBody(fields={sorted(self._fields)!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._fields) == dict(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """What each row's call is: the action, and the run's values for a body field whose cell is empty
+    (``--migrate-failed-object``/``--full-remigrate``, ``--priority``)."""
+
+    action: Action = ACTIONS[(DEFAULT_ACTION, GROUPS)]
+    migrate_failed_object: bool = False
+    priority: str | None = None
+
+
+def _read_key_file(path: Path) -> str:
+    """A json_auth_file's text: a regular file only (a FIFO or a device such as /dev/zero is refused without
+    waiting on it), and at most :data:`KEY_FILE_MAX_BYTES` read (a bigger file is refused, not loaded)."""
+    shown = quoted(path.name)
+    try:
+        data = read_small_file(path, KEY_FILE_MAX_BYTES)
+    except OSError:
+        raise InvalidCell(
+            "json_auth_file", "unreadable", f"json_auth_file names a file that cannot be read: {shown}"
+        ) from None
+    if data is None:
+        raise InvalidCell(
+            "json_auth_file",
+            "not a file",
+            f"json_auth_file names {shown}, which is not a regular file (a device, pipe or folder); "
+            "name the key's .json file",
+        )
+    if len(data) > KEY_FILE_MAX_BYTES:
+        raise InvalidCell(
+            "json_auth_file",
+            "too long",
+            f"json_auth_file names {shown}, over {KEY_FILE_MAX_BYTES:,} bytes; the API allows a key of "
+            f"0..{BODY_LIMITS['json_auth_file']} characters",
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidCell(
+            "json_auth_file", "not JSON", f"json_auth_file names {shown}, which is not UTF-8 text"
+        ) from None
+
+
+def _check_crypto(body: dict[str, Any], crypto: str, key_id: str) -> None:
+    """``<side>_crypto_type`` is DEFAULT or KMS (any case; sent upper-case), and KMS comes with its key id."""
+    value = body.get(crypto)
+    if value is None:
+        return
+    if value.strip().upper() not in CRYPTO_TYPES:
+        raise InvalidCell(crypto, "not DEFAULT or KMS", f"{crypto} {quoted(value)} is neither DEFAULT nor KMS")
+    body[crypto] = value.strip().upper()
+    if body[crypto] == "KMS" and not body.get(key_id):
+        raise InvalidCell(key_id, "missing", f"{crypto} is KMS, so {key_id} is needed: the id of the KMS key")
+
+
+class BodyMaker:
+    """Each row's :class:`CallBody` for one manifest: the fields the action sends, in the API's order.
+
+    *env* supplies ``env:NAME`` cells and the ``BULKRETRY_<COLUMN>`` defaults; *base_dir* is where a relative
+    ``json_auth_file`` path is looked up. A ``priority`` action with neither a ``priority`` column nor
+    ``--priority`` is a :class:`UsageError` here, before any call.
+    """
+
+    def __init__(self, spec: CallSpec, columns: Sequence[str], env: Mapping[str, str], base_dir: Path) -> None:
+        sent = frozenset(spec.action.body_fields)
+        self._env = env
+        self._base_dir = base_dir
+        defaults = {name: env.get(DEFAULT_ENV_PREFIX + name.upper(), "") for name in BODY_FIELDS if name in sent}
+        #: The text fields a row can have: a column of the manifest, or one with a default (in the API's order).
+        self._texts = [
+            (name, BODY_LIMITS.get(name), defaults[name])
+            for name in BODY_FIELDS
+            if name in sent and (name in columns or defaults[name])
+        ]
+        self._crypto = [(crypto, key_id) for crypto, key_id in CRYPTO_FIELDS.items() if crypto in sent]
+        self._migrate: bool | None = spec.migrate_failed_object if "migrate_failed_object" in sent else None
+        self._levels = "task_priority" in sent
+        self._priority = spec.priority
+        if self._levels and not spec.priority and "priority" not in columns:
+            raise UsageError(
+                f"--action {spec.action.name} needs a level: give --priority {'|'.join(PRIORITIES)}, "
+                "or add a priority column to the manifest"
+            )
+
+    def body(self, values: Mapping[str, str]) -> CallBody:
+        """The row's body; :class:`InvalidCell` for the first cell the API would refuse."""
+        body = self._text_fields(values)
+        for crypto, key_id in self._crypto:
+            _check_crypto(body, crypto, key_id)
+        if self._migrate is not None:
+            body["migrate_failed_object"] = self._flag(values)
+        if self._levels:
+            body["task_priority"] = self._level(values)
+        return CallBody(body)
+
+    def _text_fields(self, values: Mapping[str, str]) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        get = values.get
+        for column, limit, default in self._texts:
+            value = get(column, "") or default
+            if not value:
+                continue
+            if value[:4] in ENV_PREFIXES:
+                value = self._env_value(column, value)
+            if column == "json_auth_file" and value:
+                value = self._key_file_text(value)
+            if limit is not None and len(value) > limit:
+                raise InvalidCell(
+                    column, "too long", f"{column} has {len(value)} characters; the API allows 0..{limit}"
+                )
+            if value:
+                body[column] = value
+        return body
+
+    def _flag(self, values: Mapping[str, str]) -> bool:
+        flag = values.get("migrate_failed_object", "").strip()
+        if not flag:
+            return bool(self._migrate)
+        parsed = parse_bool(flag)
+        if parsed is None:
+            raise InvalidCell(
+                "migrate_failed_object",
+                "not a boolean",
+                f"migrate_failed_object {quoted(flag)} is not true/false, 1/0, yes/no or 是/否",
+            )
+        return parsed
+
+    def _level(self, values: Mapping[str, str]) -> str:
+        """The row's ``priority`` cell, else ``--priority``."""
+        cell = values.get("priority", "").strip()
+        if not cell and not self._priority:
+            raise InvalidCell(
+                "priority", "missing", f"priority is empty and no --priority was given: give {', '.join(PRIORITIES)}"
+            )
+        level = cell.upper() or str(self._priority)
+        if level not in PRIORITIES:
+            raise InvalidCell("priority", "not a level", f"priority {quoted(cell)} is not {', '.join(PRIORITIES)}")
+        return level
+
+    def _env_value(self, column: str, value: str) -> str:
+        """An ``env:NAME`` cell: the variable's value."""
+        name = value[4:].strip()
+        if not name:
+            raise InvalidCell(column, "bad env reference", f"{column} says {value[:4]!r} without a variable name")
+        if name not in self._env:
+            raise InvalidCell(
+                column, "env not set", f"{column} refers to the environment variable {quoted(name)}, which is not set"
+            )
+        return self._env[name]
+
+    def _key_file_text(self, value: str) -> str:
+        """A JSON key cell holds the key itself, or a path to it."""
+        if value.lstrip().startswith("{"):
+            text = value
+        else:
+            path = Path(value).expanduser()
+            if not path.is_absolute():
+                path = self._base_dir / path
+            text = _read_key_file(path)
+        try:
+            json.loads(text)
+        except ValueError:
+            raise InvalidCell("json_auth_file", "not JSON", "json_auth_file is not a JSON key") from None
+        return text
