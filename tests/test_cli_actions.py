@@ -158,3 +158,14 @@ def test_rerun_takes_the_action_given_and_the_earlier_one_otherwise(tmp_path: Pa
         code, _, err = run_cli("rerun", str(tmp_path / "run"), "--dry-run", "--out", str(out_dir), *extra)
         assert code == 0, err
         assert f"call: PUT /v2/{{project_id}}/taskgroups/{{group_id}}/{call} (--action {call} on groups)" in err
+
+
+def test_readme_actions_table_names_every_call() -> None:
+    """README's Actions table has a row for each action of ACTIONS, with its target and call."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `") and "/v2/{project_id}/" in line]
+    for action in ACTIONS.values():
+        assert any(
+            f"`{action.name}`" in row and f"| {action.target} |" in row and f"`{action.describe()}`" in row
+            for row in rows
+        ), action
