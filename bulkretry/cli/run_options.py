@@ -126,12 +126,14 @@ examples:
 
 VALIDATE_HELP = """\
 Read MANIFEST and check every row as `run` would (columns, API limits, env: references, duplicates),
-print each row's verdict and a summary. Calls nothing. Exit status: 0 every row is fine, 1 some rows are
+print the call a run would make (--action, see `bulkretry run --help`), each row's verdict and a summary.
+Calls nothing. Exit status: 0 every row is fine, 1 some rows are
 invalid, 2 the manifest cannot be used at all.
 
 examples:
   bulkretry validate groups.xlsx --sheet 迁移任务组 --project-id 0a1b2c3d...
   bulkretry validate groups.csv --region cn-north-4 --quiet     # only the problems and the summary
+  bulkretry validate tasks.csv --region cn-north-4 --action priority --priority HIGH
 """
 
 
