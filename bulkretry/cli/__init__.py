@@ -19,7 +19,8 @@ from bulkretry.errors import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, BulkRetryErro
 __all__ = ["main"]
 
 MAIN_HELP = """\
-Restart failed Huawei Cloud OMS migration task groups in bulk, from a CSV or Excel manifest.
+Restart failed Huawei Cloud OMS migration task groups in bulk (or start, stop and reprioritise groups and tasks),
+from a CSV or Excel manifest.
 
 examples:
   bulkretry demo                                   # try it against the built-in simulator
@@ -28,6 +29,8 @@ examples:
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --rate 10
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --out runs/x --resume
   bulkretry rerun runs/x                           # a new run of the rows that failed
+  bulkretry run paused.xlsx --region cn-north-4 --project-id ID --action start --check-status   # start paused groups
+  bulkretry discover --region cn-north-4 --project-id ID --target tasks --out tasks.xlsx   # the failed tasks
   bulkretry diff runs/x runs/x-rerun               # fixed, still failing, newly failing
   bulkretry history bulkretry-runs                 # every round of a campaign: history.csv, history.html
   bulkretry sim --port 8080                        # run the simulator on its own

@@ -8,12 +8,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from bulkretry.defaults import MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_TIMEOUT, MAX_VERIFY_TIMEOUT
+from bulkretry.defaults import MAX_ATTEMPTS, MAX_BATCH_SIZE, MAX_CONCURRENCY, MAX_TIMEOUT, MAX_VERIFY_TIMEOUT
 
 __all__ = [
     "LANG_HELP",
     "HelpFormatter",
     "add_lang_option",
+    "batch_size_type",
     "concurrency_type",
     "duration_type",
     "formats_type",
@@ -74,6 +75,7 @@ concurrency_type = _number(int, low=1, high=MAX_CONCURRENCY)
 max_attempts_type = _number(int, low=1, high=MAX_ATTEMPTS)
 timeout_type = _number(float, low=0, high=MAX_TIMEOUT, above=True)
 verify_timeout_type = _number(float, low=0, high=MAX_VERIFY_TIMEOUT, above=True)
+batch_size_type = _number(int, low=1, high=MAX_BATCH_SIZE)
 #: The simulator's: a TCP port; groups and latency it can hold and wait without running out.
 port_type = _number(int, low=0, high=65535)
 sim_groups_type = _number(int, low=0, high=1_000_000)

@@ -6,38 +6,49 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # for annotations only: imported lazily, so `bulkretry --help` stays fast
     from bulkretry.notify.send import Target
+    from bulkretry.oms.actions import Action
     from bulkretry.oms.network import Network
     from bulkretry.records import RunSummary
     from bulkretry.run.job import JobEnding
 
-__all__ = ["Notifier", "print_ending", "summary_line"]
+__all__ = ["Notifier", "Told", "action_words", "print_ending", "summary_line"]
 
 
-def summary_line(summary: RunSummary, files: Sequence[Path], lang: str = "en") -> str:
-    """The line printed at the end of a run, in *lang* (English names the outcomes as the csv does)."""
-    from bulkretry.i18n import DEFAULT_LANG, translation
-    from bulkretry.report.charts import outcome_label
+@dataclass(frozen=True)
+class Told:
+    """What the lines at the end of a run say besides its ending: the run's manifest and action, in which
+    language, and whether the summary goes out as JSON."""
+
+    manifest: Path
+    action: Action
+    lang: str
+    json_summary: bool = False
+
+
+def summary_line(summary: RunSummary, files: Sequence[Path], lang: str = "en", action: Action | None = None) -> str:
+    """The line printed at the end of a run, in *lang* (English names the outcomes as the csv does); it names
+    *action* when it is not the default (``24 rows (start tasks): ...``)."""
+    from bulkretry.i18n import translation
+    from bulkretry.oms.actions import DEFAULT_ACTION, GROUPS
     from bulkretry.run.summary import report_file
 
     _ = translation(lang).gettext
-    order = ["succeeded", "failed", "invalid", "duplicate", "skipped", "dry_run", "interrupted"]
-    counts = _(", ").join(
-        _("{count} {outcome}").format(
-            count=summary.by_outcome[k], outcome=k if lang == DEFAULT_LANG else outcome_label(k, lang)
-        )
-        for k in order
-        if summary.by_outcome.get(k)
-    )
     codes = [(c, n) for c, n in summary.by_error_code.items() if c not in ("duplicate",)][:3]
     top = _(" · top errors: {codes}").format(codes=_(", ").join(f"{c} ×{n}" for c, n in codes)) if codes else ""
-    return _("{rows} rows: {counts}{top} · {duration} s · {calls} calls at {rate}/s · report: {report}").format(
+    if action is None or (action.name, action.target) == (DEFAULT_ACTION, GROUPS):
+        line = _("{rows} rows: {counts}{top} · {duration} s · {calls} calls at {rate}/s · report: {report}")
+    else:
+        line = _("{rows} rows ({action}): {counts}{top} · {duration} s · {calls} calls at {rate}/s · report: {report}")
+    return line.format(
         rows=summary.rows,
-        counts=counts or _("nothing"),
+        action=action_words(action) if action is not None else "",
+        counts=_outcome_counts(summary, lang) or _("nothing"),
         top=top,
         duration=f"{summary.duration_s:.1f}",
         calls=summary.calls,
@@ -46,11 +57,34 @@ def summary_line(summary: RunSummary, files: Sequence[Path], lang: str = "en") -
     )
 
 
-def print_ending(ending: JobEnding, manifest: Path, lang: str, *, json_summary: bool, out: TextIO, err: TextIO) -> None:
-    """Print how the run of *manifest* ended: the summary line (on *err* with ``--json-summary``), its notes and
-    warnings, the signal that stopped it, then the JSON summary."""
+def action_words(action: Action) -> str:
+    """``start tasks``: the action and its target, as the terminal names them."""
+    return f"{action.name} {action.target}"
+
+
+def _outcome_counts(summary: RunSummary, lang: str) -> str:
+    """``8 succeeded, 2 failed``: the outcomes that occurred, in the csv's words (English) or *lang*'s."""
+    from bulkretry.i18n import DEFAULT_LANG, translation
+    from bulkretry.report.charts import outcome_label
+
+    _ = translation(lang).gettext
+    order = ["succeeded", "failed", "invalid", "duplicate", "skipped", "dry_run", "interrupted"]
+    return _(", ").join(
+        _("{count} {outcome}").format(
+            count=summary.by_outcome[k], outcome=k if lang == DEFAULT_LANG else outcome_label(k, lang)
+        )
+        for k in order
+        if summary.by_outcome.get(k)
+    )
+
+
+def print_ending(ending: JobEnding, told: Told, *, out: TextIO, err: TextIO) -> None:
+    """Print how the run ended: the summary line (on *err* with ``--json-summary``), its notes and warnings, the
+    signal that stopped it, then the JSON summary."""
+    manifest, json_summary = told.manifest, told.json_summary
     if ending.summary is not None:
-        print(summary_line(ending.summary, ending.files, lang), file=err if json_summary else out)
+        line = summary_line(ending.summary, ending.files, told.lang, told.action)
+        print(line, file=err if json_summary else out)
         _print_notes(ending, manifest, err)
     if ending.signal is not None:
         print(_signal_line(ending, manifest), file=err)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from bulkretry.cli.ending import Notifier, print_ending
+from bulkretry.cli.ending import Notifier, Told, action_words, print_ending
 from bulkretry.cli.logfile import json_log
 from bulkretry.records import RowResult
 from bulkretry.run.engine import Engine
@@ -63,13 +63,17 @@ class TerminalRun:
                 disable=not self.show,
                 unit="row",
                 dynamic_ncols=True,
-                desc="dry run" if self.prepared.settings.checks.dry_run else "retrying",
+                desc="dry run" if self.prepared.settings.checks.dry_run else self._calling(),
                 smoothing=0.05,
             )
             try:
                 yield
             finally:
                 bar.close()
+
+    def _calling(self) -> str:
+        """The bar's description while the rows are called: ``retry groups``, ``start tasks``, ..."""
+        return action_words(self.prepared.action)
 
     def started(self, start: RunStart) -> None:
         self.engine = start.engine
@@ -93,15 +97,10 @@ class TerminalRun:
         )
 
     def ended(self, ending: JobEnding) -> None:
-        settings, terminal = self.prepared.settings, self.terminal
-        print_ending(
-            ending,
-            settings.manifest.path,
-            settings.output.lang,
-            json_summary=terminal.json_summary,
-            out=terminal.out,
-            err=terminal.err,
-        )
+        prepared, terminal = self.prepared, self.terminal
+        settings = prepared.settings
+        told = Told(settings.manifest.path, prepared.action, settings.output.lang, json_summary=terminal.json_summary)
+        print_ending(ending, told, out=terminal.out, err=terminal.err)
 
     def notify(self, ending: JobEnding) -> None:
         self.notifier.send(ending, self.terminal.err)

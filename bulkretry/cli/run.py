@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bulkretry.cli.common import lang_of
 from bulkretry.errors import EXIT_FAILED, EXIT_OK
@@ -82,13 +82,21 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings
     """The settings that `run` and `validate` share (the manifest options)."""
     from pathlib import Path
 
-    from bulkretry.run.settings import Checks, ManifestSource, RunSettings, ServiceTarget
+    from bulkretry.run.settings import Checks, ManifestSource, RunSettings, ServiceTarget, Work
 
     return RunSettings(
         manifest=ManifestSource(Path(args.manifest), args.encoding, args.delimiter, args.sheet),
         target=ServiceTarget(args.endpoint, args.region, project_id_option(args, env)),
         checks=Checks(migrate_failed_object=args.migrate_failed_object),
+        work=Work(**work_given(args)),
     )
+
+
+def work_given(args: argparse.Namespace) -> dict[str, Any]:
+    """--action, --target, --priority and --batch-size as given (those not given left out: the defaults of
+    :class:`~bulkretry.run.settings.Work`, or a rerun's earlier values, stand for them)."""
+    given = {name: getattr(args, name) for name in ("action", "target", "priority", "batch_size")}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _pacing_given(args: argparse.Namespace) -> PacingGiven:
@@ -145,13 +153,14 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSett
 
 def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple[Selection, RunSettings]:
     """A rerun: the earlier run's settings, overridden by the options given now."""
+    from dataclasses import replace
     from pathlib import Path
 
     from bulkretry.run.rerun import DEFAULT_ONLY, load_selection
     from bulkretry.run.settings import ServiceTarget, rerun_settings
 
     selection = load_selection(Path(args.source), args.only or DEFAULT_ONLY, args.error_code)
-    return selection, rerun_settings(
+    settings = rerun_settings(
         selection,
         manifest=args.manifest,
         target=ServiceTarget(args.endpoint, args.region, project_id_option(args, None), verify_tls=not args.insecure),
@@ -159,6 +168,8 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
         checks=_checks(args, None),
         output=_output(args, args.format or ()),
     )
+    # The action options given now, over the earlier run's (which rerun_settings reads from the journal).
+    return selection, replace(settings, work=replace(settings.work, **work_given(args)))
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -172,21 +183,45 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _note_hidden_sheets(info, err)
     where = f"sheet {info.sheet!r}" if info.kind != "csv" else f"{info.encoding}, delimiter {info.delimiter!r}"
     print(f"{info.path} ({info.kind}, {where}): {prepared.rows} rows, columns: {', '.join(info.columns)}", file=out)
-    print(f"{'row':>6}  {'group_id':<38} verdict    reason", file=out)
-    counts: dict[str, int] = {}
-    for plan in prepared.plans():
-        verdict = "ok" if plan.callable else plan.verdict.value  # type: ignore[union-attr]
-        counts[verdict] = counts.get(verdict, 0) + 1
-        if args.quiet and plan.callable:
-            continue
-        reason = f"{plan.error_code}: {plan.error_msg}" if plan.error_code else ""
-        print(f"{plan.row:>6}  {plan.group_id:<38} {verdict:<10} {reason}".rstrip(), file=out)
+    print(call_line(prepared), file=out)
+    counts = _print_verdicts(prepared, out, quiet=args.quiet)
     print(
         f"summary: {prepared.rows} rows · {counts.get('ok', 0)} to call · {counts.get('duplicate', 0)} duplicate"
         f" · {counts.get('invalid', 0)} invalid · nothing was called",
         file=out,
     )
     return EXIT_FAILED if counts.get("invalid") else EXIT_OK
+
+
+def _print_verdicts(prepared: PreparedRun, out: TextIO, *, quiet: bool) -> dict[str, int]:
+    """Each row's verdict under a header naming the target's column (only the problems when *quiet*); the
+    count of each verdict."""
+    print(f"{'row':>6}  {prepared.action.id_column:<38} verdict    reason", file=out)
+    counts: dict[str, int] = {}
+    for plan in prepared.plans():
+        verdict = "ok" if plan.callable else plan.verdict.value  # type: ignore[union-attr]
+        counts[verdict] = counts.get(verdict, 0) + 1
+        if quiet and plan.callable:
+            continue
+        reason = f"{plan.error_code}: {plan.error_msg}" if plan.error_code else ""
+        print(f"{plan.row:>6}  {plan.group_id:<38} {verdict:<10} {reason}".rstrip(), file=out)
+    return counts
+
+
+def call_line(prepared: PreparedRun) -> str:
+    """The call each row gets (what ``validate`` and a dry run show): ``call: PUT /v2/{project_id}/taskgroups/
+    {group_id}/retry (--action retry on groups)``; for a batch action, the batch size and the levels too."""
+    from bulkretry.oms.actions import PRIORITIES
+
+    action, work = prepared.action, prepared.settings.work
+    line = f"call: {action.describe()} (--action {action.name} on {action.target})"
+    if not action.batch:
+        return line
+    fallback = f"else --priority {work.priority}" if work.priority else "no --priority given"
+    return (
+        f"{line}, up to {work.batch_size} task ids per call (--batch-size), task_priority {'/'.join(PRIORITIES)} "
+        f"from each row's priority cell, {fallback}"
+    )
 
 
 def _note_hidden_sheets(info: ManifestInfo, err: TextIO) -> None:
@@ -293,6 +328,8 @@ def run_prepared(
     from bulkretry.run.job import JobRequest, run_job
 
     settings = prepared.settings
+    if settings.checks.dry_run and not args.quiet:
+        print(f"dry run, nothing is called; {call_line(prepared)}", file=err)
     network = network_from(env, ca_bundle=args.ca_bundle, verify=settings.target.verify_tls)
     targets = []
     if args.notify:

@@ -8,6 +8,7 @@ import argparse
 from bulkretry.cli.common import (
     HelpFormatter,
     add_lang_option,
+    batch_size_type,
     concurrency_type,
     duration_type,
     formats_type,
@@ -20,10 +21,23 @@ from bulkretry.cli.common import (
 )
 from bulkretry.cli.run import cmd_rerun, cmd_run, cmd_validate
 
+RUN_INTRO = """\
+Call OMS once for every row of MANIFEST (CSV or Excel, one row per task group or task), rate-limited and
+concurrent: by default retry each failed task group; --action starts, stops or reprioritises instead. Writes
+report.html, report.csv, report.xlsx, report.json, summary.json and your manifest annotated with each row's
+outcome (annotated.xlsx or annotated.csv) to a new run folder.
+"""
+
+ACTIONS_NOTE = """\
+The target is tasks when the manifest has a task_id column, else groups; --target groups|tasks overrides.
+Group statuses: 1 executing, 2 monitoring, 3 paused, 5 migration failed; task statuses: 1 waiting, 2 running,
+3 stopped, 4 failed. The service refuses a call in any other status (OMS.1015):
+--check-status looks each target up first and skips those rows, advised with start and stop. priority sends
+--batch-size task ids per call (default 50), at the level of the row's priority cell, else --priority. A failed
+task restarts with --action start (retry is for task groups only).
+"""
+
 RUN_HELP = """\
-Retry every task group of MANIFEST (CSV or Excel, one row per group), rate-limited and concurrent,
-and write report.html, report.csv, report.xlsx, report.json, summary.json and your manifest annotated
-with each row's outcome (annotated.xlsx or annotated.csv) to a new run folder.
 
 Credentials (the first configured wins; --auth forces one): OMS_AUTH_TOKEN or --token-file (IAM token);
 HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK (AK/SK signing, also CLOUD_SDK_AK/CLOUD_SDK_SK); OMS_IAM_USER and
@@ -71,7 +85,29 @@ examples:
   HTTPS_PROXY=http://proxy.corp:3128 bulkretry run groups.csv --region cn-north-4 --ca-bundle corp-ca.pem
   bulkretry run groups.csv --region cn-north-4 --notify env:DINGTALK_URL --notify env:SMN_TOPIC --notify-on failure
   bulkretry run groups.csv --region cn-north-4 --halt-on-failure 30:50   # stop once over 30 % of 50+ rows failed
+  bulkretry run paused.csv --region cn-north-4 --action start --check-status --verify   # groups paused for the outage
+  bulkretry run running.csv --region cn-north-4 --action stop --check-status   # pause groups still running
+  bulkretry run tasks.csv --region cn-north-4 --action start --check-status    # failed or stopped tasks (task_id)
+  bulkretry run urgent.csv --region cn-north-4 --action priority --priority HIGH --batch-size 100
 """
+
+
+def actions_table() -> str:
+    """The table of ``run --help``, one line per action in :data:`~bulkretry.oms.actions.ACTIONS`: its name,
+    target, call and the statuses the service accepts it in."""
+    from bulkretry.oms.actions import ACTIONS
+
+    rows = [("--action", "target", "call", "status")]
+    rows += [(a.name, a.target, a.describe(), ", ".join(str(s) for s in sorted(a.allowed))) for a in ACTIONS.values()]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3] for row in rows]
+    return "actions:\n" + "\n".join(lines) + "\n" + ACTIONS_NOTE
+
+
+def run_help() -> str:
+    """``run --help``: what it does, the actions (from the table of actions), then the rest."""
+    return RUN_INTRO + "\n" + actions_table() + "\n" + RUN_HELP
+
 
 RERUN_HELP = """\
 Make a new run of the rows of an earlier run (DIR) that did not succeed: by default those that
@@ -90,12 +126,14 @@ examples:
 
 VALIDATE_HELP = """\
 Read MANIFEST and check every row as `run` would (columns, API limits, env: references, duplicates),
-print each row's verdict and a summary. Calls nothing. Exit status: 0 every row is fine, 1 some rows are
+print the call a run would make (--action, see `bulkretry run --help`), each row's verdict and a summary.
+Calls nothing. Exit status: 0 every row is fine, 1 some rows are
 invalid, 2 the manifest cannot be used at all.
 
 examples:
   bulkretry validate groups.xlsx --sheet 迁移任务组 --project-id 0a1b2c3d...
   bulkretry validate groups.csv --region cn-north-4 --quiet     # only the problems and the summary
+  bulkretry validate tasks.csv --region cn-north-4 --action priority --priority HIGH
 """
 
 
@@ -158,9 +196,13 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
 
 def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "run", help="retry every task group of a manifest", description=RUN_HELP, formatter_class=HelpFormatter
+        "run",
+        help="retry (or start, stop, reprioritise) every task group or task of a manifest",
+        description=run_help(),
+        formatter_class=HelpFormatter,
     )
     _add_manifest_options(p)
+    _add_action_options(p, rerun=False)
     _add_pace_and_output_options(p, rerun=False)
     _add_status_options(p)
     _add_notify_options(p)
@@ -255,20 +297,56 @@ def _add_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     _add_unattended_options(g)
 
 
+def _add_action_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
+    """--action, --target, --priority, --batch-size (all None when not given: :class:`~bulkretry.run.settings.Work`
+    has the defaults, or a rerun the earlier run's)."""
+    from bulkretry.defaults import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
+    from bulkretry.oms.actions import ACTION_NAMES, DEFAULT_ACTION, PRIORITIES, TARGETS
+
+    def shown(default: object) -> str:
+        return "" if rerun else f" (default: {default})"
+
+    g = p.add_argument_group("action (default: as the earlier run)" if rerun else "action")
+    g.add_argument(
+        "--action",
+        choices=ACTION_NAMES,
+        help=f"the call made for each row, as in the table of actions{shown(DEFAULT_ACTION)}",
+    )
+    g.add_argument(
+        "--target",
+        choices=TARGETS,
+        help="what the rows name" + shown("tasks when the manifest has a task_id column, else groups"),
+    )
+    g.add_argument(
+        "--priority",
+        choices=PRIORITIES,
+        metavar="LEVEL",
+        help="with --action priority: HIGH, MEDIUM or LOW, for the rows whose priority cell is empty",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=batch_size_type,
+        metavar="N",
+        help=f"with --action priority: task ids per call, 1 to {MAX_BATCH_SIZE}{shown(DEFAULT_BATCH_SIZE)}",
+    )
+
+
 def _add_status_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("OMS status")
     g.add_argument(
         "--check-status",
         action="store_true",
-        help="look each group up first; skip (outcome skipped) those not in status 5, migration failed; "
-        "a lookup without a readable status fails the row (status:unknown), not retried; the reports "
-        "get the group's own story (group_error_code, group_fail_num, group_failed_object_list, ...)",
+        help="look each group (or task) up first; skip (outcome skipped) those in a status the action is not "
+        "made in (retry: 5, migration failed; see the table of actions); a lookup without a readable status "
+        "fails the row (status:unknown), not retried; the reports get the group's own story (group_error_code, "
+        "group_fail_num, group_failed_object_list, ...)",
     )
     g.add_argument(
         "--verify",
         action="store_true",
-        help="after a retry, poll the group until it leaves status 5; report status_after (and, "
-        "without --check-status, the group columns of the last poll)",
+        help="after the call, poll the group (or task) until the action has taken effect (retry: it leaves "
+        "status 5; stop: it is paused); report status_after (and, without --check-status, the group columns of "
+        "the last poll)",
     )
     from bulkretry.defaults import MAX_VERIFY_TIMEOUT
 
@@ -277,7 +355,7 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
         type=verify_timeout_type,
         default=60.0,
         metavar="S",
-        help=f"how long --verify polls a group, every 2 s, at most {MAX_VERIFY_TIMEOUT:g} (default: %(default)s)",
+        help=f"how long --verify polls a target, every 2 s, at most {MAX_VERIFY_TIMEOUT:g} (default: %(default)s)",
     )
 
 
@@ -362,6 +440,7 @@ def add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query")
     g.add_argument("--region", metavar="R", help="region id for rows without a region column, e.g. cn-north-4")
     g.add_argument("--project-id", metavar="ID", help="project for rows without a project_id column")
+    _add_action_options(p, rerun=True)
     _add_pace_and_output_options(p, rerun=True)
     _add_status_options(p)
     _add_notify_options(p, rerun=True)
@@ -425,6 +504,7 @@ def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         formatter_class=HelpFormatter,
     )
     _add_manifest_options(p)
+    _add_action_options(p, rerun=False)
     p.add_argument("--quiet", action="store_true", help="print only the rows with problems, and the summary")
     _add_profile_option(p.add_argument_group("defaults from credentials (read, never used: nothing is called)"))
     p.set_defaults(handler=cmd_validate)

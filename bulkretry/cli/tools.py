@@ -13,6 +13,7 @@ from bulkretry.cli.run_options import add_auth_options
 from bulkretry.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
+    from bulkretry.discover import Listing
     from bulkretry.oms.auth import Authenticator
     from bulkretry.oms.endpoint import Endpoint
     from bulkretry.oms.network import Network
@@ -153,26 +154,34 @@ def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # -- discover ---------------------------------------------------------------------------------------
 
 DISCOVER_HELP = """\
-List the task groups of a project that are in a status (default 5, migration failed) through the OMS
-list API, every page, and write them as a manifest for `bulkretry run`: group_id, project_id,
-description, source and destination buckets, status, the group's own error code and message (TRF.xxxx:
-why it failed), and credential columns left empty for you to fill, or saying env:SRC_AK, env:SRC_SK,
-env:DST_AK, env:DST_SK with --credentials-from-env. Never overwrites a file. Calls only the list API.
-A list that repeats its pages (a server ignoring the offset) or never ends (past 100,000 groups) stops
+List the task groups (or, with --target tasks, the migration tasks) of a project that are in a status through
+the OMS list API, every page, and write them as a manifest for `bulkretry run`:
+
+  --target groups (default): status 5, migration failed, by default; columns group_id, project_id,
+      description, src_bucket, dst_bucket, status, error_code, error_msg (the group's own TRF.xxxx: why it
+      failed), then the credential columns
+  --target tasks: status 4, failed, by default (3 stopped; 1 waiting, 2 running); --group-id G lists the tasks
+      of one group; columns task_id, group_id (empty for a task outside any group), project_id, region, name,
+      src_bucket, dst_bucket, status, error_code, error_msg, then the credential columns: a manifest
+      for `bulkretry run --action start` (or stop, priority)
+
+The credential columns (src_ak, src_sk, dst_ak, dst_sk) are left empty for you to fill, or say env:SRC_AK,
+env:SRC_SK, env:DST_AK, env:DST_SK with --credentials-from-env. Never overwrites a file. Calls only the list API.
+A list that repeats its pages (a server ignoring the offset) or never ends (past 100,000 entries) stops
 with exit status 1 and writes nothing.
 
 examples:
   bulkretry discover --region cn-north-4 --project-id 0a1b2c3d... --out failed.xlsx
   bulkretry discover --endpoint http://127.0.0.1:8080 --project-id 0a1b2c3d... --credentials-from-env
+  bulkretry discover --region cn-north-4 --project-id 0a1b2c3d... --target tasks --out failed-tasks.xlsx
+  bulkretry discover --region cn-north-4 --project-id 0a1b2c3d... --target tasks --status 3 --group-id 6f1e...
 """
 
 
 def add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from bulkretry.defaults import MAX_TIMEOUT
-
     p = sub.add_parser(
         "discover",
-        help="write a manifest of the groups in a status (default: failed)",
+        help="write a manifest of the groups (or tasks) in a status (default: failed)",
         description=DISCOVER_HELP,
         formatter_class=HelpFormatter,
     )
@@ -189,16 +198,30 @@ def add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         help="region id for the default endpoint, e.g. cn-north-4 (lower-case letters, digits, dashes)",
     )
     g.add_argument("--project-id", metavar="ID", help="the project (default: $HUAWEICLOUD_SDK_PROJECT_ID)")
-    g = p.add_argument_group("what")
+    _add_discover_what(p.add_argument_group("what"))
+    add_auth_options(p)
+    p.set_defaults(handler=_cmd_discover)
+
+
+def _add_discover_what(g: argparse._ArgumentGroup) -> None:
+    """What `discover` lists, into which file, and how long a list call may take."""
+    from bulkretry.defaults import MAX_TIMEOUT
+    from bulkretry.oms.actions import GROUPS, TARGETS
+
+    g.add_argument("--target", choices=TARGETS, default=GROUPS, help="list task groups (default) or migration tasks")
     g.add_argument(
         "--status",
         type=non_negative_int,
-        default=5,
+        default=None,
         metavar="N",
-        help="task group status to list (default: %(default)s, migration failed)",
+        help="status to list (default: 5, migration failed, for groups; 4, failed, for tasks)",
     )
+    g.add_argument("--group-id", metavar="G", help="with --target tasks: only the tasks of task group G")
     g.add_argument(
-        "--out", metavar="FILE", help="the manifest to write, .csv or .xlsx (default: manifest-<project>-status<N>.csv)"
+        "--out",
+        metavar="FILE",
+        help="the manifest to write, .csv or .xlsx (default: manifest-<project>-status<N>.csv, "
+        "tasks-<project>-status<N>.csv for tasks)",
     )
     g.add_argument(
         "--credentials-from-env",
@@ -212,8 +235,32 @@ def add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         metavar="S",
         help=f"per-request timeout in seconds, at most {MAX_TIMEOUT:g} (default: %(default)s)",
     )
-    add_auth_options(p)
-    p.set_defaults(handler=_cmd_discover)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What `discover` was asked to list: the target's listing and its filters (checked)."""
+
+    listing: Listing
+    filters: Mapping[str, object]
+
+    @property
+    def status(self) -> object:
+        return self.filters["status"]
+
+    def default_file(self, project_id: str) -> str:
+        return f"{self.listing.file_stem}-{project_id[:12]}-status{self.status}.csv"
+
+
+def _asked(args: argparse.Namespace) -> _Asked:
+    """``--target``, ``--status`` (the target's default when not given) and ``--group-id`` (tasks only)."""
+    from bulkretry.discover import LISTINGS
+
+    listing = LISTINGS[args.target]
+    if args.group_id is not None and "group_id" not in listing.filters:
+        raise UsageError("--group-id lists the tasks of a task group: give it with --target tasks")
+    status = listing.default_status if args.status is None else args.status
+    return _Asked(listing, {"status": status, "group_id": args.group_id})
 
 
 def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -226,24 +273,26 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.oms.network import network_from
 
     env = dict(os.environ)
+    asked = _asked(args)
     sourced = Sourced(args, env)  # a credentials file or KooCLI profile may give the project and region
     where = _discover_where(args, env, sourced)
-    target = Path(args.out or f"manifest-{where.project_id[:12]}-status{args.status}.csv")
+    target = Path(args.out or asked.default_file(where.project_id))
     if target.exists():
         raise UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")
     network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
     auth = authenticator_for(sourced.required(), timeout=args.timeout, verify_tls=not args.insecure, network=network)
+    noun = asked.listing.noun
     try:
-        rows = asyncio.run(_listing(args, where, auth, network))
+        rows = asyncio.run(_listing(args, asked, where, auth, network))
     except (ApiError, TransportError) as exc:
-        print(f"bulkretry: error: listing the task groups failed: {exc}", file=err)
+        print(f"bulkretry: error: listing the {noun} failed: {exc}", file=err)
         return EXIT_FAILED
     from bulkretry.discover import write_manifest
 
-    count = write_manifest(target, rows)
+    count = write_manifest(target, asked.listing, rows)
     print(
-        f"{count} task groups in status {args.status} · manifest: {target}"
-        + ("" if count else " (header only: nothing to retry)"),
+        f"{count} {noun} in status {asked.status} · manifest: {target}"
+        + ("" if count else " (header only: nothing listed)"),
         file=out,
     )
     return EXIT_OK
@@ -280,9 +329,11 @@ def _discover_where(args: argparse.Namespace, env: dict[str, str], sourced: Sour
     return _Where(project_id, region, {} if args.endpoint else region_overrides(env))
 
 
-async def _listing(args: argparse.Namespace, where: _Where, auth: Authenticator, network: Network) -> list[list[str]]:
-    """Every group in ``--status``, each as a manifest row."""
-    from bulkretry.discover import discover_groups, manifest_row
+async def _listing(
+    args: argparse.Namespace, asked: _Asked, where: _Where, auth: Authenticator, network: Network
+) -> list[list[str]]:
+    """Every entry *asked* for, each as a manifest row."""
+    from bulkretry.discover import CREDENTIAL_ENV, RowContext, discover, manifest_row
     from bulkretry.oms.client import OmsClient, make_session
 
     async with make_session(limit=4) as session:
@@ -295,7 +346,6 @@ async def _listing(args: argparse.Namespace, where: _Where, auth: Authenticator,
             region_endpoints=where.region_endpoints,
             network=network,
         )
-        return [
-            manifest_row(group, where.project_id, credentials_from_env=args.credentials_from_env)
-            async for group in discover_groups(client, where.project_id, status=args.status)
-        ]
+        context = RowContext(where.project_id, where.region, CREDENTIAL_ENV if args.credentials_from_env else {})
+        entries = discover(client, asked.listing, where.project_id, asked.filters)
+        return [manifest_row(entry, asked.listing, context) async for entry in entries]

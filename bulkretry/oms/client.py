@@ -209,24 +209,9 @@ class OmsClient:
         region: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every group (of *status*, if given), page by page through ``GET /v2/{project_id}/taskgroups``."""
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
-        offset = 0
-        while True:
-            query = [("limit", str(page_size)), ("offset", str(offset))]
-            if status is not None:
-                query.append(("status", str(status)))
-            resp = await self.request("GET", project_id, ("taskgroups",), query=query, region=region)
-            page = self._expect_object(resp).get("taskgroups") or []
-            if not isinstance(page, list):
-                raise ApiError(
-                    resp.status, "invalid_response", "'taskgroups' is not a list", request_id=resp.request_id
-                )
-            for group in page:
-                yield group
-            offset += len(page)
-            if len(page) < page_size:
-                return
+        pages = self.list_pages(project_id, "taskgroups", {"status": status}, page_size=page_size, region=region)
+        async for group in pages:
+            yield group
 
     # -- the one place a request goes out ----------------------------------------------------------
 
@@ -429,6 +414,53 @@ class OmsClient:
                 latency_ms=resp.latency_ms,
             )
         return resp.body
+
+    # -- listing tasks, and the paging every list shares --------------------------------------------
+
+    async def list_tasks(
+        self,
+        project_id: str,
+        *,
+        status: int | None = None,
+        group_id: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        region: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every task (of *status*, of the group *group_id*, each if given), page by page through
+        ``GET /v2/{project_id}/tasks``."""
+        filters = {"status": status, "group_id": group_id}
+        async for task in self.list_pages(project_id, "tasks", filters, page_size=page_size, region=region):
+            yield task
+
+    async def list_pages(
+        self,
+        project_id: str,
+        collection: str,
+        filters: Mapping[str, object],
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        region: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every entry of ``GET /v2/{project_id}/{collection}`` (``taskgroups``, ``tasks``: the answer's list has
+        the same name), ``limit`` *page_size* and ``offset`` from 0 until a short page; *filters* go into the
+        query, those that are None left out."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        wanted = [(name, str(value)) for name, value in filters.items() if value is not None]
+        offset = 0
+        while True:
+            query = [("limit", str(page_size)), ("offset", str(offset)), *wanted]
+            resp = await self.request("GET", project_id, (collection,), query=query, region=region)
+            page = self._expect_object(resp).get(collection) or []
+            if not isinstance(page, list):
+                raise ApiError(
+                    resp.status, "invalid_response", f"{collection!r} is not a list", request_id=resp.request_id
+                )
+            for entry in page:
+                yield entry
+            offset += len(page)
+            if len(page) < page_size:
+                return
 
 
 #: getaddrinfo's answers that a name does not resolve (the resolver said so): asking again cannot help.
