@@ -130,6 +130,17 @@ def test_a_region_cell_naming_another_host_is_invalid_and_never_called(
     assert "cn-north-4" in row["error_msg"]  # says what a region looks like
 
 
+def _command_args(command: str, tmp_path: Path) -> list[str]:
+    """The arguments of *command* (validate, run or discover) on a one-row manifest in *tmp_path*, writing into
+    tmp_path/run or tmp_path/found.csv, one attempt a row."""
+    manifest = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    return {
+        "validate": ["validate", str(manifest)],
+        "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
+        "discover": ["discover", "--out", str(tmp_path / "found.csv")],
+    }[command]
+
+
 @pytest.mark.parametrize("command", ["validate", "run", "discover"])
 @pytest.mark.parametrize("region", HOSTILE_REGIONS)
 def test_a_region_option_naming_another_host_is_exit_2_and_never_called(
@@ -138,12 +149,7 @@ def test_a_region_option_naming_another_host_is_exit_2_and_never_called(
     """--region with @ : / ? # (run, validate, discover): exit 2, one line naming --region, no connection."""
     with Listener() as listener:
         value = region.format(port=listener.port)
-        manifest = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
-        args = {
-            "validate": ["validate", str(manifest)],
-            "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
-            "discover": ["discover", "--out", str(tmp_path / "found.csv")],
-        }[command]
+        args = _command_args(command, tmp_path)
         timeout = [] if command == "validate" else ["--timeout", "2"]
         code, out, err = run_cli(*args, "--region", value, "--project-id", PROJECT, *timeout)
         assert listener.connections == 0
@@ -177,12 +183,7 @@ def test_a_bad_endpoint_is_exit_2_naming_the_option_and_the_form(
     """No scheme, another scheme, no host, spaces, a port over 65535, a path/query/fragment: exit 2, nothing sent."""
     url = sim_thread.url
     value = endpoint.format(url=url, hostport=url.removeprefix("http://"), port=url.rsplit(":", 1)[1])
-    manifest = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
-    args = {
-        "validate": ["validate", str(manifest)],
-        "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
-        "discover": ["discover", "--out", str(tmp_path / "found.csv")],
-    }[command]
+    args = _command_args(command, tmp_path)
     before = len(sim_thread.simulator.received)
     code, out, err = run_cli(*args, "--endpoint", value, "--project-id", PROJECT)
     assert code == 2, (out, err)
