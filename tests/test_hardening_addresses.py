@@ -3,7 +3,6 @@ goes to is the one the user named (a region or endpoint naming another host is r
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote
@@ -13,6 +12,7 @@ import pytest
 from bulkretry.sim import SimulatorThread
 from tests.clitools import PROJECT, read_report, run_at, run_cli
 from tests.manifests import write_csv
+from tests.servers import Listener
 
 # -- ids never leave their path segment ------------------------------------------------------------------
 
@@ -61,38 +61,6 @@ def test_odd_ids_stay_in_their_path_segment(sim_thread: SimulatorThread, env: di
 
 
 # -- the host a call goes to is the one the user named ------------------------------------------------------
-
-
-class Listener:
-    """A loopback TCP port that counts the connections made to it (and closes each at once)."""
-
-    def __init__(self) -> None:
-        import socket
-
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
-        self.port = self._sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def __enter__(self) -> Listener:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._sock.close()
 
 
 #: Regions that splice another host into https://oms.{region}.myhuaweicloud.com (all on loopback, so the code
