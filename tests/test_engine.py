@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -51,6 +53,16 @@ def _token_client(session: aiohttp.ClientSession, sim: Simulator, token: str | N
 def _engine(client: OmsClient | None, concurrency: int, **options: Any) -> Engine:
     """An engine without a rate limit, retrying by FAST, with *concurrency* calls at once and other *options*."""
     return Engine(client, EngineConfig(rate=None, concurrency=concurrency, policy=FAST, **options))
+
+
+@asynccontextmanager
+async def _failed_groups(
+    session: aiohttp.ClientSession, config: SimConfig, concurrency: int
+) -> AsyncIterator[tuple[Simulator, Engine, list[RowPlan]]]:
+    """The simulator of *config*, an engine calling it with its token (*concurrency* calls at once), and the plans
+    of its failed groups."""
+    async with running_simulator(config) as sim:
+        yield sim, _engine(_token_client(session, sim), concurrency), _plans(config, _failed_ids(sim))
 
 
 @pytest.fixture
@@ -225,10 +237,11 @@ async def test_invalid_and_duplicate_rows_are_never_sent(session: aiohttp.Client
 
 async def test_stop_marks_unstarted_rows_interrupted(session: aiohttp.ClientSession) -> None:
     """After stop(), calls in flight finish and every other row is reported interrupted, once each."""
-    config = SimConfig(groups=30, failed_ratio=1.0, latency_ms=100)
-    async with running_simulator(config) as sim:
-        client = _token_client(session, sim)
-        engine = _engine(client, 2)
+    async with _failed_groups(session, SimConfig(groups=30, failed_ratio=1.0, latency_ms=100), 2) as (
+        sim,
+        engine,
+        plans,
+    ):
         results: list[RowResult] = []
 
         def on_result(result: RowResult) -> None:
@@ -236,7 +249,7 @@ async def test_stop_marks_unstarted_rows_interrupted(session: aiohttp.ClientSess
             if len(results) == 4:
                 engine.stop()
 
-        await engine.run(_plans(config, _failed_ids(sim)), on_result)
+        await engine.run(plans, on_result)
         calls = len(sim.received)
     assert sorted(r.row for r in results) == list(range(2, 32))
     succeeded = [r for r in results if r.outcome is Outcome.SUCCEEDED]
@@ -248,10 +261,7 @@ async def test_stop_marks_unstarted_rows_interrupted(session: aiohttp.ClientSess
 
 async def test_halt_stops_new_calls_and_marks_the_rest_halted(session: aiohttp.ClientSession) -> None:
     """halt(reason): no new call starts; every row not called is interrupted with code halted and the reason."""
-    config = SimConfig(groups=10, failed_ratio=1.0)
-    async with running_simulator(config) as sim:
-        client = _token_client(session, sim)
-        engine = _engine(client, 1)
+    async with _failed_groups(session, SimConfig(groups=10, failed_ratio=1.0), 1) as (sim, engine, plans):
         results: list[RowResult] = []
 
         def on_result(result: RowResult) -> None:
@@ -259,7 +269,7 @@ async def test_halt_stops_new_calls_and_marks_the_rest_halted(session: aiohttp.C
             engine.halt("the sky fell")
             engine.halt("a second reason is not kept")
 
-        await engine.run(_plans(config, _failed_ids(sim)), on_result)
+        await engine.run(plans, on_result)
         calls = sim.calls
     assert calls == 1 and engine.halt_reason == "the sky fell"
     assert results[0].outcome is Outcome.SUCCEEDED and len(results) == 10
@@ -307,13 +317,10 @@ async def test_one_call_not_refused_among_the_first_is_no_storm(session: aiohttp
 @pytest.mark.slow
 async def test_cancel_records_calls_in_flight_as_interrupted(session: aiohttp.ClientSession) -> None:
     """A hard abort still reports the calls that were in flight, as interrupted."""
-    config = SimConfig(groups=4, failed_ratio=1.0, latency_ms=2000)
-    async with running_simulator(config) as sim:
-        client = _token_client(session, sim)
-        engine = _engine(client, 4)
+    async with _failed_groups(session, SimConfig(groups=4, failed_ratio=1.0, latency_ms=2000), 4) as (_, engine, plans):
         results: list[RowResult] = []
         with anyio.move_on_after(0.3):
-            await engine.run(_plans(config, _failed_ids(sim)), results.append)
+            await engine.run(plans, results.append)
     assert sorted(r.row for r in results) == [2, 3, 4, 5]
     assert {r.outcome for r in results} == {Outcome.INTERRUPTED}
     assert all(r.attempts == 1 for r in results)

@@ -128,10 +128,9 @@ def test_bad_option_is_named_exit_2_and_nothing_sent(
 
 
 def test_no_credentials_is_one_line_exit_2_and_nothing_sent(
-    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim_thread: SimulatorThread, tmp_path: Path, no_credentials: None
 ) -> None:
     """No credential of any kind in the environment: one line saying what to set, exit 2, no call."""
-    clear_credentials(monkeypatch)
     manifest = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
     before = len(sim_thread.simulator.received)
     code, _, err = run_at(sim_thread.url, manifest, tmp_path / "run")
@@ -201,10 +200,9 @@ def test_global_values_with_control_characters_are_refused_before_any_call(
 
 
 def test_a_token_file_with_a_trailing_newline_still_works(
-    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim_thread: SimulatorThread, tmp_path: Path, no_credentials: None
 ) -> None:
     """Whitespace around a token file's content (its final newline, a BOM) is not part of the token."""
-    clear_credentials(monkeypatch)
     (tmp_path / "token").write_text(f"\ufeff  {sim_thread.config.token}\r\n\n", encoding="utf-8")
     manifest = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
     argv = sim_run_argv(sim_thread, manifest, tmp_path / "run", "--quiet", "--token-file", str(tmp_path / "token"))

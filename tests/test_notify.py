@@ -36,14 +36,13 @@ from tests.clitools import (
     write_group_manifest,
 )
 from tests.netns import require_netns, run_isolated
+from tests.reports import run_summary
 from tests.servers import sdk_authorization, serve
 from tests.tlsnet import BackgroundLoop, RecordingTlsServer
 
-SUMMARY = RunSummary(
+SUMMARY = run_summary(
+    [],
     run_id="20261202-010000-groups",
-    manifest="groups.csv",
-    started_at="",
-    finished_at="",
     duration_s=3725.0,
     rows=120,
     by_outcome={"succeeded": 100, "failed": 15, "interrupted": 5},
