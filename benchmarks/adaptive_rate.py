@@ -29,10 +29,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 try:
-    from benchmarks.common import PYTHON, ROOT, Figure, free_port, wait_for_port
+    from benchmarks.common import PYTHON, ROOT, Figure, bulkretry_argv, free_port, wait_for_port
 except ModuleNotFoundError:  # run as a script: python benchmarks/adaptive_rate.py
     # mypy sees benchmarks as a package; the bare module exists only on a script's sys.path
-    from common import PYTHON, ROOT, Figure, free_port, wait_for_port  # type: ignore[no-redef, import-not-found]
+    from common import (  # type: ignore[no-redef, import-not-found]
+        PYTHON,
+        ROOT,
+        Figure,
+        bulkretry_argv,
+        free_port,
+        wait_for_port,
+    )
 
 if TYPE_CHECKING:  # for annotations only: the bulkretry modules are imported inside the functions
     from bulkretry.records import RowResult
@@ -149,27 +156,8 @@ def _run_cli(url: str, config: SimConfig, manifest: Path, out_dir: Path) -> dict
     env = {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
     for name in ("OMS_AUTH_TOKEN", "HUAWEICLOUD_SDK_PROJECT_ID"):
         env.pop(name, None)
-    argv = [
-        PYTHON,
-        "-m",
-        "bulkretry",
-        "run",
-        str(manifest),
-        "--endpoint",
-        url,
-        "--project-id",
-        config.project_id,
-        "--rate",
-        "auto",
-        "--concurrency",
-        str(CONCURRENCY),
-        "--quiet",
-        "--json-summary",
-        "--format",
-        "csv",
-        "--out",
-        str(out_dir),
-    ]
+    options = ("--rate", "auto", "--concurrency", str(CONCURRENCY), "--quiet", "--json-summary", "--format", "csv")
+    argv = bulkretry_argv(manifest, url, config.project_id, *options, "--out", str(out_dir))
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     try:
         summary = json.loads(proc.stdout)

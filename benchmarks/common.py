@@ -36,6 +36,11 @@ class Figure:
         return f"{self.name:<46} {self.value:>10.3g} {self.unit:<10} {self.target:<22} {verdict:<6} {self.detail}"
 
 
+def bulkretry_argv(manifest: Path, url: str, project_id: str, *extra: str) -> list[str]:
+    """The argv of ``python -m bulkretry run MANIFEST`` against *url* for *project_id*, with *extra* options."""
+    return [PYTHON, "-m", "bulkretry", "run", str(manifest), "--endpoint", url, "--project-id", project_id, *extra]
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

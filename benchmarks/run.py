@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PYTHON, ROOT, Figure, median, run_with_rusage
+from benchmarks.common import PYTHON, ROOT, Figure, bulkretry_argv, median, run_with_rusage
 from benchmarks.nginx_server import find_nginx, nginx_server
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -88,21 +88,7 @@ def bulkretry(
 ) -> tuple[float, float, int, dict[str, Any]]:
     """One ``bulkretry run``: (CPU s, wall s, peak RSS kB, summary.json)."""
     env = {**QUIET_ENV, **(AKSK if aksk else {"OMS_AUTH_TOKEN": TOKEN})}
-    argv = [
-        PYTHON,
-        "-m",
-        "bulkretry",
-        "run",
-        str(manifest),
-        "--endpoint",
-        url,
-        "--project-id",
-        PROJECT,
-        "--out",
-        str(out),
-        "--quiet",
-        *extra,
-    ]
+    argv = bulkretry_argv(manifest, url, PROJECT, "--out", str(out), "--quiet", *extra)
     code, cpu, wall, rss, output = run_with_rusage(argv, env=env, cwd=ROOT)
     if code not in (0, 1):
         raise RuntimeError(f"bulkretry exited {code}: {output[-2000:]}")

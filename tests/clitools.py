@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from bulkretry.cli import main
-from bulkretry.sim import SimConfig, SimulatorThread
+from bulkretry.sim import SimConfig, Simulator, SimulatorThread
 
 #: The shipped sample manifests (``bulkretry/samples/``, package data).
 SAMPLES = Path(__file__).resolve().parent.parent / "bulkretry" / "samples"
@@ -68,6 +70,11 @@ def run_argv(manifest: Path, endpoint: str, project_id: str, out: Path, *extra: 
     return ["run", str(manifest), "--endpoint", endpoint, "--project-id", project_id, "--out", str(out), *extra]
 
 
+def sim_run_argv(sim_thread: SimulatorThread, manifest: Path, out: Path, *extra: str) -> list[str]:
+    """The argv of ``bulkretry run MANIFEST`` against the simulator for its own project, into *out*."""
+    return run_argv(manifest, sim_thread.url, sim_thread.config.project_id, out, *extra)
+
+
 def run_manifest(
     manifest: Path, endpoint: str, project_id: str, out: Path, *extra: str, rate: str = "500"
 ) -> tuple[int, str, str]:
@@ -92,6 +99,24 @@ def read_report(run: Path) -> list[dict[str, str]]:
     return csv_dicts(run / "report.csv")
 
 
+def discover_at(sim_thread: SimulatorThread, out: Path) -> tuple[int, str, str]:
+    """``bulkretry discover`` of the simulator's failed groups in its own project, written to *out*."""
+    return run_cli(
+        "discover", "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id, "--out", str(out)
+    )
+
+
+def discover_and_run(sim_thread: SimulatorThread, tmp_path: Path, *extra: str) -> Path:
+    """``discover`` into tmp_path/failed.csv, then a quiet ``run`` of it with *extra* options into tmp_path/run;
+    each must exit 0. Returns the run folder."""
+    manifest = tmp_path / "failed.csv"
+    code, _, err = discover_at(sim_thread, manifest)
+    assert code == 0, err
+    code, _, err = run_manifest(manifest, sim_thread.url, sim_thread.config.project_id, tmp_path / "run", *extra)
+    assert code == 0, err
+    return tmp_path / "run"
+
+
 def failed_group_ids(sim_thread: SimulatorThread, n: int) -> list[str]:
     """The first *n* failed groups of the simulator (at most 1,000), in the order it lists them."""
     return [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=1000)[1]][:n]
@@ -111,3 +136,15 @@ def child_run_argv(manifest: Path, endpoint: str, project_id: str, out: Path, *e
 def child_env(config: SimConfig) -> dict[str, str]:
     """This process's environment with the simulator's AK/SK, for a child ``bulkretry``."""
     return {**os.environ, "HUAWEICLOUD_SDK_AK": config.ak, "HUAWEICLOUD_SDK_SK": config.sk}
+
+
+def start_child(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """A child process of *argv* in *env*, its stdout and stderr captured as text."""
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_requests(simulator: Simulator, n: int, seconds: float = 20.0) -> None:
+    """Poll until *simulator* has received *n* requests, for *seconds* at the most (the caller asserts what follows)."""
+    deadline = time.monotonic() + seconds
+    while len(simulator.received) < n and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -12,7 +12,7 @@ import pytest
 from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.sim import SimConfig, Simulator, SimulatorThread, running_simulator
 from tests.clitools import DEMO_SECRETS, TOKEN, clear_credentials, use_sim_credentials
-from tests.reports import result
+from tests.reports import result, run_summary
 
 
 @pytest.fixture(autouse=True)
@@ -75,21 +75,15 @@ def token_env(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def summary() -> RunSummary:
-    """A run summary with outcome and error-code counts and a Chinese manifest name."""
-    return RunSummary(
-        run_id="20240501-080000-abcd",
-        manifest="清单/任务组.csv",
-        started_at="2024-05-01T08:00:00Z",
-        finished_at="2024-05-01T08:01:00Z",
-        duration_s=60.25,
-        rows=3,
-        by_outcome={"succeeded": 1, "failed": 1, "invalid": 1},
-        by_error_code={"OMS.0001": 1, "invalid:group_id": 1},
-        calls=4,
-        achieved_rate=0.07,
-        out_dir="runs/x",
-    )
+def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No credential of any kind from the caller's environment (a test sets the one it needs)."""
+    clear_credentials(monkeypatch)
+
+
+@pytest.fixture
+def summary(results: list[RowResult]) -> RunSummary:
+    """The summary of ``results``: outcome and error-code counts and a Chinese manifest name."""
+    return run_summary(results)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import csv
 import io
 import xml.etree.ElementTree as ET
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,27 @@ def result(row: int, **fields) -> RowResult:
         finished_at="2024-05-01T08:00:00.013Z",
     )
     return RowResult(**(base | fields))
+
+
+def run_summary(results: list[RowResult], **fields) -> RunSummary:
+    """The summary a run would write for *results* (their counts by outcome and by error code), of a manifest with
+    a Chinese name; ``fields`` override it."""
+    by_outcome = Counter(str(r.outcome) for r in results)
+    by_code = Counter(r.error_code for r in results if r.error_code)
+    base = dict(
+        run_id="20240501-080000-abcd",
+        manifest="清单/任务组.csv",
+        started_at="2024-05-01T08:00:00Z",
+        finished_at="2024-05-01T08:01:00Z",
+        duration_s=60.25,
+        rows=len(results),
+        by_outcome=dict(by_outcome.most_common()),
+        by_error_code=dict(by_code.most_common()),
+        calls=4,
+        achieved_rate=0.07,
+        out_dir="runs/x",
+    )
+    return RunSummary(**(base | fields))
 
 
 EXTRAS = ("owner", "备注")

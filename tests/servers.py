@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -212,3 +213,42 @@ class ServerThread:
 async def empty_json(request: web.Request) -> web.Response:
     """Answer any request with an empty JSON object (a server that only records what it was asked)."""
     return web.json_response({})
+
+
+class Listener:
+    """A loopback TCP port that accepts connections on a thread of its own and counts them: it closes each at once,
+    or (*hold*) holds it open, never answering, until the listener is closed."""
+
+    def __init__(self, hold: bool = False) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.connections = 0
+        self._hold = hold
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:  # socket.timeout, not yet TimeoutError on Python 3.9
+                continue
+            self.connections += 1
+            if self._hold:
+                self._held.append(conn)
+            else:
+                conn.close()
+
+    def __enter__(self) -> Listener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self._held:
+            conn.close()
+        self._sock.close()

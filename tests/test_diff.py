@@ -10,7 +10,7 @@ import pytest
 
 from bulkretry.run.runlock import RunLock
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import run_cli, run_manifest
+from tests.clitools import run_argv, run_cli, run_manifest
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -125,18 +125,7 @@ def test_a_journal_that_is_not_one_is_not_a_run_and_is_left_as_it_was(tmp_path: 
     good = tmp_path / "good"
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\ng1\n", encoding="utf-8")
-    code, _, err = run_cli(
-        "run",
-        str(manifest),
-        "--endpoint",
-        "http://127.0.0.1:9",
-        "--project-id",
-        "p",
-        "--dry-run",
-        "--out",
-        str(good),
-        "--quiet",
-    )
+    code, _, err = run_cli(*run_argv(manifest, "http://127.0.0.1:9", "p", good, "--dry-run", "--quiet"))
     assert code == 0, err
     bad = tmp_path / "bad"
     bad.mkdir()

@@ -18,7 +18,7 @@ from bulkretry.oms.auth import TokenAuth
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.credentials import Token
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import SAMPLES, run_cli, run_manifest, use_sim_credentials
+from tests.clitools import SAMPLES, discover_and_run, run_cli, run_manifest, use_sim_credentials
 from tests.servers import serve
 from tests.test_sim_sdk import sdk_client
 
@@ -122,14 +122,8 @@ def test_verify_records_the_status_the_sdk_then_reads(
     config = SimConfig(groups=30, failed_ratio=0.5, seed=11, settle_s=settle_s)
     use_sim_credentials(monkeypatch, config)
     with SimulatorThread(config) as sim_thread:
-        manifest = tmp_path / "failed.csv"
-        code, _, err = run_cli(
-            "discover", "--endpoint", sim_thread.url, "--project-id", config.project_id, "--out", str(manifest)
-        )
-        assert code == 0, err
-        code, _, err = run_manifest(manifest, sim_thread.url, config.project_id, tmp_path / "run", "--verify")
-        assert code == 0, err
-        with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
+        run = discover_and_run(sim_thread, tmp_path, "--verify")
+        with open(run / "report.csv", encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))
         oms = sdk_client(sim_thread.url, config)
         seen = {r["group_id"]: oms.show_task_group(ShowTaskGroupRequest(group_id=r["group_id"])).status for r in rows}

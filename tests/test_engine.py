@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from typing import Any
 
 import aiohttp
 import anyio
@@ -20,7 +23,7 @@ from bulkretry.records import Outcome, RowResult
 from bulkretry.run.engine import Engine, EngineConfig, utc_now_iso
 from bulkretry.run.halt import FirstCallsRefused
 from bulkretry.run.policy import RetryPolicy
-from bulkretry.sim import SimConfig, running_simulator
+from bulkretry.sim import SimConfig, Simulator, running_simulator
 from tests.servers import serve
 
 FAST = RetryPolicy(max_attempts=4, base_s=0.01, cap_s=0.02, rng=random.Random(1))
@@ -42,6 +45,26 @@ def _failed_ids(sim, n: int | None = None) -> list[str]:
     return ids if n is None else ids[:n]
 
 
+def _token_client(session: aiohttp.ClientSession, sim: Simulator, token: str | None = None) -> OmsClient:
+    """A client of *sim* that sends *token*, else the simulator's own."""
+    return OmsClient(session, TokenAuth(Token(token or sim.config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+
+
+def _engine(client: OmsClient | None, concurrency: int, **options: Any) -> Engine:
+    """An engine without a rate limit, retrying by FAST, with *concurrency* calls at once and other *options*."""
+    return Engine(client, EngineConfig(rate=None, concurrency=concurrency, policy=FAST, **options))
+
+
+@asynccontextmanager
+async def _failed_groups(
+    session: aiohttp.ClientSession, config: SimConfig, concurrency: int
+) -> AsyncIterator[tuple[Simulator, Engine, list[RowPlan]]]:
+    """The simulator of *config*, an engine calling it with its token (*concurrency* calls at once), and the plans
+    of its failed groups."""
+    async with running_simulator(config) as sim:
+        yield sim, _engine(_token_client(session, sim), concurrency), _plans(config, _failed_ids(sim))
+
+
 @pytest.fixture
 async def session():
     async with make_session() as s:
@@ -57,7 +80,7 @@ async def test_every_row_is_sent_as_the_manifest_says(session: aiohttp.ClientSes
             config, ids, src_ak="SRC-AK", src_sk="SRC-SK", dst_ak="DST-AK", dst_sk="DST-SK", migrate_failed_object="是"
         )
         client = OmsClient(session, AkSkAuth(AkSk(config.ak, config.sk)), endpoint=sim.url)
-        results = await _run(Engine(client, EngineConfig(rate=None, concurrency=4, policy=FAST)), plans)
+        results = await _run(_engine(client, 4), plans)
         received = [r for r in sim.received if r.method == "PUT"]
     assert [r.outcome for r in results] == [Outcome.SUCCEEDED] * len(ids)
     assert sorted(r.path_segments[3] for r in received) == sorted(ids)
@@ -77,8 +100,8 @@ async def test_final_errors_are_not_retried(session: aiohttp.ClientSession) -> N
     config = SimConfig(groups=10, failed_ratio=0.0)
     async with running_simulator(config) as sim:
         plans = _plans(config, [sim.state.ids()[0], "no-such-group"])
-        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
-        results = await _run(Engine(client, EngineConfig(rate=None, concurrency=2, policy=FAST)), plans)
+        client = _token_client(session, sim)
+        results = await _run(_engine(client, 2), plans)
         calls = len(sim.received)
     assert [(r.outcome, r.http_status, r.error_code, r.attempts) for r in results] == [
         (Outcome.FAILED, 400, "OMS.1015", 1),
@@ -111,7 +134,7 @@ async def test_retryable_failures_are_retried_until_they_pass(
     async with serve(handler) as url:
         plans = _plans(SimConfig(), ["g-1"])
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
-        [result] = await _run(Engine(client, EngineConfig(rate=None, concurrency=1, policy=FAST)), plans)
+        [result] = await _run(_engine(client, 1), plans)
     assert (result.outcome, result.attempts, result.http_status) == (Outcome.SUCCEEDED, 3, 200)
 
 
@@ -128,9 +151,7 @@ async def test_retries_stop_at_max_attempts_with_the_last_error(session: aiohttp
 
     async with serve(handler) as url:
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
-        [result] = await _run(
-            Engine(client, EngineConfig(rate=None, concurrency=1, policy=FAST)), _plans(SimConfig(), ["g"])
-        )
+        [result] = await _run(_engine(client, 1), _plans(SimConfig(), ["g"]))
     assert calls == 4
     assert (result.outcome, result.attempts, result.error_code, result.request_id) == (
         Outcome.FAILED,
@@ -155,9 +176,7 @@ async def test_timeouts_and_resets_are_retried(session: aiohttp.ClientSession) -
 
     async with serve(handler) as url:
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url, timeout=0.2)
-        [result] = await _run(
-            Engine(client, EngineConfig(rate=None, concurrency=1, policy=FAST)), _plans(SimConfig(), ["g"])
-        )
+        [result] = await _run(_engine(client, 1), _plans(SimConfig(), ["g"]))
     assert (result.outcome, result.attempts) == (Outcome.SUCCEEDED, 3)
 
 
@@ -165,8 +184,8 @@ async def test_concurrency_cap_is_respected_and_reached(session: aiohttp.ClientS
     """With 50 ms latency and --concurrency 3, the server never sees more than 3 calls at once."""
     config = SimConfig(groups=24, failed_ratio=1.0, latency_ms=50)
     async with running_simulator(config) as sim:
-        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
-        engine = Engine(client, EngineConfig(rate=None, concurrency=3, policy=FAST))
+        client = _token_client(session, sim)
+        engine = _engine(client, 3)
         results = await _run(engine, _plans(config, _failed_ids(sim)))
         peak = sim.peak_in_flight
     assert all(r.outcome is Outcome.SUCCEEDED for r in results)
@@ -179,7 +198,7 @@ async def test_rate_limit_holds_in_every_one_second_window(session: aiohttp.Clie
     """At --rate 20 with retries in the mix, no one-second window at the server holds more than 20 calls."""
     config = SimConfig(groups=40, failed_ratio=1.0, error_rate=0.2, seed=3)
     async with running_simulator(config) as sim:
-        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        client = _token_client(session, sim)
         engine = Engine(client, EngineConfig(rate=20, concurrency=16, policy=FAST))
         results = await _run(engine, _plans(config, _failed_ids(sim)[:30]))
         times = sorted(r.at for r in sim.received)
@@ -203,8 +222,8 @@ async def test_invalid_and_duplicate_rows_are_never_sent(session: aiohttp.Client
             planner.plan(4, {"group_id": ids[0], "src_ak": "ok"}),
             planner.plan(5, {"group_id": "", "src_ak": "ok"}),
         ]
-        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
-        results = await _run(Engine(client, EngineConfig(rate=None, concurrency=2, policy=FAST)), plans)
+        client = _token_client(session, sim)
+        results = await _run(_engine(client, 2), plans)
         sent = [r.path_segments[3] for r in sim.received]
     assert sent == [ids[0]]
     assert [(r.outcome, r.error_code) for r in results] == [
@@ -218,10 +237,11 @@ async def test_invalid_and_duplicate_rows_are_never_sent(session: aiohttp.Client
 
 async def test_stop_marks_unstarted_rows_interrupted(session: aiohttp.ClientSession) -> None:
     """After stop(), calls in flight finish and every other row is reported interrupted, once each."""
-    config = SimConfig(groups=30, failed_ratio=1.0, latency_ms=100)
-    async with running_simulator(config) as sim:
-        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
-        engine = Engine(client, EngineConfig(rate=None, concurrency=2, policy=FAST))
+    async with _failed_groups(session, SimConfig(groups=30, failed_ratio=1.0, latency_ms=100), 2) as (
+        sim,
+        engine,
+        plans,
+    ):
         results: list[RowResult] = []
 
         def on_result(result: RowResult) -> None:
@@ -229,7 +249,7 @@ async def test_stop_marks_unstarted_rows_interrupted(session: aiohttp.ClientSess
             if len(results) == 4:
                 engine.stop()
 
-        await engine.run(_plans(config, _failed_ids(sim)), on_result)
+        await engine.run(plans, on_result)
         calls = len(sim.received)
     assert sorted(r.row for r in results) == list(range(2, 32))
     succeeded = [r for r in results if r.outcome is Outcome.SUCCEEDED]
@@ -241,10 +261,7 @@ async def test_stop_marks_unstarted_rows_interrupted(session: aiohttp.ClientSess
 
 async def test_halt_stops_new_calls_and_marks_the_rest_halted(session: aiohttp.ClientSession) -> None:
     """halt(reason): no new call starts; every row not called is interrupted with code halted and the reason."""
-    config = SimConfig(groups=10, failed_ratio=1.0)
-    async with running_simulator(config) as sim:
-        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
-        engine = Engine(client, EngineConfig(rate=None, concurrency=1, policy=FAST))
+    async with _failed_groups(session, SimConfig(groups=10, failed_ratio=1.0), 1) as (sim, engine, plans):
         results: list[RowResult] = []
 
         def on_result(result: RowResult) -> None:
@@ -252,7 +269,7 @@ async def test_halt_stops_new_calls_and_marks_the_rest_halted(session: aiohttp.C
             engine.halt("the sky fell")
             engine.halt("a second reason is not kept")
 
-        await engine.run(_plans(config, _failed_ids(sim)), on_result)
+        await engine.run(plans, on_result)
         calls = sim.calls
     assert calls == 1 and engine.halt_reason == "the sky fell"
     assert results[0].outcome is Outcome.SUCCEEDED and len(results) == 10
@@ -270,9 +287,9 @@ async def test_first_calls_all_refused_halt_the_engine(
     """With FirstCallsRefused(3), three refused calls (401 or 403) halt the run: no fourth call is made."""
     config = SimConfig(groups=10, failed_ratio=1.0)
     async with running_simulator(config) as sim:
-        client = OmsClient(session, TokenAuth(Token(token or config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        client = _token_client(session, sim, token)
         plans = [p._replace(project_id=project) if project else p for p in _plans(config, _failed_ids(sim))]
-        engine = Engine(client, EngineConfig(rate=None, concurrency=1, policy=FAST, halt_rule=FirstCallsRefused(3)))
+        engine = _engine(client, 1, halt_rule=FirstCallsRefused(3))
         results = await _run(engine, plans)
         calls = sim.calls
     assert calls == 3 and [r.outcome for r in results[:3]] == [Outcome.FAILED] * 3
@@ -287,10 +304,10 @@ async def test_one_call_not_refused_among_the_first_is_no_storm(session: aiohttp
     """A success among the first calls settles it: later refusals are per-row failures, every row is called."""
     config = SimConfig(groups=10, failed_ratio=1.0)
     async with running_simulator(config) as sim:
-        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
+        client = _token_client(session, sim)
         plans = _plans(config, _failed_ids(sim))
         plans = plans[:1] + [p._replace(project_id="other-project") for p in plans[1:]]
-        engine = Engine(client, EngineConfig(rate=None, concurrency=1, policy=FAST, halt_rule=FirstCallsRefused(3)))
+        engine = _engine(client, 1, halt_rule=FirstCallsRefused(3))
         results = await _run(engine, plans)
         calls = sim.calls
     assert calls == 10 and engine.halt_reason == ""
@@ -300,13 +317,10 @@ async def test_one_call_not_refused_among_the_first_is_no_storm(session: aiohttp
 @pytest.mark.slow
 async def test_cancel_records_calls_in_flight_as_interrupted(session: aiohttp.ClientSession) -> None:
     """A hard abort still reports the calls that were in flight, as interrupted."""
-    config = SimConfig(groups=4, failed_ratio=1.0, latency_ms=2000)
-    async with running_simulator(config) as sim:
-        client = OmsClient(session, TokenAuth(Token(config.token)), endpoint=sim.url)  # type: ignore[arg-type]
-        engine = Engine(client, EngineConfig(rate=None, concurrency=4, policy=FAST))
+    async with _failed_groups(session, SimConfig(groups=4, failed_ratio=1.0, latency_ms=2000), 4) as (_, engine, plans):
         results: list[RowResult] = []
         with anyio.move_on_after(0.3):
-            await engine.run(_plans(config, _failed_ids(sim)), results.append)
+            await engine.run(plans, results.append)
     assert sorted(r.row for r in results) == [2, 3, 4, 5]
     assert {r.outcome for r in results} == {Outcome.INTERRUPTED}
     assert all(r.attempts == 1 for r in results)
@@ -314,9 +328,7 @@ async def test_cancel_records_calls_in_flight_as_interrupted(session: aiohttp.Cl
 
 async def test_dry_run_calls_nothing(session: aiohttp.ClientSession) -> None:
     """A dry run reports every valid row as dry_run and needs no client."""
-    results = await _run(
-        Engine(None, EngineConfig(rate=None, concurrency=1, policy=FAST, dry_run=True)), _plans(SimConfig(), ["a", "b"])
-    )
+    results = await _run(_engine(None, 1, dry_run=True), _plans(SimConfig(), ["a", "b"]))
     assert [r.outcome for r in results] == [Outcome.DRY_RUN, Outcome.DRY_RUN]
 
 
@@ -339,9 +351,7 @@ async def test_final_error_spellings_give_the_right_code(
 
     async with serve(handler) as url:
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
-        [result] = await _run(
-            Engine(client, EngineConfig(rate=None, concurrency=1, policy=FAST)), _plans(SimConfig(), ["g"])
-        )
+        [result] = await _run(_engine(client, 1), _plans(SimConfig(), ["g"]))
     assert (result.outcome, result.http_status, result.error_code, result.attempts, result.request_id) == (
         Outcome.FAILED,
         status,
@@ -378,7 +388,7 @@ async def test_a_server_echoing_the_body_does_not_leak_secrets(session: aiohttp.
             json_auth_file=key_file,
         )
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
-        [result] = await _run(Engine(client, EngineConfig(rate=None, concurrency=1, policy=FAST)), plans)
+        [result] = await _run(_engine(client, 1), plans)
     assert result.outcome is Outcome.FAILED and result.error_code == "OMS.0002"
     for secret in ("the-source-secret", "the-destination-secret", "PRIVATE KEY-----abcdef", "SRCAK12345678"):
         assert secret not in result.error_msg
@@ -397,9 +407,7 @@ async def test_an_unexpected_error_fails_its_row_not_the_run(session: aiohttp.Cl
 
     async with serve(handler) as url:
         client = OmsClient(session, BrokenAuth(Token("t")), endpoint=url)
-        results = await _run(
-            Engine(client, EngineConfig(rate=None, concurrency=2, policy=FAST)), _plans(SimConfig(), ["a", "b"])
-        )
+        results = await _run(_engine(client, 2), _plans(SimConfig(), ["a", "b"]))
     assert [(r.outcome, r.error_code, r.attempts) for r in results] == [(Outcome.FAILED, "internal_error", 1)] * 2
     assert "ZeroDivisionError: boom" in results[0].error_msg
 
@@ -442,7 +450,7 @@ async def test_check_status_without_a_readable_status_fails_the_row(
     async with serve(handler) as url:
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
         [result] = await _run(
-            Engine(client, EngineConfig(rate=None, concurrency=1, policy=FAST, check_status=True)),
+            _engine(client, 1, check_status=True),
             _plans(SimConfig(), ["g"]),
         )
     assert (result.outcome, result.error_code, result.http_status, result.attempts) == (

@@ -13,7 +13,15 @@ from huaweicloudsdkoms.v2 import ShowTaskGroupRequest
 
 from bulkretry.records import GROUP_COLUMNS, REPORT_COLUMNS
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import SAMPLES, run_cli, run_manifest, use_sim_credentials
+from tests.clitools import (
+    SAMPLES,
+    discover_and_run,
+    discover_at,
+    run_cli,
+    run_manifest,
+    sim_run_argv,
+    use_sim_credentials,
+)
 from tests.test_sim_sdk import sdk_client
 
 STATUS = ("status_before", "status_before_meaning")
@@ -90,15 +98,9 @@ def test_verify_alone_writes_the_story_of_the_last_poll(tmp_path: Path, monkeypa
     config = SimConfig(groups=20, failed_ratio=0.5, seed=3, settle_s=0.0)
     use_sim_credentials(monkeypatch, config)
     with SimulatorThread(config) as sim_thread:
-        manifest = tmp_path / "failed.csv"
-        code, _, err = run_cli(
-            "discover", "--endpoint", sim_thread.url, "--project-id", config.project_id, "--out", str(manifest)
-        )
-        assert code == 0, err
-        code, _, err = run_manifest(manifest, sim_thread.url, config.project_id, tmp_path / "run", "--verify")
-        assert code == 0, err
+        run = discover_and_run(sim_thread, tmp_path, "--verify")
         oms = sdk_client(sim_thread.url, config)
-        _, _, json_rows, _ = _reports(tmp_path / "run")
+        _, _, json_rows, _ = _reports(run)
         after = {
             r["group_id"]: _story(oms.show_task_group(ShowTaskGroupRequest(group_id=r["group_id"]))) for r in json_rows
         }
@@ -142,25 +144,10 @@ def test_a_journal_from_before_the_group_columns_still_reports_and_resumes(
     use_sim_credentials(monkeypatch, config)
     with SimulatorThread(config) as sim_thread:
         manifest = tmp_path / "failed.csv"
-        code, _, err = run_cli(
-            "discover", "--endpoint", sim_thread.url, "--project-id", config.project_id, "--out", str(manifest)
-        )
+        code, _, err = discover_at(sim_thread, manifest)
         assert code == 0, err
         run = tmp_path / "run"
-        argv = (
-            "run",
-            str(manifest),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            config.project_id,
-            "--out",
-            str(run),
-            "--rate",
-            "500",
-            "--quiet",
-            "--check-status",
-        )
+        argv = sim_run_argv(sim_thread, manifest, run, "--rate", "500", "--quiet", "--check-status")
         code, _, err = run_cli(*argv)
         assert code == 0, err
         journal = run / "journal.sqlite"

@@ -3,7 +3,6 @@ goes to is the one the user named (a region or endpoint naming another host is r
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote
@@ -13,6 +12,7 @@ import pytest
 from bulkretry.sim import SimulatorThread
 from tests.clitools import PROJECT, read_report, run_at, run_cli
 from tests.manifests import write_csv
+from tests.servers import Listener
 
 # -- ids never leave their path segment ------------------------------------------------------------------
 
@@ -63,38 +63,6 @@ def test_odd_ids_stay_in_their_path_segment(sim_thread: SimulatorThread, env: di
 # -- the host a call goes to is the one the user named ------------------------------------------------------
 
 
-class Listener:
-    """A loopback TCP port that counts the connections made to it (and closes each at once)."""
-
-    def __init__(self) -> None:
-        import socket
-
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
-        self.port = self._sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def __enter__(self) -> Listener:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._sock.close()
-
-
 #: Regions that splice another host into https://oms.{region}.myhuaweicloud.com (all on loopback, so the code
 #: before the fix reached the listener and nothing else).
 HOSTILE_REGIONS = ["x@127.0.0.1:{port}#", "x@127.0.0.1:{port}/", "x@127.0.0.1:{port}?", "a:b@127.0.0.1:{port}#x"]
@@ -130,6 +98,17 @@ def test_a_region_cell_naming_another_host_is_invalid_and_never_called(
     assert "cn-north-4" in row["error_msg"]  # says what a region looks like
 
 
+def _command_args(command: str, tmp_path: Path) -> list[str]:
+    """The arguments of *command* (validate, run or discover) on a one-row manifest in *tmp_path*, writing into
+    tmp_path/run or tmp_path/found.csv, one attempt a row."""
+    manifest = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    return {
+        "validate": ["validate", str(manifest)],
+        "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
+        "discover": ["discover", "--out", str(tmp_path / "found.csv")],
+    }[command]
+
+
 @pytest.mark.parametrize("command", ["validate", "run", "discover"])
 @pytest.mark.parametrize("region", HOSTILE_REGIONS)
 def test_a_region_option_naming_another_host_is_exit_2_and_never_called(
@@ -138,12 +117,7 @@ def test_a_region_option_naming_another_host_is_exit_2_and_never_called(
     """--region with @ : / ? # (run, validate, discover): exit 2, one line naming --region, no connection."""
     with Listener() as listener:
         value = region.format(port=listener.port)
-        manifest = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
-        args = {
-            "validate": ["validate", str(manifest)],
-            "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
-            "discover": ["discover", "--out", str(tmp_path / "found.csv")],
-        }[command]
+        args = _command_args(command, tmp_path)
         timeout = [] if command == "validate" else ["--timeout", "2"]
         code, out, err = run_cli(*args, "--region", value, "--project-id", PROJECT, *timeout)
         assert listener.connections == 0
@@ -177,12 +151,7 @@ def test_a_bad_endpoint_is_exit_2_naming_the_option_and_the_form(
     """No scheme, another scheme, no host, spaces, a port over 65535, a path/query/fragment: exit 2, nothing sent."""
     url = sim_thread.url
     value = endpoint.format(url=url, hostport=url.removeprefix("http://"), port=url.rsplit(":", 1)[1])
-    manifest = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
-    args = {
-        "validate": ["validate", str(manifest)],
-        "run": ["run", str(manifest), "--out", str(tmp_path / "run"), "--quiet", "--max-attempts", "1"],
-        "discover": ["discover", "--out", str(tmp_path / "found.csv")],
-    }[command]
+    args = _command_args(command, tmp_path)
     before = len(sim_thread.simulator.received)
     code, out, err = run_cli(*args, "--endpoint", value, "--project-id", PROJECT)
     assert code == 2, (out, err)

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from bulkretry.sim import SimulatorThread
-from tests.clitools import PROJECT, clear_credentials, read_report, run_at, run_cli
+from tests.clitools import PROJECT, clear_credentials, read_report, run_at, run_cli, sim_run_argv
 from tests.manifests import write_csv
 
 # -- bad input: one line naming what and where, exit 2, nothing sent --------------------------------------
@@ -128,10 +128,9 @@ def test_bad_option_is_named_exit_2_and_nothing_sent(
 
 
 def test_no_credentials_is_one_line_exit_2_and_nothing_sent(
-    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim_thread: SimulatorThread, tmp_path: Path, no_credentials: None
 ) -> None:
     """No credential of any kind in the environment: one line saying what to set, exit 2, no call."""
-    clear_credentials(monkeypatch)
     manifest = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
     before = len(sim_thread.simulator.received)
     code, _, err = run_at(sim_thread.url, manifest, tmp_path / "run")
@@ -201,24 +200,13 @@ def test_global_values_with_control_characters_are_refused_before_any_call(
 
 
 def test_a_token_file_with_a_trailing_newline_still_works(
-    sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim_thread: SimulatorThread, tmp_path: Path, no_credentials: None
 ) -> None:
     """Whitespace around a token file's content (its final newline, a BOM) is not part of the token."""
-    clear_credentials(monkeypatch)
     (tmp_path / "token").write_text(f"\ufeff  {sim_thread.config.token}\r\n\n", encoding="utf-8")
-    _, out, err = run_cli(
-        "run",
-        str(write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])),
-        "--endpoint",
-        sim_thread.url,
-        "--project-id",
-        sim_thread.config.project_id,
-        "--out",
-        str(tmp_path / "run"),
-        "--quiet",
-        "--token-file",
-        str(tmp_path / "token"),
-    )
+    manifest = write_csv(tmp_path / "m.csv", [["group_id"], ["g1"]])
+    argv = sim_run_argv(sim_thread, manifest, tmp_path / "run", "--quiet", "--token-file", str(tmp_path / "token"))
+    _, out, err = run_cli(*argv)
     assert "HTTP 401" not in out + err and "401" not in read_report(tmp_path / "run")[0]["http_status"], (out, err)
 
 

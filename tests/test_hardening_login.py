@@ -3,7 +3,6 @@ row at a time."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from aiohttp import web
 from bulkretry.sim import SimulatorThread
 from tests.clitools import PROJECT, clear_credentials, read_report, run_at, use_sim_credentials
 from tests.manifests import write_csv
-from tests.servers import Handler, ServerThread, empty_json
+from tests.servers import Handler, Listener, ServerThread, empty_json
 
 # -- login and 401 storms: a systematic failure stops the run, not one row at a time -----------------------
 
@@ -99,38 +98,6 @@ def test_a_refused_login_after_calls_for_another_project_exits_1(
     ]
 
 
-class SilentListener:
-    """A loopback port that accepts connections and never answers; counts the connections."""
-
-    def __init__(self) -> None:
-        import socket
-
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.accepted: list[object] = []
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self) -> None:
-        while not self._done.is_set():
-            try:
-                self.accepted.append(self.sock.accept()[0])
-            except OSError:  # socket.timeout, not yet TimeoutError on Python 3.9
-                continue
-
-    def __enter__(self) -> SilentListener:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(5)
-        for conn in self.accepted:
-            conn.close()  # type: ignore[attr-defined]
-        self.sock.close()
-
-
 def _closed_port_url() -> str:
     import socket
 
@@ -145,8 +112,8 @@ def test_an_iam_that_gives_no_token_is_asked_once_and_halts_the_run(
     """IAM silent, closed, throttling or failing: one login attempt for the run, every row halted, exit 1."""
     _use_password(monkeypatch, "sim-user", "sim-password")
     manifest = write_csv(tmp_path / "m.csv", [["group_id"], *([g] for g in _failed_groups(sim_thread, 6))])
-    server: SilentListener | ServerThread | None = (
-        SilentListener()
+    server: Listener | ServerThread | None = (
+        Listener(hold=True)
         if case == "silent"
         else ServerThread(_iam_answering(case, "busy"))
         if isinstance(case, int)
@@ -169,7 +136,7 @@ def test_an_iam_that_gives_no_token_is_asked_once_and_halts_the_run(
             "--iam-domain",
             "sim-domain",
         )
-    attempts = len(server.accepted) if isinstance(server, SilentListener) else len(server.requests) if server else 1
+    attempts = server.connections if isinstance(server, Listener) else len(server.requests) if server else 1
     assert (code, attempts, sim_thread.simulator.calls) == (1, 1, 0), (out, err)
     rows = read_report(tmp_path / "run")
     assert len(rows) == 6

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import PROJECT, child_env, read_report
+from tests.clitools import PROJECT, child_env, read_report, run_argv
 from tests.manifests import write_csv
 
 # -- stop signals before the first call and after the last one ----------------------------------------------------
@@ -82,19 +82,8 @@ def test_a_signal_while_the_manifest_is_read_stops_before_any_call(
     config = SimConfig(groups=5)
     with SimulatorThread(config) as sim_thread:
         env = child_env(config)
-        proc = _bulkretry(
-            "run",
-            str(manifest),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            config.project_id,
-            "--out",
-            str(tmp_path / "run"),
-            "--quiet",
-            env=env,
-            ignore_sigint=ignored,
-        )
+        argv = run_argv(manifest, sim_thread.url, config.project_id, tmp_path / "run", "--quiet")
+        proc = _bulkretry(*argv, env=env, ignore_sigint=ignored)
         _wait_until(lambda: _has_open(proc.pid, manifest), proc, "the manifest being read")
         proc.send_signal(getattr(signal, signame))
         _, err = proc.communicate(timeout=60)
@@ -116,17 +105,7 @@ def test_a_signal_while_the_reports_are_written_ends_with_its_status(
     manifest = write_csv(tmp_path / "m.csv", [["group_id"]] + [[f"g-{n:06d}"] for n in range(rows)])
     out = tmp_path / "run"
     proc = _bulkretry(
-        "run",
-        str(manifest),
-        "--endpoint",
-        "http://127.0.0.1:9",
-        "--project-id",
-        PROJECT,
-        "--out",
-        str(out),
-        "--dry-run",
-        "--quiet",
-        env=dict(os.environ),
+        *run_argv(manifest, "http://127.0.0.1:9", PROJECT, out, "--dry-run", "--quiet"), env=dict(os.environ)
     )
     _wait_until(
         lambda: out.is_dir() and any(p.suffix == ".tmp" for p in out.iterdir()), proc, "the reports being written"

@@ -10,7 +10,6 @@ import re
 import shutil
 import struct
 import subprocess
-from collections import Counter
 from importlib import resources
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import FORMATS, HtmlReport, write_reports
 from bulkretry.report import html_report as html_module
 from bulkretry.report.common import report_header, row_values
+from tests.reports import run_summary
 
 HOSTILE_MSG = "</script><script>alert(1)</script>"
 HOSTILE_GROUP = "<b>bold</b>-group"
@@ -79,23 +79,8 @@ def sample() -> list[RowResult]:
 
 
 def summary_of(results: list[RowResult], **fields) -> RunSummary:
-    """The summary a run would write for these results."""
-    by_outcome = Counter(str(r.outcome) for r in results)
-    by_code = Counter(r.error_code for r in results if r.error_code)
-    base = dict(
-        run_id="20251124-160000-清单",
-        manifest="清单/华北迁移.xlsx",
-        started_at="2025-11-24T16:00:00Z",
-        finished_at="2025-11-24T16:02:00Z",
-        duration_s=120.5,
-        rows=len(results),
-        by_outcome=dict(by_outcome.most_common()),
-        by_error_code=dict(by_code.most_common()),
-        calls=14,
-        achieved_rate=9.5,
-        out_dir="runs/x",
-    )
-    return RunSummary(**(base | fields))
+    """The summary a run of 清单/华北迁移.xlsx would write for these results."""
+    return run_summary(results, run_id="20251124-160000-清单", manifest="清单/华北迁移.xlsx", **fields)
 
 
 DETAILS = {

@@ -19,7 +19,7 @@ from openpyxl import Workbook
 
 from bulkretry.errors import ManifestError
 from bulkretry.sim import SimulatorThread
-from tests.clitools import PROJECT, run_cli, use_sim_credentials
+from tests.clitools import PROJECT, run_argv, run_cli, use_sim_credentials
 from tests.manifests import read_all
 
 XLS = Path(__file__).parent / "data" / "manifest-zh.xls"
@@ -178,17 +178,7 @@ def test_an_ods_manifest_runs_end_to_end_and_its_chinese_columns_reach_the_repor
     groups = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]][:3]
     rows: list[list[object]] = [["任务组ID", "备注"], *([g, f"第{i}批"] for i, g in enumerate(groups))]
     manifest = write_ods(tmp_path / "清单.ods", rows)
-    code, out, err = run_cli(
-        "run",
-        str(manifest),
-        "--endpoint",
-        sim_thread.url,
-        "--project-id",
-        PROJECT,
-        "--out",
-        str(tmp_path / "run"),
-        "--quiet",
-    )
+    code, out, err = run_cli(*run_argv(manifest, sim_thread.url, PROJECT, tmp_path / "run", "--quiet"))
     assert code == 0, (out, err)
     with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))

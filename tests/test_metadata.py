@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import aiohttp
 import pytest
@@ -19,7 +22,7 @@ from bulkretry.oms.actions import ACTIONS, GROUPS
 from bulkretry.oms.auth import AgencyAuth
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.metadata import MetadataError, TemporaryKey, fetch_key, parse_key, refresh_at
-from bulkretry.sim import SimConfig, running_simulator
+from bulkretry.sim import SimConfig, Simulator, running_simulator
 from bulkretry.sim.state import SimState
 from tests.netns import METADATA_ADDRESS, require_netns, run_isolated
 from tests.servers import FakeMetadata, serve_metadata
@@ -37,6 +40,41 @@ class Clock:
         return time.time() + self.shift
 
 
+#: The agency tests' simulator: every group failed, so each call is a retry that the simulator checks.
+CONFIG = SimConfig(groups=60, failed_ratio=1.0)
+
+
+class Agency(NamedTuple):
+    """What an agency test works with, all on one clock."""
+
+    clock: Clock
+    state: SimState
+    fake: FakeMetadata
+    sim: Simulator
+    origin: str
+    auth: AgencyAuth
+    client: OmsClient
+
+
+@asynccontextmanager
+async def _agency(delay_s: float = 0.0, revoked: bool = False) -> AsyncIterator[Agency]:
+    """The simulator and a metadata service giving keys that live an hour, on one Clock, and a client signing with
+    the agency's keys (the first fetched now; *revoked*: the simulator no longer knows it)."""
+    clock = Clock()
+    state = SimState.from_config(CONFIG, clock=clock)
+    fake = FakeMetadata(state, ttl_s=3600, delay_s=delay_s, wall=clock)
+    async with (
+        running_simulator(CONFIG, state=state) as sim,
+        serve_metadata(fake) as origin,
+        aiohttp.ClientSession() as session,
+    ):
+        first = await fetch_key(origin, clock=clock)
+        if revoked:
+            state._keys.pop(first.ak)
+        auth = AgencyAuth(first, fetch=lambda: fetch_key(origin, clock=clock), clock=clock)
+        yield Agency(clock, state, fake, sim, origin, auth, OmsClient(session, auth, endpoint=sim.url))
+
+
 async def _retry_failed(client: OmsClient, state: SimState, project: str, count: int) -> list[object]:
     failed = [g for g in state.ids() if state.get(g)["status"] == 5][:count]
     return await asyncio.gather(*(client.call(RETRY, project, g, {}) for g in failed), return_exceptions=True)
@@ -45,28 +83,16 @@ async def _retry_failed(client: OmsClient, state: SimState, project: str, count:
 async def test_agency_keys_sign_with_the_security_token_and_refresh_once_for_all(tmp_path: Path) -> None:
     """Every call carries the key's X-Security-Token (the simulator checks it, signed); when the refresh window
     opens, ten calls at once make exactly one refresh (never two at a time), and later calls use the new keys."""
-    clock = Clock()
-    config = SimConfig(groups=60, failed_ratio=1.0)
-    state = SimState.from_config(config, clock=clock)
-    fake = FakeMetadata(state, ttl_s=3600, delay_s=0.05, wall=clock)
-    async with (
-        running_simulator(config, state=state) as sim,
-        serve_metadata(fake) as origin,
-        aiohttp.ClientSession() as session,
-    ):
-        auth = AgencyAuth(
-            await fetch_key(origin, clock=clock), fetch=lambda: fetch_key(origin, clock=clock), clock=clock
-        )
-        client = OmsClient(session, auth, endpoint=sim.url)
-        first = await _retry_failed(client, state, config.project_id, 10)
+    async with _agency(delay_s=0.05) as (clock, state, fake, sim, origin, auth, client):
+        first = await _retry_failed(client, state, CONFIG.project_id, 10)
         assert not [r for r in first if isinstance(r, BaseException)]
         assert (fake.gets, auth.refreshes) == (1, 0)
         clock.shift = 3100  # past a 3600 s key's refresh point (10 minutes before it expires), not yet expired
-        second = await _retry_failed(client, state, config.project_id, 10)
+        second = await _retry_failed(client, state, CONFIG.project_id, 10)
         assert not [r for r in second if isinstance(r, BaseException)]
         assert (fake.gets, fake.peak_gets, auth.refreshes) == (2, 1, 1)
         clock.shift = 3700  # the first key has expired: the simulator refuses it, the new one still works
-        third = await _retry_failed(client, state, config.project_id, 5)
+        third = await _retry_failed(client, state, CONFIG.project_id, 5)
         assert not [r for r in third if isinstance(r, BaseException)]
         issued = list(fake.keys)
         shown = repr(auth) + repr(client) + repr(await fetch_key(origin))
@@ -83,56 +109,32 @@ async def test_a_failed_refresh_keeps_the_valid_keys_then_fails_calls_at_once() 
     """The metadata service down at refresh time: calls go on with the keys still valid (one attempt, then one
     every RETRY_S); once they have expired every call gets LoginUnavailable (the run halts), without a wait and
     without asking the service again within RETRY_S."""
-    clock = Clock()
-    config = SimConfig(groups=60, failed_ratio=1.0)
-    state = SimState.from_config(config, clock=clock)
-    fake = FakeMetadata(state, ttl_s=3600, wall=clock)
-    async with (
-        running_simulator(config, state=state) as sim,
-        serve_metadata(fake) as origin,
-        aiohttp.ClientSession() as session,
-    ):
-        auth = AgencyAuth(
-            await fetch_key(origin, clock=clock), fetch=lambda: fetch_key(origin, clock=clock), clock=clock
-        )
-        client = OmsClient(session, auth, endpoint=sim.url)
+    async with _agency() as (clock, state, fake, sim, _, auth, client):
         fake.down = True
         clock.shift = 3100
-        results = await _retry_failed(client, state, config.project_id, 5)
+        results = await _retry_failed(client, state, CONFIG.project_id, 5)
         assert not [r for r in results if isinstance(r, BaseException)]
         assert fake.gets == 1 and auth.refreshes == 0
         clock.shift = 3601
         calls = sim.calls
-        results = await _retry_failed(client, state, config.project_id, 5)
+        results = await _retry_failed(client, state, CONFIG.project_id, 5)
         assert all(isinstance(r, LoginUnavailable) and "expired" in str(r) for r in results), results
         assert sim.calls == calls  # nothing was sent with an expired key
         fake.down = False
         clock.shift = 3601 + AgencyAuth.RETRY_S
-        results = await _retry_failed(client, state, config.project_id, 5)
+        results = await _retry_failed(client, state, CONFIG.project_id, 5)
         assert not [r for r in results if isinstance(r, BaseException)] and auth.refreshes == 1
 
 
 async def test_a_401_fetches_new_keys_once_when_the_keys_are_not_new() -> None:
     """Keys revoked early (the gateway answers 401): new keys and one more try, only when the keys in use are
     at least a minute old, so that a 401 for another reason does not ask the service for every row."""
-    clock = Clock()
-    config = SimConfig(groups=60, failed_ratio=1.0)
-    state = SimState.from_config(config, clock=clock)
-    fake = FakeMetadata(state, ttl_s=3600, wall=clock)
-    async with (
-        running_simulator(config, state=state) as sim,
-        serve_metadata(fake) as origin,
-        aiohttp.ClientSession() as session,
-    ):
-        stale = await fetch_key(origin, clock=clock)
-        state._keys.pop(stale.ak)  # revoked: the simulator no longer knows it
-        auth = AgencyAuth(stale, fetch=lambda: fetch_key(origin, clock=clock), clock=clock)
-        client = OmsClient(session, auth, endpoint=sim.url)
+    async with _agency(revoked=True) as (clock, state, _, sim, _, auth, client):
         with pytest.raises(ApiError) as info:
-            await _retry_failed_one(client, state, config.project_id)
+            await _retry_failed_one(client, state, CONFIG.project_id)
         assert info.value.status == 401 and auth.refreshes == 0  # new keys: no fetch
         clock.shift = 120
-        await _retry_failed_one(client, state, config.project_id)
+        await _retry_failed_one(client, state, CONFIG.project_id)
         assert auth.refreshes == 1
     assert sim.calls == 3
 

@@ -12,7 +12,7 @@ import pytest
 from bulkretry.errors import ConfigError
 from bulkretry.oms.actions import ACTIONS, GROUPS
 from bulkretry.oms.network import network_from
-from tests.clitools import run_cli
+from tests.clitools import run_argv, run_cli
 from tests.netns import require_netns, run_isolated
 from tests.tlsnet import TestCA
 
@@ -100,18 +100,7 @@ def test_a_bad_ca_bundle_exits_2_before_any_call(tmp_path: Path, sim_thread, mon
     manifest.write_text("group_id\ng-1\n")
     junk = tmp_path / "junk.pem"
     junk.write_text("-----BEGIN NOTHING-----\n")
-    code, _out, err = run_cli(
-        "run",
-        str(manifest),
-        "--endpoint",
-        sim_thread.url,
-        "--project-id",
-        "p",
-        "--ca-bundle",
-        str(junk),
-        "--out",
-        str(tmp_path / "run"),
-    )
+    code, _out, err = run_cli(*run_argv(manifest, sim_thread.url, "p", tmp_path / "run", "--ca-bundle", str(junk)))
     assert code == 2, err
     assert "junk.pem holds no usable PEM certificate" in err
     assert "Traceback" not in err

@@ -27,19 +27,22 @@ from tests.clitools import (
     child_run_argv,
     clear_credentials,
     failed_group_ids,
+    run_argv,
     run_cli,
+    sim_run_argv,
+    start_child,
     use_sim_credentials,
+    wait_for_requests,
     write_group_manifest,
 )
 from tests.netns import require_netns, run_isolated
+from tests.reports import run_summary
 from tests.servers import sdk_authorization, serve
 from tests.tlsnet import BackgroundLoop, RecordingTlsServer
 
-SUMMARY = RunSummary(
+SUMMARY = run_summary(
+    [],
     run_id="20261202-010000-groups",
-    manifest="groups.csv",
-    started_at="",
-    finished_at="",
     duration_s=3725.0,
     rows=120,
     by_outcome={"succeeded": 100, "failed": 15, "interrupted": 5},
@@ -156,20 +159,7 @@ async def test_a_target_that_fails_is_a_warning_the_others_are_sent() -> None:
 def _hook_run(sim_thread: SimulatorThread, tmp_path: Path, groups: int, *extra: str) -> tuple[int, str, str]:
     """`bulkretry run` of *groups* failed groups into tmp_path/run, notifying env:HOOK, with *extra* options."""
     manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, groups))
-    return run_cli(
-        "run",
-        str(manifest),
-        "--endpoint",
-        sim_thread.url,
-        "--project-id",
-        sim_thread.config.project_id,
-        "--out",
-        str(tmp_path / "run"),
-        "--quiet",
-        "--notify",
-        "env:HOOK",
-        *extra,
-    )
+    return run_cli(*sim_run_argv(sim_thread, manifest, tmp_path / "run", "--quiet", "--notify", "env:HOOK", *extra))
 
 
 def test_run_sends_one_notification_and_a_failed_one_changes_nothing_but_a_warning(
@@ -212,16 +202,7 @@ def test_a_missing_notify_variable_exits_2_before_any_call(tmp_path: Path, sim_t
     manifest = tmp_path / "m.csv"
     manifest.write_text("group_id\ng-1\n")
     code, _out, err = run_cli(
-        "run",
-        str(manifest),
-        "--endpoint",
-        sim_thread.url,
-        "--project-id",
-        "p",
-        "--out",
-        str(tmp_path / "run"),
-        "--notify",
-        "env:DINGTALK_URL",
+        *run_argv(manifest, sim_thread.url, "p", tmp_path / "run", "--notify", "env:DINGTALK_URL")
     )
     assert code == 2, err
     assert "$DINGTALK_URL is not set" in err
@@ -241,26 +222,12 @@ def _notified_run(
 ) -> tuple[int, str, str, list[dict]]:
     """`run` of *rows* failed groups against the simulator with *options* and one json:// target (its URL in
     $HOOK) that records what it is sent: ``(exit status, stdout, stderr, the messages)``."""
-    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=rows)[1]]
-    manifest = tmp_path / "m.csv"
-    manifest.write_text("group_id\n" + "".join(f"{g}\n" for g in ids))
+    manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, rows))
     with BackgroundLoop() as loop:
         server = loop.run(RecordingTlsServer(None).start())
         monkeypatch.setenv("HOOK", f"json://127.0.0.1:{server.port}/hook")
-        code, out, err = run_cli(
-            "run",
-            str(manifest),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            sim_thread.config.project_id,
-            "--out",
-            str(tmp_path / "run"),
-            "--quiet",
-            *options,
-            "--notify",
-            "env:HOOK",
-        )
+        argv = sim_run_argv(sim_thread, manifest, tmp_path / "run", "--quiet", *options, "--notify", "env:HOOK")
+        code, out, err = run_cli(*argv)
         return code, out, err, _posted(server)
 
 
@@ -367,8 +334,6 @@ def test_a_run_stopped_by_sigterm_notifies_and_exits_143(tmp_path: Path) -> None
     with its counts so far."""
     import os
     import signal
-    import subprocess
-    import time
 
     from bulkretry.sim import SimConfig, SimulatorThread
 
@@ -384,26 +349,19 @@ def test_a_run_stopped_by_sigterm_notifies_and_exits_143(tmp_path: Path) -> None
             "HUAWEICLOUD_SDK_SK": config.sk,
             "HOOK": f"json://127.0.0.1:{server.port}/hook",
         }
-        proc = subprocess.Popen(
-            child_run_argv(
-                manifest,
-                sim.url,
-                config.project_id,
-                tmp_path / "run",
-                "--concurrency",
-                "2",
-                "--quiet",
-                "--notify",
-                "env:HOOK",
-            ),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        argv = child_run_argv(
+            manifest,
+            sim.url,
+            config.project_id,
+            tmp_path / "run",
+            "--concurrency",
+            "2",
+            "--quiet",
+            "--notify",
+            "env:HOOK",
         )
-        deadline = time.monotonic() + 20
-        while len(sim.simulator.received) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        proc = start_child(argv, env)
+        wait_for_requests(sim.simulator, 3)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         posted = _posted(server)

@@ -10,7 +10,7 @@ import pytest
 
 from bulkretry.run.pacing import FixedPacer, PacerPool
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import failed_group_ids, run_cli, use_sim_credentials, write_group_manifest
+from tests.clitools import failed_group_ids, run_cli, sim_run_argv, use_sim_credentials, write_group_manifest
 
 
 class FakeClock:
@@ -100,22 +100,8 @@ def test_rate_auto_finishes_a_throttled_run_and_reports_the_learned_rate(
         ids = failed_group_ids(sim_thread, 100)
         manifest = write_group_manifest(tmp_path / "m.csv", ids)
         use_sim_credentials(monkeypatch, config)
-        code, out, err = run_cli(
-            "run",
-            str(manifest),
-            "--endpoint",
-            sim_thread.url,
-            "--project-id",
-            config.project_id,
-            "--rate",
-            "auto:80",
-            "--max-attempts",
-            "20",
-            "--out",
-            str(tmp_path / "run"),
-            "--quiet",
-            "--json-summary",
-        )
+        options = ("--rate", "auto:80", "--max-attempts", "20", "--quiet", "--json-summary")
+        code, out, err = run_cli(*sim_run_argv(sim_thread, manifest, tmp_path / "run", *options))
         throttled = sim_thread.simulator.traffic.throttled
     assert code == 0, err
     summary_json = json.loads(out)

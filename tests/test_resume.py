@@ -29,6 +29,7 @@ from tests.clitools import (
     child_run_argv,
     failed_group_ids,
     run_cli,
+    start_child,
     write_group_manifest,
 )
 
@@ -57,6 +58,17 @@ def _failed_manifest(sim_thread: SimulatorThread, path: Path, n: int) -> list[st
     ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=1000)[1]][:n]
     path.write_text("group_id,note\n" + "".join(f"{gid},row {i}\n" for i, gid in enumerate(ids)), encoding="utf-8")
     return ids
+
+
+def _child_run(
+    sim_thread: SimulatorThread, tmp_path: Path, n: int, *options: str
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """A manifest of the simulator's first *n* failed groups, and a child ``bulkretry run`` of it into tmp_path/run
+    with *options*: ``(the ids, its argv, its environment)``."""
+    ids = failed_group_ids(sim_thread, n)
+    manifest = write_group_manifest(tmp_path / "m.csv", ids)
+    argv = child_run_argv(manifest, sim_thread.url, sim_thread.config.project_id, tmp_path / "run", *options)
+    return ids, argv, child_env(sim_thread.config)
 
 
 def _stopped_run(sim_thread: SimulatorThread, manifest: Path, out: Path, stop_after: int) -> None:
@@ -345,20 +357,7 @@ def test_kill_9_at_a_random_moment_then_resume_completes_the_run(tmp_path: Path,
     and the final report has every row, each called."""
     config = SimConfig(groups=400, failed_ratio=1.0, latency_ms=20)
     with SimulatorThread(config) as sim_thread:
-        ids = failed_group_ids(sim_thread, 300)
-        manifest = write_group_manifest(tmp_path / "m.csv", ids)
-        env = child_env(config)
-        argv = child_run_argv(
-            manifest,
-            sim_thread.url,
-            config.project_id,
-            tmp_path / "run",
-            "--rate",
-            "400",
-            "--concurrency",
-            "8",
-            "--quiet",
-        )
+        ids, argv, env = _child_run(sim_thread, tmp_path, 300, "--rate", "400", "--concurrency", "8", "--quiet")
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         target = random.Random(seed).randint(20, 200)
         deadline = time.monotonic() + 60
@@ -395,21 +394,8 @@ def test_a_second_ctrl_c_aborts_at_once_and_the_journal_stays_consistent(tmp_pat
     journalled, and --resume then finishes the run."""
     config = SimConfig(groups=40, failed_ratio=1.0, latency_ms=4000)
     with SimulatorThread(config) as sim_thread:
-        ids = failed_group_ids(sim_thread, 10)
-        manifest = write_group_manifest(tmp_path / "m.csv", ids)
-        env = child_env(config)
-        argv = child_run_argv(
-            manifest,
-            sim_thread.url,
-            config.project_id,
-            tmp_path / "run",
-            "--concurrency",
-            "3",
-            "--rate",
-            "100",
-            "--quiet",
-        )
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ids, argv, env = _child_run(sim_thread, tmp_path, 10, "--concurrency", "3", "--rate", "100", "--quiet")
+        proc = start_child(argv, env)
         deadline = time.monotonic() + 30
         while len(_puts(sim_thread)) < 3 and time.monotonic() < deadline:
             time.sleep(0.02)

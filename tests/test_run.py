@@ -11,7 +11,16 @@ import pytest
 
 from bulkretry.records import REPORT_COLUMNS
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import DEMO_SECRETS, SAMPLES, child_env, child_run_argv, run_cli, run_manifest
+from tests.clitools import (
+    DEMO_SECRETS,
+    SAMPLES,
+    child_env,
+    child_run_argv,
+    run_cli,
+    run_manifest,
+    start_child,
+    wait_for_requests,
+)
 
 EXPECTED = ["succeeded"] * 8 + ["duplicate", "failed", "failed", "failed", "invalid"]
 
@@ -153,8 +162,6 @@ def test_validate_without_project_is_a_usage_error(env: dict) -> None:
 def test_a_signal_stops_the_run_and_still_writes_the_report(tmp_path: Path, signame: str, expected: int) -> None:
     """Ctrl-C / SIGTERM: exit 130 / 143, finished rows kept, the rest interrupted, every report written."""
     import signal
-    import subprocess
-    import time
 
     config = SimConfig(latency_ms=300)
     with SimulatorThread(config) as sim_thread:
@@ -162,18 +169,13 @@ def test_a_signal_stops_the_run_and_still_writes_the_report(tmp_path: Path, sign
         manifest = tmp_path / "m.csv"
         manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
         env = child_env(config)
-        proc = subprocess.Popen(
+        proc = start_child(
             child_run_argv(
                 manifest, sim_thread.url, config.project_id, tmp_path / "run", "--concurrency", "2", "--quiet"
             ),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            env,
         )
-        deadline = time.monotonic() + 20
-        while len(sim_thread.simulator.received) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for_requests(sim_thread.simulator, 3)
         proc.send_signal(getattr(signal, signame))
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == expected, err

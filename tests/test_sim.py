@@ -412,23 +412,19 @@ async def test_another_project_is_a_403(sim: Simulator) -> None:
     assert reply.status == 403 and reply.json()["error_code"] == "OMS.0003"
 
 
+def _login(project: str, password: str = "sim-password") -> bytes:
+    """The body of an IAM password login as the simulator's user, scoped to *project*."""
+    user = {"name": "sim-user", "password": password, "domain": {"name": "sim-domain"}}
+    identity = {"methods": ["password"], "password": {"user": user}}
+    return json.dumps({"auth": {"identity": identity, "scope": {"project": {"id": project}}}}).encode()
+
+
 async def test_iam_token_flow() -> None:
     """IAM issues a 201 token that works until it expires; a wrong password is IAM's 401."""
     config = SimConfig(groups=3, token=None, token_ttl_s=60)
     clock = FakeClock()
     async with running_simulator(config, state=SimState.from_config(config, clock=clock)) as sim:
-        request = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {"name": "sim-user", "password": "sim-password", "domain": {"name": "sim-domain"}}
-                    },
-                },
-                "scope": {"project": {"id": PID}},
-            }
-        }
-        issued = await call(sim, "POST", "/v3/auth/tokens", body=json.dumps(request).encode(), auth="none")
+        issued = await call(sim, "POST", "/v3/auth/tokens", body=_login(PID), auth="none")
         assert issued.status == 201
         token = issued.headers["X-Subject-Token"]
         body = issued.json()["token"]
@@ -440,8 +436,7 @@ async def test_iam_token_flow() -> None:
         expired = await call(sim, "GET", GROUPS, headers={"X-Auth-Token": token})
         assert expired.status == 401 and "expired" in expired.json()["error_msg"]
         assert token not in expired.text
-        request["auth"]["identity"]["password"]["user"]["password"] = "wrong"
-        wrong = await call(sim, "POST", "/v3/auth/tokens", body=json.dumps(request).encode(), auth="none")
+        wrong = await call(sim, "POST", "/v3/auth/tokens", body=_login(PID, password="wrong"), auth="none")
         assert wrong.status == 401
         assert wrong.json() == {
             "error": {"code": 401, "message": "The username or password is wrong.", "title": "Unauthorized"}
@@ -454,18 +449,7 @@ async def test_iam_token_flow() -> None:
 async def test_token_for_another_project_is_refused() -> None:
     """IAM refuses a scope other than the configured project."""
     async with running_simulator(SimConfig(groups=0)) as sim:
-        request = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {"name": "sim-user", "password": "sim-password", "domain": {"name": "sim-domain"}}
-                    },
-                },
-                "scope": {"project": {"id": "other"}},
-            }
-        }
-        reply = await call(sim, "POST", "/v3/auth/tokens", body=json.dumps(request).encode(), auth="none")
+        reply = await call(sim, "POST", "/v3/auth/tokens", body=_login("other"), auth="none")
         assert reply.status == 401 and "X-Subject-Token" not in reply.headers
 
 

@@ -17,7 +17,7 @@ from bulkretry.oms.credentials import AkSk, CredentialOptions, EcsAgency
 from bulkretry.oms.endpoint import endpoint_for_region, region_overrides
 from bulkretry.oms.sources import credentials_file, koocli_profile, load_credentials
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import clear_credentials, run_cli
+from tests.clitools import clear_credentials, run_argv, run_cli
 
 SK = "sdk-file-secret-0123456789"
 TOKEN = "sdk-file-sts-abcdef"
@@ -254,16 +254,7 @@ def test_a_bad_endpoint_override_stops_before_any_call(tmp_path: Path, monkeypat
     )
     assert code == 2 and "HUAWEICLOUD_SDK_REGION_OMS_CN_NORTH_4" in err and not (tmp_path / "run").exists()
     code, _, err = run_cli(
-        "run",
-        str(_manifest(tmp_path)),
-        "--endpoint",
-        "http://127.0.0.1:9",
-        "--project-id",
-        "p",
-        "--dry-run",
-        "--out",
-        str(tmp_path / "dry"),
-        "--quiet",
+        *run_argv(_manifest(tmp_path), "http://127.0.0.1:9", "p", tmp_path / "dry", "--dry-run", "--quiet")
     )
     assert code == 0, err
 

@@ -137,7 +137,40 @@ class Seen:
 Answer = Callable[[Seen], Any]
 
 
-class RecordingTlsServer:
+class LoopbackServer:
+    """What the servers here share: the port they listen on on 127.0.0.1 once started, and their URL (https when
+    they have a TLS context)."""
+
+    port: int = 0
+    context: ssl.SSLContext | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.context else 'http'}://127.0.0.1:{self.port}"
+
+
+StreamServerT = TypeVar("StreamServerT", bound="StreamServer")
+
+
+class StreamServer(LoopbackServer):
+    """A server of raw connections (asyncio streams) on a free loopback port, each one given to ``_handle``."""
+
+    _server: asyncio.base_events.Server | None = None
+
+    async def start(self: StreamServerT) -> StreamServerT:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.context)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class RecordingTlsServer(LoopbackServer):
     """An aiohttp server over TLS on 127.0.0.1 that records every request (see the module's doc); plain HTTP
     when *context* is None.
 
@@ -149,7 +182,6 @@ class RecordingTlsServer:
         self.context = context
         self.answers = dict(answers or {})
         self.seen: list[Seen] = []
-        self.port = 0
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> RecordingTlsServer:
@@ -161,10 +193,6 @@ class RecordingTlsServer:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
-
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.context else 'http'}://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -188,23 +216,12 @@ class RecordingTlsServer:
         return await response if asyncio.iscoroutine(response) else response  # type: ignore[return-value]
 
 
-class TlsFront:
+class TlsFront(StreamServer):
     """TLS on 127.0.0.1 in front of the plain-HTTP server at *backend* (``(host, port)``): bytes piped both ways."""
 
     def __init__(self, context: ssl.SSLContext, backend: tuple[str, int]) -> None:
         self.context = context
         self.backend = backend
-        self.port = 0
-        self._server: asyncio.base_events.Server | None = None
-
-    async def start(self) -> TlsFront:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.context)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -216,7 +233,7 @@ class TlsFront:
 
 
 @dataclass
-class Proxy:
+class Proxy(StreamServer):
     """An HTTP proxy on 127.0.0.1 (see the module's doc). *routes* map ``host`` or ``host:port`` to the
     ``(address, port)`` to connect to; *default* takes the rest (None: 502)."""
 
@@ -228,21 +245,6 @@ class Proxy:
     forwarded: list[str] = field(default_factory=list)
     #: The ``Proxy-Authorization`` header of each request that had one.
     authorizations: list[str] = field(default_factory=list)
-    port: int = 0
-    _server: Any = None
-
-    async def start(self) -> Proxy:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
 
     def _route(self, host: str, port: int) -> tuple[str, int] | None:
         return self.routes.get(f"{host}:{port}") or self.routes.get(host) or self.default
