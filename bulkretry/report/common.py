@@ -25,6 +25,7 @@ __all__ = [
     "TextFileReport",
     "Value",
     "Writer",
+    "action_of",
     "close_quietly",
     "csv_writer",
     "finite",
@@ -81,10 +82,16 @@ def may_start_formula(texts: Iterable[str]) -> bool:
 ID_AT = REPORT_COLUMNS.index("group_id")
 
 
+def action_of(name: object, target: object) -> Action:
+    """The action a run records as *name* and *target* (none, or one this bulkretry does not know: the default, a
+    retry of task groups, which is what a run before actions made)."""
+    found = ACTIONS.get((name, target)) if isinstance(name, str) and isinstance(target, str) else None
+    return found or ACTIONS[(DEFAULT_ACTION, GROUPS)]
+
+
 def run_action(summary: RunSummary) -> Action:
-    """The action of the run *summary* sums up (a summary that names none, or one this bulkretry does not know:
-    the default, a retry of task groups)."""
-    return ACTIONS.get((summary.action, summary.target)) or ACTIONS[(DEFAULT_ACTION, GROUPS)]
+    """The action of the run *summary* sums up (see :func:`action_of`)."""
+    return action_of(summary.action, summary.target)
 
 
 def report_header(

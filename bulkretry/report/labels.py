@@ -66,14 +66,21 @@ _ACTION_LABELS = {
 _ID_HEADS = {"group_id": N_("group"), "task_id": N_("task")}
 
 
-def action_label(action: Action) -> str:
-    """The msgid that names *action* in people's words (``task start``), to translate where shown."""
-    return _ACTION_LABELS.get(action.key, action.key)
+def action_label(action: Action | None) -> str:
+    """The msgid that names *action* (None: the default) in people's words (``task start``), to translate where
+    shown."""
+    key = action.key if action is not None else DEFAULT_ACTION
+    return _ACTION_LABELS.get(key, key)
+
+
+def action_words(action: Action) -> str:
+    """*action* as the options name it: ``start (tasks)``."""
+    return f"{action.name} ({action.target})"
 
 
 def action_text(action: Action) -> str:
     """*action* as the options and the API name it: ``start (tasks) — POST /v2/{project_id}/tasks/{task_id}/start``."""
-    return f"{action.name} ({action.target}) — {action.describe()}"
+    return f"{action_words(action)} — {action.describe()}"
 
 
 def action_facts(s: RunSummary, params: Any, _: Callable[[str], str]) -> list[tuple[str, Any]]:

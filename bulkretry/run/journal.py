@@ -192,6 +192,9 @@ class Journal:
                 self._db.execute("INSERT INTO run (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             else:
                 self._migrate()
+        except JournalError:  # a newer schema, or a migration that could not be written: let the file go
+            self._db.close()
+            raise
         except sqlite3.OperationalError as exc:
             what = "is open in another program; close it there" if "locked" in str(exc) else "cannot be opened"
             raise JournalError(f"{self.path} {what} ({exc})") from None
