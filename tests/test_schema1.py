@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bulkretry.errors import JournalError
+from bulkretry.diff import diff_runs
+from bulkretry.errors import ConfigError, JournalError
 from bulkretry.history import history
 from bulkretry.run.journal import JOURNAL_NAME, SCHEMA_VERSION, Journal
+from bulkretry.run.rundir import reopen_run
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import PROJECT, clear_credentials, csv_dicts, run_cli
 
@@ -153,3 +155,23 @@ def test_resume_completes_a_schema_1_run(tmp_path: Path, fixture_sim: SimulatorT
     path = folder / JOURNAL_NAME
     assert (stored(path, "schema"), stored(path, "action"), stored(path, "target")) == (2, "retry", "groups")
     assert {r["outcome"] for r in csv_dicts(folder / "report.csv")} == {"succeeded"}
+
+
+def test_diff_names_the_action_of_each_schema_1_run(tmp_path: Path) -> None:
+    """``diff`` of the two old runs: both a retry of groups, read from journals it never writes."""
+    done, partial = run_folder(tmp_path, "done"), run_folder(tmp_path, "partial")
+    result = diff_runs(partial, done, tmp_path / "diff.csv")
+    assert (result.old_action, result.new_action) == ("retry (groups)", "retry (groups)")
+    assert result.counts["fixed"] == 16 and stored(done / JOURNAL_NAME, "schema") == 1
+
+
+def test_a_resume_with_another_action_is_a_changed_call_setting(tmp_path: Path) -> None:
+    """The migrated run was a retry: resuming it as a start is refused, unless forced."""
+    folder = run_folder(tmp_path, "partial")
+    with Journal.open_existing(folder / JOURNAL_NAME, read_only=True) as journal:
+        params = {**journal.params(), "action": "start"}
+    with pytest.raises(ConfigError, match="action was 'retry', now 'start'"):
+        reopen_run(folder, params, force=False)
+    run = reopen_run(folder, params, force=True)
+    run.close()
+    assert stored(folder / JOURNAL_NAME, "forced_changes") == ["action was 'retry', now 'start'"]
