@@ -4,11 +4,13 @@ Groups are matched by ``(project_id, group_id)`` (a rerun covers only some rows,
 move when a manifest is edited). *Failing* means ``failed``, ``interrupted`` or ``invalid``; *fine*
 means ``succeeded`` or ``skipped``; duplicate rows follow their first row and are left out. The join
 runs inside SQLite (both journals attached, an index on a temporary copy of the old side), so two
-million-row runs are compared in bounded memory; neither journal is modified.
+million-row runs are compared in bounded memory; neither journal is modified. The result names each run's
+action.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -20,7 +22,8 @@ from typing import Any
 from bulkretry.errors import ConfigError, JournalError
 from bulkretry.records import FAILING, FINE
 from bulkretry.report import neutralise
-from bulkretry.report.common import csv_writer, open_csv
+from bulkretry.report.common import action_of, csv_writer, open_csv
+from bulkretry.report.labels import action_words
 from bulkretry.run.journal import check_journal, read_only_uri
 from bulkretry.run.rundir import require_run
 from bulkretry.run.runlock import RunLock
@@ -64,6 +67,9 @@ class DiffResult:
     only_old: int
     only_new: int
     path: Path
+    #: Each run's action as the options name it (``retry (groups)``; a run before actions was one).
+    old_action: str = ""
+    new_action: str = ""
 
 
 def _change(old: str, new: str) -> str | None:
@@ -90,8 +96,10 @@ def diff_runs(old_dir: Path, new_dir: Path, out: Path | None = None) -> DiffResu
             old_uri, new_uri = read_only_uri(old_journal, stack), read_only_uri(new_journal, stack)
             with closing(sqlite3.connect(old_uri, uri=True)) as probe:
                 check_journal(probe, old_journal)
+                old_action = _action(probe)
             db = stack.enter_context(closing(sqlite3.connect(new_uri, uri=True)))
             check_journal(db, new_journal)
+            new_action = _action(db)
             db.row_factory = sqlite3.Row
             db.execute("ATTACH DATABASE ? AS old", (old_uri,))
             db.execute(
@@ -111,7 +119,13 @@ def diff_runs(old_dir: Path, new_dir: Path, out: Path | None = None) -> DiffResu
             raise ConfigError(f"cannot compare {old_dir} and {new_dir}: {exc}") from None
         except JournalError as exc:
             raise ConfigError(str(exc)) from None
-    return DiffResult(counts, in_both or 0, old_total - (in_both or 0), only_new or 0, out)
+    return DiffResult(counts, in_both or 0, old_total - (in_both or 0), only_new or 0, out, old_action, new_action)
+
+
+def _action(db: sqlite3.Connection) -> str:
+    """The action of the journal *db* as the options name it (a journal before actions: a retry of groups)."""
+    recorded = dict(db.execute("SELECT key, value FROM run WHERE key IN ('action', 'target')"))
+    return action_words(action_of(*(json.loads(recorded.get(key, "null")) for key in ("action", "target"))))
 
 
 def _cell(record: sqlite3.Row, name: str) -> Any:

@@ -3,7 +3,8 @@
 Groups are matched by ``(project_id, group_id)`` as in :mod:`bulkretry.diff`; duplicate rows are left out.
 *Failing* means ``failed``, ``interrupted`` or ``invalid``; *fine* means ``succeeded`` or ``skipped``. Each
 journal is read read-only under its folder's shared lock (:func:`bulkretry.run.rundir.run_journal`) and
-streamed row by row; the run folders are never written. Memory: one small record per group (its outcome in
+streamed row by row; the run folders are never written. Each run is named with its action (a history of
+several actions says so). Memory: one small record per group (its outcome in
 each run and its last error code) is held for the whole history, so a million groups over a few rounds take
 a few hundred MB; fine for today's manifests. ``history.csv`` and ``history.html`` are written to *out*
 (temporary names, then renamed over any earlier ones: they are derived files). history.html is in *lang*
@@ -22,10 +23,12 @@ from typing import NamedTuple
 
 from bulkretry.errors import ConfigError
 from bulkretry.i18n import DEFAULT_LANG, translation
+from bulkretry.oms.actions import Action
 from bulkretry.records import FAILING, FINE
 from bulkretry.report import neutralise
 from bulkretry.report.charts import outcome_label
-from bulkretry.report.common import csv_writer, open_csv
+from bulkretry.report.common import action_of, csv_writer, open_csv
+from bulkretry.report.labels import action_label, action_words
 from bulkretry.run.journal import JOURNAL_NAME
 from bulkretry.run.rundir import require_run, run_journal
 
@@ -43,6 +46,13 @@ class RunInfo:
     run_id: str
     started_at: str
     folder: Path
+    #: The run's action (None: the default, a retry of task groups, as every run before actions was).
+    action: Action | None = None
+
+    @property
+    def action_words(self) -> str:
+        """The run's action as the options name it: ``retry (groups)``."""
+        return action_words(self.action or action_of(None, None))
 
 
 class _Group:
@@ -65,6 +75,12 @@ class HistoryResult:
     not_fine: int
     out_dir: Path
     files: list[Path]
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The runs' actions as the options name them, each once, in the runs' order (more than one: the history
+        mixes actions)."""
+        return tuple(dict.fromkeys(run.action_words for run in self.runs))
 
 
 def find_runs(folders: Sequence[Path]) -> list[Path]:
@@ -94,7 +110,10 @@ def _read_runs(folders: Sequence[Path]) -> list[RunInfo]:
     for folder in folders:
         with run_journal(folder) as journal:
             params = journal.params()
-        runs.append(RunInfo(str(params.get("run_id") or folder.name), str(params.get("started_at") or ""), folder))
+        action = action_of(params.get("action"), params.get("target"))
+        runs.append(
+            RunInfo(str(params.get("run_id") or folder.name), str(params.get("started_at") or ""), folder, action)
+        )
     runs.sort(key=lambda run: (run.started_at, run.run_id))
     # Column headers must differ: two folders may carry the same run id (e.g. copies from two archives).
     seen: dict[str, int] = {}
@@ -102,7 +121,7 @@ def _read_runs(folders: Sequence[Path]) -> list[RunInfo]:
     for run in runs:
         seen[run.run_id] = seen.get(run.run_id, 0) + 1
         name = run.run_id if seen[run.run_id] == 1 else f"{run.run_id} ({seen[run.run_id]})"
-        unique.append(RunInfo(name, run.started_at, run.folder))
+        unique.append(RunInfo(name, run.started_at, run.folder, run.action))
     return unique
 
 
@@ -341,6 +360,16 @@ def _head(runs: Sequence[RunInfo], groups: int, story: _Story, lang: str) -> str
     )
 
 
+def _mixed(runs: Sequence[RunInfo], lang: str) -> str:
+    """A warning when the runs are of more than one action (their rows are matched all the same)."""
+    _ = translation(lang).gettext
+    actions = list(dict.fromkeys(_(action_label(run.action)) for run in runs))
+    if len(actions) < 2:
+        return ""
+    text = _("These runs are of different actions ({actions}): a row's outcomes are of different calls.")
+    return f'<p class="fail">{html.escape(text.format(actions=", ".join(actions)))}</p>'
+
+
 def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str], _Group], lang: str) -> None:
     e = html.escape
     _ = translation(lang).gettext
@@ -354,8 +383,14 @@ def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str
         + f"<h2>{e(_('Failing groups per run'))}</h2>"
         + _chart(runs, story.failing, lang)
         + "<ol>"
-        + "".join(f'<li>{e(run.run_id)} <span class="muted">{e(run.started_at)}</span></li>' for run in runs)
-        + f"</ol><h2>{e(_('Never succeeded'))}</h2>"
+        + "".join(
+            f'<li>{e(run.run_id)} <span class="muted">{e(run.started_at)} · {e(_(action_label(run.action)))}'
+            "</span></li>"
+            for run in runs
+        )
+        + "</ol>"
+        + _mixed(runs, lang)
+        + f"<h2>{e(_('Never succeeded'))}</h2>"
         + _table(
             [_("project_id"), _("group_id"), _("last outcome"), _("last error code"), _("runs failed")],
             story.never,

@@ -111,6 +111,10 @@ class RunSummary:
     dry_run: bool = False
     #: How many times the run was started: 1, plus one per ``--resume``.
     sessions: int = 1
+    #: The run's ``--action`` (``retry``, ``start``, ...) and its target (``groups`` or ``tasks``), as its journal
+    #: records them; empty in a summary made without a journal.
+    action: str = ""
+    target: str = ""
     #: A rerun's source: ``{"run_id", "out_dir", "only", "error_codes", "groups"}``; None for a first run.
     source_run: dict[str, Any] | None = None
     #: A rerun's groups that the manifest no longer holds (so they were not called).
@@ -149,6 +153,9 @@ class RunSummary:
             "dry_run": self.dry_run,
             "sessions": self.sessions,
         }
+        if self.action:
+            data["action"] = self.action
+            data["target"] = self.target
         if self.source_run is not None:
             data["source_run"] = dict(self.source_run)
             data["not_in_manifest"] = self.not_in_manifest

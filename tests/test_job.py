@@ -20,7 +20,7 @@ from bulkretry.run.settings import (
     ServiceTarget,
 )
 
-#: The keys of public_params, in the order journals have always stored them.
+#: The keys of public_params, in the order journals have always stored them (the action's, schema 2, last).
 PUBLIC_KEYS = [
     "manifest",
     "manifest_path",
@@ -42,6 +42,9 @@ PUBLIC_KEYS = [
     "verify_timeout",
     "max_duration",
     "halt_on_failure",
+    "action",
+    "priority",
+    "batch_size",
 ]
 
 

@@ -14,15 +14,18 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar, Union
 
+from bulkretry.oms.actions import ACTIONS, DEFAULT_ACTION, GROUPS, Action
 from bulkretry.records import REPORT_COLUMNS, Outcome, RowResult, RunSummary
 
 __all__ = [
     "FORMATS",
+    "ID_AT",
     "OUTCOME_TEXT",
     "TRIGGER_STARTS",
     "TextFileReport",
     "Value",
     "Writer",
+    "action_of",
     "close_quietly",
     "csv_writer",
     "finite",
@@ -31,6 +34,7 @@ __all__ = [
     "open_csv",
     "report_header",
     "row_values",
+    "run_action",
     "sync_close",
 ]
 
@@ -74,17 +78,37 @@ def may_start_formula(texts: Iterable[str]) -> bool:
     return joined[:1] in TRIGGER_STARTS or any(map(joined.__contains__, _LINE_TRIGGERS))
 
 
-def report_header(extra_columns: Sequence[str] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+#: Where the target's id (``group_id``, or ``task_id`` in a task run) sits in a report's header and row values.
+ID_AT = REPORT_COLUMNS.index("group_id")
+
+
+def action_of(name: object, target: object) -> Action:
+    """The action a run records as *name* and *target* (none, or one this bulkretry does not know: the default, a
+    retry of task groups, which is what a run before actions made)."""
+    found = ACTIONS.get((name, target)) if isinstance(name, str) and isinstance(target, str) else None
+    return found or ACTIONS[(DEFAULT_ACTION, GROUPS)]
+
+
+def run_action(summary: RunSummary) -> Action:
+    """The action of the run *summary* sums up (see :func:`action_of`)."""
+    return action_of(summary.action, summary.target)
+
+
+def report_header(
+    extra_columns: Sequence[str] = (), id_column: str = "group_id"
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The report's column names and the manifest columns that feed the extra ones.
 
-    Returns ``(header, extras)``: ``header`` is ``REPORT_COLUMNS`` then one name per distinct extra
-    column; ``extras`` the manifest names to look values up by. An extra column whose name is already
-    taken (a manifest that is itself an earlier report has ``outcome``, ``row``, ...) is shown as
-    ``manifest.NAME`` so that no two columns, nor two JSON keys, share a name.
+    Returns ``(header, extras)``: ``header`` is ``REPORT_COLUMNS``, the target's id named *id_column*
+    (``task_id`` in a task run), then one name per distinct extra column; ``extras`` the manifest names to
+    look values up by. An extra column whose name is already taken (a manifest that is itself an earlier
+    report has ``outcome``, ``row``, ...) is shown as ``manifest.NAME`` so that no two columns, nor two JSON
+    keys, share a name.
     """
     extras = tuple(dict.fromkeys(extra_columns))
     taken = set(extras)
     names = list(REPORT_COLUMNS)
+    names[ID_AT] = id_column
     for name in extras:
         shown = name
         while shown in names or (shown != name and shown in taken):

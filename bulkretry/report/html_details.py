@@ -1,5 +1,6 @@
-"""report.html's "Run details" card (the run's facts and its parameters, secrets left out) and the small
-formatters of values, durations and times the page shares, each in the report's language."""
+"""report.html's "Run details" card (the run's facts, its action when it is not a retry, and its parameters,
+secrets left out) and the small formatters of values, durations and times the page shares, each in the
+report's language."""
 
 from __future__ import annotations
 
@@ -11,14 +12,19 @@ from typing import Any
 
 from bulkretry.masking import looks_secret
 from bulkretry.records import RunSummary
-from bulkretry.report.labels import PARAM_LABELS
+from bulkretry.report.labels import PARAM_LABELS, action_facts
 
 __all__ = ["cut", "duration_text", "positive", "run_details", "show_value", "when_text"]
+
+
+#: The parameters of the run's action: shown among the run's facts (``action_facts``), not among the others.
+_ACTION_PARAMS = frozenset({"action", "target", "priority", "batch_size"})
 
 
 def run_details(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
     """The "Run details" card: the run's facts beside its parameters (none that looks secret)."""
     facts: list[tuple[str, Any]] = [
+        *action_facts(s, params, _),
         (_("manifest"), s.manifest),
         (_("started"), when_text(s.started_at)),
         (_("finished"), when_text(s.finished_at)),
@@ -48,7 +54,11 @@ def run_details(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
     if not isinstance(params, Mapping):
         right = f'<p class="muted">{_("Parameters not recorded.")}</p>'
     else:
-        shown = [(_(PARAM_LABELS[k]) if k in PARAM_LABELS else k, v) for k, v in params.items() if not looks_secret(k)]
+        shown = [
+            (_(PARAM_LABELS[k]) if k in PARAM_LABELS else k, v)
+            for k, v in params.items()
+            if not looks_secret(k) and k not in _ACTION_PARAMS
+        ]
         right = _dl(shown, _) if shown else f'<p class="muted">{_("No parameters.")}</p>'
     return f'<div class="two"><div><h3>{_("Run")}</h3>{left}</div><div><h3>{_("Parameters")}</h3>{right}</div></div>'
 

@@ -34,6 +34,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import astuple
 from datetime import datetime, timezone
 from html import escape
 from importlib.resources import files
@@ -43,6 +44,7 @@ from urllib.parse import quote
 
 from bulkretry import __version__
 from bulkretry.i18n import DEFAULT_LANG, translation
+from bulkretry.oms.actions import Action
 from bulkretry.oms.codes import explain
 from bulkretry.records import REPORT_COLUMNS, RunSummary
 from bulkretry.report.charts import (
@@ -54,9 +56,10 @@ from bulkretry.report.charts import (
     outcome_label,
     timeline_chart,
 )
-from bulkretry.report.common import TextFileReport, Value
+from bulkretry.report.common import ID_AT, TextFileReport, Value, run_action
 from bulkretry.report.html_details import cut, duration_text, positive, run_details, when_text
-from bulkretry.report.labels import OUTCOME_ORDER, script_words
+from bulkretry.report.labels import OUTCOME_ORDER, action_label, script_words
+from bulkretry.report.verdict import verdict
 
 __all__ = ["MAX_TABLE_ROWS", "HtmlReport"]
 
@@ -149,8 +152,10 @@ class HtmlReport(TextFileReport):
         self._summary = summary
         self._at = {name: i for i, name in enumerate(header)}
         extras = header[len(REPORT_COLUMNS) :]
-        self._columns = (*_TABLE, *extras)
-        self._pick = (*(self._at[name] for name in _TABLE), *range(len(REPORT_COLUMNS), len(header)))
+        # The target's id under its own name: group_id, or task_id in a task run.
+        table = tuple(header[ID_AT] if name == REPORT_COLUMNS[ID_AT] else name for name in _TABLE)
+        self._columns = (*table, *extras)
+        self._pick = (*(self._at[name] for name in table), *range(len(REPORT_COLUMNS), len(header)))
         self._slots = tuple(self._at[name] for name in ("outcome", "error_code", "error_msg", "latency_ms"))
         self._fail_num_at = self._at.get("group_fail_num")
 
@@ -201,17 +206,18 @@ class HtmlReport(TextFileReport):
         by_outcome = {k: int(v) for k, v in (s.by_outcome or self.by_outcome).items()}
         by_code = {k: int(v) for k, v in (s.by_error_code or self._codes).items()}
         total = s.rows or sum(by_outcome.values())
-        tone, word, sentence, command = _verdict(s, by_outcome, total, _)
+        action = run_action(s)
+        tone, word, sentence, command = astuple(verdict(s, action, by_outcome, total, _))
         command_html = f' <code class="cmd">{escape(command)}</code>' if command else ""
         table_data = {
             "columns": list(self._columns),
             "rows": self._table,
             "total": self.not_ok,
-            "words": script_words(self._columns, lang),
+            "words": script_words(self._columns, lang, action.id_column),
         }
         body = "".join(
             [
-                f'<header><p class="kicker">{_("bulkretry · OMS task-group retry · run report")}</p>'
+                f'<header><p class="kicker">{_kicker(action, _)}</p>'
                 f"<h1>{_('Run {run_id}').format(run_id=_mono(s.run_id))}"
                 f"</h1>{_meta(s, details.get('params'), _)}"
                 f'<p class="verdict {tone}"><span class="pill">{escape(word)}</span> '
@@ -252,39 +258,9 @@ class HtmlReport(TextFileReport):
 # -- sections --------------------------------------------------------------------------------------------
 
 
-def _verdict(s: RunSummary, by: Mapping[str, int], total: int, _: Callable[[str], str]) -> tuple[str, str, str, str]:
-    """``(tone, word, sentence, command to run next or '')``."""
-    ok, failed, invalid, interrupted = (by.get(k, 0) for k in ("succeeded", "failed", "invalid", "interrupted"))
-    share = _(" ({share} succeeded)").format(share=f"{ok / total:.1%}") if total else ""
-    if s.dry_run:
-        return "info", _("Dry run"), _("{total} rows were checked; nothing was called.").format(total=f"{total:,}"), ""
-    if total == 0:
-        return "info", _("No rows"), _("The manifest had no rows to retry."), ""
-    if interrupted:
-        also = _(", and {bad} failed or were invalid").format(bad=f"{failed + invalid:,}") if failed or invalid else ""
-        return (
-            "warn",
-            _("Interrupted"),
-            _("{interrupted} of {total} rows were not finished{also}{share}. Continue the run with").format(
-                interrupted=f"{interrupted:,}", total=f"{total:,}", also=also, share=share
-            ),
-            "bulkretry run --resume --out RUN_DIR",
-        )
-    if failed or invalid:
-        return (
-            "bad",
-            _("Needs attention"),
-            _("{bad} of {total} rows were not retried{share}: see the error codes below.").format(
-                bad=f"{failed + invalid:,}", total=f"{total:,}", share=share
-            ),
-            "",
-        )
-    return (
-        "ok",
-        _("All retried"),
-        _("Every task group was retried: {ok} of {total} rows succeeded.").format(ok=f"{ok:,}", total=f"{total:,}"),
-        "",
-    )
+def _kicker(action: Action, _: Callable[[str], str]) -> str:
+    """The line above the title: the program, the action, the kind of page."""
+    return escape(_("bulkretry · OMS {action} · run report").format(action=_(action_label(action))))
 
 
 def _meta(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:

@@ -4,14 +4,25 @@ the table's script writes, handed to it in the page's JSON block so the script h
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bulkretry.columns import LABELS
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
+from bulkretry.oms.actions import DEFAULT_ACTION, Action
+from bulkretry.records import RunSummary
 from bulkretry.report.charts import outcome_label
+from bulkretry.report.common import run_action
 
-__all__ = ["COLUMN_LABELS", "OUTCOME_ORDER", "PARAM_LABELS", "script_words"]
+__all__ = [
+    "COLUMN_LABELS",
+    "OUTCOME_ORDER",
+    "PARAM_LABELS",
+    "action_facts",
+    "action_label",
+    "action_text",
+    "script_words",
+]
 
 #: The outcomes in the order the page lists them.
 OUTCOME_ORDER = ("succeeded", "failed", "invalid", "interrupted", "duplicate", "skipped", "dry_run")
@@ -42,10 +53,55 @@ PARAM_LABELS = {
 #: The table's column labels: the registry's (:mod:`bulkretry.columns`).
 COLUMN_LABELS = LABELS
 
+#: Each action (its ``key``) as the page's title line and verdict name it; an action not here is named by its key.
+_ACTION_LABELS = {
+    "retry": N_("task-group retry"),
+    "start": N_("task-group start"),
+    "stop": N_("task-group stop"),
+    "start-task": N_("task start"),
+    "stop-task": N_("task stop"),
+    "priority-task": N_("task priority"),
+}
+#: The table's heading over the target's id (its ``id_column``).
+_ID_HEADS = {"group_id": N_("group"), "task_id": N_("task")}
 
-def script_words(columns: Iterable[str], lang: str) -> dict[str, Any]:
+
+def action_label(action: Action | None) -> str:
+    """The msgid that names *action* (None: the default) in people's words (``task start``), to translate where
+    shown."""
+    key = action.key if action is not None else DEFAULT_ACTION
+    return _ACTION_LABELS.get(key, key)
+
+
+def action_words(action: Action) -> str:
+    """*action* as the options name it: ``start (tasks)``."""
+    return f"{action.name} ({action.target})"
+
+
+def action_text(action: Action) -> str:
+    """*action* as the options and the API name it: ``start (tasks) — POST /v2/{project_id}/tasks/{task_id}/start``."""
+    return f"{action_words(action)} — {action.describe()}"
+
+
+def action_facts(s: RunSummary, params: Any, _: Callable[[str], str]) -> list[tuple[str, Any]]:
+    """The action of a run that is not a retry (a retry's page says nothing new): the call, the ``--priority``
+    given, the ids per call of a batch action."""
+    action = run_action(s)
+    if action.name == DEFAULT_ACTION:
+        return []
+    params = params if isinstance(params, Mapping) else {}
+    facts: list[tuple[str, Any]] = [(_("action"), action_text(action))]
+    if params.get("priority"):
+        facts.append((_("priority"), params["priority"]))
+    if action.batch and params.get("batch_size"):
+        facts.append((_("batch size"), params["batch_size"]))
+    return facts
+
+
+def script_words(columns: Iterable[str], lang: str, id_column: str = "group_id") -> dict[str, Any]:
     """The words the table's script writes, in the page's language: column labels, outcome labels (none in
-    English: the table shows the csv's values, as the filters take them), the count line."""
+    English: the table shows the csv's values, as the filters take them), the count line, the headings (the
+    target's, over *id_column*)."""
     _ = translation(lang).gettext
     return {
         "columns": {c: _(COLUMN_LABELS[c]) if c in COLUMN_LABELS else c.replace("_", " ") for c in columns},
@@ -56,7 +112,7 @@ def script_words(columns: Iterable[str], lang: str) -> dict[str, Any]:
         "first": _(", first {n} shown"),
         "head": {
             "row": _("row"),
-            "group": _("group"),
+            "group": _(_ID_HEADS.get(id_column, id_column)),
             "outcome": _("outcome"),
             "error": _("error"),
             "details": _("details"),

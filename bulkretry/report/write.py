@@ -11,7 +11,7 @@ from typing import Any
 
 from bulkretry.i18n import DEFAULT_LANG
 from bulkretry.records import RowResult, RunSummary
-from bulkretry.report.common import FORMATS, Value, Writer, report_header, row_values
+from bulkretry.report.common import FORMATS, Value, Writer, report_header, row_values, run_action
 from bulkretry.report.csv_report import CsvReport
 from bulkretry.report.html_report import HtmlReport
 from bulkretry.report.json_report import JsonReport, write_summary
@@ -62,7 +62,8 @@ def write_reports(
     :data:`BATCH_ROWS` at a time, each turned into its values by ``row_values``: every format is fed from the
     same pass, so a generator over millions of rows is never held in memory. It is read to the end even when
     ``formats`` is empty (then only ``summary.json`` is written). Columns are ``REPORT_COLUMNS`` then
-    ``extra_columns``, whose values come from each result's ``extra`` ('' where missing); see
+    ``extra_columns``, whose values come from each result's ``extra`` ('' where missing), the target's id
+    named by the summary's action (``group_id``, or ``task_id`` in a task run); see
     ``report_header`` for an extra column named like a report column. ``formats`` may also be the
     text ``parse_formats`` reads.
 
@@ -80,7 +81,7 @@ def write_reports(
     Returns the paths written: the reports in ``formats`` order, then ``summary.json``.
     """
     chosen = parse_formats(formats) if isinstance(formats, str) else _check_formats(formats, given=",".join(formats))
-    header, extras = report_header(extra_columns)
+    header, extras = report_header(extra_columns, run_action(summary).id_column)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 

@@ -24,6 +24,7 @@ from typing import IO
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
 from bulkretry.records import RunSummary
 from bulkretry.report.common import TRIGGER_STARTS, Value, finite, neutralise, sync_close
+from bulkretry.report.labels import action_facts
 from bulkretry.report.xlsx_writer import BOLD, ILLEGAL_XML_CHARS, MAX_SHEET_BYTES, StreamingWorkbook, Worksheet
 
 __all__ = ["XlsxReport"]
@@ -33,6 +34,7 @@ _WIDTHS = {
     "row": 7,
     "project_id": 34,
     "group_id": 38,
+    "task_id": 12,
     "outcome": 12,
     "http_status": 12,
     "error_code": 18,
@@ -148,6 +150,8 @@ def _write_summary(book: StreamingWorkbook, summary: RunSummary, lang: str) -> N
     ws.write_row((_("run"), _("value")), style=BOLD)
     for key, label in _SUMMARY_FIELDS.items():
         ws.write_row((_(label), _cell(data[key])))
+    for label, value in action_facts(summary, None, _):  # said only when the action is not a retry
+        ws.write_row((label, _cell(str(value))))
     if summary.source_run is not None:  # a rerun says which run it came from
         source = summary.source_run
         ws.write_row((_("rerun of"), _cell(f"{source['run_id']} ({source['out_dir']})")))

@@ -11,11 +11,19 @@ run) are batched: recomputing them costs nothing. After a crash the journal ther
 that was handled, and a row at or below ``calling_horizon()`` with no final outcome may have been called.
 The database is opened in exclusive locking mode (the run folder's lock already keeps other writers
 out), which halves the cost of a commit; other processes can read it once the run has ended.
+
+Schema: the ``run`` table's ``schema`` is the version of the journal's layout and meaning. A journal of an
+older schema is migrated when it is opened, one step per version (:data:`MIGRATIONS`), in one transaction, and
+the step is logged (event ``journal_migrated``); a journal opened read-only (``report`` on an archive) is
+migrated in memory only, its file never written. A newer schema than this bulkretry knows is refused. Schema 2
+records the run's action (``action``, ``target``, ``priority``, ``batch_size``); a schema-1 journal was a
+``retry`` of task groups.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sqlite3
 import tempfile
@@ -23,17 +31,37 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bulkretry.defaults import DEFAULT_BATCH_SIZE
 from bulkretry.errors import JournalError
 from bulkretry.jsontext import encoder
+from bulkretry.oms.actions import DEFAULT_ACTION, GROUPS
 from bulkretry.records import Outcome, RowResult
 
-__all__ = ["JOURNAL_NAME", "SCHEMA_VERSION", "Journal", "JournalError", "RowSet", "check_journal", "read_only_uri"]
+__all__ = [
+    "JOURNAL_NAME",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Journal",
+    "JournalError",
+    "RowSet",
+    "check_journal",
+    "read_only_uri",
+]
+
+log = logging.getLogger(__name__)
 
 JOURNAL_NAME = "journal.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: Schema N -> the run parameters that schema N + 1 has and a journal of schema N lacks, with the values they
+#: had then (each written only where the journal does not hold it already). Schema 1 knew one call: ``retry``.
+MIGRATIONS: dict[int, dict[str, Any]] = {
+    1: {"action": DEFAULT_ACTION, "target": GROUPS, "priority": None, "batch_size": DEFAULT_BATCH_SIZE},
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -134,8 +162,13 @@ class Journal:
     ) -> None:
         self.path = Path(path)
         self._cleanup = ExitStack()
+        #: A read-only journal of an older schema: the parameters its migration adds, kept in memory only.
+        self._migrated: dict[str, Any] = {}
         if read_only:
-            self._db = _open_read_only(self.path, self._cleanup)
+            self._db, migration = _open_read_only(self.path, self._cleanup)
+            if migration.needed:
+                self._migrated = migration.params
+                migration.log(written=False)
         else:
             self._open_for_writing()
         # Results in memory until their commit, turned into rows only then: a batch at a time is cheaper
@@ -155,16 +188,25 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            version = _run_value(self._db, "schema")
-            if version is None:
+            if _run_value(self._db, "schema") is None:
                 self._db.execute("INSERT INTO run (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             else:
-                _check_schema(self.path, version)
+                self._migrate()
+        except JournalError:  # a newer schema, or a migration that could not be written: let the file go
+            self._db.close()
+            raise
         except sqlite3.OperationalError as exc:
             what = "is open in another program; close it there" if "locked" in str(exc) else "cannot be opened"
             raise JournalError(f"{self.path} {what} ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise _not_a_journal(self.path, str(exc)) from None
+
+    def _migrate(self) -> None:
+        """Bring the journal to :data:`SCHEMA_VERSION`, in one transaction, and log it (a newer schema: refused)."""
+        migration = _Migration.of(self.path, self._db)
+        if migration.needed:
+            self.set_params(migration.params)
+            migration.log(written=True)
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, pending={len(self._pending)})"
@@ -188,7 +230,8 @@ class Journal:
         )
 
     def params(self) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM run")}
+        """The run's parameters (those of a read-only journal's migration included)."""
+        return {**{k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM run")}, **self._migrated}
 
     # -- rows --------------------------------------------------------------------------------------
 
@@ -325,10 +368,51 @@ def _run_value(db: sqlite3.Connection, key: str) -> str | None:
     return None
 
 
-def _check_schema(path: Path, version: str) -> None:
-    """A :class:`JournalError` if the journal *path* is of a schema newer than this bulkretry reads."""
-    if json.loads(version) > SCHEMA_VERSION:
-        raise JournalError(f"{path} was written by a newer bulkretry (journal schema {version}); use that version")
+@dataclass(frozen=True)
+class _Migration:
+    """What brings the journal *path* from its schema (*found*) to :data:`SCHEMA_VERSION`: the run parameters to
+    add, ``schema`` among them (none when it is there already)."""
+
+    path: Path
+    found: int
+    params: dict[str, Any]
+
+    @classmethod
+    def of(cls, path: Path, db: sqlite3.Connection) -> _Migration:
+        """The migration of the journal *db*; a :class:`JournalError` if its schema is newer than this bulkretry
+        reads. A journal that records no schema is taken as it is."""
+        version = _run_value(db, "schema")
+        found = SCHEMA_VERSION if version is None else json.loads(version)
+        if found > SCHEMA_VERSION:
+            raise JournalError(f"{path} was written by a newer bulkretry (journal schema {version}); use that version")
+        have = {key for (key,) in db.execute("SELECT key FROM run")}
+        params: dict[str, Any] = {}
+        for step in range(found, SCHEMA_VERSION):
+            params.update((key, value) for key, value in MIGRATIONS[step].items() if key not in have)
+        return cls(path, found, {**params, "schema": SCHEMA_VERSION} if found < SCHEMA_VERSION else {})
+
+    @property
+    def needed(self) -> bool:
+        return self.found < SCHEMA_VERSION
+
+    def log(self, *, written: bool) -> None:
+        log.info(
+            "journal %s migrated from schema %d to %d%s",
+            self.path,
+            self.found,
+            SCHEMA_VERSION,
+            "" if written else " (in memory: the file is not written)",
+            extra={
+                "event": "journal_migrated",
+                "fields": {
+                    "journal": str(self.path),
+                    "from_schema": self.found,
+                    "to_schema": SCHEMA_VERSION,
+                    "added": sorted(self.params),
+                    "written": written,
+                },
+            },
+        )
 
 
 def _not_a_journal(path: Path, why: str) -> JournalError:
@@ -366,15 +450,14 @@ def check_journal(db: sqlite3.Connection, path: Path) -> None:
         raise _not_a_journal(path, "it is empty" if not tables else "it has no run and rows tables")
 
 
-def _open_read_only(path: Path, cleanup: ExitStack) -> sqlite3.Connection:
+def _open_read_only(path: Path, cleanup: ExitStack) -> tuple[sqlite3.Connection, _Migration]:
+    """The journal *path* open read-only, and what would bring it to this schema (applied in memory only)."""
     db = sqlite3.connect(read_only_uri(path, cleanup), uri=True, isolation_level=None, check_same_thread=False)
     try:
         check_journal(db, path)
-        version = _run_value(db, "schema")
-        if version is not None:
-            _check_schema(path, version)
+        migration = _Migration.of(path, db)
     except BaseException:
         db.close()
         cleanup.close()
         raise
-    return db
+    return db, migration

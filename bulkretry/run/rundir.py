@@ -31,8 +31,20 @@ __all__ = [
     "run_journal",
 ]
 
-#: Settings that decide which rows are called and how: a resume must use the run's own.
-CALL_SETTINGS = ("sheet", "endpoint", "region", "project_id", "migrate_failed_object", "dry_run", "source_run")
+#: Settings that decide which rows are called and how: a resume must use the run's own (a journal of schema 1 has
+#: ``action``, ``target`` and ``priority`` from its migration: a retry of task groups).
+CALL_SETTINGS = (
+    "sheet",
+    "endpoint",
+    "region",
+    "project_id",
+    "migrate_failed_object",
+    "dry_run",
+    "source_run",
+    "action",
+    "target",
+    "priority",
+)
 
 
 @dataclass

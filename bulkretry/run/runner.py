@@ -91,6 +91,7 @@ def _open(prepared: PreparedRun) -> OpenRun:
     s = prepared.settings
     params = {
         **s.public_params(),
+        "target": prepared.action.target,
         "manifest_sha256": prepared.manifest_sha256,
         "manifest_rows": prepared.rows,
         "extra_columns": prepared.extra_columns,

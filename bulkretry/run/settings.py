@@ -276,6 +276,7 @@ class RunSettings:
             "verify_timeout": c.verify_timeout,
             "max_duration": p.max_duration,
             "halt_on_failure": list(p.halt_on_failure) if p.halt_on_failure is not None else None,
+            **self.work.public(),
         }
 
 
@@ -312,7 +313,8 @@ def rerun_settings(
     checks: Checks | None = None,
     output: Output | None = None,
 ) -> RunSettings:
-    """A rerun's settings: the earlier run's (from *selection*'s journal), overridden by what is given now.
+    """A rerun's settings: the earlier run's (from *selection*'s journal), overridden by what is given now; the
+    action, its target, priority and batch size are always the earlier run's.
 
     *target*'s endpoint, region and project, and each of *pacing*'s options, fall back to the earlier run's
     value when None; *checks* and *output* are taken as they are (but ``output.formats`` falls back to the
@@ -335,6 +337,18 @@ def rerun_settings(
             runs_root=selection.source_dir.parent,
         ),
         resume=Resume(selection=selection),
+        work=_earlier_work(old),
+    )
+
+
+def _earlier_work(old: Mapping[str, Any]) -> Work:
+    """The earlier run's action, target, priority and batch size (a journal of schema 1 reads as a retry of
+    task groups after its migration)."""
+    return Work(
+        action=old.get("action") or DEFAULT_ACTION,
+        target=old.get("target"),
+        priority=old.get("priority"),
+        batch_size=old.get("batch_size") or DEFAULT_BATCH_SIZE,
     )
 
 

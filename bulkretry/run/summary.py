@@ -11,13 +11,17 @@ from bulkretry.run.journal import Journal
 
 __all__ = ["report_file", "summarize"]
 
+#: The run's parameters that name its action, which a summary repeats.
+_ACTION_KEYS = ("action", "target")
+
 
 def summarize(journal: Journal, params: Mapping[str, Any], out_dir: Path, **fields: Any) -> RunSummary:
     """The summary of the run in *out_dir*: its counts by outcome and by error code from *journal* (every row,
     every session), its other fields from *fields*.
 
     A field not in *fields* is the one the last finished session stored in the journal (``params["summary"]``),
-    else the run's parameter of that name (``run_id``, ``manifest``, ``started_at``, ``finished_at``);
+    else the run's parameter of that name (``run_id``, ``manifest``, ``started_at``, ``finished_at``; ``action``
+    and ``target`` the run's parameters whenever it has them);
     ``rows``, when not given, is at least the rows the journal holds, and ``duration_s`` 0 when none was
     stored (a run killed before its first summary), and ``sessions`` every session the journal records (each
     is recorded before its first call, so one killed or stopped by a full disk counts too). A session that
@@ -32,6 +36,8 @@ def summarize(journal: Journal, params: Mapping[str, Any], out_dir: Path, **fiel
         "finished_at": params.get("finished_at", ""),
         "duration_s": 0.0,
         **stored,
+        # The journal's own parameters (a schema-1 journal's from its migration), over a stored summary's.
+        **{key: params[key] for key in _ACTION_KEYS if key in params},
         **fields,
     }
     if "sessions" not in fields and params.get("sessions"):  # every session on record, finished or not

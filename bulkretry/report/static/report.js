@@ -11,8 +11,10 @@
   cols.forEach(function (c, j) { at[c] = j; });
   // The cells: row, group (its id; its project under it), outcome, error (code, message, and the group's own
   // error and failed-object list), details (every other value, by name; left out on paper).
-  var MAIN = {row: 1, group_id: 1, project_id: 1, outcome: 1, error_code: 1, error_msg: 1, group_error_code: 1,
+  var ID = cols[1];  // the target's id: group_id, or task_id in a task run
+  var MAIN = {row: 1, project_id: 1, outcome: 1, error_code: 1, error_msg: 1, group_error_code: 1,
     group_error_msg: 1, group_fail_num: 1, group_failed_object_list: 1};
+  MAIN[ID] = 1;
   var MONO = {request_id: 1, finished_at: 1, started_at: 1};
   var COLOURS = %COLOURS%;
   var q = document.getElementById("f-q"), fo = document.getElementById("f-outcome");
@@ -33,7 +35,7 @@
     tr.appendChild(el("td", "num-cell c-row", val(r, "row")));
     var gc = val(r, "group_error_code"), gm = val(r, "group_error_msg");
     var fn = val(r, "group_fail_num"), fl = val(r, "group_failed_object_list");
-    td = el("td", "c-group"); td.appendChild(el("div", "id mono", val(r, "group_id")));
+    td = el("td", "c-group"); td.appendChild(el("div", "id mono", val(r, ID)));
     if (gc || (fn && fn !== "0")) {  // the group's own story, in brief: its error code and failed objects
       var brief = el("div", "sub story");
       if (gc) { brief.appendChild(el("span", "code-id mono", gc)); }
