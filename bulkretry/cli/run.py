@@ -148,7 +148,7 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSett
         output=_output(args, args.format or FORMATS),
         resume=Resume(resume=args.resume, force=args.force),
     )
-    return resumed(settings) if args.resume else settings
+    return resumed(settings, work_given(args)) if args.resume else settings
 
 
 def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple[Selection, RunSettings]:

@@ -280,13 +280,17 @@ class RunSettings:
         }
 
 
-def resumed(settings: RunSettings) -> RunSettings:
-    """*settings* of a ``--resume``: when the run in ``out_dir`` is a rerun, the same rows of the same earlier run."""
+def resumed(settings: RunSettings, work_given: Mapping[str, Any] | None = None) -> RunSettings:
+    """*settings* of a ``--resume``: the run's own action (``--action``, ``--target``, ``--priority``,
+    ``--batch-size`` not in *work_given*, the options given now, are the run's), and when the run in ``out_dir``
+    is a rerun, the same rows of the same earlier run."""
     out_dir = settings.output.out_dir
     if out_dir is None:
         raise UsageError("--resume needs --out DIR: the folder of the run to continue")
     exists = (out_dir / JOURNAL_NAME).is_file()  # if not, the resume itself says so
     params = read_params(out_dir) if exists else {}
+    if work_given is not None:
+        settings = replace(settings, work=replace(_earlier_work(params), **work_given))
     if settings.pacing.halt_on_failure is None:  # the run's own --halt-on-failure goes on unless given again
         pacing = replace(settings.pacing, halt_on_failure=halt_setting(params.get("halt_on_failure")))
         settings = replace(settings, pacing=pacing)
