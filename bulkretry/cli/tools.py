@@ -82,8 +82,10 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.run.runner import rebuild_reports
 
     result = rebuild_reports(Path(args.run_dir), args.format, lang_of(args))
-    retry = result.summary.action in ("", "retry")  # a retry's line is as it was
-    action = "" if retry else f"{result.summary.action} ({result.summary.target}) · "
+    from bulkretry.oms.actions import DEFAULT_ACTION
+
+    plain = result.summary.action in ("", DEFAULT_ACTION)  # the default action's line is as it was
+    action = "" if plain else f"{result.summary.action} ({result.summary.target}) · "
     print(
         f"{action}{result.summary.rows} rows · reports written: {', '.join(f.name for f in result.files)} in "
         f"{result.out_dir}",
@@ -96,11 +98,12 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pathlib import Path
 
     from bulkretry.diff import CHANGES, diff_runs
+    from bulkretry.report.labels import DEFAULT_ACTION_WORDS
 
     result = diff_runs(Path(args.old_dir), Path(args.new_dir), Path(args.out) if args.out else None)
     if result.old_action != result.new_action:
         print(f"actions: {result.old_action}, then {result.new_action}", file=out)
-    elif result.new_action != "retry (groups)":  # a retry's lines are as they were
+    elif result.new_action != DEFAULT_ACTION_WORDS:  # the default action's lines are as they were
         print(f"action: {result.new_action}", file=out)
     for change in CHANGES:
         print(f"{change}: {result.counts[change]}", file=out)
@@ -148,6 +151,7 @@ def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pathlib import Path
 
     from bulkretry.history import history
+    from bulkretry.report.labels import DEFAULT_ACTION_WORDS
 
     result = history([Path(d) for d in args.run_dirs], Path(args.out) if args.out else None, lang=lang_of(args))
     print(
@@ -155,7 +159,7 @@ def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"{result.fixed} fixed along the way · {', '.join(f.name for f in result.files)} in {result.out_dir}",
         file=out,
     )
-    if result.actions != ("retry (groups)",):  # a retry's lines are as they were
+    if result.actions != (DEFAULT_ACTION_WORDS,):  # the default action's lines are as they were
         print(f"{'actions' if len(result.actions) > 1 else 'action'}: {', '.join(result.actions)}", file=out)
     return EXIT_FAILED if result.not_fine else EXIT_OK
 

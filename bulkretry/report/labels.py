@@ -9,18 +9,20 @@ from typing import Any
 
 from bulkretry.columns import LABELS
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
-from bulkretry.oms.actions import DEFAULT_ACTION, Action
+from bulkretry.oms.actions import ACTIONS, DEFAULT_ACTION, GROUPS, Action
 from bulkretry.records import RunSummary
 from bulkretry.report.charts import outcome_label
 from bulkretry.report.common import run_action
 
 __all__ = [
     "COLUMN_LABELS",
+    "DEFAULT_ACTION_WORDS",
     "OUTCOME_ORDER",
     "PARAM_LABELS",
     "action_facts",
     "action_label",
     "action_text",
+    "action_words",
     "script_words",
 ]
 
@@ -76,6 +78,10 @@ def action_label(action: Action | None) -> str:
 def action_words(action: Action) -> str:
     """*action* as the options name it: ``start (tasks)``."""
     return f"{action.name} ({action.target})"
+
+
+#: The default action as the options name it (``retry (groups)``): what needs no mention in a line.
+DEFAULT_ACTION_WORDS = action_words(ACTIONS[DEFAULT_ACTION, GROUPS])
 
 
 def action_text(action: Action) -> str:
