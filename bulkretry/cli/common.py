@@ -13,6 +13,7 @@ from bulkretry.defaults import MAX_ATTEMPTS, MAX_BATCH_SIZE, MAX_CONCURRENCY, MA
 __all__ = [
     "LANG_HELP",
     "HelpFormatter",
+    "add_command",
     "add_lang_option",
     "batch_size_type",
     "concurrency_type",
@@ -42,6 +43,14 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
+
+
+def add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """The parser of the command *name*: *summary* is its line in ``bulkretry --help``, *description* (with its
+    examples) its own ``--help``, shown as written."""
+    return sub.add_parser(name, help=summary, description=description, formatter_class=HelpFormatter)
 
 
 def _number(kind: type[float], *, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from bulkretry.cli.common import (
-    HelpFormatter,
+    add_command,
     add_lang_option,
     batch_size_type,
     concurrency_type,
@@ -159,22 +159,10 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed); an error with a workbook"
     )
-    g = p.add_argument_group("where")
-    g.add_argument(
-        "--endpoint",
-        metavar="URL",
-        help="OMS endpoint as https://host[:port], no path, user or query "
-        "(default: https://oms.{region}.myhuaweicloud.com)",
-    )
-    g.add_argument(
-        "--region",
-        metavar="R",
-        help="region id for rows without a region column, e.g. cn-north-4 (lower-case letters, digits, dashes)",
-    )
-    g.add_argument(
-        "--project-id",
-        metavar="ID",
-        help="project for rows without a project_id column (default: $HUAWEICLOUD_SDK_PROJECT_ID)",
+    add_where_options(
+        p,
+        region_use="for rows without a region column",
+        project_help="project for rows without a project_id column (default: $HUAWEICLOUD_SDK_PROJECT_ID)",
     )
     g = p.add_argument_group("body defaults")
     m = g.add_mutually_exclusive_group()
@@ -195,11 +183,8 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "run",
-        help="retry (or start, stop, reprioritise) every task group or task of a manifest",
-        description=run_help(),
-        formatter_class=HelpFormatter,
+    p = add_command(
+        sub, "run", "retry (or start, stop, reprioritise) every task group or task of a manifest", run_help()
     )
     _add_manifest_options(p)
     _add_action_options(p, rerun=False)
@@ -412,12 +397,7 @@ def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
 
 
 def add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "rerun",
-        help="a new run of the rows of an earlier run that failed",
-        description=RERUN_HELP,
-        formatter_class=HelpFormatter,
-    )
+    p = add_command(sub, "rerun", "a new run of the rows of an earlier run that failed", RERUN_HELP)
     p.add_argument("source", metavar="DIR", help="the folder of the earlier run")
     g = p.add_argument_group("which rows")
     g.add_argument(
@@ -446,6 +426,24 @@ def add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _add_notify_options(p, rerun=True)
     add_auth_options(p)
     p.set_defaults(handler=cmd_rerun)
+
+
+def add_where_options(p: argparse.ArgumentParser, *, region_use: str, project_help: str) -> None:
+    """--endpoint, --region and --project-id, for `run`, `validate` and `discover`: *region_use* says what the
+    region is for, *project_help* where the project comes from."""
+    g = p.add_argument_group("where")
+    g.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="OMS endpoint as https://host[:port], no path, user or query "
+        "(default: https://oms.{region}.myhuaweicloud.com)",
+    )
+    g.add_argument(
+        "--region",
+        metavar="R",
+        help=f"region id {region_use}, e.g. cn-north-4 (lower-case letters, digits, dashes)",
+    )
+    g.add_argument("--project-id", metavar="ID", help=project_help)
 
 
 def add_auth_options(p: argparse.ArgumentParser) -> None:
@@ -497,12 +495,7 @@ def _add_profile_option(g: argparse._ArgumentGroup) -> None:
 
 
 def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "validate",
-        help="check a manifest and print what would happen; calls nothing",
-        description=VALIDATE_HELP,
-        formatter_class=HelpFormatter,
-    )
+    p = add_command(sub, "validate", "check a manifest and print what would happen; calls nothing", VALIDATE_HELP)
     _add_manifest_options(p)
     _add_action_options(p, rerun=False)
     p.add_argument("--quiet", action="store_true", help="print only the rows with problems, and the summary")

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, TextIO
 
 from bulkretry.cli.common import (
-    HelpFormatter,
+    add_command,
     add_lang_option,
     lang_of,
     latency_ms_type,
@@ -39,9 +39,7 @@ def add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     from bulkretry.sim.config import SimConfig  # small module, no aiohttp
 
     d = SimConfig()
-    p = sub.add_parser(
-        "sim", help="run the built-in OMS + IAM simulator", description=SIM_HELP, formatter_class=HelpFormatter
-    )
+    p = add_command(sub, "sim", "run the built-in OMS + IAM simulator", SIM_HELP)
     p.add_argument("--host", default=d.host, help="address to listen on (default: %(default)s)")
     p.add_argument(
         "--port", type=port_type, default=8080, help="port, 0 to 65535; 0 picks a free one (default: %(default)s)"
@@ -85,22 +83,14 @@ def add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _sim_config_from(args: argparse.Namespace) -> SimConfig:
+    """The simulator's settings: each option sets the field of its name (the fields without an option keep
+    their defaults)."""
+    from dataclasses import fields
+
     from bulkretry.sim.config import SimConfig
 
-    return SimConfig(
-        host=args.host,
-        port=args.port,
-        ak=args.ak,
-        sk=args.sk,
-        token=args.token,
-        project_id=args.project_id,
-        groups=args.groups,
-        failed_ratio=args.failed_ratio,
-        seed=args.seed,
-        rate_limit=args.rate_limit,
-        latency_ms=args.latency_ms,
-        error_rate=args.error_rate,
-    )
+    given = vars(args)
+    return SimConfig(**{f.name: given[f.name] for f in fields(SimConfig) if f.name in given})
 
 
 def _cmd_sim(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -160,12 +150,7 @@ examples:
 
 
 def add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "demo",
-        help="run the sample manifest against the built-in simulator",
-        description=DEMO_HELP,
-        formatter_class=HelpFormatter,
-    )
+    p = add_command(sub, "demo", "run the sample manifest against the built-in simulator", DEMO_HELP)
     add_lang_option(p)
     p.set_defaults(handler=_cmd_demo)
 

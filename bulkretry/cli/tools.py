@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from bulkretry.cli.common import HelpFormatter, add_lang_option, formats_type, lang_of, non_negative_int, timeout_type
+from bulkretry.cli.common import add_command, add_lang_option, formats_type, lang_of, non_negative_int, timeout_type
 from bulkretry.cli.run import Sourced, project_id_option
-from bulkretry.cli.run_options import add_auth_options
+from bulkretry.cli.run_options import add_auth_options, add_where_options
 from bulkretry.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
@@ -45,12 +45,7 @@ examples:
 
 
 def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "report",
-        help="write a run's reports again from its journal",
-        description=REPORT_HELP,
-        formatter_class=HelpFormatter,
-    )
+    p = add_command(sub, "report", "write a run's reports again from its journal", REPORT_HELP)
     p.add_argument("run_dir", metavar="DIR", help="the folder of the run")
     p.add_argument(
         "--format",
@@ -64,12 +59,7 @@ def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def add_diff_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "diff",
-        help="compare two runs: fixed, still failing, newly failing",
-        description=DIFF_HELP,
-        formatter_class=HelpFormatter,
-    )
+    p = add_command(sub, "diff", "compare two runs: fixed, still failing, newly failing", DIFF_HELP)
     p.add_argument("old_dir", metavar="OLD_DIR", help="the earlier run's folder")
     p.add_argument("new_dir", metavar="NEW_DIR", help="the later run's folder")
     p.add_argument("--out", metavar="FILE", help="where to write the changed rows (default: NEW_DIR/diff.csv)")
@@ -133,11 +123,8 @@ examples:
 
 
 def add_history_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "history",
-        help="every run of a manifest, round by round: history.csv and history.html",
-        description=HISTORY_HELP,
-        formatter_class=HelpFormatter,
+    p = add_command(
+        sub, "history", "every run of a manifest, round by round: history.csv and history.html", HISTORY_HELP
     )
     p.add_argument("run_dirs", nargs="+", metavar="DIR", help="run folders, or one folder holding run folders")
     p.add_argument(
@@ -192,25 +179,12 @@ examples:
 
 
 def add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "discover",
-        help="write a manifest of the groups (or tasks) in a status (default: failed)",
-        description=DISCOVER_HELP,
-        formatter_class=HelpFormatter,
+    p = add_command(
+        sub, "discover", "write a manifest of the groups (or tasks) in a status (default: failed)", DISCOVER_HELP
     )
-    g = p.add_argument_group("where")
-    g.add_argument(
-        "--endpoint",
-        metavar="URL",
-        help="OMS endpoint as https://host[:port], no path, user or query "
-        "(default: https://oms.{region}.myhuaweicloud.com)",
+    add_where_options(
+        p, region_use="for the default endpoint", project_help="the project (default: $HUAWEICLOUD_SDK_PROJECT_ID)"
     )
-    g.add_argument(
-        "--region",
-        metavar="R",
-        help="region id for the default endpoint, e.g. cn-north-4 (lower-case letters, digits, dashes)",
-    )
-    g.add_argument("--project-id", metavar="ID", help="the project (default: $HUAWEICLOUD_SDK_PROJECT_ID)")
     _add_discover_what(p.add_argument_group("what"))
     add_auth_options(p)
     p.set_defaults(handler=_cmd_discover)

@@ -21,7 +21,7 @@ from bulkretry.manifest.columns import (
     sheet_header,
 )
 
-__all__ = ["MAX_PACKAGE_BYTES", "MAX_PART_RATIO", "cell_text", "check_package", "iter_xlsx", "open_xlsx"]
+__all__ = ["MAX_PACKAGE_BYTES", "MAX_PART_RATIO", "cell_text", "check_package", "damaged", "iter_xlsx", "open_xlsx"]
 
 #: The most a workbook's parts may inflate to, all together (what their zip entries declare): a bigger
 #: workbook, or a "zip bomb" of a few MB that inflates to gigabytes, is refused before anything is read.
@@ -38,6 +38,16 @@ _TIME_TOKENS = re.compile(r"[hs]", re.IGNORECASE)
 _QUOTED_OR_BRACKETED = re.compile(r'"[^"]*"|\[[^\]]*\]')
 
 
+def damaged(path: str, kind: str, exc: Exception, fix: str) -> ManifestError:
+    """The error for the file at *path* that its reader could not open as *kind* (an Excel workbook, ...):
+    the reader's own reason (*exc*), then *fix*."""
+    return ManifestError(f"is damaged or not {kind} ({type(exc).__name__}: {exc}); {fix}", path=path)
+
+
+def _not_a_workbook(path: str, exc: Exception) -> ManifestError:
+    return damaged(path, "an Excel workbook", exc, "open it in Excel and save it again as .xlsx, or save it as .csv")
+
+
 def check_package(path: str) -> None:
     """Refuse a workbook whose zip entries declare more than :data:`MAX_PACKAGE_BYTES` in all, or a large
     part inflating more than :data:`MAX_PART_RATIO` times: read from the zip's directory, nothing inflated.
@@ -48,11 +58,7 @@ def check_package(path: str) -> None:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ManifestError(
-            f"is damaged or not an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel "
-            "and save it again as .xlsx, or save it as .csv",
-            path=path,
-        ) from None
+        raise _not_a_workbook(path, exc) from None
     total = sum(entry.file_size for entry in entries)
     if total > MAX_PACKAGE_BYTES:
         raise ManifestError(
@@ -79,11 +85,7 @@ def _load_workbook(path: str, *, data_only: bool = True) -> Any:
             warnings.simplefilter("ignore")  # openpyxl warns about features it drops; we only read values
             return load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
     except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) for damaged files
-        raise ManifestError(
-            f"is damaged or not an Excel workbook ({type(exc).__name__}: {exc}); open it in Excel "
-            "and save it again as .xlsx, or save it as .csv",
-            path=path,
-        ) from None
+        raise _not_a_workbook(path, exc) from None
 
 
 def _pick_sheet(path: str, workbook: Any, sheet: str | None) -> Any:

@@ -253,31 +253,13 @@ class Planner:
                 self._check_region(region)
             body = self._bodies.body(values)
         except InvalidCell as bad:
-            return RowPlan(
-                row,
-                project_id,
-                target_id,
-                region,
-                CallBody({}),
-                extra,
-                Outcome.INVALID,
-                f"invalid:{bad.column} {bad.why}",
-                bad.detail,
-            )
-        first = self._first_row.first(project_id, target_id, row)
-        if first != row:
-            return RowPlan(
-                row,
-                project_id,
-                target_id,
-                region,
-                CallBody({}),
-                extra,
-                Outcome.DUPLICATE,
-                "duplicate",
-                f"same project and {self._noun} as row {first}; called once",
-            )
-        return RowPlan(row, project_id, target_id, region, body, extra)
+            refusal = (Outcome.INVALID, f"invalid:{bad.column} {bad.why}", bad.detail)
+        else:
+            first = self._first_row.first(project_id, target_id, row)
+            if first == row:
+                return RowPlan(row, project_id, target_id, region, body, extra)
+            refusal = (Outcome.DUPLICATE, "duplicate", f"same project and {self._noun} as row {first}; called once")
+        return RowPlan(row, project_id, target_id, region, CallBody({}), extra, *refusal)
 
     def plan_all(self, rows: Iterable[Any]) -> Iterator[RowPlan]:
         """Plan every :class:`~bulkretry.manifest.columns.RawRow` of *rows*, in order."""

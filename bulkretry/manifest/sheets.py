@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from bulkretry.errors import ManifestError
 from bulkretry.manifest.columns import ManifestInfo, RawRow, raw_rows, sheet_header
-from bulkretry.manifest.excel import cell_text
+from bulkretry.manifest.excel import cell_text, damaged
 
 __all__ = ["ENGINES", "iter_sheet", "open_sheet"]
 
@@ -40,10 +40,8 @@ def _book(path: str, kind: str) -> Any:
             path=path,
         ) from None
     except Exception as exc:  # xlrd and odfpy raise many kinds for a damaged file
-        raise ManifestError(
-            f"is damaged or not an {_NAMES[kind]} ({type(exc).__name__}: {exc}); open it and "
-            "save it again, or save it as .xlsx or .csv",
-            path=path,
+        raise damaged(
+            path, f"an {_NAMES[kind]}", exc, "open it and save it again, or save it as .xlsx or .csv"
         ) from None
 
 

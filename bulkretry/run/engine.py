@@ -373,14 +373,10 @@ class Engine:
         """``--check-status``: the target's GET before its call. The row's result when it is not to be called
         (a status the action does not accept, or no readable status); None to go on (accepted, or the lookup
         itself failed: ``row.last``)."""
-        plan, client, action = row.plan, self._client, self.config.action
-        found = await self._attempts(
-            row,
-            lambda: client.show(action, plan.project_id, plan.group_id, region=plan.region or None),  # type: ignore[union-attr]
-            on_call,
-        )
+        found = await self._show(row, on_call)
         if found is None:
             return None
+        plan, action = row.plan, self.config.action
         status = status_of(found)
         row.before = (
             ("status_before", "" if status is None else str(status)),
@@ -515,6 +511,15 @@ class Engine:
 
     # -- the calls of a row ------------------------------------------------------------------------
 
+    async def _show(self, row: _Row, on_call: CallHook | None) -> Any:
+        """The row's target as OMS shows it (its GET, under the pacer and the retry policy), or None."""
+        plan, client, action = row.plan, self._client, self.config.action
+        return await self._attempts(
+            row,
+            lambda: client.show(action, plan.project_id, plan.group_id, region=plan.region or None),  # type: ignore[union-attr]
+            on_call,
+        )
+
     async def _attempts(self, row: _Row, call: Callable[[], Any], on_call: CallHook | None) -> Any:
         """Make one call under the pacer and the retry policy: the answer, or None (``row.last`` says why).
 
@@ -609,15 +614,11 @@ class Engine:
 
     async def _poll(self, row: _Row) -> Any:
         """The target as last seen by polling it after its call (None if no poll answered)."""
-        plan, client, action = row.plan, self._client, self.config.action
+        action = self.config.action
         deadline = self._clock() + (self.config.verify_timeout or 0.0)
         seen: Any = None
         while True:
-            found = await self._attempts(
-                row,
-                lambda: client.show(action, plan.project_id, plan.group_id, region=plan.region or None),  # type: ignore[union-attr]
-                None,
-            )
+            found = await self._show(row, None)
             if found is None:
                 return seen
             seen = found

@@ -20,7 +20,15 @@ from typing import Any
 import aiohttp
 import anyio
 
-from bulkretry.errors import EXIT_FAILED, ConfigError, JournalError, LoginRefused, ReportError, UnsavedResults
+from bulkretry.errors import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    ConfigError,
+    JournalError,
+    LoginRefused,
+    ReportError,
+    UnsavedResults,
+)
 from bulkretry.i18n import DEFAULT_LANG
 from bulkretry.manifest.annotate import AnnotatedWriter
 from bulkretry.manifest.plan import RowPlan
@@ -557,21 +565,17 @@ async def _execute(
 def _after_refusal(error: LoginRefused, calls: int, out_dir: Path) -> LoginRefused:
     """*error* with what the run did before it: exit status 2 when nothing was called, else 1."""
     resume = f"continue the run with --out {out_dir} --resume once the login is fixed"
-    if not calls:
-        return LoginRefused(
-            f"{error}; nothing was called ({resume})",
-            status=error.status,
-            error_code=error.error_code,
-            project_id=error.project_id,
-            request_id=error.request_id,
-        )
+    if calls:
+        done = f"{calls} calls were made before it (their rows are in the reports in {out_dir}): {resume}"
+    else:
+        done = f"nothing was called ({resume})"
     return LoginRefused(
-        f"{error}; {calls} calls were made before it (their rows are in the reports in {out_dir}): {resume}",
+        f"{error}; {done}",
         status=error.status,
         error_code=error.error_code,
         project_id=error.project_id,
         request_id=error.request_id,
-        exit_status=EXIT_FAILED,
+        exit_status=EXIT_FAILED if calls else EXIT_USAGE,
     )
 
 
