@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,36 @@ def test_a_csv_run_does_not_import_pandas(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        # a stray value before a quote never closed: the quote is what is reported
+        ('g9,n,stray,"never closed\ng10,x\n', (9, None, "never closed")),
+        ("g9,n,stray\ng10,x\n", (9, "C", "has 3 cells")),  # a stray value alone: reported at its row
+        ("g9,n,,\n\n  ,\t\ng10,x\n", 9),  # empty cells past the header and blank rows: fine
+    ],
+)
+def test_count_rows_raises_and_counts_as_iter_rows_across_batches(tmp_path: Path, tail: str, expected: object) -> None:
+    """The counting pass at C speed, batch by batch (sizes 1, 2, 3, 10,000): the same count or the same error
+    (row, column, text) as the rows iter_rows makes."""
+    path = tmp_path / "m.csv"
+    path.write_text("group_id,note\n" + "".join(f"g{i},n{i}\n" for i in range(7)) + tail, encoding="utf-8")
+    info = open_manifest(path)
+
+    def outcome(read: Callable[[], int]) -> object:
+        try:
+            return read()
+        except ManifestError as exc:
+            return (exc.row, exc.column, str(exc))
+
+    iterated = outcome(lambda: len(list(iter_rows(info))))
+    for chunk_rows in (1, 2, 3, 10_000):
+        assert outcome(lambda n=chunk_rows: count_rows(info, chunk_rows=n)) == iterated
+    if isinstance(expected, tuple):
+        assert isinstance(iterated, tuple)
+        assert iterated[:2] == expected[:2]
+        assert expected[2] in iterated[2]
+    else:
+        assert iterated == expected

@@ -273,21 +273,36 @@ def iter_csv(info: ManifestInfo) -> Iterator[RawRow]:
 
 
 def count_csv(info: ManifestInfo, chunk_rows: int, should_stop: Callable[[], bool] | None = None) -> int:
-    """What ``len(list(iter_csv(...)))`` would be, with the same checks, without making the rows. *should_stop* is
-    asked before each *chunk_rows* records: yes ends it with ``Stopped``."""
+    """What ``len(list(iter_csv(...)))`` would be, with the same checks, without making the rows: each batch of
+    *chunk_rows* records is counted at C speed. *should_stop* is asked before each batch: yes ends it with
+    ``Stopped``."""
     _check_csv_header(info)
-    width = len(info.columns)
-    records = _data_records(info)
+    records = _records(info)
+    row = info.header_row + 1  # the row number of the next record to count
     count = 0
+    held: list[list[str]] = []  # the last record read, counted with the next batch: the file's end is not a row
     while batch := list(islice(records, chunk_rows)):
         if should_stop is not None and should_stop():
-            raise stopped_at(info, batch[0][0])
-        for row, cells in batch:
-            if not is_blank(cells):
-                if len(cells) > width:
-                    check_extra_cells(info, row, cells, width)
-                count += 1
+            raise stopped_at(info, row)
+        batch = held + batch
+        held = [batch.pop()]
+        count += _nonblank(info, batch, row)
+        row += len(batch)
+    if held != [_END_RECORD]:
+        raise _unclosed(info, row)
     return count
+
+
+def _nonblank(info: ManifestInfo, records: list[list[str]], first_row: int) -> int:
+    """How many of *records* (the first on row *first_row*) have a non-blank cell; a value in a cell past the
+    header raises, as for the rows :func:`iter_csv` makes."""
+    width = len(info.columns)
+    if max(map(len, records), default=0) > width:
+        for offset, cells in enumerate(records):
+            if len(cells) > width:
+                check_extra_cells(info, first_row + offset, cells, width)
+    # A record is blank when its cells joined are only whitespace, as is_blank tells cell by cell.
+    return sum(map(bool, map(str.strip, map("".join, records))))
 
 
 def stopped_at(info: ManifestInfo, row: int) -> Stopped:
@@ -304,21 +319,30 @@ def _check_csv_header(info: ManifestInfo) -> None:
 
 
 def _data_records(info: ManifestInfo) -> Iterator[tuple[int, list[str]]]:
-    """Every record after the header as ``(row number, cells)``, blank ones included, read by the csv module.
+    """Every record after the header as ``(row number, cells)``, blank ones included (see :func:`_records`)."""
+    row = info.header_row
+    held: list[str] | None = None  # the last record read: yielded once the next shows it is not the file's end
+    for record in _records(info):
+        if held is not None:
+            yield row, held
+        row += 1
+        held = record
+    if held != _END_RECORD:
+        raise _unclosed(info, row)
+
+
+def _records(info: ManifestInfo) -> Iterator[list[str]]:
+    """The records after the header, read by the csv module, then one more: :data:`_END_RECORD` when every quote
+    was closed, or else the last record, whose last cell swallowed the rest of the file and the end line.
 
     The reader is the lenient one (text after a closing quote is kept, as a spreadsheet keeps it); a quote never
-    closed is found with :data:`_END_LINE`, a line read after the file's own: it comes back as the last record
-    when every quote was closed, and inside the last record's last cell when one was not.
+    closed is found with :data:`_END_LINE`, a line read after the file's own.
     """
     assert info.encoding is not None and info.delimiter is not None
     with open_text(info.path, info.encoding) as fh:
         records = csv_records(chain(fh, (_END_LINE,)), info.delimiter, info.path)
-        row = info.header_row
-        held: list[str] | None = None
-        for record in islice(records, row, None):  # the header and the rows above it were read already
-            if held is not None:
-                yield row, held
-            row += 1
-            held = record
-        if held != _END_RECORD:
-            raise ManifestError(f"{_UNCLOSED}; check the quotes in this row", path=info.path, row=row)
+        yield from islice(records, info.header_row, None)  # the header and the rows above it were read already
+
+
+def _unclosed(info: ManifestInfo, row: int) -> ManifestError:
+    return ManifestError(f"{_UNCLOSED}; check the quotes in this row", path=info.path, row=row)
