@@ -24,7 +24,7 @@ from bulkretry.manifest.columns import (
     trim,
 )
 
-__all__ = ["count_csv", "csv_records", "iter_csv", "open_csv", "open_text", "stopped_at"]
+__all__ = ["COUNT_BATCH", "count_csv", "csv_records", "iter_csv", "open_csv", "open_text", "stopped_at"]
 
 _SCAN_CHUNK = 1 << 20  # bytes read at a time when checking the encoding
 _SNIFF_CHARS = 64 * 1024  # text looked at to guess the delimiter
@@ -38,6 +38,10 @@ _BOM_BYTE_ORDERS = {
     "utf-32": ((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), 4),
 }
 _BOM_HEAD = 256  # bytes looked at to guess the byte order of a file without a BOM
+#: Records counted at a time. Fewer than the garbage collector's first threshold (700 new containers; each record
+#: is a list): a batch freed before the next is read never starts a collection (10,000 at a time started 42 in a
+#: 30k-row count, 9 ms).
+COUNT_BATCH = 512
 _UNCLOSED = 'a quote (") opened in this row is never closed'
 #: Read after a CSV file's own lines: a line no delimiter or quote splits, from Unicode's private use area (a record
 #: of exactly this line is ours; a last cell that ends with it held a quote never closed).
@@ -274,14 +278,15 @@ def iter_csv(info: ManifestInfo) -> Iterator[RawRow]:
 
 def count_csv(info: ManifestInfo, chunk_rows: int, should_stop: Callable[[], bool] | None = None) -> int:
     """What ``len(list(iter_csv(...)))`` would be, with the same checks, without making the rows: each batch of
-    *chunk_rows* records is counted at C speed. *should_stop* is asked before each batch: yes ends it with
-    ``Stopped``."""
+    records (*chunk_rows*, at most :data:`COUNT_BATCH`) is counted at C speed. *should_stop* is asked before each
+    batch: yes ends it with ``Stopped``."""
     _check_csv_header(info)
     records = _records(info)
+    size = min(chunk_rows, COUNT_BATCH)
     row = info.header_row + 1  # the row number of the next record to count
     count = 0
     held: list[list[str]] = []  # the last record read, counted with the next batch: the file's end is not a row
-    while batch := list(islice(records, chunk_rows)):
+    while batch := list(islice(records, size)):
         if should_stop is not None and should_stop():
             raise stopped_at(info, row)
         batch = held + batch
