@@ -10,6 +10,7 @@ in :mod:`bulkretry.run.job`.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +25,10 @@ from bulkretry.run.job import JobEnding
 from bulkretry.run.prepare import PreparedRun
 from bulkretry.run.runner import RunStart
 
-__all__ = ["Terminal", "TerminalRun"]
+__all__ = ["POSTFIX_EVERY_S", "Terminal", "TerminalRun"]
+
+#: How often the bar's counts are made again: tqdm redraws the bar at most every 0.1 s (its ``mininterval``).
+POSTFIX_EVERY_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -49,27 +53,34 @@ class TerminalRun:
         err = terminal.err
         self.show = not terminal.quiet and hasattr(err, "isatty") and err.isatty()
         self.bar: Any = None
+        self._postfix_due = 0.0  # when the bar's counts are made again (time.monotonic)
 
     @contextlib.contextmanager
     def calling(self) -> Iterator[None]:
-        """The log file and the progress bar, while the rows are called and the reports written."""
-        from tqdm import tqdm
-
-        tqdm.monitor_interval = 0  # no monitor thread: our bar is updated from one thread, often enough
+        """The log file and the progress bar (when one is shown), while the rows are called and the reports
+        written."""
         with json_log(self.terminal.log_file, self.terminal.err):
-            self.bar = bar = tqdm(
-                total=self.prepared.rows,
-                file=self.terminal.err,
-                disable=not self.show,
-                unit="row",
-                dynamic_ncols=True,
-                desc="dry run" if self.prepared.settings.checks.dry_run else self._calling(),
-                smoothing=0.05,
-            )
+            self.bar = bar = self._new_bar() if self.show else None
             try:
                 yield
             finally:
-                bar.close()
+                if bar is not None:
+                    bar.set_postfix_str(self._postfix(), refresh=False)  # the last counts, whenever the last was made
+                    bar.close()
+
+    def _new_bar(self) -> Any:
+        """The tqdm bar on the terminal (tqdm is imported only when a bar is shown: 10 ms a run)."""
+        from tqdm import tqdm
+
+        tqdm.monitor_interval = 0  # no monitor thread: our bar is updated from one thread, often enough
+        return tqdm(
+            total=self.prepared.rows,
+            file=self.terminal.err,
+            unit="row",
+            dynamic_ncols=True,
+            desc="dry run" if self.prepared.settings.checks.dry_run else self._calling(),
+            smoothing=0.05,
+        )
 
     def _calling(self) -> str:
         """The bar's description while the rows are called: ``retry groups``, ``start tasks``, ..."""
@@ -77,7 +88,7 @@ class TerminalRun:
 
     def started(self, start: RunStart) -> None:
         self.engine = start.engine
-        if start.done:  # a resumed run: show the whole run, started where the last session stopped
+        if start.done and self.bar is not None:  # a resumed run: the whole run, from where the last session stopped
             bar = self.bar
             bar.reset(total=start.rows)
             bar.update(start.done)
@@ -87,14 +98,20 @@ class TerminalRun:
         self.counts[result.outcome] += 1  # a StrEnum: counts['succeeded'] finds it
         if not self.show:
             return
-        bar, counts = self.bar, self.counts
-        bar.update(1)
+        self.bar.update(1)
+        # The counts' text is made when the bar may show it, not once a row: tqdm redraws at most 10 times a second.
+        now = time.monotonic()
+        if now >= self._postfix_due:
+            self._postfix_due = now + POSTFIX_EVERY_S
+            self.bar.set_postfix_str(self._postfix(), refresh=False)
+
+    def _postfix(self) -> str:
+        """The bar's counts (and the limit of ``--rate auto``): ``ok 12 · failed 1 · invalid 0``."""
+        counts = self.counts
         pacers = self.engine.pacers if self.engine is not None else None
         auto = self.prepared.settings.pacing.rate_auto
         rate = f" · limit {pacers.rate:.3g}/s" if pacers is not None and auto else ""
-        bar.set_postfix_str(
-            f"ok {counts['succeeded']} · failed {counts['failed']} · invalid {counts['invalid']}{rate}", refresh=False
-        )
+        return f"ok {counts['succeeded']} · failed {counts['failed']} · invalid {counts['invalid']}{rate}"
 
     def ended(self, ending: JobEnding) -> None:
         prepared, terminal = self.prepared, self.terminal

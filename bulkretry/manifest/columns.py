@@ -24,6 +24,7 @@ __all__ = [
     "ManifestInfo",
     "RawRow",
     "canonical_name",
+    "check_extra_cells",
     "column_letter",
     "columns_for",
     "is_blank",
@@ -241,18 +242,23 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
     return tuple(columns)
 
 
+def check_extra_cells(info: ManifestInfo, row: int, cells: Sequence[str], width: int) -> None:
+    """A :class:`ManifestError` for a value in a cell past the header's *width* columns (empty ones are fine)."""
+    for index in range(width, len(cells)):
+        if cells[index].strip():
+            raise ManifestError(
+                f"has {len(cells)} cells but the header has {width} columns: cell {column_letter(index + 1)}"
+                f"{row} ({quoted(cells[index])}) has no header; give the column a header, remove the stray "
+                "value, or quote a value that contains the delimiter",
+                path=info.path,
+                row=row,
+                column=column_letter(index + 1),
+            )
+
+
 def row_values(info: ManifestInfo, row: int, cells: Sequence[str], width: int) -> dict[str, str]:
     if len(cells) > width:
-        for index in range(width, len(cells)):
-            if cells[index].strip():
-                raise ManifestError(
-                    f"has {len(cells)} cells but the header has {width} columns: cell {column_letter(index + 1)}"
-                    f"{row} ({quoted(cells[index])}) has no header; give the column a header, remove the stray "
-                    "value, or quote a value that contains the delimiter",
-                    path=info.path,
-                    row=row,
-                    column=column_letter(index + 1),
-                )
+        check_extra_cells(info, row, cells, width)
     values = dict(zip(info.columns, cells))
     for column in info.columns[len(cells) :]:
         values[column] = ""

@@ -3,7 +3,7 @@
 named for what it is (:mod:`bulkretry.manifest.formats`).
 
 Every cell comes back as text, as the spreadsheet shows it: an id such as ``0012345`` is never turned into
-a number, a date or NaN. Rows stream (a chunk at a time for CSV, a row at a time for Excel), so memory does
+a number, a date or NaN. Rows stream (a row at a time, for CSV by the csv module's C reader), so memory does
 not grow with the file, and each row carries the number a spreadsheet shows for it (header = 1, blank
 rows counted). Anything that makes the file unusable raises :class:`~bulkretry.errors.ManifestError`
 naming the file and, where known, the row and column.
@@ -106,7 +106,7 @@ def iter_rows(info: ManifestInfo, *, chunk_rows: int = 10_000) -> Iterator[RawRo
 
     Fully blank rows are skipped but still counted, so ``RawRow.row`` is the row number a spreadsheet
     shows. A row with a value in a column that has no header raises :class:`ManifestError` for that row.
-    *chunk_rows* is how many CSV rows are parsed at a time.
+    *chunk_rows* (at least 1) is accepted for callers of earlier versions: every kind streams a row at a time.
     """
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
@@ -114,7 +114,7 @@ def iter_rows(info: ManifestInfo, *, chunk_rows: int = 10_000) -> Iterator[RawRo
         return iter_xlsx(info)
     if info.kind != "csv":
         return iter_sheet(info)
-    return iter_csv(info, chunk_rows)
+    return iter_csv(info)
 
 
 def count_rows(info: ManifestInfo, *, chunk_rows: int = 10_000, should_stop: Callable[[], bool] | None = None) -> int:
