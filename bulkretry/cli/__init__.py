@@ -7,7 +7,6 @@ so ``bulkretry --help`` starts fast.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -17,7 +16,7 @@ from bulkretry import __version__
 from bulkretry.cli.common import HelpFormatter
 from bulkretry.errors import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, BulkRetryError, Stopped, UnsavedResults
 
-__all__ = ["GC_THRESHOLD", "main", "tune_gc"]
+__all__ = ["main"]
 
 MAIN_HELP = """\
 Restart failed Huawei Cloud OMS migration task groups in bulk (or start, stop and reprioritise groups and tasks),
@@ -58,23 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: The collector's first-generation threshold for a command (Python's default is 700). A run keeps the objects
-#: of 64 calls in flight alive a while (aiohttp's requests and responses, our rows), so at 700 the collector
-#: walks them again and again for cycles that are seldom there; at 50,000 a run against nginx took about 5 %
-#: less CPU (paired runs, docs/PERFORMANCE.md round 4), and memory stays flat (the cycles are still collected).
-GC_THRESHOLD = 50_000
-
-
-def tune_gc() -> None:
-    """Collect the youngest objects every :data:`GC_THRESHOLD` allocations (the older generations as before)."""
-    _, middle, oldest = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, middle, oldest)
-
-
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Entry point: returns the exit status (the console script passes it to ``sys.exit``)."""
-    if argv is None:  # the command itself (not a caller's main([...])): this process is the run's own
-        tune_gc()
     out = out or sys.stdout
     err = err or sys.stderr
     parser = build_parser()
