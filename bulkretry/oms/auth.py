@@ -69,6 +69,11 @@ class Authenticator(Protocol):
         """Return the headers to send for *request*."""
         ...
 
+    def fixed_headers(self, headers: dict[str, str]) -> dict[str, str] | None:
+        """The headers to send for every request whose own headers are *headers*, when they never change (a
+        given token): the client then makes them once and awaits no :meth:`authorize`. None: ask per request."""
+        ...
+
     def invalidate(self, project_id: str) -> bool:
         """Forget cached credentials after a 401; True when fetching new ones may help."""
         ...
@@ -95,6 +100,9 @@ class AkSkAuth:
     async def authorize(self, request: OutgoingRequest, session: aiohttp.ClientSession) -> dict[str, str]:
         c = self._credentials
         return _signed(request, c.ak, c.sk, c.security_token, self._now())
+
+    def fixed_headers(self, headers: dict[str, str]) -> dict[str, str] | None:
+        return None  # signed anew for every request (its date and body)
 
     def invalidate(self, project_id: str) -> bool:
         return False
@@ -130,6 +138,11 @@ class TokenAuth:
 
     async def authorize(self, request: OutgoingRequest, session: aiohttp.ClientSession) -> dict[str, str]:
         return {**request.headers, "X-Auth-Token": self._token}
+
+    def fixed_headers(self, headers: dict[str, str]) -> dict[str, str] | None:
+        if type(self).authorize is not TokenAuth.authorize:  # a subclass that authorizes its own way: per request
+            return None
+        return {**headers, "X-Auth-Token": self._token}
 
     def invalidate(self, project_id: str) -> bool:
         return False
@@ -192,6 +205,9 @@ class IamPasswordAuth:
     async def authorize(self, request: OutgoingRequest, session: aiohttp.ClientSession) -> dict[str, str]:
         token = await self._token_for(request.project_id, session)
         return {**request.headers, "X-Auth-Token": token}
+
+    def fixed_headers(self, headers: dict[str, str]) -> dict[str, str] | None:
+        return None  # the project's token, fetched and refreshed: asked for every request
 
     def invalidate(self, project_id: str) -> bool:
         return self._tokens.pop(project_id, None) is not None
@@ -406,6 +422,9 @@ class AgencyAuth:
                 f"the ECS agency's keys expired and new ones could not be "
                 f"had: {self._failure}; check the ECS's agency, then continue with --resume",
             )
+
+    def fixed_headers(self, headers: dict[str, str]) -> dict[str, str] | None:
+        return None  # the agency's keys refresh: signed anew for every request
 
     def invalidate(self, project_id: str) -> bool:
         if self._clock() - self._key.fetched_at < self.REFETCH_AFTER_S:

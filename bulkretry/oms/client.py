@@ -144,6 +144,11 @@ class OmsClient:
         # (region, project id) -> (netloc, "scheme://netloc", "/v2/{project}/", aiohttp's ssl and proxy options):
         # a run has a few of each.
         self._prefixes: dict[tuple[str | None, str], tuple[str, str, str, dict[str, Any]]] = {}
+        # The headers of every call without and with a body, when the authenticator's never change (a token):
+        # made once, and no call then awaits the authenticator.
+        self._fixed = (auth.fixed_headers(_PLAIN_HEADERS), auth.fixed_headers(_JSON_HEADERS))
+        #: An action's path (its parts) -> its text before and after the ``{id}``, made once per action.
+        self._templates: dict[tuple[str, ...], tuple[str, str | None]] = {}
 
     def __repr__(self) -> str:
         endpoint = self._endpoint.origin if self._endpoint else None
@@ -168,13 +173,9 @@ class OmsClient:
     ) -> Response:
         """*action* on the group or task *target_id* (``PUT /v2/{project_id}/taskgroups/{group_id}/retry``, ...),
         with *body* as JSON, or no body at all for an action that has none (a stop)."""
-        return await self.request(
-            action.method,
-            project_id,
-            action.segments(target_id),
-            json_body=_json_body(body) if action.body_fields else None,
-            region=region,
-        )
+        path = self._path(action.path, target_id)
+        json_body = _json_body(body) if action.body_fields else None
+        return await self._request(action.method, project_id, path, None, json_body, region)
 
     async def call_batch(
         self,
@@ -196,8 +197,7 @@ class OmsClient:
     ) -> dict[str, Any]:
         """The GET of *action*'s target (``GET /v2/{project_id}/taskgroups/{group_id}`` or ``.../tasks/{task_id}``):
         the group or task as a dict."""
-        segments = tuple(target_id if part == "{id}" else part for part in action.show_path)
-        resp = await self.request("GET", project_id, segments, region=region)
+        resp = await self._request("GET", project_id, self._path(action.show_path, target_id), None, None, region)
         return self._expect_object(resp)
 
     async def list_task_groups(
@@ -257,26 +257,50 @@ class OmsClient:
         region: str | None = None,
     ) -> Response:
         """Send one request under ``/v2/{project_id}/``; raise :class:`ApiError` or :class:`TransportError`."""
+        path = "/".join([_SEGMENTS.get(part) or encode_segment(part) for part in segments])
+        return await self._request(method, project_id, path, query, json_body, region)
+
+    def _path(self, parts: tuple[str, ...], target_id: str) -> str:
+        """An action's path (*parts*) encoded, with *target_id* in place of ``{id}``: the same text as each part
+        encoded in turn, the fixed parts joined once per action."""
+        template = self._templates.get(parts)
+        if template is None:
+            template = self._templates[parts] = _path_template(parts)
+        head, tail = template
+        return head if tail is None else head + encode_segment(target_id) + tail
+
+    async def _request(
+        self,
+        method: str,
+        project_id: str,
+        segments: str,
+        query: list[tuple[str, str]] | None,
+        json_body: Any,
+        region: str | None,
+    ) -> Response:
+        """:meth:`request`, with the path after ``/v2/{project_id}/`` (*segments*) already encoded."""
         netloc, origin, path, options = self._prefix(region, project_id)
-        path += "/".join([_SEGMENTS.get(part) or encode_segment(part) for part in segments])
+        path += segments
         body = b""
-        headers = _PLAIN_HEADERS
+        headers, fixed = _PLAIN_HEADERS, self._fixed[0]
         if json_body is not None:
             body = _json_text(json_body).encode("utf-8")
-            headers = _JSON_HEADERS
+            headers, fixed = _JSON_HEADERS, self._fixed[1]
         query = list(query) if query else []
-        outgoing = OutgoingRequest(method, netloc, path, query, headers, body, project_id)
+        sending = (
+            fixed if fixed is not None else OutgoingRequest(method, netloc, path, query, headers, body, project_id)
+        )
         if query:
             path += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
         url = URL(origin + path, encoded=True)
         try:
-            return await self._send(url, outgoing, json_body, options)
+            return await self._send(url, method, body, sending, json_body, options)
         except (ApiError, TransportError) as exc:
             error = self._scrubbed(exc, json_body)  # before a 401 drops the token it may quote
         if isinstance(error, ApiError) and error.status == 401 and self._auth.invalidate(project_id):
             log.info("401 for project %s: fetching a new token and trying once more", project_id)
             try:
-                return await self._send(url, outgoing, json_body, options)
+                return await self._send(url, method, body, sending, json_body, options)
             except (ApiError, TransportError) as exc:
                 error = self._scrubbed(exc, json_body)
         raise error
@@ -319,15 +343,24 @@ class OmsClient:
             retry_after=error.retry_after,
         )
 
-    async def _send(self, url: URL, outgoing: OutgoingRequest, json_body: Any, options: dict[str, Any]) -> Response:
+    async def _send(
+        self,
+        url: URL,
+        method: str,
+        body: bytes,
+        sending: dict[str, str] | OutgoingRequest,
+        json_body: Any,
+        options: dict[str, Any],
+    ) -> Response:
+        """Send *body* to *url*; *sending* is the headers to send, or the request for the authenticator to sign."""
         started = time.perf_counter()
-        headers = await self._auth.authorize(outgoing, self._session)
+        headers = sending if isinstance(sending, dict) else await self._auth.authorize(sending, self._session)
         try:
             async with self._session.request(
-                outgoing.method,
+                method,
                 url,
                 headers=headers,
-                data=outgoing.body or None,
+                data=body or None,
                 timeout=self._timeout,
                 allow_redirects=False,
                 **options,
@@ -519,6 +552,16 @@ def transport_failure(exc: BaseException, timeout_s: float | None, latency_ms: f
         return TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=latency_ms)
     # a header or URL that cannot be sent (e.g. a control character)
     return TransportError("invalid_request", short_text(str(exc)), latency_ms=latency_ms)
+
+
+def _path_template(parts: tuple[str, ...]) -> tuple[str, str | None]:
+    """An action's path as its encoded text before and after its ``{id}`` (after: None when it has none)."""
+    if "{id}" not in parts:
+        return "/".join([_SEGMENTS.get(part) or encode_segment(part) for part in parts]), None
+    at = parts.index("{id}")
+    head = "".join(f"{_SEGMENTS.get(part) or encode_segment(part)}/" for part in parts[:at])
+    tail = "".join(f"/{_SEGMENTS.get(part) or encode_segment(part)}" for part in parts[at + 1 :])
+    return head, tail
 
 
 def _json_body(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -150,6 +150,18 @@ class AdaptivePacer:
             self._hand_out(slot, waited=slot > asked)
             return slot
 
+    def ready(self) -> float | None:
+        """The next slot if it is due now and no caller waits for one (as :meth:`acquire` would give it without
+        a wait); None otherwise."""
+        if self._lock.locked():
+            return None
+        asked = self._clock()
+        slot = self._earliest(asked)
+        if slot > asked:
+            return None
+        self._hand_out(slot, waited=False)
+        return slot
+
     def _earliest(self, asked: float) -> float:
         """The first allowed slot for a caller that has been ready since *asked*."""
         if len(self._slots) == self._first:

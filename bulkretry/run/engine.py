@@ -529,7 +529,9 @@ class Engine:
         row.tries = 0
         pacer, stats = row.pacer, self.stats
         while True:
-            sent_at = await pacer.acquire() if pacer is not None else 0.0
+            sent_at = pacer.ready() if pacer is not None else 0.0
+            if sent_at is None:  # a wait for the slot (a free one is taken without awaiting anything)
+                sent_at = await pacer.acquire()
             if not row.made and on_call is not None:
                 on_call(row.plan)
             if self._stopping:  # stopped while waiting for its turn

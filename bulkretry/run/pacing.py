@@ -34,6 +34,10 @@ class Pacer(Protocol):
     async def acquire(self) -> float:
         """Wait for the next send slot; return the clock time of the slot (the call's send time)."""
 
+    def ready(self) -> float | None:
+        """Take the next send slot if it is due now (no wait): its clock time; None when the caller must
+        :meth:`acquire` it (the engine awaits nothing for a slot that is free, at a high rate most of them)."""
+
     def feedback(self, sent_at: float, throttled: bool) -> None:
         """How the call sent at *sent_at* went: answered 429 (*throttled*) or not."""
 
@@ -62,6 +66,14 @@ class FixedPacer:
         self._next = slot + self._interval
         if slot - now > _MIN_SLEEP_S:  # a wait shorter than the loop's own timer resolution is not worth one
             await anyio.sleep(slot - now)
+        return slot
+
+    def ready(self) -> float | None:
+        now = self._clock()
+        slot = max(now, self._next)
+        if slot - now > _MIN_SLEEP_S:  # a wait: acquire() takes it
+            return None
+        self._next = slot + self._interval
         return slot
 
     def feedback(self, sent_at: float, throttled: bool) -> None:
