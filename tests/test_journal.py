@@ -73,13 +73,12 @@ def test_rowset_holds_exactly_what_was_added() -> None:
 
 
 def test_what_survives_kill_9(tmp_path: Path) -> None:
-    """Results are batched until flush(), started() (which commits them before a call goes out, and raises the
-    horizon by the slack past it), or a full batch; everything committed survives SIGKILL, nothing else does."""
+    """Results are batched until flush(), started() past the horizon (which raises it by the slack, with the
+    pending results), or a full batch; everything committed survives SIGKILL, nothing else does."""
     assert _after_kill_9(tmp_path, "r2,r3") == ([], 0)
     assert _after_kill_9(tmp_path, "r2,r3,f,r4") == ([2, 3], 0)
     assert _after_kill_9(tmp_path, "r2,s4") == ([2], 14)
-    # 14 is within the horizon, but a call goes out: the answer recorded before it is committed first
-    assert _after_kill_9(tmp_path, "s4,r4,s14,r5") == ([4], 14)
+    assert _after_kill_9(tmp_path, "s4,r4,s14,r5") == ([], 14)  # 14 is within the horizon: no commit
     assert _after_kill_9(tmp_path, "s4,r4,s14,r5,s15") == ([4, 5], 25)
     assert _after_kill_9(tmp_path, "r2,r3,r4,r5", commit_every=3) == ([2, 3, 4], 0)
 

@@ -2,15 +2,15 @@
 row, and the rows whose call is under way. Reports are built from it, in manifest order. It never holds
 a secret.
 
-Durability: the caller commits results that came back with ``flush()`` within the same event-loop turn, and before a
-row's first call goes out, ``started()`` commits those not yet committed and makes sure the *calling horizon* (a row
-number) is at least that row, committed: raising it by a slack of rows at a time costs one commit per slack calls,
-not one per call. WAL with ``synchronous=NORMAL`` makes every commit survive the process being killed (``kill -9``);
-only a power cut may lose the last commits. Rows decided locally (invalid, duplicate, dry run) are batched:
-recomputing them costs nothing. After a crash the journal therefore holds every answer that was handled, and a row
-at or below ``calling_horizon()`` with no final outcome may have been called. The database is opened in exclusive
-locking mode (the run folder's lock already keeps other writers out), which halves the cost of a commit; other
-processes can read it once the run has ended.
+Durability: the caller commits results that came back with ``flush()`` within the same event-loop turn.
+Before a row's first call goes out, ``started()`` makes sure the *calling horizon* (a row number) is at
+least that row, committed: raising it by a slack of rows at a time costs one commit per slack calls, not
+one per call. WAL with ``synchronous=NORMAL`` makes every commit survive the process being killed
+(``kill -9``); only a power cut may lose the last commits. Rows decided locally (invalid, duplicate, dry
+run) are batched: recomputing them costs nothing. After a crash the journal therefore holds every answer
+that was handled, and a row at or below ``calling_horizon()`` with no final outcome may have been called.
+The database is opened in exclusive locking mode (the run folder's lock already keeps other writers
+out), which halves the cost of a commit; other processes can read it once the run has ended.
 
 Schema: the ``run`` table's ``schema`` is the version of the journal's layout and meaning. A journal of an
 older schema is migrated when it is opened, one step per version (:data:`MIGRATIONS`), in one transaction, and
@@ -236,13 +236,9 @@ class Journal:
     # -- rows --------------------------------------------------------------------------------------
 
     def started(self, row: int) -> None:
-        """Before *row*'s first call: commit the results recorded so far, and make sure the committed calling
-        horizon covers the row. So a call never goes out while an answer that came before it is only in memory
-        (a worker that got its answer may start its next call in the same loop turn, before the turn's
-        ``flush()``): after a crash, only the calls in flight are repeated."""
+        """Before *row*'s first call: make sure the committed calling horizon covers it (and commit pending
+        results with it)."""
         if row <= self._horizon:
-            if self._pending:
-                self.flush()
             return
         horizon = row + self.horizon_slack
         pending = self._pending
