@@ -24,12 +24,10 @@ __all__ = [
     "CREDENTIAL_ENV",
     "LISTINGS",
     "MAX_DISCOVERED",
-    "MAX_DISCOVERED_GROUPS",
     "Cell",
     "Listing",
     "RowContext",
     "discover",
-    "discover_groups",
     "manifest_row",
     "write_manifest",
 ]
@@ -39,7 +37,6 @@ CREDENTIAL_ENV = {"src_ak": "env:SRC_AK", "src_sk": "env:SRC_SK", "dst_ak": "env
 
 #: The most entries one listing returns: past it, the server's list does not end (each page new ids).
 MAX_DISCOVERED = 100_000
-MAX_DISCOVERED_GROUPS = MAX_DISCOVERED
 
 
 @dataclass(frozen=True)
@@ -190,13 +187,6 @@ def _repeats(listing: Listing, stale: int, seen: int) -> ApiError:
         f"the list of {listing.noun} repeats itself: the last {stale} entries listed were listed before or had "
         f"no {listing.id_field} (does the server ignore the list's offset?); stopped after {seen} {listing.noun}",
     )
-
-
-def discover_groups(
-    client: OmsClient, project_id: str, *, status: int | None = 5, region: str | None = None
-) -> AsyncIterator[dict[str, Any]]:
-    """Every task group of *project_id* in *status* (``None``: every status): :func:`discover` of groups."""
-    return discover(client, LISTINGS[GROUPS], project_id, {"status": status}, region=region)
 
 
 def _text(value: Any) -> str:

@@ -11,9 +11,10 @@ import pytest
 from aiohttp import web
 from huaweicloudsdkoms.v2 import ListTaskGroupRequest, ShowTaskGroupRequest
 
-from bulkretry.discover import MAX_DISCOVERED_GROUPS, discover_groups
+from bulkretry.discover import LISTINGS, MAX_DISCOVERED, discover
 from bulkretry.errors import ApiError
 from bulkretry.manifest.read import iter_rows, open_manifest
+from bulkretry.oms.actions import GROUPS
 from bulkretry.oms.auth import TokenAuth
 from bulkretry.oms.client import OmsClient
 from bulkretry.oms.credentials import Token
@@ -172,7 +173,7 @@ def _page_server(page_for: Callable[[int, int], list[dict]], requests: list[int]
 async def _discover(page_for: Callable[[int, int], list[dict]], requests: list[int]) -> list[dict]:
     async with serve(_page_server(page_for, requests)) as url, aiohttp.ClientSession() as session:
         client = OmsClient(session, TokenAuth(Token("t")), endpoint=url)
-        return [group async for group in discover_groups(client, "p")]
+        return [group async for group in discover(client, LISTINGS[GROUPS], "p", {"status": 5})]
 
 
 async def test_a_server_that_ignores_offset_stops_the_listing() -> None:
@@ -193,9 +194,9 @@ async def test_a_list_that_shifts_gives_each_group_once() -> None:
 
 
 async def test_a_list_that_never_ends_is_bounded() -> None:
-    """A server with new groups on every page forever: the listing stops past MAX_DISCOVERED_GROUPS."""
+    """A server with new groups on every page forever: the listing stops past MAX_DISCOVERED."""
     requests: list[int] = []
     with pytest.raises(ApiError) as info:
         await _discover(lambda offset, limit: [{"group_id": f"g{offset + i}"} for i in range(limit)], requests)
     assert "does not end" in info.value.error_msg
-    assert len(requests) == MAX_DISCOVERED_GROUPS // 100 + 1
+    assert len(requests) == MAX_DISCOVERED // 100 + 1
