@@ -153,7 +153,6 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSett
 
 def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple[Selection, RunSettings]:
     """A rerun: the earlier run's settings, overridden by the options given now."""
-    from dataclasses import replace
     from pathlib import Path
 
     from bulkretry.run.rerun import DEFAULT_ONLY, load_selection
@@ -167,9 +166,9 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
         pacing=_pacing_given(args),
         checks=_checks(args, None),
         output=_output(args, args.format or ()),
+        work_given=work_given(args),
     )
-    # The action options given now, over the earlier run's (which rerun_settings reads from the journal).
-    return selection, replace(settings, work=replace(settings.work, **work_given(args)))
+    return selection, settings
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

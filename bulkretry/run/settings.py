@@ -316,9 +316,11 @@ def rerun_settings(
     pacing: PacingGiven | None = None,
     checks: Checks | None = None,
     output: Output | None = None,
+    work_given: Mapping[str, Any] | None = None,
 ) -> RunSettings:
     """A rerun's settings: the earlier run's (from *selection*'s journal), overridden by what is given now; the
-    action, its target, priority and batch size are always the earlier run's.
+    action, its target, priority and batch size are the earlier run's but for those in *work_given* (``Work``'s
+    fields given now), as for ``--resume``.
 
     *target*'s endpoint, region and project, and each of *pacing*'s options, fall back to the earlier run's
     value when None; *checks* and *output* are taken as they are (but ``output.formats`` falls back to the
@@ -341,7 +343,7 @@ def rerun_settings(
             runs_root=selection.source_dir.parent,
         ),
         resume=Resume(selection=selection),
-        work=_earlier_work(old),
+        work=replace(_earlier_work(old), **(work_given or {})),
     )
 
 
