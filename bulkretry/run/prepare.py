@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from bulkretry.errors import ConfigError
@@ -47,11 +48,12 @@ class PreparedRun:
         story = list(GROUP_COLUMNS) if status and self.action.target == GROUPS else []
         return status + story + self.planner().extra_columns
 
-    @property
+    @cached_property
     def action(self) -> Action:
         """The run's call: ``--action`` on ``--target``, or on tasks when the manifest has a ``task_id`` column
         (else on groups). A :class:`~bulkretry.errors.UsageError` when there is no such call (``prepare`` asks
-        first, so a run stops with it before any call)."""
+        first, so a run stops with it before any call). Worked out once (the planner, the engine, the reports and the
+        terminal all read it)."""
         work = self.settings.work
         target = work.target or (TASKS if "task_id" in self.info.columns else GROUPS)
         return action_for(work.action, target)
@@ -94,8 +96,9 @@ def prepare(
     except OSError as exc:
         raise ConfigError(f"cannot read {source.path}: {exc.strerror or exc}") from None
     prepared = PreparedRun(settings, info, 0, env, digest, region_endpoints=region_endpoints)
-    prepared.action  # noqa: B018 (no such call, e.g. retry on tasks: a UsageError now, before any call)
-    prepared.planner()  # no project id or endpoint for any row: a ConfigError now
+    # No such call (retry on tasks: its action is the planner's first ingredient) or no project id or endpoint for
+    # any row: a UsageError or ConfigError now, before any call.
+    prepared.planner()
     selection = settings.resume.selection
     if selection is None:
         return replace(prepared, rows=count_rows(info, should_stop=should_stop))
