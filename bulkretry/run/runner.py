@@ -242,8 +242,10 @@ class _Session:
         return changed
 
     def build(self, session: aiohttp.ClientSession | None) -> None:
-        """The client (none for a dry run; a session of its own unless given one), the pacers and the engine."""
+        """The client (none for a dry run; a session of its own unless given one), the pacers and the engine, on
+        the running event loop."""
         s = self.settings
+        self.loop = asyncio.get_running_loop()
         self.own_session = session is None and not s.checks.dry_run
         self.session = make_session(limit=s.pacing.concurrency) if self.own_session else session
         self.client = None if s.checks.dry_run else self._client()
@@ -290,7 +292,7 @@ class _Session:
             self.journal_failed(exc)
         if result.attempts and not self.flush_due:
             self.flush_due = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            self.loop.call_soon(self.flush)
         if log.isEnabledFor(logging.INFO):
             _log_row(result)
         if self.hooks.on_result is not None:
@@ -310,7 +312,7 @@ class _Session:
         max_duration = self.settings.pacing.max_duration
         deadline = None
         if max_duration is not None:  # the time box: no call starts after it (calls in flight finish)
-            deadline = asyncio.get_running_loop().call_later(
+            deadline = self.loop.call_later(
                 max_duration,
                 self.engine.halt,
                 f"the run reached --max-duration {format_duration(max_duration)}; continue it with --resume",
