@@ -13,7 +13,7 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bulkretry.columns import BODY_LIMITS, MAX_ID_LENGTH, MAX_TASK_ID, REPORT, names
+from bulkretry.columns import MAX_ID_LENGTH, MAX_TASK_ID, REPORT, names
 from bulkretry.errors import ConfigError
 from bulkretry.manifest.body import BodyMaker, CallBody, CallSpec, InvalidCell
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
@@ -23,7 +23,6 @@ from bulkretry.oms.endpoint import check_region, parse_endpoint, region_problem
 from bulkretry.records import Outcome
 
 __all__ = [
-    "BODY_LIMITS",
     "CallBody",
     "CallSpec",
     "Planner",
