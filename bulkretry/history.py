@@ -152,20 +152,17 @@ def history(folders: Sequence[Path], out_dir: Path | None = None, *, lang: str =
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create {out_dir}: {exc.strerror or exc}; give --out DIR you can write to") from None
-    stats = [_stats(group.outcomes) for group in groups.values()]
+    story = _Story.told(len(runs), groups, _outcome_word(lang))  # every group's figures, once
     files = [
         _replace(out_dir / CSV_NAME, lambda path: _write_csv(path, runs, groups)),
-        _replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, groups, lang)),
+        _replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, len(groups), story, lang)),
     ]
-    return HistoryResult(
-        runs,
-        len(groups),
-        sum(1 for s in stats if s.first_fine is None),
-        sum(1 for g in groups.values() if _fixes(g.outcomes)),
-        sum(1 for s in stats if s.last not in FINE),
-        out_dir,
-        files,
-    )
+    return HistoryResult(runs, len(groups), story.never_total, story.fixed, story.not_fine, out_dir, files)
+
+
+def _outcome_word(lang: str) -> Callable[[str], str]:
+    """An outcome in a table: as the csv has it in English, in words otherwise."""
+    return lambda outcome: outcome if lang == DEFAULT_LANG or not outcome else outcome_label(outcome, lang)
 
 
 class _Stats(NamedTuple):
@@ -295,6 +292,8 @@ class _Story:
     never_total: int = 0
     still: int = 0
     fixed: int = 0
+    #: Groups whose last outcome is not fine (failed, invalid, interrupted...).
+    not_fine: int = 0
 
     @classmethod
     def told(cls, runs: int, groups: dict[tuple[str, str], _Group], word: Callable[[str], str]) -> _Story:
@@ -310,6 +309,7 @@ class _Story:
                 self.failing[index] += 1
         stats = _stats(group.outcomes)
         self.still += stats.last in FAILING
+        self.not_fine += stats.last not in FINE
         if stats.first_fine is None:
             self.never_total += 1
             if len(self.never) < HTML_ROWS:
@@ -370,16 +370,11 @@ def _mixed(runs: Sequence[RunInfo], lang: str) -> str:
     return f'<p class="fail">{html.escape(text.format(actions=", ".join(actions)))}</p>'
 
 
-def _write_html(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str], _Group], lang: str) -> None:
+def _write_html(path: Path, runs: Sequence[RunInfo], groups: int, story: _Story, lang: str) -> None:
     e = html.escape
     _ = translation(lang).gettext
-
-    def word(outcome: str) -> str:  # an outcome in a table: as the csv has it in English, in words otherwise
-        return outcome if lang == DEFAULT_LANG or not outcome else outcome_label(outcome, lang)
-
-    story = _Story.told(len(runs), groups, word)
     page = (
-        _head(runs, len(groups), story, lang)
+        _head(runs, groups, story, lang)
         + f"<h2>{e(_('Failing groups per run'))}</h2>"
         + _chart(runs, story.failing, lang)
         + "<ol>"
