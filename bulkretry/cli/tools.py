@@ -267,7 +267,7 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if target.exists():
         raise UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")
     network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
-    auth = authenticator_for(sourced.required(), timeout=args.timeout, verify_tls=not args.insecure, network=network)
+    auth = authenticator_for(sourced.required(), timeout=args.timeout, network=network)
     noun = asked.listing.noun
     try:
         rows = asyncio.run(_listing(args, asked, where, auth, network))

@@ -181,17 +181,16 @@ class IamPasswordAuth:
         *,
         clock: Callable[[], float] = time.time,
         timeout: float = 30.0,
-        verify_tls: bool = True,
         network: Network | None = None,
     ) -> None:
         self._credentials = credentials
         self.source = credentials.source
         self._clock = clock
         self._timeout = timeout
-        # aiohttp's ssl= and proxy options for IAM: the run's network (oms/network.py), else ssl=True (verify with
-        # the system's store) or False (--insecure) and no proxy.
+        # aiohttp's ssl= and proxy options for IAM: the run's network (oms/network.py: its proxy, its trust, and
+        # --insecure as Network(verify=False)), else no proxy and the system's store, as the client's.
         self._url = f"{credentials.iam_endpoint}/v3/auth/tokens"
-        self._options = network.aiohttp_options(self._url) if network is not None else {"ssl": verify_tls}
+        self._options = (network or Network()).aiohttp_options(self._url)
         self._tokens: dict[str, _CachedToken] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         #: A project's failed login, made again for every row that asks for a token (no second login).
@@ -456,7 +455,7 @@ def _again(error: LoginRefused | LoginUnavailable) -> Callable[[], BulkRetryErro
 
 
 def authenticator_for(
-    credentials: Credentials, *, timeout: float = 30.0, verify_tls: bool = True, network: Network | None = None
+    credentials: Credentials, *, timeout: float = 30.0, network: Network | None = None
 ) -> Authenticator:
     """The authenticator that uses *credentials* (IAM logins go through *network*'s proxy and trust). For the ECS
     agency this asks the metadata service for the first keys now (a few seconds at most), so that a run off ECS, or
@@ -482,4 +481,4 @@ def authenticator_for(
                 "with --profile (BULKRETRY_NO_METADATA=1 leaves the metadata service out)"
             ) from None
         return AgencyAuth(key, source=credentials.source)
-    return IamPasswordAuth(credentials, timeout=timeout, verify_tls=verify_tls, network=network)
+    return IamPasswordAuth(credentials, timeout=timeout, network=network)

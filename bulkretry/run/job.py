@@ -145,7 +145,6 @@ class _Job:
             self.auth = authenticator_for(
                 request.credentials(),
                 timeout=settings.pacing.timeout,
-                verify_tls=settings.target.verify_tls,
                 network=request.network,
             )
         if request.stops.requested():  # stopped after the manifest was read: no run folder, no call
