@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # for annotations only: imported lazily, so `bulkretry --help
     from bulkretry.records import RunSummary
     from bulkretry.run.job import JobEnding
 
-__all__ = ["Notifier", "Told", "action_words", "print_ending", "summary_line"]
+__all__ = ["Notifier", "Told", "print_ending", "summary_line", "terminal_words"]
 
 
 @dataclass(frozen=True)
@@ -35,19 +35,18 @@ def summary_line(summary: RunSummary, files: Sequence[Path], lang: str = "en", a
     """The line printed at the end of a run, in *lang* (English names the outcomes as the csv does); it names
     *action* when it is not the default (``24 rows (start tasks): ...``)."""
     from bulkretry.i18n import translation
-    from bulkretry.oms.actions import DEFAULT_ACTION, GROUPS
     from bulkretry.run.summary import report_file
 
     _ = translation(lang).gettext
     codes = [(c, n) for c, n in summary.by_error_code.items() if c not in ("duplicate",)][:3]
     top = _(" · top errors: {codes}").format(codes=_(", ").join(f"{c} ×{n}" for c, n in codes)) if codes else ""
-    if action is None or (action.name, action.target) == (DEFAULT_ACTION, GROUPS):
+    if action is None or action.is_default:
         line = _("{rows} rows: {counts}{top} · {duration} s · {calls} calls at {rate}/s · report: {report}")
     else:
         line = _("{rows} rows ({action}): {counts}{top} · {duration} s · {calls} calls at {rate}/s · report: {report}")
     return line.format(
         rows=summary.rows,
-        action=action_words(action) if action is not None else "",
+        action=terminal_words(action) if action is not None else "",
         counts=_outcome_counts(summary, lang) or _("nothing"),
         top=top,
         duration=f"{summary.duration_s:.1f}",
@@ -57,8 +56,9 @@ def summary_line(summary: RunSummary, files: Sequence[Path], lang: str = "en", a
     )
 
 
-def action_words(action: Action) -> str:
-    """``start tasks``: the action and its target, as the terminal names them."""
+def terminal_words(action: Action) -> str:
+    """``start tasks``: the action and its target, as the summary line and the progress bar name them (the
+    reports and notifications say ``start (tasks)``: ``report.labels.action_words``)."""
     return f"{action.name} {action.target}"
 
 

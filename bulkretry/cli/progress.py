@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from bulkretry.cli.ending import Notifier, Told, action_words, print_ending
+from bulkretry.cli.ending import Notifier, Told, print_ending, terminal_words
 from bulkretry.cli.logfile import json_log
 from bulkretry.records import RowResult
 from bulkretry.run.engine import Engine
@@ -84,7 +84,7 @@ class TerminalRun:
 
     def _calling(self) -> str:
         """The bar's description while the rows are called: ``retry groups``, ``start tasks``, ..."""
-        return action_words(self.prepared.action)
+        return terminal_words(self.prepared.action)
 
     def started(self, start: RunStart) -> None:
         self.engine = start.engine

@@ -72,10 +72,11 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.run.runner import rebuild_reports
 
     result = rebuild_reports(Path(args.run_dir), args.format, lang_of(args))
-    from bulkretry.oms.actions import DEFAULT_ACTION
+    from bulkretry.report.common import run_action
+    from bulkretry.report.labels import action_words
 
-    plain = result.summary.action in ("", DEFAULT_ACTION)  # the default action's line is as it was
-    action = "" if plain else f"{result.summary.action} ({result.summary.target}) · "
+    ran = run_action(result.summary)
+    action = "" if ran.is_default else f"{action_words(ran)} · "  # the default action's line is as it was
     print(
         f"{action}{result.summary.rows} rows · reports written: {', '.join(f.name for f in result.files)} in "
         f"{result.out_dir}",

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from bulkretry.oms.actions import DEFAULT_ACTION
 from bulkretry.records import RunSummary
 from bulkretry.report.common import run_action
 from bulkretry.report.labels import action_words
@@ -88,7 +87,7 @@ def render(
         _("bulkretry run {run_id}: {verdict}").format(run_id=run_id or "?", verdict=verdict), TITLE_MAX_BYTES
     )
     lines = [_("Run: {run_id}").format(run_id=run_id or "?")]
-    if summary is not None and run_action(summary).name != DEFAULT_ACTION:  # a retry's notification is as it was
+    if summary is not None and not run_action(summary).is_default:  # a retry's notification is as it was
         lines.append(_("Action: {action}").format(action=action_words(run_action(summary))))
     if summary is not None:
         counts = _(", ").join(

@@ -88,6 +88,12 @@ class Action:
         return self.name if self.target == GROUPS else f"{self.name}-task"
 
     @property
+    def is_default(self) -> bool:
+        """Whether this is the call a run makes unless told otherwise (a retry of task groups): the one that lines,
+        reports and notifications need not name."""
+        return (self.name, self.target) == (DEFAULT_ACTION, GROUPS)
+
+    @property
     def id_column(self) -> str:
         """The manifest and report column that names the target: ``group_id`` or ``task_id``."""
         return "group_id" if self.target == GROUPS else "task_id"
