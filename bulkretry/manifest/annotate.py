@@ -40,13 +40,15 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkretry.manifest.annotate_common import ANNOTATION_COLUMNS, OUTCOME_COLOURS, XLSX_MAX_ROWS, Skip
 from bulkretry.manifest.annotate_csv import AnnotatedCsv
-from bulkretry.manifest.annotate_xlsx import AnnotatedXlsx
 from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.records import RowResult, RunSummary
+
+if TYPE_CHECKING:  # the workbook writer (and its XML) is imported by the runs that write one
+    from bulkretry.manifest.annotate_xlsx import AnnotatedXlsx
 
 __all__ = [
     "ANNOTATION_COLUMNS",
@@ -58,6 +60,15 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _format_writer(info: ManifestInfo, temp: Path, macro: bool) -> AnnotatedCsv | AnnotatedXlsx | None:
+    """The writer of *info*'s format into *temp* (None: a format that is not annotated)."""
+    if info.kind == "xlsx":
+        from bulkretry.manifest.annotate_xlsx import AnnotatedXlsx
+
+        return AnnotatedXlsx(info, temp, keep_vba=macro)
+    return AnnotatedCsv(info, temp) if info.kind == "csv" else None
 
 
 @dataclass(frozen=True)
@@ -115,13 +126,7 @@ class AnnotatedWriter:
         name = "annotated.xlsm" if macro else "annotated.xlsx" if info.kind == "xlsx" else "annotated.csv"
         self.final = self.out_dir / name
         self._temp = self.final.with_name(name + ".tmp")
-        self._format: AnnotatedCsv | AnnotatedXlsx | None = (
-            AnnotatedXlsx(info, self._temp, keep_vba=macro)
-            if info.kind == "xlsx"
-            else AnnotatedCsv(info, self._temp)
-            if info.kind == "csv"
-            else None
-        )
+        self._format = _format_writer(info, self._temp, macro)
         self._started = False
         self._reason = (
             ""
