@@ -19,6 +19,7 @@ __all__ = [
     "BODY_FIELDS",
     "BODY_LIMITS",
     "GROUP",
+    "KEY_PAIRS",
     "LABELS",
     "MANIFEST",
     "MAX_ID_LENGTH",
@@ -64,6 +65,12 @@ KMS_KEY_ID_LENGTH = 36
 #: A temporary security token of a task start: no limit is documented; what a token header takes.
 SECURITY_TOKEN_LENGTH = 16384
 
+
+def _side_spellings(side: str, *things: str) -> tuple[str, ...]:
+    """A key column's Chinese spellings: each of *things* after *side* (``源``) and after *side* + ``端``."""
+    return tuple(f"{prefix}{thing}" for prefix in (f"{side}端", side) for thing in things)
+
+
 #: The manifest's columns, in the contract's order (the retry body's text fields in the API's order among them).
 MANIFEST: tuple[Column, ...] = (
     Column(
@@ -75,14 +82,22 @@ MANIFEST: tuple[Column, ...] = (
     ),
     Column("project_id", ("projectId", "项目ID"), max_length=MAX_ID_LENGTH, label=N_("project id")),
     Column("region", ("区域",)),
-    Column("src_ak", ("源端AK",), masked=True, max_length=100, body=True),
-    Column("src_sk", ("源端SK",), secret=True, max_length=100, body=True),
-    Column("dst_ak", ("目的端AK",), masked=True, max_length=100, body=True),
-    Column("dst_sk", ("目的端SK",), secret=True, max_length=100, body=True),
+    # The key columns' Chinese spellings are the console's: Huawei Cloud calls an AK the 访问密钥 (ID) and its SK
+    # the 私有访问密钥 (OMS's task pages) or 秘密访问密钥 (IAM's pages); so 访问密钥 alone is the AK, never the SK.
+    # 源/源端 is the source side, 目的/目的端 the destination (the API page's 源端ak, 目的端sk).
+    Column("src_ak", _side_spellings("源", "AK", "访问密钥", "访问密钥ID"), masked=True, max_length=100, body=True),
+    Column(
+        "src_sk", _side_spellings("源", "SK", "私有访问密钥", "秘密访问密钥"), secret=True, max_length=100, body=True
+    ),
+    Column("dst_ak", _side_spellings("目的", "AK", "访问密钥", "访问密钥ID"), masked=True, max_length=100, body=True),
+    Column(
+        "dst_sk", _side_spellings("目的", "SK", "私有访问密钥", "秘密访问密钥"), secret=True, max_length=100, body=True
+    ),
     Column("json_auth_file", secret=True, max_length=65535, body=True),
     Column("source_cdn_authentication_key", secret=True, max_length=255, body=True),
     Column("connection_string", secret=True, max_length=2048, body=True),
-    Column("migrate_failed_object"),
+    # The API page's 失败任务重试方式 asks whether only the failed objects are sent again (true) or all (false).
+    Column("migrate_failed_object", ("migrateFailedObject", "是否迁移失败对象", "仅迁移失败对象")),
     Column(
         "task_id",
         ("taskId", "任务ID", "迁移任务ID"),
@@ -100,6 +115,9 @@ MANIFEST: tuple[Column, ...] = (
     Column("dst_security_token", secret=True, max_length=SECURITY_TOKEN_LENGTH, body=True),
     Column("priority"),
 )
+
+#: The access keys and their secret keys, as pairs a row gives whole or not at all (half a pair is an invalid row).
+KEY_PAIRS: tuple[tuple[str, str], ...] = (("src_ak", "src_sk"), ("dst_ak", "dst_sk"))
 
 #: The report's first columns, in this order (the contract); the manifest's other columns follow.
 REPORT: tuple[Column, ...] = (

@@ -85,7 +85,9 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings
     from bulkretry.run.settings import Checks, ManifestSource, RunSettings, ServiceTarget, Work
 
     return RunSettings(
-        manifest=ManifestSource(Path(args.manifest), args.encoding, args.delimiter, args.sheet),
+        manifest=ManifestSource(
+            Path(args.manifest), args.encoding, args.delimiter, args.sheet, tuple(args.extra_column)
+        ),
         target=ServiceTarget(args.endpoint, args.region, project_id_option(args, env)),
         checks=Checks(migrate_failed_object=args.migrate_failed_object),
         work=Work(**work_given(args)),
@@ -153,6 +155,7 @@ def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSett
 
 def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple[Selection, RunSettings]:
     """A rerun: the earlier run's settings, overridden by the options given now."""
+    from dataclasses import replace
     from pathlib import Path
 
     from bulkretry.run.rerun import DEFAULT_ONLY, load_selection
@@ -168,7 +171,8 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
         output=_output(args, args.format or ()),
         work_given=work_given(args),
     )
-    return selection, settings
+    manifest = replace(settings.manifest, extra_columns=tuple(args.extra_column))
+    return selection, replace(settings, manifest=manifest)
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -179,7 +183,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     env = dict(os.environ)
     prepared = prepare(Sourced(args, env).defaults(_settings_from(args, env)), env)
     info = prepared.info
-    _note_hidden_sheets(info, err)
+    _note_manifest(args, info, err)
     where = f"sheet {info.sheet!r}" if info.kind != "csv" else f"{info.encoding}, delimiter {info.delimiter!r}"
     print(f"{info.path} ({info.kind}, {where}): {prepared.rows} rows, columns: {', '.join(info.columns)}", file=out)
     print(call_line(prepared), file=out)
@@ -223,6 +227,25 @@ def call_line(prepared: PreparedRun) -> str:
     )
 
 
+def _note_manifest(args: argparse.Namespace, info: ManifestInfo, err: TextIO) -> None:
+    """What the user is told about how the manifest was read: the hidden sheets passed over, the title rows
+    skipped, and (unless --quiet) a --project-id that the manifest's project_id column overrides."""
+    _note_hidden_sheets(info, err)
+    if info.title_rows:
+        rows = ", ".join(str(row) for row in info.title_rows)
+        print(
+            f"note: {info.path}: row{'s' * (len(info.title_rows) > 1)} {rows} above the header (row "
+            f"{info.header_row}) taken for a title and skipped",
+            file=err,
+        )
+    if getattr(args, "project_id", None) and "project_id" in info.columns and not args.quiet:
+        print(
+            f"warning: {info.path} has a project_id column: its cells win over --project-id, which is used only "
+            "for rows whose project_id cell is empty",
+            file=err,
+        )
+
+
 def _note_hidden_sheets(info: ManifestInfo, err: TextIO) -> None:
     """Say which sheet is read when hidden sheets come before it (they are never read unless named)."""
     if info.hidden_sheets:
@@ -245,7 +268,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def body(signals: StopSignals) -> int:
         prepared = prepare(settings, env, should_stop=signals.requested)
-        _note_hidden_sheets(prepared.info, err)
+        _note_manifest(args, prepared.info, err)
         return run_prepared(args, prepared, env, sourced, out, err, signals)
 
     return _stoppable(args, out, err, body)
@@ -289,7 +312,7 @@ def cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def body(signals: StopSignals) -> int:
         prepared = prepare(settings, env, should_stop=signals.requested)
-        _note_hidden_sheets(prepared.info, err)
+        _note_manifest(args, prepared.info, err)
         if prepared.manifest_sha256 != selection.source_params.get("manifest_sha256"):
             print(
                 f"note: {settings.manifest.path} changed since {args.source} ran; rows are matched by project and "

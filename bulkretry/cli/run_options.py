@@ -134,6 +134,7 @@ examples:
   bulkretry validate groups.xlsx --sheet 迁移任务组 --project-id 0a1b2c3d...
   bulkretry validate groups.csv --region cn-north-4 --quiet     # only the problems and the summary
   bulkretry validate tasks.csv --region cn-north-4 --action priority --priority HIGH
+  bulkretry validate groups.csv --region cn-north-4 --extra-column api_key   # a column named like a key, kept as is
 """
 
 
@@ -159,6 +160,7 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed); an error with a workbook"
     )
+    add_extra_column_option(g)
     add_where_options(
         p,
         region_use="for rows without a region column",
@@ -179,6 +181,19 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
         action="store_const",
         const=False,
         help="rows with an empty cell re-migrate fully (the API's default)",
+    )
+
+
+def add_extra_column_option(g: argparse._ArgumentGroup) -> None:
+    """--extra-column (repeatable): a header that looks like a known column (or names a key) but is meant as it is."""
+    g.add_argument(
+        "--extra-column",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a header that looks like a known column (a typo of one, or naming a key, secret or token, e.g. "
+        "src_secret) but is another column, carried into the report as it is (repeatable); without it such a "
+        "header stops the run before any call (exit 2)",
     )
 
 
@@ -416,6 +431,7 @@ def add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="only rows that ended with one of these error codes (repeatable)",
     )
     g.add_argument("--manifest", metavar="FILE", help="read the rows from FILE (default: the earlier run's manifest)")
+    add_extra_column_option(g)
     g = p.add_argument_group("where (default: as the earlier run)")
     g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query")
     g.add_argument("--region", metavar="R", help="region id for rows without a region column, e.g. cn-north-4")

@@ -12,22 +12,28 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
 
-from bulkretry.columns import MANIFEST, names
+from bulkretry.columns import GROUP, MANIFEST, REPORT, names
 from bulkretry.errors import ManifestError
 
 __all__ = [
     "CANONICAL_COLUMNS",
     "COLUMN_ALIASES",
+    "MAX_TITLE_ROWS",
+    "NEAR_MISS_RATIO",
     "REQUIRED_COLUMNS",
     "SNIFFED_DELIMITERS",
     "STAND_INS",
     "ManifestInfo",
     "RawRow",
+    "SheetHeader",
     "canonical_name",
     "check_extra_cells",
+    "check_headers",
     "column_letter",
     "columns_for",
+    "find_header",
     "is_blank",
+    "near_miss",
     "quoted",
     "raw_rows",
     "row_values",
@@ -69,6 +75,71 @@ def canonical_name(header: str) -> str | None:
     return _BY_NORMALISED.get(_normalise(header))
 
 
+#: The columns bulkretry's own files add (report.csv, the annotated manifest): never a near miss when read back.
+_OWN_COLUMNS = frozenset(_normalise(name) for name in names((*REPORT, *GROUP)))
+#: How alike (difflib's ratio of the normalised names) a header must be to a known spelling to be taken for its typo.
+NEAR_MISS_RATIO = 0.75
+#: Words of a credential in a header, longest first, searched in its normalised form, each with the half of a key
+#: pair it names ('' when it does not say). 访问密钥 alone is the access key (the console's word for it).
+_CREDENTIAL_TEXTS = (
+    ("secretaccesskey", "sk"),
+    ("secretkey", "sk"),
+    ("secret", "sk"),
+    ("私有访问密钥", "sk"),
+    ("秘密访问密钥", "sk"),
+    ("私钥", "sk"),
+    ("accesskey", "ak"),
+    ("访问密钥", "ak"),
+    ("token", "security_token"),
+    ("令牌", "security_token"),
+    ("password", ""),
+    ("credential", ""),
+    ("密钥", ""),
+    ("密码", ""),
+)
+#: Short credential words, matched as whole words only (``task`` is no ``sk``).
+_CREDENTIAL_WORDS = {"ak": "ak", "sk": "sk", "key": "", "keys": "", "pwd": "", "passwd": ""}
+#: How a header names the side of a key pair: as a word, or at its start.
+_SIDES = {"src": "src", "source": "src", "源": "src", "dst": "dst", "dest": "dst", "destination": "dst", "目的": "dst"}
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[^\x00-\x7f]+")
+
+
+def _close_column(header: str) -> str | None:
+    """The column whose spelling *header* is a typo of (``grup_id``: ``group_id``), or None."""
+    close = difflib.get_close_matches(_normalise(header), _BY_NORMALISED, n=1, cutoff=NEAR_MISS_RATIO)
+    return _BY_NORMALISED[close[0]] if close else None
+
+
+def _credential_column(header: str) -> str | None:
+    """The credential column a header that names a key, secret or token probably means (``src_secret``:
+    ``src_sk``), or None for a header that names none."""
+    normalised = _normalise(header)
+    words = [word.casefold() for word in _WORDS.findall(unicodedata.normalize("NFKC", header))]
+    kinds = [kind for text, kind in _CREDENTIAL_TEXTS if text in normalised]
+    kinds += [_CREDENTIAL_WORDS[word] for word in words if word in _CREDENTIAL_WORDS]
+    if not kinds:
+        return None
+    kind = next((kind for kind in kinds if kind), "")
+    sides = [side for text, side in _SIDES.items() if text in words or normalised.startswith(text)]
+    side = sides[0] if sides else ""
+    if side and kind:
+        return f"{side}_{kind}"
+    candidates = [
+        c.name for c in MANIFEST if (c.secret or c.masked) and c.name.startswith(side) and c.name.endswith(kind)
+    ]
+    best = difflib.get_close_matches(normalised, [_normalise(c) for c in candidates], n=1, cutoff=0)
+    return _BY_NORMALISED[best[0]] if best else candidates[0]
+
+
+def near_miss(header: str) -> str | None:
+    """The column an unknown *header* probably means, when it looks like one: a typo of a known spelling, or a
+    header that names a key, secret or token (``src_secret``); None for a known column, a column of bulkretry's
+    own reports, or any other header (carried as it is)."""
+    if not header or canonical_name(header) is not None or _normalise(header) in _OWN_COLUMNS:
+        return None
+    return _close_column(header) or _credential_column(header)
+
+
 @dataclass(frozen=True)
 class ManifestInfo:
     """What :func:`open_manifest` found out about a manifest, enough for :func:`iter_rows` to read it.
@@ -78,6 +149,7 @@ class ManifestInfo:
     named after its column letter, e.g. ``'column C'``; repeated unknown headers get `` (2)``, `` (3)``…).
     ``header_row`` is the header's row number as a spreadsheet shows it (1 unless blank rows come first).
     ``hidden_sheets`` names the hidden worksheets passed over to reach ``sheet`` when no sheet was asked for.
+    ``title_rows`` are the rows above the header taken for a title (an exported sheet's caption) and skipped.
     """
 
     path: str
@@ -89,6 +161,7 @@ class ManifestInfo:
     columns: tuple[str, ...]
     header_row: int = 1
     hidden_sheets: tuple[str, ...] = ()
+    title_rows: tuple[int, ...] = ()
 
 
 class RawRow(NamedTuple):
@@ -135,26 +208,62 @@ def trim(cells: list[str]) -> list[str]:
     return cells
 
 
-def sheet_header(
-    path: str, sheet: str, rows: Iterator[tuple[int, list[str]]]
-) -> tuple[int, list[str], tuple[str, ...]]:
-    """A workbook sheet's header: ``(its row number, its cells, their column names)``, from *rows* (row number,
-    cells), which is advanced past the first data row. Raises ManifestError when the sheet has no header row or
-    no row after it."""
+#: Rows above the header that may be taken for a title (an exported sheet's caption, its date), at most.
+MAX_TITLE_ROWS = 3
+
+
+def _is_title(cells: Sequence[str]) -> bool:
+    """A row of one non-blank cell that names no column: a caption above the header, or else a one-cell row."""
+    filled = [cell for cell in cells if cell and not cell.isspace()]
+    return len(filled) == 1 and canonical_name(filled[0]) is None
+
+
+def find_header(rows: Iterable[tuple[int, list[str]]]) -> tuple[int, list[str], tuple[int, ...]] | None:
+    """The header in *rows* (row number, cells): ``(its row number, its cells, the title rows above it)``; None when
+    every row is blank. The header is the first non-blank row, unless up to :data:`MAX_TITLE_ROWS` title rows (one
+    cell, naming no column) come before a row that names a known column: then that row, the titles skipped. *rows*
+    is advanced past the header (past the rows looked at, when no row after the titles names a column)."""
+    first: tuple[int, list[str]] | None = None
+    titles: list[int] = []
     for row, cells in rows:
-        if not is_blank(cells):
-            header_row = row
+        if is_blank(cells):
+            continue
+        if first is None:
+            first = (row, cells)
+        if not _is_title(cells):
+            if titles and any(canonical_name(cell) for cell in cells if cell):
+                return row, cells, tuple(titles)
             break
-    else:
+        titles.append(row)
+        if len(titles) > MAX_TITLE_ROWS:
+            break
+    return None if first is None else (first[0], first[1], ())
+
+
+class SheetHeader(NamedTuple):
+    """A workbook sheet's header: its row number, its cells, their column names and the title rows above it."""
+
+    row: int
+    cells: list[str]
+    columns: tuple[str, ...]
+    titles: tuple[int, ...]
+
+
+def sheet_header(path: str, sheet: str, rows: Iterator[tuple[int, list[str]]]) -> SheetHeader:
+    """A workbook sheet's header, from *rows* (row number, cells), which is advanced past the first data row.
+    Raises ManifestError when the sheet has no header row or no row after it."""
+    found = find_header(rows)
+    if found is None:
         raise ManifestError(
             f"sheet {sheet!r} has no header row: the first non-blank row must name the columns (e.g. group_id)",
             path=path,
         )
+    header_row, cells, titles = found
     headers = trim(cells)
     columns = columns_for(path, headers, None)
     if not any(not is_blank(cells) for _, cells in rows):
         raise ManifestError(f"sheet {sheet!r} has a header but no rows", path=path)
-    return header_row, headers, columns
+    return SheetHeader(header_row, headers, columns, titles)
 
 
 def _header_cells(headers: Sequence[str], canonical: Sequence[str | None]) -> str:
@@ -167,14 +276,11 @@ def _header_cells(headers: Sequence[str], canonical: Sequence[str | None]) -> st
     for i, (header, name) in enumerate(zip(headers, canonical)):
         if name or not header:
             continue
-        # A name is short: a long cell is no typo of one (and is never quoted in part: it may be a key).
-        close = (
-            difflib.get_close_matches(_normalise(header), _BY_NORMALISED, n=1, cutoff=0.75)
-            if len(header) <= QUOTED_CHARS
-            else []
-        )
+        # A name is short: a long cell is no typo of one (and is never quoted in part: it may be a key). Only a
+        # typo is quoted here, never a cell that merely holds a credential's word: this row may be values.
+        close = _close_column(header) if len(header) <= QUOTED_CHARS else None
         if close:
-            near.append(f"{quoted(header)} ({column_letter(i + 1)}; did you mean {_BY_NORMALISED[close[0]]}?)")
+            near.append(f"{quoted(header)} ({column_letter(i + 1)}; did you mean {close}?)")
         else:
             others.append(column_letter(i + 1))
     parts = [f"the header row names {', '.join(known)}" if known else "the header row names no known column"]
@@ -240,6 +346,31 @@ def columns_for(path: str, headers: list[str], delimiter: str | None) -> tuple[s
         taken.add(name)
         columns.append(name)
     return tuple(columns)
+
+
+def check_headers(info: ManifestInfo, extra_columns: Iterable[str] = ()) -> None:
+    """A :class:`ManifestError` for every header of *info* that is no known column but looks like one
+    (:func:`near_miss`), unless *extra_columns* (``--extra-column``) declare it: a misspelt key column would
+    otherwise send its rows without keys."""
+    declared = {_normalise(name) for name in extra_columns}
+    misses = [
+        (index, header, meant)
+        for index, header in enumerate(info.headers)
+        if _normalise(header) not in declared and (meant := near_miss(header))
+    ]
+    if not misses:
+        return
+    said = "; ".join(
+        f"{quoted(header)} (column {column_letter(i + 1)}) looks like {meant}" for i, header, meant in misses
+    )
+    first = misses[0][1]
+    raise ManifestError(
+        f"header row {info.header_row}: {said}, but is not a column bulkretry knows, so its cells would not be "
+        "sent: rename it to the column it means, or, if it is another column to carry into the report as it "
+        f"is, declare it with --extra-column {first!r}",
+        path=info.path,
+        column=first[:QUOTED_CHARS],
+    )
 
 
 def check_extra_cells(info: ManifestInfo, row: int, cells: Sequence[str], width: int) -> None:

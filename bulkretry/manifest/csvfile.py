@@ -10,21 +10,23 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bulkretry.errors import ManifestError, Stopped
 from bulkretry.manifest.columns import (
+    MAX_TITLE_ROWS,
     SNIFFED_DELIMITERS,
     ManifestInfo,
     RawRow,
     check_extra_cells,
     columns_for,
+    find_header,
     is_blank,
     raw_rows,
     trim,
 )
 
-__all__ = ["COUNT_BATCH", "count_csv", "csv_records", "iter_csv", "open_csv", "open_text", "stopped_at"]
+__all__ = ["COUNT_BATCH", "CsvHeader", "count_csv", "csv_records", "iter_csv", "open_csv", "open_text", "stopped_at"]
 
 _SCAN_CHUNK = 1 << 20  # bytes read at a time when checking the encoding
 _SNIFF_CHARS = 64 * 1024  # text looked at to guess the delimiter
@@ -214,7 +216,7 @@ def sniff_delimiter(path: str, encoding: str) -> str:
             ]
         except csv.Error:
             continue
-        records = records[: _SNIFF_RECORDS + 1]
+        records = _past_titles(records)[: _SNIFF_RECORDS + 1]
         if not records:
             continue
         width = len(records[0])
@@ -226,6 +228,15 @@ def sniff_delimiter(path: str, encoding: str) -> str:
         if score > best:
             best, chosen = score, candidate
     return chosen
+
+
+def _past_titles(records: list[list[str]]) -> list[list[str]]:
+    """*records* from the first that is no title (one filled cell: a caption above the header, as
+    :func:`~bulkretry.manifest.columns.find_header` skips), when one follows: the header's width decides."""
+    for start, record in enumerate(records[: MAX_TITLE_ROWS + 1]):
+        if sum(1 for cell in record if cell.strip(_SNIFF_FILLER)) > 1:
+            return records[start:]
+    return records
 
 
 def csv_records(
@@ -247,14 +258,23 @@ def csv_records(
         raise ManifestError(f"{what}; check the quotes in this row", path=path, row=row + 1) from None
 
 
-def read_csv_header(path: str, encoding: str, delimiter: str) -> tuple[int, list[str], bool]:
-    """``(header row number, header cells, whether a non-blank data row follows)``."""
+class CsvHeader(NamedTuple):
+    """A CSV's header: its row number, its cells, whether a non-blank row follows, the title rows above it."""
+
+    row: int
+    cells: list[str]
+    has_rows: bool
+    titles: tuple[int, ...]
+
+
+def read_csv_header(path: str, encoding: str, delimiter: str) -> CsvHeader:
+    """The header (:func:`~bulkretry.manifest.columns.find_header`: title rows above it skipped)."""
     with open_text(path, encoding) as fh:
-        records = csv_records(fh, delimiter, path)
-        for row, record in enumerate(records, start=1):
-            if not is_blank(record):
-                has_rows = any(not is_blank(r) for r in records)
-                return row, record, has_rows
+        records = enumerate(csv_records(fh, delimiter, path), start=1)
+        found = find_header(records)
+        if found is not None:
+            row, cells, titles = found
+            return CsvHeader(row, cells, any(not is_blank(r) for _, r in records), titles)
     raise ManifestError("has no header row: the first non-blank row must name the columns (e.g. group_id)", path=path)
 
 
@@ -262,12 +282,12 @@ def open_csv(path: str, encoding: str | None, delimiter: str | None) -> Manifest
     """A CSV manifest's encoding (*encoding*, checked, or detected), delimiter (*delimiter* or guessed) and header."""
     codec = detect_encoding(path, encoding)
     sep = resolve_delimiter(path, delimiter) if delimiter is not None else sniff_delimiter(path, codec)
-    header_row, raw_header, has_rows = read_csv_header(path, codec, sep)
-    headers = trim(raw_header)
+    header = read_csv_header(path, codec, sep)
+    headers = trim(header.cells)
     columns = columns_for(path, headers, sep)
-    if not has_rows:
+    if not header.has_rows:
         raise ManifestError("has a header but no rows", path=path)
-    return ManifestInfo(path, "csv", codec, sep, None, tuple(headers), columns, header_row)
+    return ManifestInfo(path, "csv", codec, sep, None, tuple(headers), columns, header.row, title_rows=header.titles)
 
 
 def iter_csv(info: ManifestInfo) -> Iterator[RawRow]:
@@ -318,8 +338,8 @@ def stopped_at(info: ManifestInfo, row: int) -> Stopped:
 def _check_csv_header(info: ManifestInfo) -> None:
     """Make sure the file still has the header it was opened with."""
     assert info.encoding is not None and info.delimiter is not None
-    header_row, raw_header, _ = read_csv_header(info.path, info.encoding, info.delimiter)
-    if header_row != info.header_row or tuple(trim(raw_header)) != info.headers:
+    header = read_csv_header(info.path, info.encoding, info.delimiter)
+    if header.row != info.header_row or tuple(trim(header.cells)) != info.headers:
         raise ManifestError("changed since it was opened (its header is different): start again", path=info.path)
 
 

@@ -172,11 +172,14 @@ def open_xlsx(path: str, sheet: str | None) -> ManifestInfo:
     try:
         worksheet = _pick_sheet(path, workbook, sheet)
         worksheet.reset_dimensions()  # some writers store a wrong size; read what is really there
-        header_row, headers, columns = sheet_header(path, worksheet.title, _sheet_rows(path, worksheet))
+        header = sheet_header(path, worksheet.title, _sheet_rows(path, worksheet))
         hidden: tuple[str, ...] = ()
         if sheet is None:  # the hidden sheets passed over to reach this one, for the user to be told
             hidden = tuple(w.title for w in workbook.worksheets[: workbook.worksheets.index(worksheet)])
-        return ManifestInfo(path, "xlsx", None, None, worksheet.title, tuple(headers), columns, header_row, hidden)
+        cells = tuple(header.cells)
+        return ManifestInfo(
+            path, "xlsx", None, None, worksheet.title, cells, header.columns, header.row, hidden, header.titles
+        )
     finally:
         workbook.close()
 

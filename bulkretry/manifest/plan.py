@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bulkretry.columns import MAX_ID_LENGTH, MAX_TASK_ID, REPORT, names
+from bulkretry.columns import KEY_PAIRS, MAX_ID_LENGTH, MAX_TASK_ID, REPORT, names
 from bulkretry.errors import ConfigError
-from bulkretry.manifest.body import BodyMaker, CallBody, CallSpec, InvalidCell
+from bulkretry.manifest.body import DEFAULT_ENV_PREFIX, BodyMaker, CallBody, CallSpec, InvalidCell
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
 from bulkretry.masking import ENV_PREFIXES, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.oms.actions import GROUPS
@@ -121,6 +121,22 @@ def _check_task_id(value: str) -> str:
     return str(int(text))
 
 
+def _check_pairs(row: int, values: Mapping[str, str], body: CallBody, pairs: Iterable[tuple[str, str]]) -> None:
+    """Half a key pair that the action sends (a row's ``src_ak`` cell without a ``src_sk``, or the reverse) is
+    never sent: the service would take it for keys that do not work. A run-wide ``BULKRETRY_<COLUMN>`` default may
+    give the other half; a default alone, for a row that names neither half, is the run's own affair."""
+    for pair in pairs:
+        for half, other in (pair, pair[::-1]):
+            if half in body and other not in body and values.get(half):
+                raise InvalidCell(
+                    other,
+                    "missing",
+                    f"row {row} has {half} but no {other} (its cell is empty, and {DEFAULT_ENV_PREFIX}"
+                    f"{other.upper()} is not set): a key pair is sent whole or not at all; fill {other}, or "
+                    f"empty {half}",
+                )
+
+
 _LOW64 = (1 << 64) - 1
 
 
@@ -220,6 +236,9 @@ class Planner:
         #: The last project id found good.
         self._good_project: str | None = None
         self._bodies = BodyMaker(self.call, self.columns, os.environ if env is None else env, base_dir or Path.cwd())
+        #: The key pairs whose both columns the manifest has, checked row by row (a manifest with one column of a
+        #: pair is sent as it is: a run-wide default may give the other half for every row).
+        self._pairs = [pair for pair in KEY_PAIRS if all(column in self.columns for column in pair)]
 
     def _check_where(self, endpoint: str | None) -> None:
         """Every row has a project and an endpoint (a column, an option or a profile); ConfigError if not."""
@@ -254,6 +273,7 @@ class Planner:
             if self._needs_region and region not in self._good_regions:
                 self._check_region(region)
             body = self._bodies.body(values)
+            _check_pairs(row, values, body, self._pairs)
         except InvalidCell as bad:
             refusal = (Outcome.INVALID, f"invalid:{bad.column} {bad.why}", bad.detail)
         else:

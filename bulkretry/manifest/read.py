@@ -19,7 +19,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bulkretry.errors import ManifestError
-from bulkretry.manifest.columns import CANONICAL_COLUMNS, COLUMN_ALIASES, ManifestInfo, RawRow, canonical_name
+from bulkretry.manifest.columns import (
+    CANONICAL_COLUMNS,
+    COLUMN_ALIASES,
+    ManifestInfo,
+    RawRow,
+    canonical_name,
+    check_headers,
+)
 from bulkretry.manifest.csvfile import count_csv, iter_csv, open_csv, stopped_at
 from bulkretry.manifest.excel import iter_xlsx, open_xlsx
 from bulkretry.manifest.formats import CSV_SUFFIXES, EXCEL_SUFFIXES, SHEET_SUFFIXES, check_content, kind_for_suffix
@@ -35,6 +42,7 @@ __all__ = [
     "ManifestInfo",
     "RawRow",
     "canonical_name",
+    "check_headers",
     "count_rows",
     "iter_rows",
     "open_manifest",
@@ -57,6 +65,7 @@ def _kind_of(path: str) -> str:
         raise ManifestError(f"cannot be read: {exc.strerror or exc}", path=path) from None
     if Path(path).is_dir():
         raise ManifestError("is a directory, not a manifest file: name a .csv or .xlsx file", path=path)
+    _check_not_lock_file(path)
     kind = kind_for_suffix(path)
     try:
         with open(path, "rb") as fh:
@@ -67,6 +76,19 @@ def _kind_of(path: str) -> str:
         raise ManifestError("is empty (0 bytes): it needs a header row and at least one data row", path=path)
     check_content(path, kind, head)
     return kind
+
+
+def _check_not_lock_file(path: str) -> None:
+    """Refuse Office's lock file (``~$name.xlsx``, a few bytes of the owner's name, hidden beside a workbook that
+    is open), naming the workbook it stands for."""
+    name = Path(path).name
+    if name.startswith("~$"):
+        raise ManifestError(
+            f"is the lock file Excel (or WPS) keeps beside the workbook {name[2:]!r} while it is open, not a "
+            f"manifest: name the workbook itself (its name has no '~$'), and close it in Excel first if it is being "
+            "edited",
+            path=path,
+        )
 
 
 def open_manifest(

@@ -102,8 +102,10 @@ def _read_records(path: str, kind: str, sheet: str | None) -> tuple[str, list[tu
 def open_sheet(path: str, kind: str, sheet: str | None) -> ManifestInfo:
     """Check an ``.xls`` or ``.ods`` manifest (*kind*) and read its header, as ``open_xlsx`` does."""
     name, records = _records(path, kind, sheet)
-    header_row, headers, columns = sheet_header(path, name, iter(records))
-    return ManifestInfo(path, kind, None, None, name, tuple(headers), columns, header_row)
+    header = sheet_header(path, name, iter(records))
+    return ManifestInfo(
+        path, kind, None, None, name, tuple(header.cells), header.columns, header.row, title_rows=header.titles
+    )
 
 
 def iter_sheet(info: ManifestInfo) -> Iterator[RawRow]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from bulkretry.errors import ConfigError
 from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.manifest.plan import CallSpec, Planner, RowPlan
-from bulkretry.manifest.read import count_rows, iter_rows, open_manifest, stopped_at
+from bulkretry.manifest.read import check_headers, count_rows, iter_rows, open_manifest, stopped_at
 from bulkretry.oms.actions import GROUPS, TASKS, Action, action_for
 from bulkretry.oms.endpoint import Endpoint, region_overrides
 from bulkretry.records import GROUP_COLUMNS, Outcome
@@ -82,8 +82,9 @@ class PreparedRun:
 def prepare(
     settings: RunSettings, env: Mapping[str, str] | None = None, *, should_stop: Callable[[], bool] | None = None
 ) -> PreparedRun:
-    """Open the manifest, read every row once (so a broken file stops here, before any call) and check
-    the settings; raise ManifestError/ConfigError before anything is called.
+    """Open the manifest (a header that looks like a known column but is none stops it, unless declared), read every
+    row once (so a broken file stops here, before any call) and check the settings; raise ManifestError/ConfigError
+    before anything is called.
 
     *should_stop* (the CLI: a stop signal came) is asked between rows; yes ends the reading with
     :class:`~bulkretry.errors.Stopped`, nothing called."""
@@ -91,6 +92,7 @@ def prepare(
     region_endpoints = {} if settings.target.endpoint else region_overrides(env)  # a bad one: ConfigError
     source = settings.manifest
     info = open_manifest(source.path, encoding=source.encoding, delimiter=source.delimiter, sheet=source.sheet)
+    check_headers(info, source.extra_columns)
     try:
         digest = file_sha256(source.path)
     except OSError as exc:

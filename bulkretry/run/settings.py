@@ -66,12 +66,14 @@ def _check_numbers(checks: list[tuple[str, Any, float, float]]) -> None:
 
 @dataclass(frozen=True)
 class ManifestSource:
-    """The manifest and how to read it (``--encoding`` and ``--delimiter`` for a CSV, ``--sheet`` for a workbook)."""
+    """The manifest and how to read it (``--encoding`` and ``--delimiter`` for a CSV, ``--sheet`` for a workbook;
+    ``--extra-column``: headers that look like a known column but are meant as they are)."""
 
     path: Path
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+    extra_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
