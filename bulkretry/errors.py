@@ -3,8 +3,9 @@ reports record codes, not prose, and the CLI turns each into one line and its ``
 
 ``exit_status`` is the contract's: 2 when nothing was called (a usage, settings, credentials or manifest
 error), 1 when calls were made but the run could not end cleanly (a report that could not be written,
-results the journal refused). No exception here ever holds a secret: messages are built from ids, codes
-and the service's own text (with the run's secrets redacted).
+results the journal refused), 3 when IAM refused the login after calls were made (the run stopped early).
+No exception here ever holds a secret: messages are built from ids, codes and the service's own text (with
+the run's secrets redacted).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "EXIT_FAILED",
+    "EXIT_HALTED",
     "EXIT_OK",
     "EXIT_SIGINT",
     "EXIT_SIGTERM",
@@ -45,6 +47,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 #: Nothing was called: bad usage, settings, credentials or manifest.
 EXIT_USAGE = 2
+#: The run stopped early on a systematic failure (credentials refused, IAM or the endpoint unreachable, an
+#: untrusted certificate, a proxy that wants authentication): fix the cause, then ``--resume``.
+EXIT_HALTED = 3
 #: A stop signal ended the run: SIGINT (Ctrl-C), SIGTERM.
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
@@ -204,8 +209,8 @@ class TransportError(BulkRetryError):
 class LoginRefused(BulkRetryError):
     """IAM refused the login for a project (HTTP 4xx: a wrong password, an unknown user or domain, a locked
     account, a project the user cannot use). No call can succeed and IAM locks an account after a few failed
-    logins, so the run stops at once and makes no other call. ``exit_status`` is 2 (nothing was called), or 1
-    when the run had called rows before (the run says so in the message)."""
+    logins, so the run stops at once and makes no other call. ``exit_status`` is 2 (nothing was called), or 3
+    when the run had called rows before (it stopped early on a systematic failure; the message says so)."""
 
     def __init__(
         self,

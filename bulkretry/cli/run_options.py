@@ -53,7 +53,8 @@ BULKRETRY_SRC_AK, BULKRETRY_SRC_SK, BULKRETRY_DST_AK, BULKRETRY_DST_SK (and like
 Retried: 429, 5xx, timeouts and dropped connections, up to --max-attempts, with exponential backoff and full
 jitter (Retry-After honoured). Final at once: 400, 401, 403, 404. Exit status: 0 all rows succeeded (or were
 skipped/dry run), 1 some row failed, was invalid or interrupted, 2 nothing was called (usage, manifest or
-credentials error), 130 Ctrl-C, 143 SIGTERM; the report of what finished is written in every case. A signal
+credentials error), 3 the run halted on a systematic failure (below: fix the cause, then --resume), 130 Ctrl-C,
+143 SIGTERM; the report of what finished is written in every case. A signal
 while the manifest is read stops before any call; one while the reports are written lets them finish.
 
 Not retried either: an untrusted TLS certificate (error code tls_certificate), a host name that does not
@@ -63,9 +64,9 @@ A systematic failure stops the calls: when the first 5 calls are all refused (40
 fail with the same error (a closed port, an untrusted certificate, a name that does not resolve; 429 aside),
 IAM does not give a token (no answer, throttled, 5xx; asked once per project, not once per row), or, with
 --halt-on-failure PCT[:MIN], over PCT % of at least MIN finished rows failed, the run halts: the rows not
-called are marked interrupted with error code halted, and --resume calls them once the cause is fixed. When
-IAM refuses the password login (4xx) the run stops at that first login, before IAM locks the account: exit 2
-(1 if calls were made before it).
+called are marked interrupted with error code halted, the exit status is 3, and --resume calls them once the
+cause is fixed. When IAM refuses the password login (4xx) the run stops at that first login, before IAM locks
+the account: exit 2 (3 if calls were made before it).
 
 Every finished row is kept at once in the run folder's journal.sqlite. After a crash, Ctrl-C or kill,
 run the same command with --resume: finished rows are not called again (only the few calls in flight
