@@ -23,6 +23,7 @@ __all__ = [
     "EXIT_SIGTERM",
     "EXIT_USAGE",
     "FAILURES",
+    "PROXY_AUTH",
     "ApiError",
     "BulkRetryError",
     "ConfigError",
@@ -110,6 +111,9 @@ class FailureKind:
     #: The same failure on every call would be one cause for the whole run (a closed port, an untrusted
     #: certificate, a server error); False: about the row itself (the service judged the group).
     systematic: bool = True
+    #: Every call of the run meets it, and says so at the first (a proxy that wants authentication): the run
+    #: halts at once instead of waiting for the first calls to fail alike.
+    halts: bool = False
 
 
 #: Every kind of failure a call can meet, by name: the one table of what is retried. The client names the kind
@@ -131,11 +135,21 @@ FAILURES: Mapping[str, FailureKind] = {
         FailureKind("invalid_request", retried=False),  # a request that cannot be sent (URL, header, host)
         FailureKind("internal_error", retried=False),  # a bug or a library surprise
         FailureKind("login_unavailable", retried=False),  # IAM gave no token: the run halts, no row retries
+        FailureKind("proxy_auth", retried=False, halts=True),  # 407: the proxy wants authentication
     )
 }
 
 #: A kind the table does not name: retried, as a dropped connection.
 _UNKNOWN = FailureKind("unknown", retried=True)
+
+
+#: What a row's error_msg and the halt say when the proxy answers 407 (the proxy's own URL is never quoted: it may
+#: hold a password).
+PROXY_AUTH = (
+    "the proxy wants authentication (407 Proxy Authentication Required): give its user and password in "
+    "HTTPS_PROXY or HTTP_PROXY (http://USER:PASSWORD@HOST:PORT), or set NO_PROXY for the endpoint if it needs "
+    "no proxy"
+)
 
 
 def failure_named(name: str) -> FailureKind:
@@ -173,6 +187,8 @@ class ApiError(BulkRetryError):
         status = self.status
         if status == 429:
             return "throttled"
+        if status == 407:  # the proxy speaking (plain HTTP through it), not the service
+            return "proxy_auth"
         if status >= 500:
             return "server_error"
         if 400 <= status < 500 and self.error_code.upper().startswith("OMS."):

@@ -3,6 +3,8 @@ authentication."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import failed_group_ids, read_report, run_cli, sim_run_argv, write_group_manifest
+from tests.clitools import (
+    PROJECT,
+    failed_group_ids,
+    read_report,
+    run_argv,
+    run_cli,
+    sim_run_argv,
+    write_group_manifest,
+)
+from tests.tlsnet import BackgroundLoop, StreamServer
 
 
 @pytest.fixture
@@ -35,3 +46,45 @@ def test_a_time_box_that_ends_after_the_last_call_is_no_halt(slow_sim: Simulator
     summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert "halted" not in summary and "halt_code" not in summary, summary
     assert json.loads(out)["halted"] is None and "time box" not in err, (out, err)
+
+
+class AuthProxy(StreamServer):
+    """A proxy on 127.0.0.1 that answers every request, a CONNECT or an absolute URI, with 407; it records the
+    request lines."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            self.asked.append(head.decode("latin-1").split("\r\n", 1)[0])
+            writer.write(
+                b'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\n'
+                b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            await writer.drain()
+        writer.close()
+
+
+@pytest.mark.parametrize("endpoint", ["https://oms.example.test", "http://oms.example.test:8080"])
+def test_a_proxy_that_wants_authentication_halts_the_run_at_once(
+    endpoint: str, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real proxy on loopback answering 407, to a CONNECT (https) or an absolute URI (http): no row is retried
+    as a connection failure, the run halts at once saying the proxy wants authentication, and exits 3."""
+    with BackgroundLoop() as loop:
+        proxy = loop.run(AuthProxy().start())
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        manifest = write_group_manifest(tmp_path / "m.csv", [f"g{i}" for i in range(30)])
+        argv = run_argv(manifest, endpoint, PROJECT, tmp_path / "run", "--concurrency", "1", "--max-attempts", "5")
+        code, out, err = run_cli(*argv, "--quiet", "--json-summary")
+    assert code == 3, err
+    assert "the proxy wants authentication" in err and json.loads(out)["exit_status"] == 3, (out, err)
+    rows = read_report(tmp_path / "run")
+    called = [r for r in rows if r["attempts"] != "0"]
+    assert len(called) == 1 and len(proxy.asked) == 1, (called, proxy.asked)  # one call, never retried
+    assert (called[0]["outcome"], called[0]["error_code"]) == ("failed", "proxy_auth"), called[0]
+    halted = [r for r in rows if r["error_code"] == "halted"]
+    assert len(halted) == 29 and "the proxy wants authentication" in halted[0]["error_msg"], halted[0]
