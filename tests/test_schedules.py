@@ -21,7 +21,7 @@ from tests.clitools import (
     sim_run_argv,
     write_group_manifest,
 )
-from tests.tlsnet import BackgroundLoop, StreamServer
+from tests.tlsnet import BackgroundLoop, RecordingTlsServer, StreamServer
 
 
 @pytest.fixture
@@ -88,3 +88,48 @@ def test_a_proxy_that_wants_authentication_halts_the_run_at_once(
     assert (called[0]["outcome"], called[0]["error_code"]) == ("failed", "proxy_auth"), called[0]
     halted = [r for r in rows if r["error_code"] == "halted"]
     assert len(halted) == 29 and "the proxy wants authentication" in halted[0]["error_msg"], halted[0]
+
+
+def _round(sim_thread: SimulatorThread, manifest: Path, out: Path, *options: str) -> tuple[int, str, list[dict]]:
+    """One round of *manifest* into *out* with --check-status --notify-on change, its notifications posted to a
+    json:// hook on loopback: ``(exit status, stderr, the messages)``."""
+    with BackgroundLoop() as loop:
+        server = loop.run(RecordingTlsServer(None).start())
+        hook = f"json://127.0.0.1:{server.port}/hook"
+        argv = sim_run_argv(sim_thread, manifest, out, "--quiet", "--check-status", "--notify", hook, *options)
+        code, _, err = run_cli(*argv, "--notify-on", "change")
+        return code, err, [seen.json() for seen in server.seen]
+
+
+def test_notify_on_change_tells_a_first_round_and_a_change_only(
+    sim_thread: SimulatorThread, env: dict[str, str], tmp_path: Path
+) -> None:
+    """--notify-on change: a first round is sent (with the report's absolute path and its --report-url link); a
+    round failing the same rows with the same codes is not; another failing row is; a rerun is compared with the
+    run it reruns."""
+    runs = tmp_path / "runs"
+    manifest = write_group_manifest(tmp_path / "m.csv", [*failed_group_ids(sim_thread, 2), "gone-1", "gone-2"])
+    code, err, posted = _round(sim_thread, manifest, runs / "r1", "--report-url", "https://ops.example/runs/")
+    assert code == 1 and len(posted) == 1, err
+    report = (runs / "r1" / "report.html").absolute()
+    assert f"Report: {report} · https://ops.example/runs/r1/report.html" in posted[0]["message"], posted[0]
+    code, err, posted = _round(sim_thread, manifest, runs / "r2")  # the two real groups are skipped now
+    assert code == 1 and posted == [], (err, posted)
+    code, err, posted = _round(sim_thread, write_group_manifest(manifest, ["gone-1", "gone-2", "gone-3"]), runs / "r3")
+    assert code == 1 and len(posted) == 1, err
+    with BackgroundLoop() as loop:
+        server = loop.run(RecordingTlsServer(None).start())
+        hook = f"json://127.0.0.1:{server.port}/hook"
+        argv = [
+            "rerun",
+            str(runs / "r3"),
+            "--quiet",
+            "--out",
+            str(runs / "r4"),
+            "--notify",
+            hook,
+            "--notify-on",
+            "change",
+        ]
+        code, _, err = run_cli(*argv)
+        assert code == 1 and server.seen == [], err  # the same three fail as in r3, the run it reruns

@@ -86,6 +86,7 @@ examples:
   HTTPS_PROXY=http://proxy.corp:3128 bulkretry run groups.csv --region cn-north-4 --ca-bundle corp-ca.pem
   bulkretry run groups.csv --region cn-north-4 --notify env:DINGTALK_URL --notify env:SMN_TOPIC --notify-on failure
   bulkretry run groups.csv --region cn-north-4 --halt-on-failure 30:50   # stop once over 30 % of 50+ rows failed
+  bulkretry run groups.csv --check-status --notify env:DINGTALK_URL --notify-on change   # hourly: news only
   bulkretry run paused.csv --region cn-north-4 --action start --check-status --verify   # groups paused for the outage
   bulkretry run running.csv --region cn-north-4 --action stop --check-status   # pause groups still running
   bulkretry run tasks.csv --region cn-north-4 --action start --check-status    # failed or stopped tasks (task_id)
@@ -360,9 +361,18 @@ def _add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> N
     )
     g.add_argument(
         "--notify-on",
-        choices=("always", "failure"),
+        choices=("always", "failure", "change"),
         default="always",
-        help="send always (default), or only when the exit status is not 0",
+        help="send always (default); only when the exit status is not 0 (failure); or only when the rows failing "
+        "or their error codes differ from the previous round's, and on every halt (change: for a schedule; the "
+        "previous round is the latest run of the same manifest in the same runs folder, a rerun's is the run it "
+        "reruns, and a first round is sent)",
+    )
+    g.add_argument(
+        "--report-url",
+        metavar="URL",
+        help="where the runs folder is published (e.g. https://ops.example.com/bulkretry-runs): the notification "
+        "links the report as URL/RUN_FOLDER/report.html besides its absolute path",
     )
 
 
