@@ -3,8 +3,9 @@ reports record codes, not prose, and the CLI turns each into one line and its ``
 
 ``exit_status`` is the contract's: 2 when nothing was called (a usage, settings, credentials or manifest
 error), 1 when calls were made but the run could not end cleanly (a report that could not be written,
-results the journal refused). No exception here ever holds a secret: messages are built from ids, codes
-and the service's own text (with the run's secrets redacted).
+results the journal refused), 3 when IAM refused the login after calls were made (the run stopped early).
+No exception here ever holds a secret: messages are built from ids, codes and the service's own text (with
+the run's secrets redacted).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import Any
 
 __all__ = [
     "EXIT_FAILED",
+    "EXIT_HALTED",
     "EXIT_OK",
     "EXIT_SIGINT",
     "EXIT_SIGTERM",
     "EXIT_USAGE",
     "FAILURES",
+    "PROXY_AUTH",
     "ApiError",
     "BulkRetryError",
     "ConfigError",
@@ -45,6 +48,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 #: Nothing was called: bad usage, settings, credentials or manifest.
 EXIT_USAGE = 2
+#: The run stopped early on a systematic failure (credentials refused, IAM or the endpoint unreachable, an
+#: untrusted certificate, a proxy that wants authentication): fix the cause, then ``--resume``.
+EXIT_HALTED = 3
 #: A stop signal ended the run: SIGINT (Ctrl-C), SIGTERM.
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
@@ -105,6 +111,9 @@ class FailureKind:
     #: The same failure on every call would be one cause for the whole run (a closed port, an untrusted
     #: certificate, a server error); False: about the row itself (the service judged the group).
     systematic: bool = True
+    #: Every call of the run meets it, and says so at the first (a proxy that wants authentication): the run
+    #: halts at once instead of waiting for the first calls to fail alike.
+    halts: bool = False
 
 
 #: Every kind of failure a call can meet, by name: the one table of what is retried. The client names the kind
@@ -126,11 +135,21 @@ FAILURES: Mapping[str, FailureKind] = {
         FailureKind("invalid_request", retried=False),  # a request that cannot be sent (URL, header, host)
         FailureKind("internal_error", retried=False),  # a bug or a library surprise
         FailureKind("login_unavailable", retried=False),  # IAM gave no token: the run halts, no row retries
+        FailureKind("proxy_auth", retried=False, halts=True),  # 407: the proxy wants authentication
     )
 }
 
 #: A kind the table does not name: retried, as a dropped connection.
 _UNKNOWN = FailureKind("unknown", retried=True)
+
+
+#: What a row's error_msg and the halt say when the proxy answers 407 (the proxy's own URL is never quoted: it may
+#: hold a password).
+PROXY_AUTH = (
+    "the proxy wants authentication (407 Proxy Authentication Required): give its user and password in "
+    "HTTPS_PROXY or HTTP_PROXY (http://USER:PASSWORD@HOST:PORT), or set NO_PROXY for the endpoint if it needs "
+    "no proxy"
+)
 
 
 def failure_named(name: str) -> FailureKind:
@@ -168,6 +187,8 @@ class ApiError(BulkRetryError):
         status = self.status
         if status == 429:
             return "throttled"
+        if status == 407:  # the proxy speaking (plain HTTP through it), not the service
+            return "proxy_auth"
         if status >= 500:
             return "server_error"
         if 400 <= status < 500 and self.error_code.upper().startswith("OMS."):
@@ -204,8 +225,8 @@ class TransportError(BulkRetryError):
 class LoginRefused(BulkRetryError):
     """IAM refused the login for a project (HTTP 4xx: a wrong password, an unknown user or domain, a locked
     account, a project the user cannot use). No call can succeed and IAM locks an account after a few failed
-    logins, so the run stops at once and makes no other call. ``exit_status`` is 2 (nothing was called), or 1
-    when the run had called rows before (the run says so in the message)."""
+    logins, so the run stops at once and makes no other call. ``exit_status`` is 2 (nothing was called), or 3
+    when the run had called rows before (it stopped early on a systematic failure; the message says so)."""
 
     def __init__(
         self,

@@ -30,9 +30,9 @@ from bulkretry.report.charts import outcome_label
 from bulkretry.report.common import action_of, csv_writer, open_csv
 from bulkretry.report.labels import action_label, action_words
 from bulkretry.run.journal import JOURNAL_NAME
-from bulkretry.run.rundir import require_run, run_journal
+from bulkretry.run.rundir import read_params, require_run, run_journal
 
-__all__ = ["HistoryResult", "RunInfo", "find_runs", "history"]
+__all__ = ["HistoryResult", "RunInfo", "find_runs", "history", "previous_round", "round_changed", "round_failures"]
 
 CSV_NAME = "history.csv"
 HTML_NAME = "history.html"
@@ -123,6 +123,40 @@ def _read_runs(folders: Sequence[Path]) -> list[RunInfo]:
         name = run.run_id if seen[run.run_id] == 1 else f"{run.run_id} ({seen[run.run_id]})"
         unique.append(RunInfo(name, run.started_at, run.folder, run.action))
     return unique
+
+
+def round_failures(folder: Path) -> frozenset[tuple[str, str, str]]:
+    """What failed in the round of *folder*: ``(project_id, group_id, error_code)`` of every row whose outcome is
+    failing (``failed``, ``interrupted``, ``invalid``), as this history counts it."""
+    with run_journal(folder) as journal:
+        return frozenset((r.project_id, r.group_id, r.error_code) for r in journal.results(FAILING, extra=False))
+
+
+def previous_round(folder: Path) -> Path | None:
+    """The round before the run in *folder*: a rerun's source run; else the latest run of the same manifest in
+    the same runs folder that started before it; None for a first round (or a source that is gone)."""
+    params = read_params(folder)
+    source = params.get("source_run") or {}
+    if source.get("out_dir"):
+        earlier = Path(source["out_dir"])
+        return earlier if (earlier / JOURNAL_NAME).is_file() else None
+    manifest, started = params.get("manifest_path"), str(params.get("started_at") or "")
+    rounds = []
+    for sibling in folder.parent.iterdir():
+        if sibling.resolve() == folder.resolve() or not (sibling / JOURNAL_NAME).is_file():
+            continue
+        with suppress(ConfigError):  # a run being written, or no run at all
+            other = read_params(sibling)
+            if other.get("manifest_path") == manifest and str(other.get("started_at") or "") < started:
+                rounds.append((str(other["started_at"]), sibling))
+    return max(rounds)[1] if rounds else None
+
+
+def round_changed(folder: Path) -> bool:
+    """Whether the run in *folder* failed otherwise than the round before it (other rows failing, or other error
+    codes); a first round has nothing before it, so it changed."""
+    earlier = previous_round(folder)
+    return earlier is None or round_failures(folder) != round_failures(earlier)
 
 
 def _collect(runs: Sequence[RunInfo]) -> dict[tuple[str, str], _Group]:

@@ -128,8 +128,8 @@ def tls_server(tmp_path: Path) -> Iterator[TlsServer]:
 
 
 def _check_halted(out_dir: Path, code: int, err: str, cause: str) -> tuple[list[dict[str, str]], dict[str, object]]:
-    """The run exited 1, said why, and left its rows not called interrupted/halted naming *cause*."""
-    assert code == 1, err
+    """The run exited 3, said why, and left its rows not called interrupted/halted naming *cause*."""
+    assert code == 3, err
     summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
     reason = f"the first 20 calls all failed with {cause}"
     assert summary["halt_code"] == "halted" and str(summary["halted"]).startswith(reason), summary
@@ -264,7 +264,7 @@ def test_a_name_that_does_not_resolve_is_not_retried_and_halts_the_run(tmp_path:
     assert result["no_resolver"][0] == "dns" and result["no_resolver"][2] is True, result
     assert result["nxdomain"][0] == "dns" and result["nxdomain"][2] is False, result
     assert "oms.example.invalid does not resolve" in result["nxdomain"][1], result
-    assert result["code"] == 1, done.stderr
+    assert result["code"] == 3, done.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert 20 <= summary["calls"] <= 30 and summary["halt_code"] == "halted", summary
     assert summary["halted"].startswith(
@@ -353,20 +353,20 @@ def test_halt_on_failure_halts_the_run_and_a_resume_keeps_it(
     use_sim_credentials(monkeypatch, sim_thread.simulator.config)
     out_dir = tmp_path / "run"
     code, _, err = _run(sim_thread.url, half_missing, out_dir, "--concurrency", "1", "--halt-on-failure", "40:10")
-    assert code == 1 and sim_thread.simulator.calls == 10, err
+    assert code == 3 and sim_thread.simulator.calls == 10, err
     summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
     reason = "5 of the 10 rows finished failed, over the 40 % that --halt-on-failure 40:10 allows"
     assert summary["halted"].startswith(reason) and summary["by_error_code"]["halted"] == 30, summary
     assert all(r["error_msg"].startswith(f"halted: {reason}") for r in _report(out_dir) if r["attempts"] == "0")
     code, _, err = _run(sim_thread.url, half_missing, out_dir, "--concurrency", "1", "--resume")
-    assert code == 1 and sim_thread.simulator.calls == 20 and "40:10" in err, err  # judged per session: rows 11-20
+    assert code == 3 and sim_thread.simulator.calls == 20 and "40:10" in err, err  # judged per session: rows 11-20
     code, _, err = _run(
         sim_thread.url, half_missing, out_dir, "--concurrency", "1", "--resume", "--halt-on-failure", "60:10"
     )
     assert code == 1 and sim_thread.simulator.calls == 40, err
     assert "halted" not in json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
     code, out, err = run_cli("rerun", str(out_dir), "--quiet", "--json-summary", "--out", str(tmp_path / "rerun"))
-    assert code == 1 and sim_thread.simulator.calls == 40 + 10, err  # the rerun took the run's own 40:10
+    assert code == 3 and sim_thread.simulator.calls == 40 + 10, err  # the rerun took the run's own 40:10
     assert json.loads(out)["halted"].startswith(
         "10 of the 10 rows finished failed, over the 40 % that --halt-on-failure 40:10 allows"
     ), out

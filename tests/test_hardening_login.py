@@ -70,10 +70,10 @@ def test_a_refused_iam_login_stops_the_run_at_once_exit_2(
     assert "not-the-password" not in out + err and "Traceback" not in err
 
 
-def test_a_refused_login_after_calls_for_another_project_exits_1(
+def test_a_refused_login_after_calls_for_another_project_exits_3(
     sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """IAM refusing a second project stops the run there; the calls made are kept and the exit is 1."""
+    """IAM refusing a second project stops the run there; the calls made are kept and the exit is 3."""
     _use_password(monkeypatch, "sim-user", "sim-password")
     g = _failed_groups(sim_thread, 5)
     rows = [[PROJECT, g[0]], [PROJECT, g[1]], ["other-project", g[2]], ["other-project", g[3]], [PROJECT, g[4]]]
@@ -89,7 +89,7 @@ def test_a_refused_login_after_calls_for_another_project_exits_1(
         "--iam-domain",
         "sim-domain",
     )
-    assert (code, _iam_logins(sim_thread), sim_thread.simulator.calls) == (1, 2, 2), (out, err)
+    assert (code, _iam_logins(sim_thread), sim_thread.simulator.calls) == (3, 2, 2), (out, err)
     assert err.startswith("bulkretry: error: IAM") and "other-project" in err, err
     assert "2 calls were made before" in err and "--resume" in err, err
     assert [(r["group_id"], r["outcome"]) for r in read_report(tmp_path / "run")] == [
@@ -109,7 +109,7 @@ def _closed_port_url() -> str:
 def test_an_iam_that_gives_no_token_is_asked_once_and_halts_the_run(
     sim_thread: SimulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: object
 ) -> None:
-    """IAM silent, closed, throttling or failing: one login attempt for the run, every row halted, exit 1."""
+    """IAM silent, closed, throttling or failing: one login attempt for the run, every row halted, exit 3."""
     _use_password(monkeypatch, "sim-user", "sim-password")
     manifest = write_csv(tmp_path / "m.csv", [["group_id"], *([g] for g in _failed_groups(sim_thread, 6))])
     server: Listener | ServerThread | None = (
@@ -137,7 +137,7 @@ def test_an_iam_that_gives_no_token_is_asked_once_and_halts_the_run(
             "sim-domain",
         )
     attempts = server.connections if isinstance(server, Listener) else len(server.requests) if server else 1
-    assert (code, attempts, sim_thread.simulator.calls) == (1, 1, 0), (out, err)
+    assert (code, attempts, sim_thread.simulator.calls) == (3, 1, 0), (out, err)
     rows = read_report(tmp_path / "run")
     assert len(rows) == 6
     assert {(r["outcome"], r["error_code"], r["attempts"]) for r in rows} == {("interrupted", "halted", "0")}
@@ -162,7 +162,7 @@ def test_refused_first_calls_halt_the_run_and_resume_calls_the_rest(
     manifest = write_csv(tmp_path / "m.csv", [["project_id", "group_id"], *([project, g] for g in groups)])
     code, out, err = run_at(sim_thread.url, manifest, tmp_path / "run", "--concurrency", "2")
     calls = sim_thread.simulator.calls
-    assert code == 1 and 5 <= calls <= 6, (calls, out, err)
+    assert code == 3 and 5 <= calls <= 6, (calls, out, err)
     rows = read_report(tmp_path / "run")
     refused = ("403", "OMS.0003") if case == "wrong-project" else ("401", "APIGW.0301")
     failed = [r for r in rows if r["outcome"] == "failed"]

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # for annotations only: imported lazily, so `bulkretry --help
     from bulkretry.records import RunSummary
     from bulkretry.run.job import JobEnding
 
-__all__ = ["Notifier", "Told", "print_ending", "summary_line", "terminal_words"]
+__all__ = ["Notifier", "NotifyRule", "Told", "print_ending", "summary_line", "terminal_words"]
 
 
 @dataclass(frozen=True)
@@ -142,20 +142,50 @@ def _json_summary(ending: JobEnding) -> str:
     )
 
 
-class Notifier:
-    """The ``--notify`` targets of a run, sent its ending (per ``--notify-on``); what could not be sent is a
-    warning on *err* and in the log file, and changes nothing else."""
+@dataclass(frozen=True)
+class NotifyRule:
+    """When a run's ending is sent (``--notify-on``: ``always``, ``failure`` or ``change``) and where its report
+    is published (``--report-url``: the URL of the runs folder, or empty)."""
 
-    def __init__(
-        self, targets: Sequence[Target], network: Network, lang: str, *, only_failures: bool, log_file: Path | None
-    ) -> None:
-        self.targets, self.network, self.lang = targets, network, lang
-        self.only_failures, self.log_file = only_failures, log_file
+    on: str = "always"
+    report_url: str = ""
 
-    def send(self, ending: JobEnding, err: TextIO) -> None:
+    def wants(self, ending: JobEnding) -> bool:
+        """Whether *ending* is sent: always; on a failure, when the exit status is not 0; on a change, on a halt,
+        a signal or an error, and when the rows failing or their error codes differ from the previous round's."""
         from bulkretry.errors import EXIT_OK
 
-        if not self.targets or (self.only_failures and ending.exit_status == EXIT_OK):
+        if self.on == "failure":
+            return ending.exit_status != EXIT_OK
+        if self.on != "change" or ending.halted or ending.signal or ending.error or ending.out_dir is None:
+            return True
+        from bulkretry.history import round_changed
+
+        return round_changed(ending.out_dir)
+
+    def report(self, ending: JobEnding) -> str:
+        """Where the report is: its absolute path, and its URL under ``--report-url``."""
+        if not ending.report:
+            return ""
+        path = Path(ending.report).absolute()
+        if not self.report_url or ending.out_dir is None:
+            return str(path)
+        within = path.relative_to(ending.out_dir.absolute()).as_posix() if path != ending.out_dir.absolute() else ""
+        return f"{path} · {self.report_url.rstrip('/')}/{ending.out_dir.name}/{within}"
+
+
+class Notifier:
+    """The ``--notify`` targets of a run, sent its ending (per its :class:`NotifyRule`); what could not be sent is
+    a warning on *err* and in the log file, and changes nothing else."""
+
+    def __init__(
+        self, targets: Sequence[Target], network: Network, lang: str, *, rule: NotifyRule, log_file: Path | None
+    ) -> None:
+        self.targets, self.network, self.lang = targets, network, lang
+        self.rule, self.log_file = rule, log_file
+
+    def send(self, ending: JobEnding, err: TextIO) -> None:
+        if not self.targets or not self.rule.wants(ending):
             return
         import logging
 
@@ -166,7 +196,7 @@ class Notifier:
         told = Ending(
             ending.exit_status,
             ending.summary,
-            report=ending.report,
+            report=self.rule.report(ending),
             halted=ending.halt_shown,
             signal=ending.signal,
             error=ending.error,

@@ -344,7 +344,7 @@ def run_prepared(
     are checked first, before any call (exit 2)."""
     from pathlib import Path
 
-    from bulkretry.cli.ending import Notifier
+    from bulkretry.cli.ending import Notifier, NotifyRule
     from bulkretry.cli.progress import Terminal, TerminalRun
     from bulkretry.oms.network import network_from
     from bulkretry.run.job import JobRequest, run_job
@@ -361,7 +361,11 @@ def run_prepared(
         targets = resolve_targets(args.notify, env, region=target.region, project_id=target.project_id)
     log_file = Path(args.log_file) if args.log_file else None
     notifier = Notifier(
-        targets, network, settings.output.lang, only_failures=args.notify_on == "failure", log_file=log_file
+        targets,
+        network,
+        settings.output.lang,
+        rule=NotifyRule(args.notify_on, args.report_url or ""),
+        log_file=log_file,
     )
     terminal = Terminal(out, err, quiet=args.quiet, json_summary=args.json_summary, log_file=log_file)
     request = JobRequest(

@@ -53,7 +53,8 @@ BULKRETRY_SRC_AK, BULKRETRY_SRC_SK, BULKRETRY_DST_AK, BULKRETRY_DST_SK (and like
 Retried: 429, 5xx, timeouts and dropped connections, up to --max-attempts, with exponential backoff and full
 jitter (Retry-After honoured). Final at once: 400, 401, 403, 404. Exit status: 0 all rows succeeded (or were
 skipped/dry run), 1 some row failed, was invalid or interrupted, 2 nothing was called (usage, manifest or
-credentials error), 130 Ctrl-C, 143 SIGTERM; the report of what finished is written in every case. A signal
+credentials error), 3 the run halted on a systematic failure (below: fix the cause, then --resume), 130 Ctrl-C,
+143 SIGTERM; the report of what finished is written in every case. A signal
 while the manifest is read stops before any call; one while the reports are written lets them finish.
 
 Not retried either: an untrusted TLS certificate (error code tls_certificate), a host name that does not
@@ -63,9 +64,9 @@ A systematic failure stops the calls: when the first 5 calls are all refused (40
 fail with the same error (a closed port, an untrusted certificate, a name that does not resolve; 429 aside),
 IAM does not give a token (no answer, throttled, 5xx; asked once per project, not once per row), or, with
 --halt-on-failure PCT[:MIN], over PCT % of at least MIN finished rows failed, the run halts: the rows not
-called are marked interrupted with error code halted, and --resume calls them once the cause is fixed. When
-IAM refuses the password login (4xx) the run stops at that first login, before IAM locks the account: exit 2
-(1 if calls were made before it).
+called are marked interrupted with error code halted, the exit status is 3, and --resume calls them once the
+cause is fixed. When IAM refuses the password login (4xx) the run stops at that first login, before IAM locks
+the account: exit 2 (3 if calls were made before it).
 
 Every finished row is kept at once in the run folder's journal.sqlite. After a crash, Ctrl-C or kill,
 run the same command with --resume: finished rows are not called again (only the few calls in flight
@@ -85,6 +86,7 @@ examples:
   HTTPS_PROXY=http://proxy.corp:3128 bulkretry run groups.csv --region cn-north-4 --ca-bundle corp-ca.pem
   bulkretry run groups.csv --region cn-north-4 --notify env:DINGTALK_URL --notify env:SMN_TOPIC --notify-on failure
   bulkretry run groups.csv --region cn-north-4 --halt-on-failure 30:50   # stop once over 30 % of 50+ rows failed
+  bulkretry run groups.csv --check-status --notify env:DINGTALK_URL --notify-on change   # hourly: news only
   bulkretry run paused.csv --region cn-north-4 --action start --check-status --verify   # groups paused for the outage
   bulkretry run running.csv --region cn-north-4 --action stop --check-status   # pause groups still running
   bulkretry run tasks.csv --region cn-north-4 --action start --check-status    # failed or stopped tasks (task_id)
@@ -374,9 +376,18 @@ def _add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> N
     )
     g.add_argument(
         "--notify-on",
-        choices=("always", "failure"),
+        choices=("always", "failure", "change"),
         default="always",
-        help="send always (default), or only when the exit status is not 0",
+        help="send always (default); only when the exit status is not 0 (failure); or only when the rows failing "
+        "or their error codes differ from the previous round's, and on every halt (change: for a schedule; the "
+        "previous round is the latest run of the same manifest in the same runs folder, a rerun's is the run it "
+        "reruns, and a first round is sent)",
+    )
+    g.add_argument(
+        "--report-url",
+        metavar="URL",
+        help="where the runs folder is published (e.g. https://ops.example.com/bulkretry-runs): the notification "
+        "links the report as URL/RUN_FOLDER/report.html besides its absolute path",
     )
 
 

@@ -23,7 +23,7 @@ import aiohttp
 from yarl import URL
 
 from bulkretry import __version__
-from bulkretry.errors import ApiError, ConfigError, TransportError
+from bulkretry.errors import PROXY_AUTH, ApiError, ConfigError, TransportError
 from bulkretry.jsontext import encoder
 from bulkretry.masking import PLAIN_ID_CHARS, PLAIN_ID_MAX, hides_in_plain_id, redact, redact_credentials
 from bulkretry.oms.actions import ACTIONS, Action
@@ -410,6 +410,8 @@ class OmsClient:
             return ApiError(
                 status, str(status), f"redirect to {target} not followed", request_id=request_id, latency_ms=latency
             )
+        if status == 407:  # the proxy answered a plain-HTTP request for the endpoint
+            return ApiError(status, "proxy_auth", PROXY_AUTH, request_id=request_id, latency_ms=latency)
         code, msg = parse_error_body(status, self._redacted(text, json_body))  # before the text is shortened
         retry_after = parse_retry_after(head.get("Retry-After"))
         return ApiError(status, code, msg, request_id=request_id, latency_ms=latency, retry_after=retry_after)
@@ -545,6 +547,11 @@ def transport_failure(exc: BaseException, timeout_s: float | None, latency_ms: f
         return TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=latency_ms)
     if isinstance(exc, aiohttp.InvalidURL):  # (a ValueError too) a URL aiohttp cannot send: it never will
         return TransportError("invalid_request", short_text(f"not sent: invalid URL {exc}"), latency_ms=latency_ms)
+    if isinstance(exc, aiohttp.ClientHttpProxyError):  # the proxy refused the tunnel (CONNECT) to the endpoint
+        if exc.status == 407:
+            return TransportError("proxy_auth", PROXY_AUTH, latency_ms=latency_ms)
+        message = short_text(f"the proxy refused the tunnel to the endpoint: HTTP {exc.status} {exc.message}")
+        return TransportError("connection", message, latency_ms=latency_ms)
     if isinstance(exc, aiohttp.ClientResponseError):  # an answer that is not HTTP (aiohttp calls it a 400)
         message = short_text(f"the answer is not valid HTTP: {exc.message}")
         return TransportError("connection", message, latency_ms=latency_ms)

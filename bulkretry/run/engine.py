@@ -200,6 +200,9 @@ class Engine:
         #: Why the run halted (empty: it did not), and the error code of the rows it did not call.
         self.halt_reason = ""
         self.halt_code = "halted"
+        #: Rows recorded as not called because of the halt: a halt that left none (it came after the last call
+        #: went out) changed nothing, and the run's ending does not name it.
+        self.halted_rows = 0
         #: The refused IAM login that ended the run (``run()`` raises it).
         self.fatal: LoginRefused | None = None
         self.stats = EngineStats()
@@ -234,8 +237,15 @@ class Engine:
     def not_called(self) -> tuple[str, str]:
         """``(error_code, error_msg)`` of a row the run did not call because it stopped or halted."""
         if self.halt_reason:
+            self.halted_rows += 1
             return self.halt_code, f"{self.halt_code}: {self.halt_reason}"
         return "interrupted", "not called: the run was stopped"
+
+    @property
+    def halted(self) -> tuple[str, str]:
+        """``(reason, error code)`` of the halt when it left rows not called; ``("", "")`` when the run did not
+        halt, or halted only after its last call went out (every row was called: nothing to resume)."""
+        return (self.halt_reason, self.halt_code) if self.halted_rows else ("", "")
 
     async def run(
         self, plans: Iterable[RowPlan], on_result: ResultSink, on_call: CallHook | None = None

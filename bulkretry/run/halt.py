@@ -9,7 +9,9 @@ O(1): it runs on the engine's per-call path.
 The rules of a run (:func:`run_rules`): :class:`FirstCallsRefused` (the first 5 rows called all refused with
 401/403), :class:`FirstCallsFailedAlike` (the first 20 calls all failed with the same error, 429 aside: a closed
 port, an untrusted certificate, a name that does not resolve) and, with ``--halt-on-failure PCT[:MIN]``,
-:class:`FailureShare` (over PCT % of at least MIN finished rows failed).
+:class:`FailureShare` (over PCT % of at least MIN finished rows failed). A failure that every call meets and
+says so at the first (a proxy that wants authentication: ``halts`` in :data:`~bulkretry.errors.FAILURES`) halts
+the run at once, whatever the rules.
 """
 
 from __future__ import annotations
@@ -215,7 +217,9 @@ class HaltRules:
         return _first_reason(self._rows, lambda rule: rule.observe(result)) if self._rows else None
 
     def observe_call(self, error: BulkRetryError | None) -> str | None:
-        """See :meth:`HaltRule.observe_call`."""
+        """See :meth:`HaltRule.observe_call`; a failure that halts at once (``halts``) is its own reason."""
+        if error is not None and failure_kind(error).halts:
+            return _alike(error)[1]
         return _first_reason(self._calls, lambda rule: rule.observe_call(error)) if self._calls else None
 
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import anyio
 
-from bulkretry.errors import EXIT_FAILED, EXIT_OK, BulkRetryError, Stopped, signal_exit_status
+from bulkretry.errors import EXIT_FAILED, EXIT_HALTED, EXIT_OK, BulkRetryError, Stopped, signal_exit_status
 from bulkretry.oms.auth import Authenticator, authenticator_for
 from bulkretry.oms.credentials import Credentials
 from bulkretry.oms.network import Network
@@ -167,12 +167,8 @@ class _Job:
                 auth=self.auth,
             )
         summary = result.summary
-        if signal is not None:
-            code = signal_exit_status(signal)
-        else:
-            code = EXIT_FAILED if any(summary.by_outcome.get(k) for k in FAILING) else EXIT_OK
         return JobEnding(
-            code,
+            _exit_status(result, signal),
             summary.run_id,
             summary,
             tuple(result.files),
@@ -190,6 +186,17 @@ class _Job:
         """The ending of a run that an error or a second signal ended, with what was known of it."""
         known = self.ending or JobEnding(exit_status, self.run_id, auth=self.auth)
         return replace(known, exit_status=exit_status, error=error, signal=known.signal or signal)
+
+
+def _exit_status(result: RunResult, signal: str | None) -> int:
+    """The contract's exit status of a run that ended with *result*: the signal's when one stopped it; 3 when a
+    systematic failure halted it (not the ``--max-duration`` time box); 1 when a row failed, was invalid or
+    interrupted; else 0."""
+    if signal is not None:
+        return signal_exit_status(signal)
+    if result.halted and result.halt_code == "halted":
+        return EXIT_HALTED
+    return EXIT_FAILED if any(result.summary.by_outcome.get(k) for k in FAILING) else EXIT_OK
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ kind                   retried   systematic  when
 ``invalid_request``    no        yes         a request that cannot be sent (URL, header, another host)
 ``internal_error``     no        yes         a bug or a library surprise
 ``login_unavailable``  no        yes         IAM gave no token: the run halts instead
+``proxy_auth``         no        yes         407: the proxy wants authentication; the run halts at the first
 =====================  ========  ==========  ==================================================================
 
 A transport code the table does not name is retried. Waits are exponential backoff with full jitter (AWS's

@@ -21,7 +21,7 @@ import aiohttp
 import anyio
 
 from bulkretry.errors import (
-    EXIT_FAILED,
+    EXIT_HALTED,
     EXIT_USAGE,
     ConfigError,
     JournalError,
@@ -78,7 +78,7 @@ class RunResult:
     #: A forced resume of a changed manifest: rows skipped as finished that now hold a group never called.
     changed: ChangedRows = field(default_factory=ChangedRows)
     #: The error code of the rows a halted run did not call: ``halted``, or ``max_duration`` (the time box).
-    halt_code: str = "halted"
+    halt_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ async def execute(
     cannot be written (a full disk), no new call starts; results it could not keep are raised in
     :class:`UnsavedResults`, never dropped. When the first calls are all refused (401/403) or IAM gives no
     token, the run halts (``RunResult.halted``). When IAM refuses a login, no other call starts, the rows not
-    called are not recorded, the reports are written, and :class:`LoginRefused` is raised (exit status 2, or 1
+    called are not recorded, the reports are written, and :class:`LoginRefused` is raised (exit status 2, or 3
     when calls were made before it). *should_stop* is asked once more just before the first call (after
     *on_start*): yes stops the engine before it starts, every row ``interrupted``. *network* is the run's proxy
     and trust (:mod:`bulkretry.oms.network`; default: no proxy, the system's store), recorded in the summary.
@@ -332,8 +332,8 @@ class _Session:
         a refused login they are simply not called (and not recorded)."""
         if self.engine.fatal is not None:
             return
-        code, msg = self.engine.not_called()
         for plan in plans:
+            code, msg = self.engine.not_called()
             now = utc_now_iso()
             self.record(
                 RowResult(
@@ -382,6 +382,7 @@ class _Session:
     def _summarize(self, finished_at: str, sessions: list[dict[str, Any]]) -> RunSummary:
         s, run, engine = self.settings, self.run, self.engine
         selection = s.resume.selection
+        halted, halt_code = engine.halted
         auth, network = self.hooks.auth, self.hooks.network
         used = self.client.proxies_used if self.client is not None else ()
         return summarize(
@@ -399,8 +400,8 @@ class _Session:
             credentials_source=getattr(auth, "source", "") if auth is not None else "",
             learned_rates=_learned_rates(s, engine),
             network=network.public(used) if network is not None else None,
-            halted=engine.halt_reason,
-            halt_code=engine.halt_code if engine.halt_reason else "",
+            halted=halted,
+            halt_code=halt_code,
             **_session_figures(sessions),
         )
 
@@ -561,11 +562,12 @@ async def _execute(
         files, note = steps.write_files(summary)
     if refused is not None:
         raise _after_refusal(refused, engine.stats.calls, run.out_dir)
-    return RunResult(summary, run.out_dir, files, note, engine.halt_reason, steps.changed, engine.halt_code)
+    halted, halt_code = engine.halted
+    return RunResult(summary, run.out_dir, files, note, halted, steps.changed, halt_code)
 
 
 def _after_refusal(error: LoginRefused, calls: int, out_dir: Path) -> LoginRefused:
-    """*error* with what the run did before it: exit status 2 when nothing was called, else 1."""
+    """*error* with what the run did before it: exit status 2 when nothing was called, else 3 (stopped early)."""
     resume = f"continue the run with --out {out_dir} --resume once the login is fixed"
     if calls:
         done = f"{calls} calls were made before it (their rows are in the reports in {out_dir}): {resume}"
@@ -577,7 +579,7 @@ def _after_refusal(error: LoginRefused, calls: int, out_dir: Path) -> LoginRefus
         error_code=error.error_code,
         project_id=error.project_id,
         request_id=error.request_id,
-        exit_status=EXIT_FAILED if calls else EXIT_USAGE,
+        exit_status=EXIT_HALTED if calls else EXIT_USAGE,
     )
 
 
