@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bulkretry.cli.common import lang_of
-from bulkretry.errors import EXIT_OK, UsageError
+from bulkretry.errors import EXIT_OK, EXIT_USAGE, UsageError
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
     from collections.abc import Callable
@@ -294,6 +294,14 @@ def cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return _stoppable(args, out, err, body)
 
 
+def _confirmed(prepared: PreparedRun, signals: StopSignals, err: TextIO) -> bool:
+    """Whether a live run may start: at a terminal, a person's yes when it calls many rows or stops anything
+    (:mod:`bulkretry.cli.confirm`)."""
+    from bulkretry.cli.confirm import confirmed
+
+    return confirmed(prepared, signals, err)
+
+
 def run_prepared(
     args: argparse.Namespace,
     prepared: PreparedRun,
@@ -316,6 +324,9 @@ def run_prepared(
     settings = prepared.settings
     if settings.checks.dry_run and not args.quiet:
         print(f"dry run, nothing is called; {call_line(prepared)}", file=err)
+    if not (settings.checks.dry_run or args.yes) and not _confirmed(prepared, signals, err):
+        print("bulkretry: not confirmed: nothing was called", file=err)
+        return EXIT_USAGE
     network = network_from(env, ca_bundle=args.ca_bundle, verify=settings.target.verify_tls)
     targets = []
     if args.notify:

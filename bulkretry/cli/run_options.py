@@ -375,6 +375,14 @@ def _add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> N
 
 def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
+    from bulkretry.cli.confirm import CONFIRM_ROWS
+
+    g.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"do not ask before the calls: from a terminal, a run that calls over {CONFIRM_ROWS} rows or stops "
+        "anything shows what it will call and asks first (never without a terminal)",
+    )
     g.add_argument(
         "--log-file",
         metavar="FILE",
