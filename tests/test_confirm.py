@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -145,3 +146,18 @@ def test_in_process_many_rows_never_ask(sim_thread: SimulatorThread, tmp_path: P
     assert code == 0, err
     assert "Go on?" not in out + err
     assert put_calls(sim_thread) == CONFIRM_ROWS + 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_the_question_calls_nothing(sim_thread: SimulatorThread, tmp_path: Path) -> None:
+    """SIGINT while the question waits ends the command at once: exit 130, nothing called, no run folder."""
+    manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, 2))
+    child = terminal_run(sim_thread, manifest, tmp_path / "run", "--action", "stop")
+    shown = read_until(child.master, b"Go on? [y/N]")
+    assert b"Go on? [y/N]" in shown, shown
+    child.process.send_signal(signal.SIGINT)
+    code, rest = child.finish()
+    assert code == 130, rest
+    assert b"stopped by SIGINT while asking whether to go on: nothing was called" in rest
+    assert sim_thread.simulator.received == []
+    assert not (tmp_path / "run").exists()
