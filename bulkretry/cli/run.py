@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bulkretry.cli.common import lang_of
-from bulkretry.errors import EXIT_FAILED, EXIT_OK
+from bulkretry.errors import EXIT_OK, EXIT_USAGE, UsageError
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
     from collections.abc import Callable
@@ -178,37 +178,24 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
 
+    from bulkretry.cli.validate import Validation
     from bulkretry.run.prepare import prepare
 
+    if args.check_status and not args.online:
+        raise UsageError("--check-status looks each row up through OMS: give it with --online")
     env = dict(os.environ)
-    prepared = prepare(Sourced(args, env).defaults(_settings_from(args, env)), env)
-    info = prepared.info
-    _note_manifest(args, info, err)
-    where = f"sheet {info.sheet!r}" if info.kind != "csv" else f"{info.encoding}, delimiter {info.delimiter!r}"
-    print(f"{info.path} ({info.kind}, {where}): {prepared.rows} rows, columns: {', '.join(info.columns)}", file=out)
-    print(call_line(prepared), file=out)
-    counts = _print_verdicts(prepared, out, quiet=args.quiet)
-    print(
-        f"summary: {prepared.rows} rows · {counts.get('ok', 0)} to call · {counts.get('duplicate', 0)} duplicate"
-        f" · {counts.get('invalid', 0)} invalid · nothing was called",
-        file=out,
-    )
-    return EXIT_FAILED if counts.get("invalid") else EXIT_OK
+    sourced = Sourced(args, env)
+    prepared = prepare(sourced.defaults(_settings_from(args, env)), env)
+    _note_manifest(args, prepared.info, err)
+    online = None
+    if args.online:
+        from bulkretry.oms.network import network_from
+        from bulkretry.run.preflight import preflight
 
-
-def _print_verdicts(prepared: PreparedRun, out: TextIO, *, quiet: bool) -> dict[str, int]:
-    """Each row's verdict under a header naming the target's column (only the problems when *quiet*); the
-    count of each verdict."""
-    print(f"{'row':>6}  {prepared.action.id_column:<38} verdict    reason", file=out)
-    counts: dict[str, int] = {}
-    for plan in prepared.plans():
-        verdict = "ok" if plan.callable else plan.verdict.value  # type: ignore[union-attr]
-        counts[verdict] = counts.get(verdict, 0) + 1
-        if quiet and plan.callable:
-            continue
-        reason = f"{plan.error_code}: {plan.error_msg}" if plan.error_code else ""
-        print(f"{plan.row:>6}  {plan.group_id:<38} {verdict:<10} {reason}".rstrip(), file=out)
-    return counts
+        network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
+        online = preflight(prepared, sourced.required, network, check_status=args.check_status)
+    validation = Validation(prepared, call_line(prepared), quiet=args.quiet)
+    return validation.json(online, out) if args.json_summary else validation.text(online, out, err)
 
 
 def call_line(prepared: PreparedRun) -> str:
@@ -330,6 +317,14 @@ def cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return _stoppable(args, out, err, body)
 
 
+def _confirmed(prepared: PreparedRun, signals: StopSignals, err: TextIO) -> bool:
+    """Whether a live run may start: at a terminal, a person's yes when it calls many rows or stops anything
+    (:mod:`bulkretry.cli.confirm`)."""
+    from bulkretry.cli.confirm import confirmed
+
+    return confirmed(prepared, signals, err)
+
+
 def run_prepared(
     args: argparse.Namespace,
     prepared: PreparedRun,
@@ -352,6 +347,9 @@ def run_prepared(
     settings = prepared.settings
     if settings.checks.dry_run and not args.quiet:
         print(f"dry run, nothing is called; {call_line(prepared)}", file=err)
+    if not (settings.checks.dry_run or args.yes) and not _confirmed(prepared, signals, err):
+        print("bulkretry: not confirmed: nothing was called", file=err)
+        return EXIT_USAGE
     network = network_from(env, ca_bundle=args.ca_bundle, verify=settings.target.verify_tls)
     targets = []
     if args.notify:

@@ -132,11 +132,19 @@ print the call a run would make (--action, see `bulkretry run --help`), each row
 Calls nothing. Exit status: 0 every row is fine, 1 some rows are
 invalid, 2 the manifest cannot be used at all.
 
+--online then checks what the run would meet, with read-only calls only: every region against the regions
+OMS serves, before any call (a typo: exit 2 and the closest region; not with --endpoint); the credentials
+(resolved as `run` does) and the endpoint, through the proxy and CA in use, with one list call per project and
+region; with --check-status, each row's GET, to say which rows a run would call and which it would skip.
+Credentials refused or an endpoint not reachable: exit 2, saying which. Nothing is ever changed.
+
 examples:
   bulkretry validate groups.xlsx --sheet 迁移任务组 --project-id 0a1b2c3d...
   bulkretry validate groups.csv --region cn-north-4 --quiet     # only the problems and the summary
   bulkretry validate tasks.csv --region cn-north-4 --action priority --priority HIGH
   bulkretry validate groups.csv --region cn-north-4 --extra-column api_key   # a column named like a key, kept as is
+  bulkretry validate groups.csv --region cn-north-4 --online --check-status   # before the night's run
+  bulkretry validate groups.csv --region cn-north-4 --online --json > preflight.json
 """
 
 
@@ -393,6 +401,14 @@ def _add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> N
 
 def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
+    from bulkretry.cli.confirm import CONFIRM_ROWS
+
+    g.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"do not ask before the calls: from a terminal, a run that calls over {CONFIRM_ROWS} rows or stops "
+        "anything shows what it will call and asks first (never without a terminal)",
+    )
     g.add_argument(
         "--log-file",
         metavar="FILE",
@@ -526,5 +542,27 @@ def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     _add_manifest_options(p)
     _add_action_options(p, rerun=False)
     p.add_argument("--quiet", action="store_true", help="print only the rows with problems, and the summary")
-    _add_profile_option(p.add_argument_group("defaults from credentials (read, never used: nothing is called)"))
+    _add_online_options(p.add_argument_group("online (read-only calls)"))
+    add_auth_options(p)
     p.set_defaults(handler=cmd_validate)
+
+
+def _add_online_options(g: argparse._ArgumentGroup) -> None:
+    """``validate``'s --online, --check-status and --json."""
+    g.add_argument(
+        "--online",
+        action="store_true",
+        help="also check the regions (offline: a typo is named with the closest region), the credentials and "
+        "the endpoint with one read-only list call per project and region; never a write call",
+    )
+    g.add_argument(
+        "--check-status",
+        action="store_true",
+        help="with --online: look each row's group (or task) up and say whether a run would call it or skip it",
+    )
+    g.add_argument(
+        "--json",
+        dest="json_summary",
+        action="store_true",
+        help="print the result as one JSON document (problems, counts, what --online found)",
+    )

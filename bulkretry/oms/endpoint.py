@@ -20,6 +20,7 @@ and checks every such variable before any call.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -31,14 +32,17 @@ from bulkretry.errors import ConfigError
 __all__ = [
     "ENDPOINT_FORM",
     "ENV_REGION_PREFIX",
+    "OMS_REGIONS",
     "REGION_MAX",
     "REGION_MIN",
     "Endpoint",
     "check_region",
     "endpoint_for_region",
+    "override_for",
     "parse_endpoint",
     "region_overrides",
     "region_problem",
+    "unknown_region",
 ]
 
 #: A region id's length: Huawei's are 7..16 characters (``af-south-1``, ``my-kualalumpur-1``); a DNS label
@@ -53,6 +57,33 @@ ENDPOINT_FORM = "https://host[:port]"
 #: A host name: ASCII letters, digits, dots, dashes (and underscores, which some internal names use).
 _HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_.])?")
 _SHOWN = 80  # the most characters of a refused value quoted in a message
+
+#: The regions OMS serves (the SDK's ``OmsRegion``; ``tests/test_endpoint_regions.py`` holds the two the same).
+#: Only ``validate --online`` reads it, to name a typo before any call: the run itself goes wherever a region id
+#: points, as the SDK's region variables may add a region this table does not know.
+OMS_REGIONS = (
+    "af-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "cn-east-2",
+    "cn-east-3",
+    "cn-east-4",
+    "cn-north-1",
+    "cn-north-4",
+    "cn-north-9",
+    "cn-north-12",
+    "cn-south-1",
+    "cn-south-4",
+    "cn-southwest-2",
+    "la-north-2",
+    "la-south-2",
+    "me-east-1",
+    "sa-brazil-1",
+    "tr-west-1",
+)
 
 
 class Endpoint(NamedTuple):
@@ -82,6 +113,16 @@ def region_problem(region: str) -> str:
     )
 
 
+def unknown_region(region: str) -> str:
+    """Why *region* is not a region OMS serves, with the closest one by spelling (``did you mean cn-north-4?``),
+    or ``""`` when OMS serves it."""
+    if region in OMS_REGIONS:
+        return ""
+    close = difflib.get_close_matches(region, OMS_REGIONS, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else f"OMS serves {', '.join(OMS_REGIONS)}"
+    return f"{_shown(region)} is not a region OMS serves: {hint}"
+
+
 def check_region(region: str, *, option: str = "--region") -> str:
     """*region* when it is a region id; otherwise :class:`ConfigError` naming *option*."""
     problem = region_problem(region)
@@ -102,15 +143,20 @@ def region_overrides(env: Mapping[str, str]) -> dict[str, Endpoint]:
     return found
 
 
+def override_for(region: str, overrides: Mapping[str, Endpoint] | None) -> Endpoint | None:
+    """*region*'s endpoint in *overrides* (:func:`region_overrides`: its ``HUAWEICLOUD_SDK_REGION_OMS_<REGION>``),
+    or None."""
+    return overrides.get(region.replace("-", "_").upper()) if overrides else None
+
+
 def endpoint_for_region(region: str, overrides: Mapping[str, Endpoint] | None = None) -> Endpoint:
     """The OMS endpoint of *region*: its override from :func:`region_overrides`, else
     ``https://oms.{region}.myhuaweicloud.com`` (:class:`ConfigError` when *region* is not a region id, so no
     other host can be spliced in)."""
     check_region(region)
-    if overrides:
-        override = overrides.get(region.replace("-", "_").upper())
-        if override is not None:
-            return override
+    override = override_for(region, overrides)
+    if override is not None:
+        return override
     host = f"oms.{region}.myhuaweicloud.com"
     return Endpoint("https", host, None, host, f"https://{host}")
 
