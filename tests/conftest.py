@@ -18,16 +18,24 @@ from tests.reports import result, run_summary
 @pytest.fixture(autouse=True)
 def no_ambient_credentials(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test reads the developer's own credentials or asks the real ECS metadata service: HOME is an empty
-    folder (no ~/.huaweicloud/credentials, no ~/.hcloud/config.json), HUAWEICLOUD_SDK_CREDENTIALS_FILE and the
-    SDK's endpoint overrides are unset, and BULKRETRY_NO_METADATA=1 leaves the metadata step out of the chain
+    folder (no ~/.huaweicloud/credentials, no ~/.hcloud/config.json, no bulkretry config), no systemd credentials,
+    HUAWEICLOUD_SDK_CREDENTIALS_FILE and the SDK's endpoint overrides and BULKRETRY_<OPTION> settings are unset,
+    and BULKRETRY_NO_METADATA=1 leaves the metadata step out of the chain
     (the network-namespace tests turn it back on inside their namespace). Returns the HOME folder."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("USERPROFILE", str(home))
-    monkeypatch.setenv("BULKRETRY_NO_METADATA", "1")
     monkeypatch.delenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", raising=False)
     for name in [n for n in os.environ if n.startswith("HUAWEICLOUD_SDK_REGION_")]:
         monkeypatch.delenv(name)
+    # Nor the developer's settings: no BULKRETRY_<OPTION> variable, no user config file (cli/config.py).
+    for name in [
+        n
+        for n in os.environ
+        if n.startswith("BULKRETRY_") or n in ("XDG_CONFIG_HOME", "APPDATA", "CREDENTIALS_DIRECTORY")
+    ]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("BULKRETRY_NO_METADATA", "1")
     return home
 
 

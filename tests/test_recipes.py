@@ -1,4 +1,5 @@
-"""The deployment recipes in docs/deploy/ parse, and every option they pass to bulkretry exists in `run --help`.
+"""The deployment recipes in docs/deploy/ parse, every option they pass to bulkretry exists in `run --help`, and
+their secrets stay secret (a Secret mounted as files, systemd credentials, a 0600 file for cron).
 
 Each recipe's bulkretry argv is parsed by the real CLI parser (``cli.build_parser``): an option renamed or removed
 breaks this test, not a scheduled run. ``--notify`` and ``--notify-on`` are allowed even when this tree does not
@@ -21,6 +22,9 @@ import pytest
 import yaml
 
 from bulkretry.cli import build_parser
+from bulkretry.cli.config import is_secret_setting
+from bulkretry.masking import SECRET_COLUMNS
+from bulkretry.oms.credentials import ENV_AK, ENV_SK
 
 DEPLOY = Path(__file__).resolve().parent.parent / "docs" / "deploy"
 #: Options the recipes may use that a helper adds in parallel; accepted with one value each when not yet known.
@@ -93,6 +97,9 @@ def test_the_crontab_line_has_five_fields_and_a_run_the_parser_takes() -> None:
     command = fields[5]
     assert "%" not in command  # cron would turn it into a newline
     assert "flock -n" in command, "a run still going must stop the next one from starting"
+    # The secrets' file is sourced only while no one but its owner can read it (mode 0600).
+    guard = 'test -z "$(find /etc/bulkretry/env -perm /077)" && '
+    assert guard in command and command.index(guard) < command.index(". /etc/bulkretry/env"), command
     check_argv(_bulkretry_argv(command))
 
 
@@ -101,7 +108,7 @@ UNIT_KEYS = {
     "Unit": {"Description", "Documentation", "Wants", "After", "Requires"},
     "Service": {
         "Type",
-        "EnvironmentFile",
+        "LoadCredential",
         "DynamicUser",
         "User",
         "Group",
@@ -128,13 +135,26 @@ UNIT_KEYS = {
 }
 
 
+#: Keys systemd takes more than once (each line one more value).
+REPEATED_KEYS = ("LoadCredential",)
+
+
+def unit_values(name: str, key: str) -> list[str]:
+    """The values of every ``key=`` line of the unit file *name*, in order."""
+    lines = (DEPLOY / name).read_text(encoding="utf-8").splitlines()
+    return [line.split("=", 1)[1] for line in lines if line.startswith(f"{key}=")]
+
+
 def read_unit(name: str) -> configparser.ConfigParser:
-    """A unit file parsed strictly: no key twice, no section twice, every line ``Key=value`` in a section."""
+    """A unit file parsed strictly: no key twice (but those systemd repeats, read by :func:`unit_values`), no
+    section twice, every line ``Key=value`` in a section."""
     unit = configparser.ConfigParser(
         strict=True, interpolation=None, delimiters=("=",), comment_prefixes=("#", ";"), empty_lines_in_values=False
     )
     unit.optionxform = str  # type: ignore[assignment,method-assign]  # systemd keys are case-sensitive
-    unit.read_string((DEPLOY / name).read_text(encoding="utf-8"), source=name)
+    lines = (DEPLOY / name).read_text(encoding="utf-8").splitlines()
+    text = "\n".join(line for line in lines if not line.startswith(tuple(f"{k}=" for k in REPEATED_KEYS)))
+    unit.read_string(text, source=name)
     for section in unit.sections():
         assert section in UNIT_KEYS, (name, section)
         unknown = set(unit[section]) - UNIT_KEYS[section]
@@ -150,6 +170,13 @@ def test_the_systemd_units_parse_and_start_a_run_the_parser_takes() -> None:
     argv = shlex.split(service["Service"]["ExecStart"])
     assert argv[0].startswith("/") and Path(argv[0]).name == "bulkretry"  # systemd wants an absolute path
     check_argv(argv[1:])
+    # Secrets as systemd credentials, each named as the variable bulkretry reads; no environment file.
+    assert "EnvironmentFile" not in service["Service"] and "Environment" not in service["Service"]
+    credentials = dict(value.split(":", 1) for value in unit_values("bulkretry.service", "LoadCredential"))
+    assert set(credentials) == {ENV_AK[0], ENV_SK[0], "BULKRETRY_NOTIFY_URL"}, credentials
+    for name, path in credentials.items():
+        assert path.startswith("/") and Path(path).name == name, (name, path)
+    assert "env:BULKRETRY_NOTIFY_URL" in argv
     timer = read_unit("bulkretry.timer")
     assert timer.sections() == ["Unit", "Timer", "Install"]
     assert timer["Timer"]["OnCalendar"] and timer["Timer"]["Unit"] == "bulkretry.service"
@@ -194,6 +221,27 @@ def _documents() -> dict[str, dict[str, Any]]:
     return by_kind
 
 
+def check_kubernetes_secrets(
+    docs: dict[str, dict[str, Any]], container: dict[str, Any], mounts: dict[str, Any], volumes: dict[str, Any]
+) -> None:
+    """Credentials and the notification URL only from the Secret, mounted as files readable by the pod's user alone
+    where $CREDENTIALS_DIRECTORY says; no secret in the ConfigMap or in a plain environment value."""
+    secret = docs["Secret"]
+    names = {ENV_AK[0], ENV_SK[0], "BULKRETRY_NOTIFY_URL"}
+    assert names <= set(secret["stringData"]), secret["stringData"]
+    env = {e["name"]: e for e in container["env"]}
+    (folder,) = [n for n, v in volumes.items() if v.get("secret", {}).get("secretName") == secret["metadata"]["name"]]
+    assert env["CREDENTIALS_DIRECTORY"]["value"] == mounts[folder]["mountPath"] and mounts[folder]["readOnly"] is True
+    assert volumes[folder]["secret"]["defaultMode"] & 0o077 == 0  # 0400
+    for name, entry in env.items():
+        assert "value" in entry or "secretKeyRef" in entry["valueFrom"], name  # never a configMapKeyRef
+        assert not is_secret_setting(name) or "value" not in entry, name
+    for key, text in docs["ConfigMap"]["data"].items():
+        assert not is_secret_setting(key), key
+        header = [column.strip() for column in text.splitlines()[0].split(",")]
+        assert not set(header) & SECRET_COLUMNS, header
+
+
 def test_the_kubernetes_cronjob_is_a_forbid_concurrency_job_of_a_run_the_parser_takes() -> None:
     docs = _documents()
     assert set(docs) == {"ConfigMap", "Secret", "PersistentVolumeClaim", "CronJob"}
@@ -209,16 +257,11 @@ def test_the_kubernetes_cronjob_is_a_forbid_concurrency_job_of_a_run_the_parser_
     (container,) = pod["containers"]
     assert container["command"] == ["bulkretry"]
     check_argv([str(a) for a in container["args"]])
-    # Credentials and the notification URL only from the Secret, as environment variables.
-    secret = docs["Secret"]
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
-    assert {"HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "BULKRETRY_NOTIFY_URL"} <= set(env)
-    for name, ref in env.items():
-        assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"], name
-    # The manifest the args name comes from the ConfigMap, mounted read-only.
-    manifest = Path(str(container["args"][1]))
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
+    check_kubernetes_secrets(docs, container, mounts, volumes)
+    # The manifest the args name comes from the ConfigMap, mounted read-only.
+    manifest = Path(str(container["args"][1]))
     (name,) = [n for n, m in mounts.items() if manifest.parent == Path(m["mountPath"])]
     assert mounts[name].get("readOnly") is True
     config_map = docs["ConfigMap"]

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bulkretry import __version__
 from bulkretry.cli.common import HelpFormatter
-from bulkretry.errors import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, BulkRetryError, Stopped, UnsavedResults
+from bulkretry.cli.config import parse_arguments
+from bulkretry.errors import EXIT_FAILED, EXIT_SIGINT, EXIT_USAGE, BulkRetryError, ConfigError, Stopped, UnsavedResults
 
 __all__ = ["main"]
 
@@ -34,10 +36,14 @@ examples:
   bulkretry diff runs/x runs/x-rerun               # fixed, still failing, newly failing
   bulkretry history bulkretry-runs                 # every round of a campaign: history.csv, history.html
   bulkretry sim --port 8080                        # run the simulator on its own
+  bulkretry config                                 # each setting (bulkretry.toml, BULKRETRY_<OPTION>) and its origin
+  bulkretry completion bash > ~/.local/share/bash-completion/completions/bulkretry
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bulkretry.cli.completion import add_completion_parser
+    from bulkretry.cli.config import add_config_options, add_config_parser
     from bulkretry.cli.run_options import add_rerun_parser, add_run_parser, add_validate_parser
     from bulkretry.cli.simulator import add_demo_parser, add_sim_parser
     from bulkretry.cli.tools import add_diff_parser, add_discover_parser, add_history_parser, add_report_parser
@@ -54,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_validate_parser(sub)
     add_sim_parser(sub)
     add_demo_parser(sub)
+    add_config_parser(sub)
+    add_completion_parser(sub)
+    add_config_options(parser)
     return parser
 
 
@@ -63,9 +72,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     err = err or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse_arguments(parser, list(sys.argv[1:] if argv is None else argv), os.environ)
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
         return int(exc.code or 0)
+    except ConfigError as exc:  # a config file or BULKRETRY_<OPTION> variable the options refuse
+        print(f"bulkretry: error: {exc}", file=err)
+        return exc.exit_status
     handler: Callable[[argparse.Namespace, TextIO, TextIO], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(out)

@@ -18,6 +18,7 @@ __all__ = [
     "batch_size_type",
     "concurrency_type",
     "duration_type",
+    "environment",
     "formats_type",
     "halt_on_failure_type",
     "lang_of",
@@ -133,3 +134,13 @@ def lang_of(args: argparse.Namespace) -> str:
     from bulkretry.i18n import lang_from_env
 
     return getattr(args, "lang", None) or lang_from_env(os.environ)
+
+
+def environment() -> dict[str, str]:
+    """The environment a command reads its credentials, ``env:NAME`` references and settings from: the process's,
+    with the credentials systemd gives the service (``$CREDENTIALS_DIRECTORY``) as the variables of their names."""
+    import os
+
+    from bulkretry.oms.sources import with_credentials_directory
+
+    return with_credentials_directory(os.environ)

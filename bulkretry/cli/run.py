@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bulkretry.cli.common import lang_of
+from bulkretry.cli.common import environment, lang_of
 from bulkretry.errors import EXIT_OK, EXIT_USAGE, UsageError
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
@@ -176,14 +176,13 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import os
 
     from bulkretry.cli.validate import Validation
     from bulkretry.run.prepare import prepare
 
     if args.check_status and not args.online:
         raise UsageError("--check-status looks each row up through OMS: give it with --online")
-    env = dict(os.environ)
+    env = environment()
     sourced = Sourced(args, env)
     prepared = prepare(sourced.defaults(_settings_from(args, env)), env)
     _note_manifest(args, prepared.info, err)
@@ -245,11 +244,10 @@ def _note_hidden_sheets(info: ManifestInfo, err: TextIO) -> None:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import os
 
     from bulkretry.run.prepare import prepare
 
-    env = dict(os.environ)
+    env = environment()
     sourced = Sourced(args, env)
     settings = sourced.defaults(_run_settings_from(args, env))
 
@@ -280,11 +278,10 @@ def _stoppable(args: argparse.Namespace, out: TextIO, err: TextIO, body: Callabl
 
 
 def cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import os
 
     from bulkretry.run.prepare import prepare
 
-    env = dict(os.environ)
+    env = environment()
     sourced = Sourced(args, env)
     selection, settings = _rerun_settings_from(args, env)
     settings = sourced.defaults(settings)

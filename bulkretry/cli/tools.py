@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from bulkretry.cli.common import add_command, add_lang_option, formats_type, lang_of, non_negative_int, timeout_type
+from bulkretry.cli.common import (
+    add_command,
+    add_lang_option,
+    environment,
+    formats_type,
+    lang_of,
+    non_negative_int,
+    timeout_type,
+)
 from bulkretry.cli.run import Sourced, project_id_option
 from bulkretry.cli.run_options import add_auth_options, add_where_options
 from bulkretry.errors import EXIT_FAILED, EXIT_OK, UsageError
@@ -253,14 +261,13 @@ def _asked(args: argparse.Namespace) -> _Asked:
 
 def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
-    import os
     from pathlib import Path
 
     from bulkretry.errors import ApiError, TransportError
     from bulkretry.oms.auth import authenticator_for
     from bulkretry.oms.network import network_from
 
-    env = dict(os.environ)
+    env = environment()
     asked = _asked(args)
     sourced = Sourced(args, env)  # a credentials file or KooCLI profile may give the project and region
     where = _discover_where(args, env, sourced)

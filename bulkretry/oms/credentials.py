@@ -22,6 +22,7 @@ from bulkretry.masking import mask
 
 __all__ = [
     "AUTH_KINDS",
+    "MAX_SECRET_FILE_BYTES",
     "AkSk",
     "CredentialOptions",
     "Credentials",

@@ -9,6 +9,10 @@ after the options and the environment (:func:`bulkretry.oms.credentials.from_env
 3. the ECS agency: temporary keys from the metadata service at ``169.254.169.254``, fetched when the run starts
    (:mod:`bulkretry.oms.metadata`); ``BULKRETRY_NO_METADATA=1`` leaves this step out.
 
+Under systemd, the credentials the unit passes with ``LoadCredential=`` (files in ``$CREDENTIALS_DIRECTORY``,
+readable by the service alone) stand for the environment variables of their names
+(:func:`with_credentials_directory`): ``HUAWEICLOUD_SDK_SK`` is the file ``$CREDENTIALS_DIRECTORY/HUAWEICLOUD_SDK_SK``.
+
 Nothing here reaches the network: the metadata step is an :class:`~bulkretry.oms.credentials.EcsAgency` record.
 A file or profile that is there but cannot be used is a :class:`CredentialsError` (exit 2) saying what to do,
 never skipped in silence; one that is not there is skipped, as the SDK does.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +36,7 @@ from bulkretry.oms.credentials import (
     ENV_IAM_USER,
     ENV_SK,
     ENV_TOKEN,
+    MAX_SECRET_FILE_BYTES,
     AkSk,
     CredentialOptions,
     Credentials,
@@ -42,6 +48,7 @@ from bulkretry.oms.credentials import (
 from bulkretry.oms.endpoint import region_problem
 
 __all__ = [
+    "ENV_CREDENTIALS_DIRECTORY",
     "ENV_CREDENTIALS_FILE",
     "ENV_NO_METADATA",
     "credentials_file",
@@ -50,9 +57,14 @@ __all__ = [
     "koocli_profile",
     "load_credentials",
     "metadata_enabled",
+    "with_credentials_directory",
 ]
 
 ENV_CREDENTIALS_FILE = "HUAWEICLOUD_SDK_CREDENTIALS_FILE"
+#: systemd's folder of the service's credentials (``LoadCredential=``, ``SetCredential=``).
+ENV_CREDENTIALS_DIRECTORY = "CREDENTIALS_DIRECTORY"
+#: A credential that stands for an environment variable is named as one.
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Set (to anything but ``0``/``false``/``no``) to leave the ECS metadata step out of the chain: tests, and
 #: machines that must never ask 169.254.169.254.
 ENV_NO_METADATA = "BULKRETRY_NO_METADATA"
@@ -106,6 +118,38 @@ def _read_text(path: Path, what: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CredentialsError(f"the {what} {path} is not UTF-8 text; save it as UTF-8") from None
+
+
+def _credential(path: Path) -> str:
+    """The value of the systemd credential *path*: its UTF-8 text, stripped; CredentialsError naming it."""
+    try:
+        data = read_small_file(path, MAX_SECRET_FILE_BYTES)
+    except OSError as exc:
+        raise CredentialsError(f"cannot read the systemd credential {path}: {exc.strerror or exc}") from None
+    if data is None or len(data) > MAX_SECRET_FILE_BYTES:
+        raise CredentialsError(f"the systemd credential {path} is not a small regular file")
+    try:
+        return data.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:
+        raise CredentialsError(f"the systemd credential {path} is not UTF-8 text") from None
+
+
+def with_credentials_directory(env: Mapping[str, str]) -> dict[str, str]:
+    """*env* with each credential systemd gives the service (a file in ``$CREDENTIALS_DIRECTORY`` named as an
+    environment variable) as that variable; a variable *env* sets itself wins. *env* as it is when the folder is
+    not set; CredentialsError for a folder or credential that cannot be read."""
+    folder = env.get(ENV_CREDENTIALS_DIRECTORY, "")
+    if not folder:
+        return dict(env)
+    try:
+        names = sorted(entry.name for entry in os.scandir(folder))
+    except OSError as exc:
+        raise CredentialsError(f"cannot read ${ENV_CREDENTIALS_DIRECTORY} ({folder}): {exc.strerror or exc}") from None
+    merged = dict(env)
+    for name in names:
+        if _VARIABLE_NAME.fullmatch(name) and not merged.get(name, "").strip():
+            merged[name] = _credential(Path(folder) / name)
+    return merged
 
 
 def _value(values: Mapping[str, Any], key: str, where: str, *, secret: bool = False) -> str:
@@ -297,13 +341,14 @@ def _nothing_configured(auth: str | None) -> CredentialsError:
 
 def load_credentials(env: Mapping[str, str] | None = None, options: CredentialOptions | None = None) -> Credentials:
     """The run's credentials: the first configured of the options and the environment (token, AK/SK, IAM
-    password), the SDK's credentials file, the current KooCLI profile, the ECS agency; or the one ``options.auth``
-    forces (``aksk``: any source of keys). ``options.profile`` (``--profile``) names the KooCLI profile to use,
-    whatever else is configured. Reads files only: the metadata service is asked when the authenticator is made.
+    password; systemd's credentials count as the environment), the SDK's credentials file, the current KooCLI
+    profile, the ECS agency; or the one ``options.auth`` forces (``aksk``: any source of keys). ``options.profile``
+    (``--profile``) names the KooCLI profile to use, whatever else is configured. Reads files only: the metadata
+    service is asked when the authenticator is made.
 
     Raises :class:`CredentialsError` with what to set when nothing usable is configured.
     """
-    env = os.environ if env is None else env
+    env = with_credentials_directory(os.environ if env is None else env)
     options = options or CredentialOptions()
     if options.profile is not None:
         return _named_profile(env, options)
