@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bulkretry.manifest.excel import MAX_EXACT_INTEGER, NotAnId, cell_text
-from bulkretry.manifest.extent import MAX_SHEET_CELLS
+from bulkretry.manifest.extent import MAX_ODS_ELEMENTS, MAX_SHEET_CELLS
 from tests.clitools import PROJECT, run_cli
 
 DATA = Path(__file__).parent / "data" / "libreoffice"
@@ -84,6 +84,7 @@ def test_an_ods_repeat_count_bomb_is_refused_in_bounded_memory(tmp_path: Path) -
     assert peak < RSS_CEILING_MB, f"peak RSS {peak} MB"
 
 
+@pytest.mark.slow
 def test_libreoffices_million_empty_rows_of_a_formatted_column_stay_free(tmp_path: Path) -> None:
     """The .ods LibreOffice saves for a sheet with a formatted column (a million empty rows repeated, 16,384 empty
     cells each) reads as its two rows; so does one whose empty rows come between rows of values."""
@@ -165,3 +166,32 @@ def test_the_fixtures_are_what_libreoffice_wrote() -> None:
         assert b"LibreOffice" in ods.read("meta.xml")
     with zipfile.ZipFile(DATA / "lo-group-ids.xlsx") as xlsx:
         assert b"LibreOffice" in xlsx.read("docProps/app.xml")
+
+
+@pytest.mark.slow
+def test_an_ods_of_too_many_xml_elements_is_refused_before_odfpy_loads_it(tmp_path: Path) -> None:
+    """An .ods of 300,000 distinct empty-looking cells (text without a value type: no content, but odfpy keeps every
+    element in memory) is refused by its element count, in bounded memory, before odfpy loads it."""
+    cell = "<table:table-cell><text:p>{}</text:p></table:table-cell>"
+    rows = "".join(
+        "<table:table-row>"
+        + "".join(cell.format(f"{row:x}{column:x}") for column in range(1000))
+        + "</table:table-row>"
+        for row in range(300)
+    )
+    crowded = rewritten_ods(DATA / "lo-formatted-column.ods", tmp_path / "crowded.ods", _EMPTY_ROWS, rows)
+    code, err, peak = validate_in_child(crowded)
+    assert code == 2 and "crowded.ods" in err and f"more than {MAX_ODS_ELEMENTS:,} XML elements" in err, err
+    assert peak < RSS_CEILING_MB, f"peak RSS {peak} MB"
+
+
+def test_an_ods_without_its_content_is_named_damaged(tmp_path: Path) -> None:
+    """An .ods whose content.xml is missing or not XML: 'is damaged or not an OpenDocument spreadsheet', exit 2."""
+    for name, content in [("missing.ods", None), ("broken.ods", b"<office:document-content")]:
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+            if content is not None:
+                archive.writestr("content.xml", content)
+        code, out, err = validate(path)
+        assert code == 2 and f"{name}: is damaged or not an OpenDocument spreadsheet" in err, (out, err)

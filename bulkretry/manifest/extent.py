@@ -15,11 +15,15 @@ from xml.etree.ElementTree import iterparse
 
 from bulkretry.errors import ManifestError
 
-__all__ = ["MAX_SHEET_CELLS", "check_cells", "ods_cells", "xls_cells"]
+__all__ = ["MAX_ODS_ELEMENTS", "MAX_SHEET_CELLS", "check_cells", "ods_cells", "xls_cells"]
 
 #: The most cells an ``.ods`` or ``.xls`` sheet may become when read (read whole, in memory): two million,
 #: e.g. 100,000 rows of 20 columns. A larger manifest is a ``.csv`` or ``.xlsx`` (read a row at a time).
 MAX_SHEET_CELLS = 2_000_000
+
+#: The most XML elements an ``.ods``'s sheets may hold, all together: odfpy keeps each in memory (about 1 KB), even
+#: an empty cell that is not repeated. About 45,000 rows of 5 columns as LibreOffice writes them.
+MAX_ODS_ELEMENTS = 500_000
 
 _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
@@ -72,35 +76,44 @@ def _repeat(element: Any, attribute: str) -> int:
     return int(text) if text and text.isdigit() else 1
 
 
-def ods_cells(path: str, sheet: str) -> int:
-    """How many cells the table named *sheet* of the ``.ods`` at *path* becomes when read (its XML streamed,
-    nothing expanded); stops with :func:`check_cells`' error as soon as it passes the limit."""
+def ods_cells(path: str) -> dict[str, int]:
+    """How many cells each table of the ``.ods`` at *path* becomes when read, by name in the document's order (its
+    XML streamed before odfpy loads it, nothing expanded). Refuses a document of more than
+    :data:`MAX_ODS_ELEMENTS` elements (odfpy holds every one of them in memory), as soon as it has passed them."""
     with zipfile.ZipFile(path) as archive, archive.open("content.xml") as source:
-        return _table_cells(path, sheet, source)
+        return _table_cells(path, source)
 
 
-def _table_cells(path: str, sheet: str, source: IO[bytes]) -> int:
+def _table_cells(path: str, source: IO[bytes]) -> dict[str, int]:
+    tables: dict[str, _OdsTable] = {}
     table: _OdsTable | None = None
     open_elements: list[Any] = []  # each row is dropped from its parent once counted: memory stays flat
-    for event, element in iterparse(source, events=("start", "end")):
-        tag = element.tag
+    for count, (event, element) in enumerate(iterparse(source, events=("start", "end"))):
         if event == "start":
             open_elements.append(element)
-            if tag == f"{_TABLE}table" and element.get(f"{_TABLE}name") == sheet:
-                table = _OdsTable()
+            if element.tag == f"{_TABLE}table":
+                table = tables.setdefault(str(element.get(f"{_TABLE}name", "")), _OdsTable())
             continue
         open_elements.pop()
-        if table is not None and tag in _CELLS:
-            table.cell(element)
-        elif tag == f"{_TABLE}table-row":
+        if element.tag == f"{_TABLE}table-row":
             if table is not None:
                 table.row(element)
-                check_cells(path, sheet, table.cells)
             if open_elements:
                 open_elements[-1].remove(element)
-        elif tag == f"{_TABLE}table" and table is not None:
-            return table.cells
-    return table.cells if table is not None else 0
+            _check_elements(path, count // 2)
+        elif table is not None and element.tag in _CELLS:
+            table.cell(element)
+    return {name: counted.cells for name, counted in tables.items()}
+
+
+def _check_elements(path: str, elements: int) -> None:
+    if elements > MAX_ODS_ELEMENTS:
+        raise ManifestError(
+            f"holds more than {MAX_ODS_ELEMENTS:,} XML elements (cells, rows, paragraphs), over the limit for an "
+            ".ods manifest (read whole, about 1 KB of memory each): save it as .csv or .xlsx (read a row at a "
+            "time), or split it",
+            path=path,
+        )
 
 
 def xls_cells(sheet: Any) -> int:

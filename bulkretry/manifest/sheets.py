@@ -50,9 +50,11 @@ def _book(path: str, kind: str) -> Any:
             path=path,
         ) from None
     except Exception as exc:  # xlrd and odfpy raise many kinds for a damaged file
-        raise damaged(
-            path, f"an {_NAMES[kind]}", exc, "open it and save it again, or save it as .xlsx or .csv"
-        ) from None
+        raise _damaged(path, kind, exc) from None
+
+
+def _damaged(path: str, kind: str, exc: Exception) -> ManifestError:
+    return damaged(path, f"an {_NAMES[kind]}", exc, "open it and save it again, or save it as .xlsx or .csv")
 
 
 def _sheet_name(path: str, names: list[str], sheet: str | None) -> str:
@@ -95,10 +97,11 @@ def _records(path: str, kind: str, sheet: str | None) -> Records:
 
 def _read_ods(path: str, sheet: str | None) -> Records:
     check_package(path)
+    extent = _ods_extent(path)
+    name = _sheet_name(path, list(extent), sheet)
+    check_cells(path, name, extent[name])
     book = _book(path, "ods")
     try:
-        name = _sheet_name(path, [str(name) for name in book.sheet_names], sheet)
-        check_cells(path, name, ods_cells(path, name))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -109,6 +112,16 @@ def _read_ods(path: str, sheet: str | None) -> Records:
         book.close()
     rows = [[cell_text(value, None) for value in values] for values in frame.itertuples(index=False, name=None)]
     return name, list(enumerate(rows, start=1)), ()
+
+
+def _ods_extent(path: str) -> dict[str, int]:
+    """Each table's cells once read (:func:`ods_cells`), counted before odfpy loads the document."""
+    try:
+        return ods_cells(path)
+    except ManifestError:
+        raise
+    except Exception as exc:  # no content.xml, XML that does not parse, a damaged zip member
+        raise _damaged(path, "ods", exc) from None
 
 
 def _unreadable(path: str, name: str, exc: Exception) -> ManifestError:
