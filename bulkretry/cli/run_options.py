@@ -159,7 +159,7 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--sheet",
         help="workbook sheet name, hidden or not (default: the first visible sheet; hidden "
-        "sheets are read only when named; .xls/.ods: the first sheet); an error with a CSV",
+        "sheets are read only when named; .ods: the first sheet); an error with a CSV",
     )
     g.add_argument(
         "--encoding",

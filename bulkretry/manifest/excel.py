@@ -21,7 +21,18 @@ from bulkretry.manifest.columns import (
     sheet_header,
 )
 
-__all__ = ["MAX_PACKAGE_BYTES", "MAX_PART_RATIO", "cell_text", "check_package", "damaged", "iter_xlsx", "open_xlsx"]
+__all__ = [
+    "MAX_EXACT_INTEGER",
+    "MAX_PACKAGE_BYTES",
+    "MAX_PART_RATIO",
+    "NotAnId",
+    "cell_text",
+    "check_package",
+    "damaged",
+    "error_value",
+    "iter_xlsx",
+    "open_xlsx",
+]
 
 #: The most a workbook's parts may inflate to, all together (what their zip entries declare): a bigger
 #: workbook, or a "zip bomb" of a few MB that inflates to gigabytes, is refused before anything is read.
@@ -36,6 +47,49 @@ _FORMULA_ELEMENT = re.compile(rb"[<:]f[\s>/]")  # <f>, <f t="shared" …/>, <x:f
 _ZERO_PADDED_FORMAT = re.compile(r"0+")
 _TIME_TOKENS = re.compile(r"[hs]", re.IGNORECASE)
 _QUOTED_OR_BRACKETED = re.compile(r'"[^"]*"|\[[^\]]*\]')
+
+
+#: Every integer below this a float holds exactly; at and above it a spreadsheet's number may have lost digits.
+MAX_EXACT_INTEGER = 2**53
+
+
+class NotAnId(str):
+    """The text of a cell that no id can be read from exactly, as the spreadsheet shows it: a number that lost
+    digits or is not a whole number, or an error value. ``code`` names the case for the report (``stored as a
+    number``), ``why`` says what the cell holds and ``fix`` what to do. A plain ``str`` everywhere else: a column
+    that holds no id keeps the text."""
+
+    code: str
+    why: str
+    fix: str
+
+    def __new__(cls, text: str, code: str, why: str, fix: str) -> NotAnId:
+        cell = super().__new__(cls, text)
+        cell.code, cell.why, cell.fix = code, why, fix
+        return cell
+
+
+_AS_TEXT = "format the column as text (Format Cells > Text) and type or paste the ids again, or use a .csv"
+
+
+def _number_text(value: int | float, number_format: str | None) -> str:
+    """A number's text; a :class:`NotAnId` when no id can be read from it exactly (a float holds every integer
+    below :data:`MAX_EXACT_INTEGER` exactly, and a fraction is no id)."""
+    text = _format_number(value, number_format)
+    if not (isinstance(value, int) or value.is_integer()):
+        return NotAnId(text, "stored as a number", "a number that is not a whole number", _AS_TEXT)
+    if abs(value) < MAX_EXACT_INTEGER:
+        return text
+    why = (
+        f"a number of {len(text.lstrip('-'))} digits (a number cell keeps about 15 significant digits, so the last "
+        "ones may have been lost)"
+    )
+    return NotAnId(text, "stored as a number", why, _AS_TEXT)
+
+
+def error_value(text: str) -> NotAnId:
+    """A cell whose value is an error (``#DIV/0!``, ``#N/A``: a formula that failed), as the spreadsheet shows it."""
+    return NotAnId(text, "error value", "an error value (a formula that failed)", "fix the formula, or paste values")
 
 
 def damaged(path: str, kind: str, exc: Exception, fix: str) -> ManifestError:
@@ -135,7 +189,7 @@ def cell_text(value: Any, number_format: str | None) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, float)):
-        return _format_number(value, number_format)
+        return _number_text(value, number_format)
     if isinstance(value, dt.datetime):
         shows_time = bool(_TIME_TOKENS.search(_QUOTED_OR_BRACKETED.sub("", number_format or "")))
         if value.time() == dt.time() and not shows_time:
@@ -164,7 +218,14 @@ def _sheet_rows(path: str, worksheet: Any, min_row: int = 1) -> Iterator[tuple[i
             raise ManifestError(
                 f"cannot be read ({type(exc).__name__}: {exc}); open it in Excel and save it again", path=path, row=row
             ) from None
-        yield row, [cell_text(cell.value, cell.number_format) for cell in cells]
+        yield row, [_text_of(cell) for cell in cells]
+
+
+def _text_of(cell: Any) -> str:
+    """An openpyxl cell's text: an error value (``#DIV/0!``) is no text like another."""
+    if cell.data_type == "e":
+        return error_value(str(cell.value))
+    return cell_text(cell.value, cell.number_format)
 
 
 def open_xlsx(path: str, sheet: str | None) -> ManifestInfo:

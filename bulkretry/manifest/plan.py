@@ -16,6 +16,7 @@ from bulkretry.columns import KEY_PAIRS, MAX_ID_LENGTH, MAX_TASK_ID, REPORT, nam
 from bulkretry.errors import ConfigError
 from bulkretry.manifest.body import DEFAULT_ENV_PREFIX, BodyMaker, CallBody, CallSpec, InvalidCell
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
+from bulkretry.manifest.excel import NotAnId
 from bulkretry.masking import ENV_PREFIXES, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.oms.actions import GROUPS
 from bulkretry.oms.endpoint import check_region, parse_endpoint, region_problem
@@ -73,7 +74,15 @@ def _check_formulas(formulas: tuple[str, ...]) -> None:
             )
 
 
+def _check_exact(column: str, value: str) -> None:
+    """A cell the spreadsheet could not hold an id in (a long number that lost digits, an error value) is never
+    sent: the digits read back are not the id that was typed."""
+    if isinstance(value, NotAnId):
+        raise InvalidCell(column, value.code, f"{column} {quoted(str(value))} is {value.why}; {value.fix}")
+
+
 def _check_id(column: str, value: str) -> str:
+    _check_exact(column, value)
     if (
         0 < len(value) <= MAX_ID_LENGTH
         and value.isascii()
@@ -111,6 +120,7 @@ def _check_group_id(value: str) -> str:
 
 def _check_task_id(value: str) -> str:
     """A task id as it is sent: an integer 0..MAX_TASK_ID (the SDK's ``ids: list[int]``), written plainly."""
+    _check_exact("task_id", value)
     text = value.strip()
     if not text:
         raise InvalidCell("task_id", "missing", "task_id is empty; every row needs one")
