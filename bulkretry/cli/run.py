@@ -176,7 +176,6 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-
     from bulkretry.cli.validate import Validation
     from bulkretry.run.prepare import prepare
 
