@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
@@ -14,9 +15,11 @@ __all__ = [
     "GROUP_COLUMNS",
     "GROUP_NUMBER_COLUMNS",
     "REPORT_COLUMNS",
+    "SET_ASIDE",
     "Outcome",
     "RowResult",
     "RunSummary",
+    "Tally",
 ]
 
 
@@ -39,6 +42,9 @@ class Outcome(str, Enum):
 FAILING: tuple[str, ...] = (Outcome.FAILED.value, Outcome.INTERRUPTED.value, Outcome.INVALID.value)
 #: Outcomes that leave a group fine.
 FINE: tuple[str, ...] = (Outcome.SUCCEEDED.value, Outcome.SKIPPED.value)
+#: Outcomes of rows the run chose not to call (a status the action does not accept; the same target earlier in
+#: the manifest): never errors (not in ``by_error_code``, nor among the top errors), never in a success rate.
+SET_ASIDE: tuple[str, ...] = (Outcome.SKIPPED.value, Outcome.DUPLICATE.value)
 
 #: The report's first columns, in this order (the contract); the manifest's other columns follow.
 REPORT_COLUMNS: tuple[str, ...] = names(REPORT)
@@ -130,6 +136,12 @@ class RunSummary:
     halted: str = ""
     #: The error code of the rows the halted session did not call: ``halted`` or ``max_duration``.
     halt_code: str = ""
+    #: The GETs of ``--check-status`` and ``--verify`` (status reads), counted apart from ``calls``, the action's.
+    status_reads: int = 0
+
+    def tally(self) -> Tally:
+        """The run's story in figures (see :class:`Tally`), the one every report, line and notification tells."""
+        return Tally.of(self.rows, self.by_outcome, self.by_error_code)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSummary:
@@ -148,6 +160,7 @@ class RunSummary:
             "by_outcome": dict(self.by_outcome),
             "by_error_code": dict(self.by_error_code),
             "calls": self.calls,
+            "status_reads": self.status_reads,
             "achieved_rate": self.achieved_rate,
             "out_dir": self.out_dir,
             "dry_run": self.dry_run,
@@ -169,3 +182,69 @@ class RunSummary:
             data["halted"] = self.halted
             data["halt_code"] = self.halt_code
         return data
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A run's story in figures, worked out once: what it called and how that went, and what it set aside.
+
+    ``called`` is the rows whose calls came to an end (succeeded or failed): the success rate is over them.
+    Interrupted rows (never finished) and invalid rows (never sent) are told apart; skipped and duplicate rows
+    (:data:`SET_ASIDE`) are neither errors nor in the rate. ``top_errors`` holds the failing rows' codes only.
+    """
+
+    rows: int
+    succeeded: int = 0
+    failed: int = 0
+    invalid: int = 0
+    interrupted: int = 0
+    skipped: int = 0
+    duplicate: int = 0
+    dry_run: int = 0
+    #: The error codes of the rows that did not succeed and were not set aside, in ``by_error_code``'s order (most
+    #: rows first).
+    errors: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def of(cls, rows: int, by_outcome: Mapping[str, int], by_error_code: Mapping[str, int]) -> Tally:
+        """The tally of *rows* counted *by_outcome* and *by_error_code* (a code only set-aside rows carry, as in
+        a summary written before they were told apart, is left out)."""
+        counts = {outcome.value: int(by_outcome.get(outcome.value, 0)) for outcome in Outcome}
+        errors = tuple((code, int(n)) for code, n in by_error_code.items() if n and not _set_aside_code(code))
+        return cls(rows, errors=errors, **counts)
+
+    @property
+    def called(self) -> int:
+        """The rows whose calls came to an end: succeeded or failed."""
+        return self.succeeded + self.failed
+
+    @property
+    def set_aside(self) -> int:
+        """The rows the run chose not to call: skipped and duplicate."""
+        return self.skipped + self.duplicate
+
+    @property
+    def not_done(self) -> int:
+        """The rows that failed or were invalid."""
+        return self.failed + self.invalid
+
+    @property
+    def success_rate(self) -> float | None:
+        """The share of the rows called that succeeded (None when no row was called)."""
+        return self.succeeded / self.called if self.called else None
+
+    @property
+    def rate_told(self) -> bool:
+        """Whether the short surfaces (the summary line, the notification) tell the success rate: when rows were
+        set aside and some called, so the counts alone do not say it."""
+        return bool(self.set_aside and self.called)
+
+    def top_errors(self, n: int = 3) -> tuple[tuple[str, int], ...]:
+        """The *n* error codes of the most rows that did not succeed (never a skipped or duplicate row's)."""
+        return self.errors[:n]
+
+
+def _set_aside_code(code: str) -> bool:
+    """Whether *code* is one that only a set-aside row carries: ``duplicate``, or ``status:N`` (skipped; a status
+    that is not known, ``status:unknown``, fails its row)."""
+    return code == Outcome.DUPLICATE.value or (code.startswith("status:") and code[len("status:") :].isdigit())

@@ -457,7 +457,7 @@ async def test_check_status_without_a_readable_status_fails_the_row(
         Outcome.FAILED,
         "status:unknown",
         200,
-        1,
+        0,
     )
     assert "no readable status" in result.error_msg and "--check-status" in result.error_msg
     assert dict(result.extra)["status_before_meaning"] == "unknown"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # for annotations only: imported lazily, so `bulkretry --help
     from bulkretry.notify.send import Target
     from bulkretry.oms.actions import Action
     from bulkretry.oms.network import Network
-    from bulkretry.records import RunSummary
+    from bulkretry.records import RunSummary, Tally
     from bulkretry.run.job import JobEnding
 
 __all__ = ["Notifier", "NotifyRule", "Told", "print_ending", "summary_line", "terminal_words"]
@@ -33,24 +33,30 @@ class Told:
 
 def summary_line(summary: RunSummary, files: Sequence[Path], lang: str = "en", action: Action | None = None) -> str:
     """The line printed at the end of a run, in *lang* (English names the outcomes as the csv does); it names
-    *action* when it is not the default (``24 rows (start tasks): ...``)."""
+    *action* when it is not the default (``24 rows (start tasks): ...``). The top errors are the failing rows'
+    only; when rows were set aside, the success rate over the rows called follows, and the rows not called, with
+    why."""
     from bulkretry.i18n import translation
     from bulkretry.run.summary import report_file
 
     _ = translation(lang).gettext
-    codes = [(c, n) for c, n in summary.by_error_code.items() if c not in ("duplicate",)][:3]
+    tally = summary.tally()
+    codes = tally.top_errors()
     top = _(" · top errors: {codes}").format(codes=_(", ").join(f"{c} ×{n}" for c, n in codes)) if codes else ""
     if action is None or action.is_default:
-        line = _("{rows} rows: {counts}{top} · {duration} s · {calls} calls at {rate}/s · report: {report}")
+        line = _("{rows} rows: {counts}{top}{called} · {duration} s · {calls} at {rate}/s · report: {report}")
     else:
-        line = _("{rows} rows ({action}): {counts}{top} · {duration} s · {calls} calls at {rate}/s · report: {report}")
+        line = _(
+            "{rows} rows ({action}): {counts}{top}{called} · {duration} s · {calls} at {rate}/s · report: {report}"
+        )
     return line.format(
         rows=summary.rows,
         action=terminal_words(action) if action is not None else "",
-        counts=_outcome_counts(summary, lang) or _("nothing"),
+        counts=_outcome_counts(tally, lang) or _("nothing"),
+        called=_called(tally, lang),
         top=top,
         duration=f"{summary.duration_s:.1f}",
-        calls=summary.calls,
+        calls=_calls(summary, _),
         rate=f"{summary.achieved_rate:g}",
         report=report_file(summary, files),
     )
@@ -62,20 +68,39 @@ def terminal_words(action: Action) -> str:
     return f"{action.name} {action.target}"
 
 
-def _outcome_counts(summary: RunSummary, lang: str) -> str:
-    """``8 succeeded, 2 failed``: the outcomes that occurred, in the csv's words (English) or *lang*'s."""
-    from bulkretry.i18n import DEFAULT_LANG, translation
+def _outcome_counts(tally: Tally, lang: str) -> str:
+    """``8 succeeded, 2 failed, 20 skipped``: the outcomes that occurred, in the csv's words (English) or *lang*'s."""
+    from bulkretry.i18n import translation
+    from bulkretry.report.verdict import outcome_counts
+
+    return outcome_counts(tally, translation(lang).gettext, _outcome_name(lang))
+
+
+def _called(tally: Tally, lang: str) -> str:
+    """`` · 5 of 6 rows called succeeded (83.3%) · not called: 20 skipped (not in a status the action accepts)``
+    when rows were set aside; '' when none was."""
+    from bulkretry.i18n import translation
+    from bulkretry.report.verdict import called_words, set_aside_words
+
+    if not tally.set_aside:
+        return ""
+    _ = translation(lang).gettext
+    called = " · " + called_words(tally, _) if tally.rate_told else ""
+    return called + _(" · not called: {rows}").format(rows=set_aside_words(tally, _, _outcome_name(lang)))
+
+
+def _outcome_name(lang: str) -> Callable[[str], str]:
+    """How the summary line names an outcome: as the csv does in English, in *lang*'s words otherwise."""
+    from bulkretry.i18n import DEFAULT_LANG
     from bulkretry.report.charts import outcome_label
 
-    _ = translation(lang).gettext
-    order = ["succeeded", "failed", "invalid", "duplicate", "skipped", "dry_run", "interrupted"]
-    return _(", ").join(
-        _("{count} {outcome}").format(
-            count=summary.by_outcome[k], outcome=k if lang == DEFAULT_LANG else outcome_label(k, lang)
-        )
-        for k in order
-        if summary.by_outcome.get(k)
-    )
+    return (lambda k: k) if lang == DEFAULT_LANG else (lambda k: outcome_label(k, lang))
+
+
+def _calls(summary: RunSummary, _: Callable[[str], str]) -> str:
+    """``6 calls``, ``6 calls and 26 status reads``: the action's calls, and the status reads apart."""
+    reads = _(" and {reads} status reads").format(reads=summary.status_reads) if summary.status_reads else ""
+    return _("{calls} calls").format(calls=summary.calls) + reads
 
 
 def print_ending(ending: JobEnding, told: Told, *, out: TextIO, err: TextIO) -> None:

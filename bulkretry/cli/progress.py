@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from bulkretry.cli.ending import Notifier, Told, print_ending, terminal_words
 from bulkretry.cli.logfile import json_log
-from bulkretry.records import RowResult
+from bulkretry.records import SET_ASIDE, RowResult
 from bulkretry.run.engine import Engine
 from bulkretry.run.job import JobEnding
 from bulkretry.run.prepare import PreparedRun
@@ -106,12 +106,14 @@ class TerminalRun:
             self.bar.set_postfix_str(self._postfix(), refresh=False)
 
     def _postfix(self) -> str:
-        """The bar's counts (and the limit of ``--rate auto``): ``ok 12 · failed 1 · invalid 0``."""
+        """The bar's counts (and the limit of ``--rate auto``): ``ok 12 · failed 1 · invalid 0``, and the rows set
+        aside apart, once there are any (``· skipped 20``)."""
         counts = self.counts
         pacers = self.engine.pacers if self.engine is not None else None
         auto = self.prepared.settings.pacing.rate_auto
         rate = f" · limit {pacers.rate:.3g}/s" if pacers is not None and auto else ""
-        return f"ok {counts['succeeded']} · failed {counts['failed']} · invalid {counts['invalid']}{rate}"
+        aside = "".join(f" · {outcome} {counts[outcome]}" for outcome in SET_ASIDE if counts[outcome])
+        return f"ok {counts['succeeded']} · failed {counts['failed']} · invalid {counts['invalid']}{aside}{rate}"
 
     def ended(self, ending: JobEnding) -> None:
         prepared, terminal = self.prepared, self.terminal

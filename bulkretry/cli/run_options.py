@@ -349,7 +349,8 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
         help="look each group (or task) up first; skip (outcome skipped) those in a status the action is not "
         "made in (retry: 5, migration failed; see the table of actions); a lookup without a readable status "
         "fails the row (status:unknown), not retried; the reports get the group's own story (group_error_code, "
-        "group_fail_num, group_failed_object_list, ...)",
+        "group_fail_num, group_failed_object_list, ...); skipped rows are not errors, and the lookups are "
+        "status reads (summary.json's status_reads), not attempts",
     )
     g.add_argument(
         "--verify",

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from bulkretry.records import RunSummary
 from bulkretry.report.common import run_action
 from bulkretry.report.labels import action_words
+from bulkretry.report.verdict import called_words, outcome_counts, set_aside_words
 
 __all__ = ["BODY_MAX_BYTES", "TITLE_MAX_BYTES", "Ending", "Message", "cut_bytes", "render"]
 
@@ -23,8 +24,6 @@ __all__ = ["BODY_MAX_BYTES", "TITLE_MAX_BYTES", "Ending", "Message", "cut_bytes"
 BODY_MAX_BYTES = 2000
 #: The largest title (SMN subjects: 512 bytes).
 TITLE_MAX_BYTES = 200
-#: The outcomes in the order they are said.
-_ORDER = ("succeeded", "failed", "invalid", "duplicate", "skipped", "dry_run", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -90,16 +89,7 @@ def render(
     if summary is not None and not run_action(summary).is_default:  # a retry's notification is as it was
         lines.append(_("Action: {action}").format(action=action_words(run_action(summary))))
     if summary is not None:
-        counts = _(", ").join(
-            _("{count} {outcome}").format(count=summary.by_outcome[k], outcome=outcome_name(k))
-            for k in _ORDER
-            if summary.by_outcome.get(k)
-        )
-        lines.append(_("Rows: {rows} ({counts})").format(rows=summary.rows, counts=counts or _("none")))
-        codes = [(c, n) for c, n in summary.by_error_code.items() if c != "duplicate"][:3]
-        if codes:
-            lines.append(_("Top errors: {codes}").format(codes=_(", ").join(f"{c} ×{n}" for c, n in codes)))
-        lines.append(_("Duration: {duration}").format(duration=_duration(summary.duration_s)))
+        lines.extend(_counted(summary, _, outcome_name))
     if ending.halted:
         lines.append(_("Halted: {why}").format(why=ending.halted))
     if ending.signal:
@@ -111,6 +101,23 @@ def render(
         lines.append(_("Report: {path}").format(path=ending.report))
     room = max_bytes - len(title.encode("utf-8")) - 1
     return Message(title, _fit(lines, room))
+
+
+def _counted(summary: RunSummary, _: Callable[[str], str], outcome_name: Callable[[str], str]) -> list[str]:
+    """The lines of the run's counts: its rows by outcome; with rows set aside, how many of the rows called
+    succeeded and the rows not called, with why; the top 3 error codes (of failing rows only); the duration."""
+    tally = summary.tally()
+    counts = outcome_counts(tally, _, outcome_name)
+    lines = [_("Rows: {rows} ({counts})").format(rows=summary.rows, counts=counts or _("none"))]
+    if tally.rate_told:
+        lines.append(called_words(tally, _))
+    if tally.set_aside:
+        lines.append(_("Not called: {rows}").format(rows=set_aside_words(tally, _, outcome_name)))
+    codes = tally.top_errors()
+    if codes:
+        lines.append(_("Top errors: {codes}").format(codes=_(", ").join(f"{c} ×{n}" for c, n in codes)))
+    lines.append(_("Duration: {duration}").format(duration=_duration(summary.duration_s)))
+    return lines
 
 
 def _duration(seconds: float) -> str:

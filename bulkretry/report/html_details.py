@@ -31,6 +31,7 @@ def run_details(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
         (_("duration"), duration_text(s.duration_s, _)),
         (_("rows"), f"{s.rows:,}"),
         (_("calls"), f"{s.calls:,}"),
+        *([(_("status reads"), f"{s.status_reads:,}")] if s.status_reads else []),
         (
             _("achieved rate"),
             _("{rate} calls/s").format(rate=f"{s.achieved_rate:g}") if positive(s.achieved_rate) else "—",

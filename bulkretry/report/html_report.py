@@ -46,7 +46,7 @@ from bulkretry import __version__
 from bulkretry.i18n import DEFAULT_LANG, translation
 from bulkretry.oms.actions import Action
 from bulkretry.oms.codes import explain
-from bulkretry.records import REPORT_COLUMNS, RunSummary
+from bulkretry.records import REPORT_COLUMNS, SET_ASIDE, RunSummary, Tally
 from bulkretry.report.charts import (
     COLOURS,
     LatencyHistogram,
@@ -168,7 +168,7 @@ class HtmlReport(TextFileReport):
         latency = values[at_latency]
         if isinstance(latency, (int, float)):
             self._latency.add(float(latency), outcome == "succeeded")
-        if code:  # a server that makes up a code a row cannot make this grow without bound
+        if code and outcome not in SET_ASIDE:  # a server that makes up codes cannot make this grow without bound
             if code in self._codes or len(self._codes) < _MAX_EXAMPLES:
                 self._codes[code] += 1
                 self._examples.setdefault(code, str(values[at_msg] or ""))
@@ -204,10 +204,10 @@ class HtmlReport(TextFileReport):
         lang = self.lang
         _ = translation(lang).gettext
         by_outcome = {k: int(v) for k, v in (s.by_outcome or self.by_outcome).items()}
-        by_code = {k: int(v) for k, v in (s.by_error_code or self._codes).items()}
         total = s.rows or sum(by_outcome.values())
+        tally = Tally.of(total, by_outcome, s.by_error_code or self._codes)
         action = run_action(s)
-        tone, word, sentence, command = astuple(verdict(s, action, by_outcome, total, _))
+        tone, word, sentence, command = astuple(verdict(s, action, tally, _, lambda k: outcome_label(k, lang)))
         command_html = f' <code class="cmd">{escape(command)}</code>' if command else ""
         table_data = {
             "columns": list(self._columns),
@@ -224,7 +224,7 @@ class HtmlReport(TextFileReport):
                 f"{escape(sentence)}{command_html}</p>"
                 "</header>",
                 _section(_("Outcomes"), _outcomes(by_outcome, total, lang), "outcomes"),
-                _section(_("Top error codes"), _codes(by_code, self._examples, total, lang), "codes"),
+                _section(_("Top error codes"), _codes(dict(tally.errors), self._examples, total, lang), "codes"),
                 _section(_("Calls per second"), timeline_chart(details.get("timeline"), lang), "timeline"),
                 _section(_("Latency"), latency_chart(self._latency, lang), "latency"),
                 _section(
@@ -272,6 +272,7 @@ def _meta(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
         when_text(s.started_at)[:16] + " UTC" if s.started_at else "",
         duration_text(s.duration_s, _),
         _("{calls} calls").format(calls=f"{s.calls:,}")
+        + (_(" and {reads} status reads").format(reads=f"{s.status_reads:,}") if s.status_reads else "")
         + (_(" at {rate}/s").format(rate=f"{s.achieved_rate:g}") if positive(s.achieved_rate) else ""),
         _("rate {rate}").format(rate=params["rate"]) if params.get("rate") is not None else "",
         f"{where}" if where else "",

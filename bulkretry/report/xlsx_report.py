@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import IO
@@ -25,6 +26,7 @@ from bulkretry.i18n import DEFAULT_LANG, N_, translation
 from bulkretry.records import RunSummary
 from bulkretry.report.common import TRIGGER_STARTS, Value, finite, neutralise, sync_close
 from bulkretry.report.labels import action_facts
+from bulkretry.report.verdict import WHY_SET_ASIDE
 from bulkretry.report.xlsx_writer import BOLD, ILLEGAL_XML_CHARS, MAX_SHEET_BYTES, StreamingWorkbook, Worksheet
 
 __all__ = ["XlsxReport"]
@@ -55,6 +57,7 @@ _SUMMARY_FIELDS = {
     "duration_s": N_("duration_s"),
     "rows": N_("rows"),
     "calls": N_("calls"),
+    "status_reads": N_("status_reads"),
     "achieved_rate": N_("achieved_rate"),
     "sessions": N_("sessions"),
 }
@@ -150,6 +153,10 @@ def _write_summary(book: StreamingWorkbook, summary: RunSummary, lang: str) -> N
     ws.write_row((_("run"), _("value")), style=BOLD)
     for key, label in _SUMMARY_FIELDS.items():
         ws.write_row((_(label), _cell(data[key])))
+    tally = summary.tally()
+    ws.write_row((_("rows_called"), tally.called))  # the rows whose calls ended: the success rate is over them
+    rate = tally.success_rate
+    ws.write_row((_("success_rate"), _cell(None if rate is None else f"{rate:.1%}")))
     for label, value in action_facts(summary, None, _):  # said only when the action is not a retry
         ws.write_row((label, _cell(str(value))))
     if summary.source_run is not None:  # a rerun says which run it came from
@@ -161,11 +168,20 @@ def _write_summary(book: StreamingWorkbook, summary: RunSummary, lang: str) -> N
         ws.write_row(
             (_("rerun rows"), _cell(_("outcome {outcomes}").format(outcomes=", ".join(source["only"])) + codes))
         )
-    for heading, counts in ((_("outcome"), summary.by_outcome), (_("error_code"), summary.by_error_code)):
-        ws.write_row(())
-        ws.write_row((heading, _("rows")), style=BOLD)
-        for key, count in counts.items():
-            ws.write_row((_cell(key), count))
+    _write_counts(ws, summary, _)
+
+
+def _write_counts(ws: Worksheet, summary: RunSummary, _: Callable[[str], str]) -> None:
+    """The rows by outcome (a row set aside says why it was not called), then the failing rows by error code."""
+    ws.write_row(())
+    ws.write_row((_("outcome"), _("rows")), style=BOLD)
+    for outcome, count in summary.by_outcome.items():
+        why = WHY_SET_ASIDE.get(outcome)
+        ws.write_row((_cell(outcome), count, *((_(why).strip(),) if why else ())))
+    ws.write_row(())
+    ws.write_row((_("error_code"), _("rows")), style=BOLD)
+    for code, count in summary.tally().errors:
+        ws.write_row((_cell(code), count))
 
 
 def _cell(value: Value) -> Value:

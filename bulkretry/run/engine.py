@@ -78,9 +78,11 @@ def utc_now_iso() -> str:
 
 @dataclass
 class EngineStats:
-    """Live counters of one engine run."""
+    """Live counters of one engine run: ``calls`` counts every call that went out, ``status_reads`` the GETs of
+    ``--check-status`` and ``--verify`` among them."""
 
     calls: int = 0
+    status_reads: int = 0
     throttled: int = 0
     in_flight: int = 0
     peak_in_flight: int = 0
@@ -156,14 +158,15 @@ class EngineConfig:
 class _Row:
     """One row in progress: what its calls have made so far (a cancel, a stop and the result read it)."""
 
-    __slots__ = ("answer", "before", "extra", "last", "made", "pacer", "plan", "started", "story", "tries")
+    __slots__ = ("answer", "before", "extra", "last", "made", "pacer", "plan", "reads", "started", "story", "tries")
 
     def __init__(self, plan: RowPlan, started: str, pacer: Any) -> None:
         self.plan = plan
         self.started = started
         self.pacer = pacer
-        #: Calls made for the row so far, lookups and polls included.
+        #: Calls made for the row so far, lookups and polls included, and how many of them were those status reads.
         self.made = 0
+        self.reads = 0
         #: Calls made by the current :meth:`Engine._attempts` (the policy counts them).
         self.tries = 0
         self.last: BulkRetryError | None = None
@@ -173,6 +176,11 @@ class _Row:
         self.story: tuple[tuple[str, str | int], ...] | None = None
         #: A batch's answer (on the batch's own row, which counts its calls).
         self.answer: Response | None = None
+
+    @property
+    def attempts(self) -> int:
+        """The action's own calls for the row (its result's ``attempts``): status reads are not among them."""
+        return self.made - self.reads
 
 
 class Engine:
@@ -284,13 +292,13 @@ class Engine:
             else:
                 on_result(self._uncalled(plan))
 
-    def _report(self, result: RowResult | None, on_result: ResultSink) -> None:
-        """Hand a row's *result* on (None: IAM refused the login before its first call), and let the halt rule
-        read it when the row made calls."""
+    def _report(self, row: _Row, result: RowResult | None, on_result: ResultSink) -> None:
+        """Hand *row*'s *result* on (None: IAM refused the login before its first call), and let the halt rule
+        read it when the row made calls (status reads included)."""
         if result is None:
             return
         on_result(result)
-        if result.attempts and self._halt_rule is not None:
+        if row.made and self._halt_rule is not None:
             reason = self._halt_rule.observe(result)
             if reason:
                 self.halt(reason)
@@ -332,7 +340,7 @@ class Engine:
             result = self._failure(row, True)
             raise
         finally:
-            self._report(result, on_result)
+            self._report(row, result, on_result)
 
     async def _call_row(self, row: _Row, on_call: CallHook | None) -> RowResult | None:
         """The calls of one row and its result (None: IAM refused the login before the row's first call)."""
@@ -362,7 +370,7 @@ class Engine:
             plan.group_id,
             Outcome.SUCCEEDED,
             http_status=resp.status,
-            attempts=row.made,
+            attempts=row.attempts,
             request_id=resp.request_id,
             latency_ms=resp.latency_ms,
             started_at=row.started,
@@ -412,7 +420,7 @@ class Engine:
             http_status=200,
             error_code=code,
             error_msg=msg,
-            attempts=row.made,
+            attempts=row.attempts,
             started_at=row.started,
             finished_at=self._now_iso(),
             extra=row.extra,
@@ -471,12 +479,12 @@ class Engine:
             if left and not self._stopping:
                 await self._batch_call(carrier, left, on_call)
             for row in left:
-                self._report(await self._batch_result(row, carrier), on_result)
+                self._report(row, await self._batch_result(row, carrier), on_result)
             left = []
         except anyio.get_cancelled_exc_class():
             for row in left:
                 _share_calls(carrier, row)
-                self._report(self._failure(row, True), on_result)
+                self._report(row, self._failure(row, True), on_result)
             raise
 
     async def _accepted(self, rows: list[_Row], on_result: ResultSink, on_call: CallHook | None) -> list[_Row]:
@@ -488,9 +496,9 @@ class Engine:
                 return [*accepted, *rows[index:]]
             looked = await self._look_first(row, on_call)
             if looked is not None:
-                self._report(looked, on_result)
+                self._report(row, looked, on_result)
             elif row.last is not None:
-                self._report(self._ending(row), on_result)
+                self._report(row, self._ending(row), on_result)
             else:
                 accepted.append(row)
         return accepted
@@ -528,13 +536,17 @@ class Engine:
             row,
             lambda: client.show(action, plan.project_id, plan.group_id, region=plan.region or None),  # type: ignore[union-attr]
             on_call,
+            read=True,
         )
 
-    async def _attempts(self, row: _Row, call: Callable[[], Any], on_call: CallHook | None) -> Any:
+    async def _attempts(
+        self, row: _Row, call: Callable[[], Any], on_call: CallHook | None, *, read: bool = False
+    ) -> Any:
         """Make one call under the pacer and the retry policy: the answer, or None (``row.last`` says why).
 
-        ``row.made`` counts every call made for the row, ``row.tries`` this one's; *on_call* hears of the row's
-        very first call. Returns None with ``row.last`` unchanged when the engine stopped first.
+        ``row.made`` counts every call made for the row (``row.reads`` those of a status *read*), ``row.tries``
+        this one's; *on_call* hears of the row's very first call. Returns None with ``row.last`` unchanged when the
+        engine stopped first.
         """
         row.tries = 0
         pacer, stats = row.pacer, self.stats
@@ -548,16 +560,18 @@ class Engine:
                 return None
             row.tries += 1
             row.made += 1
+            row.reads += read
             # The call's bookkeeping is here, not in a coroutine of its own: one less coroutine per call.
             second = int(time.time())
             stats.count_call(self._clock(), second)
+            stats.status_reads += read
             try:
                 try:
                     answer = await call()
                 finally:
                     stats.in_flight -= 1
             except (LoginRefused, LoginUnavailable) as exc:  # no call went out: IAM gave no token
-                self._no_token(row, exc, second)
+                self._no_token(row, exc, second, read)
                 return None
             except (ApiError, TransportError) as exc:
                 if await self._retry_after(row, exc, sent_at, second):
@@ -572,11 +586,13 @@ class Engine:
                 self._halt_rule.observe_call(None)
             return answer
 
-    def _no_token(self, row: _Row, exc: LoginRefused | LoginUnavailable, second: int) -> None:
-        """IAM gave no token, so the call never went out: a refused login ends the run, an IAM that does not
-        answer halts it."""
+    def _no_token(self, row: _Row, exc: LoginRefused | LoginUnavailable, second: int, read: bool) -> None:
+        """IAM gave no token, so the call (a status *read* or not) never went out: a refused login ends the run,
+        an IAM that does not answer halts it."""
         self.stats.uncount_call(second)
+        self.stats.status_reads -= read
         row.made -= 1
+        row.reads -= read
         row.tries -= 1
         if isinstance(exc, LoginRefused):
             if self.fatal is None:
@@ -610,7 +626,7 @@ class Engine:
 
     async def _verify(self, row: _Row) -> None:
         """After the call: poll the target while its status is in ``action.pending`` and the verify timeout has
-        not passed, and put what was last seen in the row's status columns. The polls count in ``row.made``."""
+        not passed, and put what was last seen in the row's status columns. The polls are status reads."""
         polled = await self._poll(row)
         plan, target = row.plan, self.config.action.target
         after = status_of(polled) if polled is not None else None
@@ -646,7 +662,7 @@ class Engine:
         plan, error = row.plan, row.last
         outcome = Outcome.INTERRUPTED if interrupted else Outcome.FAILED
         common: _FailureFields = dict(
-            attempts=row.made, started_at=row.started, finished_at=self._now_iso(), extra=row.extra
+            attempts=row.attempts, started_at=row.started, finished_at=self._now_iso(), extra=row.extra
         )
         if isinstance(error, ApiError):
             return RowResult(

@@ -39,7 +39,7 @@ from bulkretry.defaults import DEFAULT_BATCH_SIZE
 from bulkretry.errors import JournalError
 from bulkretry.jsontext import encoder
 from bulkretry.oms.actions import DEFAULT_ACTION, GROUPS
-from bulkretry.records import Outcome, RowResult
+from bulkretry.records import SET_ASIDE, Outcome, RowResult
 
 __all__ = [
     "JOURNAL_NAME",
@@ -332,11 +332,18 @@ class Journal:
         )
 
     def counts(self) -> tuple[Counter[str], Counter[str]]:
-        """``(by_outcome, by_error_code)`` over every recorded row."""
+        """``(by_outcome, by_error_code)`` over every recorded row; the error codes are those of the rows that
+        are not set aside (skipped and duplicate rows are not errors: :data:`~bulkretry.records.SET_ASIDE`)."""
         self.flush()
         by_outcome = Counter(dict(self._db.execute("SELECT outcome, COUNT(*) FROM rows GROUP BY outcome")))
         by_code = Counter(
-            dict(self._db.execute("SELECT error_code, COUNT(*) FROM rows WHERE error_code != '' GROUP BY error_code"))
+            dict(
+                self._db.execute(
+                    "SELECT error_code, COUNT(*) FROM rows WHERE error_code != '' AND outcome NOT IN "
+                    f"({', '.join('?' * len(SET_ASIDE))}) GROUP BY error_code",
+                    SET_ASIDE,
+                )
+            )
         )
         return by_outcome, by_code
 

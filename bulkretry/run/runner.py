@@ -38,7 +38,7 @@ from bulkretry.oms.network import Network
 from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import BATCH_ROWS, FORMATS, write_reports
 from bulkretry.run.adaptive import AdaptivePacer
-from bulkretry.run.engine import Engine, EngineConfig, utc_now_iso
+from bulkretry.run.engine import Engine, EngineConfig, EngineStats, utc_now_iso
 from bulkretry.run.halt import run_rules
 from bulkretry.run.journal import JOURNAL_NAME, RowSet
 from bulkretry.run.pacing import PacerPool
@@ -210,19 +210,25 @@ class _Session:
         session that cannot write its summary (a full disk, a kill) still counts; ``finish`` fills in its
         figures. A resume also learns the rows finished earlier and the calling horizon."""
         run, journal = self.run, self.journal
-        journal.set_params({"sessions": [*run.params.get("sessions", []), self._session_record(None, 0.0, 0, 0.0)]})
+        journal.set_params({"sessions": [*run.params.get("sessions", []), self._session_record(None, 0.0, None, 0.0)]})
         if run.resumed:
             self.done = journal.finished()
             self.changed = self._changed_rows()
             self.horizon_before = journal.calling_horizon()
         journal.horizon_slack = 2 * self.settings.pacing.concurrency
 
-    def _session_record(self, finished_at: str | None, duration_s: float, calls: int, span: float) -> dict[str, Any]:
+    def _session_record(
+        self, finished_at: str | None, duration_s: float, stats: EngineStats | None, span: float
+    ) -> dict[str, Any]:
+        """This session in the journal's list of sessions: its times and its calls (the action's, and the status
+        reads apart; none yet when it is put on record)."""
+        reads = stats.status_reads if stats is not None else 0
         return {
             "started_at": self.started_at,
             "finished_at": finished_at,
             "duration_s": duration_s,
-            "calls": calls,
+            "calls": stats.calls - reads if stats is not None else 0,
+            "status_reads": reads,
             "call_span_s": span,
             "resumed": self.run.resumed,
         }
@@ -367,7 +373,7 @@ class _Session:
         finished_at = utc_now_iso()
         sessions = [
             *self.run.params.get("sessions", []),
-            self._session_record(finished_at, round(time.monotonic() - self.t0, 3), stats.calls, round(span, 3)),
+            self._session_record(finished_at, round(time.monotonic() - self.t0, 3), stats, round(span, 3)),
         ]
         summary = self._summarize(finished_at, sessions)
         self._store(finished_at, sessions, summary)
@@ -612,12 +618,14 @@ def _tap(results: Iterator[RowResult], annotating: AnnotatedWriter) -> Iterator[
 
 
 def _session_figures(sessions: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run's duration, calls and achieved rate over every session (each session's rate over its own span)."""
+    """The run's duration, calls, status reads and achieved rate over every session (each session's rate over its
+    own span, of every call that went out: the action's and the status reads, as ``--rate`` spaces them)."""
     spans = sum(x["call_span_s"] for x in sessions)
-    calls_after_first = sum(max(x["calls"] - 1, 0) for x in sessions)
+    calls_after_first = sum(max(x["calls"] + x.get("status_reads", 0) - 1, 0) for x in sessions)
     return {
         "duration_s": round(sum(x["duration_s"] for x in sessions), 3),
         "calls": sum(x["calls"] for x in sessions),
+        "status_reads": sum(x.get("status_reads", 0) for x in sessions),
         "achieved_rate": round(calls_after_first / spans, 3) if spans > 0 else 0.0,
         "sessions": len(sessions),
     }
