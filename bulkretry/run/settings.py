@@ -36,7 +36,7 @@ from bulkretry.report.common import FORMATS
 from bulkretry.run.adaptive import RateSpec, parse_rate
 from bulkretry.run.journal import JOURNAL_NAME
 from bulkretry.run.rerun import Selection, load_selection
-from bulkretry.run.rundir import read_params
+from bulkretry.run.rundir import resumable_params
 
 __all__ = [
     "Checks",
@@ -288,7 +288,7 @@ def resumed(settings: RunSettings, work_given: Mapping[str, Any] | None = None) 
     if out_dir is None:
         raise UsageError("--resume needs --out DIR: the folder of the run to continue")
     exists = (out_dir / JOURNAL_NAME).is_file()  # if not, the resume itself says so
-    params = read_params(out_dir) if exists else {}
+    params = resumable_params(out_dir) if exists else {}
     if work_given is not None:
         settings = replace(settings, work=replace(_earlier_work(params), **work_given))
     if settings.pacing.halt_on_failure is None:  # the run's own --halt-on-failure goes on unless given again
