@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bulkretry.errors import ConfigError
 
-__all__ = ["LOCK_NAME", "RunLock"]
+__all__ = ["LOCK_NAME", "RunLock", "lock_holder"]
 
 LOCK_NAME = ".lock"
 
@@ -110,6 +110,22 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def lock_holder(folder: Path) -> str | None:
+    """Whether a run is going on in *folder*, without waiting and without writing: None when its lock is free (or
+    there is none), else the pid of the run that holds it ('' when it cannot be read)."""
+    try:
+        fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if _try_lock(fd, shared=True):
+            _unlock(fd)
+            return None
+        return _read_pid(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_pid(fd: int) -> str:
