@@ -34,7 +34,7 @@ from bulkretry.report.common import action_of, csv_writer, open_csv
 from bulkretry.report.labels import action_label, action_words
 from bulkretry.run.journal import JOURNAL_NAME, read_only_uri
 from bulkretry.run.rundir import require_run, run_journal
-from bulkretry.run.runlock import RunLock, lock_holder
+from bulkretry.run.runlock import RunLock, live_runs
 
 __all__ = ["HistoryResult", "RunInfo", "find_runs", "history"]
 
@@ -128,16 +128,6 @@ def _runs_in(root: Path) -> list[Path]:
         if (sub / JOURNAL_NAME).is_file():
             found.setdefault(sub.resolve(), sub)
     return sorted(found.values())
-
-
-def _live(folders: Sequence[Path]) -> list[tuple[Path, str]]:
-    """The folders whose run is still going on (their lock is held), each with the note that says so."""
-    live = []
-    for folder in folders:
-        holder = lock_holder(folder)
-        if holder is not None:
-            live.append((folder, "a run is still going on there" + (f" (pid {holder})" if holder else "")))
-    return live
 
 
 def _read_runs(folders: Sequence[Path]) -> list[RunInfo]:
@@ -238,7 +228,7 @@ def history(folders: Sequence[Path], out_dir: Path | None = None, *, lang: str =
     ``history.html`` (in *lang*) written to *out_dir* (default: the current directory). A run still going on is
     left out (``HistoryResult.skipped`` says which and why)."""
     found = find_runs(folders)
-    skipped = _live(found)
+    skipped = live_runs(found)
     live = {folder for folder, _ in skipped}
     runs = _read_runs([folder for folder in found if folder not in live])
     if not runs:

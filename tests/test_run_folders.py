@@ -100,3 +100,78 @@ def test_a_damaged_journal_is_said_to_be_unresumable(
         assert "add --resume" not in err
     assert journal.read_bytes() == before
     assert len(sim_thread.simulator.received) == calls
+
+
+def _stopped_run(sim_thread: SimulatorThread, tmp_path: Path) -> list[str]:
+    """A run of 10 groups at 2 calls a second, time-boxed to 2 s (rows left interrupted, exit 1); its argv."""
+    manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, 10))
+    argv = sim_run_argv(sim_thread, manifest, tmp_path / "run", "--rate", "2", "--max-duration", "2s", "--quiet")
+    code, _, err = run_cli(*argv, "--concurrency", "2", "--max-attempts", "2")
+    assert code == 1, err
+    return argv
+
+
+@pytest.mark.slow
+def test_resume_dir_continues_with_the_settings_the_run_started_with(
+    sim_thread: SimulatorThread, env: dict[str, str], tmp_path: Path
+) -> None:
+    """`resume DIR` alone calls only the rows not finished, against the run's endpoint and project, at its pace
+    options (recorded in the journal, which holds no secret), and the run ends finished."""
+    _stopped_run(sim_thread, tmp_path)
+    folder = tmp_path / "run"
+    code, out, err = run_cli("status", str(folder), "--json")
+    assert code == 0, err
+    before = json.loads(out)
+    assert before["state"] == "interrupted" and before["by_outcome"]["interrupted"] > 0
+    calls = len(sim_thread.simulator.received)
+    code, _, err = run_cli("resume", str(folder), "--rate", "500", "--quiet")
+    assert code == 0, err
+    assert len(sim_thread.simulator.received) - calls == before["by_outcome"]["interrupted"]
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["sessions"] == 2 and summary["by_outcome"] == {"succeeded": 10}
+    journal = (folder / "journal.sqlite").read_bytes()
+    assert all(secret.encode() not in journal for secret in env.values())
+    code, out, err = run_cli("status", str(folder), "--json")
+    after = json.loads(out)
+    assert after["state"] == "finished" and after["eta_s"] is None
+    assert {k: v for k, v in after.items() if k not in ("state", "manifest_rows", "elapsed_s", "eta_s")} == summary
+
+
+def test_resume_dir_refuses_a_changed_endpoint_without_force(
+    sim_thread: SimulatorThread, env: dict[str, str], tmp_path: Path
+) -> None:
+    """An --endpoint given to `resume DIR` is a change of what the run calls: exit 2 without --force."""
+    _finished_run(sim_thread, tmp_path)
+    code, _, err = run_cli("resume", str(tmp_path / "run"), "--endpoint", "https://127.0.0.1:9")
+    assert code == 2
+    assert "endpoint was" in err and "--force" in err
+
+
+@pytest.mark.slow
+def test_status_of_a_live_run_reads_it_without_holding_it_up(tmp_path: Path) -> None:
+    """`status` of a run going on (a child process, its lock held): state running, rows so far, calls; the run
+    then finishes normally."""
+    with SimulatorThread(SimConfig(groups=60, failed_ratio=1.0, latency_ms=20)) as sim_thread:
+        argv = _child_argv(sim_thread, tmp_path, 50, "--rate", "20", "--concurrency", "2", "--quiet")
+        proc = subprocess.Popen(argv, env=child_env(sim_thread.config), stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while _puts(sim_thread) < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        code, out, err = run_cli("status", str(tmp_path / "run"), "--json")
+        text = run_cli("status", str(tmp_path / "run"))[1]
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    assert code == 0, err
+    live = json.loads(out)
+    assert live["state"] == "running" and live["manifest_rows"] == 50
+    assert 0 < live["by_outcome"].get("succeeded", 0) < 50 and live["calls"] >= live["by_outcome"]["succeeded"]
+    assert live["eta_s"] is None or live["eta_s"] > 0
+    assert ": running · " in text and " of 50 rows done" in text
+    assert json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))["by_outcome"] == {
+        "succeeded": 50
+    }
+
+
+def test_status_of_a_folder_without_a_run_exits_2(tmp_path: Path) -> None:
+    """`status` of a folder that holds no run says so (exit 2)."""
+    code, _, err = run_cli("status", str(tmp_path))
+    assert code == 2 and "holds no run" in err

@@ -190,7 +190,7 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     _add_action_options(p, rerun=False)
     _add_pace_and_output_options(p, rerun=False)
     _add_status_options(p)
-    _add_notify_options(p)
+    add_notify_options(p)
     g = p.add_argument_group("resume")
     g.add_argument(
         "--resume",
@@ -208,11 +208,11 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     """The pace and output options of `run`, and of `rerun`, where a value not given is the earlier run's."""
-    _add_pace_options(p, rerun=rerun)
+    add_pace_options(p, rerun=rerun)
     _add_output_options(p, rerun=rerun)
 
 
-def _add_pace_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
+def add_pace_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     """--rate, --concurrency, --max-attempts, --timeout: shown with their defaults for `run`, none for `rerun`."""
     from bulkretry.defaults import (
         DEFAULT_CONCURRENCY,
@@ -279,7 +279,7 @@ def _add_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     )
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
     add_lang_option(g)
-    _add_unattended_options(g)
+    add_unattended_options(g)
 
 
 def _add_action_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
@@ -344,7 +344,7 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> None:
+def add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> None:
     g = p.add_argument_group("notifications" + (" (not taken from the earlier run: give them again)" if rerun else ""))
     g.add_argument(
         "--notify",
@@ -365,7 +365,7 @@ def _add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> N
     )
 
 
-def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
+def add_unattended_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
     g.add_argument(
         "--log-file",
@@ -423,7 +423,7 @@ def add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _add_action_options(p, rerun=True)
     _add_pace_and_output_options(p, rerun=True)
     _add_status_options(p)
-    _add_notify_options(p, rerun=True)
+    add_notify_options(p, rerun=True)
     add_auth_options(p)
     p.set_defaults(handler=cmd_rerun)
 

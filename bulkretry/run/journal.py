@@ -51,6 +51,7 @@ __all__ = [
     "check_journal",
     "journal_damage",
     "read_only_uri",
+    "snapshot",
 ]
 
 log = logging.getLogger(__name__)
@@ -476,6 +477,42 @@ def _not_journal_tables(db: sqlite3.Connection) -> str:
     if not {"run", "rows"} <= tables:
         return "it is empty" if not tables else "it has no run and rows tables"
     return ""
+
+
+def snapshot(path: Path, folder: Path, *, tries: int = 5) -> Path:
+    """A copy in *folder* of the journal *path* of a run that is going on, its WAL applied, read without any lock
+    so the run is never held up (its exclusive locking mode keeps other connections out). The files are copied
+    again while either changed during the copy (a checkpoint); a frame cut short at the WAL's end is left out by
+    SQLite's own recovery."""
+    path = Path(path)
+    wal = path.with_name(path.name + "-wal")
+    copy = folder / path.name
+    for _ in range(tries):
+        before = _stamps(path, wal)
+        try:
+            shutil.copyfile(path, copy)
+            if wal.is_file():
+                shutil.copyfile(wal, folder / wal.name)
+        except OSError as exc:
+            raise JournalError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if _stamps(path, wal) == before:
+            break
+    with closing(sqlite3.connect(copy)) as db:  # the copy is ours: its WAL is folded in, read-only from here on
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return copy
+
+
+def _stamps(*paths: Path) -> list[tuple[int, int]]:
+    """Each file's size and modification time (0, 0 when there is none)."""
+    stamps = []
+    for path in paths:
+        try:
+            found = path.stat()
+        except OSError:
+            stamps.append((0, 0))
+        else:
+            stamps.append((found.st_size, found.st_mtime_ns))
+    return stamps
 
 
 def journal_damage(path: Path) -> str:
