@@ -68,8 +68,9 @@ IAM refuses the password login (4xx) the run stops at that first login, before I
 (1 if calls were made before it).
 
 Every finished row is kept at once in the run folder's journal.sqlite. After a crash, Ctrl-C or kill,
-run the same command with --resume: finished rows are not called again (only the few calls in flight
-at the crash may repeat). A folder that holds a run is never overwritten, and two runs cannot write one
+run the same command with --resume, or `bulkretry resume DIR` (the run's settings from its journal): finished
+rows are not called again (only the few calls in flight at the crash may repeat). `bulkretry status DIR` shows
+where a run stands, from another terminal. A folder that holds a run is never overwritten, and two runs cannot write one
 folder at the same time. `bulkretry rerun DIR` then makes a new run of just the rows that failed.
 
 examples:
