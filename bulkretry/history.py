@@ -177,6 +177,7 @@ class _Outcomes:
 
     def __init__(self, cleanup: ExitStack) -> None:
         folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bulkretry-history-"))
+        # uri=True lets ATTACH take each journal's read-only URI (read_only_uri).
         self._db = cleanup.enter_context(closing(sqlite3.connect(Path(folder) / "history.sqlite", uri=True)))
         self._db.isolation_level = None
         self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;")
