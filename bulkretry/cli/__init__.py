@@ -30,11 +30,14 @@ examples:
   bulkretry validate groups.xlsx --region cn-north-4 --project-id ID
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --rate 10
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --out runs/x --resume
+  bulkretry resume runs/x                          # the same, with the settings the run started with
+  bulkretry status runs/x                          # where a run stands, from another terminal
   bulkretry rerun runs/x                           # a new run of the rows that failed
   bulkretry run paused.xlsx --region cn-north-4 --project-id ID --action start --check-status   # start paused groups
   bulkretry discover --region cn-north-4 --project-id ID --target tasks --out tasks.xlsx   # the failed tasks
   bulkretry diff runs/x runs/x-rerun               # fixed, still failing, newly failing
   bulkretry history bulkretry-runs                 # every round of a campaign: history.csv, history.html
+  bulkretry prune bulkretry-runs --older-than 30d  # list the run folders to remove (--yes removes them)
   bulkretry sim --port 8080                        # run the simulator on its own
   bulkretry config                                 # each setting (bulkretry.toml, BULKRETRY_<OPTION>) and its origin
   bulkretry completion bash > ~/.local/share/bash-completion/completions/bulkretry
@@ -44,6 +47,7 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     from bulkretry.cli.completion import add_completion_parser
     from bulkretry.cli.config import add_config_options, add_config_parser
+    from bulkretry.cli.folders import add_prune_parser, add_resume_parser, add_status_parser
     from bulkretry.cli.run_options import add_rerun_parser, add_run_parser, add_validate_parser
     from bulkretry.cli.simulator import add_demo_parser, add_sim_parser
     from bulkretry.cli.tools import add_diff_parser, add_discover_parser, add_history_parser, add_report_parser
@@ -53,9 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_run_parser(sub)
     add_rerun_parser(sub)
+    add_resume_parser(sub)
+    add_status_parser(sub)
     add_report_parser(sub)
     add_diff_parser(sub)
     add_history_parser(sub)
+    add_prune_parser(sub)
     add_discover_parser(sub)
     add_validate_parser(sub)
     add_sim_parser(sub)

@@ -243,12 +243,22 @@ def _note_hidden_sheets(info: ManifestInfo, err: TextIO) -> None:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-
-    from bulkretry.run.prepare import prepare
-
     env = environment()
     sourced = Sourced(args, env)
-    settings = sourced.defaults(_run_settings_from(args, env))
+    return run_settings(args, sourced.defaults(_run_settings_from(args, env)), env, sourced, (out, err))
+
+
+def run_settings(
+    args: argparse.Namespace,
+    settings: RunSettings,
+    env: dict[str, str],
+    sourced: Sourced,
+    streams: tuple[TextIO, TextIO],
+) -> int:
+    """Read the manifest of *settings* and run it under the stop signals (``run``, ``resume``)."""
+    from bulkretry.run.prepare import prepare
+
+    out, err = streams
 
     def body(signals: StopSignals) -> int:
         prepared = prepare(settings, env, should_stop=signals.requested)
