@@ -147,10 +147,17 @@ class Notifier:
     warning on *err* and in the log file, and changes nothing else."""
 
     def __init__(
-        self, targets: Sequence[Target], network: Network, lang: str, *, only_failures: bool, log_file: Path | None
+        self,
+        targets: Sequence[Target],
+        network: Network,
+        lang: str,
+        *,
+        only_failures: bool,
+        log_file: Path | None,
+        budget: float,
     ) -> None:
         self.targets, self.network, self.lang = targets, network, lang
-        self.only_failures, self.log_file = only_failures, log_file
+        self.only_failures, self.log_file, self.budget = only_failures, log_file, budget
 
     def send(self, ending: JobEnding, err: TextIO) -> None:
         from bulkretry.errors import EXIT_OK
@@ -172,7 +179,9 @@ class Notifier:
             error=ending.error,
             run_id=ending.run_id,
         )
-        warnings = notify_ending(self.targets, told, lang=self.lang, network=self.network, auth=ending.auth)
+        warnings = notify_ending(
+            self.targets, told, lang=self.lang, network=self.network, auth=ending.auth, budget=self.budget
+        )
         log = logging.getLogger("bulkretry.notify")
         with json_log(self.log_file if warnings else None, err):
             for warning in warnings:
