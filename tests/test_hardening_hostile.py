@@ -5,22 +5,32 @@ characters."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from bulkretry.manifest.plan import Planner
 from bulkretry.notify.message import Ending, render
 from bulkretry.notify.send import BUDGET_VARIABLE, MAX_ANSWER_BYTES, resolve_targets, send_notifications
+from bulkretry.oms.auth import AgencyAuth
+from bulkretry.oms.client import OmsClient, make_session
+from bulkretry.oms.metadata import MetadataError, fetch_key, parse_key
 from bulkretry.oms.network import network_from
-from bulkretry.sim import SimulatorThread
+from bulkretry.records import Outcome, RowResult
+from bulkretry.run.engine import Engine, EngineConfig
+from bulkretry.sim import SimConfig, SimulatorThread, running_simulator
+from bulkretry.sim.state import SimState
 from tests.clitools import child_env, child_run_argv, failed_group_ids, start_child, write_group_manifest
 from tests.reports import run_summary
-from tests.servers import ServerThread
+from tests.servers import FakeMetadata, ServerThread, serve_metadata
 
 
 class Hostile:
@@ -134,3 +144,76 @@ def test_a_run_whose_target_drips_ends_with_a_warning(tmp_path: Path, sim_thread
         drip.close()
     assert child.returncode == 0, err
     assert "warning: notification to json://*** (--notify #1) not sent: no answer within" in err
+
+
+class CrLfMetadata(FakeMetadata):
+    """The metadata service answering its session tokens with a line end (``md-…\\r\\n``), or (*inside*) with a
+    line break inside the token, which no header can carry."""
+
+    def __init__(self, state: object, *, inside: bool = False, wall: Callable[[], float] | None = None) -> None:
+        super().__init__(state, ttl_s=3600, wall=wall)
+        self.inside = inside
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        answer = await super().handle(request)
+        if request.method == "PUT" and isinstance(answer, web.Response) and answer.status == 200:
+            token = str(answer.text)
+            return web.Response(text=f"{token[:4]}\r\n{token[4:]}" if self.inside else f"{token}\r\n")
+        return answer
+
+
+class ShiftedClock:
+    """Wall time, moved on by hand: shared by the simulator's state (key expiry) and the authenticator."""
+
+    def __init__(self) -> None:
+        self.shift = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.shift
+
+
+async def _agency_run(tmp_path: Path, *, inside: bool, shift: float) -> tuple[list[RowResult], Engine, int]:
+    """Twenty failed groups retried with the agency's keys, *shift* seconds after the first key came, while the
+    metadata service answers tokens with CR/LF (*inside* the token, or at its end): the results, the engine, and
+    the calls the simulator got."""
+    clock = ShiftedClock()
+    config = SimConfig(groups=20, failed_ratio=1.0)
+    state = SimState.from_config(config, clock=clock)
+    fake = CrLfMetadata(state, wall=clock)
+    async with running_simulator(config, state=state) as sim, serve_metadata(fake) as origin, make_session() as s:
+        first = parse_key(json.dumps(fake.answer(state.issue_key(3600))), clock())
+        auth = AgencyAuth(first, fetch=lambda: fetch_key(origin, clock=clock), clock=clock)
+        fake.inside = inside
+        clock.shift = shift
+        planner = Planner(columns=["group_id"], project_id=config.project_id, endpoint="http://x")
+        plans = [planner.plan(n + 2, {"group_id": g}) for n, g in enumerate(state.ids())]
+        engine = Engine(OmsClient(s, auth, endpoint=sim.url), EngineConfig(concurrency=4))
+        results: list[RowResult] = []
+        await engine.run(plans, results.append)
+        return results, engine, sim.calls
+
+
+async def test_a_session_token_with_a_line_end_is_used_without_it(tmp_path: Path) -> None:
+    """A token answered as ``md-…\\r\\n`` at a refresh: the line end is dropped and the keys are refreshed, so
+    every row is called and succeeds (it was a ValueError per row: failed internal_error, never sent)."""
+    results, engine, calls = await _agency_run(tmp_path, inside=False, shift=3100)
+    assert Counter(r.outcome for r in results) == {Outcome.SUCCEEDED: 20}
+    assert calls == 20 and not engine.halt_reason
+
+
+async def test_a_refresh_that_keeps_failing_halts_the_run_with_rows_left_to_resume(tmp_path: Path) -> None:
+    """A token with CR/LF inside (no header value) while the keys have expired: no row is sent or failed; the
+    run halts and every row is interrupted (halted), for --resume."""
+    results, engine, calls = await _agency_run(tmp_path, inside=True, shift=3700)
+    assert calls == 0
+    assert {(r.outcome, r.error_code) for r in results} == {(Outcome.INTERRUPTED, "halted")}
+    assert len(results) == 20 and "session token" in engine.halt_reason
+
+
+async def test_a_token_that_is_no_header_value_is_a_metadata_error() -> None:
+    """fetch_key: a session token with a line break inside is a MetadataError naming it, not a ValueError."""
+    fake = CrLfMetadata(SimState(), inside=True)
+    async with serve_metadata(fake) as origin:
+        with pytest.raises(MetadataError, match="session token"):
+            await fetch_key(origin)
+    assert fake.gets == 0
