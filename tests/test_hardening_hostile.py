@@ -88,6 +88,7 @@ def _good_target() -> tuple[ServerThread, list[dict]]:
     return ServerThread(handler), got
 
 
+@pytest.mark.slow
 def test_targets_that_drip_or_never_end_are_sent_at_once_within_one_budget() -> None:
     """A target dripping its headers is a warning once the budget is spent, the others are sent meanwhile (not one
     after another), and an endless answer is read to MAX_ANSWER_BYTES, then hung up on."""
@@ -217,3 +218,30 @@ async def test_a_token_that_is_no_header_value_is_a_metadata_error() -> None:
         with pytest.raises(MetadataError, match="session token"):
             await fetch_key(origin)
     assert fake.gets == 0
+
+
+@pytest.mark.slow
+def test_a_terminal_that_cannot_print_chinese_gets_replacement_characters(
+    tmp_path: Path, sim_thread: SimulatorThread
+) -> None:
+    """A zh-CN run on an ASCII terminal (PYTHONIOENCODING=ascii, LANG=C): the summary line comes with '?' for what
+    it cannot print, the notification is sent, exit 0 (it was a UnicodeEncodeError at the end: exit 1)."""
+    good, got = _good_target()
+    manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, 2))
+    with good:
+        argv = child_run_argv(
+            manifest,
+            sim_thread.url,
+            sim_thread.config.project_id,
+            tmp_path / "run",
+            "--lang",
+            "zh-CN",
+            "--notify",
+            good.url.replace("http", "json"),
+        )
+        env = {**child_env(sim_thread.config), "PYTHONIOENCODING": "ascii", "LANG": "C", "LC_ALL": "C"}
+        done = subprocess.run(argv, env=env, capture_output=True, timeout=120)
+    out, err = done.stdout.decode("ascii"), done.stderr.decode("ascii")
+    assert done.returncode == 0, err
+    assert "UnicodeEncodeError" not in err and "?" in out
+    assert len(got) == 1
