@@ -28,9 +28,18 @@ from bulkretry.records import Outcome, RowResult
 from bulkretry.run.engine import Engine, EngineConfig
 from bulkretry.sim import SimConfig, SimulatorThread, running_simulator
 from bulkretry.sim.state import SimState
-from tests.clitools import child_env, child_run_argv, failed_group_ids, start_child, write_group_manifest
+from tests.clitools import (
+    child_env,
+    child_run_argv,
+    failed_group_ids,
+    run_cli,
+    sim_run_argv,
+    start_child,
+    use_sim_credentials,
+    write_group_manifest,
+)
 from tests.reports import run_summary
-from tests.servers import FakeMetadata, ServerThread, serve_metadata
+from tests.servers import FakeMetadata, Listener, ServerThread, serve_metadata
 
 
 class Hostile:
@@ -245,3 +254,19 @@ def test_a_terminal_that_cannot_print_chinese_gets_replacement_characters(
     assert done.returncode == 0, err
     assert "UnicodeEncodeError" not in err and "?" in out
     assert len(got) == 1
+
+
+@pytest.mark.parametrize("no_proxy", ["10.0.0.0/8,127.0.0.0/8", "fd00::/8, 127.0.0.1/32"])
+def test_no_proxy_cidr_blocks_send_those_addresses_direct(
+    tmp_path: Path, sim_thread: SimulatorThread, monkeypatch: pytest.MonkeyPatch, no_proxy: str
+) -> None:
+    """NO_PROXY with CIDR blocks (as requests and curl read it): the OMS calls to 127.0.0.1 go direct, and the
+    proxy (a port that hangs up) is never asked."""
+    with Listener() as proxy:
+        use_sim_credentials(monkeypatch, sim_thread.config, HTTP_PROXY=proxy.url, NO_PROXY=no_proxy)
+        manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, 3))
+        code, out, err = run_cli(*sim_run_argv(sim_thread, manifest, tmp_path / "run", "--quiet"))
+    assert code == 0, err + out
+    assert proxy.connections == 0
+    direct = network_from({"HTTP_PROXY": "http://p:1", "NO_PROXY": no_proxy}).proxy_for("http://10.1.2.3/") is None
+    assert direct == no_proxy.startswith("10.")
