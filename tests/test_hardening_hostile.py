@@ -6,6 +6,7 @@ characters."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -270,3 +271,25 @@ def test_no_proxy_cidr_blocks_send_those_addresses_direct(
     assert proxy.connections == 0
     direct = network_from({"HTTP_PROXY": "http://p:1", "NO_PROXY": no_proxy}).proxy_for("http://10.1.2.3/") is None
     assert direct == no_proxy.startswith("10.")
+
+
+@pytest.mark.parametrize("kind", ["empty folder", "fifo", "no certificate"])
+def test_a_ca_bundle_without_a_certificate_exits_2_before_any_call(
+    tmp_path: Path, sim_thread: SimulatorThread, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """--ca-bundle naming an empty folder, a FIFO (never opened: it would block) or a file with no certificate:
+    exit 2 with the path in the message, nothing called, no run folder."""
+    bundle = tmp_path / "bundle"
+    if kind == "empty folder":
+        bundle.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(bundle)
+    else:
+        bundle.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n# nothing else\n")
+    use_sim_credentials(monkeypatch, sim_thread.config)
+    manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, 1))
+    received = len(sim_thread.simulator.received)
+    code, out, err = run_cli(*sim_run_argv(sim_thread, manifest, tmp_path / "run", "--ca-bundle", str(bundle)))
+    assert code == 2, err + out
+    assert f"--ca-bundle {bundle}" in err and "no such file" not in err
+    assert len(sim_thread.simulator.received) == received and not (tmp_path / "run").exists()

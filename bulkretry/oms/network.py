@@ -20,6 +20,7 @@ import base64
 import ipaddress
 import os
 import ssl
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -167,14 +168,46 @@ def _proxy(value: str, variable: str) -> Proxy:
 
 
 def _bundle_context(path: str, source: str) -> ssl.SSLContext:
-    """The verifying context that trusts the bundle *path* (a file of PEM certificates, or a folder) instead of
-    the system's store; ConfigError saying why it cannot serve."""
-    if not os.path.isdir(path) and not os.path.isfile(path):
+    """The verifying context that trusts the bundle *path* (a file of PEM certificates, or a folder of them)
+    instead of the system's store; ConfigError naming the path and saying why it cannot serve: missing, not a
+    file (a FIFO is never opened: it would block), or holding no certificate."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0
+    if not mode:
         raise ConfigError(
             f"{_where(path, source)}: no such file; give a file of PEM certificates (the CA that "
             "signs your proxy's or endpoint's certificate)"
         )
+    if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+        raise ConfigError(
+            f"{_where(path, source)} is not a regular file (a pipe, socket or device); give a file of PEM "
+            "certificates"
+        )
+    if stat.S_ISDIR(mode) and not _folder_holds_certificates(path):
+        raise ConfigError(
+            f"{_where(path, source)} is a folder that holds no PEM certificate; give a file of "
+            "-----BEGIN CERTIFICATE----- blocks, or a folder of them"
+        )
     return _context_for(path, source)
+
+
+def _folder_holds_certificates(path: str) -> bool:
+    """Whether one regular file in the folder *path* loads as at least one certificate (OpenSSL reads a folder
+    only when a call needs it, so an empty one would pass unseen until the first handshake)."""
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if not entry.is_file():  # (follows links; a FIFO is no file)
+                continue
+            probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            try:
+                probe.load_verify_locations(cafile=entry.path)
+            except (ssl.SSLError, OSError, ValueError):
+                continue
+            if probe.cert_store_stats()["x509"]:
+                return True
+    return False
 
 
 def _where(path: str, source: str) -> str:
@@ -190,7 +223,7 @@ def _context_for(ca_file: str | None, source: str) -> ssl.SSLContext:
     try:
         if os.path.isdir(ca_file):
             return ssl.create_default_context(capath=ca_file)
-        return ssl.create_default_context(cafile=ca_file)
+        context = ssl.create_default_context(cafile=ca_file)
     except ssl.SSLError as exc:  # (an OSError too: first)
         raise ConfigError(
             f"{where} holds no usable PEM certificate ({exc.reason or exc}); give a file of "
@@ -198,6 +231,9 @@ def _context_for(ca_file: str | None, source: str) -> ssl.SSLContext:
         ) from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{where} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    if not context.cert_store_stats()["x509"]:
+        raise ConfigError(f"{where} holds no PEM certificate; give a file of -----BEGIN CERTIFICATE----- blocks")
+    return context
 
 
 def network_from(env: Mapping[str, str], *, ca_bundle: str | None = None, verify: bool = True) -> Network:
