@@ -32,6 +32,7 @@ from bulkretry.sim.state import SimState
 from tests.clitools import (
     child_env,
     child_run_argv,
+    clear_credentials,
     failed_group_ids,
     run_cli,
     sim_run_argv,
@@ -293,3 +294,20 @@ def test_a_ca_bundle_without_a_certificate_exits_2_before_any_call(
     assert code == 2, err + out
     assert f"--ca-bundle {bundle}" in err and "no such file" not in err
     assert len(sim_thread.simulator.received) == received and not (tmp_path / "run").exists()
+
+
+def test_a_profile_mode_with_control_characters_is_shown_escaped(
+    tmp_path: Path, sim_thread: SimulatorThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KooCLI profile whose mode holds an escape sequence and a bell: exit 2, the mode shown escaped, no control
+    character reaches the terminal."""
+    clear_credentials(monkeypatch)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".hcloud").mkdir()
+    profile = {"name": "a", "mode": "SSO\x1b[2J\x07", "accessKeyId": "AK", "secretAccessKey": "SK"}
+    (tmp_path / ".hcloud" / "config.json").write_text(json.dumps({"current": "a", "profiles": [profile]}))
+    manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, 1))
+    code, out, err = run_cli(*sim_run_argv(sim_thread, manifest, tmp_path / "run"))
+    assert code == 2, err + out
+    assert "mode SSO\\x1b[2J\\x07," in err
+    assert not [c for c in err + out if ord(c) < 32 and c != "\n"]
