@@ -182,8 +182,7 @@ def _bundle_context(path: str, source: str) -> ssl.SSLContext:
         )
     if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
         raise ConfigError(
-            f"{_where(path, source)} is not a regular file (a pipe, socket or device); give a file of PEM "
-            "certificates"
+            f"{_where(path, source)} is not a regular file (a pipe, socket or device); give a file of PEM certificates"
         )
     if stat.S_ISDIR(mode) and not _folder_holds_certificates(path):
         raise ConfigError(
