@@ -7,6 +7,7 @@ so ``bulkretry --help`` starts fast.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -75,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Entry point: returns the exit status (the console script passes it to ``sys.exit``)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = _tolerant(out or sys.stdout)
+    err = _tolerant(err or sys.stderr)
     parser = build_parser()
     try:
         args = parse_arguments(parser, list(sys.argv[1:] if argv is None else argv), os.environ)
@@ -113,6 +114,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             file=err,
         )
         return _failed(args, out, f"{type(exc).__name__}: {exc}")
+
+
+def _tolerant(stream: TextIO) -> TextIO:
+    """*stream*, printing what its encoding cannot (Chinese on an ASCII terminal, ``LANG=C``, a Windows code page)
+    as replacement characters instead of raising: the terminal's text degrades, never the run."""
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        stream.reconfigure(errors="replace")
+    return stream
 
 
 def _failed(args: argparse.Namespace, out: TextIO, message: str, status: int = EXIT_FAILED) -> int:

@@ -357,12 +357,13 @@ def run_prepared(
         print("bulkretry: not confirmed: nothing was called", file=err)
         return EXIT_USAGE
     network = network_from(env, ca_bundle=args.ca_bundle, verify=settings.target.verify_tls)
-    targets = []
+    targets, budget = [], 0.0
     if args.notify:
-        from bulkretry.notify.send import resolve_targets
+        from bulkretry.notify.send import notify_budget, resolve_targets
 
         target = settings.target
         targets = resolve_targets(args.notify, env, region=target.region, project_id=target.project_id)
+        budget = notify_budget(env)
     log_file = Path(args.log_file) if args.log_file else None
     notifier = Notifier(
         targets,
@@ -370,6 +371,7 @@ def run_prepared(
         settings.output.lang,
         rule=NotifyRule(args.notify_on, args.report_url or ""),
         log_file=log_file,
+        budget=budget,
     )
     terminal = Terminal(out, err, quiet=args.quiet, json_summary=args.json_summary, log_file=log_file)
     request = JobRequest(

@@ -382,7 +382,8 @@ def add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> No
         "(dingtalk://, wecombot://, feishu://, slack://, mailto://, json://, ...) or "
         "smn://TOPIC_URN (Huawei Cloud SMN, signed with the run's credentials); env:NAME reads the "
         "URL from $NAME: prefer it, as these URLs hold keys and flags show in `ps`. A target that "
-        "fails is a warning; the exit status stays as it would be",
+        "fails is a warning; the exit status stays as it would be. All targets together have 30 s "
+        "(BULKRETRY_NOTIFY_BUDGET_S=SECONDS for another budget)",
     )
     g.add_argument(
         "--notify-on",
