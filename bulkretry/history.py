@@ -17,12 +17,13 @@ import html
 import os
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
 from bulkretry.errors import ConfigError
 from bulkretry.i18n import DEFAULT_LANG, translation
+from bulkretry.i18n.times import Locale, people_time
 from bulkretry.oms.actions import Action
 from bulkretry.records import FAILING, FINE
 from bulkretry.report import neutralise
@@ -176,9 +177,12 @@ def _collect(runs: Sequence[RunInfo]) -> dict[tuple[str, str], _Group]:
     return groups
 
 
-def history(folders: Sequence[Path], out_dir: Path | None = None, *, lang: str = DEFAULT_LANG) -> HistoryResult:
+def history(
+    folders: Sequence[Path], out_dir: Path | None = None, *, lang: str = DEFAULT_LANG, tz: str | None = None
+) -> HistoryResult:
     """The history of the runs in *folders* (or in the single runs root given): ``history.csv`` and
-    ``history.html`` (in *lang*) written to *out_dir* (default: the current directory)."""
+    ``history.html`` (in *lang*, its times in the zone *tz*, None: the machine's; history.csv keeps ISO 8601 UTC)
+    written to *out_dir* (default: the current directory)."""
     runs = _read_runs(find_runs(folders))
     groups = _collect(runs)
     out_dir = out_dir or Path.cwd()
@@ -189,7 +193,7 @@ def history(folders: Sequence[Path], out_dir: Path | None = None, *, lang: str =
     story = _Story.told(len(runs), groups, _outcome_word(lang))  # every group's figures, once
     files = [
         _replace(out_dir / CSV_NAME, lambda path: _write_csv(path, runs, groups)),
-        _replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, len(groups), story, lang)),
+        _replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, len(groups), story, Locale(lang, tz))),
     ]
     return HistoryResult(runs, len(groups), story.never_total, story.fixed, story.not_fine, out_dir, files)
 
@@ -404,8 +408,10 @@ def _mixed(runs: Sequence[RunInfo], lang: str) -> str:
     return f'<p class="fail">{html.escape(text.format(actions=", ".join(actions)))}</p>'
 
 
-def _write_html(path: Path, runs: Sequence[RunInfo], groups: int, story: _Story, lang: str) -> None:
+def _write_html(path: Path, runs: Sequence[RunInfo], groups: int, story: _Story, locale: Locale) -> None:
     e = html.escape
+    lang = locale.lang
+    runs = [replace(run, started_at=people_time(run.started_at, locale.tz)) for run in runs]  # as people read it
     _ = translation(lang).gettext
     page = (
         _head(runs, groups, story, lang)

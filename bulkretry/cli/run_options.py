@@ -8,6 +8,7 @@ import argparse
 from bulkretry.cli.common import (
     add_command,
     add_lang_option,
+    add_tz_option,
     batch_size_type,
     concurrency_type,
     duration_type,
@@ -304,6 +305,7 @@ def _add_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     )
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
     add_lang_option(g)
+    add_tz_option(g)
     _add_unattended_options(g)
 
 
