@@ -42,10 +42,18 @@ __all__ = [
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Every command's help: descriptions and examples as written, option help from column 32."""
+    """Every command's help: descriptions and examples as written, option help from column 32, and an option's
+    default at the end of its help where it has one and the help does not already say it."""
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default in (None, False, True, argparse.SUPPRESS) or default == [] or "default" in text or not text:
+            return action.help
+        return f"{text} (default: %(default)s)"
 
 
 def add_command(

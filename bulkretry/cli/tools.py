@@ -199,7 +199,9 @@ def add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         sub, "discover", "write a manifest of the groups (or tasks) in a status (default: failed)", DISCOVER_HELP
     )
     add_where_options(
-        p, region_use="for the default endpoint", project_help="the project (default: $HUAWEICLOUD_SDK_PROJECT_ID)"
+        p.add_argument_group("where"),
+        region_use="for the default endpoint",
+        project_help="the project (default: $HUAWEICLOUD_SDK_PROJECT_ID)",
     )
     _add_discover_what(p.add_argument_group("what"))
     add_auth_options(p)
