@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bulkretry.i18n import lang_from_env, parse_lang, resolve_lang, translation
+from bulkretry.i18n.times import Locale
 from bulkretry.oms.codes import CODES, explain
 from bulkretry.oms.status import STATUS_NAMES, status_name
 from bulkretry.report import write_reports
@@ -262,7 +263,7 @@ def test_browser_fills_the_chinese_table_with_chinese_words_and_filters_by_the_c
         formats=["html"],
         extra_columns=("备注",),
         details=DETAILS,
-        lang="zh-CN",
+        locale=Locale("zh-CN"),
     )
     url = (tmp_path / "run" / "report.html").as_uri()
     dom = chromium(tmp_path, "--dump-dom", url + "#outcome=failed").stdout

@@ -131,7 +131,7 @@ def _output(args: argparse.Namespace, formats: tuple[str, ...]) -> Output:
 
     from bulkretry.run.settings import Output
 
-    return Output(out_dir=Path(args.out) if args.out else None, formats=formats, lang=lang_of(args))
+    return Output(out_dir=Path(args.out) if args.out else None, formats=formats, lang=lang_of(args), tz=args.tz)
 
 
 def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings:
@@ -365,10 +365,12 @@ def run_prepared(
         targets = resolve_targets(args.notify, env, region=target.region, project_id=target.project_id)
         budget = notify_budget(env)
     log_file = Path(args.log_file) if args.log_file else None
+    from bulkretry.i18n.times import Locale
+
     notifier = Notifier(
         targets,
         network,
-        settings.output.lang,
+        Locale(settings.output.lang, settings.output.zone),
         rule=NotifyRule(args.notify_on, args.report_url or ""),
         log_file=log_file,
         budget=budget,

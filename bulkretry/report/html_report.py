@@ -44,6 +44,7 @@ from urllib.parse import quote
 
 from bulkretry import __version__
 from bulkretry.i18n import DEFAULT_LANG, translation
+from bulkretry.i18n.times import people_time
 from bulkretry.oms.actions import Action
 from bulkretry.oms.codes import explain
 from bulkretry.records import REPORT_COLUMNS, SET_ASIDE, RunSummary, Tally
@@ -87,6 +88,7 @@ _TABLE = (
     "finished_at",
 )
 _LATENCY_AT = _TABLE.index("latency_ms")
+_FINISHED_AT = _TABLE.index("finished_at")
 
 #: The words the table's script shows (one place, to translate): its column titles and the labels in its cells.
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*(?: auto| RUN_DIR| failed)?)")
@@ -123,11 +125,14 @@ class HtmlReport(TextFileReport):
         *,
         max_rows: int | None = None,
         lang: str = DEFAULT_LANG,
+        tz: str | None = None,
     ) -> None:
         super().__init__(path)
         self.details = details
         #: The page's language (``en``, ``zh-CN``).
         self.lang = lang
+        #: The zone of the page's times (an IANA name; None: the machine's).
+        self.tz = tz
         #: The most rows the table keeps (default ``MAX_TABLE_ROWS``).
         self.max_rows = MAX_TABLE_ROWS if max_rows is None else max_rows
         self._summary: RunSummary | None = None
@@ -185,6 +190,7 @@ class HtmlReport(TextFileReport):
                 row = [_cell(values[i]) for i in self._pick]
                 if isinstance(latency, float):
                     row[_LATENCY_AT] = round(latency, 1)
+                row[_FINISHED_AT] = people_time(row[_FINISHED_AT], self.tz)  # the csv keeps it in UTC
                 self._table.append(row)
 
     def finish(self) -> None:
@@ -219,26 +225,26 @@ class HtmlReport(TextFileReport):
             [
                 f'<header><p class="kicker">{_kicker(action, _)}</p>'
                 f"<h1>{_('Run {run_id}').format(run_id=_mono(s.run_id))}"
-                f"</h1>{_meta(s, details.get('params'), _)}"
+                f"</h1>{_meta(s, details.get('params'), _, self.tz)}"
                 f'<p class="verdict {tone}"><span class="pill">{escape(word)}</span> '
                 f"{escape(sentence)}{command_html}</p>"
                 "</header>",
                 _section(_("Outcomes"), _outcomes(by_outcome, total, lang), "outcomes"),
                 _section(_("Top error codes"), _codes(dict(tally.errors), self._examples, total, lang), "codes"),
-                _section(_("Calls per second"), timeline_chart(details.get("timeline"), lang), "timeline"),
+                _section(_("Calls per second"), timeline_chart(details.get("timeline"), lang, self.tz), "timeline"),
                 _section(_("Latency"), latency_chart(self._latency, lang), "latency"),
                 _section(
                     _("Rows that did not succeed"),
                     _failed_objects(self.failed_objects, self.story_rows, _) + _table(self.not_ok, len(self._table), _),
                     "rows",
                 ),
-                _section(_("Run details"), run_details(s, details.get("params"), _), "details"),
+                _section(_("Run details"), run_details(s, details.get("params"), _, self.tz), "details"),
                 "<footer>"
                 + _(
                     "Written by bulkretry {version} on {when}. This page is self-contained and makes no "
                     "network requests. The run's journal.sqlite holds every row: <code>bulkretry report "
                     "RUN_DIR --format csv</code> writes them all to report.csv."
-                ).format(version=escape(__version__), when=_now())
+                ).format(version=escape(__version__), when=people_time(datetime.now(timezone.utc), self.tz))
                 + "</footer>",
             ]
         )
@@ -263,13 +269,13 @@ def _kicker(action: Action, _: Callable[[str], str]) -> str:
     return escape(_("bulkretry · OMS {action} · run report").format(action=_(action_label(action))))
 
 
-def _meta(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
+def _meta(s: RunSummary, params: Any, _: Callable[[str], str], tz: str | None) -> str:
     """One line under the title: the manifest, when, how long, how many calls, where."""
     params = params if isinstance(params, Mapping) else {}
     where = params.get("endpoint") or params.get("region")
     items = [
         s.manifest,
-        when_text(s.started_at)[:16] + " UTC" if s.started_at else "",
+        when_text(s.started_at, tz) if s.started_at else "",
         duration_text(s.duration_s, _),
         _("{calls} calls").format(calls=f"{s.calls:,}")
         + (_(" and {reads} status reads").format(reads=f"{s.status_reads:,}") if s.status_reads else "")
@@ -415,7 +421,3 @@ def _script_json(data: Any) -> str:
 
 def _hash_value(text: str) -> str:
     return quote(text, safe="")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

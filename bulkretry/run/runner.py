@@ -30,6 +30,7 @@ from bulkretry.errors import (
     UnsavedResults,
 )
 from bulkretry.i18n import DEFAULT_LANG
+from bulkretry.i18n.times import Locale
 from bulkretry.manifest.annotate import AnnotatedWriter
 from bulkretry.manifest.plan import RowPlan
 from bulkretry.oms.auth import Authenticator
@@ -103,6 +104,7 @@ def _open(prepared: PreparedRun) -> OpenRun:
         "manifest_sha256": prepared.manifest_sha256,
         "manifest_rows": prepared.rows,
         "extra_columns": prepared.extra_columns,
+        "tz": s.output.zone,  # the zone of the times people read, for `report` and `rerun`
     }
     out_dir = s.output.out_dir
     if s.resume.resume:
@@ -445,7 +447,7 @@ class _Session:
                 formats=s.output.formats,
                 extra_columns=self.prepared.extra_columns,
                 details=_report_details(journal.params()),
-                lang=s.output.lang,
+                locale=Locale(s.output.lang, s.output.zone),
             )
         except OSError as exc:
             annotating.discard()
@@ -653,10 +655,13 @@ def _report_details(params: Mapping[str, Any]) -> dict[str, Any]:
     return {"params": {k: params[k] for k in public if k in params}, "timeline": params.get("timeline", [])}
 
 
-def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None, lang: str = DEFAULT_LANG) -> RunResult:
+def rebuild_reports(
+    out_dir: Path, formats: tuple[str, ...] | None = None, lang: str = DEFAULT_LANG, tz: str | None = None
+) -> RunResult:
     """Write the reports of the run in *out_dir* again from its journal (under its lock); no call is made.
 
-    *formats* default to the run's own; *lang* is the reports' language (see ``write_reports``). A run that
+    *formats* default to the run's own; *lang* is the reports' language and *tz* their zone (default: the run's,
+    else the machine's; see ``write_reports``). A run that
     never finished (killed) is reported as its journal stands: rows it never reached are simply absent, and
     ``--resume`` is the way to complete it.
     """
@@ -676,7 +681,7 @@ def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None, lang:
                 formats=chosen,
                 extra_columns=extra_columns,
                 details=_report_details(params),
-                lang=lang,
+                locale=Locale(lang, tz or params.get("tz")),
             )
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):  # an archive: nothing was called, nothing lost

@@ -29,6 +29,7 @@ from bulkretry.defaults import (
 )
 from bulkretry.errors import UsageError
 from bulkretry.i18n import DEFAULT_LANG
+from bulkretry.i18n.times import local_zone
 from bulkretry.manifest.read import WORKBOOK_SUFFIXES
 from bulkretry.oms.actions import ACTION_NAMES, DEFAULT_ACTION, PRIORITIES, TARGETS
 from bulkretry.oms.credentials import check_setting
@@ -221,7 +222,7 @@ class Work:
 
 @dataclass(frozen=True)
 class Output:
-    """Where the run's files go, in which formats and language."""
+    """Where the run's files go, in which formats, language and time zone."""
 
     out_dir: Path | None = None
     runs_root: Path = DEFAULT_RUNS_ROOT
@@ -229,6 +230,15 @@ class Output:
     #: The language of report.html, the xlsx Summary sheet and the summary line (``--lang``). Not kept in the
     #: journal: ``report`` and ``rerun`` take theirs from ``--lang`` or the environment.
     lang: str = DEFAULT_LANG
+    #: The zone of the times people read (``--tz``: an IANA name, ``UTC``); None: an earlier run's for ``rerun``
+    #: and ``--resume``, else the machine's. The runner keeps ``zone`` in the journal (``tz``) for ``report``
+    #: and ``rerun``.
+    tz: str | None = None
+
+    @property
+    def zone(self) -> str:
+        """The zone the run shows its times in: ``tz``, else the machine's (``i18n.times.local_zone``)."""
+        return self.tz or local_zone()
 
 
 @dataclass(frozen=True)
@@ -294,6 +304,8 @@ def resumed(settings: RunSettings, work_given: Mapping[str, Any] | None = None) 
     params = resumable_params(out_dir) if exists else {}
     if work_given is not None:
         settings = replace(settings, work=replace(_earlier_work(params), **work_given))
+    if settings.output.tz is None:  # and its zone
+        settings = replace(settings, output=replace(settings.output, tz=params.get("tz")))
     if settings.pacing.halt_on_failure is None:  # the run's own --halt-on-failure goes on unless given again
         pacing = replace(settings.pacing, halt_on_failure=halt_setting(params.get("halt_on_failure")))
         settings = replace(settings, pacing=pacing)
@@ -365,8 +377,8 @@ def rerun_settings(
 
     *target*'s endpoint, region and project, and each of *pacing*'s options, fall back to the earlier run's
     value when None; *checks* and *output* are taken as they are (but ``output.formats`` falls back to the
-    earlier run's when empty, and the body's ``migrate_failed_object`` is always the earlier run's). The new
-    run's folder goes beside the earlier one.
+    earlier run's when empty, ``output.tz`` when None, and the body's ``migrate_failed_object`` is always the
+    earlier run's). The new run's folder goes beside the earlier one.
     """
     old = selection.source_params
     path = manifest or old.get("manifest_path") or old.get("manifest")
@@ -381,6 +393,7 @@ def rerun_settings(
         output=replace(
             given_output,
             formats=given_output.formats or tuple(old.get("formats") or FORMATS),
+            tz=given_output.tz or old.get("tz"),
             runs_root=selection.source_dir.parent,
         ),
         resume=Resume(selection=selection),
