@@ -260,7 +260,7 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def _add_pace_and_output_options(groups: dict[str, argparse._ArgumentGroup], *, rerun: bool) -> None:
     """The pace and output options of `run`, and of `rerun`, where a value not given is the earlier run's."""
     add_pace_options(groups["pacing"], rerun=rerun)
-    _add_time_box_options(groups["pacing"])
+    add_time_box_options(groups["pacing"])
     _add_output_options(groups["output"], groups["action and target"], rerun=rerun)
 
 
@@ -450,7 +450,7 @@ def add_unattended_options(g: argparse._ArgumentGroup) -> None:
     )
 
 
-def _add_time_box_options(g: argparse._ArgumentGroup) -> None:
+def add_time_box_options(g: argparse._ArgumentGroup) -> None:
     """--max-duration and --halt-on-failure: when a run stops starting calls."""
     g.add_argument(
         "--max-duration",
