@@ -65,10 +65,12 @@ def render(
     gettext: Callable[[str], str] = _identity,
     outcome_name: Callable[[str], str] = _identity,
     max_bytes: int = BODY_MAX_BYTES,
+    message: Callable[[str], str] = _identity,
 ) -> Message:
     """The notification of *ending*: a title of at most :data:`TITLE_MAX_BYTES` and a body such that title,
     a line break and body take at most *max_bytes* UTF-8 bytes. *gettext* translates the sentences and
-    *outcome_name* names an outcome (``failed``) in the text's language."""
+    *outcome_name* names an outcome (``failed``) in the text's language; *message* says one of our own messages
+    (a halt's reason) in it."""
     _ = gettext
     summary = ending.summary
     run_id = summary.run_id if summary is not None else ending.run_id
@@ -91,7 +93,7 @@ def render(
     if summary is not None:
         lines.extend(_counted(summary, _, outcome_name))
     if ending.halted:
-        lines.append(_("Halted: {why}").format(why=ending.halted))
+        lines.append(_("Halted: {why}").format(why=message(ending.halted)))
     if ending.signal:
         lines.append(_("Stopped by {signal}: unfinished rows are interrupted").format(signal=ending.signal))
     if ending.error:
