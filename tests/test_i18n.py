@@ -164,7 +164,7 @@ def test_every_error_code_and_status_is_explained_in_chinese() -> None:
         assert (meaning, action) != explain(code), code
     assert explain("OMS.1015")[0].startswith("The task group is not in a state that can be retried")
     assert explain("OMS.1015", "zh-CN")[0].startswith("迁移任务组当前的状态不能重启")
-    assert [status_name(s, "zh-CN") for s in (5, 6, 1)] == ["迁移失败", "已完成", "迁移中"]
+    assert [status_name(s, "zh-CN") for s in (5, 6, 1)] == ["迁移失败", "迁移完成", "执行中"]
     assert all(CJK.search(status_name(s, "zh-CN")) for s in STATUS_NAMES)
     assert status_name(5) == "migration failed"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bulkretry.i18n import DEFAULT_LANG, translation
+from bulkretry.i18n.messages import translate
 from bulkretry.i18n.times import Locale, local_zone
 from bulkretry.notify.message import Ending, render
 from bulkretry.notify.send import DEFAULT_BUDGET, Target, send_notifications, signer_for
@@ -33,6 +34,7 @@ def notify_ending(
         gettext=translation(lang).gettext,
         outcome_name=(lambda k: k) if lang == DEFAULT_LANG else (lambda k: outcome_label(k, lang)),
         tz=locale.tz or local_zone(),
+        message=lambda text: translate(text, lang),
     )
     return send_notifications(
         targets,

@@ -105,7 +105,7 @@ def duration_text(seconds: float, _: Callable[[str], str]) -> str:
     if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
         return "—"
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        return _("{n} s").format(n=f"{seconds:.1f}")
     minutes, sec = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
@@ -113,7 +113,7 @@ def duration_text(seconds: float, _: Callable[[str], str]) -> str:
         _("{n} d").format(n=days) if days else "",
         _("{n} h").format(n=hours) if hours else "",
         _("{n} min").format(n=minutes) if minutes else "",
-        f"{sec} s" if sec and not days else "",
+        _("{n} s").format(n=sec) if sec and not days else "",
     ]
     return " ".join(p for p in parts if p)
 

@@ -44,6 +44,7 @@ from urllib.parse import quote
 
 from bulkretry import __version__
 from bulkretry.i18n import DEFAULT_LANG, translation
+from bulkretry.i18n.messages import translate
 from bulkretry.i18n.times import people_time
 from bulkretry.oms.actions import Action
 from bulkretry.oms.codes import explain
@@ -59,7 +60,7 @@ from bulkretry.report.charts import (
 )
 from bulkretry.report.common import ID_AT, TextFileReport, Value, run_action
 from bulkretry.report.html_details import cut, duration_text, positive, run_details, when_text
-from bulkretry.report.labels import OUTCOME_ORDER, action_label, script_words
+from bulkretry.report.labels import MEANING_COLUMNS, OUTCOME_ORDER, action_label, script_words
 from bulkretry.report.verdict import verdict
 
 __all__ = ["MAX_TABLE_ROWS", "HtmlReport"]
@@ -89,6 +90,7 @@ _TABLE = (
 )
 _LATENCY_AT = _TABLE.index("latency_ms")
 _FINISHED_AT = _TABLE.index("finished_at")
+_MESSAGE_AT = _TABLE.index("error_msg")
 
 #: The words the table's script shows (one place, to translate): its column titles and the labels in its cells.
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*(?: auto| RUN_DIR| failed)?)")
@@ -163,6 +165,13 @@ class HtmlReport(TextFileReport):
         self._pick = (*(self._at[name] for name in table), *range(len(REPORT_COLUMNS), len(header)))
         self._slots = tuple(self._at[name] for name in ("outcome", "error_code", "error_msg", "latency_ms"))
         self._fail_num_at = self._at.get("group_fail_num")
+        # The table's cells that hold our own words (stored in English): the message, and a status's meaning.
+        self._words_at = () if self.lang == DEFAULT_LANG else (_MESSAGE_AT, *self._meanings())
+
+    def _meanings(self) -> tuple[int, ...]:
+        """Where the table row holds a status's meaning (``status_before_meaning``...), which is said in the
+        page's language."""
+        return tuple(i for i, name in enumerate(self._columns) if name in MEANING_COLUMNS)
 
     def write(self, values: tuple[Value, ...]) -> None:
         at_outcome, at_code, at_msg, at_latency = self._slots
@@ -176,7 +185,7 @@ class HtmlReport(TextFileReport):
         if code and outcome not in SET_ASIDE:  # a server that makes up codes cannot make this grow without bound
             if code in self._codes or len(self._codes) < _MAX_EXAMPLES:
                 self._codes[code] += 1
-                self._examples.setdefault(code, str(values[at_msg] or ""))
+                self._examples.setdefault(code, translate(str(values[at_msg] or ""), self.lang))
             else:
                 self._codes["(other codes)"] += 1
         if outcome != "succeeded":
@@ -187,11 +196,23 @@ class HtmlReport(TextFileReport):
                     self.failed_objects += fail_num
                     self.story_rows += 1
             if len(self._table) < self.max_rows:
-                row = [_cell(values[i]) for i in self._pick]
+                row = [values[i] for i in self._pick]
+                for at in self._words_at:
+                    row[at] = self._words(row[at], at)
+                row = [_cell(value) for value in row]
                 if isinstance(latency, float):
                     row[_LATENCY_AT] = round(latency, 1)
                 row[_FINISHED_AT] = people_time(row[_FINISHED_AT], self.tz)  # the csv keeps it in UTC
                 self._table.append(row)
+
+    def _words(self, value: Value, at: int) -> Value:
+        """A cell of our own words in the page's language: a message through the message table, a status's
+        meaning through the catalog."""
+        if not isinstance(value, str) or not value or self.lang == DEFAULT_LANG:
+            return value
+        if at == _MESSAGE_AT:
+            return translate(value, self.lang)
+        return translate(value, self.lang) if value.startswith("status ") else translation(self.lang).gettext(value)
 
     def finish(self) -> None:
         assert self._fh is not None and self._summary is not None

@@ -30,6 +30,7 @@ from bulkretry.errors import (
     UnsavedResults,
 )
 from bulkretry.i18n import DEFAULT_LANG
+from bulkretry.i18n.messages import EARLIER_SESSION, MAX_DURATION_REASON, say
 from bulkretry.i18n.times import Locale
 from bulkretry.manifest.annotate import AnnotatedWriter
 from bulkretry.manifest.plan import RowPlan
@@ -290,10 +291,7 @@ class _Session:
     def record(self, result: RowResult) -> None:
         """Journal one row's result; an answer from the service is on disk within this loop turn."""
         if result.row <= self.horizon_before and result.outcome is Outcome.FAILED:
-            result = result._replace(
-                error_msg=f"{result.error_msg} (the earlier session may have called this "
-                "row before it stopped: that call may have restarted the group)"
-            )
+            result = result._replace(error_msg=say(EARLIER_SESSION, message=result.error_msg))
         try:
             self.journal.record(result)
         except JournalError as exc:
@@ -323,7 +321,7 @@ class _Session:
             deadline = self.loop.call_later(
                 max_duration,
                 self.engine.halt,
-                f"the run reached --max-duration {format_duration(max_duration)}; continue it with --resume",
+                say(MAX_DURATION_REASON, duration=format_duration(max_duration)),
                 "max_duration",
             )
         try:
