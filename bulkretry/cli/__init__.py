@@ -35,6 +35,8 @@ examples:
   bulkretry discover --region cn-north-4 --project-id ID --target tasks --out tasks.xlsx   # the failed tasks
   bulkretry diff runs/x runs/x-rerun               # fixed, still failing, newly failing
   bulkretry history bulkretry-runs                 # every round of a campaign: history.csv, history.html
+  bulkretry run groups.xlsx --region cn-north-4 --shard 0/3 --out runs/s0   # one of 3 workers; then:
+  bulkretry merge runs/s0 runs/s1 runs/s2 --out runs/merged                 # one report of the 3 shards
   bulkretry sim --port 8080                        # run the simulator on its own
   bulkretry config                                 # each setting (bulkretry.toml, BULKRETRY_<OPTION>) and its origin
   bulkretry completion bash > ~/.local/share/bash-completion/completions/bulkretry
@@ -44,6 +46,7 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     from bulkretry.cli.completion import add_completion_parser
     from bulkretry.cli.config import add_config_options, add_config_parser
+    from bulkretry.cli.merge import add_merge_parser
     from bulkretry.cli.run_options import add_rerun_parser, add_run_parser, add_validate_parser
     from bulkretry.cli.simulator import add_demo_parser, add_sim_parser
     from bulkretry.cli.tools import add_diff_parser, add_discover_parser, add_history_parser, add_report_parser
@@ -56,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_diff_parser(sub)
     add_history_parser(sub)
+    add_merge_parser(sub)
     add_discover_parser(sub)
     add_validate_parser(sub)
     add_sim_parser(sub)

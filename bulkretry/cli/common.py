@@ -33,6 +33,7 @@ __all__ = [
     "positive_int",
     "rate_type",
     "ratio",
+    "shard_type",
     "sim_groups_type",
     "timeout_type",
     "verify_timeout_type",
@@ -114,6 +115,7 @@ outcomes_type = _parsed_by("run.rerun", "parse_outcomes")
 duration_type = _parsed_by("run.settings", "parse_duration")
 lang_type = _parsed_by("i18n", "parse_lang")
 halt_on_failure_type = _parsed_by("run.halt", "parse_halt_on_failure")
+shard_type = _parsed_by("manifest.shard", "parse_shard")
 
 LANG_HELP = (
     "language of report.html, history.html, the Summary sheet of report.xlsx and the summary line: zh-CN "

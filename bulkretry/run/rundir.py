@@ -44,6 +44,7 @@ CALL_SETTINGS = (
     "action",
     "target",
     "priority",
+    "shard",
 )
 
 
