@@ -15,6 +15,7 @@ __all__ = [
     "HelpFormatter",
     "add_command",
     "add_lang_option",
+    "add_report_options",
     "batch_size_type",
     "concurrency_type",
     "duration_type",
@@ -127,6 +128,19 @@ LANG_HELP = (
 def add_lang_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--lang``, on the commands that write what people read (run, rerun, report, demo, history)."""
     p.add_argument("--lang", type=lang_type, default=None, metavar="zh-CN|en", help=LANG_HELP)
+
+
+def add_report_options(p: argparse.ArgumentParser, default: str) -> None:
+    """``--format`` and ``--lang`` of the commands that write a run's reports from journals (``report``, ``merge``);
+    *default* says whose formats are written without ``--format``."""
+    p.add_argument(
+        "--format",
+        type=formats_type,
+        default=None,
+        metavar="LIST",
+        help=f"comma list of report formats (default: {default})",
+    )
+    add_lang_option(p)
 
 
 def lang_of(args: argparse.Namespace) -> str:

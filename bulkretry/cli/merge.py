@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from bulkretry.cli.common import add_command, add_lang_option, formats_type, lang_of
+from bulkretry.cli.common import add_command, add_report_options, lang_of
 
 MERGE_HELP = """\
 Join the run folders of the shards of one manifest (each a `bulkretry run --shard I/N`) into one report:
@@ -29,14 +29,7 @@ def add_merge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p = add_command(sub, "merge", "one report from the shard folders of one manifest", MERGE_HELP)
     p.add_argument("shard_dirs", nargs="+", metavar="DIR", help="the run folder of each shard (--shard I/N)")
     p.add_argument("--out", required=True, metavar="DIR", help="where the merged report goes (a folder of its own)")
-    p.add_argument(
-        "--format",
-        type=formats_type,
-        default=None,
-        metavar="LIST",
-        help="comma list of report formats (default: the first shard's)",
-    )
-    add_lang_option(p)
+    add_report_options(p, "the first shard's")
     p.set_defaults(handler=_cmd_merge)
 
 

@@ -69,6 +69,7 @@ def merge_runs(
         shards = [_shard_run(folder, journal) for folder, journal in zip(folders, journals)]
         _check_one_job(shards)
         _check_every_shard(shards)
+        stack.enter_context(_out_lock(Path(out_dir)))
         summary = merged_summary(shards, Path(out_dir))
         rows = heapq.merge(*(journal.results() for journal in journals), key=attrgetter("row"))
         try:
@@ -95,6 +96,16 @@ def _check_out(out_dir: Path, folders: Sequence[Path]) -> None:
         raise UsageError(f"--out {out_dir} is one of the shards: merge into a folder of its own")
     if (out_dir / JOURNAL_NAME).exists():
         raise UsageError(f"--out {out_dir} holds a run ({JOURNAL_NAME}): merge into a folder of its own")
+
+
+def _out_lock(out_dir: Path) -> RunLock:
+    """*out_dir*'s lock, so that two merges into one folder (the shards of a CronJob each trying it as they end)
+    never write it at once: the second is refused."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {out_dir}: {exc.strerror or exc}; choose another --out") from None
+    return RunLock(out_dir)
 
 
 @contextmanager
