@@ -186,3 +186,26 @@ def test_merge_refuses_a_live_shard_and_a_run_without_shard(shards: list[Path], 
     assert code == 2 and "is not a shard" in err, err
     code, _, err = run_cli("merge", *map(str, shards), "--out", str(shards[0]))
     assert code == 2 and "one of the shards" in err, err
+
+
+def test_merge_exits_3_when_a_shard_halted(
+    env: dict[str, str], sim_config: SimConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard whose calls were all refused halted (exit 3): the merge reports its rows and exits 3, naming it."""
+    with SimulatorThread(sim_config) as sim_thread:
+        manifest = _manifest(tmp_path / "groups.csv", sim_thread)
+        folders = []
+        for index in range(SHARDS):
+            if index == 1:
+                monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "not-the-simulator-secret")
+            out = tmp_path / f"shard-{index}"
+            code, _, err = run_manifest(
+                manifest, sim_thread.url, sim_thread.config.project_id, out, "--shard", f"{index}/{SHARDS}"
+            )
+            assert code == (3 if index == 1 else 1), err
+            monkeypatch.setenv("HUAWEICLOUD_SDK_SK", sim_config.sk)
+            folders.append(out)
+    code, out, err = run_cli("merge", *map(str, folders), "--out", str(tmp_path / "merged"))
+    assert code == 3 and "halted: shard 1/3:" in err, out + err
+    summary = json.loads((tmp_path / "merged" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["rows"] == 300 and summary["halt_code"] == "halted" and summary["by_outcome"]["interrupted"] > 0
