@@ -15,6 +15,7 @@ __all__ = [
     "HelpFormatter",
     "add_command",
     "add_lang_option",
+    "add_report_options",
     "add_tz_option",
     "batch_size_type",
     "concurrency_type",
@@ -34,6 +35,7 @@ __all__ = [
     "positive_int",
     "rate_type",
     "ratio",
+    "shard_type",
     "sim_groups_type",
     "timeout_type",
     "tz_type",
@@ -125,6 +127,7 @@ duration_type = _parsed_by("run.settings", "parse_duration")
 lang_type = _parsed_by("i18n", "parse_lang")
 tz_type = _parsed_by("i18n.times", "parse_tz")
 halt_on_failure_type = _parsed_by("run.halt", "parse_halt_on_failure")
+shard_type = _parsed_by("manifest.shard", "parse_shard")
 
 LANG_HELP = (
     "language of report.html, history.html, the Summary sheet of report.xlsx and the summary line: zh-CN "
@@ -151,6 +154,20 @@ def add_tz_option(p: argparse.ArgumentParser | argparse._ArgumentGroup, *, recor
         f"(default: the machine's zone, from TZ or /etc/localtime{kept}); report.csv, report.json and "
         "summary.json are always in UTC",
     )
+
+
+def add_report_options(p: argparse.ArgumentParser, default: str) -> None:
+    """``--format``, ``--lang`` and ``--tz`` of the commands that write a run's reports from journals (``report``,
+    ``merge``); *default* says whose formats are written without ``--format``."""
+    p.add_argument(
+        "--format",
+        type=formats_type,
+        default=None,
+        metavar="LIST",
+        help=f"comma list of report formats (default: {default})",
+    )
+    add_lang_option(p)
+    add_tz_option(p)
 
 
 def lang_of(args: argparse.Namespace) -> str:

@@ -95,9 +95,9 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings
 
 
 def work_given(args: argparse.Namespace) -> dict[str, Any]:
-    """--action, --target, --priority and --batch-size as given (those not given left out: the defaults of
+    """--action, --target, --priority, --batch-size and --shard as given (those not given left out: the defaults of
     :class:`~bulkretry.run.settings.Work`, or a rerun's earlier values, stand for them)."""
-    given = {name: getattr(args, name) for name in ("action", "target", "priority", "batch_size")}
+    given = {name: getattr(args, name) for name in ("action", "target", "priority", "batch_size", "shard")}
     return {name: value for name, value in given.items() if value is not None}
 
 

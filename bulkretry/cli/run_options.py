@@ -17,6 +17,7 @@ from bulkretry.cli.common import (
     max_attempts_type,
     outcomes_type,
     rate_type,
+    shard_type,
     timeout_type,
     verify_timeout_type,
 )
@@ -105,6 +106,7 @@ more examples:
   bulkretry run running.csv --region cn-north-4 --action stop --check-status   # pause groups still running
   bulkretry run tasks.csv --region cn-north-4 --action start --check-status    # failed or stopped tasks (task_id)
   bulkretry run urgent.csv --region cn-north-4 --action priority --priority HIGH --batch-size 100
+  bulkretry run groups.csv --region cn-north-4 --rate 2 --shard 0/5 --out runs/s0   # one of 5 workers (10/s in all)
 """
 
 
@@ -364,6 +366,14 @@ def _add_action_options(g: argparse._ArgumentGroup, *, rerun: bool) -> None:
         type=batch_size_type,
         metavar="N",
         help=f"with --action priority: task ids per call, 1 to {MAX_BATCH_SIZE}{shown(DEFAULT_BATCH_SIZE)}",
+    )
+    g.add_argument(
+        "--shard",
+        type=shard_type,
+        metavar="I/N",
+        help="take only shard I of N (I from 0, the Kubernetes completion index): the rows whose project and "
+        "target id hash to I; the other rows are neither called nor reported. `bulkretry merge` joins the shards' "
+        "folders into one report" + shown("every row"),
     )
 
 

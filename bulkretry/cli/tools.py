@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, TextIO
 from bulkretry.cli.common import (
     add_command,
     add_lang_option,
+    add_report_options,
     add_tz_option,
     environment,
-    formats_type,
     lang_of,
     non_negative_int,
     timeout_type,
@@ -58,15 +58,7 @@ examples:
 def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = add_command(sub, "report", "write a run's reports again from its journal", REPORT_HELP)
     p.add_argument("run_dir", metavar="DIR", help="the folder of the run")
-    p.add_argument(
-        "--format",
-        type=formats_type,
-        default=None,
-        metavar="LIST",
-        help="comma list of report formats (default: the run's own)",
-    )
-    add_lang_option(p)
-    add_tz_option(p)
+    add_report_options(p, "the run's own")
     p.set_defaults(handler=_cmd_report)
 
 

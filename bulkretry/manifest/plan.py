@@ -9,6 +9,7 @@ import os
 import unicodedata
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,6 +19,7 @@ from bulkretry.i18n.messages import CELL_EMPTY, CELL_TOO_LONG, DUPLICATE, REGION
 from bulkretry.manifest.body import DEFAULT_ENV_PREFIX, BodyMaker, CallBody, CallSpec, InvalidCell
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
 from bulkretry.manifest.excel import NotAnId
+from bulkretry.manifest.shard import Shard
 from bulkretry.masking import ENV_PREFIXES, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.oms.actions import GROUPS
 from bulkretry.oms.endpoint import check_region, parse_endpoint, region_problem
@@ -295,10 +297,26 @@ class Planner:
             refusal = (Outcome.DUPLICATE, "duplicate", say(DUPLICATE, target=self._noun, row=first))
         return RowPlan(row, project_id, target_id, region, CallBody({}), extra, *refusal)
 
-    def plan_all(self, rows: Iterable[Any]) -> Iterator[RowPlan]:
-        """Plan every :class:`~bulkretry.manifest.columns.RawRow` of *rows*, in order."""
+    def plan_all(self, rows: Iterable[Any], shard: Shard | None = None) -> Iterator[RowPlan]:
+        """Plan every :class:`~bulkretry.manifest.columns.RawRow` of *rows*, in order; with *shard* (``--shard
+        I/N``) only the rows of that shard (:meth:`in_shard`), the others never planned."""
+        if shard is None:
+            for raw in rows:
+                yield self.plan(raw.row, raw.values, raw.formulas)
+            return
         for raw in rows:
-            yield self.plan(raw.row, raw.values, raw.formulas)
+            if self.in_shard(raw.values, shard):
+                yield self.plan(raw.row, raw.values, raw.formulas)
+
+    def in_shard(self, values: Mapping[str, str], shard: Shard) -> bool:
+        """Whether the row of these cells is *shard*'s: by its project and its target id as the duplicates are found
+        (a task id read as an integer), or the cell as it is when it is no id (an invalid row is reported by the
+        shard its cell falls in), so that a row and its duplicates are always in one shard."""
+        project_id = values.get("project_id", "") or self._project_id
+        target_id = values.get(self._id_column, "")
+        with suppress(InvalidCell):
+            target_id = self._target_id(target_id)
+        return shard.holds(project_id, target_id)
 
     # -- pieces ------------------------------------------------------------------------------------
 

@@ -55,7 +55,9 @@ __all__ = [
     "RunResult",
     "RunStart",
     "execute",
+    "merged_timeline",
     "rebuild_reports",
+    "report_details",
 ]
 
 
@@ -102,6 +104,7 @@ def _open(prepared: PreparedRun) -> OpenRun:
     params = {
         **s.public_params(),
         "target": prepared.action.target,
+        "shard": s.work.shard_text,
         "manifest_sha256": prepared.manifest_sha256,
         "manifest_rows": prepared.rows,
         "extra_columns": prepared.extra_columns,
@@ -414,7 +417,7 @@ class _Session:
 
     def _store(self, finished_at: str, sessions: list[dict[str, Any]], summary: RunSummary) -> None:
         """This session's figures, the summary and the timeline into the journal."""
-        timeline = _merged_timeline(self.run.params.get("timeline", []), self.engine.stats.timeline)
+        timeline = merged_timeline(self.run.params.get("timeline", []), self.engine.stats.timeline)
         try:
             self.journal.set_params(
                 {
@@ -444,7 +447,7 @@ class _Session:
                 summary,
                 formats=s.output.formats,
                 extra_columns=self.prepared.extra_columns,
-                details=_report_details(journal.params()),
+                details=report_details(journal.params()),
                 locale=Locale(s.output.lang, s.output.zone),
             )
         except OSError as exc:
@@ -639,7 +642,7 @@ def _learned_rates(s: RunSettings, engine: Engine) -> dict[str, float] | None:
     return {k: round(v, 2) for k, v in engine.pacers.rates.items()}
 
 
-def _merged_timeline(stored: list[list[int]], this_session: Mapping[int, list[int]]) -> dict[int, list[int]]:
+def merged_timeline(stored: list[list[int]], this_session: Mapping[int, list[int]]) -> dict[int, list[int]]:
     """The calls per second of the earlier sessions (as stored) plus this session's."""
     timeline = {int(second): counts for second, *counts in stored}
     for second, counts in this_session.items():
@@ -647,7 +650,7 @@ def _merged_timeline(stored: list[list[int]], this_session: Mapping[int, list[in
     return timeline
 
 
-def _report_details(params: Mapping[str, Any]) -> dict[str, Any]:
+def report_details(params: Mapping[str, Any]) -> dict[str, Any]:
     """What the HTML report shows besides the rows: the run's public parameters and its timeline."""
     public = RunSettings(ManifestSource(Path())).public_params()
     return {"params": {k: params[k] for k in public if k in params}, "timeline": params.get("timeline", [])}
@@ -678,7 +681,7 @@ def rebuild_reports(
                 summary,
                 formats=chosen,
                 extra_columns=extra_columns,
-                details=_report_details(params),
+                details=report_details(params),
                 locale=Locale(lang, tz or params.get("tz")),
             )
         except OSError as exc:

@@ -31,6 +31,7 @@ from bulkretry.errors import UsageError
 from bulkretry.i18n import DEFAULT_LANG
 from bulkretry.i18n.times import local_zone
 from bulkretry.manifest.read import WORKBOOK_SUFFIXES
+from bulkretry.manifest.shard import Shard, parse_shard
 from bulkretry.oms.actions import ACTION_NAMES, DEFAULT_ACTION, PRIORITIES, TARGETS
 from bulkretry.oms.credentials import check_setting
 from bulkretry.report.common import FORMATS
@@ -198,13 +199,15 @@ class Checks:
 class Work:
     """What each row's call is: ``--action``, on ``--target`` (None: tasks when the manifest has a ``task_id``
     column, else groups; the run's :class:`~bulkretry.oms.actions.Action` is resolved with the manifest, in
-    ``PreparedRun.action``), ``--priority`` (the level of ``priority`` rows whose cell is empty) and
-    ``--batch-size`` (task ids per ``batch-update`` call)."""
+    ``PreparedRun.action``), ``--priority`` (the level of ``priority`` rows whose cell is empty),
+    ``--batch-size`` (task ids per ``batch-update`` call) and ``--shard`` (the share of the manifest this process
+    takes; None: every row)."""
 
     action: str = DEFAULT_ACTION
     target: str | None = None
     priority: str | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
+    shard: Shard | None = None
 
     def __post_init__(self) -> None:
         if self.action not in ACTION_NAMES:
@@ -218,6 +221,12 @@ class Work:
     def public(self) -> dict[str, object]:
         """As the journal keeps it (``target`` is the resolved one, from ``PreparedRun.action``)."""
         return {"action": self.action, "priority": self.priority, "batch_size": self.batch_size}
+
+    @property
+    def shard_text(self) -> str | None:
+        """``--shard`` as the journal keeps it (``I/N``), apart from the public parameters: what a resume compares
+        and a rerun keeps, not a setting report.html lists."""
+        return str(self.shard) if self.shard is not None else None
 
 
 @dataclass(frozen=True)
@@ -294,9 +303,9 @@ class RunSettings:
 
 
 def resumed(settings: RunSettings, work_given: Mapping[str, Any] | None = None) -> RunSettings:
-    """*settings* of a ``--resume``: the run's own action (``--action``, ``--target``, ``--priority``,
-    ``--batch-size`` not in *work_given*, the options given now, are the run's), and when the run in ``out_dir``
-    is a rerun, the same rows of the same earlier run."""
+    """*settings* of a ``--resume``: the run's own action and shard (``--action``, ``--target``, ``--priority``,
+    ``--batch-size``, ``--shard`` not in *work_given*, the options given now, are the run's), and when the run in
+    ``out_dir`` is a rerun, the same rows of the same earlier run."""
     out_dir = settings.output.out_dir
     if out_dir is None:
         raise UsageError("--resume needs --out DIR: the folder of the run to continue")
@@ -402,13 +411,15 @@ def rerun_settings(
 
 
 def _earlier_work(old: Mapping[str, Any]) -> Work:
-    """The earlier run's action, target, priority and batch size (a journal of schema 1 reads as a retry of
+    """The earlier run's action, target, priority, batch size and shard (a journal of schema 1 reads as a retry of
     task groups after its migration)."""
+    shard = old.get("shard")
     return Work(
         action=old.get("action") or DEFAULT_ACTION,
         target=old.get("target"),
         priority=old.get("priority"),
         batch_size=old.get("batch_size") or DEFAULT_BATCH_SIZE,
+        shard=parse_shard(shard) if shard else None,
     )
 
 
