@@ -342,6 +342,8 @@ def _add_action_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
 
 
 def _add_status_options(p: argparse.ArgumentParser) -> None:
+    from bulkretry.oms.codes import NEEDS_FIX
+
     g = p.add_argument_group("OMS status")
     g.add_argument(
         "--check-status",
@@ -350,7 +352,16 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
         "made in (retry: 5, migration failed; see the table of actions); a lookup without a readable status "
         "fails the row (status:unknown), not retried; the reports get the group's own story (group_error_code, "
         "group_fail_num, group_failed_object_list, ...); skipped rows are not errors, and the lookups are "
-        "status reads (summary.json's status_reads), not attempts",
+        "status reads (summary.json's status_reads), not attempts. A group that retry or start would restart "
+        "is skipped too when its own error_reason is one no retry can fix (error_code needs_fix:TRF.xxxx, with "
+        "what to fix: " + ", ".join(NEEDS_FIX) + "), unless the row brings whole keys for the side a key code is "
+        "about (src_ak/src_sk, dst_ak/dst_sk)",
+    )
+    g.add_argument(
+        "--call-anyway",
+        action="store_true",
+        help="with --check-status: call the groups whose error_reason needs a fix first all the same (once it is "
+        "fixed: freed space, a topped-up balance, granted permissions); a rerun and --resume keep it",
     )
     g.add_argument(
         "--verify",
