@@ -123,6 +123,7 @@ nothing to do when no row matches.
 examples:
   bulkretry rerun bulkretry-runs/20261124-030000-groups
   bulkretry rerun runs/after-outage --only failed --error-code APIGW.0308 --error-code OMS.0500
+  bulkretry rerun runs/after-outage --only skipped --check-status --call-anyway   # buckets now exist, balance topped up
   bulkretry rerun runs/after-outage --manifest groups-fixed.xlsx --rate 5 --out runs/after-outage-2
 """
 
