@@ -19,6 +19,7 @@ __all__ = [
     "STATUS_NAMES",
     "TASK_STATUS_NAMES",
     "group_story",
+    "reason_of",
     "status_name",
     "status_of",
 ]
@@ -68,6 +69,17 @@ def status_of(group: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
+
+
+def reason_of(group: Any) -> str:
+    """The code of a group's own ``error_reason`` (``TRF.0058``) as the API returned it; '' when it has none.
+
+    >>> reason_of({"error_reason": {"error_code": "TRF.0058", "error_msg": "..."}}), reason_of({"error_reason": None})
+    ('TRF.0058', '')
+    """
+    reason = group.get("error_reason") if isinstance(group, dict) else None
+    code = reason.get("error_code") if isinstance(reason, dict) else None
+    return code if isinstance(code, str) else ""
 
 
 #: The longest group error message or failed-object list key kept (the service's are far shorter).
