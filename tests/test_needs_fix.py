@@ -3,6 +3,7 @@ and half key pairs from a manifest with one column of a pair."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,21 @@ def test_validate_says_once_that_the_manifest_has_half_a_pair(tmp_path: Path, mo
     assert code == 1, out
     assert err.count("the manifest has dst_ak but no dst_sk column") == 1, err
     assert out.count("invalid:dst_sk missing") == 2 and "add a dst_sk column" in out, out
+
+
+@pytest.mark.usefixtures("env")
+def test_validate_online_predicts_the_skip_a_run_would_make(tmp_path: Path, sim_thread: SimulatorThread) -> None:
+    """validate --online --check-status reads each group's error_reason by the run's own rule: the TRF.0058 group
+    would be skipped (what to fix said), the TRF.0001 one called; GETs only."""
+    ids = failed_group_ids(sim_thread, 2)
+    _give_reason(sim_thread, ids[0], "TRF.0058")
+    _give_reason(sim_thread, ids[1], "TRF.0001")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("group_id\n" + "".join(f"{gid}\n" for gid in ids), encoding="utf-8")
+    argv = ("validate", str(manifest), "--online", "--check-status", "--json")
+    code, out, err = run_cli(*argv, "--endpoint", sim_thread.url, "--project-id", sim_thread.config.project_id)
+    assert code == 0, out + err
+    lookups = {lookup["row"]: lookup for lookup in json.loads(out)["online"]["lookups"]}
+    assert (lookups[2]["verdict"], lookups[3]["verdict"]) == ("skip", "call")
+    assert "needs_fix:TRF.0058" in lookups[2]["detail"] and "bucket" in lookups[2]["detail"]
+    assert {request.method for request in sim_thread.simulator.received} == {"GET"}

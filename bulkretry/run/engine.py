@@ -41,10 +41,10 @@ from bulkretry.manifest.plan import RowPlan
 from bulkretry.masking import redact
 from bulkretry.oms.actions import ACTIONS, DEFAULT_ACTION, GROUPS, Action
 from bulkretry.oms.client import OmsClient, Response
-from bulkretry.oms.codes import explain, needs_fix
+from bulkretry.oms.codes import explain
 from bulkretry.oms.errorbody import short_text
-from bulkretry.oms.status import group_story, reason_of, status_name, status_of
-from bulkretry.records import NEEDS_FIX_PREFIX, Outcome, RowResult
+from bulkretry.oms.status import fix_first, group_story, status_name, status_of
+from bulkretry.records import Outcome, RowResult
 from bulkretry.run.halt import HaltRule
 from bulkretry.run.pacing import FixedPacer, PacerPool
 from bulkretry.run.policy import RetryPolicy, failure_kind
@@ -424,16 +424,9 @@ class Engine:
 
     def _needs_fix(self, row: _Row, found: Any) -> RowResult | None:
         """A group the action restarts whose own ``error_reason`` no retry can fix is skipped, its code
-        ``needs_fix:TRF.xxxx`` and its message what to fix; None to call it (a reason a retry may fix, a call that
-        brings the keys that fix it, or ``--call-anyway``)."""
-        if not self.config.action.restarts or self.config.call_anyway:
-            return None
-        reason = reason_of(found).strip().upper()
-        fix = needs_fix(reason) if reason else None
-        if fix is None or fix.brought_by(row.plan.body):
-            return None
-        code = NEEDS_FIX_PREFIX + reason  # a code of the table: never text the server made up
-        return self._looked(row, Outcome.SKIPPED, code, " ".join(explain(code)))
+        ``needs_fix:TRF.xxxx`` and its message what to fix (:func:`fix_first`); None to call it."""
+        code = fix_first(self.config.action, found, row.plan.body, call_anyway=self.config.call_anyway)
+        return self._looked(row, Outcome.SKIPPED, code, " ".join(explain(code))) if code else None
 
     def _looked(self, row: _Row, outcome: Outcome, code: str, msg: str) -> RowResult:
         """The result of a row that its lookup settled (skipped, or a status not known)."""
