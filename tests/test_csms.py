@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bulkretry.manifest.body import CallSpec
-from bulkretry.oms.csms import LATEST, SecretPlace, SecretProblem, SecretRef, Secrets, csms_endpoint, parse_reference
+from bulkretry.oms.csms import csms_endpoint
+from bulkretry.oms.csmsref import LATEST, SecretPlace, SecretProblem, SecretRef, Secrets, parse_reference
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import read_report, run_cli, run_manifest, use_sim_credentials
 

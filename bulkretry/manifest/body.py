@@ -18,7 +18,7 @@ from bulkretry.manifest.columns import quoted
 from bulkretry.masking import CSMS_PREFIXES, ENV_PREFIXES, is_csms_reference
 from bulkretry.oms.actions import ACTIONS, CRYPTO_FIELDS, DEFAULT_ACTION, GROUPS, PRIORITIES, Action
 from bulkretry.oms.credentials import read_small_file
-from bulkretry.oms.csms import SecretPlace, SecretProblem, SecretRef, Secrets, parse_reference
+from bulkretry.oms.csmsref import SecretPlace, SecretProblem, SecretRef, Secrets, parse_reference
 
 __all__ = [
     "CRYPTO_TYPES",

@@ -19,7 +19,7 @@ from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
 from bulkretry.manifest.excel import NotAnId
 from bulkretry.masking import MASKED_COLUMNS, SECRET_COLUMNS, is_reference, mask
 from bulkretry.oms.actions import GROUPS
-from bulkretry.oms.csms import MAX_SECRETS, SecretPlace, SecretRef
+from bulkretry.oms.csmsref import MAX_SECRETS, SecretPlace, SecretRef
 from bulkretry.oms.endpoint import check_region, parse_endpoint, region_problem
 from bulkretry.records import Outcome
 

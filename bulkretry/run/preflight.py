@@ -24,7 +24,7 @@ from bulkretry.oms.actions import Action
 from bulkretry.oms.auth import Authenticator, authenticator_for
 from bulkretry.oms.client import OmsClient, make_session
 from bulkretry.oms.credentials import Credentials
-from bulkretry.oms.csms import Secrets
+from bulkretry.oms.csmsref import Secrets
 from bulkretry.oms.endpoint import endpoint_for_region, override_for, parse_endpoint, unknown_region
 from bulkretry.oms.network import Network
 from bulkretry.oms.status import status_name, status_of

@@ -19,7 +19,8 @@ from bulkretry.manifest.plan import CallSpec, Planner, RowPlan
 from bulkretry.manifest.read import check_headers, count_rows, iter_rows, open_manifest, stopped_at
 from bulkretry.oms.actions import GROUPS, TASKS, Action, action_for
 from bulkretry.oms.auth import Authenticator
-from bulkretry.oms.csms import CsmsSettings, SecretPlace, SecretRef, Secrets, fetch_secrets
+from bulkretry.oms.csms import CsmsSettings, fetch_secrets
+from bulkretry.oms.csmsref import SecretPlace, SecretRef, Secrets
 from bulkretry.oms.endpoint import Endpoint, region_overrides
 from bulkretry.oms.network import Network
 from bulkretry.records import GROUP_COLUMNS, Outcome
