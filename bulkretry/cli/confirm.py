@@ -76,20 +76,24 @@ def confirmed(prepared: PreparedRun, signals: StopSignals, err: TextIO, stdin: T
     scope = call_scope(prepared)
     if not _needs_yes(scope):
         return True
-    print(describe(scope), file=err)
-    err.write("Go on? [y/N] ")
-    err.flush()
-    return _answer(stdin, signals).strip().lower() in ("y", "yes")
+    return _answer(stdin, signals, describe(scope), err).strip().lower() in ("y", "yes")
 
 
-def _answer(stdin: TextIO, signals: StopSignals) -> str:
-    """One line from *stdin*; a stop signal meanwhile raises :class:`Stopped` (the reading is not waited for)."""
+def _answer(stdin: TextIO, signals: StopSignals, what: str, err: TextIO) -> str:
+    """*what* and the question on *err*, then one line from *stdin*; a stop signal meanwhile raises
+    :class:`Stopped` (the reading is not waited for). The hook is in place before the question is shown, and a
+    signal that came before it is taken too: a Ctrl-C at any moment never leaves the reading waiting."""
 
     def stop_now(count: int) -> None:
         raise Stopped("while asking whether to go on")
 
     signals.on_signal = stop_now
     try:
+        if signals.requested():
+            stop_now(signals.count)
+        print(what, file=err)
+        err.write("Go on? [y/N] ")
+        err.flush()
         return stdin.readline()
     finally:
         signals.on_signal = None
