@@ -2,11 +2,12 @@
 
 Groups are matched by ``(project_id, group_id)`` as in :mod:`bulkretry.diff`; duplicate rows are left out.
 *Failing* means ``failed``, ``interrupted`` or ``invalid``; *fine* means ``succeeded`` or ``skipped``. Each
-journal is read read-only under its folder's shared lock (:func:`bulkretry.run.rundir.run_journal`) and
-streamed row by row; the run folders are never written. Each run is named with its action (a history of
-several actions says so). Memory: one small record per group (its outcome in
-each run and its last error code) is held for the whole history, so a million groups over a few rounds take
-a few hundred MB; fine for today's manifests. ``history.csv`` and ``history.html`` are written to *out*
+journal is read read-only under its folder's shared lock, its rows copied by SQLite itself into a temporary
+database on disk (each group's outcome in each run, by first appearance), which is then read back a group at a
+time: memory does not grow with the runs or the groups (300 runs of 1,000 groups each: about 60 MB). The run
+folders are never written. A run still going on (its folder's lock held) is left out, with a note; a run folder
+reached twice (a symlink) counts once. Each run is named with its action (a history of several actions says
+so). ``history.csv`` and ``history.html`` are written to *out*
 (temporary names, then renamed over any earlier ones: they are derived files). history.html is in *lang*
 (:mod:`bulkretry.i18n`); history.csv is the same in every language.
 """
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -29,8 +32,9 @@ from bulkretry.report import neutralise
 from bulkretry.report.charts import outcome_label
 from bulkretry.report.common import action_of, csv_writer, open_csv
 from bulkretry.report.labels import action_label, action_words
-from bulkretry.run.journal import JOURNAL_NAME
+from bulkretry.run.journal import JOURNAL_NAME, read_only_uri
 from bulkretry.run.rundir import read_params, require_run, run_journal
+from bulkretry.run.runlock import RunLock, live_runs
 
 __all__ = ["HistoryResult", "RunInfo", "find_runs", "history", "previous_round", "round_changed", "round_failures"]
 
@@ -55,14 +59,23 @@ class RunInfo:
         return action_words(self.action or action_of(None, None))
 
 
-class _Group:
-    """One group across the runs: its outcome in each run ('' when not in it) and its latest error code."""
+class _Group(NamedTuple):
+    """One group across the runs: the runs it is in, each with its outcome there (in run order), its latest
+    error code, and how many runs there are."""
 
-    __slots__ = ("code", "outcomes")
+    project_id: str
+    group_id: str
+    seen: list[tuple[int, str]]
+    code: str
+    runs: int
 
-    def __init__(self, runs: int) -> None:
-        self.outcomes = [""] * runs
-        self.code = ""
+    @property
+    def outcomes(self) -> list[str]:
+        """Its outcome in each run ('' when not in it)."""
+        outcomes = [""] * self.runs
+        for index, outcome in self.seen:
+            outcomes[index] = outcome
+        return outcomes
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,8 @@ class HistoryResult:
     not_fine: int
     out_dir: Path
     files: list[Path]
+    #: Run folders left out, each with why (a run still going on).
+    skipped: tuple[tuple[Path, str], ...] = ()
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -88,7 +103,7 @@ def find_runs(folders: Sequence[Path]) -> list[Path]:
     if not folders:
         raise ConfigError("no run folder given")
     if len(folders) == 1 and not (folders[0] / JOURNAL_NAME).exists() and folders[0].is_dir():
-        found = sorted(sub for sub in folders[0].iterdir() if (sub / JOURNAL_NAME).is_file())
+        found = _runs_in(folders[0])
         if not found:
             raise ConfigError(
                 f"{folders[0]} holds no run ({JOURNAL_NAME} is missing) and no run folders: give "
@@ -103,6 +118,16 @@ def find_runs(folders: Sequence[Path]) -> list[Path]:
             raise ConfigError(f"{folder} is given twice")
         seen[key] = folder
     return list(folders)
+
+
+def _runs_in(root: Path) -> list[Path]:
+    """The run folders in *root*, by name, each once: a folder reached again through a symlink is left out (the
+    real one is kept)."""
+    found: dict[Path, Path] = {}
+    for sub in sorted(root.iterdir(), key=lambda sub: (sub.is_symlink(), sub.name)):
+        if (sub / JOURNAL_NAME).is_file():
+            found.setdefault(sub.resolve(), sub)
+    return sorted(found.values())
 
 
 def _read_runs(folders: Sequence[Path]) -> list[RunInfo]:
@@ -159,39 +184,118 @@ def round_changed(folder: Path) -> bool:
     return earlier is None or round_failures(folder) != round_failures(earlier)
 
 
-def _collect(runs: Sequence[RunInfo]) -> dict[tuple[str, str], _Group]:
-    groups: dict[tuple[str, str], _Group] = {}
-    for index, run in enumerate(runs):
-        with run_journal(run.folder) as journal:
-            for result in journal.results(extra=False):
-                outcome = result.outcome.value
-                if outcome == "duplicate":
-                    continue
-                key = (result.project_id, result.group_id)
-                group = groups.get(key)
-                if group is None:
-                    group = groups[key] = _Group(len(runs))
-                group.outcomes[index] = outcome
-                group.code = result.error_code
-    return groups
+#: The temporary database of a history: the groups by first appearance, and each one's outcome in each run.
+_OUTCOME_TABLES = """
+CREATE TABLE groups (id INTEGER PRIMARY KEY, project_id TEXT NOT NULL, group_id TEXT NOT NULL,
+  UNIQUE (project_id, group_id));
+CREATE TABLE outcomes (gid INTEGER NOT NULL, run INTEGER NOT NULL, outcome TEXT NOT NULL, code TEXT NOT NULL,
+  PRIMARY KEY (gid, run)) WITHOUT ROWID;
+"""
+#: A run's rows into the tables (the later of two rows of one group in a run wins, as it did in the run).
+_ADD_RUN = (
+    "INSERT OR IGNORE INTO groups (project_id, group_id) "
+    "SELECT project_id, group_id FROM j.rows WHERE outcome != 'duplicate' ORDER BY row",
+    "INSERT OR REPLACE INTO outcomes SELECT g.id, ?, r.outcome, r.error_code FROM j.rows AS r "
+    "JOIN groups AS g ON g.project_id = r.project_id AND g.group_id = r.group_id "
+    "WHERE r.outcome != 'duplicate' ORDER BY r.row",
+)
+_READ_BACK = (
+    "SELECT o.gid, g.project_id, g.group_id, o.run, o.outcome, o.code "
+    "FROM outcomes AS o JOIN groups AS g ON g.id = o.gid ORDER BY o.gid, o.run"
+)
+
+
+class _Outcomes:
+    """Every group's outcome in every run, in a temporary SQLite database on disk, filled by SQLite from each
+    journal attached read-only and read back one group at a time (``groups()``), in order of first appearance."""
+
+    def __init__(self, cleanup: ExitStack) -> None:
+        folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bulkretry-history-"))
+        # uri=True lets ATTACH take each journal's read-only URI (read_only_uri).
+        self._db = cleanup.enter_context(closing(sqlite3.connect(Path(folder) / "history.sqlite", uri=True)))
+        self._db.isolation_level = None
+        self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;")
+        self._db.executescript(_OUTCOME_TABLES)
+        self.runs = 0
+
+    def add(self, index: int, folder: Path) -> None:
+        """The rows of the run in *folder* as run *index*, read under its shared lock (never written)."""
+        path = require_run(folder)
+        with RunLock(folder, shared=True), ExitStack() as cleanup:
+            self._db.execute("ATTACH DATABASE ? AS j", (read_only_uri(path, cleanup),))
+            try:
+                self._copy(index, path)
+            finally:
+                self._db.execute("DETACH DATABASE j")
+        self.runs = max(self.runs, index + 1)
+
+    def _copy(self, index: int, path: Path) -> None:
+        """The attached journal's rows as run *index*, in one transaction."""
+        try:
+            self._db.execute("BEGIN")
+            self._db.execute(_ADD_RUN[0])
+            self._db.execute(_ADD_RUN[1], (index,))
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise ConfigError(f"{path} cannot be read ({exc}); give the folder of a bulkretry run") from None
+
+    def groups(self) -> Iterator[_Group]:
+        """Each group with its outcome in each run it is in, in order of first appearance."""
+        rows = self._db.execute(_READ_BACK)
+        first = next(rows, None)
+        if first is None:
+            return
+        gid, project_id, group_id, run, outcome, code = first
+        seen = [(run, outcome)]
+        for next_gid, next_project, next_group, run, outcome, next_code in rows:
+            if next_gid != gid:
+                yield _Group(project_id, group_id, seen, code, self.runs)
+                gid, project_id, group_id, seen = next_gid, next_project, next_group, []
+            seen.append((run, outcome))
+            code = next_code
+        yield _Group(project_id, group_id, seen, code, self.runs)
 
 
 def history(folders: Sequence[Path], out_dir: Path | None = None, *, lang: str = DEFAULT_LANG) -> HistoryResult:
     """The history of the runs in *folders* (or in the single runs root given): ``history.csv`` and
-    ``history.html`` (in *lang*) written to *out_dir* (default: the current directory)."""
-    runs = _read_runs(find_runs(folders))
-    groups = _collect(runs)
-    out_dir = out_dir or Path.cwd()
+    ``history.html`` (in *lang*) written to *out_dir* (default: the current directory). A run still going on is
+    left out (``HistoryResult.skipped`` says which and why)."""
+    found = find_runs(folders)
+    skipped = live_runs(found)
+    live = {folder for folder, _ in skipped}
+    runs = _read_runs([folder for folder in found if folder not in live])
+    if not runs:
+        raise ConfigError(f"no finished or stopped run to read: {skipped[0][1]} ({skipped[0][0]})")
+    out_dir = _out_folder(out_dir or Path.cwd())
+    story = _Story.of(len(runs))
+    with ExitStack() as cleanup:
+        outcomes = _Outcomes(cleanup)
+        for index, run in enumerate(runs):
+            outcomes.add(index, run.folder)
+        told = _telling(outcomes.groups(), story, _outcome_word(lang))  # every group's figures, once
+        files = [_replace(out_dir / CSV_NAME, lambda path: _write_csv(path, runs, told))]
+    files.append(_replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, story.groups, story, lang)))
+    return HistoryResult(
+        runs, story.groups, story.never_total, story.fixed, story.not_fine, out_dir, files, tuple(skipped)
+    )
+
+
+def _out_folder(out_dir: Path) -> Path:
+    """*out_dir*, made if need be; a ConfigError saying to give another when it cannot be."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create {out_dir}: {exc.strerror or exc}; give --out DIR you can write to") from None
-    story = _Story.told(len(runs), groups, _outcome_word(lang))  # every group's figures, once
-    files = [
-        _replace(out_dir / CSV_NAME, lambda path: _write_csv(path, runs, groups)),
-        _replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, len(groups), story, lang)),
-    ]
-    return HistoryResult(runs, len(groups), story.never_total, story.fixed, story.not_fine, out_dir, files)
+    return out_dir
+
+
+def _telling(groups: Iterator[_Group], story: _Story, word: Callable[[str], str]) -> Iterator[_Group]:
+    """*groups* as they come, each also told to *story* (its outcomes in a table as *word* gives them)."""
+    for group in groups:
+        story.add(group, word)
+        yield group
 
 
 def _outcome_word(lang: str) -> Callable[[str], str]:
@@ -207,21 +311,21 @@ class _Stats(NamedTuple):
     first_fine: int | None  # the first run (index) it was fine in, or None
 
 
-def _stats(outcomes: Sequence[str]) -> _Stats:
-    last = next((o for o in reversed(outcomes) if o), "")
-    failed = sum(1 for o in outcomes if o in FAILING)
-    first = next((i for i, o in enumerate(outcomes) if o in FINE), None)
+def _stats(seen: Sequence[tuple[int, str]]) -> _Stats:
+    """The figures of a group in the runs it is in (*seen*: run index and outcome, in run order)."""
+    last = seen[-1][1] if seen else ""
+    failed = sum(1 for _, o in seen if o in FAILING)
+    first = next((i for i, o in seen if o in FINE), None)
     return _Stats(last, failed, first)
 
 
-def _fixes(outcomes: Sequence[str]) -> list[int]:
-    """The runs (indices) in which the group was fixed: failing where it last appeared before, fine in this one."""
+def _fixes(seen: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The runs (indices) in which the group was fixed (failing where it last appeared before, fine in this one),
+    each with its outcome before."""
     fixed, before = [], ""
-    for index, outcome in enumerate(outcomes):
-        if not outcome:
-            continue
+    for index, outcome in seen:
         if before in FAILING and outcome in FINE:
-            fixed.append(index)
+            fixed.append((index, before))
         before = outcome
     return fixed
 
@@ -238,7 +342,7 @@ def _replace(target: Path, write: Callable[[Path], None]) -> Path:
     return target
 
 
-def _write_csv(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str], _Group]) -> None:
+def _write_csv(path: Path, runs: Sequence[RunInfo], groups: Iterator[_Group]) -> None:
     with open_csv(path) as fh:
         writer = csv_writer(fh)
         writer.writerow(
@@ -251,12 +355,12 @@ def _write_csv(path: Path, runs: Sequence[RunInfo], groups: dict[tuple[str, str]
                 "first_succeeded_run",
             ]
         )
-        for (project_id, group_id), group in groups.items():
-            stats = _stats(group.outcomes)
+        for group in groups:
+            stats = _stats(group.seen)
             writer.writerow(
                 [
-                    neutralise(project_id),
-                    neutralise(group_id),
+                    neutralise(group.project_id),
+                    neutralise(group.group_id),
                     *group.outcomes,
                     stats.last,
                     stats.failed,
@@ -328,32 +432,32 @@ class _Story:
     fixed: int = 0
     #: Groups whose last outcome is not fine (failed, invalid, interrupted...).
     not_fine: int = 0
+    groups: int = 0
 
     @classmethod
-    def told(cls, runs: int, groups: dict[tuple[str, str], _Group], word: Callable[[str], str]) -> _Story:
-        """The story of *groups* over *runs* runs, each outcome shown in a table as *word* gives it."""
-        story = cls([0] * runs, [0] * runs, [[] for _ in range(runs)])
-        for (project_id, group_id), group in groups.items():
-            story.add(project_id, group_id, group, word)
-        return story
+    def of(cls, runs: int) -> _Story:
+        """The story of *runs* runs before any group is told."""
+        return cls([0] * runs, [0] * runs, [[] for _ in range(runs)])
 
-    def add(self, project_id: str, group_id: str, group: _Group, word: Callable[[str], str]) -> None:
-        for index, outcome in enumerate(group.outcomes):
+    def add(self, group: _Group, word: Callable[[str], str]) -> None:
+        """One more group, each of its outcomes shown in a table as *word* gives it."""
+        project_id, group_id = group.project_id, group.group_id
+        self.groups += 1
+        for index, outcome in group.seen:
             if outcome in FAILING:
                 self.failing[index] += 1
-        stats = _stats(group.outcomes)
+        stats = _stats(group.seen)
         self.still += stats.last in FAILING
         self.not_fine += stats.last not in FINE
         if stats.first_fine is None:
             self.never_total += 1
             if len(self.never) < HTML_ROWS:
                 self.never.append([project_id, group_id, word(stats.last), group.code, str(stats.failed)])
-        fixes = _fixes(group.outcomes)
+        fixes = _fixes(group.seen)
         self.fixed += bool(fixes)
-        for index in fixes:
+        for index, before in fixes:
             self.fixed_count[index] += 1
             if len(self.fixed_in[index]) < HTML_ROWS:
-                before = next(o for o in reversed(group.outcomes[:index]) if o)
                 self.fixed_in[index].append([project_id, group_id, word(before)])
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
 from pathlib import Path
 
 import pytest
 
+from bulkretry.run.runlock import RunLock
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import failed_group_ids, run_cli, run_manifest, use_sim_credentials, write_group_manifest
 
@@ -154,3 +156,24 @@ def test_history_of_no_runs_or_a_folder_that_is_not_a_run_exits_2(tmp_path: Path
     code, _, err = run_cli("history", str(tmp_path), "--out", str(tmp_path / "h"))  # a root whose only run is bad
     assert code == 2 and f"{bad} is not a run" in err
     assert not (tmp_path / "h").exists()
+
+
+def test_history_leaves_out_a_live_run_with_a_note(campaign: Path, tmp_path: Path) -> None:
+    """A run whose folder's lock is held (a run going on) is left out with a note; the others make the history."""
+    with RunLock(campaign / "aa-second"):
+        code, out, err = run_cli("history", str(campaign), "--out", str(tmp_path / "h"))
+    assert code == 1, err
+    assert f"note: {campaign / 'aa-second'} left out: a run is still going on there (pid {os.getpid()})" in err
+    assert out.startswith("1 runs, "), out
+    with open(tmp_path / "h" / "history.csv", encoding="utf-8-sig", newline="") as fh:
+        assert next(csv.reader(fh))[2:-3] == ["zz-first"]
+
+
+def test_history_counts_a_symlinked_run_folder_once(campaign: Path, tmp_path: Path) -> None:
+    """A symlink to a run folder inside the runs root is the same run: counted once, the real folder named."""
+    code, before, err = run_cli("history", str(campaign), "--out", str(tmp_path / "h1"))
+    (campaign / "link-to-first").symlink_to(campaign / "zz-first", target_is_directory=True)
+    code, after, err = run_cli("history", str(campaign), "--out", str(tmp_path / "h2"))
+    assert code == 1, err
+    assert after.startswith("2 runs, ") and after.replace("h2", "h1") == before
+    assert (tmp_path / "h2" / "history.csv").read_bytes() == (tmp_path / "h1" / "history.csv").read_bytes()

@@ -7,6 +7,7 @@ so ``bulkretry --help`` starts fast.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -30,11 +31,14 @@ examples:
   bulkretry validate groups.xlsx --region cn-north-4 --project-id ID
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --rate 10
   bulkretry run groups.xlsx --region cn-north-4 --project-id ID --out runs/x --resume
+  bulkretry resume runs/x                          # the same, with the settings the run started with
+  bulkretry status runs/x                          # where a run stands, from another terminal
   bulkretry rerun runs/x                           # a new run of the rows that failed
   bulkretry run paused.xlsx --region cn-north-4 --project-id ID --action start --check-status   # start paused groups
   bulkretry discover --region cn-north-4 --project-id ID --target tasks --out tasks.xlsx   # the failed tasks
   bulkretry diff runs/x runs/x-rerun               # fixed, still failing, newly failing
   bulkretry history bulkretry-runs                 # every round of a campaign: history.csv, history.html
+  bulkretry prune bulkretry-runs --older-than 30d  # list the run folders to remove (--yes removes them)
   bulkretry sim --port 8080                        # run the simulator on its own
   bulkretry config                                 # each setting (bulkretry.toml, BULKRETRY_<OPTION>) and its origin
   bulkretry completion bash > ~/.local/share/bash-completion/completions/bulkretry
@@ -44,6 +48,7 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     from bulkretry.cli.completion import add_completion_parser
     from bulkretry.cli.config import add_config_options, add_config_parser
+    from bulkretry.cli.folders import add_prune_parser, add_resume_parser, add_status_parser
     from bulkretry.cli.run_options import add_rerun_parser, add_run_parser, add_validate_parser
     from bulkretry.cli.simulator import add_demo_parser, add_sim_parser
     from bulkretry.cli.tools import add_diff_parser, add_discover_parser, add_history_parser, add_report_parser
@@ -53,9 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_run_parser(sub)
     add_rerun_parser(sub)
+    add_resume_parser(sub)
+    add_status_parser(sub)
     add_report_parser(sub)
     add_diff_parser(sub)
     add_history_parser(sub)
+    add_prune_parser(sub)
     add_discover_parser(sub)
     add_validate_parser(sub)
     add_sim_parser(sub)
@@ -68,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Entry point: returns the exit status (the console script passes it to ``sys.exit``)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = _tolerant(out or sys.stdout)
+    err = _tolerant(err or sys.stderr)
     parser = build_parser()
     try:
         args = parse_arguments(parser, list(sys.argv[1:] if argv is None else argv), os.environ)
@@ -106,6 +114,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             file=err,
         )
         return _failed(args, out, f"{type(exc).__name__}: {exc}")
+
+
+def _tolerant(stream: TextIO) -> TextIO:
+    """*stream*, printing what its encoding cannot (Chinese on an ASCII terminal, ``LANG=C``, a Windows code page)
+    as replacement characters instead of raising: the terminal's text degrades, never the run."""
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        stream.reconfigure(errors="replace")
+    return stream
 
 
 def _failed(args: argparse.Namespace, out: TextIO, message: str, status: int = EXIT_FAILED) -> int:

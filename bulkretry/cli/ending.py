@@ -204,10 +204,17 @@ class Notifier:
     a warning on *err* and in the log file, and changes nothing else."""
 
     def __init__(
-        self, targets: Sequence[Target], network: Network, lang: str, *, rule: NotifyRule, log_file: Path | None
+        self,
+        targets: Sequence[Target],
+        network: Network,
+        lang: str,
+        *,
+        rule: NotifyRule,
+        log_file: Path | None,
+        budget: float,
     ) -> None:
         self.targets, self.network, self.lang = targets, network, lang
-        self.rule, self.log_file = rule, log_file
+        self.rule, self.log_file, self.budget = rule, log_file, budget
 
     def send(self, ending: JobEnding, err: TextIO) -> None:
         if not self.targets or not self.rule.wants(ending):
@@ -227,7 +234,9 @@ class Notifier:
             error=ending.error,
             run_id=ending.run_id,
         )
-        warnings = notify_ending(self.targets, told, lang=self.lang, network=self.network, auth=ending.auth)
+        warnings = notify_ending(
+            self.targets, told, lang=self.lang, network=self.network, auth=ending.auth, budget=self.budget
+        )
         log = logging.getLogger("bulkretry.notify")
         with json_log(self.log_file if warnings else None, err):
             for warning in warnings:

@@ -243,12 +243,22 @@ def _note_hidden_sheets(info: ManifestInfo, err: TextIO) -> None:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-
-    from bulkretry.run.prepare import prepare
-
     env = environment()
     sourced = Sourced(args, env)
-    settings = sourced.defaults(_run_settings_from(args, env))
+    return run_settings(args, sourced.defaults(_run_settings_from(args, env)), env, sourced, (out, err))
+
+
+def run_settings(
+    args: argparse.Namespace,
+    settings: RunSettings,
+    env: dict[str, str],
+    sourced: Sourced,
+    streams: tuple[TextIO, TextIO],
+) -> int:
+    """Read the manifest of *settings* and run it under the stop signals (``run``, ``resume``)."""
+    from bulkretry.run.prepare import prepare
+
+    out, err = streams
 
     def body(signals: StopSignals) -> int:
         prepared = prepare(settings, env, should_stop=signals.requested)
@@ -347,12 +357,13 @@ def run_prepared(
         print("bulkretry: not confirmed: nothing was called", file=err)
         return EXIT_USAGE
     network = network_from(env, ca_bundle=args.ca_bundle, verify=settings.target.verify_tls)
-    targets = []
+    targets, budget = [], 0.0
     if args.notify:
-        from bulkretry.notify.send import resolve_targets
+        from bulkretry.notify.send import notify_budget, resolve_targets
 
         target = settings.target
         targets = resolve_targets(args.notify, env, region=target.region, project_id=target.project_id)
+        budget = notify_budget(env)
     log_file = Path(args.log_file) if args.log_file else None
     notifier = Notifier(
         targets,
@@ -360,6 +371,7 @@ def run_prepared(
         settings.output.lang,
         rule=NotifyRule(args.notify_on, args.report_url or ""),
         log_file=log_file,
+        budget=budget,
     )
     terminal = Terminal(out, err, quiet=args.quiet, json_summary=args.json_summary, log_file=log_file)
     request = JobRequest(

@@ -69,8 +69,9 @@ cause is fixed. When IAM refuses the password login (4xx) the run stops at that 
 the account: exit 2 (3 if calls were made before it).
 
 Every finished row is kept at once in the run folder's journal.sqlite. After a crash, Ctrl-C or kill,
-run the same command with --resume: finished rows are not called again (only the few calls in flight
-at the crash may repeat). A folder that holds a run is never overwritten, and two runs cannot write one
+run the same command with --resume, or `bulkretry resume DIR` (the run's settings from its journal): finished
+rows are not called again (only the few calls in flight at the crash may repeat). `bulkretry status DIR` shows
+where a run stands, from another terminal. A folder that holds a run is never overwritten, and two runs cannot write one
 folder at the same time. `bulkretry rerun DIR` then makes a new run of just the rows that failed.
 
 examples:
@@ -215,7 +216,7 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     _add_action_options(p, rerun=False)
     _add_pace_and_output_options(p, rerun=False)
     _add_status_options(p)
-    _add_notify_options(p)
+    add_notify_options(p)
     g = p.add_argument_group("resume")
     g.add_argument(
         "--resume",
@@ -233,11 +234,11 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     """The pace and output options of `run`, and of `rerun`, where a value not given is the earlier run's."""
-    _add_pace_options(p, rerun=rerun)
+    add_pace_options(p, rerun=rerun)
     _add_output_options(p, rerun=rerun)
 
 
-def _add_pace_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
+def add_pace_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     """--rate, --concurrency, --max-attempts, --timeout: shown with their defaults for `run`, none for `rerun`."""
     from bulkretry.defaults import (
         DEFAULT_CONCURRENCY,
@@ -304,7 +305,7 @@ def _add_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     )
     g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
     add_lang_option(g)
-    _add_unattended_options(g)
+    add_unattended_options(g)
 
 
 def _add_action_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
@@ -370,7 +371,7 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> None:
+def add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> None:
     g = p.add_argument_group("notifications" + (" (not taken from the earlier run: give them again)" if rerun else ""))
     g.add_argument(
         "--notify",
@@ -381,7 +382,8 @@ def _add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> N
         "(dingtalk://, wecombot://, feishu://, slack://, mailto://, json://, ...) or "
         "smn://TOPIC_URN (Huawei Cloud SMN, signed with the run's credentials); env:NAME reads the "
         "URL from $NAME: prefer it, as these URLs hold keys and flags show in `ps`. A target that "
-        "fails is a warning; the exit status stays as it would be",
+        "fails is a warning; the exit status stays as it would be. All targets together have 30 s "
+        "(BULKRETRY_NOTIFY_BUDGET_S=SECONDS for another budget)",
     )
     g.add_argument(
         "--notify-on",
@@ -400,7 +402,7 @@ def _add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> N
     )
 
 
-def _add_unattended_options(g: argparse._ArgumentGroup) -> None:
+def add_unattended_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary line")
     from bulkretry.cli.confirm import CONFIRM_ROWS
 
@@ -467,7 +469,7 @@ def add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _add_action_options(p, rerun=True)
     _add_pace_and_output_options(p, rerun=True)
     _add_status_options(p)
-    _add_notify_options(p, rerun=True)
+    add_notify_options(p, rerun=True)
     add_auth_options(p)
     p.set_defaults(handler=cmd_rerun)
 

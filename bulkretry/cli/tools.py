@@ -120,7 +120,8 @@ start time. Give the run folders, or one folder that holds them (e.g. bulkretry-
 a journal.sqlite is a run). Writes history.csv (one row per group: its outcome in each run, last_outcome,
 runs_failed, first_succeeded_run) and history.html (failing groups per run, the groups that never
 succeeded, then the groups fixed in each round) to --out DIR, by default the current directory (never into
-the run folders: their journals are only read, so archived read-only runs are fine). Calls nothing.
+the run folders: their journals are only read, so archived read-only runs are fine). A run still going on
+is left out, with a note; a run folder reached twice (a symlink) counts once. Calls nothing.
 Exit status 0 when every group's last outcome is succeeded or skipped, 1 when some group still fails,
 2 when no run is found or a folder is not a run.
 
@@ -150,6 +151,8 @@ def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.report.labels import DEFAULT_ACTION_WORDS
 
     result = history([Path(d) for d in args.run_dirs], Path(args.out) if args.out else None, lang=lang_of(args))
+    for folder, why in result.skipped:
+        print(f"note: {folder} left out: {why}; run history again once it has ended", file=err)
     print(
         f"{len(result.runs)} runs, {result.groups} groups: {result.never_succeeded} never succeeded, "
         f"{result.fixed} fixed along the way · {', '.join(f.name for f in result.files)} in {result.out_dir}",

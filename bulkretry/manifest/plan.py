@@ -278,7 +278,8 @@ class Planner:
             if formulas:
                 _check_formulas(formulas)
             target_id = self._target_id(target_id)
-            if project_id != self._good_project:  # the usual manifest has one project: checked once
+            # The usual manifest has one project: checked once (a cell read from a number, a NotAnId, every time).
+            if project_id != self._good_project or type(project_id) is not str:
                 self._good_project = _check_id("project_id", project_id)
             if self._needs_region and region not in self._good_regions:
                 self._check_region(region)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from bulkretry.i18n import DEFAULT_LANG, translation
 from bulkretry.notify.message import Ending, render
-from bulkretry.notify.send import Target, send_notifications, signer_for
+from bulkretry.notify.send import DEFAULT_BUDGET, Target, send_notifications, signer_for
 from bulkretry.oms.auth import Authenticator
 from bulkretry.oms.network import Network
 from bulkretry.report.charts import outcome_label
@@ -22,9 +22,10 @@ def notify_ending(
     lang: str,
     network: Network,
     auth: Authenticator | None,
+    budget: float = DEFAULT_BUDGET,
 ) -> list[str]:
-    """Send *ending* to *targets* in *lang* (``smn://`` targets signed with *auth*); the warnings, one per target
-    not reached, never an exception."""
+    """Send *ending* to *targets* in *lang* (``smn://`` targets signed with *auth*), all within *budget* seconds;
+    the warnings, one per target not reached, never an exception."""
     message = render(
         ending,
         gettext=translation(lang).gettext,
@@ -36,4 +37,5 @@ def notify_ending(
         network=network,
         failed=ending.failed,
         sign=signer_for(auth, network) if auth is not None else None,
+        budget=budget,
     )

@@ -30,6 +30,7 @@ __all__ = [
     "fetch_key",
     "fetch_key_now",
     "refresh_at",
+    "session_token",
 ]
 
 METADATA_ORIGIN = "http://169.254.169.254"
@@ -124,6 +125,18 @@ def parse_key(text: str, fetched_at: float) -> TemporaryKey:
     return TemporaryKey(ak, sk, token, expires_at, fetched_at)
 
 
+def session_token(text: str, where: str) -> str:
+    """The session token in a token answer, without the line end a service may add (``MDT…\\r\\n``);
+    MetadataError for one that could not be sent back as a header (empty, spaces or control characters inside)."""
+    token = text.strip()
+    if not token or not token.isprintable() or " " in token:
+        raise MetadataError(
+            f"{where} answered with a session token that is no header value (empty, or holding "
+            "spaces or control characters)"
+        )
+    return token
+
+
 async def _ask(session: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str]) -> tuple[int, str]:
     async with session.request(method, url, headers=headers, allow_redirects=False) as resp:
         raw = await resp.content.read(_MAX_ANSWER + 1)
@@ -148,7 +161,7 @@ async def fetch_key(
             async def new_token() -> str | None:
                 status, text = await _ask(session, "PUT", origin + TOKEN_PATH, {TOKEN_TTL_HEADER: str(TOKEN_TTL_S)})
                 if status == 200:
-                    return text
+                    return session_token(text, where)
                 if status in (404, 405, 503):  # no token route: asked without one, as the SDK does
                     return None
                 raise MetadataError(f"{where} refused a session token: HTTP {status} {short_text(text, 120)}")

@@ -4,10 +4,10 @@ One place for both, used by the OMS client, IAM logins and the notifications, so
 goes the same way, as the SDK and every HTTP tool do:
 
 - **Proxy**: ``HTTPS_PROXY`` for ``https://`` URLs, ``HTTP_PROXY`` for ``http://`` ones (the lower-case spellings
-  win, as in ``urllib`` and ``requests``); ``NO_PROXY`` (``*``, host names, ``.suffix`` domains, ``host:port``)
-  lists what goes direct. An ``https://`` URL goes through the proxy with ``CONNECT``, an ``http://`` one as an
-  absolute URI. Credentials in a proxy URL are sent to the proxy only and never shown (:meth:`Network.public`
-  names the proxy's host and port).
+  win, as in ``urllib`` and ``requests``); ``NO_PROXY`` (``*``, host names, ``.suffix`` domains, ``host:port``,
+  CIDR blocks such as ``10.0.0.0/8``) lists what goes direct. An ``https://`` URL goes through the proxy with
+  ``CONNECT``, an ``http://`` one as an absolute URI. Credentials in a proxy URL are sent to the proxy only and
+  never shown (:meth:`Network.public` names the proxy's host and port).
 - **Certificates** (decided like ``requests``): ``--ca-bundle FILE`` wins; else ``REQUESTS_CA_BUNDLE``; else
   ``SSL_CERT_FILE``; else the system's store. A bundle replaces the system's store (a private CA behind an
   intercepting proxy is the whole trust), it does not add to it. A bundle that is missing or holds no PEM
@@ -17,17 +17,21 @@ goes the same way, as the SDK and every HTTP tool do:
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import ssl
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 from urllib import request as urllib_request
 from urllib.parse import unquote, urlsplit
 
 from bulkretry.errors import ConfigError
 
-__all__ = ["CA_SOURCES", "Network", "network_from"]
+__all__ = ["CA_SOURCES", "Network", "cidr_blocks", "network_from"]
+
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 #: Where the trusted certificates came from, in the order they are looked for (``system``: none of them).
 CA_SOURCES = ("--ca-bundle", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "system")
@@ -55,6 +59,11 @@ class Network:
     ca_file: str | None = None
     verify: bool = True
     _context: Any = field(default=None, repr=False, compare=False)
+    #: The CIDR blocks of ``no_proxy``, read once.
+    _direct_networks: tuple[IPNetwork, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_direct_networks", cidr_blocks(self.no_proxy))
 
     def ssl_option(self) -> ssl.SSLContext | bool:
         """aiohttp's ``ssl=``: the run's context (made once), or False under ``--insecure``."""
@@ -69,6 +78,8 @@ class Network:
         parts = urlsplit(url)
         proxy = self.proxies.get(parts.scheme.lower())
         if proxy is None or not parts.hostname:
+            return None
+        if self._direct_networks and _in_networks(parts.hostname, self._direct_networks):
             return None
         if self.no_proxy and urllib_request.proxy_bypass_environment(  # type: ignore[attr-defined]
             parts.netloc.rsplit("@", 1)[-1], {"no": self.no_proxy}
@@ -110,6 +121,29 @@ class Network:
         }
 
 
+def cidr_blocks(no_proxy: str) -> tuple[IPNetwork, ...]:
+    """The CIDR blocks in a ``NO_PROXY`` value (``10.0.0.0/8``, ``fd00::/8``), as ``requests`` and curl read them;
+    other entries (names, addresses, a block that is no block) are left to :mod:`urllib`'s matching."""
+    blocks = []
+    for entry in no_proxy.split(","):
+        entry = entry.strip()
+        if "/" in entry:
+            try:
+                blocks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                continue
+    return tuple(blocks)
+
+
+def _in_networks(host: str, networks: tuple[IPNetwork, ...]) -> bool:
+    """Whether *host* is an IP address inside one of *networks* (a name is never: it is not resolved here)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address.version == network.version and address in network for network in networks)
+
+
 def _env(env: Mapping[str, str], name: str) -> str:
     """``name`` in lower case, else upper case, as urllib and requests read proxy variables."""
     return (env.get(name.lower()) or env.get(name.upper()) or "").strip()
@@ -134,14 +168,45 @@ def _proxy(value: str, variable: str) -> Proxy:
 
 
 def _bundle_context(path: str, source: str) -> ssl.SSLContext:
-    """The verifying context that trusts the bundle *path* (a file of PEM certificates, or a folder) instead of
-    the system's store; ConfigError saying why it cannot serve."""
-    if not os.path.isdir(path) and not os.path.isfile(path):
+    """The verifying context that trusts the bundle *path* (a file of PEM certificates, or a folder of them)
+    instead of the system's store; ConfigError naming the path and saying why it cannot serve: missing, not a
+    file (a FIFO is never opened: it would block), or holding no certificate."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0
+    if not mode:
         raise ConfigError(
             f"{_where(path, source)}: no such file; give a file of PEM certificates (the CA that "
             "signs your proxy's or endpoint's certificate)"
         )
+    if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+        raise ConfigError(
+            f"{_where(path, source)} is not a regular file (a pipe, socket or device); give a file of PEM certificates"
+        )
+    if stat.S_ISDIR(mode) and not _folder_holds_certificates(path):
+        raise ConfigError(
+            f"{_where(path, source)} is a folder that holds no PEM certificate; give a file of "
+            "-----BEGIN CERTIFICATE----- blocks, or a folder of them"
+        )
     return _context_for(path, source)
+
+
+def _folder_holds_certificates(path: str) -> bool:
+    """Whether one regular file in the folder *path* loads as at least one certificate (OpenSSL reads a folder
+    only when a call needs it, so an empty one would pass unseen until the first handshake)."""
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if not entry.is_file():  # (follows links; a FIFO is no file)
+                continue
+            probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            try:
+                probe.load_verify_locations(cafile=entry.path)
+            except (ssl.SSLError, OSError, ValueError):
+                continue
+            if probe.cert_store_stats()["x509"]:
+                return True
+    return False
 
 
 def _where(path: str, source: str) -> str:
@@ -157,7 +222,7 @@ def _context_for(ca_file: str | None, source: str) -> ssl.SSLContext:
     try:
         if os.path.isdir(ca_file):
             return ssl.create_default_context(capath=ca_file)
-        return ssl.create_default_context(cafile=ca_file)
+        context = ssl.create_default_context(cafile=ca_file)
     except ssl.SSLError as exc:  # (an OSError too: first)
         raise ConfigError(
             f"{where} holds no usable PEM certificate ({exc.reason or exc}); give a file of "
@@ -165,6 +230,9 @@ def _context_for(ca_file: str | None, source: str) -> ssl.SSLContext:
         ) from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{where} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    if not context.cert_store_stats()["x509"]:
+        raise ConfigError(f"{where} holds no PEM certificate; give a file of -----BEGIN CERTIFICATE----- blocks")
+    return context
 
 
 def network_from(env: Mapping[str, str], *, ca_bundle: str | None = None, verify: bool = True) -> Network:

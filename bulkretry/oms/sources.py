@@ -257,6 +257,13 @@ def _profile_keys(profile: Mapping[str, Any], where: str, wanted: str) -> tuple[
     return ak, sk, _value(profile, "securityToken", where, secret=True) or None
 
 
+def _escaped(text: str, limit: int = 60) -> str:
+    """*text* as a message may quote it: control characters, backslashes and what is not ASCII escaped
+    (``\\x1b``, ``\\u200b``), so a config file cannot write to the terminal; cut to *limit* characters."""
+    shown = text.encode("unicode_escape").decode("ascii")
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
 def _profile_credentials(
     env: Mapping[str, str], config: Mapping[str, Any], profile: Mapping[str, Any], where: str, wanted: str
 ) -> AkSk | EcsAgency:
@@ -275,7 +282,7 @@ def _profile_credentials(
         return EcsAgency(f"ECS metadata (agency), as KooCLI profile {wanted!r} says", project_id, region)
     if mode.lower() != MODE_AKSK:
         raise CredentialsError(
-            f"the {where} is in mode {mode}, which bulkretry cannot use (only AKSK and "
+            f"the {where} is in mode {_escaped(mode)}, which bulkretry cannot use (only AKSK and "
             f"ecsAgency): {_OTHER_SOURCES}, or name another profile with --profile"
         )
     if config.get("authEncrypt") in (True, "true", "True"):

@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,9 @@ __all__ = [
     "JournalError",
     "RowSet",
     "check_journal",
+    "journal_damage",
     "read_only_uri",
+    "snapshot",
 ]
 
 log = logging.getLogger(__name__)
@@ -347,6 +349,25 @@ class Journal:
         )
         return by_outcome, by_code
 
+    def sessions(self) -> list[dict[str, Any]]:
+        """The sessions on record, each that never finished (killed) with its calls counted from its rows: the
+        attempts of the rows it started, up to the next session's start (a row called again since counts there)."""
+        sessions = [dict(session) for session in self.params().get("sessions") or []]
+        for index, session in enumerate(sessions):
+            if session.get("finished_at") is None:
+                end = sessions[index + 1]["started_at"] if index + 1 < len(sessions) else None
+                session["calls"] = max(
+                    int(session.get("calls") or 0), self.attempts_between(session["started_at"], end)
+                )
+        return sessions
+
+    def attempts_between(self, start: str, end: str | None = None) -> int:
+        """The calls made for the rows started at or after *start* (and before *end*), as their ``attempts`` say."""
+        self.flush()
+        query = "SELECT COALESCE(SUM(attempts), 0) FROM rows WHERE started_at >= ?"
+        found = self._db.execute(*((query, (start,)) if end is None else (query + " AND started_at < ?", (start, end))))
+        return int(found.fetchone()[0])
+
     def count(self) -> int:
         self.flush()
         count: int = self._db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
@@ -449,12 +470,71 @@ def read_only_uri(path: Path, cleanup: ExitStack) -> str:
 
 def check_journal(db: sqlite3.Connection, path: Path) -> None:
     """A :class:`JournalError` saying *path*'s folder is not a run unless *db* (opened on *path*) is a journal."""
+    why = _not_journal_tables(db)
+    if why:
+        raise _not_a_journal(path, why)
+
+
+def _not_journal_tables(db: sqlite3.Connection) -> str:
+    """Why *db* is not a journal by its tables ('' when it has a journal's ``run`` and ``rows`` tables)."""
     try:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
-        raise _not_a_journal(path, str(exc)) from None
+        return str(exc)
     if not {"run", "rows"} <= tables:
-        raise _not_a_journal(path, "it is empty" if not tables else "it has no run and rows tables")
+        return "it is empty" if not tables else "it has no run and rows tables"
+    return ""
+
+
+def snapshot(path: Path, folder: Path, *, tries: int = 5) -> Path:
+    """A copy in *folder* of the journal *path* of a run that is going on, its WAL applied, read without any lock
+    so the run is never held up (its exclusive locking mode keeps other connections out). The files are copied
+    again while either changed during the copy (a checkpoint); a frame cut short at the WAL's end is left out by
+    SQLite's own recovery."""
+    path = Path(path)
+    wal = path.with_name(path.name + "-wal")
+    copy = folder / path.name
+    for _ in range(tries):
+        before = _stamps(path, wal)
+        try:
+            shutil.copyfile(path, copy)
+            if wal.is_file():
+                shutil.copyfile(wal, folder / wal.name)
+        except OSError as exc:
+            raise JournalError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if _stamps(path, wal) == before:
+            break
+    with closing(sqlite3.connect(copy)) as db:  # the copy is ours: its WAL is folded in, read-only from here on
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return copy
+
+
+def _stamps(*paths: Path) -> list[tuple[int, int]]:
+    """Each file's size and modification time (0, 0 when there is none)."""
+    stamps = []
+    for path in paths:
+        try:
+            found = path.stat()
+        except OSError:
+            stamps.append((0, 0))
+        else:
+            stamps.append((found.st_size, found.st_mtime_ns))
+    return stamps
+
+
+def journal_damage(path: Path) -> str:
+    """Why the journal *path* cannot be read as a whole ('' when it can): not a database (zeroed, overwritten),
+    a truncated or damaged file, no journal's tables. Read-only, as :func:`read_only_uri` reads; every page is
+    checked (``PRAGMA quick_check``), so a resume never starts on a journal that fails halfway."""
+    with ExitStack() as cleanup, closing(sqlite3.connect(read_only_uri(path, cleanup), uri=True)) as db:
+        why = _not_journal_tables(db)
+        if why:
+            return why
+        try:
+            verdict = [str(line) for (line,) in db.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+    return "" if verdict == ["ok"] else verdict[0]
 
 
 def _open_read_only(path: Path, cleanup: ExitStack) -> tuple[sqlite3.Connection, _Migration]:

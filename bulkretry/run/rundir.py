@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkretry.errors import ConfigError, JournalError
-from bulkretry.run.journal import JOURNAL_NAME, Journal
+from bulkretry.run.journal import JOURNAL_NAME, Journal, journal_damage
 from bulkretry.run.runlock import RunLock
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "read_params",
     "reopen_run",
     "require_run",
+    "resumable_params",
     "run_journal",
 ]
 
@@ -88,6 +89,7 @@ def create_run(out_dir: Path | None, runs_root: Path, name: str, params: Mapping
     lock.acquire()
     try:
         if (out_dir / JOURNAL_NAME).exists():
+            _refuse_damaged(out_dir)
             raise ConfigError(
                 f"{out_dir} already holds a run; add --resume to continue it, or choose another "
                 "--out (a run is never overwritten)"
@@ -110,6 +112,7 @@ def reopen_run(out_dir: Path, params: Mapping[str, Any], *, force: bool) -> Open
     lock = RunLock(out_dir)
     lock.acquire()
     try:
+        _refuse_damaged(out_dir)
         journal = Journal.open_existing(out_dir / JOURNAL_NAME)
         old = journal.params()
         changes = _changes(old, params)
@@ -129,6 +132,27 @@ def reopen_run(out_dir: Path, params: Mapping[str, Any], *, force: bool) -> Open
         lock.release()
         raise
     return OpenRun(str(old.get("run_id") or out_dir.name), out_dir, journal, lock, journal.params(), resumed=True)
+
+
+def _refuse_damaged(out_dir: Path) -> None:
+    """A ConfigError, saying why, when the journal in *out_dir* cannot be read as a whole: the run there can then
+    be neither resumed nor reported, and a new run never writes over it."""
+    why = journal_damage(out_dir / JOURNAL_NAME)
+    if why:
+        raise ConfigError(
+            f"{out_dir} cannot be resumed: its {JOURNAL_NAME} is damaged ({why}); "
+            "start a new run with another --out (the folder is left as it is)"
+        )
+
+
+def resumable_params(out_dir: Path) -> dict[str, Any]:
+    """The recorded parameters of the run in *out_dir*, to resume it; a ConfigError saying why when it cannot be
+    (no run there, a damaged journal, a run that holds the folder)."""
+    if not (out_dir / JOURNAL_NAME).is_file():
+        raise ConfigError(f"nothing to resume in {out_dir}: it holds no run ({JOURNAL_NAME} is missing)")
+    with RunLock(out_dir, shared=True):
+        _refuse_damaged(out_dir)
+    return read_params(out_dir)
 
 
 def require_run(folder: Path, hint: str = "") -> Path:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from bulkretry.errors import ConfigError
 
-__all__ = ["LOCK_NAME", "RunLock"]
+__all__ = ["LOCK_NAME", "RunLock", "live_runs", "lock_holder"]
 
 LOCK_NAME = ".lock"
 
@@ -110,6 +111,32 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def lock_holder(folder: Path) -> str | None:
+    """Whether a run is going on in *folder*, without waiting and without writing: None when its lock is free (or
+    there is none), else the pid of the run that holds it ('' when it cannot be read)."""
+    try:
+        fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if _try_lock(fd, shared=True):
+            _unlock(fd)
+            return None
+        return _read_pid(fd)
+    finally:
+        os.close(fd)
+
+
+def live_runs(folders: Iterable[Path]) -> list[tuple[Path, str]]:
+    """The folders of *folders* whose run is going on (their lock is held), each with the note that says so."""
+    live = []
+    for folder in folders:
+        holder = lock_holder(folder)
+        if holder is not None:
+            live.append((folder, "a run is still going on there" + (f" (pid {holder})" if holder else "")))
+    return live
 
 
 def _read_pid(fd: int) -> str:

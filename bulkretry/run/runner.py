@@ -371,8 +371,9 @@ class _Session:
         stats = self.engine.stats
         span = (stats.last_call_at - stats.first_call_at) if stats.first_call_at and stats.last_call_at else 0.0
         finished_at = utc_now_iso()
+        earlier = self.journal.sessions()[:-1]  # the last on record is this one, put there by open()
         sessions = [
-            *self.run.params.get("sessions", []),
+            *earlier,
             self._session_record(finished_at, round(time.monotonic() - self.t0, 3), stats, round(span, 3)),
         ]
         summary = self._summarize(finished_at, sessions)

@@ -36,7 +36,7 @@ from bulkretry.report.common import FORMATS
 from bulkretry.run.adaptive import RateSpec, parse_rate
 from bulkretry.run.journal import JOURNAL_NAME
 from bulkretry.run.rerun import Selection, load_selection
-from bulkretry.run.rundir import read_params
+from bulkretry.run.rundir import resumable_params
 
 __all__ = [
     "Checks",
@@ -52,6 +52,7 @@ __all__ = [
     "halt_setting",
     "parse_duration",
     "rerun_settings",
+    "restored",
     "resumed",
 ]
 
@@ -290,17 +291,55 @@ def resumed(settings: RunSettings, work_given: Mapping[str, Any] | None = None) 
     if out_dir is None:
         raise UsageError("--resume needs --out DIR: the folder of the run to continue")
     exists = (out_dir / JOURNAL_NAME).is_file()  # if not, the resume itself says so
-    params = read_params(out_dir) if exists else {}
+    params = resumable_params(out_dir) if exists else {}
     if work_given is not None:
         settings = replace(settings, work=replace(_earlier_work(params), **work_given))
     if settings.pacing.halt_on_failure is None:  # the run's own --halt-on-failure goes on unless given again
         pacing = replace(settings.pacing, halt_on_failure=halt_setting(params.get("halt_on_failure")))
         settings = replace(settings, pacing=pacing)
+    return _same_rows(settings, params)
+
+
+def _same_rows(settings: RunSettings, params: Mapping[str, Any]) -> RunSettings:
+    """*settings* of a resume of the run of *params*: when it is a rerun, the same rows of the same earlier run."""
     source = params.get("source_run")
     if not source:
         return settings
     selection = load_selection(Path(source["out_dir"]), source["only"], source["error_codes"])
     return replace(settings, resume=replace(settings.resume, selection=selection))
+
+
+def restored(
+    params: Mapping[str, Any],
+    out_dir: Path,
+    *,
+    target: ServiceTarget | None = None,
+    pacing: PacingGiven | None = None,
+    output: Output | None = None,
+    force: bool = False,
+) -> RunSettings:
+    """The settings the run in *out_dir* started with, from its recorded *params* (:meth:`RunSettings.public_params`:
+    never a secret), to resume it (``bulkretry resume DIR``), with what is given now over them: *target*'s endpoint,
+    region and project and each of *pacing*'s options (None: the run's), *output*'s language, and *force*.
+    ``--max-duration`` is never the run's: a time box is given for each session."""
+    path = params.get("manifest_path") or params.get("manifest")
+    if not path:
+        raise UsageError(f"{out_dir}: the run does not record its manifest, so it cannot be resumed by its folder")
+    settings = RunSettings(
+        manifest=_earlier_reading(Path(path), params),
+        target=_earlier_target(target or ServiceTarget(), params),
+        pacing=(pacing or PacingGiven()).over(params),
+        checks=Checks(
+            dry_run=bool(params.get("dry_run")),
+            check_status=bool(params.get("check_status")),
+            verify_timeout=params.get("verify_timeout"),
+            migrate_failed_object=params.get("migrate_failed_object"),
+        ),
+        output=Output(out_dir=out_dir, formats=tuple(params.get("formats") or FORMATS), lang=(output or Output()).lang),
+        resume=Resume(resume=True, force=force),
+        work=_earlier_work(params),
+    )
+    return _same_rows(settings, params)
 
 
 def halt_setting(recorded: Any) -> tuple[float, int] | None:
