@@ -114,3 +114,9 @@ def test_every_relative_link_of_the_manual_points_at_a_file(path: Path) -> None:
     targets = [t for t in LINK.findall(text) if "://" not in t and not t.startswith("mailto:")]
     assert [t for t in targets if not (path.parent / t).exists()] == []
     assert "../shared" not in text
+
+
+def test_a_table_cell_escapes_markdown_outside_code_spans_only() -> None:
+    """cell() keeps the text on one line, escapes pipes everywhere and `<`, `*` outside code spans only."""
+    text = generated().cell("the <UTC time>\nfolder | `--iam-*` and `<x>` of *all*")
+    assert text == "the &lt;UTC time> folder \\| `--iam-*` and `<x>` of \\*all\\*"

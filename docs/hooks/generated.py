@@ -27,9 +27,15 @@ FAMILIES = (
 
 
 def cell(text: str) -> str:
-    """*text* as one Markdown table cell: on one line, with the characters a table or Markdown would read escaped."""
-    text = " ".join(text.split())
-    return text.replace("|", "\\|").replace("<", "&lt;").replace("*", "\\*").replace("_", "\\_")
+    """*text* as one Markdown table cell: on one line, with what a table or Markdown would read escaped."""
+    parts = " ".join(text.split()).replace("|", "\\|").split("`")
+    # Outside code spans (the even parts), `<` would open an HTML tag and `*` emphasis; inside, they are as written.
+    return "`".join(part if odd else part.replace("<", "&lt;").replace("*", "\\*") for odd, part in alternate(parts))
+
+
+def alternate(parts: list[str]) -> list[tuple[bool, str]]:
+    """*parts* with whether each is odd (inside a code span when the parts come from splitting at backticks)."""
+    return [(index % 2 == 1, part) for index, part in enumerate(parts)]
 
 
 def option_names(action: argparse.Action) -> str:
