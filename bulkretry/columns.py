@@ -25,6 +25,7 @@ __all__ = [
     "MAX_ID_LENGTH",
     "MAX_TASK_ID",
     "REPORT",
+    "STATUS",
     "Column",
     "names",
 ]
@@ -149,6 +150,15 @@ GROUP: tuple[Column, ...] = (
     Column("group_failed_object_list", label=N_("group failed-object list")),
 )
 
+#: The status columns ``--check-status`` and ``--verify`` add (``run/engine.py`` writes them): the status as the
+#: API numbers it, and in words (stored in English, shown in the report's language).
+STATUS: tuple[Column, ...] = (
+    Column("status_before", label=N_("status before")),
+    Column("status_before_meaning", label=N_("status before meaning")),
+    Column("status_after", label=N_("status after")),
+    Column("status_after_meaning", label=N_("status after meaning")),
+)
+
 
 def names(columns: Iterable[Column]) -> tuple[str, ...]:
     """The names of *columns*, in their order."""
@@ -163,5 +173,5 @@ BODY_LIMITS: Mapping[str, int] = MappingProxyType(
 )
 #: Each labelled column's msgid, by name (report.html translates it where shown).
 LABELS: Mapping[str, str] = MappingProxyType(
-    {c.name: c.label for c in (*REPORT, *GROUP, *MANIFEST) if c.label is not None}
+    {c.name: c.label for c in (*REPORT, *STATUS, *GROUP, *MANIFEST) if c.label is not None}
 )

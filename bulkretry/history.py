@@ -20,12 +20,13 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
 from bulkretry.errors import ConfigError
 from bulkretry.i18n import DEFAULT_LANG, translation
+from bulkretry.i18n.times import Locale, people_time
 from bulkretry.oms.actions import Action
 from bulkretry.records import FAILING, FINE
 from bulkretry.report import neutralise
@@ -258,10 +259,13 @@ class _Outcomes:
         yield _Group(project_id, group_id, seen, code, self.runs)
 
 
-def history(folders: Sequence[Path], out_dir: Path | None = None, *, lang: str = DEFAULT_LANG) -> HistoryResult:
+def history(
+    folders: Sequence[Path], out_dir: Path | None = None, *, lang: str = DEFAULT_LANG, tz: str | None = None
+) -> HistoryResult:
     """The history of the runs in *folders* (or in the single runs root given): ``history.csv`` and
-    ``history.html`` (in *lang*) written to *out_dir* (default: the current directory). A run still going on is
-    left out (``HistoryResult.skipped`` says which and why)."""
+    ``history.html`` (in *lang*, its times in the zone *tz*, None: the machine's; history.csv keeps ISO 8601 UTC)
+    written to *out_dir* (default: the current directory). A run still going on is left out
+    (``HistoryResult.skipped`` says which and why)."""
     found = find_runs(folders)
     skipped = live_runs(found)
     live = {folder for folder, _ in skipped}
@@ -276,7 +280,9 @@ def history(folders: Sequence[Path], out_dir: Path | None = None, *, lang: str =
             outcomes.add(index, run.folder)
         told = _telling(outcomes.groups(), story, _outcome_word(lang))  # every group's figures, once
         files = [_replace(out_dir / CSV_NAME, lambda path: _write_csv(path, runs, told))]
-    files.append(_replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, story.groups, story, lang)))
+    files.append(
+        _replace(out_dir / HTML_NAME, lambda path: _write_html(path, runs, story.groups, story, Locale(lang, tz)))
+    )
     return HistoryResult(
         runs, story.groups, story.never_total, story.fixed, story.not_fine, out_dir, files, tuple(skipped)
     )
@@ -508,8 +514,10 @@ def _mixed(runs: Sequence[RunInfo], lang: str) -> str:
     return f'<p class="fail">{html.escape(text.format(actions=", ".join(actions)))}</p>'
 
 
-def _write_html(path: Path, runs: Sequence[RunInfo], groups: int, story: _Story, lang: str) -> None:
+def _write_html(path: Path, runs: Sequence[RunInfo], groups: int, story: _Story, locale: Locale) -> None:
     e = html.escape
+    lang = locale.lang
+    runs = [replace(run, started_at=people_time(run.started_at, locale.tz)) for run in runs]  # as people read it
     _ = translation(lang).gettext
     page = (
         _head(runs, groups, story, lang)

@@ -138,6 +138,8 @@ class RunSummary:
     halt_code: str = ""
     #: The GETs of ``--check-status`` and ``--verify`` (status reads), counted apart from ``calls``, the action's.
     status_reads: int = 0
+    #: ``--shard I/N``: the share of the manifest the run took (``I/N``); empty for a run of every row, or a merge.
+    shard: str = ""
 
     def tally(self) -> Tally:
         """The run's story in figures (see :class:`Tally`), the one every report, line and notification tells."""
@@ -181,6 +183,8 @@ class RunSummary:
         if self.halted:
             data["halted"] = self.halted
             data["halt_code"] = self.halt_code
+        if self.shard:
+            data["shard"] = self.shard
         return data
 
 

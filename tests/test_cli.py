@@ -153,3 +153,28 @@ def test_the_benchmarks_options_are_within_the_ceilings(options: list[str]) -> N
 
     args = build_parser().parse_args(["run", "m.csv", *options])
     assert args.concurrency == int(options[3])
+
+
+def test_every_example_in_every_help_parses() -> None:
+    """Each `bulkretry COMMAND ...` example a --help shows is accepted by that command's own parser: an example
+    naming an option the command does not have (or no longer has) fails here."""
+    import shlex
+
+    from bulkretry.cli import build_parser
+    from bulkretry.cli.config import command_parsers
+
+    parser = build_parser()
+    checked = 0
+    for command, sub in command_parsers(parser).items():
+        for line in sub.format_help().splitlines():
+            text = line.strip()
+            if not text.startswith(f"bulkretry {command} ") and text != f"bulkretry {command}":
+                continue
+            text = text.split("  #", 1)[0].split(" > ", 1)[0].split(" | ", 1)[0]
+            argv = shlex.split(text)[1:]
+            try:
+                parser.parse_args(argv)
+            except SystemExit:
+                pytest.fail(f"`bulkretry {command} --help` shows an example its parser refuses: {text}")
+            checked += 1
+    assert checked >= 30  # the examples of every command were found and read

@@ -69,6 +69,15 @@ def terminal_run(sim_thread: SimulatorThread, manifest: Path, out: Path, *extra:
     return TerminalChild(argv, child_env(sim_thread.config))
 
 
+def asked_to_stop(sim_thread: SimulatorThread, tmp_path: Path, groups: int) -> tuple[TerminalChild, bytes]:
+    """A stop of *groups* failed groups from a terminal, up to its question: the child and what it showed."""
+    manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, groups))
+    child = terminal_run(sim_thread, manifest, tmp_path / "run", "--action", "stop")
+    shown = read_until(child.master, b"Go on? [y/N]")
+    assert b"Go on? [y/N]" in shown, shown
+    return child, shown
+
+
 def put_calls(sim_thread: SimulatorThread) -> int:
     return sum(1 for request in sim_thread.simulator.received if request.method == "PUT")
 
@@ -76,10 +85,7 @@ def put_calls(sim_thread: SimulatorThread) -> int:
 @pytest.mark.slow
 def test_a_stop_at_a_terminal_asks_and_no_calls_nothing(sim_thread: SimulatorThread, tmp_path: Path) -> None:
     """A stop from a terminal shows what it will call and asks; "n" ends it with nothing called (exit 2)."""
-    manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, 3))
-    child = terminal_run(sim_thread, manifest, tmp_path / "run", "--action", "stop")
-    shown = read_until(child.master, b"Go on? [y/N]")
-    assert b"Go on? [y/N]" in shown, shown
+    child, shown = asked_to_stop(sim_thread, tmp_path, 3)
     assert b"--action stop on groups" in shown and b"rows:      3 to call" in shown
     assert sim_thread.config.project_id.encode() in shown
     child.answer("n\n")
@@ -151,10 +157,7 @@ def test_in_process_many_rows_never_ask(sim_thread: SimulatorThread, tmp_path: P
 @pytest.mark.slow
 def test_ctrl_c_at_the_question_calls_nothing(sim_thread: SimulatorThread, tmp_path: Path) -> None:
     """SIGINT while the question waits ends the command at once: exit 130, nothing called, no run folder."""
-    manifest = write_group_manifest(tmp_path / "m.csv", failed_group_ids(sim_thread, 2))
-    child = terminal_run(sim_thread, manifest, tmp_path / "run", "--action", "stop")
-    shown = read_until(child.master, b"Go on? [y/N]")
-    assert b"Go on? [y/N]" in shown, shown
+    child, _ = asked_to_stop(sim_thread, tmp_path, 2)
     child.process.send_signal(signal.SIGINT)
     code, rest = child.finish()
     assert code == 130, rest

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bulkretry.i18n import lang_from_env, parse_lang, resolve_lang, translation
+from bulkretry.i18n.times import Locale
 from bulkretry.oms.codes import CODES, explain
 from bulkretry.oms.status import STATUS_NAMES, status_name
 from bulkretry.report import write_reports
@@ -163,7 +164,7 @@ def test_every_error_code_and_status_is_explained_in_chinese() -> None:
         assert (meaning, action) != explain(code), code
     assert explain("OMS.1015")[0].startswith("The task group is not in a state that can be retried")
     assert explain("OMS.1015", "zh-CN")[0].startswith("迁移任务组当前的状态不能重启")
-    assert [status_name(s, "zh-CN") for s in (5, 6, 1)] == ["迁移失败", "已完成", "迁移中"]
+    assert [status_name(s, "zh-CN") for s in (5, 6, 1)] == ["迁移失败", "迁移完成", "执行中"]
     assert all(CJK.search(status_name(s, "zh-CN")) for s in STATUS_NAMES)
     assert status_name(5) == "migration failed"
 
@@ -262,7 +263,7 @@ def test_browser_fills_the_chinese_table_with_chinese_words_and_filters_by_the_c
         formats=["html"],
         extra_columns=("备注",),
         details=DETAILS,
-        lang="zh-CN",
+        locale=Locale("zh-CN"),
     )
     url = (tmp_path / "run" / "report.html").as_uri()
     dom = chromium(tmp_path, "--dump-dom", url + "#outcome=failed").stdout

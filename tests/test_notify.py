@@ -150,7 +150,7 @@ async def test_a_target_that_fails_is_a_warning_the_others_are_sent() -> None:
         warnings = await asyncio.to_thread(
             send_notifications, targets, render(Ending(0, SUMMARY)), network=network_from({}), failed=False, timeout=5
         )
-    assert [g["path"] for g in got] == ["/broken-s3cr3t", "/fine"]
+    assert sorted(g["path"] for g in got) == ["/broken-s3cr3t", "/fine"]  # (sent at once: in either order)
     assert got[1]["body"]["title"].endswith(": succeeded")
     assert len(warnings) == 1 and warnings[0].startswith("notification to json://*** (--notify #1) not sent")
     assert "s3cr3t" not in warnings[0]

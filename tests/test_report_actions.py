@@ -11,6 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from bulkretry.i18n.times import Locale
 from bulkretry.notify.message import Ending, render
 from bulkretry.records import Outcome, RowResult, RunSummary
 from bulkretry.report import write_reports
@@ -38,7 +39,7 @@ def task_results() -> list[RowResult]:
 
 def write(folder: Path, results: list[RowResult], summary: RunSummary, lang: str = "en") -> Path:
     """The four reports of *results* in *folder*."""
-    write_reports(folder, results, summary, extra_columns=["group_id"], lang=lang)
+    write_reports(folder, results, summary, extra_columns=["group_id"], locale=Locale(lang))
     return folder
 
 

@@ -39,6 +39,8 @@ examples:
   bulkretry diff runs/x runs/x-rerun               # fixed, still failing, newly failing
   bulkretry history bulkretry-runs                 # every round of a campaign: history.csv, history.html
   bulkretry prune bulkretry-runs --older-than 30d  # list the run folders to remove (--yes removes them)
+  bulkretry run groups.xlsx --region cn-north-4 --shard 0/3 --out runs/s0   # one of 3 workers; then:
+  bulkretry merge runs/s0 runs/s1 runs/s2 --out runs/merged                 # one report of the 3 shards
   bulkretry sim --port 8080                        # run the simulator on its own
   bulkretry config                                 # each setting (bulkretry.toml, BULKRETRY_<OPTION>) and its origin
   bulkretry completion bash > ~/.local/share/bash-completion/completions/bulkretry
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bulkretry.cli.completion import add_completion_parser
     from bulkretry.cli.config import add_config_options, add_config_parser
     from bulkretry.cli.folders import add_prune_parser, add_resume_parser, add_status_parser
+    from bulkretry.cli.merge import add_merge_parser
     from bulkretry.cli.run_options import add_rerun_parser, add_run_parser, add_validate_parser
     from bulkretry.cli.simulator import add_demo_parser, add_sim_parser
     from bulkretry.cli.tools import add_diff_parser, add_discover_parser, add_history_parser, add_report_parser
@@ -64,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_diff_parser(sub)
     add_history_parser(sub)
     add_prune_parser(sub)
+    add_merge_parser(sub)
     add_discover_parser(sub)
     add_validate_parser(sub)
     add_sim_parser(sub)

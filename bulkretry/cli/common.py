@@ -1,4 +1,4 @@
-"""What the commands share: the help formatter, argparse types, ``--lang`` (the exit statuses are in
+"""What the commands share: the help formatter, argparse types, ``--lang`` and ``--tz`` (the exit statuses are in
 :mod:`bulkretry.errors`)."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ __all__ = [
     "HelpFormatter",
     "add_command",
     "add_lang_option",
+    "add_report_options",
+    "add_tz_option",
     "batch_size_type",
     "concurrency_type",
     "duration_type",
@@ -33,17 +35,27 @@ __all__ = [
     "positive_int",
     "rate_type",
     "ratio",
+    "shard_type",
     "sim_groups_type",
     "timeout_type",
+    "tz_type",
     "verify_timeout_type",
 ]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Every command's help: descriptions and examples as written, option help from column 32."""
+    """Every command's help: descriptions and examples as written, option help from column 32, and an option's
+    default at the end of its help where it has one and the help does not already say it."""
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default in (None, False, True, argparse.SUPPRESS) or default == [] or "default" in text or not text:
+            return action.help
+        return f"{text} (default: %(default)s)"
 
 
 def add_command(
@@ -113,7 +125,9 @@ rate_type = _parsed_by("run.adaptive", "parse_rate")  # RateSpec; a float defaul
 outcomes_type = _parsed_by("run.rerun", "parse_outcomes")
 duration_type = _parsed_by("run.settings", "parse_duration")
 lang_type = _parsed_by("i18n", "parse_lang")
+tz_type = _parsed_by("i18n.times", "parse_tz")
 halt_on_failure_type = _parsed_by("run.halt", "parse_halt_on_failure")
+shard_type = _parsed_by("manifest.shard", "parse_shard")
 
 LANG_HELP = (
     "language of report.html, history.html, the Summary sheet of report.xlsx and the summary line: zh-CN "
@@ -125,6 +139,35 @@ LANG_HELP = (
 def add_lang_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--lang``, on the commands that write what people read (run, rerun, report, demo, history)."""
     p.add_argument("--lang", type=lang_type, default=None, metavar="zh-CN|en", help=LANG_HELP)
+
+
+def add_tz_option(p: argparse.ArgumentParser | argparse._ArgumentGroup, *, recorded: bool = True) -> None:
+    """``--tz``, beside ``--lang``: the zone of the times people read (*recorded*: a run keeps its zone)."""
+    kept = "; a run keeps its zone for `report` and `rerun`" if recorded else ""
+    p.add_argument(
+        "--tz",
+        type=tz_type,
+        default=None,
+        metavar="ZONE",
+        help="time zone of the times in report.html, history.html, the Summary sheet of report.xlsx, the summary "
+        "line and notifications, each shown with its offset: an IANA name (Asia/Shanghai, Europe/Berlin) or UTC "
+        f"(default: the machine's zone, from TZ or /etc/localtime{kept}); report.csv, report.json and "
+        "summary.json are always in UTC",
+    )
+
+
+def add_report_options(p: argparse.ArgumentParser, default: str) -> None:
+    """``--format``, ``--lang`` and ``--tz`` of the commands that write a run's reports from journals (``report``,
+    ``merge``); *default* says whose formats are written without ``--format``."""
+    p.add_argument(
+        "--format",
+        type=formats_type,
+        default=None,
+        metavar="LIST",
+        help=f"comma list of report formats (default: {default})",
+    )
+    add_lang_option(p)
+    add_tz_option(p)
 
 
 def lang_of(args: argparse.Namespace) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # for annotations only: imported lazily, so `bulkretry --help` stays fast
+    from bulkretry.i18n.times import Locale
     from bulkretry.notify.send import Target
     from bulkretry.oms.actions import Action
     from bulkretry.oms.network import Network
@@ -23,20 +24,25 @@ __all__ = ["Notifier", "NotifyRule", "Told", "print_ending", "summary_line", "te
 @dataclass(frozen=True)
 class Told:
     """What the lines at the end of a run say besides its ending: the run's manifest and action, in which
-    language, and whether the summary goes out as JSON."""
+    language and time zone, and whether the summary goes out as JSON."""
 
     manifest: Path
     action: Action
     lang: str
     json_summary: bool = False
+    #: The zone of the time the summary line shows (None: the machine's).
+    tz: str | None = None
 
 
-def summary_line(summary: RunSummary, files: Sequence[Path], lang: str = "en", action: Action | None = None) -> str:
+def summary_line(
+    summary: RunSummary, files: Sequence[Path], lang: str = "en", action: Action | None = None, tz: str | None = None
+) -> str:
     """The line printed at the end of a run, in *lang* (English names the outcomes as the csv does); it names
     *action* when it is not the default (``24 rows (start tasks): ...``). The top errors are the failing rows'
     only; when rows were set aside, the success rate over the rows called follows, and the rows not called, with
-    why."""
+    why; the time the run finished is in *tz* (None: the machine's zone)."""
     from bulkretry.i18n import translation
+    from bulkretry.i18n.times import people_time
     from bulkretry.run.summary import report_file
 
     _ = translation(lang).gettext
@@ -44,10 +50,14 @@ def summary_line(summary: RunSummary, files: Sequence[Path], lang: str = "en", a
     codes = tally.top_errors()
     top = _(" · top errors: {codes}").format(codes=_(", ").join(f"{c} ×{n}" for c, n in codes)) if codes else ""
     if action is None or action.is_default:
-        line = _("{rows} rows: {counts}{top}{called} · {duration} s · {calls} at {rate}/s · report: {report}")
+        line = _(
+            "{rows} rows: {counts}{top}{called} · {duration} s · {calls} at {rate}/s · finished {finished} · "
+            "report: {report}"
+        )
     else:
         line = _(
-            "{rows} rows ({action}): {counts}{top}{called} · {duration} s · {calls} at {rate}/s · report: {report}"
+            "{rows} rows ({action}): {counts}{top}{called} · {duration} s · {calls} at {rate}/s · "
+            "finished {finished} · report: {report}"
         )
     return line.format(
         rows=summary.rows,
@@ -58,6 +68,7 @@ def summary_line(summary: RunSummary, files: Sequence[Path], lang: str = "en", a
         duration=f"{summary.duration_s:.1f}",
         calls=_calls(summary, _),
         rate=f"{summary.achieved_rate:g}",
+        finished=people_time(summary.finished_at, tz) or "—",
         report=report_file(summary, files),
     )
 
@@ -108,7 +119,7 @@ def print_ending(ending: JobEnding, told: Told, *, out: TextIO, err: TextIO) -> 
     signal that stopped it, then the JSON summary."""
     manifest, json_summary = told.manifest, told.json_summary
     if ending.summary is not None:
-        line = summary_line(ending.summary, ending.files, told.lang, told.action)
+        line = summary_line(ending.summary, ending.files, told.lang, told.action, told.tz)
         print(line, file=err if json_summary else out)
         _print_notes(ending, manifest, err)
     if ending.signal is not None:
@@ -207,13 +218,13 @@ class Notifier:
         self,
         targets: Sequence[Target],
         network: Network,
-        lang: str,
+        locale: Locale,
         *,
         rule: NotifyRule,
         log_file: Path | None,
         budget: float,
     ) -> None:
-        self.targets, self.network, self.lang = targets, network, lang
+        self.targets, self.network, self.locale = targets, network, locale
         self.rule, self.log_file, self.budget = rule, log_file, budget
 
     def send(self, ending: JobEnding, err: TextIO) -> None:
@@ -235,7 +246,7 @@ class Notifier:
             run_id=ending.run_id,
         )
         warnings = notify_ending(
-            self.targets, told, lang=self.lang, network=self.network, auth=ending.auth, budget=self.budget
+            self.targets, told, locale=self.locale, network=self.network, auth=ending.auth, budget=self.budget
         )
         log = logging.getLogger("bulkretry.notify")
         with json_log(self.log_file if warnings else None, err):

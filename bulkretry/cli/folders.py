@@ -9,7 +9,13 @@ from typing import TextIO
 
 from bulkretry.cli.common import add_command, add_lang_option, lang_of, non_negative_int
 from bulkretry.cli.run import Sourced, project_id_option, run_settings
-from bulkretry.cli.run_options import add_auth_options, add_notify_options, add_pace_options, add_unattended_options
+from bulkretry.cli.run_options import (
+    add_auth_options,
+    add_notify_options,
+    add_pace_options,
+    add_time_box_options,
+    add_unattended_options,
+)
 from bulkretry.errors import EXIT_OK
 
 RESUME_HELP = """\
@@ -59,11 +65,13 @@ def add_resume_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     g.add_argument("--region", metavar="R", help="region id for rows without a region column (needs --force)")
     g.add_argument("--project-id", metavar="ID", help="project for rows without a project_id column (needs --force)")
     g.add_argument("--force", action="store_true", help="continue even though the manifest or a call setting changed")
-    add_pace_options(p, rerun=True)
+    g = p.add_argument_group("pace (default: as the run)")
+    add_pace_options(g, rerun=True)
+    add_time_box_options(g)
     g = p.add_argument_group("output")
     add_lang_option(g)
     add_unattended_options(g)
-    add_notify_options(p, rerun=True)
+    add_notify_options(p.add_argument_group("notifications (not taken from the run: give them again)"))
     add_auth_options(p)
     p.set_defaults(handler=cmd_resume)
 

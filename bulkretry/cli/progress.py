@@ -118,7 +118,10 @@ class TerminalRun:
     def ended(self, ending: JobEnding) -> None:
         prepared, terminal = self.prepared, self.terminal
         settings = prepared.settings
-        told = Told(settings.manifest.path, prepared.action, settings.output.lang, json_summary=terminal.json_summary)
+        output = settings.output
+        told = Told(
+            settings.manifest.path, prepared.action, output.lang, json_summary=terminal.json_summary, tz=output.zone
+        )
         print_ending(ending, told, out=terminal.out, err=terminal.err)
 
     def notify(self, ending: JobEnding) -> None:

@@ -95,9 +95,9 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings
 
 
 def work_given(args: argparse.Namespace) -> dict[str, Any]:
-    """--action, --target, --priority and --batch-size as given (those not given left out: the defaults of
+    """--action, --target, --priority, --batch-size and --shard as given (those not given left out: the defaults of
     :class:`~bulkretry.run.settings.Work`, or a rerun's earlier values, stand for them)."""
-    given = {name: getattr(args, name) for name in ("action", "target", "priority", "batch_size")}
+    given = {name: getattr(args, name) for name in ("action", "target", "priority", "batch_size", "shard")}
     return {name: value for name, value in given.items() if value is not None}
 
 
@@ -131,7 +131,7 @@ def _output(args: argparse.Namespace, formats: tuple[str, ...]) -> Output:
 
     from bulkretry.run.settings import Output
 
-    return Output(out_dir=Path(args.out) if args.out else None, formats=formats, lang=lang_of(args))
+    return Output(out_dir=Path(args.out) if args.out else None, formats=formats, lang=lang_of(args), tz=args.tz)
 
 
 def _run_settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings:
@@ -365,10 +365,12 @@ def run_prepared(
         targets = resolve_targets(args.notify, env, region=target.region, project_id=target.project_id)
         budget = notify_budget(env)
     log_file = Path(args.log_file) if args.log_file else None
+    from bulkretry.i18n.times import Locale
+
     notifier = Notifier(
         targets,
         network,
-        settings.output.lang,
+        Locale(settings.output.lang, settings.output.zone),
         rule=NotifyRule(args.notify_on, args.report_url or ""),
         log_file=log_file,
         budget=budget,

@@ -8,6 +8,7 @@ import argparse
 from bulkretry.cli.common import (
     add_command,
     add_lang_option,
+    add_tz_option,
     batch_size_type,
     concurrency_type,
     duration_type,
@@ -16,10 +17,24 @@ from bulkretry.cli.common import (
     max_attempts_type,
     outcomes_type,
     rate_type,
+    shard_type,
     timeout_type,
     verify_timeout_type,
 )
 from bulkretry.cli.run import cmd_rerun, cmd_run, cmd_validate
+
+#: The groups of options of `run`, `rerun` and `validate`, in the order --help shows them.
+GROUPS = ("input", "action and target", "pacing", "output", "notification", "credentials", "network")
+#: What a group of `rerun` says when its options not given are the earlier run's.
+EARLIER = "(default: as the earlier run)"
+
+RUN_EXAMPLES = """\
+examples:
+  bulkretry run groups.xlsx --region cn-north-4 --project-id 0a1b2c3d...   # retry every failed task group
+  bulkretry run groups.csv --region cn-north-4 --dry-run                   # check every row, call nothing
+  bulkretry run groups.csv --region cn-north-4 --out runs/x --resume       # continue after a crash
+
+"""
 
 RUN_INTRO = """\
 Call OMS once for every row of MANIFEST (CSV or Excel, one row per task group or task), rate-limited and
@@ -74,16 +89,15 @@ rows are not called again (only the few calls in flight at the crash may repeat)
 where a run stands, from another terminal. A folder that holds a run is never overwritten, and two runs cannot write one
 folder at the same time. `bulkretry rerun DIR` then makes a new run of just the rows that failed.
 
-examples:
+more examples:
   export HUAWEICLOUD_SDK_AK=... HUAWEICLOUD_SDK_SK=...
-  bulkretry run groups.xlsx --region cn-north-4 --project-id 0a1b2c3d...
   bulkretry run groups.xlsx --profile migration   # keys, project and region from a KooCLI profile
   bulkretry run groups.csv --region cn-north-4 --rate 5 --concurrency 8 --out runs/after-outage
-  bulkretry run groups.csv --region cn-north-4 --out runs/after-outage --resume   # continue after a crash
   bulkretry run groups.csv --endpoint http://127.0.0.1:8080 --dry-run
   bulkretry run groups.csv --region cn-north-4 --check-status --verify   # skip what is not failed; confirm the restart
   bulkretry run groups.csv --quiet --json-summary --log-file run.jsonl > summary.json   # from cron
   bulkretry run groups.csv --region cn-north-4 --lang zh-CN   # report.html and the summary line in Chinese
+  bulkretry run groups.csv --region cn-north-4 --tz Asia/Shanghai   # times in Beijing time (+08:00); csv in UTC
   HTTPS_PROXY=http://proxy.corp:3128 bulkretry run groups.csv --region cn-north-4 --ca-bundle corp-ca.pem
   bulkretry run groups.csv --region cn-north-4 --notify env:DINGTALK_URL --notify env:SMN_TOPIC --notify-on failure
   bulkretry run groups.csv --region cn-north-4 --halt-on-failure 30:50   # stop once over 30 % of 50+ rows failed
@@ -92,6 +106,7 @@ examples:
   bulkretry run running.csv --region cn-north-4 --action stop --check-status   # pause groups still running
   bulkretry run tasks.csv --region cn-north-4 --action start --check-status    # failed or stopped tasks (task_id)
   bulkretry run urgent.csv --region cn-north-4 --action priority --priority HIGH --batch-size 100
+  bulkretry run groups.csv --region cn-north-4 --rate 2 --shard 0/5 --out runs/s0   # one of 5 workers (10/s in all)
 """
 
 
@@ -108,8 +123,19 @@ def actions_table() -> str:
 
 
 def run_help() -> str:
-    """``run --help``: what it does, the actions (from the table of actions), then the rest."""
-    return RUN_INTRO + "\n" + actions_table() + "\n" + RUN_HELP
+    """``run --help``: three examples, what it does, the actions (from the table of actions), then the rest."""
+    return RUN_EXAMPLES + RUN_INTRO + "\n" + actions_table() + "\n" + RUN_HELP
+
+
+def named_groups(p: argparse.ArgumentParser, *titles: str, rerun: bool = False) -> dict[str, argparse._ArgumentGroup]:
+    """The groups of :data:`GROUPS` named in *titles* (all of them by default), made on *p* in --help's order; a
+    rerun's action and target and pacing say their defaults are the earlier run's."""
+    earlier = ("action and target", "pacing") if rerun else ()
+    return {
+        title: p.add_argument_group(title, EARLIER if title in earlier else None)
+        for title in GROUPS
+        if title in (titles or GROUPS)
+    }
 
 
 RERUN_HELP = """\
@@ -149,14 +175,14 @@ examples:
 """
 
 
-def _add_manifest_options(p: argparse.ArgumentParser) -> None:
+def _add_manifest_options(p: argparse.ArgumentParser, groups: dict[str, argparse._ArgumentGroup]) -> None:
     p.add_argument(
         "manifest",
         metavar="MANIFEST",
         help="CSV (.csv/.tsv/.txt), Excel (.xlsx/.xlsm, or .xls 97-2003) "
         "or OpenDocument (.ods) file; save other formats (WPS .et, .numbers, .xlsb) as .xlsx or .csv",
     )
-    g = p.add_argument_group("manifest")
+    g = groups["input"]
     g.add_argument(
         "--sheet",
         help="workbook sheet name, hidden or not (default: the first visible sheet; hidden "
@@ -172,12 +198,12 @@ def _add_manifest_options(p: argparse.ArgumentParser) -> None:
         "--delimiter", help="force the CSV delimiter: ',' ';' 'tab' (default: sniffed); an error with a workbook"
     )
     add_extra_column_option(g)
+    g = groups["action and target"]
     add_where_options(
-        p,
+        g,
         region_use="for rows without a region column",
         project_help="project for rows without a project_id column (default: $HUAWEICLOUD_SDK_PROJECT_ID)",
     )
-    g = p.add_argument_group("body defaults")
     m = g.add_mutually_exclusive_group()
     m.add_argument(
         "--migrate-failed-object",
@@ -212,12 +238,13 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p = add_command(
         sub, "run", "retry (or start, stop, reprioritise) every task group or task of a manifest", run_help()
     )
-    _add_manifest_options(p)
-    _add_action_options(p, rerun=False)
-    _add_pace_and_output_options(p, rerun=False)
-    _add_status_options(p)
-    add_notify_options(p)
-    g = p.add_argument_group("resume")
+    groups = named_groups(p)
+    _add_manifest_options(p, groups)
+    _add_action_options(groups["action and target"], rerun=False)
+    _add_pace_and_output_options(groups, rerun=False)
+    _add_status_options(groups["action and target"])
+    add_notify_options(groups["notification"])
+    g = groups["output"]
     g.add_argument(
         "--resume",
         action="store_true",
@@ -228,17 +255,18 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         action="store_true",
         help="with --resume: continue even though the manifest or the call settings changed",
     )
-    add_auth_options(p)
+    add_auth_options(p, groups)
     p.set_defaults(handler=cmd_run)
 
 
-def _add_pace_and_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
+def _add_pace_and_output_options(groups: dict[str, argparse._ArgumentGroup], *, rerun: bool) -> None:
     """The pace and output options of `run`, and of `rerun`, where a value not given is the earlier run's."""
-    add_pace_options(p, rerun=rerun)
-    _add_output_options(p, rerun=rerun)
+    add_pace_options(groups["pacing"], rerun=rerun)
+    add_time_box_options(groups["pacing"])
+    _add_output_options(groups["output"], groups["action and target"], rerun=rerun)
 
 
-def add_pace_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
+def add_pace_options(g: argparse._ArgumentGroup, *, rerun: bool) -> None:
     """--rate, --concurrency, --max-attempts, --timeout: shown with their defaults for `run`, none for `rerun`."""
     from bulkretry.defaults import (
         DEFAULT_CONCURRENCY,
@@ -253,7 +281,6 @@ def add_pace_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     )
 
     shown = "" if rerun else " (default: %(default)s)"
-    g = p.add_argument_group("pace (default: as the earlier run)" if rerun else "pace")
     g.add_argument(
         "--rate",
         type=rate_type,
@@ -285,9 +312,9 @@ def add_pace_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     )
 
 
-def _add_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
-    """Where the files go and in which formats, and the options of an unattended run."""
-    g = p.add_argument_group("output")
+def _add_output_options(g: argparse._ArgumentGroup, action: argparse._ArgumentGroup, *, rerun: bool) -> None:
+    """Where the files go and in which formats, and the options of an unattended run (--dry-run: with the
+    action)."""
     g.add_argument(
         "--out",
         metavar="DIR",
@@ -303,12 +330,13 @@ def _add_output_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
         help="comma list of csv,xlsx,json,html (default: "
         + ("as the earlier run)" if rerun else "all four); summary.json is always written"),
     )
-    g.add_argument("--dry-run", action="store_true", help="do everything but the calls")
+    action.add_argument("--dry-run", action="store_true", help="do everything but the calls")
     add_lang_option(g)
+    add_tz_option(g)
     add_unattended_options(g)
 
 
-def _add_action_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
+def _add_action_options(g: argparse._ArgumentGroup, *, rerun: bool) -> None:
     """--action, --target, --priority, --batch-size (all None when not given: :class:`~bulkretry.run.settings.Work`
     has the defaults, or a rerun the earlier run's)."""
     from bulkretry.defaults import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
@@ -317,7 +345,6 @@ def _add_action_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
     def shown(default: object) -> str:
         return "" if rerun else f" (default: {default})"
 
-    g = p.add_argument_group("action (default: as the earlier run)" if rerun else "action")
     g.add_argument(
         "--action",
         choices=ACTION_NAMES,
@@ -340,10 +367,18 @@ def _add_action_options(p: argparse.ArgumentParser, *, rerun: bool) -> None:
         metavar="N",
         help=f"with --action priority: task ids per call, 1 to {MAX_BATCH_SIZE}{shown(DEFAULT_BATCH_SIZE)}",
     )
+    g.add_argument(
+        "--shard",
+        type=shard_type,
+        metavar="I/N",
+        help="take only shard I of N (I from 0, the Kubernetes completion index): the rows whose project and "
+        "target id hash to I; the other rows are neither called nor reported. `bulkretry merge` joins the shards' "
+        "folders into one report" + shown("every row"),
+    )
 
 
-def _add_status_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("OMS status")
+def _add_status_options(g: argparse._ArgumentGroup) -> None:
+    """--check-status, --verify, --verify-timeout: the status of each target, before and after its call."""
     g.add_argument(
         "--check-status",
         action="store_true",
@@ -371,8 +406,8 @@ def _add_status_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_notify_options(p: argparse.ArgumentParser, *, rerun: bool = False) -> None:
-    g = p.add_argument_group("notifications" + (" (not taken from the earlier run: give them again)" if rerun else ""))
+def add_notify_options(g: argparse._ArgumentGroup) -> None:
+    """--notify, --notify-on, --report-url: who is told when the run ends."""
     g.add_argument(
         "--notify",
         action="append",
@@ -423,6 +458,10 @@ def add_unattended_options(g: argparse._ArgumentGroup) -> None:
         action="store_true",
         help="print the summary as one JSON document on stdout (the summary line goes to stderr)",
     )
+
+
+def add_time_box_options(g: argparse._ArgumentGroup) -> None:
+    """--max-duration and --halt-on-failure: when a run stops starting calls."""
     g.add_argument(
         "--max-duration",
         type=duration_type,
@@ -444,7 +483,9 @@ def add_unattended_options(g: argparse._ArgumentGroup) -> None:
 def add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = add_command(sub, "rerun", "a new run of the rows of an earlier run that failed", RERUN_HELP)
     p.add_argument("source", metavar="DIR", help="the folder of the earlier run")
-    g = p.add_argument_group("which rows")
+    groups = named_groups(p, rerun=True)
+    groups["notification"].description = "(not taken from the earlier run: give them again)"
+    g = groups["input"]
     g.add_argument(
         "--only",
         type=outcomes_type,
@@ -462,22 +503,21 @@ def add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     g.add_argument("--manifest", metavar="FILE", help="read the rows from FILE (default: the earlier run's manifest)")
     add_extra_column_option(g)
-    g = p.add_argument_group("where (default: as the earlier run)")
+    g = groups["action and target"]
     g.add_argument("--endpoint", metavar="URL", help="OMS endpoint as https://host[:port], no path, user or query")
     g.add_argument("--region", metavar="R", help="region id for rows without a region column, e.g. cn-north-4")
     g.add_argument("--project-id", metavar="ID", help="project for rows without a project_id column")
-    _add_action_options(p, rerun=True)
-    _add_pace_and_output_options(p, rerun=True)
-    _add_status_options(p)
-    add_notify_options(p, rerun=True)
-    add_auth_options(p)
+    _add_action_options(g, rerun=True)
+    _add_pace_and_output_options(groups, rerun=True)
+    _add_status_options(g)
+    add_notify_options(groups["notification"])
+    add_auth_options(p, groups)
     p.set_defaults(handler=cmd_rerun)
 
 
-def add_where_options(p: argparse.ArgumentParser, *, region_use: str, project_help: str) -> None:
+def add_where_options(g: argparse._ArgumentGroup, *, region_use: str, project_help: str) -> None:
     """--endpoint, --region and --project-id, for `run`, `validate` and `discover`: *region_use* says what the
     region is for, *project_help* where the project comes from."""
-    g = p.add_argument_group("where")
     g.add_argument(
         "--endpoint",
         metavar="URL",
@@ -492,10 +532,12 @@ def add_where_options(p: argparse.ArgumentParser, *, region_use: str, project_he
     g.add_argument("--project-id", metavar="ID", help=project_help)
 
 
-def add_auth_options(p: argparse.ArgumentParser) -> None:
+def add_auth_options(p: argparse.ArgumentParser, groups: dict[str, argparse._ArgumentGroup] | None = None) -> None:
+    """The credentials and network options, in *groups* (else in new groups of those names on *p*)."""
     from bulkretry.oms.credentials import AUTH_KINDS
 
-    g = p.add_argument_group("authentication")
+    groups = groups or named_groups(p, "credentials", "network")
+    g = groups["credentials"]
     g.add_argument(
         "--auth",
         choices=AUTH_KINDS,
@@ -515,8 +557,9 @@ def add_auth_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--iam-user", metavar="NAME", help="IAM user for password auth (default: $OMS_IAM_USER)")
     g.add_argument("--iam-domain", metavar="NAME", help="IAM account (domain) name (default: $OMS_IAM_DOMAIN)")
-    g.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (never in production)")
-    _add_network_options(g)
+    net = groups["network"]
+    net.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (never in production)")
+    _add_network_options(net)
 
 
 def _add_network_options(g: argparse._ArgumentGroup) -> None:
@@ -542,16 +585,19 @@ def _add_profile_option(g: argparse._ArgumentGroup) -> None:
 
 def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = add_command(sub, "validate", "check a manifest and print what would happen; calls nothing", VALIDATE_HELP)
-    _add_manifest_options(p)
-    _add_action_options(p, rerun=False)
-    p.add_argument("--quiet", action="store_true", help="print only the rows with problems, and the summary")
-    _add_online_options(p.add_argument_group("online (read-only calls)"))
-    add_auth_options(p)
+    groups = named_groups(p, "input", "action and target", "output", "credentials", "network")
+    _add_manifest_options(p, groups)
+    _add_action_options(groups["action and target"], rerun=False)
+    groups["output"].add_argument(
+        "--quiet", action="store_true", help="print only the rows with problems, and the summary"
+    )
+    _add_online_options(groups["action and target"], groups["output"])
+    add_auth_options(p, groups)
     p.set_defaults(handler=cmd_validate)
 
 
-def _add_online_options(g: argparse._ArgumentGroup) -> None:
-    """``validate``'s --online, --check-status and --json."""
+def _add_online_options(g: argparse._ArgumentGroup, output: argparse._ArgumentGroup) -> None:
+    """``validate``'s --online and --check-status (read-only calls), and --json (in *output*)."""
     g.add_argument(
         "--online",
         action="store_true",
@@ -563,7 +609,7 @@ def _add_online_options(g: argparse._ArgumentGroup) -> None:
         action="store_true",
         help="with --online: look each row's group (or task) up and say whether a run would call it or skip it",
     )
-    g.add_argument(
+    output.add_argument(
         "--json",
         dest="json_summary",
         action="store_true",

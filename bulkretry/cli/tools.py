@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, TextIO
 from bulkretry.cli.common import (
     add_command,
     add_lang_option,
+    add_report_options,
+    add_tz_option,
     environment,
-    formats_type,
     lang_of,
     non_negative_int,
     timeout_type,
@@ -30,13 +31,15 @@ REPORT_HELP = """\
 Write the reports of the run in DIR again from its journal (journal.sqlite), in the run's own formats or
 in those of --format. Calls nothing. Useful when a report was deleted, to add a format, after a report
 could not be written (a full disk), or for another language (--lang; without it the environment decides,
-as for `run`: the language a run was written in is not kept). The journal is only read; a run folder that
-cannot be written (a read-only archive) is refused with exit 2: copy it somewhere writable first.
+as for `run`: the language a run was written in is not kept), or in another time zone (--tz; without it the
+run's own zone, kept in its journal). The journal is only read; a run folder that cannot be written (a read-only
+archive) is refused with exit 2: copy it somewhere writable first.
 
 examples:
   bulkretry report bulkretry-runs/20261124-030000-groups
   bulkretry report runs/after-outage --format xlsx
   bulkretry report runs/after-outage --lang en    # report.html and the Summary sheet in English again
+  bulkretry report runs/after-outage --tz Europe/Berlin   # their times in Berlin's time (the csv stays UTC)
 """
 
 DIFF_HELP = """\
@@ -55,14 +58,7 @@ examples:
 def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = add_command(sub, "report", "write a run's reports again from its journal", REPORT_HELP)
     p.add_argument("run_dir", metavar="DIR", help="the folder of the run")
-    p.add_argument(
-        "--format",
-        type=formats_type,
-        default=None,
-        metavar="LIST",
-        help="comma list of report formats (default: the run's own)",
-    )
-    add_lang_option(p)
+    add_report_options(p, "the run's own")
     p.set_defaults(handler=_cmd_report)
 
 
@@ -79,7 +75,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from bulkretry.run.runner import rebuild_reports
 
-    result = rebuild_reports(Path(args.run_dir), args.format, lang_of(args))
+    result = rebuild_reports(Path(args.run_dir), args.format, lang_of(args), args.tz)
     from bulkretry.report.common import run_action
     from bulkretry.report.labels import action_words
 
@@ -129,6 +125,7 @@ examples:
   bulkretry history bulkretry-runs
   bulkretry history runs/monday runs/monday-rerun runs/monday-rerun-2 --out reports/monday
   bulkretry history bulkretry-runs --lang zh-CN     # history.html in Chinese
+  bulkretry history bulkretry-runs --tz Asia/Shanghai   # each run's start in Beijing time
 """
 
 
@@ -141,6 +138,7 @@ def add_history_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "--out", metavar="DIR", help="where to write history.csv and history.html (default: the current directory)"
     )
     add_lang_option(p)
+    add_tz_option(p, recorded=False)
     p.set_defaults(handler=_cmd_history)
 
 
@@ -150,7 +148,8 @@ def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.history import history
     from bulkretry.report.labels import DEFAULT_ACTION_WORDS
 
-    result = history([Path(d) for d in args.run_dirs], Path(args.out) if args.out else None, lang=lang_of(args))
+    folders, out_dir = [Path(d) for d in args.run_dirs], Path(args.out) if args.out else None
+    result = history(folders, out_dir, lang=lang_of(args), tz=args.tz)
     for folder, why in result.skipped:
         print(f"note: {folder} left out: {why}; run history again once it has ended", file=err)
     print(
@@ -195,7 +194,9 @@ def add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         sub, "discover", "write a manifest of the groups (or tasks) in a status (default: failed)", DISCOVER_HELP
     )
     add_where_options(
-        p, region_use="for the default endpoint", project_help="the project (default: $HUAWEICLOUD_SDK_PROJECT_ID)"
+        p.add_argument_group("where"),
+        region_use="for the default endpoint",
+        project_help="the project (default: $HUAWEICLOUD_SDK_PROJECT_ID)",
     )
     _add_discover_what(p.add_argument_group("what"))
     add_auth_options(p)

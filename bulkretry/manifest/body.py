@@ -13,6 +13,7 @@ from typing import Any
 
 from bulkretry.columns import BODY_FIELDS, BODY_LIMITS
 from bulkretry.errors import UsageError
+from bulkretry.i18n.messages import CELL_TOO_LONG, ENV_NOT_SET, say
 from bulkretry.manifest.columns import quoted
 from bulkretry.masking import ENV_PREFIXES
 from bulkretry.oms.actions import ACTIONS, CRYPTO_FIELDS, DEFAULT_ACTION, GROUPS, PRIORITIES, Action
@@ -197,7 +198,7 @@ class BodyMaker:
                 value = self._key_file_text(value)
             if limit is not None and len(value) > limit:
                 raise InvalidCell(
-                    column, "too long", f"{column} has {len(value)} characters; the API allows 0..{limit}"
+                    column, "too long", say(CELL_TOO_LONG, column=column, length=len(value), limits=f"0..{limit}")
                 )
             if value:
                 body[column] = value
@@ -234,9 +235,7 @@ class BodyMaker:
         if not name:
             raise InvalidCell(column, "bad env reference", f"{column} says {value[:4]!r} without a variable name")
         if name not in self._env:
-            raise InvalidCell(
-                column, "env not set", f"{column} refers to the environment variable {quoted(name)}, which is not set"
-            )
+            raise InvalidCell(column, "env not set", say(ENV_NOT_SET, column=column, name=quoted(name)))
         return self._env[name]
 
     def _key_file_text(self, value: str) -> str:

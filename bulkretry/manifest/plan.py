@@ -9,14 +9,17 @@ import os
 import unicodedata
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from bulkretry.columns import KEY_PAIRS, MAX_ID_LENGTH, MAX_TASK_ID, REPORT, names
 from bulkretry.errors import ConfigError
+from bulkretry.i18n.messages import CELL_EMPTY, CELL_TOO_LONG, DUPLICATE, REGION_MISSING, TARGETS, say
 from bulkretry.manifest.body import DEFAULT_ENV_PREFIX, BodyMaker, CallBody, CallSpec, InvalidCell
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
 from bulkretry.manifest.excel import NotAnId
+from bulkretry.manifest.shard import Shard
 from bulkretry.masking import ENV_PREFIXES, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.oms.actions import GROUPS
 from bulkretry.oms.endpoint import check_region, parse_endpoint, region_problem
@@ -93,10 +96,10 @@ def _check_id(column: str, value: str) -> str:
     ):
         return value  # the usual id: printable ASCII, no edge spaces (the checks below would all pass)
     if not value:
-        raise InvalidCell(column, "missing", f"{column} is empty; every row needs one")
+        raise InvalidCell(column, "missing", say(CELL_EMPTY, column=column))
     if len(value) > MAX_ID_LENGTH:
         raise InvalidCell(
-            column, "too long", f"{column} has {len(value)} characters; the API allows 1..{MAX_ID_LENGTH}"
+            column, "too long", say(CELL_TOO_LONG, column=column, length=len(value), limits=f"1..{MAX_ID_LENGTH}")
         )
     if value != value.strip():
         raise InvalidCell(
@@ -123,7 +126,7 @@ def _check_task_id(value: str) -> str:
     _check_exact("task_id", value)
     text = value.strip()
     if not text:
-        raise InvalidCell("task_id", "missing", "task_id is empty; every row needs one")
+        raise InvalidCell("task_id", "missing", say(CELL_EMPTY, column="task_id"))
     if not (text.isascii() and text.isdigit() and int(text) <= MAX_TASK_ID):
         raise InvalidCell(
             "task_id", "not an integer", f"task_id {quoted(value)} is not a task id: an integer 0..{MAX_TASK_ID}"
@@ -237,7 +240,7 @@ class Planner:
         self._id_column = action.id_column
         self._target_id = _check_group_id if action.target == GROUPS else _check_task_id
         #: What a duplicate row repeats: ``group`` or ``task``.
-        self._noun = action.id_column[: -len("_id")]
+        self._noun = TARGETS[action.id_column]
         self._first_row = FirstRows()
         self._check_where(endpoint)
         self._needs_region = not endpoint
@@ -291,13 +294,29 @@ class Planner:
             first = self._first_row.first(project_id, target_id, row)
             if first == row:
                 return RowPlan(row, project_id, target_id, region, body, extra)
-            refusal = (Outcome.DUPLICATE, "duplicate", f"same project and {self._noun} as row {first}; called once")
+            refusal = (Outcome.DUPLICATE, "duplicate", say(DUPLICATE, target=self._noun, row=first))
         return RowPlan(row, project_id, target_id, region, CallBody({}), extra, *refusal)
 
-    def plan_all(self, rows: Iterable[Any]) -> Iterator[RowPlan]:
-        """Plan every :class:`~bulkretry.manifest.columns.RawRow` of *rows*, in order."""
+    def plan_all(self, rows: Iterable[Any], shard: Shard | None = None) -> Iterator[RowPlan]:
+        """Plan every :class:`~bulkretry.manifest.columns.RawRow` of *rows*, in order; with *shard* (``--shard
+        I/N``) only the rows of that shard (:meth:`in_shard`), the others never planned."""
+        if shard is None:
+            for raw in rows:
+                yield self.plan(raw.row, raw.values, raw.formulas)
+            return
         for raw in rows:
-            yield self.plan(raw.row, raw.values, raw.formulas)
+            if self.in_shard(raw.values, shard):
+                yield self.plan(raw.row, raw.values, raw.formulas)
+
+    def in_shard(self, values: Mapping[str, str], shard: Shard) -> bool:
+        """Whether the row of these cells is *shard*'s: by its project and its target id as the duplicates are found
+        (a task id read as an integer), or the cell as it is when it is no id (an invalid row is reported by the
+        shard its cell falls in), so that a row and its duplicates are always in one shard."""
+        project_id = values.get("project_id", "") or self._project_id
+        target_id = values.get(self._id_column, "")
+        with suppress(InvalidCell):
+            target_id = self._target_id(target_id)
+        return shard.holds(project_id, target_id)
 
     # -- pieces ------------------------------------------------------------------------------------
 
@@ -313,7 +332,7 @@ class Planner:
     def _check_region(self, region: str) -> None:
         """A row's region goes into the endpoint's host name: only a region id may (never ``x@host#``)."""
         if not region:
-            raise InvalidCell("region", "missing", "no region for this row and no --endpoint or --region")
+            raise InvalidCell("region", "missing", REGION_MISSING)
         problem = region_problem(region)
         if problem:
             raise InvalidCell("region", "not a region id", f"region {problem}")

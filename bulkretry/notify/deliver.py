@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bulkretry.i18n import DEFAULT_LANG, translation
+from bulkretry.i18n.messages import translate
+from bulkretry.i18n.times import Locale, local_zone
 from bulkretry.notify.message import Ending, render
 from bulkretry.notify.send import DEFAULT_BUDGET, Target, send_notifications, signer_for
 from bulkretry.oms.auth import Authenticator
@@ -19,17 +21,20 @@ def notify_ending(
     targets: Sequence[Target],
     ending: Ending,
     *,
-    lang: str,
+    locale: Locale,
     network: Network,
     auth: Authenticator | None,
     budget: float = DEFAULT_BUDGET,
 ) -> list[str]:
-    """Send *ending* to *targets* in *lang* (``smn://`` targets signed with *auth*), all within *budget* seconds;
-    the warnings, one per target not reached, never an exception."""
+    """Send *ending* to *targets* in *locale*'s language, its times in its zone (``smn://`` targets signed with
+    *auth*), all within *budget* seconds; the warnings, one per target not reached, never an exception."""
+    lang = locale.lang
     message = render(
         ending,
         gettext=translation(lang).gettext,
         outcome_name=(lambda k: k) if lang == DEFAULT_LANG else (lambda k: outcome_label(k, lang)),
+        tz=locale.tz or local_zone(),
+        message=lambda text: translate(text, lang),
     )
     return send_notifications(
         targets,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from bulkretry.i18n.times import people_time
 from bulkretry.records import RunSummary
 from bulkretry.report.common import run_action
 from bulkretry.report.labels import action_words
@@ -65,10 +66,14 @@ def render(
     gettext: Callable[[str], str] = _identity,
     outcome_name: Callable[[str], str] = _identity,
     max_bytes: int = BODY_MAX_BYTES,
+    tz: str | None = None,
+    message: Callable[[str], str] = _identity,
 ) -> Message:
     """The notification of *ending*: a title of at most :data:`TITLE_MAX_BYTES` and a body such that title,
     a line break and body take at most *max_bytes* UTF-8 bytes. *gettext* translates the sentences and
-    *outcome_name* names an outcome (``failed``) in the text's language."""
+    *outcome_name* names an outcome (``failed``) in the text's language; *message* says one of our own messages
+    (a halt's reason) in it; with a zone *tz*, a line says when the run finished, in that zone (the CLI always
+    gives one: ``--tz`` or the machine's)."""
     _ = gettext
     summary = ending.summary
     run_id = summary.run_id if summary is not None else ending.run_id
@@ -90,8 +95,10 @@ def render(
         lines.append(_("Action: {action}").format(action=action_words(run_action(summary))))
     if summary is not None:
         lines.extend(_counted(summary, _, outcome_name))
+    if summary is not None and tz is not None:
+        lines.append(_("Finished: {when}").format(when=people_time(summary.finished_at, tz) or "—"))
     if ending.halted:
-        lines.append(_("Halted: {why}").format(why=ending.halted))
+        lines.append(_("Halted: {why}").format(why=message(ending.halted)))
     if ending.signal:
         lines.append(_("Stopped by {signal}: unfinished rows are interrupted").format(signal=ending.signal))
     if ending.error:

@@ -24,6 +24,7 @@ from yarl import URL
 
 from bulkretry import __version__
 from bulkretry.errors import PROXY_AUTH, ApiError, ConfigError, TransportError
+from bulkretry.i18n.messages import CONNECTION_FAILED, NO_ANSWER, SERVER_DISCONNECTED, say
 from bulkretry.jsontext import encoder
 from bulkretry.masking import PLAIN_ID_CHARS, PLAIN_ID_MAX, hides_in_plain_id, redact, redact_credentials
 from bulkretry.oms.actions import ACTIONS, Action
@@ -37,6 +38,7 @@ __all__ = [
     "OmsClient",
     "Response",
     "connect_failure",
+    "connection_message",
     "encode_segment",
     "make_session",
     "parse_retry_after",
@@ -530,7 +532,14 @@ def connect_failure(exc: aiohttp.ClientConnectorError, latency_ms: float | None 
             )
         message = f"the name {exc.host} could not be resolved now ({why})"
         return TransportError("dns", short_text(message), kind="dns_temporary", latency_ms=latency_ms)
-    return TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=latency_ms)
+    return TransportError("connection", connection_message(exc), latency_ms=latency_ms)
+
+
+def connection_message(exc: BaseException) -> str:
+    """A dropped or refused connection in our words (a table message); aiohttp's own text kept as the detail."""
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return SERVER_DISCONNECTED
+    return short_text(say(CONNECTION_FAILED, detail=f"{type(exc).__name__}: {exc}"))
 
 
 #: What sending a request and reading its answer can raise, each named by :func:`transport_failure`.
@@ -540,11 +549,11 @@ SEND_FAILURES = (TimeoutError, asyncio.TimeoutError, aiohttp.ClientError, ValueE
 def transport_failure(exc: BaseException, timeout_s: float | None, latency_ms: float) -> TransportError:
     """What went wrong when no usable answer came (one of :data:`SEND_FAILURES`), named."""
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # one class from Python 3.11 on
-        return TransportError("timeout", f"no answer within {timeout_s:g} s", latency_ms=latency_ms)
+        return TransportError("timeout", say(NO_ANSWER, seconds=f"{timeout_s:g}"), latency_ms=latency_ms)
     if isinstance(exc, aiohttp.ClientConnectorError):  # no connection: refused, no route, DNS, TLS handshake
         return connect_failure(exc, latency_ms)
     if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)):
-        return TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=latency_ms)
+        return TransportError("connection", connection_message(exc), latency_ms=latency_ms)
     if isinstance(exc, aiohttp.InvalidURL):  # (a ValueError too) a URL aiohttp cannot send: it never will
         return TransportError("invalid_request", short_text(f"not sent: invalid URL {exc}"), latency_ms=latency_ms)
     if isinstance(exc, aiohttp.ClientHttpProxyError):  # the proxy refused the tunnel (CONNECT) to the endpoint
@@ -556,7 +565,7 @@ def transport_failure(exc: BaseException, timeout_s: float | None, latency_ms: f
         message = short_text(f"the answer is not valid HTTP: {exc.message}")
         return TransportError("connection", message, latency_ms=latency_ms)
     if isinstance(exc, aiohttp.ClientError):
-        return TransportError("connection", short_text(f"{type(exc).__name__}: {exc}"), latency_ms=latency_ms)
+        return TransportError("connection", connection_message(exc), latency_ms=latency_ms)
     # a header or URL that cannot be sent (e.g. a control character)
     return TransportError("invalid_request", short_text(str(exc)), latency_ms=latency_ms)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
+from bulkretry.i18n.messages import STATUS_NUMBER
 from bulkretry.oms.actions import GROUPS
 from bulkretry.oms.errorbody import short_text
 from bulkretry.records import GROUP_COLUMNS
@@ -54,7 +55,7 @@ def status_name(status: int | None, lang: str = DEFAULT_LANG, target: str = GROU
     if status is None:
         return _("unknown")
     name = (STATUS_NAMES if target == GROUPS else TASK_STATUS_NAMES).get(status)
-    return _(name) if name else _("status {status}").format(status=status)
+    return _(name) if name else _(STATUS_NUMBER).format(number=status)
 
 
 def status_of(group: Any) -> int | None:

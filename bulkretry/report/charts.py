@@ -17,11 +17,11 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
+from bulkretry.i18n.times import in_zone, local_zone, offset_text
 
 __all__ = [
     "COLOURS",
@@ -144,11 +144,11 @@ def outcome_donut(by: Mapping[str, int], names: list[str], total: int, lang: str
     )
 
 
-def timeline_chart(entries: Any, lang: str = DEFAULT_LANG) -> str:
+def timeline_chart(entries: Any, lang: str = DEFAULT_LANG, tz: str | None = None) -> str:
     """Calls per second over time, 429s and other failures stacked on the calls and marked under the axis.
 
     *entries* is the run's timeline (None: not recorded); entries that are not ``[second, counts...]`` are
-    skipped.
+    skipped. Its clock is in the zone *tz* (None: the machine's).
     """
     _ = translation(lang).gettext
     if entries is None:
@@ -165,7 +165,7 @@ def timeline_chart(entries: Any, lang: str = DEFAULT_LANG) -> str:
             slot[i] += max(0, counts[i])
     if not points:
         return _muted(_("No calls were made."))
-    return _timeline_svg(points, lang)
+    return _timeline_svg(points, lang, tz)
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ def _bars(points: Mapping[int, list[int]], segments: list[tuple[int, int]], step
     return bars
 
 
-def _timeline_bar(plot: _Plot, x: float, bar_w: float, bar: _Bar, multi_day: bool, _: Callable[[str], str]) -> str:
+def _timeline_bar(plot: _Plot, x: float, bar_w: float, bar: _Bar, clock: _Clock, _: Callable[[str], str]) -> str:
     """One bar: answered, throttled and failed calls stacked, a rug mark under it for each of the last two, and
     its tooltip."""
     start, width, calls, throttled, failed = bar
@@ -257,14 +257,42 @@ def _timeline_bar(plot: _Plot, x: float, bar_w: float, bar: _Bar, multi_day: boo
         parts += f'<rect x="{x:.1f}" y="{rug_y}" width="{max(bar_w, 1.5):.1f}" height="5" class="thr"/>'
     if failed:
         parts += f'<rect x="{x:.1f}" y="{rug_y + 7}" width="{max(bar_w, 1.5):.1f}" height="5" class="fail"/>'
-    when = _clock(start, multi_day) + (f"–{_clock(start + width - 1, False)}" if width > 1 else "")
-    tip = _("{when} UTC: {calls} calls, {throttled} throttled (429), {failed} failed otherwise").format(
+    last = f"–{clock.time(start + width - 1, False)}" if width > 1 else ""
+    when = f"{clock.time(start, clock.multi_day)}{last} {clock.offset(start)}"
+    tip = _("{when}: {calls} calls, {throttled} throttled (429), {failed} failed otherwise").format(
         when=when, calls=f"{calls:,}", throttled=f"{throttled:,}", failed=f"{failed:,}"
     )
     return f"<g><title>{escape(tip)}</title>{parts}</g>"
 
 
-def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
+@dataclass(frozen=True)
+class _Clock:
+    """The timeline's clock: its seconds in the zone *tz*, with the month and day when the run crossed a day."""
+
+    tz: str | None
+    multi_day: bool = False
+
+    def day(self, second: int) -> str:
+        return f"{in_zone(second, self.tz):%Y-%m-%d}"
+
+    def time(self, second: int, with_day: bool) -> str:
+        """``22:31:05 +08:00``, ``12-04 22:31:05 +08:00`` with the day: the offset of each time, as DST moves it."""
+        when = in_zone(second, self.tz)
+        assert when is not None
+        return f"{when:%m-%d %H:%M:%S}" if with_day else f"{when:%H:%M:%S}"
+
+    def offset(self, second: int) -> str:
+        when = in_zone(second, self.tz)
+        assert when is not None
+        return offset_text(when)
+
+    def zone(self, second: int) -> str:
+        """The zone as the chart names it: ``Asia/Shanghai (+08:00)``, ``UTC``."""
+        name, offset = self.tz or local_zone(), self.offset(second)
+        return name if offset == "+00:00" and "UTC" in name else f"{name} ({offset})"
+
+
+def _timeline_svg(points: Mapping[int, list[int]], lang: str, tz: str | None) -> str:
     _ = translation(lang).gettext
     seconds = sorted(points)
     segments = _segments(seconds)
@@ -279,7 +307,8 @@ def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
         f'<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="{escape(_("calls per second over time"))}">',
         plot.grid(),
     ]
-    multi_day = len({_day(s) for s in seconds[:1] + seconds[-1:]}) > 1
+    clock = _Clock(tz)
+    clock = _Clock(tz, multi_day=len({clock.day(s) for s in seconds[:1] + seconds[-1:]}) > 1)
     x = float(plot.left)
     bar_w = slot * 0.82 if slot > 4 else max(slot, 0.6)
     label_every = max(1, math.ceil(110 / slot))
@@ -292,9 +321,10 @@ def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
                 f"{escape(_('{pause} pause').format(pause=_pause(pause, lang)), quote=False)}</text>"
             )
         for i, bar in enumerate(row):
-            out.append(_timeline_bar(plot, x, bar_w, bar, multi_day, _))
+            out.append(_timeline_bar(plot, x, bar_w, bar, clock, _))
             if i % label_every == 0 and x < w - 10 - 48:
-                out.append(f'<text x="{x:.1f}" y="{h - 14}" class="axis">{_clock(bar[0], multi_day and i == 0)}</text>')
+                label = clock.time(bar[0], clock.multi_day and i == 0)
+                out.append(f'<text x="{x:.1f}" y="{h - 14}" class="axis">{label}</text>')
             x += slot
         x += seg_gap
     out.append(plot.end())
@@ -303,10 +333,10 @@ def _timeline_svg(points: Mapping[int, list[int]], lang: str) -> str:
         f'<li><i class="thr"></i>{_(_LEGEND["throttled"])}</li>'
         f'<li><i class="fail"></i>{_(_LEGEND["failed"])}</li></ul>'
     )
-    return f'{legend}{"".join(out)}<p class="facts">{_timeline_facts(points, step, _)}</p>'
+    return f'{legend}{"".join(out)}<p class="facts">{_timeline_facts(points, step, clock, _)}</p>'
 
 
-def _timeline_facts(points: Mapping[int, list[int]], step: int, _: Callable[[str], str]) -> str:
+def _timeline_facts(points: Mapping[int, list[int]], step: int, clock: _Clock, _: Callable[[str], str]) -> str:
     """The sentence under the timeline: calls, peak, throttling, other failures, the bars' width."""
     calls = sum(p[0] for p in points.values())
     throttled = sum(p[1] for p in points.values())
@@ -326,8 +356,8 @@ def _timeline_facts(points: Mapping[int, list[int]], step: int, _: Callable[[str
         if failed
         else _("no call failed otherwise")
     )
-    return _("{calls} calls · peak {peak} calls/s · {thr} · {bad} · {per}times in UTC").format(
-        calls=f"{calls:,}", peak=f"{peak:,}", thr=thr, bad=bad, per=per
+    return _("{calls} calls · peak {peak} calls/s · {thr} · {bad} · {per}times in {zone}").format(
+        calls=f"{calls:,}", peak=f"{peak:,}", thr=thr, bad=bad, per=per, zone=escape(clock.zone(min(points)))
     )
 
 
@@ -445,11 +475,3 @@ def _pause(seconds: int, lang: str = DEFAULT_LANG) -> str:
     if seconds < 48 * 3600:
         return _("{n} h").format(n=f"{round(seconds / 3600, 1):g}")
     return _("{n} d").format(n=f"{round(seconds / 86400, 1):g}")
-
-
-def _day(second: int) -> str:
-    return datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%d")
-
-
-def _clock(second: int, with_day: bool) -> str:
-    return datetime.fromtimestamp(second, timezone.utc).strftime("%m-%d %H:%M:%S" if with_day else "%H:%M:%S")

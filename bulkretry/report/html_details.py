@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from html import escape
 from typing import Any
 
+from bulkretry.i18n.times import people_time
 from bulkretry.masking import looks_secret
 from bulkretry.records import RunSummary
 from bulkretry.report.labels import PARAM_LABELS, action_facts
@@ -21,13 +22,13 @@ __all__ = ["cut", "duration_text", "positive", "run_details", "show_value", "whe
 _ACTION_PARAMS = frozenset({"action", "target", "priority", "batch_size"})
 
 
-def run_details(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
-    """The "Run details" card: the run's facts beside its parameters (none that looks secret)."""
+def run_details(s: RunSummary, params: Any, _: Callable[[str], str], tz: str | None = None) -> str:
+    """The "Run details" card: the run's facts beside its parameters (none that looks secret), its times in *tz*."""
     facts: list[tuple[str, Any]] = [
         *action_facts(s, params, _),
         (_("manifest"), s.manifest),
-        (_("started"), when_text(s.started_at)),
-        (_("finished"), when_text(s.finished_at)),
+        (_("started"), when_text(s.started_at, tz)),
+        (_("finished"), when_text(s.finished_at, tz)),
         (_("duration"), duration_text(s.duration_s, _)),
         (_("rows"), f"{s.rows:,}"),
         (_("calls"), f"{s.calls:,}"),
@@ -104,7 +105,7 @@ def duration_text(seconds: float, _: Callable[[str], str]) -> str:
     if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
         return "—"
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        return _("{n} s").format(n=f"{seconds:.1f}")
     minutes, sec = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
@@ -112,10 +113,11 @@ def duration_text(seconds: float, _: Callable[[str], str]) -> str:
         _("{n} d").format(n=days) if days else "",
         _("{n} h").format(n=hours) if hours else "",
         _("{n} min").format(n=minutes) if minutes else "",
-        f"{sec} s" if sec and not days else "",
+        _("{n} s").format(n=sec) if sec and not days else "",
     ]
     return " ".join(p for p in parts if p)
 
 
-def when_text(iso: str) -> str:
-    return iso.replace("T", " ").replace("Z", " UTC") if iso else "—"
+def when_text(iso: str, tz: str | None) -> str:
+    """An ISO 8601 UTC time as the page shows it, in *tz* with its offset (``2026-12-04 22:31:05 +08:00``)."""
+    return people_time(iso, tz) or "—"

@@ -44,6 +44,8 @@ from urllib.parse import quote
 
 from bulkretry import __version__
 from bulkretry.i18n import DEFAULT_LANG, translation
+from bulkretry.i18n.messages import translate
+from bulkretry.i18n.times import people_time
 from bulkretry.oms.actions import Action
 from bulkretry.oms.codes import explain
 from bulkretry.records import REPORT_COLUMNS, SET_ASIDE, RunSummary, Tally
@@ -58,7 +60,7 @@ from bulkretry.report.charts import (
 )
 from bulkretry.report.common import ID_AT, TextFileReport, Value, run_action
 from bulkretry.report.html_details import cut, duration_text, positive, run_details, when_text
-from bulkretry.report.labels import OUTCOME_ORDER, action_label, script_words
+from bulkretry.report.labels import MEANING_COLUMNS, OUTCOME_ORDER, action_label, script_words
 from bulkretry.report.verdict import verdict
 
 __all__ = ["MAX_TABLE_ROWS", "HtmlReport"]
@@ -87,6 +89,8 @@ _TABLE = (
     "finished_at",
 )
 _LATENCY_AT = _TABLE.index("latency_ms")
+_FINISHED_AT = _TABLE.index("finished_at")
+_MESSAGE_AT = _TABLE.index("error_msg")
 
 #: The words the table's script shows (one place, to translate): its column titles and the labels in its cells.
 _OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z-]*(?: auto| RUN_DIR| failed)?)")
@@ -123,11 +127,14 @@ class HtmlReport(TextFileReport):
         *,
         max_rows: int | None = None,
         lang: str = DEFAULT_LANG,
+        tz: str | None = None,
     ) -> None:
         super().__init__(path)
         self.details = details
         #: The page's language (``en``, ``zh-CN``).
         self.lang = lang
+        #: The zone of the page's times (an IANA name; None: the machine's).
+        self.tz = tz
         #: The most rows the table keeps (default ``MAX_TABLE_ROWS``).
         self.max_rows = MAX_TABLE_ROWS if max_rows is None else max_rows
         self._summary: RunSummary | None = None
@@ -158,6 +165,13 @@ class HtmlReport(TextFileReport):
         self._pick = (*(self._at[name] for name in table), *range(len(REPORT_COLUMNS), len(header)))
         self._slots = tuple(self._at[name] for name in ("outcome", "error_code", "error_msg", "latency_ms"))
         self._fail_num_at = self._at.get("group_fail_num")
+        # The table's cells that hold our own words (stored in English): the message, and a status's meaning.
+        self._words_at = () if self.lang == DEFAULT_LANG else (_MESSAGE_AT, *self._meanings())
+
+    def _meanings(self) -> tuple[int, ...]:
+        """Where the table row holds a status's meaning (``status_before_meaning``...), which is said in the
+        page's language."""
+        return tuple(i for i, name in enumerate(self._columns) if name in MEANING_COLUMNS)
 
     def write(self, values: tuple[Value, ...]) -> None:
         at_outcome, at_code, at_msg, at_latency = self._slots
@@ -171,7 +185,7 @@ class HtmlReport(TextFileReport):
         if code and outcome not in SET_ASIDE:  # a server that makes up codes cannot make this grow without bound
             if code in self._codes or len(self._codes) < _MAX_EXAMPLES:
                 self._codes[code] += 1
-                self._examples.setdefault(code, str(values[at_msg] or ""))
+                self._examples.setdefault(code, translate(str(values[at_msg] or ""), self.lang))
             else:
                 self._codes["(other codes)"] += 1
         if outcome != "succeeded":
@@ -182,10 +196,23 @@ class HtmlReport(TextFileReport):
                     self.failed_objects += fail_num
                     self.story_rows += 1
             if len(self._table) < self.max_rows:
-                row = [_cell(values[i]) for i in self._pick]
+                row = [values[i] for i in self._pick]
+                for at in self._words_at:
+                    row[at] = self._words(row[at], at)
+                row = [_cell(value) for value in row]
                 if isinstance(latency, float):
                     row[_LATENCY_AT] = round(latency, 1)
+                row[_FINISHED_AT] = people_time(row[_FINISHED_AT], self.tz)  # the csv keeps it in UTC
                 self._table.append(row)
+
+    def _words(self, value: Value, at: int) -> Value:
+        """A cell of our own words in the page's language: a message through the message table, a status's
+        meaning through the catalog."""
+        if not isinstance(value, str) or not value or self.lang == DEFAULT_LANG:
+            return value
+        if at == _MESSAGE_AT:
+            return translate(value, self.lang)
+        return translate(value, self.lang) if value.startswith("status ") else translation(self.lang).gettext(value)
 
     def finish(self) -> None:
         assert self._fh is not None and self._summary is not None
@@ -219,26 +246,26 @@ class HtmlReport(TextFileReport):
             [
                 f'<header><p class="kicker">{_kicker(action, _)}</p>'
                 f"<h1>{_('Run {run_id}').format(run_id=_mono(s.run_id))}"
-                f"</h1>{_meta(s, details.get('params'), _)}"
+                f"</h1>{_meta(s, details.get('params'), _, self.tz)}"
                 f'<p class="verdict {tone}"><span class="pill">{escape(word)}</span> '
                 f"{escape(sentence)}{command_html}</p>"
                 "</header>",
                 _section(_("Outcomes"), _outcomes(by_outcome, total, lang), "outcomes"),
                 _section(_("Top error codes"), _codes(dict(tally.errors), self._examples, total, lang), "codes"),
-                _section(_("Calls per second"), timeline_chart(details.get("timeline"), lang), "timeline"),
+                _section(_("Calls per second"), timeline_chart(details.get("timeline"), lang, self.tz), "timeline"),
                 _section(_("Latency"), latency_chart(self._latency, lang), "latency"),
                 _section(
                     _("Rows that did not succeed"),
                     _failed_objects(self.failed_objects, self.story_rows, _) + _table(self.not_ok, len(self._table), _),
                     "rows",
                 ),
-                _section(_("Run details"), run_details(s, details.get("params"), _), "details"),
+                _section(_("Run details"), run_details(s, details.get("params"), _, self.tz), "details"),
                 "<footer>"
                 + _(
                     "Written by bulkretry {version} on {when}. This page is self-contained and makes no "
                     "network requests. The run's journal.sqlite holds every row: <code>bulkretry report "
                     "RUN_DIR --format csv</code> writes them all to report.csv."
-                ).format(version=escape(__version__), when=_now())
+                ).format(version=escape(__version__), when=people_time(datetime.now(timezone.utc), self.tz))
                 + "</footer>",
             ]
         )
@@ -263,13 +290,13 @@ def _kicker(action: Action, _: Callable[[str], str]) -> str:
     return escape(_("bulkretry · OMS {action} · run report").format(action=_(action_label(action))))
 
 
-def _meta(s: RunSummary, params: Any, _: Callable[[str], str]) -> str:
+def _meta(s: RunSummary, params: Any, _: Callable[[str], str], tz: str | None) -> str:
     """One line under the title: the manifest, when, how long, how many calls, where."""
     params = params if isinstance(params, Mapping) else {}
     where = params.get("endpoint") or params.get("region")
     items = [
         s.manifest,
-        when_text(s.started_at)[:16] + " UTC" if s.started_at else "",
+        when_text(s.started_at, tz) if s.started_at else "",
         duration_text(s.duration_s, _),
         _("{calls} calls").format(calls=f"{s.calls:,}")
         + (_(" and {reads} status reads").format(reads=f"{s.status_reads:,}") if s.status_reads else "")
@@ -415,7 +442,3 @@ def _script_json(data: Any) -> str:
 
 def _hash_value(text: str) -> str:
     return quote(text, safe="")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

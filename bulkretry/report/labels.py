@@ -9,6 +9,7 @@ from typing import Any
 
 from bulkretry.columns import LABELS
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
+from bulkretry.i18n.messages import TARGETS
 from bulkretry.oms.actions import ACTIONS, DEFAULT_ACTION, GROUPS, Action
 from bulkretry.records import RunSummary
 from bulkretry.report.charts import outcome_label
@@ -17,6 +18,7 @@ from bulkretry.report.common import run_action
 __all__ = [
     "COLUMN_LABELS",
     "DEFAULT_ACTION_WORDS",
+    "MEANING_COLUMNS",
     "OUTCOME_ORDER",
     "PARAM_LABELS",
     "action_facts",
@@ -52,6 +54,8 @@ PARAM_LABELS = {
     "max_duration": N_("max duration"),
     "halt_on_failure": N_("halt on failure"),
 }
+#: The status columns that hold a status in words (stored in English, shown in the page's language).
+MEANING_COLUMNS = frozenset({"status_before_meaning", "status_after_meaning"})
 #: The table's column labels: the registry's (:mod:`bulkretry.columns`).
 COLUMN_LABELS = LABELS
 
@@ -64,8 +68,6 @@ _ACTION_LABELS = {
     "stop-task": N_("task stop"),
     "priority-task": N_("task priority"),
 }
-#: The table's heading over the target's id (its ``id_column``).
-_ID_HEADS = {"group_id": N_("group"), "task_id": N_("task")}
 
 
 def action_label(action: Action | None) -> str:
@@ -118,7 +120,7 @@ def script_words(columns: Iterable[str], lang: str, id_column: str = "group_id")
         "first": _(", first {n} shown"),
         "head": {
             "row": _("row"),
-            "group": _(_ID_HEADS.get(id_column, id_column)),
+            "group": _(TARGETS.get(id_column, id_column)),
             "outcome": _("outcome"),
             "error": _("error"),
             "details": _("details"),

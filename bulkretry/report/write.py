@@ -10,7 +10,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from bulkretry.i18n import DEFAULT_LANG
+from bulkretry.i18n.times import Locale
 from bulkretry.records import RowResult, RunSummary
 from bulkretry.report.common import FORMATS, Value, Writer, report_header, row_values, run_action
 from bulkretry.report.json_report import write_summary
@@ -24,6 +24,8 @@ SUMMARY_FILE = "summary.json"
 BATCH_ROWS = 512
 
 _ALLOWED = ", ".join(FORMATS)
+#: ``write_reports``'s default locale: English, the machine's zone.
+ENGLISH_HERE = Locale()
 
 #: Each format's writer, as ``(module, class)`` in this package: imported when a run asks for its format (a run
 #: that writes report.csv alone does not import report.html's and report.xlsx's code, some 20 ms a run).
@@ -54,7 +56,7 @@ def write_reports(
     formats: Sequence[str] = FORMATS,
     extra_columns: Sequence[str] = (),
     details: Mapping[str, Any] | None = None,
-    lang: str = DEFAULT_LANG,
+    locale: Locale = ENGLISH_HERE,
 ) -> list[Path]:
     """Write ``report.<format>`` for each of ``formats``, then ``summary.json``, into ``out_dir``.
 
@@ -71,8 +73,9 @@ def write_reports(
     ``{"params": {public run parameters}, "timeline": [[unix_second, calls, throttled, failed], ...]}``.
     Without them those parts of the page say "not recorded".
 
-    ``lang`` (``en``, ``zh-CN``) is the language of what people read: report.html and the Summary sheet of
-    report.xlsx. The csv, the json, the Rows sheet and summary.json are the same in every language.
+    ``locale`` is the language (``en``, ``zh-CN``) of what people read, report.html and the Summary sheet of
+    report.xlsx, and the zone of the times they show (an IANA name; None: the machine's). The csv, the json, the
+    Rows sheet and summary.json are the same in every language, their times ISO 8601 UTC.
 
     Each file is written to ``NAME.tmp`` and renamed into place once all are complete. On any error
     (from ``results`` too) the temporary files are removed and the error re-raised as it is (an
@@ -85,7 +88,7 @@ def write_reports(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    writers = [_writer(name, out_dir, details, lang) for name in chosen]
+    writers = [_writer(name, out_dir, details, locale) for name in chosen]
     finals = [out_dir / writer.filename for writer in writers] + [out_dir / SUMMARY_FILE]
     temps = [final.with_name(final.name + ".tmp") for final in finals]
     try:
@@ -123,15 +126,15 @@ def _discard(writers: Sequence[Writer[tuple[Value, ...]]], temps: Sequence[Path]
             temp.unlink(missing_ok=True)
 
 
-def _writer(name: str, out_dir: Path, details: Mapping[str, Any] | None, lang: str) -> Writer[tuple[Value, ...]]:
+def _writer(name: str, out_dir: Path, details: Mapping[str, Any] | None, locale: Locale) -> Writer[tuple[Value, ...]]:
     module, class_name = _WRITERS[name]
     kind: type[Writer[tuple[Value, ...]]] = getattr(importlib.import_module(f"{__package__}.{module}"), class_name)
     path = out_dir / f"{kind.filename}.tmp"
     options: dict[str, Any] = {}
     if getattr(kind, "accepts_details", False):
         options["details"] = details
-    if getattr(kind, "accepts_lang", False):  # the writers whose words people read
-        options["lang"] = lang
+    if getattr(kind, "accepts_lang", False):  # the writers whose words and times people read
+        options["lang"], options["tz"] = locale.lang, locale.tz
     return kind(path, **options)  # type: ignore[call-arg]
 
 

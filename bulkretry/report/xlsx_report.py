@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
+from bulkretry.i18n.times import people_time
 from bulkretry.records import RunSummary
 from bulkretry.report.common import TRIGGER_STARTS, Value, finite, neutralise, sync_close
 from bulkretry.report.labels import action_facts
@@ -62,6 +63,9 @@ _SUMMARY_FIELDS = {
     "sessions": N_("sessions"),
 }
 
+#: The Summary sheet's times, shown in the report's zone.
+_TIMES = frozenset({"started_at", "finished_at"})
+
 
 class XlsxReport:
     """Streams rows to ``report.xlsx``: a ``Summary`` sheet, then ``Rows`` with a frozen bold header and a filter."""
@@ -75,9 +79,11 @@ class XlsxReport:
     #: what is still buffered and for the next row.
     bytes_per_sheet = MAX_SHEET_BYTES - 64 * 1024 * 1024
 
-    def __init__(self, path: Path, lang: str = DEFAULT_LANG) -> None:
+    def __init__(self, path: Path, lang: str = DEFAULT_LANG, tz: str | None = None) -> None:
         self.path = path
         self.lang = lang
+        #: The zone of the Summary sheet's times (the Rows sheets keep ISO 8601 UTC, as the csv).
+        self.tz = tz
         self._fh: IO[bytes] | None = None
         self._book: StreamingWorkbook | None = None
         self._ws: Worksheet | None = None
@@ -91,7 +97,7 @@ class XlsxReport:
         self._book = StreamingWorkbook(self._fh, spool_dir=self.path.parent)
         self._header = tuple(_text(name) for name in header)
         self._widths = tuple(_WIDTHS.get(name) or _width(name) for name in header)
-        _write_summary(self._book, summary, self.lang)
+        _write_summary(self._book, summary, self.lang, self.tz)
         self._new_rows_sheet()
 
     def write(self, values: tuple[Value, ...]) -> None:
@@ -145,14 +151,16 @@ class XlsxReport:
         return ws
 
 
-def _write_summary(book: StreamingWorkbook, summary: RunSummary, lang: str) -> None:
-    """The Summary sheet, in *lang*: its labels and headings are words; the values, outcomes and codes are data."""
+def _write_summary(book: StreamingWorkbook, summary: RunSummary, lang: str, tz: str | None) -> None:
+    """The Summary sheet, in *lang*: its labels and headings are words; the values, outcomes and codes are data;
+    its times in *tz*."""
     _ = translation(lang).gettext
     ws = book.add_sheet(_("Summary"), widths=(24, 48))
     data = summary.as_dict()
     ws.write_row((_("run"), _("value")), style=BOLD)
     for key, label in _SUMMARY_FIELDS.items():
-        ws.write_row((_(label), _cell(data[key])))
+        value = people_time(data[key], tz) if key in _TIMES else data[key]
+        ws.write_row((_(label), _cell(value)))
     tally = summary.tally()
     ws.write_row((_("rows_called"), tally.called))  # the rows whose calls ended: the success rate is over them
     rate = tally.success_rate

@@ -27,6 +27,16 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from bulkretry.errors import ApiError, BulkRetryError, LoginRefused, LoginUnavailable, TransportError
+from bulkretry.i18n.messages import (
+    DRY_RUN,
+    NOT_ACCEPTED,
+    NOT_CALLED,
+    STOPPED_BEFORE_ANSWER,
+    TARGETS,
+    UNKNOWN_STATUS,
+    halt_message,
+    say,
+)
 from bulkretry.manifest.plan import RowPlan
 from bulkretry.masking import redact
 from bulkretry.oms.actions import ACTIONS, DEFAULT_ACTION, GROUPS, Action
@@ -246,8 +256,8 @@ class Engine:
         """``(error_code, error_msg)`` of a row the run did not call because it stopped or halted."""
         if self.halt_reason:
             self.halted_rows += 1
-            return self.halt_code, f"{self.halt_code}: {self.halt_reason}"
-        return "interrupted", "not called: the run was stopped"
+            return self.halt_code, halt_message(self.halt_code, self.halt_reason)
+        return "interrupted", NOT_CALLED
 
     @property
     def halted(self) -> tuple[str, str]:
@@ -310,7 +320,7 @@ class Engine:
         if not plan.callable:
             return self._local(plan, plan.verdict, plan.error_code, plan.error_msg)  # type: ignore[arg-type]
         if self.config.dry_run:
-            return self._local(plan, Outcome.DRY_RUN, "", f"dry run: not called ({self.config.action.describe()})")
+            return self._local(plan, Outcome.DRY_RUN, "", say(DRY_RUN, call=self.config.action.describe()))
         return self._local(plan, Outcome.INTERRUPTED, *self.not_called())
 
     def _local(self, plan: RowPlan, outcome: Outcome, code: str, msg: str) -> RowResult:
@@ -683,7 +693,7 @@ class Engine:
                 plan.row, plan.project_id, plan.group_id, outcome, error_code=error.code, error_msg=msg,
                 latency_ms=error.latency_ms, **common,
             )  # fmt: skip
-        code, msg = ("interrupted", "stopped before an answer came") if not self.halt_reason else self.not_called()
+        code, msg = ("interrupted", STOPPED_BEFORE_ANSWER) if not self.halt_reason else self.not_called()
         return RowResult(plan.row, plan.project_id, plan.group_id, outcome, error_code=code, error_msg=msg, **common)
 
 
@@ -716,17 +726,14 @@ def _statuses(action: Action, statuses: Iterable[int]) -> str:
 
 def _not_accepted(action: Action, status: int) -> str:
     """Why a row is skipped: ``status 2 (running): --action start accepts 3 (stopped), 4 (failed)``."""
-    return f"status {_statuses(action, (status,))}: --action {action.name} accepts {_statuses(action, action.allowed)}"
+    return say(
+        NOT_ACCEPTED, status=_statuses(action, (status,)), action=action.name, allowed=_statuses(action, action.allowed)
+    )
 
 
 def _unknown_status(action: Action) -> str:
     """Why a row whose lookup gave no readable status is neither called nor skipped."""
-    what = action.id_column[: -len("_id")]
-    return (
-        f"the status lookup answered with no readable status, so it is not known whether --action {action.name} "
-        f"applies to the {what}: not called; look the {what} up in the OMS console, or run this row again without "
-        "--check-status"
-    )
+    return say(UNKNOWN_STATUS, action=action.name, target=TARGETS[action.id_column])
 
 
 def _internal_error(plan: RowPlan, exc: Exception) -> TransportError:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from bulkretry.errors import ApiError, BulkRetryError, TransportError
+from bulkretry.i18n.messages import FAILURE_SHARE, FIRST_ALIKE, FIRST_REFUSED, say
 from bulkretry.oms.errorbody import short_text
 from bulkretry.records import Outcome, RowResult
 from bulkretry.run.policy import failure_kind
@@ -100,7 +101,7 @@ class FirstCallsRefused(_FirstCalls):
         if self._seen < self.first:
             return None
         answers = ", ".join(f"{status} {code}".strip() for (status, code), _ in self._refused.most_common())
-        return f"the first {self.first} calls were refused with {answers}; check the credentials"
+        return say(FIRST_REFUSED, calls=self.first, answers=answers)
 
     def observe_call(self, error: BulkRetryError | None) -> str | None:
         """See :meth:`HaltRule.observe_call`: this rule reads rows only."""
@@ -149,7 +150,7 @@ class FirstCallsFailedAlike(_FirstCalls):
             return None
         status, code = self._key
         what = f"{status} {code}" if status is not None and code != str(status) else code
-        return f"the first {self.first} calls all failed with {what}: {short_text(self._message, 300)}"
+        return say(FIRST_ALIKE, calls=self.first, what=what, message=short_text(self._message, 300))
 
 
 def _alike(error: BulkRetryError) -> tuple[tuple[int | None, str], str]:
@@ -189,9 +190,13 @@ class FailureShare:
         if self._seen < self.min_rows or self._failed * 100 <= self.percent * self._seen:
             return None
         top = ", ".join(f"{code} ×{n}" for code, n in self._codes.most_common(3))
-        return (
-            f"{self._failed} of the {self._seen} rows finished failed, over the {self.percent:g} % that "
-            f"--halt-on-failure {self.percent:g}:{self.min_rows} allows (top errors: {top})"
+        return say(
+            FAILURE_SHARE,
+            failed=self._failed,
+            seen=self._seen,
+            percent=f"{self.percent:g}",
+            min_rows=self.min_rows,
+            top=top,
         )
 
     def observe_call(self, error: BulkRetryError | None) -> str | None:

@@ -20,16 +20,16 @@ from typing import Protocol
 
 import anyio
 
-from bulkretry.errors import EXIT_FAILED, EXIT_HALTED, EXIT_OK, BulkRetryError, Stopped, signal_exit_status
+from bulkretry.errors import BulkRetryError, Stopped, signal_exit_status
 from bulkretry.oms.auth import Authenticator, authenticator_for
 from bulkretry.oms.credentials import Credentials
 from bulkretry.oms.network import Network
-from bulkretry.records import FAILING, RowResult, RunSummary
+from bulkretry.records import RowResult, RunSummary
 from bulkretry.run.engine import Engine
 from bulkretry.run.prepare import PreparedRun
 from bulkretry.run.resume import ChangedRows
 from bulkretry.run.runner import RunResult, RunStart, execute
-from bulkretry.run.summary import report_file
+from bulkretry.run.summary import ended_status, report_file
 
 __all__ = ["GRACE_S", "JobEnding", "JobObserver", "JobRequest", "StopSource", "run_job"]
 
@@ -194,9 +194,7 @@ def _exit_status(result: RunResult, signal: str | None) -> int:
     interrupted; else 0."""
     if signal is not None:
         return signal_exit_status(signal)
-    if result.halted and result.halt_code == "halted":
-        return EXIT_HALTED
-    return EXIT_FAILED if any(result.summary.by_outcome.get(k) for k in FAILING) else EXIT_OK
+    return ended_status(result.summary, halted=bool(result.halted) and result.halt_code == "halted")
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from bulkretry.errors import ConfigError
 from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.manifest.plan import CallSpec, Planner, RowPlan
 from bulkretry.manifest.read import check_headers, count_rows, iter_rows, open_manifest, stopped_at
+from bulkretry.manifest.shard import Shard
 from bulkretry.oms.actions import GROUPS, TASKS, Action, action_for
 from bulkretry.oms.endpoint import Endpoint, region_overrides
 from bulkretry.records import GROUP_COLUMNS, Outcome
@@ -71,8 +72,9 @@ class PreparedRun:
         )
 
     def plans(self) -> Iterator[RowPlan]:
-        """Every row's plan (a rerun: its selected rows), streamed from the manifest (a fresh pass each time)."""
-        plans = self.planner().plan_all(iter_rows(self.info))
+        """Every row's plan (a shard's rows, a rerun's selected rows), streamed from the manifest (a fresh pass each
+        time)."""
+        plans = self.planner().plan_all(iter_rows(self.info), self.settings.work.shard)
         selection = self.settings.resume.selection
         if selection is None:
             return plans
@@ -100,17 +102,35 @@ def prepare(
     prepared = PreparedRun(settings, info, 0, env, digest, region_endpoints=region_endpoints)
     # No such call (retry on tasks: its action is the planner's first ingredient) or no project id or endpoint for
     # any row: a UsageError or ConfigError now, before any call.
-    prepared.planner()
-    selection = settings.resume.selection
-    if selection is None:
-        return replace(prepared, rows=count_rows(info, should_stop=should_stop))
-    # A rerun: the rows of the selected targets (matched as the planner will: the run's default project).
-    default_project = settings.target.project_id or ""
+    planner = prepared.planner()
+    if settings.resume.selection is not None:
+        return _rerun_rows(prepared, should_stop)
+    if settings.work.shard is not None:
+        return replace(prepared, rows=_shard_rows(prepared, planner, settings.work.shard, should_stop))
+    return replace(prepared, rows=count_rows(info, should_stop=should_stop))
+
+
+def _shard_rows(prepared: PreparedRun, planner: Planner, shard: Shard, should_stop: Callable[[], bool] | None) -> int:
+    """How many rows of the manifest are *shard*'s."""
+    rows = 0
+    for raw in iter_rows(prepared.info):
+        if should_stop is not None and should_stop():
+            raise stopped_at(prepared.info, raw.row)
+        rows += planner.in_shard(raw.values, shard)
+    return rows
+
+
+def _rerun_rows(prepared: PreparedRun, should_stop: Callable[[], bool] | None) -> PreparedRun:
+    """A rerun: the rows of the selected targets (matched as the planner will: the run's default project), and how
+    many selected targets the manifest no longer holds."""
+    selection = prepared.settings.resume.selection
+    assert selection is not None
+    default_project = prepared.settings.target.project_id or ""
     id_column = prepared.action.id_column
     rows, seen = 0, set()
-    for raw in iter_rows(info):
+    for raw in iter_rows(prepared.info):
         if should_stop is not None and should_stop():
-            raise stopped_at(info, raw.row)
+            raise stopped_at(prepared.info, raw.row)
         key = (raw.values.get("project_id", "") or default_project, raw.values.get(id_column, ""))
         if key in selection.targets:
             rows += key not in seen or Outcome.DUPLICATE.value in selection.only

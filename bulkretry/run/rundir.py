@@ -45,6 +45,7 @@ CALL_SETTINGS = (
     "action",
     "target",
     "priority",
+    "shard",
 )
 
 

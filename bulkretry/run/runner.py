@@ -30,6 +30,8 @@ from bulkretry.errors import (
     UnsavedResults,
 )
 from bulkretry.i18n import DEFAULT_LANG
+from bulkretry.i18n.messages import EARLIER_SESSION, MAX_DURATION_REASON, say
+from bulkretry.i18n.times import Locale
 from bulkretry.manifest.annotate import AnnotatedWriter
 from bulkretry.manifest.plan import RowPlan
 from bulkretry.oms.auth import Authenticator
@@ -53,7 +55,9 @@ __all__ = [
     "RunResult",
     "RunStart",
     "execute",
+    "merged_timeline",
     "rebuild_reports",
+    "report_details",
 ]
 
 
@@ -100,9 +104,11 @@ def _open(prepared: PreparedRun) -> OpenRun:
     params = {
         **s.public_params(),
         "target": prepared.action.target,
+        "shard": s.work.shard_text,
         "manifest_sha256": prepared.manifest_sha256,
         "manifest_rows": prepared.rows,
         "extra_columns": prepared.extra_columns,
+        "tz": s.output.zone,  # the zone of the times people read, for `report` and `rerun`
     }
     out_dir = s.output.out_dir
     if s.resume.resume:
@@ -288,10 +294,7 @@ class _Session:
     def record(self, result: RowResult) -> None:
         """Journal one row's result; an answer from the service is on disk within this loop turn."""
         if result.row <= self.horizon_before and result.outcome is Outcome.FAILED:
-            result = result._replace(
-                error_msg=f"{result.error_msg} (the earlier session may have called this "
-                "row before it stopped: that call may have restarted the group)"
-            )
+            result = result._replace(error_msg=say(EARLIER_SESSION, message=result.error_msg))
         try:
             self.journal.record(result)
         except JournalError as exc:
@@ -321,7 +324,7 @@ class _Session:
             deadline = self.loop.call_later(
                 max_duration,
                 self.engine.halt,
-                f"the run reached --max-duration {format_duration(max_duration)}; continue it with --resume",
+                say(MAX_DURATION_REASON, duration=format_duration(max_duration)),
                 "max_duration",
             )
         try:
@@ -414,7 +417,7 @@ class _Session:
 
     def _store(self, finished_at: str, sessions: list[dict[str, Any]], summary: RunSummary) -> None:
         """This session's figures, the summary and the timeline into the journal."""
-        timeline = _merged_timeline(self.run.params.get("timeline", []), self.engine.stats.timeline)
+        timeline = merged_timeline(self.run.params.get("timeline", []), self.engine.stats.timeline)
         try:
             self.journal.set_params(
                 {
@@ -444,8 +447,8 @@ class _Session:
                 summary,
                 formats=s.output.formats,
                 extra_columns=self.prepared.extra_columns,
-                details=_report_details(journal.params()),
-                lang=s.output.lang,
+                details=report_details(journal.params()),
+                locale=Locale(s.output.lang, s.output.zone),
             )
         except OSError as exc:
             annotating.discard()
@@ -639,7 +642,7 @@ def _learned_rates(s: RunSettings, engine: Engine) -> dict[str, float] | None:
     return {k: round(v, 2) for k, v in engine.pacers.rates.items()}
 
 
-def _merged_timeline(stored: list[list[int]], this_session: Mapping[int, list[int]]) -> dict[int, list[int]]:
+def merged_timeline(stored: list[list[int]], this_session: Mapping[int, list[int]]) -> dict[int, list[int]]:
     """The calls per second of the earlier sessions (as stored) plus this session's."""
     timeline = {int(second): counts for second, *counts in stored}
     for second, counts in this_session.items():
@@ -647,16 +650,19 @@ def _merged_timeline(stored: list[list[int]], this_session: Mapping[int, list[in
     return timeline
 
 
-def _report_details(params: Mapping[str, Any]) -> dict[str, Any]:
+def report_details(params: Mapping[str, Any]) -> dict[str, Any]:
     """What the HTML report shows besides the rows: the run's public parameters and its timeline."""
     public = RunSettings(ManifestSource(Path())).public_params()
     return {"params": {k: params[k] for k in public if k in params}, "timeline": params.get("timeline", [])}
 
 
-def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None, lang: str = DEFAULT_LANG) -> RunResult:
+def rebuild_reports(
+    out_dir: Path, formats: tuple[str, ...] | None = None, lang: str = DEFAULT_LANG, tz: str | None = None
+) -> RunResult:
     """Write the reports of the run in *out_dir* again from its journal (under its lock); no call is made.
 
-    *formats* default to the run's own; *lang* is the reports' language (see ``write_reports``). A run that
+    *formats* default to the run's own; *lang* is the reports' language and *tz* their zone (default: the run's,
+    else the machine's; see ``write_reports``). A run that
     never finished (killed) is reported as its journal stands: rows it never reached are simply absent, and
     ``--resume`` is the way to complete it.
     """
@@ -675,8 +681,8 @@ def rebuild_reports(out_dir: Path, formats: tuple[str, ...] | None = None, lang:
                 summary,
                 formats=chosen,
                 extra_columns=extra_columns,
-                details=_report_details(params),
-                lang=lang,
+                details=report_details(params),
+                locale=Locale(lang, tz or params.get("tz")),
             )
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):  # an archive: nothing was called, nothing lost

@@ -29,7 +29,9 @@ from bulkretry.defaults import (
 )
 from bulkretry.errors import UsageError
 from bulkretry.i18n import DEFAULT_LANG
+from bulkretry.i18n.times import local_zone
 from bulkretry.manifest.read import WORKBOOK_SUFFIXES
+from bulkretry.manifest.shard import Shard, parse_shard
 from bulkretry.oms.actions import ACTION_NAMES, DEFAULT_ACTION, PRIORITIES, TARGETS
 from bulkretry.oms.credentials import check_setting
 from bulkretry.report.common import FORMATS
@@ -197,13 +199,15 @@ class Checks:
 class Work:
     """What each row's call is: ``--action``, on ``--target`` (None: tasks when the manifest has a ``task_id``
     column, else groups; the run's :class:`~bulkretry.oms.actions.Action` is resolved with the manifest, in
-    ``PreparedRun.action``), ``--priority`` (the level of ``priority`` rows whose cell is empty) and
-    ``--batch-size`` (task ids per ``batch-update`` call)."""
+    ``PreparedRun.action``), ``--priority`` (the level of ``priority`` rows whose cell is empty),
+    ``--batch-size`` (task ids per ``batch-update`` call) and ``--shard`` (the share of the manifest this process
+    takes; None: every row)."""
 
     action: str = DEFAULT_ACTION
     target: str | None = None
     priority: str | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
+    shard: Shard | None = None
 
     def __post_init__(self) -> None:
         if self.action not in ACTION_NAMES:
@@ -218,10 +222,16 @@ class Work:
         """As the journal keeps it (``target`` is the resolved one, from ``PreparedRun.action``)."""
         return {"action": self.action, "priority": self.priority, "batch_size": self.batch_size}
 
+    @property
+    def shard_text(self) -> str | None:
+        """``--shard`` as the journal keeps it (``I/N``), apart from the public parameters: what a resume compares
+        and a rerun keeps, not a setting report.html lists."""
+        return str(self.shard) if self.shard is not None else None
+
 
 @dataclass(frozen=True)
 class Output:
-    """Where the run's files go, in which formats and language."""
+    """Where the run's files go, in which formats, language and time zone."""
 
     out_dir: Path | None = None
     runs_root: Path = DEFAULT_RUNS_ROOT
@@ -229,6 +239,15 @@ class Output:
     #: The language of report.html, the xlsx Summary sheet and the summary line (``--lang``). Not kept in the
     #: journal: ``report`` and ``rerun`` take theirs from ``--lang`` or the environment.
     lang: str = DEFAULT_LANG
+    #: The zone of the times people read (``--tz``: an IANA name, ``UTC``); None: an earlier run's for ``rerun``
+    #: and ``--resume``, else the machine's. The runner keeps ``zone`` in the journal (``tz``) for ``report``
+    #: and ``rerun``.
+    tz: str | None = None
+
+    @property
+    def zone(self) -> str:
+        """The zone the run shows its times in: ``tz``, else the machine's (``i18n.times.local_zone``)."""
+        return self.tz or local_zone()
 
 
 @dataclass(frozen=True)
@@ -284,9 +303,9 @@ class RunSettings:
 
 
 def resumed(settings: RunSettings, work_given: Mapping[str, Any] | None = None) -> RunSettings:
-    """*settings* of a ``--resume``: the run's own action (``--action``, ``--target``, ``--priority``,
-    ``--batch-size`` not in *work_given*, the options given now, are the run's), and when the run in ``out_dir``
-    is a rerun, the same rows of the same earlier run."""
+    """*settings* of a ``--resume``: the run's own action and shard (``--action``, ``--target``, ``--priority``,
+    ``--batch-size``, ``--shard`` not in *work_given*, the options given now, are the run's), and when the run in
+    ``out_dir`` is a rerun, the same rows of the same earlier run."""
     out_dir = settings.output.out_dir
     if out_dir is None:
         raise UsageError("--resume needs --out DIR: the folder of the run to continue")
@@ -294,6 +313,8 @@ def resumed(settings: RunSettings, work_given: Mapping[str, Any] | None = None) 
     params = resumable_params(out_dir) if exists else {}
     if work_given is not None:
         settings = replace(settings, work=replace(_earlier_work(params), **work_given))
+    if settings.output.tz is None:  # and its zone
+        settings = replace(settings, output=replace(settings.output, tz=params.get("tz")))
     if settings.pacing.halt_on_failure is None:  # the run's own --halt-on-failure goes on unless given again
         pacing = replace(settings.pacing, halt_on_failure=halt_setting(params.get("halt_on_failure")))
         settings = replace(settings, pacing=pacing)
@@ -365,8 +386,8 @@ def rerun_settings(
 
     *target*'s endpoint, region and project, and each of *pacing*'s options, fall back to the earlier run's
     value when None; *checks* and *output* are taken as they are (but ``output.formats`` falls back to the
-    earlier run's when empty, and the body's ``migrate_failed_object`` is always the earlier run's). The new
-    run's folder goes beside the earlier one.
+    earlier run's when empty, ``output.tz`` when None, and the body's ``migrate_failed_object`` is always the
+    earlier run's). The new run's folder goes beside the earlier one.
     """
     old = selection.source_params
     path = manifest or old.get("manifest_path") or old.get("manifest")
@@ -381,6 +402,7 @@ def rerun_settings(
         output=replace(
             given_output,
             formats=given_output.formats or tuple(old.get("formats") or FORMATS),
+            tz=given_output.tz or old.get("tz"),
             runs_root=selection.source_dir.parent,
         ),
         resume=Resume(selection=selection),
@@ -389,13 +411,15 @@ def rerun_settings(
 
 
 def _earlier_work(old: Mapping[str, Any]) -> Work:
-    """The earlier run's action, target, priority and batch size (a journal of schema 1 reads as a retry of
+    """The earlier run's action, target, priority, batch size and shard (a journal of schema 1 reads as a retry of
     task groups after its migration)."""
+    shard = old.get("shard")
     return Work(
         action=old.get("action") or DEFAULT_ACTION,
         target=old.get("target"),
         priority=old.get("priority"),
         batch_size=old.get("batch_size") or DEFAULT_BATCH_SIZE,
+        shard=parse_shard(shard) if shard else None,
     )
 
 
