@@ -14,6 +14,7 @@ __all__ = [
     "FINE",
     "GROUP_COLUMNS",
     "GROUP_NUMBER_COLUMNS",
+    "NEEDS_FIX_PREFIX",
     "REPORT_COLUMNS",
     "SET_ASIDE",
     "Outcome",
@@ -45,6 +46,8 @@ FINE: tuple[str, ...] = (Outcome.SUCCEEDED.value, Outcome.SKIPPED.value)
 #: Outcomes of rows the run chose not to call (a status the action does not accept; the same target earlier in
 #: the manifest): never errors (not in ``by_error_code``, nor among the top errors), never in a success rate.
 SET_ASIDE: tuple[str, ...] = (Outcome.SKIPPED.value, Outcome.DUPLICATE.value)
+#: The error code of a row skipped for its group's own error, one no retry can fix: ``needs_fix:TRF.0058``.
+NEEDS_FIX_PREFIX = "needs_fix:"
 
 #: The report's first columns, in this order (the contract); the manifest's other columns follow.
 REPORT_COLUMNS: tuple[str, ...] = names(REPORT)
@@ -249,6 +252,8 @@ class Tally:
 
 
 def _set_aside_code(code: str) -> bool:
-    """Whether *code* is one that only a set-aside row carries: ``duplicate``, or ``status:N`` (skipped; a status
-    that is not known, ``status:unknown``, fails its row)."""
-    return code == Outcome.DUPLICATE.value or (code.startswith("status:") and code[len("status:") :].isdigit())
+    """Whether *code* is one that only a set-aside row carries: ``duplicate``, ``status:N`` (skipped; a status
+    that is not known, ``status:unknown``, fails its row) or ``needs_fix:TRF.xxxx`` (skipped)."""
+    if code == Outcome.DUPLICATE.value or code.startswith(NEEDS_FIX_PREFIX):
+        return True
+    return code.startswith("status:") and code[len("status:") :].isdigit()

@@ -341,7 +341,7 @@ def test_sample_csv_gets_bom_crlf_four_columns_and_masked_keys(tmp_path: Path) -
     assert [r[0] for r in records[1:]] == [raw.values["group_id"] for raw in rows]
     assert records[2][-4:] == ["failed", "OMS.1015", "", "req-3"]
     assert records[1][1:5] == [mask("SRCAKEXAMPLE0000"), "env:DEMO_SRC_SK", mask("DSTAKEXAMPLE0000"), "env:DEMO_DST_SK"]
-    assert records[1][5:8] == ["false", "王伟", "TRF.0057"]
+    assert records[1][5:8] == ["false", "王伟", "TRF.0001"]
     assert b"SRCAKEXAMPLE" not in data
 
 

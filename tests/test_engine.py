@@ -238,12 +238,13 @@ async def test_invalid_and_duplicate_rows_are_never_sent(session: aiohttp.Client
     config = SimConfig(groups=6, failed_ratio=1.0)
     async with running_simulator(config) as sim:
         ids = _failed_ids(sim)
-        planner = Planner(columns=["group_id", "src_ak"], project_id=config.project_id, endpoint="http://x")
+        columns = ["group_id", "src_ak", "src_sk"]
+        planner = Planner(columns=columns, project_id=config.project_id, endpoint="http://x")
         plans = [
-            planner.plan(2, {"group_id": ids[0], "src_ak": "ok"}),
-            planner.plan(3, {"group_id": ids[1], "src_ak": "A" * 101}),
-            planner.plan(4, {"group_id": ids[0], "src_ak": "ok"}),
-            planner.plan(5, {"group_id": "", "src_ak": "ok"}),
+            planner.plan(2, {"group_id": ids[0], "src_ak": "ok", "src_sk": "sk"}),
+            planner.plan(3, {"group_id": ids[1], "src_ak": "A" * 101, "src_sk": "sk"}),
+            planner.plan(4, {"group_id": ids[0], "src_ak": "ok", "src_sk": "sk"}),
+            planner.plan(5, {"group_id": "", "src_ak": "ok", "src_sk": "sk"}),
         ]
         client = _token_client(session, sim)
         results = await _run(_engine(client, 2), plans)

@@ -17,6 +17,7 @@ from tests.servers import ServerThread
 # -- the run's own credentials never reach a file or the screen ---------------------------------------------
 
 ROW_SK = "row-src-sk-0123456789abcdef"
+ROW_AK = "ROWSRCAK00000000001"
 
 
 async def _quoting(request: web.Request) -> web.Response:
@@ -41,7 +42,10 @@ async def _quoting(request: web.Request) -> web.Response:
 
 def test_a_server_quoting_the_runs_token_leaves_it_in_no_file_or_output(token_env: str, tmp_path: Path) -> None:
     """The token (and a row's SK) quoted in error_msg and X-Request-Id: in no run file, stdout or stderr."""
-    manifest = write_csv(tmp_path / "m.csv", [["group_id", "src_sk"], ["quote-ok", ROW_SK], ["quote-err", ROW_SK]])
+    manifest = write_csv(
+        tmp_path / "m.csv",
+        [["group_id", "src_ak", "src_sk"], ["quote-ok", ROW_AK, ROW_SK], ["quote-err", ROW_AK, ROW_SK]],
+    )
     with ServerThread(_quoting) as server:
         code, out, err = run_at(server.url, manifest, tmp_path / "run", "--max-attempts", "1")
         dcode, dout, derr = run_cli(

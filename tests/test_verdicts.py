@@ -43,7 +43,7 @@ def test_the_tally_sets_skipped_and_duplicate_rows_aside() -> None:
     assert (tally.called, tally.set_aside, tally.success_rate, tally.top_errors()) == (5, 21, 1.0, ())
     assert called_words(tally, _same) == "5 of 5 rows called succeeded (100.0%)"
     assert set_aside_words(tally, _same) == (
-        "20 skipped (not in a status the action accepts), 1 duplicate (listed before in the manifest)"
+        "20 skipped (not in a status the action accepts, or to fix first), 1 duplicate (listed before in the manifest)"
     )
 
 
@@ -58,7 +58,7 @@ def test_a_run_with_every_row_skipped_called_nothing() -> None:
     summary = run_summary([], rows=4, by_outcome={"skipped": 4}, by_error_code={"status:6": 4})
     assert summary.tally().success_rate is None
     body = render(Ending(0, summary)).body.splitlines()
-    assert "Not called: 4 skipped (not in a status the action accepts)" in body
+    assert "Not called: 4 skipped (not in a status the action accepts, or to fix first)" in body
     assert not any(line.startswith("Top errors") or "rows called" in line for line in body)
 
 
@@ -120,7 +120,10 @@ def test_a_mixed_round_tells_the_same_story_everywhere(mixed_round: dict) -> Non
     called = called_words(tally, _same)
     aside = set_aside_words(tally, _same)
     assert called == "3 of 4 rows called succeeded (75.0%)"
-    assert aside == "2 skipped (not in a status the action accepts), 1 duplicate (listed before in the manifest)"
+    assert (
+        aside == "2 skipped (not in a status the action accepts, or to fix first), 1 duplicate (listed before in the "
+        "manifest)"
+    )
 
     line = got["out"].strip()
     assert line.startswith("7 rows: 3 succeeded, 1 failed, 1 duplicate, 2 skipped · top errors: OMS.1009 ×1 · ")
@@ -136,7 +139,7 @@ def test_a_mixed_round_tells_the_same_story_everywhere(mixed_round: dict) -> Non
 
     sheet = dict(r[:2] for r in got["sheet"] if len(r) >= 2)
     assert (sheet["calls"], sheet["status_reads"], sheet["rows_called"], sheet["success_rate"]) == (3, 6, 4, "75.0%")
-    assert ("skipped", 2, "(not in a status the action accepts)") in got["sheet"]
+    assert ("skipped", 2, "(not in a status the action accepts, or to fix first)") in got["sheet"]
     assert ("duplicate", 1, "(listed before in the manifest)") in got["sheet"]
     assert ("OMS.1009", 1) in got["sheet"] and not any(r and str(r[0]).startswith("status:") for r in got["sheet"])
 

@@ -88,8 +88,8 @@ def _outcome_counts(tally: Tally, lang: str) -> str:
 
 
 def _called(tally: Tally, lang: str) -> str:
-    """`` · 5 of 6 rows called succeeded (83.3%) · not called: 20 skipped (not in a status the action accepts)``
-    when rows were set aside; '' when none was."""
+    """`` · 5 of 6 rows called succeeded (83.3%) · not called: 20 skipped (not in a status the action accepts, or
+    to fix first)`` when rows were set aside; '' when none was."""
     from bulkretry.i18n import translation
     from bulkretry.report.verdict import called_words, set_aside_words
 

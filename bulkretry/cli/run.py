@@ -121,6 +121,7 @@ def _checks(args: argparse.Namespace, migrate_failed_object: bool | None) -> Che
     return Checks(
         dry_run=args.dry_run,
         check_status=args.check_status,
+        call_anyway=args.call_anyway,
         verify_timeout=args.verify_timeout if args.verify else None,
         migrate_failed_object=migrate_failed_object,
     )
@@ -184,7 +185,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     env = environment()
     sourced = Sourced(args, env)
     prepared = prepare(sourced.defaults(_settings_from(args, env)), env)
-    _note_manifest(args, prepared.info, err)
+    _note_manifest(args, prepared, err)
     online = None
     if args.online:
         from bulkretry.oms.network import network_from
@@ -212,10 +213,14 @@ def call_line(prepared: PreparedRun) -> str:
     )
 
 
-def _note_manifest(args: argparse.Namespace, info: ManifestInfo, err: TextIO) -> None:
+def _note_manifest(args: argparse.Namespace, prepared: PreparedRun, err: TextIO) -> None:
     """What the user is told about how the manifest was read: the hidden sheets passed over, the title rows
-    skipped, and (unless --quiet) a --project-id that the manifest's project_id column overrides."""
+    skipped, a key pair of which it has one column only, and (unless --quiet) a --project-id that the manifest's
+    project_id column overrides."""
+    info = prepared.info
     _note_hidden_sheets(info, err)
+    for said in prepared.planner().half_pairs:
+        print(f"warning: {info.path}: {said}", file=err)
     if info.title_rows:
         rows = ", ".join(str(row) for row in info.title_rows)
         print(
@@ -262,7 +267,7 @@ def run_settings(
 
     def body(signals: StopSignals) -> int:
         prepared = prepare(settings, env, should_stop=signals.requested)
-        _note_manifest(args, prepared.info, err)
+        _note_manifest(args, prepared, err)
         return run_prepared(args, prepared, env, sourced, out, err, signals)
 
     return _stoppable(args, out, err, body)
@@ -305,7 +310,7 @@ def cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def body(signals: StopSignals) -> int:
         prepared = prepare(settings, env, should_stop=signals.requested)
-        _note_manifest(args, prepared.info, err)
+        _note_manifest(args, prepared, err)
         if prepared.manifest_sha256 != selection.source_params.get("manifest_sha256"):
             print(
                 f"note: {settings.manifest.path} changed since {args.source} ran; rows are matched by project and "

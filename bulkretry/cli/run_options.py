@@ -150,6 +150,7 @@ nothing to do when no row matches.
 examples:
   bulkretry rerun bulkretry-runs/20261124-030000-groups
   bulkretry rerun runs/after-outage --only failed --error-code APIGW.0308 --error-code OMS.0500
+  bulkretry rerun runs/after-outage --only skipped --check-status --call-anyway   # buckets now exist, balance topped up
   bulkretry rerun runs/after-outage --manifest groups-fixed.xlsx --rate 5 --out runs/after-outage-2
 """
 
@@ -379,6 +380,8 @@ def _add_action_options(g: argparse._ArgumentGroup, *, rerun: bool) -> None:
 
 def _add_status_options(g: argparse._ArgumentGroup) -> None:
     """--check-status, --verify, --verify-timeout: the status of each target, before and after its call."""
+    from bulkretry.oms.codes import NEEDS_FIX
+
     g.add_argument(
         "--check-status",
         action="store_true",
@@ -386,7 +389,16 @@ def _add_status_options(g: argparse._ArgumentGroup) -> None:
         "made in (retry: 5, migration failed; see the table of actions); a lookup without a readable status "
         "fails the row (status:unknown), not retried; the reports get the group's own story (group_error_code, "
         "group_fail_num, group_failed_object_list, ...); skipped rows are not errors, and the lookups are "
-        "status reads (summary.json's status_reads), not attempts",
+        "status reads (summary.json's status_reads), not attempts. A group that retry or start would restart "
+        "is skipped too when its own error_reason is one no retry can fix (error_code needs_fix:TRF.xxxx, with "
+        "what to fix: " + ", ".join(NEEDS_FIX) + "), unless the row brings whole keys for the side a key code is "
+        "about (src_ak/src_sk, dst_ak/dst_sk)",
+    )
+    g.add_argument(
+        "--call-anyway",
+        action="store_true",
+        help="with --check-status: call the groups whose error_reason needs a fix first all the same (once it is "
+        "fixed: freed space, a topped-up balance, granted permissions); a rerun and --resume keep it",
     )
     g.add_argument(
         "--verify",

@@ -60,6 +60,13 @@ def add_sim_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         default=d.failed_ratio,
         help="share of groups in status 5, migration failed (default: %(default)s)",
     )
+    p.add_argument(
+        "--needs-fix-ratio",
+        type=ratio,
+        default=d.needs_fix_ratio,
+        help="share of those failed groups whose error_reason no retry fixes (TRF.0058 bucket gone, TRF.0055 out "
+        "of space, ...), which run --check-status skips (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=d.seed, help="seed for group ids and states (default: %(default)s)")
     p.add_argument(
         "--rate-limit",

@@ -164,6 +164,9 @@ class BodyMaker:
             for name in BODY_FIELDS
             if name in sent and (name in columns or defaults[name])
         ]
+        #: The fields the action sends with a run-wide default.
+        self._defaulted = frozenset(name for name, value in defaults.items() if value)
+        self._sent = sent
         self._crypto = [(crypto, key_id) for crypto, key_id in CRYPTO_FIELDS.items() if crypto in sent]
         self._migrate: bool | None = spec.migrate_failed_object if "migrate_failed_object" in sent else None
         self._levels = "task_priority" in sent
@@ -173,6 +176,11 @@ class BodyMaker:
                 f"--action {spec.action.name} needs a level: give --priority {'|'.join(PRIORITIES)}, "
                 "or add a priority column to the manifest"
             )
+
+    def lacks(self, name: str) -> bool:
+        """Whether the action sends the field *name* and no ``BULKRETRY_<COLUMN>`` default gives it to the rows
+        whose cell is empty."""
+        return name in self._sent and name not in self._defaulted
 
     def body(self, values: Mapping[str, str]) -> CallBody:
         """The row's body; :class:`InvalidCell` for the first cell the API would refuse."""

@@ -135,18 +135,23 @@ def _check_task_id(value: str) -> str:
 
 
 def _check_pairs(row: int, values: Mapping[str, str], body: CallBody, pairs: Iterable[tuple[str, str]]) -> None:
-    """Half a key pair that the action sends (a row's ``src_ak`` cell without a ``src_sk``, or the reverse) is
-    never sent: the service would take it for keys that do not work. A run-wide ``BULKRETRY_<COLUMN>`` default may
-    give the other half; a default alone, for a row that names neither half, is the run's own affair."""
+    """Half a key pair that the action sends (a row's ``src_ak`` cell without a ``src_sk``, or the reverse, whether
+    the other column is empty or missing) is never sent: the service would take it for keys that do not work. A
+    run-wide ``BULKRETRY_<COLUMN>`` default may give the other half; a default alone, for a row that names neither
+    half, is the run's own affair."""
     for pair in pairs:
         for half, other in (pair, pair[::-1]):
             if half in body and other not in body and values.get(half):
+                where, fill = (
+                    ("its cell is empty", f"fill {other}")
+                    if other in values
+                    else (f"the manifest has no {other} column", f"add a {other} column")
+                )
                 raise InvalidCell(
                     other,
                     "missing",
-                    f"row {row} has {half} but no {other} (its cell is empty, and {DEFAULT_ENV_PREFIX}"
-                    f"{other.upper()} is not set): a key pair is sent whole or not at all; fill {other}, or "
-                    f"empty {half}",
+                    f"row {row} has {half} but no {other} ({where}, and {DEFAULT_ENV_PREFIX}{other.upper()} is "
+                    f"not set): a key pair is sent whole or not at all; {fill}, or empty {half}",
                 )
 
 
@@ -249,9 +254,24 @@ class Planner:
         #: The last project id found good.
         self._good_project: str | None = None
         self._bodies = BodyMaker(self.call, self.columns, os.environ if env is None else env, base_dir or Path.cwd())
-        #: The key pairs whose both columns the manifest has, checked row by row (a manifest with one column of a
-        #: pair is sent as it is: a run-wide default may give the other half for every row).
-        self._pairs = [pair for pair in KEY_PAIRS if all(column in self.columns for column in pair)]
+        #: The key pairs of which the manifest has a column, checked row by row (with one column of a pair, a
+        #: run-wide default may give the other half for every row).
+        self._pairs = [pair for pair in KEY_PAIRS if any(column in self.columns for column in pair)]
+
+    @property
+    def half_pairs(self) -> tuple[str, ...]:
+        """What to say once about a manifest with one column of a key pair the action sends and not the other, when
+        no ``BULKRETRY_<COLUMN>`` default gives the other half: each row that fills it is invalid."""
+        said = []
+        for pair in self._pairs:
+            for half, other in (pair, pair[::-1]):
+                if half in self.columns and other not in self.columns and self._bodies.lacks(other):
+                    said.append(
+                        f"the manifest has {half} but no {other} column, and {DEFAULT_ENV_PREFIX}{other.upper()} is "
+                        f"not set: each row that fills {half} is invalid (a key pair is sent whole); add a {other} "
+                        f"column or set {DEFAULT_ENV_PREFIX}{other.upper()}"
+                    )
+        return tuple(said)
 
     def _check_where(self, endpoint: str | None) -> None:
         """Every row has a project and an endpoint (a column, an option or a profile); ConfigError if not."""

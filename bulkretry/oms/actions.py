@@ -81,6 +81,9 @@ class Action:
     pending: frozenset[int]
     #: Ids are sent ``--batch-size`` at a time in one call's body (``{"ids": [...]}``); one outcome per row.
     batch: bool = False
+    #: The call sets a group's migration going again (retry, start): with ``--check-status``, a group whose own
+    #: ``error_reason`` no retry can fix (``oms/codes.py``'s ``NEEDS_FIX``) is not called, unless ``--call-anyway``.
+    restarts: bool = False
 
     @property
     def key(self) -> str:
@@ -118,8 +121,9 @@ class Action:
 
 
 def _on_group(name: str, body: tuple[str, ...], allowed: set[int], pending: set[int]) -> Action:
-    """``PUT /v2/{project_id}/taskgroups/{group_id}/NAME``."""
-    return Action(name, GROUPS, "PUT", ("taskgroups", "{id}", name), body, frozenset(allowed), frozenset(pending))
+    """``PUT /v2/{project_id}/taskgroups/{group_id}/NAME`` (a call with a body of keys restarts the migration)."""
+    path = ("taskgroups", "{id}", name)
+    return Action(name, GROUPS, "PUT", path, body, frozenset(allowed), frozenset(pending), restarts=bool(body))
 
 
 def _on_task(name: str, body: tuple[str, ...], allowed: set[int], pending: set[int]) -> Action:

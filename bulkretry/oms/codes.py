@@ -9,6 +9,8 @@ own (``timeout``, ``connection``, ``invalid:<column> <why>``, ``duplicate``, ``i
 'Lower --rate, or use --rate auto to find the quota; rerun the failed rows with bulkretry rerun.'
 >>> explain("invalid:group_id missing")[0]
 "bulkretry refused the row's group_id cell (missing), so the row was not called."
+>>> explain("needs_fix:TRF.0058")[0]
+'Not called: the group failed with TRF.0058, which a retry alone does not fix. The destination bucket does not exist.'
 >>> explain("TRF.0055", "zh-CN")
 ('目的端桶空间不足。', '释放空间或提高桶配额，然后重启任务组。')
 
@@ -19,10 +21,14 @@ language by :func:`explain`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Container
+from dataclasses import dataclass
 
+from bulkretry.columns import KEY_PAIRS
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
+from bulkretry.records import NEEDS_FIX_PREFIX
 
-__all__ = ["CODES", "explain"]
+__all__ = ["CODES", "NEEDS_FIX", "NeedsFix", "explain", "needs_fix"]
 
 _TRANSIENT = N_("Transient: rerun the failed rows later (bulkretry rerun RUN_DIR --only failed).")
 # Advice several codes share, each written once.
@@ -36,6 +42,63 @@ _SOURCE_DENIED = (
     N_("The source AK/SK has no permission to list or read the source objects."),
     N_("Grant the source account list and read permissions, then retry the group."),
 )
+
+
+@dataclass(frozen=True)
+class NeedsFix:
+    """A group's own ``error_reason`` that no retry fixes until something outside bulkretry changes: what it
+    means, what to fix, and the key pair (``src_ak``/``src_sk`` or ``dst_ak``/``dst_sk``) that, sent whole with
+    the call, may be that fix (new keys for the side the code is about)."""
+
+    meaning: str
+    fix: str
+    keys: tuple[str, ...] = ()
+
+    def brought_by(self, sent: Container[str]) -> bool:
+        """Whether a call sending the fields *sent* brings the fix itself: both keys of the side the code is about."""
+        return bool(self.keys) and all(key in sent for key in self.keys)
+
+
+_SRC_KEYS, _DST_KEYS = KEY_PAIRS
+
+#: The groups' own ``error_reason`` codes that no retry can fix as the group stands (the TRF table of the API notes:
+#: "only with ...", "only after ...", "no"). With ``--check-status`` such a group is not called (outcome
+#: ``skipped``, code ``needs_fix:TRF.xxxx``) unless the call brings the keys that fix it, or ``--call-anyway``.
+NEEDS_FIX: dict[str, NeedsFix] = {
+    "TRF.0051": NeedsFix(
+        N_("The destination AK/SK has no permission on the destination bucket."), _GRANT_DESTINATION, _DST_KEYS
+    ),
+    "TRF.0052": NeedsFix(*_DESTINATION_DENIED, _DST_KEYS),
+    "TRF.0054": NeedsFix(*_DESTINATION_DENIED, _DST_KEYS),
+    "TRF.0055": NeedsFix(
+        N_("The destination bucket has no space left."),
+        N_("Free space or raise the bucket's quota, then retry the group."),
+    ),
+    "TRF.0057": NeedsFix(
+        N_("The destination AK/SK is invalid."),
+        N_("Put a valid dst_ak/dst_sk in the manifest, then retry the group."),
+        _DST_KEYS,
+    ),
+    "TRF.0058": NeedsFix(
+        N_("The destination bucket does not exist."),
+        N_("Retrying alone does not help: create the bucket or recreate the group with the right one."),
+    ),
+    "TRF.0063": NeedsFix(N_("The account balance is insufficient."), N_("Top up the account, then retry the group.")),
+    "TRF.0151": NeedsFix(
+        N_("The source AK/SK is invalid."),
+        N_("Put a valid src_ak/src_sk in the manifest, then retry the group."),
+        _SRC_KEYS,
+    ),
+    "TRF.0152": NeedsFix(*_SOURCE_DENIED, _SRC_KEYS),
+    "TRF.0153": NeedsFix(*_SOURCE_DENIED, _SRC_KEYS),
+    "TRF.0154": NeedsFix(*_SOURCE_DENIED, _SRC_KEYS),
+}
+
+
+def needs_fix(reason: str) -> NeedsFix | None:
+    """The :class:`NeedsFix` of a group's ``error_reason`` code, or None when a retry may fix it (or it is unknown)."""
+    return NEEDS_FIX.get(reason.strip().upper())
+
 
 #: Known codes: ``code -> (meaning, what to do)``.
 CODES: dict[str, tuple[str, str]] = {
@@ -171,29 +234,8 @@ CODES: dict[str, tuple[str, str]] = {
     # Why a task group failed (its error_reason, as `bulkretry discover` lists it): TRF.xxxx.
     "TRF.0001": (N_("The migration task group failed on an internal error of the service."), _RETRY_GROUP),
     "TRF.0003": (N_("The task timed out while it waited to be executed."), _RETRY_GROUP),
-    "TRF.0051": (N_("The destination AK/SK has no permission on the destination bucket."), _GRANT_DESTINATION),
-    "TRF.0052": _DESTINATION_DENIED,
-    "TRF.0054": _DESTINATION_DENIED,
-    "TRF.0055": (
-        N_("The destination bucket has no space left."),
-        N_("Free space or raise the bucket's quota, then retry the group."),
-    ),
-    "TRF.0057": (
-        N_("The destination AK/SK is invalid."),
-        N_("Put a valid dst_ak/dst_sk in the manifest, then retry the group."),
-    ),
-    "TRF.0058": (
-        N_("The destination bucket does not exist."),
-        N_("Retrying alone does not help: create the bucket or recreate the group with the right one."),
-    ),
-    "TRF.0063": (N_("The account balance is insufficient."), N_("Top up the account, then retry the group.")),
-    "TRF.0151": (
-        N_("The source AK/SK is invalid."),
-        N_("Put a valid src_ak/src_sk in the manifest, then retry the group."),
-    ),
-    "TRF.0152": _SOURCE_DENIED,
-    "TRF.0153": _SOURCE_DENIED,
-    "TRF.0154": _SOURCE_DENIED,
+    **{code: (fix.meaning, fix.fix) for code, fix in NEEDS_FIX.items()},
+    # A group that --check-status did not call, for its own error_reason: needs_fix:TRF.xxxx (see explain).
 }
 
 #: Advice for a code that is an HTTP status with no code of its own, by status.
@@ -265,11 +307,26 @@ def explain(code: str, lang: str = DEFAULT_LANG) -> tuple[str, str]:
     means there was no error.
     """
     _ = translation(lang).gettext
-    meaning, action = _explain(code.strip())
+    code = code.strip()
+    if code.startswith(NEEDS_FIX_PREFIX):
+        return _not_called(code[len(NEEDS_FIX_PREFIX) :], _)
+    meaning, action = _explain(code)
     if isinstance(meaning, tuple):  # (template, values): a message with the code's parts in it
         values = {**meaning[1], "why": _(meaning[1]["why"]) if meaning[1]["why"] in _WHY else meaning[1]["why"]}
         return _(meaning[0]).format(**values), _(action).format(**values)
     return _(meaning), _(action)
+
+
+def _not_called(reason: str, _: Callable[[str], str]) -> tuple[str, str]:
+    """``needs_fix:TRF.xxxx``: a group ``--check-status`` did not call, for its own *reason*; what to fix."""
+    fix = needs_fix(reason)
+    meaning, action = (fix.meaning, fix.fix) if fix is not None else _TRF
+    return (
+        _("Not called: the group failed with {reason}, which a retry alone does not fix. {meaning}").format(
+            reason=reason, meaning=_(meaning)
+        ),
+        _("{fix} To call these rows then: bulkretry rerun RUN_DIR --only skipped --call-anyway.").format(fix=_(action)),
+    )
 
 
 def _explain(code: str) -> tuple[str | tuple[str, dict[str, str]], str]:

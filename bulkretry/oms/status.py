@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
 from bulkretry.i18n.messages import STATUS_NUMBER
-from bulkretry.oms.actions import GROUPS
+from bulkretry.oms.actions import GROUPS, Action
+from bulkretry.oms.codes import needs_fix
 from bulkretry.oms.errorbody import short_text
-from bulkretry.records import GROUP_COLUMNS
+from bulkretry.records import GROUP_COLUMNS, NEEDS_FIX_PREFIX
 
 __all__ = [
     "FAILED",
@@ -18,7 +19,9 @@ __all__ = [
     "RUNNING",
     "STATUS_NAMES",
     "TASK_STATUS_NAMES",
+    "fix_first",
     "group_story",
+    "reason_of",
     "status_name",
     "status_of",
 ]
@@ -70,6 +73,17 @@ def status_of(group: Any) -> int | None:
     return None
 
 
+def reason_of(group: Any) -> str:
+    """The code of a group's own ``error_reason`` (``TRF.0058``) as the API returned it; '' when it has none.
+
+    >>> reason_of({"error_reason": {"error_code": "TRF.0058", "error_msg": "..."}}), reason_of({"error_reason": None})
+    ('TRF.0058', '')
+    """
+    reason = group.get("error_reason") if isinstance(group, dict) else None
+    code = reason.get("error_code") if isinstance(reason, dict) else None
+    return code if isinstance(code, str) else ""
+
+
 #: The longest group error message or failed-object list key kept (the service's are far shorter).
 STORY_TEXT_LIMIT = 1_000
 #: ``GROUP_COLUMNS`` and where each is in ``ShowTaskGroupResponse`` (the SDK's names): ``(object, field)``.
@@ -112,3 +126,17 @@ def group_story(group: Any, clean: Callable[[str], str] = str) -> tuple[tuple[st
         else:
             story.append((column, ""))
     return tuple(story)
+
+
+def fix_first(action: Action, group: Any, body: Mapping[str, Any], *, call_anyway: bool = False) -> str:
+    """``needs_fix:TRF.xxxx`` when *action* would restart a *group* (its GET) whose own ``error_reason`` no retry
+    can fix and whose call (*body*) does not bring the keys that fix it; '' to call it (a reason a retry may fix,
+    no reason, an action that restarts nothing, or *call_anyway*). The one rule of ``run --check-status`` and of
+    ``validate --online --check-status``."""
+    if not action.restarts or call_anyway:
+        return ""
+    reason = reason_of(group).strip().upper()
+    fix = needs_fix(reason) if reason else None
+    if fix is None or fix.brought_by(body):
+        return ""
+    return NEEDS_FIX_PREFIX + reason  # a code of the table: never text the server made up

@@ -48,7 +48,7 @@ from bulkretry.i18n.messages import translate
 from bulkretry.i18n.times import people_time
 from bulkretry.oms.actions import Action
 from bulkretry.oms.codes import explain
-from bulkretry.records import REPORT_COLUMNS, SET_ASIDE, RunSummary, Tally
+from bulkretry.records import NEEDS_FIX_PREFIX, REPORT_COLUMNS, SET_ASIDE, RunSummary, Tally
 from bulkretry.report.charts import (
     COLOURS,
     LatencyHistogram,
@@ -145,6 +145,8 @@ class HtmlReport(TextFileReport):
         self.not_ok = 0
         self.by_outcome: Counter[str] = Counter()
         self._codes: Counter[str] = Counter()
+        #: The rows skipped for their group's own error, one no retry can fix, by code (``needs_fix:TRF.0058``).
+        self._fixes: Counter[str] = Counter()
         self._examples: dict[str, str] = {}
         self._table: list[list[Value]] = []
         self._latency = LatencyHistogram()
@@ -188,6 +190,9 @@ class HtmlReport(TextFileReport):
                 self._examples.setdefault(code, translate(str(values[at_msg] or ""), self.lang))
             else:
                 self._codes["(other codes)"] += 1
+        elif code.startswith(NEEDS_FIX_PREFIX):  # codes of the table only, so few
+            self._fixes[code] += 1
+            self._examples.setdefault(code, str(values[at_msg] or ""))
         if outcome != "succeeded":
             self.not_ok += 1
             if self._fail_num_at is not None:
@@ -217,6 +222,14 @@ class HtmlReport(TextFileReport):
     def finish(self) -> None:
         assert self._fh is not None and self._summary is not None
         self.close_with(self.render())
+
+    def _fixes_section(self, total: int, _: Callable[[str], str]) -> str:
+        """The groups not called because their own error needs a fix first, what each code means and what to fix
+        ('' when there are none)."""
+        if not self._fixes:
+            return ""
+        fixes = _codes(dict(self._fixes), self._examples, total, self.lang)
+        return _section(_("Groups to fix before a retry"), fixes, "fixes")
 
     def __repr__(self) -> str:
         return f"<HtmlReport {self.path} rows={self.rows} table={len(self._table)} {'open' if self._fh else 'closed'}>"
@@ -252,6 +265,7 @@ class HtmlReport(TextFileReport):
                 "</header>",
                 _section(_("Outcomes"), _outcomes(by_outcome, total, lang), "outcomes"),
                 _section(_("Top error codes"), _codes(dict(tally.errors), self._examples, total, lang), "codes"),
+                self._fixes_section(total, _),
                 _section(_("Calls per second"), timeline_chart(details.get("timeline"), lang, self.tz), "timeline"),
                 _section(_("Latency"), latency_chart(self._latency, lang), "latency"),
                 _section(

@@ -50,6 +50,7 @@ PARAM_LABELS = {
     "migrate_failed_object": N_("migrate failed object"),
     "source_run": N_("source run"),
     "check_status": N_("check status"),
+    "call_anyway": N_("call anyway"),
     "verify_timeout": N_("verify timeout"),
     "max_duration": N_("max duration"),
     "halt_on_failure": N_("halt on failure"),

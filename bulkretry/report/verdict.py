@@ -30,7 +30,7 @@ COUNT_ORDER = tuple(outcome.value for outcome in Outcome)
 #: Why a row set aside was not called (msgids, in their parentheses after a space, which Chinese does without), by
 #: its outcome.
 WHY_SET_ASIDE = {
-    Outcome.SKIPPED.value: N_(" (not in a status the action accepts)"),
+    Outcome.SKIPPED.value: N_(" (not in a status the action accepts, or to fix first)"),
     Outcome.DUPLICATE.value: N_(" (listed before in the manifest)"),
 }
 
@@ -43,8 +43,8 @@ def outcome_counts(
     tally: Tally, _: Words, name: Words = _same, *, why: bool = False, only: tuple[str, ...] = COUNT_ORDER
 ) -> str:
     """``5 succeeded, 1 failed, 20 skipped``: the outcomes (of *only*) that occurred, each named by *name*; with
-    *why*, a row set aside says why it was not called (``20 skipped (not in a status the action accepts)``). ''
-    for none."""
+    *why*, a row set aside says why it was not called (``20 skipped (not in a status the action accepts, or to fix
+    first)``). '' for none."""
     counts = []
     for outcome in only:
         count = getattr(tally, outcome)
@@ -67,8 +67,8 @@ def called_words(tally: Tally, _: Words) -> str:
 
 
 def set_aside_words(tally: Tally, _: Words, name: Words = _same) -> str:
-    """``20 skipped (not in a status the action accepts), 1 duplicate (listed before in the manifest)``: the rows
-    the run chose not to call, and why ('' when there were none)."""
+    """``20 skipped (not in a status the action accepts, or to fix first), 1 duplicate (listed before in the
+    manifest)``: the rows the run chose not to call, and why ('' when there were none)."""
     return outcome_counts(tally, _, name, why=True, only=SET_ASIDE)
 
 

@@ -41,8 +41,9 @@ from bulkretry.manifest.plan import RowPlan
 from bulkretry.masking import redact
 from bulkretry.oms.actions import ACTIONS, DEFAULT_ACTION, GROUPS, Action
 from bulkretry.oms.client import OmsClient, Response
+from bulkretry.oms.codes import explain
 from bulkretry.oms.errorbody import short_text
-from bulkretry.oms.status import group_story, status_name, status_of
+from bulkretry.oms.status import fix_first, group_story, status_name, status_of
 from bulkretry.records import Outcome, RowResult
 from bulkretry.run.halt import HaltRule
 from bulkretry.run.pacing import FixedPacer, PacerPool
@@ -132,7 +133,8 @@ class EngineConfig:
     *action* is the call each row gets (:mod:`bulkretry.oms.actions`; the retry of task groups unless given), a
     batch action *batch_size* rows a call. *rate* is calls per second in total (``None``: unlimited), or *pacers*
     hands out each project's pacer (``--rate auto``); *concurrency* is the most calls in flight. *check_status*
-    reads the target before its call (a status the action does not accept is skipped); *verify_timeout* polls it
+    reads the target before its call (a status the action does not accept is skipped, and so is a group the action
+    restarts whose own error no retry can fix, unless *call_anyway*); *verify_timeout* polls it
     after the call, every *verify_interval* seconds, while its status is in ``action.pending`` and the time has
     not passed. *halt_rule* hears of every call and row.
     """
@@ -143,6 +145,7 @@ class EngineConfig:
     pacers: PacerPool | None = None
     dry_run: bool = False
     check_status: bool = False
+    call_anyway: bool = False
     verify_timeout: float | None = None
     verify_interval: float = 2.0
     halt_rule: HaltRule | None = None
@@ -399,8 +402,8 @@ class Engine:
 
     async def _look_first(self, row: _Row, on_call: CallHook | None) -> RowResult | None:
         """``--check-status``: the target's GET before its call. The row's result when it is not to be called
-        (a status the action does not accept, or no readable status); None to go on (accepted, or the lookup
-        itself failed: ``row.last``)."""
+        (a status the action does not accept, no readable status, or a group that needs a fix first); None to go on
+        (accepted, or the lookup itself failed: ``row.last``)."""
         found = await self._show(row, on_call)
         if found is None:
             return None
@@ -416,8 +419,14 @@ class Engine:
         if status is None:  # not known to be accepted, nor known not to be: neither call nor skip
             return self._looked(row, Outcome.FAILED, "status:unknown", _unknown_status(action))
         if action.accepts(status):
-            return None
+            return self._needs_fix(row, found)
         return self._looked(row, Outcome.SKIPPED, f"status:{status}", _not_accepted(action, status))
+
+    def _needs_fix(self, row: _Row, found: Any) -> RowResult | None:
+        """A group the action restarts whose own ``error_reason`` no retry can fix is skipped, its code
+        ``needs_fix:TRF.xxxx`` and its message what to fix (:func:`fix_first`); None to call it."""
+        code = fix_first(self.config.action, found, row.plan.body, call_anyway=self.config.call_anyway)
+        return self._looked(row, Outcome.SKIPPED, code, " ".join(explain(code))) if code else None
 
     def _looked(self, row: _Row, outcome: Outcome, code: str, msg: str) -> RowResult:
         """The result of a row that its lookup settled (skipped, or a status not known)."""

@@ -19,13 +19,15 @@ from urllib.parse import urlsplit
 
 from bulkretry.defaults import DEFAULT_CONCURRENCY, DEFAULT_RATE
 from bulkretry.errors import ApiError, ConfigError, LoginRefused, LoginUnavailable, TransportError
+from bulkretry.manifest.plan import RowPlan
 from bulkretry.oms.actions import Action
 from bulkretry.oms.auth import Authenticator, authenticator_for
 from bulkretry.oms.client import OmsClient, make_session
+from bulkretry.oms.codes import explain
 from bulkretry.oms.credentials import Credentials
 from bulkretry.oms.endpoint import endpoint_for_region, override_for, parse_endpoint, unknown_region
 from bulkretry.oms.network import Network
-from bulkretry.oms.status import status_name, status_of
+from bulkretry.oms.status import fix_first, status_name, status_of
 from bulkretry.run.pacing import FixedPacer
 from bulkretry.run.prepare import PreparedRun
 
@@ -296,6 +298,7 @@ class _Lookups:
 
     def __init__(self, client: OmsClient, prepared: PreparedRun) -> None:
         self.client, self.action = client, prepared.action
+        self.call_anyway = prepared.settings.checks.call_anyway
         self.plans = ((i, plan) for i, plan in enumerate(p for p in prepared.plans() if p.callable))
         self.pacer = FixedPacer(DEFAULT_RATE)
         self.found: dict[int, Lookup] = {}
@@ -307,15 +310,21 @@ class _Lookups:
     async def _worker(self, plans: Iterator[tuple[int, Any]]) -> None:
         for index, plan in plans:
             await self.pacer.acquire()
-            self.found[index] = await self._look(plan.row, plan.project_id, plan.group_id, plan.region)
+            self.found[index] = await self._look(plan)
 
-    async def _look(self, row: int, project_id: str, target_id: str, region: str) -> Lookup:
+    async def _look(self, plan: RowPlan) -> Lookup:
+        row, target_id = plan.row, plan.group_id
         try:
-            found = await self.client.show(self.action, project_id, target_id, region=region or None)
+            found = await self.client.show(self.action, plan.project_id, target_id, region=plan.region or None)
         except (ApiError, TransportError) as exc:
             return Lookup(row, target_id, FAILED, str(exc))
         status = status_of(found)
         if status is None:
             return Lookup(row, target_id, UNKNOWN, "no readable status")
         shown = f"status {status} ({status_name(status, target=self.action.target)})"
-        return Lookup(row, target_id, CALL if self.action.accepts(status) else SKIP, shown)
+        if not self.action.accepts(status):
+            return Lookup(row, target_id, SKIP, shown)
+        code = fix_first(self.action, found, plan.body, call_anyway=self.call_anyway)  # the run's own rule
+        if code:
+            return Lookup(row, target_id, SKIP, f"{shown}: {code}, {explain(code)[1]}")
+        return Lookup(row, target_id, CALL, shown)

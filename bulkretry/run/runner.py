@@ -493,6 +493,7 @@ def _engine(prepared: PreparedRun, client: OmsClient | None) -> Engine:
             dry_run=checks.dry_run,
             policy=RetryPolicy(max_attempts=pacing.max_attempts, base_s=pacing.backoff_base_s),
             check_status=checks.check_status,
+            call_anyway=checks.call_anyway,
             verify_timeout=checks.verify_timeout,
             halt_rule=None if checks.dry_run else run_rules(pacing.halt_on_failure),
             action=prepared.action,

@@ -187,6 +187,8 @@ class Checks:
     dry_run: bool = False
     #: Look each group up first and skip those not in status 5 (--check-status).
     check_status: bool = False
+    #: With check_status, call a group whose own error no retry can fix all the same (--call-anyway).
+    call_anyway: bool = False
     #: Poll each retried group until it leaves status 5, up to this many seconds (--verify).
     verify_timeout: float | None = None
     migrate_failed_object: bool | None = None
@@ -299,6 +301,8 @@ class RunSettings:
             "max_duration": p.max_duration,
             "halt_on_failure": list(p.halt_on_failure) if p.halt_on_failure is not None else None,
             **self.work.public(),
+            # Recorded only when given, so that the journals of runs without it read as before.
+            **({"call_anyway": True} if c.call_anyway else {}),
         }
 
 
@@ -318,6 +322,7 @@ def resumed(settings: RunSettings, work_given: Mapping[str, Any] | None = None) 
     if settings.pacing.halt_on_failure is None:  # the run's own --halt-on-failure goes on unless given again
         pacing = replace(settings.pacing, halt_on_failure=halt_setting(params.get("halt_on_failure")))
         settings = replace(settings, pacing=pacing)
+    settings = replace(settings, checks=_kept_checks(settings.checks, params))
     return _same_rows(settings, params)
 
 
@@ -386,8 +391,8 @@ def rerun_settings(
 
     *target*'s endpoint, region and project, and each of *pacing*'s options, fall back to the earlier run's
     value when None; *checks* and *output* are taken as they are (but ``output.formats`` falls back to the
-    earlier run's when empty, ``output.tz`` when None, and the body's ``migrate_failed_object`` is always the
-    earlier run's). The new run's folder goes beside the earlier one.
+    earlier run's when empty, ``output.tz`` when None, the body's ``migrate_failed_object`` is always the
+    earlier run's, and its ``--call-anyway`` is kept). The new run's folder goes beside the earlier one.
     """
     old = selection.source_params
     path = manifest or old.get("manifest_path") or old.get("manifest")
@@ -398,7 +403,7 @@ def rerun_settings(
         manifest=_earlier_reading(Path(path), old),
         target=_earlier_target(target or ServiceTarget(), old),
         pacing=(pacing or PacingGiven()).over(old),
-        checks=replace(checks or Checks(), migrate_failed_object=old.get("migrate_failed_object")),
+        checks=replace(_kept_checks(checks or Checks(), old), migrate_failed_object=old.get("migrate_failed_object")),
         output=replace(
             given_output,
             formats=given_output.formats or tuple(old.get("formats") or FORMATS),
@@ -408,6 +413,11 @@ def rerun_settings(
         resume=Resume(selection=selection),
         work=replace(_earlier_work(old), **(work_given or {})),
     )
+
+
+def _kept_checks(given: Checks, old: Mapping[str, Any]) -> Checks:
+    """*given* checks with the earlier run's ``--call-anyway`` kept (a call setting, as the action is)."""
+    return replace(given, call_anyway=given.call_anyway or bool(old.get("call_anyway")))
 
 
 def _earlier_work(old: Mapping[str, Any]) -> Work:

@@ -67,6 +67,7 @@ _RULES: tuple[tuple[str, Rule, str], ...] = (
     ("groups", _integer_from(0, MAX_GROUPS), f"an integer in 0..{MAX_GROUPS}"),
     ("tasks", _integer_from(0, MAX_TASKS), f"an integer in 0..{MAX_TASKS}"),
     ("failed_ratio", _number_from(0.0, 1.0), "a number in 0..1"),
+    ("needs_fix_ratio", _number_from(0.0, 1.0), "a number in 0..1"),
     ("seed", _is_integer, "an integer"),
     ("rate_limit", lambda value: value is None or _positive(value), "None or a number > 0 (calls per second)"),
     ("latency_ms", _number_from(0.0, 600_000), "a number in 0..600000"),
@@ -88,6 +89,8 @@ class SimConfig:
         token: an ``X-Auth-Token`` accepted as-is (None: only tokens issued by the sim's IAM).
         project_id: the only project the credentials give access to.
         groups, failed_ratio, seed: the generated task groups (reproducible from the seed).
+        needs_fix_ratio: the share of the failed groups whose ``error_reason`` is one no retry fixes (bucket gone,
+            out of space, keys invalid or without permission, balance); the others carry one a retry fixes.
         tasks: the generated migration tasks (from the same seed and failed ratio; about half of them
             belong to a generated group, the others stand alone).
         rate_limit: at most this many OMS calls per second (sliding window on the state's clock;
@@ -123,6 +126,7 @@ class SimConfig:
     settle_s: float = 2.0
     record: bool = True
     tasks: int = 30
+    needs_fix_ratio: float = 0.0
 
     def __post_init__(self) -> None:
         for name, rule, allowed in _RULES:

@@ -21,6 +21,7 @@ from bulkretry.sim.seeded import (
     YEAR_MS,
     deal_statuses,
     failure_fields,
+    give_reasons_that_need_a_fix,
     random_uuid,
 )
 
@@ -131,12 +132,17 @@ def _group(rng: random.Random, index: int, status: int, project_id: str) -> dict
     return group
 
 
-def generate_groups(seed: int, count: int, failed_ratio: float, project_id: str) -> list[dict[str, Any]]:
+def generate_groups(
+    seed: int, count: int, failed_ratio: float, project_id: str, needs_fix_ratio: float = 0.0
+) -> list[dict[str, Any]]:
     """*count* task groups, the same for the same arguments; exactly ``round(count*failed_ratio)`` are
-    failed (status 5), the others are dealt over waiting, executing, monitoring, paused and finished."""
+    failed (status 5), the others are dealt over waiting, executing, monitoring, paused and finished. A failed
+    group's ``error_reason`` is one a retry fixes, but for *needs_fix_ratio* of them (one it does not)."""
     rng = random.Random(seed)
     statuses = deal_statuses(rng, count, failed_ratio, FAILED, _OTHER_STATUSES)
-    return [_group(rng, index, status, project_id) for index, status in enumerate(statuses)]
+    groups = [_group(rng, index, status, project_id) for index, status in enumerate(statuses)]
+    give_reasons_that_need_a_fix(groups, seed, needs_fix_ratio)
+    return groups
 
 
 def clear_failure(group: dict[str, Any]) -> None:

@@ -12,12 +12,15 @@ __all__ = [
     "CONSISTENCY_CHECKS",
     "DST_REGIONS",
     "EPOCH_MS",
+    "NEEDS_FIX_REASONS",
     "OVERWRITE_MODES",
     "REASONS",
+    "RETRY_REASONS",
     "STORAGE_POLICIES",
     "YEAR_MS",
     "deal_statuses",
     "failure_fields",
+    "give_reasons_that_need_a_fix",
     "random_uuid",
 ]
 
@@ -32,6 +35,10 @@ REASONS = (
     ("TRF.0151", "The source AK/SK is invalid."),
     ("TRF.0152", "The source AK/SK does not have permission to list objects."),
 )
+#: The reasons a plain retry fixes, and those it does not until something else changes (space, balance, keys,
+#: permissions, the bucket): the simulator's own reading of the TRF table.
+RETRY_REASONS = REASONS[:2]
+NEEDS_FIX_REASONS = REASONS[2:]
 CLOUDS = (
     ("Aliyun", ("oss-cn-hangzhou", "oss-cn-beijing", "oss-cn-shanghai")),
     ("AWS", ("us-east-1", "eu-west-1", "ap-southeast-1")),
@@ -51,6 +58,16 @@ CONSISTENCY_CHECKS = ("size_last_modified", "crc64")
 #: 2024-01-01T00:00:00Z in ms; start times fall in the year after it.
 EPOCH_MS = 1_704_067_200_000
 YEAR_MS = 365 * 24 * 3600 * 1000
+
+
+def give_reasons_that_need_a_fix(records: Sequence[dict[str, Any]], seed: int, ratio: float) -> None:
+    """Give ``round(failed * ratio)`` of the failed *records* (those with an ``error_reason``) a reason no retry
+    fixes, drawn from their own generator so that the records are otherwise the same for the same seed."""
+    failed = [record for record in records if record.get("error_reason")]
+    rng = random.Random(f"needs-fix {seed}")
+    for record in rng.sample(failed, round(len(failed) * ratio)):
+        code, msg = rng.choice(NEEDS_FIX_REASONS)
+        record["error_reason"] = {"error_code": code, "error_msg": msg}
 
 
 def random_uuid(rng: random.Random) -> str:
@@ -78,11 +95,12 @@ def deal_statuses(rng: random.Random, count: int, failed_ratio: float, failed: i
 def failure_fields(
     rng: random.Random, failed: bool, failed_objects: int, recording: bool, owner_id: object
 ) -> dict[str, Any]:
-    """The ``error_reason`` of a generated record (a reason from the TRF table, drawn from *rng*, when *failed*)
+    """The ``error_reason`` of a generated record (a reason a retry fixes, drawn from *rng*, when *failed*)
     and its ``failed_object_record``: where OMS wrote the list of its *failed_objects* when *recording* is on."""
     reason = None
     if failed:
-        code, msg = rng.choice(REASONS)
+        drawn = rng.randrange(len(REASONS))  # drawn from the whole table, so a seed gives the same records
+        code, msg = RETRY_REASONS[drawn % len(RETRY_REASONS)]
         reason = {"error_code": code, "error_msg": msg}
     recorded = failed_objects > 0 and recording
     record = {

@@ -85,7 +85,9 @@ class SimState:
     @classmethod
     def from_config(cls, config: SimConfig, *, clock: Clock = time.monotonic) -> SimState:
         """The state *config* describes: its generated groups and tasks and its ``settle_s``."""
-        groups = generate_groups(config.seed, config.groups, config.failed_ratio, config.project_id)
+        groups = generate_groups(
+            config.seed, config.groups, config.failed_ratio, config.project_id, config.needs_fix_ratio
+        )
         group_ids = [group["group_id"] for group in groups]
         tasks = generate_tasks(config.seed, config.tasks, config.failed_ratio, config.project_id, group_ids)
         return cls(groups, settle_s=config.settle_s, clock=clock, tasks=tasks)
