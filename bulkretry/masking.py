@@ -17,6 +17,8 @@ from urllib.parse import quote, unquote
 from bulkretry.columns import MANIFEST
 
 __all__ = [
+    "CSMS_PREFIX",
+    "CSMS_PREFIXES",
     "ENV_PREFIX",
     "ENV_PREFIXES",
     "MASKED",
@@ -26,7 +28,9 @@ __all__ = [
     "REDACTED",
     "SECRET_COLUMNS",
     "hides_in_plain_id",
+    "is_csms_reference",
     "is_env_reference",
+    "is_reference",
     "looks_secret",
     "mask",
     "masked_text",
@@ -55,6 +59,10 @@ ENV_PREFIX = "env:"
 #: The prefix in every case (``env:``, ``ENV:``, ``Env:``, ...): ``cell[:4] in ENV_PREFIXES`` is one set lookup, a
 #: third of ``cell[:4].lower() == ENV_PREFIX`` (it runs for every credential cell of every row).
 ENV_PREFIXES = frozenset(e + n + v + ":" for e in "eE" for n in "nN" for v in "vV")
+#: A ``csms:NAME[#KEY][@VERSION]`` cell names a secret in Huawei's secret manager (``oms/csms.py``): no secret.
+CSMS_PREFIX = "csms:"
+#: The prefix in every case, as :data:`ENV_PREFIXES` (``cell[:5] in CSMS_PREFIXES``).
+CSMS_PREFIXES = frozenset(c + s + m + t + ":" for c in "cC" for s in "sS" for m in "mM" for t in "sS")
 #: Parts of a setting's name that say it may hold a secret (or a key): such a setting is never shown.
 _SECRET_NAME_HINTS = ("secret", "password", "token", "credential", "_sk", "_ak", "auth_file", "connection_string")
 
@@ -73,10 +81,20 @@ def is_env_reference(text: str) -> bool:
     return text[:4] in ENV_PREFIXES
 
 
+def is_csms_reference(text: str) -> bool:
+    """Whether a cell is a ``csms:`` reference (the prefix in any case): a secret's name, not a secret."""
+    return text[:5] in CSMS_PREFIXES
+
+
+def is_reference(text: str) -> bool:
+    """Whether a cell names where its secret is (``env:`` or ``csms:``) rather than holding it."""
+    return text[:4] in ENV_PREFIXES or text[:5] in CSMS_PREFIXES
+
+
 def masked_text(column: str, text: str) -> str:
-    """A manifest cell as it may be shown: a secret as ``***``, an access key masked, an ``env:`` reference
-    (any case; no secret) and any other cell as they are."""
-    if not text or text[:4] in ENV_PREFIXES:
+    """A manifest cell as it may be shown: a secret as ``***``, an access key masked, an ``env:`` or ``csms:``
+    reference (any case; no secret) and any other cell as they are."""
+    if not text or is_reference(text):
         return text
     if column in SECRET_COLUMNS:
         return MASKED

@@ -86,3 +86,40 @@ def test_an_endpoint_with_a_password_is_refused_without_echoing_it(
     assert "hunter2" not in out + err
     assert len(sim_thread.simulator.received) == before
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and b"hunter2" in p.read_bytes()]
+
+
+# -- a secret read from CSMS is a row's secret like any other ---------------------------------------------------
+
+CSMS_SK = "csms-read-src-sk-fedcba9876543210"
+
+
+async def _csms_then_quoting(request: web.Request) -> web.Response:
+    """CSMS's answer for any secret (CSMS_SK), then an OMS that quotes the call's body back in its error."""
+    if request.raw_path.startswith("/v1/"):
+        return web.json_response({"version": {"version_metadata": {"id": "v1"}, "secret_string": CSMS_SK}})
+    body = await request.text()
+    return web.json_response({"error_code": "OMS.0002", "error_msg": f"bad body {body}"}, status=400)
+
+
+def test_a_secret_read_from_csms_and_quoted_back_is_in_no_file_or_output(
+    no_credentials: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A csms: cell's value, quoted back by the server: redacted, and in no run file, stdout or stderr."""
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", "RUNAK000000000000001")
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "run-sk-for-the-quoting-server")
+    manifest = write_csv(tmp_path / "m.csv", [["group_id", "src_ak", "src_sk"], ["g1", "AK1", "csms:keys"]])
+    with ServerThread(_csms_then_quoting) as server:
+        code, out, err = run_at(
+            server.url, manifest, tmp_path / "run", "--max-attempts", "1", "--csms-endpoint", server.url
+        )
+    assert code == 1, (out, err)
+    row = read_report(tmp_path / "run")[0]
+    assert row["error_code"] == "OMS.0002" and "[redacted]" in row["error_msg"], row
+    texts = [out, err] + [
+        p.read_bytes().decode("utf-8", "replace")
+        for p in (tmp_path / "run").rglob("*")
+        if p.is_file() and p.suffix != ".xlsx"
+    ]
+    with zipfile.ZipFile(tmp_path / "run" / "report.xlsx") as book:
+        texts += [book.read(name).decode("utf-8", "replace") for name in book.namelist()]
+    assert not [t[:200] for t in texts if CSMS_SK in t or CSMS_SK[:12] in t]

@@ -88,7 +88,9 @@ def _settings_from(args: argparse.Namespace, env: dict[str, str]) -> RunSettings
         manifest=ManifestSource(
             Path(args.manifest), args.encoding, args.delimiter, args.sheet, tuple(args.extra_column)
         ),
-        target=ServiceTarget(args.endpoint, args.region, project_id_option(args, env)),
+        target=ServiceTarget(
+            args.endpoint, args.region, project_id_option(args, env), csms_endpoint=args.csms_endpoint
+        ),
         checks=Checks(migrate_failed_object=args.migrate_failed_object),
         work=Work(**work_given(args)),
     )
@@ -166,7 +168,13 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
     settings = rerun_settings(
         selection,
         manifest=args.manifest,
-        target=ServiceTarget(args.endpoint, args.region, project_id_option(args, None), verify_tls=not args.insecure),
+        target=ServiceTarget(
+            args.endpoint,
+            args.region,
+            project_id_option(args, None),
+            verify_tls=not args.insecure,
+            csms_endpoint=args.csms_endpoint,
+        ),
         pacing=_pacing_given(args),
         checks=_checks(args, None),
         output=_output(args, args.format or ()),
@@ -188,11 +196,14 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _note_manifest(args, prepared, err)
     online = None
     if args.online:
+        from dataclasses import replace
+
         from bulkretry.oms.network import network_from
         from bulkretry.run.preflight import preflight
 
         network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
         online = preflight(prepared, sourced.required, network, check_status=args.check_status)
+        prepared = replace(prepared, secrets=online.secrets)  # the rows' verdicts with the secrets read
     validation = Validation(prepared, call_line(prepared), quiet=args.quiet)
     return validation.json(online, out) if args.json_summary else validation.text(online, out, err)
 

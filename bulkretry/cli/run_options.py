@@ -64,6 +64,11 @@ project id and region when the options and the environment do not. The summary n
 Endpoint: --endpoint, else $HUAWEICLOUD_SDK_REGION_OMS_<REGION> (e.g. HUAWEICLOUD_SDK_REGION_OMS_CN_NORTH_4),
 else https://oms.{region}.myhuaweicloud.com. Credential cells may say env:NAME; empty cells fall back to
 BULKRETRY_SRC_AK, BULKRETRY_SRC_SK, BULKRETRY_DST_AK, BULKRETRY_DST_SK (and likewise for the other body fields).
+A credential cell (or such a default) may also say csms:NAME[#JSON_KEY][@VERSION]: the secret NAME (its
+JSON_KEY when it holds a JSON object; version latest unless given) from Huawei's secret manager, CSMS, read once
+per run before the first call, in the row's project and region, signed with the run's AK/SK or ECS agency keys
+(a token cannot sign it: exit 2). A secret that cannot be read makes its rows invalid (secret_not_found,
+secret_denied, secret_format, secret_unavailable); other rows go on. E.g. src_sk = csms:oms-keys#src_sk.
 
 Retried: 429, 5xx, timeouts and dropped connections, up to --max-attempts, with exponential backoff and full
 jitter (Retry-After honoured). Final at once: 400, 401, 403, 404. Exit status: 0 all rows succeeded (or were
@@ -155,7 +160,7 @@ examples:
 """
 
 VALIDATE_HELP = """\
-Read MANIFEST and check every row as `run` would (columns, API limits, env: references, duplicates),
+Read MANIFEST and check every row as `run` would (columns, API limits, env: and csms: references, duplicates),
 print the call a run would make (--action, see `bulkretry run --help`), each row's verdict and a summary.
 Calls nothing. Exit status: 0 every row is fine, 1 some rows are
 invalid, 2 the manifest cannot be used at all.
@@ -163,7 +168,8 @@ invalid, 2 the manifest cannot be used at all.
 --online then checks what the run would meet, with read-only calls only: every region against the regions
 OMS serves, before any call (a typo: exit 2 and the closest region; not with --endpoint); the credentials
 (resolved as `run` does) and the endpoint, through the proxy and CA in use, with one list call per project and
-region; with --check-status, each row's GET, to say which rows a run would call and which it would skip.
+region; the csms: cells' secrets, read as `run` reads them (which ones fail, never a value); with
+--check-status, each row's GET, to say which rows a run would call and which it would skip.
 Credentials refused or an endpoint not reachable: exit 2, saying which. Nothing is ever changed.
 
 examples:
@@ -257,6 +263,7 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="with --resume: continue even though the manifest or the call settings changed",
     )
     add_auth_options(p, groups)
+    add_csms_option(groups["credentials"])
     p.set_defaults(handler=cmd_run)
 
 
@@ -524,6 +531,7 @@ def add_rerun_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _add_status_options(g)
     add_notify_options(groups["notification"])
     add_auth_options(p, groups)
+    add_csms_option(groups["credentials"])
     p.set_defaults(handler=cmd_rerun)
 
 
@@ -574,6 +582,16 @@ def add_auth_options(p: argparse.ArgumentParser, groups: dict[str, argparse._Arg
     _add_network_options(net)
 
 
+def add_csms_option(g: argparse._ArgumentGroup) -> None:
+    """``--csms-endpoint``, for the commands that read a manifest's ``csms:`` cells."""
+    g.add_argument(
+        "--csms-endpoint",
+        metavar="URL",
+        help="CSMS endpoint as https://host[:port] for csms:NAME cells (default: "
+        "$HUAWEICLOUD_SDK_REGION_CSMS_<REGION>, else https://kms.{region}.myhuaweicloud.com, the row's region)",
+    )
+
+
 def _add_network_options(g: argparse._ArgumentGroup) -> None:
     """``--ca-bundle`` (the proxy comes from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, as for every HTTP tool)."""
     g.add_argument(
@@ -605,6 +623,7 @@ def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     _add_online_options(groups["action and target"], groups["output"])
     add_auth_options(p, groups)
+    add_csms_option(groups["credentials"])
     p.set_defaults(handler=cmd_validate)
 
 

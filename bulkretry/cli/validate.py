@@ -113,6 +113,7 @@ def _print_online(online: PreflightResult, out: TextIO, err: TextIO, *, quiet: b
     if regions.note:
         print(f"online: {regions.note}", file=out)
     print(f"online: credentials from {online.credential_source}; calls go {_route(online.network)}", file=out)
+    _print_secrets(online, out)
     for place in online.answered:
         where = f" in {place.region}" if place.region else ""
         print(
@@ -135,6 +136,16 @@ def _print_online(online: PreflightResult, out: TextIO, err: TextIO, *, quiet: b
         + ", read-only: nothing was changed",
         file=out,
     )
+
+
+def _print_secrets(online: PreflightResult, out: TextIO) -> None:
+    """The secrets of the csms: cells: how many were read, and each that could not be (never a value)."""
+    if not online.secrets:
+        return
+    problems = online.secret_problems()
+    print(f"online: secrets from CSMS: {len(online.secrets) - len(problems)} read, {len(problems)} not", file=out)
+    for problem in problems:
+        print(f"online: secret {problem['secret']}: {problem['code']}: {problem['message']}", file=out)
 
 
 def _route(network: dict[str, Any]) -> str:

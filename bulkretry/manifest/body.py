@@ -1,13 +1,14 @@
 """A row's call body: the fields its action sends (``Action.body_fields``), read from the row's cells, the run's
-``BULKRETRY_<COLUMN>`` defaults and options, ``env:`` references and JSON key files resolved, and each checked
-against the API's limits and values before any call. Nothing here calls out.
+``BULKRETRY_<COLUMN>`` defaults and options, ``env:`` references, ``csms:`` references (from the secrets the run
+fetched before its first call, :mod:`bulkretry.oms.csms`) and JSON key files resolved, and each checked against
+the API's limits and values before any call. Nothing here calls out.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,10 @@ from bulkretry.columns import BODY_FIELDS, BODY_LIMITS
 from bulkretry.errors import UsageError
 from bulkretry.i18n.messages import CELL_TOO_LONG, ENV_NOT_SET, say
 from bulkretry.manifest.columns import quoted
-from bulkretry.masking import ENV_PREFIXES
+from bulkretry.masking import CSMS_PREFIXES, ENV_PREFIXES, is_csms_reference
 from bulkretry.oms.actions import ACTIONS, CRYPTO_FIELDS, DEFAULT_ACTION, GROUPS, PRIORITIES, Action
 from bulkretry.oms.credentials import read_small_file
+from bulkretry.oms.csmsref import SecretPlace, SecretProblem, SecretRef, Secrets, parse_reference
 
 __all__ = [
     "CRYPTO_TYPES",
@@ -37,6 +39,7 @@ CRYPTO_TYPES: tuple[str, ...] = ("DEFAULT", "KMS")
 #: The most bytes read from a json_auth_file: the API's 65,535 characters, 4 UTF-8 bytes each, and a BOM.
 KEY_FILE_MAX_BYTES = 4 * BODY_LIMITS["json_auth_file"] + 3
 
+
 _TRUE = {"true", "1", "yes", "y", "是", "t"}
 _FALSE = {"false", "0", "no", "n", "否", "f"}
 
@@ -52,11 +55,13 @@ def parse_bool(text: str) -> bool | None:
 
 
 class InvalidCell(Exception):
-    """A cell the API would refuse: the row is ``invalid:<column> <why>``, *detail* its message (no secret in it)."""
+    """A cell the API would refuse: the row is ``invalid:<column> <why>`` (or *code*, when given: a ``csms:``
+    reference's ``secret_not_found``...), *detail* its message (no secret in it)."""
 
-    def __init__(self, column: str, why: str, detail: str) -> None:
+    def __init__(self, column: str, why: str, detail: str, *, code: str = "") -> None:
         super().__init__(detail)
         self.column, self.why, self.detail = column, why, detail
+        self.code = code or f"invalid:{column} {why}"
 
 
 class CallBody(Mapping[str, Any]):
@@ -93,12 +98,14 @@ class CallBody(Mapping[str, Any]):
 
 @dataclass(frozen=True)
 class CallSpec:
-    """What each row's call is: the action, and the run's values for a body field whose cell is empty
-    (``--migrate-failed-object``/``--full-remigrate``, ``--priority``)."""
+    """What each row's call is: the action, the run's values for a body field whose cell is empty
+    (``--migrate-failed-object``/``--full-remigrate``, ``--priority``), and the secrets that ``csms:`` cells name
+    (fetched before the first call; None when the run fetched none, as a dry run)."""
 
     action: Action = ACTIONS[(DEFAULT_ACTION, GROUPS)]
     migrate_failed_object: bool = False
     priority: str | None = None
+    secrets: Secrets | None = field(default=None, repr=False, compare=False)
 
 
 def _read_key_file(path: Path) -> str:
@@ -149,13 +156,16 @@ class BodyMaker:
     """Each row's :class:`CallBody` for one manifest: the fields the action sends, in the API's order.
 
     *env* supplies ``env:NAME`` cells and the ``BULKRETRY_<COLUMN>`` defaults; *base_dir* is where a relative
-    ``json_auth_file`` path is looked up. A ``priority`` action with neither a ``priority`` column nor
-    ``--priority`` is a :class:`UsageError` here, before any call.
+    ``json_auth_file`` path is looked up; the *spec*'s ``secrets`` are the values of ``csms:`` cells, fetched before
+    the run (None: not fetched, as in a dry run: a reference is only checked, and stands in the body for its
+    value). A ``priority`` action with neither a ``priority`` column nor ``--priority`` is a :class:`UsageError`
+    here, before any call.
     """
 
     def __init__(self, spec: CallSpec, columns: Sequence[str], env: Mapping[str, str], base_dir: Path) -> None:
         sent = frozenset(spec.action.body_fields)
         self._env = env
+        self._secrets = spec.secrets
         self._base_dir = base_dir
         defaults = {name: env.get(DEFAULT_ENV_PREFIX + name.upper(), "") for name in BODY_FIELDS if name in sent}
         #: The text fields a row can have: a column of the manifest, or one with a default (in the API's order).
@@ -182,9 +192,26 @@ class BodyMaker:
         whose cell is empty."""
         return name in self._sent and name not in self._defaulted
 
-    def body(self, values: Mapping[str, str]) -> CallBody:
-        """The row's body; :class:`InvalidCell` for the first cell the API would refuse."""
-        body = self._text_fields(values)
+    @property
+    def reads_texts(self) -> bool:
+        """Whether a row's body has a text field (a credential, a key): only then can a cell be a reference."""
+        return bool(self._texts)
+
+    def references(self, values: Mapping[str, str], place: SecretPlace) -> Iterator[tuple[SecretPlace, SecretRef]]:
+        """The well-formed ``csms:`` references of a row's body (its cells, else the defaults), each with *place*."""
+        get = values.get
+        for column, _, default in self._texts:
+            value = get(column, "") or default
+            if value and is_csms_reference(value):
+                try:
+                    yield place, parse_reference(value)
+                except ValueError:
+                    continue  # the row is invalid when it is planned
+
+    def body(self, values: Mapping[str, str], place: tuple[str, str] = ("", "")) -> CallBody:
+        """The row's body (its ``csms:`` cells read in *place*, the row's project and region);
+        :class:`InvalidCell` for the first cell the API would refuse."""
+        body = self._text_fields(values, place)
         for crypto, key_id in self._crypto:
             _check_crypto(body, crypto, key_id)
         if self._migrate is not None:
@@ -193,7 +220,7 @@ class BodyMaker:
             body["task_priority"] = self._level(values)
         return CallBody(body)
 
-    def _text_fields(self, values: Mapping[str, str]) -> dict[str, Any]:
+    def _text_fields(self, values: Mapping[str, str], place: tuple[str, str]) -> dict[str, Any]:
         body: dict[str, Any] = {}
         get = values.get
         for column, limit, default in self._texts:
@@ -202,6 +229,12 @@ class BodyMaker:
                 continue
             if value[:4] in ENV_PREFIXES:
                 value = self._env_value(column, value)
+            elif value[:5] in CSMS_PREFIXES:
+                secret = self._secret_value(column, value, place)
+                if secret is None:  # not fetched (a dry run): the reference stands in, checked, never sent
+                    body[column] = value
+                    continue
+                value = secret
             if column == "json_auth_file" and value:
                 value = self._key_file_text(value)
             if limit is not None and len(value) > limit:
@@ -245,6 +278,20 @@ class BodyMaker:
         if name not in self._env:
             raise InvalidCell(column, "env not set", say(ENV_NOT_SET, column=column, name=quoted(name)))
         return self._env[name]
+
+    def _secret_value(self, column: str, value: str, place: tuple[str, str]) -> str | None:
+        """A ``csms:`` cell: the secret's value (None when the run fetched none); the reference, never the value,
+        in what a row that cannot have it says."""
+        try:
+            ref = parse_reference(value)
+        except ValueError as exc:
+            raise InvalidCell(column, "bad csms reference", f"{column}: {exc}") from None
+        if self._secrets is None:
+            return None
+        try:
+            return self._secrets.value(ref, place)
+        except SecretProblem as problem:
+            raise InvalidCell(column, problem.code, f"{column}: {problem.message}", code=problem.code) from None
 
     def _key_file_text(self, value: str) -> str:
         """A JSON key cell holds the key itself, or a path to it."""

@@ -20,8 +20,9 @@ from bulkretry.manifest.body import DEFAULT_ENV_PREFIX, BodyMaker, CallBody, Cal
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
 from bulkretry.manifest.excel import NotAnId
 from bulkretry.manifest.shard import Shard
-from bulkretry.masking import ENV_PREFIXES, MASKED_COLUMNS, SECRET_COLUMNS, mask
+from bulkretry.masking import MASKED_COLUMNS, SECRET_COLUMNS, is_reference, mask
 from bulkretry.oms.actions import GROUPS
+from bulkretry.oms.csmsref import MAX_SECRETS, SecretPlace, SecretRef
 from bulkretry.oms.endpoint import check_region, parse_endpoint, region_problem
 from bulkretry.records import Outcome
 
@@ -306,16 +307,36 @@ class Planner:
                 self._good_project = _check_id("project_id", project_id)
             if self._needs_region and region not in self._good_regions:
                 self._check_region(region)
-            body = self._bodies.body(values)
+            body = self._bodies.body(values, (project_id, region))
             _check_pairs(row, values, body, self._pairs)
         except InvalidCell as bad:
-            refusal = (Outcome.INVALID, f"invalid:{bad.column} {bad.why}", bad.detail)
+            refusal = (Outcome.INVALID, bad.code, bad.detail)
         else:
             first = self._first_row.first(project_id, target_id, row)
             if first == row:
                 return RowPlan(row, project_id, target_id, region, body, extra)
             refusal = (Outcome.DUPLICATE, "duplicate", say(DUPLICATE, target=self._noun, row=first))
         return RowPlan(row, project_id, target_id, region, CallBody({}), extra, *refusal)
+
+    def secret_references(self, rows: Iterable[Any]) -> set[tuple[SecretPlace, SecretRef]]:
+        """The ``csms:`` references of *rows* (:class:`~bulkretry.manifest.columns.RawRow` s), each with the
+        project and region of its row: what a run fetches before its first call. No pass over the rows when no
+        body field can hold one."""
+        found: set[tuple[SecretPlace, SecretRef]] = set()
+        if not self._bodies.reads_texts:
+            return found
+        for raw in rows:
+            values = raw.values
+            place = SecretPlace(
+                values.get("project_id", "") or self._project_id, values.get("region", "").strip() or self._region
+            )
+            found.update(self._bodies.references(values, place))
+            if len(found) > MAX_SECRETS:
+                raise ConfigError(
+                    f"the manifest names over {MAX_SECRETS} secrets (csms: cells in distinct projects, regions, "
+                    "names or versions); a run fetches at most that many"
+                )
+        return found
 
     def plan_all(self, rows: Iterable[Any], shard: Shard | None = None) -> Iterator[RowPlan]:
         """Plan every :class:`~bulkretry.manifest.columns.RawRow` of *rows*, in order; with *shard* (``--shard
@@ -341,11 +362,12 @@ class Planner:
     # -- pieces ------------------------------------------------------------------------------------
 
     def _shown(self, values: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-        """The row's extra columns as the report shows them: access keys masked (an env: reference is no secret)."""
+        """The row's extra columns as the report shows them: access keys masked (an env: or csms: reference is no
+        secret)."""
         shown = [(column, values.get(column, "")) for column in self.extra_columns]
         for slot in self._key_slots:
             column, value = shown[slot]
-            if value and value[:4] not in ENV_PREFIXES:
+            if value and not is_reference(value):
                 shown[slot] = (column, mask(value))
         return tuple(shown)
 

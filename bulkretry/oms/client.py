@@ -117,6 +117,9 @@ class OmsClient:
     (``Network(verify=False)`` for ``--insecure``); without one, no proxy and the system's store.
     """
 
+    #: The API's version, the first segment of every path (``oms/csms.py``'s client, on the same machinery: ``v1``).
+    api_version = "v2"
+
     def __init__(
         self,
         session: aiohttp.ClientSession,
@@ -230,7 +233,7 @@ class OmsClient:
                 target = self._target(region)
             except ConfigError as exc:
                 raise TransportError("invalid_request", f"not sent: {exc}") from None
-            path = f"/v2/{encode_segment(project_id)}/"
+            path = f"/{self.api_version}/{encode_segment(project_id)}/"
             url = URL(target.origin + path, encoded=True)
             if ((url.host or "").lower(), url.explicit_port, url.scheme, url.user) != (
                 target.host.lower(),
@@ -258,7 +261,7 @@ class OmsClient:
         json_body: Any = None,
         region: str | None = None,
     ) -> Response:
-        """Send one request under ``/v2/{project_id}/``; raise :class:`ApiError` or :class:`TransportError`."""
+        """Send one request under ``/{api_version}/{project_id}/``; raise ApiError or TransportError."""
         path = "/".join([_SEGMENTS.get(part) or encode_segment(part) for part in segments])
         return await self._request(method, project_id, path, query, json_body, region)
 

@@ -1,7 +1,7 @@
 """One ``bulkretry run`` or ``rerun`` from a prepared manifest to its ending (:func:`run_job`): the credentials
-become an authenticator, a stop signal is honoured before the first call, the garbage collector is tuned, the
-rows are called (a stop signal stops the engine, a second one abandons the calls in flight), and the ending is
-summed up with its exit status.
+become an authenticator, the secrets of the manifest's ``csms:`` cells are fetched, a stop signal is honoured
+before the first call, the garbage collector is tuned, the rows are called (a stop signal stops the engine, a
+second one abandons the calls in flight), and the ending is summed up with its exit status.
 
 The library never prints: what happens comes out through a :class:`JobObserver` (the CLI's progress bar, its
 lines and its notifications), and the stop signals come in through a :class:`StopSource`.
@@ -26,7 +26,7 @@ from bulkretry.oms.credentials import Credentials
 from bulkretry.oms.network import Network
 from bulkretry.records import RowResult, RunSummary
 from bulkretry.run.engine import Engine
-from bulkretry.run.prepare import PreparedRun
+from bulkretry.run.prepare import PreparedRun, with_secrets
 from bulkretry.run.resume import ChangedRows
 from bulkretry.run.runner import RunResult, RunStart, execute
 from bulkretry.run.summary import ended_status, report_file
@@ -146,6 +146,10 @@ class _Job:
                 request.credentials(),
                 timeout=settings.pacing.timeout,
                 network=request.network,
+            )
+        if not settings.checks.dry_run and self.auth is not None:  # the csms: cells' secrets, before any OMS call
+            request = self.request = replace(
+                request, prepared=with_secrets(request.prepared, self.auth, request.network)
             )
         if request.stops.requested():  # stopped after the manifest was read: no run folder, no call
             raise Stopped("before the first call")

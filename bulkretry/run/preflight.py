@@ -1,19 +1,20 @@
 """Before a real run, without changing anything: what the run would call (:func:`call_scope`, which the CLI's
 confirmation shows too) and ``validate --online``'s read-only checks (:func:`preflight`).
 
-The checks go in this order, each only when the one before passed: every region the rows name checked against
-the regions OMS serves, with no network (a typo is a :class:`~bulkretry.errors.ConfigError` that names the
-closest region); the credentials resolved; then one list call per project and region (``GET
-/v2/{project_id}/taskgroups``, one entry), which shows that the credentials are accepted and the endpoint is
-reachable through the run's proxy and trust; with ``check_status``, each row's GET, which says whether the run
-would call it or skip it. Never a write call: the client is only asked to list and to show.
+The checks go in this order, each only when the one before passed: every region the rows name checked against the
+regions OMS serves, with no network (a typo is a :class:`~bulkretry.errors.ConfigError` that names the closest
+region); the credentials resolved; the secrets of the ``csms:`` cells read, as a run reads them; then one list call
+per project and region (``GET /v2/{project_id}/taskgroups``, one entry), which shows that the credentials are
+accepted and the endpoint is reachable through the run's proxy and trust; with ``check_status``, each row's GET,
+which says whether the run would call it or skip it. Never a write call: the client is only asked to list and to
+show.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,11 +26,12 @@ from bulkretry.oms.auth import Authenticator, authenticator_for
 from bulkretry.oms.client import OmsClient, make_session
 from bulkretry.oms.codes import explain
 from bulkretry.oms.credentials import Credentials
+from bulkretry.oms.csmsref import Secrets
 from bulkretry.oms.endpoint import endpoint_for_region, override_for, parse_endpoint, unknown_region
 from bulkretry.oms.network import Network
 from bulkretry.oms.status import fix_first, status_name, status_of
 from bulkretry.run.pacing import FixedPacer
-from bulkretry.run.prepare import PreparedRun
+from bulkretry.run.prepare import PreparedRun, with_secrets
 
 __all__ = [
     "CALL",
@@ -174,6 +176,13 @@ class PreflightResult:
     answered: tuple[Place, ...]
     refusal: Refusal | None = None
     lookups: tuple[Lookup, ...] | None = None
+    #: The secrets of the ``csms:`` cells, read (the rows' verdicts are made with them); None when none is named.
+    secrets: Secrets | None = field(default=None, repr=False)
+
+    def secret_problems(self) -> list[dict[str, str]]:
+        """Each secret that could not be read: ``NAME@VERSION``, the rows' error code and why (never a value)."""
+        found = self.secrets.problems() if self.secrets is not None else []
+        return [{"secret": name, "code": problem.code, "message": problem.message} for name, problem in found]
 
     def counts(self) -> dict[str, int]:
         """Rows by what a run would do with them: from the lookups, else every row to call is a call."""
@@ -203,6 +212,9 @@ class PreflightResult:
             "refusal": None if self.refusal is None else {"kind": self.refusal.kind, "message": self.refusal.message},
             "rows": self.counts(),
             "lookups": None if self.lookups is None else [vars(lookup) for lookup in self.lookups],
+            "secrets": None
+            if not self.secrets
+            else {"read": len(self.secrets) - len(self.secret_problems()), "failed": self.secret_problems()},
         }
 
 
@@ -215,6 +227,9 @@ def preflight(
     scope = call_scope(prepared)
     regions = check_regions(prepared, scope)
     auth = authenticator_for(credentials(), timeout=prepared.settings.pacing.timeout, network=network)
+    prepared = with_secrets(prepared, auth, network)
+    if prepared.secrets:  # rows whose secret cannot be read are not called: counted again
+        scope = call_scope(prepared)
     checks = _OnlineChecks(prepared, auth, network, scope)
     answered, refusal, lookups = asyncio.run(checks.run(check_status))
     return PreflightResult(
@@ -225,6 +240,7 @@ def preflight(
         answered,
         refusal,
         lookups,
+        prepared.secrets or None,
     )
 
 

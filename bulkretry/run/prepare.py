@@ -1,13 +1,17 @@
 """Before any call: the manifest read end to end and the run's settings checked (``prepare``), giving a
-:class:`PreparedRun` that plans each row as it is called."""
+:class:`PreparedRun` that plans each row as it is called; the secrets its ``csms:`` cells name fetched
+(``with_secrets``, after the credentials and before the first OMS call)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+
+import anyio
 
 from bulkretry.errors import ConfigError
 from bulkretry.manifest.columns import ManifestInfo
@@ -15,12 +19,18 @@ from bulkretry.manifest.plan import CallSpec, Planner, RowPlan
 from bulkretry.manifest.read import check_headers, count_rows, iter_rows, open_manifest, stopped_at
 from bulkretry.manifest.shard import Shard
 from bulkretry.oms.actions import GROUPS, TASKS, Action, action_for
+from bulkretry.oms.auth import Authenticator
+from bulkretry.oms.csms import CsmsSettings, fetch_secrets
+from bulkretry.oms.csmsref import SecretPlace, SecretRef, Secrets
 from bulkretry.oms.endpoint import Endpoint, region_overrides
+from bulkretry.oms.network import Network
 from bulkretry.records import GROUP_COLUMNS, Outcome
 from bulkretry.run.rundir import file_sha256
 from bulkretry.run.settings import RunSettings
 
-__all__ = ["PreparedRun", "prepare"]
+__all__ = ["PreparedRun", "prepare", "with_secrets"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,9 @@ class PreparedRun:
     missing: int = 0
     #: The SDK's ``HUAWEICLOUD_SDK_REGION_OMS_<REGION>`` endpoints, by ``<REGION>``, checked.
     region_endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
+    #: The secrets of the ``csms:`` cells, fetched (:func:`with_secrets`); None before (a dry run, ``validate``):
+    #: a reference is then only checked.
+    secrets: Secrets | None = field(default=None, repr=False)
 
     @property
     def extra_columns(self) -> list[str]:
@@ -66,10 +79,20 @@ class PreparedRun:
             project_id=target.project_id,
             region=target.region,
             endpoint=target.endpoint,
-            call=CallSpec(self.action, bool(self.settings.checks.migrate_failed_object), self.settings.work.priority),
+            call=CallSpec(
+                self.action,
+                bool(self.settings.checks.migrate_failed_object),
+                self.settings.work.priority,
+                secrets=self.secrets,
+            ),
             env=self.env,
             base_dir=Path(self.info.path).resolve().parent,
         )
+
+    def secret_references(self) -> set[tuple[SecretPlace, SecretRef]]:
+        """The ``csms:`` references of every row, each with its row's project and region (a pass over the
+        manifest only when a body field can hold one)."""
+        return self.planner().secret_references(iter_rows(self.info))
 
     def plans(self) -> Iterator[RowPlan]:
         """Every row's plan (a shard's rows, a rerun's selected rows), streamed from the manifest (a fresh pass each
@@ -136,3 +159,18 @@ def _rerun_rows(prepared: PreparedRun, should_stop: Callable[[], bool] | None) -
             rows += key not in seen or Outcome.DUPLICATE.value in selection.only
             seen.add(key)
     return replace(prepared, rows=rows, missing=len(selection.targets - seen))
+
+
+def with_secrets(prepared: PreparedRun, auth: Authenticator, network: Network) -> PreparedRun:
+    """*prepared* with the secrets its ``csms:`` cells name, each secret version fetched once through *network*
+    and signed by *auth* (a token cannot sign: :class:`~bulkretry.errors.CredentialsError`); none named, none
+    fetched. A secret that cannot be read makes its rows invalid when they are planned; the others go on."""
+    wanted = prepared.secret_references()
+    if not wanted:
+        return replace(prepared, secrets=Secrets())
+    target = prepared.settings.target
+    settings = CsmsSettings(target.csms_endpoint, prepared.env, network, prepared.settings.pacing.timeout)
+    secrets = anyio.run(fetch_secrets, wanted, auth, settings, backend="asyncio")
+    failed = secrets.problems()
+    log.info("secrets from CSMS: %d read, %d could not be", len(secrets) - len(failed), len(failed))
+    return replace(prepared, secrets=secrets)

@@ -34,6 +34,7 @@ from bulkretry.manifest.read import WORKBOOK_SUFFIXES
 from bulkretry.manifest.shard import Shard, parse_shard
 from bulkretry.oms.actions import ACTION_NAMES, DEFAULT_ACTION, PRIORITIES, TARGETS
 from bulkretry.oms.credentials import check_setting
+from bulkretry.oms.endpoint import parse_endpoint
 from bulkretry.report.common import FORMATS
 from bulkretry.run.adaptive import RateSpec, parse_rate
 from bulkretry.run.journal import JOURNAL_NAME
@@ -81,16 +82,20 @@ class ManifestSource:
 
 @dataclass(frozen=True)
 class ServiceTarget:
-    """Where the calls go: ``--endpoint`` or ``--region``, the default project, and whether TLS is verified."""
+    """Where the calls go: ``--endpoint`` or ``--region``, the default project, whether TLS is verified, and where
+    the secrets of ``csms:`` cells are read (``--csms-endpoint``; else each row's region's)."""
 
     endpoint: str | None = None
     region: str | None = None
     project_id: str | None = None
     verify_tls: bool = True
+    csms_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if self.project_id is not None:  # a rerun's may come from the earlier run's journal
             check_setting(self.project_id, "--project-id")
+        if self.csms_endpoint:
+            parse_endpoint(self.csms_endpoint, option="--csms-endpoint")
 
 
 @dataclass(frozen=True)

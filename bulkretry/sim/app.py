@@ -1,5 +1,5 @@
 """The simulator's HTTP face: an ``aiohttp.web`` app that answers the routes of ``routes.py`` (OMS task groups
-and tasks, IAM tokens) with the handlers of ``handlers.py``.
+and tasks, IAM tokens) with the handlers of ``handlers.py`` (CSMS's secret versions too, ``csms.py``).
 
 Paths are parsed from ``request.raw_path`` (split on ``/`` first, then each segment decoded), because
 aiohttp's router decodes ``%2F`` and would let an encoded slash cross segments. Every request is recorded
@@ -127,7 +127,7 @@ class _Handler:
             self.traffic.injected_errors += 1
             self.errors_sent += 1
             return _injected_error(self.errors_sent)
-        call = Call(match.item_id, dict(received.query), received.body)
+        call = Call(match.item_id, dict(received.query), received.body, match.version)
         try:
             return _json(200, HANDLERS[match.route.name](self.state, call))
         except SimError as exc:

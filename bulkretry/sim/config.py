@@ -14,7 +14,7 @@ MAX_TASKS = 1_000_000
 Rule = Callable[[object], bool]
 
 #: Fields whose value is never shown, not even when it is wrong.
-_SECRETS = frozenset({"sk", "token", "iam_password"})
+_SECRETS = frozenset({"sk", "token", "iam_password", "secrets"})
 
 
 def _is_number(value: object) -> bool:
@@ -53,6 +53,18 @@ def _project_id(value: object) -> bool:
 
 _PLAIN_TEXT = "a non-empty string without surrounding spaces"
 
+
+def _secret_pairs(value: object) -> bool:
+    """A tuple of ``(name, text)`` pairs of strings."""
+    return isinstance(value, tuple) and all(
+        isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(part, str) for part in pair) for pair in value
+    )
+
+
+def _names(value: object) -> bool:
+    return isinstance(value, tuple) and all(isinstance(name, str) for name in value)
+
+
 #: Each field's check and the words that say what it allows, in the order the fields are checked.
 _RULES: tuple[tuple[str, Rule, str], ...] = (
     ("host", lambda value: isinstance(value, str) and bool(value), "a non-empty host name"),
@@ -76,6 +88,8 @@ _RULES: tuple[tuple[str, Rule, str], ...] = (
     ("max_date_skew_s", _number_from(0.0), "a number >= 0"),
     ("settle_s", _number_from(0.0), "a number >= 0"),
     ("record", lambda value: isinstance(value, bool), "True or False"),
+    ("secrets", _secret_pairs, "a tuple of (name, value) string pairs"),
+    ("secrets_denied", _names, "a tuple of secret names"),
 )
 
 
@@ -104,6 +118,9 @@ class SimConfig:
             before "migration finished", a started one before "monitoring"; a stopped group or task is
             "pausing" before "paused" (or "stopped"); a started task "waiting" before "running".
         record: keep every received request in ``Simulator.received``.
+        secrets: the CSMS stand-in's secrets, ``(name, secret_string)`` pairs, each with one version ``v1``
+            (also ``latest``); the same authentication as OMS calls.
+        secrets_denied: secret names the stand-in refuses to the credentials (403).
     """
 
     host: str = "127.0.0.1"
@@ -127,6 +144,8 @@ class SimConfig:
     record: bool = True
     tasks: int = 30
     needs_fix_ratio: float = 0.0
+    secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    secrets_denied: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name, rule, allowed in _RULES:

@@ -32,6 +32,8 @@ class Call:
     item_id: str
     query: Mapping[str, str]
     body: bytes
+    #: A secret's version in a CSMS path (empty elsewhere).
+    version: str = ""
 
 
 Handler = Callable[[SimState, Call], dict[str, Any]]
@@ -108,6 +110,11 @@ def update_tasks(state: SimState, call: Call) -> dict[str, Any]:
 
 
 #: The handler of each OMS route, by the route's name (``routes.ROUTES``); IAM is answered by ``iam.py``.
+def show_secret_version(state: SimState, call: Call) -> dict[str, Any]:
+    """The CSMS stand-in: a secret's version (its name in the id's place)."""
+    return state.secret_store.version(call.item_id, call.version)
+
+
 HANDLERS: dict[str, Handler] = {
     "list_groups": list_groups,
     "show_group": show_group,
@@ -119,4 +126,5 @@ HANDLERS: dict[str, Handler] = {
     "start_task": start_task,
     "stop_task": stop_task,
     "update_tasks": update_tasks,
+    "show_secret_version": show_secret_version,
 }

@@ -1,7 +1,7 @@
 """The calls the simulator serves, as data: each route's name, method and path pattern.
 
-A pattern is a tuple of path segments: a literal, or ``{project_id}`` / ``{id}`` that match one non-empty
-segment. Segments are matched after the path is split on ``/`` and each segment decoded, so an encoded
+A pattern is a tuple of path segments: a literal, or ``{project_id}`` / ``{id}`` / ``{version}`` that match one
+non-empty segment. Segments are matched after the path is split on ``/`` and each segment decoded, so an encoded
 slash (``%2F``) stays inside its segment. The first pattern that matches names the route; a wrong method
 is the router's 405, not a search for another route.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 __all__ = ["ROUTES", "Match", "Route", "resolve"]
 
-PROJECT, ITEM = "{project_id}", "{id}"
+PROJECT, ITEM, VERSION = "{project_id}", "{id}", "{version}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ ROUTES: tuple[Route, ...] = (
     Route("show_task", "GET", (*_TASKS, ITEM)),
     Route("start_task", "POST", (*_TASKS, ITEM, "start")),
     Route("stop_task", "POST", (*_TASKS, ITEM, "stop")),
+    # The CSMS stand-in (sim/csms.py): a secret's version, for the manifests' csms: cells.
+    Route("show_secret_version", "GET", ("v1", PROJECT, "secrets", ITEM, "versions", VERSION)),
 )
 
 
@@ -53,6 +55,7 @@ class Match:
     route: Route
     project_id: str = ""
     item_id: str = ""
+    version: str = ""
 
 
 def _bind(pattern: tuple[str, ...], segments: tuple[str, ...]) -> dict[str, str] | None:
@@ -61,7 +64,7 @@ def _bind(pattern: tuple[str, ...], segments: tuple[str, ...]) -> dict[str, str]
         return None
     values: dict[str, str] = {}
     for expected, segment in zip(pattern, segments):
-        if expected in (PROJECT, ITEM) and segment:
+        if expected in (PROJECT, ITEM, VERSION) and segment:
             values[expected] = segment
         elif expected != segment:
             return None
@@ -73,5 +76,5 @@ def resolve(segments: tuple[str, ...]) -> Match | None:
     for route in ROUTES:
         values = _bind(route.pattern, segments)
         if values is not None:
-            return Match(route, values.get(PROJECT, ""), values.get(ITEM, ""))
+            return Match(route, values.get(PROJECT, ""), values.get(ITEM, ""), values.get(VERSION, ""))
     return None

@@ -21,6 +21,7 @@ from typing import Any
 from bulkretry.sim.actions import GROUP_RETRY, GROUP_START, GROUP_STOP, TASK_PRIORITY, TASK_START, TASK_STOP
 from bulkretry.sim.bodies import TaskQuery, TaskUpdate
 from bulkretry.sim.config import SimConfig
+from bulkretry.sim.csms import SecretStore
 from bulkretry.sim.errors import SimError, not_found
 from bulkretry.sim.groups import STATUS_NAMES, generate_groups
 from bulkretry.sim.store import Clock, Store
@@ -66,8 +67,11 @@ class SimState:
         settle_s: float = 2.0,
         clock: Clock = time.monotonic,
         tasks: Iterable[dict[str, Any]] = (),
+        secret_store: SecretStore | None = None,
     ) -> None:
         self.clock = clock
+        #: The CSMS stand-in's secrets (none unless given).
+        self.secret_store = secret_store if secret_store is not None else SecretStore()
         self.settle_s = settle_s
         self.retries_by_group: Counter[str] = Counter()
         self.tokens_issued = 0
@@ -84,13 +88,14 @@ class SimState:
 
     @classmethod
     def from_config(cls, config: SimConfig, *, clock: Clock = time.monotonic) -> SimState:
-        """The state *config* describes: its generated groups and tasks and its ``settle_s``."""
+        """The state *config* describes: its generated groups and tasks, its ``settle_s`` and its secrets."""
         groups = generate_groups(
             config.seed, config.groups, config.failed_ratio, config.project_id, config.needs_fix_ratio
         )
         group_ids = [group["group_id"] for group in groups]
         tasks = generate_tasks(config.seed, config.tasks, config.failed_ratio, config.project_id, group_ids)
-        return cls(groups, settle_s=config.settle_s, clock=clock, tasks=tasks)
+        store = SecretStore(config.secrets, config.secrets_denied)
+        return cls(groups, settle_s=config.settle_s, clock=clock, tasks=tasks, secret_store=store)
 
     def __len__(self) -> int:
         return len(self._groups)
