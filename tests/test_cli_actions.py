@@ -161,8 +161,8 @@ def test_rerun_takes_the_action_given_and_the_earlier_one_otherwise(tmp_path: Pa
 
 
 def test_readme_actions_table_names_every_call() -> None:
-    """README's Actions table has a row for each action of ACTIONS, with its target and call."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    """The manual's Actions table (docs/actions.md) has a row for each action of ACTIONS, with its target and call."""
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "actions.md").read_text(encoding="utf-8")
     rows = [line for line in readme.splitlines() if line.startswith("| `") and "/v2/{project_id}/" in line]
     for action in ACTIONS.values():
         assert any(
