@@ -81,6 +81,9 @@ class CallBody(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._fields)
 
+    def __contains__(self, key: object) -> bool:  # (Mapping's own tries a lookup and catches its KeyError)
+        return key in self._fields
+
     def copy(self) -> dict[str, Any]:
         """The fields as a plain dict (as ``dict.copy``): what the client encodes, without a lookup per key."""
         return dict(self._fields)

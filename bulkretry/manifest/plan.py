@@ -135,25 +135,24 @@ def _check_task_id(value: str) -> str:
     return str(int(text))
 
 
-def _check_pairs(row: int, values: Mapping[str, str], body: CallBody, pairs: Iterable[tuple[str, str]]) -> None:
+def _check_pairs(row: int, values: Mapping[str, str], body: CallBody, halves: Iterable[tuple[str, str]]) -> None:
     """Half a key pair that the action sends (a row's ``src_ak`` cell without a ``src_sk``, or the reverse, whether
     the other column is empty or missing) is never sent: the service would take it for keys that do not work. A
     run-wide ``BULKRETRY_<COLUMN>`` default may give the other half; a default alone, for a row that names neither
-    half, is the run's own affair."""
-    for pair in pairs:
-        for half, other in (pair, pair[::-1]):
-            if half in body and other not in body and values.get(half):
-                where, fill = (
-                    ("its cell is empty", f"fill {other}")
-                    if other in values
-                    else (f"the manifest has no {other} column", f"add a {other} column")
-                )
-                raise InvalidCell(
-                    other,
-                    "missing",
-                    f"row {row} has {half} but no {other} ({where}, and {DEFAULT_ENV_PREFIX}{other.upper()} is "
-                    f"not set): a key pair is sent whole or not at all; {fill}, or empty {half}",
-                )
+    half, is the run's own affair. *halves* are the pairs each way round: ``(src_ak, src_sk), (src_sk, src_ak)``."""
+    for half, other in halves:
+        if other not in body and half in body and values.get(half):
+            where, fill = (
+                ("its cell is empty", f"fill {other}")
+                if other in values
+                else (f"the manifest has no {other} column", f"add a {other} column")
+            )
+            raise InvalidCell(
+                other,
+                "missing",
+                f"row {row} has {half} but no {other} ({where}, and {DEFAULT_ENV_PREFIX}{other.upper()} is "
+                f"not set): a key pair is sent whole or not at all; {fill}, or empty {half}",
+            )
 
 
 _LOW64 = (1 << 64) - 1
@@ -258,6 +257,7 @@ class Planner:
         #: The key pairs of which the manifest has a column, checked row by row (with one column of a pair, a
         #: run-wide default may give the other half for every row).
         self._pairs = [pair for pair in KEY_PAIRS if any(column in self.columns for column in pair)]
+        self._halves = [(half, other) for one, two in self._pairs for half, other in ((one, two), (two, one))]
 
     @property
     def half_pairs(self) -> tuple[str, ...]:
@@ -308,7 +308,7 @@ class Planner:
             if self._needs_region and region not in self._good_regions:
                 self._check_region(region)
             body = self._bodies.body(values, (project_id, region))
-            _check_pairs(row, values, body, self._pairs)
+            _check_pairs(row, values, body, self._halves)
         except InvalidCell as bad:
             refusal = (Outcome.INVALID, bad.code, bad.detail)
         else:

@@ -7,6 +7,7 @@ import csv
 import io
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
@@ -60,7 +61,8 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_TRIGGERS) else value
 
 
-_LINE_TRIGGERS = tuple("\n" + trigger for trigger in _FORMULA_TRIGGERS)
+#: A line of joined cells that starts like a formula: one scan in C, a third of a substring test per trigger.
+_LINE_TRIGGER = re.compile("\n[" + re.escape("".join(_FORMULA_TRIGGERS)) + "]")
 
 
 def may_start_formula(texts: Iterable[str]) -> bool:
@@ -75,7 +77,7 @@ def may_start_formula(texts: Iterable[str]) -> bool:
         joined = "\n".join(texts)
     except TypeError:
         return True
-    return joined[:1] in TRIGGER_STARTS or any(map(joined.__contains__, _LINE_TRIGGERS))
+    return joined[:1] in TRIGGER_STARTS or _LINE_TRIGGER.search(joined) is not None
 
 
 #: Where the target's id (``group_id``, or ``task_id`` in a task run) sits in a report's header and row values.

@@ -103,13 +103,9 @@ _encode_pairs = encoder(separators=(", ", ": "))
 
 
 def _values(result: RowResult) -> tuple[Any, ...]:
-    """*result* as a ``rows`` row, in ``_COLUMNS`` order."""
-    return (
-        *result[:_OUTCOME_AT],
-        result.outcome.value,
-        *result[_OUTCOME_AT + 1 : _EXTRA_AT],
-        _encode_pairs(result.extra) if result.extra else "[]",
-    )
+    """*result* as a ``rows`` row, in ``_COLUMNS`` order: its fields as they are, but the extra pairs as JSON (an
+    ``Outcome`` is a ``str``, which sqlite3 binds as its text, the outcome's value)."""
+    return (*result[:_EXTRA_AT], _encode_pairs(result.extra) if result.extra else "[]")
 
 
 class RowSet:
