@@ -592,6 +592,7 @@ def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         "--quiet", action="store_true", help="print only the rows with problems, and the summary"
     )
     _add_online_options(groups["action and target"], groups["output"])
+    add_lang_option(groups["output"])
     add_auth_options(p, groups)
     p.set_defaults(handler=cmd_validate)
 
