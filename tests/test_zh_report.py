@@ -21,6 +21,7 @@ from bulkretry.i18n.messages import (
     say,
     translate,
 )
+from bulkretry.i18n.times import Locale
 from bulkretry.manifest.plan import Planner
 from bulkretry.notify.message import Ending, render
 from bulkretry.oms.actions import ACTIONS, GROUPS
@@ -138,7 +139,14 @@ def test_the_chinese_report_as_a_browser_shows_it_has_no_english_of_ours(tmp_pat
     """report.html in zh-CN, its script run by Chromium: no English word of ours anywhere a reader looks (labels,
     status meanings, outcome words, our messages, units); report.csv keeps the English messages."""
     rows = mixed_round()
-    write_reports(tmp_path / "run", rows, summary_of(rows), formats=["csv", "html"], details=DETAILS, lang="zh-CN")
+    write_reports(
+        tmp_path / "run",
+        rows,
+        summary_of(rows),
+        formats=["csv", "html"],
+        details=DETAILS,
+        locale=Locale("zh-CN", "UTC"),
+    )
     dom = chromium(tmp_path, "--dump-dom", (tmp_path / "run" / "report.html").as_uri()).stdout
     assert 'data-ready="1"' in dom
     text = seen_text(dom)

@@ -168,6 +168,7 @@ Credentials refused or an endpoint not reachable: exit 2, saying which. Nothing 
 examples:
   bulkretry validate groups.xlsx --sheet 迁移任务组 --project-id 0a1b2c3d...
   bulkretry validate groups.csv --region cn-north-4 --quiet     # only the problems and the summary
+  bulkretry validate groups.csv --region cn-north-4 --lang zh-CN   # the verdicts and reasons in Chinese
   bulkretry validate tasks.csv --region cn-north-4 --action priority --priority HIGH
   bulkretry validate groups.csv --region cn-north-4 --extra-column api_key   # a column named like a key, kept as is
   bulkretry validate groups.csv --region cn-north-4 --online --check-status   # before the night's run
