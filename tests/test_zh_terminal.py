@@ -138,6 +138,24 @@ def test_bulkretry_lang_in_the_environment_chooses_validate_s_language(
     assert code == 1 and "汇总：6 行" in out, out + err
 
 
+def test_validate_online_in_chinese_says_what_it_found_in_chinese(
+    sim_thread: SimulatorThread, sim_config: SimConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate --online --check-status --lang zh-CN: the regions' note, the credentials' source, the route, the
+    list call, each lookup's status and the online summary in Chinese."""
+    use_sim_credentials(monkeypatch, sim_config)
+    ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=None, offset=0, limit=100)[1]][:6]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
+    code, out, err = run_cli(
+        "validate", str(manifest), "--endpoint", sim_thread.url, "--project-id", sim_config.project_id,
+        "--online", "--check-status", "--lang", "zh-CN",
+    )  # fmt: skip
+    assert code == 0, out + err
+    assert "未检查区域" in out and "环境变量（HUAWEICLOUD_SDK_AK）" in out and "迁移失败" in out, out
+    assert not ours(out + err, str(manifest), sim_thread.url), (sorted(set(ours(out + err, str(manifest)))), out)
+
+
 class _Tty(io.StringIO):
     """A terminal's stream: what tqdm writes, kept."""
 

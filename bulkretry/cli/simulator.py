@@ -169,7 +169,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print(text.format(url=demo.url, seed=demo.seed, groups=demo.groups, failed=demo.failed_groups), file=out)
     print(_("manifest {path} · {rows} rows").format(path=demo.run.summary.manifest, rows=len(demo.rows)), file=out)
     named = outcome_name(lang)  # the csv's word in English, the console's in Chinese; ids and codes as they are
-    print(f"{_('row'):>4}  {'group_id':<38} {_('outcome'):<10} {'HTTP':>4}  error_code", file=out)
+    print(f"{_('row'):>4}  {'group_id':<38} {_('outcome'):<10} {'http':>4}  error_code", file=out)
     for row in demo.rows:
         print(
             f"{row.row:>4}  {row.group_id:<38} {named(row.outcome.value):<10} {row.http_status or '':>4}  "

@@ -145,7 +145,7 @@ def _print_online(online: PreflightResult, out: TextIO, err: TextIO, *, quiet: b
     if regions.checked:
         print(_("online: regions {regions}: served by OMS").format(regions=", ".join(regions.checked)), file=out)
     if regions.note:
-        print(_("online: {note}").format(note=regions.note), file=out)
+        print(_("online: {note}").format(note=translate(regions.note, lang)), file=out)
     source = translate(online.credential_source, lang)
     text = _("online: credentials from {source}; calls go {route}")
     print(text.format(source=source, route=_route(online.network, _)), file=out)

@@ -61,8 +61,11 @@ __all__ = [
     "NOT_CALLED",
     "NOT_WHOLE",
     "NO_ANSWER",
+    "NO_READABLE_STATUS",
     "PRIORITY_MISSING",
     "PRIORITY_NOT_A_LEVEL",
+    "REGIONS_BY_ENDPOINT",
+    "REGIONS_OVERRIDDEN",
     "REGION_EMPTY",
     "REGION_MISSING",
     "SERVER_DISCONNECTED",
@@ -74,6 +77,7 @@ __all__ = [
     "SOURCE_PROFILE_AGENCY",
     "SOURCE_TOKEN_FILE",
     "SOURCE_TOKEN_OPTION",
+    "STATUS_IN_WORDS",
     "STATUS_NUMBER",
     "STOPPED_BEFORE_ANSWER",
     "SURROUNDING_SPACES",
@@ -154,6 +158,12 @@ SERVER_DISCONNECTED = N_("the server closed the connection before it answered")
 CONNECTION_FAILED = N_("the connection failed: {detail}")
 # -- status lookups ----------------------------------------------------------------------------------------------
 STATUS_NUMBER = N_("status {number}")
+#: A lookup's answer, ``status 5 (migration failed)`` (``validate --online --check-status``).
+STATUS_IN_WORDS = N_("status {status}")
+NO_READABLE_STATUS = N_("no readable status")
+# -- what validate --online did not check --------------------------------------------------------------------------
+REGIONS_BY_ENDPOINT = N_("regions not checked: --endpoint gives the endpoint")
+REGIONS_OVERRIDDEN = N_("not checked, the endpoint set by the SDK's variable: {names}")
 NOT_ACCEPTED = N_("status {status}: --action {action} accepts {allowed}")
 UNKNOWN_STATUS = N_(
     "the status lookup answered with no readable status, so it is not known whether --action {action} applies to "
@@ -230,6 +240,10 @@ MESSAGES: tuple[str, ...] = (
     NOT_ACCEPTED,
     UNKNOWN_STATUS,
     STATUS_NUMBER,
+    STATUS_IN_WORDS,
+    NO_READABLE_STATUS,
+    REGIONS_BY_ENDPOINT,
+    REGIONS_OVERRIDDEN,
     *_SOURCES,
 )
 #: What a message calls the target of a call (its ``{target}`` field), by the id column's name.
