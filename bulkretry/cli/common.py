@@ -130,14 +130,15 @@ halt_on_failure_type = _parsed_by("run.halt", "parse_halt_on_failure")
 shard_type = _parsed_by("manifest.shard", "parse_shard")
 
 LANG_HELP = (
-    "language of report.html, history.html, the Summary sheet of report.xlsx and the summary line: zh-CN "
-    "or en (default: from LC_ALL, LC_MESSAGES or LANG, the first set: zh* is zh-CN, anything else en); "
+    "language of what people read (report.html, history.html, the Summary sheet of report.xlsx, the summary "
+    "line and the notes after it, the progress bar, validate's text): zh-CN or en (default: from LC_ALL, "
+    "LC_MESSAGES or LANG, the first set: zh* is zh-CN, anything else en); "
     "csv/json columns, outcomes and error codes are never translated"
 )
 
 
 def add_lang_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--lang``, on the commands that write what people read (run, rerun, report, demo, history)."""
+    """``--lang``, on the commands that write what people read (run, rerun, report, demo, history, validate)."""
     p.add_argument("--lang", type=lang_type, default=None, metavar="zh-CN|en", help=LANG_HELP)
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # for annotations only: imported lazily, so `bulkretry --help
     from bulkretry.records import RunSummary, Tally
     from bulkretry.run.job import JobEnding
 
-__all__ = ["Notifier", "NotifyRule", "Told", "print_ending", "summary_line", "terminal_words"]
+__all__ = ["Notifier", "NotifyRule", "Told", "outcome_name", "print_ending", "summary_line", "terminal_words"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def summary_line(
         )
     return line.format(
         rows=summary.rows,
-        action=terminal_words(action) if action is not None else "",
+        action=terminal_words(action, lang) if action is not None else "",
         counts=_outcome_counts(tally, lang) or _("nothing"),
         called=_called(tally, lang),
         top=top,
@@ -73,10 +73,14 @@ def summary_line(
     )
 
 
-def terminal_words(action: Action) -> str:
-    """``start tasks``: the action and its target, as the summary line and the progress bar name them (the
-    reports and notifications say ``start (tasks)``: ``report.labels.action_words``)."""
-    return f"{action.name} {action.target}"
+def terminal_words(action: Action, lang: str = "en") -> str:
+    """``start tasks``: the action (a value to type, never translated) and its target in *lang*'s words, as the
+    summary line and the progress bar name them (the reports and notifications say ``start (tasks)``:
+    ``report.labels.action_words``)."""
+    from bulkretry.i18n import translation
+    from bulkretry.i18n.messages import TARGET_PLURALS
+
+    return f"{action.name} {translation(lang).gettext(TARGET_PLURALS[action.target])}"
 
 
 def _outcome_counts(tally: Tally, lang: str) -> str:
@@ -84,7 +88,7 @@ def _outcome_counts(tally: Tally, lang: str) -> str:
     from bulkretry.i18n import translation
     from bulkretry.report.verdict import outcome_counts
 
-    return outcome_counts(tally, translation(lang).gettext, _outcome_name(lang))
+    return outcome_counts(tally, translation(lang).gettext, outcome_name(lang))
 
 
 def _called(tally: Tally, lang: str) -> str:
@@ -97,15 +101,16 @@ def _called(tally: Tally, lang: str) -> str:
         return ""
     _ = translation(lang).gettext
     called = " · " + called_words(tally, _) if tally.rate_told else ""
-    return called + _(" · not called: {rows}").format(rows=set_aside_words(tally, _, _outcome_name(lang)))
+    return called + _(" · not called: {rows}").format(rows=set_aside_words(tally, _, outcome_name(lang)))
 
 
-def _outcome_name(lang: str) -> Callable[[str], str]:
+def outcome_name(lang: str) -> Callable[[str], str]:
     """How the summary line names an outcome: as the csv does in English, in *lang*'s words otherwise."""
-    from bulkretry.i18n import DEFAULT_LANG
-    from bulkretry.report.charts import outcome_label
+    from functools import partial
 
-    return (lambda k: k) if lang == DEFAULT_LANG else (lambda k: outcome_label(k, lang))
+    from bulkretry.report.charts import outcome_word
+
+    return partial(outcome_word, lang=lang)
 
 
 def _calls(summary: RunSummary, _: Callable[[str], str]) -> str:
@@ -116,52 +121,83 @@ def _calls(summary: RunSummary, _: Callable[[str], str]) -> str:
 
 def print_ending(ending: JobEnding, told: Told, *, out: TextIO, err: TextIO) -> None:
     """Print how the run ended: the summary line (on *err* with ``--json-summary``), its notes and warnings, the
-    signal that stopped it, then the JSON summary."""
-    manifest, json_summary = told.manifest, told.json_summary
+    signal that stopped it, then the JSON summary (machine data: never translated)."""
+    from bulkretry.i18n import translation
+
+    json_summary = told.json_summary
+    _ = translation(told.lang).gettext
     if ending.summary is not None:
         line = summary_line(ending.summary, ending.files, told.lang, told.action, told.tz)
         print(line, file=err if json_summary else out)
-        _print_notes(ending, manifest, err)
+        _print_notes(ending, told, err)
     if ending.signal is not None:
-        print(_signal_line(ending, manifest), file=err)
+        print(_signal_line(ending, told.manifest, _), file=err)
     if json_summary:
         print(_json_summary(ending), file=out)
 
 
-def _continue_with(manifest: Path, out_dir: Path | None) -> str:
-    return (
-        f"continue with: bulkretry run {shlex.quote(str(manifest))} --out {shlex.quote(str(out_dir))} --resume "
-        "(and the same options)"
+def _continue_with(manifest: Path, out_dir: Path | None, _: Callable[[str], str]) -> str:
+    return _("continue with: {command} (and the same options)").format(
+        command=f"bulkretry run {shlex.quote(str(manifest))} --out {shlex.quote(str(out_dir))} --resume"
     )
 
 
-def _print_notes(ending: JobEnding, manifest: Path, err: TextIO) -> None:
-    """The annotated manifest not written, the groups a forced resume did not call, and a halt."""
+def _print_notes(ending: JobEnding, told: Told, err: TextIO) -> None:
+    """The annotated manifest not written, the groups a forced resume did not call, and a halt, in the run's
+    language."""
+    from bulkretry.i18n import translation
+    from bulkretry.i18n.messages import translate
+
+    _ = translation(told.lang).gettext
     if ending.note:
-        print(f"note: no annotated manifest: {ending.note}", file=err)
+        print(_("note: no annotated manifest: {why}").format(why=translate(ending.note, told.lang)), file=err)
     changed = ending.changed
     if changed.rows:
-        print(
-            f"bulkretry: warning: {changed.rows} rows finished in an earlier session now hold other groups "
-            f"(the manifest changed, and --force resumed anyway), so those groups were not called: "
-            f"{', '.join(changed.first)}{', ...' if changed.rows > len(changed.first) else ''}; call them "
-            "with a new run (without --resume) of a manifest that lists them",
-            file=err,
-        )
+        more = ", ..." if changed.rows > len(changed.first) else ""
+        # Two messages, not ngettext: the catalog's tools keep no plural forms, and Chinese has one.
+        if changed.rows == 1:
+            text = _(
+                "bulkretry: warning: {rows} row finished in an earlier session now holds another group (the "
+                "manifest changed, and --force resumed anyway), so that group was not called: {groups}; call it "
+                "with a new run (without --resume) of a manifest that lists it"
+            )
+        else:
+            text = _(
+                "bulkretry: warning: {rows} rows finished in an earlier session now hold other groups (the manifest "
+                "changed, and --force resumed anyway), so those groups were not called: {groups}; call them with a "
+                "new run (without --resume) of a manifest that lists them"
+            )
+        print(text.format(rows=changed.rows, groups=_(", ").join(changed.first) + more), file=err)
     if ending.halt_shown:
-        boxed = ending.halt_code == "max_duration"
-        fix = "" if boxed else "fix the cause, then "
-        print(
-            f"bulkretry: {'the time box ended' if boxed else 'the run halted'}: {ending.halted}; the "
-            f"rows not called are interrupted (error code {ending.halt_code}): {fix}"
-            + _continue_with(manifest, ending.out_dir),
-            file=err,
+        print(_halt_line(ending, told, _), file=err)
+
+
+def _halt_line(ending: JobEnding, told: Told, _: Callable[[str], str]) -> str:
+    """``bulkretry: the run halted: <why>; ...``: the halt's reason in the run's language, its code as it is."""
+    from bulkretry.i18n.messages import translate
+
+    if ending.halt_code == "max_duration":
+        line = _(
+            "bulkretry: the time box ended: {why}; the rows not called are interrupted (error code {code}): {resume}"
         )
+    else:
+        line = _(
+            "bulkretry: the run halted: {why}; the rows not called are interrupted (error code {code}): fix the "
+            "cause, then {resume}"
+        )
+    return line.format(
+        why=translate(ending.halted, told.lang),
+        code=ending.halt_code,
+        resume=_continue_with(told.manifest, ending.out_dir, _),
+    )
 
 
-def _signal_line(ending: JobEnding, manifest: Path) -> str:
-    where = f"; report in {ending.out_dir}; " + _continue_with(manifest, ending.out_dir) if ending.out_dir else ""
-    return f"bulkretry: stopped by {ending.signal}; unfinished rows are marked interrupted{where}"
+def _signal_line(ending: JobEnding, manifest: Path, _: Callable[[str], str]) -> str:
+    if not ending.out_dir:
+        return _("bulkretry: stopped by {signal}; unfinished rows are marked interrupted").format(signal=ending.signal)
+    return _(
+        "bulkretry: stopped by {signal}; unfinished rows are marked interrupted; report in {dir}; {resume}"
+    ).format(signal=ending.signal, dir=ending.out_dir, resume=_continue_with(manifest, ending.out_dir, _))
 
 
 def _json_summary(ending: JobEnding) -> str:

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from bulkretry.cli.ending import Notifier, Told, print_ending, terminal_words
+from bulkretry.cli.ending import Notifier, Told, outcome_name, print_ending, terminal_words
 from bulkretry.cli.logfile import json_log
+from bulkretry.i18n import translation
 from bulkretry.records import SET_ASIDE, RowResult
 from bulkretry.run.engine import Engine
 from bulkretry.run.job import JobEnding
@@ -33,13 +34,15 @@ POSTFIX_EVERY_S = 0.1
 
 @dataclass(frozen=True)
 class Terminal:
-    """Where and how a run talks: the streams, ``--quiet``, ``--json-summary`` and ``--log-file``."""
+    """Where and how a run talks: the streams, ``--quiet``, ``--json-summary``, ``--log-file``, and the language
+    of the progress bar's words."""
 
     out: TextIO
     err: TextIO
     quiet: bool = False
     json_summary: bool = False
     log_file: Path | None = None
+    lang: str = "en"
 
 
 class TerminalRun:
@@ -54,6 +57,9 @@ class TerminalRun:
         self.show = not terminal.quiet and hasattr(err, "isatty") and err.isatty()
         self.bar: Any = None
         self._postfix_due = 0.0  # when the bar's counts are made again (time.monotonic)
+        self.lang = terminal.lang
+        self._ = translation(self.lang).gettext
+        self._outcome = outcome_name(self.lang)
 
     @contextlib.contextmanager
     def calling(self) -> Iterator[None]:
@@ -72,19 +78,20 @@ class TerminalRun:
         """The tqdm bar on the terminal (tqdm is imported only when a bar is shown: 10 ms a run)."""
         from tqdm import tqdm
 
+        _ = self._
         tqdm.monitor_interval = 0  # no monitor thread: our bar is updated from one thread, often enough
         return tqdm(
             total=self.prepared.rows,
             file=self.terminal.err,
-            unit="row",
+            unit=_("row"),
             dynamic_ncols=True,
-            desc="dry run" if self.prepared.settings.checks.dry_run else self._calling(),
+            desc=_("dry run") if self.prepared.settings.checks.dry_run else self._calling(),
             smoothing=0.05,
         )
 
     def _calling(self) -> str:
         """The bar's description while the rows are called: ``retry groups``, ``start tasks``, ..."""
-        return terminal_words(self.prepared.action)
+        return terminal_words(self.prepared.action, self.lang)
 
     def started(self, start: RunStart) -> None:
         self.engine = start.engine
@@ -92,7 +99,7 @@ class TerminalRun:
             bar = self.bar
             bar.reset(total=start.rows)
             bar.update(start.done)
-            bar.set_description("resuming")
+            bar.set_description(self._("resuming"))
 
     def row(self, result: RowResult) -> None:
         self.counts[result.outcome] += 1  # a StrEnum: counts['succeeded'] finds it
@@ -106,14 +113,15 @@ class TerminalRun:
             self.bar.set_postfix_str(self._postfix(), refresh=False)
 
     def _postfix(self) -> str:
-        """The bar's counts (and the limit of ``--rate auto``): ``ok 12 · failed 1 · invalid 0``, and the rows set
-        aside apart, once there are any (``· skipped 20``)."""
-        counts = self.counts
+        """The bar's counts in the run's language (and the limit of ``--rate auto``): ``ok 12 · failed 1 · invalid
+        0``, and the rows set aside apart, once there are any (``· skipped 20``)."""
+        counts, _ = self.counts, self._
         pacers = self.engine.pacers if self.engine is not None else None
         auto = self.prepared.settings.pacing.rate_auto
-        rate = f" · limit {pacers.rate:.3g}/s" if pacers is not None and auto else ""
-        aside = "".join(f" · {outcome} {counts[outcome]}" for outcome in SET_ASIDE if counts[outcome])
-        return f"ok {counts['succeeded']} · failed {counts['failed']} · invalid {counts['invalid']}{aside}{rate}"
+        rate = _(" · limit {rate}/s").format(rate=f"{pacers.rate:.3g}") if pacers is not None and auto else ""
+        aside = "".join(f" · {self._outcome(outcome)} {counts[outcome]}" for outcome in SET_ASIDE if counts[outcome])
+        text = _("ok {ok} · failed {failed} · invalid {invalid}")
+        return text.format(ok=counts["succeeded"], failed=counts["failed"], invalid=counts["invalid"]) + aside + rate
 
     def ended(self, ending: JobEnding) -> None:
         prepared, terminal = self.prepared, self.terminal

@@ -186,6 +186,7 @@ def _rerun_settings_from(args: argparse.Namespace, env: dict[str, str]) -> tuple
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bulkretry.cli.validate import Validation
+    from bulkretry.i18n import translation
     from bulkretry.run.prepare import prepare
 
     if args.check_status and not args.online:
@@ -204,58 +205,66 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
         online = preflight(prepared, sourced.required, network, check_status=args.check_status)
         prepared = replace(prepared, secrets=online.secrets)  # the rows' verdicts with the secrets read
-    validation = Validation(prepared, call_line(prepared), quiet=args.quiet)
+    lang = lang_of(args)
+    validation = Validation(prepared, call_line(prepared, translation(lang).gettext), quiet=args.quiet, lang=lang)
     return validation.json(online, out) if args.json_summary else validation.text(online, out, err)
 
 
-def call_line(prepared: PreparedRun) -> str:
-    """The call each row gets (what ``validate`` and a dry run show): ``call: PUT /v2/{project_id}/taskgroups/
-    {group_id}/retry (--action retry on groups)``; for a batch action, the batch size and the levels too."""
+def call_line(prepared: PreparedRun, _: Callable[[str], str]) -> str:
+    """The call each row gets (what ``validate`` and a dry run show), in the language of *_*: ``call: PUT
+    /v2/{project_id}/taskgroups/{group_id}/retry (--action retry on groups)``; for a batch action, the batch size
+    and the levels too."""
+    from bulkretry.i18n.messages import TARGET_PLURALS
     from bulkretry.oms.actions import PRIORITIES
 
     action, work = prepared.action, prepared.settings.work
-    line = f"call: {action.describe()} (--action {action.name} on {action.target})"
+    line = _("call: {call} (--action {action} on {target})").format(
+        call=action.describe(), action=action.name, target=_(TARGET_PLURALS[action.target])
+    )
     if not action.batch:
         return line
-    fallback = f"else --priority {work.priority}" if work.priority else "no --priority given"
-    return (
-        f"{line}, up to {work.batch_size} task ids per call (--batch-size), task_priority {'/'.join(PRIORITIES)} "
-        f"from each row's priority cell, {fallback}"
-    )
+    fallback = _("else --priority {level}").format(level=work.priority) if work.priority else _("no --priority given")
+    return _(
+        "{call}, up to {size} task ids per call (--batch-size), task_priority {levels} from each row's priority "
+        "cell, {fallback}"
+    ).format(call=line, size=work.batch_size, levels="/".join(PRIORITIES), fallback=fallback)
 
 
 def _note_manifest(args: argparse.Namespace, prepared: PreparedRun, err: TextIO) -> None:
-    """What the user is told about how the manifest was read: the hidden sheets passed over, the title rows
-    skipped, a key pair of which it has one column only, and (unless --quiet) a --project-id that the manifest's
-    project_id column overrides."""
+    """What the user is told about how the manifest was read, in the command's language: the hidden sheets passed
+    over, the title rows skipped, a key pair of which it has one column only, and (unless --quiet) a --project-id
+    that the manifest's project_id column overrides."""
+    from bulkretry.i18n import translation
+
+    _ = translation(lang_of(args)).gettext
     info = prepared.info
-    _note_hidden_sheets(info, err)
+    _note_hidden_sheets(info, err, _)
     for said in prepared.planner().half_pairs:
         print(f"warning: {info.path}: {said}", file=err)
     if info.title_rows:
         rows = ", ".join(str(row) for row in info.title_rows)
-        print(
-            f"note: {info.path}: row{'s' * (len(info.title_rows) > 1)} {rows} above the header (row "
-            f"{info.header_row}) taken for a title and skipped",
-            file=err,
-        )
+        if len(info.title_rows) == 1:
+            text = _("note: {path}: row {rows} above the header (row {header}) taken for a title and skipped")
+        else:
+            text = _("note: {path}: rows {rows} above the header (row {header}) taken for a title and skipped")
+        print(text.format(path=info.path, rows=rows, header=info.header_row), file=err)
     if getattr(args, "project_id", None) and "project_id" in info.columns and not args.quiet:
-        print(
-            f"warning: {info.path} has a project_id column: its cells win over --project-id, which is used only "
-            "for rows whose project_id cell is empty",
-            file=err,
+        text = _(
+            "warning: {path} has a project_id column: its cells win over --project-id, which is used only for rows "
+            "whose project_id cell is empty"
         )
+        print(text.format(path=info.path), file=err)
 
 
-def _note_hidden_sheets(info: ManifestInfo, err: TextIO) -> None:
+def _note_hidden_sheets(info: ManifestInfo, err: TextIO, _: Callable[[str], str]) -> None:
     """Say which sheet is read when hidden sheets come before it (they are never read unless named)."""
     if info.hidden_sheets:
         hidden = ", ".join(repr(name) for name in info.hidden_sheets)
-        print(
-            f"note: {info.path}: reading sheet {info.sheet!r}, the first visible one; hidden sheet(s) {hidden} "
-            "not read (name one with --sheet to read it)",
-            file=err,
+        text = _(
+            "note: {path}: reading sheet {sheet}, the first visible one; hidden sheet(s) {hidden} not read (name one "
+            "with --sheet to read it)"
         )
+        print(text.format(path=info.path, sheet=repr(info.sheet), hidden=hidden), file=err)
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -303,18 +312,19 @@ def _stoppable(args: argparse.Namespace, out: TextIO, err: TextIO, body: Callabl
 
 
 def cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-
+    from bulkretry.i18n import translation
     from bulkretry.run.prepare import prepare
 
     env = environment()
     sourced = Sourced(args, env)
     selection, settings = _rerun_settings_from(args, env)
     settings = sourced.defaults(settings)
-    what = f"outcome {', '.join(selection.only)}" + (
-        f" and error code {', '.join(selection.error_codes)}" if selection.error_codes else ""
+    _ = translation(lang_of(args)).gettext
+    what = _("outcome {outcomes}").format(outcomes=", ".join(selection.only)) + (
+        _(" and error code {codes}").format(codes=", ".join(selection.error_codes)) if selection.error_codes else ""
     )
     if not selection.targets:
-        print(f"nothing to rerun: no row of {args.source} has {what}", file=err)
+        print(_("nothing to rerun: no row of {source} has {what}").format(source=args.source, what=what), file=err)
         if args.json_summary:
             print(json.dumps({"rows": 0, "source_run": selection.public(), "exit_status": EXIT_OK}), file=out)
         return EXIT_OK
@@ -323,15 +333,14 @@ def cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         prepared = prepare(settings, env, should_stop=signals.requested)
         _note_manifest(args, prepared, err)
         if prepared.manifest_sha256 != selection.source_params.get("manifest_sha256"):
-            print(
-                f"note: {settings.manifest.path} changed since {args.source} ran; rows are matched by project and "
-                "group id",
-                file=err,
-            )
+            text = _("note: {path} changed since {source} ran; rows are matched by project and group id")
+            print(text.format(path=settings.manifest.path, source=args.source), file=err)
         if prepared.missing:
+            text = _("warning: {missing} of the {groups} groups with {what} are no longer in {path} and are not called")
             print(
-                f"warning: {prepared.missing} of the {len(selection.targets)} groups with {what} are no longer "
-                f"in {settings.manifest.path} and are not called",
+                text.format(
+                    missing=prepared.missing, groups=len(selection.targets), what=what, path=settings.manifest.path
+                ),
                 file=err,
             )
         return run_prepared(args, prepared, env, sourced, out, err, signals)
@@ -363,14 +372,16 @@ def run_prepared(
 
     from bulkretry.cli.ending import Notifier, NotifyRule
     from bulkretry.cli.progress import Terminal, TerminalRun
+    from bulkretry.i18n import translation
     from bulkretry.oms.network import network_from
     from bulkretry.run.job import JobRequest, run_job
 
     settings = prepared.settings
+    _ = translation(settings.output.lang).gettext
     if settings.checks.dry_run and not args.quiet:
-        print(f"dry run, nothing is called; {call_line(prepared)}", file=err)
+        print(_("dry run, nothing is called; {call}").format(call=call_line(prepared, _)), file=err)
     if not (settings.checks.dry_run or args.yes) and not _confirmed(prepared, signals, err):
-        print("bulkretry: not confirmed: nothing was called", file=err)
+        print(_("bulkretry: not confirmed: nothing was called"), file=err)
         return EXIT_USAGE
     network = network_from(env, ca_bundle=args.ca_bundle, verify=settings.target.verify_tls)
     targets, budget = [], 0.0
@@ -391,7 +402,9 @@ def run_prepared(
         log_file=log_file,
         budget=budget,
     )
-    terminal = Terminal(out, err, quiet=args.quiet, json_summary=args.json_summary, log_file=log_file)
+    terminal = Terminal(
+        out, err, quiet=args.quiet, json_summary=args.json_summary, log_file=log_file, lang=settings.output.lang
+    )
     request = JobRequest(
         prepared, sourced.required, network, signals, needs_auth=any(t.topic is not None for t in targets)
     )

@@ -175,6 +175,7 @@ Credentials refused or an endpoint not reachable: exit 2, saying which. Nothing 
 examples:
   bulkretry validate groups.xlsx --sheet 迁移任务组 --project-id 0a1b2c3d...
   bulkretry validate groups.csv --region cn-north-4 --quiet     # only the problems and the summary
+  bulkretry validate groups.csv --region cn-north-4 --lang zh-CN   # the verdicts and reasons in Chinese
   bulkretry validate tasks.csv --region cn-north-4 --action priority --priority HIGH
   bulkretry validate groups.csv --region cn-north-4 --extra-column api_key   # a column named like a key, kept as is
   bulkretry validate groups.csv --region cn-north-4 --online --check-status   # before the night's run
@@ -622,6 +623,7 @@ def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         "--quiet", action="store_true", help="print only the rows with problems, and the summary"
     )
     _add_online_options(groups["action and target"], groups["output"])
+    add_lang_option(groups["output"])
     add_auth_options(p, groups)
     add_csms_option(groups["credentials"])
     p.set_defaults(handler=cmd_validate)

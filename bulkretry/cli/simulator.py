@@ -165,22 +165,26 @@ def add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
 
-    from bulkretry.cli.ending import summary_line
+    from bulkretry.cli.ending import outcome_name, summary_line
     from bulkretry.demo import run_demo
+    from bulkretry.i18n import translation
 
     lang = lang_of(args)
+    _ = translation(lang).gettext
     demo = asyncio.run(run_demo(lang=lang))
-    print(
-        f"simulator at {demo.url} (seed {demo.seed}, {demo.groups} groups, {demo.failed_groups} in status 5)", file=out
-    )
-    print(f"manifest {demo.run.summary.manifest} · {len(demo.rows)} rows", file=out)
-    print(f"{'row':>4}  {'group_id':<38} {'outcome':<10} {'http':>4}  error_code", file=out)
+    text = _("simulator at {url} (seed {seed}, {groups} groups, {failed} in status 5)")
+    print(text.format(url=demo.url, seed=demo.seed, groups=demo.groups, failed=demo.failed_groups), file=out)
+    print(_("manifest {path} · {rows} rows").format(path=demo.run.summary.manifest, rows=len(demo.rows)), file=out)
+    named = outcome_name(lang)  # the csv's word in English, the console's in Chinese; ids and codes as they are
+    print(f"{_('row'):>4}  {'group_id':<38} {_('outcome'):<10} {'http':>4}  error_code", file=out)
     for row in demo.rows:
         print(
-            f"{row.row:>4}  {row.group_id:<38} {row.outcome.value:<10} {row.http_status or '':>4}  "
+            f"{row.row:>4}  {row.group_id:<38} {named(row.outcome.value):<10} {row.http_status or '':>4}  "
             f"{row.error_code}".rstrip(),
             file=out,
         )
     print(summary_line(demo.run.summary, demo.run.files, lang), file=out)
-    print("(the sample fails some rows on purpose: groups that are not failed, an unknown group, a bad row)", file=out)
+    print(
+        _("(the sample fails some rows on purpose: groups that are not failed, an unknown group, a bad row)"), file=out
+    )
     return EXIT_OK

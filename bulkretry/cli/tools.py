@@ -146,19 +146,30 @@ def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pathlib import Path
 
     from bulkretry.history import history
+    from bulkretry.i18n import translation
     from bulkretry.report.labels import DEFAULT_ACTION_WORDS
 
     folders, out_dir = [Path(d) for d in args.run_dirs], Path(args.out) if args.out else None
-    result = history(folders, out_dir, lang=lang_of(args), tz=args.tz)
+    lang = lang_of(args)
+    _ = translation(lang).gettext
+    result = history(folders, out_dir, lang=lang, tz=args.tz)
     for folder, why in result.skipped:
-        print(f"note: {folder} left out: {why}; run history again once it has ended", file=err)
+        print(
+            _("note: {folder} left out: {why}; run history again once it has ended").format(folder=folder, why=why),
+            file=err,
+        )
+    line = _("{runs} runs, {groups} groups: {never} never succeeded, {fixed} fixed along the way · {files} in {folder}")
+    files = ", ".join(f.name for f in result.files)
     print(
-        f"{len(result.runs)} runs, {result.groups} groups: {result.never_succeeded} never succeeded, "
-        f"{result.fixed} fixed along the way · {', '.join(f.name for f in result.files)} in {result.out_dir}",
+        line.format(
+            runs=len(result.runs), groups=result.groups, never=result.never_succeeded, fixed=result.fixed,
+            files=files, folder=result.out_dir,
+        ),
         file=out,
-    )
+    )  # fmt: skip
     if result.actions != (DEFAULT_ACTION_WORDS,):  # the default action's lines are as they were
-        print(f"{'actions' if len(result.actions) > 1 else 'action'}: {', '.join(result.actions)}", file=out)
+        named = _("actions: {actions}") if len(result.actions) > 1 else _("action: {actions}")
+        print(named.format(actions=", ".join(result.actions)), file=out)
     return EXIT_FAILED if result.not_fine else EXIT_OK
 
 

@@ -24,26 +24,66 @@ from typing import Any
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
 
 __all__ = [
+    "AS_TEXT",
+    "BAD_REGION",
     "CELL_EMPTY",
     "CELL_TOO_LONG",
     "CONNECTION_FAILED",
+    "CONTROL_CHARACTERS",
+    "CRYPTO_KEY_MISSING",
+    "CRYPTO_TYPE",
+    "DOT_SEGMENT",
     "DRY_RUN",
     "DUPLICATE",
     "EARLIER_SESSION",
     "ENV_NOT_SET",
+    "ENV_NO_NAME",
+    "ERROR_VALUE",
     "FAILURE_SHARE",
     "FIRST_ALIKE",
     "FIRST_REFUSED",
+    "FIX_FORMULA",
+    "FORMULA_NO_VALUE",
+    "HALF_A_PAIR",
+    "HALF_A_PAIR_NO_COLUMN",
+    "KEY_FILE_NOT_REGULAR",
+    "KEY_FILE_NOT_TEXT",
+    "KEY_FILE_TOO_LONG",
+    "KEY_FILE_UNREADABLE",
+    "KEY_NOT_JSON",
+    "LOST_DIGITS",
     "MAX_DURATION_REASON",
     "MESSAGES",
     "NOT_ACCEPTED",
+    "NOT_AN_ID",
+    "NOT_A_BOOLEAN",
+    "NOT_A_REGION_ID",
+    "NOT_A_TASK_ID",
     "NOT_CALLED",
+    "NOT_WHOLE",
     "NO_ANSWER",
+    "NO_READABLE_STATUS",
+    "PRIORITY_MISSING",
+    "PRIORITY_NOT_A_LEVEL",
+    "REGIONS_BY_ENDPOINT",
+    "REGIONS_OVERRIDDEN",
+    "REGION_EMPTY",
     "REGION_MISSING",
     "SERVER_DISCONNECTED",
+    "SOURCE_AGENCY",
+    "SOURCE_ENV",
+    "SOURCE_FILE",
+    "SOURCE_IAM",
+    "SOURCE_PROFILE",
+    "SOURCE_PROFILE_AGENCY",
+    "SOURCE_TOKEN_FILE",
+    "SOURCE_TOKEN_OPTION",
+    "STATUS_IN_WORDS",
     "STATUS_NUMBER",
     "STOPPED_BEFORE_ANSWER",
+    "SURROUNDING_SPACES",
     "TARGETS",
+    "TARGET_PLURALS",
     "UNKNOWN_STATUS",
     "halt_message",
     "say",
@@ -72,17 +112,88 @@ CELL_EMPTY = N_("{column} is empty; every row needs one")
 CELL_TOO_LONG = N_("{column} has {length} characters; the API allows {limits}")
 ENV_NOT_SET = N_("{column} refers to the environment variable {name}, which is not set")
 REGION_MISSING = N_("no region for this row and no --endpoint or --region")
+FORMULA_NO_VALUE = N_(
+    "{column} is a formula saved without its value (by a tool that does not compute formulas): open the workbook in "
+    "Excel and save it, or paste values"
+)
+CONTROL_CHARACTERS = N_("{column} holds a control or invisible character (line break, tab, …)")
+SURROUNDING_SPACES = N_("{column} {cell} has leading or trailing spaces; remove them")
+DOT_SEGMENT = N_("{column} {cell} is not an id")
+NOT_A_TASK_ID = N_("task_id {cell} is not a task id: an integer 0..{max}")
+#: A cell a spreadsheet could not hold an id in: *why* and *fix* are the next four.
+NOT_AN_ID = N_("{column} {cell} is {why}; {fix}")
+NOT_WHOLE = N_("a number that is not a whole number")
+LOST_DIGITS = N_(
+    "a number of {digits} digits (a number cell keeps about 15 significant digits, so the last ones may have been lost)"
+)
+ERROR_VALUE = N_("an error value (a formula that failed)")
+AS_TEXT = N_("format the column as text (Format Cells > Text) and type or paste the ids again, or use a .csv")
+FIX_FORMULA = N_("fix the formula, or paste values")
+HALF_A_PAIR = N_(
+    "row {row} has {half} but no {other} (its cell is empty, and {variable} is not set): a key pair is sent whole or "
+    "not at all; fill {other}, or empty {half}"
+)
+HALF_A_PAIR_NO_COLUMN = N_(
+    "row {row} has {half} but no {other} (the manifest has no {other} column, and {variable} is not set): a key pair "
+    "is sent whole or not at all; add a {other} column, or empty {half}"
+)
+CRYPTO_TYPE = N_("{column} {cell} is neither DEFAULT nor KMS")
+CRYPTO_KEY_MISSING = N_("{column} is KMS, so {key_id} is needed: the id of the KMS key")
+KEY_FILE_UNREADABLE = N_("json_auth_file names a file that cannot be read: {file}")
+KEY_FILE_NOT_REGULAR = N_(
+    "json_auth_file names {file}, which is not a regular file (a device, pipe or folder); name the key's .json file"
+)
+KEY_FILE_TOO_LONG = N_("json_auth_file names {file}, over {size} bytes; the API allows a key of 0..{limit} characters")
+KEY_FILE_NOT_TEXT = N_("json_auth_file names {file}, which is not UTF-8 text")
+KEY_NOT_JSON = N_("json_auth_file is not a JSON key")
+NOT_A_BOOLEAN = N_("migrate_failed_object {cell} is not true/false, 1/0, yes/no or 是/否")
+PRIORITY_MISSING = N_("priority is empty and no --priority was given: give {levels}")
+PRIORITY_NOT_A_LEVEL = N_("priority {cell} is not {levels}")
+ENV_NO_NAME = N_("{column} says {prefix} without a variable name")
+REGION_EMPTY = N_("the region is empty")
+NOT_A_REGION_ID = N_(
+    "{region} is not a region id: a region id is {low}..{high} lower-case letters, digits and inner dashes, e.g. "
+    "cn-north-4 or ap-southeast-1"
+)
+#: A region cell that is no region id: *problem* is one of the two above.
+BAD_REGION = N_("region {problem}")
 # -- calls without an answer -------------------------------------------------------------------------------------
 NO_ANSWER = N_("no answer within {seconds} s")
 SERVER_DISCONNECTED = N_("the server closed the connection before it answered")
 CONNECTION_FAILED = N_("the connection failed: {detail}")
 # -- status lookups ----------------------------------------------------------------------------------------------
 STATUS_NUMBER = N_("status {number}")
+#: A lookup's answer, ``status 5 (migration failed)`` (``validate --online --check-status``).
+STATUS_IN_WORDS = N_("status {status}")
+NO_READABLE_STATUS = N_("no readable status")
+# -- what validate --online did not check --------------------------------------------------------------------------
+REGIONS_BY_ENDPOINT = N_("regions not checked: --endpoint gives the endpoint")
+REGIONS_OVERRIDDEN = N_("not checked, the endpoint set by the SDK's variable: {names}")
 NOT_ACCEPTED = N_("status {status}: --action {action} accepts {allowed}")
 UNKNOWN_STATUS = N_(
     "the status lookup answered with no readable status, so it is not known whether --action {action} applies to "
     "the {target}: not called; look the {target} up in the OMS console, or run this row again without "
     "--check-status"
+)
+
+# -- where the credentials came from (report.html's Run details, validate --online) ------------------------------
+SOURCE_ENV = N_("environment ({name})")
+SOURCE_TOKEN_OPTION = N_("--token")
+SOURCE_TOKEN_FILE = N_("--token-file {path}")
+SOURCE_IAM = N_("IAM password ({where})")
+SOURCE_FILE = N_("credentials file {path}")
+SOURCE_PROFILE = N_("KooCLI profile {profile}")
+SOURCE_AGENCY = N_("ECS metadata (agency)")
+SOURCE_PROFILE_AGENCY = N_("ECS metadata (agency), as KooCLI profile {profile} says")
+_SOURCES = (
+    SOURCE_ENV,
+    SOURCE_TOKEN_OPTION,
+    SOURCE_TOKEN_FILE,
+    SOURCE_IAM,
+    SOURCE_FILE,
+    SOURCE_PROFILE,
+    SOURCE_AGENCY,
+    SOURCE_PROFILE_AGENCY,
 )
 
 #: Every template, the one table :func:`translate` reads.
@@ -101,15 +212,51 @@ MESSAGES: tuple[str, ...] = (
     CELL_TOO_LONG,
     ENV_NOT_SET,
     REGION_MISSING,
+    FORMULA_NO_VALUE,
+    CONTROL_CHARACTERS,
+    SURROUNDING_SPACES,
+    NOT_A_TASK_ID,
+    HALF_A_PAIR,
+    HALF_A_PAIR_NO_COLUMN,
+    CRYPTO_TYPE,
+    CRYPTO_KEY_MISSING,
+    KEY_FILE_UNREADABLE,
+    KEY_FILE_NOT_REGULAR,
+    KEY_FILE_TOO_LONG,
+    KEY_FILE_NOT_TEXT,
+    KEY_NOT_JSON,
+    NOT_A_BOOLEAN,
+    PRIORITY_MISSING,
+    PRIORITY_NOT_A_LEVEL,
+    ENV_NO_NAME,
+    REGION_EMPTY,
+    NOT_A_REGION_ID,
+    NOT_WHOLE,
+    LOST_DIGITS,
+    ERROR_VALUE,
+    AS_TEXT,
+    FIX_FORMULA,
+    # The most general last: the table is read in order, the first template that matches wins.
+    DOT_SEGMENT,
+    NOT_AN_ID,
+    BAD_REGION,
     NO_ANSWER,
     SERVER_DISCONNECTED,
     CONNECTION_FAILED,
     NOT_ACCEPTED,
     UNKNOWN_STATUS,
     STATUS_NUMBER,
+    STATUS_IN_WORDS,
+    NO_READABLE_STATUS,
+    REGIONS_BY_ENDPOINT,
+    REGIONS_OVERRIDDEN,
+    *_SOURCES,
 )
 #: What a message calls the target of a call (its ``{target}`` field), by the id column's name.
 TARGETS = {"group_id": N_("group"), "task_id": N_("task")}
+#: What ``--target`` names (``groups``, ``tasks``), in words: ``--action retry on groups``, the progress bar's
+#: ``retry groups``.
+TARGET_PLURALS = {"groups": N_("groups"), "tasks": N_("tasks")}
 #: Fields that hold statuses in words, ``3 (stopped), 4 (failed)``: each status's name is translated.
 _STATUS_FIELDS = frozenset({"status", "allowed"})
 _STATUS_IN_WORDS = re.compile(r"(\d+) \(([^()]*)\)")

@@ -14,7 +14,22 @@ from typing import Any
 
 from bulkretry.columns import BODY_FIELDS, BODY_LIMITS
 from bulkretry.errors import UsageError
-from bulkretry.i18n.messages import CELL_TOO_LONG, ENV_NOT_SET, say
+from bulkretry.i18n.messages import (
+    CELL_TOO_LONG,
+    CRYPTO_KEY_MISSING,
+    CRYPTO_TYPE,
+    ENV_NO_NAME,
+    ENV_NOT_SET,
+    KEY_FILE_NOT_REGULAR,
+    KEY_FILE_NOT_TEXT,
+    KEY_FILE_TOO_LONG,
+    KEY_FILE_UNREADABLE,
+    KEY_NOT_JSON,
+    NOT_A_BOOLEAN,
+    PRIORITY_MISSING,
+    PRIORITY_NOT_A_LEVEL,
+    say,
+)
 from bulkretry.manifest.columns import quoted
 from bulkretry.masking import CSMS_PREFIXES, ENV_PREFIXES, is_csms_reference
 from bulkretry.oms.actions import ACTIONS, CRYPTO_FIELDS, DEFAULT_ACTION, GROUPS, PRIORITIES, Action
@@ -118,29 +133,19 @@ def _read_key_file(path: Path) -> str:
     try:
         data = read_small_file(path, KEY_FILE_MAX_BYTES)
     except OSError:
-        raise InvalidCell(
-            "json_auth_file", "unreadable", f"json_auth_file names a file that cannot be read: {shown}"
-        ) from None
+        raise InvalidCell("json_auth_file", "unreadable", say(KEY_FILE_UNREADABLE, file=shown)) from None
     if data is None:
-        raise InvalidCell(
-            "json_auth_file",
-            "not a file",
-            f"json_auth_file names {shown}, which is not a regular file (a device, pipe or folder); "
-            "name the key's .json file",
-        )
+        raise InvalidCell("json_auth_file", "not a file", say(KEY_FILE_NOT_REGULAR, file=shown))
     if len(data) > KEY_FILE_MAX_BYTES:
         raise InvalidCell(
             "json_auth_file",
             "too long",
-            f"json_auth_file names {shown}, over {KEY_FILE_MAX_BYTES:,} bytes; the API allows a key of "
-            f"0..{BODY_LIMITS['json_auth_file']} characters",
+            say(KEY_FILE_TOO_LONG, file=shown, size=f"{KEY_FILE_MAX_BYTES:,}", limit=BODY_LIMITS["json_auth_file"]),
         )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidCell(
-            "json_auth_file", "not JSON", f"json_auth_file names {shown}, which is not UTF-8 text"
-        ) from None
+        raise InvalidCell("json_auth_file", "not JSON", say(KEY_FILE_NOT_TEXT, file=shown)) from None
 
 
 def _check_crypto(body: dict[str, Any], crypto: str, key_id: str) -> None:
@@ -149,10 +154,10 @@ def _check_crypto(body: dict[str, Any], crypto: str, key_id: str) -> None:
     if value is None:
         return
     if value.strip().upper() not in CRYPTO_TYPES:
-        raise InvalidCell(crypto, "not DEFAULT or KMS", f"{crypto} {quoted(value)} is neither DEFAULT nor KMS")
+        raise InvalidCell(crypto, "not DEFAULT or KMS", say(CRYPTO_TYPE, column=crypto, cell=quoted(value)))
     body[crypto] = value.strip().upper()
     if body[crypto] == "KMS" and not body.get(key_id):
-        raise InvalidCell(key_id, "missing", f"{crypto} is KMS, so {key_id} is needed: the id of the KMS key")
+        raise InvalidCell(key_id, "missing", say(CRYPTO_KEY_MISSING, column=crypto, key_id=key_id))
 
 
 class BodyMaker:
@@ -257,7 +262,7 @@ class BodyMaker:
             raise InvalidCell(
                 "migrate_failed_object",
                 "not a boolean",
-                f"migrate_failed_object {quoted(flag)} is not true/false, 1/0, yes/no or 是/否",
+                say(NOT_A_BOOLEAN, cell=quoted(flag)),
             )
         return parsed
 
@@ -265,19 +270,19 @@ class BodyMaker:
         """The row's ``priority`` cell, else ``--priority``."""
         cell = values.get("priority", "").strip()
         if not cell and not self._priority:
-            raise InvalidCell(
-                "priority", "missing", f"priority is empty and no --priority was given: give {', '.join(PRIORITIES)}"
-            )
+            raise InvalidCell("priority", "missing", say(PRIORITY_MISSING, levels=", ".join(PRIORITIES)))
         level = cell.upper() or str(self._priority)
         if level not in PRIORITIES:
-            raise InvalidCell("priority", "not a level", f"priority {quoted(cell)} is not {', '.join(PRIORITIES)}")
+            raise InvalidCell(
+                "priority", "not a level", say(PRIORITY_NOT_A_LEVEL, cell=quoted(cell), levels=", ".join(PRIORITIES))
+            )
         return level
 
     def _env_value(self, column: str, value: str) -> str:
         """An ``env:NAME`` cell: the variable's value."""
         name = value[4:].strip()
         if not name:
-            raise InvalidCell(column, "bad env reference", f"{column} says {value[:4]!r} without a variable name")
+            raise InvalidCell(column, "bad env reference", say(ENV_NO_NAME, column=column, prefix=repr(value[:4])))
         if name not in self._env:
             raise InvalidCell(column, "env not set", say(ENV_NOT_SET, column=column, name=quoted(name)))
         return self._env[name]
@@ -308,5 +313,5 @@ class BodyMaker:
         try:
             json.loads(text)
         except ValueError:
-            raise InvalidCell("json_auth_file", "not JSON", "json_auth_file is not a JSON key") from None
+            raise InvalidCell("json_auth_file", "not JSON", say(KEY_NOT_JSON)) from None
         return text

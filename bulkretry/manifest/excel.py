@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bulkretry.errors import ManifestError
+from bulkretry.i18n.messages import AS_TEXT, ERROR_VALUE, FIX_FORMULA, LOST_DIGITS, NOT_WHOLE, say
 from bulkretry.manifest.columns import (
     ManifestInfo,
     RawRow,
@@ -69,27 +70,21 @@ class NotAnId(str):
         return cell
 
 
-_AS_TEXT = "format the column as text (Format Cells > Text) and type or paste the ids again, or use a .csv"
-
-
 def _number_text(value: int | float, number_format: str | None) -> str:
     """A number's text; a :class:`NotAnId` when no id can be read from it exactly (a float holds every integer
     below :data:`MAX_EXACT_INTEGER` exactly, and a fraction is no id)."""
     text = _format_number(value, number_format)
     if not (isinstance(value, int) or value.is_integer()):
-        return NotAnId(text, "stored as a number", "a number that is not a whole number", _AS_TEXT)
+        return NotAnId(text, "stored as a number", NOT_WHOLE, AS_TEXT)
     if abs(value) < MAX_EXACT_INTEGER:
         return text
-    why = (
-        f"a number of {len(text.lstrip('-'))} digits (a number cell keeps about 15 significant digits, so the last "
-        "ones may have been lost)"
-    )
-    return NotAnId(text, "stored as a number", why, _AS_TEXT)
+    why = say(LOST_DIGITS, digits=len(text.lstrip("-")))
+    return NotAnId(text, "stored as a number", why, AS_TEXT)
 
 
 def error_value(text: str) -> NotAnId:
     """A cell whose value is an error (``#DIV/0!``, ``#N/A``: a formula that failed), as the spreadsheet shows it."""
-    return NotAnId(text, "error value", "an error value (a formula that failed)", "fix the formula, or paste values")
+    return NotAnId(text, "error value", ERROR_VALUE, FIX_FORMULA)
 
 
 def damaged(path: str, kind: str, exc: Exception, fix: str) -> ManifestError:

@@ -15,7 +15,23 @@ from typing import Any, NamedTuple
 
 from bulkretry.columns import KEY_PAIRS, MAX_ID_LENGTH, MAX_TASK_ID, REPORT, names
 from bulkretry.errors import ConfigError
-from bulkretry.i18n.messages import CELL_EMPTY, CELL_TOO_LONG, DUPLICATE, REGION_MISSING, TARGETS, say
+from bulkretry.i18n.messages import (
+    BAD_REGION,
+    CELL_EMPTY,
+    CELL_TOO_LONG,
+    CONTROL_CHARACTERS,
+    DOT_SEGMENT,
+    DUPLICATE,
+    FORMULA_NO_VALUE,
+    HALF_A_PAIR,
+    HALF_A_PAIR_NO_COLUMN,
+    NOT_A_TASK_ID,
+    NOT_AN_ID,
+    REGION_MISSING,
+    SURROUNDING_SPACES,
+    TARGETS,
+    say,
+)
 from bulkretry.manifest.body import DEFAULT_ENV_PREFIX, BodyMaker, CallBody, CallSpec, InvalidCell
 from bulkretry.manifest.columns import CANONICAL_COLUMNS, quoted
 from bulkretry.manifest.excel import NotAnId
@@ -70,19 +86,16 @@ def report_columns(columns: Iterable[str], id_column: str = "group_id") -> list[
 def _check_formulas(formulas: tuple[str, ...]) -> None:
     for column in formulas:
         if column in _KNOWN_COLUMNS:
-            raise InvalidCell(
-                column,
-                "formula without a value",
-                f"{column} is a formula saved without its value (by a tool that does not compute "
-                "formulas): open the workbook in Excel and save it, or paste values",
-            )
+            raise InvalidCell(column, "formula without a value", say(FORMULA_NO_VALUE, column=column))
 
 
 def _check_exact(column: str, value: str) -> None:
     """A cell the spreadsheet could not hold an id in (a long number that lost digits, an error value) is never
     sent: the digits read back are not the id that was typed."""
     if isinstance(value, NotAnId):
-        raise InvalidCell(column, value.code, f"{column} {quoted(str(value))} is {value.why}; {value.fix}")
+        raise InvalidCell(
+            column, value.code, say(NOT_AN_ID, column=column, cell=quoted(str(value)), why=value.why, fix=value.fix)
+        )
 
 
 def _check_id(column: str, value: str) -> str:
@@ -106,14 +119,12 @@ def _check_id(column: str, value: str) -> str:
         raise InvalidCell(
             column,
             "has surrounding spaces",
-            f"{column} {quoted(value.strip())} has leading or trailing spaces; remove them",
+            say(SURROUNDING_SPACES, column=column, cell=quoted(value.strip())),
         )
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
-        raise InvalidCell(
-            column, "has control characters", f"{column} holds a control or invisible character (line break, tab, …)"
-        )
+        raise InvalidCell(column, "has control characters", say(CONTROL_CHARACTERS, column=column))
     if value in (".", ".."):
-        raise InvalidCell(column, "is a dot segment", f"{column} {quoted(value)} is not an id")
+        raise InvalidCell(column, "is a dot segment", say(DOT_SEGMENT, column=column, cell=quoted(value)))
     return value
 
 
@@ -129,9 +140,7 @@ def _check_task_id(value: str) -> str:
     if not text:
         raise InvalidCell("task_id", "missing", say(CELL_EMPTY, column="task_id"))
     if not (text.isascii() and text.isdigit() and int(text) <= MAX_TASK_ID):
-        raise InvalidCell(
-            "task_id", "not an integer", f"task_id {quoted(value)} is not a task id: an integer 0..{MAX_TASK_ID}"
-        )
+        raise InvalidCell("task_id", "not an integer", say(NOT_A_TASK_ID, cell=quoted(value), max=MAX_TASK_ID))
     return str(int(text))
 
 
@@ -142,17 +151,9 @@ def _check_pairs(row: int, values: Mapping[str, str], body: CallBody, halves: It
     half, is the run's own affair. *halves* are the pairs each way round: ``(src_ak, src_sk), (src_sk, src_ak)``."""
     for half, other in halves:
         if other not in body and half in body and values.get(half):
-            where, fill = (
-                ("its cell is empty", f"fill {other}")
-                if other in values
-                else (f"the manifest has no {other} column", f"add a {other} column")
-            )
-            raise InvalidCell(
-                other,
-                "missing",
-                f"row {row} has {half} but no {other} ({where}, and {DEFAULT_ENV_PREFIX}{other.upper()} is "
-                f"not set): a key pair is sent whole or not at all; {fill}, or empty {half}",
-            )
+            template = HALF_A_PAIR if other in values else HALF_A_PAIR_NO_COLUMN
+            variable = DEFAULT_ENV_PREFIX + other.upper()
+            raise InvalidCell(other, "missing", say(template, row=row, half=half, other=other, variable=variable))
 
 
 _LOW64 = (1 << 64) - 1
@@ -377,6 +378,6 @@ class Planner:
             raise InvalidCell("region", "missing", REGION_MISSING)
         problem = region_problem(region)
         if problem:
-            raise InvalidCell("region", "not a region id", f"region {problem}")
+            raise InvalidCell("region", "not a region id", say(BAD_REGION, problem=problem))
         if len(self._good_regions) < 1024:
             self._good_regions.add(region)

@@ -22,6 +22,7 @@ from typing import Protocol
 import aiohttp
 
 from bulkretry.errors import BulkRetryError, LoginRefused, LoginUnavailable
+from bulkretry.i18n.messages import SOURCE_AGENCY
 from bulkretry.masking import mask, redact_credentials
 from bulkretry.oms import signer
 from bulkretry.oms.credentials import AkSk, Credentials, EcsAgency, IamPassword, Token
@@ -361,7 +362,7 @@ class AgencyAuth:
         self,
         key: TemporaryKey,
         *,
-        source: str = "ECS metadata (agency)",
+        source: str = SOURCE_AGENCY,
         fetch: Callable[[], Awaitable[TemporaryKey]] | None = None,
         clock: Callable[[], float] = time.time,
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),

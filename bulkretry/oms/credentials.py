@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from bulkretry.errors import ConfigError, CredentialsError
+from bulkretry.i18n.messages import SOURCE_AGENCY, SOURCE_ENV, SOURCE_IAM, SOURCE_TOKEN_FILE, SOURCE_TOKEN_OPTION, say
 from bulkretry.masking import mask
 
 __all__ = [
@@ -63,7 +64,7 @@ class AkSk:
     sk: str
     security_token: str | None = None
     #: Where the keys came from, for the run's summary (never a secret).
-    source: str = _aside("environment (HUAWEICLOUD_SDK_AK)")
+    source: str = _aside(say(SOURCE_ENV, name="HUAWEICLOUD_SDK_AK"))
     #: The project and region the source gives as defaults (a credentials file, a KooCLI profile).
     project_id: str | None = _aside()
     region: str | None = _aside()
@@ -79,7 +80,7 @@ class Token:
     """A ready IAM token, sent as ``X-Auth-Token``."""
 
     token: str
-    source: str = _aside(f"environment ({ENV_TOKEN})")
+    source: str = _aside(say(SOURCE_ENV, name=ENV_TOKEN))
     project_id: str | None = _aside()
     region: str | None = _aside()
 
@@ -95,7 +96,7 @@ class IamPassword:
     user: str
     domain: str
     password: str
-    source: str = _aside(f"IAM password ({ENV_IAM_USER})")
+    source: str = _aside(say(SOURCE_IAM, where=ENV_IAM_USER))
     project_id: str | None = _aside()
     region: str | None = _aside()
 
@@ -108,7 +109,7 @@ class EcsAgency:
     """The ECS's agency: temporary AK/SK and a security token from the metadata service (``169.254.169.254``),
     fetched when the run starts and again before they expire (:mod:`bulkretry.oms.metadata`)."""
 
-    source: str = "ECS metadata (agency)"
+    source: str = SOURCE_AGENCY
     project_id: str | None = None
     region: str | None = None
 
@@ -241,18 +242,18 @@ def _given_token(options: CredentialOptions) -> tuple[str, str]:
     value = _option(options.token, "--token", secret=True)
     path = options.token_file
     if value or not path:
-        return value, "--token"
+        return value, SOURCE_TOKEN_OPTION
     text = check_setting(
         _read_secret_file(path, "token"), f"the token file {path!r}", secret=True, error=CredentialsError
     )
-    return text, f"--token-file {path}"
+    return text, say(SOURCE_TOKEN_FILE, path=path)
 
 
 def _token(env: Mapping[str, str], options: CredentialOptions) -> Token | None:
     """A token from the options, else from ``$OMS_AUTH_TOKEN``."""
     value, source = _given_token(options)
     if not value:
-        value, source = _first(env, ENV_TOKEN), f"environment ({ENV_TOKEN})"
+        value, source = _first(env, ENV_TOKEN), say(SOURCE_ENV, name=ENV_TOKEN)
     if value:
         return Token(value, source)
     if options.auth == "token":
@@ -264,7 +265,7 @@ def _aksk(env: Mapping[str, str], options: CredentialOptions) -> AkSk | None:
     """Keys from the SDK's environment variables (no option gives keys: they would show in the process list)."""
     ak, sk = _first(env, *ENV_AK), _first(env, *ENV_SK)
     if ak and sk:
-        return AkSk(ak, sk, _first(env, ENV_SECURITY_TOKEN) or None, f"environment ({_first_name(env, *ENV_AK)})")
+        return AkSk(ak, sk, _first(env, ENV_SECURITY_TOKEN) or None, say(SOURCE_ENV, name=_first_name(env, *ENV_AK)))
     if ak or sk:
         missing = " and ".join(
             f"{names[0]} (or {names[1]})" for names, value in ((ENV_AK, ak), (ENV_SK, sk)) if not value
@@ -290,7 +291,7 @@ def _iam_password(env: Mapping[str, str], options: CredentialOptions) -> IamPass
     if user and password:
         endpoint = (options.iam_endpoint or "").strip() or _first(env, ENV_IAM_ENDPOINT) or DEFAULT_IAM_ENDPOINT
         where = "--iam-user" if (options.iam_user or "").strip() else ENV_IAM_USER
-        return IamPassword(endpoint.rstrip("/"), user, domain, password, f"IAM password ({where})")
+        return IamPassword(endpoint.rstrip("/"), user, domain, password, say(SOURCE_IAM, where=where))
     if user or options.auth == "password":
         raise CredentialsError(
             f"IAM password auth needs {ENV_IAM_USER} and {ENV_IAM_PASSWORD} (or {ENV_IAM_PASSWORD_FILE})"

@@ -28,6 +28,7 @@ from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
 
 from bulkretry.errors import ConfigError
+from bulkretry.i18n.messages import NOT_A_REGION_ID, REGION_EMPTY, say
 
 __all__ = [
     "ENDPOINT_FORM",
@@ -106,11 +107,8 @@ def region_problem(region: str) -> str:
     if REGION_MIN <= len(region) <= REGION_MAX and _REGION.fullmatch(region):
         return ""
     if not region:
-        return "the region is empty"
-    return (
-        f"{_shown(region)} is not a region id: a region id is {REGION_MIN}..{REGION_MAX} lower-case letters, "
-        "digits and inner dashes, e.g. cn-north-4 or ap-southeast-1"
-    )
+        return say(REGION_EMPTY)
+    return say(NOT_A_REGION_ID, region=_shown(region), low=REGION_MIN, high=REGION_MAX)
 
 
 def unknown_region(region: str) -> str:

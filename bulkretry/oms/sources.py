@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkretry.errors import CredentialsError
+from bulkretry.i18n.messages import SOURCE_FILE, SOURCE_PROFILE, SOURCE_PROFILE_AGENCY, say
 from bulkretry.oms.credentials import (
     ENV_AK,
     ENV_IAM_PASSWORD,
@@ -205,7 +206,7 @@ def credentials_file(env: Mapping[str, str]) -> tuple[AkSk | None, str | None]:
     sk = _value(values, "sk", where, secret=True)
     if ak and sk:
         token = _value(values, "security_token", where, secret=True) or None
-        return AkSk(ak, sk, token, f"credentials file {path}", project_id), project_id
+        return AkSk(ak, sk, token, say(SOURCE_FILE, path=path), project_id), project_id
     if ak or sk:
         raise CredentialsError(f"{where} has {'ak' if ak else 'sk'} but no {'sk' if ak else 'ak'}: give both")
     return None, project_id
@@ -279,7 +280,7 @@ def _profile_credentials(
             raise CredentialsError(
                 f"the {where} is in mode ecsAgency, but {ENV_NO_METADATA} is set: unset it, or {_OTHER_SOURCES}"
             )
-        return EcsAgency(f"ECS metadata (agency), as KooCLI profile {wanted!r} says", project_id, region)
+        return EcsAgency(say(SOURCE_PROFILE_AGENCY, profile=repr(wanted)), project_id, region)
     if mode.lower() != MODE_AKSK:
         raise CredentialsError(
             f"the {where} is in mode {_escaped(mode)}, which bulkretry cannot use (only AKSK and "
@@ -290,7 +291,7 @@ def _profile_credentials(
             f"the {where} is encrypted (authEncrypt), and only KooCLI can read its keys: {_OTHER_SOURCES}"
         )
     ak, sk, token = _profile_keys(profile, where, wanted)
-    return AkSk(ak, sk, token, f"KooCLI profile {wanted!r}", project_id, region)
+    return AkSk(ak, sk, token, say(SOURCE_PROFILE, profile=repr(wanted)), project_id, region)
 
 
 def koocli_profile(env: Mapping[str, str], name: str | None = None) -> AkSk | EcsAgency | None:

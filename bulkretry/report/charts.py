@@ -30,6 +30,7 @@ __all__ = [
     "outcome_colour",
     "outcome_donut",
     "outcome_label",
+    "outcome_word",
     "timeline_chart",
 ]
 
@@ -109,6 +110,12 @@ def outcome_label(outcome: str, lang: str = DEFAULT_LANG) -> str:
     """An outcome as the page writes it in *lang*: ``dry_run`` is "dry run"; an unknown one as it is."""
     label = _LABELS.get(outcome)
     return translation(lang).gettext(label) if label else outcome
+
+
+def outcome_word(outcome: str, lang: str) -> str:
+    """An outcome as the words people read name it: the csv's value in English (``dry_run``), the page's word in
+    any other language (``模拟运行``)."""
+    return outcome if lang == DEFAULT_LANG else outcome_label(outcome, lang)
 
 
 # -- charts ----------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from html import escape
 from typing import Any
 
+from bulkretry.i18n import DEFAULT_LANG
+from bulkretry.i18n.messages import translate
 from bulkretry.i18n.times import people_time
 from bulkretry.masking import looks_secret
 from bulkretry.records import RunSummary
@@ -22,8 +24,11 @@ __all__ = ["cut", "duration_text", "positive", "run_details", "show_value", "whe
 _ACTION_PARAMS = frozenset({"action", "target", "priority", "batch_size"})
 
 
-def run_details(s: RunSummary, params: Any, _: Callable[[str], str], tz: str | None = None) -> str:
-    """The "Run details" card: the run's facts beside its parameters (none that looks secret), its times in *tz*."""
+def run_details(
+    s: RunSummary, params: Any, _: Callable[[str], str], tz: str | None = None, lang: str = DEFAULT_LANG
+) -> str:
+    """The "Run details" card: the run's facts beside its parameters (none that looks secret), its times in *tz*,
+    where the credentials came from in *lang*."""
     facts: list[tuple[str, Any]] = [
         *action_facts(s, params, _),
         (_("manifest"), s.manifest),
@@ -45,8 +50,9 @@ def run_details(s: RunSummary, params: Any, _: Callable[[str], str], tz: str | N
         ),
         (_("run folder"), s.out_dir or "—"),
     ]
-    if s.credentials_source:  # names a variable, file or profile: shown as it is, in every language
-        facts.append((_("credentials"), _Html(f'<span class="mono">{escape(s.credentials_source)}</span>')))
+    if s.credentials_source:  # the source in words, the variable, file or profile it names as it is
+        source = translate(s.credentials_source, lang)
+        facts.append((_("credentials"), _Html(f'<span class="mono">{escape(source)}</span>')))
     if s.learned_rates:
         facts.append((_("learned rates"), ", ".join(f"{k}: {v:g}/s" for k, v in s.learned_rates.items())))
     if s.source_run:

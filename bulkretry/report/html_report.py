@@ -273,7 +273,7 @@ class HtmlReport(TextFileReport):
                     _failed_objects(self.failed_objects, self.story_rows, _) + _table(self.not_ok, len(self._table), _),
                     "rows",
                 ),
-                _section(_("Run details"), run_details(s, details.get("params"), _, self.tz), "details"),
+                _section(_("Run details"), run_details(s, details.get("params"), _, self.tz, lang), "details"),
                 "<footer>"
                 + _(
                     "Written by bulkretry {version} on {when}. This page is self-contained and makes no "

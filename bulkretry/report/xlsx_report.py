@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import IO
@@ -25,6 +24,7 @@ from typing import IO
 from bulkretry.i18n import DEFAULT_LANG, N_, translation
 from bulkretry.i18n.times import people_time
 from bulkretry.records import RunSummary
+from bulkretry.report.charts import outcome_word
 from bulkretry.report.common import TRIGGER_STARTS, Value, finite, neutralise, sync_close
 from bulkretry.report.labels import action_facts
 from bulkretry.report.verdict import WHY_SET_ASIDE
@@ -152,8 +152,8 @@ class XlsxReport:
 
 
 def _write_summary(book: StreamingWorkbook, summary: RunSummary, lang: str, tz: str | None) -> None:
-    """The Summary sheet, in *lang*: its labels and headings are words; the values, outcomes and codes are data;
-    its times in *tz*."""
+    """The Summary sheet, in *lang*: its labels, headings and outcome words are words; the values and codes are
+    data; its times in *tz*."""
     _ = translation(lang).gettext
     ws = book.add_sheet(_("Summary"), widths=(24, 48))
     data = summary.as_dict()
@@ -174,18 +174,26 @@ def _write_summary(book: StreamingWorkbook, summary: RunSummary, lang: str, tz: 
             _("; error code {codes}").format(codes=", ".join(source["error_codes"])) if source["error_codes"] else ""
         )
         ws.write_row(
-            (_("rerun rows"), _cell(_("outcome {outcomes}").format(outcomes=", ".join(source["only"])) + codes))
+            (
+                _("rerun rows"),
+                _cell(
+                    _("outcome {outcomes}").format(outcomes=", ".join(outcome_word(o, lang) for o in source["only"]))
+                    + codes
+                ),
+            )
         )
-    _write_counts(ws, summary, _)
+    _write_counts(ws, summary, lang)
 
 
-def _write_counts(ws: Worksheet, summary: RunSummary, _: Callable[[str], str]) -> None:
-    """The rows by outcome (a row set aside says why it was not called), then the failing rows by error code."""
+def _write_counts(ws: Worksheet, summary: RunSummary, lang: str) -> None:
+    """The rows by outcome in *lang*'s words (a row set aside says why it was not called), then the failing rows by
+    error code."""
+    _ = translation(lang).gettext
     ws.write_row(())
     ws.write_row((_("outcome"), _("rows")), style=BOLD)
     for outcome, count in summary.by_outcome.items():
         why = WHY_SET_ASIDE.get(outcome)
-        ws.write_row((_cell(outcome), count, *((_(why).strip(),) if why else ())))
+        ws.write_row((_cell(outcome_word(outcome, lang)), count, *((_(why).strip(),) if why else ())))
     ws.write_row(())
     ws.write_row((_("error_code"), _("rows")), style=BOLD)
     for code, count in summary.tally().errors:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from bulkretry.defaults import DEFAULT_CONCURRENCY, DEFAULT_RATE
 from bulkretry.errors import ApiError, ConfigError, LoginRefused, LoginUnavailable, TransportError
+from bulkretry.i18n.messages import NO_READABLE_STATUS, REGIONS_BY_ENDPOINT, REGIONS_OVERRIDDEN, STATUS_IN_WORDS, say
 from bulkretry.manifest.plan import RowPlan
 from bulkretry.oms.actions import Action
 from bulkretry.oms.auth import Authenticator, authenticator_for
@@ -124,14 +125,14 @@ def check_regions(prepared: PreparedRun, scope: CallScope) -> RegionCheck:
     first unknown one, where it came from, and the closest region. Not checked: any region under ``--endpoint``
     (the endpoint says where calls go) and a region the SDK's variable points elsewhere."""
     if prepared.settings.target.endpoint:
-        return RegionCheck((), "regions not checked: --endpoint gives the endpoint")
+        return RegionCheck((), say(REGIONS_BY_ENDPOINT))
     overridden = [r for r in scope.regions if override_for(r, prepared.region_endpoints) is not None]
     checked = tuple(r for r in scope.regions if r not in overridden)
     for region in checked:
         problem = unknown_region(region)
         if problem:
             raise ConfigError(f"{_region_source(prepared, scope, region)}: {problem} (nothing was called)")
-    note = f"not checked, the endpoint set by the SDK's variable: {', '.join(overridden)}" if overridden else ""
+    note = say(REGIONS_OVERRIDDEN, names=", ".join(overridden)) if overridden else ""
     return RegionCheck(checked, note)
 
 
@@ -336,8 +337,8 @@ class _Lookups:
             return Lookup(row, target_id, FAILED, str(exc))
         status = status_of(found)
         if status is None:
-            return Lookup(row, target_id, UNKNOWN, "no readable status")
-        shown = f"status {status} ({status_name(status, target=self.action.target)})"
+            return Lookup(row, target_id, UNKNOWN, say(NO_READABLE_STATUS))
+        shown = say(STATUS_IN_WORDS, status=f"{status} ({status_name(status, target=self.action.target)})")
         if not self.action.accepts(status):
             return Lookup(row, target_id, SKIP, shown)
         code = fix_first(self.action, found, plan.body, call_anyway=self.call_anyway)  # the run's own rule
