@@ -298,7 +298,8 @@ def _answers_capped() -> Iterator[None]:
     for the block."""
     import requests.sessions
 
-    made = requests.sessions.default_hooks
+    # Typed here: older requests stubs (the ones pip picks on Python 3.9) leave default_hooks unannotated.
+    made: Callable[[], dict[str, list[Callable[..., Any]]]] = requests.sessions.default_hooks
 
     def hooks() -> dict[str, list[Callable[..., Any]]]:
         chosen = made()
