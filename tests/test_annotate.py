@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bulkretry.manifest import annotate_xlsx
+from bulkretry.manifest import annotate_xlsx, package
 from bulkretry.manifest.annotate import ANNOTATION_COLUMNS, OUTCOME_COLOURS, Annotated, write_annotated
 from bulkretry.manifest.read import iter_rows, open_manifest
 from bulkretry.masking import MASKED, mask
@@ -272,7 +272,7 @@ def test_xlsm_stays_xlsm_with_its_macros(workbook: Path, tmp_path: Path) -> None
 def test_big_workbook_is_skipped_with_a_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Above XLSX_MAX_ROWS rows no annotated.xlsx is written (nor left half-written), and the reason says why."""
     monkeypatch.setattr(annotate_xlsx, "XLSX_MAX_ROWS", 10)
-    monkeypatch.setattr(annotate_xlsx, "_SCAN_CHUNK", 64)  # <row> tags cut across chunks are counted once
+    monkeypatch.setattr(package, "_SCAN_CHUNK", 64)  # <row> tags cut across chunks are counted once
     info = open_manifest(SAMPLES / "manifest.xlsx")  # 14 rows
     stale = tmp_path / "annotated.xlsx"
     stale.write_bytes(b"an earlier session's")

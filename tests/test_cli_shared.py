@@ -1,4 +1,4 @@
-"""The pieces the commands share: add_command, the `sim` options read into SimConfig, excel.damaged."""
+"""The pieces the commands share: add_command, the `sim` options read into SimConfig, package.damaged."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 from bulkretry.cli import build_parser
 from bulkretry.cli.common import HelpFormatter, add_command
-from bulkretry.manifest.excel import damaged
+from bulkretry.manifest.package import damaged
 
 
 def test_add_command_keeps_the_description_as_written() -> None:

@@ -1,5 +1,6 @@
-"""Hostile spreadsheets: a few KB that declare millions of cells, a hidden first sheet, error values, and ids a
-spreadsheet stored as numbers and lost digits of; read by ``bulkretry validate`` through the real readers.
+"""Hostile spreadsheets: a few KB that declare millions of cells (or of shared strings), a hidden first sheet,
+error values, and ids a spreadsheet stored as numbers and lost digits of; read by ``bulkretry validate`` through
+the real readers.
 
 The files under ``tests/data/libreoffice/`` were saved by LibreOffice 7.4 (see ``tests/data/README.md``)."""
 
@@ -8,15 +9,19 @@ from __future__ import annotations
 import json
 import lzma
 import os
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
+from openpyxl.styles import Font
 
-from bulkretry.manifest.excel import MAX_EXACT_INTEGER, NotAnId, cell_text
+from bulkretry.manifest.excel import MAX_EXACT_INTEGER, MAX_XLSX_CELLS, NotAnId, cell_text
 from bulkretry.manifest.extent import MAX_ODS_ELEMENTS, MAX_SHEET_CELLS
+from bulkretry.manifest.package import MAX_SHARED_STRINGS
 from tests.clitools import PROJECT, run_cli
 
 DATA = Path(__file__).parent / "data" / "libreoffice"
@@ -36,12 +41,17 @@ def validate(manifest: Path, *extra: str) -> tuple[int, str, str]:
 
 def rewritten_ods(source: Path, target: Path, old: str, new: str) -> Path:
     """A copy of the .ods *source* with *old* in its content.xml replaced by *new* (every other part as it was)."""
+    return rewritten_part(source, target, "content.xml", re.escape(old.encode()), new)
+
+
+def rewritten_part(source: Path, target: Path, part: str, pattern: bytes, new: str) -> Path:
+    """A copy of the zipped *source* with what the regex *pattern* matches in its *part* replaced by *new*."""
     with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
         for item in original.infolist():
             data = original.read(item.filename)
-            if item.filename == "content.xml":
-                assert old.encode() in data
-                data = data.replace(old.encode(), new.encode())
+            if item.filename == part:
+                assert re.search(pattern, data, re.DOTALL), (part, pattern)
+                data = re.sub(pattern, lambda _: new.encode(), data, flags=re.DOTALL)
             copy.writestr(item, data)
     return target
 
@@ -195,3 +205,60 @@ def test_an_ods_without_its_content_is_named_damaged(tmp_path: Path) -> None:
                 archive.writestr("content.xml", content)
         code, out, err = validate(path)
         assert code == 2 and f"{name}: is damaged or not an OpenDocument spreadsheet" in err, (out, err)
+
+
+def xlsx_with_rows(target: Path, rows: str) -> Path:
+    """A workbook openpyxl saved with its first sheet's rows replaced by the XML *rows* (cells written inline;
+    ``s="1"`` is a bold style)."""
+    template = target.with_name(f"template-{target.name}")
+    book = Workbook()
+    book.active["A1"] = "group_id"
+    book.active["A1"].font = Font(bold=True)
+    book.save(template)
+    return rewritten_part(template, target, "xl/worksheets/sheet1.xml", rb"<sheetData>.*</sheetData>", rows)
+
+
+def inline(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+def test_an_xlsx_with_a_styled_empty_cell_at_xfd_on_every_row_reads_as_its_values(tmp_path: Path) -> None:
+    """A formatted column far to the right (a styled empty cell in XFD, the 16,384th, on each of 20,000 rows)
+    pads no row out to it: the rows read as their one value each, as from a sheet without the style."""
+    rows = "".join(
+        f'<row r="{n}">{inline(f"A{n}", "group_id" if n == 1 else f"tg-{n}")}<c r="XFD{n}" s="1"/></row>'
+        for n in range(1, 20_002)
+    )
+    code, out, err = validate(xlsx_with_rows(tmp_path / "styled.xlsx", f"<sheetData>{rows}</sheetData>"))
+    assert code == 0 and "20000 rows" in out and "20000 to call" in out, (out, err)
+
+
+def test_an_xlsx_with_a_value_at_xfd_on_every_row_is_refused_by_its_cells(tmp_path: Path) -> None:
+    """A header and 1,300 rows with a value in column XFD: each row becomes 16,384 cells, and the sheet more than
+    the limit's by row 1,222: exit 2 naming the file, the row and the limit, in bounded memory."""
+    rows = "".join(
+        f'<row r="{n}">{inline(f"A{n}", "group_id" if n == 1 else f"tg-{n}")}'
+        f"{inline(f'XFD{n}', 'note' if n == 1 else 'far')}</row>"
+        for n in range(1, 1_302)
+    )
+    wide = xlsx_with_rows(tmp_path / "wide.xlsx", f"<sheetData>{rows}</sheetData>")
+    assert wide.stat().st_size < 64 * 1024
+    code, err, peak = validate_in_child(wide)
+    assert code == 2, err
+    assert "wide.xlsx" in err and f"more than {MAX_XLSX_CELLS:,} cells" in err, err
+    assert f"row {1 + MAX_XLSX_CELLS // 16_384 + 1}" in err, err  # the header's row, read apart, is not counted
+    assert peak < RSS_CEILING_MB, f"peak RSS {peak} MB"
+
+
+@pytest.mark.slow
+def test_an_xlsx_of_too_many_shared_strings_is_refused_before_openpyxl_loads_them(tmp_path: Path) -> None:
+    """A LibreOffice workbook given 1,000,001 distinct shared strings (openpyxl would keep them all, about 300 MB):
+    they are counted as the part is inflated and refused at the limit, exit 2 naming the file and the limit, the
+    child's peak memory far below what loading them takes."""
+    strings = "".join(f"<si><t>{n:x}</t></si>" for n in range(MAX_SHARED_STRINGS + 1))
+    source = DATA / "lo-group-ids.xlsx"
+    crowded = rewritten_part(source, tmp_path / "strings.xlsx", "xl/sharedStrings.xml", rb"<si>.*</si>", strings)
+    code, err, peak = validate_in_child(crowded)
+    assert code == 2, err
+    assert "strings.xlsx" in err and f"more than {MAX_SHARED_STRINGS:,} different texts" in err, err
+    assert peak < 150, f"peak RSS {peak} MB"

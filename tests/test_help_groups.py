@@ -10,8 +10,9 @@ from bulkretry.cli import build_parser
 from bulkretry.cli.run_options import GROUPS
 from tests.clitools import run_cli
 
-#: The groups argparse and the config file add on every command (help; --config and --config-profile).
-NOT_OURS = {"options", "settings", "positional arguments"}
+#: The groups argparse and the config file add on every command (help; --config and --config-profile). Python
+#: 3.9's argparse names the help's group "optional arguments", 3.10's "options".
+NOT_OURS = {"options", "optional arguments", "settings", "positional arguments"}
 
 
 def command(name: str) -> argparse.ArgumentParser:

@@ -9,7 +9,6 @@ is filled in and coloured by outcome. The whole workbook is held in memory, so o
 
 from __future__ import annotations
 
-import re
 import warnings
 import xml.etree.ElementTree as ET
 import zipfile
@@ -31,6 +30,7 @@ from bulkretry.manifest.annotate_common import (
 )
 from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.manifest.excel import cell_text
+from bulkretry.manifest.package import ROW_TAG, count_tags, parts_of_type
 from bulkretry.masking import MASKED, MASKED_COLUMNS, SECRET_COLUMNS, masked_text
 from bulkretry.records import RowResult, RunSummary
 from bulkretry.report.common import neutralise, sync_close
@@ -42,9 +42,7 @@ _LEGEND = (
     "bulkretry: rows are coloured by outcome. Green: succeeded. Red: failed. Amber: invalid, "
     "interrupted. Grey: duplicate, skipped, dry_run. Secret columns show ***, access keys are masked."
 )
-_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
-_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")  # <row ...>, also with a prefix (<x:row>)
-_SCAN_CHUNK = 1 << 20
+_WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 _WIDTHS = {"outcome": 12, "error_code": 18, "error_msg": 60, "request_id": 38}
 
 
@@ -211,37 +209,18 @@ def _add_columns(ws: Any, top: int, width: int, slots: list[int]) -> None:
 
 
 def _stored_rows(path: str, limit: int) -> int:
-    """The rows stored in all the workbook's sheets (openpyxl loads them all), counted up to ``limit + 1``.
-
-    The sheets' XML is scanned for ``<row`` tags as it is decompressed: well under a second for 200,000 rows,
-    where parsing them (openpyxl read-only) takes half a minute.
-    """
+    """The rows stored in all the workbook's sheets (openpyxl loads them all), counted up to ``limit + 1`` by a
+    byte scan of their XML: well under a second for 200,000 rows, where parsing them takes half a minute."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            parts = []
-            if "[Content_Types].xml" in names:
-                types = ET.fromstring(archive.read("[Content_Types].xml"))
-                parts = [
-                    override.get("PartName", "").lstrip("/")
-                    for override in types.iter(f"{_TYPES}Override")
-                    if "worksheet" in override.get("ContentType", "")
-                ]
-            parts = [part for part in parts if part in names] or sorted(
-                name for name in names if name.startswith("xl/worksheets/") and name.endswith(".xml")
+            parts = parts_of_type(archive, _WORKSHEET_TYPE) or sorted(
+                name for name in archive.namelist() if name.startswith("xl/worksheets/") and name.endswith(".xml")
             )
             count = 0
             for part in parts:
-                with archive.open(part) as xml:
-                    tail = b""
-                    while chunk := xml.read(_SCAN_CHUNK):
-                        data = tail + chunk
-                        cut = data.rfind(b"<")  # a tag may go on in the next chunk: keep it for then
-                        count += len(_ROW_TAG.findall(data, 0, cut))
-                        tail = data[cut:]
-                        if count > limit:
-                            return count
-                    count += len(_ROW_TAG.findall(tail))
+                count += count_tags(archive, part, ROW_TAG, limit - count)
+                if count > limit:
+                    break
             return count
     except (zipfile.BadZipFile, ET.ParseError, KeyError, EOFError, zlib.error) as exc:
         raise Skip(f"the workbook cannot be read again ({type(exc).__name__}: {exc})") from None

@@ -21,27 +21,24 @@ from bulkretry.manifest.columns import (
     row_values,
     sheet_header,
 )
+from bulkretry.manifest.package import check_package, not_a_workbook
 
 __all__ = [
     "MAX_EXACT_INTEGER",
-    "MAX_PACKAGE_BYTES",
-    "MAX_PART_RATIO",
+    "MAX_XLSX_CELLS",
     "NotAnId",
     "cell_text",
-    "check_package",
-    "damaged",
     "error_value",
     "iter_xlsx",
     "open_xlsx",
 ]
 
-#: The most a workbook's parts may inflate to, all together (what their zip entries declare): a bigger
-#: workbook, or a "zip bomb" of a few MB that inflates to gigabytes, is refused before anything is read.
-MAX_PACKAGE_BYTES = 512 * 1024 * 1024
-#: The most a part larger than ``_RATIO_FROM`` bytes may inflate per compressed byte: real sheet XML
-#: compresses 5-50 times, runs of one byte (a bomb's filler) about 1000 times.
-MAX_PART_RATIO = 250
-_RATIO_FROM = 8 * 1024 * 1024
+#: The most cells a sheet of an ``.xlsx`` manifest may become when read, each row as wide as its last value
+#: (styled empty cells after it are free): twenty million, e.g. a million rows of 20 columns, about two minutes of
+#: openpyxl's reading. A sheet read a row at a time takes no more memory for more cells, only time; a bigger one is
+#: a ``.csv`` (read ten times faster). A few KB of XML with a value far to the right of every row reaches this
+#: within a second.
+MAX_XLSX_CELLS = 20_000_000
 
 _SCAN_CHUNK = 1 << 20  # bytes of a sheet's XML scanned at a time for formulas
 _FORMULA_ELEMENT = re.compile(rb"[<:]f[\s>/]")  # <f>, <f t="shared" …/>, <x:f>
@@ -87,44 +84,6 @@ def error_value(text: str) -> NotAnId:
     return NotAnId(text, "error value", ERROR_VALUE, FIX_FORMULA)
 
 
-def damaged(path: str, kind: str, exc: Exception, fix: str) -> ManifestError:
-    """The error for the file at *path* that its reader could not open as *kind* (an Excel workbook, ...):
-    the reader's own reason (*exc*), then *fix*."""
-    return ManifestError(f"is damaged or not {kind} ({type(exc).__name__}: {exc}); {fix}", path=path)
-
-
-def _not_a_workbook(path: str, exc: Exception) -> ManifestError:
-    return damaged(path, "an Excel workbook", exc, "open it in Excel and save it again as .xlsx, or save it as .csv")
-
-
-def check_package(path: str) -> None:
-    """Refuse a workbook whose zip entries declare more than :data:`MAX_PACKAGE_BYTES` in all, or a large
-    part inflating more than :data:`MAX_PART_RATIO` times: read from the zip's directory, nothing inflated.
-    (Python's zip reader never gives more than an entry declares, so the declared sizes bound the reading.)"""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _not_a_workbook(path, exc) from None
-    total = sum(entry.file_size for entry in entries)
-    if total > MAX_PACKAGE_BYTES:
-        raise ManifestError(
-            f"inflates to {total:,} bytes of XML, over the limit of {MAX_PACKAGE_BYTES // 2**20} MB for a workbook: "
-            "save the manifest as .csv (read in constant memory), or split it into smaller workbooks",
-            path=path,
-        )
-    for entry in entries:
-        if entry.file_size > _RATIO_FROM and entry.file_size > MAX_PART_RATIO * max(entry.compress_size, 1):
-            raise ManifestError(
-                f"part {quoted(entry.filename)} would inflate from {entry.compress_size:,} to {entry.file_size:,} "
-                f"bytes, more than {MAX_PART_RATIO} times: a workbook that is mostly one repeated byte (a zip "
-                "bomb?) is refused; open it in Excel and save it again, or save the manifest as .csv",
-                path=path,
-            )
-
-
 def _load_workbook(path: str, *, data_only: bool = True) -> Any:
     from openpyxl import load_workbook
 
@@ -134,7 +93,7 @@ def _load_workbook(path: str, *, data_only: bool = True) -> Any:
             warnings.simplefilter("ignore")  # openpyxl warns about features it drops; we only read values
             return load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
     except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, ValueError…) for damaged files
-        raise _not_a_workbook(path, exc) from None
+        raise not_a_workbook(path, exc) from None
 
 
 def _pick_sheet(path: str, workbook: Any, sheet: str | None) -> Any:
@@ -200,9 +159,13 @@ def cell_text(value: Any, number_format: str | None) -> str:
 
 
 def _sheet_rows(path: str, worksheet: Any, min_row: int = 1) -> Iterator[tuple[int, list[str]]]:
-    """``(row number, cell texts)`` for every row from *min_row*, blank ones included."""
-    rows = iter(worksheet.iter_rows(min_row=min_row))
+    """``(row number, cell texts)`` for every row from *min_row*, blank ones included, each up to its last value.
+    Raises ManifestError past :data:`MAX_XLSX_CELLS` cells."""
+    from openpyxl.cell.read_only import EMPTY_CELL  # the cell openpyxl pads a row with, one object for all
+
+    rows = iter(_rows_to_last_value(worksheet, min_row))
     row = min_row - 1
+    cells_read = 0
     while True:
         row += 1
         try:
@@ -213,7 +176,41 @@ def _sheet_rows(path: str, worksheet: Any, min_row: int = 1) -> Iterator[tuple[i
             raise ManifestError(
                 f"cannot be read ({type(exc).__name__}: {exc}); open it in Excel and save it again", path=path, row=row
             ) from None
-        yield row, [_text_of(cell) for cell in cells]
+        cells_read += len(cells)
+        if cells_read > MAX_XLSX_CELLS:
+            raise _too_many_cells(path, worksheet.title, row)
+        yield row, ["" if cell is EMPTY_CELL else _text_of(cell) for cell in cells]
+
+
+def _too_many_cells(path: str, sheet: str, row: int) -> ManifestError:
+    return ManifestError(
+        f"sheet {sheet!r} holds more than {MAX_XLSX_CELLS:,} cells by this row (each row as wide as its last "
+        "value), over the limit for an .xlsx manifest: save it as .csv (read ten times faster), or split it",
+        path=path,
+        row=row,
+    )
+
+
+def _rows_to_last_value(worksheet: Any, min_row: int) -> Iterator[Any]:
+    """The worksheet's rows from *min_row* (openpyxl's read-only cells), each ending at its last value.
+
+    openpyxl pads each row with empty cells up to its last cell, even one that holds only a style: a styled cell
+    in column XFD on every row (a formatted column, or a hostile file) makes 16,384 cells of each. The row is cut
+    first, from the few cells parsed from its XML, by wrapping the method that pads it (its private
+    ``_get_row``); an openpyxl without it pads as it does, and :data:`MAX_XLSX_CELLS` still bounds the reading."""
+    pad = getattr(worksheet, "_get_row", None)
+    if pad is not None:
+
+        def cut(parsed: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+            end = len(parsed)
+            while end and parsed[end - 1].get("value") is None:
+                end -= 1
+            return pad(parsed[:end], *args, **kwargs)
+
+        worksheet._get_row = cut
+    worksheet.reset_dimensions()  # some writers store a wrong size; read what is really there
+    rows: Iterator[Any] = worksheet.iter_rows(min_row=min_row)
+    return rows
 
 
 def _text_of(cell: Any) -> str:
@@ -227,7 +224,6 @@ def open_xlsx(path: str, sheet: str | None) -> ManifestInfo:
     workbook = _load_workbook(path)
     try:
         worksheet = _pick_sheet(path, workbook, sheet)
-        worksheet.reset_dimensions()  # some writers store a wrong size; read what is really there
         header = sheet_header(path, worksheet.title, _sheet_rows(path, worksheet))
         hidden: tuple[str, ...] = ()
         if sheet is None:  # the hidden sheets passed over to reach this one, for the user to be told
@@ -244,7 +240,6 @@ def iter_xlsx(info: ManifestInfo) -> Iterator[RawRow]:
     workbook = _load_workbook(info.path)
     try:
         worksheet = _pick_sheet(info.path, workbook, info.sheet)
-        worksheet.reset_dimensions()
         records = _sheet_rows(info.path, worksheet, info.header_row + 1)
         if not _may_hold_formulas(worksheet):  # the usual sheet: one read
             yield from raw_rows(info, records)
@@ -252,9 +247,8 @@ def iter_xlsx(info: ManifestInfo) -> Iterator[RawRow]:
         # A formula stored without its value reads as None: a second read, in step, gives the formula text.
         formulas = _load_workbook(info.path, data_only=False)
         try:
-            sheet = formulas[worksheet.title]
-            sheet.reset_dimensions()
-            yield from _rows_with_formulas(info, records, sheet.iter_rows(min_row=info.header_row + 1))
+            formula_rows = _rows_to_last_value(formulas[worksheet.title], info.header_row + 1)
+            yield from _rows_with_formulas(info, records, formula_rows)
         finally:
             formulas.close()
     finally:
@@ -284,7 +278,9 @@ def _rows_with_formulas(
     width = len(info.columns)
     columns = info.columns
     for (row, cells), formula_cells in zip(records, formula_rows):
-        pairs = enumerate(zip(cells[:width], formula_cells))
+        # A row ends at its last value: a formula without one at the end is past the texts read.
+        texts = cells[:width] + [""] * (width - len(cells))
+        pairs = enumerate(zip(texts, formula_cells))
         missing = tuple(columns[index] for index, (text, cell) in pairs if cell.data_type == "f" and not text)
         if missing or not is_blank(cells):
             yield RawRow(row, row_values(info, row, cells, width), missing)

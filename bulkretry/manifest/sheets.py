@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 from bulkretry.errors import ManifestError
 from bulkretry.manifest.columns import ManifestInfo, RawRow, raw_rows, sheet_header
-from bulkretry.manifest.excel import cell_text, check_package, damaged, error_value
+from bulkretry.manifest.excel import cell_text, error_value
 from bulkretry.manifest.extent import check_cells, ods_cells, xls_cells
+from bulkretry.manifest.package import check_package, damaged
 
 __all__ = ["ENGINES", "iter_sheet", "open_sheet"]
 
