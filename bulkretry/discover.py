@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkretry.errors import ApiError, ConfigError
+from bulkretry.i18n import N_
 from bulkretry.oms.actions import GROUPS, TASKS
 from bulkretry.oms.client import MAX_PAGE_SIZE, OmsClient
 from bulkretry.report import neutralise
@@ -108,7 +109,7 @@ class Listing:
 LISTINGS: dict[str, Listing] = {
     GROUPS: Listing(
         target=GROUPS,
-        noun="task groups",
+        noun=N_("task groups"),
         collection="taskgroups",
         id_field="group_id",
         filters=("status",),
@@ -124,7 +125,7 @@ LISTINGS: dict[str, Listing] = {
     ),
     TASKS: Listing(
         target=TASKS,
-        noun="tasks",
+        noun=N_("tasks"),
         collection="tasks",
         id_field="id",
         filters=("status", "group_id"),

@@ -17,6 +17,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from bulkretry.cli.confirm import describe
 from bulkretry.cli.progress import Terminal, TerminalRun
 from bulkretry.i18n import translation
 from bulkretry.i18n.messages import SOURCE_ENV, SOURCE_PROFILE_AGENCY, say, translate
@@ -24,10 +25,11 @@ from bulkretry.i18n.times import Locale
 from bulkretry.manifest.body import CallSpec
 from bulkretry.manifest.excel import error_value
 from bulkretry.manifest.plan import Planner
-from bulkretry.oms.actions import ACTIONS
+from bulkretry.oms.actions import ACTIONS, GROUPS
 from bulkretry.records import Outcome, RowResult
 from bulkretry.report import write_reports
 from bulkretry.report.html_details import run_details
+from bulkretry.run.preflight import CallScope, Place
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import child_env, child_run_argv, run_cli, use_sim_credentials
 from tests.test_html_report import result, summary_of
@@ -246,3 +248,39 @@ def test_the_xlsx_summary_sheet_in_chinese_has_no_english_of_ours(tmp_path: Path
     assert not ours(text, *data), (sorted(set(ours(text, *data))), text)
     machine = [c for row in book["Rows"].iter_rows(values_only=True) for c in row if isinstance(c, str)]
     assert "same project and group as row 2; called once" in machine
+
+
+def test_the_commands_around_a_run_speak_chinese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """report, merge, status and prune with --lang zh-CN, and the question before a big run: their lines in
+    Chinese, the numbers, paths and options as they are; English again without --lang."""
+    config = SimConfig(groups=6, failed_ratio=1.0, seed=5)
+    use_sim_credentials(monkeypatch, config)
+    run = tmp_path / "runs" / "shard"
+    with SimulatorThread(config) as sim_thread:
+        ids = [g["group_id"] for g in sim_thread.simulator.state.list(status=5, offset=0, limit=100)[1]]
+        manifest = tmp_path / "m.csv"
+        manifest.write_text("group_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
+        code, out, err = run_cli(
+            "run", str(manifest), "--endpoint", sim_thread.url, "--project-id", config.project_id,
+            "--out", str(run), "--yes", "--format", "csv", "--shard", "0/1",
+        )  # fmt: skip
+        assert code == 0, out + err
+    merged = tmp_path / "merged"
+    said = {
+        "report": run_cli("report", str(run), "--lang", "zh-CN"),
+        "merge": run_cli("merge", str(run), "--out", str(merged), "--lang", "zh-CN", "--format", "csv"),
+        "status": run_cli("status", str(run), "--lang", "zh-CN"),
+        "prune": run_cli("prune", str(tmp_path / "runs"), "--keep", "0", "--lang", "zh-CN"),
+    }
+    expected = {"report": "已写入报告", "merge": "已合并", "status": "已完成", "prune": "将删除 1 个运行文件夹"}
+    for command, (code, out, err) in said.items():
+        assert code == 0 and expected[command] in out, (command, out, err)
+        words = ours(out + err, str(tmp_path), str(manifest), run.name, *(f"{n:02d}" for n in range(60)))
+        assert not words, (command, sorted(set(words)), out + err)
+    assert "rows done" in run_cli("status", str(run), "--lang", "en")[1]
+
+    scope = CallScope(ACTIONS["retry", GROUPS], 120, 3, (Place("p-0001", "cn-north-4", "https://oms", 2),))
+    question = describe(scope, translation("zh-CN").gettext)
+    assert "将调用 120 行" in question and "3 行不调用" in question, question
+    assert not ours(question, "p-0001", "cn-north-4", "https://oms", "OMS"), question
+    assert describe(scope).startswith("about to call OMS: --action retry on groups")

@@ -138,7 +138,8 @@ LANG_HELP = (
 
 
 def add_lang_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--lang``, on the commands that write what people read (run, rerun, report, demo, history, validate)."""
+    """``--lang``, on the commands that write what people read (run, rerun, report, demo, history, validate, merge,
+    status, prune, discover)."""
     p.add_argument("--lang", type=lang_type, default=None, metavar="zh-CN|en", help=LANG_HELP)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import TextIO
 
 from bulkretry.cli.common import add_command, add_lang_option, lang_of, non_negative_int
@@ -17,6 +18,7 @@ from bulkretry.cli.run_options import (
     add_unattended_options,
 )
 from bulkretry.errors import EXIT_OK
+from bulkretry.i18n import translation
 
 RESUME_HELP = """\
 Continue the run in DIR with the settings it started with, kept in its journal (the manifest and how to read
@@ -103,6 +105,7 @@ def add_status_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = add_command(sub, "status", "where a run stands, live or finished", STATUS_HELP)
     p.add_argument("run_dir", metavar="DIR", help="the folder of the run")
     p.add_argument("--json", action="store_true", help="print one JSON document: summary.json's keys plus state")
+    add_lang_option(p)
     p.set_defaults(handler=cmd_status)
 
 
@@ -115,26 +118,35 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.json:
         print(json.dumps(status.as_dict(), ensure_ascii=False), file=out)
         return EXIT_OK
+    from bulkretry.report.charts import outcome_word
+
+    lang = lang_of(args)
+    _ = translation(lang).gettext
     summary = status.summary
-    outcomes = " · ".join(f"{outcome} {n}" for outcome, n in summary.by_outcome.items())
-    eta = f" · about {_seconds(status.eta_s)} left" if status.eta_s is not None else ""
+    counts = " · ".join(f"{outcome_word(outcome, lang)} {n}" for outcome, n in summary.by_outcome.items())
+    outcomes = _(" ({outcomes})").format(outcomes=counts) if counts else ""
+    line = _("{run_id}: {state} · {done} of {total} rows done{outcomes} · {calls} calls · {rate} calls/s · {elapsed}")
+    eta = _(" · about {left} left").format(left=_seconds(status.eta_s, _)) if status.eta_s is not None else ""
     print(
-        f"{summary.run_id}: {status.state} · {status.done} of {status.total} rows done"
-        + (f" ({outcomes})" if outcomes else "")
-        + f" · {summary.calls} calls · {summary.achieved_rate:g} calls/s · {_seconds(status.elapsed_s)}{eta}",
+        line.format(
+            run_id=summary.run_id, state=_(status.state), done=status.done, total=status.total,
+            outcomes=outcomes, calls=summary.calls, rate=f"{summary.achieved_rate:g}",
+            elapsed=_seconds(status.elapsed_s, _),
+        )
+        + eta,
         file=out,
-    )
+    )  # fmt: skip
     return EXIT_OK
 
 
-def _seconds(seconds: float) -> str:
-    """A duration as people read it: ``42s``, ``3m 05s``, ``2h 07m``."""
+def _seconds(seconds: float, _: Callable[[str], str] = str) -> str:
+    """A duration as people read it: ``42s``, ``3m 05s``, ``2h 07m`` (``42秒``, ``3分05秒``, ``2小时07分``)."""
     whole = round(seconds)
     if whole < 60:
-        return f"{whole}s"
+        return _("{s}s").format(s=whole)
     if whole < 3600:
-        return f"{whole // 60}m {whole % 60:02d}s"
-    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+        return _("{m}m {s:02d}s").format(m=whole // 60, s=whole % 60)
+    return _("{h}h {m:02d}m").format(h=whole // 3600, m=whole % 3600 // 60)
 
 
 def add_prune_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -144,6 +156,7 @@ def add_prune_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     m.add_argument("--keep", type=non_negative_int, metavar="N", help="keep the N newest runs, remove the others")
     m.add_argument("--older-than", type=_age_type, metavar="AGE", help="remove the runs started over AGE ago")
     p.add_argument("--yes", action="store_true", help="remove them (without it: only list them)")
+    add_lang_option(p)
     p.set_defaults(handler=cmd_prune)
 
 
@@ -161,15 +174,19 @@ def cmd_prune(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from bulkretry.run.retention import plan_prune, remove_runs
 
+    _ = translation(lang_of(args)).gettext
     plan = plan_prune(Path(args.root), keep=args.keep, older_than=args.older_than)
     for folder, why in plan.live:
-        print(f"note: {folder} kept: {why}", file=err)
-    verb = "removing" if args.yes else "would remove"
+        print(_("note: {folder} kept: {why}").format(folder=folder, why=why), file=err)
+    removing = _("removing {path} (started {started} UTC)")
+    verb = removing if args.yes else _("would remove {path} (started {started} UTC)")
     for run in plan.remove:
-        print(f"{verb} {run.path} (started {run.started_at:%Y-%m-%d %H:%M} UTC)", file=out)
+        print(verb.format(path=run.path, started=f"{run.started_at:%Y-%m-%d %H:%M}"), file=out)
     if not args.yes:
-        print(f"{len(plan.remove)} run folders would be removed, {plan.kept} kept; add --yes to remove them", file=out)
+        would = _("{removed} run folders would be removed, {kept} kept; add --yes to remove them")
+        print(would.format(removed=len(plan.remove), kept=plan.kept), file=out)
         return EXIT_OK
     removed = remove_runs(plan)
-    print(f"{len(removed)} run folders removed, {plan.kept + len(plan.remove) - len(removed)} kept", file=out)
+    done = _("{removed} run folders removed, {kept} kept")
+    print(done.format(removed=len(removed), kept=plan.kept + len(plan.remove) - len(removed)), file=out)
     return EXIT_OK

@@ -37,15 +37,19 @@ def _cmd_merge(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pathlib import Path
 
     from bulkretry.cli.ending import summary_line
+    from bulkretry.i18n import translation
+    from bulkretry.i18n.messages import translate
     from bulkretry.i18n.times import Locale
     from bulkretry.report.common import run_action
     from bulkretry.run.merge import merge_runs
 
     lang = lang_of(args)
     result = merge_runs([Path(d) for d in args.shard_dirs], Path(args.out), args.format, Locale(lang, args.tz))
+    _ = translation(lang).gettext
     shards = ", ".join(str(shard.shard) for shard in sorted(result.shards, key=lambda s: s.shard.index))
-    print(f"merged shards {shards} of {result.summary.manifest} into {result.out_dir}", file=out)
+    merged = _("merged shards {shards} of {manifest} into {folder}")
+    print(merged.format(shards=shards, manifest=result.summary.manifest, folder=result.out_dir), file=out)
     print(summary_line(result.summary, result.files, lang, run_action(result.summary), args.tz), file=out)
     if result.summary.halted:
-        print(f"halted: {result.summary.halted}", file=err)
+        print(_("halted: {why}").format(why=translate(result.summary.halted, lang)), file=err)
     return result.exit_status

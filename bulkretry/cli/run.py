@@ -348,12 +348,12 @@ def cmd_rerun(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return _stoppable(args, out, err, body)
 
 
-def _confirmed(prepared: PreparedRun, signals: StopSignals, err: TextIO) -> bool:
+def _confirmed(prepared: PreparedRun, signals: StopSignals, err: TextIO, _: Callable[[str], str]) -> bool:
     """Whether a live run may start: at a terminal, a person's yes when it calls many rows or stops anything
-    (:mod:`bulkretry.cli.confirm`)."""
+    (:mod:`bulkretry.cli.confirm`), asked in the language of *_*."""
     from bulkretry.cli.confirm import confirmed
 
-    return confirmed(prepared, signals, err)
+    return confirmed(prepared, signals, err, _=_)
 
 
 def run_prepared(
@@ -380,7 +380,7 @@ def run_prepared(
     _ = translation(settings.output.lang).gettext
     if settings.checks.dry_run and not args.quiet:
         print(_("dry run, nothing is called; {call}").format(call=call_line(prepared, _)), file=err)
-    if not (settings.checks.dry_run or args.yes) and not _confirmed(prepared, signals, err):
+    if not (settings.checks.dry_run or args.yes) and not _confirmed(prepared, signals, err, _):
         print(_("bulkretry: not confirmed: nothing was called"), file=err)
         return EXIT_USAGE
     network = network_from(env, ca_bundle=args.ca_bundle, verify=settings.target.verify_tls)

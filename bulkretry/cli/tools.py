@@ -20,6 +20,7 @@ from bulkretry.cli.common import (
 from bulkretry.cli.run import Sourced, project_id_option
 from bulkretry.cli.run_options import add_auth_options, add_where_options
 from bulkretry.errors import EXIT_FAILED, EXIT_OK, UsageError
+from bulkretry.i18n import translation
 
 if TYPE_CHECKING:  # for annotations only: the commands import these lazily, so `bulkretry --help` stays fast
     from bulkretry.discover import Listing
@@ -75,17 +76,17 @@ def _cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from bulkretry.run.runner import rebuild_reports
 
-    result = rebuild_reports(Path(args.run_dir), args.format, lang_of(args), args.tz)
+    lang = lang_of(args)
+    result = rebuild_reports(Path(args.run_dir), args.format, lang, args.tz)
     from bulkretry.report.common import run_action
     from bulkretry.report.labels import action_words
 
+    _ = translation(lang).gettext
     ran = run_action(result.summary)
     action = "" if ran.is_default else f"{action_words(ran)} · "  # the default action's line is as it was
-    print(
-        f"{action}{result.summary.rows} rows · reports written: {', '.join(f.name for f in result.files)} in "
-        f"{result.out_dir}",
-        file=out,
-    )
+    line = _("{action}{rows} rows · reports written: {files} in {folder}")
+    files = ", ".join(f.name for f in result.files)
+    print(line.format(action=action, rows=result.summary.rows, files=files, folder=result.out_dir), file=out)
     return EXIT_OK
 
 
@@ -146,7 +147,6 @@ def _cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from pathlib import Path
 
     from bulkretry.history import history
-    from bulkretry.i18n import translation
     from bulkretry.report.labels import DEFAULT_ACTION_WORDS
 
     folders, out_dir = [Path(d) for d in args.run_dirs], Path(args.out) if args.out else None
@@ -211,6 +211,7 @@ def add_discover_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     _add_discover_what(p.add_argument_group("what"))
     add_auth_options(p)
+    add_lang_option(p)
     p.set_defaults(handler=_cmd_discover)
 
 
@@ -291,20 +292,22 @@ def _cmd_discover(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"{target} already exists; choose another --out (a manifest is never overwritten)")
     network = network_from(env, ca_bundle=args.ca_bundle, verify=not args.insecure)
     auth = authenticator_for(sourced.required(), timeout=args.timeout, network=network)
-    noun = asked.listing.noun
+    _ = translation(lang_of(args)).gettext
+    noun = _(asked.listing.noun)
     try:
         rows = asyncio.run(_listing(args, asked, where, auth, network))
     except (ApiError, TransportError) as exc:
-        print(f"bulkretry: error: listing the {noun} failed: {exc}", file=err)
+        print(_("bulkretry: error: listing the {noun} failed: {error}").format(noun=noun, error=exc), file=err)
         return EXIT_FAILED
     from bulkretry.discover import write_manifest
 
     count = write_manifest(target, asked.listing, rows)
-    print(
-        f"{count} {noun} in status {asked.status} · manifest: {target}"
-        + ("" if count else " (header only: nothing listed)"),
-        file=out,
+    line = (
+        _("{count} {noun} in status {status} · manifest: {path}")
+        if count
+        else _("0 {noun} in status {status} · manifest: {path} (header only: nothing listed)")
     )
+    print(line.format(count=count, noun=noun, status=asked.status, path=target), file=out)
     return EXIT_OK
 
 

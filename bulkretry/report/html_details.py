@@ -32,8 +32,8 @@ def run_details(
     facts: list[tuple[str, Any]] = [
         *action_facts(s, params, _),
         (_("manifest"), s.manifest),
-        (_("started"), when_text(s.started_at, tz)),
-        (_("finished"), when_text(s.finished_at, tz)),
+        (_("started at"), when_text(s.started_at, tz)),
+        (_("finished at"), when_text(s.finished_at, tz)),
         (_("duration"), duration_text(s.duration_s, _)),
         (_("rows"), f"{s.rows:,}"),
         (_("calls"), f"{s.calls:,}"),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkretry.errors import ConfigError, JournalError
+from bulkretry.i18n import N_
 from bulkretry.records import Outcome, RunSummary
 from bulkretry.run.journal import Journal, snapshot
 from bulkretry.run.rundir import require_run, run_journal
@@ -25,7 +26,7 @@ from bulkretry.run.summary import summarize
 
 __all__ = ["FINISHED", "INTERRUPTED", "RUNNING", "RunStatus", "run_status"]
 
-RUNNING, FINISHED, INTERRUPTED = "running", "finished", "interrupted"
+RUNNING, FINISHED, INTERRUPTED = N_("running"), N_("finished"), N_("interrupted")
 
 
 @dataclass(frozen=True)
