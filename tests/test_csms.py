@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from bulkretry.manifest import csvfile
 from bulkretry.manifest.body import CallSpec
+from bulkretry.manifest.read import may_hold, open_manifest
+from bulkretry.masking import CSMS_PREFIX
 from bulkretry.oms.csms import csms_endpoint
 from bulkretry.oms.csmsref import LATEST, SecretPlace, SecretProblem, SecretRef, Secrets, parse_reference
 from bulkretry.sim import SimConfig, SimulatorThread
-from tests.clitools import read_report, run_cli, run_manifest, use_sim_credentials
+from tests.clitools import SAMPLES, read_report, run_cli, run_manifest, use_sim_credentials
 
 SRC_SK = "csms-src-secret-key-0001"
 DST_SK = "csms-dst-secret-key-0002"
@@ -189,3 +192,17 @@ def test_a_dry_run_reads_no_secret(
     assert code == 1, out + err  # the bad reference csms: is invalid; nothing was read
     assert _csms_requests(sim_thread) == []
     assert read_report(tmp_path / "run")[0]["error_code"] == "invalid:dst_sk bad csms reference"
+
+
+def test_a_quick_scan_tells_whether_a_csv_can_name_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run reads the rows for csms: cells only when the manifest's text holds one: found in any case, in UTF-16,
+    across the scan's chunks; a CSV without one needs no pass; a workbook is always read."""
+    monkeypatch.setattr(csvfile, "_SCAN_CHUNK", 7)  # the reference is cut across chunks
+    for encoding in ("utf-8", "utf-16"):
+        named = tmp_path / f"named-{encoding}.csv"
+        named.write_text("group_id,src_sk\ng-1,CsMs:bucket-keys#sk\n", encoding=encoding)
+        assert may_hold(open_manifest(named), CSMS_PREFIX)
+    plain = tmp_path / "plain.csv"
+    plain.write_text("group_id,src_sk\ng-1,csms-like but no colon\n", encoding="utf-8")
+    assert not may_hold(open_manifest(plain), CSMS_PREFIX)
+    assert may_hold(open_manifest(SAMPLES / "manifest.xlsx"), CSMS_PREFIX)

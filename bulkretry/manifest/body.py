@@ -205,6 +205,11 @@ class BodyMaker:
         """Whether a row's body has a text field (a credential, a key): only then can a cell be a reference."""
         return bool(self._texts)
 
+    @property
+    def defaults_name_secrets(self) -> bool:
+        """Whether a ``BULKRETRY_<COLUMN>`` default is a ``csms:`` reference (the rows with an empty cell take it)."""
+        return any(default and is_csms_reference(default) for _, _, default in self._texts)
+
     def references(self, values: Mapping[str, str], place: SecretPlace) -> Iterator[tuple[SecretPlace, SecretRef]]:
         """The well-formed ``csms:`` references of a row's body (its cells, else the defaults), each with *place*."""
         get = values.get

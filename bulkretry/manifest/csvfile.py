@@ -26,7 +26,17 @@ from bulkretry.manifest.columns import (
     trim,
 )
 
-__all__ = ["COUNT_BATCH", "CsvHeader", "count_csv", "csv_records", "iter_csv", "open_csv", "open_text", "stopped_at"]
+__all__ = [
+    "COUNT_BATCH",
+    "CsvHeader",
+    "count_csv",
+    "csv_holds",
+    "csv_records",
+    "iter_csv",
+    "open_csv",
+    "open_text",
+    "stopped_at",
+]
 
 _SCAN_CHUNK = 1 << 20  # bytes read at a time when checking the encoding
 _SNIFF_CHARS = 64 * 1024  # text looked at to guess the delimiter
@@ -316,6 +326,20 @@ def count_csv(info: ManifestInfo, chunk_rows: int, should_stop: Callable[[], boo
     if held != [_END_RECORD]:
         raise _unclosed(info, row)
     return count
+
+
+def csv_holds(info: ManifestInfo, text: str) -> bool:
+    """Whether the CSV's text holds *text* (lower case) in any case, read in chunks of :data:`_SCAN_CHUNK`
+    characters (a few ms for 30,000 rows, where a pass over its rows takes a hundred)."""
+    assert info.encoding is not None
+    overlap = len(text) - 1
+    with open(info.path, encoding=info.encoding, errors="replace", newline="") as fh:
+        tail = ""
+        while chunk := fh.read(_SCAN_CHUNK):
+            if text in (tail + chunk).lower():
+                return True
+            tail = chunk[-overlap:] if overlap else ""
+    return False
 
 
 def _nonblank(info: ManifestInfo, records: list[list[str]], first_row: int) -> int:

@@ -319,12 +319,13 @@ class Planner:
             refusal = (Outcome.DUPLICATE, "duplicate", say(DUPLICATE, target=self._noun, row=first))
         return RowPlan(row, project_id, target_id, region, CallBody({}), extra, *refusal)
 
-    def secret_references(self, rows: Iterable[Any]) -> set[tuple[SecretPlace, SecretRef]]:
+    def secret_references(self, rows: Iterable[Any], cells_may_name: bool = True) -> set[tuple[SecretPlace, SecretRef]]:
         """The ``csms:`` references of *rows* (:class:`~bulkretry.manifest.columns.RawRow` s), each with the
         project and region of its row: what a run fetches before its first call. No pass over the rows when no
-        body field can hold one."""
+        body field can hold one, or when no cell can (not *cells_may_name*: the manifest's text holds no
+        ``csms:``) and no default is one."""
         found: set[tuple[SecretPlace, SecretRef]] = set()
-        if not self._bodies.reads_texts:
+        if not self._bodies.reads_texts or not (cells_may_name or self._bodies.defaults_name_secrets):
             return found
         for raw in rows:
             values = raw.values

@@ -27,7 +27,7 @@ from bulkretry.manifest.columns import (
     canonical_name,
     check_headers,
 )
-from bulkretry.manifest.csvfile import count_csv, iter_csv, open_csv, stopped_at
+from bulkretry.manifest.csvfile import count_csv, csv_holds, iter_csv, open_csv, stopped_at
 from bulkretry.manifest.excel import iter_xlsx, open_xlsx
 from bulkretry.manifest.formats import CSV_SUFFIXES, EXCEL_SUFFIXES, SHEET_SUFFIXES, check_content, kind_for_suffix
 from bulkretry.manifest.sheets import iter_sheet, open_sheet
@@ -45,6 +45,7 @@ __all__ = [
     "check_headers",
     "count_rows",
     "iter_rows",
+    "may_hold",
     "open_manifest",
     "read_manifest",
     "stopped_at",
@@ -157,6 +158,13 @@ def count_rows(info: ManifestInfo, *, chunk_rows: int = 10_000, should_stop: Cal
             count += 1
         return count
     return count_csv(info, chunk_rows, stop)
+
+
+def may_hold(info: ManifestInfo, text: str) -> bool:
+    """Whether a cell of the manifest may hold *text* (lower case) in any case: no only when a CSV's text does not
+    hold it anywhere (a quick scan, where a pass over the rows makes every one); a workbook's cells are not scanned
+    (yes)."""
+    return info.kind != "csv" or csv_holds(info, text)
 
 
 def _never() -> bool:

@@ -16,8 +16,9 @@ import anyio
 from bulkretry.errors import ConfigError
 from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.manifest.plan import CallSpec, Planner, RowPlan
-from bulkretry.manifest.read import check_headers, count_rows, iter_rows, open_manifest, stopped_at
+from bulkretry.manifest.read import check_headers, count_rows, iter_rows, may_hold, open_manifest, stopped_at
 from bulkretry.manifest.shard import Shard
+from bulkretry.masking import CSMS_PREFIX
 from bulkretry.oms.actions import GROUPS, TASKS, Action, action_for
 from bulkretry.oms.auth import Authenticator
 from bulkretry.oms.csms import CsmsSettings, fetch_secrets
@@ -91,8 +92,8 @@ class PreparedRun:
 
     def secret_references(self) -> set[tuple[SecretPlace, SecretRef]]:
         """The ``csms:`` references of every row, each with its row's project and region (a pass over the
-        manifest only when a body field can hold one)."""
-        return self.planner().secret_references(iter_rows(self.info))
+        manifest only when a body field can hold one, and a cell or a default does)."""
+        return self.planner().secret_references(iter_rows(self.info), may_hold(self.info, CSMS_PREFIX))
 
     def plans(self) -> Iterator[RowPlan]:
         """Every row's plan (a shard's rows, a rerun's selected rows), streamed from the manifest (a fresh pass each
