@@ -313,7 +313,7 @@ def test_manifest_edited_during_the_run_costs_the_annotation_not_the_reports(
             )
 
     _, result = _execute(sim_thread, manifest, tmp_path / "run", on_result=on_result)
-    assert "annotated.csv not written" in result.note and "row 5 holds group 'someone-else'" in result.note
+    assert "annotated.csv not written" in result.note and "holds group 'someone-else' in row 5" in result.note
     assert sorted(path.name for path in (tmp_path / "run").iterdir() if path.name.startswith("annotated")) == []
     with open(tmp_path / "run" / "report.csv", encoding="utf-8-sig", newline="") as fh:
         assert [r["group_id"] for r in csv.DictReader(fh)] == ids

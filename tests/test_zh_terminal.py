@@ -20,11 +20,24 @@ import pytest
 from bulkretry.cli.confirm import describe
 from bulkretry.cli.progress import Terminal, TerminalRun
 from bulkretry.i18n import translation
-from bulkretry.i18n.messages import SOURCE_ENV, SOURCE_PROFILE_AGENCY, say, translate
+from bulkretry.i18n.messages import (
+    CHANGED_ENDS,
+    CHANGED_HEADER,
+    CHANGED_NO_ROW,
+    CHANGED_SHEET,
+    MANIFEST_CHANGED,
+    SOURCE_ENV,
+    SOURCE_PROFILE_AGENCY,
+    TOO_MANY_ROWS_TO_COPY,
+    say,
+    translate,
+)
 from bulkretry.i18n.times import Locale
+from bulkretry.manifest.annotate import write_annotated
 from bulkretry.manifest.body import CallSpec
 from bulkretry.manifest.excel import error_value
 from bulkretry.manifest.plan import Planner
+from bulkretry.manifest.read import open_manifest
 from bulkretry.oms.actions import ACTIONS, GROUPS
 from bulkretry.records import Outcome, RowResult
 from bulkretry.report import write_reports
@@ -32,6 +45,7 @@ from bulkretry.report.html_details import run_details
 from bulkretry.run.preflight import CallScope, Place
 from bulkretry.sim import SimConfig, SimulatorThread
 from tests.clitools import child_env, child_run_argv, run_cli, use_sim_credentials
+from tests.test_annotate import result as annotated_result
 from tests.test_html_report import result, summary_of
 from tests.test_zh_report import codes_of, english_of_ours, seen_text
 
@@ -284,3 +298,30 @@ def test_the_commands_around_a_run_speak_chinese(tmp_path: Path, monkeypatch: py
     assert "将调用 120 行" in question and "3 行不调用" in question, question
     assert not ours(question, "p-0001", "cn-north-4", "https://oms", "OMS"), question
     assert describe(scope).startswith("about to call OMS: --action retry on groups")
+
+
+def test_why_the_annotated_manifest_was_not_written_is_said_in_chinese(tmp_path: Path) -> None:
+    """The note after a run whose manifest changed (a row holds another group; an earlier session's copy removed),
+    and the other reasons, read back in Chinese through the message table; English as the code wrote it."""
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("group_id\ng-0001\ng-0002\n", encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "annotated.csv").write_text("an earlier session's", encoding="utf-8")
+    done = write_annotated(open_manifest(manifest), [annotated_result(3, "g-0003")], tmp_path / "run")
+    assert done.path is None
+    assert done.skipped_reason.startswith(
+        "annotated.csv not written: the manifest holds group 'g-0002' in row 3, not 'g-0003'"
+    )
+    assert done.skipped_reason.endswith("; the annotated.csv of an earlier session was removed")
+    chinese = translate(done.skipped_reason, "zh-CN")
+    assert "第 3 行是迁移任务组 'g-0002'" in chinese and "已删除之前会话的 annotated.csv" in chinese, chinese
+    assert not ours(chinese, "m.csv", "annotated.csv", "'g-0002'", "'g-0003'"), chinese
+    others = [
+        say(TOO_MANY_ROWS_TO_COPY, limit="100,000"),
+        say(MANIFEST_CHANGED, why=say(CHANGED_ENDS, row=4, wanted=9), file="m.csv"),
+        say(MANIFEST_CHANGED, why=say(CHANGED_HEADER), file="m.csv"),
+        say(MANIFEST_CHANGED, why=say(CHANGED_NO_ROW, row=7), file="m.xlsx"),
+        say(MANIFEST_CHANGED, why=say(CHANGED_SHEET, sheet="'清单'"), file="m.xlsx"),
+    ]
+    for text in others:
+        assert not ours(translate(text, "zh-CN"), "m.csv", "m.xlsx"), (text, translate(text, "zh-CN"))

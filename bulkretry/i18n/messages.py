@@ -28,6 +28,11 @@ __all__ = [
     "BAD_REGION",
     "CELL_EMPTY",
     "CELL_TOO_LONG",
+    "CHANGED_ENDS",
+    "CHANGED_GROUP",
+    "CHANGED_HEADER",
+    "CHANGED_NO_ROW",
+    "CHANGED_SHEET",
     "CONNECTION_FAILED",
     "CONTROL_CHARACTERS",
     "CRYPTO_KEY_MISSING",
@@ -35,6 +40,7 @@ __all__ = [
     "DOT_SEGMENT",
     "DRY_RUN",
     "DUPLICATE",
+    "EARLIER_REMOVED",
     "EARLIER_SESSION",
     "ENV_NOT_SET",
     "ENV_NO_NAME",
@@ -52,6 +58,8 @@ __all__ = [
     "KEY_FILE_UNREADABLE",
     "KEY_NOT_JSON",
     "LOST_DIGITS",
+    "MANIFEST_CHANGED",
+    "MANIFEST_NOT_READ_AGAIN",
     "MAX_DURATION_REASON",
     "MESSAGES",
     "NOT_ACCEPTED",
@@ -61,6 +69,7 @@ __all__ = [
     "NOT_A_TASK_ID",
     "NOT_CALLED",
     "NOT_WHOLE",
+    "NOT_WRITTEN",
     "NO_ANSWER",
     "NO_READABLE_STATUS",
     "PRIORITY_MISSING",
@@ -84,7 +93,11 @@ __all__ = [
     "SURROUNDING_SPACES",
     "TARGETS",
     "TARGET_PLURALS",
+    "TOO_MANY_ROWS_TO_COPY",
+    "UNEXPECTED_ERROR",
     "UNKNOWN_STATUS",
+    "WORKBOOK_NOT_OPENED",
+    "WORKBOOK_NOT_READ_AGAIN",
     "halt_message",
     "say",
     "translate",
@@ -106,6 +119,26 @@ FAILURE_SHARE = N_(
 EARLIER_SESSION = N_(
     "{message} (the earlier session may have called this row before it stopped: that call may have restarted the group)"
 )
+# -- the annotated manifest not written (manifest/annotate*.py) ---------------------------------------------------
+NOT_WRITTEN = N_("{file} not written: {why}")
+EARLIER_REMOVED = N_("{why}; the {file} of an earlier session was removed")
+TOO_MANY_ROWS_TO_COPY = N_(
+    "the workbook has more than {limit} rows, too many to copy it in memory (report.csv and report.xlsx have every "
+    "result)"
+)
+WORKBOOK_NOT_OPENED = N_("openpyxl cannot open the workbook to copy it ({error})")
+WORKBOOK_NOT_READ_AGAIN = N_("the workbook cannot be read again ({error})")
+MANIFEST_NOT_READ_AGAIN = N_("the manifest cannot be read again ({error})")
+UNEXPECTED_ERROR = N_("an unexpected error ({error})")
+MANIFEST_CHANGED = N_(
+    "the manifest {why}: {file} has changed since the run, so its rows no longer match the journal (report.csv has "
+    "every result)"
+)
+CHANGED_HEADER = N_("has a different header")
+CHANGED_ENDS = N_("ends at row {row}, before row {wanted}")
+CHANGED_NO_ROW = N_("has no data row {row}")
+CHANGED_GROUP = N_("holds group {held} in row {row}, not {wanted}")
+CHANGED_SHEET = N_("has no sheet {sheet}")
 # -- the manifest's rows -----------------------------------------------------------------------------------------
 DUPLICATE = N_("same project and {target} as row {row}; called once")
 CELL_EMPTY = N_("{column} is empty; every row needs one")
@@ -236,7 +269,20 @@ MESSAGES: tuple[str, ...] = (
     ERROR_VALUE,
     AS_TEXT,
     FIX_FORMULA,
+    TOO_MANY_ROWS_TO_COPY,
+    WORKBOOK_NOT_OPENED,
+    WORKBOOK_NOT_READ_AGAIN,
+    MANIFEST_NOT_READ_AGAIN,
+    UNEXPECTED_ERROR,
+    MANIFEST_CHANGED,
+    CHANGED_HEADER,
+    CHANGED_ENDS,
+    CHANGED_NO_ROW,
+    CHANGED_GROUP,
+    CHANGED_SHEET,
     # The most general last: the table is read in order, the first template that matches wins.
+    EARLIER_REMOVED,
+    NOT_WRITTEN,
     DOT_SEGMENT,
     NOT_AN_ID,
     BAD_REGION,

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bulkretry.i18n.messages import EARLIER_REMOVED, NOT_WRITTEN, UNEXPECTED_ERROR, say
 from bulkretry.manifest.annotate_common import ANNOTATION_COLUMNS, OUTCOME_COLOURS, XLSX_MAX_ROWS, Skip
 from bulkretry.manifest.annotate_csv import AnnotatedCsv
 from bulkretry.manifest.columns import ManifestInfo
@@ -217,12 +218,12 @@ class AnnotatedWriter:
             why = f"{exc.strerror or exc} ({exc.filename or self._temp})"
         else:
             log.error("the annotated manifest failed", exc_info=exc, extra={"event": "internal_error", "fields": {}})
-            why = f"an unexpected error ({type(exc).__name__}: {exc})"
+            why = say(UNEXPECTED_ERROR, error=f"{type(exc).__name__}: {exc}")
         with suppress(OSError):
             if self.final.exists():
                 self.final.unlink()
-                why += f"; the {self.final.name} of an earlier session was removed"
-        self._reason = f"{self.final.name} not written: {why}"
+                why = say(EARLIER_REMOVED, why=why, file=self.final.name)
+        self._reason = say(NOT_WRITTEN, file=self.final.name, why=why)
 
     def _remove_temp(self) -> None:
         with suppress(OSError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from bulkretry.i18n.messages import MANIFEST_CHANGED, say
 from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.records import Outcome, RowResult
 from bulkretry.report.common import OUTCOME_TEXT
@@ -71,10 +72,7 @@ def annotation_slots(headers: Sequence[str]) -> tuple[list[int], bool]:
 
 def changed(info: ManifestInfo, why: str) -> Skip:
     """The reason not to annotate a manifest that no longer matches the journal (*why*: what differs)."""
-    return Skip(
-        f"{Path(info.path).name} {why}: it has changed since the run, so its rows no longer match "
-        "the journal (report.csv has every result)"
-    )
+    return Skip(say(MANIFEST_CHANGED, why=why, file=Path(info.path).name))
 
 
 def header_of(cells: Sequence[str]) -> tuple[str, ...]:

@@ -13,6 +13,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from bulkretry.errors import ManifestError
+from bulkretry.i18n.messages import (
+    CHANGED_ENDS,
+    CHANGED_GROUP,
+    CHANGED_HEADER,
+    CHANGED_NO_ROW,
+    MANIFEST_NOT_READ_AGAIN,
+    say,
+)
 from bulkretry.manifest.annotate_common import (
     ANNOTATION_COLUMNS,
     NO_ANNOTATION,
@@ -118,7 +126,7 @@ class AnnotatedCsv:
                 layout.writer.writerow(())  # the blank records above the header
             elif row == info.header_row:
                 if header_of(record) != info.headers:
-                    raise changed(info, "has a different header")
+                    raise changed(info, say(CHANGED_HEADER))
                 layout.write_header(record)
             elif result is not None and result.row <= row:
                 cells = layout.cells(record)
@@ -129,15 +137,17 @@ class AnnotatedCsv:
             else:
                 layout.write_row(layout.cells(record), None)
         if result is not None:
-            raise changed(info, f"ends at row {self._row}, before row {result.row}")
+            raise changed(info, say(CHANGED_ENDS, row=self._row, wanted=result.row))
 
     def _check(self, result: RowResult, row: int, group: str) -> None:
         """The record at *row* (holding *group*), reached while looking for *result*'s row, must be that row,
         with its group."""
         if result.row < row:
-            raise changed(self.info, f"has no data row {result.row}")
+            raise changed(self.info, say(CHANGED_NO_ROW, row=result.row))
         if group != result.group_id:
-            raise changed(self.info, f"row {row} holds group {group[:60]!r}, not {result.group_id[:60]!r}")
+            raise changed(
+                self.info, say(CHANGED_GROUP, row=row, held=repr(group[:60]), wanted=repr(result.group_id[:60]))
+            )
 
 
 @dataclass(frozen=True)
@@ -196,4 +206,4 @@ class _Layout:
 
 
 def _unreadable(exc: ManifestError) -> Skip:
-    return Skip(f"the manifest cannot be read again ({exc})")
+    return Skip(say(MANIFEST_NOT_READ_AGAIN, error=exc))

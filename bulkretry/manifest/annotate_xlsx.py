@@ -18,6 +18,17 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from bulkretry.i18n.messages import (
+    CHANGED_ENDS,
+    CHANGED_GROUP,
+    CHANGED_HEADER,
+    CHANGED_NO_ROW,
+    CHANGED_SHEET,
+    TOO_MANY_ROWS_TO_COPY,
+    WORKBOOK_NOT_OPENED,
+    WORKBOOK_NOT_READ_AGAIN,
+    say,
+)
 from bulkretry.manifest.annotate_common import (
     ANNOTATION_COLUMNS,
     OUTCOME_COLOURS,
@@ -80,7 +91,7 @@ class AnnotatedXlsx:
             for cell in next(ws.iter_rows(min_row=top, max_row=top, max_col=max(width, 1)))
         ]
         if header_of(header_cells) != info.headers:
-            raise changed(info, "has a different header")
+            raise changed(info, say(CHANGED_HEADER))
         slots, reannotating = annotation_slots(info.headers)
         _add_columns(ws, top, width, slots)
         fills = {
@@ -113,24 +124,21 @@ class AnnotatedXlsx:
         info = self.info
         limit = XLSX_MAX_ROWS
         if _stored_rows(info.path, limit) > limit:
-            raise Skip(
-                f"the workbook has more than {limit:,} rows, too many to copy it in memory "
-                "(report.csv and report.xlsx have every result)"
-            )
+            raise Skip(say(TOO_MANY_ROWS_TO_COPY, limit=f"{limit:,}"))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # openpyxl warns about the features it does not keep
                 self._book = book = load_workbook(info.path, keep_vba=self._keep_vba)
         except Exception as exc:  # openpyxl raises many kinds for what it cannot read
-            raise Skip(f"openpyxl cannot open the workbook to copy it ({type(exc).__name__}: {exc})") from None
+            raise Skip(say(WORKBOOK_NOT_OPENED, error=f"{type(exc).__name__}: {exc}")) from None
         if info.sheet not in book.sheetnames:
-            raise changed(info, f"has no sheet {info.sheet!r}")
+            raise changed(info, say(CHANGED_SHEET, sheet=repr(info.sheet)))
         return book[info.sheet]
 
     def write(self, result: RowResult, /) -> None:
         """Mask the rows up to *result*'s, and fill that one in with *result*'s outcome."""
         if result.row <= self.info.header_row:
-            raise changed(self.info, f"has no data row {result.row}")
+            raise changed(self.info, say(CHANGED_NO_ROW, row=result.row))
         self._fill(result)
 
     def finish(self) -> None:
@@ -170,7 +178,8 @@ class AnnotatedXlsx:
             if result is not None and result.row == row:
                 cell = cells[group]
                 if cell.data_type != "f" and cell_text(cell.value, cell.number_format) != result.group_id:
-                    raise changed(info, f"row {row} holds group {str(cell.value)[:60]!r}, not {result.group_id[:60]!r}")
+                    held, wanted = repr(str(cell.value)[:60]), repr(result.group_id[:60])
+                    raise changed(info, say(CHANGED_GROUP, row=row, held=held, wanted=wanted))
                 for slot, value in zip(slots, annotation(result)):
                     cells[slot].value = _xlsx_text(value) or None
                 fill = fills[result.outcome]
@@ -185,7 +194,7 @@ class AnnotatedXlsx:
                     if cell.fill.fill_type == "solid" and str(cell.fill.fgColor.rgb)[-6:] in ours:
                         cell.fill = no_fill
         if result is not None:
-            raise changed(info, f"ends at row {self._last}, before row {result.row}")
+            raise changed(info, say(CHANGED_ENDS, row=self._last, wanted=result.row))
 
 
 def _add_columns(ws: Any, top: int, width: int, slots: list[int]) -> None:
@@ -223,7 +232,7 @@ def _stored_rows(path: str, limit: int) -> int:
                     break
             return count
     except (zipfile.BadZipFile, ET.ParseError, KeyError, EOFError, zlib.error) as exc:
-        raise Skip(f"the workbook cannot be read again ({type(exc).__name__}: {exc})") from None
+        raise Skip(say(WORKBOOK_NOT_READ_AGAIN, error=f"{type(exc).__name__}: {exc}")) from None
 
 
 def _mask_cell(cell: Any, column: str) -> None:
