@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -319,13 +319,16 @@ class Planner:
             refusal = (Outcome.DUPLICATE, "duplicate", say(DUPLICATE, target=self._noun, row=first))
         return RowPlan(row, project_id, target_id, region, CallBody({}), extra, *refusal)
 
-    def secret_references(self, rows: Iterable[Any], cells_may_name: bool = True) -> set[tuple[SecretPlace, SecretRef]]:
+    def secret_references(
+        self, rows: Iterable[Any], cells_may_name: Callable[[], bool] = lambda: True
+    ) -> set[tuple[SecretPlace, SecretRef]]:
         """The ``csms:`` references of *rows* (:class:`~bulkretry.manifest.columns.RawRow` s), each with the
         project and region of its row: what a run fetches before its first call. No pass over the rows when no
-        body field can hold one, or when no cell can (not *cells_may_name*: the manifest's text holds no
-        ``csms:``) and no default is one."""
+        body field can hold one, or when no default is one and no cell can (*cells_may_name*, asked only then:
+        whether the manifest's text holds ``csms:``)."""
         found: set[tuple[SecretPlace, SecretRef]] = set()
-        if not self._bodies.reads_texts or not (cells_may_name or self._bodies.defaults_name_secrets):
+        bodies = self._bodies
+        if not bodies.reads_texts or not (bodies.defaults_name_secrets or cells_may_name()):
             return found
         for raw in rows:
             values = raw.values

@@ -93,7 +93,7 @@ class PreparedRun:
     def secret_references(self) -> set[tuple[SecretPlace, SecretRef]]:
         """The ``csms:`` references of every row, each with its row's project and region (a pass over the
         manifest only when a body field can hold one, and a cell or a default does)."""
-        return self.planner().secret_references(iter_rows(self.info), may_hold(self.info, CSMS_PREFIX))
+        return self.planner().secret_references(iter_rows(self.info), lambda: may_hold(self.info, CSMS_PREFIX))
 
     def plans(self) -> Iterator[RowPlan]:
         """Every row's plan (a shard's rows, a rerun's selected rows), streamed from the manifest (a fresh pass each
