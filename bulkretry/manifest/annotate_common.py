@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from bulkretry.i18n.messages import MANIFEST_CHANGED, say
+from bulkretry.i18n.messages import CHANGED_GROUP, MANIFEST_CHANGED, say
 from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.records import Outcome, RowResult
 from bulkretry.report.common import OUTCOME_TEXT
@@ -21,6 +21,7 @@ __all__ = [
     "annotation_slots",
     "changed",
     "header_of",
+    "holds_another_group",
 ]
 
 #: The columns added to the manifest, in this order.
@@ -73,6 +74,12 @@ def annotation_slots(headers: Sequence[str]) -> tuple[list[int], bool]:
 def changed(info: ManifestInfo, why: str) -> Skip:
     """The reason not to annotate a manifest that no longer matches the journal (*why*: what differs)."""
     return Skip(say(MANIFEST_CHANGED, why=why, file=Path(info.path).name))
+
+
+def holds_another_group(info: ManifestInfo, row: int, held: str, result: RowResult) -> Skip:
+    """The reason not to annotate a manifest whose *row* holds the group *held*, not *result*'s (both quoted, their
+    first 60 characters)."""
+    return changed(info, say(CHANGED_GROUP, row=row, held=repr(held[:60]), wanted=repr(result.group_id[:60])))
 
 
 def header_of(cells: Sequence[str]) -> tuple[str, ...]:

@@ -15,7 +15,6 @@ from typing import IO, Any
 from bulkretry.errors import ManifestError
 from bulkretry.i18n.messages import (
     CHANGED_ENDS,
-    CHANGED_GROUP,
     CHANGED_HEADER,
     CHANGED_NO_ROW,
     MANIFEST_NOT_READ_AGAIN,
@@ -29,6 +28,7 @@ from bulkretry.manifest.annotate_common import (
     annotation_slots,
     changed,
     header_of,
+    holds_another_group,
 )
 from bulkretry.manifest.columns import ManifestInfo, is_blank
 from bulkretry.manifest.csvfile import csv_records, open_text
@@ -145,9 +145,7 @@ class AnnotatedCsv:
         if result.row < row:
             raise changed(self.info, say(CHANGED_NO_ROW, row=result.row))
         if group != result.group_id:
-            raise changed(
-                self.info, say(CHANGED_GROUP, row=row, held=repr(group[:60]), wanted=repr(result.group_id[:60]))
-            )
+            raise holds_another_group(self.info, row, group, result)
 
 
 @dataclass(frozen=True)

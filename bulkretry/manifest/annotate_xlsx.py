@@ -20,7 +20,6 @@ from typing import Any
 
 from bulkretry.i18n.messages import (
     CHANGED_ENDS,
-    CHANGED_GROUP,
     CHANGED_HEADER,
     CHANGED_NO_ROW,
     CHANGED_SHEET,
@@ -38,6 +37,7 @@ from bulkretry.manifest.annotate_common import (
     annotation_slots,
     changed,
     header_of,
+    holds_another_group,
 )
 from bulkretry.manifest.columns import ManifestInfo
 from bulkretry.manifest.excel import cell_text
@@ -178,8 +178,7 @@ class AnnotatedXlsx:
             if result is not None and result.row == row:
                 cell = cells[group]
                 if cell.data_type != "f" and cell_text(cell.value, cell.number_format) != result.group_id:
-                    held, wanted = repr(str(cell.value)[:60]), repr(result.group_id[:60])
-                    raise changed(info, say(CHANGED_GROUP, row=row, held=held, wanted=wanted))
+                    raise holds_another_group(info, row, str(cell.value), result)
                 for slot, value in zip(slots, annotation(result)):
                     cells[slot].value = _xlsx_text(value) or None
                 fill = fills[result.outcome]
