@@ -1,5 +1,6 @@
-"""report.csv's writer: the fast path (a row whose text cells start no formula goes to the csv module as it is)
-writes the same bytes as the plain path (every cell rendered and neutralised one by one)."""
+"""report.csv's writer: the fast paths (a plain row is joined as it is, a row whose text cells start no formula goes
+to the csv module as it is) write the same bytes as the slow path (every cell rendered and neutralised one by one);
+plain_line, shared with the annotated copy, gives the csv module's line or none."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import random
 from pathlib import Path
 
 from bulkretry.records import REPORT_COLUMNS, RunSummary
-from bulkretry.report.common import Value, csv_writer, neutralise
+from bulkretry.report.common import TRIGGER_STARTS, Value, csv_writer, neutralise, plain_line
 from bulkretry.report.csv_report import CsvReport
 
 SUMMARY = RunSummary(run_id="r", manifest="m.csv", started_at="", finished_at="", duration_s=0.0, rows=0)
@@ -101,3 +102,25 @@ def test_a_nul_is_written_as_python_3_11_writes_it() -> None:
     writer.writerow(["a\x00b", "c,d", 'e\x00"f', "\x00", None, 1.5, "\ue000\x00"])
     writer.writerow(["plain", 2])
     assert out.getvalue() == 'a\x00b,"c,d","e\x00""f",\x00,,1.5,\ue000\x00\r\nplain,2\r\n'
+
+
+def test_plain_line_is_the_csv_modules_line_or_none() -> None:
+    """Random rows of awkward cells: a line that plain_line gives is the one csv.writer writes; it gives none exactly
+    when a cell needs quoting or starts like a formula (or the row is one empty cell, which csv writes as "")."""
+    rng = random.Random(1205)
+    alphabet = ["a", "中", ",", '"', "\n", "\r", "=", "+", "-", "@", "\t", " ", "'", "\x00", "…", "1"]
+    given = none = 0
+    for _ in range(20000):
+        cells = ["".join(rng.choices(alphabet, k=rng.randint(0, 3))) for _ in range(rng.randint(1, 4))]
+        out = io.StringIO()
+        csv_writer(out).writerow(cells)
+        line = plain_line(cells)
+        quoted = any(c in cell for cell in cells for c in ',"\r\n') or cells == [""]
+        formula = any(cell[:1] in TRIGGER_STARTS for cell in cells if cell)
+        assert (line is None) == (quoted or formula), cells
+        if line is not None:
+            assert line == out.getvalue(), cells
+            given += 1
+        else:
+            none += 1
+    assert given > 1000 and none > 1000

@@ -17,7 +17,6 @@ import pytest
 
 from bulkretry.records import REPORT_COLUMNS, RunSummary
 from bulkretry.report import BATCH_ROWS, FORMATS, neutralise, parse_formats, write_reports
-from bulkretry.report import common as report_common
 from tests.reports import EXTRAS, FORMULAS, HEADER, Counting, read_csv, read_xlsx_rows, result, write
 
 # --- formats ---------------------------------------------------------------------------------------------------
@@ -286,17 +285,6 @@ def test_formulas_neutralised_in_csv_and_xlsx_but_not_json(tmp_path, summary):
     assert csv_rows[last][2] == "'-abc" and xlsx_rows[last][2] == "'-abc" and json_rows[-1]["group_id"] == "-abc"
     # Numbers stay numbers, even negative ones.
     assert csv_rows[last][9] == "-1.0" and xlsx_rows[last][9] == -1.0 and json_rows[-1]["latency_ms"] == -1.0
-
-
-def test_may_start_formula_tells_rows_that_need_a_look_cell_by_cell():
-    """False only when no cell starts like a formula; any trigger in any cell, or a cell that is not text, is True."""
-    assert not report_common.may_start_formula(["abc", "", "a-b", "x=1", "两行\n备注"])
-    assert not report_common.may_start_formula([])
-    for trigger in ("=", "+", "-", "@", "\t", "\r"):
-        assert report_common.may_start_formula([trigger + "1", "b"])
-        assert report_common.may_start_formula(["a", "", "b", trigger + "1"])
-        assert report_common.may_start_formula(["a", "line\n" + trigger + "x"])  # may: then each cell is looked at
-    assert report_common.may_start_formula(["a", None])
 
 
 def test_csv_neutralises_a_formula_in_any_one_text_cell(tmp_path, summary):

@@ -7,7 +7,7 @@ keys masked, every text cell neutralised (``'=...``) as it is opened in Excel.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -34,7 +34,7 @@ from bulkretry.manifest.columns import ManifestInfo, is_blank
 from bulkretry.manifest.csvfile import csv_records, open_text
 from bulkretry.masking import ENV_PREFIXES, MASKED, MASKED_COLUMNS, SECRET_COLUMNS, mask
 from bulkretry.records import RowResult, RunSummary
-from bulkretry.report.common import close_quietly, csv_writer, may_start_formula, neutralise, open_csv, sync_close
+from bulkretry.report.common import close_quietly, csv_writer, neutralise, open_csv, plain_line, sync_close
 
 __all__ = ["AnnotatedCsv"]
 
@@ -82,6 +82,7 @@ class AnnotatedCsv:
             raise _unreadable(exc) from None
         self._layout = _Layout(
             csv_writer(self._out),
+            self._out.write,
             width,
             info.columns.index("group_id"),
             slots,
@@ -155,6 +156,8 @@ class _Layout:
     (looked up once: what ``masked_text`` does, per column)."""
 
     writer: Any
+    #: Writes a line as it is (a plain line: :func:`~bulkretry.report.common.plain_line`).
+    write_line: Callable[[str], Any]
     width: int
     group: int
     slots: list[int]
@@ -198,9 +201,11 @@ class _Layout:
             cells += [""] * (self.total - self.width)
             for slot, value in zip(self.slots, values):
                 cells[slot] = value
-        self.writer.writerow(
-            [neutralise(cell) if cell else cell for cell in cells] if may_start_formula(cells) else cells
-        )
+        line = plain_line(cells)
+        if line is None:
+            self.writer.writerow([neutralise(cell) if cell else cell for cell in cells])
+        else:
+            self.write_line(line)
 
 
 def _unreadable(exc: ManifestError) -> Skip:
