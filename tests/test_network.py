@@ -91,6 +91,22 @@ def test_a_bundle_that_is_missing_or_not_pem_is_refused(tmp_path: Path) -> None:
         network_from({"SSL_CERT_FILE": str(junk)})
 
 
+def test_a_bundle_is_read_whole_only_when_a_call_may_use_tls(tmp_path: Path, ca: TestCA) -> None:
+    """The settings load a bundle's first certificate; its broken second block is found when a call may use TLS
+    (a region's https endpoint, an https one, plain http through a proxy), never for a direct http:// endpoint."""
+    first = Path(ca.cert).read_text(encoding="ascii")
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(first + "-----BEGIN CERTIFICATE-----\nMIIB!!\n-----END CERTIFICATE-----\n", encoding="ascii")
+    network_from({"SSL_CERT_FILE": str(bundle)}).check_trust("http://127.0.0.1:8080")  # no TLS: not read
+    for endpoint, env in ((None, {}), ("https://oms.example.com", {}), ("http://oms.lan", {"HTTP_PROXY": "p:3128"})):
+        network = network_from({"SSL_CERT_FILE": str(bundle), **env})
+        with pytest.raises(ConfigError, match=r"\$SSL_CERT_FILE \(.*bundle.pem\) holds no usable PEM certificate"):
+            network.check_trust(endpoint)
+    whole = network_from({"SSL_CERT_FILE": str(ca.cert)})
+    whole.check_trust(None)
+    assert whole.ssl_option() is whole.ssl_option()  # made once
+
+
 def test_a_bad_ca_bundle_exits_2_before_any_call(tmp_path: Path, sim_thread, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """run --ca-bundle with a file that is not PEM: exit 2, the reason said, nothing called."""
     from tests.clitools import use_sim_credentials

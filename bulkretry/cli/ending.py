@@ -108,6 +108,10 @@ def outcome_name(lang: str) -> Callable[[str], str]:
     """How the summary line names an outcome: as the csv does in English, in *lang*'s words otherwise."""
     from functools import partial
 
+    from bulkretry.i18n import DEFAULT_LANG
+
+    if lang == DEFAULT_LANG:  # the csv's value (report.charts, which has the words, is not loaded for it)
+        return str
     from bulkretry.report.charts import outcome_word
 
     return partial(outcome_word, lang=lang)

@@ -334,7 +334,11 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.S)
 
 
-_PATTERNS = tuple((template, _pattern(template)) for template in MESSAGES)
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Each template with its pattern, made the first time a text is translated (not by every start: a run in
+    English never needs them)."""
+    return tuple((template, _pattern(template)) for template in MESSAGES)
 
 
 @lru_cache(maxsize=4096)
@@ -343,7 +347,7 @@ def translate(text: str, lang: str = DEFAULT_LANG) -> str:
     if lang == DEFAULT_LANG or not text:
         return text
     _ = translation(lang).gettext
-    for template, pattern in _PATTERNS:
+    for template, pattern in _patterns():
         match = pattern.fullmatch(text)
         if match is not None:
             fields = {name: _field(name, value, lang) for name, value in match.groupdict().items()}
