@@ -102,6 +102,13 @@ def test_a_bundle_is_read_whole_only_when_a_call_may_use_tls(tmp_path: Path, ca:
         network = network_from({"SSL_CERT_FILE": str(bundle), **env})
         with pytest.raises(ConfigError, match=r"\$SSL_CERT_FILE \(.*bundle.pem\) holds no usable PEM certificate"):
             network.check_trust(endpoint)
+    from bulkretry.oms.auth import TokenAuth
+    from bulkretry.oms.client import OmsClient
+    from bulkretry.oms.credentials import Token
+
+    broken = network_from({"SSL_CERT_FILE": str(bundle)})
+    with pytest.raises(ConfigError, match=r"bundle.pem\) holds no usable PEM certificate"):  # when a client is made
+        OmsClient(None, TokenAuth(Token("t0ken-value")), endpoint="https://oms.example.com", network=broken)  # type: ignore[arg-type]
     whole = network_from({"SSL_CERT_FILE": str(ca.cert)})
     whole.check_trust(None)
     assert whole.ssl_option() is whole.ssl_option()  # made once

@@ -142,6 +142,8 @@ class OmsClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         # The proxy and trust of the run (oms/network.py); without one, no proxy and the system's store.
         self._network = network if network is not None else Network()
+        # The trust read now when a call may use TLS: a bundle that cannot serve is a ConfigError before any call.
+        self._network.check_trust(self._endpoint.origin if self._endpoint else None)
         #: The proxies the calls went through (``host:port``), for the run's summary.
         self.proxies_used: set[str] = set()
         # A plain request id (hex and dashes) needs a look only if one of the run's secrets could stand in it.

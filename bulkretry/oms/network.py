@@ -12,9 +12,9 @@ goes the same way, as the SDK and every HTTP tool do:
   ``SSL_CERT_FILE``; else the system's store. A bundle replaces the system's store (a private CA behind an
   intercepting proxy is the whole trust), it does not add to it. A bundle that is missing or holds no PEM
   certificate is a :class:`ConfigError` before any call. Its first certificate is loaded when the settings are
-  read; the whole bundle (some 150 certificates: 20–30 ms) when a connection may need it, before the first call
-  of a run that can make a TLS handshake (:meth:`Network.check_trust`), and never for a run whose calls all go to a
-  plain ``http://`` endpoint.
+  read; the whole bundle (some 150 certificates: 20–30 ms) when a connection may need it
+  (:meth:`Network.check_trust`: when an OMS client is made, and before a run makes its folder), and never for a
+  run whose calls all go to a plain ``http://`` endpoint.
 """
 
 from __future__ import annotations
@@ -219,12 +219,15 @@ def _first_certificate_loads(path: str) -> bool:
     except OSError:
         return False
     found = _PEM_CERTIFICATE.search(head)
-    if found is None:
-        return False
+    return found is not None and _loads_certificates(cadata=found.group().decode("ascii"))
+
+
+def _loads_certificates(*, cafile: str | None = None, cadata: str | None = None) -> bool:
+    """Whether *cafile* (or the PEM text *cadata*) loads as at least one certificate, in a context of its own."""
     probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
-        probe.load_verify_locations(cadata=found.group().decode("ascii"))
-    except (ssl.SSLError, ValueError):
+        probe.load_verify_locations(cafile=cafile, cadata=cadata)
+    except (ssl.SSLError, OSError, ValueError):
         return False
     return bool(probe.cert_store_stats()["x509"])
 
@@ -233,17 +236,8 @@ def _folder_holds_certificates(path: str) -> bool:
     """Whether one regular file in the folder *path* loads as at least one certificate (OpenSSL reads a folder
     only when a call needs it, so an empty one would pass unseen until the first handshake)."""
     with os.scandir(path) as entries:
-        for entry in entries:
-            if not entry.is_file():  # (follows links; a FIFO is no file)
-                continue
-            probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            try:
-                probe.load_verify_locations(cafile=entry.path)
-            except (ssl.SSLError, OSError, ValueError):
-                continue
-            if probe.cert_store_stats()["x509"]:
-                return True
-    return False
+        # (is_file follows links; a FIFO is no file)
+        return any(entry.is_file() and _loads_certificates(cafile=entry.path) for entry in entries)
 
 
 def _where(path: str, source: str) -> str:

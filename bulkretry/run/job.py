@@ -141,7 +141,7 @@ class _Job:
 
     def run(self) -> JobEnding:
         settings, request = self.request.prepared.settings, self.request
-        request.network.check_trust(settings.target.endpoint)  # a bundle that cannot serve: exit 2, no call
+        request.network.check_trust(settings.target.endpoint)  # (as the client will): a bad bundle, no run folder
         if not settings.checks.dry_run or request.needs_auth:  # the ECS agency: its first keys are asked for here
             self.auth = authenticator_for(
                 request.credentials(),
