@@ -1,6 +1,6 @@
-"""report.csv's writer: the fast paths (a plain row is joined as it is, a row whose text cells start no formula goes
-to the csv module as it is) write the same bytes as the slow path (every cell rendered and neutralised one by one);
-plain_line, shared with the annotated copy, gives the csv module's line or none."""
+"""report.csv's writer: the fast path (a plain row is its cells joined) and the csv module's (a row with a cell to
+quote or a formula) write the same bytes as the slow and obvious path (every cell rendered and neutralised one by
+one); plain_line, shared with the annotated copy, gives the csv module's line or none."""
 
 from __future__ import annotations
 
