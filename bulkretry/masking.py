@@ -88,7 +88,8 @@ def is_csms_reference(text: str) -> bool:
 
 def is_reference(text: str) -> bool:
     """Whether a cell names where its secret is (``env:`` or ``csms:``) rather than holding it."""
-    return text[:4] in ENV_PREFIXES or text[:5] in CSMS_PREFIXES
+    # (the colon of either prefix first: one slice, where the usual cell, a key, has none there)
+    return ":" in text[3:5] and (text[:4] in ENV_PREFIXES or text[:5] in CSMS_PREFIXES)
 
 
 def masked_text(column: str, text: str) -> str:

@@ -26,6 +26,22 @@ def test_first_rows_answers_the_first_row_of_each_key_through_growth() -> None:
     assert seen.first("p0g", "0", 8) == 8  # the separator keeps ("p0g", "0") apart from ("p0", "g0")
 
 
+def test_first_rows_reserve_makes_room_at_once_and_keeps_the_keys_it_holds() -> None:
+    """reserve(n) sizes the table for n keys (no growth while they come); keys placed before it still answer."""
+    seen = FirstRows(capacity=16)
+    early = [(f"p{i}", f"g{i}") for i in range(10)]
+    assert [seen.first(p, g, row) for row, (p, g) in enumerate(early, start=2)] == list(range(2, 12))
+    seen.reserve(3000)
+    assert repr(seen) == "FirstRows(10 keys)" and 3 * 3000 <= 2 * (seen._mask + 1) < 4 * 3 * 3000
+    slots = seen._mask + 1
+    later = [(f"q{i}", f"h{i}") for i in range(2990)]
+    assert [seen.first(p, g, row) for row, (p, g) in enumerate(later, start=12)] == list(range(12, 3002))
+    assert seen._mask + 1 == slots  # never grew
+    assert [seen.first(p, g, 0) for p, g in early] == list(range(2, 12))
+    seen.reserve(10)  # a smaller reservation leaves the table as it is
+    assert seen._mask + 1 == slots
+
+
 @pytest.mark.slow
 def test_first_rows_memory_is_a_few_dozen_bytes_per_key() -> None:
     """200k keys cost under 80 bytes each (a dict of string tuples costs about 290)."""

@@ -185,8 +185,12 @@ class BodyMaker:
         #: The fields the action sends with a run-wide default.
         self._defaulted = frozenset(name for name, value in defaults.items() if value)
         self._sent = sent
-        self._crypto = [(crypto, key_id) for crypto, key_id in CRYPTO_FIELDS.items() if crypto in sent]
+        # (checked only where a row can have the type: a manifest without the column and its default has none)
+        texts = {name for name, _, _ in self._texts}
+        self._crypto = [(crypto, key_id) for crypto, key_id in CRYPTO_FIELDS.items() if crypto in texts]
         self._migrate: bool | None = spec.migrate_failed_object if "migrate_failed_object" in sent else None
+        #: Whether a row can say otherwise (the manifest has the column): if not, every row sends the run's flag.
+        self._flag_cells = "migrate_failed_object" in columns
         self._levels = "task_priority" in sent
         self._priority = spec.priority
         if self._levels and not spec.priority and "priority" not in columns:
@@ -221,17 +225,18 @@ class BodyMaker:
                 except ValueError:
                     continue  # the row is invalid when it is planned
 
-    def body(self, values: Mapping[str, str], place: tuple[str, str] = ("", "")) -> CallBody:
-        """The row's body (its ``csms:`` cells read in *place*, the row's project and region);
+    def fields(self, values: Mapping[str, str], place: tuple[str, str] = ("", "")) -> dict[str, Any]:
+        """The fields of the row's body (its ``csms:`` cells read in *place*, the row's project and region), as a
+        plain dict: the planner checks the key pairs in it, then makes it the row's :class:`CallBody`;
         :class:`InvalidCell` for the first cell the API would refuse."""
         body = self._text_fields(values, place)
         for crypto, key_id in self._crypto:
             _check_crypto(body, crypto, key_id)
         if self._migrate is not None:
-            body["migrate_failed_object"] = self._flag(values)
+            body["migrate_failed_object"] = self._flag(values) if self._flag_cells else self._migrate
         if self._levels:
             body["task_priority"] = self._level(values)
-        return CallBody(body)
+        return body
 
     def _text_fields(self, values: Mapping[str, str], place: tuple[str, str]) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -240,14 +245,15 @@ class BodyMaker:
             value = get(column, "") or default
             if not value:
                 continue
-            if value[:4] in ENV_PREFIXES:
-                value = self._env_value(column, value)
-            elif value[:5] in CSMS_PREFIXES:
-                secret = self._secret_value(column, value, place)
-                if secret is None:  # not fetched (a dry run): the reference stands in, checked, never sent
-                    body[column] = value
-                    continue
-                value = secret
+            if ":" in value[3:5]:  # the colon of ``env:`` or ``csms:``: perhaps a reference (the usual key has none)
+                if value[:4] in ENV_PREFIXES:
+                    value = self._env_value(column, value)
+                elif value[:5] in CSMS_PREFIXES:
+                    secret = self._secret_value(column, value, place)
+                    if secret is None:  # not fetched (a dry run): the reference stands in, checked, never sent
+                        body[column] = value
+                        continue
+                    value = secret
             if column == "json_auth_file" and value:
                 value = self._key_file_text(value)
             if limit is not None and len(value) > limit:

@@ -398,7 +398,10 @@ def row_values(info: ManifestInfo, row: int, cells: Sequence[str], width: int) -
 
 def raw_rows(info: ManifestInfo, records: Iterable[tuple[int, Sequence[str]]]) -> Iterator[RawRow]:
     """The non-blank records as rows (a value in a column with no header raises)."""
-    width = len(info.columns)
+    columns = info.columns
+    width = len(columns)
     for row, cells in records:
-        if not is_blank(cells):
+        if len(cells) == width and cells[0] and not cells[0].isspace():  # the usual row: a full one, not blank
+            yield RawRow(row, dict(zip(columns, cells)))
+        elif not is_blank(cells):
             yield RawRow(row, row_values(info, row, cells, width))

@@ -10,6 +10,7 @@ import unicodedata
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
+from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -99,7 +100,8 @@ def _check_exact(column: str, value: str) -> None:
 
 
 def _check_id(column: str, value: str) -> str:
-    _check_exact(column, value)
+    if type(value) is not str:  # (a plain str, the usual cell, cannot be a NotAnId)
+        _check_exact(column, value)
     if (
         0 < len(value) <= MAX_ID_LENGTH
         and value.isascii()
@@ -144,7 +146,9 @@ def _check_task_id(value: str) -> str:
     return str(int(text))
 
 
-def _check_pairs(row: int, values: Mapping[str, str], body: CallBody, halves: Iterable[tuple[str, str]]) -> None:
+def _check_pairs(
+    row: int, values: Mapping[str, str], body: Mapping[str, Any], halves: Iterable[tuple[str, str]]
+) -> None:
     """Half a key pair that the action sends (a row's ``src_ak`` cell without a ``src_sk``, or the reverse, whether
     the other column is empty or missing) is never sent: the service would take it for keys that do not work. A
     run-wide ``BULKRETRY_<COLUMN>`` default may give the other half; a default alone, for a row that names neither
@@ -192,7 +196,12 @@ class FirstRows:
         """The first row seen with this key; records *row* as that first row if the key is new."""
         key = f"{project_id}\x00{group_id}"  # (a tuple's hash would be made of the parts' hashes: 64 bits, not 128)
         hi, lo = hash(key) & _LOW64, hash(key + "\x01") & _LOW64
-        first = self._place(hi, lo, row)
+        i = hi & self._mask
+        if self._rows[i]:  # taken: this key, or another key's (then the probe goes on)
+            first = self._place(hi, lo, row)
+        else:  # the usual new key: its own slot is free
+            self._hi[i], self._lo[i], self._rows[i] = hi, lo, row
+            first = row
         if first == row:
             self._size += 1
             if 3 * self._size > 2 * (self._mask + 1):  # keep the table at most two thirds full
@@ -209,9 +218,18 @@ class FirstRows:
         his[i], los[i], rows[i] = hi, lo, row
         return row
 
-    def _grow(self) -> None:
+    def reserve(self, keys: int) -> None:
+        """Make room for *keys* keys now: the table then does not grow (re-placing every key) while they come."""
+        slots = self._mask + 1
+        while 3 * keys > 2 * slots:
+            slots *= 2
+        if slots > self._mask + 1:
+            self._grow(slots)
+
+    def _grow(self, slots: int = 0) -> None:
+        """Move to a table of *slots* slots (default: twice as many)."""
         his, los, rows = self._hi, self._lo, self._rows  # re-placed straight from the old arrays: no copies
-        self._alloc(2 * (self._mask + 1))
+        self._alloc(slots or 2 * (self._mask + 1))
         for i, row in enumerate(rows):
             if row:
                 self._place(his[i], los[i], row)
@@ -259,6 +277,8 @@ class Planner:
         #: run-wide default may give the other half for every row).
         self._pairs = [pair for pair in KEY_PAIRS if any(column in self.columns for column in pair)]
         self._halves = [(half, other) for one, two in self._pairs for half, other in ((one, two), (two, one))]
+        #: Every column of those pairs: a body with them all holds no half pair (the usual row, checked at once).
+        self._pair_fields = frozenset(column for pair in self._pairs for column in pair)
 
     @property
     def half_pairs(self) -> tuple[str, ...]:
@@ -308,8 +328,10 @@ class Planner:
                 self._good_project = _check_id("project_id", project_id)
             if self._needs_region and region not in self._good_regions:
                 self._check_region(region)
-            body = self._bodies.body(values, (project_id, region))
-            _check_pairs(row, values, body, self._halves)
+            fields = self._bodies.fields(values, (project_id, region))
+            if not fields.keys() >= self._pair_fields:
+                _check_pairs(row, values, fields, self._halves)
+            body = CallBody(fields)
         except InvalidCell as bad:
             refusal = (Outcome.INVALID, bad.code, bad.detail)
         else:
@@ -343,9 +365,11 @@ class Planner:
                 )
         return found
 
-    def plan_all(self, rows: Iterable[Any], shard: Shard | None = None) -> Iterator[RowPlan]:
+    def plan_all(self, rows: Iterable[Any], shard: Shard | None = None, *, expected: int = 0) -> Iterator[RowPlan]:
         """Plan every :class:`~bulkretry.manifest.columns.RawRow` of *rows*, in order; with *shard* (``--shard
-        I/N``) only the rows of that shard (:meth:`in_shard`), the others never planned."""
+        I/N``) only the rows of that shard (:meth:`in_shard`), the others never planned. *expected*, when known, is
+        how many rows will be planned: the duplicates' table is made that big at once."""
+        self._first_row.reserve(expected)
         if shard is None:
             for raw in rows:
                 yield self.plan(raw.row, raw.values, raw.formulas)
@@ -369,7 +393,8 @@ class Planner:
     def _shown(self, values: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
         """The row's extra columns as the report shows them: access keys masked (an env: or csms: reference is no
         secret)."""
-        shown = [(column, values.get(column, "")) for column in self.extra_columns]
+        columns = self.extra_columns
+        shown = list(zip(columns, map(values.get, columns, repeat(""))))
         for slot in self._key_slots:
             column, value = shown[slot]
             if value and not is_reference(value):

@@ -29,10 +29,10 @@ class CsvReport(TextFileReport):
         self._csv.writerow([neutralise(name) for name in header])
 
     def write(self, values: tuple[Value, ...]) -> None:
-        # The usual row is a plain line (plain_line); numbers are written as the csv module writes them (str).
-        line = plain_line(
-            [value if isinstance(value, str) else "" if value is None else str(value) for value in values]
-        )
+        # The usual row is a plain line (plain_line); numbers are written as the csv module writes them (str), and
+        # the usual row has no empty value (None) to write as ''.
+        texts = [*map(str, values)] if None not in values else [_text(value) for value in values]
+        line = plain_line(texts)
         if line is None:  # a cell to quote, or one that starts like a formula
             self._csv.writerow([_cell(value) for value in values])
         else:
@@ -40,6 +40,10 @@ class CsvReport(TextFileReport):
 
     def finish(self) -> None:
         self.close_with("")
+
+
+def _text(value: Value) -> str:
+    return "" if value is None else str(value)
 
 
 def _cell(value: Value) -> str:

@@ -291,7 +291,7 @@ class Engine:
 
     def _calls(self, plan: RowPlan) -> bool:
         """Whether *plan* is to be called now (not invalid or a duplicate, not a dry run, the run not stopped)."""
-        return plan.callable and not self._stopping and not self.config.dry_run
+        return plan.verdict is None and not self._stopping and not self.config.dry_run  # (plan.callable, inline)
 
     async def _worker(self, source: Iterator[RowPlan], on_result: ResultSink, on_call: CallHook | None) -> None:
         """Call the plans of *source* one row at a time."""
@@ -377,18 +377,23 @@ class Engine:
         if self.config.verify_timeout is not None:
             await self._verify(row)
         plan = row.plan
-        return RowResult(
-            plan.row,
-            plan.project_id,
-            plan.group_id,
-            Outcome.SUCCEEDED,
-            http_status=resp.status,
-            attempts=row.attempts,
-            request_id=resp.request_id,
-            latency_ms=resp.latency_ms,
-            started_at=row.started,
-            finished_at=self._now_iso(),
-            extra=row.extra,
+        # Made from its fields in order (_make checks their number): a third of the keyword call's cost, once a row.
+        return RowResult._make(
+            (
+                plan.row,
+                plan.project_id,
+                plan.group_id,
+                Outcome.SUCCEEDED,
+                resp.status,  # http_status
+                "",  # error_code
+                "",  # error_msg
+                row.attempts,
+                resp.request_id,
+                resp.latency_ms,
+                row.started,  # started_at
+                self._now_iso(),  # finished_at
+                row.extra,
+            )
         )
 
     def _ending(self, row: _Row) -> RowResult | None:

@@ -98,7 +98,7 @@ class PreparedRun:
     def plans(self) -> Iterator[RowPlan]:
         """Every row's plan (a shard's rows, a rerun's selected rows), streamed from the manifest (a fresh pass each
         time)."""
-        plans = self.planner().plan_all(iter_rows(self.info), self.settings.work.shard)
+        plans = self.planner().plan_all(iter_rows(self.info), self.settings.work.shard, expected=self.rows)
         selection = self.settings.resume.selection
         if selection is None:
             return plans
