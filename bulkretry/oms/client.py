@@ -14,7 +14,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
@@ -175,14 +175,15 @@ class OmsClient:
 
     # -- the calls ---------------------------------------------------------------------------------
 
-    async def call(
+    def call(
         self, action: Action, project_id: str, target_id: str, body: Mapping[str, Any], *, region: str | None = None
-    ) -> Response:
+    ) -> Coroutine[Any, Any, Response]:
         """*action* on the group or task *target_id* (``PUT /v2/{project_id}/taskgroups/{group_id}/retry``, ...),
-        with *body* as JSON, or no body at all for an action that has none (a stop)."""
+        with *body* as JSON, or no body at all for an action that has none (a stop): the request to await (the
+        path and body made here, so the one call a row makes is one coroutine, not two)."""
         path = self._path(action.path, target_id)
         json_body = _json_body(body) if action.body_fields else None
-        return await self._request(action.method, project_id, path, None, json_body, region)
+        return self._request(action.method, project_id, path, None, json_body, region)
 
     async def call_batch(
         self,

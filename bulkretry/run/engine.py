@@ -300,10 +300,20 @@ class Engine:
         for plan in source:
             if self.fatal is not None:  # IAM refused the login: the rows not called are left as they are
                 return
-            if self._calls(plan):
-                await self._row(plan, on_result, on_call)
-            else:
+            if not self._calls(plan):
                 on_result(self._uncalled(plan))
+                continue
+            # One row: called (looked up first, polled after, as the run asks) and its result reported, here
+            # rather than in a coroutine of its own (one less a row).
+            row = self._new_row(plan)
+            result: RowResult | None = None
+            try:
+                result = await self._call_row(row, on_call)
+            except anyio.get_cancelled_exc_class():
+                result = self._failure(row, True)
+                raise
+            finally:
+                self._report(row, result, on_result)
 
     def _report(self, row: _Row, result: RowResult | None, on_result: ResultSink) -> None:
         """Hand *row*'s *result* on (None: IAM refused the login before its first call), and let the halt rule
@@ -343,18 +353,6 @@ class Engine:
     def _new_row(self, plan: RowPlan) -> _Row:
         return _Row(plan, self._now_iso(), self.pacers.get(plan.project_id) if self.pacers is not None else None)
 
-    async def _row(self, plan: RowPlan, on_result: ResultSink, on_call: CallHook | None) -> None:
-        """Call one row (look it up first, call it, poll it, as the run asks) and report its result."""
-        row = self._new_row(plan)
-        result: RowResult | None = None
-        try:
-            result = await self._call_row(row, on_call)
-        except anyio.get_cancelled_exc_class():
-            result = self._failure(row, True)
-            raise
-        finally:
-            self._report(row, result, on_result)
-
     async def _call_row(self, row: _Row, on_call: CallHook | None) -> RowResult | None:
         """The calls of one row and its result (None: IAM refused the login before the row's first call)."""
         plan, client = row.plan, self._client
@@ -369,13 +367,13 @@ class Engine:
                 row, lambda: client.call(action, plan.project_id, plan.group_id, plan.body, region=region), on_call
             )
             if resp is not None:
-                return await self._succeeded(row, resp)
+                if self.config.verify_timeout is not None:
+                    await self._verify(row)
+                return self._succeeded(row, resp)
         return self._ending(row)
 
-    async def _succeeded(self, row: _Row, resp: Response) -> RowResult:
-        """The result of a row whose call succeeded (polled first with ``--verify``)."""
-        if self.config.verify_timeout is not None:
-            await self._verify(row)
+    def _succeeded(self, row: _Row, resp: Response) -> RowResult:
+        """The result of a row whose call succeeded (polled first with ``--verify``: :meth:`_verify`)."""
         plan = row.plan
         # Made from its fields in order (_make checks their number): a third of the keyword call's cost, once a row.
         return RowResult._make(
@@ -549,7 +547,9 @@ class Engine:
         _share_calls(carrier, row)
         if carrier.answer is None:
             return self._ending(row)
-        return await self._succeeded(row, carrier.answer)
+        if self.config.verify_timeout is not None:
+            await self._verify(row)
+        return self._succeeded(row, carrier.answer)
 
     # -- the calls of a row ------------------------------------------------------------------------
 
