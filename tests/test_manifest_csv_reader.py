@@ -3,6 +3,8 @@ a quote never closed found at its row; a CSV run that never imports pandas."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import random
 import subprocess
 import sys
@@ -12,7 +14,10 @@ from pathlib import Path
 import pytest
 
 from bulkretry.errors import ManifestError
+from bulkretry.manifest.annotate import write_annotated
+from bulkretry.manifest.csvfile import plain_lines
 from bulkretry.manifest.read import count_rows, iter_rows, open_manifest
+from bulkretry.records import Outcome, RowResult
 
 pd = pytest.importorskip("pandas")
 
@@ -154,3 +159,82 @@ def test_count_rows_raises_and_counts_as_iter_rows_across_batches(tmp_path: Path
         assert expected[2] in iterated[2]
     else:
         assert iterated == expected
+
+
+#: Cells of a manifest without a quote character: what the lines' fast path reads.
+PLAIN_CELLS = [c for c in QUIRKS if '"' not in c] + ["=1+2", "-x", " pad ", "a;b", "a|b", "x\ty", "SRCAK0001", "…"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_file_without_quotes_reads_as_the_csv_module_reads_it(tmp_path: Path, seed: int) -> None:
+    """A manifest with no quote anywhere is read line by line, each split at the delimiter (``plain_lines``): the
+    same rows, row numbers, count, errors and annotated copy as the csv module's reader gives for it, whatever the
+    line ends (LF, CRLF, CR), blank and whitespace rows, short rows, or stray cells past the header."""
+    rng = random.Random(seed)
+    sep = ",;|\t"[seed % 4]
+    lines = [sep.join(["group_id", "src_ak", "src_sk", "note"])]
+    for _ in range(rng.randint(1, 80)):
+        shape = rng.random()
+        if shape < 0.1:
+            lines.append("")
+        elif shape < 0.2:
+            lines.append(sep.join(rng.choice(["", " ", "\t"]) for _ in range(rng.randint(1, 4))))
+        elif shape < 0.23 and seed % 3 == 0:
+            lines.append(sep.join(["gx", "k", "s", "n", "stray"]))  # a value past the header: an error at its row
+        else:
+            cells = [f"g{len(lines)}", rng.choice(PLAIN_CELLS), rng.choice(PLAIN_CELLS), rng.choice(PLAIN_CELLS)]
+            lines.append(sep.join(cells[: rng.randint(1, 4)]).replace(sep + sep, sep))
+    path = tmp_path / "m.csv"
+    ending = ["\n", "\r\n", "\r"][seed % 3]
+    path.write_bytes((ending.join(lines) + ending * (seed % 2)).encode("utf-8"))
+    plain = open_manifest(path, delimiter=sep)
+    reader = dataclasses.replace(plain, plain_lines=False)
+    assert plain.plain_lines and plain.delimiter == sep
+
+    def read(info):  # the rows, or the error they end in
+        seen: list = []
+        try:
+            seen.extend((raw.row, raw.values) for raw in iter_rows(info))
+            seen.append(count_rows(info, chunk_rows=5))
+        except ManifestError as exc:
+            seen.append((exc.row, exc.column, str(exc)))
+        return seen
+
+    outcome = read(reader)
+    assert read(plain) == outcome
+    if isinstance(outcome[-1], int):  # read to the end (no stray cell): the annotated copies are the same bytes
+        rows = list(iter_rows(reader))
+        results = [RowResult(raw.row, "p", raw.values["group_id"], Outcome.SUCCEEDED) for raw in rows]
+        copies = []
+        for info, folder in ((plain, tmp_path / "plain"), (reader, tmp_path / "reader")):
+            annotated = write_annotated(info, results, folder)
+            assert annotated.path is not None, annotated.skipped_reason
+            copies.append(annotated.path.read_bytes())
+        assert copies[0] == copies[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("group_id,note\ng1,a\n", True),
+        ('group_id,note\ng1,"a"\n', False),  # a quote anywhere: the csv module reads the file
+        ('group_id,note\ng1,a"b\n', False),
+        ("group_id,note\ng1," + "x" * (csv.field_size_limit() + 1) + "\n", False),  # the reader's own error
+        ("group_id,note\ng1," + "x" * (csv.field_size_limit() - 3), True),  # the longest line it allows
+    ],
+)
+def test_plain_lines_only_for_a_file_the_csv_module_reads_line_by_line(tmp_path: Path, text: str, plain: bool) -> None:
+    """No quote and no line over the csv module's field limit: only then the lines' fast path."""
+    path = tmp_path / "m.csv"
+    path.write_text(text, encoding="utf-8")
+    assert plain_lines(str(path), "utf-8") is plain
+
+
+def test_a_cell_over_the_field_limit_is_still_the_csv_error_at_its_row(tmp_path: Path) -> None:
+    """A quote-free file with one huge cell is read by the csv module, whose limit names the row, as before."""
+    path = tmp_path / "m.csv"
+    path.write_text("group_id,note\ng1,a\ng2," + "x" * (csv.field_size_limit() + 5) + "\ng3,c\n", encoding="utf-8")
+    info = open_manifest(path)
+    with pytest.raises(ManifestError) as raised:
+        list(iter_rows(info))
+    assert raised.value.row == 3 and "field larger than field limit" in str(raised.value)

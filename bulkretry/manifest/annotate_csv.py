@@ -77,7 +77,8 @@ class AnnotatedCsv:
         try:
             assert info.encoding is not None and info.delimiter is not None  # a CSV's, found by open_manifest
             self._source = open_text(info.path, info.encoding)
-            self._records = enumerate(csv_records(self._source, info.delimiter, info.path), start=1)
+            records = csv_records(self._source, info.delimiter, info.path, plain=info.plain_lines)
+            self._records = enumerate(records, start=1)
         except ManifestError as exc:
             raise _unreadable(exc) from None
         self._layout = _Layout(
