@@ -12,7 +12,13 @@ import openpyxl
 import pytest
 
 from bulkretry.manifest import annotate_xlsx, package
-from bulkretry.manifest.annotate import ANNOTATION_COLUMNS, OUTCOME_COLOURS, Annotated, write_annotated
+from bulkretry.manifest.annotate import (
+    ANNOTATION_COLUMNS,
+    OUTCOME_COLOURS,
+    Annotated,
+    AnnotatedWriter,
+    write_annotated,
+)
 from bulkretry.manifest.read import iter_rows, open_manifest
 from bulkretry.masking import MASKED, mask
 from bulkretry.records import Outcome, RowResult
@@ -306,6 +312,20 @@ def test_results_out_of_order_are_an_error(workbook: Path, tmp_path: Path) -> No
     with pytest.raises(ValueError, match="row order"):
         write_annotated(info, [result(4, "g-0002"), result(3, "g-0001")], tmp_path / "run")
     assert list((tmp_path / "run").iterdir()) == []
+
+
+def test_a_batch_out_of_order_is_an_error_and_leaves_no_file(tmp_path: Path) -> None:
+    """write_all (the run's batches): a result that goes back in the batch, or behind the batch before it, is the
+    same ValueError as one at a time, and the copy begun is removed."""
+    info = open_manifest(SAMPLES / "manifest.csv")
+    rows = [raw.row for raw in iter_rows(info)]
+    for batches in ([[rows[1], rows[0]]], [[rows[0], rows[1]], [rows[1]]]):
+        writer = AnnotatedWriter(info, tmp_path / "run")
+        writer.start()
+        with pytest.raises(ValueError, match="row order"):
+            for batch in batches:
+                writer.write_all([result(row, "g") for row in batch])
+        assert list((tmp_path / "run").iterdir()) == []
 
 
 # ---------------------------------------------------------------------------------------------- CSV

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,16 +155,22 @@ class AnnotatedWriter:
 
     def write(self, result: RowResult, /) -> None:
         """The next result, rows in increasing order."""
-        row = result.row
-        if row <= self._last:
-            self.discard()
-            raise ValueError(f"results must come in row order, one per row: row {row} came after row {self._last}")
-        self._last = row
+        self.write_all((result,))
+
+    def write_all(self, results: Sequence[RowResult], /) -> None:
+        """The next results, rows in increasing order (a batch: one guard for them all)."""
+        last = self._last
+        for result in results:
+            if result.row <= last:
+                self.discard()
+                raise ValueError(f"results must come in row order, one per row: row {result.row} came after row {last}")
+            last = result.row
+        self._last = last
         if not self._started:
             self.start()
         writer = self._format
         if writer is not None:
-            self._guarded(writer.write, result)
+            self._guarded(_write_each(writer), results)
 
     def _open(self, writer: AnnotatedCsv | AnnotatedXlsx) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -228,3 +234,14 @@ class AnnotatedWriter:
     def _remove_temp(self) -> None:
         with suppress(OSError):
             self._temp.unlink(missing_ok=True)
+
+
+def _write_each(writer: AnnotatedCsv | AnnotatedXlsx) -> Callable[[Sequence[RowResult]], None]:
+    """What writes a batch of results with *writer*, one after the other."""
+
+    def write_each(results: Sequence[RowResult]) -> None:
+        write = writer.write
+        for result in results:
+            write(result)
+
+    return write_each

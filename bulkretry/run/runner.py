@@ -615,10 +615,8 @@ def _tap(results: Iterator[RowResult], annotating: AnnotatedWriter) -> Iterator[
     """*results* as they are, each also handed to *annotating* (started first; it never raises for what stops
     it), a batch at a time, as ``write_reports`` reads them (see ``BATCH_ROWS``)."""
     annotating.start()
-    write = annotating.write
     while batch := list(islice(results, BATCH_ROWS)):
-        for result in batch:
-            write(result)
+        annotating.write_all(batch)
         yield from batch
 
 
