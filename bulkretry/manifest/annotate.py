@@ -39,6 +39,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,7 +171,7 @@ class AnnotatedWriter:
             self.start()
         writer = self._format
         if writer is not None:
-            self._guarded(_write_each(writer), results)
+            self._guarded(partial(_write_each, writer), results)
 
     def _open(self, writer: AnnotatedCsv | AnnotatedXlsx) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -236,12 +237,8 @@ class AnnotatedWriter:
             self._temp.unlink(missing_ok=True)
 
 
-def _write_each(writer: AnnotatedCsv | AnnotatedXlsx) -> Callable[[Sequence[RowResult]], None]:
-    """What writes a batch of results with *writer*, one after the other."""
-
-    def write_each(results: Sequence[RowResult]) -> None:
-        write = writer.write
-        for result in results:
-            write(result)
-
-    return write_each
+def _write_each(writer: AnnotatedCsv | AnnotatedXlsx, results: Sequence[RowResult]) -> None:
+    """*results* written by *writer*, one after the other."""
+    write = writer.write
+    for result in results:
+        write(result)
