@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bulkretry.errors import ManifestError
+from bulkretry.manifest import csvfile
 from bulkretry.manifest.annotate import write_annotated
-from bulkretry.manifest.csvfile import plain_lines
 from bulkretry.manifest.read import count_rows, iter_rows, open_manifest
 from bulkretry.records import Outcome, RowResult
 
@@ -219,15 +219,16 @@ def test_a_file_without_quotes_reads_as_the_csv_module_reads_it(tmp_path: Path, 
         ("group_id,note\ng1,a\n", True),
         ('group_id,note\ng1,"a"\n', False),  # a quote anywhere: the csv module reads the file
         ('group_id,note\ng1,a"b\n', False),
-        ("group_id,note\ng1," + "x" * (csv.field_size_limit() + 1) + "\n", False),  # the reader's own error
-        ("group_id,note\ng1," + "x" * (csv.field_size_limit() - 3), True),  # the longest line it allows
+        ("group_id,note\ng1,a\ng2," + "x" * (csv.field_size_limit() + 1) + "\n", False),  # the reader's own error
+        ("group_id,note\ng1,a\ng2," + "x" * (csv.field_size_limit() - 3), True),  # the longest line it allows
+        ("group_id,note\r\ng1,a\rg2,b", True),
     ],
 )
 def test_plain_lines_only_for_a_file_the_csv_module_reads_line_by_line(tmp_path: Path, text: str, plain: bool) -> None:
     """No quote and no line over the csv module's field limit: only then the lines' fast path."""
     path = tmp_path / "m.csv"
-    path.write_text(text, encoding="utf-8")
-    assert plain_lines(str(path), "utf-8") is plain
+    path.write_text(text, encoding="utf-8", newline="")
+    assert open_manifest(path).plain_lines is plain
 
 
 def test_a_cell_over_the_field_limit_is_still_the_csv_error_at_its_row(tmp_path: Path) -> None:
@@ -238,3 +239,18 @@ def test_a_cell_over_the_field_limit_is_still_the_csv_error_at_its_row(tmp_path:
     with pytest.raises(ManifestError) as raised:
         list(iter_rows(info))
     assert raised.value.row == 3 and "field larger than field limit" in str(raised.value)
+
+
+def test_plain_lines_is_the_same_however_the_text_is_cut_into_chunks() -> None:
+    """The check sees the file a chunk at a time (a line may span chunks, a CR LF may be cut between them): the
+    answer is the whole text's, for random texts and cuts (a small field limit, so that lines cross it)."""
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice('aaaaaaab\n\r"') for _ in range(rng.randrange(40)))
+        cuts = sorted(rng.sample(range(len(text) + 1), min(len(text) + 1, rng.randrange(4))))
+        lines = csvfile._PlainLines()
+        lines._limit = 6
+        for start, end in zip([0, *cuts], [*cuts, len(text)]):
+            lines.feed(text[start:end])
+        whole = max(map(len, text.replace("\r", "\n").split("\n"))) <= 6 and '"' not in text
+        assert lines.plain is whole, (text, cuts)

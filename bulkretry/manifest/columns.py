@@ -150,8 +150,8 @@ class ManifestInfo:
     ``header_row`` is the header's row number as a spreadsheet shows it (1 unless blank rows come first).
     ``hidden_sheets`` names the hidden worksheets passed over to reach ``sheet`` when no sheet was asked for.
     ``title_rows`` are the rows above the header taken for a title (an exported sheet's caption) and skipped.
-    ``plain_lines`` (a CSV) says each line is one record, its cells split at the delimiter (no quote anywhere:
-    :func:`~bulkretry.manifest.csvfile.plain_lines`).
+    ``plain_lines`` (a CSV) says each line is one record, its cells split at the delimiter (no quote anywhere, no
+    line over the csv module's field limit: found when the file's encoding is checked, ``manifest.csvfile``).
     """
 
     path: str

@@ -35,7 +35,6 @@ __all__ = [
     "iter_csv",
     "open_csv",
     "open_text",
-    "plain_lines",
     "stopped_at",
 ]
 
@@ -73,13 +72,40 @@ _DELIMITER_NAMES = {
 }
 
 
-def _scan(path: str, codec: str, *, find_nul: bool) -> tuple[int | None, int | None]:
-    """Decode the whole file with *codec* a chunk at a time: ``(first undecodable byte, first NUL byte)``.
+class _Scan(NamedTuple):
+    """What decoding a whole file told: its first undecodable byte and first NUL byte (None: none), and whether
+    its text is plain lines (:class:`_PlainLines`; False when decoding stopped early)."""
+
+    bad: int | None
+    nul: int | None
+    plain: bool
+
+
+class _PlainLines:
+    """Fed a file's text chunk by chunk: whether the csv module reads each line as the line split at the delimiter
+    (``ManifestInfo.plain_lines``): no quote character anywhere (so no cell spans lines or holds the delimiter) and
+    no line longer than the module's field limit (a longer cell is its error)."""
+
+    def __init__(self) -> None:
+        self._limit = csv.field_size_limit()
+        self._tail = ""  # the last line so far, which the next chunk continues
+        self.plain = True
+
+    def feed(self, text: str) -> None:
+        if self.plain:
+            *lines, self._tail = (self._tail + text).replace("\r", "\n").split("\n")
+            longest = max([len(self._tail), *map(len, lines)])
+            self.plain = '"' not in text and longest <= self._limit
+
+
+def _scan(path: str, codec: str, *, find_nul: bool) -> _Scan:
+    """Decode the whole file with *codec* a chunk at a time (see :class:`_Scan`).
 
     With *find_nul*, NUL bytes are looked for in the raw bytes (right for ASCII-compatible codecs) through
     the whole file; otherwise a NUL character in the decoded text is reported at the start of its chunk.
     """
     decoder = codecs.getincrementaldecoder(codec)("strict")
+    lines = _PlainLines()
     bad = nul = None
     pos = 0
     with open(path, "rb") as fh:
@@ -96,6 +122,7 @@ def _scan(path: str, codec: str, *, find_nul: bool) -> tuple[int | None, int | N
                 else:
                     if not find_nul and nul is None and "\x00" in text:
                         nul = pos
+                    lines.feed(text)
             pos += len(chunk)
             if bad is not None and (nul is not None or not find_nul):
                 break
@@ -106,7 +133,7 @@ def _scan(path: str, codec: str, *, find_nul: bool) -> tuple[int | None, int | N
             bad = pos - len(exc.object) + exc.start
         except (UnicodeError, ValueError) as exc:
             raise _codec_error(path, codec, exc) from None
-    return bad, nul
+    return _Scan(bad, nul, bad is None and lines.plain)
 
 
 def _codec_error(path: str, codec: str, exc: Exception) -> ManifestError:
@@ -157,8 +184,9 @@ def _forced_codec(path: str, forced: str) -> str:
     return codec
 
 
-def detect_encoding(path: str, forced: str | None) -> str:
-    """The codec to read the CSV with: *forced* (checked), or UTF-8, UTF-16 (BOM) or GB18030 by content."""
+def detect_encoding(path: str, forced: str | None) -> tuple[str, bool]:
+    """The codec to read the CSV with: *forced* (checked), or UTF-8, UTF-16 (BOM) or GB18030 by content; and whether
+    the file read with it is plain lines (``ManifestInfo.plain_lines``, found by the same pass)."""
     with open(path, "rb") as fh:
         head = fh.read(4)
     utf16_bom = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
@@ -166,7 +194,7 @@ def detect_encoding(path: str, forced: str | None) -> str:
         codec = _forced_codec(path, forced)
         if codec == "utf-8" and head.startswith(codecs.BOM_UTF8):
             codec = "utf-8-sig"
-        bad, nul = _scan(path, codec, find_nul=not codec.startswith(("utf-16", "utf-32")))
+        bad, nul, plain = _scan(path, codec, find_nul=not codec.startswith(("utf-16", "utf-32")))
         if bad is not None:
             raise ManifestError(
                 f"is not valid {codec} text: the bytes at offset {bad} cannot be decoded; "
@@ -175,19 +203,20 @@ def detect_encoding(path: str, forced: str | None) -> str:
             )
         if nul is not None:
             raise _nul_error(path, nul)
-        return codec
+        return codec, plain
     if utf16_bom:  # Excel's "Unicode Text" export
-        bad, nul = _scan(path, "utf-16", find_nul=False)
+        bad, nul, plain = _scan(path, "utf-16", find_nul=False)
         if bad is None and nul is None:
-            return "utf-16"
-    bad, nul = _scan(path, "utf-8", find_nul=True)
+            return "utf-16", plain
+    # (UTF-8 with a BOM is read as utf-8 here: the BOM's one character more on the first line is on the safe side)
+    bad, nul, plain = _scan(path, "utf-8", find_nul=True)
     if nul is not None:
         raise _nul_error(path, nul)
     if bad is None:
-        return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
-    bad_gb, _ = _scan(path, "gb18030", find_nul=False)
+        return ("utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"), plain
+    bad_gb, _, plain = _scan(path, "gb18030", find_nul=False)
     if bad_gb is None:
-        return "gb18030"
+        return "gb18030", plain
     raise ManifestError(
         f"is neither UTF-8 text (invalid byte at offset {bad}) nor GBK/GB18030 text "
         f"(invalid byte at offset {bad_gb}): pass --encoding with the file's encoding, "
@@ -264,7 +293,7 @@ def csv_records(
 
     *strict* also rejects a quote that is never closed (the lenient reader silently swallows the rest
     of the file into that cell) and text after a closing quote. *plain* says the file has lines the csv module
-    would read as they are (:func:`plain_lines`): each is then split at the delimiter, a third of the reader's
+    would read as they are (``ManifestInfo.plain_lines``): each is then split at the delimiter, a third of the reader's
     cost (an empty line is ``['']``, where the reader gives ``[]``: a blank record either way).
     """
     if plain:
@@ -281,33 +310,6 @@ def _read_csv(lines: Iterable[str], delimiter: str, path: str, strict: bool, fir
     except csv.Error as exc:
         what = _UNCLOSED if "end of data" in str(exc) else f"cannot be parsed as CSV ({exc})"
         raise ManifestError(f"{what}; check the quotes in this row", path=path, row=row + 1) from None
-
-
-def plain_lines(path: str, encoding: str) -> bool:
-    """Whether the csv module reads each line of the file as the line split at the delimiter: no quote character
-    anywhere (so no cell spans lines or holds the delimiter) and no line longer than the module's field limit
-    (a longer cell is its error). One read of the text, at C speed."""
-    limit = csv.field_size_limit()
-    with open_text(path, encoding) as fh:
-        tail = ""  # the last line read so far, which the next chunk continues
-        while chunk := fh.read(_SCAN_CHUNK):
-            if '"' in chunk:
-                return False
-            text = tail + chunk
-            if not _short_lines(text, limit):
-                return False
-            tail = text[max(text.rfind("\n"), text.rfind("\r")) + 1 :]
-    return len(tail) <= limit
-
-
-def _short_lines(text: str, limit: int) -> bool:
-    """Whether no line of *text* (lines end at LF or CR) is longer than *limit* characters. First the quick sure
-    answer: a line end in every stretch of ``limit // 2`` characters keeps every line shorter than *limit*."""
-    step = max(1, limit // 2)
-    stretches = (text[at : at + step] for at in range(0, len(text), step))
-    if all("\n" in part or "\r" in part for part in stretches):
-        return True
-    return max(map(len, text.replace("\r", "\n").split("\n"))) <= limit
 
 
 class CsvHeader(NamedTuple):
@@ -332,7 +334,7 @@ def read_csv_header(path: str, encoding: str, delimiter: str) -> CsvHeader:
 
 def open_csv(path: str, encoding: str | None, delimiter: str | None) -> ManifestInfo:
     """A CSV manifest's encoding (*encoding*, checked, or detected), delimiter (*delimiter* or guessed) and header."""
-    codec = detect_encoding(path, encoding)
+    codec, plain = detect_encoding(path, encoding)
     sep = resolve_delimiter(path, delimiter) if delimiter is not None else sniff_delimiter(path, codec)
     header = read_csv_header(path, codec, sep)
     headers = trim(header.cells)
@@ -349,7 +351,7 @@ def open_csv(path: str, encoding: str | None, delimiter: str | None) -> Manifest
         columns,
         header.row,
         title_rows=header.titles,
-        plain_lines=plain_lines(path, codec),
+        plain_lines=plain,
     )
 
 
