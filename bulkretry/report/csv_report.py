@@ -49,4 +49,4 @@ def _text(value: Value) -> str:
 def _cell(value: Value) -> str:
     if type(value) is str:
         return neutralise(value) if value else value
-    return "" if value is None else str(value)
+    return _text(value)

@@ -291,7 +291,7 @@ class Engine:
 
     def _calls(self, plan: RowPlan) -> bool:
         """Whether *plan* is to be called now (not invalid or a duplicate, not a dry run, the run not stopped)."""
-        return plan.verdict is None and not self._stopping and not self.config.dry_run  # (plan.callable, inline)
+        return plan.callable and not self._stopping and not self.config.dry_run
 
     async def _worker(self, source: Iterator[RowPlan], on_result: ResultSink, on_call: CallHook | None) -> None:
         """Call the plans of *source* one row at a time."""
