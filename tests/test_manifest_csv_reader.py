@@ -227,7 +227,7 @@ def test_a_file_without_quotes_reads_as_the_csv_module_reads_it(tmp_path: Path, 
 def test_plain_lines_only_for_a_file_the_csv_module_reads_line_by_line(tmp_path: Path, text: str, plain: bool) -> None:
     """No quote and no line over the csv module's field limit: only then the lines' fast path."""
     path = tmp_path / "m.csv"
-    path.write_text(text, encoding="utf-8", newline="")
+    path.write_bytes(text.encode("utf-8"))
     assert open_manifest(path).plain_lines is plain
 
 
